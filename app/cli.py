@@ -1,0 +1,174 @@
+"""The `vadagent` command. Exit codes: 0 success, 1 failure of the work, 2 bad usage or input,
+3 detected but not explained (no VLM reachable)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from vadagent import __version__
+from vadagent.config import Settings, load_settings
+from vadagent.errors import NotBuiltYet, VadagentError
+
+app = typer.Typer(
+    name="vadagent", help="Find anomalies in video and explain them.", no_args_is_help=True,
+    add_completion=False, pretty_exceptions_enable=False,
+)
+rules_app = typer.Typer(help="Author rules of normal and anomalous activity from normal samples.", no_args_is_help=True)
+eval_app = typer.Typer(help="Benchmarks: detection, explanations, severity, Q&A.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+app.add_typer(eval_app, name="eval")
+
+console = Console(stderr=True)
+out = Console()
+
+
+class State:
+    settings: Settings | None = None
+    config_file: Path | None = None
+
+
+def settings() -> Settings:
+    if State.settings is None:
+        State.settings = load_settings(State.config_file)
+    return State.settings
+
+
+@app.callback()
+def _root(
+    config: Annotated[Path | None, typer.Option("--config", help="YAML settings file (env VADAGENT_CONFIG).")] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv for debug).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or info logs.")] = False,
+) -> None:
+    State.config_file = config
+    State.settings = load_settings(config, quiet=True if quiet else None)  # a bad config fails every command
+    level = logging.WARNING if quiet or verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+
+
+def _not_built(command: str, capability: str) -> NoReturn:
+    raise NotBuiltYet(f"'vadagent {command}' needs {capability}, which is not built yet")
+
+
+@app.command()
+def info(
+    video: Annotated[str, typer.Argument(help="A video file or a folder of frames.")],
+    fps: Annotated[float | None, typer.Option(help="Frame rate of a folder of frames.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show frame rate, frame count, duration and size of a video."""
+    from vadagent.tools.video import open_video
+
+    options = {"fps": fps or settings().video.folder_fps} if Path(video).is_dir() else {}
+    with open_video(video, **options) as source:
+        meta = source.info
+    if as_json:
+        out.print_json(json.dumps(meta.model_dump() | {"duration_s": meta.duration_s}))
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in [("path", meta.path), ("kind", meta.kind), ("codec", meta.codec), ("fps", f"{meta.fps:.3f}"),
+                       ("frames", meta.frame_count), ("duration", f"{meta.duration_s:.2f} s"),
+                       ("size", f"{meta.width}×{meta.height}")]:
+        table.add_row(key, str(value))
+    out.print(table)
+
+
+@app.command()
+def schema(name: Annotated[str | None, typer.Argument(help="Type name; omit to list them.")] = None) -> None:
+    """Print the JSON schema of a vadagent type (VideoReport, AnomalyEvent, RuleSet, …)."""
+    from vadagent.schema import SCHEMAS, json_schema
+
+    if name is None:
+        for known in SCHEMAS:
+            out.print(known)
+        return
+    out.print_json(json.dumps(json_schema(name)))
+
+
+@app.command()
+def doctor(
+    vlm: Annotated[str | None, typer.Option(help="Also check that this model string answers.")] = None,
+) -> None:
+    """Check the installation offline: decoders, torch device, a tiny VLM through the real loading path."""
+    from vadagent.app.doctor import run_checks
+
+    if vlm is not None:
+        _not_built("doctor --vlm", "the VLM clients (tools/vlm)")
+    results = run_checks()
+    for check in results:
+        mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+        out.print(f"{mark} {check.name}: {check.detail}")
+    if not all(c.ok for c in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def fit() -> None:
+    """Fit a frame scorer on a site's normal footage."""
+    _not_built("fit", "the frame scorer (tools/scorer)")
+
+
+@app.command()
+def score() -> None:
+    """Score every frame of a video with a fitted scorer and pick candidates."""
+    _not_built("score", "the frame scorer (tools/scorer)")
+
+
+@app.command()
+def explain() -> None:
+    """Detect and explain the anomalies of one video."""
+    _not_built("explain", "the explanation graph (agents/explain)")
+
+
+@app.command()
+def report() -> None:
+    """Explain a folder of videos into a resumable batch report."""
+    _not_built("report", "the explanation graph (agents/explain)")
+
+
+@app.command()
+def chat() -> None:
+    """Ask questions about a video or a report."""
+    _not_built("chat", "the chat agent (agents/chat)")
+
+
+@app.command()
+def ui() -> None:
+    """Open the web UI."""
+    _not_built("ui", "the web UI (app/ui)")
+
+
+@app.command()
+def serve() -> None:
+    """Start a local vLLM server with the settings vadagent needs."""
+    _not_built("serve", "the VLM clients (tools/vlm)")
+
+
+@rules_app.command("induce")
+def rules_induce() -> None:
+    """Induce rules from normal footage."""
+    _not_built("rules induce", "the rule-induction graph (agents/rules)")
+
+
+@eval_app.command("detect")
+def eval_detect() -> None:
+    """Frame-level detection benchmark (AUC, event recall)."""
+    _not_built("eval detect", "the frame scorer (tools/scorer)")
+
+
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and their exit code."""
+    try:
+        app()  # standalone: typer handles --help and usage errors (exit 2) itself
+    except VadagentError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True, markup=True)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,118 @@
+"""Settings: defaults < YAML file < environment (VADAGENT_SECTION__KEY) < explicit overrides.
+
+The YAML file is `--config FILE`, else `$VADAGENT_CONFIG`, else `./vadagent.yaml` when present.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from vadagent.errors import UsageError
+from vadagent.yamlio import dump_yaml_model, parse_yaml
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VideoSettings(_Section):
+    folder_fps: float = Field(25.0, gt=0, description="frame rate assumed for a folder of frames")
+    chunk_frames: int = Field(64, ge=1, description="frames per chunk in sequential scans")
+
+
+class CandidateSettings(_Section):
+    calls_per_minute: float = Field(6.0, gt=0, description="VLM-call budget per minute of video")
+    min_gap_s: float = Field(2.0, ge=0, description="minimum gap between candidates")
+    min_calls: int = Field(1, ge=0, description="candidates allowed even in very short videos")
+
+
+class VLMSettings(_Section):
+    model: str = Field("", description="default --vlm model string")
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+    concurrency: int = Field(4, ge=1)
+    max_image_side: int = Field(768, ge=32)
+    max_video_frames: int = Field(16, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VADAGENT_", env_nested_delimiter="__", extra="forbid")
+
+    video: VideoSettings = Field(default_factory=VideoSettings)
+    candidates: CandidateSettings = Field(default_factory=CandidateSettings)
+    vlm: VLMSettings = Field(default_factory=VLMSettings)
+    taxonomy: str = "generic"
+    quiet: bool = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init (explicit overrides and the YAML file, merged by `load_settings`) beats the environment.
+        return init_settings, env_settings
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    merged = dict(base)
+    for key, value in top.items():
+        merged[key] = _deep_merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def _env_keys() -> set[str]:
+    return {k[len("VADAGENT_") :].lower().split("__")[0] for k in os.environ if k.startswith("VADAGENT_")}
+
+
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Resolve settings. The environment overrides the YAML file; `overrides` override both."""
+    path = config_file or (Path(os.environ["VADAGENT_CONFIG"]) if os.environ.get("VADAGENT_CONFIG") else None)
+    if path is None and Path("vadagent.yaml").is_file():
+        path = Path("vadagent.yaml")
+    from_file: dict = {}
+    if path is not None:
+        if not path.is_file():
+            raise UsageError(f"{path}: config file not found")
+        data = parse_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+        if not isinstance(data, dict):
+            raise UsageError(f"{path}: expected a mapping of settings")
+        # Environment variables must win over the file: drop file sections the environment sets.
+        env = _env_keys() - {"config"}
+        from_file = {k: v for k, v in dict(data).items() if k not in env}
+    try:
+        return Settings(**_deep_merge(from_file, {k: v for k, v in overrides.items() if v is not None}))
+    except Exception as exc:  # pydantic ValidationError: a bad setting is the user's to fix
+        raise UsageError(f"invalid settings{f' in {path}' if path else ''}: {exc}".replace("\n", " ")) from None
+
+
+PACKAGES = ("vadagent", "torch", "torchvision", "transformers", "av", "opencv-python-headless", "numpy",
+            "pydantic", "langgraph", "xgrammar", "decord")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def write_run_manifest(out_dir: Path, settings: Settings, command: list[str] | None = None) -> None:
+    """Write the resolved config and package versions next to a command's output."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dump_yaml_model(settings, out_dir / "config.yaml")
+    manifest = {"command": command or [], "versions": package_versions()}
+    (out_dir / "versions.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

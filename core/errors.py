@@ -1,0 +1,39 @@
+"""Errors a user can act on. Each carries a one-line message that names the fix."""
+
+from __future__ import annotations
+
+
+class VadagentError(Exception):
+    """Base class: the CLI prints the message on one line and exits with `exit_code`."""
+
+    exit_code = 1
+
+
+class UsageError(VadagentError):
+    """Bad input from the user: a missing file, an unknown name, a malformed config."""
+
+    exit_code = 2
+
+
+class VideoError(UsageError):
+    """A video source that cannot be opened or decoded."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class ArtifactError(UsageError):
+    """A saved artefact (scorer, rule set, report) that is corrupt or of another version."""
+
+
+class MissingExtraError(UsageError):
+    """An optional dependency is not installed."""
+
+    def __init__(self, what: str, extra: str) -> None:
+        super().__init__(f"{what} needs the '{extra}' extra: pip install 'vadagent[{extra}]'")
+
+
+class NotBuiltYet(UsageError):
+    """A subcommand whose capability has not been built yet (exit 2, no fake output)."""

@@ -1,0 +1,236 @@
+"""Domain types shared by every layer: videos, scores, candidates, relations, events, reports.
+
+All are pydantic v2 models with `extra="forbid"`, so a typo in a hand-edited file is an error,
+not a silently dropped field. `SCHEMA_VERSION` versions the JSON written to disk.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import IntEnum, StrEnum
+from typing import Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from vadagent.rules import RuleSet
+from vadagent.taxonomy import Taxonomy
+
+SCHEMA_VERSION = "1.0"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+
+
+def _check_span(start: float, end: float) -> None:
+    if end < start:
+        raise ValueError(f"end ({end:g} s) is before start ({start:g} s)")
+
+
+class VideoInfo(Model):
+    path: str
+    kind: Literal["file", "frames", "stream"] = "file"
+    fps: PositiveFloat
+    frame_count: NonNegativeInt
+    width: PositiveInt
+    height: PositiveInt
+    codec: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.frame_count / self.fps
+
+    def time_of(self, frame: int) -> float:
+        return frame / self.fps
+
+    def frame_at(self, time_s: float) -> int:
+        """Index of the frame shown at `time_s`, clamped to the video."""
+        return min(max(int(round(time_s * self.fps)), 0), max(self.frame_count - 1, 0))
+
+
+class FrameScores(Model):
+    """One anomaly score per frame; higher is more anomalous, calibrated on normal footage."""
+
+    scorer_id: str
+    fps: PositiveFloat
+    scores: list[float]
+    smoothing_sigma: NonNegativeFloat = 0.0
+    threshold: float | None = None
+
+    @property
+    def times(self) -> list[float]:
+        return [i / self.fps for i in range(len(self.scores))]
+
+
+class Candidate(Model):
+    """A segment around a score peak that the explain graph will look at."""
+
+    start_s: NonNegativeFloat
+    end_s: NonNegativeFloat
+    peak_s: NonNegativeFloat
+    peak_score: float
+    start_frame: NonNegativeInt
+    end_frame: NonNegativeInt
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        _check_span(self.start_s, self.end_s)
+        if not self.start_s <= self.peak_s <= self.end_s:
+            raise ValueError(f"peak ({self.peak_s:g} s) lies outside [{self.start_s:g}, {self.end_s:g}] s")
+        if self.end_frame < self.start_frame:
+            raise ValueError(f"end_frame {self.end_frame} is before start_frame {self.start_frame}")
+        return self
+
+
+class Relation(Model):
+    """A text triple over a time span, e.g. ("object 3", "moves against", "the flow of walkers")."""
+
+    subject: str = Field(min_length=1)
+    predicate: str = Field(min_length=1)
+    object: str = ""
+    start_s: NonNegativeFloat
+    end_s: NonNegativeFloat
+    evidence: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        _check_span(self.start_s, self.end_s)
+        return self
+
+    def text(self) -> str:
+        return " ".join(p for p in (self.subject, self.predicate, self.object) if p) + (
+            f" ({self.start_s:.1f}–{self.end_s:.1f} s)"
+        )
+
+
+class Severity(IntEnum):
+    NONE = 0
+    MINOR = 1
+    MODERATE = 2
+    SERIOUS = 3
+    CRITICAL = 4
+
+
+SEVERITY_MEANING = {
+    Severity.NONE: "none",
+    Severity.MINOR: "minor, no risk",
+    Severity.MODERATE: "moderate, worth a look",
+    Severity.SERIOUS: "serious, risk to people or property",
+    Severity.CRITICAL: "critical, immediate response",
+}
+
+
+class Verdict(StrEnum):
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    UNCERTAIN = "uncertain"
+
+
+class AnomalyEvent(Model):
+    """One explained event. `category` must be an id of the taxonomy in use.
+
+    Validate with `AnomalyEvent.model_validate(data, context={"taxonomy": taxonomy})` to check
+    the category; `VideoReport` does this for all its events against its own taxonomy.
+    """
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    start_s: NonNegativeFloat
+    end_s: NonNegativeFloat
+    category: str
+    label: str
+    what: str
+    cause: str
+    effect: str
+    severity: Severity
+    severity_rationale: str = ""
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence_frames: list[NonNegativeFloat] = Field(default_factory=list, description="timestamps (s)")
+    matched_rules: list[str] = Field(default_factory=list)
+    relations: list[Relation] = Field(default_factory=list)
+    verdict: Verdict = Verdict.UNCERTAIN
+    reflection_notes: list[str] = Field(default_factory=list)
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity_range(cls, value: object) -> object:
+        if isinstance(value, int | float) and not 0 <= value <= 4:
+            raise ValueError(f"severity must be 0–4 (0 none … 4 critical), got {value}")
+        return value
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str, info: ValidationInfo) -> str:
+        taxonomy = (info.context or {}).get("taxonomy")
+        if taxonomy is not None:
+            taxonomy.require(value)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        _check_span(self.start_s, self.end_s)
+        return self
+
+
+class TokenUsage(Model):
+    calls: NonNegativeInt = 0
+    prompt_tokens: NonNegativeInt = 0
+    completion_tokens: NonNegativeInt = 0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            calls=self.calls + other.calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
+
+
+class ScorerSummary(Model):
+    scorer_id: str
+    fps: PositiveFloat
+    smoothing_sigma: NonNegativeFloat = 0.0
+    threshold: float | None = None
+    candidates: list[Candidate] = Field(default_factory=list)
+    scores_file: str | None = Field(default=None, description="path of scores.csv, relative to the report")
+
+
+class VideoReport(Model):
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    video: VideoInfo
+    scorer: ScorerSummary
+    events: list[AnomalyEvent] = Field(default_factory=list)
+    taxonomy: Taxonomy
+    rules: RuleSet | None = None
+    models: dict[str, str] = Field(default_factory=dict, description="role → model string")
+    prompts_version: str = ""
+    timings_s: dict[str, NonNegativeFloat] = Field(default_factory=dict, description="stage → wall seconds")
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    explained: bool = Field(True, description="False when no VLM was reachable: detection only")
+    notes: list[str] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+    @model_validator(mode="after")
+    def _events_in_taxonomy(self) -> Self:
+        for event in self.events:
+            self.taxonomy.require(event.category)
+            if event.end_s > self.video.duration_s + 1e-6:
+                raise ValueError(
+                    f"event {event.id} ends at {event.end_s:g} s, after the video ({self.video.duration_s:g} s)"
+                )
+        if self.rules is not None:
+            known = {rule.id for rule in self.rules.rules}
+            for event in self.events:
+                unknown = sorted(set(event.matched_rules) - known)
+                if unknown:
+                    raise ValueError(f"event {event.id} cites unknown rule ids {unknown}")
+        return self

@@ -1,0 +1,71 @@
+"""Shared fixtures: synthetic clips with known anomalies, tiny real-architecture VLMs, real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("VADAGENT_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing in a test may download
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """`../shared/data` (real datasets); tests using it skip cleanly where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def ped2(shared_data: Path) -> Path:
+    root = shared_data / "ucsd_ped2"
+    if not (root / "testing" / "frames").is_dir():
+        pytest.skip(f"UCSD Ped2 not found at {root}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def robbery(shared_data: Path) -> Path:
+    path = shared_data / "clips" / "robbery.mp4"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_normal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20 s of normal footage of the synthetic footpath."""
+    path = tmp_path_factory.mktemp("clips") / "normal.mp4"
+    render_clip(ClipSpec(seconds=20, seed=1), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_anomalous(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ClipTruth]:
+    """16 s of the same footpath with a fast object, a wrong-way walker and a loiterer."""
+    path = tmp_path_factory.mktemp("clips") / "anomalous.mp4"
+    truth = render_clip(ClipSpec(seconds=16, seed=2, anomalies=[("fast", 2.0), ("wrong_way", 6.0), ("loiter", 9.0)]), path)
+    return path, truth
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory: pytest.TempPathFactory):
+    """Factory: a folder holding a tiny random VLM of the given architecture, built once per run."""
+    from vadagent.tools.vlm.tiny import build_tiny_vlm
+
+    built: dict[str, Path] = {}
+
+    def make(arch: str = "qwen2_5_vl") -> Path:
+        if arch not in built:
+            built[arch] = build_tiny_vlm(arch, tmp_path_factory.mktemp(f"tiny_{arch}"))
+        return built[arch]
+
+    return make

@@ -1,0 +1,76 @@
+"""The installed `vadagent` command, run as a user runs it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+VADAGENT = [str(Path(sys.executable).with_name("vadagent"))]
+
+
+def run(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(VADAGENT + list(args), capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+
+
+def test_info_real_clip_and_frame_folder(robbery, ped2):
+    result = run("info", str(robbery), "--json")
+    assert result.returncode == 0, result.stderr
+    meta = json.loads(result.stdout)
+    assert meta["frame_count"] == 2730 and abs(meta["fps"] - 27.0) < 1e-3
+    result = run("info", str(ped2 / "testing" / "frames" / "01"))
+    assert result.returncode == 0 and "180" in result.stdout and "360×240" in result.stdout
+
+
+@pytest.mark.parametrize("name, content", [
+    ("missing.mp4", None), ("empty.mp4", b""), ("notes.mp4", b"a text file, renamed\n" * 20),
+])
+def test_info_bad_input_exits_2_with_one_line_naming_the_file(tmp_path, name, content):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    result = run("info", str(path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and lines[0].startswith("error:")
+
+
+def test_info_truncated_mp4_exits_2(tmp_path, synthetic_normal):
+    path = tmp_path / "truncated.mp4"
+    path.write_bytes(synthetic_normal.read_bytes()[:40_000])
+    result = run("info", str(path))
+    assert result.returncode == 2 and str(path) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_schema_lists_and_prints():
+    listed = run("schema")
+    assert listed.returncode == 0 and "AnomalyEvent" in listed.stdout.split()
+    printed = run("schema", "AnomalyEvent")
+    assert json.loads(printed.stdout)["properties"]["severity"]
+    unknown = run("schema", "Nope")
+    assert unknown.returncode == 2 and "valid names" in unknown.stderr
+
+
+@pytest.mark.parametrize("command", [["explain"], ["report"], ["chat"], ["ui"], ["serve"], ["rules", "induce"]])
+def test_unbuilt_commands_exit_2_and_say_what_is_missing(command):
+    result = run(*command)
+    assert result.returncode == 2
+    assert "not built yet" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_usage_error_exits_2():
+    assert run("info").returncode == 2
+    assert run("no-such-command").returncode == 2
+
+
+def test_malformed_config_is_a_usage_error(tmp_path, synthetic_normal):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("video:\n  folder_fps: [oops\n")
+    result = run("--config", str(bad), "info", str(synthetic_normal))
+    assert result.returncode == 2 and "line" in result.stderr and str(bad) in result.stderr
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("video:\n  folder_fsp: 10\n")
+    result = run("--config", str(unknown), "info", str(tmp_path))
+    assert result.returncode == 2 and "folder_fsp" in result.stderr

@@ -1,0 +1,23 @@
+import json
+
+import yaml
+
+from vadagent.config import load_settings, write_run_manifest
+
+
+def test_precedence_defaults_file_env_overrides(tmp_path, monkeypatch):
+    config = tmp_path / "vadagent.yaml"
+    config.write_text("video:\n  folder_fps: 10\ncandidates:\n  calls_per_minute: 3\n")
+    assert load_settings(config).video.folder_fps == 10
+    assert load_settings(config).candidates.min_gap_s == 2.0  # default kept
+    monkeypatch.setenv("VADAGENT_VIDEO__FOLDER_FPS", "30")
+    settings = load_settings(config)
+    assert settings.video.folder_fps == 30 and settings.candidates.calls_per_minute == 3
+    assert load_settings(config, video={"folder_fps": 5.0}).video.folder_fps == 5
+
+
+def test_manifest_records_config_and_versions(tmp_path):
+    write_run_manifest(tmp_path, load_settings(), ["vadagent", "score"])
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["video"]["folder_fps"] == 25.0
+    versions = json.loads((tmp_path / "versions.json").read_text())
+    assert versions["command"] == ["vadagent", "score"] and versions["versions"]["torch"]

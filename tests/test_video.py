@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+
+from vadagent.errors import VideoError
+from vadagent.tools.video import open_video
+
+
+def test_real_clip_info_scan_and_random_access_agree(robbery):
+    with open_video(robbery) as video:
+        assert video.info.frame_count == 2730
+        assert video.info.fps == pytest.approx(27.0, abs=1e-3)
+        assert (video.info.width, video.info.height) == (852, 480)
+        seen = []
+        for batch in video.scan(gray=True, chunk=500):
+            assert len(batch) <= 500 and batch.frames.shape[1:] == (480, 852)
+            seen.append(batch.indices)
+            if batch.indices[0] <= 1234 <= batch.indices[-1]:
+                scanned = batch.frames[batch.indices == 1234][0].copy()
+        assert np.array_equal(np.concatenate(seen), np.arange(2730))
+        picked = video.read([2000, 1234, 3], gray=True)
+        assert picked.indices.tolist() == [3, 1234, 2000]
+        assert np.array_equal(picked.frames[1], scanned)
+        rgb = video.read_at([10.0])
+        assert rgb.frames.shape == (1, 480, 852, 3) and rgb.indices[0] == 270
+
+
+def test_frame_folder(ped2):
+    with open_video(ped2 / "testing" / "frames" / "01", fps=10) as video:
+        assert (video.info.frame_count, video.info.width, video.info.height) == (180, 360, 240)
+        gray = np.concatenate([b.frames for b in video.scan(chunk=50)])
+        assert gray.shape == (180, 240, 360)
+        assert np.array_equal(video.read([7], gray=True).frames[0], gray[7])
+
+
+def test_time_range_scan(synthetic_normal):
+    with open_video(synthetic_normal) as video:
+        indices = np.concatenate([b.indices for b in video.scan(start_s=4.0, end_s=6.0, chunk=16)])
+    assert indices[0] == 100 and indices[-1] == 149 and len(indices) == 50
+
+
+@pytest.mark.parametrize("make, problem", [
+    (lambda d: d / "missing.mp4", "no such file"),
+    (lambda d: _write(d / "empty.mp4", b""), "file is empty"),
+    (lambda d: _write(d / "text.mp4", b"just some text, not a video\n" * 10), "not a readable video"),
+])
+def test_bad_files_name_the_file_and_the_problem(tmp_path, make, problem):
+    path = make(tmp_path)
+    with pytest.raises(VideoError, match=problem) as info:
+        open_video(path)
+    assert str(path) in str(info.value)
+
+
+def test_truncated_files(tmp_path, synthetic_normal):
+    data = synthetic_normal.read_bytes()
+    cut = _write(tmp_path / "cut.mp4", data[: len(data) // 2])  # loses the index at the end
+    with pytest.raises(VideoError, match="not a readable video"):
+        open_video(cut)
+    faststart = _faststart(synthetic_normal, tmp_path / "faststart.mp4")
+    cut = _write(tmp_path / "cut_faststart.mp4", faststart.read_bytes()[: faststart.stat().st_size // 2])
+    with pytest.raises(VideoError, match="truncated"):
+        open_video(cut)
+
+
+def test_undecodable_frames_in_the_middle_are_skipped_and_counted(tmp_path, synthetic_normal):
+    data = bytearray(synthetic_normal.read_bytes())
+    rng = np.random.default_rng(0)
+    for offset in range(len(data) // 3, len(data) // 2, 20_000):
+        data[offset : offset + 2000] = rng.integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    with open_video(_write(tmp_path / "damaged.mp4", bytes(data))) as video:
+        decoded = sum(len(b) for b in video.scan())
+        assert video.skipped > 0
+        assert 0.5 * video.info.frame_count < decoded < video.info.frame_count
+
+
+def test_folder_errors_and_skips(tmp_path, synthetic_normal):
+    with pytest.raises(VideoError, match="no frame images"):
+        open_video(tmp_path)
+    import cv2
+
+    with open_video(synthetic_normal) as video:
+        frames = video.read(range(10), gray=False).frames
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(tmp_path / f"{i:03d}.jpg"), frame)
+    _write(tmp_path / "004.jpg", b"broken")
+    with open_video(tmp_path) as folder:
+        assert sum(len(b) for b in folder.scan()) == 9 and folder.skipped == 1
+        with pytest.raises(VideoError, match="could not decode frames \\[4\\]"):
+            folder.read([4])
+
+
+def test_out_of_range_access_is_an_error(synthetic_normal):
+    with open_video(synthetic_normal) as video, pytest.raises(VideoError, match="out of range"):
+        video.read([video.info.frame_count])
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def _faststart(source, target):
+    import av
+
+    with av.open(str(source)) as src, av.open(str(target), "w", options={"movflags": "faststart"}) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    return target

@@ -1,0 +1,156 @@
+"""Synthetic surveillance clips with anomalies at known frames, written as real H.264 MP4.
+
+A fixed camera looks at a footpath; walkers cross it left to right at walking pace. Anomalies:
+`fast` (a bike-sized object crossing at several times walking speed), `wrong_way` (a walker
+against the flow) and `loiter` (a person standing still off the path). Used by the test
+fixtures, the doctor and the sample clip that ships with the package.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import av
+import cv2
+import numpy as np
+
+AnomalyKind = Literal["fast", "wrong_way", "loiter"]
+
+
+@dataclass
+class Mover:
+    x: float
+    y: float
+    vx: float
+    w: int
+    h: int
+    shade: int
+    kind: str = "walker"
+    stop_at: float | None = None  # x where a loiterer stops
+    stop_frames: int = 0
+    first: int = -1  # first and last frame in which this mover is anomalous
+    last: int = -1
+
+
+@dataclass
+class ClipSpec:
+    seconds: float = 12.0
+    fps: float = 25.0
+    width: int = 320
+    height: int = 240
+    walkers_per_second: float = 0.6
+    seed: int = 0
+    anomalies: list[tuple[AnomalyKind, float]] = field(default_factory=list)  # (kind, start second)
+
+
+@dataclass
+class ClipTruth:
+    fps: float
+    frame_count: int
+    labels: list[int]  # 1 where an anomaly is visible
+    events: list[dict]  # kind, start_frame, end_frame (inclusive)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")
+
+
+def _background(spec: ClipSpec, rng: np.random.Generator) -> np.ndarray:
+    h, w = spec.height, spec.width
+    grass = rng.normal(95, 12, (h, w)).astype(np.float32)
+    grass = cv2.GaussianBlur(grass, (0, 0), 1.5)
+    top, bottom = int(0.45 * h), int(0.8 * h)
+    grass[top:bottom] = cv2.GaussianBlur(rng.normal(170, 6, (bottom - top, w)).astype(np.float32), (0, 0), 1.0)
+    return np.stack([grass * 0.8, grass, grass * 0.7], axis=-1)
+
+
+def _spawn_walker(spec: ClipSpec, rng: np.random.Generator, direction: int = 1) -> Mover:
+    h, w = spec.height, spec.width
+    size = spec.width / 320
+    return Mover(
+        x=-10.0 if direction > 0 else w + 10.0,
+        y=rng.uniform(0.5 * h, 0.75 * h),
+        vx=direction * rng.normal(1.3, 0.15) * size,
+        w=int(8 * size), h=int(22 * size), shade=int(rng.integers(20, 80)),
+    )
+
+
+def _anomaly_mover(kind: AnomalyKind, spec: ClipSpec, rng: np.random.Generator) -> Mover:
+    size = spec.width / 320
+    if kind == "fast":
+        return Mover(x=-20.0, y=0.62 * spec.height, vx=6.5 * size, w=int(26 * size), h=int(16 * size), shade=200, kind=kind)
+    if kind == "wrong_way":
+        mover = _spawn_walker(spec, rng, direction=-1)
+        mover.kind = kind
+        return mover
+    mover = _spawn_walker(spec, rng)
+    mover.kind, mover.y, mover.stop_at = kind, 0.3 * spec.height, 0.5 * spec.width
+    mover.stop_frames = int(4 * spec.fps)
+    return mover
+
+
+def _draw(frame: np.ndarray, mover: Mover) -> None:
+    cx, cy = int(mover.x), int(mover.y)
+    colour = (mover.shade, mover.shade, mover.shade + 20) if mover.kind != "fast" else (40, 40, 200)
+    cv2.ellipse(frame, (cx, cy), (mover.w // 2, mover.h // 2), 0, 0, 360, colour, -1)
+    cv2.circle(frame, (cx, cy - mover.h // 2 - 3), max(2, mover.w // 3), colour, -1)
+
+
+def _visible(mover: Mover, spec: ClipSpec) -> bool:
+    return -mover.w < mover.x < spec.width + mover.w
+
+
+def _anomalous_now(mover: Mover, spec: ClipSpec) -> bool:
+    if mover.kind == "loiter":  # walking there is normal; standing about is not
+        return mover.stop_at is not None and mover.x >= mover.stop_at and mover.stop_frames > 0
+    return mover.kind != "walker" and _visible(mover, spec)
+
+
+def _step(mover: Mover) -> None:
+    if mover.stop_at is not None and mover.stop_frames > 0 and mover.x >= mover.stop_at:
+        mover.stop_frames -= 1
+        mover.x += 0.2 * np.sin(mover.stop_frames)  # fidgeting, not walking
+        return
+    mover.x += mover.vx
+
+
+def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
+    """Render `spec` to an MP4 at `path`; return per-frame labels and the anomalous events."""
+    rng = np.random.default_rng(spec.seed)
+    background = _background(spec, rng)
+    n = int(round(spec.seconds * spec.fps))
+    starts = {int(round(t * spec.fps)): kind for kind, t in spec.anomalies}
+    movers: list[Mover] = [_spawn_walker(spec, rng) for _ in range(2)]
+    for i, m in enumerate(movers):
+        m.x = spec.width * (0.3 + 0.4 * i)
+    labels = [0] * n
+    anomalous: list[Mover] = []
+    container = av.open(str(path), mode="w")
+    stream = container.add_stream("libx264", rate=int(round(spec.fps)))
+    stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
+    stream.options = {"crf": "20", "preset": "veryfast", "g": str(int(2 * spec.fps))}
+    for t in range(n):
+        if rng.random() < spec.walkers_per_second / spec.fps:
+            movers.append(_spawn_walker(spec, rng))
+        if t in starts:
+            movers.append(_anomaly_mover(starts[t], spec, rng))
+            anomalous.append(movers[-1])
+        frame = background.copy()
+        for mover in movers:
+            _step(mover)
+            _draw(frame, mover)
+            if _anomalous_now(mover, spec):
+                labels[t] = 1
+                mover.first = t if mover.first < 0 else mover.first
+                mover.last = t
+        movers = [m for m in movers if _visible(m, spec) or (m.vx > 0 and m.x < 0) or (m.vx < 0 and m.x > spec.width)]
+        noisy = np.clip(frame + rng.normal(0, 2.0, frame.shape), 0, 255).astype(np.uint8)
+        for packet in stream.encode(av.VideoFrame.from_ndarray(noisy, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    events = [{"kind": m.kind, "start_frame": m.first, "end_frame": m.last} for m in anomalous if m.first >= 0]
+    return ClipTruth(fps=spec.fps, frame_count=n, labels=labels, events=events)

@@ -1,0 +1,89 @@
+"""The one interface every video source implements, and `open_video`, which picks one.
+
+Callers only see `VideoSource`: a file, a folder of frames or (later) a live stream is chosen
+by `open_video` from the openers registered here, so adding RTSP means adding an opener.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vadagent.errors import VideoError
+from vadagent.types import VideoInfo
+
+
+@dataclass(frozen=True)
+class FrameBatch:
+    """Consecutive decoded frames: `frames` is (n, h, w) uint8 gray or (n, h, w, 3) uint8 RGB."""
+
+    indices: np.ndarray  # int64, frame index in the source
+    times: np.ndarray  # float64, seconds from the start
+    frames: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class VideoSource(abc.ABC):
+    """An opened video. Use as a context manager; `skipped` counts undecodable frames seen."""
+
+    info: VideoInfo
+    skipped: int = 0
+
+    @abc.abstractmethod
+    def scan(
+        self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None
+    ) -> Iterator[FrameBatch]:
+        """Decode frames in order, `chunk` at a time, holding at most one chunk in memory."""
+
+    @abc.abstractmethod
+    def read(self, indices: list[int] | np.ndarray, *, gray: bool = False) -> FrameBatch:
+        """Random access: the frames at `indices` (any order; returned sorted and unique)."""
+
+    def read_at(self, times_s: list[float] | np.ndarray, *, gray: bool = False) -> FrameBatch:
+        """Random access by timestamp: the frame shown at each time."""
+        return self.read([self.info.frame_at(float(t)) for t in times_s], gray=gray)
+
+    def close(self) -> None:  # noqa: B027 - optional for sources without resources
+        pass
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_indices(self, indices: list[int] | np.ndarray) -> np.ndarray:
+        wanted = np.unique(np.asarray(indices, dtype=np.int64))
+        if wanted.size and (wanted[0] < 0 or wanted[-1] >= self.info.frame_count):
+            raise VideoError(
+                self.info.path, f"frame index out of range 0–{self.info.frame_count - 1}: {wanted[[0, -1]].tolist()}"
+            )
+        return wanted
+
+
+Opener = Callable[..., VideoSource]
+_OPENERS: list[tuple[str, Callable[[str], bool], Opener]] = []
+
+
+def register_opener(name: str, accepts: Callable[[str], bool], opener: Opener) -> None:
+    if any(n == name for n, _, _ in _OPENERS):
+        raise ValueError(f"video opener {name!r} is already registered")
+    _OPENERS.append((name, accepts, opener))
+
+
+def open_video(source: str | Path, **options: object) -> VideoSource:
+    """Open a video file or a folder of frames. Raises `VideoError` naming the source and problem."""
+    text = str(source)
+    for _name, accepts, opener in _OPENERS:
+        if accepts(text):
+            return opener(text, **options)
+    path = Path(text)
+    if not path.exists():
+        raise VideoError(text, "no such file or folder")
+    raise VideoError(text, "not a video file or a folder of frames")
