@@ -1,0 +1,38 @@
+"""The score timeline as a PNG: scores, threshold, candidates and (when known) ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vadagent.types import Candidate
+
+
+def plot_timeline(path: str | Path, scores: np.ndarray, fps: float, *, threshold: float | None = None,
+                  candidates: list[Candidate] = (), labels: np.ndarray | None = None, title: str = "") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a window
+    from matplotlib import pyplot as plt
+
+    times = np.arange(len(scores)) / fps
+    fig, ax = plt.subplots(figsize=(10, 2.8), dpi=100)
+    if labels is not None:
+        ax.fill_between(times, 0, 1, where=np.asarray(labels) > 0, transform=ax.get_xaxis_transform(),
+                        color="tab:red", alpha=0.12, step="mid", label="ground truth")
+    for i, c in enumerate(candidates):
+        ax.axvspan(c.start_s, c.end_s, color="tab:orange", alpha=0.25, label="candidate" if i == 0 else None)
+    ax.plot(times, scores, color="tab:blue", linewidth=1.0, label="score")
+    if threshold is not None:
+        ax.axhline(threshold, color="tab:gray", linestyle="--", linewidth=0.8, label="threshold")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("anomaly score (z)")
+    ax.set_xlim(0, max(times[-1] if len(times) else 1.0, 1e-3))
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", fontsize=7, ncols=4)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
