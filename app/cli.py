@@ -110,15 +110,30 @@ def doctor(
 
 
 @app.command()
-def fit() -> None:
+def fit(
+    normal: Annotated[list[str], typer.Argument(help="Normal footage: videos or frame folders; PATH#t=0,20 takes 0–20 s.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Scorer folder to write.")],
+    tier: Annotated[int | None, typer.Option(min=0, max=1, help="0: motion statistics; 1: add the frame-prediction net.")] = None,
+    fps: Annotated[float | None, typer.Option(help="Frame rate of frame folders.")] = None,
+) -> None:
     """Fit a frame scorer on a site's normal footage."""
-    _not_built("fit", "the frame scorer (tools/scorer)")
+    from vadagent.app.scoring import fit_command
+
+    fit_command(settings(), normal, output, tier=tier, fps=fps, console=console)
 
 
 @app.command()
-def score() -> None:
+def score(
+    video: Annotated[str, typer.Argument(help="A video file or a folder of frames.")],
+    scorer: Annotated[Path, typer.Option("--scorer", help="Folder written by 'vadagent fit'.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for scores, candidates and the plot.")],
+    sigma: Annotated[float | None, typer.Option(min=0, help="Gaussian smoothing sigma in frames (0: none).")] = None,
+    fps: Annotated[float | None, typer.Option(help="Frame rate of a frame folder.")] = None,
+) -> None:
     """Score every frame of a video with a fitted scorer and pick candidates."""
-    _not_built("score", "the frame scorer (tools/scorer)")
+    from vadagent.app.scoring import score_command
+
+    score_command(settings(), video, scorer, output, sigma=sigma, fps=fps, console=console)
 
 
 @app.command()
@@ -158,11 +173,19 @@ def rules_induce() -> None:
 
 
 @eval_app.command("detect")
-def eval_detect() -> None:
-    """Frame-level detection benchmark (AUC, event recall)."""
-    _not_built("eval detect", "the frame scorer (tools/scorer)")
+def eval_detect(
+    dataset: Annotated[str, typer.Option(help="Dataset name, e.g. ucsd_ped2.")] = "ucsd_ped2",
+    root: Annotated[Path, typer.Option(help="Dataset folder.")] = Path("../shared/data/ucsd_ped2"),
+    tier: Annotated[int | None, typer.Option(min=0, max=1, help="Scorer tier.")] = None,
+    sigma: Annotated[float | None, typer.Option(min=0, help="Smoothing sigma for the smoothed figures.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    results: Annotated[Path | None, typer.Option(help="Results folder (default evals/results of the checkout).")] = None,
+) -> None:
+    """Frame-level detection benchmark: AUC (micro/macro, raw/smoothed) and event recall at a 10% budget."""
+    from vadagent.app.scoring import eval_detect_command
 
-
+    eval_detect_command(settings(), dataset, root, tier=tier, sigma=sigma, as_json=as_json, results=results,
+                        console=console, out=out)
 
 
 def main() -> None:

@@ -27,6 +27,13 @@ class VideoSettings(_Section):
     chunk_frames: int = Field(64, ge=1, description="frames per chunk in sequential scans")
 
 
+class ScorerSettings(_Section):
+    tier: int = Field(0, ge=0, le=1, description="0: motion statistics; 1: also the frame-prediction net")
+    smoothing_sigma: float = Field(3.0, ge=0, description="Gaussian smoothing of scores, in frames (0: none)")
+    max_side: int = Field(360, ge=64, description="frames are downscaled so the longer side is at most this")
+    device: str = Field("auto", description="torch device for tier 1: auto, cpu, cuda, mps")
+
+
 class CandidateSettings(_Section):
     calls_per_minute: float = Field(6.0, gt=0, description="VLM-call budget per minute of video")
     min_gap_s: float = Field(2.0, ge=0, description="minimum gap between candidates")
@@ -46,6 +53,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VADAGENT_", env_nested_delimiter="__", extra="forbid")
 
     video: VideoSettings = Field(default_factory=VideoSettings)
+    scorer: ScorerSettings = Field(default_factory=ScorerSettings)
     candidates: CandidateSettings = Field(default_factory=CandidateSettings)
     vlm: VLMSettings = Field(default_factory=VLMSettings)
     taxonomy: str = "generic"

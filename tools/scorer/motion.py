@@ -5,7 +5,9 @@ Two per-frame cues, each the maximum over cells (an anomaly is local):
   crossing a cell that rarely sees motion: ../shared/SCORER-FACTS.md);
 - flow speed per 24 px cell divided by (that cell's 99.9th percentile + the global one), so a
   cell's own statistics count only where they are well supported.
-Both are z-scored on the training frames and summed; they make partly independent errors.
+- direction rarity: for cells that move, -log p(direction | cell) from a per-cell histogram of
+  the normal footage (8 bins), smoothed towards the global histogram where a cell saw little.
+All are z-scored on the training frames and summed; they make partly independent errors.
 """
 
 from __future__ import annotations
@@ -17,50 +19,88 @@ import numpy as np
 from vadagent.tools.scorer.features import FrameFeatures
 
 PERCENTILE = 99.9
+DIRECTION_BINS = 8
+MOVING = 0.5  # px/frame at working size: slower cells have no reliable direction
+PRIOR_WEIGHT = 20.0  # pseudo-counts of the global direction histogram in each cell
+
+
+def direction_bins(flow: np.ndarray) -> np.ndarray:
+    angle = np.arctan2(flow[..., 1], flow[..., 0]) % (2 * np.pi)
+    return np.minimum((angle / (2 * np.pi) * DIRECTION_BINS).astype(np.int64), DIRECTION_BINS - 1)
+
+
+def fit_direction(speed: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Per-cell -log p(direction bin), (rows, cols, bins), from the moving cells of normal frames."""
+    n, rows, cols = speed.shape
+    moving = speed > MOVING
+    bins = direction_bins(flow)
+    counts = np.zeros((rows * cols, DIRECTION_BINS))
+    cell = np.broadcast_to(np.arange(rows * cols).reshape(rows, cols), (n, rows, cols))
+    np.add.at(counts, (cell[moving], bins[moving]), 1.0)
+    prior = (counts.sum(0) + 1.0) / (counts.sum() + DIRECTION_BINS)
+    p = (counts + PRIOR_WEIGHT * prior) / (counts.sum(1, keepdims=True) + PRIOR_WEIGHT)
+    return (-np.log(p)).reshape(rows, cols, DIRECTION_BINS).astype(np.float32)
 
 
 @dataclass
 class MotionStats:
     speed_cell_p999: np.ndarray  # (rows, cols) px/frame
     speed_global_p999: float
-    diff_mean: float
-    diff_std: float
-    flow_mean: float
-    flow_std: float
+    direction_nll: np.ndarray  # (rows, cols, bins)
+    diff_mean: float = 0.0
+    diff_std: float = 1.0
+    flow_mean: float = 0.0
+    flow_std: float = 1.0
+    direction_mean: float = 0.0
+    direction_std: float = 1.0
 
     @classmethod
-    def fit(cls, diff: np.ndarray, speed: np.ndarray) -> MotionStats:
-        """`diff` (n, r, c) and `speed` (n, r2, c2) cell maps of all normal training frames."""
+    def fit(cls, diff: np.ndarray, speed: np.ndarray, flow: np.ndarray) -> MotionStats:
+        """Cell maps of all normal training frames: `diff` (n, r, c), `speed` (n, r2, c2), `flow` (n, r2, c2, 2)."""
         cell = np.percentile(speed, PERCENTILE, axis=0).astype(np.float32)
         glob = float(np.percentile(speed, PERCENTILE))
-        stats = cls(cell, glob, 0.0, 1.0, 0.0, 1.0)
-        d, f = stats.cues(diff, speed)
+        stats = cls(cell, glob, fit_direction(speed, flow))
+        d, f, r = stats.cues(diff, speed, flow)
         stats.diff_mean, stats.diff_std = float(d.mean()), float(d.std() or 1.0)
         stats.flow_mean, stats.flow_std = float(f.mean()), float(f.std() or 1.0)
+        # The direction cue is a hinge above its normal range: walkers that cross a footpath in any
+        # common direction then add nothing, and only directions rarer than normal footage shows count.
+        stats.direction_mean, stats.direction_std = float(np.percentile(r, 99)), float(r.std() or 1.0)
         return stats
 
     def speed_ratio(self, speed: np.ndarray) -> np.ndarray:
         return speed / (self.speed_cell_p999 + self.speed_global_p999 + 1e-6)
 
-    def cues(self, diff: np.ndarray, speed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = len(diff)
-        return diff.reshape(n, -1).max(1), self.speed_ratio(speed).reshape(n, -1).max(1)
+    def direction_rarity(self, speed: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        """(n, rows, cols): -log p(direction) in moving cells, 0 elsewhere."""
+        bins = direction_bins(flow)
+        rows, cols = np.indices(speed.shape[1:])
+        nll = self.direction_nll[rows[None], cols[None], bins]
+        return np.where(speed > MOVING, nll, 0.0)
 
-    def score(self, features: FrameFeatures) -> np.ndarray:
-        """Fused tier-0 score per frame (sum of the two z-scored cues)."""
-        d, f = self.cues(features.diff, features.speed)
-        return (d - self.diff_mean) / self.diff_std + (f - self.flow_mean) / self.flow_std
+    def cues(self, diff: np.ndarray, speed: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, ...]:
+        n = len(diff)
+        return (diff.reshape(n, -1).max(1), self.speed_ratio(speed).reshape(n, -1).max(1),
+                self.direction_rarity(speed, flow).reshape(n, -1).max(1))
+
+    def score(self, features: FrameFeatures, direction_weight: float = 1.0) -> np.ndarray:
+        """Fused tier-0 score per frame (sum of the z-scored cues)."""
+        d, f, r = self.cues(features.diff, features.speed, features.flow)
+        fused = (d - self.diff_mean) / self.diff_std + (f - self.flow_mean) / self.flow_std
+        return fused + direction_weight * np.maximum(r - self.direction_mean, 0.0) / self.direction_std
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"motion.speed_cell_p999": self.speed_cell_p999}
+        return {"motion.speed_cell_p999": self.speed_cell_p999, "motion.direction_nll": self.direction_nll}
 
     def scalars(self) -> dict[str, float]:
         return {"speed_global_p999": self.speed_global_p999, "diff_mean": self.diff_mean, "diff_std": self.diff_std,
-                "flow_mean": self.flow_mean, "flow_std": self.flow_std}
+                "flow_mean": self.flow_mean, "flow_std": self.flow_std, "direction_mean": self.direction_mean,
+                "direction_std": self.direction_std}
 
     @classmethod
     def restore(cls, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> MotionStats:
-        return cls(speed_cell_p999=arrays["motion.speed_cell_p999"], **scalars)
+        return cls(speed_cell_p999=arrays["motion.speed_cell_p999"], direction_nll=arrays["motion.direction_nll"],
+                   **scalars)
 
 
 @dataclass

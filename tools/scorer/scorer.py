@@ -21,7 +21,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, median_filter
 
 from vadagent.errors import ArtifactError, UsageError
-from vadagent.tools.scorer.features import FeatureConfig, MotionFeatureExtractor, working_size
+from vadagent.tools.scorer.features import FeatureConfig, FrameFeatures, MotionFeatureExtractor, working_size
 from vadagent.tools.scorer.motion import Evidence, MotionStats, evidence
 from vadagent.tools.scorer.net import PredictorConfig
 from vadagent.tools.video import VideoSource, open_video
@@ -59,6 +59,7 @@ class ScorerConfig:
     diff_cell: int = 20
     flow_cell: int = 24
     median_window: int = 3
+    direction_weight: float = 1.0
     threshold_percentile: float = 99.5
     tier: int = 0  # 0: motion statistics; 1: also the frame-prediction network
     tier1: PredictorConfig = field(default_factory=PredictorConfig)
@@ -137,7 +138,7 @@ class Scorer:
         if not sources:
             raise UsageError("fit needs at least one normal video or frame folder")
         started = time.perf_counter()
-        diffs, speeds, smalls, sizes, width, height = [], [], [], [], 0, 0
+        diffs, speeds, flows, smalls, sizes, width, height = [], [], [], [], [], 0, 0
         for number, spec in enumerate(sources, 1):
             with _open(spec.path, folder_fps) as video:
                 if not width:
@@ -148,6 +149,7 @@ class Scorer:
                     if feats is not None:
                         diffs.append(feats.diff)
                         speeds.append(feats.speed)
+                        flows.append(feats.flow)
                     if small is not None:
                         clip_small.append(small)
                 sizes.append(sum(len(d) for d in diffs) - sum(sizes))
@@ -157,8 +159,10 @@ class Scorer:
                 progress("reading normal footage", number, len(sources))
         if sum(sizes) < 2:
             raise UsageError("the normal footage has fewer than 2 decodable frames in the given ranges")
-        stats = MotionStats.fit(np.concatenate(diffs), np.concatenate(speeds))
-        per_clip = np.split(stats.score(_Concat(diffs, speeds)), np.cumsum(sizes)[:-1])
+        training = FrameFeatures(np.arange(sum(sizes)), np.concatenate(diffs), np.concatenate(speeds),
+                                 np.concatenate(flows))
+        stats = MotionStats.fit(training.diff, training.speed, training.flow)
+        per_clip = np.split(stats.score(training, config.direction_weight), np.cumsum(sizes)[:-1])
         predictor, tier1_stats = None, {}
         if config.tier >= 1:
             predictor, tier1_stats, per_clip = cls._fit_tier1(config, smalls, per_clip, device, progress)
@@ -202,7 +206,7 @@ class Scorer:
         context: np.ndarray | None = None
         for indices, feats, small in _Pass(self.features, self.config).run(video, self.config):
             if feats is not None:
-                t0.update(zip(feats.indices.tolist(), self.stats.score(feats).tolist()))
+                t0.update(zip(feats.indices.tolist(), self.stats.score(feats, self.config.direction_weight).tolist()))
                 parts.append(evidence(feats, self.stats, self.config.flow_cell, scale, info.fps))
             if small is not None and self.predictor is not None:
                 context = self._tier1_chunk(indices, small, context, t1, device)
@@ -278,13 +282,6 @@ class Scorer:
         except Exception as exc:  # safetensors, shape and key errors all mean a broken artefact
             raise ArtifactError(f"{folder}: corrupt or incompatible scorer artefact: {exc}") from None
         return scorer
-
-
-class _Concat:
-    """A FrameFeatures-like view over the training maps, for MotionStats.score."""
-
-    def __init__(self, diffs: list[np.ndarray], speeds: list[np.ndarray]) -> None:
-        self.diff, self.speed = np.concatenate(diffs), np.concatenate(speeds)
 
 
 def _load_predictor(config: PredictorConfig, arrays: dict[str, np.ndarray]):

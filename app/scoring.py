@@ -1,0 +1,116 @@
+"""The `fit`, `score` and `eval detect` commands: argument handling, progress and output files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from vadagent.config import Settings, write_run_manifest
+from vadagent.devices import pick_device
+from vadagent.tools.scorer import ScoreResult, Scorer, ScorerConfig, SourceSpec, pick_candidates
+from vadagent.tools.scorer.plot import plot_timeline
+from vadagent.types import Candidate
+
+
+@contextmanager
+def progress_bar(console: Console, quiet: bool):
+    """A callback `(stage, done, total)` drawing one rich bar per stage (nothing when quiet)."""
+    if quiet:
+        yield None
+        return
+    tasks: dict[str, int] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=max(total, done))
+        yield update
+
+
+def _device(settings: Settings) -> str:
+    return pick_device(settings.scorer.device)
+
+
+def fit_command(settings: Settings, normal: list[str], output: Path, *, tier: int | None, fps: float | None,
+                console: Console) -> Scorer:
+    config = ScorerConfig(tier=settings.scorer.tier if tier is None else tier, max_side=settings.scorer.max_side)
+    sources = [SourceSpec.parse(text) for text in normal]
+    with progress_bar(console, settings.quiet) as progress:
+        scorer = Scorer.fit(sources, config, folder_fps=fps or settings.video.folder_fps, device=_device(settings),
+                            progress=progress)
+    scorer.save(output)
+    write_run_manifest(output, settings, sys.argv)
+    if not settings.quiet:
+        console.print(f"fitted {scorer.scorer_id} on {scorer.fit_info['frames']} frames in "
+                      f"{scorer.fit_info['fit_seconds']:.1f} s → {output}")
+    return scorer
+
+
+def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path, *, sigma: float | None,
+                  fps: float | None, console: Console) -> tuple[ScoreResult, list[Candidate]]:
+    scorer = Scorer.load(scorer_dir)
+    sigma = settings.scorer.smoothing_sigma if sigma is None else sigma
+    with progress_bar(console, settings.quiet) as progress:
+        result = scorer.score(video, folder_fps=fps or settings.video.folder_fps, device=_device(settings),
+                              progress=progress)
+    smoothed = result.smoothed(sigma)
+    c = settings.candidates
+    candidates = pick_candidates(smoothed, result.info.fps, calls_per_minute=c.calls_per_minute, min_gap_s=c.min_gap_s,
+                                 min_calls=c.min_calls, threshold=result.threshold)
+    write_scores(output, result, sigma, candidates)
+    write_run_manifest(output, settings, sys.argv)
+    if not settings.quiet:
+        console.print(f"scored {len(result.scores)} frames at {len(result.scores) / result.seconds:.0f} frames/s; "
+                      f"{len(candidates)} candidate(s) above threshold {result.threshold:.2f} → {output}")
+    return result, candidates
+
+
+def write_scores(output: Path, result: ScoreResult, sigma: float, candidates: list[Candidate]) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    smoothed = result.smoothed(sigma)
+    fps = result.info.fps
+    with (output / "scores.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["frame", "time_s", "score"])
+        writer.writerows((i, f"{i / fps:.3f}", f"{s:.4f}") for i, s in enumerate(smoothed))
+    ev = result.evidence
+    with (output / "evidence.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["frame", "x0", "y0", "x1", "y1", "speed_px_s", "direction_deg", "speed_vs_normal"])
+        for row in zip(ev.frame, ev.box, ev.speed_px_s, ev.direction_deg, ev.vs_normal):
+            writer.writerow([row[0], *row[1].tolist(), f"{row[2]:.1f}", f"{row[3]:.0f}", f"{row[4]:.2f}"])
+    payload = {"video": result.info.model_dump(), "frame_scores": result.frame_scores(sigma).model_dump(),
+               "skipped_packets": result.skipped, "seconds": round(result.seconds, 3)}
+    (output / "scores.json").write_text(json.dumps(payload) + "\n", encoding="utf-8")
+    (output / "candidates.json").write_text(
+        json.dumps([c.model_dump() for c in candidates], indent=2) + "\n", encoding="utf-8")
+    plot_timeline(output / "timeline.png", smoothed, fps, threshold=result.threshold, candidates=candidates,
+                  title=f"{Path(result.info.path).name} — {result.scorer_id}, sigma {sigma:g}")
+
+
+def eval_detect_command(settings: Settings, dataset: str, root: Path, *, tier: int | None, sigma: float | None,
+                        as_json: bool, results: Path | None, console: Console, out: Console) -> dict:
+    from vadagent.evals.common import write_results
+    from vadagent.evals.detect import markdown, run_detect
+
+    config = ScorerConfig(tier=settings.scorer.tier if tier is None else tier, max_side=settings.scorer.max_side)
+    device = _device(settings)
+    with progress_bar(console, settings.quiet or as_json) as progress:
+        result = run_detect(dataset, root, config, sigma=settings.scorer.smoothing_sigma if sigma is None else sigma,
+                            calls_per_minute=settings.candidates.calls_per_minute,
+                            min_gap_s=settings.candidates.min_gap_s, device=device, progress=progress)
+    name = f"detect_{dataset}_tier{config.tier}" + ("" if device == "cpu" else f"_{device}")
+    written = write_results(name, result, markdown(result), results)
+    if as_json:
+        out.print_json(json.dumps(result))
+    else:
+        out.print(markdown(result))
+        console.print(f"written to {written}")
+    return result

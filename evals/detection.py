@@ -1,0 +1,71 @@
+"""Frame-level detection metrics, one implementation for every benchmark.
+
+Micro AUC pools all frames of all videos; macro AUC averages per-video AUC over the videos that
+hold both classes (no padding frames, no per-video normalisation). Smoothing, when asked for, is
+a Gaussian per video whose sigma is reported with the figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from vadagent.types import Candidate
+
+
+def smooth(scores: np.ndarray, sigma: float) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float64)
+    return gaussian_filter1d(scores, sigma, mode="nearest") if sigma > 0 else scores
+
+
+def micro_auc(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray], sigma: float = 0.0) -> float:
+    _check(labels, scores)
+    return float(roc_auc_score(np.concatenate(labels), np.concatenate([smooth(s, sigma) for s in scores])))
+
+
+def macro_auc(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray], sigma: float = 0.0) -> float:
+    _check(labels, scores)
+    per_video = [roc_auc_score(y, smooth(s, sigma)) for y, s in zip(labels, scores) if 0 < np.sum(y) < len(y)]
+    if not per_video:
+        raise ValueError("macro AUC needs at least one video with both normal and anomalous frames")
+    return float(np.mean(per_video))
+
+
+def average_precision(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray], sigma: float = 0.0) -> float:
+    _check(labels, scores)
+    return float(average_precision_score(np.concatenate(labels), np.concatenate([smooth(s, sigma) for s in scores])))
+
+
+def events(labels: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of anomalous frames, as inclusive (first, last) frame pairs."""
+    padded = np.concatenate([[0], np.asarray(labels, dtype=np.int8) > 0, [0]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def kept_mask(candidates: Sequence[Candidate], frames: int) -> np.ndarray:
+    mask = np.zeros(frames, dtype=bool)
+    for c in candidates:
+        mask[c.start_frame : c.end_frame + 1] = True
+    return mask
+
+
+def event_recall(labels: Sequence[np.ndarray], kept: Sequence[np.ndarray]) -> tuple[int, int]:
+    """(recalled, total): an event is recalled when at least one of its frames is kept."""
+    recalled = total = 0
+    for y, mask in zip(labels, kept):
+        for first, last in events(y):
+            total += 1
+            recalled += bool(np.any(mask[first : last + 1]))
+    return recalled, total
+
+
+def _check(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -> None:
+    if len(labels) != len(scores):
+        raise ValueError(f"{len(labels)} label arrays but {len(scores)} score arrays")
+    for i, (y, s) in enumerate(zip(labels, scores)):
+        if len(y) != len(s):
+            raise ValueError(f"video {i}: {len(y)} labels but {len(s)} scores")
