@@ -21,7 +21,7 @@ from vadagent.types import Candidate
 @contextmanager
 def progress_bar(console: Console, quiet: bool):
     """A callback `(stage, done, total)` drawing one rich bar per stage (nothing when quiet)."""
-    if quiet:
+    if quiet or not console.is_terminal:
         yield None
         return
     tasks: dict[str, int] = {}
@@ -98,12 +98,13 @@ def write_scores(output: Path, result: ScoreResult, sigma: float, candidates: li
 def eval_detect_command(settings: Settings, dataset: str, root: Path, *, tier: int | None, sigma: float | None,
                         as_json: bool, results: Path | None, console: Console, out: Console) -> dict:
     from vadagent.evals.common import write_results
+    from vadagent.evals.datasets import load_frame_dataset
     from vadagent.evals.detect import markdown, run_detect
 
     config = ScorerConfig(tier=settings.scorer.tier if tier is None else tier, max_side=settings.scorer.max_side)
     device = _device(settings)
     with progress_bar(console, settings.quiet or as_json) as progress:
-        result = run_detect(dataset, root, config, sigma=settings.scorer.smoothing_sigma if sigma is None else sigma,
+        result = run_detect(load_frame_dataset(dataset, root), config, sigma=settings.scorer.smoothing_sigma if sigma is None else sigma,
                             calls_per_minute=settings.candidates.calls_per_minute,
                             min_gap_s=settings.candidates.min_gap_s, device=device, progress=progress)
     name = f"detect_{dataset}_tier{config.tier}" + ("" if device == "cpu" else f"_{device}")

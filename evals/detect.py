@@ -4,11 +4,10 @@ videos, report frame AUC (micro/macro, raw and smoothed) and event recall at a f
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
-from vadagent.evals.datasets import load_frame_dataset
+from vadagent.evals.datasets import FrameDataset
 from vadagent.evals.detection import event_recall, kept_mask, macro_auc, micro_auc
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec, pick_candidates
 from vadagent.tools.scorer.scorer import Progress
@@ -16,10 +15,8 @@ from vadagent.tools.scorer.scorer import Progress
 BUDGET_FRACTION = 0.10
 
 
-def run_detect(dataset: str, root: str | Path, config: ScorerConfig, *, sigma: float = 3.0,
-               calls_per_minute: float = 6.0, min_gap_s: float = 2.0, device: str = "cpu",
-               progress: Progress | None = None) -> dict:
-    data = load_frame_dataset(dataset, root)
+def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, calls_per_minute: float = 6.0,
+               min_gap_s: float = 2.0, device: str = "cpu", progress: Progress | None = None) -> dict:
     scorer = Scorer.fit([SourceSpec(str(p)) for p in data.train], config, folder_fps=data.fps, device=device,
                         progress=progress)
     started = time.perf_counter()
@@ -42,7 +39,7 @@ def run_detect(dataset: str, root: str | Path, config: ScorerConfig, *, sigma: f
     recalled, total = event_recall(labels, kept)
     frames = int(sum(len(s) for s in scores))
     return {
-        "dataset": dataset, "scorer": scorer.scorer_id, "tier": config.tier, "device": device,
+        "dataset": data.name, "scorer": scorer.scorer_id, "tier": config.tier, "device": device,
         "micro_auc": round(micro_auc(labels, scores), 4),
         "micro_auc_smoothed": round(micro_auc(labels, scores, sigma), 4),
         "macro_auc": round(macro_auc(labels, scores), 4),

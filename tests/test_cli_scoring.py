@@ -1,0 +1,63 @@
+"""`vadagent fit`, `score` and `eval detect` as a user runs them."""
+
+import csv
+import json
+
+import pytest
+from test_cli import run
+
+from vadagent.samples import sample_clip
+
+
+def test_fit_and_score_the_sample_clip(tmp_path):
+    clip = sample_clip()
+    fit = run("fit", f"{clip}#t=0,15", "-o", str(tmp_path / "scorer"))
+    assert fit.returncode == 0, fit.stderr
+    assert (tmp_path / "scorer" / "scorer.safetensors").is_file() and (tmp_path / "scorer" / "config.yaml").is_file()
+    scored = run("score", str(clip), "--scorer", str(tmp_path / "scorer"), "-o", str(tmp_path / "out"))
+    assert scored.returncode == 0, scored.stderr
+    out = tmp_path / "out"
+    for name in ("scores.csv", "scores.json", "candidates.json", "timeline.png", "evidence.csv", "config.yaml",
+                 "versions.json"):
+        assert (out / name).is_file(), name
+    rows = list(csv.DictReader((out / "scores.csv").open()))
+    assert len(rows) == 900 and list(rows[0]) == ["frame", "time_s", "score"]
+    candidates = json.loads((out / "candidates.json").read_text())
+    assert any(16.5 <= c["peak_s"] <= 19.5 for c in candidates)  # the fast object at 17 s
+    assert json.loads((out / "scores.json").read_text())["frame_scores"]["smoothing_sigma"] == 3.0
+
+
+def test_score_real_clip_with_a_scorer_fitted_on_its_first_20_seconds(tmp_path, robbery):
+    assert run("fit", f"{robbery}#t=0,20", "-o", str(tmp_path / "s")).returncode == 0
+    result = run("-q", "score", str(robbery), "--scorer", str(tmp_path / "s"), "-o", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    assert sum(1 for _ in (tmp_path / "o" / "scores.csv").open()) == 2731
+    assert (tmp_path / "o" / "timeline.png").stat().st_size > 10_000
+
+
+def test_score_with_a_missing_scorer_exits_2(tmp_path):
+    result = run("score", str(sample_clip()), "--scorer", str(tmp_path / "nope"), "-o", str(tmp_path / "o"))
+    assert result.returncode == 2 and "not a scorer folder" in result.stderr
+
+
+def test_eval_detect_on_ped2_matches_the_published_figures(tmp_path, ped2):
+    result = run("eval", "detect", "--dataset", "ucsd_ped2", "--root", str(ped2), "--json", "--results", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    for key in ("micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed", "smoothing_sigma",
+                "event_recall_at_10pct", "fit_seconds", "frames_per_second"):
+        assert key in figures
+    assert figures["micro_auc_smoothed"] >= 0.95 and figures["event_recall_at_10pct"] >= 0.95
+    from vadagent.evals.common import RESULTS
+
+    published = RESULTS / "detect_ucsd_ped2_tier0.json"
+    if published.is_file():  # the committed figures are reproduced exactly
+        saved = json.loads(published.read_text())
+        for key in ("micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed", "event_recall_at_10pct"):
+            assert figures[key] == saved[key], key
+
+
+@pytest.mark.parametrize("args", [["eval", "detect", "--dataset", "nope"], ["eval", "detect", "--root", "/nonexistent"]])
+def test_eval_detect_bad_dataset_exits_2(args):
+    result = run(*args)
+    assert result.returncode == 2 and result.stderr.startswith("error:")

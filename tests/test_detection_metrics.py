@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from vadagent.evals.detection import event_recall, events, kept_mask, macro_auc, micro_auc
+from vadagent.types import Candidate
+
+
+def test_auc_by_hand():
+    labels = [np.array([0, 0, 1, 1]), np.array([0, 1, 1])]
+    scores = [np.array([0.1, 0.4, 0.35, 0.8]), np.array([0.2, 0.3, 0.9])]
+    # pooled: positives {0.35, 0.8, 0.3, 0.9}, negatives {0.1, 0.4, 0.2}; 10 of 12 pairs ordered right
+    assert micro_auc(labels, scores) == pytest.approx(10 / 12)
+    # per video: 3/4 and 2/2
+    assert macro_auc(labels, scores) == pytest.approx((0.75 + 1.0) / 2)
+
+
+def test_macro_skips_single_class_videos_without_padding():
+    labels = [np.array([0, 1]), np.array([1, 1, 1])]
+    scores = [np.array([0.0, 1.0]), np.array([0.1, 0.2, 0.3])]
+    assert macro_auc(labels, scores) == 1.0
+    with pytest.raises(ValueError, match="both normal and anomalous"):
+        macro_auc([np.array([1, 1])], [np.array([0.1, 0.2])])
+
+
+def test_events_and_recall():
+    y = np.array([0, 1, 1, 0, 0, 1, 0, 1, 1, 1])
+    assert events(y) == [(1, 2), (5, 5), (7, 9)]
+    mask = kept_mask([Candidate(start_s=0.2, end_s=0.3, peak_s=0.2, peak_score=1, start_frame=2, end_frame=3)], 10)
+    assert event_recall([y], [mask]) == (1, 3)
+
+
+def test_length_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="labels but"):
+        micro_auc([np.array([0, 1])], [np.array([0.1])])
