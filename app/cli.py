@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vadagent import __version__
@@ -51,6 +52,10 @@ def _root(
     State.settings = load_settings(config, quiet=True if quiet else None)  # a bad config fails every command
     level = logging.WARNING if quiet or verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    if verbose == 0:  # transformers' own weight-loading bars are noise in a CLI
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
 
 
 def _not_built(command: str, capability: str) -> NoReturn:
@@ -99,12 +104,10 @@ def doctor(
     """Check the installation offline: decoders, torch device, a tiny VLM through the real loading path."""
     from vadagent.app.doctor import run_checks
 
-    if vlm is not None:
-        _not_built("doctor --vlm", "the VLM clients (tools/vlm)")
-    results = run_checks()
+    results = run_checks(vlm, settings())
     for check in results:
         mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
-        out.print(f"{mark} {check.name}: {check.detail}")
+        out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}", soft_wrap=True)
     if not all(c.ok for c in results):
         raise typer.Exit(1)
 
@@ -161,9 +164,20 @@ def ui() -> None:
 
 
 @app.command()
-def serve() -> None:
-    """Start a local vLLM server with the settings vadagent needs."""
-    _not_built("serve", "the VLM clients (tools/vlm)")
+def serve(
+    model: Annotated[str, typer.Argument(help="Hugging Face model id or folder.")] = "Qwen/Qwen2.5-VL-7B-Instruct",
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    served_name: Annotated[str | None, typer.Option(help="Name clients use (default: the model id).")] = None,
+    max_model_len: Annotated[int, typer.Option(help="Context length.")] = 32768,
+    gpu_memory_utilization: Annotated[float, typer.Option(help="Fraction of GPU memory vLLM may take.")] = 0.9,
+) -> None:
+    """Start a local vLLM server with the settings vadagent needs, and print the --vlm string."""
+    from vadagent.app.serve import ServeOptions
+    from vadagent.app.serve import serve as run_server
+
+    options = ServeOptions(model, host, port, served_name, max_model_len, gpu_memory_utilization)
+    raise typer.Exit(run_server(options, print_line=out.print))
 
 
 @rules_app.command("induce")
@@ -193,5 +207,5 @@ def main() -> None:
     try:
         app()  # standalone: typer handles --help and usage errors (exit 2) itself
     except VadagentError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True, markup=True)
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -71,12 +71,34 @@ def _tiny_vlm() -> str:
     return f"tiny Qwen2.5-VL built, loaded with from_pretrained, generated {new} tokens in {time.perf_counter() - start:.1f} s"
 
 
+def _vlm(spec: str, settings) -> Callable[[], str]:
+    def check() -> str:
+        from vadagent.tools.vlm import Image, Message, Sampling, client_from_settings, run_sync
+
+        client = client_from_settings(spec, settings.vlm)
+        models = getattr(client, "models", None)
+        served = f"serves {', '.join(run_sync(models()))}; " if models is not None else ""
+        image = np.full((64, 64, 3), 127, np.uint8)
+        result = client.generate([Message.user(Image(image), "Describe this image in one sentence.")],
+                                 sampling=Sampling(max_tokens=16))
+        return (f"{client.model}: {served}answered {result.usage.completion_tokens} tokens in "
+                f"{result.usage.latency_s:.2f} s: {result.text[:60]!r}")
+    return check
+
+
 CHECKS: dict[str, Callable[[], str]] = {"video decoders": _decoders, "torch": _torch, "tiny VLM": _tiny_vlm}
 
 
-def run_checks() -> list[Check]:
+def run_checks(vlm: str | None = None, settings=None) -> list[Check]:
     results = []
-    for name, check in CHECKS.items():
+    checks = dict(CHECKS)
+    if vlm is not None:
+        from vadagent.tools.vlm import make_client  # a malformed model string is a usage error, not a failed check
+
+        if not vlm.startswith(("hf:", "vllm:", "openai:", "replay:")):
+            make_client(vlm)
+        checks[f"VLM {vlm}"] = _vlm(vlm, settings)
+    for name, check in checks.items():
         try:
             results.append(Check(name, True, check()))
         except Exception as exc:  # a doctor reports every failure, it does not stop at the first

@@ -1,0 +1,125 @@
+"""The one VLM interface: messages in; a validated object (or text) plus usage out.
+
+Backends implement `_complete_batch`; validation, feedback and bounded retries live here once,
+so every backend behaves the same when a model's answer does not validate.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import concurrent.futures
+import logging
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from vadagent.tools.vlm.media import MediaLimits, prepare
+from vadagent.tools.vlm.schema import decoding_schema, feedback
+from vadagent.tools.vlm.types import (
+    Completion,
+    Message,
+    Sampling,
+    Usage,
+    VLMError,
+    VLMOutputError,
+    VLMResult,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
+
+
+def run_sync(coroutine: Coroutine[Any, Any, R]) -> R:
+    """Run a coroutine from sync code, also when the caller is already inside an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+class VLMClient(abc.ABC):
+    """Subclasses set `model` (the model string) and implement `_complete_batch`."""
+
+    model: str
+
+    def __init__(self, limits: MediaLimits | None = None, validation_retries: int = 2) -> None:
+        self.limits = limits or MediaLimits()
+        self.validation_retries = validation_retries
+
+    @abc.abstractmethod
+    async def _complete_batch(
+        self, conversations: list[list[Message]], schema: dict | None, sampling: Sampling
+    ) -> list[Completion | VLMError]:
+        """One raw answer per conversation, in order; a failed call is its exception."""
+
+    async def agenerate(self, messages: Sequence[Message], output_type: type[T] | None = None,
+                        sampling: Sampling | None = None, context: dict | None = None) -> VLMResult[T]:
+        (result,) = await self.agenerate_many([messages], output_type, sampling, context)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def generate(self, messages: Sequence[Message], output_type: type[T] | None = None,
+                 sampling: Sampling | None = None, context: dict | None = None) -> VLMResult[T]:
+        return run_sync(self.agenerate(messages, output_type, sampling, context))
+
+    async def agenerate_many(
+        self, conversations: Sequence[Sequence[Message]], output_type: type[T] | None = None,
+        sampling: Sampling | None = None, context: dict | None = None,
+    ) -> list[VLMResult[T] | VLMError]:
+        """Several requests at once (batched or concurrent, as the backend allows).
+
+        Each answer is validated against `output_type`; failures get the validation error sent
+        back and are asked again, up to `validation_retries` times. Failed entries are returned
+        as `VLMError` instances, in place.
+        """
+        sampling = sampling or Sampling()
+        schema = decoding_schema(output_type) if output_type is not None else None
+        convs = [prepare(list(c), self.limits) for c in conversations]
+        usage = [Usage() for _ in convs]
+        results: list[VLMResult[T] | VLMError | None] = [None] * len(convs)
+        pending = list(range(len(convs)))
+        for attempt in range(self.validation_retries + 1):
+            answers = await self._complete_batch([convs[i] for i in pending], schema, sampling)
+            retry = []
+            for i, answer in zip(pending, answers):
+                if isinstance(answer, VLMError):
+                    results[i] = answer
+                    continue
+                usage[i].add(answer.usage)
+                try:
+                    output = None if output_type is None else output_type.model_validate_json(answer.text, context=context)
+                except ValidationError as error:
+                    if attempt == self.validation_retries:
+                        results[i] = VLMOutputError(
+                            f"{self.model}: the answer failed validation as {output_type.__name__} after "
+                            f"{attempt + 1} attempts: {_first_error(error)}")
+                        continue
+                    log.info("%s: answer failed validation (%s); asking again", self.model, _first_error(error))
+                    convs[i] = convs[i] + [Message.assistant(answer.text), Message.user(feedback(error))]
+                    usage[i].retries += 1
+                    retry.append(i)
+                    continue
+                results[i] = VLMResult(answer.text, output, usage[i], self.model)
+            pending = retry
+            if not pending:
+                break
+        return results  # type: ignore[return-value]
+
+    def generate_many(self, conversations: Sequence[Sequence[Message]], output_type: type[T] | None = None,
+                      sampling: Sampling | None = None, context: dict | None = None) -> list[VLMResult[T] | VLMError]:
+        return run_sync(self.agenerate_many(conversations, output_type, sampling, context))
+
+    async def aclose(self) -> None:  # noqa: B027 - backends without resources need nothing
+        pass
+
+
+def _first_error(error: ValidationError) -> str:
+    item = error.errors()[0]
+    where = ".".join(str(p) for p in item["loc"]) or "answer"
+    return f"{where}: {item['msg']}" + (f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else "")
