@@ -63,9 +63,11 @@ def to_pil(pixels: np.ndarray) -> PILImage.Image:
 
 
 def jpeg_data_url(pixels: np.ndarray, quality: int = 90) -> str:
-    buffer = io.BytesIO()
-    to_pil(pixels).save(buffer, format="JPEG", quality=quality)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    # OpenCV's encoder (libjpeg-turbo) is several times faster than Pillow's here.
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(_rgb(pixels), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
 
 
 def mp4_data_url(video: Video) -> str:

@@ -1,0 +1,181 @@
+"""The HTTP client against real local servers: `transformers serve`, and a server made to fail."""
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from pydantic import BaseModel
+
+from vadagent.tools.vlm import Image, Message, Sampling, Video, VLMOutputError, VLMUnavailable, make_client
+from vadagent.tools.vlm.http import OpenAICompatibleClient
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def transformers_server(tiny_vlm):
+    """`transformers serve` on 127.0.0.1 with a tiny Qwen2.5-VL, started and stopped here."""
+    folder, port = tiny_vlm("qwen2_5_vl"), free_port()
+    exe = str(Path(sys.executable).with_name("transformers"))
+    process = subprocess.Popen([exe, "serve", str(folder), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"transformers serve exited: {process.stderr.read()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/models", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("transformers serve did not start within 120 s")
+    yield str(folder), url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+class Verdict(BaseModel):
+    anomalous: bool
+    reason: str
+
+
+def test_round_trip_with_an_image(transformers_server):
+    model, url = transformers_server
+    client = make_client(f"openai:{model}@{url}", timeout_s=60)
+    frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    result = client.generate([Message.user(Image(frame, time_s=2.0), "Describe the image.")],
+                             sampling=Sampling(max_tokens=8))
+    assert result.output is None and isinstance(result.text, str)
+    assert result.usage.latency_s > 0
+
+
+def test_a_server_that_ignores_the_schema_gets_validated_retried_then_a_clear_error(transformers_server):
+    model, url = transformers_server
+    client = make_client(f"openai:{model}@{url}", timeout_s=60)
+    client.validation_retries = 2
+    frame = np.zeros((64, 64, 3), np.uint8)
+    with pytest.raises(VLMOutputError, match=r"failed validation as Verdict after 3 attempts"):
+        client.generate([Message.user(Image(frame), "Is this anomalous? JSON.")], Verdict, Sampling(max_tokens=8))
+
+
+class FaultServer:
+    """A local HTTP server that answers 500, times out, or answers well, as told; counts requests."""
+
+    def __init__(self, behaviour: str, fail_times: int = 10**6) -> None:
+        self.behaviour, self.fail_times, self.requests = behaviour, fail_times, 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.requests += 1
+                if outer.requests <= outer.fail_times and outer.behaviour == "500":
+                    self.send_response(500)
+                    self.end_headers()
+                    self.wfile.write(b"boom")
+                    return
+                if outer.requests <= outer.fail_times and outer.behaviour == "slow":
+                    time.sleep(1.5)
+                body = json.dumps({"choices": [{"message": {"content": '{"anomalous": true, "reason": "fast bike"}'}}],
+                                   "usage": {"prompt_tokens": 10, "completion_tokens": 5}}).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client gave up waiting
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("behaviour", ["500", "slow"])
+def test_failures_are_retried_then_fail_cleanly(behaviour):
+    server = FaultServer(behaviour)
+    client = OpenAICompatibleClient("m", server.url, timeout_s=0.5, max_retries=2, backoff_s=0.05)
+    started = time.monotonic()
+    with pytest.raises(VLMUnavailable, match="did not answer after 3 attempts"):
+        client.generate([Message.user("hello")], Verdict)
+    assert server.requests == 3 and time.monotonic() - started < 10
+    server.close()
+
+
+def test_a_transient_500_is_retried_and_then_succeeds():
+    server = FaultServer("500", fail_times=2)
+    client = OpenAICompatibleClient("m", server.url, max_retries=3, backoff_s=0.05)
+    result = client.generate([Message.user("hello")], Verdict)
+    assert result.output == Verdict(anomalous=True, reason="fast bike") and result.usage.retries == 2
+    server.close()
+
+
+def test_refused_connections_fail_cleanly():
+    client = OpenAICompatibleClient("m", f"http://127.0.0.1:{free_port()}/v1", max_retries=2, backoff_s=0.05)
+    with pytest.raises(VLMUnavailable, match="cannot connect"):
+        client.generate([Message.user("hello")])
+
+
+def test_concurrency_is_bounded():
+    server = FaultServer("slow", fail_times=10**6)  # every answer takes 1.5 s
+    client = OpenAICompatibleClient("m", server.url, timeout_s=5, concurrency=4)
+    started = time.monotonic()
+    answers = client.generate_many([[Message.user(f"q{i}")] for i in range(8)], Verdict)
+    elapsed = time.monotonic() - started
+    assert all(a.output.anomalous for a in answers)
+    assert 2.9 < elapsed < 5.5  # two waves of four, not eight in a row and not all at once
+    server.close()
+
+
+def test_vllm_request_body_is_pinned():
+    client = OpenAICompatibleClient("Qwen/Qwen2.5-VL-7B-Instruct", "http://localhost:8000/v1", flavor="vllm")
+    frame = np.zeros((4, 6, 3), np.uint8)
+    video = Video((frame, frame), (1.0, 1.5))
+    body = client.request_body([Message.system("You judge CCTV."), Message.user(Image(frame, 0.5), video, "What?")],
+                               {"type": "object"}, Sampling(max_tokens=64, temperature=0.0, seed=7))
+    assert body["model"] == "Qwen/Qwen2.5-VL-7B-Instruct"
+    assert body["structured_outputs"] == {"json": {"type": "object"}}  # vLLM >= 0.12; guided_json is gone
+    assert "response_format" not in body and "guided_json" not in body
+    assert body["messages"][0] == {"role": "system", "content": "You judge CCTV."}
+    content = body["messages"][1]["content"]
+    assert [c["type"] for c in content] == ["text", "image_url", "text", "image_url", "text", "image_url", "text"]
+    assert content[0]["text"] == "[frame at 0.50 s]" and content[2]["text"] == "[frame at 1.00 s]"
+    assert content[1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
+    assert (body["max_tokens"], body["temperature"], body["seed"]) == (64, 0.0, 7)
+    client.video_mode = "video_url"
+    body = client.request_body([Message.user(video)], None, Sampling())
+    assert body["messages"][0]["content"][1]["video_url"]["url"].startswith("data:video/mp4;base64,")
+    openai = OpenAICompatibleClient("gpt", "http://h/v1", flavor="openai").request_body([Message.user("x")], {"type": "object"}, Sampling())
+    assert openai["response_format"] == {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}, "strict": True}}
+
+
+def test_images_are_resized_to_the_configured_side():
+    from vadagent.tools.vlm.media import MediaLimits, prepare
+
+    big = np.zeros((1080, 1920, 3), np.uint8)
+    (message,) = prepare([Message.user(Image(big), Video(tuple([big] * 40), tuple(range(40))))], MediaLimits(512, 8))
+    assert message.parts[0].pixels.shape == (288, 512, 3)
+    assert len(message.parts[1].frames) == 8 and message.parts[1].times_s[-1] == 39
