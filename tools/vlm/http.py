@@ -18,7 +18,7 @@ from typing import Literal
 import httpx
 
 from vadagent.tools.vlm.base import VLMClient
-from vadagent.tools.vlm.media import MediaLimits, frame_label, jpeg_data_url, mp4_data_url
+from vadagent.tools.vlm.media import MediaLimits, frame_label, jpeg_data_url, mp4_data_url, video_label
 from vadagent.tools.vlm.types import (
     Completion,
     Image,
@@ -80,8 +80,7 @@ class OpenAICompatibleClient(VLMClient):
                     content.append({"type": "text", "text": frame_label(part.time_s)})
                 content.append({"type": "image_url", "image_url": {"url": jpeg_data_url(part.pixels, self.limits.jpeg_quality)}})
             elif isinstance(part, Video) and self.video_mode == "video_url":
-                content.append({"type": "text", "text": f"[video from {part.times_s[0]:.2f} s to "
-                                                        f"{part.times_s[-1]:.2f} s, {len(part.frames)} frames]"})
+                content.append({"type": "text", "text": video_label(part)})
                 content.append({"type": "video_url", "video_url": {"url": mp4_data_url(part)}})
             elif isinstance(part, Video):
                 for frame, time_s in zip(part.frames, part.times_s):

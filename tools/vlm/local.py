@@ -18,7 +18,7 @@ import numpy as np
 
 from vadagent.devices import pick_device
 from vadagent.tools.vlm.base import VLMClient
-from vadagent.tools.vlm.media import MediaLimits, frame_label, to_pil
+from vadagent.tools.vlm.media import MediaLimits, frame_label, to_pil, video_label
 from vadagent.tools.vlm.types import Completion, Image, Message, Sampling, Text, Usage, Video, VLMError, VLMUnavailable
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,7 @@ class TransformersClient(VLMClient):
                     content.append({"type": "image"})
                     images.append(to_pil(part.pixels))
                 elif isinstance(part, Video):
-                    content.append({"type": "text", "text": f"[video from {part.times_s[0]:.2f} s to "
-                                                            f"{part.times_s[-1]:.2f} s, {len(part.frames)} frames]"})
+                    content.append({"type": "text", "text": video_label(part)})
                     content.append({"type": "video"})
                     videos.append(np.stack(part.frames))
                     metadata.append({"fps": part.fps, "total_num_frames": len(part.frames),

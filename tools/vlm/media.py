@@ -90,3 +90,7 @@ def mp4_data_url(video: Video) -> str:
 
 def frame_label(time_s: float | None) -> str:
     return f"[frame at {time_s:.2f} s]" if time_s is not None else "[image]"
+
+
+def video_label(video: Video) -> str:
+    return f"[video from {video.times_s[0]:.2f} s to {video.times_s[-1]:.2f} s, {len(video.frames)} frames]"
