@@ -202,6 +202,54 @@ def eval_detect(
                         console=console, out=out)
 
 
+@eval_app.command("list")
+def eval_list() -> None:
+    """Datasets and benchmarks the harness supports."""
+    from vadagent.app.evaluate import list_command
+
+    list_command(out)
+
+
+@eval_app.command("qa")
+def eval_qa(
+    file: Annotated[Path, typer.Argument(help="Multiple-choice JSONL (video, question, options, answer).")],
+    vlm: Annotated[str, typer.Option(help="Model string, e.g. hf:PATH or vllm:MODEL@URL.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,
+) -> None:
+    """Multiple-choice video Q&A accuracy (VANE-Bench style)."""
+    from vadagent.app.evaluate import qa_command
+
+    qa_command(settings(), file, vlm, as_json, results, out)
+
+
+@eval_app.command("explain")
+def eval_explain(
+    predictions: Annotated[Path, typer.Argument(help="JSONL of {video_id, text}.")],
+    aspect: Annotated[str, typer.Option(help="what, why or how.")] = "what",
+    root: Annotated[Path, typer.Option(help="CUVA annotation folder.")] = Path("../shared/data/annotations/cuva"),
+    judge: Annotated[str | None, typer.Option(help="Model string of an LLM judge (MMEval aspects).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,
+) -> None:
+    """Explanation quality against CUVA references: BLEU, ROUGE-L, embedding similarity, LLM judge."""
+    from vadagent.app.evaluate import explain_command
+
+    explain_command(settings(), predictions, aspect, root, judge, as_json, results, out)
+
+
+@eval_app.command("severity")
+def eval_severity(
+    file: Annotated[Path, typer.Argument(help="JSONL of {predicted, reference} severities 0–4.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,
+) -> None:
+    """Severity agreement: Spearman, Kendall, quadratic kappa, exact and within-one agreement."""
+    from vadagent.app.evaluate import severity_command
+
+    severity_command(file, as_json, results, out)
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr and their exit code."""
     try:

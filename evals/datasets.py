@@ -32,35 +32,81 @@ def _require(path: Path, what: str, source: str) -> Path:
     return path
 
 
-UCSD_SOURCE = "Get UCSD Ped2 from its official page (UCSD Anomaly Detection Dataset, Mahadevan et al., CVPR 2010)."
+UCSD_SOURCE = "Get the UCSD Anomaly Detection Dataset from its official page (Mahadevan et al., CVPR 2010)."
+AVENUE_SOURCE = ("Get CUHK Avenue from its official page (Lu et al., ICCV 2013) and extract frames to "
+                 "{training,testing}/frames/NN/; frame labels as test_frame_labels.npy (flattened over test clips).")
+SHANGHAITECH_SOURCE = ("Get ShanghaiTech Campus from its official page (Luo et al., ICCV 2017): training/videos/*.avi, "
+                       "testing/frames/NN_NNNN/, testing/test_frame_mask/NN_NNNN.npy.")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
 
 
-def load_ucsd_ped2(root: str | Path) -> FrameDataset:
-    """UCSD Ped2 in the frame-folder layout: training/frames/NN, testing/frames/NN, UCSDped2.m."""
+def _frame_count(folder: Path) -> int:
+    return sum(1 for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _clip_folders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir())
+
+
+def load_ucsd(root: str | Path, name: str = "ucsd_ped2") -> FrameDataset:
+    """UCSD Ped1 / Ped2 in the frame-folder layout: training/frames/NN, testing/frames/NN, UCSDpedN.m."""
     root = Path(root)
     _require(root, "dataset folder", UCSD_SOURCE)
-    train_dir = _require(root / "training" / "frames", "training/frames/ (16 clip folders)", UCSD_SOURCE)
-    test_dir = _require(root / "testing" / "frames", "testing/frames/ (12 clip folders)", UCSD_SOURCE)
-    gt = _require(root / "UCSDped2.m", "UCSDped2.m (frame-level ground truth)", UCSD_SOURCE)
-    train = sorted(p for p in train_dir.iterdir() if p.is_dir())
-    test = sorted(p for p in test_dir.iterdir() if p.is_dir())
+    train_dir = _require(root / "training" / "frames", "training/frames/ (one folder per clip)", UCSD_SOURCE)
+    test_dir = _require(root / "testing" / "frames", "testing/frames/ (one folder per clip)", UCSD_SOURCE)
+    gt = _require(root / f"UCSDped{name[-1]}.m", f"UCSDped{name[-1]}.m (frame-level ground truth)", UCSD_SOURCE)
+    test = _clip_folders(test_dir)
     ranges = re.findall(r"gt_frame\s*=\s*\[([^\]]*)\]", gt.read_text(encoding="utf-8", errors="replace"))
     if len(ranges) != len(test):
         raise UsageError(f"{gt}: {len(ranges)} ground-truth lines for {len(test)} test clips in {test_dir}")
     videos = []
     for clip, spec in zip(test, ranges):
-        count = sum(1 for f in clip.iterdir() if f.suffix.lower() in {".jpg", ".png", ".tif", ".bmp"})
-        labels = np.zeros(count, dtype=np.int8)
+        labels = np.zeros(_frame_count(clip), dtype=np.int8)
         for first, last in re.findall(r"(\d+)\s*:\s*(\d+)", spec):  # 1-based, inclusive
             labels[int(first) - 1 : int(last)] = 1
         videos.append(LabelledVideo(clip.name, clip, labels))
-    return FrameDataset("ucsd_ped2", 10.0, train, videos)
+    return FrameDataset(name, 10.0, _clip_folders(train_dir), videos)
 
 
-FRAME_DATASETS = {"ucsd_ped2": load_ucsd_ped2}
+def load_avenue(root: str | Path) -> FrameDataset:
+    root = Path(root)
+    train_dir = _require(root / "training" / "frames", "training/frames/", AVENUE_SOURCE)
+    test_dir = _require(root / "testing" / "frames", "testing/frames/", AVENUE_SOURCE)
+    flat = np.load(_require(root / "test_frame_labels.npy", "test_frame_labels.npy", AVENUE_SOURCE)).ravel()
+    test = _clip_folders(test_dir)
+    counts = [_frame_count(c) for c in test]
+    if sum(counts) != len(flat):
+        raise UsageError(f"{root}: {len(flat)} frame labels for {sum(counts)} test frames")
+    labels = np.split(flat.astype(np.int8), np.cumsum(counts)[:-1])
+    return FrameDataset("avenue", 25.0, _clip_folders(train_dir),
+                        [LabelledVideo(c.name, c, y) for c, y in zip(test, labels)])
+
+
+def load_shanghaitech(root: str | Path) -> FrameDataset:
+    root = Path(root)
+    train = sorted(_require(root / "training" / "videos", "training/videos/", SHANGHAITECH_SOURCE).glob("*.avi"))
+    test_dir = _require(root / "testing" / "frames", "testing/frames/", SHANGHAITECH_SOURCE)
+    masks = _require(root / "testing" / "test_frame_mask", "testing/test_frame_mask/", SHANGHAITECH_SOURCE)
+    videos = []
+    for clip in _clip_folders(test_dir):
+        labels = np.load(_require(masks / f"{clip.name}.npy", f"frame mask of {clip.name}", SHANGHAITECH_SOURCE))
+        videos.append(LabelledVideo(clip.name, clip, labels.astype(np.int8).ravel()))
+    return FrameDataset("shanghaitech", 24.0, train, videos)
+
+
+FRAME_DATASETS = {
+    "ucsd_ped1": lambda root: load_ucsd(root, "ucsd_ped1"),
+    "ucsd_ped2": lambda root: load_ucsd(root, "ucsd_ped2"),
+    "avenue": load_avenue,
+    "shanghaitech": load_shanghaitech,
+}
 
 
 def load_frame_dataset(name: str, root: str | Path) -> FrameDataset:
     if name not in FRAME_DATASETS:
         raise UsageError(f"unknown detection dataset {name!r}; supported: {', '.join(FRAME_DATASETS)}")
     return FRAME_DATASETS[name](root)
+
+
+def load_ucsd_ped2(root: str | Path) -> FrameDataset:
+    return load_ucsd(root, "ucsd_ped2")

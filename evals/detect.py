@@ -3,6 +3,7 @@ videos, report frame AUC (micro/macro, raw and smoothed) and event recall at a f
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import numpy as np
@@ -38,6 +39,9 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     ]
     recalled, total = event_recall(labels, kept)
     frames = int(sum(len(s) for s in scores))
+    digest = hashlib.sha256()
+    for video in data.test:  # what was scored against what: clip names and labels
+        digest.update(video.name.encode() + video.labels.tobytes())
     return {
         "dataset": data.name, "scorer": scorer.scorer_id, "tier": config.tier, "device": device,
         "micro_auc": round(micro_auc(labels, scores), 4),
@@ -52,6 +56,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "fit_frames": scorer.fit_info["frames"],
         "frames_per_second": round(frames / score_seconds, 1),
         "test_frames": frames,
+        "data_sha256": digest.hexdigest()[:16],
         "per_video_auc": {v.name: (round(float(_auc(v.labels, r.scores)), 4) if 0 < v.labels.sum() < len(v.labels)
                                    else None) for v, r in zip(data.test, results)},
         "protocol": ("fit on the training clips only; calibration from training statistics (no per-video "

@@ -1,0 +1,129 @@
+"""Issue 8: annotation loaders on the real files, metrics by hand, sanity of the text metrics."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vadagent.errors import UsageError
+from vadagent.evals import annotations as ann
+from vadagent.evals.text_metrics import bleu, embedding_similarity, judge, rouge_l, severity_agreement
+
+VADAGENT = str(Path(sys.executable).with_name("vadagent"))
+
+
+@pytest.fixture(scope="module")
+def annotations(shared_data):
+    return shared_data / "annotations"
+
+
+def test_loaders_parse_the_real_annotations_completely(annotations):
+    cuva = ann.load_cuva(annotations / "cuva")
+    assert (len(cuva.what), len(cuva.why), len(cuva.how)) == (1000, 980, 1000)
+    assert len([c for c, _ in cuva.categories if "-" not in c]) == 11 and len(cuva.categories) == 11 + 42
+    assert cuva.what["00001.mp4"].startswith("Three masked thieves entered the house") and "[" not in cuva.what["00001.mp4"]
+    hivau = ann.load_hivau(annotations / "hivau")
+    assert len(hivau.instructions) == 3339 and len(hivau.videos) == 251
+    assert all(row["answer"] for row in hivau.instructions)
+    uca = ann.load_uca(annotations / "uca" / "UCFCrime_Test.json")
+    assert len(uca) == 310 and all(a <= b for clips in uca.values() for a, b, _ in clips)
+    ucf = ann.load_ucf_crime_temporal(annotations / "Temporal_Anomaly_Annotation.txt")
+    assert len(ucf) == 290 and ann.category_counts(ucf)["Normal"] == 150
+    assert ucf[0].segments == ((165, 240),) and all(not a.segments for a in ucf if a.category == "Normal")
+
+
+def test_loaders_say_what_is_missing(tmp_path):
+    with pytest.raises(UsageError, match="gt_Descriptionv1.json: missing. Get CUVA"):
+        ann.load_cuva(tmp_path)
+    (tmp_path / "t.txt").write_text("Abuse028_x264  Abuse  165  240\n")
+    with pytest.raises(UsageError, match="line 1 has 4 fields, expected 6"):
+        ann.load_ucf_crime_temporal(tmp_path / "t.txt")
+    (tmp_path / "xd.txt").write_text("v1_label_B1 10 20 30 40\nv2_label_G 5\n")
+    with pytest.raises(UsageError, match="line 2"):
+        ann.load_xd_violence_temporal(tmp_path / "xd.txt")
+
+
+def test_text_metrics_by_hand():
+    assert bleu(["a b c d e"], ["a b c d e"]) == pytest.approx(1.0)
+    assert bleu(["a b c d e"], ["v w x y z"]) == pytest.approx(0.0)
+    # LCS("the cat sat", "the cat ran") = 2 → P = R = 2/3 → F1 = 2/3
+    assert rouge_l(["the cat sat"], ["the cat ran"]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="equal, non-empty"):
+        rouge_l(["a"], [])
+
+
+def test_severity_metrics_by_hand():
+    result = severity_agreement([0, 1, 2, 4], [0, 1, 3, 4])
+    assert result["exact"] == 0.75 and result["within_one"] == 1.0 and result["mean_absolute_error"] == 0.25
+    assert result["spearman"] == pytest.approx(1.0)  # same order
+    perfect = severity_agreement([0, 2, 4], [0, 2, 4])
+    assert perfect["quadratic_kappa"] == pytest.approx(1.0) and perfect["kendall_tau_b"] == pytest.approx(1.0)
+
+
+def test_sanity_self_beats_shuffled_on_real_cuva_text(annotations):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evals"))
+    from text_sanity import OverlapJudge, sanity
+
+    references = list(ann.load_cuva(annotations / "cuva").why.values())[:100]
+    rows = sanity(references, {"bleu": bleu, "rouge_l": rouge_l, "embedding": embedding_similarity}, OverlapJudge())
+    assert set(rows) == {"bleu", "rouge_l", "embedding", "judge_overall"}
+    for metric, row in rows.items():
+        assert row["self"] > row["shuffled"], metric
+
+
+def test_judge_reports_failed_judgements(tmp_path):
+    from vadagent.tools.vlm import make_client
+
+    script = tmp_path / "judge.jsonl"
+    good = {"consistency": 4, "causal_explanation": 3, "evidence_support": 4, "logical_structure": 5, "clarity": 4}
+    script.write_text("\n".join(json.dumps({"text": json.dumps(x)}) for x in [good] + [{"consistency": 9}] * 3) + "\n")
+    result = judge(make_client(f"replay:{script}"), ["a", "b"], ["a", "c"])
+    assert result["consistency"] == 4 and result["overall"] == pytest.approx(4.0) and result["failed"] == 1
+
+
+def run(*args):
+    return subprocess.run([VADAGENT, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_eval_qa_with_a_replay_model(tmp_path):
+    from vadagent.samples import sample_clip
+
+    qa = tmp_path / "qa.jsonl"
+    items = [{"video": str(sample_clip()), "question": "What crosses the path at 17 s?", "start_s": 16, "end_s": 20,
+              "options": {"A": "a walker", "B": "a fast object", "C": "a car", "D": "nothing"}, "answer": "B"},
+             {"video": str(sample_clip()), "question": "Is anyone standing still?",
+              "options": {"A": "yes", "B": "no"}, "answer": "A"}]
+    qa.write_text("\n".join(json.dumps(i) for i in items) + "\n")
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("\n".join(json.dumps({"text": t}) for t in ['{"answer": "B"}', '{"answer": "C"}', '{"answer": "B"}']))
+    result = run("eval", "qa", str(qa), "--vlm", f"replay:{answers}", "--json", "--results", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    # the 2nd question offered only A/B: "C" is fed back as invalid, and the retry answers "B" (wrong)
+    assert figures["accuracy"] == 0.5 and figures["correct"] == 1 and figures["data_sha256"]
+    assert (tmp_path / "qa_qa.md").is_file()
+
+
+def test_eval_explain_and_severity_commands(tmp_path, annotations):
+    cuva = ann.load_cuva(annotations / "cuva")
+    predictions = tmp_path / "pred.jsonl"
+    predictions.write_text("\n".join(json.dumps({"video_id": k, "text": v}) for k, v in list(cuva.what.items())[:20]))
+    result = run("eval", "explain", str(predictions), "--aspect", "what", "--root", str(annotations / "cuva"),
+                 "--json", "--results", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["bleu"] == pytest.approx(1.0) and figures["n"] == 20
+    severity = tmp_path / "sev.jsonl"
+    severity.write_text("\n".join(json.dumps({"predicted": p, "reference": r}) for p, r in [(0, 0), (2, 3), (4, 4)]))
+    result = run("eval", "severity", str(severity), "--json", "--results", str(tmp_path))
+    assert result.returncode == 0 and json.loads(result.stdout)["exact"] == pytest.approx(2 / 3, abs=1e-4)
+    severity.write_text('{"predicted": 7, "reference": 1}\n')
+    assert run("eval", "severity", str(severity)).returncode == 2
+
+
+def test_eval_list():
+    result = run("eval", "list")
+    assert result.returncode == 0 and "ucsd_ped2" in result.stdout and "cuva" in result.stdout
