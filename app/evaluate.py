@@ -94,7 +94,10 @@ def explain_command(settings: Settings, predictions: Path, aspect: str, root: Pa
         from vadagent.tools.vlm import client_from_settings
 
         scores = judge(client_from_settings(judge_spec, settings.vlm), hyps, refs, aspect)
-        result |= {f"judge_{k}": round(v, 4) for k, v in scores.items()} | {"judge_model": judge_spec}
+        from vadagent.prompts import PROMPTS_VERSION
+
+        result |= {f"judge_{k}": round(v, 4) for k, v in scores.items()}
+        result |= {"judge_model": judge_spec, "prompts_version": PROMPTS_VERSION}
     _report(f"explain_{predictions.stem}_{aspect}", result, f"Explanations ({aspect}) against CUVA", out, as_json, results)
     return result
 
