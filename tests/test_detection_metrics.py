@@ -32,3 +32,10 @@ def test_events_and_recall():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="labels but"):
         micro_auc([np.array([0, 1])], [np.array([0.1])])
+
+
+def test_average_precision_by_hand():
+    from vadagent.evals.detection import average_precision
+
+    # ranked: 0.9 (pos), 0.8 (neg), 0.7 (pos) → AP = (1/1 + 2/3) / 2
+    assert average_precision([np.array([1, 0, 1])], [np.array([0.9, 0.8, 0.7])]) == pytest.approx((1 + 2 / 3) / 2)
