@@ -140,9 +140,21 @@ def score(
 
 
 @app.command()
-def explain() -> None:
-    """Detect and explain the anomalies of one video."""
-    _not_built("explain", "the explanation graph (agents/explain)")
+def explain(
+    video: Annotated[str, typer.Argument(help="A video file or a folder of frames.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the report.")],
+    vlm: Annotated[str | None, typer.Option(help="Model string (default: settings vlm.model, else the in-process default).")] = None,
+    scorer: Annotated[Path | None, typer.Option("--scorer", help="Scorer folder from 'vadagent fit'.")] = None,
+    normal: Annotated[list[str] | None, typer.Option("--normal", help="Normal footage to fit on first (PATH#t=0,20).")] = None,
+    taxonomy: Annotated[str | None, typer.Option(help="Shipped taxonomy name or a YAML file.")] = None,
+    rules: Annotated[Path | None, typer.Option(help="RuleSet YAML.")] = None,
+    fps: Annotated[float | None, typer.Option(help="Frame rate of frame folders.")] = None,
+) -> None:
+    """Detect and explain the anomalies of one video (exit 3: detected, not explained: no VLM)."""
+    from vadagent.app.explaining import explain_command
+
+    raise typer.Exit(explain_command(settings(), video, output, vlm=vlm, scorer_dir=scorer, normal=normal or [],
+                                     taxonomy=taxonomy, rules_file=rules, fps=fps, console=console))
 
 
 @app.command()

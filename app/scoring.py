@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.tools.scorer import ScoreResult, Scorer, ScorerConfig, SourceSpec, pick_candidates
-from vadagent.tools.scorer.plot import plot_timeline
+from vadagent.tools.scorer.output import write_scores
 from vadagent.types import Candidate
 
 
@@ -70,29 +69,6 @@ def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path
         console.print(f"scored {len(result.scores)} frames at {len(result.scores) / result.seconds:.0f} frames/s; "
                       f"{len(candidates)} candidate(s) above threshold {result.threshold:.2f} → {output}")
     return result, candidates
-
-
-def write_scores(output: Path, result: ScoreResult, sigma: float, candidates: list[Candidate]) -> None:
-    output.mkdir(parents=True, exist_ok=True)
-    smoothed = result.smoothed(sigma)
-    fps = result.info.fps
-    with (output / "scores.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["frame", "time_s", "score"])
-        writer.writerows((i, f"{i / fps:.3f}", f"{s:.4f}") for i, s in enumerate(smoothed))
-    ev = result.evidence
-    with (output / "evidence.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["frame", "x0", "y0", "x1", "y1", "speed_px_s", "direction_deg", "speed_vs_normal"])
-        for row in zip(ev.frame, ev.box, ev.speed_px_s, ev.direction_deg, ev.vs_normal):
-            writer.writerow([row[0], *row[1].tolist(), f"{row[2]:.1f}", f"{row[3]:.0f}", f"{row[4]:.2f}"])
-    payload = {"video": result.info.model_dump(), "frame_scores": result.frame_scores(sigma).model_dump(),
-               "skipped_packets": result.skipped, "seconds": round(result.seconds, 3)}
-    (output / "scores.json").write_text(json.dumps(payload) + "\n", encoding="utf-8")
-    (output / "candidates.json").write_text(
-        json.dumps([c.model_dump() for c in candidates], indent=2) + "\n", encoding="utf-8")
-    plot_timeline(output / "timeline.png", smoothed, fps, threshold=result.threshold, candidates=candidates,
-                  title=f"{Path(result.info.path).name} — {result.scorer_id}, sigma {sigma:g}")
 
 
 def eval_detect_command(settings: Settings, dataset: str, root: Path, *, tier: int | None, sigma: float | None,

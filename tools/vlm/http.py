@@ -48,6 +48,7 @@ class OpenAICompatibleClient(VLMClient):
         self.timeout_s, self.max_retries, self.backoff_s = timeout_s, max_retries, backoff_s
         self.concurrency, self.video_mode = concurrency, video_mode
         self._tls: ssl.SSLContext | None = None  # built once: it costs ~20 ms, more than a local call
+        self._gates: dict[int, asyncio.Semaphore] = {}  # per event loop: bounds all calls of this client
 
     # -- the request body (pinned by tests against vLLM's documented format) ----------------------
     def request_body(self, messages: list[Message], schema: dict | None, sampling: Sampling) -> dict:
@@ -99,7 +100,7 @@ class OpenAICompatibleClient(VLMClient):
 
     async def _complete_batch(self, conversations: list[list[Message]], schema: dict | None,
                               sampling: Sampling) -> list[Completion | VLMError]:
-        gate = asyncio.Semaphore(self.concurrency)
+        gate = self._gates.setdefault(id(asyncio.get_running_loop()), asyncio.Semaphore(self.concurrency))
         async with self._client() as client:
             async def one(messages: list[Message]) -> Completion | VLMError:
                 async with gate:

@@ -84,7 +84,8 @@ class TransformersClient(VLMClient):
             if self._token_info is None:
                 vocab = self.network.config.get_text_config().vocab_size
                 self._token_info = xgrammar.TokenizerInfo.from_huggingface(self.processor.tokenizer, vocab_size=vocab)
-            self._grammars[key] = xgrammar.GrammarCompiler(self._token_info).compile_json_schema(key)
+            # Compact JSON: with free whitespace a weak model can emit newlines until max_tokens.
+            self._grammars[key] = xgrammar.GrammarCompiler(self._token_info).compile_json_schema(key, any_whitespace=False)
         return self._grammars[key]
 
     # -- generation -----------------------------------------------------------------------------

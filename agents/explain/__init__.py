@@ -1,0 +1,1 @@
+"""Explain: the agent graph that turns candidates into explained events."""

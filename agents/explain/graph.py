@@ -1,0 +1,153 @@
+"""The explain graph (LangGraph): one branch per candidate, in parallel.
+
+Each branch: sample keyframes → motion relations → judge (VLM) → reflect, then confirm, re-ask
+with the critique, widen the context, or reject as normal, within `max_rounds` reflections.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from vadagent.agents.explain.context import Keyframe, keyframe_times, motion_relations
+from vadagent.agents.explain.judge import JudgeAnswer, answer_type
+from vadagent.agents.explain.reflect import reflect
+from vadagent.prompts import render
+from vadagent.rules import RuleSet
+from vadagent.taxonomy import Taxonomy
+from vadagent.tools.scorer.motion import Evidence
+from vadagent.tools.video import open_video
+from vadagent.tools.vlm import Image, Message, Sampling, Usage, VLMClient, VLMError
+from vadagent.types import Candidate, Relation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ExplainDeps:
+    """What the nodes need; passed to the factory, never created at import time."""
+
+    client: VLMClient
+    taxonomy: Taxonomy
+    rules: RuleSet | None
+    video: str
+    fps: float
+    duration_s: float
+    evidence: Evidence
+    threshold: float
+    folder_fps: float = 25.0
+    max_rounds: int = 2
+    context_s: float = 2.0
+    max_tokens: int = 2048
+    prompts: list[dict] = field(default_factory=list)  # every rendered prompt, saved with the run
+
+
+class BranchState(TypedDict, total=False):
+    index: int
+    candidate: Candidate
+    context_s: float
+    round: int
+    keyframes: list[Keyframe]
+    relations: list[Relation]
+    answer: JudgeAnswer | None
+    action: str
+    critique: list[str]
+    notes: list[str]
+    usage: Usage
+    error: str
+    outcomes: Annotated[list[dict], operator.add]
+
+
+class ExplainState(TypedDict, total=False):
+    candidates: list[Candidate]
+    outcomes: Annotated[list[dict], operator.add]
+
+
+def build_explain_graph(deps: ExplainDeps):
+    output = answer_type(deps.taxonomy, deps.rules)
+
+    def sample(state: BranchState) -> dict:
+        return {"keyframes": keyframe_times(state["candidate"], deps.duration_s, context_s=state["context_s"])}
+
+    def relations(state: BranchState) -> dict:
+        c, span = state["candidate"], state["context_s"]
+        return {"relations": motion_relations(deps.evidence, deps.fps, max(c.start_s - span, 0), c.end_s + span)}
+
+    async def judge(state: BranchState) -> dict:
+        c, frames = state["candidate"], state["keyframes"]
+        prompt = render("judge_event", start_s=c.start_s, end_s=c.end_s, peak_s=c.peak_s, peak_score=c.peak_score,
+                        threshold=deps.threshold, frames=frames, relations=[r.text() for r in state["relations"]],
+                        rules=deps.rules.rules if deps.rules else [], taxonomy=deps.taxonomy,
+                        critique=state.get("critique", []))
+        deps.prompts.append({"candidate": state["index"], "round": state.get("round", 0), "prompt": prompt})
+        with open_video(deps.video, **_folder(deps)) as video:
+            pixels = video.read_at([k.time_s for k in frames]).frames
+        parts = [Image(p, k.time_s) for p, k in zip(pixels, frames)] if len(pixels) == len(frames) else \
+            [Image(p) for p in pixels]
+        usage = state.get("usage") or Usage()
+        try:
+            result = await deps.client.agenerate([Message.user(*parts, prompt)], output,
+                                                  Sampling(max_tokens=deps.max_tokens))
+        except VLMError as error:
+            return {"answer": None, "error": str(error), "usage": usage}
+        usage.add(result.usage)
+        return {"answer": result.output, "usage": usage}
+
+    def review(state: BranchState) -> dict:
+        answer, rounds = state.get("answer"), state.get("round", 0)
+        notes = list(state.get("notes", []))
+        if answer is None:
+            return {"action": "failed", "notes": notes + [f"judge failed: {state.get('error', '')}"]}
+        verdict = reflect(answer, deps.taxonomy, deps.rules, len(state["keyframes"]))
+        notes.append(f"round {rounds}: {verdict.action}" + (f" ({'; '.join(verdict.critique)})" if verdict.critique else ""))
+        action = verdict.action
+        if action in ("reask", "widen") and rounds >= deps.max_rounds:
+            action = "uncertain"  # out of rounds: keep the answer, marked uncertain
+        update: dict[str, Any] = {"action": action, "notes": notes, "round": rounds + 1, "critique": verdict.critique}
+        if action == "widen":
+            update["context_s"] = state["context_s"] * 2
+        return update
+
+    def finish(state: BranchState) -> dict:
+        return {"outcomes": [{
+            "index": state["index"], "candidate": state["candidate"], "answer": state.get("answer"),
+            "action": state.get("action"), "keyframes": state.get("keyframes", []),
+            "relations": state.get("relations", []), "notes": state.get("notes", []),
+            "usage": state.get("usage") or Usage(),
+        }]}
+
+    def route(state: BranchState) -> str:
+        return {"reask": "judge", "widen": "sample"}.get(state["action"], "finish")
+
+    branch = StateGraph(BranchState)
+    for name, node in (("sample", sample), ("relations", relations), ("judge", judge), ("reflect", review),
+                       ("finish", finish)):
+        branch.add_node(name, node)
+    branch.add_edge(START, "sample")
+    branch.add_edge("sample", "relations")
+    branch.add_edge("relations", "judge")
+    branch.add_edge("judge", "reflect")
+    branch.add_conditional_edges("reflect", route, ["judge", "sample", "finish"])
+    branch.add_edge("finish", END)
+
+    def fan_out(state: ExplainState) -> list[Send] | str:
+        sends = [Send("candidate", {"index": i, "candidate": c, "context_s": deps.context_s, "round": 0})
+                 for i, c in enumerate(state["candidates"])]
+        return sends or END
+
+    graph = StateGraph(ExplainState)
+    graph.add_node("candidate", branch.compile(name="candidate"))
+    graph.add_conditional_edges(START, fan_out, ["candidate", END])
+    graph.add_edge("candidate", END)
+    return graph.compile(name="explain")
+
+
+def _folder(deps: ExplainDeps) -> dict:
+    from pathlib import Path
+
+    return {"fps": deps.folder_fps} if Path(deps.video).is_dir() else {}

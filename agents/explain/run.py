@@ -1,0 +1,109 @@
+"""Explain one video: score it, pick candidates, run the graph, collect a VideoReport."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+
+from vadagent.agents.explain.graph import ExplainDeps, build_explain_graph
+from vadagent.agents.explain.judge import to_event
+from vadagent.prompts import PROMPTS_VERSION
+from vadagent.rules import RuleSet
+from vadagent.taxonomy import Taxonomy
+from vadagent.tools.scorer import ScoreResult, Scorer, pick_candidates
+from vadagent.tools.scorer.output import write_scores
+from vadagent.tools.vlm import Usage, VLMClient
+from vadagent.types import AnomalyEvent, Candidate, ScorerSummary, TokenUsage, Verdict, VideoReport
+
+log = logging.getLogger(__name__)
+NO_VLM_NOTE = ("Explanations need a vision-language model and none was reachable: this report holds the detection "
+               "only (scores, candidates, relations). Use --vlm hf:MODEL (in-process; `huggingface-cli download "
+               "MODEL` once on a connected machine) or --vlm vllm:MODEL@URL (see `vadagent serve`).")
+
+
+def explain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy, rules: RuleSet | None,
+                  *, sigma: float = 3.0, calls_per_minute: float = 6.0, min_gap_s: float = 2.0,
+                  folder_fps: float = 25.0, max_rounds: int = 2, device: str = "cpu",
+                  prompts_log: list[dict] | None = None) -> tuple[VideoReport, ScoreResult]:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    scored = scorer.score(video, folder_fps=folder_fps, device=device)
+    candidates = pick_candidates(scored.smoothed(sigma), scored.info.fps, calls_per_minute=calls_per_minute,
+                                 min_gap_s=min_gap_s, threshold=scored.threshold)
+    timings["score"] = round(time.perf_counter() - started, 3)
+    report = VideoReport(
+        video=scored.info, taxonomy=taxonomy, rules=rules, prompts_version=PROMPTS_VERSION,
+        scorer=ScorerSummary(scorer_id=scored.scorer_id, fps=scored.info.fps, smoothing_sigma=sigma,
+                             threshold=round(scored.threshold, 4), candidates=candidates, scores_file="scores.csv"),
+    )
+    if client is None:
+        report.explained = False
+        report.notes.append(NO_VLM_NOTE)
+        report.timings_s = timings
+        return report, scored
+    started = time.perf_counter()
+    deps = ExplainDeps(client=client, taxonomy=taxonomy, rules=rules, video=video, fps=scored.info.fps,
+                       duration_s=scored.info.duration_s, evidence=scored.evidence, threshold=scored.threshold,
+                       folder_fps=folder_fps, max_rounds=max_rounds)
+    graph = build_explain_graph(deps)
+    state = asyncio.run(graph.ainvoke({"candidates": candidates, "outcomes": []}))
+    timings["explain"] = round(time.perf_counter() - started, 3)
+    events, usage = collect(state["outcomes"])
+    report.events = merge_overlapping(events)
+    report.models = {"judge": client.model}
+    report.usage = usage
+    report.timings_s = timings
+    if prompts_log is not None:
+        prompts_log.extend(deps.prompts)
+    return report, scored
+
+
+def collect(outcomes: list[dict]) -> tuple[list[AnomalyEvent], TokenUsage]:
+    events, total = [], TokenUsage()
+    for outcome in sorted(outcomes, key=lambda o: o["index"]):
+        usage: Usage = outcome["usage"]
+        total = total + TokenUsage(calls=len([n for n in outcome["notes"] if n.startswith("round")]) or 1,
+                                   prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+        answer, c = outcome["answer"], outcome["candidate"]
+        if answer is None:
+            continue
+        verdict = {"confirm": Verdict.CONFIRMED, "reject": Verdict.REJECTED}.get(outcome["action"], Verdict.UNCERTAIN)
+        events.append(to_event(answer, event_id=f"e{outcome['index'] + 1}", start_s=c.start_s, end_s=c.end_s,
+                               frame_times=[k.time_s for k in outcome["keyframes"]], relations=outcome["relations"],
+                               verdict=verdict, notes=outcome["notes"]))
+    return events, total
+
+
+def merge_overlapping(events: list[AnomalyEvent]) -> list[AnomalyEvent]:
+    """Events of one category whose spans overlap become one (rejected ones are kept apart)."""
+    merged: list[AnomalyEvent] = []
+    for event in sorted(events, key=lambda e: e.start_s):
+        last = merged[-1] if merged else None
+        if (last is not None and event.verdict != Verdict.REJECTED and last.verdict != Verdict.REJECTED
+                and event.category == last.category and event.start_s <= last.end_s):
+            merged[-1] = last.model_copy(update={
+                "end_s": max(last.end_s, event.end_s), "severity": max(last.severity, event.severity),
+                "confidence": max(last.confidence, event.confidence),
+                "evidence_frames": sorted(set(last.evidence_frames + event.evidence_frames)),
+                "matched_rules": list(dict.fromkeys(last.matched_rules + event.matched_rules)),
+                "relations": last.relations + event.relations,
+                "reflection_notes": last.reflection_notes + [f"merged with {event.id}"] + event.reflection_notes,
+            })
+        else:
+            merged.append(event)
+    return merged
+
+
+def write_report(out: Path, report: VideoReport, scored: ScoreResult, sigma: float, prompts: list[dict]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_scores(out, scored, sigma, report.scorer.candidates)
+    (out / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    with (out / "events.jsonl").open("w", encoding="utf-8") as handle:
+        for event in report.events:
+            handle.write(event.model_dump_json() + "\n")
+    with (out / "prompts.jsonl").open("w", encoding="utf-8") as handle:
+        for entry in prompts:
+            handle.write(json.dumps(entry) + "\n")

@@ -1,0 +1,58 @@
+"""The `explain` command: resolve the scorer, the model, the taxonomy and the rules; write the report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from vadagent.agents.explain.run import explain_video, write_report
+from vadagent.config import Settings, write_run_manifest
+from vadagent.devices import pick_device
+from vadagent.errors import UsageError
+from vadagent.rules import RuleSet
+from vadagent.taxonomy import load_taxonomy
+from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+from vadagent.tools.vlm import VLMUnavailable, client_from_settings
+from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
+
+EXIT_NOT_EXPLAINED = 3
+
+
+def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | None, scorer_dir: Path | None,
+                    normal: list[str], taxonomy: str | None, rules_file: Path | None, fps: float | None,
+                    console: Console) -> int:
+    if (scorer_dir is None) == (not normal):
+        raise UsageError("give either --scorer DIR (from 'vadagent fit') or --normal FOOTAGE to fit on first")
+    folder_fps = fps or settings.video.folder_fps
+    device = pick_device(settings.scorer.device)
+    if scorer_dir is not None:
+        scorer = Scorer.load(scorer_dir)
+    else:
+        config = ScorerConfig(tier=settings.scorer.tier, max_side=settings.scorer.max_side)
+        scorer = Scorer.fit([SourceSpec.parse(n) for n in normal], config, folder_fps=folder_fps, device=device)
+    spec = vlm or settings.vlm.model or DEFAULT_LOCAL_MODEL
+    try:
+        client = client_from_settings(spec, settings.vlm)
+    except VLMUnavailable as error:
+        console.print(f"[yellow]no VLM:[/yellow] {escape(str(error))}", soft_wrap=True)
+        client = None
+    prompts: list[dict] = []
+    report, scored = explain_video(
+        video, scorer, client, load_taxonomy(taxonomy or settings.taxonomy),
+        RuleSet.from_yaml(rules_file) if rules_file else None, sigma=settings.scorer.smoothing_sigma,
+        calls_per_minute=settings.candidates.calls_per_minute, min_gap_s=settings.candidates.min_gap_s,
+        folder_fps=folder_fps, device=device, prompts_log=prompts,
+    )
+    write_report(output, report, scored, settings.scorer.smoothing_sigma, prompts)
+    write_run_manifest(output, settings, sys.argv)
+    if not report.explained:
+        console.print(f"detected {len(report.scorer.candidates)} candidate(s), not explained: "
+                      f"{escape(report.notes[-1])} → {output}", soft_wrap=True)
+        return EXIT_NOT_EXPLAINED
+    confirmed = sum(e.verdict == "confirmed" for e in report.events)
+    console.print(f"{len(report.scorer.candidates)} candidate(s), {len(report.events)} judged, {confirmed} confirmed, "
+                  f"{report.usage.calls} VLM call(s) → {output}")
+    return 0

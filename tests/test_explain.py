@@ -1,0 +1,115 @@
+"""The explain graph: every branch with a scripted replay model, its shape, and the CLI end to end."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vadagent.agents.explain.graph import ExplainDeps, build_explain_graph
+from vadagent.agents.explain.run import collect
+from vadagent.samples import sample_clip
+from vadagent.taxonomy import load_taxonomy
+from vadagent.tools.scorer.motion import Evidence
+from vadagent.tools.vlm import make_client, run_sync
+from vadagent.types import Candidate, VideoReport
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "explain_graph.mmd"
+VADAGENT = str(Path(sys.executable).with_name("vadagent"))
+
+
+def answer(**changes) -> str:
+    base = {"category": "motion", "label": "fast object", "what": "an object crosses the path fast",
+            "cause": "a cyclist takes the footpath", "effect": "walkers step aside", "severity": 2,
+            "severity_rationale": "nobody is hurt", "confidence": 0.8, "evidence_frames": [2, 3], "matched_rules": []}
+    return json.dumps(base | changes)
+
+
+def deps_for(tmp_path, answers: list[str]) -> ExplainDeps:
+    script = tmp_path / "calls.jsonl"
+    script.write_text("\n".join(json.dumps({"text": a}) for a in answers) + "\n")
+    n = 900
+    evidence = Evidence(np.arange(n), np.tile([100, 150, 124, 174], (n, 1)), np.full(n, 150.0), np.zeros(n),
+                        np.where((np.arange(n) > 420) & (np.arange(n) < 480), 3.0, 0.5))
+    return ExplainDeps(client=make_client(f"replay:{script}"), taxonomy=load_taxonomy("generic"), rules=None,
+                       video=str(sample_clip()), fps=25.0, duration_s=36.0, evidence=evidence, threshold=1.5)
+
+
+CANDIDATE = Candidate(start_s=17.0, end_s=19.2, peak_s=17.5, peak_score=7.0, start_frame=425, end_frame=480)
+
+
+def run_one(deps):
+    state = run_sync(build_explain_graph(deps).ainvoke({"candidates": [CANDIDATE], "outcomes": []}))
+    (outcome,) = state["outcomes"]
+    return outcome
+
+
+def test_confirm(tmp_path):
+    outcome = run_one(deps_for(tmp_path, [answer()]))
+    assert outcome["action"] == "confirm" and outcome["notes"] == ["round 0: confirm"]
+    assert any("moves rightwards" in r.predicate for r in outcome["relations"])
+    assert [k.phase for k in outcome["keyframes"]].count("before") == 2
+
+
+def test_reask_then_widen_then_confirm(tmp_path):
+    deps = deps_for(tmp_path, [answer(severity=0, evidence_frames=[]), answer(cause="unknown"), answer()])
+    outcome = run_one(deps)
+    assert outcome["action"] == "confirm"
+    assert [n.split(":")[1].split()[0] for n in outcome["notes"]] == ["reask", "widen", "confirm"]
+    assert "severity 0 means nothing anomalous" in deps.prompts[1]["prompt"]  # the critique went back
+    assert min(k.time_s for k in outcome["keyframes"]) == pytest.approx(17.0 - 4.0)  # widened to 4 s of lead-up
+
+
+def test_reject_as_normal(tmp_path):
+    outcome = run_one(deps_for(tmp_path, [answer(category="normal", severity=0)]))
+    assert outcome["action"] == "reject"
+    (event,), usage = collect([outcome])
+    assert event.verdict == "rejected" and usage.calls == 1
+
+
+def test_rounds_are_bounded(tmp_path):
+    outcome = run_one(deps_for(tmp_path, [answer(severity=0)] * 3))
+    assert outcome["action"] == "uncertain" and len(outcome["notes"]) == 3
+
+
+def test_a_failing_model_is_recorded_not_fatal(tmp_path):
+    outcome = run_one(deps_for(tmp_path, ['{"not": "valid"}'] * 3))
+    assert outcome["action"] == "failed" and "failed validation" in outcome["notes"][0]
+
+
+def test_graph_shape_snapshot(tmp_path):
+    shape = build_explain_graph(deps_for(tmp_path, [])).get_graph(xray=True).draw_mermaid()
+    assert shape == SNAPSHOT.read_text(), "the graph changed: update tests/snapshots/explain_graph.mmd if meant"
+
+
+def test_explain_cli_with_a_tiny_vlm_on_a_real_clip(tmp_path, tiny_vlm, shared_data):
+    clip = shared_data / "clips" / "car_accident.mp4"
+    out = tmp_path / "out"
+    result = subprocess.run([VADAGENT, "explain", str(clip), "--normal", f"{clip}#t=0,1.5", "--vlm",
+                             f"hf:{tiny_vlm('qwen2_5_vl')}", "-o", str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = VideoReport.model_validate_json((out / "report.json").read_text())
+    assert report.explained and report.models["judge"].startswith("hf:") and report.usage.calls >= 1
+    lines = (out / "events.jsonl").read_text().splitlines()
+    assert len(lines) == len(report.events)
+    assert (out / "prompts.jsonl").read_text().count("Taxonomy") >= 1
+
+
+def test_explain_without_a_vlm_writes_the_detection_and_exits_3(tmp_path):
+    out = tmp_path / "out"
+    result = subprocess.run([VADAGENT, "explain", str(sample_clip()), "--normal", f"{sample_clip()}#t=0,15", "--vlm",
+                             "hf:nobody/no-such-vlm", "-o", str(out)], capture_output=True, text=True, timeout=600,
+                            env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 3, result.stderr
+    assert "explanations need a vision-language model" in result.stderr.lower().replace("\n", " ")
+    report = VideoReport.model_validate_json((out / "report.json").read_text())
+    assert not report.explained and report.scorer.candidates and not report.events
+    assert "huggingface-cli download" in report.notes[0]
+
+
+def test_explain_needs_a_scorer_or_normal_footage(tmp_path):
+    result = subprocess.run([VADAGENT, "explain", str(sample_clip()), "-o", str(tmp_path)], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and "--scorer DIR" in result.stderr
