@@ -93,3 +93,23 @@ def test_every_schema_is_valid_json_schema():
     for name in SCHEMAS:
         schema = json_schema(name)
         assert schema["type"] == "object" and schema["properties"]
+
+
+def test_shipped_taxonomies():
+    from vadagent.taxonomy import shipped_taxonomies
+
+    assert set(shipped_taxonomies()) >= {"generic", "ucf_crime", "cuva", "smarthome"}
+    assert len(load_taxonomy("ucf_crime").ids) == 13 + 1  # 13 classes + normal
+    cuva = load_taxonomy("cuva")
+    assert len(cuva.children(None)) == 11 + 1 and len([c for c in cuva.categories if c.parent]) == 42
+    assert len(load_taxonomy("smarthome").ids) == 7 + 1
+
+
+def test_taxonomy_yaml_errors_give_line_numbers(tmp_path):
+    from vadagent.errors import UsageError
+    from vadagent.taxonomy import Taxonomy
+
+    bad = tmp_path / "t.yaml"
+    bad.write_text("name: mine\ncategories:\n  - id: normal\n    name: Normal\n    definition: fine\n    colour: red\n")
+    with pytest.raises(UsageError, match=r"line 6: categories.0.colour: Extra inputs are not permitted"):
+        Taxonomy.from_yaml(bad)
