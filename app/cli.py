@@ -158,9 +158,20 @@ def explain(
 
 
 @app.command()
-def report() -> None:
-    """Explain a folder of videos into a resumable batch report."""
-    _not_built("report", "the explanation graph (agents/explain)")
+def report(
+    folder: Annotated[Path, typer.Argument(help="A folder of videos.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the reports and the index.")],
+    vlm: Annotated[str | None, typer.Option(help="Model string (default: settings vlm.model, else the in-process default).")] = None,
+    scorer: Annotated[Path | None, typer.Option("--scorer", help="Scorer folder from 'vadagent fit'.")] = None,
+    normal: Annotated[list[str] | None, typer.Option("--normal", help="Normal footage to fit on first (PATH#t=0,20).")] = None,
+    taxonomy: Annotated[str | None, typer.Option(help="Shipped taxonomy name or a YAML file.")] = None,
+    rules: Annotated[Path | None, typer.Option(help="RuleSet YAML.")] = None,
+) -> None:
+    """Explain a folder of videos into one report each and an index; rerun to resume."""
+    from vadagent.app.batch import report_command
+
+    raise typer.Exit(report_command(settings(), folder, output, vlm=vlm, scorer_dir=scorer, normal=normal or [],
+                                    taxonomy=taxonomy, rules_file=rules, console=console))
 
 
 @app.command()

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vadagent.agents.explain.run import explain_video, write_report
+from vadagent.app.report_html import write_html
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.errors import UsageError
@@ -47,6 +48,7 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
         folder_fps=folder_fps, device=device, prompts_log=prompts,
     )
     write_report(output, report, scored, settings.scorer.smoothing_sigma, prompts)
+    write_html(output / "report.html", report, scored.smoothed(settings.scorer.smoothing_sigma), folder_fps=folder_fps)
     write_run_manifest(output, settings, sys.argv)
     if not report.explained:
         console.print(f"detected {len(report.scorer.candidates)} candidate(s), not explained: "

@@ -52,7 +52,7 @@ def test_schema_lists_and_prints():
     assert unknown.returncode == 2 and "valid names" in unknown.stderr
 
 
-@pytest.mark.parametrize("command", [["report"], ["chat"], ["ui"], ["rules", "induce"]])
+@pytest.mark.parametrize("command", [["chat"], ["ui"], ["rules", "induce"]])
 def test_unbuilt_commands_exit_2_and_say_what_is_missing(command):
     result = run(*command)
     assert result.returncode == 2

@@ -113,3 +113,23 @@ def test_explain_needs_a_scorer_or_normal_footage(tmp_path):
     result = subprocess.run([VADAGENT, "explain", str(sample_clip()), "-o", str(tmp_path)], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 2 and "--scorer DIR" in result.stderr
+
+
+CHROMIUM = __import__("shutil").which("chromium")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_report_html_in_headless_chromium(tmp_path, tiny_vlm):
+    out = tmp_path / "out"
+    clip = sample_clip()
+    result = subprocess.run([VADAGENT, "explain", str(clip), "--normal", f"{clip}#t=0,15", "--vlm",
+                             f"hf:{tiny_vlm('qwen2_5_vl')}", "-o", str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = VideoReport.model_validate_json((out / "report.json").read_text())
+    dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                          "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+                          "--dump-dom", (out / "report.html").as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert 'id="timeline-plot"' in dom and "data:image/png;base64," in dom
+    assert dom.count('class="event ') == len(report.events) >= 1
+    for event in report.events:
+        assert f'id="{event.id}"' in dom

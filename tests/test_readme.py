@@ -19,7 +19,7 @@ def quick_start() -> list[str]:
 def test_ci_runs_the_readme_test_command():
     main, tests = quick_start()
     assert tests in (REPO / ".ci" / "run").read_text().splitlines()
-    assert main.startswith("bash .ci/setup.sh && ") and tests.startswith("bash .ci/setup.sh && ")
+    assert main.startswith("bash .ci/setup.sh && ") and tests.startswith("bash .ci/setup.sh --with-browser && ")
 
 
 def test_the_main_command_runs(tmp_path):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from vadagent.types import Candidate
 
 
-def plot_timeline(path: str | Path, scores: np.ndarray, fps: float, *, threshold: float | None = None,
-                  candidates: list[Candidate] = (), labels: np.ndarray | None = None, title: str = "") -> Path:
+def plot_timeline(path: str | Path | BinaryIO, scores: np.ndarray, fps: float, *, threshold: float | None = None,
+                  candidates: list[Candidate] = (), labels: np.ndarray | None = None,
+                  events: list[tuple[float, float, str]] = (), title: str = "") -> Path:
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never a window
@@ -23,6 +26,9 @@ def plot_timeline(path: str | Path, scores: np.ndarray, fps: float, *, threshold
                         color="tab:red", alpha=0.12, step="mid", label="ground truth")
     for i, c in enumerate(candidates):
         ax.axvspan(c.start_s, c.end_s, color="tab:orange", alpha=0.25, label="candidate" if i == 0 else None)
+    for i, (start, end, label) in enumerate(events):
+        ax.axvspan(start, end, ymin=0.92, ymax=1.0, color="tab:red", alpha=0.8, label="event" if i == 0 else None)
+        ax.text(start, 1.0, f" {label}", transform=ax.get_xaxis_transform(), fontsize=7, va="bottom", color="tab:red")
     ax.plot(times, scores, color="tab:blue", linewidth=1.0, label="score")
     if threshold is not None:
         ax.axhline(threshold, color="tab:gray", linestyle="--", linewidth=0.8, label="threshold")
@@ -31,8 +37,9 @@ def plot_timeline(path: str | Path, scores: np.ndarray, fps: float, *, threshold
     ax.set_xlim(0, max(times[-1] if len(times) else 1.0, 1e-3))
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper left", fontsize=7, ncols=4)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
+    with warnings.catch_warnings():  # labels written by a model may use glyphs the font lacks
+        warnings.filterwarnings("ignore", message="Glyph .* missing")
+        fig.tight_layout()
+        fig.savefig(path, format="png")
     plt.close(fig)
     return path
