@@ -66,7 +66,7 @@ def test_reject_as_normal(tmp_path):
     outcome = run_one(deps_for(tmp_path, [answer(category="normal", severity=0)]))
     assert outcome["action"] == "reject"
     (event,), usage = collect([outcome])
-    assert event.verdict == "rejected" and usage.calls == 1
+    assert event.verdict == "rejected" and usage.calls == 1 and outcome["calls"] == 1
 
 
 def test_rounds_are_bounded(tmp_path):
@@ -77,6 +77,7 @@ def test_rounds_are_bounded(tmp_path):
 def test_a_failing_model_is_recorded_not_fatal(tmp_path):
     outcome = run_one(deps_for(tmp_path, ['{"not": "valid"}'] * 3))
     assert outcome["action"] == "failed" and "failed validation" in outcome["notes"][0]
+    assert outcome["calls"] == 3  # the first attempt and two validation retries all count
 
 
 def test_graph_shape_snapshot(tmp_path):

@@ -59,6 +59,7 @@ class BranchState(TypedDict, total=False):
     critique: list[str]
     notes: list[str]
     usage: Usage
+    calls: int  # VLM requests made, validation retries included
     error: str
     outcomes: Annotated[list[dict], operator.add]
 
@@ -89,14 +90,15 @@ def build_explain_graph(deps: ExplainDeps):
             pixels = video.read_at([k.time_s for k in frames]).frames
         parts = [Image(p, k.time_s) for p, k in zip(pixels, frames)] if len(pixels) == len(frames) else \
             [Image(p) for p in pixels]
-        usage = state.get("usage") or Usage()
+        usage, calls = state.get("usage") or Usage(), state.get("calls", 0)
         try:
             result = await deps.client.agenerate([Message.user(*parts, prompt)], output,
                                                   Sampling(max_tokens=deps.max_tokens))
         except VLMError as error:
-            return {"answer": None, "error": str(error), "usage": usage}
+            attempts = deps.client.validation_retries + 1 if "failed validation" in str(error) else 1
+            return {"answer": None, "error": str(error), "usage": usage, "calls": calls + attempts}
         usage.add(result.usage)
-        return {"answer": result.output, "usage": usage}
+        return {"answer": result.output, "usage": usage, "calls": calls + 1 + result.usage.retries}
 
     def review(state: BranchState) -> dict:
         answer, rounds = state.get("answer"), state.get("round", 0)
@@ -118,7 +120,7 @@ def build_explain_graph(deps: ExplainDeps):
             "index": state["index"], "candidate": state["candidate"], "answer": state.get("answer"),
             "action": state.get("action"), "keyframes": state.get("keyframes", []),
             "relations": state.get("relations", []), "notes": state.get("notes", []),
-            "usage": state.get("usage") or Usage(),
+            "usage": state.get("usage") or Usage(), "calls": state.get("calls", 0),
         }]}
 
     def route(state: BranchState) -> str:

@@ -65,8 +65,8 @@ def collect(outcomes: list[dict]) -> tuple[list[AnomalyEvent], TokenUsage]:
     events, total = [], TokenUsage()
     for outcome in sorted(outcomes, key=lambda o: o["index"]):
         usage: Usage = outcome["usage"]
-        total = total + TokenUsage(calls=len([n for n in outcome["notes"] if n.startswith("round")]) or 1,
-                                   prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+        total = total + TokenUsage(calls=outcome["calls"], prompt_tokens=usage.prompt_tokens,
+                                   completion_tokens=usage.completion_tokens)
         answer, c = outcome["answer"], outcome["candidate"]
         if answer is None:
             continue
