@@ -55,6 +55,7 @@ def test_confirm(tmp_path):
 
 def test_reask_then_widen_then_confirm(tmp_path):
     deps = deps_for(tmp_path, [answer(severity=0, evidence_frames=[]), answer(cause="unknown"), answer()])
+    deps.max_rounds = 2
     outcome = run_one(deps)
     assert outcome["action"] == "confirm"
     assert [n.split(":")[1].split()[0] for n in outcome["notes"]] == ["reask", "widen", "confirm"]
@@ -70,8 +71,8 @@ def test_reject_as_normal(tmp_path):
 
 
 def test_rounds_are_bounded(tmp_path):
-    outcome = run_one(deps_for(tmp_path, [answer(severity=0)] * 3))
-    assert outcome["action"] == "uncertain" and len(outcome["notes"]) == 3
+    outcome = run_one(deps_for(tmp_path, [answer(severity=0)] * 3))  # default: one reflection round
+    assert outcome["action"] == "uncertain" and len(outcome["notes"]) == 2 and outcome["calls"] == 2
 
 
 def test_a_failing_model_is_recorded_not_fatal(tmp_path):

@@ -41,7 +41,7 @@ class ExplainDeps:
     evidence: Evidence
     threshold: float
     folder_fps: float = 25.0
-    max_rounds: int = 2
+    max_rounds: int = 1  # one re-ask or widening (SmartHome-Bench reflects once); keeps calls ≥5× under 1 per 16 frames
     context_s: float = 2.0
     max_tokens: int = 2048
     prompts: list[dict] = field(default_factory=list)  # every rendered prompt, saved with the run

@@ -26,7 +26,7 @@ NO_VLM_NOTE = ("Explanations need a vision-language model and none was reachable
 
 def explain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy, rules: RuleSet | None,
                   *, sigma: float = 3.0, calls_per_minute: float = 6.0, min_gap_s: float = 2.0,
-                  folder_fps: float = 25.0, max_rounds: int = 2, device: str = "cpu",
+                  folder_fps: float = 25.0, max_rounds: int = 1, device: str = "cpu",
                   prompts_log: list[dict] | None = None) -> tuple[VideoReport, ScoreResult]:
     timings: dict[str, float] = {}
     started = time.perf_counter()
