@@ -20,6 +20,7 @@ from vadagent.agents.explain.reflect import reflect
 from vadagent.prompts import render
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
+from vadagent.tools.relations import track_objects, track_relations
 from vadagent.tools.scorer.motion import Evidence
 from vadagent.tools.video import open_video
 from vadagent.tools.vlm import Image, Message, Sampling, Usage, VLMClient, VLMError
@@ -44,6 +45,7 @@ class ExplainDeps:
     max_rounds: int = 1  # one re-ask or widening (SmartHome-Bench reflects once); keeps calls ≥5× under 1 per 16 frames
     context_s: float = 2.0
     max_tokens: int = 2048
+    track_objects: bool = True  # classical blob tracking in the candidate's window (tools/relations)
     prompts: list[dict] = field(default_factory=list)  # every rendered prompt, saved with the run
 
 
@@ -77,7 +79,12 @@ def build_explain_graph(deps: ExplainDeps):
 
     def relations(state: BranchState) -> dict:
         c, span = state["candidate"], state["context_s"]
-        return {"relations": motion_relations(deps.evidence, deps.fps, max(c.start_s - span, 0), c.end_s + span)}
+        start, end = max(c.start_s - span, 0.0), min(c.end_s + span, deps.duration_s)
+        found = motion_relations(deps.evidence, deps.fps, start, end)
+        if deps.track_objects:
+            tracks, fps, scale = track_objects(deps.video, start, end, folder_fps=deps.folder_fps)
+            found += track_relations(tracks, fps, scale)
+        return {"relations": sorted(found, key=lambda r: r.start_s)}
 
     async def judge(state: BranchState) -> dict:
         c, frames = state["candidate"], state["keyframes"]

@@ -1,0 +1,149 @@
+"""Classical object relations: foreground blobs, tracks, speed, direction, size and proximity.
+
+Blobs are connected regions of optical-flow motion (OpenCV DIS) at the scorer's working size;
+tracks link blobs frame to frame by nearest centroid. The result is text triples with time
+spans ("object 3 (small, fast) moves against the flow of the others", "objects 2 and 5 come
+within 12 px at 12.4 s") that the judge reads as measured facts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vadagent.tools.scorer.features import working_size
+from vadagent.tools.video import open_video
+from vadagent.types import Relation
+
+MIN_SPEED = 1.0  # px/frame at working size: slower pixels are not moving
+MIN_AREA = 60  # px at working size
+MAX_AREA_FRACTION = 0.4  # a blob this large is camera motion, not an object
+MAX_JUMP = 30.0  # px: farther than this between frames is another object
+COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
+
+
+@dataclass
+class Track:
+    id: int
+    times: list[float] = field(default_factory=list)
+    centres: list[tuple[float, float]] = field(default_factory=list)
+    sizes: list[tuple[int, int]] = field(default_factory=list)
+    velocities: list[tuple[float, float]] = field(default_factory=list)  # px/frame
+
+    @property
+    def speed(self) -> float:
+        return float(np.median([np.hypot(*v) for v in self.velocities]))
+
+    @property
+    def heading(self) -> float:
+        vx, vy = np.mean(self.velocities, axis=0)
+        return float(np.degrees(np.arctan2(vy, vx)) % 360)
+
+
+def _blobs(flow: np.ndarray) -> list[tuple[tuple[float, float], tuple[int, int], tuple[float, float]]]:
+    speed = cv2.magnitude(flow[..., 0], flow[..., 1])
+    mask = cv2.morphologyEx((speed > MIN_SPEED).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask)
+    blobs = []
+    for i in range(1, count):
+        area = stats[i, cv2.CC_STAT_AREA]
+        if area < MIN_AREA or area > MAX_AREA_FRACTION * mask.size:
+            continue
+        inside = labels == i
+        blobs.append(((float(centroids[i][0]), float(centroids[i][1])),
+                      (int(stats[i, cv2.CC_STAT_WIDTH]), int(stats[i, cv2.CC_STAT_HEIGHT])),
+                      (float(flow[..., 0][inside].mean()), float(flow[..., 1][inside].mean()))))
+    return blobs
+
+
+def track_objects(video_path: str | Path, start_s: float, end_s: float, *, folder_fps: float = 25.0,
+                  max_side: int = 360) -> tuple[list[Track], float, float]:
+    """Tracks of moving objects in [start_s, end_s]; also returns the fps and the working scale."""
+    options = {"fps": folder_fps} if Path(video_path).is_dir() else {}
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    tracks: list[Track] = []
+    active: list[Track] = []
+    with open_video(video_path, **options) as video:
+        size = working_size(video.info.width, video.info.height, max_side)
+        scale, fps, previous = size[0] / video.info.width, video.info.fps, None
+        for batch in video.scan(gray=True, start_s=start_s, end_s=end_s, chunk=32):
+            for time_s, raw in zip(batch.times, batch.frames):
+                frame = cv2.resize(raw, size, interpolation=cv2.INTER_AREA)
+                if previous is not None:
+                    active = _link(active, tracks, _blobs(dis.calc(previous, frame, None)), float(time_s))
+                previous = frame
+    return [t for t in tracks if len(t.times) >= 3], fps, scale
+
+
+def _link(active: list[Track], tracks: list[Track], blobs: list, time_s: float) -> list[Track]:
+    still: list[Track] = []
+    free = list(range(len(blobs)))
+    for track in active:
+        if not free:
+            break
+        x, y = track.centres[-1]
+        vx, vy = track.velocities[-1]
+        distances = [np.hypot(blobs[i][0][0] - (x + vx), blobs[i][0][1] - (y + vy)) for i in free]
+        best = int(np.argmin(distances))
+        if distances[best] <= MAX_JUMP:
+            centre, box, velocity = blobs[free.pop(best)]
+            track.times.append(time_s), track.centres.append(centre), track.sizes.append(box)
+            track.velocities.append(velocity)
+            still.append(track)
+    for i in free:
+        centre, box, velocity = blobs[i]
+        track = Track(len(tracks) + 1, [time_s], [centre], [box], [velocity])
+        tracks.append(track)
+        still.append(track)
+    return still
+
+
+def _heading_name(degrees: float) -> str:
+    return COMPASS[int(((degrees + 22.5) % 360) // 45)]
+
+
+def track_relations(tracks: list[Track], fps: float, scale: float, *, limit: int = 8) -> list[Relation]:
+    """Speed, direction, size and proximity relations between tracked objects."""
+    if not tracks:
+        return []
+    relations = []
+    speeds = np.array([t.speed for t in tracks])
+    typical = float(np.median(speeds))
+    flow = np.mean([t.velocities[-1] for t in tracks], axis=0)
+    dominant = np.degrees(np.arctan2(flow[1], flow[0])) % 360 if np.hypot(*flow) > 0.3 else None
+    ranked = []
+    for track in tracks:
+        w, h = np.median(track.sizes, axis=0) / scale
+        ratio = track.speed / typical if typical > 0 else 1.0
+        facts = [f"moves {_heading_name(track.heading)} at {track.speed / scale * fps:.0f} px/s"]
+        if len(tracks) > 1 and ratio >= 1.8:
+            facts.append(f"{ratio:.1f}× faster than the typical moving object")
+        if dominant is not None and len(tracks) > 2 and abs((track.heading - dominant + 180) % 360 - 180) > 120:
+            facts.append("against the flow of the others")
+        relation = Relation(subject=f"object {track.id} ({w:.0f}×{h:.0f} px)", predicate=", ".join(facts),
+                            start_s=track.times[0], end_s=track.times[-1], evidence=f"track of {len(track.times)} frames")
+        ranked.append((len(facts) > 1, len(track.times), relation))  # unusual first, then the longest seen
+    ranked.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    relations = [r for *_, r in ranked[: max(limit - 2, 1)]] + _proximity(tracks, scale)[:2]
+    relations.sort(key=lambda r: r.start_s)
+    return relations[:limit]
+
+
+def _proximity(tracks: list[Track], scale: float) -> list[Relation]:
+    out = []
+    for i, a in enumerate(tracks):
+        for b in tracks[i + 1:]:
+            shared = sorted(set(a.times) & set(b.times))
+            if not shared:
+                continue
+            gaps = [(np.hypot(a.centres[a.times.index(t)][0] - b.centres[b.times.index(t)][0],
+                              a.centres[a.times.index(t)][1] - b.centres[b.times.index(t)][1]), t) for t in shared]
+            gap, when = min(gaps)
+            reach = max(max(a.sizes[0]), max(b.sizes[0]))
+            if gap <= reach:
+                out.append(Relation(subject=f"objects {a.id} and {b.id}", predicate=f"come within {gap / scale:.0f} px",
+                                    object=f"at {when:.1f} s", start_s=when, end_s=when, evidence="track centroids"))
+    return out
