@@ -20,7 +20,7 @@ from vadagent.app.report_html import write_html
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.errors import UsageError, VadagentError
-from vadagent.rules import RuleSet
+from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import load_taxonomy
 from vadagent.tools.index import ReportIndex
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
@@ -64,7 +64,7 @@ def report_command(settings: Settings, folder: Path, output: Path, *, vlm: str |
         console.print(f"[yellow]no VLM:[/yellow] {escape(str(error))}", soft_wrap=True)
         client = None
     tax = load_taxonomy(taxonomy or settings.taxonomy)
-    rules = RuleSet.from_yaml(rules_file) if rules_file else None
+    rules = RuleSet.from_yaml(rules_file) if rules_file else default_rules()
     index = ReportIndex(output / "index.sqlite")
     write_run_manifest(output, settings, sys.argv)
     done = skipped = failed = 0

@@ -13,7 +13,7 @@ from vadagent.app.report_html import write_html
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.errors import UsageError
-from vadagent.rules import RuleSet
+from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import load_taxonomy
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.vlm import VLMUnavailable, client_from_settings
@@ -43,7 +43,7 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
     prompts: list[dict] = []
     report, scored = explain_video(
         video, scorer, client, load_taxonomy(taxonomy or settings.taxonomy),
-        RuleSet.from_yaml(rules_file) if rules_file else None, sigma=settings.scorer.smoothing_sigma,
+        RuleSet.from_yaml(rules_file) if rules_file else default_rules(), sigma=settings.scorer.smoothing_sigma,
         calls_per_minute=settings.candidates.calls_per_minute, min_gap_s=settings.candidates.min_gap_s,
         folder_fps=folder_fps, device=device, prompts_log=prompts,
     )

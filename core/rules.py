@@ -80,3 +80,11 @@ class RuleSet(_Strict):
 
     def to_yaml(self, path: str | Path) -> None:
         dump_yaml_model(self, Path(path))
+
+
+def default_rules() -> RuleSet:
+    """The generic rule set shipped with vadagent, used when a run names none."""
+    from importlib.resources import as_file, files
+
+    with as_file(files("vadagent.prompts") / "rules" / "generic.yaml") as path:
+        return RuleSet.from_yaml(path)

@@ -135,3 +135,22 @@ def test_report_html_in_headless_chromium(tmp_path, tiny_vlm):
     assert dom.count('class="event ') == len(report.events) >= 1
     for event in report.events:
         assert f'id="{event.id}"' in dom
+
+
+def test_explain_cli_with_a_replay_model_on_a_real_clip(tmp_path, shared_data):
+    clip = shared_data / "clips" / "car_accident.mp4"
+    script = tmp_path / "calls.jsonl"
+    good = answer(category="accident", label="car collision", what="two cars collide at the crossing",
+                  cause="a car enters the crossing fast", effect="both cars stop; people look", severity=3,
+                  matched_rules=["a3"], evidence_frames=[1, 2])
+    script.write_text("\n".join(json.dumps({"text": good}) for _ in range(6)) + "\n")
+    out = tmp_path / "out"
+    result = subprocess.run([VADAGENT, "explain", str(clip), "--normal", f"{clip}#t=0,1.5", "--vlm", f"replay:{script}",
+                             "-o", str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = VideoReport.model_validate_json((out / "report.json").read_text())
+    assert report.rules is not None and report.rules.scene == "generic surveillance"  # the default rule set
+    (event,) = report.events
+    assert (event.category, event.verdict, event.severity, event.matched_rules) == ("accident", "confirmed", 3, ["a3"])
+    assert event.evidence_frames and all(event.start_s - 2.1 <= t <= event.end_s + 2.1 for t in event.evidence_frames)
+    assert "[a3] (anomaly)" in (out / "prompts.jsonl").read_text()
