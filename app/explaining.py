@@ -15,6 +15,7 @@ from vadagent.devices import pick_device
 from vadagent.errors import UsageError
 from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import load_taxonomy
+from vadagent.tools.detector import load_detector
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.vlm import VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
@@ -45,7 +46,7 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
         video, scorer, client, load_taxonomy(taxonomy or settings.taxonomy),
         RuleSet.from_yaml(rules_file) if rules_file else default_rules(), sigma=settings.scorer.smoothing_sigma,
         calls_per_minute=settings.candidates.calls_per_minute, min_gap_s=settings.candidates.min_gap_s,
-        folder_fps=folder_fps, device=device, prompts_log=prompts,
+        folder_fps=folder_fps, device=device, prompts_log=prompts, detector=load_detector(device),
     )
     write_report(output, report, scored, settings.scorer.smoothing_sigma, prompts)
     write_html(output / "report.html", report, scored.smoothed(settings.scorer.smoothing_sigma), folder_fps=folder_fps)

@@ -154,3 +154,20 @@ def test_explain_cli_with_a_replay_model_on_a_real_clip(tmp_path, shared_data):
     assert (event.category, event.verdict, event.severity, event.matched_rules) == ("accident", "confirmed", 3, ["a3"])
     assert event.evidence_frames and all(event.start_s - 2.1 <= t <= event.end_s + 2.1 for t in event.evidence_frames)
     assert "[a3] (anomaly)" in (out / "prompts.jsonl").read_text()
+
+
+def test_detector_relations_join_the_judge_prompt(tmp_path):
+    import torch
+    from torchvision.models.detection import ssdlite320_mobilenet_v3_large
+
+    from vadagent.tools.detector import ObjectDetector
+
+    torch.manual_seed(0)
+    weights = tmp_path / "ssdlite.pth"
+    torch.save(ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=91).state_dict(), weights)
+    deps = deps_for(tmp_path, [answer()])
+    deps.detector = ObjectDetector(weights, min_score=0.0)
+    outcome = run_one(deps)
+    seen = [r for r in outcome["relations"] if r.predicate == "is seen"]
+    assert seen and all("object detector" in r.evidence for r in seen)
+    assert "is seen" in deps.prompts[0]["prompt"]

@@ -46,6 +46,7 @@ class ExplainDeps:
     context_s: float = 2.0
     max_tokens: int = 2048
     track_objects: bool = True  # classical blob tracking in the candidate's window (tools/relations)
+    detector: object | None = None  # an ObjectDetector when its weights are on disk (tools/detector)
     prompts: list[dict] = field(default_factory=list)  # every rendered prompt, saved with the run
 
 
@@ -84,6 +85,8 @@ def build_explain_graph(deps: ExplainDeps):
         if deps.track_objects:
             tracks, fps, scale = track_objects(deps.video, start, end, folder_fps=deps.folder_fps)
             found += track_relations(tracks, fps, scale)
+        if deps.detector is not None:
+            found += detected_objects(deps, [k.time_s for k in state["keyframes"] if k.phase == "during"])
         return {"relations": sorted(found, key=lambda r: r.start_s)}
 
     async def judge(state: BranchState) -> dict:
@@ -154,6 +157,20 @@ def build_explain_graph(deps: ExplainDeps):
     graph.add_conditional_edges(START, fan_out, ["candidate", END])
     graph.add_edge("candidate", END)
     return graph.compile(name="explain")
+
+
+def detected_objects(deps: ExplainDeps, times: list[float]) -> list[Relation]:
+    """What the optional detector sees in the candidate's keyframes, as relations."""
+    with open_video(deps.video, **_folder(deps)) as video:
+        batch = video.read_at(times)
+    relations = []
+    for time_s, found in zip(batch.times, deps.detector.detect(batch.frames)):
+        for d in found:
+            x0, y0, x1, y1 = d.box
+            relations.append(Relation(subject=d.label, predicate="is seen", object=f"at ({x0},{y0})-({x1},{y1})",
+                                      start_s=float(time_s), end_s=float(time_s),
+                                      evidence=f"object detector, score {d.score:.2f}"))
+    return relations
 
 
 def _folder(deps: ExplainDeps) -> dict:

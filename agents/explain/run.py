@@ -27,7 +27,7 @@ NO_VLM_NOTE = ("Explanations need a vision-language model and none was reachable
 def explain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy, rules: RuleSet | None,
                   *, sigma: float = 3.0, calls_per_minute: float = 6.0, min_gap_s: float = 2.0,
                   folder_fps: float = 25.0, max_rounds: int = 1, device: str = "cpu",
-                  prompts_log: list[dict] | None = None) -> tuple[VideoReport, ScoreResult]:
+                  prompts_log: list[dict] | None = None, detector=None) -> tuple[VideoReport, ScoreResult]:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     scored = scorer.score(video, folder_fps=folder_fps, device=device)
@@ -47,7 +47,7 @@ def explain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy
     started = time.perf_counter()
     deps = ExplainDeps(client=client, taxonomy=taxonomy, rules=rules, video=video, fps=scored.info.fps,
                        duration_s=scored.info.duration_s, evidence=scored.evidence, threshold=scored.threshold,
-                       folder_fps=folder_fps, max_rounds=max_rounds)
+                       folder_fps=folder_fps, max_rounds=max_rounds, detector=detector)
     graph = build_explain_graph(deps)
     state = asyncio.run(graph.ainvoke({"candidates": candidates, "outcomes": []}))
     timings["explain"] = round(time.perf_counter() - started, 3)

@@ -1,0 +1,29 @@
+"""The optional detector loads from a local weights file through the real torchvision path."""
+
+import numpy as np
+import torch
+from torchvision.models.detection import ssdlite320_mobilenet_v3_large
+
+from vadagent.tools.detector import ObjectDetector, find_weights, load_detector
+
+
+def test_absent_weights_mean_no_detector(monkeypatch, tmp_path):
+    monkeypatch.setenv("VADAGENT_DETECTOR_WEIGHTS", str(tmp_path / "missing.pth"))
+    assert find_weights() is None and load_detector() is None
+
+
+def test_local_weights_load_and_detect(monkeypatch, tmp_path):
+    # Randomly initialised weights of the real architecture stand in for the COCO checkpoint (no download).
+    torch.manual_seed(0)
+    weights = tmp_path / "ssdlite.pth"
+    torch.save(ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=91).state_dict(), weights)
+    monkeypatch.setenv("VADAGENT_DETECTOR_WEIGHTS", str(weights))
+    detector = load_detector()
+    assert isinstance(detector, ObjectDetector)
+    detector.min_score = 0.0
+    frames = np.random.default_rng(0).integers(0, 255, (2, 240, 320, 3), dtype=np.uint8)
+    found = detector.detect(frames)
+    assert len(found) == 2
+    for detection in found[0][:5]:
+        x0, y0, x1, y1 = detection.box
+        assert detection.label in detector.labels and 0 <= x0 <= x1 <= 320 and 0 <= y0 <= y1 <= 240
