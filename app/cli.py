@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vadagent import __version__
 from vadagent.config import Settings, load_settings
 from vadagent.errors import NotBuiltYet, VadagentError
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from vadagent.config import Settings
 from vadagent.errors import UsageError
 from vadagent.evals.common import write_results
+from vadagent.jsonlio import read_jsonl
 
 
 def _sha256(*paths: Path) -> str:
@@ -21,19 +22,10 @@ def _sha256(*paths: Path) -> str:
 
 
 def _jsonl(path: Path, required: set[str]) -> list[dict]:
-    if not path.is_file():
-        raise UsageError(f"{path}: file not found")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UsageError(f"{path}: line {number} is not JSON ({error})") from None
-        if not isinstance(row, dict) or not required <= row.keys():
-            raise UsageError(f"{path}: line {number} needs the fields {sorted(required)}")
-        rows.append(row)
+    rows = read_jsonl(path)
+    for number, row in enumerate(rows, 1):
+        if not required <= row.keys():
+            raise UsageError(f"{path}: record {number} needs the fields {sorted(required)}")
     if not rows:
         raise UsageError(f"{path}: empty")
     return rows

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vadagent.errors import UsageError
+from vadagent.jsonlio import read_jsonl
 
 
 def _read_json(path: Path, source: str) -> object:
@@ -83,19 +84,9 @@ class HivauAnnotations:
 
 def load_hivau(folder: str | Path) -> HivauAnnotations:
     folder = Path(folder)
-    path = folder / "merge_instruction_test_final.jsonl"
-    if not path.is_file():
-        raise UsageError(f"{path}: missing. {HIVAU_SOURCE}")
-    instructions = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UsageError(f"{path}: line {number} is not JSON ({error})") from None
+    instructions = read_jsonl(folder / "merge_instruction_test_final.jsonl", missing=f"missing. {HIVAU_SOURCE}")
+    for row in instructions:
         row["answer"] = row.pop("anwser", row.get("answer"))  # the published file spells it 'anwser'
-        instructions.append(row)
     videos = _read_json(folder / "ucf_database_test.json", HIVAU_SOURCE)
     if not isinstance(videos, dict):
         raise UsageError(f"{folder / 'ucf_database_test.json'}: expected a mapping of videos")

@@ -9,7 +9,6 @@ one letter expected. The file is JSONL, one question a line:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

@@ -4,7 +4,7 @@ import pytest
 from pydantic import BaseModel
 
 from vadagent.app.serve import ServeOptions, vllm_command
-from vadagent.tools.vlm import Message, ModelSpecError, Sampling, make_client
+from vadagent.tools.vlm import Message, ModelSpecError, make_client
 from vadagent.tools.vlm.replay import RecordingClient, ReplayClient
 
 

@@ -16,7 +16,7 @@ from vadagent.taxonomy import Taxonomy
 from vadagent.tools.scorer import ScoreResult, Scorer, pick_candidates
 from vadagent.tools.scorer.output import write_scores
 from vadagent.tools.vlm import Usage, VLMClient
-from vadagent.types import AnomalyEvent, Candidate, ScorerSummary, TokenUsage, Verdict, VideoReport
+from vadagent.types import AnomalyEvent, ScorerSummary, TokenUsage, Verdict, VideoReport
 
 log = logging.getLogger(__name__)
 NO_VLM_NOTE = ("Explanations need a vision-language model and none was reachable: this report holds the detection "

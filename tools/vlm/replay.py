@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from vadagent.errors import UsageError
+from vadagent.jsonlio import read_jsonl
 from vadagent.tools.vlm.base import VLMClient
 from vadagent.tools.vlm.types import Completion, Image, Message, Sampling, Text, Usage, Video, VLMError
 
@@ -40,19 +41,10 @@ class ReplayClient(VLMClient):
         super().__init__(**options)
         self.path = Path(path)
         self.model = f"replay:{self.path}"
-        if not self.path.is_file():
-            raise UsageError(f"{self.path}: replay file not found")
-        self.entries: list[dict] = []
-        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise UsageError(f"{self.path}: line {number} is not JSON: {error}") from None
-            if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
-                raise UsageError(f"{self.path}: line {number} needs a string field 'text'")
-            self.entries.append(entry)
+        self.entries = read_jsonl(self.path, missing="replay file not found")
+        for number, entry in enumerate(self.entries, 1):
+            if not isinstance(entry.get("text"), str):
+                raise UsageError(f"{self.path}: record {number} needs a string field 'text'")
         self._used = [False] * len(self.entries)
         self._lock = threading.Lock()
 

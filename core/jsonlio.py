@@ -1,0 +1,26 @@
+"""Reading JSON Lines files a user hands over: one object per line, errors with line numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vadagent.errors import UsageError
+
+
+def read_jsonl(path: str | Path, *, missing: str = "file not found") -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: {missing}")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"{path}: line {number} is not JSON ({error})") from None
+        if not isinstance(row, dict):
+            raise UsageError(f"{path}: line {number} is not a JSON object")
+        rows.append(row)
+    return rows
