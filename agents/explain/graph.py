@@ -115,7 +115,9 @@ def build_explain_graph(deps: ExplainDeps):
         notes = list(state.get("notes", []))
         if answer is None:
             return {"action": "failed", "notes": notes + [f"judge failed: {state.get('error', '')}"]}
-        verdict = reflect(answer, deps.taxonomy, deps.rules, len(state["keyframes"]))
+        c = state["candidate"]
+        strength = c.peak_score / deps.threshold if deps.threshold > 0 else 0.0
+        verdict = reflect(answer, deps.taxonomy, deps.rules, len(state["keyframes"]), strength)
         notes.append(f"round {rounds}: {verdict.action}" + (f" ({'; '.join(verdict.critique)})" if verdict.critique else ""))
         action = verdict.action
         if action in ("reask", "widen") and rounds >= deps.max_rounds:

@@ -16,6 +16,7 @@ from vadagent.taxonomy import Taxonomy
 Action = Literal["confirm", "reask", "widen", "reject"]
 VAGUE = {"", "unknown", "unclear", "n/a", "none", "not visible"}
 MIN_CONFIDENCE = 0.35
+STRONG_EVIDENCE = 2.0  # peak score / threshold above which "normal" needs a second look
 
 
 @dataclass
@@ -24,8 +25,14 @@ class Reflection:
     critique: list[str] = field(default_factory=list)
 
 
-def reflect(answer: JudgeAnswer, taxonomy: Taxonomy, rules: RuleSet | None, frames: int) -> Reflection:
+def reflect(answer: JudgeAnswer, taxonomy: Taxonomy, rules: RuleSet | None, frames: int,
+            evidence: float = 0.0) -> Reflection:
+    """`evidence` is the candidate's peak score over the threshold: "normal" against strong motion
+    evidence is never accepted silently (text in a scene may have talked the model into it)."""
     if answer.category == "normal":
+        if evidence >= STRONG_EVIDENCE:
+            return Reflection("reask", [f"the motion evidence is strong ({evidence:.1f}× the threshold): say what moves "
+                                        "and why, and answer 'normal' only if that motion is ordinary here"])
         return Reflection("reject", ["the judge found the moment normal"])
     category = taxonomy.get(answer.category)
     critique = []
