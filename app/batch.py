@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vadagent.agents.explain.run import explain_video, write_report
-from vadagent.app.report_html import write_html
+from vadagent.app.report_html import write_html, write_index_html
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.errors import UsageError, VadagentError
@@ -98,6 +98,7 @@ def report_command(settings: Settings, folder: Path, output: Path, *, vlm: str |
         done += 1
     rows = index.rows()
     (output / "index.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n", encoding="utf-8")
+    write_index_html(output / "index.html", rows)
     index.close()
     console.print(f"{done} explained, {skipped} already done, {failed} failed → {output}")
     if failed:

@@ -36,14 +36,25 @@ def _thumbnails(report: VideoReport, folder_fps: float) -> dict[str, list[tuple[
     return out
 
 
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("vadagent.app", "templates"),
+                              autoescape=jinja2.select_autoescape(["html", "jinja"]), undefined=jinja2.StrictUndefined)
+
+
+def write_index_html(path: Path, rows: list) -> Path:
+    """The batch index across videos, linking each finished report."""
+    entries = [r.__dict__ | {"link": str(Path(r.report).parent.relative_to(path.parent) / "report.html") if r.report else ""}
+               for r in rows]
+    path.write_text(_templates().get_template("index.html.jinja").render(rows=entries), encoding="utf-8")
+    return path
+
+
 def write_html(path: Path, report: VideoReport, scores: np.ndarray, *, folder_fps: float = 25.0) -> Path:
     buffer = io.BytesIO()
     spans = [(e.start_s, e.end_s, e.label) for e in report.events if e.verdict != "rejected"]
     plot_timeline(buffer, scores, report.video.fps, threshold=report.scorer.threshold,
                   candidates=report.scorer.candidates, events=spans, title=Path(report.video.path).name)
-    env = jinja2.Environment(loader=jinja2.PackageLoader("vadagent.app", "templates"),
-                             autoescape=jinja2.select_autoescape(["html", "jinja"]), undefined=jinja2.StrictUndefined)
-    html = env.get_template("report.html.jinja").render(
+    html = _templates().get_template("report.html.jinja").render(
         report=report, name=Path(report.video.path).name, timeline=base64.b64encode(buffer.getvalue()).decode("ascii"),
         thumbnails=_thumbnails(report, folder_fps))
     path.write_text(html, encoding="utf-8")

@@ -55,3 +55,5 @@ def test_killed_batch_resumes_without_redoing_finished_videos(tmp_path, tiny_vlm
         VideoReport.model_validate_json((out / f"clip{i}" / "report.json").read_text())
         assert (out / f"clip{i}" / "report.html").is_file()
     assert not list(out.glob(".*.partial"))
+    index_html = (out / "index.html").read_text()
+    assert index_html.count('href="clip') == 3 and "broken.mp4" in index_html and 'class="failed"' in index_html
