@@ -9,6 +9,11 @@ from vadagent.errors import UsageError
 
 
 def read_jsonl(path: str | Path, *, missing: str = "file not found") -> list[dict]:
+    return [row for _, row in numbered_jsonl(path, missing=missing)]
+
+
+def numbered_jsonl(path: str | Path, *, missing: str = "file not found") -> list[tuple[int, dict]]:
+    """(line number, object) pairs, blank lines skipped, so callers can point at the line."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: {missing}")
@@ -22,5 +27,5 @@ def read_jsonl(path: str | Path, *, missing: str = "file not found") -> list[dic
             raise UsageError(f"{path}: line {number} is not JSON ({error})") from None
         if not isinstance(row, dict):
             raise UsageError(f"{path}: line {number} is not a JSON object")
-        rows.append(row)
+        rows.append((number, row))
     return rows

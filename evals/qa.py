@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from vadagent.errors import UsageError
+from vadagent.jsonlio import numbered_jsonl
 from vadagent.prompts import PROMPTS_VERSION, render
 from vadagent.tools.video import open_video
 from vadagent.tools.vlm import Message, Sampling, Video
@@ -53,14 +54,10 @@ class Choice(BaseModel):
 
 def load_qa(path: str | Path) -> list[QAItem]:
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"{path}: Q&A file not found")
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, row in numbered_jsonl(path, missing="Q&A file not found"):
         try:
-            item = QAItem.model_validate_json(line)
+            item = QAItem.model_validate(row)
         except ValidationError as error:
             raise UsageError(f"{path}: line {number}: {error.errors()[0]['msg']}") from None
         if not Path(item.video).is_absolute():
