@@ -30,7 +30,7 @@ from vadagent.tools.video import open_video
 
 
 def _small_frames(folder, size: tuple[int, int], fps: float) -> np.ndarray:
-    with open_video(str(folder), folder_fps=fps) as video:
+    with open_video(str(folder), fps=fps) as video:
         return np.concatenate([
             np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in batch.frames])
             for batch in video.scan(gray=True, chunk=128)
