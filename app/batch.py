@@ -2,30 +2,35 @@
 
 Resumable: the SQLite index records each video's state; a rerun skips videos whose report is
 done. Each report is written to a temporary folder and renamed into place when complete, so an
-interrupted run never leaves a half-written report that looks finished.
+interrupted run never leaves a half-written report that looks finished. Videos run concurrently
+in one event loop, as many at once as the model backend serves (`VLMClient.capacity`), so the
+client's request limit holds across the whole batch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vadagent.agents.explain.run import explain_video, write_report
+from vadagent.agents.explain.run import aexplain_video, write_report
 from vadagent.app.report_html import write_html, write_index_html
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.errors import UsageError, VadagentError
 from vadagent.rules import RuleSet, default_rules
-from vadagent.taxonomy import load_taxonomy
+from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.index import ReportIndex
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.video import VIDEO_SUFFIXES
-from vadagent.tools.vlm import VLMUnavailable, client_from_settings
+from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 
 
@@ -53,8 +58,70 @@ def _scorer(settings: Settings, output: Path, scorer_dir: Path | None, normal: l
     return scorer
 
 
+@dataclass
+class _Batch:
+    settings: Settings
+    output: Path
+    scorer: Scorer
+    client: VLMClient | None
+    taxonomy: Taxonomy
+    rules: RuleSet
+    index: ReportIndex
+    console: Console
+
+    async def explain_one(self, video: Path) -> bool:
+        """Explain one video into OUT/<stem>/ atomically; record the outcome. False when it failed."""
+        source, target = str(video), self.output / video.stem
+        partial = self.output / f".{video.stem}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        self.index.start(source)
+        sigma = self.settings.scorer.smoothing_sigma
+        try:
+            prompts: list[dict] = []
+            report, scored = await aexplain_video(
+                source, self.scorer, self.client, self.taxonomy, self.rules, sigma=sigma,
+                calls_per_minute=self.settings.candidates.calls_per_minute,
+                min_gap_s=self.settings.candidates.min_gap_s, prompts_log=prompts)
+            await asyncio.to_thread(self._write, partial, report, scored, prompts)
+        except VadagentError as error:  # a corrupt video fails alone; the batch goes on
+            self.index.fail(source, str(error))
+            self.console.print(f"  [red]{escape(video.name)} failed:[/red] {escape(str(error))}", soft_wrap=True)
+            return False
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)
+        severities = [int(e.severity) for e in report.events if e.verdict != "rejected"]
+        self.index.finish(source, str(target / "report.json"), candidates=len(report.scorer.candidates),
+                          events=len(report.events), confirmed=sum(e.verdict == "confirmed" for e in report.events),
+                          max_severity=max(severities) if severities else None)
+        self.console.print(f"  {escape(video.name)}: {len(report.scorer.candidates)} candidate(s), "
+                           f"{len(report.events)} event(s)", highlight=False)
+        return True
+
+    def _write(self, folder: Path, report, scored, prompts: list[dict]) -> None:
+        sigma = self.settings.scorer.smoothing_sigma
+        write_report(folder, report, scored, sigma, prompts)
+        write_html(folder / "report.html", report, scored.smoothed(sigma))
+
+    async def run(self, videos: list[Path], workers: int) -> int:
+        """Explain `videos`, at most `workers` at once, with a progress bar; returns how many failed."""
+        gate = asyncio.Semaphore(workers)
+        columns = (TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=self.console, transient=True) as bar:
+            task = bar.add_task("videos", total=len(videos))
+
+            async def one(video: Path) -> bool:
+                async with gate:
+                    ok = await self.explain_one(video)
+                bar.advance(task)
+                return ok
+
+            results = await asyncio.gather(*(one(v) for v in videos))
+        return results.count(False)
+
+
 def report_command(settings: Settings, folder: Path, output: Path, *, vlm: str | None, scorer_dir: Path | None,
-                   normal: list[str], taxonomy: str | None, rules_file: Path | None, console: Console) -> int:
+                   normal: list[str], taxonomy: str | None, rules_file: Path | None, console: Console,
+                   workers: int | None = None) -> int:
     videos = find_videos(folder)
     output.mkdir(parents=True, exist_ok=True)
     scorer = _scorer(settings, output, scorer_dir, normal)
@@ -63,44 +130,22 @@ def report_command(settings: Settings, folder: Path, output: Path, *, vlm: str |
     except VLMUnavailable as error:
         console.print(f"[yellow]no VLM:[/yellow] {escape(str(error))}", soft_wrap=True)
         client = None
-    tax = load_taxonomy(taxonomy or settings.taxonomy)
-    rules = RuleSet.from_yaml(rules_file) if rules_file else default_rules()
     index = ReportIndex(output / "index.sqlite")
     write_run_manifest(output, settings, sys.argv)
-    done = skipped = failed = 0
-    for number, video in enumerate(videos, 1):
-        source, target = str(video), output / video.stem
-        if index.status(source) == "done" and (target / "report.json").is_file():
-            skipped += 1
-            continue
-        console.print(f"[{number}/{len(videos)}] {video.name}", highlight=False)
-        index.start(source)
-        partial = output / f".{video.stem}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
-            prompts: list[dict] = []
-            report, scored = explain_video(source, scorer, client, tax, rules, sigma=settings.scorer.smoothing_sigma,
-                                           calls_per_minute=settings.candidates.calls_per_minute,
-                                           min_gap_s=settings.candidates.min_gap_s, prompts_log=prompts)
-            write_report(partial, report, scored, settings.scorer.smoothing_sigma, prompts)
-            write_html(partial / "report.html", report, scored.smoothed(settings.scorer.smoothing_sigma))
-        except VadagentError as error:  # a corrupt video fails alone; the batch goes on
-            index.fail(source, str(error))
-            console.print(f"  [red]failed:[/red] {escape(str(error))}", soft_wrap=True)
-            failed += 1
-            continue
-        shutil.rmtree(target, ignore_errors=True)
-        partial.rename(target)
-        severities = [int(e.severity) for e in report.events if e.verdict != "rejected"]
-        index.finish(source, str(target / "report.json"), candidates=len(report.scorer.candidates),
-                     events=len(report.events), confirmed=sum(e.verdict == "confirmed" for e in report.events),
-                     max_severity=max(severities) if severities else None)
-        done += 1
-    rows = index.rows()
-    (output / "index.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n", encoding="utf-8")
-    write_index_html(output / "index.html", rows)
-    index.close()
-    console.print(f"{done} explained, {skipped} already done, {failed} failed → {output}")
+    pending = [v for v in videos if not (index.status(str(v)) == "done" and (output / v.stem / "report.json").is_file())]
+    workers = workers or (client.capacity if client is not None else 2)  # no VLM: scoring only, one per core
+    console.print(f"{len(videos)} video(s): {len(videos) - len(pending)} already done, {len(pending)} to explain, "
+                  f"{min(workers, max(len(pending), 1))} at a time", highlight=False)
+    batch = _Batch(settings, output, scorer, client, load_taxonomy(taxonomy or settings.taxonomy),
+                   RuleSet.from_yaml(rules_file) if rules_file else default_rules(), index, console)
+    try:
+        failed = asyncio.run(batch.run(pending, workers))
+    finally:
+        rows = index.rows()
+        (output / "index.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n", encoding="utf-8")
+        write_index_html(output / "index.html", rows)
+        index.close()
+    console.print(f"{len(pending) - failed} explained, {len(videos) - len(pending)} already done, {failed} failed → {output}")
     if failed:
         return 1
     return 3 if client is None else 0

@@ -165,12 +165,14 @@ def report(
     normal: Annotated[list[str] | None, typer.Option("--normal", help="Normal footage to fit on first (PATH#t=0,20).")] = None,
     taxonomy: Annotated[str | None, typer.Option(help="Shipped taxonomy name or a YAML file.")] = None,
     rules: Annotated[Path | None, typer.Option(help="RuleSet YAML.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Videos at once (default: what the model backend serves; "
+                                                         "vlm.concurrency for a server, 1 in-process).")] = None,
 ) -> None:
     """Explain a folder of videos into one report each and an index; rerun to resume."""
     from vadagent.app.batch import report_command
 
     raise typer.Exit(report_command(settings(), folder, output, vlm=vlm, scorer_dir=scorer, normal=normal or [],
-                                    taxonomy=taxonomy, rules_file=rules, console=console))
+                                    taxonomy=taxonomy, rules_file=rules, console=console, workers=workers))
 
 
 @app.command()

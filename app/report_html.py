@@ -19,6 +19,8 @@ THUMB_HEIGHT = 110
 
 def _thumbnails(report: VideoReport, folder_fps: float) -> dict[str, list[tuple[float, str]]]:
     wanted = {e.id: e.evidence_frames[:6] for e in report.events if e.evidence_frames}
+    if not report.explained:  # detection only: show what the judge would have seen
+        wanted |= {f"c{c.candidate + 1}": c.keyframes_s[:8] for c in report.contexts if c.keyframes_s}
     if not wanted:
         return {}
     options = {"fps": folder_fps} if Path(report.video.path).is_dir() else {}

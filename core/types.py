@@ -204,11 +204,20 @@ class ScorerSummary(Model):
     scores_file: str | None = Field(default=None, description="path of scores.csv, relative to the report")
 
 
+class CandidateContext(Model):
+    """What was gathered around one candidate without a VLM: keyframe times and relations."""
+
+    candidate: NonNegativeInt = Field(description="index into scorer.candidates")
+    keyframes_s: list[NonNegativeFloat] = Field(default_factory=list)
+    relations: list[Relation] = Field(default_factory=list)
+
+
 class VideoReport(Model):
     schema_version: Literal["1.0"] = SCHEMA_VERSION
     video: VideoInfo
     scorer: ScorerSummary
     events: list[AnomalyEvent] = Field(default_factory=list)
+    contexts: list[CandidateContext] = Field(default_factory=list, description="per candidate, explained or not")
     taxonomy: Taxonomy
     rules: RuleSet | None = None
     models: dict[str, str] = Field(default_factory=dict, description="role → model string")

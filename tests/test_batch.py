@@ -1,12 +1,17 @@
 """`vadagent report FOLDER`: resumable after a kill, never losing or redoing finished videos."""
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import pytest
 
 from vadagent.tools.synthetic import ClipSpec, render_clip
 from vadagent.types import VideoReport
@@ -57,3 +62,58 @@ def test_killed_batch_resumes_without_redoing_finished_videos(tmp_path, tiny_vlm
     assert not list(out.glob(".*.partial"))
     index_html = (out / "index.html").read_text()
     assert index_html.count('href="clip') == 3 and "broken.mp4" in index_html and 'class="failed"' in index_html
+
+
+class _SlowJudge(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint that answers a valid judgement after a delay, counting overlap."""
+
+    lock = threading.Lock()
+    in_flight = peak = 0
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers["Content-Length"]))
+        with self.lock:
+            type(self).in_flight += 1
+            type(self).peak = max(type(self).peak, type(self).in_flight)
+        time.sleep(0.4)
+        with self.lock:
+            type(self).in_flight -= 1
+        answer = {"category": "motion", "label": "fast object", "what": "an object crosses fast", "cause": "a cyclist rides onto the footpath",
+                  "effect": "walkers step aside", "severity": 2, "severity_rationale": "nobody is hurt", "confidence": 0.7,
+                  "evidence_frames": [1], "matched_rules": []}
+        body = json.dumps({"id": "x", "object": "chat.completion", "model": "m",
+                           "choices": [{"index": 0, "finish_reason": "stop",
+                                        "message": {"role": "assistant", "content": json.dumps(answer)}}],
+                           "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_videos_run_concurrently_within_the_servers_capacity(tmp_path, synthetic_normal, workers):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for i in range(3):
+        render_clip(ClipSpec(seconds=6, seed=20 + i, anomalies=[("fast", 2.5)]), folder / f"clip{i}.mp4")
+    _SlowJudge.in_flight = _SlowJudge.peak = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowJudge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    out = tmp_path / "out"
+    try:
+        result = subprocess.run(
+            [VADAGENT, "report", str(folder), "-o", str(out), "--normal", str(synthetic_normal),
+             "--vlm", f"openai:m@http://127.0.0.1:{server.server_address[1]}/v1", "--workers", str(workers)],
+            capture_output=True, text=True, timeout=300, env={**os.environ, "VADAGENT_VLM__CONCURRENCY": "3"})
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.stderr
+    reports = [VideoReport.model_validate_json((out / f"clip{i}" / "report.json").read_text()) for i in range(3)]
+    assert all(len(r.scorer.candidates) == 1 and r.usage.calls >= 1 for r in reports)  # calls in one video are sequential
+    # one candidate per video: any overlap at the server is overlap across videos, bounded by vlm.concurrency
+    assert _SlowJudge.peak == 1 if workers == 1 else 2 <= _SlowJudge.peak <= 3

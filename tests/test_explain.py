@@ -111,6 +111,16 @@ def test_explain_without_a_vlm_writes_the_detection_and_exits_3(tmp_path):
     report = VideoReport.model_validate_json((out / "report.json").read_text())
     assert not report.explained and report.scorer.candidates and not report.events
     assert "huggingface-cli download" in report.notes[0]
+    # the detection report still carries what the judge would have seen: keyframes and relations per candidate
+    assert [c.candidate for c in report.contexts] == list(range(len(report.scorer.candidates)))
+    for context in report.contexts:
+        candidate = report.scorer.candidates[context.candidate]
+        assert any(t < candidate.start_s for t in context.keyframes_s) or candidate.start_s < 0.5
+        assert any(candidate.start_s <= t <= candidate.end_s for t in context.keyframes_s)
+    assert any(context.relations for context in report.contexts)
+    html = (out / "report.html").read_text()
+    assert "Detected moments, not explained" in html and html.count('class="event candidate"') == len(report.contexts)
+    assert 'alt="frame at' in html
 
 
 def test_explain_needs_a_scorer_or_normal_footage(tmp_path):

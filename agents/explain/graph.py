@@ -24,7 +24,7 @@ from vadagent.tools.relations import track_objects, track_relations
 from vadagent.tools.scorer.motion import Evidence
 from vadagent.tools.video import open_video
 from vadagent.tools.vlm import Image, Message, Sampling, Usage, VLMClient, VLMError
-from vadagent.types import Candidate, Relation
+from vadagent.types import Candidate, CandidateContext, Relation
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 class ExplainDeps:
     """What the nodes need; passed to the factory, never created at import time."""
 
-    client: VLMClient
+    client: VLMClient | None  # None: only the VLM-free context (candidate_context) is used
     taxonomy: Taxonomy
     rules: RuleSet | None
     video: str
@@ -73,21 +73,15 @@ class ExplainState(TypedDict, total=False):
 
 
 def build_explain_graph(deps: ExplainDeps):
+    if deps.client is None:
+        raise ValueError("the explain graph needs a VLM client")
     output = answer_type(deps.taxonomy, deps.rules)
 
     def sample(state: BranchState) -> dict:
         return {"keyframes": keyframe_times(state["candidate"], deps.duration_s, context_s=state["context_s"])}
 
     def relations(state: BranchState) -> dict:
-        c, span = state["candidate"], state["context_s"]
-        start, end = max(c.start_s - span, 0.0), min(c.end_s + span, deps.duration_s)
-        found = motion_relations(deps.evidence, deps.fps, start, end)
-        if deps.track_objects:
-            tracks, fps, scale = track_objects(deps.video, start, end, folder_fps=deps.folder_fps)
-            found += track_relations(tracks, fps, scale)
-        if deps.detector is not None:
-            found += detected_objects(deps, [k.time_s for k in state["keyframes"] if k.phase == "during"])
-        return {"relations": sorted(found, key=lambda r: r.start_s)}
+        return {"relations": candidate_relations(deps, state["candidate"], state["context_s"], state["keyframes"])}
 
     async def judge(state: BranchState) -> dict:
         c, frames = state["candidate"], state["keyframes"]
@@ -159,6 +153,26 @@ def build_explain_graph(deps: ExplainDeps):
     graph.add_conditional_edges(START, fan_out, ["candidate", END])
     graph.add_edge("candidate", END)
     return graph.compile(name="explain")
+
+
+def candidate_relations(deps: ExplainDeps, candidate: Candidate, context_s: float,
+                        keyframes: list[Keyframe]) -> list[Relation]:
+    """Relations in the candidate's window: scorer evidence, tracked blobs, detector (when present)."""
+    start, end = max(candidate.start_s - context_s, 0.0), min(candidate.end_s + context_s, deps.duration_s)
+    found = motion_relations(deps.evidence, deps.fps, start, end)
+    if deps.track_objects:
+        tracks, fps, scale = track_objects(deps.video, start, end, folder_fps=deps.folder_fps)
+        found += track_relations(tracks, fps, scale)
+    if deps.detector is not None:
+        found += detected_objects(deps, [k.time_s for k in keyframes if k.phase == "during"])
+    return sorted(found, key=lambda r: r.start_s)
+
+
+def candidate_context(deps: ExplainDeps, index: int, candidate: Candidate) -> CandidateContext:
+    """The VLM-free part of a branch (sample + relations), for detection-only reports."""
+    keyframes = keyframe_times(candidate, deps.duration_s, context_s=deps.context_s)
+    return CandidateContext(candidate=index, keyframes_s=[round(k.time_s, 3) for k in keyframes],
+                            relations=candidate_relations(deps, candidate, deps.context_s, keyframes))
 
 
 def detected_objects(deps: ExplainDeps, times: list[float]) -> list[Relation]:

@@ -7,8 +7,9 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
-from vadagent.agents.explain.graph import ExplainDeps, build_explain_graph
+from vadagent.agents.explain.graph import ExplainDeps, build_explain_graph, candidate_context
 from vadagent.agents.explain.judge import to_event
 from vadagent.prompts import PROMPTS_VERSION
 from vadagent.rules import RuleSet
@@ -16,7 +17,8 @@ from vadagent.taxonomy import Taxonomy
 from vadagent.tools.scorer import ScoreResult, Scorer, pick_candidates
 from vadagent.tools.scorer.output import write_scores
 from vadagent.tools.vlm import Usage, VLMClient
-from vadagent.types import AnomalyEvent, ScorerSummary, TokenUsage, Verdict, VideoReport
+from vadagent.tools.vlm.base import run_sync
+from vadagent.types import AnomalyEvent, CandidateContext, ScorerSummary, TokenUsage, Verdict, VideoReport
 
 log = logging.getLogger(__name__)
 NO_VLM_NOTE = ("Explanations need a vision-language model and none was reachable: this report holds the detection "
@@ -24,13 +26,20 @@ NO_VLM_NOTE = ("Explanations need a vision-language model and none was reachable
                "MODEL` once on a connected machine) or --vlm vllm:MODEL@URL (see `vadagent serve`).")
 
 
-def explain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy, rules: RuleSet | None,
-                  *, sigma: float = 3.0, calls_per_minute: float = 6.0, min_gap_s: float = 2.0,
-                  folder_fps: float = 25.0, max_rounds: int = 1, device: str = "cpu",
-                  prompts_log: list[dict] | None = None, detector=None) -> tuple[VideoReport, ScoreResult]:
+def explain_video(*args: Any, **kwargs: Any) -> tuple[VideoReport, ScoreResult]:
+    """`aexplain_video` from sync code."""
+    return run_sync(aexplain_video(*args, **kwargs))
+
+
+async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy,
+                         rules: RuleSet | None, *, sigma: float = 3.0, calls_per_minute: float = 6.0,
+                         min_gap_s: float = 2.0, folder_fps: float = 25.0, max_rounds: int = 1, device: str = "cpu",
+                         prompts_log: list[dict] | None = None, detector=None) -> tuple[VideoReport, ScoreResult]:
+    """Score, pick candidates, run the graph. CPU-bound steps run in worker threads, so several
+    videos can share one event loop (and one client's request limit) in a batch."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    scored = scorer.score(video, folder_fps=folder_fps, device=device)
+    scored = await asyncio.to_thread(scorer.score, video, folder_fps=folder_fps, device=device)
     candidates = pick_candidates(scored.smoothed(sigma), scored.info.fps, calls_per_minute=calls_per_minute,
                                  min_gap_s=min_gap_s, threshold=scored.threshold)
     timings["score"] = round(time.perf_counter() - started, 3)
@@ -39,20 +48,24 @@ def explain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy
         scorer=ScorerSummary(scorer_id=scored.scorer_id, fps=scored.info.fps, smoothing_sigma=sigma,
                              threshold=round(scored.threshold, 4), candidates=candidates, scores_file="scores.csv"),
     )
+    deps = ExplainDeps(client=client, taxonomy=taxonomy, rules=rules, video=video, fps=scored.info.fps,
+                       duration_s=scored.info.duration_s, evidence=scored.evidence, threshold=scored.threshold,
+                       folder_fps=folder_fps, max_rounds=max_rounds, detector=detector)
+    started = time.perf_counter()
     if client is None:
+        report.contexts = await asyncio.to_thread(lambda: [candidate_context(deps, i, c) for i, c in enumerate(candidates)])
+        timings["context"] = round(time.perf_counter() - started, 3)
         report.explained = False
         report.notes.append(NO_VLM_NOTE)
         report.timings_s = timings
         return report, scored
-    started = time.perf_counter()
-    deps = ExplainDeps(client=client, taxonomy=taxonomy, rules=rules, video=video, fps=scored.info.fps,
-                       duration_s=scored.info.duration_s, evidence=scored.evidence, threshold=scored.threshold,
-                       folder_fps=folder_fps, max_rounds=max_rounds, detector=detector)
     graph = build_explain_graph(deps)
-    state = asyncio.run(graph.ainvoke({"candidates": candidates, "outcomes": []}))
+    state = await graph.ainvoke({"candidates": candidates, "outcomes": []})
     timings["explain"] = round(time.perf_counter() - started, 3)
     events, usage = collect(state["outcomes"])
     report.events = merge_overlapping(events)
+    report.contexts = [CandidateContext(candidate=o["index"], keyframes_s=[round(k.time_s, 3) for k in o["keyframes"]],
+                                        relations=o["relations"]) for o in sorted(state["outcomes"], key=lambda o: o["index"])]
     report.models = {"judge": client.model}
     report.usage = usage
     report.timings_s = timings

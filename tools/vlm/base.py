@@ -46,6 +46,7 @@ class VLMClient(abc.ABC):
     """Subclasses set `model` (the model string) and implement `_complete_batch`."""
 
     model: str
+    capacity: int = 1  # requests the backend serves at once; a batch keeps this many videos in flight
 
     def __init__(self, limits: MediaLimits | None = None, validation_retries: int = 2) -> None:
         self.limits = limits or MediaLimits()

@@ -47,6 +47,7 @@ class OpenAICompatibleClient(VLMClient):
         self.api_key = api_key if api_key is not None else os.environ.get("VADAGENT_API_KEY", "")
         self.timeout_s, self.max_retries, self.backoff_s = timeout_s, max_retries, backoff_s
         self.concurrency, self.video_mode = concurrency, video_mode
+        self.capacity = concurrency
         self._tls: ssl.SSLContext | None = None  # built once: it costs ~20 ms, more than a local call
         self._gates: dict[int, asyncio.Semaphore] = {}  # per event loop: bounds all calls of this client
 

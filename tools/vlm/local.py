@@ -129,6 +129,13 @@ def _load(model_id: str, device: str):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     local = Path(model_id).is_dir()
+    if not local and not _cached(model_id) and not _hub_reachable():
+        raise VLMUnavailable(
+            f"hf:{model_id}: cannot load the model: it is not in the Hugging Face cache and huggingface.co cannot be "
+            f"reached from here; fetch it on a connected machine with `huggingface-cli download {model_id}`, or point "
+            "--vlm at a local folder (hf:/path/to/model) or at a server (vllm:MODEL@URL)")
+    if not local and not _cached(model_id):
+        log.warning("downloading %s to the Hugging Face cache (once; a 500M-parameter model is about 1 GB)", model_id)
     try:
         processor = AutoProcessor.from_pretrained(model_id)
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
@@ -140,3 +147,27 @@ def _load(model_id: str, device: str):
                "local folder (hf:/path/to/model) or at a server (vllm:MODEL@URL)")
         raise VLMUnavailable(f"hf:{model_id}: cannot load the model: {how}") from None
     return processor, network
+
+
+def _cached(model_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
+
+
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """One quick probe, so an offline machine fails in seconds instead of minutes of hub retries."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
+        return False
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # behind a proxy a direct probe proves nothing; let the hub client try
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
