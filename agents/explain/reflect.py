@@ -46,7 +46,10 @@ def reflect(answer: JudgeAnswer, taxonomy: Taxonomy, rules: RuleSet | None, fram
         critique.append(f"cite at least one keyframe number (0-{frames - 1}) that shows the event")
     normal = {r.id for r in (rules.by_kind(RuleKind.NORMAL) if rules else [])}
     if normal and answer.matched_rules and set(answer.matched_rules) <= normal:
-        critique.append("every rule you matched describes normal activity: say what breaks them, or answer 'normal'")
+        if evidence < STRONG_EVIDENCE:  # deduction: the best match is a normal rule and nothing else flags it
+            return Reflection("reject", [f"the judge matched only normal rules ({', '.join(answer.matched_rules)})"])
+        critique.append("every rule you matched describes normal activity, yet the motion evidence is strong "
+                        f"({evidence:.1f}× the threshold): say what breaks them, or answer 'normal'")
     if critique:
         return Reflection("reask", critique)
     if answer.cause.strip().lower() in VAGUE or answer.confidence < MIN_CONFIDENCE:

@@ -1,0 +1,1 @@
+"""Chat-style Q&A over a video, grounded in its VideoReport."""
