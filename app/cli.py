@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vadagent.config import Settings, load_settings
-from vadagent.errors import NotBuiltYet, UsageError, VadagentError
+from vadagent.errors import UsageError, VadagentError
 
 app = typer.Typer(
     name="vadagent", help="Find anomalies in video and explain them.", no_args_is_help=True,
@@ -55,10 +55,6 @@ def _root(
         import transformers
 
         transformers.utils.logging.disable_progress_bar()
-
-
-def _not_built(command: str, capability: str) -> NoReturn:
-    raise NotBuiltYet(f"'vadagent {command}' needs {capability}, which is not built yet")
 
 
 @app.command()
@@ -176,15 +172,35 @@ def report(
 
 
 @app.command()
-def chat() -> None:
-    """Ask questions about a video or a report."""
-    _not_built("chat", "the chat agent (agents/chat)")
+def chat(
+    target: Annotated[Path, typer.Argument(help="A report.json (or its folder), or a video to explain first.")],
+    vlm: Annotated[str | None, typer.Option(help="Model string (default: settings vlm.model, else the in-process default).")] = None,
+    conversation: Annotated[str | None, typer.Option(help="Resume the conversation with this id.")] = None,
+    memory: Annotated[Path | None, typer.Option(help="SQLite file holding conversations (default: beside the report).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to explain a video first.")] = None,
+    normal: Annotated[list[str] | None, typer.Option("--normal", help="Normal footage to fit on, for a video.")] = None,
+    scorer: Annotated[Path | None, typer.Option("--scorer", help="Scorer folder, for a video.")] = None,
+) -> None:
+    """Ask questions about a video or a report; lines on standard input work too (for scripts)."""
+    from vadagent.app.chat_cmd import chat_command
+
+    raise typer.Exit(chat_command(settings(), target, vlm=vlm, conversation=conversation, memory=memory, output=output,
+                                  normal=normal or [], scorer=scorer, out=out, console=console))
 
 
 @app.command()
-def ui() -> None:
-    """Open the web UI."""
-    _not_built("ui", "the web UI (app/ui)")
+def ui(
+    reports: Annotated[Path | None, typer.Option(help="A batch output folder (index.json) or a folder of reports.")] = None,
+    vlm: Annotated[str | None, typer.Option(help="Model string for chat and for explaining uploads.")] = None,
+    host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 7860,
+    max_upload_mb: Annotated[int, typer.Option(min=1, help="Largest video upload accepted.")] = 200,
+    workdir: Annotated[Path, typer.Option(help="Where uploads are explained.")] = Path("runs/ui"),
+) -> None:
+    """Open the web UI: pick or upload a video, see the timeline and events, chat beside it."""
+    from vadagent.app.ui import UIOptions, launch
+
+    raise typer.Exit(launch(settings(), UIOptions(reports, vlm, host, port, max_upload_mb, workdir), console=console))
 
 
 @app.command()

@@ -17,7 +17,7 @@ from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import load_taxonomy
 from vadagent.tools.detector import load_detector
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
-from vadagent.tools.vlm import VLMUnavailable, client_from_settings
+from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 
 EXIT_NOT_EXPLAINED = 3
@@ -25,7 +25,8 @@ EXIT_NOT_EXPLAINED = 3
 
 def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | None, scorer_dir: Path | None,
                     normal: list[str], taxonomy: str | None, rules_file: Path | None, fps: float | None,
-                    console: Console) -> int:
+                    console: Console, client: VLMClient | None = None) -> int:
+    """`client`: an already loaded model (the UI shares one); otherwise `vlm` names one."""
     if (scorer_dir is None) == (not normal):
         raise UsageError("give either --scorer DIR (from 'vadagent fit') or --normal FOOTAGE to fit on first")
     folder_fps = fps or settings.video.folder_fps
@@ -35,12 +36,11 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
     else:
         config = ScorerConfig(tier=settings.scorer.tier, max_side=settings.scorer.max_side)
         scorer = Scorer.fit([SourceSpec.parse(n) for n in normal], config, folder_fps=folder_fps, device=device)
-    spec = vlm or settings.vlm.model or DEFAULT_LOCAL_MODEL
-    try:
-        client = client_from_settings(spec, settings.vlm)
-    except VLMUnavailable as error:
-        console.print(f"[yellow]no VLM:[/yellow] {escape(str(error))}", soft_wrap=True)
-        client = None
+    if client is None:
+        try:
+            client = client_from_settings(vlm or settings.vlm.model or DEFAULT_LOCAL_MODEL, settings.vlm)
+        except VLMUnavailable as error:
+            console.print(f"[yellow]no VLM:[/yellow] {escape(str(error))}", soft_wrap=True)
     prompts: list[dict] = []
     report, scored = explain_video(
         video, scorer, client, load_taxonomy(taxonomy or settings.taxonomy),

@@ -33,7 +33,3 @@ class MissingExtraError(UsageError):
 
     def __init__(self, what: str, extra: str) -> None:
         super().__init__(f"{what} needs the '{extra}' extra: pip install 'vadagent[{extra}]'")
-
-
-class NotBuiltYet(UsageError):
-    """A subcommand whose capability has not been built yet (exit 2, no fake output)."""

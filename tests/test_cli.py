@@ -52,12 +52,11 @@ def test_schema_lists_and_prints():
     assert unknown.returncode == 2 and "valid names" in unknown.stderr
 
 
-@pytest.mark.parametrize("command", [["chat"], ["ui"], ["rules", "induce"]])
-def test_unbuilt_commands_exit_2_and_say_what_is_missing(command):
+@pytest.mark.parametrize("command", [["chat"], ["rules", "induce"], ["rules", "test", "x.yaml"]])
+def test_commands_missing_arguments_exit_2_with_usage(command):
     result = run(*command)
     assert result.returncode == 2
-    assert "not built yet" in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert result.stdout == ""
+    assert "Missing argument" in result.stderr and result.stdout == ""
 
 
 def test_usage_error_exits_2():

@@ -1,7 +1,6 @@
 """The HTTP client against real local servers: `transformers serve`, and a server made to fail."""
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -9,19 +8,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from pydantic import BaseModel
 
+from servers import free_port, wait_until_up
+
 from vadagent.tools.vlm import Image, Message, Sampling, Video, VLMOutputError, VLMUnavailable, make_client
 from vadagent.tools.vlm.http import OpenAICompatibleClient
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +26,7 @@ def transformers_server(tiny_vlm):
     process = subprocess.Popen([exe, "serve", str(folder), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"transformers serve exited: {process.stderr.read()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("transformers serve did not start within 120 s")
+    wait_until_up(process, f"{url}/models", "transformers serve")
     yield str(folder), url
     process.terminate()
     process.wait(timeout=30)

@@ -50,7 +50,7 @@ def aggregate(candidates: list[CandidateRule], *, min_support: int = 2, merge_si
             rules.append(Rule(
                 id=f"{'n' if kind == RuleKind.NORMAL else 'a'}{sum(r.kind == kind for r in rules) + 1}",
                 text=texts[head][0].upper() + texts[head][1:], kind=kind, subject=subject,
-                provenance=Provenance(origin=origin, sources=sorted({f.split('#')[0] for f in frames}),
+                provenance=Provenance(origin=origin, sources=sorted({s for c in found for s in c.sources}),
                                       frames=frames[:max_frames], support=len(batches), model=model),
             ))
     return rules

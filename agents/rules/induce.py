@@ -46,7 +46,8 @@ class CandidateRule:
     kind: RuleKind
     subject: RuleSubject
     batch: int
-    frames: list[str] = field(default_factory=list)
+    frames: list[str] = field(default_factory=list)  # clip#frame@time references
+    sources: list[str] = field(default_factory=list)  # the clips' paths
 
 
 def induce_from_text(batch: int, frames: list[DescribedFrame]) -> list[CandidateRule]:
@@ -59,6 +60,7 @@ def induce_from_text(batch: int, frames: list[DescribedFrame]) -> list[Candidate
                 key = (" ".join(phrase.lower().split()).rstrip("."), subject)
                 rule = found.setdefault(key, CandidateRule(key[0], RuleKind.NORMAL, subject, batch))
                 rule.frames.append(frame.ref)
+                rule.sources.append(frame.source)
     return list(found.values())
 
 
@@ -70,5 +72,5 @@ async def induce_with_vlm(client: VLMClient, batch: int, frames: list[DescribedF
     if prompts is not None:
         prompts.append({"step": "induce", "batch": batch, "prompt": prompt})
     result = await client.agenerate([Message.user(prompt)], InducedRules, Sampling(max_tokens=1024))
-    refs = [f.ref for f in frames]
-    return [CandidateRule(r.text, r.kind, r.subject, batch, list(refs)) for r in result.output.rules], result.usage
+    refs, sources = [f.ref for f in frames], list(dict.fromkeys(f.source for f in frames))
+    return [CandidateRule(r.text, r.kind, r.subject, batch, list(refs), sources) for r in result.output.rules], result.usage

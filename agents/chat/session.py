@@ -1,0 +1,112 @@
+"""A conversation about one video: open its report, ask, stream the steps, resume by id."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from vadagent.agents.chat.agent import build_chat_graph
+from vadagent.agents.chat.tools import VideoContext
+from vadagent.errors import UsageError
+from vadagent.tools.vlm import VLMClient
+from vadagent.types import VideoReport
+
+COMMANDS = "/events · /event ID · /timeline · /rules · /look T0-T1 QUESTION · /relations T0-T1 · /save [FILE] · /quit"
+_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:s)?\s*-\s*(\d+(?:\.\d+)?)\s*(?:s)?\s*(.*)$")
+
+
+@dataclass
+class Reply:
+    text: str
+    cites: list[str]
+    tools: list[str]  # the tool calls made for this reply, in order
+
+
+def load_report(path: Path) -> tuple[VideoReport, Path]:
+    """A report.json, or a folder holding one."""
+    file = path / "report.json" if path.is_dir() else path
+    if not file.is_file():
+        raise UsageError(f"{path}: no report.json here (run 'vadagent explain' first, or give a video)")
+    try:
+        return VideoReport.model_validate_json(file.read_text(encoding="utf-8")), file.parent
+    except ValueError as error:
+        raise UsageError(f"{file}: not a valid VideoReport: {str(error).splitlines()[0]}") from None
+
+
+def parse_command(text: str) -> dict | None:
+    """A slash command as a direct tool call; None for a plain question. Bad syntax is a UsageError."""
+    if not text.startswith("/"):
+        return None
+    name, _, rest = text[1:].partition(" ")
+    if name in ("events", "timeline", "rules"):
+        return {"tool": name}
+    if name == "event":
+        return {"tool": "event", "event_id": rest.strip()}
+    if name in ("look", "relations"):
+        match = _SPAN.match(rest)
+        if match is None:
+            raise UsageError(f"usage: /{name} T0-T1{' QUESTION' if name == 'look' else ''} (seconds, e.g. /{name} 12-15.5)")
+        return {"tool": name, "t0": float(match[1]), "t1": float(match[2]), "question": match[3].strip()}
+    raise UsageError(f"unknown command /{name}; commands: {COMMANDS}")
+
+
+class ChatSession:
+    def __init__(self, report: VideoReport, report_dir: Path | None, client: VLMClient | None, *,
+                 memory: Path, conversation: str | None = None, folder_fps: float = 25.0) -> None:
+        self.context = VideoContext(report, report_dir, client, folder_fps)
+        self.memory = memory
+        self.conversation = conversation or uuid.uuid4().hex[:12]
+
+    def _config(self) -> dict:
+        return {"configurable": {"thread_id": self.conversation}, "recursion_limit": 40}
+
+    async def stream(self, text: str) -> AsyncIterator[tuple[str, object]]:
+        """Yields ("tool", call text) as tools run, then ("reply", Reply)."""
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        direct = parse_command(text)
+        tools: list[str] = []
+        answer: dict | None = None
+        self.memory.parent.mkdir(parents=True, exist_ok=True)
+        async with AsyncSqliteSaver.from_conn_string(str(self.memory)) as saver:
+            graph = build_chat_graph(self.context, saver)
+            state = {"messages": [{"role": "user", "content": text}], "direct": direct}
+            async for update in graph.astream(state, self._config(), stream_mode="updates"):
+                for node_update in update.values():
+                    for message in (node_update or {}).get("messages", []):
+                        if message["role"] == "tool":
+                            tools.append(message["call"])
+                            yield "tool", message["call"]
+                        elif message["role"] == "assistant":
+                            answer = message
+        answer = answer or {"content": "(no answer)", "cites": []}
+        yield "reply", Reply(answer["content"], answer.get("cites", []), tools)
+
+    async def ask(self, text: str) -> Reply:
+        reply = None
+        async for kind, value in self.stream(text):
+            if kind == "reply":
+                reply = value
+        return reply
+
+    async def history(self) -> list[dict]:
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        async with AsyncSqliteSaver.from_conn_string(str(self.memory)) as saver:
+            snapshot = await build_chat_graph(self.context, saver).aget_state(self._config())
+        return list((snapshot.values or {}).get("messages", []))
+
+    async def transcript(self) -> str:
+        lines = [f"# Conversation {self.conversation} about {Path(self.context.report.video.path).name}", ""]
+        for m in await self.history():
+            if m["role"] == "user":
+                lines.append(f"**you:** {m['content']}")
+            elif m["role"] == "tool":
+                lines.append(f"  · {m['call']}: {m['content'][:300]}")
+            else:
+                cites = f" [{', '.join(m['cites'])}]" if m.get("cites") else ""
+                lines.append(f"**vadagent:** {m['content']}{cites}")
+        return "\n".join(lines) + "\n"

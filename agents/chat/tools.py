@@ -1,0 +1,134 @@
+"""The chat agent's tools: read a VideoReport, or look at a span of the video with the VLM.
+
+Every tool returns plain text that cites timestamps and event ids, so the answer built on it can
+cite them too. Times outside the video are refused here, before any frame is read or model called.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from vadagent.prompts import render
+from vadagent.tools.video import open_video
+from vadagent.tools.vlm import Image, Message, Sampling, Usage, VLMClient
+from vadagent.types import VideoReport
+
+LOOK_FRAMES = 6
+TOOL_NAMES = ("timeline", "events", "event", "look", "relations", "rules")
+
+
+class OutOfRange(ValueError):
+    """A time span that is not inside the video."""
+
+
+class LookAnswer(BaseModel):
+    answer: str = Field(pattern=r'^[^\x00-\x1f"\\]{1,600}$')
+    frames: list[int] = Field(default_factory=list, description="numbers of the frames that show it")
+
+
+@dataclass
+class VideoContext:
+    """What a conversation is grounded in."""
+
+    report: VideoReport
+    report_dir: Path | None
+    client: VLMClient | None
+    folder_fps: float = 25.0
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def duration_s(self) -> float:
+        return self.report.video.duration_s
+
+    def check_span(self, t0: float, t1: float) -> tuple[float, float]:
+        if t1 < t0:
+            t0, t1 = t1, t0
+        if t0 < 0 or t0 > self.duration_s or t1 > self.duration_s + 1e-6:
+            raise OutOfRange(f"{t0:g}–{t1:g} s is outside this video, which runs from 0 to {self.duration_s:.1f} s")
+        return t0, t1
+
+    # -- tools ----------------------------------------------------------------------------------
+    def timeline(self) -> str:
+        r, s = self.report, self.report.scorer
+        lines = [f"{Path(r.video.path).name}: {r.video.duration_s:.1f} s at {r.video.fps:g} fps; scorer {s.scorer_id}, "
+                 f"threshold {s.threshold:.2f}; {len(s.candidates)} candidate moment(s):"]
+        lines += [f"- {c.start_s:.1f}–{c.end_s:.1f} s, peak {c.peak_score:.2f} at {c.peak_s:.1f} s" for c in s.candidates]
+        curve = self._score_curve()
+        if curve:
+            lines.append("score per 2 s (max): " + ", ".join(f"{t:.0f}s {v:+.1f}" for t, v in curve))
+        return "\n".join(lines)
+
+    def events(self) -> str:
+        if not self.report.events:
+            note = "" if self.report.explained else " (this report was not explained: no VLM was reachable)"
+            return f"No explained events{note}. {len(self.report.scorer.candidates)} candidate moment(s) were detected."
+        return "\n".join(f"- {e.id}: {e.start_s:.1f}–{e.end_s:.1f} s, {e.category} ({e.label}), severity {int(e.severity)}, "
+                         f"{e.verdict.value}: {e.what}" for e in self.report.events)
+
+    def event(self, event_id: str) -> str:
+        found = next((e for e in self.report.events if e.id == event_id), None)
+        if found is None:
+            known = ", ".join(e.id for e in self.report.events) or "none"
+            return f"There is no event {event_id!r}; the events are: {known}."
+        e = found
+        parts = [f"{e.id} ({e.start_s:.1f}–{e.end_s:.1f} s): {e.label}, category {e.category}, severity {int(e.severity)} "
+                 f"({e.severity_rationale}), {e.verdict.value}, confidence {e.confidence:.2f}.",
+                 f"What: {e.what}", f"Cause: {e.cause}", f"Effect: {e.effect}",
+                 "Frames: " + ", ".join(f"{t:.2f} s" for t in e.evidence_frames)]
+        if e.matched_rules:
+            parts.append("Matched rules: " + ", ".join(e.matched_rules))
+        if e.relations:
+            parts.append("Relations: " + "; ".join(r.text() for r in e.relations[:6]))
+        return "\n".join(parts)
+
+    def relations(self, t0: float, t1: float) -> str:
+        t0, t1 = self.check_span(t0, t1)
+        found = [r for e in self.report.events for r in e.relations] + [r for c in self.report.contexts for r in c.relations]
+        inside = {r.text(): r for r in found if r.end_s >= t0 and r.start_s <= t1}
+        if not inside:
+            from vadagent.tools.relations import track_objects, track_relations
+
+            tracks, fps, scale = track_objects(self.report.video.path, t0, t1, folder_fps=self.folder_fps)
+            inside = {r.text(): r for r in track_relations(tracks, fps, scale)}
+        if not inside:
+            return f"No relations found between {t0:.1f} and {t1:.1f} s."
+        return "\n".join(f"- {text}" for text in sorted(inside, key=lambda k: inside[k].start_s))
+
+    def rules(self) -> str:
+        rules = self.report.rules
+        if rules is None or not rules.rules:
+            return "This report used no rule set."
+        return f"Rule set {rules.scene!r} v{rules.version}:\n" + "\n".join(
+            f"- {r.id} [{r.kind.value}] {r.text}" for r in rules.rules)
+
+    async def look(self, t0: float, t1: float, question: str) -> str:
+        """A fresh VLM call on frames of [t0, t1]; the question and frame times go to the model."""
+        t0, t1 = self.check_span(t0, t1)
+        if self.client is None:
+            return "Looking at the video needs a VLM, and none is configured (--vlm)."
+        times = np.linspace(t0, min(t1, self.duration_s - 1e-3), LOOK_FRAMES if t1 > t0 else 1)
+        options = {"fps": self.folder_fps} if Path(self.report.video.path).is_dir() else {}
+        with open_video(self.report.video.path, **options) as video:
+            batch = video.read_at(times)
+        prompt = render("chat_look", question=question, times=[float(t) for t in batch.times], t0=t0, t1=t1)
+        parts = [Image(p, float(t)) for p, t in zip(batch.frames, batch.times)]
+        result = await self.client.agenerate([Message.user(*parts, prompt)], LookAnswer, Sampling(max_tokens=512))
+        self.usage.add(result.usage)
+        cited = [f"{batch.times[i]:.2f} s" for i in result.output.frames if 0 <= i < len(batch.times)]
+        return f"Looked at {t0:.1f}–{t1:.1f} s: {result.output.answer}" + (f" (frames at {', '.join(cited)})" if cited else "")
+
+    def _score_curve(self) -> list[tuple[float, float]]:
+        if self.report_dir is None or not (self.report_dir / "scores.csv").is_file():
+            return []
+        with (self.report_dir / "scores.csv").open(newline="") as handle:
+            rows = [(float(r["time_s"]), float(r["score"])) for r in csv.DictReader(handle)]
+        bins: dict[int, float] = {}
+        for t, v in rows:
+            key = int(t // 2)
+            bins[key] = max(bins.get(key, -1e9), v)
+        return [(k * 2.0, v) for k, v in sorted(bins.items())]

@@ -1,0 +1,93 @@
+"""`vadagent chat VIDEO_OR_REPORT`: questions in, answers citing times and event ids out.
+
+Interactive on a terminal (steps stream as they run; slash commands); with standard input
+redirected, every line is a question and every answer one block on standard output, for scripts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from vadagent.agents.chat.session import COMMANDS, ChatSession, Reply, load_report
+from vadagent.config import Settings
+from vadagent.errors import UsageError
+from vadagent.tools.vlm import VLMUnavailable, client_from_settings
+from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
+
+
+def _report_path(settings: Settings, target: Path, output: Path | None, vlm: str | None, normal: list[str],
+                 scorer: Path | None, console: Console) -> Path:
+    """The report to chat about; a video is explained first."""
+    if target.suffix == ".json" or (target.is_dir() and (target / "report.json").is_file()):
+        return target
+    if not target.exists():
+        raise UsageError(f"{target}: no such video or report")
+    from vadagent.app.explaining import explain_command
+    from vadagent.tools.video import open_video
+
+    out = output or Path("runs") / "chat" / target.stem
+    if (out / "report.json").is_file():
+        console.print(f"using the existing report in {out}", highlight=False)
+        return out
+    if not normal and scorer is None:
+        with open_video(str(target)) as video:
+            opening = min(15.0, video.info.duration_s / 4)
+        normal = [f"{target}#t=0,{opening:g}"]
+        console.print(f"no --normal footage or --scorer: fitting the scorer on the first {opening:g} s of the video, "
+                      "taken as normal", highlight=False)
+    explain_command(settings, str(target), out, vlm=vlm, scorer_dir=scorer, normal=normal, taxonomy=None,
+                    rules_file=None, fps=None, console=console)
+    return out
+
+
+def _format(reply: Reply) -> str:
+    return reply.text + (f" [{', '.join(reply.cites)}]" if reply.cites else "")
+
+
+def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversation: str | None, memory: Path | None,
+                 output: Path | None, normal: list[str], scorer: Path | None, out: Console, console: Console) -> int:
+    report, report_dir = load_report(_report_path(settings, target, output, vlm, normal, scorer, console))
+    try:
+        client = client_from_settings(vlm or settings.vlm.model or DEFAULT_LOCAL_MODEL, settings.vlm)
+    except VLMUnavailable as error:
+        console.print(f"[yellow]no VLM:[/yellow] {escape(str(error))}; answering from the report only "
+                      f"({COMMANDS})", soft_wrap=True)
+        client = None
+    session = ChatSession(report, report_dir, client, memory=memory or report_dir / "chat.sqlite",
+                          conversation=conversation, folder_fps=settings.video.folder_fps)
+    interactive = sys.stdin.isatty()
+    console.print(f"conversation {session.conversation} (resume: --conversation {session.conversation})", highlight=False)
+    return asyncio.run(_loop(session, interactive, out, console))
+
+
+async def _loop(session: ChatSession, interactive: bool, out: Console, console: Console) -> int:
+    if interactive:
+        console.print(f"Ask about the video. {COMMANDS}", highlight=False)
+    while True:
+        try:
+            line = await asyncio.to_thread(input, "you> " if interactive else "")
+        except EOFError:
+            return 0
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            return 0
+        if line.startswith("/save"):
+            path = Path(line[5:].strip() or f"chat-{session.conversation}.md")
+            path.write_text(await session.transcript(), encoding="utf-8")
+            console.print(f"saved → {path}", highlight=False)
+            continue
+        try:
+            async for kind, value in session.stream(line):
+                if kind == "tool":
+                    console.print(f"  [dim]· {escape(str(value))}[/dim]", highlight=False)
+                else:
+                    out.print(escape(_format(value)), highlight=False, soft_wrap=True)
+        except UsageError as error:  # a mistyped slash command: say so, keep the conversation going
+            console.print(f"[red]{escape(str(error))}[/red]", highlight=False)

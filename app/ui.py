@@ -1,0 +1,198 @@
+"""`vadagent ui`: the web UI (Gradio, as Hawk, Holmes-VAU and AnomalyGPT demo theirs).
+
+Pick a report (from a batch's index or a folder of reports), open the bundled sample clip, or upload
+a video (size-limited, type-checked, then explained); see the player, the score timeline and the
+events; click an event to seek the player; chat beside it. Binds to 127.0.0.1 unless told otherwise.
+"""
+
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from vadagent.agents.chat.session import ChatSession, load_report
+from vadagent.config import Settings
+from vadagent.errors import MissingExtraError, UsageError, VadagentError
+from vadagent.samples import sample_clip
+from vadagent.tools.video import VIDEO_SUFFIXES, open_video
+from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
+from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
+
+EVENT_COLUMNS = ["id", "start s", "end s", "category", "label", "severity", "verdict"]
+SEEK_JS = "(t) => { const v = document.querySelector('#player video'); if (v && t !== null) { v.currentTime = t; } return t; }"
+
+
+@dataclass
+class UIOptions:
+    reports: Path | None
+    vlm: str | None
+    host: str = "127.0.0.1"
+    port: int = 7860
+    max_upload_mb: int = 200
+    workdir: Path = Path("runs/ui")
+
+
+def find_reports(folder: Path | None) -> dict[str, str]:
+    """label → report folder: a batch's index.json (finished rows), else any subfolder holding report.json."""
+    if folder is None or not folder.is_dir():
+        return {}
+    index = folder / "index.json"
+    if index.is_file():
+        rows = json.loads(index.read_text(encoding="utf-8"))
+        return {f"{Path(r['source']).name} ({r['events']} events)": str(Path(r["report"]).parent)
+                for r in rows if r.get("status") == "done" and r.get("report")}
+    return {p.parent.name: str(p.parent) for p in sorted(folder.glob("*/report.json"))}
+
+
+def check_upload(path: Path, max_mb: int) -> None:
+    """Type and size checks before anything decodes an uploaded file."""
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UsageError(f"{path.name}: not a video file type ({', '.join(sorted(VIDEO_SUFFIXES))})")
+    if path.stat().st_size > max_mb * 1024 * 1024:
+        raise UsageError(f"{path.name}: larger than the {max_mb} MB upload limit")
+    with open_video(str(path)) as video:  # raises VideoError for text renamed .mp4, truncated files, …
+        if video.info.frame_count < 2:
+            raise UsageError(f"{path.name}: fewer than 2 frames")
+
+
+class App:
+    def __init__(self, settings: Settings, options: UIOptions, client: VLMClient | None) -> None:
+        self.settings, self.options, self.client = settings, options, client
+
+    def explain(self, video: Path) -> str:
+        """Explain a video into the work folder (once), fitting on its opening, taken as normal."""
+        from vadagent.app.explaining import explain_command
+
+        out = self.options.workdir / video.stem
+        if not (out / "report.json").is_file():
+            with open_video(str(video)) as source:
+                opening = min(15.0, source.info.duration_s / 4)
+            explain_command(self.settings, str(video), out, vlm=None, scorer_dir=None, normal=[f"{video}#t=0,{opening:g}"],
+                            taxonomy=None, rules_file=None, fps=None, console=Console(stderr=True), client=self.client)
+        return str(out)
+
+    @staticmethod
+    def view(report_dir: str) -> tuple:
+        report, folder = load_report(Path(report_dir))
+        rows = [[e.id, round(e.start_s, 1), round(e.end_s, 1), e.category, e.label, int(e.severity), e.verdict.value]
+                for e in report.events]
+        timeline = folder / "timeline.png"
+        status = (f"**{Path(report.video.path).name}** · {report.video.duration_s:.1f} s · "
+                  f"{len(report.scorer.candidates)} candidate(s) · {len(report.events)} event(s)"
+                  + ("" if report.explained else " · not explained (no VLM reachable)"))
+        playable = Path(report.video.path).is_file()  # a frame folder has no file to play
+        return (report.video.path if playable else None), str(timeline) if timeline.is_file() else None, rows, status
+
+    async def ask(self, question: str, history: list[dict], report_dir: str | None, conversation: str | None):
+        import gradio as gr
+
+        if not report_dir:
+            raise gr.Error("Open a video or a report first.")
+        if not question.strip():
+            return history, "", conversation
+        report, folder = load_report(Path(report_dir))
+        session = ChatSession(report, folder, self.client, memory=folder / "chat.sqlite", conversation=conversation,
+                              folder_fps=self.settings.video.folder_fps)
+        try:
+            reply = await session.ask(question.strip())
+        except UsageError as error:
+            raise gr.Error(str(error)) from None
+        cites = f" [{', '.join(reply.cites)}]" if reply.cites else ""
+        tools = f"\n\n*tools: {', '.join(reply.tools)}*" if reply.tools else ""
+        history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": reply.text + cites + tools}]
+        return history, "", session.conversation
+
+
+def build_ui(app: App):
+    try:
+        import gradio as gr
+    except ImportError:
+        raise MissingExtraError("the web UI", "ui") from None
+
+    reports = find_reports(app.options.reports)
+
+    def guarded(fn):
+        def run(*args):
+            try:
+                return fn(*args)
+            except VadagentError as error:
+                raise gr.Error(str(error)) from None
+        return run
+
+    def open_folder(report_dir: str):
+        video, timeline, rows, status = app.view(report_dir)
+        return video, timeline, rows, status, report_dir, [], None
+
+    with gr.Blocks(title="vadagent") as demo:
+        gr.Markdown("# vadagent — anomalies, explained")
+        report_dir = gr.State(None)
+        conversation = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=3):
+                with gr.Row():
+                    picker = gr.Dropdown(choices=list(reports), label="Reports", interactive=bool(reports), scale=3)
+                    sample = gr.Button("Open the sample clip", elem_id="open-sample", scale=1)
+                upload = gr.File(label=f"Upload a video (≤ {app.options.max_upload_mb} MB)", file_count="single",
+                                 file_types=sorted(VIDEO_SUFFIXES), elem_id="upload")
+                status = gr.Markdown("Open a report, the sample clip, or upload a video.", elem_id="status")
+                player = gr.Video(label="Video", interactive=False, elem_id="player")
+                timeline = gr.Image(label="Score timeline", interactive=False, elem_id="timeline", type="filepath")
+                events = gr.Dataframe(headers=EVENT_COLUMNS, label="Events (click one to seek the player)",
+                                      interactive=False, elem_id="events")
+                seek = gr.Number(visible=False)
+            with gr.Column(scale=2):
+                chatbot = gr.Chatbot(label="Ask about the video", elem_id="chat", height=520)
+                question = gr.Textbox(placeholder="what happened at 17 s?  /events  /look 12-15 what is he holding?",
+                                      label="Question", elem_id="question")
+                ask = gr.Button("Ask", variant="primary", elem_id="ask")
+        if (app.options.reports / "index.json").is_file() if app.options.reports else False:
+            rows = json.loads((app.options.reports / "index.json").read_text(encoding="utf-8"))
+            gr.Dataframe(value=[[Path(r["source"]).name, r["status"], r.get("events"), r.get("max_severity")] for r in rows],
+                         headers=["video", "status", "events", "max severity"], label="Batch index", interactive=False)
+
+        outputs = [player, timeline, events, status, report_dir, chatbot, conversation]
+        picker.change(guarded(lambda label: open_folder(reports[label])), picker, outputs)
+        sample.click(guarded(lambda: open_folder(app.explain(sample_clip()))), None, outputs)
+
+        def on_upload(file):
+            if file is None:
+                raise gr.Error("No file received.")
+            path = Path(file if isinstance(file, str) else file.name)
+            check_upload(path, app.options.max_upload_mb)
+            return open_folder(app.explain(path))
+
+        upload.upload(guarded(on_upload), upload, outputs)
+
+        def on_select(rows, evt: gr.SelectData):
+            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            values = rows.values.tolist() if hasattr(rows, "values") else rows
+            return float(values[row][1])
+
+        events.select(on_select, events, seek).then(None, seek, seek, js=SEEK_JS)
+        ask.click(app.ask, [question, chatbot, report_dir, conversation], [chatbot, question, conversation])
+        question.submit(app.ask, [question, chatbot, report_dir, conversation], [chatbot, question, conversation])
+    return demo
+
+
+def launch(settings: Settings, options: UIOptions, *, console: Console) -> int:
+    try:
+        client = client_from_settings(options.vlm or settings.vlm.model or DEFAULT_LOCAL_MODEL, settings.vlm)
+    except VLMUnavailable as error:
+        console.print(f"no VLM: {error}; reports open and slash commands work, questions in words need a VLM",
+                      highlight=False, soft_wrap=True)
+        client = None
+    options.workdir.mkdir(parents=True, exist_ok=True)
+    demo = build_ui(App(settings, options, client))
+    if options.host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]binding to {options.host}: anyone who can reach this address can use the UI[/yellow]")
+    allowed = [str(options.workdir.resolve()), str(sample_clip().parent)]
+    if options.reports:
+        allowed.append(str(options.reports.resolve()))
+        for folder in find_reports(options.reports).values():  # the batch's videos live beside its sources
+            allowed.append(str(Path(load_report(Path(folder))[0].video.path).resolve().parent))
+    demo.queue(default_concurrency_limit=2).launch(
+        server_name=options.host, server_port=options.port, max_file_size=f"{options.max_upload_mb}mb",
+        allowed_paths=allowed, show_error=True, quiet=True, prevent_thread_lock=False)
+    return 0

@@ -1,0 +1,138 @@
+"""The chat agent: a scripted multi-turn conversation over a real report uses every tool (snapshot),
+resumes by id, refuses times outside the video, and works from standard input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vadagent.agents.chat.agent import mentioned_times
+from vadagent.agents.chat.session import ChatSession, load_report, parse_command
+from vadagent.errors import UsageError
+from vadagent.samples import sample_clip
+from vadagent.tools.vlm import make_client, run_sync
+
+VADAGENT = str(Path(sys.executable).with_name("vadagent"))
+SNAPSHOT = Path(__file__).parent / "snapshots" / "chat_conversation.txt"
+
+
+def judged(**changes) -> str:
+    base = {"category": "motion", "label": "fast object", "what": "a small object crosses the path fast",
+            "cause": "it rides along the footpath among walkers", "effect": "walkers step aside", "severity": 2,
+            "severity_rationale": "nobody is hurt", "confidence": 0.8, "evidence_frames": [2, 3], "matched_rules": ["a1"]}
+    return json.dumps(base | changes)
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory) -> Path:
+    """The sample clip explained with a replay judge: real scores, candidates, relations, events."""
+    folder = tmp_path_factory.mktemp("chat")
+    script = folder / "judge.jsonl"
+    script.write_text("".join(json.dumps({"text": judged()}) + "\n" for _ in range(8)))
+    clip = sample_clip()
+    result = subprocess.run([VADAGENT, "explain", str(clip), "--normal", f"{clip}#t=0,15", "--vlm", f"replay:{script}",
+                             "-o", str(folder / "out")], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return folder / "out"
+
+
+def step(action: str, **fields) -> dict:
+    return {"text": json.dumps({"action": action} | fields)}
+
+
+CONVERSATION = [
+    ("/events", []),
+    ("what happened in e1?", [step("event", event_id="e1"),
+                              step("answer", answer="e1 is a small object crossing the path fast, 17-19 s.",
+                                   cites=["e1", "17.5 s"])]),
+    ("how does the whole video look?", [step("timeline"),
+                                        step("answer", answer="Scores stay low until a peak at 17.5 s.", cites=["17.5 s"])]),
+    ("what is moving between 17 and 19 s?", [
+        step("relations", t0=17, t1=19),
+        step("look", t0=17, t1=19, question="what moves fast?"),
+        {"text": json.dumps({"answer": "a small bright object moving right", "frames": [1, 2]})},
+        step("answer", answer="A small object moves right much faster than the walkers.", cites=["e1", "18 s", "400 s"])]),
+    ("which rules were used?", [step("rules"), step("answer", answer="The generic rules; a1 matched.", cites=["e1"])]),
+    ("what happened at 50 s?", []),  # answered by the guard, no model call
+]
+
+
+def transcript_shape(messages: list[dict]) -> str:
+    """The conversation without tool outputs (those hold measured numbers): turns, calls, answers."""
+    lines = []
+    for m in messages:
+        if m["role"] == "user":
+            lines.append(f"user: {m['content']}")
+        elif m["role"] == "tool":
+            lines.append(f"  tool: {m['call']}")
+        else:
+            lines.append(f"assistant: {m['content'][:90]} {m.get('cites', [])}")
+    return "\n".join(lines) + "\n"
+
+
+def test_scripted_conversation_uses_every_tool_and_resumes(tmp_path, report_dir):
+    script = tmp_path / "chat.jsonl"
+    script.write_text("".join(json.dumps(e) + "\n" for _, entries in CONVERSATION for e in entries))
+    later = tmp_path / "later.jsonl"
+    later.write_text(json.dumps(step("answer", answer="As said before, e1.", cites=["e1"])) + "\n")
+    report, folder = load_report(report_dir)
+    memory = tmp_path / "chat.sqlite"
+    session = ChatSession(report, folder, make_client(f"replay:{script}"), memory=memory)
+    replies = [run_sync(session.ask(question)) for question, _ in CONVERSATION]
+    assert replies[0].tools == ["events()"] and "e1:" in replies[0].text
+    assert replies[3].tools == ["relations(17, 19)", "look(17, 19, 'what moves fast?')"]
+    assert replies[3].cites == ["e1", "18 s"]  # 400 s is outside the video: dropped
+    assert "outside it" in replies[5].text and replies[5].tools == []
+    used = {call.split("(")[0] for reply in replies for call in reply.tools}
+    assert used == {"events", "event", "timeline", "relations", "look", "rules"}
+    history = run_sync(session.history())
+    shape = transcript_shape(history)
+    if os.environ.get("VADAGENT_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(shape)
+    assert shape == SNAPSHOT.read_text(), "the conversation changed: rerun with VADAGENT_UPDATE_SNAPSHOTS=1 if meant"
+
+    # a new session with the same id continues the same conversation (memory in SQLite)
+    resumed = ChatSession(report, folder, make_client(f"replay:{later}"), memory=memory,
+                          conversation=session.conversation)
+    reply = run_sync(resumed.ask("and after that?"))
+    assert reply.text == "As said before, e1."
+    assert run_sync(resumed.history())[: len(history)] == history and len(run_sync(resumed.history())) == len(history) + 2
+    other = ChatSession(report, folder, None, memory=memory)
+    assert run_sync(other.history()) == []
+
+
+def test_commands_and_times_are_parsed():
+    assert parse_command("/look 12.0-15.5 what is the man holding?") == {
+        "tool": "look", "t0": 12.0, "t1": 15.5, "question": "what is the man holding?"}
+    assert parse_command("what?") is None
+    with pytest.raises(UsageError, match="usage: /look"):
+        parse_command("/look soon")
+    with pytest.raises(UsageError, match="unknown command"):
+        parse_command("/dance")
+    assert mentioned_times("what happened at 5s, at 1:05 and 12.0-15.5?") == [5.0, 65.0, 12.0, 15.5]
+
+
+def test_chat_from_standard_input(tmp_path, report_dir):
+    script = tmp_path / "chat.jsonl"
+    script.write_text(json.dumps(step("look", t0=4, t1=6, question="what is there?")) + "\n"
+                      + json.dumps({"text": json.dumps({"answer": "two people walk on a path", "frames": [0]})}) + "\n"
+                      + json.dumps(step("answer", answer="At 5 s two people walk along the path.", cites=["5 s"])) + "\n")
+    result = subprocess.run([VADAGENT, "chat", str(report_dir / "report.json"), "--vlm", f"replay:{script}",
+                             "--memory", str(tmp_path / "m.sqlite")], input="what happened at 5s?\n",
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "At 5 s two people walk along the path. [5 s]"
+    assert "look(4, 6" in result.stderr and "conversation " in result.stderr
+
+
+def test_chat_without_a_vlm_still_answers_commands_and_the_guard(tmp_path, report_dir):
+    result = subprocess.run([VADAGENT, "chat", str(report_dir), "--vlm", "hf:nobody/no-such-vlm",
+                             "--memory", str(tmp_path / "m.sqlite")], input="/events\nwhat happened at 99 s?\nhello\n",
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("- e1:") and any("outside it" in line for line in lines)
+    assert "needs a VLM" in result.stdout

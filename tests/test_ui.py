@@ -1,0 +1,85 @@
+"""The web UI in headless Chromium (Debian's package, driven by Playwright): open the sample clip,
+see the events, ask a question, get an answer. The model is a tiny random VLM (real code paths)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from servers import free_port, wait_until_up
+
+from vadagent.app.ui import check_upload, find_reports
+from vadagent.errors import UsageError, VideoError
+
+CHROMIUM = shutil.which("chromium")
+VADAGENT = str(Path(sys.executable).with_name("vadagent"))
+
+
+@pytest.fixture()
+def ui_server(tmp_path, tiny_vlm):
+    port = free_port()
+    log = (tmp_path / "ui.log").open("w")
+    process = subprocess.Popen([VADAGENT, "ui", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}", "--port", str(port),
+                                "--workdir", str(tmp_path / "work")], stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"})
+    url = f"http://127.0.0.1:{port}/"
+    wait_until_up(process, url, "vadagent ui", tmp_path / "ui.log")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_ui_opens_the_sample_shows_events_and_answers(ui_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.goto(ui_server)
+        page.locator("#open-sample").click()
+        expect(page.locator("#status")).to_contain_text("sample.mp4", timeout=240_000)
+        expect(page.locator("#events")).to_contain_text("e1", timeout=30_000)
+        expect(page.locator("#timeline img")).to_be_visible()
+        answers = page.locator("#chat [data-testid='bot']")
+        page.locator("#question textarea").fill("what happened at 17 s?")
+        page.locator("#ask").click()
+        expect(page.locator("#chat [data-testid='user']")).to_have_count(1, timeout=30_000)
+        expect(answers).to_have_count(1, timeout=120_000)
+        assert answers.nth(0).inner_text().strip()
+        page.locator("#question textarea").fill("what happened at 90 s?")
+        page.locator("#ask").click()
+        expect(answers).to_have_count(2, timeout=60_000)
+        expect(answers.nth(1)).to_contain_text("outside it")
+        page.locator("#events").get_by_text("e1", exact=True).filter(visible=True).first.click()  # seeks the player
+        expect(page.locator("#player video")).to_have_js_property("currentTime", 17, timeout=10_000)
+        browser.close()
+
+
+def test_uploads_are_type_and_size_checked(tmp_path, synthetic_normal):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(UsageError, match="not a video file type"):
+        check_upload(text, 10)
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("this is text, renamed")
+    with pytest.raises(VideoError):
+        check_upload(fake, 10)
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * (2 * 1024 * 1024))
+    with pytest.raises(UsageError, match="1 MB upload limit"):
+        check_upload(big, 1)
+    check_upload(synthetic_normal, 10)
+
+
+def test_reports_are_found_from_a_batch_index_or_folders(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "report.json").write_text("{}")
+    assert find_reports(tmp_path) == {"a": str(tmp_path / "a")}
+    (tmp_path / "index.json").write_text('[{"source": "/v/clip.mp4", "status": "done", "events": 2, '
+                                         f'"report": "{tmp_path}/a/report.json"}}, {{"source": "/v/bad.mp4", '
+                                         '"status": "failed", "events": null, "report": null}]')
+    assert find_reports(tmp_path) == {"clip.mp4 (2 events)": str(tmp_path / "a")}
