@@ -287,6 +287,22 @@ def rules_test(
                                   out=out, console=console))
 
 
+@rules_app.command("add")
+def rules_add(
+    file: Annotated[Path, typer.Argument(help="RuleSet YAML (created when missing).")],
+    text: Annotated[str, typer.Argument(help="The rule, e.g. 'anyone without a helmet in zone B is an anomaly'.")],
+    kind: Annotated[str, typer.Option(help="normal or anomaly.")] = "anomaly",
+    subject: Annotated[str, typer.Option(help="human_activity, object, scene, conditional or other.")] = "other",
+    rule_id: Annotated[str | None, typer.Option("--id", help="Rule id (default: the next free n#/a#).")] = None,
+    open_world: Annotated[bool, typer.Option("--open-world", help="An open-world definition rather than a "
+                                                                   "site observation.")] = False,
+) -> None:
+    """Add a hand-written rule or an open-world definition; the set's version goes up by one."""
+    from vadagent.app.rules_cmd import add_command
+
+    raise typer.Exit(add_command(file, text, kind=kind, subject=subject, rule_id=rule_id, open_world=open_world, out=out))
+
+
 @rules_app.command("import")
 def rules_import(
     file: Annotated[Path, typer.Argument(help="A rule file in another tool's format.")],

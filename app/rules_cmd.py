@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -84,7 +85,7 @@ def _validation_cell(rule: Rule) -> str:
 
 def show_command(path: Path, out: Console) -> int:
     rules = RuleSet.from_yaml(path)
-    out.print(f"[bold]{rules.scene}[/bold] v{rules.version} · induced from {len(rules.induced_from)} source(s)"
+    out.print(f"[bold]{escape(rules.scene)}[/bold] v{rules.version} · induced from {len(rules.induced_from)} source(s)"
               + (f" · held-out check: {rules.validation.frames_fired}/{rules.validation.frames_checked} frames fire an "
                  "anomaly rule" if rules.validation else ""))
     for title, group in (("rules", rules.rules), ("removed at validation", rules.removed)):
@@ -98,8 +99,8 @@ def show_command(path: Path, out: Console) -> int:
         table.add_column("held-out fires", no_wrap=True)
         for r in group:
             origin = r.provenance.origin + (f" ×{r.provenance.support}" if r.provenance.support else "")
-            table.add_row(r.id, r.kind.value, r.subject.value.replace("human_activity", "activity"), r.text, origin,
-                          _validation_cell(r))
+            table.add_row(r.id, r.kind.value, r.subject.value.replace("human_activity", "activity"), escape(r.text),
+                          origin, _validation_cell(r))
         out.print(table)
     return 0
 
@@ -133,7 +134,7 @@ def diff_command(a: Path, b: Path, out: Console) -> int:
     lines = diff_rulesets(RuleSet.from_yaml(a), RuleSet.from_yaml(b))
     for line in lines or ["no differences"]:
         style = {"+": "green", "-": "red", "x": "red", "~": "yellow"}.get(line[0], "")
-        out.print(f"[{style}]{line}[/{style}]" if style else line, highlight=False, soft_wrap=True)
+        out.print(f"[{style}]{escape(line)}[/{style}]" if style else escape(line), highlight=False, soft_wrap=True)
     return 0
 
 
@@ -172,8 +173,33 @@ def test_command(settings: Settings, rules_file: Path, video: str, *, vlm: str |
     for row in rows:
         normal = [i for i in row["fired"] if i not in row["anomaly_rules"]]
         table.add_row(f"{row['time_s']:.1f} s", f"{row['score']:+.2f}", ", ".join(row["anomaly_rules"]) or "—",
-                      ", ".join(normal) or "—", row["statement"])
+                      ", ".join(normal) or "—", escape(row["statement"]))
     out.print(table)
+    return 0
+
+
+def add_command(path: Path, text: str, *, kind: str, subject: str, rule_id: str | None, open_world: bool,
+                out: Console) -> int:
+    """Append a hand-written rule (or an open-world definition) and bump the set's version."""
+    from vadagent.rules import Provenance, RuleSubject
+
+    rules = RuleSet.from_yaml(path) if path.exists() else RuleSet(scene=path.stem)
+    try:
+        kind_value, subject_value = RuleKind(kind), RuleSubject(subject)
+    except ValueError as error:
+        raise UsageError(f"{error}; kind is normal|anomaly, subject is "
+                         f"{'|'.join(s.value for s in RuleSubject)}") from None
+    taken = {r.id for r in rules.rules + rules.removed}
+    prefix = "n" if kind_value == RuleKind.NORMAL else "a"
+    rule_id = rule_id or next(f"{prefix}{i}" for i in range(1, len(taken) + 2) if f"{prefix}{i}" not in taken)
+    if rule_id in taken:
+        raise UsageError(f"{path}: rule id {rule_id!r} is taken")
+    rule = Rule(id=rule_id, text=text, kind=kind_value, subject=subject_value,
+                provenance=Provenance(origin="open_world" if open_world else "manual"))
+    updated = rules.model_copy(update={"rules": rules.rules + [rule], "version": rules.version + 1})
+    RuleSet.model_validate(updated.model_dump())  # the whole set still validates
+    updated.to_yaml(path)
+    out.print(escape(f"{rule_id} [{kind_value.value}] {text} → {path} v{updated.version}"), highlight=False, soft_wrap=True)
     return 0
 
 
