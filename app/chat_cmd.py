@@ -16,11 +16,11 @@ from rich.markup import escape
 from vadagent.agents.chat.session import COMMANDS, ChatSession, Reply, load_report
 from vadagent.config import Settings
 from vadagent.errors import UsageError
-from vadagent.tools.vlm import VLMUnavailable, client_from_settings
+from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 
 
-def _report_path(settings: Settings, target: Path, output: Path | None, vlm: str | None, normal: list[str],
+def _report_path(settings: Settings, target: Path, output: Path | None, client: VLMClient | None, normal: list[str],
                  scorer: Path | None, console: Console) -> Path:
     """The report to chat about; a video is explained first."""
     if target.suffix == ".json" or (target.is_dir() and (target / "report.json").is_file()):
@@ -40,8 +40,8 @@ def _report_path(settings: Settings, target: Path, output: Path | None, vlm: str
         normal = [f"{target}#t=0,{opening:g}"]
         console.print(f"no --normal footage or --scorer: fitting the scorer on the first {opening:g} s of the video, "
                       "taken as normal", highlight=False)
-    explain_command(settings, str(target), out, vlm=vlm, scorer_dir=scorer, normal=normal, taxonomy=None,
-                    rules_file=None, fps=None, console=console)
+    explain_command(settings, str(target), out, vlm=None, scorer_dir=scorer, normal=normal, taxonomy=None,
+                    rules_file=None, fps=None, console=console, client=client, load_client=False)
     return out
 
 
@@ -51,13 +51,13 @@ def _format(reply: Reply) -> str:
 
 def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversation: str | None, memory: Path | None,
                  output: Path | None, normal: list[str], scorer: Path | None, out: Console, console: Console) -> int:
-    report, report_dir = load_report(_report_path(settings, target, output, vlm, normal, scorer, console))
     try:
         client = client_from_settings(vlm or settings.vlm.model or DEFAULT_LOCAL_MODEL, settings.vlm)
     except VLMUnavailable as error:
         console.print(f"[yellow]no VLM:[/yellow] {escape(str(error))}; answering from the report only "
                       f"({COMMANDS})", soft_wrap=True)
         client = None
+    report, report_dir = load_report(_report_path(settings, target, output, client, normal, scorer, console))
     session = ChatSession(report, report_dir, client, memory=memory or report_dir / "chat.sqlite",
                           conversation=conversation, folder_fps=settings.video.folder_fps)
     interactive = sys.stdin.isatty()

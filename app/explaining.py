@@ -25,8 +25,8 @@ EXIT_NOT_EXPLAINED = 3
 
 def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | None, scorer_dir: Path | None,
                     normal: list[str], taxonomy: str | None, rules_file: Path | None, fps: float | None,
-                    console: Console, client: VLMClient | None = None) -> int:
-    """`client`: an already loaded model (the UI shares one); otherwise `vlm` names one."""
+                    console: Console, client: VLMClient | None = None, load_client: bool = True) -> int:
+    """`load_client=False`: use `client` as given (a caller that already loaded one, or knows there is none)."""
     if (scorer_dir is None) == (not normal):
         raise UsageError("give either --scorer DIR (from 'vadagent fit') or --normal FOOTAGE to fit on first")
     folder_fps = fps or settings.video.folder_fps
@@ -36,7 +36,7 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
     else:
         config = ScorerConfig(tier=settings.scorer.tier, max_side=settings.scorer.max_side)
         scorer = Scorer.fit([SourceSpec.parse(n) for n in normal], config, folder_fps=folder_fps, device=device)
-    if client is None:
+    if client is None and load_client:
         try:
             client = client_from_settings(vlm or settings.vlm.model or DEFAULT_LOCAL_MODEL, settings.vlm)
         except VLMUnavailable as error:

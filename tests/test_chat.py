@@ -136,3 +136,13 @@ def test_chat_without_a_vlm_still_answers_commands_and_the_guard(tmp_path, repor
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("- e1:") and any("outside it" in line for line in lines)
     assert "needs a VLM" in result.stdout
+
+
+def test_chat_on_a_video_explains_it_first(tmp_path):
+    out = tmp_path / "explained"
+    result = subprocess.run([VADAGENT, "chat", str(sample_clip()), "-o", str(out), "--vlm", "hf:nobody/no-such-vlm"],
+                            input="/timeline\n", capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert (out / "report.json").is_file() and "fitting the scorer on the first 9 s" in result.stderr
+    assert result.stdout.startswith("sample.mp4: 36.0 s") and result.stderr.count("no VLM") == 1
