@@ -66,6 +66,7 @@ def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversat
 
 
 async def _loop(session: ChatSession, interactive: bool, out: Console, console: Console) -> int:
+    await session.check_memory()
     if interactive:
         console.print(f"Ask about the video. {COMMANDS}", highlight=False)
     while True:

@@ -146,3 +146,12 @@ def test_chat_on_a_video_explains_it_first(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (out / "report.json").is_file() and "fitting the scorer on the first 9 s" in result.stderr
     assert result.stdout.startswith("sample.mp4: 36.0 s") and result.stderr.count("no VLM") == 1
+
+
+def test_a_memory_file_that_is_not_sqlite_is_a_clear_error(tmp_path, report_dir):
+    memory = tmp_path / "m.sqlite"
+    memory.write_text("not a database, just text\n" * 100)
+    result = subprocess.run([VADAGENT, "chat", str(report_dir), "--vlm", "hf:nobody/no-such-vlm", "--memory", str(memory)],
+                            input="/events\n", capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 2 and "not a chat memory file" in result.stderr and "Traceback" not in result.stderr

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,23 @@ def parse_command(text: str) -> dict | None:
     raise UsageError(f"unknown command /{name}; commands: {COMMANDS}")
 
 
+@asynccontextmanager
+async def open_memory(path: Path):
+    """The conversation store: LangGraph's SQLite checkpointer with a strict serializer (plain data
+    only, no pickle, no class reconstruction), since a memory file may come from someone else."""
+    import aiosqlite
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with aiosqlite.connect(str(path)) as connection:
+        try:
+            await connection.execute("pragma schema_version")  # a file that is not SQLite fails here, clearly
+        except sqlite3.DatabaseError as error:
+            raise UsageError(f"{path}: not a chat memory file (SQLite): {error}") from None
+        yield AsyncSqliteSaver(connection, serde=JsonPlusSerializer(pickle_fallback=False, allowed_msgpack_modules=None))
+
+
 class ChatSession:
     def __init__(self, report: VideoReport, report_dir: Path | None, client: VLMClient | None, *,
                  memory: Path, conversation: str | None = None, folder_fps: float = 25.0) -> None:
@@ -65,13 +84,10 @@ class ChatSession:
 
     async def stream(self, text: str) -> AsyncIterator[tuple[str, object]]:
         """Yields ("tool", call text) as tools run, then ("reply", Reply)."""
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
         direct = parse_command(text)
         tools: list[str] = []
         answer: dict | None = None
-        self.memory.parent.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(str(self.memory)) as saver:
+        async with open_memory(self.memory) as saver:
             graph = build_chat_graph(self.context, saver)
             state = {"messages": [{"role": "user", "content": text}], "direct": direct}
             async for update in graph.astream(state, self._config(), stream_mode="updates"):
@@ -85,6 +101,11 @@ class ChatSession:
         answer = answer or {"content": "(no answer)", "cites": []}
         yield "reply", Reply(answer["content"], answer.get("cites", []), tools)
 
+    async def check_memory(self) -> None:
+        """Open the memory file once, so a bad one fails before the first question."""
+        async with open_memory(self.memory):
+            pass
+
     async def ask(self, text: str) -> Reply:
         reply = None
         async for kind, value in self.stream(text):
@@ -93,9 +114,7 @@ class ChatSession:
         return reply
 
     async def history(self) -> list[dict]:
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-        async with AsyncSqliteSaver.from_conn_string(str(self.memory)) as saver:
+        async with open_memory(self.memory) as saver:
             snapshot = await build_chat_graph(self.context, saver).aget_state(self._config())
         return list((snapshot.values or {}).get("messages", []))
 
