@@ -67,6 +67,7 @@ async def open_memory(path: Path):
     async with aiosqlite.connect(str(path)) as connection:
         try:
             await connection.execute("pragma schema_version")  # a file that is not SQLite fails here, clearly
+            await connection.commit()  # the checkpointer switches to WAL, which needs no open transaction
         except sqlite3.DatabaseError as error:
             raise UsageError(f"{path}: not a chat memory file (SQLite): {error}") from None
         yield AsyncSqliteSaver(connection, serde=JsonPlusSerializer(pickle_fallback=False, allowed_msgpack_modules=None))
