@@ -85,10 +85,22 @@ async def _loop(session: ChatSession, interactive: bool, out: Console, console: 
             console.print(f"saved → {path}", highlight=False)
             continue
         try:
+            shown = ""  # streamed answer text already on screen
             async for kind, value in session.stream(line):
                 if kind == "tool":
                     console.print(f"  [dim]· {escape(str(value))}[/dim]", highlight=False)
-                else:
-                    out.print(escape(_format(value)), highlight=False, soft_wrap=True)
+                elif kind == "delta" and interactive:  # scripts get the validated answer only
+                    out.print(escape(value), end="", highlight=False, soft_wrap=True)
+                    shown += value
+                elif kind == "restart" and interactive and shown:
+                    out.print("\n[dim](the answer did not validate; asking again)[/dim]", highlight=False)
+                    shown = ""
+                elif kind == "reply":
+                    text = _format(value)
+                    if shown and text.startswith(shown):
+                        text = text[len(shown):]
+                    elif shown:
+                        out.print()
+                    out.print(escape(text), highlight=False, soft_wrap=True)
         except UsageError as error:  # a mistyped slash command: say so, keep the conversation going
             console.print(f"[red]{escape(str(error))}[/red]", highlight=False)

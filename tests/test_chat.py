@@ -155,3 +155,16 @@ def test_a_memory_file_that_is_not_sqlite_is_a_clear_error(tmp_path, report_dir)
                             input="/events\n", capture_output=True, text=True, timeout=120,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 2 and "not a chat memory file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_answer_streams_out_of_the_growing_json():
+    from vadagent.agents.chat.agent import PartialAnswer
+
+    written: list[dict] = []
+    partial = PartialAnswer(written.append)
+    for text in ['{"action": "answer", "ans', '{"action": "answer", "answer": "At 5', '{"action": "answer", "answer": "At 5 s \\"two\\"',
+                 '{"action": "answer", "answer": "At 5 s \\"two\\" people", "cites": []}']:
+        partial.update(text)
+    assert "".join(w["answer"] for w in written) == 'At 5 s "two" people'
+    partial.update('{"action": "answer", "answer": "Retry')  # a validation retry starts over
+    assert written[-2] == {"restart": True} and written[-1] == {"answer": "Retry"}

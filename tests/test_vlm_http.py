@@ -77,6 +77,18 @@ class FaultServer:
                     return
                 if outer.requests <= outer.fail_times and outer.behaviour == "slow":
                     time.sleep(1.5)
+                if outer.behaviour == "sse":  # server-sent events, a few characters per event, usage last
+                    text = '{"anomalous": true, "reason": "fast bike"}'
+                    events = [{"choices": [{"delta": {"content": text[i : i + 7]}}]} for i in range(0, len(text), 7)]
+                    events.append({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5}})
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    for event in events:
+                        self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    return
                 body = json.dumps({"choices": [{"message": {"content": '{"anomalous": true, "reason": "fast bike"}'}}],
                                    "usage": {"prompt_tokens": 10, "completion_tokens": 5}}).encode()
                 try:
@@ -162,3 +174,27 @@ def test_images_are_resized_to_the_configured_side():
     (message,) = prepare([Message.user(Image(big), Video(tuple([big] * 40), tuple(range(40))))], MediaLimits(512, 8))
     assert message.parts[0].pixels.shape == (288, 512, 3)
     assert len(message.parts[1].frames) == 8 and message.parts[1].times_s[-1] == 39
+
+
+@pytest.mark.parametrize("behaviour", ["sse", "ok"])
+def test_streamed_answers_grow_then_validate(behaviour):
+    """`on_text` sees the answer grow over server-sent events; a server that ignores `stream` answers in one piece."""
+    server = FaultServer(behaviour)
+    try:
+        client = make_client(f"openai:m@{server.url}", max_retries=0)
+        seen: list[str] = []
+        result = client.generate([Message.user("is it anomalous?")], Verdict, on_text=seen.append)
+    finally:
+        server.close()
+    assert result.output == Verdict(anomalous=True, reason="fast bike")
+    assert seen[-1] == result.text and all(b.startswith(a) for a, b in zip(seen, seen[1:]))
+    assert len(seen) == (6 if behaviour == "sse" else 1)
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (10, 5)
+
+
+def test_streaming_from_transformers_serve(transformers_server):
+    model, url = transformers_server
+    client = make_client(f"openai:{model}@{url}", timeout_s=60)
+    seen: list[str] = []
+    result = client.generate([Message.user("Say something.")], sampling=Sampling(max_tokens=12), on_text=seen.append)
+    assert seen and seen[-1] == result.text

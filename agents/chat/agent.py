@@ -13,6 +13,7 @@ from pathlib import Path
 import re
 from typing import Annotated, Any, Literal, TypedDict
 
+from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field, create_model
 
@@ -67,6 +68,40 @@ def mentioned_times(text: str) -> list[float]:
     return times
 
 
+class PartialAnswer:
+    """Streams the "answer" field of a ChatStep while its JSON is still being generated.
+
+    Fed the raw text so far; writes {"answer": text so far} whenever the decoded answer grows, and
+    {"restart": True} when the text starts over (a validation retry), for the terminal to redraw."""
+
+    _FIELD = re.compile(r'"answer"\s*:\s*"')
+
+    def __init__(self, write) -> None:
+        self.write, self.shown = write, ""
+
+    def update(self, text: str) -> None:
+        match = self._FIELD.search(text)
+        if match is None:
+            return
+        value, i = [], match.end()
+        while i < len(text) and text[i] != '"':
+            if text[i] == "\\":
+                if i + 1 >= len(text):
+                    break
+                value.append({"n": "\n", "t": "\t", '"': '"', "\\": "\\", "/": "/"}.get(text[i + 1], text[i + 1]))
+                i += 2
+                continue
+            value.append(text[i])
+            i += 1
+        answer = "".join(value)
+        if not answer.startswith(self.shown):
+            self.write({"restart": True})
+            self.shown = ""
+        if len(answer) > len(self.shown):
+            self.write({"answer": answer[len(self.shown):]})
+            self.shown = answer
+
+
 def build_chat_graph(ctx: VideoContext, checkpointer=None):
     async def guard(state: ChatState) -> dict:
         if state.get("direct"):
@@ -88,8 +123,10 @@ def build_chat_graph(ctx: VideoContext, checkpointer=None):
         history = [m for m in state["messages"] if m["role"] != "system"][-HISTORY:]
         prompt = render("chat_agent", video_name=Path(ctx.report.video.path).name, duration_s=ctx.duration_s,
                         events=names, messages=history, must_answer=must)
+        partial = PartialAnswer(get_stream_writer())
         try:
-            result = await ctx.client.agenerate([Message.user(prompt)], step_type(ctx, must), Sampling(max_tokens=512))
+            result = await ctx.client.agenerate([Message.user(prompt)], step_type(ctx, must), Sampling(max_tokens=512),
+                                                on_text=partial.update)
         except VLMError as error:
             return {"messages": [_assistant(f"The model failed to answer: {error}", [])], "step": None}
         ctx.usage.add(result.usage)

@@ -84,14 +84,18 @@ class ChatSession:
         return {"configurable": {"thread_id": self.conversation}, "recursion_limit": 40}
 
     async def stream(self, text: str) -> AsyncIterator[tuple[str, object]]:
-        """Yields ("tool", call text) as tools run, then ("reply", Reply)."""
+        """Yields ("tool", call text) as tools run, ("delta", text) as the answer is generated (("restart",
+        None) if it starts over), then ("reply", Reply)."""
         direct = parse_command(text)
         tools: list[str] = []
         answer: dict | None = None
         async with open_memory(self.memory) as saver:
             graph = build_chat_graph(self.context, saver)
             state = {"messages": [{"role": "user", "content": text}], "direct": direct}
-            async for update in graph.astream(state, self._config(), stream_mode="updates"):
+            async for mode, update in graph.astream(state, self._config(), stream_mode=["updates", "custom"]):
+                if mode == "custom":  # the answer as it is generated
+                    yield ("restart", None) if update.get("restart") else ("delta", update["answer"])
+                    continue
                 for node_update in update.values():
                     for message in (node_update or {}).get("messages", []):
                         if message["role"] == "tool":

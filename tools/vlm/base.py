@@ -10,7 +10,7 @@ import abc
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -30,6 +30,7 @@ from vadagent.tools.vlm.types import (
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
+OnText = Callable[[str], None]  # called with the answer's text so far (it starts over on a retry)
 
 
 def run_sync(coroutine: Coroutine[Any, Any, R]) -> R:
@@ -58,20 +59,32 @@ class VLMClient(abc.ABC):
     ) -> list[Completion | VLMError]:
         """One raw answer per conversation, in order; a failed call is its exception."""
 
+    async def _complete_streaming(self, messages: list[Message], schema: dict | None, sampling: Sampling,
+                                  on_text: OnText) -> Completion | VLMError:
+        """One answer, reporting its text as it grows. Backends that stream override this; by default
+        the answer arrives whole, in one piece."""
+        (answer,) = await self._complete_batch([messages], schema, sampling)
+        if isinstance(answer, Completion):
+            on_text(answer.text)
+        return answer
+
     async def agenerate(self, messages: Sequence[Message], output_type: type[T] | None = None,
-                        sampling: Sampling | None = None, context: dict | None = None) -> VLMResult[T]:
-        (result,) = await self.agenerate_many([messages], output_type, sampling, context)
+                        sampling: Sampling | None = None, context: dict | None = None,
+                        on_text: OnText | None = None) -> VLMResult[T]:
+        """One request; `on_text` sees the raw answer grow (streamed where the backend streams)."""
+        (result,) = await self.agenerate_many([messages], output_type, sampling, context, on_text=on_text)
         if isinstance(result, Exception):
             raise result
         return result
 
     def generate(self, messages: Sequence[Message], output_type: type[T] | None = None,
-                 sampling: Sampling | None = None, context: dict | None = None) -> VLMResult[T]:
-        return run_sync(self.agenerate(messages, output_type, sampling, context))
+                 sampling: Sampling | None = None, context: dict | None = None,
+                 on_text: OnText | None = None) -> VLMResult[T]:
+        return run_sync(self.agenerate(messages, output_type, sampling, context, on_text))
 
     async def agenerate_many(
         self, conversations: Sequence[Sequence[Message]], output_type: type[T] | None = None,
-        sampling: Sampling | None = None, context: dict | None = None,
+        sampling: Sampling | None = None, context: dict | None = None, on_text: OnText | None = None,
     ) -> list[VLMResult[T] | VLMError]:
         """Several requests at once (batched or concurrent, as the backend allows).
 
@@ -86,7 +99,10 @@ class VLMClient(abc.ABC):
         results: list[VLMResult[T] | VLMError | None] = [None] * len(convs)
         pending = list(range(len(convs)))
         for attempt in range(self.validation_retries + 1):
-            answers = await self._complete_batch([convs[i] for i in pending], schema, sampling)
+            if on_text is not None and len(pending) == 1:
+                answers = [await self._complete_streaming(convs[pending[0]], schema, sampling, on_text)]
+            else:
+                answers = await self._complete_batch([convs[i] for i in pending], schema, sampling)
             retry = []
             for i, answer in zip(pending, answers):
                 if isinstance(answer, VLMError):

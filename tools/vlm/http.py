@@ -8,6 +8,7 @@ answer is validated by `VLMClient` whatever the server promises about structured
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -111,14 +112,30 @@ class OpenAICompatibleClient(VLMClient):
                         return error
             return list(await asyncio.gather(*(one(c) for c in conversations)))
 
-    async def _post(self, client: httpx.AsyncClient, body: dict) -> Completion:
+    async def _complete_streaming(self, messages: list[Message], schema: dict | None, sampling: Sampling,
+                                  on_text) -> Completion | VLMError:
+        """Server-sent events (`stream: true`), as vLLM and OpenAI-compatible servers send them."""
+        gate = self._gates.setdefault(id(asyncio.get_running_loop()), asyncio.Semaphore(self.concurrency))
+        body = self.request_body(messages, schema, sampling) | {"stream": True, "stream_options": {"include_usage": True}}
+        async with gate, self._client() as client:
+            try:
+                return await self._post(client, body, on_text)
+            except VLMError as error:
+                return error
+
+    async def _post(self, client: httpx.AsyncClient, body: dict, on_text=None) -> Completion:
         problem = ""
         for attempt in range(self.max_retries + 1):
             if attempt:
                 await asyncio.sleep(min(self.backoff_s * 2 ** (attempt - 1), 8.0) * (0.8 + 0.4 * random.random()))
             started = time.perf_counter()
             try:
+                if on_text is not None:
+                    return await self._read_stream(client, body, on_text, started, attempt)
                 response = await client.post("/chat/completions", json=body)
+            except _Retry as retry:
+                problem = str(retry)
+                continue
             except httpx.TimeoutException:
                 problem = f"no answer within {self.timeout_s:g} s"
                 continue
@@ -132,6 +149,38 @@ class OpenAICompatibleClient(VLMClient):
                 raise VLMError(f"{self.model}: HTTP {response.status_code}: {response.text[:300]}")
             return self._completion(response, time.perf_counter() - started, attempt)
         raise VLMUnavailable(f"{self.model}: the server did not answer after {self.max_retries + 1} attempts: {problem}")
+
+    async def _read_stream(self, client: httpx.AsyncClient, body: dict, on_text, started: float,
+                           attempt: int) -> Completion:
+        text, usage = "", {}
+        async with client.stream("POST", "/chat/completions", json=body) as response:
+            if response.status_code in RETRY_STATUS:
+                raise _Retry(f"HTTP {response.status_code}: {(await response.aread())[:200]!r}")
+            if response.status_code >= 400:
+                raise VLMError(f"{self.model}: HTTP {response.status_code}: {(await response.aread())[:300]!r}")
+            if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                whole = self._completion(httpx.Response(200, content=await response.aread()),
+                                         time.perf_counter() - started, attempt)  # a server that ignores `stream`
+                on_text(whole.text)
+                return whole
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    break
+                try:
+                    chunk = json.loads(payload)
+                except ValueError:
+                    raise VLMError(f"{self.model}: malformed event from the server: {payload[:200]}") from None
+                usage = chunk.get("usage") or usage
+                for choice in chunk.get("choices") or []:
+                    piece = (choice.get("delta") or {}).get("content")
+                    if piece:
+                        text += piece
+                        on_text(text)
+        return Completion(text, Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
+                                      time.perf_counter() - started, attempt))
 
     def _completion(self, response: httpx.Response, latency: float, retries: int) -> Completion:
         try:
@@ -152,3 +201,7 @@ class OpenAICompatibleClient(VLMClient):
                 return [m["id"] for m in response.json().get("data", [])]
         except (httpx.HTTPError, ValueError, KeyError) as error:
             raise VLMUnavailable(f"{self.model}: no server answers at {self.base_url} ({error})") from None
+
+
+class _Retry(Exception):
+    """A streamed request answered with a status worth retrying."""
