@@ -5,6 +5,7 @@ import json
 import jsonschema
 import numpy as np
 import pytest
+from pydantic import BaseModel, Field
 
 from vadagent.tools.vlm import Image, Message, Sampling, Video
 from vadagent.tools.vlm.local import TransformersClient
@@ -68,3 +69,17 @@ def test_missing_model_says_how_to_get_it(tmp_path, monkeypatch):
         TransformersClient("nobody/no-such-model-xyz")
     with pytest.raises(VLMUnavailable, match="does not hold a transformers model"):
         TransformersClient(str(tmp_path))
+
+
+class Note(BaseModel):
+    anomalous: bool
+    reason: str = Field(pattern=r'^[^\x00-\x1f"\\]{0,40}$')
+
+
+def test_tokens_stream_to_on_text_as_they_are_generated(client):
+    seen: list[str] = []
+    result = client.generate([Message.user(Image(frames(1)[0]), "Describe it.")], Note,
+                             sampling=Sampling(max_tokens=200), on_text=seen.append)
+    assert len(seen) > 2 and seen[-1] == result.text  # several pieces, ending with the validated whole
+    restarts = [i for i in range(1, len(seen)) if not seen[i].startswith(seen[i - 1])]
+    assert len(restarts) == result.usage.retries  # each validation retry starts the text over, and only then

@@ -89,7 +89,8 @@ class TransformersClient(VLMClient):
         return self._grammars[key]
 
     # -- generation -----------------------------------------------------------------------------
-    def _generate(self, conversations: list[list[Message]], schema: dict | None, sampling: Sampling) -> list[Completion]:
+    def _generate(self, conversations: list[list[Message]], schema: dict | None, sampling: Sampling,
+                  streamer=None) -> list[Completion]:
         import torch
         from xgrammar.contrib.hf import LogitsProcessor
 
@@ -100,6 +101,8 @@ class TransformersClient(VLMClient):
                   "logits_processor": processors, "pad_token_id": self.processor.tokenizer.pad_token_id}
         if sampling.temperature > 0:
             kwargs |= {"temperature": sampling.temperature, "top_p": sampling.top_p}
+        if streamer is not None:
+            kwargs["streamer"] = streamer
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
         with self._lock, torch.inference_mode():
@@ -111,6 +114,30 @@ class TransformersClient(VLMClient):
         prompt_tokens = inputs["attention_mask"].sum(1).tolist()
         return [Completion(text, Usage(int(p), int((row != pad).sum()), latency))
                 for text, p, row in zip(texts, prompt_tokens, new)]
+
+    async def _complete_streaming(self, messages: list[Message], schema: dict | None, sampling: Sampling,
+                                  on_text) -> Completion | VLMError:
+        """Tokens reach `on_text` as `generate` produces them (transformers' TextStreamer hook), posted
+        to the caller's event loop since generation runs in a worker thread."""
+        from transformers import TextStreamer
+
+        loop = asyncio.get_running_loop()
+
+        class _ToCallback(TextStreamer):
+            text = ""
+
+            def on_finalized_text(self, piece: str, stream_end: bool = False) -> None:
+                if piece:
+                    self.text += piece
+                    loop.call_soon_threadsafe(on_text, self.text)
+
+        streamer = _ToCallback(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        try:
+            (answer,) = await asyncio.to_thread(self._generate, [messages], schema, sampling, streamer)
+        except (RuntimeError, ValueError) as error:
+            return VLMError(f"{self.model}: generation failed: {error}")
+        on_text(answer.text)  # the decoded whole, in case the streamed pieces differ in spacing
+        return answer
 
     async def _complete_batch(self, conversations: list[list[Message]], schema: dict | None,
                               sampling: Sampling) -> list[Completion | VLMError]:
