@@ -87,23 +87,37 @@ class App:
         return (report.video.path if playable else None), str(timeline) if timeline.is_file() else None, rows, status
 
     async def ask(self, question: str, history: list[dict], report_dir: str | None, conversation: str | None):
+        """Streams: the question at once, tool calls as they run, the answer as it is generated."""
         import gradio as gr
 
         if not report_dir:
             raise gr.Error("Open a video or a report first.")
         if not question.strip():
-            return history, "", conversation
+            yield history, "", conversation
+            return
         report, folder = load_report(Path(report_dir))
         session = ChatSession(report, folder, self.client, memory=folder / "chat.sqlite", conversation=conversation,
                               folder_fps=self.settings.video.folder_fps)
+        history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
+        tools: list[str] = []
+        answer = ""
+        yield history, "", session.conversation
         try:
-            reply = await session.ask(question.strip())
+            async for kind, value in session.stream(question.strip()):
+                if kind == "tool":
+                    tools.append(str(value))
+                elif kind == "delta":
+                    answer += value
+                elif kind == "restart":
+                    answer = ""
+                elif kind == "reply":
+                    cites = f" [{', '.join(value.cites)}]" if value.cites else ""
+                    answer = value.text + cites
+                steps = f"\n\n*tools: {', '.join(tools)}*" if tools else ""
+                history[-1] = {"role": "assistant", "content": (answer or "…") + steps}
+                yield history, "", session.conversation
         except UsageError as error:
             raise gr.Error(str(error)) from None
-        cites = f" [{', '.join(reply.cites)}]" if reply.cites else ""
-        tools = f"\n\n*tools: {', '.join(reply.tools)}*" if reply.tools else ""
-        history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": reply.text + cites + tools}]
-        return history, "", session.conversation
 
 
 def build_ui(app: App):
@@ -172,8 +186,9 @@ def build_ui(app: App):
             return float(values[row][1])
 
         events.select(on_select, events, seek).then(None, seek, seek, js=SEEK_JS)
-        ask.click(app.ask, [question, chatbot, report_dir, conversation], [chatbot, question, conversation])
-        question.submit(app.ask, [question, chatbot, report_dir, conversation], [chatbot, question, conversation])
+        for trigger in (ask.click, question.submit):  # "once": no second question runs on a stale history
+            trigger(app.ask, [question, chatbot, report_dir, conversation], [chatbot, question, conversation],
+                    trigger_mode="once")
     return demo
 
 
