@@ -30,6 +30,9 @@ console = Console(stderr=True)
 out = Console()
 
 
+VLM_HELP = "Model string (default: settings vlm.model, else the in-process default)."
+
+
 class State:
     settings: Settings | None = None
     config_file: Path | None = None
@@ -138,7 +141,7 @@ def score(
 def explain(
     video: Annotated[str, typer.Argument(help="A video file or a folder of frames.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the report.")],
-    vlm: Annotated[str | None, typer.Option(help="Model string (default: settings vlm.model, else the in-process default).")] = None,
+    vlm: Annotated[str | None, typer.Option(help=VLM_HELP)] = None,
     scorer: Annotated[Path | None, typer.Option("--scorer", help="Scorer folder from 'vadagent fit'.")] = None,
     normal: Annotated[list[str] | None, typer.Option("--normal", help="Normal footage to fit on first (PATH#t=0,20).")] = None,
     taxonomy: Annotated[str | None, typer.Option(help="Shipped taxonomy name or a YAML file.")] = None,
@@ -156,7 +159,7 @@ def explain(
 def report(
     folder: Annotated[Path, typer.Argument(help="A folder of videos.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the reports and the index.")],
-    vlm: Annotated[str | None, typer.Option(help="Model string (default: settings vlm.model, else the in-process default).")] = None,
+    vlm: Annotated[str | None, typer.Option(help=VLM_HELP)] = None,
     scorer: Annotated[Path | None, typer.Option("--scorer", help="Scorer folder from 'vadagent fit'.")] = None,
     normal: Annotated[list[str] | None, typer.Option("--normal", help="Normal footage to fit on first (PATH#t=0,20).")] = None,
     taxonomy: Annotated[str | None, typer.Option(help="Shipped taxonomy name or a YAML file.")] = None,
@@ -174,7 +177,7 @@ def report(
 @app.command()
 def chat(
     target: Annotated[Path, typer.Argument(help="A report.json (or its folder), or a video to explain first.")],
-    vlm: Annotated[str | None, typer.Option(help="Model string (default: settings vlm.model, else the in-process default).")] = None,
+    vlm: Annotated[str | None, typer.Option(help=VLM_HELP)] = None,
     conversation: Annotated[str | None, typer.Option(help="Resume the conversation with this id.")] = None,
     memory: Annotated[Path | None, typer.Option(help="SQLite file holding conversations (default: beside the report).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to explain a video first.")] = None,

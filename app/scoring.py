@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
-from vadagent.tools.scorer import ScoreResult, Scorer, ScorerConfig, SourceSpec, pick_candidates
+from vadagent.tools.scorer import Scorer, ScorerConfig, ScoreResult, SourceSpec, pick_candidates
 from vadagent.tools.scorer.output import write_scores
 from vadagent.types import Candidate
 
@@ -80,7 +80,8 @@ def eval_detect_command(settings: Settings, dataset: str, root: Path, *, tier: i
     config = ScorerConfig(tier=settings.scorer.tier if tier is None else tier, max_side=settings.scorer.max_side)
     device = _device(settings)
     with progress_bar(console, settings.quiet or as_json) as progress:
-        result = run_detect(load_frame_dataset(dataset, root), config, sigma=settings.scorer.smoothing_sigma if sigma is None else sigma,
+        sigma = settings.scorer.smoothing_sigma if sigma is None else sigma
+        result = run_detect(load_frame_dataset(dataset, root), config, sigma=sigma,
                             calls_per_minute=settings.candidates.calls_per_minute,
                             min_gap_s=settings.candidates.min_gap_s, device=device, progress=progress)
     name = f"detect_{dataset}_tier{config.tier}" + ("" if device == "cpu" else f"_{device}")

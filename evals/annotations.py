@@ -26,7 +26,8 @@ def _read_json(path: Path, source: str) -> object:
 
 
 # -- CUVA (CVPR 2024): what / why / how per video --------------------------------------------------
-CUVA_SOURCE = "Get CUVA's annotations (gt_Descriptionv1.json, gt_Causev1.json, gt_Resultv1.json, Category.txt) from its repository."
+CUVA_SOURCE = ("Get CUVA's annotations (gt_Descriptionv1.json, gt_Causev1.json, gt_Resultv1.json, Category.txt) "
+               "from its repository.")
 CUVA_FILES = {"what": "gt_Descriptionv1.json", "why": "gt_Causev1.json", "how": "gt_Resultv1.json"}
 
 

@@ -114,7 +114,8 @@ def main() -> None:
                "gpu": torch.cuda.get_device_name(0) if gpu else None}
     lines = [f"# Scorer speed, CPU vs GPU ({data.name})", "", args.note, "",
              "## Tier-1 network alone (frames already decoded at network size)", "",
-             "| device | train s/epoch | ×CPU | infer f/s (batch 256) | infer f/s (batch 2048) | ×CPU |", "|---|---|---|---|---|---|"]
+             "| device | train s/epoch | ×CPU | infer f/s (batch 256) | infer f/s (batch 2048) | ×CPU |",
+             "|---|---|---|---|---|---|"]
     lines += [f"| {r['device']} | {r['train_seconds_per_epoch']} | {r['train_speedup_vs_cpu']} | {r['infer_fps_batch256']} | "
               f"{r['infer_fps_batch2048']} | {r['infer_speedup_vs_cpu']} |" for r in network]
     lines += ["", "## End to end (decode + motion features + network; `eval detect` protocol, σ = 3 for smoothed)", "",

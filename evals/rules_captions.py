@@ -9,7 +9,8 @@ rule minus closest normal rule). Rule sets compared in the same run:
 (b) rules induced by vadagent from text alone: `vadagent rules induce` on the Ped2 training clips with
     `--inducer text` and a scripted description model (evals/data/ped2_train_descriptions.jsonl,
     descriptions of training frames, never of test frames) — see `evals/results/rules_ped2_induced.yaml`;
-(c) (b) plus the generic anomaly rules vadagent ships (prompts/rules/generic.yaml); plus any `--rules` given. Frame AUC over the 2,010 test frames: micro (pooled) and macro (mean per
+(c) (b) plus the generic anomaly rules vadagent ships (prompts/rules/generic.yaml); plus any `--rules` given.
+Frame AUC over the 2,010 test frames: micro (pooled) and macro (mean per
 clip), raw and Gaussian-smoothed per clip (sigma given). Writes evals/results/rules_captions.{md,json}.
 """
 
@@ -90,7 +91,7 @@ def main() -> None:
         rows.append(row)
     frames = sum(len(c) for c in captions)
     lines = ["# Ped2 frame AUC from captions, rules matched by meaning (no VLM)", "",
-             f"{frames} test frames (CogVLM captions from AnomalyRuler), {int(sum(l.sum() for l in labels))} anomalous; "
+             f"{frames} test frames (CogVLM captions from AnomalyRuler), {int(sum(clip.sum() for clip in labels))} anomalous; "
              f"matching: all-MiniLM-L6-v2, statement-level (closest anomaly rule − closest normal rule, max over the "
              f"caption's statements); smoothed = Gaussian per clip, sigma {args.sigma:g}.", "",
              "| rule set | normal | anomaly | micro AUC | micro σ | macro AUC | macro σ |", "|---|---|---|---|---|---|---|"]

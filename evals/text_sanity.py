@@ -71,7 +71,8 @@ def main() -> None:
         results[aspect] = {"n": len(references), **rows}
         for metric, row in rows.items():
             wins = row["self"] > row["shuffled"]
-            lines.append(f"| {aspect} | {len(references)} | {metric} | {row['self']:.4f} | {row['shuffled']:.4f} | {'yes' if wins else 'NO'} |")
+            lines.append(f"| {aspect} | {len(references)} | {metric} | {row['self']:.4f} | {row['shuffled']:.4f} | "
+                         f"{'yes' if wins else 'NO'} |")
             print(f"{aspect:5} {metric:14} self {row['self']:.4f}  shuffled {row['shuffled']:.4f}")
     lines += ["", "judge_overall uses a scripted word-overlap judge (plumbing check), not a real model."]
     print("written to", write_results("text_sanity", results, "\n".join(lines)))

@@ -78,7 +78,8 @@ class _SlowJudge(BaseHTTPRequestHandler):
         time.sleep(0.4)
         with self.lock:
             type(self).in_flight -= 1
-        answer = {"category": "motion", "label": "fast object", "what": "an object crosses fast", "cause": "a cyclist rides onto the footpath",
+        answer = {"category": "motion", "label": "fast object", "what": "an object crosses fast",
+                  "cause": "a cyclist rides onto the footpath",
                   "effect": "walkers step aside", "severity": 2, "severity_rationale": "nobody is hurt", "confidence": 0.7,
                   "evidence_frames": [1], "matched_rules": []}
         body = json.dumps({"id": "x", "object": "chat.completion", "model": "m",

@@ -162,7 +162,8 @@ def test_the_answer_streams_out_of_the_growing_json():
 
     written: list[dict] = []
     partial = PartialAnswer(written.append)
-    for text in ['{"action": "answer", "ans', '{"action": "answer", "answer": "At 5', '{"action": "answer", "answer": "At 5 s \\"two\\"',
+    for text in ['{"action": "answer", "ans', '{"action": "answer", "answer": "At 5',
+                 '{"action": "answer", "answer": "At 5 s \\"two\\"',
                  '{"action": "answer", "answer": "At 5 s \\"two\\" people", "cites": []}']:
         partial.update(text)
     assert "".join(w["answer"] for w in written) == 'At 5 s "two" people'

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from servers import free_port, wait_until_up
 
 from vadagent.app.ui import check_upload, find_reports

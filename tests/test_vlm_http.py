@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pydantic import BaseModel
-
 from servers import free_port, wait_until_up
 
 from vadagent.tools.vlm import Image, Message, Sampling, Video, VLMOutputError, VLMUnavailable, make_client
@@ -163,8 +162,10 @@ def test_vllm_request_body_is_pinned():
     client.video_mode = "video_url"
     body = client.request_body([Message.user(video)], None, Sampling())
     assert body["messages"][0]["content"][1]["video_url"]["url"].startswith("data:video/mp4;base64,")
-    openai = OpenAICompatibleClient("gpt", "http://h/v1", flavor="openai").request_body([Message.user("x")], {"type": "object"}, Sampling())
-    assert openai["response_format"] == {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}, "strict": True}}
+    client = OpenAICompatibleClient("gpt", "http://h/v1", flavor="openai")
+    openai = client.request_body([Message.user("x")], {"type": "object"}, Sampling())
+    schema_format = {"name": "answer", "schema": {"type": "object"}, "strict": True}
+    assert openai["response_format"] == {"type": "json_schema", "json_schema": schema_format}
 
 
 def test_images_are_resized_to_the_configured_side():

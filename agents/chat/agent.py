@@ -9,8 +9,8 @@ conversation lives in the graph state, saved by a checkpointer (SQLite), so it r
 from __future__ import annotations
 
 import operator
-from pathlib import Path
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.config import get_stream_writer

@@ -14,7 +14,7 @@ from vadagent.agents.explain.judge import to_event
 from vadagent.prompts import PROMPTS_VERSION
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
-from vadagent.tools.scorer import ScoreResult, Scorer, pick_candidates
+from vadagent.tools.scorer import Scorer, ScoreResult, pick_candidates
 from vadagent.tools.scorer.output import write_scores
 from vadagent.tools.vlm import Usage, VLMClient
 from vadagent.tools.vlm.base import run_sync
