@@ -41,7 +41,8 @@ def find_reports(folder: Path | None) -> dict[str, str]:
     index = folder / "index.json"
     if index.is_file():
         rows = json.loads(index.read_text(encoding="utf-8"))
-        return {f"{Path(r['source']).name} ({r['events']} events)": str(Path(r["report"]).parent)
+        # a batch writes OUT/<stem>/report.json: resolve against this folder, wherever the batch ran from
+        return {f"{Path(r['source']).name} ({r['events']} events)": str(folder / Path(r["report"]).parent.name)
                 for r in rows if r.get("status") == "done" and r.get("report")}
     return {p.parent.name: str(p.parent) for p in sorted(folder.glob("*/report.json"))}
 
