@@ -28,18 +28,11 @@ def _report_path(settings: Settings, target: Path, output: Path | None, client: 
     if not target.exists():
         raise UsageError(f"{target}: no such video or report")
     from vadagent.app.explaining import explain_command
-    from vadagent.tools.video import open_video
 
     out = output or Path("runs") / "chat" / target.stem
     if (out / "report.json").is_file():
         console.print(f"using the existing report in {out}", highlight=False)
         return out
-    if not normal and scorer is None:
-        with open_video(str(target)) as video:
-            opening = min(15.0, video.info.duration_s / 4)
-        normal = [f"{target}#t=0,{opening:g}"]
-        console.print(f"no --normal footage or --scorer: fitting the scorer on the first {opening:g} s of the video, "
-                      "taken as normal", highlight=False)
     explain_command(settings, str(target), out, vlm=None, scorer_dir=scorer, normal=normal, taxonomy=None,
                     rules_file=None, fps=None, console=console, client=client, load_client=False)
     return out

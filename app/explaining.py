@@ -23,13 +23,33 @@ from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 EXIT_NOT_EXPLAINED = 3
 
 
+OPENING_MAX_S = 15.0
+
+
+def opening_as_normal(video: str, folder_fps: float = 25.0) -> tuple[list[str], str]:
+    """The first quarter of a video (at most 15 s) as its normal footage, and a sentence that says so."""
+    from vadagent.tools.video import open_video
+
+    options = {"fps": folder_fps} if Path(video).is_dir() else {}
+    with open_video(video, **options) as source:
+        opening = round(min(OPENING_MAX_S, source.info.duration_s / 4), 2)
+    note = (f"No --normal footage or --scorer: the scorer was fitted on the first {opening:g} s of this video, taken as "
+            "normal; give the site's normal footage (--normal) for a better baseline.")
+    return [f"{video}#t=0,{opening:g}"], note
+
+
 def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | None, scorer_dir: Path | None,
                     normal: list[str], taxonomy: str | None, rules_file: Path | None, fps: float | None,
                     console: Console, client: VLMClient | None = None, load_client: bool = True) -> int:
-    """`load_client=False`: use `client` as given (a caller that already loaded one, or knows there is none)."""
-    if (scorer_dir is None) == (not normal):
-        raise UsageError("give either --scorer DIR (from 'vadagent fit') or --normal FOOTAGE to fit on first")
+    """`load_client=False`: use `client` as given (a caller that already loaded one, or knows there is none).
+    With neither a scorer nor normal footage, the scorer is fitted on the video's opening (said, and noted)."""
+    if scorer_dir is not None and normal:
+        raise UsageError("give either --scorer DIR (from 'vadagent fit') or --normal FOOTAGE to fit on, not both")
     folder_fps = fps or settings.video.folder_fps
+    opening_note = None
+    if scorer_dir is None and not normal:
+        normal, opening_note = opening_as_normal(video, folder_fps)
+        console.print(opening_note, highlight=False, soft_wrap=True)
     device = pick_device(settings.scorer.device)
     if scorer_dir is not None:
         scorer = Scorer.load(scorer_dir)
@@ -48,6 +68,8 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
         calls_per_minute=settings.candidates.calls_per_minute, min_gap_s=settings.candidates.min_gap_s,
         folder_fps=folder_fps, device=device, prompts_log=prompts, detector=load_detector(device),
     )
+    if opening_note:
+        report.notes.insert(0, opening_note)
     write_report(output, report, scored, settings.scorer.smoothing_sigma, prompts)
     write_html(output / "report.html", report, scored.smoothed(settings.scorer.smoothing_sigma), folder_fps=folder_fps)
     write_run_manifest(output, settings, sys.argv)

@@ -68,10 +68,8 @@ class App:
 
         out = self.options.workdir / video.stem
         if not (out / "report.json").is_file():
-            with open_video(str(video)) as source:
-                opening = min(15.0, source.info.duration_s / 4)
-            explain_command(self.settings, str(video), out, vlm=None, scorer_dir=None, normal=[f"{video}#t=0,{opening:g}"],
-                            taxonomy=None, rules_file=None, fps=None, console=Console(stderr=True), client=self.client,
+            explain_command(self.settings, str(video), out, vlm=None, scorer_dir=None, normal=[], taxonomy=None,
+                            rules_file=None, fps=None, console=Console(stderr=True), client=self.client,
                             load_client=False)
         return str(out)
 

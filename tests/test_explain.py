@@ -123,10 +123,19 @@ def test_explain_without_a_vlm_writes_the_detection_and_exits_3(tmp_path):
     assert 'alt="frame at' in html
 
 
-def test_explain_needs_a_scorer_or_normal_footage(tmp_path):
-    result = subprocess.run([VADAGENT, "explain", str(sample_clip()), "-o", str(tmp_path)], capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 2 and "--scorer DIR" in result.stderr
+def test_explain_without_normal_footage_fits_on_the_opening_and_says_so(tmp_path, tiny_vlm, shared_data):
+    """The issue's command as written: no --normal, no --scorer."""
+    out = tmp_path / "out"
+    clip = shared_data / "clips" / "car_accident.mp4"
+    result = subprocess.run([VADAGENT, "explain", str(clip), "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}", "-o", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "fitted on the first 1 s of this video" in result.stderr.replace("\n", " ")
+    report = VideoReport.model_validate_json((out / "report.json").read_text())
+    assert report.notes[0].startswith("No --normal footage or --scorer") and report.explained
+    both = subprocess.run([VADAGENT, "explain", str(clip), "--normal", str(clip), "--scorer", str(tmp_path), "-o",
+                           str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
+    assert both.returncode == 2 and "not both" in both.stderr
 
 
 CHROMIUM = __import__("shutil").which("chromium")
