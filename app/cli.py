@@ -69,8 +69,7 @@ def info(
     """Show frame rate, frame count, duration and size of a video."""
     from vadagent.tools.video import open_video
 
-    options = {"fps": fps or settings().video.folder_fps} if Path(video).is_dir() else {}
-    with open_video(video, **options) as source:
+    with open_video(video, folder_fps=fps or settings().video.folder_fps) as source:
         meta = source.info
     if as_json:
         out.print_json(json.dumps(meta.model_dump() | {"duration_s": meta.duration_s}))

@@ -30,8 +30,7 @@ def opening_as_normal(video: str, folder_fps: float = 25.0) -> tuple[list[str], 
     """The first quarter of a video (at most 15 s) as its normal footage, and a sentence that says so."""
     from vadagent.tools.video import open_video
 
-    options = {"fps": folder_fps} if Path(video).is_dir() else {}
-    with open_video(video, **options) as source:
+    with open_video(video, folder_fps=folder_fps) as source:
         opening = round(min(OPENING_MAX_S, source.info.duration_s / 4), 2)
     note = (f"No --normal footage or --scorer: the scorer was fitted on the first {opening:g} s of this video, taken as "
             "normal; give the site's normal footage (--normal) for a better baseline.")

@@ -23,9 +23,8 @@ def _thumbnails(report: VideoReport, folder_fps: float) -> dict[str, list[tuple[
         wanted |= {f"c{c.candidate + 1}": c.keyframes_s[:8] for c in report.contexts if c.keyframes_s}
     if not wanted:
         return {}
-    options = {"fps": folder_fps} if Path(report.video.path).is_dir() else {}
     out: dict[str, list[tuple[float, str]]] = {}
-    with open_video(report.video.path, **options) as video:
+    with open_video(report.video.path, folder_fps=folder_fps) as video:
         for event_id, times in wanted.items():
             batch = video.read_at(times)
             images = []

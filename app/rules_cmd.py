@@ -148,8 +148,7 @@ def test_command(settings: Settings, rules_file: Path, video: str, *, vlm: str |
 
     rules = RuleSet.from_yaml(rules_file)
     folder_fps = fps or settings.video.folder_fps
-    options = {"fps": folder_fps} if Path(video).is_dir() else {}
-    with open_video(video, **options) as source:
+    with open_video(video, folder_fps=folder_fps) as source:
         info = source.info
     times = np.arange(0.0, info.duration_s, every_s)
     frames = [SampledFrame(video, info.frame_at(float(t)), float(t)) for t in times]

@@ -62,11 +62,10 @@ def _blobs(flow: np.ndarray) -> list[tuple[tuple[float, float], tuple[int, int],
 def track_objects(video_path: str | Path, start_s: float, end_s: float, *, folder_fps: float = 25.0,
                   max_side: int = 360) -> tuple[list[Track], float, float]:
     """Tracks of moving objects in [start_s, end_s]; also returns the fps and the working scale."""
-    options = {"fps": folder_fps} if Path(video_path).is_dir() else {}
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
     tracks: list[Track] = []
     active: list[Track] = []
-    with open_video(video_path, **options) as video:
+    with open_video(video_path, folder_fps=folder_fps) as video:
         size = working_size(video.info.width, video.info.height, max_side)
         scale, fps, previous = size[0] / video.info.width, video.info.fps, None
         for batch in video.scan(gray=True, start_s=start_s, end_s=end_s, chunk=32):

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypedDict
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field, create_model
+from pydantic_core import from_json
 
 from vadagent.agents.chat.tools import TOOL_NAMES, OutOfRange, VideoContext
 from vadagent.prompts import render
@@ -71,29 +72,21 @@ def mentioned_times(text: str) -> list[float]:
 class PartialAnswer:
     """Streams the "answer" field of a ChatStep while its JSON is still being generated.
 
-    Fed the raw text so far; writes {"answer": text so far} whenever the decoded answer grows, and
-    {"restart": True} when the text starts over (a validation retry), for the terminal to redraw."""
-
-    _FIELD = re.compile(r'"answer"\s*:\s*"')
+    Fed the raw text so far; writes {"answer": new text} whenever the decoded answer grows, and
+    {"restart": True} when the text starts over (a validation retry), for the terminal to redraw.
+    Partial JSON (an unfinished string, half an escape) is read by pydantic-core's partial mode."""
 
     def __init__(self, write) -> None:
         self.write, self.shown = write, ""
 
     def update(self, text: str) -> None:
-        match = self._FIELD.search(text)
-        if match is None:
+        try:
+            data = from_json(text, allow_partial="trailing-strings")
+        except ValueError:  # not JSON (yet): nothing to show
             return
-        value, i = [], match.end()
-        while i < len(text) and text[i] != '"':
-            if text[i] == "\\":
-                if i + 1 >= len(text):
-                    break
-                value.append({"n": "\n", "t": "\t", '"': '"', "\\": "\\", "/": "/"}.get(text[i + 1], text[i + 1]))
-                i += 2
-                continue
-            value.append(text[i])
-            i += 1
-        answer = "".join(value)
+        answer = data.get("answer") if isinstance(data, dict) else None
+        if not isinstance(answer, str):
+            return
         if not answer.startswith(self.shown):
             self.write({"restart": True})
             self.shown = ""

@@ -112,8 +112,7 @@ class VideoContext:
         if self.client is None:
             return "Looking at the video needs a VLM, and none is configured (--vlm)."
         times = np.linspace(t0, min(t1, self.duration_s - 1e-3), LOOK_FRAMES if t1 > t0 else 1)
-        options = {"fps": self.folder_fps} if Path(self.report.video.path).is_dir() else {}
-        with open_video(self.report.video.path, **options) as video:
+        with open_video(self.report.video.path, folder_fps=self.folder_fps) as video:
             batch = video.read_at(times)
         prompt = render("chat_look", question=question, times=[float(t) for t in batch.times], t0=t0, t1=t1)
         parts = [Image(p, float(t)) for p, t in zip(batch.frames, batch.times)]

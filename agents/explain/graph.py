@@ -90,7 +90,7 @@ def build_explain_graph(deps: ExplainDeps):
                         rules=deps.rules.rules if deps.rules else [], taxonomy=deps.taxonomy,
                         critique=state.get("critique", []))
         deps.prompts.append({"candidate": state["index"], "round": state.get("round", 0), "prompt": prompt})
-        with open_video(deps.video, **_folder(deps)) as video:
+        with open_video(deps.video, folder_fps=deps.folder_fps) as video:
             pixels = video.read_at([k.time_s for k in frames]).frames
         parts = [Image(p, k.time_s) for p, k in zip(pixels, frames)] if len(pixels) == len(frames) else \
             [Image(p) for p in pixels]
@@ -171,13 +171,16 @@ def candidate_relations(deps: ExplainDeps, candidate: Candidate, context_s: floa
 def candidate_context(deps: ExplainDeps, index: int, candidate: Candidate) -> CandidateContext:
     """The VLM-free part of a branch (sample + relations), for detection-only reports."""
     keyframes = keyframe_times(candidate, deps.duration_s, context_s=deps.context_s)
-    return CandidateContext(candidate=index, keyframes_s=[round(k.time_s, 3) for k in keyframes],
-                            relations=candidate_relations(deps, candidate, deps.context_s, keyframes))
+    return context_record(index, keyframes, candidate_relations(deps, candidate, deps.context_s, keyframes))
+
+
+def context_record(index: int, keyframes: list[Keyframe], relations: list[Relation]) -> CandidateContext:
+    return CandidateContext(candidate=index, keyframes_s=[round(k.time_s, 3) for k in keyframes], relations=relations)
 
 
 def detected_objects(deps: ExplainDeps, times: list[float]) -> list[Relation]:
     """What the optional detector sees in the candidate's keyframes, as relations."""
-    with open_video(deps.video, **_folder(deps)) as video:
+    with open_video(deps.video, folder_fps=deps.folder_fps) as video:
         batch = video.read_at(times)
     relations = []
     for time_s, found in zip(batch.times, deps.detector.detect(batch.frames)):
@@ -188,8 +191,3 @@ def detected_objects(deps: ExplainDeps, times: list[float]) -> list[Relation]:
                                       evidence=f"object detector, score {d.score:.2f}"))
     return relations
 
-
-def _folder(deps: ExplainDeps) -> dict:
-    from pathlib import Path
-
-    return {"fps": deps.folder_fps} if Path(deps.video).is_dir() else {}

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vadagent.agents.explain.graph import ExplainDeps, build_explain_graph, candidate_context
+from vadagent.agents.explain.graph import ExplainDeps, build_explain_graph, candidate_context, context_record
 from vadagent.agents.explain.judge import to_event
 from vadagent.prompts import PROMPTS_VERSION
 from vadagent.rules import RuleSet
@@ -18,7 +18,7 @@ from vadagent.tools.scorer import Scorer, ScoreResult, pick_candidates
 from vadagent.tools.scorer.output import write_scores
 from vadagent.tools.vlm import Usage, VLMClient
 from vadagent.tools.vlm.base import run_sync
-from vadagent.types import AnomalyEvent, CandidateContext, ScorerSummary, TokenUsage, Verdict, VideoReport
+from vadagent.types import AnomalyEvent, ScorerSummary, TokenUsage, Verdict, VideoReport
 
 log = logging.getLogger(__name__)
 NO_VLM_NOTE = ("Explanations need a vision-language model and none was reachable: this report holds the detection "
@@ -64,8 +64,8 @@ async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, t
     timings["explain"] = round(time.perf_counter() - started, 3)
     events, usage = collect(state["outcomes"])
     report.events = merge_overlapping(events)
-    report.contexts = [CandidateContext(candidate=o["index"], keyframes_s=[round(k.time_s, 3) for k in o["keyframes"]],
-                                        relations=o["relations"]) for o in sorted(state["outcomes"], key=lambda o: o["index"])]
+    report.contexts = [context_record(o["index"], o["keyframes"], o["relations"])
+                       for o in sorted(state["outcomes"], key=lambda o: o["index"])]
     report.models = {"judge": client.model}
     report.usage = usage
     report.timings_s = timings

@@ -10,7 +10,6 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -132,8 +131,7 @@ async def describe_frames(deps: InduceDeps, frames: list[SampledFrame], stage: s
     conversations, refs = [], []
     for source in dict.fromkeys(f.source for f in frames):
         mine = [f for f in frames if f.source == source]
-        options = {"fps": deps.folder_fps} if Path(source).is_dir() else {}
-        with open_video(source, **options) as video:
+        with open_video(source, folder_fps=deps.folder_fps) as video:
             batch = video.read([f.frame for f in mine])
         for f, pixels in zip(mine, batch.frames):
             ref = frame_ref(source, f.frame, f.time_s)

@@ -62,7 +62,7 @@ def rule_variants(text: str) -> list[str]:
 @dataclass(frozen=True)
 class FrameMatch:
     score: float
-    fired: list[str]  # rule ids whose similarity reaches the threshold on some statement
+    fired: list[str]  # rules matching some statement (≥ threshold; anomaly rules also above every normal rule)
     best_statement: str
 
 
@@ -105,7 +105,9 @@ class RuleMatcher:
                 evidence = 1.0 - normal
                 score = float(evidence.mean())
             best = int(np.argmax(evidence))
-            fired = [self.ids[j] for j in np.flatnonzero((block >= self.threshold).any(0))]
+            hit = block >= self.threshold  # an anomaly rule fires only where it beats every normal rule
+            hit[:, self.is_anomaly] &= block[:, self.is_anomaly] > normal[:, None]
+            fired = [self.ids[j] for j in np.flatnonzero(hit.any(0))]
             results.append(FrameMatch(score, fired, parts[best]))
         return results
 

@@ -9,7 +9,6 @@ busy noon are both described instead of fifty copies of the busiest minute.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -28,7 +27,7 @@ class SampledFrame:
 
 
 def _open(path: str, folder_fps: float):
-    return open_video(path, fps=folder_fps) if Path(path).is_dir() else open_video(path)
+    return open_video(path, folder_fps=folder_fps)
 
 
 def frame_signatures(spec: SourceSpec, *, folder_fps: float = 25.0, stride: int = 5) -> tuple[list[SampledFrame], np.ndarray]:

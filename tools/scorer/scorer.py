@@ -304,4 +304,4 @@ def _fill(values: dict[int, float], count: int) -> np.ndarray:
 
 
 def _open(path: str, folder_fps: float) -> VideoSource:
-    return open_video(path, fps=folder_fps) if Path(path).is_dir() else open_video(path)
+    return open_video(path, folder_fps=folder_fps)

@@ -77,9 +77,14 @@ def register_opener(name: str, accepts: Callable[[str], bool], opener: Opener) -
     _OPENERS.append((name, accepts, opener))
 
 
-def open_video(source: str | Path, **options: object) -> VideoSource:
-    """Open a video file or a folder of frames. Raises `VideoError` naming the source and problem."""
+def open_video(source: str | Path, *, folder_fps: float | None = None, **options: object) -> VideoSource:
+    """Open a video file or a folder of frames. Raises `VideoError` naming the source and problem.
+
+    `folder_fps` is the frame rate to assume when the source turns out to be a folder of frames
+    (files carry their own), so callers need not check which kind they were given."""
     text = str(source)
+    if folder_fps is not None and Path(text).is_dir():
+        options.setdefault("fps", folder_fps)
     for _name, accepts, opener in _OPENERS:
         if accepts(text):
             return opener(text, **options)

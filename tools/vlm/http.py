@@ -147,7 +147,7 @@ class OpenAICompatibleClient(VLMClient):
                 continue
             if response.status_code >= 400:
                 raise VLMError(f"{self.model}: HTTP {response.status_code}: {response.text[:300]}")
-            return self._completion(response, time.perf_counter() - started, attempt)
+            return self._completion(response.text, time.perf_counter() - started, attempt)
         raise VLMUnavailable(f"{self.model}: the server did not answer after {self.max_retries + 1} attempts: {problem}")
 
     async def _read_stream(self, client: httpx.AsyncClient, body: dict, on_text, started: float,
@@ -159,7 +159,7 @@ class OpenAICompatibleClient(VLMClient):
             if response.status_code >= 400:
                 raise VLMError(f"{self.model}: HTTP {response.status_code}: {(await response.aread())[:300]!r}")
             if not response.headers.get("content-type", "").startswith("text/event-stream"):
-                whole = self._completion(httpx.Response(200, content=await response.aread()),
+                whole = self._completion((await response.aread()).decode("utf-8", "replace"),
                                          time.perf_counter() - started, attempt)  # a server that ignores `stream`
                 on_text(whole.text)
                 return whole
@@ -182,12 +182,12 @@ class OpenAICompatibleClient(VLMClient):
         return Completion(text, Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
                                       time.perf_counter() - started, attempt))
 
-    def _completion(self, response: httpx.Response, latency: float, retries: int) -> Completion:
+    def _completion(self, body: str, latency: float, retries: int) -> Completion:
         try:
-            data = response.json()
+            data = json.loads(body)
             text = data["choices"][0]["message"]["content"] or ""
         except (ValueError, KeyError, IndexError, TypeError) as error:
-            raise VLMError(f"{self.model}: malformed answer from the server ({error}): {response.text[:200]}") from None
+            raise VLMError(f"{self.model}: malformed answer from the server ({error}): {body[:200]}") from None
         usage = data.get("usage") or {}
         return Completion(text, Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
                                       latency, retries))
