@@ -22,13 +22,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vadagent.agents.explain.run import aexplain_video, write_report
 from vadagent.app.report_html import write_html, write_index_html
+from vadagent.app.scoring import scorer_config
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.errors import UsageError, VadagentError
 from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.index import ReportIndex
-from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+from vadagent.tools.scorer import Scorer, SourceSpec
 from vadagent.tools.video import VIDEO_SUFFIXES
 from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
@@ -51,7 +52,7 @@ def _scorer(settings: Settings, output: Path, scorer_dir: Path | None, normal: l
         return Scorer.load(saved)
     if not normal:
         raise UsageError("give either --scorer DIR (from 'vadagent fit') or --normal FOOTAGE to fit on first")
-    config = ScorerConfig(tier=settings.scorer.tier, max_side=settings.scorer.max_side)
+    config = scorer_config(settings)
     scorer = Scorer.fit([SourceSpec.parse(n) for n in normal], config, folder_fps=settings.video.folder_fps,
                         device=pick_device(settings.scorer.device))
     scorer.save(saved)

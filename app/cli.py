@@ -38,6 +38,27 @@ class State:
     config_file: Path | None = None
 
 
+def _tier_help() -> str:
+    from vadagent.tools.scorer.tiers import TIERS
+
+    return "; ".join(f"{name} ({cls.summary})" for name, cls in TIERS.items()) + ". Default from settings: motion,objects."
+
+
+TIER_HELP = _tier_help()
+
+
+def _tiers(tiers: str | None, tier: str | None) -> list[str] | None:
+    """--tiers a,b or --tier a, checked against the registry."""
+    from vadagent.tools.scorer.tiers import tier_class
+
+    if tiers and tier:
+        raise UsageError("give --tiers A,B or --tier A, not both")
+    names = [t.strip() for t in (tiers or tier or "").split(",") if t.strip()]
+    for name in names:
+        tier_class(name)
+    return names or None
+
+
 def settings() -> Settings:
     if State.settings is None:
         State.settings = load_settings(State.config_file)
@@ -113,13 +134,19 @@ def doctor(
 def fit(
     normal: Annotated[list[str], typer.Argument(help="Normal footage: videos or frame folders; PATH#t=0,20 takes 0–20 s.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Scorer folder to write.")],
-    tier: Annotated[int | None, typer.Option(min=0, max=1, help="0: motion statistics; 1: add the frame-prediction net.")] = None,
+    tiers: Annotated[str | None, typer.Option(help=f"Comma-separated scorer tiers to fuse: {TIER_HELP}")] = None,
+    tier: Annotated[str | None, typer.Option(help="One scorer tier alone (same names as --tiers).")] = None,
+    select: Annotated[bool | None, typer.Option(
+        "--select/--no-select", help="Choose tiers and weights by self-validation on held-out normal footage "
+                                     "with synthetic anomalies (the choice is written to scorer.json).")] = None,
+    budget_s: Annotated[float | None, typer.Option(min=1, help="Training time of a learned tier, seconds.")] = None,
     fps: Annotated[float | None, typer.Option(help="Frame rate of frame folders.")] = None,
 ) -> None:
     """Fit a frame scorer on a site's normal footage."""
     from vadagent.app.scoring import fit_command
 
-    fit_command(settings(), normal, output, tier=tier, fps=fps, console=console)
+    fit_command(settings(), normal, output, tiers=_tiers(tiers, tier), fps=fps, console=console, select=select,
+                budget_s=budget_s)
 
 
 @app.command()
@@ -322,7 +349,11 @@ def rules_import(
 def eval_detect(
     dataset: Annotated[str, typer.Option(help="Dataset name, e.g. ucsd_ped2.")] = "ucsd_ped2",
     root: Annotated[Path, typer.Option(help="Dataset folder.")] = Path("../shared/data/ucsd_ped2"),
-    tier: Annotated[int | None, typer.Option(min=0, max=1, help="Scorer tier.")] = None,
+    tiers: Annotated[str | None, typer.Option(help=f"Comma-separated scorer tiers to fuse: {TIER_HELP}")] = None,
+    tier: Annotated[str | None, typer.Option(help="One scorer tier alone (same names as --tiers).")] = None,
+    select: Annotated[bool | None, typer.Option("--select/--no-select", help="Self-validated tier choice.")] = None,
+    normal_seconds: Annotated[float | None, typer.Option(
+        min=1, help="Fit on the first S seconds of the normal footage only (little footage).")] = None,
     sigma: Annotated[float | None, typer.Option(min=0, help="Smoothing sigma for the smoothed figures.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     results: Annotated[Path | None, typer.Option(help="Results folder (default evals/results of the checkout).")] = None,
@@ -330,8 +361,8 @@ def eval_detect(
     """Frame-level detection benchmark: AUC (micro/macro, raw/smoothed) and event recall at a 10% budget."""
     from vadagent.app.scoring import eval_detect_command
 
-    eval_detect_command(settings(), dataset, root, tier=tier, sigma=sigma, as_json=as_json, results=results,
-                        console=console, out=out)
+    eval_detect_command(settings(), dataset, root, tiers=_tiers(tiers, tier), sigma=sigma, as_json=as_json,
+                        results=results, console=console, out=out, select=select, normal_seconds=normal_seconds)
 
 
 @eval_app.command("list")

@@ -10,13 +10,14 @@ from rich.markup import escape
 
 from vadagent.agents.explain.run import explain_video, write_report
 from vadagent.app.report_html import write_html
+from vadagent.app.scoring import scorer_config
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.errors import UsageError
 from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import load_taxonomy
 from vadagent.tools.detector import load_detector
-from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+from vadagent.tools.scorer import Scorer, SourceSpec
 from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 
@@ -53,7 +54,7 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
     if scorer_dir is not None:
         scorer = Scorer.load(scorer_dir)
     else:
-        config = ScorerConfig(tier=settings.scorer.tier, max_side=settings.scorer.max_side)
+        config = scorer_config(settings)
         scorer = Scorer.fit([SourceSpec.parse(n) for n in normal], config, folder_fps=folder_fps, device=device)
     if client is None and load_client:
         try:

@@ -37,9 +37,17 @@ def _device(settings: Settings) -> str:
     return pick_device(settings.scorer.device)
 
 
-def fit_command(settings: Settings, normal: list[str], output: Path, *, tier: int | None, fps: float | None,
-                console: Console) -> Scorer:
-    config = ScorerConfig(tier=settings.scorer.tier if tier is None else tier, max_side=settings.scorer.max_side)
+def scorer_config(settings: Settings, *, tiers: list[str] | None = None, select: bool | None = None,
+                  budget_s: float | None = None) -> ScorerConfig:
+    """The one place settings (and command-line overrides) become a scorer configuration."""
+    s = settings.scorer
+    return ScorerConfig(tiers=list(tiers or s.tiers), select=s.select if select is None else select,
+                        budget_s=budget_s or s.budget_s, max_side=s.max_side, chunk_frames=settings.video.chunk_frames)
+
+
+def fit_command(settings: Settings, normal: list[str], output: Path, *, tiers: list[str] | None, fps: float | None,
+                console: Console, select: bool | None = None, budget_s: float | None = None) -> Scorer:
+    config = scorer_config(settings, tiers=tiers, select=select, budget_s=budget_s)
     sources = [SourceSpec.parse(text) for text in normal]
     with progress_bar(console, settings.quiet) as progress:
         scorer = Scorer.fit(sources, config, folder_fps=fps or settings.video.folder_fps, device=_device(settings),
@@ -47,6 +55,10 @@ def fit_command(settings: Settings, normal: list[str], output: Path, *, tier: in
     scorer.save(output)
     write_run_manifest(output, settings, sys.argv)
     if not settings.quiet:
+        chosen = scorer.fit_info.get("selection", {}).get("chosen")
+        if chosen:
+            console.print(f"self-validation chose {scorer.scorer_id} (weights {chosen['weights']}; AUC {chosen['auc']:.3f} "
+                          "on synthetic anomalies in held-out normal footage)")
         console.print(f"fitted {scorer.scorer_id} on {scorer.fit_info['frames']} frames in "
                       f"{scorer.fit_info['fit_seconds']:.1f} s → {output}")
     return scorer
@@ -71,20 +83,23 @@ def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path
     return result, candidates
 
 
-def eval_detect_command(settings: Settings, dataset: str, root: Path, *, tier: int | None, sigma: float | None,
-                        as_json: bool, results: Path | None, console: Console, out: Console) -> dict:
+def eval_detect_command(settings: Settings, dataset: str, root: Path, *, tiers: list[str] | None, sigma: float | None,
+                        as_json: bool, results: Path | None, console: Console, out: Console,
+                        select: bool | None = None, normal_seconds: float | None = None) -> dict:
     from vadagent.evals.common import write_results
     from vadagent.evals.datasets import load_frame_dataset
     from vadagent.evals.detect import markdown, run_detect
 
-    config = ScorerConfig(tier=settings.scorer.tier if tier is None else tier, max_side=settings.scorer.max_side)
+    config = scorer_config(settings, tiers=tiers, select=select)
     device = _device(settings)
     with progress_bar(console, settings.quiet or as_json) as progress:
         sigma = settings.scorer.smoothing_sigma if sigma is None else sigma
         result = run_detect(load_frame_dataset(dataset, root), config, sigma=sigma,
                             calls_per_minute=settings.candidates.calls_per_minute,
-                            min_gap_s=settings.candidates.min_gap_s, device=device, progress=progress)
-    name = f"detect_{dataset}_tier{config.tier}" + ("" if device == "cpu" else f"_{device}")
+                            min_gap_s=settings.candidates.min_gap_s, device=device, progress=progress,
+                            normal_seconds=normal_seconds)
+    name = (f"detect_{dataset}_{'+'.join(config.tiers)}" + ("_select" if config.select else "")
+            + (f"_{normal_seconds:g}s" if normal_seconds else "") + ("" if device == "cpu" else f"_{device}"))
     written = write_results(name, result, markdown(result), results)
     if as_json:
         out.print_json(json.dumps(result))

@@ -28,10 +28,14 @@ class VideoSettings(_Section):
 
 
 class ScorerSettings(_Section):
-    tier: int = Field(0, ge=0, le=1, description="0: motion statistics; 1: also the frame-prediction net")
+    tiers: list[str] = Field(["motion", "objects"], min_length=1,
+                             description="scorer tiers to fuse (with select: the candidates); see 'vadagent fit --help'")
+    select: bool = Field(False, description="choose tiers and weights by self-validation on held-out normal "
+                                            "footage with synthetic anomalies")
+    budget_s: float = Field(300.0, gt=0, description="training time of a learned tier, seconds")
     smoothing_sigma: float = Field(3.0, ge=0, description="Gaussian smoothing of scores, in frames (0: none)")
     max_side: int = Field(360, ge=64, description="frames are downscaled so the longer side is at most this")
-    device: str = Field("auto", description="torch device for tier 1: auto, cpu, cuda, mps")
+    device: str = Field("auto", description="torch device for learned tiers: auto, cpu, cuda, mps")
 
 
 class CandidateSettings(_Section):

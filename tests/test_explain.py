@@ -12,7 +12,7 @@ from vadagent.agents.explain.graph import ExplainDeps, build_explain_graph
 from vadagent.agents.explain.run import collect
 from vadagent.samples import sample_clip
 from vadagent.taxonomy import load_taxonomy
-from vadagent.tools.scorer.motion import Evidence
+from vadagent.tools.scorer.tiers import Evidence
 from vadagent.tools.vlm import make_client, run_sync
 from vadagent.types import Candidate, VideoReport
 

@@ -6,12 +6,13 @@ from sklearn.metrics import roc_auc_score
 
 from vadagent.errors import ArtifactError, UsageError
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
-from vadagent.tools.scorer.net import PredictorConfig
+from vadagent.tools.scorer.tiers import TIERS, Geometry, Tier, tier_class
+from vadagent.tools.synthetic import ClipSpec, render_clip
 
 
 @pytest.fixture(scope="module")
 def fitted(synthetic_normal):
-    return Scorer.fit([SourceSpec(str(synthetic_normal))])
+    return Scorer.fit([SourceSpec(str(synthetic_normal))])  # the default tier set, no selection
 
 
 def test_scorer_separates_the_synthetic_anomalies(fitted, synthetic_anomalous):
@@ -28,10 +29,12 @@ def test_scorer_separates_the_synthetic_anomalies(fitted, synthetic_anomalous):
     assert result.scores[fast["start_frame"] : fast["end_frame"] + 1].max() > result.threshold
 
 
-def test_calibration_is_causal_and_normal_footage_stays_low(fitted, synthetic_normal):
-    result = fitted.score(synthetic_normal)
+def test_calibration_is_causal_and_normal_footage_stays_low(tmp_path, fitted):
+    other = tmp_path / "other_normal.mp4"  # unseen normal footage: the kNN tier would know its own frames
+    render_clip(ClipSpec(seconds=12, seed=3), other)
+    result = fitted.score(other)
     assert np.mean(result.scores > result.threshold) < 0.02
-    assert abs(float(np.mean(result.scores))) < 0.5  # z-units of the normal distribution
+    assert abs(float(np.mean(result.scores))) < 1.0  # z-units of the normal distribution (a 12 s clip varies)
 
 
 def test_evidence_points_at_the_fast_object(fitted, synthetic_anomalous):
@@ -74,12 +77,85 @@ def test_source_spec_parsing():
         SourceSpec.parse("a.mp4#t=9,3")
 
 
-def test_tier1_trains_saves_and_loads(tmp_path, synthetic_normal, synthetic_anomalous):
-    config = ScorerConfig(tier=1, tier1=PredictorConfig(width=48, height=32, channels=8), tier1_epochs=1)
+def test_learned_tier_trains_within_budget_saves_loads_and_follows_the_device(tmp_path, synthetic_normal,
+                                                                              synthetic_anomalous):
+    config = ScorerConfig(tiers=["motion", "predictor"], select=False, budget_s=5,
+                          params={"predictor": {"width": 48, "height": 32, "channels": 8, "epochs": 50}})
     scorer = Scorer.fit([SourceSpec.parse(f"{synthetic_normal}#t=0,8")], config)
-    assert sum(p.numel() for p in scorer.predictor.parameters()) < 2_000_000
+    assert scorer.fit_info["fit_seconds"] < 5 + 30  # 50 epochs would take far longer: the budget stopped it
+    model = scorer.tiers["predictor"].model
+    assert sum(p.numel() for p in model.parameters()) < 2_000_000
     path, truth = synthetic_anomalous
     scores = scorer.score(path).scores
     assert len(scores) == truth.frame_count and np.isfinite(scores).all()
-    loaded = Scorer.load(scorer.save(tmp_path / "tier1"))
+    loaded = Scorer.load(scorer.save(tmp_path / "learned"))
     assert np.allclose(loaded.score(path).scores, scores, atol=1e-4)
+    loaded.to("meta")  # parameters follow Scorer.to (the meta device needs no accelerator)
+    assert all(p.device.type == "meta" for p in loaded.tiers["predictor"].model.parameters())
+
+
+def test_tiers_come_from_one_registry():
+    assert {"motion", "objects", "predictor"} <= set(TIERS)
+    for name, cls in TIERS.items():
+        assert issubclass(cls, Tier) and cls.name == name and cls.summary
+    with pytest.raises(UsageError, match="unknown scorer tier 'nope'; available: motion"):
+        tier_class("nope")
+    with pytest.raises(UsageError, match="unknown scorer tier"):
+        ScorerConfig(tiers=["motion", "nope"])
+    assert tier_class("objects")(Geometry(360, 240)).params.k == 5
+
+
+@pytest.fixture(scope="module")
+def busy_scene(tmp_path_factory):
+    """A busy normal crowd hurrying both ways in the background; in the test clip, one person
+    walks slowly close to the camera, where nobody goes. Motion cues rank the crowd higher."""
+    folder = tmp_path_factory.mktemp("busy")
+    render_clip(ClipSpec(seconds=30, seed=11, crowd=2.5), folder / "normal.mp4")
+    truth = render_clip(ClipSpec(seconds=16, seed=12, crowd=2.5, anomalies=[("intruder", 6.0)]), folder / "test.mp4")
+    return folder / "normal.mp4", folder / "test.mp4", np.asarray(truth.labels)
+
+
+def test_busy_background_regression(busy_scene):
+    normal, test, labels = busy_scene
+    default = Scorer.fit([SourceSpec(str(normal))])
+    assert default.scorer_id == "motion+objects"
+    result = default.score(test)
+    assert roc_auc_score(labels, result.scores) >= 0.9
+    assert roc_auc_score(labels, result.tier_scores["motion"]) < 0.75  # motion alone ranks the crowd higher
+    peak = int(np.argmax(np.where(labels == 1, result.scores, -np.inf)))
+    assert result.evidence.note[peak]  # the object tier says what was unusual
+    x0, y0, x1, y1 = result.evidence.box[peak]
+    assert y1 > 0.6 * 240  # the object named is in the foreground, where the intruder walks
+
+
+def test_selection_chooses_on_synthetic_anomalies_and_logs_it(tmp_path, busy_scene):
+    normal, test, labels = busy_scene
+    scorer = Scorer.fit([SourceSpec(str(normal))], ScorerConfig(select=True))
+    selection = scorer.fit_info["selection"]
+    assert "no test labels" in selection["labels"] and selection["held_out_frames"] > 100
+    assert {tuple(t["tiers"]) for t in selection["tried"]} == {("motion",), ("objects",), ("motion", "objects")}
+    assert list(scorer.tiers) == selection["chosen"]["tiers"]
+    assert all(0.0 <= t["auc"] <= 1.0 and t["per_kind"] for t in selection["tried"])
+    saved = json.loads((scorer.save(tmp_path / "s") / "scorer.json").read_text())
+    assert saved["fit"]["selection"]["chosen"] == selection["chosen"]
+    assert roc_auc_score(labels, scorer.score(test).scores) >= 0.85
+
+
+def test_static_footage_and_non_finite_artefacts_are_refused(tmp_path, fitted):
+    import av
+
+    path = tmp_path / "static.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(30):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), format="rgb24")))
+        out.mux(stream.encode())
+    with pytest.raises(UsageError, match="no variation"):
+        Scorer.fit([SourceSpec(str(path))], ScorerConfig(tiers=["motion"]))
+    folder = fitted.save(tmp_path / "nan")
+    meta = json.loads((folder / "scorer.json").read_text())
+    meta["calibration"]["std"] = float("nan")
+    (folder / "scorer.json").write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match="non-finite"):
+        Scorer.load(folder)

@@ -2,7 +2,9 @@
 
 A fixed camera looks at a footpath; walkers cross it left to right at walking pace. Anomalies:
 `fast` (a bike-sized object crossing at several times walking speed), `wrong_way` (a walker
-against the flow) and `loiter` (a person standing still off the path). Used by the test
+against the flow), `loiter` (a person standing still off the path) and `intruder` (a person close
+to the camera, in the foreground where nobody goes, walking slowly). `crowd` adds a busy but
+normal crowd hurrying both ways along the path (the busy-background scene). Used by the test
 fixtures, the doctor and the sample clip that ships with the package.
 """
 
@@ -17,7 +19,7 @@ import av
 import cv2
 import numpy as np
 
-AnomalyKind = Literal["fast", "wrong_way", "loiter"]
+AnomalyKind = Literal["fast", "wrong_way", "loiter", "intruder"]
 
 
 @dataclass
@@ -43,6 +45,8 @@ class ClipSpec:
     height: int = 240
     walkers_per_second: float = 0.6
     seed: int = 0
+    site: int = 0  # the scene itself (background texture): clips of one site share it, whatever their seed
+    crowd: float = 0.0  # extra walkers per second hurrying both ways (a busy, normal background)
     anomalies: list[tuple[AnomalyKind, float]] = field(default_factory=list)  # (kind, start second)
 
 
@@ -81,6 +85,9 @@ def _anomaly_mover(kind: AnomalyKind, spec: ClipSpec, rng: np.random.Generator) 
     size = spec.width / 320
     if kind == "fast":
         return Mover(x=-20.0, y=0.62 * spec.height, vx=6.5 * size, w=int(26 * size), h=int(16 * size), shade=200, kind=kind)
+    if kind == "intruder":
+        return Mover(x=0.15 * spec.width, y=0.86 * spec.height, vx=0.35 * size, w=int(18 * size), h=int(46 * size),
+                     shade=60, kind=kind)
     if kind == "wrong_way":
         mover = _spawn_walker(spec, rng, direction=-1)
         mover.kind = kind
@@ -94,6 +101,7 @@ def _anomaly_mover(kind: AnomalyKind, spec: ClipSpec, rng: np.random.Generator) 
 def _draw(frame: np.ndarray, mover: Mover) -> None:
     cx, cy = int(mover.x), int(mover.y)
     colour = (mover.shade, mover.shade, mover.shade + 20) if mover.kind != "fast" else (40, 40, 200)
+    colour = tuple(int(c) for c in colour)
     cv2.ellipse(frame, (cx, cy), (mover.w // 2, mover.h // 2), 0, 0, 360, colour, -1)
     cv2.circle(frame, (cx, cy - mover.h // 2 - 3), max(2, mover.w // 3), colour, -1)
 
@@ -119,7 +127,7 @@ def _step(mover: Mover) -> None:
 def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
     """Render `spec` to an MP4 at `path`; return per-frame labels and the anomalous events."""
     rng = np.random.default_rng(spec.seed)
-    background = _background(spec, rng)
+    background = _background(spec, np.random.default_rng(1000 + spec.site))
     n = int(round(spec.seconds * spec.fps))
     starts = {int(round(t * spec.fps)): kind for kind, t in spec.anomalies}
     movers: list[Mover] = [_spawn_walker(spec, rng) for _ in range(2)]
@@ -134,6 +142,10 @@ def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
     for t in range(n):
         if rng.random() < spec.walkers_per_second / spec.fps:
             movers.append(_spawn_walker(spec, rng))
+        if rng.random() < spec.crowd / spec.fps:
+            hurrying = _spawn_walker(spec, rng, direction=int(rng.choice([-1, 1])))
+            hurrying.vx *= 2.2
+            movers.append(hurrying)
         if t in starts:
             movers.append(_anomaly_mover(starts[t], spec, rng))
             anomalous.append(movers[-1])

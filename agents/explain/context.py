@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vadagent.tools.scorer.motion import Evidence
+from vadagent.tools.scorer.tiers import Evidence
 from vadagent.types import Candidate, Relation
 
 COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]

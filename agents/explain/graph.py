@@ -21,7 +21,7 @@ from vadagent.prompts import render
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
 from vadagent.tools.relations import track_objects, track_relations
-from vadagent.tools.scorer.motion import Evidence
+from vadagent.tools.scorer.tiers import Evidence
 from vadagent.tools.video import open_video
 from vadagent.tools.vlm import Image, Message, Sampling, Usage, VLMClient, VLMError
 from vadagent.types import Candidate, CandidateContext, Relation

@@ -1,8 +1,10 @@
-"""The frame scorer: fit on a site's normal footage, score any video of that site.
+"""The frame scorer: fit a set of tiers on a site's normal footage, score any video of that site.
 
-Scores are calibrated causally on the training footage (z-units of the normal score
-distribution, no per-video min-max), so one threshold works on a live stream. A 3-frame median
-(one frame of latency) removes single-frame glitches such as dropped or duplicated frames.
+Each tier (tiers/) gives a raw score per frame; the scorer z-scores each on the normal footage,
+fuses them with weights, removes one-frame glitches with a 3-frame median (one frame of latency)
+and calibrates the result causally (z-units of the normal fused score, no per-video min-max), so
+one threshold works on a live stream. `fit` can choose the tier set and weights itself by
+self-validation on held-out normal footage with synthetic anomalies (selection.py).
 Artefacts are `scorer.json` + `scorer.safetensors`; never pickle.
 """
 
@@ -10,26 +12,27 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, median_filter
 
 from vadagent.errors import ArtifactError, UsageError
-from vadagent.tools.scorer.features import FeatureConfig, FrameFeatures, MotionFeatureExtractor, working_size
-from vadagent.tools.scorer.motion import Evidence, MotionStats, evidence
-from vadagent.tools.scorer.net import PredictorConfig
+from vadagent.tools.scorer.frames import chunks, working_size
+from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, tier_class
 from vadagent.tools.video import VideoSource, open_video
 from vadagent.types import FrameScores, VideoInfo
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_VERSION = 1
+ARTIFACT_VERSION = 2
+DEFAULT_TIERS = ("motion", "objects")
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
 
@@ -55,25 +58,32 @@ class SourceSpec:
 
 @dataclass
 class ScorerConfig:
+    tiers: list[str] = field(default_factory=lambda: list(DEFAULT_TIERS))  # with `select`: the candidates
+    weights: dict[str, float] = field(default_factory=dict)  # fusion weight per tier (default 1)
+    params: dict[str, dict] = field(default_factory=dict)  # per-tier settings (each tier's Params)
+    select: bool = False  # choose tiers and weights by self-validation (when the footage allows)
+    budget_s: float = 300.0  # training time of a learned tier
     max_side: int = 360
-    diff_cell: int = 20
-    flow_cell: int = 24
     median_window: int = 3
-    direction_weight: float = 1.0
     threshold_percentile: float = 99.5
-    tier: int = 0  # 0: motion statistics; 1: also the frame-prediction network
-    tier1: PredictorConfig = field(default_factory=PredictorConfig)
-    tier1_weight: float = 1.0
-    tier1_epochs: int = 6
     chunk_frames: int = 64
+
+    def __post_init__(self) -> None:
+        if not self.tiers:
+            raise UsageError("a scorer needs at least one tier; available: " + ", ".join(TIERS))
+        for name in [*self.tiers, *self.weights, *self.params]:
+            tier_class(name)
+        if self.median_window < 1 or self.median_window % 2 == 0:
+            raise UsageError(f"median_window must be a positive odd number of frames, not {self.median_window}")
+
+    def weight(self, name: str) -> float:
+        return float(self.weights.get(name, 1.0))
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> ScorerConfig:
-        data = dict(data)
-        data["tier1"] = PredictorConfig(**data.get("tier1", {}))
         return cls(**data)
 
 
@@ -86,6 +96,7 @@ class ScoreResult:
     evidence: Evidence
     skipped: int
     seconds: float
+    tier_scores: dict[str, np.ndarray] = field(default_factory=dict)  # each tier's calibrated score
 
     def smoothed(self, sigma: float) -> np.ndarray:
         return gaussian_filter1d(self.scores, sigma, mode="nearest") if sigma > 0 else self.scores
@@ -97,101 +108,152 @@ class ScoreResult:
         )
 
 
-class _Pass:
-    """One streaming pass over a source: motion features, and small frames when tier 1 is on."""
+@dataclass
+class Extracted:
+    """Each tier's parts for a list of footage segments, read in one pass per segment."""
 
-    def __init__(self, features: FeatureConfig, config: ScorerConfig) -> None:
-        self.extractor = MotionFeatureExtractor(features)
-        self.net_size = (config.tier1.width, config.tier1.height) if config.tier >= 1 else None
+    parts: dict[str, list[list[Any]]]  # tier → segment → parts
+    lengths: list[int]
+    frames: list[np.ndarray | None]  # gray frames of the segments kept for self-validation
 
-    def run(self, video: VideoSource, config: ScorerConfig, start_s: float = 0.0, end_s: float | None = None):
-        for batch in video.scan(gray=True, chunk=config.chunk_frames, start_s=start_s, end_s=end_s):
-            small = None
-            if self.net_size is not None:
-                small = np.stack([cv2.resize(f, self.net_size, interpolation=cv2.INTER_AREA) for f in batch.frames])
-            yield batch.indices, self.extractor.feed(batch.indices, batch.frames), small
-        last = self.extractor.finish()
-        if last is not None:
-            yield last.indices, last, None
+
+def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: ScorerConfig, geometry: Geometry,
+               folder_fps: float, *, keep_frames: set[int] = frozenset(), progress: Progress | None = None,
+               stage: str = "reading normal footage") -> Extracted:
+    flow = any(t.needs_flow for t in tiers.values())
+    parts: dict[str, list[list[Any]]] = {name: [] for name in tiers}
+    lengths, kept = [], []
+    for number, spec in enumerate(segments):
+        readers = {name: tier.reader() for name, tier in tiers.items()}
+        for name in tiers:
+            parts[name].append([])
+        count, frames = 0, []
+        with open_video(spec.path, folder_fps=folder_fps) as video:
+            for chunk in chunks(video, geometry.width, geometry.height, flow=flow, chunk=config.chunk_frames,
+                                start_s=spec.start_s, end_s=spec.end_s):
+                for name, reader in readers.items():
+                    parts[name][-1].append(reader.feed(chunk))
+                count += len(chunk)
+                if number in keep_frames:
+                    frames.append(chunk.gray)
+        lengths.append(count)
+        kept.append(np.concatenate(frames) if frames else None)
+        if progress:
+            progress(stage, number + 1, len(segments))
+    return Extracted(parts, lengths, kept)
+
+
+def background_sample(segments: list[SourceSpec], geometry: Geometry, folder_fps: float, limit: int = 240) -> np.ndarray:
+    """Gray frames spread evenly over the normal footage, for background models."""
+    total = 0
+    infos = []
+    for spec in segments:
+        with open_video(spec.path, folder_fps=folder_fps) as video:
+            info = video.info
+        span = (spec.end_s if spec.end_s is not None else info.duration_s) - spec.start_s
+        infos.append(max(int(span * info.fps), 1))
+        total += infos[-1]
+    stride = max(total // limit, 1)
+    sample = []
+    for spec in segments:
+        with open_video(spec.path, folder_fps=folder_fps) as video:
+            for chunk in chunks(video, geometry.width, geometry.height, flow=False, chunk=128, start_s=spec.start_s,
+                                end_s=spec.end_s):
+                sample.extend(chunk.gray[(chunk.indices % stride) == 0])
+    return np.stack(sample[: limit * 2])
 
 
 class Scorer:
-    def __init__(self, config: ScorerConfig, width: int, height: int, stats: MotionStats,
-                 calibration: dict[str, float], predictor=None, fit_info: dict | None = None) -> None:
+    def __init__(self, config: ScorerConfig, width: int, height: int, tiers: dict[str, Tier],
+                 calibration: dict[str, Any], fit_info: dict | None = None) -> None:
         self.config, self.width, self.height = config, width, height
-        self.stats, self.calibration, self.predictor = stats, calibration, predictor
+        self.tiers, self.calibration = tiers, calibration
         self.fit_info = fit_info or {}
 
     @property
     def scorer_id(self) -> str:
-        return f"motion-tier{self.config.tier}"
+        return "+".join(self.tiers)
 
     @property
-    def features(self) -> FeatureConfig:
-        return FeatureConfig(self.width, self.height, self.config.diff_cell, self.config.flow_cell)
+    def geometry(self) -> Geometry:
+        return Geometry(self.width, self.height)
+
+    def to(self, device: str) -> Scorer:
+        for tier in self.tiers.values():
+            tier.to(device)
+        return self
 
     # -- fitting -------------------------------------------------------------------------------
     @classmethod
     def fit(cls, sources: list[SourceSpec], config: ScorerConfig | None = None, *, folder_fps: float = 25.0,
             device: str = "cpu", progress: Progress | None = None) -> Scorer:
+        from vadagent.tools.scorer.selection import hold_out, select
+
         config = config or ScorerConfig()
         if not sources:
             raise UsageError("fit needs at least one normal video or frame folder")
         started = time.perf_counter()
-        diffs, speeds, flows, smalls, sizes, width, height = [], [], [], [], [], 0, 0
-        for number, spec in enumerate(sources, 1):
-            with _open(spec.path, folder_fps) as video:
-                if not width:
-                    width, height = working_size(video.info.width, video.info.height, config.max_side)
-                features = FeatureConfig(width, height, config.diff_cell, config.flow_cell)
-                clip_small = []
-                for _idx, feats, small in _Pass(features, config).run(video, config, spec.start_s, spec.end_s):
-                    if feats is not None:
-                        diffs.append(feats.diff)
-                        speeds.append(feats.speed)
-                        flows.append(feats.flow)
-                    if small is not None:
-                        clip_small.append(small)
-                sizes.append(sum(len(d) for d in diffs) - sum(sizes))
-                if clip_small:
-                    smalls.append(np.concatenate(clip_small))
-            if progress:
-                progress("reading normal footage", number, len(sources))
-        if sum(sizes) < 2:
+        with open_video(sources[0].path, folder_fps=folder_fps) as video:
+            width, height = working_size(video.info.width, video.info.height, config.max_side)
+        geometry = Geometry(width, height)
+        tiers = {name: tier_class(name)(geometry, **config.params.get(name, {})) for name in config.tiers}
+        if any(getattr(t, "needs_background", False) for t in tiers.values()):
+            sample = background_sample(sources, geometry, folder_fps)
+            for tier in tiers.values():
+                if getattr(tier, "needs_background", False):
+                    tier.set_background(sample)
+        fit_part, held = hold_out(sources, folder_fps) if config.select else (sources, [])
+        segments = fit_part + held
+        extracted = read_parts(tiers, segments, config, geometry, folder_fps,
+                               keep_frames=set(range(len(fit_part), len(segments))), progress=progress)
+        if sum(extracted.lengths) < 2:
             raise UsageError("the normal footage has fewer than 2 decodable frames in the given ranges")
-        training = FrameFeatures(np.arange(sum(sizes)), np.concatenate(diffs), np.concatenate(speeds),
-                                 np.concatenate(flows))
-        stats = MotionStats.fit(training.diff, training.speed, training.flow)
-        per_clip = np.split(stats.score(training, config.direction_weight), np.cumsum(sizes)[:-1])
-        predictor, tier1_stats = None, {}
-        if config.tier >= 1:
-            predictor, tier1_stats, per_clip = cls._fit_tier1(config, smalls, per_clip, device, progress)
-        fused = np.concatenate([median_filter(s, config.median_window, mode="nearest") for s in per_clip])
-        mean, std = float(fused.mean()), float(fused.std() or 1.0)
-        threshold = float(np.percentile((fused - mean) / std, config.threshold_percentile))
-        calibration = {"mean": mean, "std": std, "threshold": threshold} | tier1_stats
-        fit_info = {"sources": [asdict(s) for s in sources], "frames": int(sum(sizes)),
-                    "fit_seconds": round(time.perf_counter() - started, 2)}
-        log.info("fitted %s on %d frames in %.1f s", f"tier {config.tier}", sum(sizes), fit_info["fit_seconds"])
-        return cls(config, width, height, stats, calibration, predictor, fit_info)
+        selection = None
+        if held:
+            selection = select(tiers, extracted, len(fit_part), config, geometry, device=device, progress=progress)
+            if selection is not None:
+                tiers = {name: tiers[name] for name in selection["chosen"]["tiers"]}
+                config = replace(config, tiers=list(tiers), weights=selection["chosen"]["weights"], select=False)
+        elif config.select:
+            log.warning("too little normal footage to hold some out: self-validation skipped")
+        scorer = cls(config, width, height, tiers, {})
+        training = scorer._fit_tiers(extracted, range(len(segments)), device, progress)
+        fused = np.concatenate([median_filter(s, config.median_window, mode="nearest") for s in training])
+        mean, std = float(fused.mean()), float(fused.std())
+        if not std > 1e-9:
+            raise UsageError("the normal footage shows no variation at all (static or blank frames?); "
+                             "a scorer cannot be calibrated on it")
+        scorer.calibration |= {"mean": mean, "std": std,
+                               "threshold": float(np.percentile((fused - mean) / std, config.threshold_percentile))}
+        scorer.fit_info = {"sources": [asdict(s) for s in sources], "frames": int(sum(extracted.lengths)),
+                           "fit_seconds": round(time.perf_counter() - started, 2)}
+        if selection is not None:
+            scorer.fit_info["selection"] = selection
+        log.info("fitted %s on %d frames in %.1f s", scorer.scorer_id, sum(extracted.lengths),
+                 scorer.fit_info["fit_seconds"])
+        return scorer
 
-    @staticmethod
-    def _fit_tier1(config, smalls, per_clip, device, progress):
-        from vadagent.tools.scorer.train import predictor_errors, train_predictor
+    def _fit_tiers(self, extracted: Extracted, segments, device: str, progress) -> list[np.ndarray]:
+        """Fit every tier on the given segments; set each tier's calibration; fused training scores."""
+        fused: list[np.ndarray] | None = None
+        for name, tier in self.tiers.items():
+            clips = [extracted.parts[name][i] for i in segments]
+            raw = tier.fit(clips, budget_s=self.config.budget_s, device=device, progress=progress)
+            joined = np.concatenate(raw)
+            self.calibration[name] = {"mean": float(joined.mean()), "std": float(joined.std() or 1.0)}
+            z = [self._z(name, r) * self.config.weight(name) for r in raw]
+            fused = z if fused is None else [a + b for a, b in zip(fused, z)]
+        return fused
 
-        report = (lambda epoch, _loss: progress("training tier 1", epoch, config.tier1_epochs)) if progress else None
-        model = train_predictor(smalls, config.tier1, epochs=config.tier1_epochs, device=device, progress=report)
-        errors = [predictor_errors(model, clip, device) for clip in smalls]
-        joined = np.concatenate(errors)
-        stats = {"tier1_mean": float(joined.mean()), "tier1_std": float(joined.std() or 1.0)}
-        fused = [t0 + config.tier1_weight * (e - stats["tier1_mean"]) / stats["tier1_std"] for t0, e in zip(per_clip, errors)]
-        return model, stats, fused
+    def _z(self, name: str, raw: np.ndarray) -> np.ndarray:
+        c = self.calibration[name]
+        return (np.asarray(raw, np.float64) - c["mean"]) / c["std"]
 
     # -- scoring -------------------------------------------------------------------------------
     def score(self, source: str | Path | VideoSource, *, folder_fps: float = 25.0, device: str = "cpu",
               progress: Progress | None = None) -> ScoreResult:
         started = time.perf_counter()
-        video = source if isinstance(source, VideoSource) else _open(str(source), folder_fps)
+        video = source if isinstance(source, VideoSource) else open_video(str(source), folder_fps=folder_fps)
         try:
             return self._score(video, device, progress, started)
         finally:
@@ -199,54 +261,64 @@ class Scorer:
                 video.close()
 
     def _score(self, video: VideoSource, device: str, progress: Progress | None, started: float) -> ScoreResult:
-        info, scale = video.info, self.width / video.info.width
-        t0: dict[int, float] = {}
-        t1: dict[int, float] = {}
-        parts: list[Evidence] = []
-        context: np.ndarray | None = None
-        for indices, feats, small in _Pass(self.features, self.config).run(video, self.config):
-            if feats is not None:
-                t0.update(zip(feats.indices.tolist(), self.stats.score(feats, self.config.direction_weight).tolist()))
-                parts.append(evidence(feats, self.stats, self.config.flow_cell, scale, info.fps))
-            if small is not None and self.predictor is not None:
-                context = self._tier1_chunk(indices, small, context, t1, device)
+        info = video.info
+        readers = {name: tier.reader() for name, tier in self.tiers.items()}
+        raw: dict[str, dict[int, float]] = {name: {} for name in self.tiers}
+        evidence: dict[str, list[Evidence]] = {name: [] for name in self.tiers}
+        flow = any(t.needs_flow for t in self.tiers.values())
+        for chunk in chunks(video, self.width, self.height, flow=flow, chunk=self.config.chunk_frames):
+            for name, reader in readers.items():
+                scored = self.tiers[name].score(reader.feed(chunk), device)
+                raw[name].update(zip(scored.indices.tolist(), scored.scores.tolist()))
+                if scored.evidence is not None:
+                    evidence[name].append(scored.evidence)
             if progress:
-                progress("scoring", len(t0), info.frame_count)
-        if not t0:
+                progress("scoring", len(next(iter(raw.values()))), info.frame_count)
+        first = next(iter(raw.values()))
+        if not first:
             raise UsageError(f"{info.path}: no decodable frames to score")
-        count = max(info.frame_count, max(t0) + 1)
-        raw = _fill(t0, count)
-        if self.predictor is not None:
-            c = self.calibration
-            raw = raw + self.config.tier1_weight * (_fill(t1, count) - c["tier1_mean"]) / c["tier1_std"]
-        raw = median_filter(raw, self.config.median_window, mode="nearest")
-        scores = ((raw - self.calibration["mean"]) / self.calibration["std"]).astype(np.float32)
-        merged = Evidence(*(np.concatenate([getattr(p, f) for p in parts]) for f in Evidence.__dataclass_fields__))
-        return ScoreResult(info, self.scorer_id, scores, self.calibration["threshold"], merged,
-                           video.skipped, time.perf_counter() - started)
+        count = max(info.frame_count, max(first) + 1)
+        per_tier = {name: self._z(name, _fill(values, count)) for name, values in raw.items()}
+        fused = sum(self.config.weight(name) * z for name, z in per_tier.items())
+        fused = median_filter(fused, self.config.median_window, mode="nearest")
+        scores = ((fused - self.calibration["mean"]) / self.calibration["std"]).astype(np.float32)
+        merged = self._evidence(per_tier, evidence, count).to_source(self.width / info.width, info.fps)
+        return ScoreResult(info, self.scorer_id, scores, self.calibration["threshold"], merged, video.skipped,
+                           time.perf_counter() - started, per_tier)
 
-    def _tier1_chunk(self, indices, small, context, out, device):
-        from vadagent.tools.scorer.train import predictor_errors
+    def _evidence(self, per_tier: dict[str, np.ndarray], evidence: dict[str, list[Evidence]], count: int) -> Evidence:
+        """Per frame, the evidence of the tier that contributed most to its score."""
+        have = {name: Evidence.concat(parts) for name, parts in evidence.items() if parts}
+        if not have:
+            return Evidence(np.arange(count), np.zeros((count, 4)), *(np.zeros(count) for _ in range(3)))
+        rows = {name: _rows(ev.frame, count) for name, ev in have.items()}
+        names = list(have)
+        contribution = np.stack([np.where(rows[n] >= 0, self.config.weight(n) * per_tier[n], -np.inf) for n in names])
+        winner = contribution.argmax(0)
+        base = have[names[0]].take(np.maximum(rows[names[0]], 0))
+        base.frame = np.arange(count)
+        for k, name in enumerate(names[1:], 1):
+            pick = np.flatnonzero((winner == k) & (rows[name] >= 0))
+            chosen = have[name].take(rows[name][pick])
+            for f in ("box", "speed_px_s", "direction_deg", "vs_normal", "note"):
+                getattr(base, f)[pick] = getattr(chosen, f)
+        return base
 
-        need = self.config.tier1.context
-        frames = small if context is None else np.concatenate([context, small])
-        errors = predictor_errors(self.predictor, frames, device)
-        out.update(zip(indices.tolist(), errors[len(frames) - len(small):].tolist()))
-        return frames[-need:]
-
-    # -- artefacts -----------------------------------------------------------------------------
+    # -- artefacts -------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
         from safetensors.numpy import save_file
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        arrays = {k: np.ascontiguousarray(v) for k, v in self.stats.arrays().items()}
-        if self.predictor is not None:
-            arrays |= {f"tier1.{k}": v.detach().cpu().numpy() for k, v in self.predictor.state_dict().items()}
+        arrays, tiers = {}, {}
+        for name, tier in self.tiers.items():
+            tier_arrays, values = tier.state()
+            arrays |= {f"{name}.{k}": np.ascontiguousarray(v) for k, v in tier_arrays.items()}
+            tiers[name] = {"params": tier.param_dict(), "values": values}
         save_file(arrays, str(folder / "scorer.safetensors"))
         meta = {"artifact": "vadagent-scorer", "version": ARTIFACT_VERSION, "scorer_id": self.scorer_id,
-                "config": self.config.to_dict(), "width": self.width, "height": self.height,
-                "motion": self.stats.scalars(), "calibration": self.calibration, "fit": self.fit_info}
+                "config": self.config.to_dict(), "width": self.width, "height": self.height, "tiers": tiers,
+                "calibration": self.calibration, "fit": self.fit_info}
         (folder / "scorer.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return folder
 
@@ -271,28 +343,41 @@ class Scorer:
 
             arrays = load_file(str(weights))
             config = ScorerConfig.from_dict(meta["config"])
-            stats = MotionStats.restore(arrays, meta["motion"])
-            scorer = cls(config, meta["width"], meta["height"], stats, meta["calibration"], None, meta.get("fit"))
-            if stats.speed_cell_p999.shape != scorer.features.flow_grid:
-                raise ValueError(f"cell statistics of shape {stats.speed_cell_p999.shape} do not match the config")
-            if config.tier >= 1:
-                scorer.predictor = _load_predictor(config.tier1, arrays)
-        except ArtifactError:
-            raise
+            geometry = Geometry(int(meta["width"]), int(meta["height"]))
+            tiers = {}
+            for name in config.tiers:
+                saved = meta["tiers"][name]
+                tier = tier_class(name)(geometry, **saved["params"])
+                prefix = f"{name}."
+                tier.restore({k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)},
+                             saved["values"])
+                tiers[name] = tier
+            calibration = meta["calibration"]
+            _check_finite(calibration, arrays)
+            scorer = cls(config, geometry.width, geometry.height, tiers, calibration, meta.get("fit"))
+        except (ArtifactError, UsageError) as exc:
+            raise ArtifactError(f"{folder}: {exc}") from None
         except Exception as exc:  # safetensors, shape and key errors all mean a broken artefact
             raise ArtifactError(f"{folder}: corrupt or incompatible scorer artefact: {exc}") from None
         return scorer
 
 
-def _load_predictor(config: PredictorConfig, arrays: dict[str, np.ndarray]):
-    import torch
+def _check_finite(calibration: dict, arrays: dict[str, np.ndarray]) -> None:
+    numbers = [calibration["mean"], calibration["std"], calibration["threshold"]]
+    numbers += [v for c in calibration.values() if isinstance(c, dict) for v in c.values()]
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in numbers) or calibration["std"] <= 0:
+        raise ArtifactError("calibration holds a missing, non-finite or zero-spread number")
+    bad = [k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
+    if bad:
+        raise ArtifactError(f"non-finite values in {', '.join(bad)}")
 
-    from vadagent.tools.scorer.net import FramePredictor
 
-    model = FramePredictor(config)
-    state = {k.removeprefix("tier1."): torch.from_numpy(v) for k, v in arrays.items() if k.startswith("tier1.")}
-    model.load_state_dict(state, strict=True)
-    return model.eval()
+def _rows(frames: np.ndarray, count: int) -> np.ndarray:
+    """Row of each frame index in an evidence array, -1 where absent."""
+    rows = np.full(count, -1, np.int64)
+    inside = (frames >= 0) & (frames < count)
+    rows[frames[inside]] = np.flatnonzero(inside)
+    return rows
 
 
 def _fill(values: dict[int, float], count: int) -> np.ndarray:
@@ -301,7 +386,3 @@ def _fill(values: dict[int, float], count: int) -> np.ndarray:
     order = np.argsort(known)
     x, y = known[order], np.fromiter(values.values(), dtype=np.float64, count=len(values))[order]
     return np.interp(np.arange(count), x, y)
-
-
-def _open(path: str, folder_fps: float) -> VideoSource:
-    return open_video(path, folder_fps=folder_fps)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -29,8 +30,11 @@ def train_predictor(
     device: str = "cpu",
     seed: int = 0,
     progress: Callable[[int, float], None] | None = None,
+    budget_s: float | None = None,
 ) -> FramePredictor:
-    """Fit on normal clips (each (n, H, W) uint8 at the network size); returns the model in eval mode."""
+    """Fit on normal clips (each (n, H, W) uint8 at the network size); returns the model in eval mode.
+    Stops early, after the step that spends it, when `budget_s` seconds have passed."""
+    started = time.perf_counter()
     torch.manual_seed(seed)
     pairs = [_windows(c, config.context) for c in clips if len(c) > config.context]
     if not pairs:
@@ -43,6 +47,7 @@ def train_predictor(
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps)
     generator = torch.Generator().manual_seed(seed)
     model.train()
+    out_of_time = False
     for epoch in range(epochs):
         order = torch.randperm(len(contexts), generator=generator)
         total = 0.0
@@ -57,9 +62,15 @@ def train_predictor(
             optimizer.step()
             schedule.step()
             total += loss.item()
+            if budget_s is not None and time.perf_counter() - started > budget_s:
+                out_of_time = True
+                break
         log.info("tier 1 epoch %d/%d: loss %.4f", epoch + 1, epochs, total)
         if progress:
             progress(epoch + 1, total)
+        if out_of_time:
+            log.info("tier 1 training stopped in epoch %d: budget of %.0f s spent", epoch + 1, budget_s)
+            break
     return model.eval()
 
 

@@ -1,4 +1,4 @@
-"""Tier 0: motion statistics of normal footage, no gradient training.
+"""The `motion` tier (tier 0): motion statistics of normal footage, no gradient training.
 
 Two per-frame cues, each the maximum over cells (an anomaly is local):
 - frame-difference energy per 20 px cell, unnormalised (per-cell normalisation flags any walker
@@ -13,10 +13,12 @@ All are z-scored on the training frames and summed; they make partly independent
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from vadagent.tools.scorer.features import FrameFeatures
+from vadagent.tools.scorer.features import FeatureConfig, FrameFeatures, cell_features
+from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, register
 
 PERCENTILE = 99.9
 DIRECTION_BINS = 8
@@ -90,7 +92,7 @@ class MotionStats:
         return fused + direction_weight * np.maximum(r - self.direction_mean, 0.0) / self.direction_std
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"motion.speed_cell_p999": self.speed_cell_p999, "motion.direction_nll": self.direction_nll}
+        return {"speed_cell_p999": self.speed_cell_p999, "direction_nll": self.direction_nll}
 
     def scalars(self) -> dict[str, float]:
         return {"speed_global_p999": self.speed_global_p999, "diff_mean": self.diff_mean, "diff_std": self.diff_std,
@@ -99,30 +101,70 @@ class MotionStats:
 
     @classmethod
     def restore(cls, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> MotionStats:
-        return cls(speed_cell_p999=arrays["motion.speed_cell_p999"], direction_nll=arrays["motion.direction_nll"],
+        return cls(speed_cell_p999=arrays["speed_cell_p999"], direction_nll=arrays["direction_nll"],
                    **scalars)
 
 
-@dataclass
-class Evidence:
-    """Why frames scored as they did: the most unusual flow cell of each frame."""
-
-    frame: np.ndarray  # (n,)
-    box: np.ndarray  # (n, 4) x0, y0, x1, y1 in source pixels
-    speed_px_s: np.ndarray  # (n,) in source pixels per second
-    direction_deg: np.ndarray  # (n,) 0 = rightwards, 90 = downwards (image coordinates)
-    vs_normal: np.ndarray  # (n,) speed / that cell's 99.9th percentile on normal footage
-
-
-def evidence(features: FrameFeatures, stats: MotionStats, cell: int, scale: float, fps: float) -> Evidence:
+def evidence(features: FrameFeatures, stats: MotionStats, cell: int) -> Evidence:
+    """The fastest cell for its place, in working pixels and px/frame (the scorer converts)."""
     n, rows, cols = features.speed.shape
     flat = stats.speed_ratio(features.speed).reshape(n, -1).argmax(1)
     r, c = np.divmod(flat, cols)
-    box = np.stack([c * cell, r * cell, (c + 1) * cell, (r + 1) * cell], 1) / scale
+    box = np.stack([c * cell, r * cell, (c + 1) * cell, (r + 1) * cell], 1)
     vec = features.flow[np.arange(n), r, c]
     speed = features.speed[np.arange(n), r, c]
     return Evidence(
-        frame=features.indices, box=box.round().astype(np.int32), speed_px_s=speed / scale * fps,
+        frame=features.indices, box=box, speed_px_s=speed,
         direction_deg=np.degrees(np.arctan2(vec[:, 1], vec[:, 0])) % 360,
         vs_normal=speed / (stats.speed_cell_p999[r, c] + 1e-6),
     )
+
+
+class _CellReader(Reader):
+    def __init__(self, config: FeatureConfig) -> None:
+        self.config = config
+
+    def feed(self, chunk: FrameChunk) -> FrameFeatures:
+        return cell_features(chunk, self.config)
+
+
+@register
+class MotionTier(Tier):
+    name = "motion"
+    summary = "motion statistics per cell: frame difference, flow speed and direction rarity (no training)"
+
+    @dataclass
+    class Params:
+        diff_cell: int = 20
+        flow_cell: int = 24
+        direction_weight: float = 1.0
+
+    stats: MotionStats | None = None
+
+    @property
+    def features(self) -> FeatureConfig:
+        g, p = self.geometry, self.params
+        return FeatureConfig(g.width, g.height, p.diff_cell, p.flow_cell)
+
+    def reader(self) -> Reader:
+        return _CellReader(self.features)
+
+    def fit(self, clips: list[list[Any]], **_: Any) -> list[np.ndarray]:
+        parts = [p for clip in clips for p in clip]
+        self.stats = MotionStats.fit(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("diff", "speed", "flow")))
+        return [np.concatenate([self.stats.score(p, self.params.direction_weight) for p in clip]) if clip
+                else np.zeros(0) for clip in clips]
+
+    def score(self, part: FrameFeatures, device: str = "cpu") -> TierScores:
+        assert self.stats is not None, "fit or restore the motion tier first"
+        ev = evidence(part, self.stats, self.params.flow_cell)
+        return TierScores(part.indices, self.stats.score(part, self.params.direction_weight), ev)
+
+    def state(self) -> tuple[dict[str, np.ndarray], dict]:
+        assert self.stats is not None
+        return self.stats.arrays(), self.stats.scalars()
+
+    def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        self.stats = MotionStats.restore(arrays, values)
+        if self.stats.speed_cell_p999.shape != self.features.flow_grid:
+            raise ValueError(f"cell statistics of shape {self.stats.speed_cell_p999.shape} do not match the settings")

@@ -1,0 +1,109 @@
+"""One streaming pass over a video that prepares what the tiers read: gray frames at the working
+size, their absolute difference with the previous frame and dense optical flow (OpenCV DIS,
+ultrafast preset), computed once per frame whatever the number of tiers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vadagent.tools.video import VideoSource
+
+
+@dataclass
+class FrameChunk:
+    """Consecutive frames of one video at the working size. `diff` and `flow` compare each frame
+    with the one before it (frame 0 of a video copies frame 1's, as it has no predecessor)."""
+
+    indices: np.ndarray  # (n,) int64 frame index in the source
+    gray: np.ndarray  # (n, H, W) uint8
+    diff: np.ndarray  # (n, H, W) uint8 absolute difference
+    flow: np.ndarray  # (n, H, W, 2) float32, px per frame at the working size
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def working_size(width: int, height: int, max_side: int = 360) -> tuple[int, int]:
+    """Downscale so the longer side is at most `max_side` (cells are sized in working pixels)."""
+    scale = min(1.0, max_side / max(width, height))
+    return max(int(round(width * scale)), 1), max(int(round(height * scale)), 1)
+
+
+class ChunkMaker:
+    """Stateful: feed gray frames in order; holds only the previous frame. The first frame of a
+    video waits for the second and copies its motion."""
+
+    def __init__(self, width: int, height: int, *, flow: bool = True) -> None:
+        self.size = (width, height)
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST) if flow else None
+        self._previous: np.ndarray | None = None
+        self._pending: tuple[int, np.ndarray] | None = None  # frame 0, waiting for frame 1
+
+    def _resize(self, frame: np.ndarray) -> np.ndarray:
+        if (frame.shape[1], frame.shape[0]) == self.size:
+            return frame
+        return cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+
+    def _flow(self, previous: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        if self._dis is None:
+            return np.zeros((*frame.shape, 2), np.float32)
+        return self._dis.calc(previous, frame, None)
+
+    def feed(self, indices: np.ndarray, frames: np.ndarray) -> FrameChunk | None:
+        out_idx, grays, diffs, flows = [], [], [], []
+        for index, raw in zip(indices.tolist(), frames):
+            frame = self._resize(raw)
+            if self._previous is None:
+                self._previous, self._pending = frame, (index, frame)
+                continue
+            diff, flow = cv2.absdiff(frame, self._previous), self._flow(self._previous, frame)
+            if self._pending is not None:
+                out_idx.append(self._pending[0])
+                grays.append(self._pending[1])
+                diffs.append(diff)
+                flows.append(flow)
+                self._pending = None
+            out_idx.append(index)
+            grays.append(frame)
+            diffs.append(diff)
+            flows.append(flow)
+            self._previous = frame
+        if not out_idx:
+            return None
+        return FrameChunk(np.asarray(out_idx, np.int64), np.stack(grays), np.stack(diffs), np.stack(flows))
+
+    def finish(self) -> FrameChunk | None:
+        """A one-frame video: its only frame has no motion."""
+        if self._pending is None:
+            return None
+        (index, frame), self._pending = self._pending, None
+        return FrameChunk(np.asarray([index]), frame[None], np.zeros_like(frame)[None],
+                          np.zeros((1, *frame.shape, 2), np.float32))
+
+
+def chunks(video: VideoSource, width: int, height: int, *, flow: bool = True, chunk: int = 64,
+           start_s: float = 0.0, end_s: float | None = None) -> Iterator[FrameChunk]:
+    maker = ChunkMaker(width, height, flow=flow)
+    for batch in video.scan(gray=True, chunk=chunk, start_s=start_s, end_s=end_s):
+        made = maker.feed(batch.indices, batch.frames)
+        if made is not None:
+            yield made
+    last = maker.finish()
+    if last is not None:
+        yield last
+
+
+def chunks_of_frames(frames: np.ndarray, *, flow: bool = True, chunk: int = 64) -> Iterator[FrameChunk]:
+    """The same pass over frames already in memory at the working size (self-validation clips)."""
+    maker = ChunkMaker(frames.shape[2], frames.shape[1], flow=flow)
+    for start in range(0, len(frames), chunk):
+        made = maker.feed(np.arange(start, min(start + chunk, len(frames))), frames[start : start + chunk])
+        if made is not None:
+            yield made
+    last = maker.finish()
+    if last is not None:
+        yield last

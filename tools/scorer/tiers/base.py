@@ -1,0 +1,150 @@
+"""The one interface every scorer tier implements, the frames they all read, and the registry.
+
+A tier turns a stream of frames into one raw anomaly score per frame (higher = more unusual)
+and, optionally, per-frame evidence. The scorer decodes each video once; `FrameChunk` carries
+what several tiers need (gray frames at the working size, their difference with the previous
+frame, dense optical flow) so nothing is computed twice. Each tier:
+
+- `reader()` → a per-video `Reader` that turns chunks into the tier's own features (`Part`s);
+- `fit(clips)` learns from the normal footage's parts and returns honest per-clip training scores
+  (out of sample where the tier could memorise its training data), which the scorer calibrates;
+- `score(part)` → raw scores (and evidence) for the frames of a part;
+- `state()` / `restore()` → arrays (safetensors) + JSON-able settings; never pickle.
+
+Adding a tier is one new module in this folder that calls `register`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+import numpy as np
+
+from vadagent.tools.scorer.frames import FrameChunk
+
+
+
+Progress = Callable[[str, int, int], None]  # stage, done, total
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The working frame size every tier sees (the scorer maps evidence back to source pixels)."""
+
+    width: int
+    height: int
+
+
+@dataclass
+class Evidence:
+    """Why frames scored as they did: the most unusual region or object of each frame."""
+
+    frame: np.ndarray  # (n,)
+    box: np.ndarray  # (n, 4) x0, y0, x1, y1 in source pixels
+    speed_px_s: np.ndarray  # (n,) in source pixels per second
+    direction_deg: np.ndarray  # (n,) 0 = rightwards, 90 = downwards (image coordinates)
+    vs_normal: np.ndarray  # (n,) speed / the fastest normal motion there
+    note: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))  # (n,) str, "" when none
+
+    def __post_init__(self) -> None:
+        if len(self.note) != len(self.frame):
+            self.note = np.full(len(self.frame), "", dtype=object)
+
+    @classmethod
+    def concat(cls, parts: list[Evidence]) -> Evidence:
+        if not parts:
+            return cls(np.zeros(0, np.int64), np.zeros((0, 4), np.int32), *(np.zeros(0) for _ in range(3)))
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
+
+    def to_source(self, scale: float, fps: float) -> Evidence:
+        """From working pixels and px/frame (what tiers write) to source pixels and px/s."""
+        return Evidence(self.frame, (self.box / scale).round().astype(np.int32), self.speed_px_s / scale * fps,
+                        self.direction_deg, self.vs_normal, self.note)
+
+    def take(self, rows: np.ndarray) -> Evidence:
+        return Evidence(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+
+@dataclass
+class TierScores:
+    indices: np.ndarray  # (n,) frame indices
+    scores: np.ndarray  # (n,) raw, higher = more unusual
+    evidence: Evidence | None = None
+
+
+class Reader(abc.ABC):
+    """Per-video streaming state of a tier: chunks in, the tier's features out."""
+
+    @abc.abstractmethod
+    def feed(self, chunk: FrameChunk) -> Any:
+        """The tier's features (a 'part') for the frames of `chunk`."""
+
+
+class Tier(abc.ABC):
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    learned: ClassVar[bool] = False  # trains a network (budgeted, uses the device)
+    needs_flow: ClassVar[bool] = True
+
+    def __init__(self, geometry: Geometry, **params: Any) -> None:
+        self.geometry = geometry
+        self.params = self.Params(**params)
+
+    @dataclass
+    class Params:
+        """Settings of a tier, saved in scorer.json; subclasses define their own."""
+
+    @abc.abstractmethod
+    def reader(self) -> Reader: ...
+
+    @abc.abstractmethod
+    def fit(self, clips: list[list[Any]], *, budget_s: float | None = None, device: str = "cpu",
+            progress: Progress | None = None) -> list[np.ndarray]:
+        """Learn from normal footage (`clips`: the parts of each clip, in order); return per-clip
+        raw training scores for calibration, out of sample where the tier could memorise."""
+
+    @abc.abstractmethod
+    def score(self, part: Any, device: str = "cpu") -> TierScores: ...
+
+    @abc.abstractmethod
+    def state(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Fitted arrays (saved as safetensors, keys without the tier prefix) and JSON-able values."""
+
+    @abc.abstractmethod
+    def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None: ...
+
+    def to(self, device: str) -> Tier:  # tiers without a network have nothing to move
+        return self
+
+    def param_dict(self) -> dict:
+        return {f.name: getattr(self.params, f.name) for f in fields(self.params)}
+
+
+TIERS: dict[str, type[Tier]] = {}
+
+
+def register(cls: type[Tier]) -> type[Tier]:
+    if cls.name in TIERS:
+        raise ValueError(f"scorer tier {cls.name!r} is already registered")
+    TIERS[cls.name] = cls
+    return cls
+
+
+def tier_class(name: str) -> type[Tier]:
+    from vadagent.errors import UsageError
+
+    if name not in TIERS:
+        raise UsageError(f"unknown scorer tier {name!r}; available: {', '.join(TIERS)}")
+    return TIERS[name]
+
+
+def fold_of(clip_count: int, lengths: list[int], folds: int = 4) -> list[np.ndarray]:
+    """Fold number per frame of each clip for out-of-sample training scores: whole clips when
+    there are enough of them, else contiguous blocks of each clip (neighbouring frames of one
+    clip are near-duplicates, so random folds would leak)."""
+    if clip_count >= folds:
+        return [np.full(n, i % folds) for i, n in enumerate(lengths)]
+    return [np.minimum((np.arange(n) * folds) // max(n, 1), folds - 1) for n in lengths]

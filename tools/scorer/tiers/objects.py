@@ -1,0 +1,272 @@
+"""The `objects` tier: what is where, how big, and how it moves.
+
+Foreground objects come from a background model of the site (the per-pixel median of its normal
+footage, adapted slowly where nothing is in front of it, so lighting may drift but a person who
+stands still stays foreground). Each connected blob is an object with its place (centre x, foot
+y), size (log width, log height), fill, mean motion (optical flow inside the blob) and a small
+appearance descriptor (gradient-orientation histograms over a 4 × 2 grid of the crop, reduced by
+PCA learned on the site's own objects). Three k-nearest-neighbour density models of the normal
+objects score each object: size for its place, motion for its place, and appearance. Each is
+scaled so that 1.0 is the 99th percentile of normal objects scored out of sample (other folds of
+the footage), an object scores its most unusual aspect, and a frame its most unusual object.
+
+A frame with no object scores 0, so a crowd that is normal at a site adds nothing however fast it
+moves: only objects unlike the site's own normal objects count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vadagent.tools.scorer.tiers.base import (Evidence, FrameChunk, Reader, Tier, TierScores, fold_of,
+                                              register)
+
+COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
+HIST_CELLS = (4, 2)  # rows × cols of the appearance grid over a crop
+BINS = 8
+PLACE = slice(0, 2)  # column layout of the raw object vector
+SIZE = slice(2, 4)
+FILL, VX, VY, SPEED = 4, 5, 6, 7
+HIST = slice(8, 8 + HIST_CELLS[0] * HIST_CELLS[1] * BINS)
+GROUPS = ("size for its place", "motion for its size", "appearance")
+MAX_TRAIN_OBJECTS = 60_000
+APPEARANCE_DIMS = 8
+
+
+@dataclass
+class ObjectSet:
+    """Objects of a run of frames: `frame[i]` is the position in `indices` of object i."""
+
+    indices: np.ndarray  # (n,) frame indices
+    frame: np.ndarray  # (m,) int
+    raw: np.ndarray  # (m, 8 + 64) float32, see the column layout above
+    box: np.ndarray  # (m, 4) x0, y0, x1, y1 working pixels
+
+
+def _appearance(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    crop = cv2.resize(gray.astype(np.float32), (16, 32), interpolation=cv2.INTER_AREA)
+    keep = cv2.resize(mask.astype(np.float32), (16, 32), interpolation=cv2.INTER_AREA)
+    gx = cv2.Sobel(crop, cv2.CV_32F, 1, 0, ksize=1)
+    gy = cv2.Sobel(crop, cv2.CV_32F, 0, 1, ksize=1)
+    magnitude = np.hypot(gx, gy) * keep
+    bins = np.minimum(((np.arctan2(gy, gx) % np.pi) / np.pi * BINS).astype(np.int64), BINS - 1)
+    rows, cols = HIST_CELLS
+    cell = np.arange(32)[:, None] // (32 // rows) * cols + np.arange(16)[None, :] // (16 // cols)
+    hist = np.bincount((cell * BINS + bins).ravel(), magnitude.ravel(), minlength=rows * cols * BINS)
+    return hist / (np.linalg.norm(hist) + 1e-3)
+
+
+class _ObjectReader(Reader):
+    def __init__(self, tier: ObjectTier) -> None:
+        self.tier = tier
+        self.background = tier.background.astype(np.float32).copy()
+        self.kernel = np.ones((3, 3), np.uint8)
+
+    def feed(self, chunk: FrameChunk) -> ObjectSet:
+        p, (height, width) = self.tier.params, self.background.shape
+        step = self.tier.step
+        min_area = max(int(p.min_area * width * height), 4)
+        frames, rows, boxes = [], [], []
+        for position, (full, full_flow) in enumerate(zip(chunk.gray, chunk.flow)):
+            gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
+            flow = full_flow[::step, ::step][:height, :width] / step
+            g = gray.astype(np.float32)
+            delta = g - self.background
+            delta -= np.median(delta[::4, ::4])  # global brightness changes are not objects
+            foreground = (np.abs(delta) > p.fg_threshold).astype(np.uint8)
+            foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self.kernel)
+            foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self.kernel, iterations=2)
+            count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
+            order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[: p.max_objects] + 1
+            for label in order:
+                x, y, w, h, area = stats[label]
+                if area < min_area:
+                    break
+                mask = labels[y : y + h, x : x + w] == label
+                motion = flow[y : y + h, x : x + w][mask]
+                speed = np.hypot(motion[:, 0], motion[:, 1])
+                top = int(0.9 * (len(speed) - 1))
+                vx, vy = motion.mean(0)
+                rows.append(np.concatenate([
+                    [(x + w / 2) / width, (y + h) / height, np.log(w), np.log(h), area / (w * h), vx, vy,
+                     np.partition(speed, top)[top]], _appearance(gray[y : y + h, x : x + w], mask)]))
+                boxes.append((x * step, y * step, (x + w) * step, (y + h) * step))
+                frames.append(position)
+            if p.adapt > 0:  # follow slow lighting changes where nothing stands in front
+                cv2.accumulateWeighted(g, self.background, p.adapt, mask=1 - foreground)
+        raw = np.asarray(rows, np.float32).reshape(-1, HIST.stop)
+        return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4))
+
+
+@register
+class ObjectTier(Tier):
+    name = "objects"
+    summary = "foreground objects vs the site's normal objects: size for the place, motion, appearance (kNN)"
+    needs_background = True
+
+    @dataclass
+    class Params:
+        fg_threshold: float = 25.0  # gray levels from the background
+        min_area: float = 0.0005  # of the frame
+        max_objects: int = 24  # largest blobs per frame
+        max_side: int = 180  # objects are found at the working size divided by a whole step to at least this
+        k: int = 5
+        adapt: float = 0.01  # background update rate where no object is
+
+    background: np.ndarray | None = None
+
+    @property
+    def step(self) -> int:
+        """Integer downscale from the working size (flow is subsampled by the same step)."""
+        return max(1, max(self.geometry.width, self.geometry.height) // self.params.max_side)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.geometry.height // self.step, self.geometry.width // self.step
+
+    # -- fitting ---------------------------------------------------------------------------------
+    def set_background(self, sample: np.ndarray) -> None:
+        """The site's background: the per-pixel median of frames spread over the normal footage."""
+        height, width = self.size
+        median = np.median(sample, axis=0).astype(np.float32)
+        self.background = cv2.resize(median, (width, height), interpolation=cv2.INTER_AREA) if self.step > 1 else median
+
+    def reader(self) -> Reader:
+        if self.background is None:
+            raise RuntimeError("the objects tier needs its background before reading (set_background)")
+        return _ObjectReader(self)
+
+    def fit(self, clips: list[list[Any]], **_: Any) -> list[np.ndarray]:
+        from sklearn.neighbors import NearestNeighbors
+
+        sets = [list(clip) for clip in clips]
+        raw = np.concatenate([p.raw for clip in sets for p in clip] or [np.zeros((0, HIST.stop), np.float32)])
+        frame_of = [np.concatenate([p.frame + sum(len(q.indices) for q in clip[:i]) for i, p in enumerate(clip)]
+                                   or [np.zeros(0, np.int64)]) for clip in sets]
+        lengths = [sum(len(p.indices) for p in clip) for clip in sets]
+        if len(raw) < 4 * self.params.k:
+            raise ValueError(f"the objects tier found only {len(raw)} moving or foreground objects in the normal "
+                             "footage; it needs more (or leave it out with --tiers)")
+        rng = np.random.default_rng(0)
+        keep = np.sort(rng.choice(len(raw), MAX_TRAIN_OBJECTS, replace=False)) if len(raw) > MAX_TRAIN_OBJECTS \
+            else np.arange(len(raw))
+        self._fit_projection(raw[keep])
+        spaces = self._spaces(raw)
+        folds_by_frame = fold_of(len(sets), lengths)
+        fold = np.concatenate([f[fr] for f, fr in zip(folds_by_frame, frame_of)])
+        k = self.params.k
+        out_of_fold = np.zeros((len(raw), len(GROUPS)))
+        for f in np.unique(fold):
+            test, train = fold == f, (fold != f)
+            train &= np.isin(np.arange(len(raw)), keep)
+            if train.sum() <= k:
+                train = fold != f
+            for g, space in enumerate(spaces):
+                dist, _ = NearestNeighbors(n_neighbors=k).fit(space[train]).kneighbors(space[test])
+                out_of_fold[test, g] = dist.mean(1)
+        self.scale = np.percentile(out_of_fold, 99, axis=0).astype(np.float32) + 1e-6
+        self.train = raw[keep]
+        self._index()
+        per_object = (out_of_fold / self.scale).max(1)
+        scores = []
+        start = 0
+        for frames, n in zip(frame_of, lengths):
+            s = np.zeros(n)
+            np.maximum.at(s, frames, per_object[start : start + len(frames)])
+            scores.append(s)
+            start += len(frames)
+        return scores
+
+    def _fit_projection(self, raw: np.ndarray) -> None:
+        hist = raw[:, HIST]
+        self.hist_mean = hist.mean(0).astype(np.float32)
+        _, _, vt = np.linalg.svd(hist - self.hist_mean, full_matrices=False)
+        self.hist_axes = vt[:APPEARANCE_DIMS].astype(np.float32)
+        base = self._columns(raw)
+        self.mean = base.mean(0).astype(np.float32)
+        self.std = (base.std(0) + 1e-3).astype(np.float32)
+
+    def _columns(self, raw: np.ndarray) -> np.ndarray:
+        """Place, size, fill, motion, aspect, appearance: one row per object, before standardising."""
+        appearance = (raw[:, HIST] - self.hist_mean) @ self.hist_axes.T
+        aspect = raw[:, SIZE][:, :1] - raw[:, SIZE][:, 1:]
+        return np.column_stack([raw[:, PLACE], raw[:, SIZE], raw[:, FILL], raw[:, VX], raw[:, VY], raw[:, SPEED],
+                                aspect, appearance])
+
+    def _spaces(self, raw: np.ndarray) -> list[np.ndarray]:
+        z = (self._columns(raw) - self.mean) / self.std
+        # Motion is judged for the object's size, not its place: where walkers may go is the size
+        # model's question, and tying speed to place flags every walker on a rarely used edge.
+        return [z[:, [0, 1, 2, 3]], z[:, [3, 5, 6, 7]], z[:, [4, 8, *range(9, z.shape[1])]]]
+
+    def _index(self) -> None:
+        from sklearn.neighbors import NearestNeighbors
+
+        spaces = self._spaces(self.train)
+        self.models = [NearestNeighbors(n_neighbors=self.params.k).fit(s) for s in spaces]
+        self.places = NearestNeighbors(n_neighbors=min(20, len(self.train))).fit(self.train[:, PLACE])
+
+    # -- scoring ---------------------------------------------------------------------------------
+    def score(self, part: ObjectSet, device: str = "cpu") -> TierScores:
+        n = len(part.indices)
+        scores, best = np.zeros(n), np.full(n, -1)
+        evidence = Evidence(part.indices, np.zeros((n, 4), np.float32), np.zeros(n), np.zeros(n), np.zeros(n))
+        if len(part.raw):
+            per_group = np.column_stack([m.kneighbors(s)[0].mean(1) for m, s in zip(self.models, self._spaces(part.raw))])
+            per_group /= self.scale
+            per_object = per_group.max(1)
+            for i in np.argsort(per_object):  # ascending: the frame keeps its most unusual object
+                scores[part.frame[i]] = per_object[i]
+                best[part.frame[i]] = i
+            shown = best >= 0
+            self._explain(part, per_group, best[shown], np.flatnonzero(shown), evidence)
+        return TierScores(part.indices, scores, evidence)
+
+    def _explain(self, part: ObjectSet, per_group: np.ndarray, objects: np.ndarray, frames: np.ndarray,
+                 evidence: Evidence) -> None:
+        if not len(objects):
+            return
+        raw = part.raw[objects]
+        _, near = self.places.kneighbors(raw[:, PLACE])
+        height, width = self.background.shape
+        height, width = height * self.step, width * self.step
+        for row, frame, nearby in zip(raw, frames, near):
+            i = objects[np.flatnonzero(frames == frame)[0]]
+            normal = self.train[nearby]
+            fastest = float(normal[:, SPEED].max()) + 1e-6
+            evidence.box[frame] = part.box[i]
+            evidence.speed_px_s[frame] = row[SPEED]
+            evidence.direction_deg[frame] = np.degrees(np.arctan2(row[VY], row[VX])) % 360
+            evidence.vs_normal[frame] = row[SPEED] / fastest
+            group = int(np.argmax(per_group[i]))
+            gap = float(np.hypot(*(normal[0, PLACE] - row[PLACE]) * (width, height)))
+            if group == 0 and gap > 0.1 * max(width, height):
+                text = f"an object where the normal footage shows none (nearest normal object {gap:.0f} px away)"
+            elif group == 0:
+                taller = np.exp(row[3] - normal[:, 3].max())
+                wider = np.exp(row[2] - normal[:, 2].max())
+                ratio, what = max((taller, "taller"), (wider, "wider"))
+                text = (f"an object {ratio:.1f}× {what} than anything seen there" if ratio > 1
+                        else "an object of a size not seen there")
+            elif group == 1:
+                heading = COMPASS[int(((evidence.direction_deg[frame] + 22.5) % 360) // 45)]
+                text = f"an object moving {heading}, {row[SPEED] / fastest:.1f}× the fastest normal object near there"
+            else:
+                text = "an object whose shape and appearance are unlike the normal objects"
+            evidence.note[frame] = f"{text} ({GROUPS[group]} {per_group[i, group]:.1f}× the normal 99th percentile)"
+
+    # -- artefacts -------------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, np.ndarray], dict]:
+        return {"background": self.background, "train": self.train, "hist_mean": self.hist_mean,
+                "hist_axes": self.hist_axes, "mean": self.mean, "std": self.std, "scale": self.scale}, {}
+
+    def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        for key in ("background", "train", "hist_mean", "hist_axes", "mean", "std", "scale"):
+            setattr(self, key, arrays[key])
+        if self.background.shape != self.size:
+            raise ValueError(f"background of shape {self.background.shape} does not match the working size")
+        self._index()
