@@ -82,6 +82,7 @@ class Candidate(Model):
     peak_score: float
     start_frame: NonNegativeInt
     end_frame: NonNegativeInt
+    below_threshold: bool = Field(False, description="taken to meet the minimum number of calls, not above threshold")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

@@ -96,10 +96,13 @@ def main() -> None:
     for row in network:
         print(row, flush=True)
 
-    runs = [("tier 0", ScorerConfig(tier=0), "cpu"), ("tier 1", ScorerConfig(tier=1), "cpu")]
+    default = ScorerConfig()
+    learned = ScorerConfig(tiers=["motion", "predictor"])
+    runs = [("+".join(default.tiers) + " (default)", default, "cpu"), ("motion+predictor", learned, "cpu")]
     if gpu:
-        runs += [("tier 1", ScorerConfig(tier=1), gpu),
-                 (f"tier 1, {args.long_epochs} epochs", replace(ScorerConfig(tier=1), tier1_epochs=args.long_epochs), gpu)]
+        longer = replace(learned, params={"predictor": {"epochs": args.long_epochs}})
+        runs += [("+".join(default.tiers) + " (default)", default, gpu), ("motion+predictor", learned, gpu),
+                 (f"motion+predictor, {args.long_epochs} epochs", longer, gpu)]
     end_to_end = []
     for label, config, device in runs:
         result = run_detect(data, config, device=device)

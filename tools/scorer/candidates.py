@@ -29,7 +29,9 @@ def pick_candidates(
     A segment extends from its peak while the score stays above the threshold (or, without one,
     above halfway between the peak and the video's median), capped at `max_segment_s`. Peaks
     closer than `min_gap_s` to a chosen segment are skipped. `max_fraction` caps the share of
-    frames inside segments (the evaluation's per-video budget).
+    frames inside segments (the evaluation's per-video budget). When fewer than `min_calls` peaks
+    reach the threshold, the highest peaks below it are taken too, marked `below_threshold`, so a
+    threshold fitted on little footage never hides a whole video from the VLM.
     """
     scores = np.asarray(scores, dtype=np.float64)
     n = len(scores)
@@ -40,24 +42,25 @@ def pick_candidates(
     gap, cap = int(round(min_gap_s * fps)), max(1, int(round(max_segment_s * fps)))
     median = float(np.median(scores))
     taken = np.zeros(n, dtype=bool)
-    chosen: list[tuple[int, int, int]] = []
+    chosen: list[tuple[int, int, int, bool]] = []
     for peak in np.argsort(-scores, kind="stable"):
         if len(chosen) >= budget or frames_left <= 0:
             break
-        if threshold is not None and scores[peak] < threshold:
+        if threshold is not None and scores[peak] < threshold and len(chosen) >= min_calls:
             break
         lo, hi = max(0, peak - gap), min(n, peak + gap + 1)
         if taken[lo:hi].any():
             continue
-        level = threshold if threshold is not None else median + 0.5 * (scores[peak] - median)
+        below = threshold is not None and scores[peak] < threshold
+        level = median + 0.5 * (scores[peak] - median) if threshold is None or below else threshold
         start, end = _extent(scores, int(peak), level, min(cap, frames_left), taken)
         taken[start : end + 1] = True
         frames_left -= end - start + 1
-        chosen.append((start, int(peak), end))
+        chosen.append((start, int(peak), end, below))
     return [
         Candidate(start_s=s / fps, end_s=(e + 1) / fps, peak_s=p / fps, peak_score=round(float(scores[p]), 4),
-                  start_frame=s, end_frame=e)
-        for s, p, e in sorted(chosen)
+                  start_frame=s, end_frame=e, below_threshold=b)
+        for s, p, e, b in sorted(chosen)
     ]
 
 
