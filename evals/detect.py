@@ -83,7 +83,8 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "protocol": ("fit on the training clips only" + (f" (their first {normal_seconds:g} s)" if normal_seconds else "")
                      + "; tiers and weights fixed, or chosen by self-validation on synthetic anomalies in held-out "
                      "training footage (selection); no test label is used to choose anything; calibration from "
-                     "training statistics (no per-video normalisation); micro = pooled frames, macro = mean over videos with both classes (no padding); "
+                     "training statistics (no per-video normalisation); micro = pooled frames, macro = mean over "
+                     "videos with both classes (no padding); "
                      f"smoothed = Gaussian per video, sigma {sigma}; event recall = per video, candidates keep at most "
                      f"{BUDGET_FRACTION:.0%} of its frames"),
     }

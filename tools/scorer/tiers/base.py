@@ -25,8 +25,6 @@ import numpy as np
 
 from vadagent.tools.scorer.frames import FrameChunk
 
-
-
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
 

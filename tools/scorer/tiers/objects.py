@@ -22,8 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vadagent.tools.scorer.tiers.base import (Evidence, FrameChunk, Reader, Tier, TierScores, fold_of,
-                                              register)
+from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, fold_of, register
 
 COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
 HIST_CELLS = (4, 2)  # rows × cols of the appearance grid over a crop
