@@ -26,7 +26,9 @@ def test_threshold_and_segments():
     for c in picked:
         assert c.start_s <= c.peak_s <= c.end_s
         assert scores[c.start_frame : c.end_frame + 1].min() >= 2.8
-    assert pick_candidates(np.zeros(100), 10, threshold=1.0) == []
+    assert pick_candidates(np.zeros(100), 10, threshold=1.0) == []  # nothing stands out: no candidate
+    below = pick_candidates(bumps() * 0.1, 10, calls_per_minute=60, min_gap_s=1, threshold=2.8, min_calls=1)
+    assert len(below) == 1 and below[0].below_threshold and round(below[0].peak_s) == 10  # the highest peak
 
 
 def test_frame_fraction_cap():

@@ -46,8 +46,8 @@ def pick_candidates(
     for peak in np.argsort(-scores, kind="stable"):
         if len(chosen) >= budget or frames_left <= 0:
             break
-        if threshold is not None and scores[peak] < threshold and len(chosen) >= min_calls:
-            break
+        if threshold is not None and scores[peak] < threshold and (len(chosen) >= min_calls or scores[peak] <= median):
+            break  # below threshold: only to meet min_calls, and only where something stands out
         lo, hi = max(0, peak - gap), min(n, peak + gap + 1)
         if taken[lo:hi].any():
             continue
