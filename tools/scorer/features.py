@@ -8,7 +8,6 @@ For each frame t (against frame t-1) at the working size:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -17,7 +16,7 @@ import numpy as np
 from vadagent.tools.scorer.frames import ChunkMaker, working_size
 from vadagent.tools.scorer.tiers.base import FrameChunk
 
-__all__ = ["FeatureConfig", "FrameFeatures", "MotionFeatureExtractor", "cell_features", "extract", "working_size"]
+__all__ = ["FeatureConfig", "FrameFeatures", "MotionFeatureExtractor", "cell_features", "working_size"]
 
 
 @dataclass(frozen=True)
@@ -79,14 +78,3 @@ class MotionFeatureExtractor:
         chunk = self._maker.finish()
         return None if chunk is None else cell_features(chunk, self.config)
 
-
-def extract(batches: Iterable, config: FeatureConfig) -> Iterator[FrameFeatures]:
-    """Features for every batch of a `VideoSource.scan(gray=True)`."""
-    extractor = MotionFeatureExtractor(config)
-    for batch in batches:
-        features = extractor.feed(batch.indices, batch.frames)
-        if features is not None:
-            yield features
-    last = extractor.finish()
-    if last is not None:
-        yield last
