@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vadagent.agents.explain.run import aexplain_video, write_report
 from vadagent.app.report_html import write_html, write_index_html
-from vadagent.app.scoring import scorer_config
+from vadagent.app.scoring import candidate_policy, scorer_config
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.errors import UsageError, VadagentError
@@ -81,8 +81,7 @@ class _Batch:
             prompts: list[dict] = []
             report, scored = await aexplain_video(
                 source, self.scorer, self.client, self.taxonomy, self.rules, sigma=sigma,
-                calls_per_minute=self.settings.candidates.calls_per_minute,
-                min_gap_s=self.settings.candidates.min_gap_s, prompts_log=prompts)
+                policy=candidate_policy(self.settings), prompts_log=prompts)
             await asyncio.to_thread(self._write, partial, report, scored, prompts)
         except VadagentError as error:  # a corrupt video fails alone; the batch goes on
             self.index.fail(source, str(error))

@@ -347,8 +347,9 @@ def rules_import(
 
 @eval_app.command("detect")
 def eval_detect(
-    dataset: Annotated[str, typer.Option(help="Dataset name, e.g. ucsd_ped2.")] = "ucsd_ped2",
-    root: Annotated[Path, typer.Option(help="Dataset folder.")] = Path("../shared/data/ucsd_ped2"),
+    root: Annotated[Path, typer.Option(help="Dataset folder (its layout is checked; see 'vadagent eval list').")],
+    dataset: Annotated[str, typer.Option(help="ucsd_ped2, ucsd_ped1, avenue, shanghaitech or ucf_crime_sample "
+                                              "(no normal footage: each video fitted on its opening).")] = "ucsd_ped2",
     tiers: Annotated[str | None, typer.Option(help=f"Comma-separated scorer tiers to fuse: {TIER_HELP}")] = None,
     tier: Annotated[str | None, typer.Option(help="One scorer tier alone (same names as --tiers).")] = None,
     select: Annotated[bool | None, typer.Option("--select/--no-select", help="Self-validated tier choice.")] = None,
@@ -358,7 +359,8 @@ def eval_detect(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     results: Annotated[Path | None, typer.Option(help="Results folder (default evals/results of the checkout).")] = None,
 ) -> None:
-    """Frame-level detection benchmark: AUC (micro/macro, raw/smoothed) and event recall at a 10% budget."""
+    """Frame-level detection benchmark: AUC (micro/macro, raw/smoothed), event recall at a 10% budget, and the
+    recall and calls per minute of the candidates the product would pick."""
     from vadagent.app.scoring import eval_detect_command
 
     eval_detect_command(settings(), dataset, root, tiers=_tiers(tiers, tier), sigma=sigma, as_json=as_json,

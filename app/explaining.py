@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from vadagent.agents.explain.run import explain_video, write_report
 from vadagent.app.report_html import write_html
-from vadagent.app.scoring import scorer_config
+from vadagent.app.scoring import candidate_policy, scorer_config
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.errors import UsageError
@@ -18,23 +18,19 @@ from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import load_taxonomy
 from vadagent.tools.detector import load_detector
 from vadagent.tools.scorer import Scorer, SourceSpec
+from vadagent.tools.scorer.scorer import opening_of
 from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 
 EXIT_NOT_EXPLAINED = 3
 
 
-OPENING_MAX_S = 15.0
-
-
 def opening_as_normal(video: str, folder_fps: float = 25.0) -> tuple[list[str], str]:
-    """The first quarter of a video (at most 15 s) as its normal footage, and a sentence that says so."""
-    from vadagent.tools.video import open_video
-
-    with open_video(video, folder_fps=folder_fps) as source:
-        opening = round(min(OPENING_MAX_S, source.info.duration_s / 4), 2)
+    """The video's opening as its normal footage, and a sentence for the report that says so."""
+    opening = opening_of(video, folder_fps).end_s
     note = (f"No --normal footage or --scorer: the scorer was fitted on the first {opening:g} s of this video, taken as "
-            "normal; give the site's normal footage (--normal) for a better baseline.")
+            "normal, so its threshold rests on little footage; candidates may lie below it (marked below_threshold), taken to "
+            "cover every stretch of the video. Give the site's normal footage (--normal) for a better baseline.")
     return [f"{video}#t=0,{opening:g}"], note
 
 
@@ -65,7 +61,7 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
     report, scored = explain_video(
         video, scorer, client, load_taxonomy(taxonomy or settings.taxonomy),
         RuleSet.from_yaml(rules_file) if rules_file else default_rules(), sigma=settings.scorer.smoothing_sigma,
-        calls_per_minute=settings.candidates.calls_per_minute, min_gap_s=settings.candidates.min_gap_s,
+        policy=candidate_policy(settings),
         folder_fps=folder_fps, device=device, prompts_log=prompts, detector=load_detector(device),
     )
     if opening_note:

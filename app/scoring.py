@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
-from vadagent.tools.scorer import Scorer, ScorerConfig, ScoreResult, SourceSpec, pick_candidates
+from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec, pick_candidates
 from vadagent.tools.scorer.output import write_scores
 from vadagent.types import Candidate
 
@@ -45,6 +45,13 @@ def scorer_config(settings: Settings, *, tiers: list[str] | None = None, select:
                         budget_s=budget_s or s.budget_s, max_side=s.max_side, chunk_frames=settings.video.chunk_frames)
 
 
+def candidate_policy(settings: Settings) -> CandidatePolicy:
+    """The one place the `candidates` settings become the picker's policy."""
+    c = settings.candidates
+    return CandidatePolicy(calls_per_minute=c.calls_per_minute, min_gap_s=c.min_gap_s, min_calls=c.min_calls,
+                           window_s=c.window_s)
+
+
 def fit_command(settings: Settings, normal: list[str], output: Path, *, tiers: list[str] | None, fps: float | None,
                 console: Console, select: bool | None = None, budget_s: float | None = None) -> Scorer:
     config = scorer_config(settings, tiers=tiers, select=select, budget_s=budget_s)
@@ -72,9 +79,8 @@ def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path
         result = scorer.score(video, folder_fps=fps or settings.video.folder_fps, device=_device(settings),
                               progress=progress)
     smoothed = result.smoothed(sigma)
-    c = settings.candidates
-    candidates = pick_candidates(smoothed, result.info.fps, calls_per_minute=c.calls_per_minute, min_gap_s=c.min_gap_s,
-                                 min_calls=c.min_calls, threshold=result.threshold)
+    candidates = pick_candidates(smoothed, result.info.fps, candidate_policy(settings), threshold=result.threshold,
+                                 ignore_before=result.settled_from)
     write_scores(output, result, sigma, candidates)
     write_run_manifest(output, settings, sys.argv)
     if not settings.quiet:
@@ -95,8 +101,7 @@ def eval_detect_command(settings: Settings, dataset: str, root: Path, *, tiers: 
     with progress_bar(console, settings.quiet or as_json) as progress:
         sigma = settings.scorer.smoothing_sigma if sigma is None else sigma
         result = run_detect(load_frame_dataset(dataset, root), config, sigma=sigma,
-                            calls_per_minute=settings.candidates.calls_per_minute,
-                            min_gap_s=settings.candidates.min_gap_s, device=device, progress=progress,
+                            policy=candidate_policy(settings), device=device, progress=progress,
                             normal_seconds=normal_seconds)
     name = (f"detect_{dataset}_{'+'.join(config.tiers)}" + ("_select" if config.select else "")
             + (f"_{normal_seconds:g}s" if normal_seconds else "") + ("" if device == "cpu" else f"_{device}"))

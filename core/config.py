@@ -41,7 +41,9 @@ class ScorerSettings(_Section):
 class CandidateSettings(_Section):
     calls_per_minute: float = Field(6.0, gt=0, description="VLM-call budget per minute of video")
     min_gap_s: float = Field(2.0, ge=0, description="minimum gap between candidates")
-    min_calls: int = Field(1, ge=0, description="candidates allowed even in very short videos")
+    min_calls: int = Field(1, ge=0, description="candidates per window even below the threshold (a coverage floor, "
+                                                "marked below_threshold)")
+    window_s: float = Field(30.0, gt=0, description="length of the stretch of video the min_calls floor applies to")
 
 
 class VLMSettings(_Section):

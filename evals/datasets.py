@@ -22,7 +22,7 @@ class LabelledVideo:
 class FrameDataset:
     name: str
     fps: float
-    train: list[Path]  # normal footage
+    train: list[Path]  # normal footage; empty: each test video is fitted on its own opening (as `explain` does)
     test: list[LabelledVideo]
 
 
@@ -94,11 +94,35 @@ def load_shanghaitech(root: str | Path) -> FrameDataset:
     return FrameDataset("shanghaitech", 24.0, train, videos)
 
 
+UCF_SOURCE = ("Get UCF-Crime test videos from the official page (Sultani et al., CVPR 2018): videos/NAME_x264.mp4 "
+              "and labels.json ({name: {frames, segments: [[first, last], ...]}}, 1-based inclusive).")
+
+
+def load_ucf_crime_sample(root: str | Path) -> FrameDataset:
+    """UCF-Crime test videos with their official temporal segments, and no normal footage."""
+    import json
+
+    root = Path(root)
+    videos_dir = _require(root / "videos", "videos/", UCF_SOURCE)
+    try:
+        table = json.loads(_require(root / "labels.json", "labels.json", UCF_SOURCE).read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise UsageError(f"{root / 'labels.json'}: not valid JSON ({error})") from None
+    videos = []
+    for name, entry in sorted(table.items()):
+        labels = np.zeros(int(entry["frames"]), dtype=np.int8)
+        for first, last in entry.get("segments", []):
+            labels[int(first) - 1 : int(last)] = 1
+        videos.append(LabelledVideo(Path(name).stem, _require(videos_dir / name, name, UCF_SOURCE), labels))
+    return FrameDataset("ucf_crime_sample", 30.0, [], videos)
+
+
 FRAME_DATASETS = {
     "ucsd_ped1": lambda root: load_ucsd(root, "ucsd_ped1"),
     "ucsd_ped2": lambda root: load_ucsd(root, "ucsd_ped2"),
     "avenue": load_avenue,
     "shanghaitech": load_shanghaitech,
+    "ucf_crime_sample": load_ucf_crime_sample,
 }
 
 

@@ -1,17 +1,21 @@
-"""Detection benchmark: fit the scorer on a dataset's normal training footage, score its test
-videos, report frame AUC (micro/macro, raw and smoothed) and event recall at a frame budget."""
+"""Detection benchmark: fit the scorer on a dataset's normal training footage (or, for a dataset
+without any, each test video on its own opening, as `explain` does), score its test videos, report
+frame AUC (micro/macro, raw and smoothed), event recall at a frame budget, and the recall and cost
+of the candidates the product itself would send to the VLM."""
 
 from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import asdict
 
 import numpy as np
 
+from vadagent.errors import UsageError
 from vadagent.evals.datasets import FrameDataset
-from vadagent.evals.detection import event_recall, kept_mask, macro_auc, micro_auc
-from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec, pick_candidates
-from vadagent.tools.scorer.scorer import Progress
+from vadagent.evals.detection import event_recall, events, kept_mask, macro_auc, micro_auc
+from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, SourceSpec, pick_candidates
+from vadagent.tools.scorer.scorer import OPENING_MAX_S, Progress, opening_of
 from vadagent.tools.video import open_video
 
 BUDGET_FRACTION = 0.10
@@ -33,36 +37,52 @@ def first_seconds(paths: list, seconds: float | None, fps: float) -> list[Source
     return specs
 
 
-def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, calls_per_minute: float = 6.0,
-               min_gap_s: float = 2.0, device: str = "cpu", progress: Progress | None = None,
-               normal_seconds: float | None = None) -> dict:
-    scorer = Scorer.fit(first_seconds(data.train, normal_seconds, data.fps), config, folder_fps=data.fps,
-                        device=device, progress=progress)
-    started = time.perf_counter()
-    results = []
+def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, policy: CandidatePolicy | None = None,
+               device: str = "cpu", progress: Progress | None = None, normal_seconds: float | None = None) -> dict:
+    policy = policy or CandidatePolicy()
+    if not data.train and normal_seconds:
+        raise UsageError(f"{data.name} has no normal footage: --normal-seconds does not apply (each video is fitted "
+                         "on its own opening)")
+    shared = None
+    if data.train:
+        shared = Scorer.fit(first_seconds(data.train, normal_seconds, data.fps), config, folder_fps=data.fps,
+                            device=device, progress=progress)
+    results, fits, score_seconds = [], [], 0.0
     for number, video in enumerate(data.test, 1):
+        scorer = shared or Scorer.fit([opening_of(str(video.path), data.fps)], config, folder_fps=data.fps,
+                                      device=device)
+        if shared is None:
+            fits.append(scorer.fit_info)
+        started = time.perf_counter()
         results.append(scorer.score(video.path, folder_fps=data.fps, device=device))
+        score_seconds += time.perf_counter() - started
         if progress:
             progress("scoring test videos", number, len(data.test))
-    score_seconds = time.perf_counter() - started
+    fits = fits or [shared.fit_info]
     labels = [v.labels for v in data.test]
     scores = [r.scores for r in results]
     for video, result in zip(data.test, results):
         if len(result.scores) != len(video.labels):
             raise ValueError(f"{video.path}: {len(result.scores)} scores for {len(video.labels)} labelled frames")
-    kept = [
-        kept_mask(pick_candidates(r.smoothed(sigma), data.fps, calls_per_minute=calls_per_minute, min_gap_s=min_gap_s,
-                                  max_fraction=BUDGET_FRACTION), len(r.scores))
-        for r in results
-    ]
+    kept = [kept_mask(pick_candidates(r.smoothed(sigma), r.info.fps, policy, max_fraction=BUDGET_FRACTION),
+                      len(r.scores)) for r in results]
     recalled, total = event_recall(labels, kept)
+    picked = [pick_candidates(r.smoothed(sigma), r.info.fps, policy, threshold=r.threshold, ignore_before=r.settled_from)
+              for r in results]
+    by_candidates, _ = event_recall(labels, [kept_mask(c, len(r.scores)) for c, r in zip(picked, results)])
+    minutes = sum(len(r.scores) / r.info.fps for r in results) / 60.0
     frames = int(sum(len(s) for s in scores))
     digest = hashlib.sha256()
     for video in data.test:  # what was scored against what: clip names and labels
         digest.update(video.name.encode() + video.labels.tobytes())
+    scorer = shared or scorer
+    left_out = [name for info in fits for name in info.get("left_out", {})]
     return {
         "dataset": data.name, "scorer": scorer.scorer_id, "tiers": list(scorer.tiers),
         "weights": {n: scorer.config.weight(n) for n in scorer.tiers}, "device": device,
+        "normal_footage": "training clips" if shared else "each video's opening (first quarter, at most "
+                                                           f"{OPENING_MAX_S:g} s), as explain does without --normal",
+        "tiers_left_out": {name: left_out.count(name) for name in set(left_out)},
         "normal_seconds": normal_seconds,
         "micro_auc": round(micro_auc(labels, scores), 4),
         "micro_auc_smoothed": round(micro_auc(labels, scores, sigma), 4),
@@ -72,21 +92,33 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "event_recall_at_10pct": round(recalled / total, 4) if total else None,
         "events_recalled": recalled, "events_total": total,
         "max_kept_fraction": round(max(float(k.mean()) for k in kept), 4),
-        "fit_seconds": scorer.fit_info["fit_seconds"],
-        "fit_frames": scorer.fit_info["frames"],
+        "candidate_event_recall": round(by_candidates / total, 4) if total else None,
+        "events_covered_by_candidates": by_candidates,
+        "candidates": sum(len(c) for c in picked),
+        "candidates_below_threshold": sum(c.below_threshold for p in picked for c in p),
+        "calls_per_minute": round(sum(len(c) for c in picked) / minutes, 2),
+        "candidate_policy": asdict(policy),
+        "segments": [{"video": v.name, "first_frame": a, "last_frame": b,
+                      "covered": bool(any(c.start_frame <= b and a <= c.end_frame for c in p))}
+                     for v, p in zip(data.test, picked) for a, b in events(v.labels)],
+        "fit_seconds": round(sum(f["fit_seconds"] for f in fits), 2),
+        "fit_frames": sum(f["frames"] for f in fits),
         "selection": _selection_summary(scorer.fit_info.get("selection")),
         "frames_per_second": round(frames / score_seconds, 1),
         "test_frames": frames,
         "data_sha256": digest.hexdigest()[:16],
         "per_video_auc": {v.name: (round(float(_auc(v.labels, r.scores)), 4) if 0 < v.labels.sum() < len(v.labels)
                                    else None) for v, r in zip(data.test, results)},
-        "protocol": ("fit on the training clips only" + (f" (their first {normal_seconds:g} s)" if normal_seconds else "")
+        "protocol": (("fit on the training clips only" if shared else "no normal footage: each video fitted on its opening")
+                     + (f" (their first {normal_seconds:g} s)" if normal_seconds else "")
                      + "; tiers and weights fixed, or chosen by self-validation on synthetic anomalies in held-out "
                      "training footage (selection); no test label is used to choose anything; calibration from "
                      "training statistics (no per-video normalisation); micro = pooled frames, macro = mean over "
                      "videos with both classes (no padding); "
                      f"smoothed = Gaussian per video, sigma {sigma}; event recall = per video, candidates keep at most "
-                     f"{BUDGET_FRACTION:.0%} of its frames"),
+                     f"{BUDGET_FRACTION:.0%} of its frames; candidate recall = an event (maximal run of anomalous "
+                     "frames) overlapped by at least one candidate of the product's own picker (threshold, call "
+                     "budget, gap, coverage floor; smoothed scores)"),
     }
 
 
@@ -105,10 +137,16 @@ def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def markdown(result: dict) -> str:
     keys = ["micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed", "smoothing_sigma",
-            "event_recall_at_10pct", "fit_seconds", "frames_per_second"]
+            "event_recall_at_10pct", "candidate_event_recall", "calls_per_minute", "fit_seconds", "frames_per_second"]
     lines = [f"# Detection on {result['dataset']} ({result['scorer']}, {result['device']})", "",
              "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
              "| " + " | ".join(str(result[k]) for k in keys) + " |", "",
-             f"Events recalled: {result['events_recalled']}/{result['events_total']}. Protocol: {result['protocol']}.",
-             "", "Per-video AUC: " + ", ".join(f"{k}: {v}" for k, v in result["per_video_auc"].items())]
+             f"Events recalled: {result['events_recalled']}/{result['events_total']} at the 10 % budget, "
+             f"{result['events_covered_by_candidates']}/{result['events_total']} by the product's "
+             f"{result['candidates']} candidates ({result['candidates_below_threshold']} below threshold). "
+             f"Normal footage: {result['normal_footage']}. Protocol: {result['protocol']}.",
+             "", "Per-video AUC: " + ", ".join(f"{k}: {v}" for k, v in result["per_video_auc"].items()), "",
+             "Segments (frames, 0-based) covered by a candidate: " + ", ".join(
+                 f"{s['video']} {s['first_frame']}–{s['last_frame']} {'✓' if s['covered'] else '✗'}"
+                 for s in result["segments"])]
     return "\n".join(lines)

@@ -49,6 +49,8 @@ def test_eval_detect_on_ped2_matches_the_published_figures(tmp_path, ped2):
                 "event_recall_at_10pct", "fit_seconds", "frames_per_second"):
         assert key in figures
     assert figures["micro_auc_smoothed"] >= 0.95 and figures["event_recall_at_10pct"] >= 0.95
+    # the product's own candidates (threshold, budget, coverage floor) see every anomalous event
+    assert figures["candidate_event_recall"] >= 0.95 and figures["calls_per_minute"] <= 6.0
     from vadagent.evals.common import RESULTS
 
     published = RESULTS / "detect_ucsd_ped2_motion.json"
@@ -58,7 +60,8 @@ def test_eval_detect_on_ped2_matches_the_published_figures(tmp_path, ped2):
             assert figures[key] == pytest.approx(saved[key], abs=0.005), key
 
 
-@pytest.mark.parametrize("args", [["eval", "detect", "--dataset", "nope"], ["eval", "detect", "--root", "/nonexistent"]])
+@pytest.mark.parametrize("args", [["eval", "detect", "--dataset", "nope", "--root", "."],
+                                  ["eval", "detect", "--root", "/nonexistent"]])
 def test_eval_detect_bad_dataset_exits_2(args):
     result = run(*args)
     assert result.returncode == 2 and result.stderr.startswith("error:")

@@ -159,3 +159,14 @@ def test_static_footage_and_non_finite_artefacts_are_refused(tmp_path, fitted):
     (folder / "scorer.json").write_text(json.dumps(meta))
     with pytest.raises(ArtifactError, match="non-finite"):
         Scorer.load(folder)
+
+
+def test_a_tier_the_footage_cannot_fit_is_left_out_and_said(tmp_path):
+    """An empty street (nothing but sensor noise once the last walker has left): the objects tier
+    has nothing to model, so the scorer keeps motion alone and records why; objects alone is refused."""
+    path = tmp_path / "empty.mp4"
+    render_clip(ClipSpec(seconds=14, seed=5, walkers_per_second=0), path)
+    scorer = Scorer.fit([SourceSpec(str(path), 8.0)], ScorerConfig())
+    assert scorer.scorer_id == "motion" and "objects" in scorer.fit_info["left_out"]
+    with pytest.raises(UsageError, match="no scorer tier can be fitted.*objects: only"):
+        Scorer.fit([SourceSpec(str(path), 8.0)], ScorerConfig(tiers=["objects"]))

@@ -48,6 +48,7 @@ class ClipSpec:
     site: int = 0  # the scene itself (background texture): clips of one site share it, whatever their seed
     crowd: float = 0.0  # extra walkers per second hurrying both ways (a busy, normal background)
     anomalies: list[tuple[AnomalyKind, float]] = field(default_factory=list)  # (kind, start second)
+    fade_in_s: tuple[float, float] = (0.0, 0.0)  # seconds of black, then seconds of fading in (an edited file)
 
 
 @dataclass
@@ -124,6 +125,13 @@ def _step(mover: Mover) -> None:
     mover.x += mover.vx
 
 
+def _fade(spec: ClipSpec, t: int) -> float:
+    """Brightness gain of frame `t`: 0 during the black opening, then a linear ramp to 1."""
+    black, ramp = spec.fade_in_s
+    seconds = t / spec.fps - black
+    return 0.0 if seconds < 0 else min(1.0, seconds / ramp) if ramp > 0 else 1.0
+
+
 def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
     """Render `spec` to an MP4 at `path`; return per-frame labels and the anomalous events."""
     rng = np.random.default_rng(spec.seed)
@@ -158,7 +166,7 @@ def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
                 mover.first = t if mover.first < 0 else mover.first
                 mover.last = t
         movers = [m for m in movers if _visible(m, spec) or (m.vx > 0 and m.x < 0) or (m.vx < 0 and m.x > spec.width)]
-        noisy = np.clip(frame + rng.normal(0, 2.0, frame.shape), 0, 255).astype(np.uint8)
+        noisy = np.clip(frame * _fade(spec, t) + rng.normal(0, 2.0, frame.shape), 0, 255).astype(np.uint8)
         for packet in stream.encode(av.VideoFrame.from_ndarray(noisy, format="rgb24")):
             container.mux(packet)
     for packet in stream.encode():

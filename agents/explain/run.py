@@ -14,7 +14,7 @@ from vadagent.agents.explain.judge import to_event
 from vadagent.prompts import PROMPTS_VERSION
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
-from vadagent.tools.scorer import Scorer, ScoreResult, pick_candidates
+from vadagent.tools.scorer import CandidatePolicy, Scorer, ScoreResult, pick_candidates
 from vadagent.tools.scorer.output import write_scores
 from vadagent.tools.vlm import Usage, VLMClient
 from vadagent.tools.vlm.base import run_sync
@@ -32,21 +32,23 @@ def explain_video(*args: Any, **kwargs: Any) -> tuple[VideoReport, ScoreResult]:
 
 
 async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy,
-                         rules: RuleSet | None, *, sigma: float = 3.0, calls_per_minute: float = 6.0,
-                         min_gap_s: float = 2.0, folder_fps: float = 25.0, max_rounds: int = 1, device: str = "cpu",
+                         rules: RuleSet | None, *, sigma: float = 3.0, policy: CandidatePolicy | None = None,
+                         folder_fps: float = 25.0, max_rounds: int = 1, device: str = "cpu",
                          prompts_log: list[dict] | None = None, detector=None) -> tuple[VideoReport, ScoreResult]:
     """Score, pick candidates, run the graph. CPU-bound steps run in worker threads, so several
     videos can share one event loop (and one client's request limit) in a batch."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     scored = await asyncio.to_thread(scorer.score, video, folder_fps=folder_fps, device=device)
-    candidates = pick_candidates(scored.smoothed(sigma), scored.info.fps, calls_per_minute=calls_per_minute,
-                                 min_gap_s=min_gap_s, threshold=scored.threshold)
+    candidates = pick_candidates(scored.smoothed(sigma), scored.info.fps, policy, threshold=scored.threshold,
+                                 ignore_before=scored.settled_from)
     timings["score"] = round(time.perf_counter() - started, 3)
+    notes = _candidate_notes(scored, candidates)
     report = VideoReport(
         video=scored.info, taxonomy=taxonomy, rules=rules, prompts_version=PROMPTS_VERSION,
         scorer=ScorerSummary(scorer_id=scored.scorer_id, fps=scored.info.fps, smoothing_sigma=sigma,
                              threshold=round(scored.threshold, 4), candidates=candidates, scores_file="scores.csv"),
+        notes=notes,
     )
     deps = ExplainDeps(client=client, taxonomy=taxonomy, rules=rules, video=video, fps=scored.info.fps,
                        duration_s=scored.info.duration_s, evidence=scored.evidence, threshold=scored.threshold,
@@ -72,6 +74,17 @@ async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, t
     if prompts_log is not None:
         prompts_log.extend(deps.prompts)
     return report, scored
+
+
+def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
+    notes = []
+    if scored.settled_from:
+        notes.append(f"The first {scored.settled_from / scored.info.fps:.1f} s are blank or fading in: not candidates.")
+    below = sum(c.below_threshold for c in candidates)
+    if below:
+        notes.append(f"{below} candidate(s) lie below the scorer's threshold (marked below_threshold): taken so that no "
+                     "stretch of the video goes unseen; expect them to be normal more often.")
+    return notes
 
 
 def collect(outcomes: list[dict]) -> tuple[list[AnomalyEvent], TokenUsage]:

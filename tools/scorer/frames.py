@@ -85,6 +85,34 @@ class ChunkMaker:
                           np.zeros((1, *frame.shape, 2), np.float32))
 
 
+class OpeningTracker:
+    """Where a video's blank or fading-in opening ends (an edited file's fade from black, a camera
+    that starts dark). A frame belongs to it while it is blank (flat: black or any uniform screen),
+    or while its whole picture brightens or darkens together: the change of its mean level is most
+    of its mean absolute change, which local motion never gives. Frames of the opening are not
+    candidates (nothing can be seen, or every pixel changes at once), whatever a tier scores them."""
+
+    BLANK_SPREAD = 4.0  # gray-level standard deviation under which a frame shows nothing
+    GLOBAL_SHARE = 0.6  # |change of the mean| / mean |change| above this: the whole frame changed together
+    MIN_STEP = 1.0  # gray levels per frame; below this, sensor noise
+
+    def __init__(self) -> None:
+        self.end: int | None = None  # first frame after the opening, once seen
+        self._level: float | None = None
+
+    def feed(self, chunk: FrameChunk) -> None:
+        if self.end is not None:
+            return
+        levels, spreads, changes = chunk.gray.mean((1, 2)), chunk.gray.std((1, 2)), chunk.diff.mean((1, 2))
+        for index, level, spread, change in zip(chunk.indices.tolist(), levels.tolist(), spreads.tolist(),
+                                                changes.tolist()):
+            step = 0.0 if self._level is None else abs(level - self._level)
+            if spread >= self.BLANK_SPREAD and not (step >= self.MIN_STEP and step >= self.GLOBAL_SHARE * change):
+                self.end = index
+                return
+            self._level = level
+
+
 def chunks(video: VideoSource, width: int, height: int, *, flow: bool = True, chunk: int = 64,
            start_s: float = 0.0, end_s: float | None = None) -> Iterator[FrameChunk]:
     maker = ChunkMaker(width, height, flow=flow)

@@ -24,8 +24,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, median_filter
 
 from vadagent.errors import ArtifactError, UsageError
-from vadagent.tools.scorer.frames import chunks, working_size
-from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, tier_class
+from vadagent.tools.scorer.frames import OpeningTracker, chunks, working_size
+from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, TierUnfit, tier_class
 from vadagent.tools.video import VideoSource, open_video
 from vadagent.types import FrameScores, VideoInfo
 
@@ -54,6 +54,15 @@ class SourceSpec:
         if end is not None and end <= start:
             raise UsageError(f"{text}: the time range ends ({end:g} s) before it starts ({start:g} s)")
         return cls(match["path"], start, end)
+
+
+OPENING_MAX_S = 15.0
+
+
+def opening_of(video: str, folder_fps: float = 25.0, max_s: float = OPENING_MAX_S) -> SourceSpec:
+    """A video's first quarter (at most `max_s`): its stand-in normal footage when there is none."""
+    with open_video(video, folder_fps=folder_fps) as source:
+        return SourceSpec(video, 0.0, round(min(max_s, source.info.duration_s / 4), 2))
 
 
 @dataclass
@@ -97,6 +106,7 @@ class ScoreResult:
     skipped: int
     seconds: float
     tier_scores: dict[str, np.ndarray] = field(default_factory=dict)  # each tier's calibrated score
+    settled_from: int = 0  # frames before this are a black or fading-in opening: never candidates
 
     def smoothed(self, sigma: float) -> np.ndarray:
         return gaussian_filter1d(self.scores, sigma, mode="nearest") if sigma > 0 else self.scores
@@ -225,8 +235,8 @@ class Scorer:
                              "a scorer cannot be calibrated on it")
         scorer.calibration |= {"mean": mean, "std": std,
                                "threshold": float(np.percentile((fused - mean) / std, config.threshold_percentile))}
-        scorer.fit_info = {"sources": [asdict(s) for s in sources], "frames": int(sum(extracted.lengths)),
-                           "fit_seconds": round(time.perf_counter() - started, 2)}
+        scorer.fit_info |= {"sources": [asdict(s) for s in sources], "frames": int(sum(extracted.lengths)),
+                            "fit_seconds": round(time.perf_counter() - started, 2)}
         if selection is not None:
             scorer.fit_info["selection"] = selection
         log.info("fitted %s on %d frames in %.1f s", scorer.scorer_id, sum(extracted.lengths),
@@ -236,14 +246,28 @@ class Scorer:
     def _fit_tiers(self, extracted: Extracted, segments, device: str, progress) -> list[np.ndarray]:
         """Fit every tier on the given segments; set each tier's calibration; fused training scores."""
         fused: list[np.ndarray] | None = None
-        for name, tier in self.tiers.items():
+        for name, tier in list(self.tiers.items()):
             clips = [extracted.parts[name][i] for i in segments]
-            raw = tier.fit(clips, budget_s=self.config.budget_s, device=device, progress=progress)
+            try:
+                raw = tier.fit(clips, budget_s=self.config.budget_s, device=device, progress=progress)
+            except TierUnfit as why:
+                self._leave_out(name, str(why))
+                continue
             joined = np.concatenate(raw)
             self.calibration[name] = {"mean": float(joined.mean()), "std": float(joined.std() or 1.0)}
             z = [self._z(name, r) * self.config.weight(name) for r in raw]
             fused = z if fused is None else [a + b for a, b in zip(fused, z)]
         return fused
+
+    def _leave_out(self, name: str, why: str) -> None:
+        left_out = self.fit_info.setdefault("left_out", {})
+        left_out[name] = why
+        if len(self.tiers) == 1:
+            raise UsageError("no scorer tier can be fitted on this normal footage: " + "; ".join(
+                f"{tier}: {reason}" for tier, reason in left_out.items()))
+        log.warning("scorer tier %s left out: %s", name, why)
+        del self.tiers[name]
+        self.config = replace(self.config, tiers=list(self.tiers))
 
     def _z(self, name: str, raw: np.ndarray) -> np.ndarray:
         c = self.calibration[name]
@@ -266,7 +290,9 @@ class Scorer:
         raw: dict[str, dict[int, float]] = {name: {} for name in self.tiers}
         evidence: dict[str, list[Evidence]] = {name: [] for name in self.tiers}
         flow = any(t.needs_flow for t in self.tiers.values())
+        opening = OpeningTracker()
         for chunk in chunks(video, self.width, self.height, flow=flow, chunk=self.config.chunk_frames):
+            opening.feed(chunk)
             for name, reader in readers.items():
                 scored = self.tiers[name].score(reader.feed(chunk), device)
                 raw[name].update(zip(scored.indices.tolist(), scored.scores.tolist()))
@@ -283,8 +309,10 @@ class Scorer:
         fused = median_filter(fused, self.config.median_window, mode="nearest")
         scores = ((fused - self.calibration["mean"]) / self.calibration["std"]).astype(np.float32)
         merged = self._evidence(per_tier, evidence, count).to_source(self.width / info.width, info.fps)
+        # the median filter and the tiers' one-frame history carry the opening a few frames on
+        settled = count if opening.end is None else min(count, opening.end + self.config.median_window) if opening.end else 0
         return ScoreResult(info, self.scorer_id, scores, self.calibration["threshold"], merged, video.skipped,
-                           time.perf_counter() - started, per_tier)
+                           time.perf_counter() - started, per_tier, settled)
 
     def _evidence(self, per_tier: dict[str, np.ndarray], evidence: dict[str, list[Evidence]], count: int) -> Evidence:
         """Per frame, the evidence of the tier that contributed most to its score."""

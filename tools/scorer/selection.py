@@ -21,6 +21,7 @@ from scipy.ndimage import median_filter
 from sklearn.metrics import roc_auc_score
 
 from vadagent.tools.scorer.frames import chunks_of_frames
+from vadagent.tools.scorer.tiers import TierUnfit
 from vadagent.tools.video import open_video
 
 if TYPE_CHECKING:
@@ -156,7 +157,11 @@ def select(tiers: dict[str, Tier], extracted: Extracted, n_fit: int, config: Sco
     clean: dict[str, list[np.ndarray]] = {}
     synthetic: dict[str, list[np.ndarray]] = {}
     for number, (name, tier) in enumerate(tiers.items(), 1):
-        raw = tier.fit([extracted.parts[name][i] for i in range(n_fit)], budget_s=config.budget_s, device=device)
+        try:
+            raw = tier.fit([extracted.parts[name][i] for i in range(n_fit)], budget_s=config.budget_s, device=device)
+        except TierUnfit as why:
+            log.info("self-validation: %s cannot be fitted on the fit part (%s)", name, why)
+            continue
         joined = np.concatenate(raw)
         calibration = {"mean": float(joined.mean()), "std": float(joined.std() or 1.0)}
         clean[name] = [_tier_scores(tier, extracted.parts[name][i], calibration) for i in held]
@@ -167,11 +172,13 @@ def select(tiers: dict[str, Tier], extracted: Extracted, n_fit: int, config: Sco
             synthetic[name].append(_tier_scores(tier, parts, calibration))
         if progress:
             progress("self-validation", number, len(tiers))
-    labels = [np.zeros(len(c)) for c in clean[next(iter(tiers))]] + [w[2] for w in windows]
+    if not clean:
+        return None
+    labels = [np.zeros(len(c)) for c in clean[next(iter(clean))]] + [w[2] for w in windows]
     kinds = [None] * len(held) + [w[0] for w in windows]
     tried = []
-    for size in range(1, len(tiers) + 1):
-        for subset in itertools.combinations(tiers, size):
+    for size in range(1, len(clean) + 1):
+        for subset in itertools.combinations(clean, size):
             for extra in itertools.product(WEIGHTS, repeat=size - 1):
                 weights = dict(zip(subset, (1.0, *extra)))
                 fused = [median_filter(sum(weights[n] * (clean[n] + synthetic[n])[i] for n in subset),

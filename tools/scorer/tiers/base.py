@@ -28,6 +28,11 @@ from vadagent.tools.scorer.frames import FrameChunk
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
 
+class TierUnfit(Exception):
+    """This footage cannot fit this tier (e.g. no objects to model): the scorer leaves the tier
+    out, says so in `fit_info["left_out"]`, and fails only when no tier remains."""
+
+
 @dataclass(frozen=True)
 class Geometry:
     """The working frame size every tier sees (the scorer maps evidence back to source pixels)."""

@@ -22,7 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, fold_of, register
+from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, TierUnfit, fold_of, register
 
 COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
 HIST_CELLS = (4, 2)  # rows × cols of the appearance grid over a crop
@@ -148,8 +148,8 @@ class ObjectTier(Tier):
                                    or [np.zeros(0, np.int64)]) for clip in sets]
         lengths = [sum(len(p.indices) for p in clip) for clip in sets]
         if len(raw) < 4 * self.params.k:
-            raise ValueError(f"the objects tier found only {len(raw)} moving or foreground objects in the normal "
-                             "footage; it needs more (or leave it out with --tiers)")
+            raise TierUnfit(f"only {len(raw)} moving or foreground objects in the normal footage (it needs "
+                            f"{4 * self.params.k})")
         rng = np.random.default_rng(0)
         keep = np.sort(rng.choice(len(raw), MAX_TRAIN_OBJECTS, replace=False)) if len(raw) > MAX_TRAIN_OBJECTS \
             else np.arange(len(raw))
