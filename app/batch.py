@@ -1,10 +1,11 @@
 """`vadagent report FOLDER`: explain every video of a folder into one report each, plus an index.
 
-Resumable: the SQLite index records each video's state; a rerun skips videos whose report is
-done. Each report is written to a temporary folder and renamed into place when complete, so an
-interrupted run never leaves a half-written report that looks finished. Videos run concurrently
-in one event loop, as many at once as the model backend serves (`VLMClient.capacity`), so the
-client's request limit holds across the whole batch.
+Resumable: the SQLite index records each video's state; a rerun skips videos that are explained
+(and, without a reachable model, those detected too) and redoes the rest. Each report is
+written to a temporary folder and renamed into place when complete, so an interrupted run never
+leaves a half-written report that looks finished. Videos run concurrently in one event loop, as
+many at once as the model backend serves (`VLMClient.capacity`), so the client's request limit
+holds across the whole batch.
 """
 
 from __future__ import annotations
@@ -20,19 +21,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vadagent.agents.explain.run import aexplain_video, write_report
-from vadagent.app.report_html import write_html, write_index_html
-from vadagent.app.scoring import candidate_policy, scorer_config
+from vadagent.app.job import Job
+from vadagent.app.outputs import writes_output
+from vadagent.app.report_html import write_index_html
 from vadagent.config import Settings, write_run_manifest
-from vadagent.devices import pick_device
 from vadagent.errors import UsageError, VadagentError
-from vadagent.rules import RuleSet, default_rules
-from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.index import ReportIndex
-from vadagent.tools.scorer import Scorer, SourceSpec
+from vadagent.tools.scorer import Scorer
 from vadagent.tools.video import VIDEO_SUFFIXES
-from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
-from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 
 
 def find_videos(folder: Path) -> list[Path]:
@@ -44,45 +40,58 @@ def find_videos(folder: Path) -> list[Path]:
     return videos
 
 
-def _scorer(settings: Settings, output: Path, scorer_dir: Path | None, normal: list[str]) -> Scorer:
+RESERVED = {"scorer"}  # OUT/scorer holds the batch's scorer
+
+
+def output_names(videos: list[Path]) -> dict[Path, str]:
+    """Each video's report folder: its stem, or stem_ext where two files share a stem (a_car.mp4 and
+    a_car.MKV) or the stem is reserved, so no report ever replaces another."""
+    stems: dict[str, int] = {}
+    for video in videos:
+        stems[video.stem.lower()] = stems.get(video.stem.lower(), 0) + 1
+    return {v: v.stem if stems[v.stem.lower()] == 1 and v.stem.lower() not in RESERVED
+            else f"{v.stem}_{v.suffix.lstrip('.').lower()}" for v in videos}
+
+
+def _scorer(job: Job, output: Path, scorer_dir: Path | None, normal: list[str]) -> Scorer | None:
+    """The batch's scorer; None: each video is fitted on its own opening, as `explain` does."""
     saved = output / "scorer"
     if scorer_dir is not None:
         return Scorer.load(scorer_dir)
     if (saved / "scorer.json").is_file():  # a resumed run keeps the scorer it started with
         return Scorer.load(saved)
     if not normal:
-        raise UsageError("give either --scorer DIR (from 'vadagent fit') or --normal FOOTAGE to fit on first")
-    config = scorer_config(settings)
-    scorer = Scorer.fit([SourceSpec.parse(n) for n in normal], config, folder_fps=settings.video.folder_fps,
-                        device=pick_device(settings.scorer.device))
+        return None
+    scorer = job.fit(normal)
     scorer.save(saved)
     return scorer
 
 
 @dataclass
 class _Batch:
-    settings: Settings
+    job: Job
     output: Path
-    scorer: Scorer
-    client: VLMClient | None
-    taxonomy: Taxonomy
-    rules: RuleSet
+    scorer: Scorer | None
     index: ReportIndex
     console: Console
+    names: dict[Path, str]
 
     async def explain_one(self, video: Path) -> bool:
-        """Explain one video into OUT/<stem>/ atomically; record the outcome. False when it failed."""
-        source, target = str(video), self.output / video.stem
-        partial = self.output / f".{video.stem}.partial"
+        """Explain one video into OUT/<name>/ atomically; record the outcome. False when it failed."""
+        name = self.names[video]
+        source, target = str(video), self.output / name
+        partial = self.output / f".{name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         self.index.start(source)
-        sigma = self.settings.scorer.smoothing_sigma
         try:
+            scorer, note = self.scorer, None
+            if scorer is None:
+                scorer, note = await asyncio.to_thread(self.job.fit_on_opening, source)
             prompts: list[dict] = []
-            report, scored = await aexplain_video(
-                source, self.scorer, self.client, self.taxonomy, self.rules, sigma=sigma,
-                policy=candidate_policy(self.settings), prompts_log=prompts)
-            await asyncio.to_thread(self._write, partial, report, scored, prompts)
+            report, scored = await self.job.aexplain(source, scorer, prompts)
+            if note:
+                report.notes.insert(0, note)
+            await asyncio.to_thread(self.job.write, partial, report, scored, prompts)
         except VadagentError as error:  # a corrupt video fails alone; the batch goes on
             self.index.fail(source, str(error))
             self.console.print(f"  [red]{escape(video.name)} failed:[/red] {escape(str(error))}", soft_wrap=True)
@@ -90,17 +99,17 @@ class _Batch:
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
         severities = [int(e.severity) for e in report.events if e.verdict != "rejected"]
-        self.index.finish(source, str(target / "report.json"), candidates=len(report.scorer.candidates),
+        failed = [c.reason for c in report.contexts if c.status == "failed"]
+        explained = self.job.client is not None and not failed
+        self.index.finish(source, str(target / "report.json"), explained=explained,
+                          note=None if explained else (failed[0] if failed else "no VLM reachable"),
+                          candidates=len(report.scorer.candidates),
                           events=len(report.events), confirmed=sum(e.verdict == "confirmed" for e in report.events),
                           max_severity=max(severities) if severities else None)
         self.console.print(f"  {escape(video.name)}: {len(report.scorer.candidates)} candidate(s), "
-                           f"{len(report.events)} event(s)", highlight=False)
+                           f"{len(report.events)} event(s)" + (f", {len(failed)} not explained (VLM failed)" if failed else ""),
+                           highlight=False, soft_wrap=True)
         return True
-
-    def _write(self, folder: Path, report, scored, prompts: list[dict]) -> None:
-        sigma = self.settings.scorer.smoothing_sigma
-        write_report(folder, report, scored, sigma, prompts)
-        write_html(folder / "report.html", report, scored.smoothed(sigma))
 
     async def run(self, videos: list[Path], workers: int) -> int:
         """Explain `videos`, at most `workers` at once, with a progress bar; returns how many failed."""
@@ -119,25 +128,27 @@ class _Batch:
         return results.count(False)
 
 
+@writes_output
 def report_command(settings: Settings, folder: Path, output: Path, *, vlm: str | None, scorer_dir: Path | None,
                    normal: list[str], taxonomy: str | None, rules_file: Path | None, console: Console,
                    workers: int | None = None) -> int:
     videos = find_videos(folder)
-    output.mkdir(parents=True, exist_ok=True)
-    scorer = _scorer(settings, output, scorer_dir, normal)
-    try:
-        client = client_from_settings(vlm or settings.vlm.model or DEFAULT_LOCAL_MODEL, settings.vlm)
-    except VLMUnavailable as error:
-        console.print(f"[yellow]no VLM:[/yellow] {escape(str(error))}", soft_wrap=True)
-        client = None
+    job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file)
+    scorer = _scorer(job, output, scorer_dir, normal)
+    if scorer is None:
+        console.print("No --normal footage or --scorer: each video's scorer is fitted on its own opening (noted in its "
+                      "report).", highlight=False, soft_wrap=True)
     index = ReportIndex(output / "index.sqlite")
     write_run_manifest(output, settings, sys.argv)
-    pending = [v for v in videos if not (index.status(str(v)) == "done" and (output / v.stem / "report.json").is_file())]
+    names = output_names(videos)
+    client = job.client
+    finished = {"explained"} if client is not None else {"explained", "detected"}  # a model can redo detection-only
+    pending = [v for v in videos
+               if not (index.status(str(v)) in finished and (output / names[v] / "report.json").is_file())]
     workers = workers or (client.capacity if client is not None else 2)  # no VLM: scoring only, one per core
     console.print(f"{len(videos)} video(s): {len(videos) - len(pending)} already done, {len(pending)} to explain, "
                   f"{min(workers, max(len(pending), 1))} at a time", highlight=False)
-    batch = _Batch(settings, output, scorer, client, load_taxonomy(taxonomy or settings.taxonomy),
-                   RuleSet.from_yaml(rules_file) if rules_file else default_rules(), index, console)
+    batch = _Batch(job, output, scorer, index, console, names)
     try:
         failed = asyncio.run(batch.run(pending, workers))
     finally:
@@ -145,7 +156,14 @@ def report_command(settings: Settings, folder: Path, output: Path, *, vlm: str |
         (output / "index.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n", encoding="utf-8")
         write_index_html(output / "index.html", rows)
         index.close()
-    console.print(f"{len(pending) - failed} explained, {len(videos) - len(pending)} already done, {failed} failed → {output}")
+    statuses = [index_status(rows, v) for v in pending]
+    detected = statuses.count("detected")
+    console.print(f"{statuses.count('explained')} explained, {detected} detection only, "
+                  f"{len(videos) - len(pending)} already done, {failed} failed → {output}")
     if failed:
         return 1
-    return 3 if client is None else 0
+    return 3 if detected else 0
+
+
+def index_status(rows, video: Path) -> str | None:
+    return next((r.status for r in rows if r.source == str(video)), None)

@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from vadagent.agents.chat.session import COMMANDS, ChatSession, Reply, load_report
+from vadagent.app.job import load_vlm
 from vadagent.config import Settings
 from vadagent.errors import UsageError
-from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
-from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
+from vadagent.tools.vlm import VLMClient
 
 
 def _report_path(settings: Settings, target: Path, output: Path | None, client: VLMClient | None, normal: list[str],
@@ -44,12 +44,9 @@ def _format(reply: Reply) -> str:
 
 def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversation: str | None, memory: Path | None,
                  output: Path | None, normal: list[str], scorer: Path | None, out: Console, console: Console) -> int:
-    try:
-        client = client_from_settings(vlm or settings.vlm.model or DEFAULT_LOCAL_MODEL, settings.vlm)
-    except VLMUnavailable as error:
-        console.print(f"[yellow]no VLM:[/yellow] {escape(str(error))}; answering from the report only "
-                      f"({COMMANDS})", soft_wrap=True)
-        client = None
+    if not target.exists():  # checked before the model loads (minutes, for a real one)
+        raise UsageError(f"{target}: no such video or report")
+    client = load_vlm(settings, vlm, console, without=f"answering from the report only ({COMMANDS})")
     report, report_dir = load_report(_report_path(settings, target, output, client, normal, scorer, console))
     session = ChatSession(report, report_dir, client, memory=memory or report_dir / "chat.sqlite",
                           conversation=conversation, folder_fps=settings.video.folder_fps)

@@ -187,7 +187,8 @@ def report(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the reports and the index.")],
     vlm: Annotated[str | None, typer.Option(help=VLM_HELP)] = None,
     scorer: Annotated[Path | None, typer.Option("--scorer", help="Scorer folder from 'vadagent fit'.")] = None,
-    normal: Annotated[list[str] | None, typer.Option("--normal", help="Normal footage to fit on first (PATH#t=0,20).")] = None,
+    normal: Annotated[list[str] | None, typer.Option("--normal", help="Normal footage to fit on first (PATH#t=0,20); "
+                                                      "without it or --scorer each video is fitted on its opening.")] = None,
     taxonomy: Annotated[str | None, typer.Option(help="Shipped taxonomy name or a YAML file.")] = None,
     rules: Annotated[Path | None, typer.Option(help="RuleSet YAML.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Videos at once (default: what the model backend serves; "

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from vadagent.app.outputs import writes_output
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec, pick_candidates
@@ -52,6 +53,7 @@ def candidate_policy(settings: Settings) -> CandidatePolicy:
                            window_s=c.window_s)
 
 
+@writes_output
 def fit_command(settings: Settings, normal: list[str], output: Path, *, tiers: list[str] | None, fps: float | None,
                 console: Console, select: bool | None = None, budget_s: float | None = None) -> Scorer:
     config = scorer_config(settings, tiers=tiers, select=select, budget_s=budget_s)
@@ -71,6 +73,7 @@ def fit_command(settings: Settings, normal: list[str], output: Path, *, tiers: l
     return scorer
 
 
+@writes_output
 def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path, *, sigma: float | None,
                   fps: float | None, console: Console) -> tuple[ScoreResult, list[Candidate]]:
     scorer = Scorer.load(scorer_dir)

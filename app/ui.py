@@ -13,12 +13,12 @@ from pathlib import Path
 from rich.console import Console
 
 from vadagent.agents.chat.session import ChatSession, load_report
+from vadagent.app.job import load_vlm
 from vadagent.config import Settings
 from vadagent.errors import MissingExtraError, UsageError, VadagentError
 from vadagent.samples import sample_clip
 from vadagent.tools.video import VIDEO_SUFFIXES, open_video
-from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
-from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
+from vadagent.tools.vlm import VLMClient
 
 EVENT_COLUMNS = ["id", "start s", "end s", "category", "label", "severity", "verdict"]
 SEEK_JS = "(t) => { const v = document.querySelector('#player video'); if (v && t !== null) { v.currentTime = t; } return t; }"
@@ -43,7 +43,7 @@ def find_reports(folder: Path | None) -> dict[str, str]:
         rows = json.loads(index.read_text(encoding="utf-8"))
         # a batch writes OUT/<stem>/report.json: resolve against this folder, wherever the batch ran from
         return {f"{Path(r['source']).name} ({r['events']} events)": str(folder / Path(r["report"]).parent.name)
-                for r in rows if r.get("status") == "done" and r.get("report")}
+                for r in rows if r.get("status") in ("explained", "detected", "done") and r.get("report")}  # done: older indexes
     return {p.parent.name: str(p.parent) for p in sorted(folder.glob("*/report.json"))}
 
 
@@ -192,12 +192,8 @@ def build_ui(app: App):
 
 
 def launch(settings: Settings, options: UIOptions, *, console: Console) -> int:
-    try:
-        client = client_from_settings(options.vlm or settings.vlm.model or DEFAULT_LOCAL_MODEL, settings.vlm)
-    except VLMUnavailable as error:
-        console.print(f"no VLM: {error}; reports open and slash commands work, questions in words need a VLM",
-                      highlight=False, soft_wrap=True)
-        client = None
+    client = load_vlm(settings, options.vlm, console,
+                      without="reports open and slash commands work, questions in words need a VLM")
     options.workdir.mkdir(parents=True, exist_ok=True)
     demo = build_ui(App(settings, options, client))
     if options.host not in ("127.0.0.1", "localhost", "::1"):

@@ -48,8 +48,10 @@ class CandidateSettings(_Section):
 
 class VLMSettings(_Section):
     model: str = Field("", description="default --vlm model string")
-    timeout_s: float = Field(120.0, gt=0)
-    max_retries: int = Field(3, ge=0)
+    timeout_s: float = Field(120.0, gt=0, description="per request")
+    max_retries: int = Field(3, ge=0, description="per request, for refusals, timeouts and server errors")
+    video_deadline_s: float = Field(600.0, gt=0, description="the whole VLM phase of one video; candidates not judged "
+                                                             "by then stay in the report as detected, not explained")
     concurrency: int = Field(4, ge=1)
     max_image_side: int = Field(768, ge=32)
     max_video_frames: int = Field(16, ge=1)

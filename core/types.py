@@ -110,8 +110,9 @@ class Relation(Model):
         return self
 
     def text(self) -> str:
+        start, end = f"{self.start_s:.1f}", f"{self.end_s:.1f}"
         return " ".join(p for p in (self.subject, self.predicate, self.object) if p) + (
-            f" ({self.start_s:.1f}–{self.end_s:.1f} s)"
+            f" (at {start} s)" if start == end else f" ({start}–{end} s)"
         )
 
 
@@ -206,9 +207,12 @@ class ScorerSummary(Model):
 
 
 class CandidateContext(Model):
-    """What was gathered around one candidate without a VLM: keyframe times and relations."""
+    """What was gathered around one candidate (keyframe times, relations) and whether the VLM explained it."""
 
     candidate: NonNegativeInt = Field(description="index into scorer.candidates")
+    status: Literal["explained", "failed", "detected"] = Field(
+        "detected", description="explained: the VLM answered; failed: its calls failed (see reason); detected: not asked")
+    reason: str = Field("", description="why a failed candidate was not explained")
     keyframes_s: list[NonNegativeFloat] = Field(default_factory=list)
     relations: list[Relation] = Field(default_factory=list)
 
@@ -225,7 +229,8 @@ class VideoReport(Model):
     prompts_version: str = ""
     timings_s: dict[str, NonNegativeFloat] = Field(default_factory=dict, description="stage → wall seconds")
     usage: TokenUsage = Field(default_factory=TokenUsage)
-    explained: bool = Field(True, description="False when no VLM was reachable: detection only")
+    explained: bool = Field(True, description="False when no VLM was reachable, or it failed for every candidate: "
+                                              "detection only (see contexts[].reason)")
     notes: list[str] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 

@@ -1,8 +1,11 @@
 """Starting local servers for tests: a free port, and waiting until one answers."""
 
+import json
 import socket
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -29,3 +32,68 @@ def wait_until_up(process: subprocess.Popen, url: str, name: str, log: Path | No
             time.sleep(0.5)
     process.kill()
     pytest.fail(f"{name} did not start within {timeout_s:g} s")
+
+
+class FaultServer:
+    """A local OpenAI-compatible server that answers 500, slowly, in server-sent events, with
+    garbage (not JSON), hangs (never answers), or answers well, as told; counts requests."""
+
+    def __init__(self, behaviour: str, fail_times: int = 10**6) -> None:
+        self.behaviour, self.fail_times, self.requests = behaviour, fail_times, 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.requests += 1
+                if outer.requests <= outer.fail_times and outer.behaviour == "500":
+                    self.send_response(500)
+                    self.end_headers()
+                    self.wfile.write(b"boom")
+                    return
+                if outer.requests <= outer.fail_times and outer.behaviour == "slow":
+                    time.sleep(1.5)
+                if outer.behaviour == "hang":
+                    time.sleep(3600)
+                    return
+                if outer.behaviour == "garbage":
+                    body = b"<html>this is not JSON</html>"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                if outer.behaviour == "sse":  # server-sent events, a few characters per event, usage last
+                    text = '{"anomalous": true, "reason": "fast bike"}'
+                    events = [{"choices": [{"delta": {"content": text[i : i + 7]}}]} for i in range(0, len(text), 7)]
+                    events.append({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5}})
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    for event in events:
+                        self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                        self.wfile.flush()
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    return
+                body = json.dumps({"choices": [{"message": {"content": '{"anomalous": true, "reason": "fast bike"}'}}],
+                                   "usage": {"prompt_tokens": 10, "completion_tokens": 5}}).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client gave up waiting
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -24,7 +24,7 @@ def done_count(index: Path) -> int:
         return 0
     try:
         with sqlite3.connect(index) as db:
-            return db.execute("select count(*) from videos where status = 'done'").fetchone()[0]
+            return db.execute("select count(*) from videos where status in ('explained', 'detected')").fetchone()[0]
     except sqlite3.OperationalError:
         return 0
 
@@ -54,7 +54,7 @@ def test_killed_batch_resumes_without_redoing_finished_videos(tmp_path, tiny_vlm
     for name, stamp in stamps.items():  # finished work was neither lost nor redone
         assert (out / name / "report.json").stat().st_mtime_ns == stamp
     rows = {Path(r["source"]).name: r for r in json.loads((out / "index.json").read_text())}
-    assert [rows[f"clip{i}.mp4"]["status"] for i in range(3)] == ["done"] * 3
+    assert [rows[f"clip{i}.mp4"]["status"] for i in range(3)] == ["explained"] * 3
     assert rows["broken.mp4"]["status"] == "failed" and "not a readable video" in rows["broken.mp4"]["error"]
     for i in range(3):
         VideoReport.model_validate_json((out / f"clip{i}" / "report.json").read_text())
@@ -118,3 +118,41 @@ def test_videos_run_concurrently_within_the_servers_capacity(tmp_path, synthetic
     assert all(len(r.scorer.candidates) == 1 and r.usage.calls >= 1 for r in reports)  # calls in one video are sequential
     # one candidate per video: any overlap at the server is overlap across videos, bounded by vlm.concurrency
     assert _SlowJudge.peak == 1 if workers == 1 else 2 <= _SlowJudge.peak <= 3
+
+
+def test_a_rerun_with_a_working_model_redoes_detection_only_videos_and_names_never_collide(tmp_path, synthetic_normal):
+    """First run: the model's port is closed, so every video is detection only (exit 3, said per
+    video). A rerun with a working model redoes them instead of calling them done. Two files that
+    share a stem get two report folders."""
+    from servers import free_port
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    render_clip(ClipSpec(seconds=6, seed=30, anomalies=[("fast", 2.5)]), folder / "a_car.mp4")
+    render_clip(ClipSpec(seconds=6, seed=31, anomalies=[("fast", 2.5)]), folder / "a_car.MKV")
+    out = tmp_path / "out"
+    base = [VADAGENT, "report", str(folder), "-o", str(out), "--normal", str(synthetic_normal)]
+    env = {**os.environ, "VADAGENT_VLM__MAX_RETRIES": "0"}
+    first = subprocess.run([*base, "--vlm", f"openai:m@http://127.0.0.1:{free_port()}/v1"], capture_output=True,
+                           text=True, timeout=300, env=env)
+    assert first.returncode == 3, first.stderr
+    assert "0 explained, 2 detection only" in first.stderr.replace("\n", " ")
+    rows = {Path(r["source"]).name: r for r in json.loads((out / "index.json").read_text())}
+    assert {r["status"] for r in rows.values()} == {"detected"} and "cannot connect" in rows["a_car.mp4"]["error"]
+    assert {Path(r["report"]).parent.name for r in rows.values()} == {"a_car_mp4", "a_car_mkv"}
+    report = VideoReport.model_validate_json((out / "a_car_mp4" / "report.json").read_text())
+    assert not report.explained and {c.status for c in report.contexts} == {"failed"}
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowJudge)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        second = subprocess.run([*base, "--vlm", f"openai:m@http://127.0.0.1:{server.server_address[1]}/v1"],
+                                capture_output=True, text=True, timeout=300, env=env)
+    finally:
+        server.shutdown()
+    assert second.returncode == 0, second.stderr
+    assert "2 explained, 0 detection only, 0 already done" in second.stderr.replace("\n", " ")
+    rows = {Path(r["source"]).name: r for r in json.loads((out / "index.json").read_text())}
+    assert {r["status"] for r in rows.values()} == {"explained"}
+    report = VideoReport.model_validate_json((out / "a_car_mkv" / "report.json").read_text())
+    assert report.explained and report.events and {c.status for c in report.contexts} == {"explained"}

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import yaml
 
@@ -21,3 +22,25 @@ def test_manifest_records_config_and_versions(tmp_path):
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["video"]["folder_fps"] == 25.0
     versions = json.loads((tmp_path / "versions.json").read_text())
     assert versions["command"] == ["vadagent", "score"] and versions["versions"]["torch"]
+
+
+def test_every_documented_setting_is_read_by_the_code():
+    """A setting nobody reads is silently ignored (as `candidates.min_calls` once was): every field of
+    every section must be read as `.field` in a module that also reads `.section`."""
+    import re
+
+    from vadagent.config import Settings
+
+    root = Path(__file__).resolve().parents[1]
+    sources = [p.read_text(encoding="utf-8") for folder in ("app", "agents", "tools", "evals")
+               for p in (root / folder).rglob("*.py")]
+    unread = []
+    for section, field in Settings.model_fields.items():
+        fields = getattr(field.annotation, "model_fields", None)
+        for name in fields or [None]:
+            pattern = rf"\.{section}\b" if name is None else None
+            found = any(re.search(pattern, text) if pattern else
+                        re.search(rf"\.{name}\b", text) and re.search(rf"\.{section}\b", text) for text in sources)
+            if not found:
+                unread.append(f"{section}.{name}" if name else section)
+    assert not unread, f"settings no code reads: {unread}"

@@ -140,7 +140,9 @@ def test_anomalyruler_import_and_the_caption_auc(shared_data):
     captions, labels = load_captions(root)
     committed = json.loads((Path(__file__).parents[1] / "evals" / "results" / "rules_captions.json").read_text())
     row = evaluate(rules, captions, labels, committed["sigma"])
-    assert row["micro_auc"] == committed["rows"][0]["micro_auc"] and row["macro_auc"] == committed["rows"][0]["macro_auc"]
+    # sentence embeddings differ in the last digits across CPUs and BLAS builds: reproduce within 0.005
+    for key in ("micro_auc", "macro_auc"):
+        assert row[key] == pytest.approx(committed["rows"][0][key], abs=0.005), key
 
 
 def test_anomalyruler_import_errors_name_the_line(tmp_path):

@@ -81,7 +81,7 @@ def test_reports_are_found_from_a_batch_index_or_folders(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "report.json").write_text("{}")
     assert find_reports(tmp_path) == {"a": str(tmp_path / "a")}
-    (tmp_path / "index.json").write_text('[{"source": "/v/clip.mp4", "status": "done", "events": 2, '
+    (tmp_path / "index.json").write_text('[{"source": "/v/clip.mp4", "status": "explained", "events": 2, '
                                          f'"report": "{tmp_path}/a/report.json"}}, {{"source": "/v/bad.mp4", '
                                          '"status": "failed", "events": null, "report": null}]')
     assert find_reports(tmp_path) == {"clip.mp4 (2 events)": str(tmp_path / "a")}

@@ -1,17 +1,14 @@
 """The HTTP client against real local servers: `transformers serve`, and a server made to fail."""
 
-import json
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pydantic import BaseModel
-from servers import free_port, wait_until_up
+from servers import FaultServer, free_port, wait_until_up
 
 from vadagent.tools.vlm import Image, Message, Sampling, Video, VLMOutputError, VLMUnavailable, make_client
 from vadagent.tools.vlm.http import OpenAICompatibleClient
@@ -53,59 +50,6 @@ def test_a_server_that_ignores_the_schema_gets_validated_retried_then_a_clear_er
     frame = np.zeros((64, 64, 3), np.uint8)
     with pytest.raises(VLMOutputError, match=r"failed validation as Verdict after 3 attempts"):
         client.generate([Message.user(Image(frame), "Is this anomalous? JSON.")], Verdict, Sampling(max_tokens=8))
-
-
-class FaultServer:
-    """A local HTTP server that answers 500, times out, or answers well, as told; counts requests."""
-
-    def __init__(self, behaviour: str, fail_times: int = 10**6) -> None:
-        self.behaviour, self.fail_times, self.requests = behaviour, fail_times, 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.requests += 1
-                if outer.requests <= outer.fail_times and outer.behaviour == "500":
-                    self.send_response(500)
-                    self.end_headers()
-                    self.wfile.write(b"boom")
-                    return
-                if outer.requests <= outer.fail_times and outer.behaviour == "slow":
-                    time.sleep(1.5)
-                if outer.behaviour == "sse":  # server-sent events, a few characters per event, usage last
-                    text = '{"anomalous": true, "reason": "fast bike"}'
-                    events = [{"choices": [{"delta": {"content": text[i : i + 7]}}]} for i in range(0, len(text), 7)]
-                    events.append({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5}})
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/event-stream")
-                    self.end_headers()
-                    for event in events:
-                        self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
-                        self.wfile.flush()
-                    self.wfile.write(b"data: [DONE]\n\n")
-                    return
-                body = json.dumps({"choices": [{"message": {"content": '{"anomalous": true, "reason": "fast bike"}'}}],
-                                   "usage": {"prompt_tokens": 10, "completion_tokens": 5}}).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass  # the client gave up waiting
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.mark.parametrize("behaviour", ["500", "slow"])

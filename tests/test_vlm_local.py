@@ -67,7 +67,12 @@ def test_missing_model_says_how_to_get_it(tmp_path, monkeypatch):
 
     with pytest.raises(VLMUnavailable, match="huggingface-cli download"):
         TransformersClient("nobody/no-such-model-xyz")
-    with pytest.raises(VLMUnavailable, match="does not hold a transformers model"):
+    with pytest.raises(VLMUnavailable, match="does not hold a loadable transformers model"):
+        TransformersClient(str(tmp_path))
+    with pytest.raises(VLMUnavailable, match="no such folder"):
+        TransformersClient(str(tmp_path / "missing"))
+    (tmp_path / "config.json").write_text('{"model_type": "no_such_architecture"}')
+    with pytest.raises(VLMUnavailable, match="does not hold a loadable transformers model"):
         TransformersClient(str(tmp_path))
 
 

@@ -1,4 +1,8 @@
-"""The batch index: one SQLite row per video, so batch runs resume and chat can find reports."""
+"""The batch index: one SQLite row per video, so batch runs resume and chat can find reports.
+
+A finished video is `explained` (the VLM judged every candidate) or `detected` (a report holds the
+detection, but no VLM was reachable or some of its calls failed): a rerun with a working model
+redoes `detected` videos, never `explained` ones."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from pathlib import Path
 SCHEMA = """
 create table if not exists videos (
     source text primary key,
-    status text not null check (status in ('pending', 'running', 'done', 'failed')),
+    status text not null check (status in ('pending', 'running', 'explained', 'detected', 'failed')),
     report text,
     candidates integer, events integer, confirmed integer, max_severity integer,
     error text, started_at real, finished_at real
@@ -36,7 +40,20 @@ class ReportIndex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None)  # autocommit: every update is durable
         self._db.execute("pragma journal_mode=wal")
+        self._migrate()
         self._db.execute(SCHEMA)
+
+    def _migrate(self) -> None:
+        """Indexes written before statuses were split had 'done': whether explained is unknown, so redo."""
+        row = self._db.execute("select sql from sqlite_master where name = 'videos'").fetchone()
+        if row is None or "'explained'" in row[0]:
+            return
+        self._db.execute("alter table videos rename to videos_old")
+        self._db.execute(SCHEMA)
+        self._db.execute("insert into videos select source, case status when 'done' then 'detected' else status end, "
+                         "report, candidates, events, confirmed, max_severity, error, started_at, finished_at "
+                         "from videos_old")
+        self._db.execute("drop table videos_old")
 
     def status(self, source: str) -> str | None:
         row = self._db.execute("select status from videos where source = ?", (source,)).fetchone()
@@ -47,11 +64,12 @@ class ReportIndex:
                          "on conflict(source) do update set status='running', error=null, started_at=excluded.started_at",
                          (source, time.time()))
 
-    def finish(self, source: str, report: str, *, candidates: int, events: int, confirmed: int,
-               max_severity: int | None) -> None:
-        self._db.execute("update videos set status='done', report=?, candidates=?, events=?, confirmed=?, "
-                         "max_severity=?, finished_at=? where source=?",
-                         (report, candidates, events, confirmed, max_severity, time.time(), source))
+    def finish(self, source: str, report: str, *, explained: bool, candidates: int, events: int, confirmed: int,
+               max_severity: int | None, note: str | None = None) -> None:
+        self._db.execute("update videos set status=?, report=?, candidates=?, events=?, confirmed=?, "
+                         "max_severity=?, error=?, finished_at=? where source=?",
+                         ("explained" if explained else "detected", report, candidates, events, confirmed, max_severity,
+                          note, time.time(), source))
 
     def fail(self, source: str, error: str) -> None:
         self._db.execute("update videos set status='failed', error=?, finished_at=? where source=?",

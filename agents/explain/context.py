@@ -39,22 +39,60 @@ def keyframe_times(candidate: Candidate, duration_s: float, *, context_s: float 
     return sorted(unique.values(), key=lambda k: k.time_s)
 
 
+@dataclass
+class _Run:
+    """Frames whose most unusual region moves one way, fast: merged while it goes on."""
+
+    first: int
+    last: int
+    heading: str
+    box: list[int]  # union of the runs' boxes
+    speeds: list[float]
+    ratios: list[float]
+
+    def near(self, other: _Run, gap_frames: float) -> bool:
+        """The same object going on: same heading, soon after, its region touching or next to ours."""
+        (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = self.box, other.box
+        reach = max(bx1 - bx0, by1 - by0)
+        touching = bx0 <= ax1 + reach and ax0 <= bx1 + reach and by0 <= ay1 + reach and ay0 <= by1 + reach
+        return other.heading == self.heading and other.first - self.last <= gap_frames and touching
+
+    def absorb(self, other: _Run) -> None:
+        self.last = other.last
+        self.box = [min(self.box[0], other.box[0]), min(self.box[1], other.box[1]),
+                    max(self.box[2], other.box[2]), max(self.box[3], other.box[3])]
+        self.speeds += other.speeds
+        self.ratios += other.ratios
+
+
+def _span(values: list[float], fmt: str) -> str:
+    low, high = format(min(values), fmt), format(max(values), fmt)
+    return low if low == high else f"{low}–{high}"
+
+
 def motion_relations(evidence: Evidence, fps: float, start_s: float, end_s: float, *, min_ratio: float = 1.2,
-                     limit: int = 6) -> list[Relation]:
-    """Runs of frames whose most unusual region moves faster than normal, as text triples."""
+                     limit: int = 6, merge_gap_s: float = 1.0) -> list[Relation]:
+    """Runs of frames whose most unusual region moves faster than normal, as text triples. Runs of
+    one object (same heading, neighbouring regions, under `merge_gap_s` apart) become one relation
+    with a time span and ranges, so the VLM reads a few informative lines, not a line per frame."""
     frames = (evidence.frame >= start_s * fps) & (evidence.frame <= end_s * fps)
     idx = np.flatnonzero(frames & (evidence.vs_normal >= min_ratio))
-    relations: list[Relation] = []
+    runs: list[_Run] = []
     for run in np.split(idx, np.flatnonzero(np.diff(idx) > 2) + 1) if idx.size else []:
         peak = run[np.argmax(evidence.vs_normal[run])]
-        x0, y0, x1, y1 = evidence.box[peak].tolist()
-        heading = COMPASS[int(((evidence.direction_deg[peak] + 22.5) % 360) // 45)]
-        relations.append(Relation(
-            subject=f"the object in region ({x0},{y0})-({x1},{y1})",
-            predicate=f"moves {heading} at {evidence.speed_px_s[peak]:.0f} px/s, "
-                      f"{evidence.vs_normal[peak]:.1f}× the fastest normal motion there",
-            object="", start_s=float(evidence.frame[run[0]] / fps), end_s=float(evidence.frame[run[-1]] / fps),
-            evidence=f"scorer flow evidence, frames {int(evidence.frame[run[0]])}-{int(evidence.frame[run[-1]])}",
-        ))
-    relations.sort(key=lambda r: r.start_s)
-    return relations[:limit]
+        current = _Run(int(evidence.frame[run[0]]), int(evidence.frame[run[-1]]),
+                       COMPASS[int(((evidence.direction_deg[peak] + 22.5) % 360) // 45)],
+                       [int(v) for v in evidence.box[peak].tolist()], evidence.speed_px_s[run].tolist(),
+                       evidence.vs_normal[run].tolist())
+        if runs and runs[-1].near(current, merge_gap_s * fps):
+            runs[-1].absorb(current)
+        else:
+            runs.append(current)
+    strongest = sorted(runs, key=lambda r: -max(r.ratios))[:limit]  # the most unusual motion first, when cut
+    return [Relation(
+        subject=f"the object in region ({r.box[0]},{r.box[1]})-({r.box[2]},{r.box[3]})",
+        predicate=f"moves {r.heading} at {_span(r.speeds, '.0f')} px/s, {_span(r.ratios, '.1f')}× the fastest normal "
+                  "motion there",
+        object="", start_s=r.first / fps, end_s=r.last / fps,
+        evidence=f"scorer flow evidence, frames {r.first}-{r.last}",
+    ) for r in sorted(strongest, key=lambda r: r.first)]

@@ -6,8 +6,10 @@ with the critique, widen the context, or reject as normal, within `max_rounds` r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import operator
+import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
@@ -23,7 +25,7 @@ from vadagent.taxonomy import Taxonomy
 from vadagent.tools.relations import track_objects, track_relations
 from vadagent.tools.scorer.tiers import Evidence
 from vadagent.tools.video import open_video
-from vadagent.tools.vlm import Image, Message, Sampling, Usage, VLMClient, VLMError
+from vadagent.tools.vlm import Image, Message, Sampling, Usage, VLMClient, VLMError, VLMOutputError
 from vadagent.types import Candidate, CandidateContext, Relation
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,11 @@ class ExplainDeps:
     track_objects: bool = True  # classical blob tracking in the candidate's window (tools/relations)
     detector: object | None = None  # an ObjectDetector when its weights are on disk (tools/detector)
     prompts: list[dict] = field(default_factory=list)  # every rendered prompt, saved with the run
+    deadline_s: float = 600.0  # the whole VLM phase of one video, whatever the per-request timeouts and retries
+    started: float = field(default_factory=time.monotonic)
+
+    def time_left(self) -> float:
+        return max(0.0, self.started + self.deadline_s - time.monotonic())
 
 
 class BranchState(TypedDict, total=False):
@@ -96,11 +103,17 @@ def build_explain_graph(deps: ExplainDeps):
             [Image(p) for p in pixels]
         usage, calls = state.get("usage") or Usage(), state.get("calls", 0)
         try:
-            result = await deps.client.agenerate([Message.user(*parts, prompt)], output,
-                                                  Sampling(max_tokens=deps.max_tokens))
+            result = await asyncio.wait_for(deps.client.agenerate([Message.user(*parts, prompt)], output,
+                                                                  Sampling(max_tokens=deps.max_tokens)),
+                                            timeout=deps.time_left())
+        except TimeoutError:
+            return {"answer": None, "usage": usage, "calls": calls + 1,
+                    "error": f"timed out: the VLM phase of this video passed its {deps.deadline_s:g} s deadline"}
+        except VLMOutputError as error:
+            return {"answer": None, "error": str(error), "usage": usage,
+                    "calls": calls + deps.client.validation_retries + 1}
         except VLMError as error:
-            attempts = deps.client.validation_retries + 1 if "failed validation" in str(error) else 1
-            return {"answer": None, "error": str(error), "usage": usage, "calls": calls + attempts}
+            return {"answer": None, "error": str(error), "usage": usage, "calls": calls + 1}
         usage.add(result.usage)
         return {"answer": result.output, "usage": usage, "calls": calls + 1 + result.usage.retries}
 
@@ -108,7 +121,8 @@ def build_explain_graph(deps: ExplainDeps):
         answer, rounds = state.get("answer"), state.get("round", 0)
         notes = list(state.get("notes", []))
         if answer is None:
-            return {"action": "failed", "notes": notes + [f"judge failed: {state.get('error', '')}"]}
+            return {"action": "failed", "notes": notes + [f"judge failed: {state.get('error', '')}"],
+                    "error": state.get("error", "")}
         c = state["candidate"]
         strength = c.peak_score / deps.threshold if deps.threshold > 0 else 0.0
         verdict = reflect(answer, deps.taxonomy, deps.rules, len(state["keyframes"]), strength)
@@ -126,7 +140,7 @@ def build_explain_graph(deps: ExplainDeps):
             "index": state["index"], "candidate": state["candidate"], "answer": state.get("answer"),
             "action": state.get("action"), "keyframes": state.get("keyframes", []),
             "relations": state.get("relations", []), "notes": state.get("notes", []),
-            "usage": state.get("usage") or Usage(), "calls": state.get("calls", 0),
+            "usage": state.get("usage") or Usage(), "calls": state.get("calls", 0), "error": state.get("error", ""),
         }]}
 
     def route(state: BranchState) -> str:
@@ -174,8 +188,10 @@ def candidate_context(deps: ExplainDeps, index: int, candidate: Candidate) -> Ca
     return context_record(index, keyframes, candidate_relations(deps, candidate, deps.context_s, keyframes))
 
 
-def context_record(index: int, keyframes: list[Keyframe], relations: list[Relation]) -> CandidateContext:
-    return CandidateContext(candidate=index, keyframes_s=[round(k.time_s, 3) for k in keyframes], relations=relations)
+def context_record(index: int, keyframes: list[Keyframe], relations: list[Relation], status: str = "detected",
+                   reason: str = "") -> CandidateContext:
+    return CandidateContext(candidate=index, keyframes_s=[round(k.time_s, 3) for k in keyframes], relations=relations,
+                            status=status, reason=reason)
 
 
 def detected_objects(deps: ExplainDeps, times: list[float]) -> list[Relation]:

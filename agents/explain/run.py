@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from vadagent.tools.vlm.base import run_sync
 from vadagent.types import AnomalyEvent, ScorerSummary, TokenUsage, Verdict, VideoReport
 
 log = logging.getLogger(__name__)
+IN_PROGRESS_NOTE = "Detection only so far: the VLM was being asked when this was written."
 NO_VLM_NOTE = ("Explanations need a vision-language model and none was reachable: this report holds the detection "
                "only (scores, candidates, relations). Use --vlm hf:MODEL (in-process; `huggingface-cli download "
                "MODEL` once on a connected machine) or --vlm vllm:MODEL@URL (see `vadagent serve`).")
@@ -34,9 +36,13 @@ def explain_video(*args: Any, **kwargs: Any) -> tuple[VideoReport, ScoreResult]:
 async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy,
                          rules: RuleSet | None, *, sigma: float = 3.0, policy: CandidatePolicy | None = None,
                          folder_fps: float = 25.0, max_rounds: int = 1, device: str = "cpu",
-                         prompts_log: list[dict] | None = None, detector=None) -> tuple[VideoReport, ScoreResult]:
+                         prompts_log: list[dict] | None = None, detector=None, deadline_s: float = 600.0,
+                         on_detected: Callable[[VideoReport, ScoreResult], None] | None = None,
+                         ) -> tuple[VideoReport, ScoreResult]:
     """Score, pick candidates, run the graph. CPU-bound steps run in worker threads, so several
-    videos can share one event loop (and one client's request limit) in a batch."""
+    videos can share one event loop (and one client's request limit) in a batch. `on_detected`
+    gets the detection-only report before the first VLM call (so a hung model leaves it behind);
+    `deadline_s` bounds the whole VLM phase of the video."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     scored = await asyncio.to_thread(scorer.score, video, folder_fps=folder_fps, device=device)
@@ -52,7 +58,7 @@ async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, t
     )
     deps = ExplainDeps(client=client, taxonomy=taxonomy, rules=rules, video=video, fps=scored.info.fps,
                        duration_s=scored.info.duration_s, evidence=scored.evidence, threshold=scored.threshold,
-                       folder_fps=folder_fps, max_rounds=max_rounds, detector=detector)
+                       folder_fps=folder_fps, max_rounds=max_rounds, detector=detector, deadline_s=deadline_s)
     started = time.perf_counter()
     if client is None:
         report.contexts = await asyncio.to_thread(lambda: [candidate_context(deps, i, c) for i, c in enumerate(candidates)])
@@ -61,13 +67,25 @@ async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, t
         report.notes.append(NO_VLM_NOTE)
         report.timings_s = timings
         return report, scored
+    if on_detected is not None and candidates:
+        detected = report.model_copy(update={"explained": False, "notes": [*report.notes, IN_PROGRESS_NOTE]})
+        await asyncio.to_thread(on_detected, detected, scored)
     graph = build_explain_graph(deps)
+    deps.started = time.monotonic()
     state = await graph.ainvoke({"candidates": candidates, "outcomes": []})
     timings["explain"] = round(time.perf_counter() - started, 3)
-    events, usage = collect(state["outcomes"])
+    outcomes = sorted(state["outcomes"], key=lambda o: o["index"])
+    events, usage = collect(outcomes)
     report.events = merge_overlapping(events)
-    report.contexts = [context_record(o["index"], o["keyframes"], o["relations"])
-                       for o in sorted(state["outcomes"], key=lambda o: o["index"])]
+    report.contexts = [context_record(o["index"], o["keyframes"], o["relations"],
+                                      "failed" if o["answer"] is None else "explained", o.get("error", ""))
+                       for o in outcomes]
+    failed = [o for o in outcomes if o["answer"] is None]
+    if failed:
+        reasons = "; ".join(dict.fromkeys(o.get("error", "") or "unknown error" for o in failed))
+        report.explained = len(failed) < len(outcomes)
+        report.notes.append(f"The VLM failed for {len(failed)} of {len(outcomes)} candidate(s), which stay in the report "
+                            f"as detected, not explained: {reasons}")
     report.models = {"judge": client.model}
     report.usage = usage
     report.timings_s = timings

@@ -155,7 +155,12 @@ def _load(model_id: str, device: str):
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    local = Path(model_id).is_dir()
+    local = Path(model_id).expanduser().is_dir()
+    if not local and model_id.startswith(("/", ".", "~")):
+        raise VLMUnavailable(f"hf:{model_id}: cannot load the model: no such folder")
+    if not local and not _valid_repo_id(model_id):
+        raise VLMUnavailable(f"hf:{model_id}: cannot load the model: neither a folder nor a Hugging Face model id "
+                             "(NAMESPACE/NAME)")
     if not local and not _cached(model_id) and not _hub_reachable():
         raise VLMUnavailable(
             f"hf:{model_id}: cannot load the model: it is not in the Hugging Face cache and huggingface.co cannot be "
@@ -167,13 +172,24 @@ def _load(model_id: str, device: str):
         processor = AutoProcessor.from_pretrained(model_id)
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
         network = AutoModelForImageTextToText.from_pretrained(model_id, dtype=dtype).to(device).eval()
-    except (OSError, ValueError) as error:
-        how = ("the folder does not hold a transformers model (config.json, weights, processor files)" if local else
+    except Exception as error:  # noqa: BLE001 - any load failure (missing files, unknown architecture, bad weights) means no VLM, said in one line
+        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        how = (f"the folder does not hold a loadable transformers model ({reason})" if local else
                f"it is not in the Hugging Face cache and cannot be downloaded here ({str(error).splitlines()[0][:160]}); "
                f"fetch it on a connected machine with `huggingface-cli download {model_id}`, or point --vlm at a "
                "local folder (hf:/path/to/model) or at a server (vllm:MODEL@URL)")
         raise VLMUnavailable(f"hf:{model_id}: cannot load the model: {how}") from None
     return processor, network
+
+
+def _valid_repo_id(model_id: str) -> bool:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(model_id)
+    except HFValidationError:
+        return False
+    return True
 
 
 def _cached(model_id: str) -> bool:

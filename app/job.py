@@ -1,0 +1,101 @@
+"""One explanation job, built once from settings: what `explain`, `report`, `chat` and `ui` share.
+
+Every front end used to set up its own VLM client, taxonomy, rules, detector and device, and they
+drifted (the batch path lost the device, the detector and the frame-folder rate). They now build a
+`Job` and call its methods, so a setting reaches every front end or none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from vadagent.agents.explain.run import aexplain_video, explain_video, write_report
+from vadagent.app.report_html import write_html
+from vadagent.app.scoring import candidate_policy, scorer_config
+from vadagent.config import Settings
+from vadagent.devices import pick_device
+from vadagent.rules import RuleSet, default_rules
+from vadagent.taxonomy import Taxonomy, load_taxonomy
+from vadagent.tools.detector import load_detector
+from vadagent.tools.scorer import Scorer, ScoreResult, SourceSpec
+from vadagent.tools.scorer.scorer import opening_of
+from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
+from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
+from vadagent.types import VideoReport
+
+
+def load_vlm(settings: Settings, spec: str | None, console: Console, *, without: str = "") -> VLMClient | None:
+    """The client for `spec` (default: the settings' model, else the default local model), or None
+    with one line naming the spec, why it cannot be used and what still works without it."""
+    try:
+        return client_from_settings(spec or settings.vlm.model or DEFAULT_LOCAL_MODEL, settings.vlm)
+    except VLMUnavailable as error:
+        console.print(f"[yellow]no VLM:[/yellow] {escape(str(error))}" + (f"; {without}" if without else ""),
+                      soft_wrap=True)
+        return None
+
+
+def opening_note(seconds: float) -> str:
+    return (f"No --normal footage or --scorer: the scorer was fitted on the first {seconds:g} s of this video, taken "
+            "as normal, so its threshold rests on little footage; candidates may lie below it (marked "
+            "below_threshold), taken to cover every stretch of the video. Give the site's normal footage (--normal) "
+            "for a better baseline.")
+
+
+@dataclass
+class Job:
+    settings: Settings
+    taxonomy: Taxonomy
+    rules: RuleSet
+    client: VLMClient | None
+    device: str
+    detector: object | None
+    folder_fps: float
+
+    @classmethod
+    def build(cls, settings: Settings, console: Console, *, vlm: str | None = None, taxonomy: str | None = None,
+              rules_file: Path | None = None, fps: float | None = None, client: VLMClient | None = None,
+              load_client: bool = True) -> Job:
+        """Cheap checks first (taxonomy, rules), so a typo fails before minutes of model loading.
+        `load_client=False`: use `client` as given (a caller that already loaded one, or knows there is none)."""
+        chosen_taxonomy = load_taxonomy(taxonomy or settings.taxonomy)
+        rules = RuleSet.from_yaml(rules_file) if rules_file else default_rules()
+        device = pick_device(settings.scorer.device)
+        if client is None and load_client:
+            client = load_vlm(settings, vlm, console)
+        return cls(settings, chosen_taxonomy, rules, client, device, load_detector(device),
+                   fps or settings.video.folder_fps)
+
+    @property
+    def sigma(self) -> float:
+        return self.settings.scorer.smoothing_sigma
+
+    def fit(self, normal: list[str]) -> Scorer:
+        return Scorer.fit([SourceSpec.parse(n) for n in normal], scorer_config(self.settings),
+                          folder_fps=self.folder_fps, device=self.device)
+
+    def fit_on_opening(self, video: str) -> tuple[Scorer, str]:
+        """A scorer fitted on the video's own opening, and the report note that says so."""
+        opening = opening_of(video, self.folder_fps)
+        scorer = Scorer.fit([opening], scorer_config(self.settings), folder_fps=self.folder_fps, device=self.device)
+        return scorer, opening_note(opening.end_s)
+
+    def _options(self, prompts: list[dict], on_detected) -> dict:
+        return {"sigma": self.sigma, "policy": candidate_policy(self.settings), "folder_fps": self.folder_fps,
+                "device": self.device, "detector": self.detector, "prompts_log": prompts,
+                "deadline_s": self.settings.vlm.video_deadline_s, "on_detected": on_detected}
+
+    def explain(self, video: str, scorer: Scorer, prompts: list[dict], on_detected=None) -> tuple[VideoReport, ScoreResult]:
+        return explain_video(video, scorer, self.client, self.taxonomy, self.rules, **self._options(prompts, on_detected))
+
+    async def aexplain(self, video: str, scorer: Scorer, prompts: list[dict]) -> tuple[VideoReport, ScoreResult]:
+        return await aexplain_video(video, scorer, self.client, self.taxonomy, self.rules, **self._options(prompts, None))
+
+    def write(self, folder: Path, report: VideoReport, scored: ScoreResult, prompts: list[dict]) -> None:
+        """report.json, events, prompts, scores and report.html into `folder`."""
+        write_report(folder, report, scored, self.sigma, prompts)
+        write_html(folder / "report.html", report, scored.smoothed(self.sigma), folder_fps=self.folder_fps)

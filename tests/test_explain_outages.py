@@ -1,0 +1,77 @@
+"""A model outage must never read as "no anomalies": `vadagent explain` against servers that refuse,
+answer garbage and hang (real local servers, started and stopped here), and a model that cannot load."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from servers import FaultServer, free_port
+
+from vadagent.samples import sample_clip
+from vadagent.types import VideoReport
+
+VADAGENT = str(Path(sys.executable).with_name("vadagent"))
+FAST = {"VADAGENT_VLM__MAX_RETRIES": "1", "VADAGENT_VLM__TIMEOUT_S": "2"}
+
+
+def explain(out: Path, vlm: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([VADAGENT, "explain", str(sample_clip()), "--vlm", vlm, "-o", str(out)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **FAST, **env})
+
+
+@pytest.mark.parametrize("behaviour", ["refuse", "garbage"])
+def test_a_failed_model_leaves_every_candidate_detected_not_explained_and_exits_3(tmp_path, behaviour):
+    server = None if behaviour == "refuse" else FaultServer(behaviour)
+    url = f"http://127.0.0.1:{free_port()}/v1" if server is None else server.url
+    try:
+        result = explain(tmp_path / "out", f"vllm:m@{url}")
+    finally:
+        if server is not None:
+            server.close()
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    said = " ".join(result.stderr.split())
+    assert "The VLM failed for" in said and ("cannot connect" if behaviour == "refuse" else "malformed answer") in said
+    report = VideoReport.model_validate_json((tmp_path / "out" / "report.json").read_text())
+    assert not report.explained and not report.events and report.scorer.candidates
+    assert [c.status for c in report.contexts] == ["failed"] * len(report.scorer.candidates)
+    assert all(c.reason for c in report.contexts)
+    assert "Not explained:" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_a_hung_server_is_bounded_by_the_video_deadline_and_the_detection_report_comes_first(tmp_path):
+    server = FaultServer("hang")
+    out = tmp_path / "out"
+    command = [VADAGENT, "explain", str(sample_clip()), "--vlm", f"vllm:m@{server.url}", "-o", str(out)]
+    env = {**os.environ, "VADAGENT_VLM__TIMEOUT_S": "120", "VADAGENT_VLM__VIDEO_DEADLINE_S": "25"}
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    while server.requests == 0 and process.poll() is None and time.monotonic() - started < 120:
+        time.sleep(0.05)
+    assert server.requests >= 1, "the model was never asked"
+    # the model hangs: the detection report is already on disk
+    early = VideoReport.model_validate_json((out / "report.json").read_text())
+    assert not early.explained and early.scorer.candidates
+    second = explain(out, "hf:/no/such/folder")  # a second run into the same folder meanwhile: refused at once
+    assert second.returncode == 2 and "another vadagent run is writing there" in " ".join(second.stderr.split())
+    _, stderr = process.communicate(timeout=120)
+    server.close()
+    assert process.returncode == 3, stderr
+    assert time.monotonic() - started < 90  # not 120 s per request × retries
+    report = VideoReport.model_validate_json((out / "report.json").read_text())
+    assert not report.explained and all("deadline" in c.reason for c in report.contexts)
+    assert "timed out" in " ".join(stderr.split())
+
+
+@pytest.mark.parametrize("spec", ["hf:/no/such/folder", "hf:not a model id"])
+def test_a_model_that_cannot_load_is_no_vlm_one_line_and_exit_3(tmp_path, spec):
+    (tmp_path / "file").write_text("")
+    refused = explain(tmp_path / "file", spec)  # -o naming a file: refused before any work
+    assert refused.returncode == 2 and "exists and is not a folder" in refused.stderr
+    result = explain(tmp_path / "out", spec, HF_HUB_OFFLINE="1")
+    assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
+    assert f"no VLM: {spec}: cannot load the model" in " ".join(result.stderr.split())
+    assert (tmp_path / "out" / "report.json").is_file()
