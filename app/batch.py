@@ -124,7 +124,11 @@ class _Batch:
                 bar.advance(task)
                 return ok
 
-            results = await asyncio.gather(*(one(v) for v in videos))
+            try:
+                results = await asyncio.gather(*(one(v) for v in videos))
+            finally:
+                if self.job.client is not None:  # its connection pool belongs to this loop
+                    await self.job.client.aclose()
         return results.count(False)
 
 

@@ -20,10 +20,14 @@ from vadagent.errors import UsageError
 from vadagent.tools.vlm import VLMClient
 
 
+def _is_report(target: Path) -> bool:
+    return target.suffix == ".json" or (target.is_dir() and (target / "report.json").is_file())
+
+
 def _report_path(settings: Settings, target: Path, output: Path | None, client: VLMClient | None, normal: list[str],
                  scorer: Path | None, console: Console) -> Path:
     """The report to chat about; a video is explained first."""
-    if target.suffix == ".json" or (target.is_dir() and (target / "report.json").is_file()):
+    if _is_report(target):
         return target
     if not target.exists():
         raise UsageError(f"{target}: no such video or report")
@@ -38,21 +42,48 @@ def _report_path(settings: Settings, target: Path, output: Path | None, client: 
     return out
 
 
+def _transcript_path(name: str, session: ChatSession) -> Path:
+    """Where /save may write: a .md or .txt file in an existing folder, never one of the chat's inputs."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        raise UsageError(f"/save {name}: that is a folder; give a file name such as {path / 'chat.md'}")
+    if not path.parent.is_dir():
+        raise UsageError(f"/save {name}: the folder {path.parent} does not exist")
+    if path.suffix.lower() not in (".md", ".txt"):
+        raise UsageError(f"/save {name}: a transcript is saved as .md or .txt")
+    context = session.context
+    inputs = {Path(context.report.video.path).resolve().parent}
+    if context.report_dir is not None:
+        inputs.add(context.report_dir.resolve())
+    if path.exists() and path.resolve().parent in inputs:
+        raise UsageError(f"/save {name}: will not overwrite a file beside the report or the video; choose a new name")
+    return path
+
+
 def _format(reply: Reply) -> str:
     return reply.text + (f" [{', '.join(reply.cites)}]" if reply.cites else "")
 
 
 def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversation: str | None, memory: Path | None,
                  output: Path | None, normal: list[str], scorer: Path | None, out: Console, console: Console) -> int:
-    if not target.exists():  # checked before the model loads (minutes, for a real one)
+    if not target.exists():  # inputs are checked before the model loads (minutes, for a real one)
         raise UsageError(f"{target}: no such video or report")
+    given = _is_report(target) and load_report(target)
     client = load_vlm(settings, vlm, console, without=f"answering from the report only ({COMMANDS})")
-    report, report_dir = load_report(_report_path(settings, target, output, client, normal, scorer, console))
+    report, report_dir = given or load_report(_report_path(settings, target, output, client, normal, scorer, console))
     session = ChatSession(report, report_dir, client, memory=memory or report_dir / "chat.sqlite",
                           conversation=conversation, folder_fps=settings.video.folder_fps)
     interactive = sys.stdin.isatty()
     console.print(f"conversation {session.conversation} (resume: --conversation {session.conversation})", highlight=False)
-    return asyncio.run(_loop(session, interactive, out, console))
+    return asyncio.run(_chat(session, interactive, out, console))
+
+
+async def _chat(session: ChatSession, interactive: bool, out: Console, console: Console) -> int:
+    try:
+        return await _loop(session, interactive, out, console)
+    finally:
+        if session.context.client is not None:  # its connection pool belongs to this loop
+            await session.context.client.aclose()
 
 
 async def _loop(session: ChatSession, interactive: bool, out: Console, console: Console) -> int:
@@ -69,12 +100,12 @@ async def _loop(session: ChatSession, interactive: bool, out: Console, console: 
             continue
         if line in ("/quit", "/exit"):
             return 0
-        if line.startswith("/save"):
-            path = Path(line[5:].strip() or f"chat-{session.conversation}.md")
-            path.write_text(await session.transcript(), encoding="utf-8")
-            console.print(f"saved → {path}", highlight=False)
-            continue
         try:
+            if line.startswith("/save"):
+                path = _transcript_path(line[5:].strip() or f"chat-{session.conversation}.md", session)
+                path.write_text(await session.transcript(), encoding="utf-8")
+                console.print(f"saved → {path}", highlight=False)
+                continue
             shown = ""  # streamed answer text already on screen
             async for kind, value in session.stream(line):
                 if kind == "tool":
@@ -92,5 +123,5 @@ async def _loop(session: ChatSession, interactive: bool, out: Console, console: 
                     elif shown:
                         out.print()
                     out.print(escape(text), highlight=False, soft_wrap=True)
-        except UsageError as error:  # a mistyped slash command: say so, keep the conversation going
+        except (UsageError, OSError) as error:  # a mistyped command or an unwritable file: say so, go on
             console.print(f"[red]{escape(str(error))}[/red]", highlight=False)

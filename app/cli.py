@@ -358,7 +358,7 @@ def eval_detect(
         min=1, help="Fit on the first S seconds of the normal footage only (little footage).")] = None,
     sigma: Annotated[float | None, typer.Option(min=0, help="Smoothing sigma for the smoothed figures.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    results: Annotated[Path | None, typer.Option(help="Results folder (default evals/results of the checkout).")] = None,
+    results: Annotated[Path | None, typer.Option(help="Results folder (default ./evals/results).")] = None,
 ) -> None:
     """Frame-level detection benchmark: AUC (micro/macro, raw/smoothed), event recall at a 10% budget, and the
     recall and calls per minute of the candidates the product would pick."""
@@ -392,8 +392,8 @@ def eval_qa(
 @eval_app.command("explain")
 def eval_explain(
     predictions: Annotated[Path, typer.Argument(help="JSONL of {video_id, text}.")],
+    root: Annotated[Path, typer.Option(help="CUVA annotation folder (annotations/cuva of the data).")],
     aspect: Annotated[str, typer.Option(help="what, why or how.")] = "what",
-    root: Annotated[Path, typer.Option(help="CUVA annotation folder.")] = Path("../shared/data/annotations/cuva"),
     judge: Annotated[str | None, typer.Option(help="Model string of an LLM judge (MMEval aspects).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,

@@ -87,7 +87,8 @@ class Job:
     def _options(self, prompts: list[dict], on_detected) -> dict:
         return {"sigma": self.sigma, "policy": candidate_policy(self.settings), "folder_fps": self.folder_fps,
                 "device": self.device, "detector": self.detector, "prompts_log": prompts,
-                "deadline_s": self.settings.vlm.video_deadline_s, "on_detected": on_detected}
+                "deadline_s": self.settings.vlm.video_deadline_s, "on_detected": on_detected,
+                "calls_per_candidate": self.settings.vlm.calls_per_candidate}
 
     def explain(self, video: str, scorer: Scorer, prompts: list[dict], on_detected=None) -> tuple[VideoReport, ScoreResult]:
         return explain_video(video, scorer, self.client, self.taxonomy, self.rules, **self._options(prompts, on_detected))

@@ -6,7 +6,9 @@ events; click an event to seek the player; chat beside it. Binds to 127.0.0.1 un
 """
 
 
+import hashlib
 import json
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from vadagent.tools.video import VIDEO_SUFFIXES, open_video
 from vadagent.tools.vlm import VLMClient
 
 EVENT_COLUMNS = ["id", "start s", "end s", "category", "label", "severity", "verdict"]
+MOMENT_COLUMNS = ["start s", "end s", "peak score", "picked", "status", "why not explained"]
 SEEK_JS = "(t) => { const v = document.querySelector('#player video'); if (v && t !== null) { v.currentTime = t; } return t; }"
 
 
@@ -34,13 +37,26 @@ class UIOptions:
     workdir: Path = Path("runs/ui")
 
 
+def read_index(folder: Path | None) -> list[dict] | None:
+    """A batch's index.json rows; None when the folder has none."""
+    index = folder / "index.json" if folder is not None else None
+    if index is None or not index.is_file():
+        return None
+    try:
+        rows = json.loads(index.read_text(encoding="utf-8"))
+        if isinstance(rows, list) and all(isinstance(r, dict) and isinstance(r.get("source"), str) for r in rows):
+            return rows
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        pass
+    raise UsageError(f"{index}: not a batch index (a JSON list of rows written by 'vadagent report')")
+
+
 def find_reports(folder: Path | None) -> dict[str, str]:
     """label → report folder: a batch's index.json (finished rows), else any subfolder holding report.json."""
     if folder is None or not folder.is_dir():
         return {}
-    index = folder / "index.json"
-    if index.is_file():
-        rows = json.loads(index.read_text(encoding="utf-8"))
+    rows = read_index(folder)
+    if rows is not None:
         # a batch writes OUT/<stem>/report.json: resolve against this folder, wherever the batch ran from
         return {f"{Path(r['source']).name} ({r['events']} events)": str(folder / Path(r["report"]).parent.name)
                 for r in rows if r.get("status") in ("explained", "detected", "done") and r.get("report")}  # done: older indexes
@@ -58,6 +74,24 @@ def check_upload(path: Path, max_mb: int) -> None:
             raise UsageError(f"{path.name}: fewer than 2 frames")
 
 
+def content_id(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def check_port(host: str, port: int) -> None:
+    """A busy port is one line, before the model loads, not a traceback from deep in the web server."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise UsageError(f"cannot listen on {host}:{port} ({error.strerror}); pass another --port") from None
+
+
 class App:
     def __init__(self, settings: Settings, options: UIOptions, client: VLMClient | None) -> None:
         self.settings, self.options, self.client = settings, options, client
@@ -66,7 +100,7 @@ class App:
         """Explain a video into the work folder (once), fitting on its opening, taken as normal."""
         from vadagent.app.explaining import explain_command
 
-        out = self.options.workdir / video.stem
+        out = self.options.workdir / f"{video.stem}-{content_id(video)}"  # never another clip's, whatever its name
         if not (out / "report.json").is_file():
             explain_command(self.settings, str(video), out, vlm=None, scorer_dir=None, normal=[], taxonomy=None,
                             rules_file=None, fps=None, console=Console(stderr=True), client=self.client,
@@ -79,11 +113,12 @@ class App:
         rows = [[e.id, round(e.start_s, 1), round(e.end_s, 1), e.category, e.label, int(e.severity), e.verdict.value]
                 for e in report.events]
         timeline = folder / "timeline.png"
+        moments = unexplained_moments(report)
         status = (f"**{Path(report.video.path).name}** · {report.video.duration_s:.1f} s · "
                   f"{len(report.scorer.candidates)} candidate(s) · {len(report.events)} event(s)"
-                  + ("" if report.explained else " · not explained (no VLM reachable)"))
+                  + (f" · {len(moments)} detected, not explained" if moments else ""))
         playable = Path(report.video.path).is_file()  # a frame folder has no file to play
-        return (report.video.path if playable else None), str(timeline) if timeline.is_file() else None, rows, status
+        return (report.video.path if playable else None), str(timeline) if timeline.is_file() else None, rows, moments, status
 
     async def ask(self, question: str, history: list[dict], report_dir: str | None, conversation: str | None):
         """Streams: the question at once, tool calls as they run, the answer as it is generated."""
@@ -119,6 +154,21 @@ class App:
             raise gr.Error(str(error)) from None
 
 
+def unexplained_moments(report) -> list[list]:
+    """Candidates the VLM did not explain (none reachable, or its calls failed): as report.html lists them."""
+    status = {c.candidate: c for c in report.contexts}
+    rows = []
+    for number, candidate in enumerate(report.scorer.candidates):
+        context = status.get(number)
+        if context is not None and context.status == "explained":
+            continue
+        rows.append([round(candidate.start_s, 1), round(candidate.end_s, 1), round(candidate.peak_score, 2),
+                     "below threshold (coverage)" if candidate.below_threshold else "above threshold",
+                     context.status if context else "detected",
+                     (context.reason if context and context.reason else "no VLM was asked")])
+    return rows
+
+
 def build_ui(app: App):
     try:
         import gradio as gr
@@ -136,8 +186,8 @@ def build_ui(app: App):
         return run
 
     def open_folder(report_dir: str):
-        video, timeline, rows, status = app.view(report_dir)
-        return video, timeline, rows, status, report_dir, [], None
+        video, timeline, rows, moments, status = app.view(report_dir)
+        return video, timeline, rows, moments, status, report_dir, [], None
 
     with gr.Blocks(title="vadagent") as demo:
         gr.Markdown("# vadagent — anomalies, explained")
@@ -146,7 +196,8 @@ def build_ui(app: App):
         with gr.Row():
             with gr.Column(scale=3):
                 with gr.Row():
-                    picker = gr.Dropdown(choices=list(reports), label="Reports", interactive=bool(reports), scale=3)
+                    picker = gr.Dropdown(choices=list(reports), value=next(iter(reports), None), label="Reports",
+                                         interactive=bool(reports), scale=3)
                     sample = gr.Button("Open the sample clip", elem_id="open-sample", scale=1)
                 upload = gr.File(label=f"Upload a video (≤ {app.options.max_upload_mb} MB)", file_count="single",
                                  file_types=sorted(VIDEO_SUFFIXES), elem_id="upload")
@@ -155,19 +206,23 @@ def build_ui(app: App):
                 timeline = gr.Image(label="Score timeline", interactive=False, elem_id="timeline", type="filepath")
                 events = gr.Dataframe(headers=EVENT_COLUMNS, label="Events (click one to seek the player)",
                                       interactive=False, elem_id="events")
+                moments = gr.Dataframe(headers=MOMENT_COLUMNS, label="Detected moments, not explained",
+                                       interactive=False, elem_id="moments")
                 seek = gr.Number(visible=False)
             with gr.Column(scale=2):
                 chatbot = gr.Chatbot(label="Ask about the video", elem_id="chat", height=520)
                 question = gr.Textbox(placeholder="what happened at 17 s?  /events  /look 12-15 what is he holding?",
                                       label="Question", elem_id="question")
                 ask = gr.Button("Ask", variant="primary", elem_id="ask")
-        if (app.options.reports / "index.json").is_file() if app.options.reports else False:
-            rows = json.loads((app.options.reports / "index.json").read_text(encoding="utf-8"))
+        rows = read_index(app.options.reports)
+        if rows is not None:
             gr.Dataframe(value=[[Path(r["source"]).name, r["status"], r.get("events"), r.get("max_severity")] for r in rows],
                          headers=["video", "status", "events", "max severity"], label="Batch index", interactive=False)
 
-        outputs = [player, timeline, events, status, report_dir, chatbot, conversation]
+        outputs = [player, timeline, events, moments, status, report_dir, chatbot, conversation]
         picker.change(guarded(lambda label: open_folder(reports[label])), picker, outputs)
+        if reports:  # the first report opens with the page: no extra click
+            demo.load(guarded(lambda: open_folder(next(iter(reports.values())))), None, outputs)
         sample.click(guarded(lambda: open_folder(app.explain(sample_clip()))), None, outputs)
 
         def on_upload(file):
@@ -192,6 +247,8 @@ def build_ui(app: App):
 
 
 def launch(settings: Settings, options: UIOptions, *, console: Console) -> int:
+    check_port(options.host, options.port)
+    reports = find_reports(options.reports)  # a corrupt index is one line now, not a broken page later
     client = load_vlm(settings, options.vlm, console,
                       without="reports open and slash commands work, questions in words need a VLM")
     options.workdir.mkdir(parents=True, exist_ok=True)
@@ -201,7 +258,7 @@ def launch(settings: Settings, options: UIOptions, *, console: Console) -> int:
     allowed = [str(options.workdir.resolve()), str(sample_clip().parent)]
     if options.reports:
         allowed.append(str(options.reports.resolve()))
-        for folder in find_reports(options.reports).values():  # the batch's videos live beside its sources
+        for folder in reports.values():  # the batch's videos live beside its sources
             allowed.append(str(Path(load_report(Path(folder))[0].video.path).resolve().parent))
     demo.queue(default_concurrency_limit=2).launch(
         server_name=options.host, server_port=options.port, max_file_size=f"{options.max_upload_mb}mb",

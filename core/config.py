@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from vadagent.errors import UsageError
-from vadagent.yamlio import dump_yaml_model, parse_yaml
+from vadagent.yamlio import dump_yaml_model, parse_yaml, read_yaml_text
 
 
 class _Section(BaseModel):
@@ -52,6 +52,8 @@ class VLMSettings(_Section):
     max_retries: int = Field(3, ge=0, description="per request, for refusals, timeouts and server errors")
     video_deadline_s: float = Field(600.0, gt=0, description="the whole VLM phase of one video; candidates not judged "
                                                              "by then stay in the report as detected, not explained")
+    calls_per_candidate: int = Field(8, ge=1, description="VLM requests one video may send per candidate, retries "
+                                                          "included (the client counts them); past it the rest stay detected")
     concurrency: int = Field(4, ge=1)
     max_image_side: int = Field(768, ge=32)
     max_video_frames: int = Field(16, ge=1)
@@ -100,7 +102,7 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
     if path is not None:
         if not path.is_file():
             raise UsageError(f"{path}: config file not found")
-        data = parse_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+        data = parse_yaml(read_yaml_text(path), str(path)) or {}
         if not isinstance(data, dict):
             raise UsageError(f"{path}: expected a mapping of settings")
         # Environment variables must win over the file: drop file sections the environment sets.

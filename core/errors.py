@@ -33,3 +33,10 @@ class MissingExtraError(UsageError):
 
     def __init__(self, what: str, extra: str) -> None:
         super().__init__(f"{what} needs the '{extra}' extra: pip install 'vadagent[{extra}]'")
+
+
+def validation_summary(error: object, limit: int = 3) -> str:
+    """A pydantic ValidationError on one line: each field and what is wrong with it."""
+    items = error.errors()  # type: ignore[attr-defined]
+    parts = [f"{'.'.join(str(p) for p in item['loc']) or '(top level)'}: {item['msg']}" for item in items[:limit]]
+    return "; ".join(parts) + (f" (+{len(items) - limit} more)" if len(items) > limit else "")

@@ -17,8 +17,12 @@ def numbered_jsonl(path: str | Path, *, missing: str = "file not found") -> list
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: {missing}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a text file (JSON Lines are UTF-8 text)") from None
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -1,26 +1,49 @@
 """Load and save pydantic models as YAML, with errors that point at file lines.
 
-Only `yaml.safe_load` is used: a YAML file a user hands over can never construct objects.
+Only a safe loader is used: a YAML file a user hands over can never construct objects. Files are
+bounded in size and in aliases (an alias bomb expands to billions of nodes once validated), and a
+key given twice is an error, not a silent override.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from vadagent.errors import ArtifactError, UsageError
+from vadagent.errors import UsageError
 
 M = TypeVar("M", bound=BaseModel)
+
+MAX_YAML_BYTES = 1 << 20  # rules, taxonomies and settings are hand-written: a megabyte is plenty
+MAX_ALIASES = 100
 
 
 class _LineLoader(yaml.SafeLoader):
     """A safe loader that remembers the line of every mapping key."""
 
+    aliases = 0
+
+    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise yaml.composer.ComposerError(problem=f"more than {MAX_ALIASES} aliases (an alias bomb?)",
+                                                  problem_mark=self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, Hashable):
+            if key in seen:
+                raise yaml.constructor.ConstructorError(problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark)
+            seen.add(key)
     mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
     lines = {key_node.value: key_node.start_mark.line + 1 for key_node, _ in node.value if hasattr(key_node, "value")}
     mapping = _Lined(mapping)
@@ -54,6 +77,19 @@ def _line_of(data: object, loc: tuple) -> int | None:
     return line
 
 
+def read_yaml_text(path: Path) -> str:
+    """A user's YAML file as text: it must exist, be UTF-8 and at most MAX_YAML_BYTES."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise UsageError(f"{path}: {size:,} bytes; a YAML file here is at most {MAX_YAML_BYTES:,} bytes")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read as UTF-8 text: {exc}") from None
+
+
 def parse_yaml(text: str, source: str = "<string>") -> object:
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
@@ -80,13 +116,7 @@ def validate_yaml_data(model: type[M], data: object, source: str) -> M:
 
 
 def load_yaml_model(model: type[M], path: Path) -> M:
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path}: cannot read: {exc}") from None
-    return validate_yaml_data(model, parse_yaml(text, str(path)), str(path))
+    return validate_yaml_data(model, parse_yaml(read_yaml_text(path), str(path)), str(path))
 
 
 def dump_yaml_model(obj: BaseModel, path: Path) -> None:

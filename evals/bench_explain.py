@@ -1,6 +1,6 @@
 """Explain on the 12 UCSD Ped2 test clips: VLM calls, event coverage, wall time per stage.
 
-    python evals/bench_explain.py [--vlm SPEC] [--data ../shared/data]
+    python evals/bench_explain.py [--vlm SPEC] --data DIR (or $VADAGENT_DATA)
 
 Fits the scorer on the 16 training clips, explains every test clip, and reports the VLM calls
 made (reflection rounds and validation retries included) against one call per 16 frames (VERA's
@@ -15,10 +15,9 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from pathlib import Path
 
 from vadagent.agents.explain.run import explain_video
-from vadagent.evals.common import DEFAULT_DATA, write_results
+from vadagent.evals.common import add_data_argument, add_results_argument, write_results
 from vadagent.evals.datasets import load_frame_dataset
 from vadagent.evals.detection import events as label_events
 from vadagent.taxonomy import load_taxonomy
@@ -30,7 +29,8 @@ VERA_FRAMES_PER_CALL = 16
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    add_data_argument(parser)
+    add_results_argument(parser)
     parser.add_argument("--vlm", default=None, help="model string (default: a tiny random Qwen2.5-VL built here)")
     args = parser.parse_args()
     data = load_frame_dataset("ucsd_ped2", args.data / "ucsd_ped2")
@@ -76,7 +76,7 @@ def main() -> None:
              f"{result['wall_s']['fit']} | {result['wall_s']['score']} | {result['wall_s']['explain']} |", "",
              "VLM calls include reflection rounds and validation retries. An event is covered when a judged "
              "candidate overlaps it."]
-    print("written to", write_results("bench_explain", result, "\n".join(lines)))
+    print("written to", write_results("bench_explain", result, "\n".join(lines), args.results))
 
 
 if __name__ == "__main__":

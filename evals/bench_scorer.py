@@ -1,6 +1,6 @@
 """Scorer speed on CPU and GPU in the same run, and what a GPU-trained tier 1 reaches on Ped2.
 
-    python evals/bench_scorer.py [--root ../shared/data/ucsd_ped2] [--long-epochs 40]
+    python evals/bench_scorer.py --root DIR (or $VADAGENT_DATA) [--long-epochs 40]
 
 1. Tier-1 network alone, on frames already decoded at network size: training seconds per epoch
    and inference frames/s for every device present, as a ratio to the CPU in the same run.
@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-from vadagent.evals.common import DEFAULT_DATA, write_results
+from vadagent.evals.common import add_data_argument, add_results_argument, write_results
 from vadagent.evals.datasets import load_ucsd
 from vadagent.evals.detect import run_detect
 from vadagent.tools.scorer import ScorerConfig
@@ -77,7 +77,8 @@ def network_speed(train: list[np.ndarray], test: list[np.ndarray], devices: list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(DEFAULT_DATA / "ucsd_ped2"))
+    add_data_argument(parser, "--root", "ucsd_ped2")
+    add_results_argument(parser)
     parser.add_argument("--epochs", type=int, default=3, help="epochs timed for the network-alone comparison")
     parser.add_argument("--long-epochs", type=int, default=40, help="epochs for the longer GPU-trained tier 1")
     parser.add_argument("--name", default="bench_scorer")
@@ -112,7 +113,7 @@ def main() -> None:
         print(row, flush=True)
         end_to_end.append(row)
 
-    payload = {"dataset": data.name, "root": args.root, "note": args.note, "network_alone": network,
+    payload = {"dataset": data.name, "root": str(args.root), "note": args.note, "network_alone": network,
                "end_to_end": end_to_end, "smoothing_sigma": 3.0,
                "gpu": torch.cuda.get_device_name(0) if gpu else None}
     lines = [f"# Scorer speed, CPU vs GPU ({data.name})", "", args.note, "",
@@ -127,7 +128,7 @@ def main() -> None:
     lines += [f"| {r['run']} | {r['device']} | {r['micro_auc']} | {r['micro_auc_smoothed']} | {r['macro_auc']} | "
               f"{r['macro_auc_smoothed']} | {r['event_recall_at_10pct']} | {r['fit_seconds']} | {r['frames_per_second']} |"
               for r in end_to_end]
-    print(write_results(args.name, payload, "\n".join(lines)).read_text())
+    print(write_results(args.name, payload, "\n".join(lines), args.results).read_text())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Scorer tier sets × normal-footage amount on one labelled site, measured in one run.
 
-    python evals/bench_tiers.py [--root ../shared/data/ucsd_ped2] [--seconds all,30] [--budget-s 120]
+    python evals/bench_tiers.py --root DIR (or $VADAGENT_DATA) [--seconds all,30] [--budget-s 120]
 
 For each amount of normal footage (all of the training clips, or their first S seconds) and each
 tier set (fixed equal weights), and the self-validated choice among motion+objects (`--select`),
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from vadagent.evals.common import DEFAULT_DATA, write_results
+from vadagent.evals.common import add_data_argument, add_results_argument, write_results
 from vadagent.evals.datasets import load_ucsd
 from vadagent.evals.detect import run_detect
 from vadagent.tools.scorer import ScorerConfig
@@ -28,7 +28,8 @@ KEYS = ["micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed", "e
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(DEFAULT_DATA / "ucsd_ped2"))
+    add_data_argument(parser, "--root", "ucsd_ped2")
+    add_results_argument(parser)
     parser.add_argument("--seconds", default="all,30", help="normal-footage amounts: 'all' or seconds")
     parser.add_argument("--budget-s", type=float, default=120.0, help="training budget of the learned tier")
     parser.add_argument("--sigma", type=float, default=3.0)
@@ -59,7 +60,7 @@ def main() -> None:
             lines += ["", f"Selection log ({r['footage']} footage; labels: {r['selection']['labels']}):", ""]
             lines += [f"- {'+'.join(t['tiers'])} {t['weights']}: synthetic AUC {t['auc']}" for t in r["selection"]["tried"]]
             lines += [f"- chosen: {'+'.join(r['selection']['chosen']['tiers'])}, per kind {r['selection']['chosen']['per_kind']}"]
-    print(write_results(args.name, {"rows": rows}, "\n".join(lines)))
+    print(write_results(args.name, {"rows": rows}, "\n".join(lines), args.results))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Video IO speed: vadagent's scan and random-access paths against the raw decoders, same run.
 
-    python evals/bench_video.py [--data ../shared/data]
+    python evals/bench_video.py --data DIR (or $VADAGENT_DATA)
 
 Frames/s of each path on a real H.264/HEVC clip and on a UCSD Ped2 frame folder, with the
 ratio to the raw PyAV decoder (frames decoded, nothing converted) measured in the same run.
@@ -16,7 +16,7 @@ import av
 import cv2
 import numpy as np
 
-from vadagent.evals.common import DEFAULT_DATA, Timer, write_results
+from vadagent.evals.common import Timer, add_data_argument, add_results_argument, write_results
 from vadagent.tools.video import open_video
 
 RANDOM_FRAMES = 16
@@ -84,7 +84,8 @@ def measure(rows: list[dict], source: str, label: str, baseline: float | None, f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    add_data_argument(parser)
+    add_results_argument(parser)
     args = parser.parse_args()
     clip = args.data / "clips" / "robbery.mp4"
     folder = args.data / "ucsd_ped2" / "testing" / "frames" / "01"
@@ -108,7 +109,7 @@ def main() -> None:
     lines = ["# Video IO speed", "", "| source | path | frames | s | frames/s | × raw PyAV |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['source']} | {r['path']} | {r['frames']} | {r['seconds']} | {r['frames_per_s']} | {r['vs_raw_pyav']} |"
               for r in rows]
-    print("written to", write_results("bench_video", {"rows": rows}, "\n".join(lines)))
+    print("written to", write_results("bench_video", {"rows": rows}, "\n".join(lines), args.results))
 
 
 if __name__ == "__main__":

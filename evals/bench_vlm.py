@@ -27,7 +27,7 @@ import httpx
 import numpy as np
 from pydantic import BaseModel
 
-from vadagent.evals.common import Timer, write_results
+from vadagent.evals.common import Timer, add_results_argument, write_results
 from vadagent.tools.vlm import Image, Message, Sampling
 from vadagent.tools.vlm.http import OpenAICompatibleClient
 from vadagent.tools.vlm.tiny import build_tiny_vlm
@@ -143,6 +143,7 @@ def overlapping_server(requests: int = 8, delay_s: float = 0.2) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=40)
+    add_results_argument(parser)
     args = parser.parse_args()
     over = overhead(args.calls)
     print(f"overhead: raw POST {over['raw_post_ms']} ms, client {over['client_ms']} ms → {over['overhead_ms']} ms per call")
@@ -161,7 +162,7 @@ def main() -> None:
     lines += ["", "`transformers serve` (no continuous batching) runs one generation at a time, so concurrency "
               "cannot help there; a server that overlaps requests, as vLLM does by batching, gets the second row."]
     payload = {"overhead": over, "concurrency": conc, "concurrency_overlapping_server": ideal}
-    print("written to", write_results("bench_vlm", payload, "\n".join(lines)))
+    print("written to", write_results("bench_vlm", payload, "\n".join(lines), args.results))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import platform
 import shlex
 import sys
@@ -10,13 +12,28 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA_ENV = "VADAGENT_DATA"  # the folder holding the datasets, so benchmark commands need no --data
+
+
+def results_folder(folder: Path | None = None) -> Path:
+    """Where results go: the folder asked for, else evals/results under the working directory
+    (never the installed package, which is site-packages once installed)."""
+    return folder if folder is not None else Path.cwd() / "evals" / "results"
+
+
+def add_data_argument(parser: argparse.ArgumentParser, flag: str = "--data", below: str = "") -> None:
+    """A dataset-root option: required unless $VADAGENT_DATA names the data folder."""
+    base = os.environ.get(DATA_ENV)
+    default = Path(base) / below if base else None
+    parser.add_argument(flag, type=Path, default=default, required=default is None,
+                        help=f"data folder{f' ({below})' if below else ''}; default from ${DATA_ENV}")
+
+
+def add_results_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", type=Path, default=None, help="results folder (default ./evals/results)")
 
 
 def machine() -> dict:
-    import os
-
     import torch
 
     return {
@@ -27,7 +44,7 @@ def machine() -> dict:
 
 def write_results(name: str, payload: dict, markdown: str, folder: Path | None = None) -> Path:
     """Write `name.json` and `name.md` with the command, the time and the machine."""
-    folder = folder or RESULTS
+    folder = results_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     meta = {"command": shlex.join([Path(sys.argv[0]).name if sys.argv[0].endswith("vadagent") else sys.argv[0],
                                     *sys.argv[1:]]),

@@ -1,6 +1,6 @@
 """Checking rules without a VLM: Ped2 frame AUC from AnomalyRuler's per-frame captions.
 
-    python evals/rules_captions.py [--data ../shared/data] [--rules FILE.yaml ...]
+    python evals/rules_captions.py --data DIR (or $VADAGENT_DATA) [--rules FILE.yaml ...]
 
 Each test frame's CogVLM caption (AnomalyRuler's `ped2/test_frame_description`) is scored against a
 RuleSet by meaning (`agents/rules/match.py`: the caption's most anomalous statement, closest anomaly
@@ -26,7 +26,7 @@ import numpy as np
 from vadagent.agents.rules.anomalyruler import import_anomalyruler
 from vadagent.agents.rules.match import RuleMatcher
 from vadagent.errors import UsageError
-from vadagent.evals.common import DEFAULT_DATA, RESULTS, write_results
+from vadagent.evals.common import add_data_argument, add_results_argument, results_folder, write_results
 from vadagent.evals.detection import macro_auc, micro_auc
 from vadagent.rules import RuleKind, RuleSet, default_rules
 
@@ -69,14 +69,15 @@ def evaluate(rules: RuleSet, captions: list[list[str]], labels: list[np.ndarray]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    add_data_argument(parser)
+    add_results_argument(parser)
     parser.add_argument("--rules", type=Path, nargs="*", default=[], help="more RuleSet YAML files to compare")
     parser.add_argument("--sigma", type=float, default=3.0)
     args = parser.parse_args()
     root = args.data / "annotations" / "anomalyruler"
     captions, labels = load_captions(root)
     sets = [("(a) AnomalyRuler rule_ped2.txt, imported", import_anomalyruler(root / "rule" / "rule_ped2.txt"))]
-    induced = RESULTS / "rules_ped2_induced.yaml"
+    induced = results_folder(args.results) / "rules_ped2_induced.yaml"
     if induced.is_file():
         mined = RuleSet.from_yaml(induced)
         sets.append(("(b) induced by vadagent from text (training-frame descriptions)", mined))
@@ -107,7 +108,8 @@ def main() -> None:
               "- No labelled validation captions exist, so the matcher's design (statement split, hedges and subjects "
               "dropped, a rule's listed examples matched one by one, mean coverage for normal-only sets) was chosen "
               "while looking at these test figures; the first version read (a) 0.705 micro, (b) 0.462."]
-    print(write_results("rules_captions", {"frames": frames, "sigma": args.sigma, "rows": rows}, "\n".join(lines)).read_text())
+    payload = {"frames": frames, "sigma": args.sigma, "rows": rows}
+    print(write_results("rules_captions", payload, "\n".join(lines), args.results).read_text())
 
 
 if __name__ == "__main__":

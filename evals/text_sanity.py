@@ -1,7 +1,7 @@
 """Sanity run of the explanation metrics on real text: CUVA references scored against themselves
 must beat the same references scored against shuffled ones, on every metric.
 
-    python evals/text_sanity.py [--data ../shared/data] [--limit N]
+    python evals/text_sanity.py --data DIR (or $VADAGENT_DATA) [--limit N]
 
 The judge column uses a *scripted* judge model (`OverlapJudge` below, a deterministic stand-in
 that rates by word overlap, answering in the JSON schema): it checks the judge's plumbing
@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 
 from vadagent.evals.annotations import load_cuva
-from vadagent.evals.common import DEFAULT_DATA, write_results
+from vadagent.evals.common import add_data_argument, add_results_argument, write_results
 from vadagent.evals.text_metrics import TEXT_METRICS, judge
 from vadagent.tools.vlm.base import VLMClient
 from vadagent.tools.vlm.types import Completion, Message, Sampling, Usage
@@ -59,7 +58,8 @@ def sanity(references: list[str], metrics: dict, judge_client: VLMClient | None,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    add_data_argument(parser)
+    add_results_argument(parser)
     parser.add_argument("--limit", type=int, default=None, help="references per aspect (default: all)")
     args = parser.parse_args()
     cuva = load_cuva(args.data / "annotations" / "cuva")
@@ -75,7 +75,7 @@ def main() -> None:
                          f"{'yes' if wins else 'NO'} |")
             print(f"{aspect:5} {metric:14} self {row['self']:.4f}  shuffled {row['shuffled']:.4f}")
     lines += ["", "judge_overall uses a scripted word-overlap judge (plumbing check), not a real model."]
-    print("written to", write_results("text_sanity", results, "\n".join(lines)))
+    print("written to", write_results("text_sanity", results, "\n".join(lines), args.results))
 
 
 if __name__ == "__main__":

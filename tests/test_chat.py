@@ -130,12 +130,22 @@ def test_chat_from_standard_input(tmp_path, report_dir):
 
 def test_chat_without_a_vlm_still_answers_commands_and_the_guard(tmp_path, report_dir):
     result = subprocess.run([VADAGENT, "chat", str(report_dir), "--vlm", "hf:nobody/no-such-vlm",
-                             "--memory", str(tmp_path / "m.sqlite")], input="/events\nwhat happened at 99 s?\nhello\n",
+                             "--memory", str(tmp_path / "m.sqlite")],
+                            input=f"/save {report_dir / 'report.json'}\n/save {report_dir / 't.md'}\n"
+                                  f"/save {report_dir / 't.md'}\n/save {tmp_path}\n"
+                                  f"/save {tmp_path / 'missing' / 'x.md'}\n{'why? ' * 2000}\n"
+                                  f"/events\nwhat happened at 99 s?\nhello\n/save {tmp_path / 'chat.md'}\n",
                             capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("- e1:") and any("outside it" in line for line in lines)
     assert "needs a VLM" in result.stdout
+    # /save never overwrites the report or what lies beside it, and bad targets are one line each, not a crash
+    errors = " ".join(result.stderr.split())
+    assert "saved as .md or .txt" in errors and "will not overwrite" in errors and "is a folder" in errors
+    assert "does not exist" in errors and "ask in at most 4,000" in errors and "Traceback" not in result.stderr
+    assert json.loads((report_dir / "report.json").read_text())["video"]
+    assert "**you:** hello" in (tmp_path / "chat.md").read_text()
 
 
 def test_chat_on_a_video_explains_it_first(tmp_path):
@@ -169,3 +179,19 @@ def test_the_answer_streams_out_of_the_growing_json():
     assert "".join(w["answer"] for w in written) == 'At 5 s "two" people'
     partial.update('{"action": "answer", "answer": "Retry')  # a validation retry starts over
     assert written[-2] == {"restart": True} and written[-1] == {"answer": "Retry"}
+
+
+def test_one_registry_gives_the_schema_the_prompt_and_the_commands():
+    from vadagent.agents.chat.agent import ChatStep
+    from vadagent.agents.chat.session import COMMANDS
+    from vadagent.agents.chat.tools import TOOLS
+    from vadagent.prompts import render
+
+    actions = ChatStep.model_json_schema()["properties"]["action"]["enum"]
+    assert actions == [*TOOLS, "answer"]
+    prompt = render("chat_agent", video_name="v.mp4", duration_s=10.0, events=[], messages=[], must_answer=False,
+                    tools=[(t.name, t.description) for t in TOOLS.values()])
+    for tool in TOOLS.values():
+        assert f'"{tool.name}": {tool.description}' in prompt and tool.usage in COMMANDS
+        assert parse_command(tool.usage.replace("ID", "e1").replace("T0-T1", "1-2").replace("QUESTION", "why?"))["tool"] \
+            == tool.name

@@ -126,3 +126,13 @@ def test_eval_explain_and_severity_commands(tmp_path, annotations):
 def test_eval_list():
     result = run("eval", "list")
     assert result.returncode == 0 and "ucsd_ped2" in result.stdout and "cuva" in result.stdout
+
+
+def test_results_go_to_the_working_directory_not_the_package(tmp_path, monkeypatch):
+    from vadagent.evals.common import write_results
+
+    monkeypatch.chdir(tmp_path)
+    written = write_results("probe", {"x": 1}, "# probe")
+    assert written == tmp_path / "evals" / "results" / "probe.md"
+    assert json.loads(written.with_suffix(".json").read_text())["x"] == 1
+    assert write_results("probe", {}, "", tmp_path / "elsewhere").parent == tmp_path / "elsewhere"

@@ -48,39 +48,53 @@ def run_one(deps):
 
 def test_confirm(tmp_path):
     outcome = run_one(deps_for(tmp_path, [answer()]))
-    assert outcome["action"] == "confirm" and outcome["notes"] == ["round 0: confirm"]
-    assert any("moves rightwards" in r.predicate for r in outcome["relations"])
-    assert [k.phase for k in outcome["keyframes"]].count("before") == 2
+    assert outcome.action == "confirm" and outcome.notes == ["round 0: confirm"]
+    assert any("moves rightwards" in r.predicate for r in outcome.relations)
+    assert [k.phase for k in outcome.keyframes].count("before") == 2
 
 
 def test_reask_then_widen_then_confirm(tmp_path):
     deps = deps_for(tmp_path, [answer(severity=0, evidence_frames=[]), answer(cause="unknown"), answer()])
     deps.max_rounds = 2
     outcome = run_one(deps)
-    assert outcome["action"] == "confirm"
-    assert [n.split(":")[1].split()[0] for n in outcome["notes"]] == ["reask", "widen", "confirm"]
+    assert outcome.action == "confirm"
+    assert [n.split(":")[1].split()[0] for n in outcome.notes] == ["reask", "widen", "confirm"]
     assert "severity 0 means nothing anomalous" in deps.prompts[1]["prompt"]  # the critique went back
-    assert min(k.time_s for k in outcome["keyframes"]) == pytest.approx(17.0 - 4.0)  # widened to 4 s of lead-up
+    assert min(k.time_s for k in outcome.keyframes) == pytest.approx(17.0 - 4.0)  # widened to 4 s of lead-up
 
 
 def test_reject_as_normal(tmp_path):
     deps = deps_for(tmp_path, [answer(category="normal", severity=0)])
     deps.threshold = 5.0  # a weak candidate (peak 7.0): "normal" is accepted
     outcome = run_one(deps)
-    assert outcome["action"] == "reject"
+    assert outcome.action == "reject"
     (event,), usage = collect([outcome])
-    assert event.verdict == "rejected" and usage.calls == 1 and outcome["calls"] == 1
+    assert event.verdict == "rejected" and usage.calls == 1 and outcome.calls == 1
 
 
 def test_rounds_are_bounded(tmp_path):
     outcome = run_one(deps_for(tmp_path, [answer(severity=0)] * 3))  # default: one reflection round
-    assert outcome["action"] == "uncertain" and len(outcome["notes"]) == 2 and outcome["calls"] == 2
+    assert outcome.action == "uncertain" and len(outcome.notes) == 2 and outcome.calls == 2
 
 
 def test_a_failing_model_is_recorded_not_fatal(tmp_path):
     outcome = run_one(deps_for(tmp_path, ['{"not": "valid"}'] * 3))
-    assert outcome["action"] == "failed" and "failed validation" in outcome["notes"][0]
-    assert outcome["calls"] == 3  # the first attempt and two validation retries all count
+    assert outcome.action == "failed" and "failed validation" in outcome.notes[0]
+    assert outcome.calls == 3  # the first attempt and two validation retries all count
+
+
+def test_the_client_counts_requests_and_the_video_budget_is_enforced_there(tmp_path):
+    from vadagent.tools.vlm import CallBudget
+
+    deps = deps_for(tmp_path, ['{"not": "valid"}', answer()] * 4)
+    deps.budget = CallBudget(3)  # three requests for the whole video
+    second = CANDIDATE.model_copy(update={"start_s": 30.0, "end_s": 31.0, "peak_s": 30.5, "start_frame": 750,
+                                          "end_frame": 775})
+    state = run_sync(build_explain_graph(deps).ainvoke({"candidates": [CANDIDATE, second], "outcomes": []}))
+    outcomes = sorted(state["outcomes"], key=lambda o: o.index)
+    assert deps.budget.used == 3 == sum(o.calls for o in outcomes)  # a validation retry is a request too
+    failed = [o for o in outcomes if o.answer is None]
+    assert len(failed) == 1 and "budget of 3 VLM requests" in failed[0].error
 
 
 def test_graph_shape_snapshot(tmp_path):
@@ -189,7 +203,7 @@ def test_detector_relations_join_the_judge_prompt(tmp_path):
     deps = deps_for(tmp_path, [answer()])
     deps.detector = ObjectDetector(weights, min_score=0.0)
     outcome = run_one(deps)
-    seen = [r for r in outcome["relations"] if r.predicate == "is seen"]
+    seen = [r for r in outcome.relations if r.predicate == "is seen"]
     assert seen and all("object detector" in r.evidence for r in seen)
     assert "is seen" in deps.prompts[0]["prompt"]
 

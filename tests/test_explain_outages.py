@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from servers import FaultServer, free_port
 
+from vadagent.app.ui import unexplained_moments
 from vadagent.samples import sample_clip
 from vadagent.types import VideoReport
 
@@ -40,6 +41,8 @@ def test_a_failed_model_leaves_every_candidate_detected_not_explained_and_exits_
     assert [c.status for c in report.contexts] == ["failed"] * len(report.scorer.candidates)
     assert all(c.reason for c in report.contexts)
     assert "Not explained:" in (tmp_path / "out" / "report.html").read_text()
+    moments = unexplained_moments(report)  # the web UI lists them too
+    assert len(moments) == len(report.scorer.candidates) and all(row[4] == "failed" and row[5] for row in moments)
 
 
 def test_a_hung_server_is_bounded_by_the_video_deadline_and_the_detection_report_comes_first(tmp_path):

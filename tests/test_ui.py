@@ -85,3 +85,29 @@ def test_reports_are_found_from_a_batch_index_or_folders(tmp_path):
                                          f'"report": "{tmp_path}/a/report.json"}}, {{"source": "/v/bad.mp4", '
                                          '"status": "failed", "events": null, "report": null}]')
     assert find_reports(tmp_path) == {"clip.mp4 (2 events)": str(tmp_path / "a")}
+
+
+def test_a_corrupt_index_and_a_busy_port_are_one_line_errors(tmp_path):
+    import socket
+
+    from vadagent.app.ui import check_port
+
+    (tmp_path / "index.json").write_text('{"not": "a list"')
+    with pytest.raises(UsageError, match="index.json: not a batch index"):
+        find_reports(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(UsageError, match="pass another --port"):
+            check_port("127.0.0.1", busy.getsockname()[1])
+
+
+def test_uploads_are_keyed_by_content_not_by_name(tmp_path, synthetic_normal):
+    from vadagent.app.ui import content_id
+    from vadagent.samples import sample_clip
+
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "clip.mp4", tmp_path / "b" / "clip.mp4"
+    shutil.copy(synthetic_normal, first)
+    shutil.copy(sample_clip(), second)
+    assert content_id(first) != content_id(second) and content_id(first) == content_id(synthetic_normal)

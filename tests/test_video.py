@@ -108,3 +108,49 @@ def _faststart(source, target):
                 packet.stream = stream
                 dst.mux(packet)
     return target
+
+
+def test_variable_frame_rate_files_are_indexed_in_order_with_their_timestamps(tmp_path, synthetic_normal):
+    """A motion-triggered recording: frames stop for 5 s and go on. Frames are numbered in order
+    (no holes, the last one readable); their times keep the gap."""
+    import av
+
+    target = tmp_path / "vfr.mp4"
+    with av.open(str(synthetic_normal)) as src, av.open(str(target), "w") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        gap = None
+        for number, packet in enumerate(src.demux(src.streams.video[0])):
+            if packet.dts is None:
+                continue
+            if number == 100:
+                gap = int(5 / packet.time_base)
+            if gap:
+                packet.pts, packet.dts = packet.pts + gap, packet.dts + gap
+            packet.stream = stream
+            dst.mux(packet)
+    with open_video(synthetic_normal) as original, open_video(target) as video:
+        assert video.info.frame_count == original.info.frame_count
+        indices = np.concatenate([b.indices for b in video.scan()])
+        assert np.array_equal(indices, np.arange(video.info.frame_count))
+        batch = video.read([99, 100, video.info.frame_count - 1])
+        assert batch.times[1] - batch.times[0] == pytest.approx(5 + 1 / original.info.fps, abs=0.05)
+
+
+def test_a_rotation_tag_turns_the_frames_upright(tmp_path):
+    import av
+
+    from vadagent.samples import sample_clip
+
+    target = tmp_path / "rotated.mp4"
+    with av.open(str(sample_clip())) as src, av.open(str(target), "w") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        stream.set_display_rotation(90)  # a phone held sideways: pixels stored as shot, turned on display
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    with open_video(sample_clip()) as original, open_video(target) as rotated:
+        assert (rotated.info.width, rotated.info.height) == (original.info.height, original.info.width)
+        upright = rotated.read([10], gray=True).frames[0]
+        assert np.array_equal(upright, np.rot90(original.read([10], gray=True).frames[0]))
+        assert next(rotated.scan(chunk=4)).frames.shape[1:] == (original.info.width, original.info.height)

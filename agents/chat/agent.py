@@ -18,7 +18,7 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field, create_model
 from pydantic_core import from_json
 
-from vadagent.agents.chat.tools import TOOL_NAMES, OutOfRange, VideoContext
+from vadagent.agents.chat.tools import TOOLS, OutOfRange, VideoContext
 from vadagent.prompts import render
 from vadagent.tools.vlm import Message, Sampling, VLMError
 
@@ -28,7 +28,7 @@ _Text = Field(default="", pattern=r'^[^\x00-\x1f"\\]{0,800}$')
 
 
 class ChatStep(BaseModel):
-    action: Literal["timeline", "events", "event", "look", "relations", "rules", "answer"]
+    action: Literal[(*TOOLS, "answer")]  # type: ignore[valid-type] - the registry's names
     event_id: str = ""
     t0: float = 0.0
     t1: float = 0.0
@@ -109,13 +109,15 @@ def build_chat_graph(ctx: VideoContext, checkpointer=None):
 
     async def decide(state: ChatState) -> dict:
         if ctx.client is None:
-            return {"messages": [_assistant("Answering in words needs a VLM (--vlm). Without one, use /events, "
-                                            "/event ID, /timeline, /relations T0-T1 and /rules.", [])], "step": None}
+            offline = ", ".join(t.usage for t in TOOLS.values() if not t.needs_vlm)
+            return {"messages": [_assistant(f"Answering in words needs a VLM (--vlm). Without one, use {offline}.", [])],
+                    "step": None}
         must = state.get("steps", 0) >= MAX_TOOL_STEPS
         names = [f"{e.id} ({e.start_s:.1f}–{e.end_s:.1f} s, {e.label})" for e in ctx.report.events]
         history = [m for m in state["messages"] if m["role"] != "system"][-HISTORY:]
         prompt = render("chat_agent", video_name=Path(ctx.report.video.path).name, duration_s=ctx.duration_s,
-                        events=names, messages=history, must_answer=must)
+                        events=names, messages=history, must_answer=must,
+                        tools=[(t.name, t.description) for t in TOOLS.values()])
         partial = PartialAnswer(get_stream_writer())
         try:
             result = await ctx.client.agenerate([Message.user(prompt)], step_type(ctx, must), Sampling(max_tokens=512),
@@ -135,7 +137,7 @@ def build_chat_graph(ctx: VideoContext, checkpointer=None):
             output = await run_tool(ctx, step)
         except OutOfRange as error:
             output = f"Refused: {error}."
-        message = {"role": "tool", "name": step["tool"], "content": output, "call": _call_text(step)}
+        message = {"role": "tool", "name": step["tool"], "content": output, "call": TOOLS[step["tool"]].call_text(step)}
         update: dict = {"messages": [message], "steps": state.get("steps", 0) + 1, "step": None}
         if state.get("direct"):  # a slash command: its result is the answer
             update["messages"].append(_assistant(output, []))
@@ -165,24 +167,9 @@ def build_chat_graph(ctx: VideoContext, checkpointer=None):
 
 
 async def run_tool(ctx: VideoContext, step: dict) -> str:
-    tool = step["tool"]
-    if tool not in TOOL_NAMES:
-        raise ValueError(f"unknown tool {tool!r}")
-    if tool == "look":
-        return await ctx.look(float(step["t0"]), float(step["t1"]), step.get("question") or "What happens here?")
-    if tool == "relations":
-        return ctx.relations(float(step["t0"]), float(step["t1"]))
-    if tool == "event":
-        return ctx.event(step.get("event_id", ""))
-    return getattr(ctx, tool)()
-
-
-def _call_text(step: dict) -> str:
-    tool = step["tool"]
-    if tool in ("look", "relations"):
-        extra = f", {step['question']!r}" if tool == "look" and step.get("question") else ""
-        return f"{tool}({float(step['t0']):g}, {float(step['t1']):g}{extra})"
-    return f"event({step.get('event_id', '')!r})" if tool == "event" else f"{tool}()"
+    if step["tool"] not in TOOLS:
+        raise ValueError(f"unknown tool {step['tool']!r}")
+    return await TOOLS[step["tool"]].run(ctx, step)
 
 
 def _assistant(text: str, cites: list[str]) -> dict:

@@ -10,13 +10,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from vadagent.agents.chat.agent import build_chat_graph
-from vadagent.agents.chat.tools import VideoContext
-from vadagent.errors import UsageError
+from vadagent.agents.chat.tools import TOOLS, VideoContext
+from vadagent.errors import UsageError, validation_summary
 from vadagent.tools.vlm import VLMClient
 from vadagent.types import VideoReport
 
-COMMANDS = "/events · /event ID · /timeline · /rules · /look T0-T1 QUESTION · /relations T0-T1 · /save [FILE] · /quit"
+MAX_QUESTION_CHARS = 4000  # a question, not a document: longer ones cost minutes of prompt processing
+COMMANDS = " · ".join([*(t.usage for t in TOOLS.values()), "/save [FILE]", "/quit"])
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:s)?\s*-\s*(\d+(?:\.\d+)?)\s*(?:s)?\s*(.*)$")
 
 
@@ -33,9 +36,9 @@ def load_report(path: Path) -> tuple[VideoReport, Path]:
     if not file.is_file():
         raise UsageError(f"{path}: no report.json here (run 'vadagent explain' first, or give a video)")
     try:
-        return VideoReport.model_validate_json(file.read_text(encoding="utf-8")), file.parent
-    except ValueError as error:
-        raise UsageError(f"{file}: not a valid VideoReport: {str(error).splitlines()[0]}") from None
+        return VideoReport.model_validate_json(file.read_bytes()), file.parent
+    except ValidationError as error:
+        raise UsageError(f"{file}: not a valid report: {validation_summary(error)}") from None
 
 
 def parse_command(text: str) -> dict | None:
@@ -43,16 +46,18 @@ def parse_command(text: str) -> dict | None:
     if not text.startswith("/"):
         return None
     name, _, rest = text[1:].partition(" ")
-    if name in ("events", "timeline", "rules"):
+    tool = TOOLS.get(name)
+    if tool is None:
+        raise UsageError(f"unknown command /{name}; commands: {COMMANDS}")
+    if tool.arguments == "none":
         return {"tool": name}
-    if name == "event":
-        return {"tool": "event", "event_id": rest.strip()}
-    if name in ("look", "relations"):
-        match = _SPAN.match(rest)
-        if match is None:
-            raise UsageError(f"usage: /{name} T0-T1{' QUESTION' if name == 'look' else ''} (seconds, e.g. /{name} 12-15.5)")
-        return {"tool": name, "t0": float(match[1]), "t1": float(match[2]), "question": match[3].strip()}
-    raise UsageError(f"unknown command /{name}; commands: {COMMANDS}")
+    if tool.arguments == "event":
+        return {"tool": name, "event_id": rest.strip()}
+    match = _SPAN.match(rest)
+    if match is None:
+        raise UsageError(f"usage: {tool.usage} (seconds, e.g. /{name} 12-15.5)")
+    question = match[3].strip() if tool.arguments == "span+question" else ""
+    return {"tool": name, "t0": float(match[1]), "t1": float(match[2]), "question": question}
 
 
 @asynccontextmanager
@@ -86,6 +91,8 @@ class ChatSession:
     async def stream(self, text: str) -> AsyncIterator[tuple[str, object]]:
         """Yields ("tool", call text) as tools run, ("delta", text) as the answer is generated (("restart",
         None) if it starts over), then ("reply", Reply)."""
+        if len(text) > MAX_QUESTION_CHARS:
+            raise UsageError(f"the question is {len(text):,} characters; ask in at most {MAX_QUESTION_CHARS:,}")
         direct = parse_command(text)
         tools: list[str] = []
         answer: dict | None = None

@@ -2,13 +2,18 @@
 
 Every tool returns plain text that cites timestamps and event ids, so the answer built on it can
 cite them too. Times outside the video are refused here, before any frame is read or model called.
+`TOOLS` is the one registry: the model's step schema, the prompt's tool list, the slash commands
+and their help are all derived from it.
 """
 
 from __future__ import annotations
 
 import csv
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -19,7 +24,6 @@ from vadagent.tools.vlm import Image, Message, Sampling, Usage, VLMClient
 from vadagent.types import VideoReport
 
 LOOK_FRAMES = 6
-TOOL_NAMES = ("timeline", "events", "event", "look", "relations", "rules")
 
 
 class OutOfRange(ValueError):
@@ -131,3 +135,47 @@ class VideoContext:
             key = int(t // 2)
             bins[key] = max(bins.get(key, -1e9), v)
         return [(k * 2.0, v) for k, v in sorted(bins.items())]
+
+
+Arguments = Literal["none", "event", "span", "span+question"]
+
+
+@dataclass(frozen=True)
+class ChatTool:
+    """One tool: what the model is told, which step fields it takes, how a user types it."""
+
+    name: str
+    description: str
+    arguments: Arguments
+    call: Callable[[VideoContext, dict], str | Awaitable[str]]
+    needs_vlm: bool = False
+
+    @property
+    def usage(self) -> str:
+        return "/" + self.name + {"none": "", "event": " ID", "span": " T0-T1", "span+question": " T0-T1 QUESTION"}[
+            self.arguments]
+
+    def call_text(self, step: dict) -> str:
+        if self.arguments == "event":
+            return f"{self.name}({step.get('event_id', '')!r})"
+        if self.arguments.startswith("span"):
+            extra = f", {step['question']!r}" if step.get("question") else ""
+            return f"{self.name}({float(step['t0']):g}, {float(step['t1']):g}{extra})"
+        return f"{self.name}()"
+
+    async def run(self, ctx: VideoContext, step: dict) -> str:
+        output = self.call(ctx, step)
+        return await output if inspect.isawaitable(output) else output
+
+
+TOOLS: dict[str, ChatTool] = {tool.name: tool for tool in (
+    ChatTool("events", "all events with their times.", "none", lambda ctx, _: ctx.events()),
+    ChatTool("event", 'one event in detail (give "event_id").', "event", lambda ctx, s: ctx.event(s.get("event_id", ""))),
+    ChatTool("timeline", "the score timeline and candidate moments.", "none", lambda ctx, _: ctx.timeline()),
+    ChatTool("rules", "the rule set the report used.", "none", lambda ctx, _: ctx.rules()),
+    ChatTool("look", 'look at the video between "t0" and "t1" seconds and ask the model "question" about those frames.',
+             "span+question", lambda ctx, s: ctx.look(float(s["t0"]), float(s["t1"]),
+                                                      s.get("question") or "What happens here?"), needs_vlm=True),
+    ChatTool("relations", 'object relations (tracks, speed, proximity) between "t0" and "t1".', "span",
+             lambda ctx, s: ctx.relations(float(s["t0"]), float(s["t1"]))),
+)}

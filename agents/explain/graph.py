@@ -11,7 +11,7 @@ import logging
 import operator
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
@@ -25,7 +25,7 @@ from vadagent.taxonomy import Taxonomy
 from vadagent.tools.relations import track_objects, track_relations
 from vadagent.tools.scorer.tiers import Evidence
 from vadagent.tools.video import open_video
-from vadagent.tools.vlm import Image, Message, Sampling, Usage, VLMClient, VLMError, VLMOutputError
+from vadagent.tools.vlm import CallBudget, Image, Message, Sampling, Usage, VLMClient, VLMError
 from vadagent.types import Candidate, CandidateContext, Relation
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,31 @@ class ExplainDeps:
     detector: object | None = None  # an ObjectDetector when its weights are on disk (tools/detector)
     prompts: list[dict] = field(default_factory=list)  # every rendered prompt, saved with the run
     deadline_s: float = 600.0  # the whole VLM phase of one video, whatever the per-request timeouts and retries
+    budget: CallBudget = field(default_factory=CallBudget)  # VLM requests of the whole video (the client counts)
     started: float = field(default_factory=time.monotonic)
 
     def time_left(self) -> float:
         return max(0.0, self.started + self.deadline_s - time.monotonic())
+
+
+Action = Literal["confirm", "reject", "uncertain", "reask", "widen", "failed"]
+
+
+@dataclass(frozen=True)
+class BranchOutcome:
+    """What one candidate's branch ends with: the judge's answer (None when its calls failed) and
+    everything that led to it."""
+
+    index: int
+    candidate: Candidate
+    answer: JudgeAnswer | None
+    action: Action | None
+    keyframes: list[Keyframe]
+    relations: list[Relation]
+    notes: list[str]
+    usage: Usage
+    calls: int  # requests the client sent for this candidate, validation and transport retries included
+    error: str = ""
 
 
 class BranchState(TypedDict, total=False):
@@ -65,18 +86,18 @@ class BranchState(TypedDict, total=False):
     keyframes: list[Keyframe]
     relations: list[Relation]
     answer: JudgeAnswer | None
-    action: str
+    action: Action
     critique: list[str]
     notes: list[str]
     usage: Usage
     calls: int  # VLM requests made, validation retries included
     error: str
-    outcomes: Annotated[list[dict], operator.add]
+    outcomes: Annotated[list[BranchOutcome], operator.add]
 
 
 class ExplainState(TypedDict, total=False):
     candidates: list[Candidate]
-    outcomes: Annotated[list[dict], operator.add]
+    outcomes: Annotated[list[BranchOutcome], operator.add]
 
 
 def build_explain_graph(deps: ExplainDeps):
@@ -97,25 +118,24 @@ def build_explain_graph(deps: ExplainDeps):
                         rules=deps.rules.rules if deps.rules else [], taxonomy=deps.taxonomy,
                         critique=state.get("critique", []))
         deps.prompts.append({"candidate": state["index"], "round": state.get("round", 0), "prompt": prompt})
-        with open_video(deps.video, folder_fps=deps.folder_fps) as video:
-            pixels = video.read_at([k.time_s for k in frames]).frames
+        # decoding is CPU work: off the event loop, which all videos of a batch share
+        pixels = await asyncio.to_thread(read_frames, deps.video, deps.folder_fps, [k.time_s for k in frames])
         parts = [Image(p, k.time_s) for p, k in zip(pixels, frames)] if len(pixels) == len(frames) else \
             [Image(p) for p in pixels]
-        usage, calls = state.get("usage") or Usage(), state.get("calls", 0)
+        usage = state.get("usage") or Usage()
+        meter = CallBudget(parent=deps.budget)  # this candidate's requests, as the client sends them
+        update: dict[str, Any] = {"answer": None, "usage": usage}
         try:
             result = await asyncio.wait_for(deps.client.agenerate([Message.user(*parts, prompt)], output,
-                                                                  Sampling(max_tokens=deps.max_tokens)),
+                                                                  Sampling(max_tokens=deps.max_tokens), budget=meter),
                                             timeout=deps.time_left())
+            usage.add(result.usage)
+            update["answer"] = result.output
         except TimeoutError:
-            return {"answer": None, "usage": usage, "calls": calls + 1,
-                    "error": f"timed out: the VLM phase of this video passed its {deps.deadline_s:g} s deadline"}
-        except VLMOutputError as error:
-            return {"answer": None, "error": str(error), "usage": usage,
-                    "calls": calls + deps.client.validation_retries + 1}
-        except VLMError as error:
-            return {"answer": None, "error": str(error), "usage": usage, "calls": calls + 1}
-        usage.add(result.usage)
-        return {"answer": result.output, "usage": usage, "calls": calls + 1 + result.usage.retries}
+            update["error"] = f"timed out: the VLM phase of this video passed its {deps.deadline_s:g} s deadline"
+        except VLMError as error:  # unreachable, invalid answers, or the video's request budget spent
+            update["error"] = str(error)
+        return update | {"calls": state.get("calls", 0) + meter.used}
 
     def review(state: BranchState) -> dict:
         answer, rounds = state.get("answer"), state.get("round", 0)
@@ -136,12 +156,10 @@ def build_explain_graph(deps: ExplainDeps):
         return update
 
     def finish(state: BranchState) -> dict:
-        return {"outcomes": [{
-            "index": state["index"], "candidate": state["candidate"], "answer": state.get("answer"),
-            "action": state.get("action"), "keyframes": state.get("keyframes", []),
-            "relations": state.get("relations", []), "notes": state.get("notes", []),
-            "usage": state.get("usage") or Usage(), "calls": state.get("calls", 0), "error": state.get("error", ""),
-        }]}
+        return {"outcomes": [BranchOutcome(
+            index=state["index"], candidate=state["candidate"], answer=state.get("answer"), action=state.get("action"),
+            keyframes=state.get("keyframes", []), relations=state.get("relations", []), notes=state.get("notes", []),
+            usage=state.get("usage") or Usage(), calls=state.get("calls", 0), error=state.get("error", ""))]}
 
     def route(state: BranchState) -> str:
         return {"reask": "judge", "widen": "sample"}.get(state["action"], "finish")
@@ -192,6 +210,11 @@ def context_record(index: int, keyframes: list[Keyframe], relations: list[Relati
                    reason: str = "") -> CandidateContext:
     return CandidateContext(candidate=index, keyframes_s=[round(k.time_s, 3) for k in keyframes], relations=relations,
                             status=status, reason=reason)
+
+
+def read_frames(video: str, folder_fps: float, times_s: list[float]):
+    with open_video(video, folder_fps=folder_fps) as source:
+        return source.read_at(times_s).frames
 
 
 def detected_objects(deps: ExplainDeps, times: list[float]) -> list[Relation]:

@@ -10,14 +10,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vadagent.agents.explain.graph import ExplainDeps, build_explain_graph, candidate_context, context_record
+from vadagent.agents.explain.graph import (
+    BranchOutcome,
+    ExplainDeps,
+    build_explain_graph,
+    candidate_context,
+    context_record,
+)
 from vadagent.agents.explain.judge import to_event
 from vadagent.prompts import PROMPTS_VERSION
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScoreResult, pick_candidates
 from vadagent.tools.scorer.output import write_scores
-from vadagent.tools.vlm import Usage, VLMClient
+from vadagent.tools.vlm import CallBudget, VLMClient
 from vadagent.tools.vlm.base import run_sync
 from vadagent.types import AnomalyEvent, ScorerSummary, TokenUsage, Verdict, VideoReport
 
@@ -28,21 +34,30 @@ NO_VLM_NOTE = ("Explanations need a vision-language model and none was reachable
                "MODEL` once on a connected machine) or --vlm vllm:MODEL@URL (see `vadagent serve`).")
 
 
-def explain_video(*args: Any, **kwargs: Any) -> tuple[VideoReport, ScoreResult]:
-    """`aexplain_video` from sync code."""
-    return run_sync(aexplain_video(*args, **kwargs))
+def explain_video(video: str, scorer: Scorer, client: VLMClient | None, *args: Any,
+                  **kwargs: Any) -> tuple[VideoReport, ScoreResult]:
+    """`aexplain_video` from sync code (its own event loop: the client's connections close with it)."""
+    async def run() -> tuple[VideoReport, ScoreResult]:
+        try:
+            return await aexplain_video(video, scorer, client, *args, **kwargs)
+        finally:
+            if client is not None:
+                await client.aclose()
+    return run_sync(run())
 
 
 async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy,
                          rules: RuleSet | None, *, sigma: float = 3.0, policy: CandidatePolicy | None = None,
                          folder_fps: float = 25.0, max_rounds: int = 1, device: str = "cpu",
                          prompts_log: list[dict] | None = None, detector=None, deadline_s: float = 600.0,
+                         calls_per_candidate: int | None = None,
                          on_detected: Callable[[VideoReport, ScoreResult], None] | None = None,
                          ) -> tuple[VideoReport, ScoreResult]:
     """Score, pick candidates, run the graph. CPU-bound steps run in worker threads, so several
     videos can share one event loop (and one client's request limit) in a batch. `on_detected`
     gets the detection-only report before the first VLM call (so a hung model leaves it behind);
-    `deadline_s` bounds the whole VLM phase of the video."""
+    `deadline_s` bounds the whole VLM phase of the video in time, `calls_per_candidate` (times the
+    candidates) in requests: past either, the rest stay detected, not explained."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     scored = await asyncio.to_thread(scorer.score, video, folder_fps=folder_fps, device=device)
@@ -58,7 +73,8 @@ async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, t
     )
     deps = ExplainDeps(client=client, taxonomy=taxonomy, rules=rules, video=video, fps=scored.info.fps,
                        duration_s=scored.info.duration_s, evidence=scored.evidence, threshold=scored.threshold,
-                       folder_fps=folder_fps, max_rounds=max_rounds, detector=detector, deadline_s=deadline_s)
+                       folder_fps=folder_fps, max_rounds=max_rounds, detector=detector, deadline_s=deadline_s,
+                       budget=CallBudget(calls_per_candidate * len(candidates) if calls_per_candidate else None))
     started = time.perf_counter()
     if client is None:
         report.contexts = await asyncio.to_thread(lambda: [candidate_context(deps, i, c) for i, c in enumerate(candidates)])
@@ -74,15 +90,14 @@ async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, t
     deps.started = time.monotonic()
     state = await graph.ainvoke({"candidates": candidates, "outcomes": []})
     timings["explain"] = round(time.perf_counter() - started, 3)
-    outcomes = sorted(state["outcomes"], key=lambda o: o["index"])
+    outcomes: list[BranchOutcome] = sorted(state["outcomes"], key=lambda o: o.index)
     events, usage = collect(outcomes)
     report.events = merge_overlapping(events)
-    report.contexts = [context_record(o["index"], o["keyframes"], o["relations"],
-                                      "failed" if o["answer"] is None else "explained", o.get("error", ""))
-                       for o in outcomes]
-    failed = [o for o in outcomes if o["answer"] is None]
+    report.contexts = [context_record(o.index, o.keyframes, o.relations, "failed" if o.answer is None else "explained",
+                                      o.error) for o in outcomes]
+    failed = [o for o in outcomes if o.answer is None]
     if failed:
-        reasons = "; ".join(dict.fromkeys(o.get("error", "") or "unknown error" for o in failed))
+        reasons = "; ".join(dict.fromkeys(o.error or "unknown error" for o in failed))
         report.explained = len(failed) < len(outcomes)
         report.notes.append(f"The VLM failed for {len(failed)} of {len(outcomes)} candidate(s), which stay in the report "
                             f"as detected, not explained: {reasons}")
@@ -105,19 +120,18 @@ def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
     return notes
 
 
-def collect(outcomes: list[dict]) -> tuple[list[AnomalyEvent], TokenUsage]:
+def collect(outcomes: list[BranchOutcome]) -> tuple[list[AnomalyEvent], TokenUsage]:
     events, total = [], TokenUsage()
-    for outcome in sorted(outcomes, key=lambda o: o["index"]):
-        usage: Usage = outcome["usage"]
-        total = total + TokenUsage(calls=outcome["calls"], prompt_tokens=usage.prompt_tokens,
-                                   completion_tokens=usage.completion_tokens)
-        answer, c = outcome["answer"], outcome["candidate"]
-        if answer is None:
+    for outcome in sorted(outcomes, key=lambda o: o.index):
+        total = total + TokenUsage(calls=outcome.calls, prompt_tokens=outcome.usage.prompt_tokens,
+                                   completion_tokens=outcome.usage.completion_tokens)
+        if outcome.answer is None:
             continue
-        verdict = {"confirm": Verdict.CONFIRMED, "reject": Verdict.REJECTED}.get(outcome["action"], Verdict.UNCERTAIN)
-        events.append(to_event(answer, event_id=f"e{outcome['index'] + 1}", start_s=c.start_s, end_s=c.end_s,
-                               frame_times=[k.time_s for k in outcome["keyframes"]], relations=outcome["relations"],
-                               verdict=verdict, notes=outcome["notes"]))
+        c = outcome.candidate
+        verdict = {"confirm": Verdict.CONFIRMED, "reject": Verdict.REJECTED}.get(outcome.action, Verdict.UNCERTAIN)
+        events.append(to_event(outcome.answer, event_id=f"e{outcome.index + 1}", start_s=c.start_s, end_s=c.end_s,
+                               frame_times=[k.time_s for k in outcome.keyframes], relations=outcome.relations,
+                               verdict=verdict, notes=outcome.notes))
     return events, total
 
 

@@ -46,14 +46,31 @@ class SourceSpec:
 
     @classmethod
     def parse(cls, text: str) -> SourceSpec:
-        match = re.fullmatch(r"(?P<path>.+?)#t=(?P<start>[\d.]*)(?:,(?P<end>[\d.]+))?", text)
-        if match is None:
+        if "#t=" not in text:
             return cls(text)
+        match = re.fullmatch(r"(?P<path>.+?)#t=(?P<start>\d*\.?\d*)(?:,(?P<end>\d*\.?\d+))?", text)
+        if match is None or match["start"] == ".":
+            raise UsageError(f"{text}: bad time range '{text.rpartition('#t=')[2]}'; "
+                             "write PATH#t=START,END or PATH#t=START in seconds, e.g. clip.mp4#t=0,20")
         start = float(match["start"] or 0.0)
         end = float(match["end"]) if match["end"] else None
         if end is not None and end <= start:
             raise UsageError(f"{text}: the time range ends ({end:g} s) before it starts ({start:g} s)")
         return cls(match["path"], start, end)
+
+    def __str__(self) -> str:
+        if not self.start_s and self.end_s is None:
+            return self.path
+        return f"{self.path}#t={self.start_s:g}" + (f",{self.end_s:g}" if self.end_s is not None else "")
+
+    def within(self, duration_s: float) -> SourceSpec:
+        """This range checked against the video's length: one past the end is cut there, with a warning."""
+        if self.start_s >= duration_s:
+            raise UsageError(f"{self}: starts after the video ends ({duration_s:.2f} s)")
+        if self.end_s is not None and self.end_s > duration_s + 0.05:
+            log.warning("%s: the range runs past the end of the video; using %g–%.2f s", self, self.start_s, duration_s)
+            return replace(self, end_s=None)
+        return self
 
 
 OPENING_MAX_S = 15.0
@@ -61,8 +78,7 @@ OPENING_MAX_S = 15.0
 
 def opening_of(video: str, folder_fps: float = 25.0, max_s: float = OPENING_MAX_S) -> SourceSpec:
     """A video's first quarter (at most `max_s`): its stand-in normal footage when there is none."""
-    with open_video(video, folder_fps=folder_fps) as source:
-        return SourceSpec(video, 0.0, round(min(max_s, source.info.duration_s / 4), 2))
+    return SourceSpec(video, 0.0, round(min(max_s, _probe(video, folder_fps).duration_s / 4), 2))
 
 
 @dataclass
@@ -158,8 +174,7 @@ def background_sample(segments: list[SourceSpec], geometry: Geometry, folder_fps
     total = 0
     infos = []
     for spec in segments:
-        with open_video(spec.path, folder_fps=folder_fps) as video:
-            info = video.info
+        info = _probe(spec.path, folder_fps)
         span = (spec.end_s if spec.end_s is not None else info.duration_s) - spec.start_s
         infos.append(max(int(span * info.fps), 1))
         total += infos[-1]
@@ -171,6 +186,19 @@ def background_sample(segments: list[SourceSpec], geometry: Geometry, folder_fps
                                 end_s=spec.end_s):
                 sample.extend(chunk.gray[(chunk.indices % stride) == 0])
     return np.stack(sample[: limit * 2])
+
+
+def _probe(path: str, folder_fps: float) -> VideoInfo:
+    with open_video(path, folder_fps=folder_fps) as video:
+        return video.info
+
+
+def _warn_if_reshaped(info: VideoInfo, width: int, height: int) -> None:
+    """Frames are resized to the scorer's working size; another aspect ratio means another camera
+    (or a crop), where what the scorer learnt about places and sizes no longer holds."""
+    if abs((info.width / info.height) / (width / height) - 1) > 0.02:
+        log.warning("%s: %dx%d frames, but the scorer was fitted on %dx%d footage (another camera or crop?); "
+                    "its scores may not mean much here", info.path, info.width, info.height, width, height)
 
 
 class Scorer:
@@ -203,8 +231,11 @@ class Scorer:
         if not sources:
             raise UsageError("fit needs at least one normal video or frame folder")
         started = time.perf_counter()
-        with open_video(sources[0].path, folder_fps=folder_fps) as video:
-            width, height = working_size(video.info.width, video.info.height, config.max_side)
+        infos = [_probe(spec.path, folder_fps) for spec in sources]
+        sources = [spec.within(info.duration_s) for spec, info in zip(sources, infos)]
+        width, height = working_size(infos[0].width, infos[0].height, config.max_side)
+        for info in infos[1:]:
+            _warn_if_reshaped(info, width, height)
         geometry = Geometry(width, height)
         tiers = {name: tier_class(name)(geometry, **config.params.get(name, {})) for name in config.tiers}
         if any(getattr(t, "needs_background", False) for t in tiers.values()):
@@ -217,7 +248,8 @@ class Scorer:
         extracted = read_parts(tiers, segments, config, geometry, folder_fps,
                                keep_frames=set(range(len(fit_part), len(segments))), progress=progress)
         if sum(extracted.lengths) < 2:
-            raise UsageError("the normal footage has fewer than 2 decodable frames in the given ranges")
+            raise UsageError(f"{', '.join(map(str, sources))}: the normal footage has fewer than 2 decodable frames "
+                             "(a scorer learns from motion between frames)")
         selection = None
         if held:
             selection = select(tiers, extracted, len(fit_part), config, geometry, device=device, progress=progress)
@@ -231,8 +263,8 @@ class Scorer:
         fused = np.concatenate([median_filter(s, config.median_window, mode="nearest") for s in training])
         mean, std = float(fused.mean()), float(fused.std())
         if not std > 1e-9:
-            raise UsageError("the normal footage shows no variation at all (static or blank frames?); "
-                             "a scorer cannot be calibrated on it")
+            raise UsageError(f"{', '.join(map(str, sources))}: the normal footage ({len(fused)} frames) shows no variation "
+                             "at all (static or blank frames, or too short?); a scorer cannot be calibrated on it")
         scorer.calibration |= {"mean": mean, "std": std,
                                "threshold": float(np.percentile((fused - mean) / std, config.threshold_percentile))}
         scorer.fit_info |= {"sources": [asdict(s) for s in sources], "frames": int(sum(extracted.lengths)),
@@ -286,6 +318,7 @@ class Scorer:
 
     def _score(self, video: VideoSource, device: str, progress: Progress | None, started: float) -> ScoreResult:
         info = video.info
+        _warn_if_reshaped(info, self.width, self.height)
         readers = {name: tier.reader() for name, tier in self.tiers.items()}
         raw: dict[str, dict[int, float]] = {name: {} for name in self.tiers}
         evidence: dict[str, list[Evidence]] = {name: [] for name in self.tiers}

@@ -8,6 +8,7 @@ on the long-GOP clips of this field, so one decoder serves both and decord stays
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from fractions import Fraction
@@ -26,18 +27,22 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 _GRAY_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
 
 
-def frame_to_array(frame: av.VideoFrame, gray: bool) -> np.ndarray:
-    """Gray straight from the luma plane when the pixel format allows (no colour conversion)."""
+def frame_to_array(frame: av.VideoFrame, gray: bool, quarter_turns: int = 0) -> np.ndarray:
+    """Gray straight from the luma plane when the pixel format allows (no colour conversion);
+    turned upright when the file's display matrix says the camera was rotated."""
     if gray and frame.format.name in _GRAY_PLANAR:
         plane = frame.planes[0]
-        return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
-    return frame.to_ndarray(format="gray" if gray else "rgb24")
+        array = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
+    else:
+        array = frame.to_ndarray(format="gray" if gray else "rgb24")
+    return np.ascontiguousarray(np.rot90(array, quarter_turns)) if quarter_turns else array
 
 
 class PyAVFile(VideoSource):
     def __init__(self, path: str) -> None:
         self.path = path
         self.skipped = 0
+        self._turns = 0
         file = Path(path)
         if not file.exists():
             raise VideoError(path, "no such file")
@@ -58,8 +63,9 @@ class PyAVFile(VideoSource):
         except av.error.FFmpegError as exc:
             raise VideoError(self.path, f"not a readable video (truncated, corrupt or unsupported): {_reason(exc)}") from None
         if not container.streams.video:
+            other = ", ".join(sorted({st.type for st in container.streams})) or "no streams at all"
             container.close()
-            raise VideoError(self.path, "has no video stream")
+            raise VideoError(self.path, f"has no video stream ({other}; cut short, or not a video file?)")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         return container
@@ -74,13 +80,31 @@ class PyAVFile(VideoSource):
         if not rate:
             raise VideoError(self.path, "has no frame rate")
         self._rate = Fraction(rate)
-        count = stream.frames or self._count_packets()
+        self._pts = _presentation_times(self.path, Path(self.path).stat().st_mtime_ns)
+        count = len(self._pts) if self._pts is not None else stream.frames or self._count_packets()
+        if stream.frames and count < stream.frames - 1:  # one frame of slack: some muxers count an extra one
+            raise VideoError(self.path, f"truncated: its header declares {stream.frames} frames, the file holds {count}")
         if not stream.width or not stream.height:
             raise VideoError(self.path, "has no frame size (corrupt header)")
+        self._turns = self._quarter_turns()
+        width, height = (stream.height, stream.width) if self._turns % 2 else (stream.width, stream.height)
         return VideoInfo(
             path=self.path, kind="file", fps=float(self._rate), frame_count=count,
-            width=stream.width, height=stream.height, codec=stream.codec_context.name,
+            width=width, height=height, codec=stream.codec_context.name,
         )
+
+    def _quarter_turns(self) -> int:
+        """Counter-clockwise quarter turns that show the frames upright (phones and some cameras
+        store a rotation tag instead of rotating the pixels; relations need "up" to mean up)."""
+        try:
+            frame = next(self._decode(), None)
+        finally:
+            self._container.seek(0)
+        rotation = int(round(getattr(frame, "rotation", 0) or 0))
+        if rotation % 90:
+            log.warning("%s: rotation tag of %d° is not a multiple of 90°; frames are used as stored", self.path, rotation)
+            return 0
+        return (rotation // 90) % 4
 
     def _count_packets(self) -> int:
         """Containers such as MKV/WebM do not store a frame count: count packets (no decoding)."""
@@ -108,8 +132,12 @@ class PyAVFile(VideoSource):
             self._container.seek(0)
 
     def _index_of(self, frame: av.VideoFrame, fallback: int) -> int:
+        """Frames are numbered in presentation order (the packet table), so a variable-frame-rate
+        recording has no holes; times stay the timestamps (`_batch`)."""
         if frame.pts is None or frame.time_base is None:
             return fallback
+        if self._pts is not None:
+            return min(int(np.searchsorted(self._pts, frame.pts)), len(self._pts) - 1)
         start = self._stream.start_time or 0
         return int(round(float((frame.pts - start) * frame.time_base * self._rate)))
 
@@ -144,7 +172,7 @@ class PyAVFile(VideoSource):
             if last is not None and index >= last:
                 break
             indices.append(index)
-            frames.append(frame_to_array(frame, gray))
+            frames.append(frame_to_array(frame, gray, self._turns))
             if len(frames) == chunk:
                 yield self._batch(indices, frames)
                 indices, frames = [], []
@@ -155,10 +183,18 @@ class PyAVFile(VideoSource):
 
     def _batch(self, indices: list[int], frames: list[np.ndarray]) -> FrameBatch:
         idx = np.asarray(indices, dtype=np.int64)
-        return FrameBatch(indices=idx, times=idx / self.info.fps, frames=np.stack(frames))
+        if self._pts is not None:
+            stream = self._stream
+            times = (self._pts[idx] - self._pts[0]) * float(stream.time_base)
+        else:
+            times = idx / self.info.fps
+        return FrameBatch(indices=idx, times=times, frames=np.stack(frames))
 
     def _seek(self, index: int) -> None:
         stream = self._stream
+        if self._pts is not None:
+            self._container.seek(int(self._pts[index]), stream=stream, backward=True, any_frame=False)
+            return
         target = int((stream.start_time or 0) + Fraction(index) / self._rate / stream.time_base)
         self._container.seek(target, stream=stream, backward=True, any_frame=False)
 
@@ -176,7 +212,7 @@ class PyAVFile(VideoSource):
                 if pos >= len(wanted):
                     break
                 if index == wanted[pos]:
-                    got[index] = frame_to_array(frame, gray).copy()
+                    got[index] = frame_to_array(frame, gray, self._turns).copy()
                     pos += 1
                     if pos < len(wanted) and wanted[pos] - index > 2 * self.info.fps:
                         break  # far ahead: seeking is cheaper than decoding there
@@ -189,6 +225,21 @@ class PyAVFile(VideoSource):
 
     def close(self) -> None:
         self._container.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _presentation_times(path: str, mtime_ns: int) -> np.ndarray | None:
+    """Every frame's presentation timestamp, sorted (demuxing only, no decoding; cached per file
+    version, as one run opens a video several times). None when packets carry no timestamps."""
+    with av.open(path, mode="r") as container:
+        stream = container.streams.video[0]
+        pts = []
+        for packet in container.demux(stream):
+            if packet.size:
+                if packet.pts is None:
+                    return None
+                pts.append(packet.pts)
+    return np.unique(np.asarray(pts, dtype=np.int64)) if pts else None
 
 
 def _reason(exc: av.error.FFmpegError) -> str:

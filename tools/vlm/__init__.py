@@ -4,6 +4,7 @@ from vadagent.tools.vlm.base import VLMClient, run_sync
 from vadagent.tools.vlm.media import MediaLimits
 from vadagent.tools.vlm.spec import client_from_settings, make_client
 from vadagent.tools.vlm.types import (
+    CallBudget,
     Image,
     Message,
     ModelSpecError,
@@ -11,11 +12,13 @@ from vadagent.tools.vlm.types import (
     Text,
     Usage,
     Video,
+    VLMBudgetError,
     VLMError,
     VLMOutputError,
     VLMResult,
     VLMUnavailable,
 )
 
-__all__ = ["Image", "MediaLimits", "Message", "ModelSpecError", "Sampling", "Text", "Usage", "VLMClient", "VLMError",
-           "VLMOutputError", "VLMResult", "VLMUnavailable", "Video", "client_from_settings", "make_client", "run_sync"]
+__all__ = ["CallBudget", "Image", "MediaLimits", "Message", "ModelSpecError", "Sampling", "Text", "Usage",
+           "VLMBudgetError", "VLMClient", "VLMError", "VLMOutputError", "VLMResult", "VLMUnavailable", "Video",
+           "client_from_settings", "make_client", "run_sync"]

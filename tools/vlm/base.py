@@ -15,9 +15,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from vadagent.errors import validation_summary
 from vadagent.tools.vlm.media import MediaLimits, prepare
 from vadagent.tools.vlm.schema import decoding_schema, feedback
 from vadagent.tools.vlm.types import (
+    CallBudget,
     Completion,
     Message,
     Sampling,
@@ -70,9 +72,9 @@ class VLMClient(abc.ABC):
 
     async def agenerate(self, messages: Sequence[Message], output_type: type[T] | None = None,
                         sampling: Sampling | None = None, context: dict | None = None,
-                        on_text: OnText | None = None) -> VLMResult[T]:
+                        on_text: OnText | None = None, budget: CallBudget | None = None) -> VLMResult[T]:
         """One request; `on_text` sees the raw answer grow (streamed where the backend streams)."""
-        (result,) = await self.agenerate_many([messages], output_type, sampling, context, on_text=on_text)
+        (result,) = await self.agenerate_many([messages], output_type, sampling, context, on_text=on_text, budget=budget)
         if isinstance(result, Exception):
             raise result
         return result
@@ -85,13 +87,16 @@ class VLMClient(abc.ABC):
     async def agenerate_many(
         self, conversations: Sequence[Sequence[Message]], output_type: type[T] | None = None,
         sampling: Sampling | None = None, context: dict | None = None, on_text: OnText | None = None,
+        budget: CallBudget | None = None,
     ) -> list[VLMResult[T] | VLMError]:
         """Several requests at once (batched or concurrent, as the backend allows).
 
         Each answer is validated against `output_type`; failures get the validation error sent
         back and are asked again, up to `validation_retries` times. Failed entries are returned
-        as `VLMError` instances, in place.
+        as `VLMError` instances, in place. Every request sent is charged to `budget`; once it is
+        spent, what is still pending fails with `VLMBudgetError`.
         """
+        budget = budget if budget is not None else CallBudget()
         sampling = sampling or Sampling()
         schema = decoding_schema(output_type) if output_type is not None else None
         convs = [prepare(list(c), self.limits) for c in conversations]
@@ -99,6 +104,13 @@ class VLMClient(abc.ABC):
         results: list[VLMResult[T] | VLMError | None] = [None] * len(convs)
         pending = list(range(len(convs)))
         for attempt in range(self.validation_retries + 1):
+            try:
+                budget.check()
+            except VLMError as spent:
+                for i in pending:
+                    results[i] = spent
+                break
+            budget.charge(len(pending))
             if on_text is not None and len(pending) == 1:
                 answers = [await self._complete_streaming(convs[pending[0]], schema, sampling, on_text)]
             else:
@@ -106,8 +118,10 @@ class VLMClient(abc.ABC):
             retry = []
             for i, answer in zip(pending, answers):
                 if isinstance(answer, VLMError):
+                    budget.charge(answer.attempts - 1)  # its transport retries
                     results[i] = answer
                     continue
+                budget.charge(answer.usage.retries)
                 usage[i].add(answer.usage)
                 try:
                     output = None if output_type is None else output_type.model_validate_json(answer.text, context=context)
@@ -115,9 +129,9 @@ class VLMClient(abc.ABC):
                     if attempt == self.validation_retries:
                         results[i] = VLMOutputError(
                             f"{self.model}: the answer failed validation as {output_type.__name__} after "
-                            f"{attempt + 1} attempts: {_first_error(error)}")
+                            f"{attempt + 1} attempts: {validation_summary(error, limit=1)}")
                         continue
-                    log.info("%s: answer failed validation (%s); asking again", self.model, _first_error(error))
+                    log.info("%s: answer failed validation (%s); asking again", self.model, validation_summary(error, limit=1))
                     convs[i] = convs[i] + [Message.assistant(answer.text), Message.user(feedback(error))]
                     usage[i].retries += 1
                     retry.append(i)
@@ -135,8 +149,3 @@ class VLMClient(abc.ABC):
     async def aclose(self) -> None:  # noqa: B027 - backends without resources need nothing
         pass
 
-
-def _first_error(error: ValidationError) -> str:
-    item = error.errors()[0]
-    where = ".".join(str(p) for p in item["loc"]) or "answer"
-    return f"{where}: {item['msg']}" + (f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else "")

@@ -14,6 +14,7 @@ import os
 import random
 import ssl
 import time
+import weakref
 from typing import Literal
 
 import httpx
@@ -50,7 +51,10 @@ class OpenAICompatibleClient(VLMClient):
         self.concurrency, self.video_mode = concurrency, video_mode
         self.capacity = concurrency
         self._tls: ssl.SSLContext | None = None  # built once: it costs ~20 ms, more than a local call
-        self._gates: dict[int, asyncio.Semaphore] = {}  # per event loop: bounds all calls of this client
+        # Per event loop (httpx clients and semaphores belong to the loop they first ran on): one
+        # connection pool for the client's life, and one gate that bounds all its calls.
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, asyncio.Semaphore]] = \
+            weakref.WeakKeyDictionary()
 
     # -- the request body (pinned by tests against vLLM's documented format) ----------------------
     def request_body(self, messages: list[Message], schema: dict | None, sampling: Sampling) -> dict:
@@ -92,7 +96,7 @@ class OpenAICompatibleClient(VLMClient):
         return {"role": message.role, "content": content}
 
     # -- transport ------------------------------------------------------------------------------
-    def _client(self) -> httpx.AsyncClient:
+    def _new_client(self) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         if self._tls is None:
@@ -100,24 +104,36 @@ class OpenAICompatibleClient(VLMClient):
         return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=self.timeout_s, limits=limits,
                                  verify=self._tls)
 
+    def _pool(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        loop = asyncio.get_running_loop()
+        if loop not in self._pools:
+            self._pools[loop] = (self._new_client(), asyncio.Semaphore(self.concurrency))
+        return self._pools[loop]
+
+    async def aclose(self) -> None:
+        """Close this loop's connection pool (others close with their loops)."""
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool[0].aclose()
+
     async def _complete_batch(self, conversations: list[list[Message]], schema: dict | None,
                               sampling: Sampling) -> list[Completion | VLMError]:
-        gate = self._gates.setdefault(id(asyncio.get_running_loop()), asyncio.Semaphore(self.concurrency))
-        async with self._client() as client:
-            async def one(messages: list[Message]) -> Completion | VLMError:
-                async with gate:
-                    try:
-                        return await self._post(client, self.request_body(messages, schema, sampling))
-                    except VLMError as error:
-                        return error
-            return list(await asyncio.gather(*(one(c) for c in conversations)))
+        client, gate = self._pool()
+
+        async def one(messages: list[Message]) -> Completion | VLMError:
+            async with gate:
+                try:
+                    return await self._post(client, self.request_body(messages, schema, sampling))
+                except VLMError as error:
+                    return error
+        return list(await asyncio.gather(*(one(c) for c in conversations)))
 
     async def _complete_streaming(self, messages: list[Message], schema: dict | None, sampling: Sampling,
                                   on_text) -> Completion | VLMError:
         """Server-sent events (`stream: true`), as vLLM and OpenAI-compatible servers send them."""
-        gate = self._gates.setdefault(id(asyncio.get_running_loop()), asyncio.Semaphore(self.concurrency))
+        client, gate = self._pool()
         body = self.request_body(messages, schema, sampling) | {"stream": True, "stream_options": {"include_usage": True}}
-        async with gate, self._client() as client:
+        async with gate:
             try:
                 return await self._post(client, body, on_text)
             except VLMError as error:
@@ -133,6 +149,15 @@ class OpenAICompatibleClient(VLMClient):
                 if on_text is not None:
                     return await self._read_stream(client, body, on_text, started, attempt)
                 response = await client.post("/chat/completions", json=body)
+                if response.status_code in RETRY_STATUS:
+                    problem = f"HTTP {response.status_code}: {response.text[:200]}"
+                    continue
+                if response.status_code >= 400:
+                    raise VLMError(f"{self.model}: HTTP {response.status_code}: {response.text[:300]}")
+                return self._completion(response.text, time.perf_counter() - started, attempt)
+            except VLMError as error:
+                error.attempts = attempt + 1
+                raise
             except _Retry as retry:
                 problem = str(retry)
                 continue
@@ -142,13 +167,9 @@ class OpenAICompatibleClient(VLMClient):
             except httpx.TransportError as error:  # refused, reset, DNS
                 problem = f"cannot connect ({type(error).__name__}: {error})"
                 continue
-            if response.status_code in RETRY_STATUS:
-                problem = f"HTTP {response.status_code}: {response.text[:200]}"
-                continue
-            if response.status_code >= 400:
-                raise VLMError(f"{self.model}: HTTP {response.status_code}: {response.text[:300]}")
-            return self._completion(response.text, time.perf_counter() - started, attempt)
-        raise VLMUnavailable(f"{self.model}: the server did not answer after {self.max_retries + 1} attempts: {problem}")
+        error = VLMUnavailable(f"{self.model}: the server did not answer after {self.max_retries + 1} attempts: {problem}")
+        error.attempts = self.max_retries + 1
+        raise error
 
     async def _read_stream(self, client: httpx.AsyncClient, body: dict, on_text, started: float,
                            attempt: int) -> Completion:
@@ -195,7 +216,7 @@ class OpenAICompatibleClient(VLMClient):
     async def models(self) -> list[str]:
         """The models the server serves (GET /models); raises VLMUnavailable when it does not answer."""
         try:
-            async with self._client() as client:
+            async with self._new_client() as client:
                 response = await client.get("/models", timeout=min(self.timeout_s, 10.0))
                 response.raise_for_status()
                 return [m["id"] for m in response.json().get("data", [])]

@@ -113,6 +113,8 @@ class VLMResult(Generic[T]):
 class VLMError(VadagentError):
     """A model call failed after its bounded retries (exit 1: the work failed, not the user)."""
 
+    attempts: int = 1  # requests it took to fail (transport retries included)
+
 
 class VLMUnavailable(VLMError):
     """The model or server cannot be reached or loaded."""
@@ -120,6 +122,31 @@ class VLMUnavailable(VLMError):
 
 class VLMOutputError(VLMError):
     """The model's answers kept failing validation."""
+
+
+class VLMBudgetError(VLMError):
+    """A piece of work (one video) has spent its request budget."""
+
+
+@dataclass
+class CallBudget:
+    """Requests one piece of work may send, counted by the client as it sends them (validation and
+    transport retries included). A child budget (one candidate) also charges its parent (the video)."""
+
+    limit: int | None = None
+    used: int = 0
+    parent: CallBudget | None = None
+
+    def check(self) -> None:
+        if self.limit is not None and self.used >= self.limit:
+            raise VLMBudgetError(f"the budget of {self.limit} VLM requests for this video is spent")
+        if self.parent is not None:
+            self.parent.check()
+
+    def charge(self, requests: int) -> None:
+        self.used += requests
+        if self.parent is not None:
+            self.parent.charge(requests)
 
 
 class ModelSpecError(UsageError):
