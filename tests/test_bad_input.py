@@ -4,12 +4,11 @@ scorers and replay files. The contract: exit 2, one line naming the file and the
 traceback, and nothing slow (each fails before fitting or loading a model)."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
+from inprocess import invoke
 
-from vadagent.app.cli import main
 from vadagent.samples import sample_clip
 
 
@@ -75,14 +74,10 @@ CASES = [
 
 
 @pytest.mark.parametrize("argv, message", CASES, ids=[" ".join(c[0][:2]) + f" #{i}" for i, c in enumerate(CASES)])
-def test_bad_input_is_one_line_and_exit_2(bad, argv, message, monkeypatch, capsys):
-    args = [a.format(d=bad, sample=sample_clip()) for a in argv]
-    monkeypatch.setattr(sys, "argv", ["vadagent", *args])
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2, err
+def test_bad_input_is_one_line_and_exit_2(bad, argv, message):
+    result = invoke(*[a.format(d=bad, sample=sample_clip()) for a in argv], env={"HF_HUB_OFFLINE": "1"})
+    err = result.stderr
+    assert result.returncode == 2, err
     assert "Traceback" not in err
     said = " ".join(line for line in err.splitlines() if not line.startswith("WARNING"))
     assert said.startswith("error:") and message in " ".join(said.split()), err

@@ -1,4 +1,5 @@
-"""The installed `vadagent` command, run as a user runs it."""
+"""The `vadagent` command: the installed one as a user runs it, and its entry point in-process
+(the same parsing, settings, errors and exit codes, without seconds of start-up per call)."""
 
 import json
 import subprocess
@@ -6,16 +7,22 @@ import sys
 from pathlib import Path
 
 import pytest
+from inprocess import invoke
 
 VADAGENT = [str(Path(sys.executable).with_name("vadagent"))]
 
 
-def run(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
+def run_installed(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(VADAGENT + list(args), capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
 
 
+def run(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
+    """In-process unless the call needs its own working directory or environment."""
+    return invoke(*args) if cwd is None and env is None else run_installed(*args, cwd=cwd, env=env)
+
+
 def test_info_real_clip_and_frame_folder(robbery, ped2):
-    result = run("info", str(robbery), "--json")
+    result = run_installed("info", str(robbery), "--json")
     assert result.returncode == 0, result.stderr
     meta = json.loads(result.stdout)
     assert meta["frame_count"] == 2730 and abs(meta["fps"] - 27.0) < 1e-3

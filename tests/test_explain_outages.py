@@ -49,7 +49,7 @@ def test_a_hung_server_is_bounded_by_the_video_deadline_and_the_detection_report
     server = FaultServer("hang")
     out = tmp_path / "out"
     command = [VADAGENT, "explain", str(sample_clip()), "--vlm", f"vllm:m@{server.url}", "-o", str(out)]
-    env = {**os.environ, "VADAGENT_VLM__TIMEOUT_S": "120", "VADAGENT_VLM__VIDEO_DEADLINE_S": "25"}
+    env = {**os.environ, "VADAGENT_VLM__TIMEOUT_S": "120", "VADAGENT_VLM__VIDEO_DEADLINE_S": "15"}
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     while server.requests == 0 and process.poll() is None and time.monotonic() - started < 120:
@@ -63,14 +63,14 @@ def test_a_hung_server_is_bounded_by_the_video_deadline_and_the_detection_report
     _, stderr = process.communicate(timeout=120)
     server.close()
     assert process.returncode == 3, stderr
-    assert time.monotonic() - started < 90  # not 120 s per request × retries
+    assert time.monotonic() - started < 60  # not 120 s per request × retries
     report = VideoReport.model_validate_json((out / "report.json").read_text())
     assert not report.explained and all("deadline" in c.reason for c in report.contexts)
     assert "timed out" in " ".join(stderr.split())
 
 
-@pytest.mark.parametrize("spec", ["hf:/no/such/folder", "hf:not a model id"])
-def test_a_model_that_cannot_load_is_no_vlm_one_line_and_exit_3(tmp_path, spec):
+def test_a_model_that_cannot_load_is_no_vlm_one_line_and_exit_3(tmp_path):  # other specs: test_vlm_local
+    spec = "hf:/no/such/folder"
     (tmp_path / "file").write_text("")
     refused = explain(tmp_path / "file", spec)  # -o naming a file: refused before any work
     assert refused.returncode == 2 and "exists and is not a folder" in refused.stderr

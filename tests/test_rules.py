@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from inprocess import invoke
 
 from vadagent.agents.explain.judge import JudgeAnswer
 from vadagent.agents.explain.reflect import reflect
@@ -158,7 +159,7 @@ def test_anomalyruler_import_errors_name_the_line(tmp_path):
 def test_rules_cli_validate_show_diff_import(tmp_path, shared_data):
     source = shared_data / "annotations" / "anomalyruler" / "rule" / "rule_ped2.txt"
     a = tmp_path / "a.yaml"
-    run = lambda *args: subprocess.run([VADAGENT, "rules", *map(str, args)], capture_output=True, text=True, timeout=120)  # noqa: E731
+    run = lambda *args: invoke("rules", *args)  # noqa: E731
     assert run("import", source, "-o", a).returncode == 0
     shown = run("show", a)
     assert shown.returncode == 0 and "ah2" in shown.stdout and "imported" in shown.stdout

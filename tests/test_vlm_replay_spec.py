@@ -88,15 +88,11 @@ def test_serve_launches_vllm():  # needs vLLM and a CUDA GPU: never in the defau
 
 
 def test_doctor_checks_a_named_model(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
+    from inprocess import invoke
 
     script = tmp_path / "calls.jsonl"
     script.write_text(json.dumps({"text": "A footpath with walkers."}) + "\n")
-    exe = str(Path(sys.executable).with_name("vadagent"))
-    result = subprocess.run([exe, "doctor", "--vlm", f"replay:{script}"], capture_output=True, text=True, timeout=300)
+    result = invoke("doctor", "--vlm", f"replay:{script}")
     assert result.returncode == 0 and "A footpath with walkers." in result.stdout
-    result = subprocess.run([exe, "doctor", "--vlm", "vllm:m@http://127.0.0.1:9/v1"], capture_output=True, text=True,
-                            timeout=300)
+    result = invoke("doctor", "--vlm", "vllm:m@http://127.0.0.1:9/v1", env={"VADAGENT_VLM__MAX_RETRIES": "0"})
     assert result.returncode == 1 and "FAIL" in result.stdout
