@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from vadagent.agents.explain.run import Detection
+from vadagent.app.cluster import RayCluster
 from vadagent.app.job import Job
 from vadagent.app.outputs import writes_output
 from vadagent.app.report_html import write_index_html
@@ -31,12 +33,37 @@ from vadagent.tools.scorer import Scorer
 from vadagent.tools.video import VIDEO_SUFFIXES
 
 
-def find_videos(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: not a folder")
-    videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+def find_videos(source: Path) -> list[Path]:
+    """The videos of a folder, or of a manifest: a text file naming one video per line (relative
+    paths from the manifest's folder; blank lines and # comments skipped)."""
+    if source.is_file():
+        return _manifest(source)
+    if not source.is_dir():
+        raise UsageError(f"{source}: not a folder or a manifest file")
+    videos = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
     if not videos:
-        raise UsageError(f"{folder}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
+        raise UsageError(f"{source}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
+    return videos
+
+
+def _manifest(path: Path) -> list[Path]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a manifest (a text file naming one video per line)") from None
+    videos = []
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        video = (path.parent / line).resolve()
+        if not video.is_file():
+            raise UsageError(f"{path}: line {number}: {line}: no such video")
+        videos.append(video)
+    if not videos:
+        raise UsageError(f"{path}: the manifest names no videos")
+    if len(set(videos)) != len(videos):
+        raise UsageError(f"{path}: a video is listed twice")
     return videos
 
 
@@ -75,6 +102,16 @@ class _Batch:
     index: ReportIndex
     console: Console
     names: dict[Path, str]
+    cluster: RayCluster | None = None  # scoring on Ray workers; explaining stays here, where the VLM is
+
+    @property
+    def video_errors(self) -> tuple[type[BaseException], ...]:
+        return (VadagentError, *(self.cluster.task_errors if self.cluster else ()))
+
+    async def detect(self, source: str) -> tuple[Detection, str | None]:
+        if self.cluster is not None:
+            return await self.cluster.detect(source)
+        return await asyncio.to_thread(self.job.detect, source, self.scorer)
 
     async def explain_one(self, video: Path) -> bool:
         """Explain one video into OUT/<name>/ atomically; record the outcome. False when it failed."""
@@ -84,17 +121,16 @@ class _Batch:
         shutil.rmtree(partial, ignore_errors=True)
         self.index.start(source)
         try:
-            scorer, note = self.scorer, None
-            if scorer is None:
-                scorer, note = await asyncio.to_thread(self.job.fit_on_opening, source)
+            detection, note = await self.detect(source)
             prompts: list[dict] = []
-            report, scored = await self.job.aexplain(source, scorer, prompts)
+            report, scored = await self.job.aexplain_detection(detection, prompts)
             if note:
                 report.notes.insert(0, note)
             await asyncio.to_thread(self.job.write, partial, report, scored, prompts)
-        except VadagentError as error:  # a corrupt video fails alone; the batch goes on
-            self.index.fail(source, str(error))
-            self.console.print(f"  [red]{escape(video.name)} failed:[/red] {escape(str(error))}", soft_wrap=True)
+        except self.video_errors as error:  # a corrupt video fails alone; the batch goes on
+            reason = str(getattr(error, "cause", None) or error).strip().splitlines()[-1]
+            self.index.fail(source, reason)
+            self.console.print(f"  [red]{escape(video.name)} failed:[/red] {escape(reason)}", soft_wrap=True)
             return False
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
@@ -114,19 +150,39 @@ class _Batch:
     async def run(self, videos: list[Path], workers: int) -> int:
         """Explain `videos`, at most `workers` at once, with a progress bar; returns how many failed."""
         gate = asyncio.Semaphore(workers)
-        columns = (TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        counts = {"running": 0, "failed": 0}
+        columns = (TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                   TimeElapsedColumn())
         with Progress(*columns, console=self.console, transient=True) as bar:
-            task = bar.add_task("videos", total=len(videos))
+            task = bar.add_task("", total=len(videos))
+
+            def show() -> None:
+                in_flight = getattr(self.job.client, "in_flight", None)  # a pool of servers says per endpoint
+                calls = (" · VLM calls in flight " + ", ".join(f"{url}: {n}" for url, n in in_flight().items())
+                         if in_flight else "")
+                bar.update(task, description=f"{counts['running']} running · {counts['failed']} failed{calls}")
 
             async def one(video: Path) -> bool:
                 async with gate:
+                    counts["running"] += 1
+                    show()
                     ok = await self.explain_one(video)
+                    counts["running"] -= 1
+                    counts["failed"] += not ok
                 bar.advance(task)
+                show()
                 return ok
 
+            async def refresh() -> None:
+                while True:
+                    await asyncio.sleep(1.0)
+                    show()
+
+            ticker = asyncio.create_task(refresh())
             try:
                 results = await asyncio.gather(*(one(v) for v in videos))
             finally:
+                ticker.cancel()
                 if self.job.client is not None:  # its connection pool belongs to this loop
                     await self.job.client.aclose()
         return results.count(False)
@@ -135,7 +191,7 @@ class _Batch:
 @writes_output
 def report_command(settings: Settings, folder: Path, output: Path, *, vlm: str | None, scorer_dir: Path | None,
                    normal: list[str], taxonomy: str | None, rules_file: Path | None, console: Console,
-                   workers: int | None = None) -> int:
+                   workers: int | None = None, ray: str | None = None) -> int:
     videos = find_videos(folder)
     job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file)
     scorer = _scorer(job, output, scorer_dir, normal)
@@ -149,13 +205,18 @@ def report_command(settings: Settings, folder: Path, output: Path, *, vlm: str |
     finished = {"explained"} if client is not None else {"explained", "detected"}  # a model can redo detection-only
     pending = [v for v in videos
                if not (index.status(str(v)) in finished and (output / names[v] / "report.json").is_file())]
-    workers = workers or (client.capacity if client is not None else 2)  # no VLM: scoring only, one per core
+    cluster = RayCluster(ray, job, scorer, console, cpus=workers) if ray else None
+    # in flight: as many videos as the model serves at once, plus (on a cluster) one being scored per worker CPU
+    capacity = client.capacity if client is not None else 0
+    workers = (cluster.cpus + capacity) if cluster else workers or capacity or 2  # no VLM: scoring only
     console.print(f"{len(videos)} video(s): {len(videos) - len(pending)} already done, {len(pending)} to explain, "
                   f"{min(workers, max(len(pending), 1))} at a time", highlight=False)
-    batch = _Batch(job, output, scorer, index, console, names)
+    batch = _Batch(job, output, scorer, index, console, names, cluster)
     try:
         failed = asyncio.run(batch.run(pending, workers))
     finally:
+        if cluster is not None:
+            cluster.close()
         rows = index.rows()
         (output / "index.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n", encoding="utf-8")
         write_index_html(output / "index.html", rows)

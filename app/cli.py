@@ -183,7 +183,7 @@ def explain(
 
 @app.command()
 def report(
-    folder: Annotated[Path, typer.Argument(help="A folder of videos.")],
+    folder: Annotated[Path, typer.Argument(help="A folder of videos, or a manifest (one video path per line).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the reports and the index.")],
     vlm: Annotated[str | None, typer.Option(help=VLM_HELP)] = None,
     scorer: Annotated[Path | None, typer.Option("--scorer", help="Scorer folder from 'vadagent fit'.")] = None,
@@ -192,13 +192,17 @@ def report(
     taxonomy: Annotated[str | None, typer.Option(help="Shipped taxonomy name or a YAML file.")] = None,
     rules: Annotated[Path | None, typer.Option(help="RuleSet YAML.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Videos at once (default: what the model backend serves; "
-                                                         "vlm.concurrency for a server, 1 in-process).")] = None,
+                                                         "vlm.concurrency for a server, 1 in-process); with "
+                                                         "--ray local, the CPUs of the local Ray instance.")] = None,
+    ray: Annotated[str | None, typer.Option("--ray", help="Score on Ray: 'local' (a Ray instance on this machine) or "
+                                                          "a cluster address (HOST:6379, ray://HOST:10001); needs "
+                                                          "the 'ray' extra.")] = None,
 ) -> None:
     """Explain a folder of videos into one report each and an index; rerun to resume."""
     from vadagent.app.batch import report_command
 
     raise typer.Exit(report_command(settings(), folder, output, vlm=vlm, scorer_dir=scorer, normal=normal or [],
-                                    taxonomy=taxonomy, rules_file=rules, console=console, workers=workers))
+                                    taxonomy=taxonomy, rules_file=rules, console=console, workers=workers, ray=ray))
 
 
 @app.command()
@@ -242,7 +246,10 @@ def serve(
     max_model_len: Annotated[int, typer.Option(help="Context length.")] = 32768,
     gpu_memory_utilization: Annotated[float, typer.Option(help="Fraction of GPU memory vLLM may take.")] = 0.9,
 ) -> None:
-    """Start a local vLLM server with the settings vadagent needs, and print the --vlm string."""
+    """Start a local vLLM server with the settings vadagent needs, and print the --vlm string.
+
+    One replica per GPU: CUDA_VISIBLE_DEVICES=0 vadagent serve --port 8000, CUDA_VISIBLE_DEVICES=1 vadagent
+    serve --port 8001, …; then --vlm vllm:MODEL@http://HOST:8000/v1,http://HOST:8001/v1 spreads the requests."""
     from vadagent.app.serve import ServeOptions
     from vadagent.app.serve import serve as run_server
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from vadagent.agents.explain.run import aexplain_video, explain_video, write_report
+from vadagent.agents.explain.run import Detection, aexplain_detection, detect_video, explain_video, write_report
 from vadagent.app.report_html import write_html
 from vadagent.app.scoring import candidate_policy, scorer_config
 from vadagent.config import Settings
@@ -84,17 +84,29 @@ class Job:
         scorer = Scorer.fit([opening], scorer_config(self.settings), folder_fps=self.folder_fps, device=self.device)
         return scorer, opening_note(opening.end_s)
 
-    def _options(self, prompts: list[dict], on_detected) -> dict:
+    def _detecting(self) -> dict:
         return {"sigma": self.sigma, "policy": candidate_policy(self.settings), "folder_fps": self.folder_fps,
-                "device": self.device, "detector": self.detector, "prompts_log": prompts,
+                "device": self.device}
+
+    def _explaining(self, prompts: list[dict], on_detected) -> dict:
+        return {"folder_fps": self.folder_fps, "detector": self.detector, "prompts_log": prompts,
                 "deadline_s": self.settings.vlm.video_deadline_s, "on_detected": on_detected,
                 "calls_per_candidate": self.settings.vlm.calls_per_candidate}
 
     def explain(self, video: str, scorer: Scorer, prompts: list[dict], on_detected=None) -> tuple[VideoReport, ScoreResult]:
-        return explain_video(video, scorer, self.client, self.taxonomy, self.rules, **self._options(prompts, on_detected))
+        return explain_video(video, scorer, self.client, self.taxonomy, self.rules, **self._detecting(),
+                             **self._explaining(prompts, on_detected))
 
-    async def aexplain(self, video: str, scorer: Scorer, prompts: list[dict]) -> tuple[VideoReport, ScoreResult]:
-        return await aexplain_video(video, scorer, self.client, self.taxonomy, self.rules, **self._options(prompts, None))
+    def detect(self, video: str, scorer: Scorer | None) -> tuple[Detection, str | None]:
+        """Score a video and pick its candidates (CPU work, no model); without a scorer, one is fitted
+        on the video's opening, and the note says so."""
+        note = None
+        if scorer is None:
+            scorer, note = self.fit_on_opening(video)
+        return detect_video(video, scorer, self.taxonomy, self.rules, **self._detecting()), note
+
+    async def aexplain_detection(self, detection: Detection, prompts: list[dict]) -> tuple[VideoReport, ScoreResult]:
+        return await aexplain_detection(detection, self.client, **self._explaining(prompts, None))
 
     def write(self, folder: Path, report: VideoReport, scored: ScoreResult, prompts: list[dict]) -> None:
         """report.json, events, prompts, scores and report.html into `folder`."""

@@ -36,19 +36,40 @@ def wait_until_up(process: subprocess.Popen, url: str, name: str, log: Path | No
 
 class FaultServer:
     """A local OpenAI-compatible server that answers 500, slowly, in server-sent events, with
-    garbage (not JSON), hangs (never answers), or answers well, as told; counts requests."""
+    garbage (not JSON), hangs (never answers), or answers well ("ok"), as told; counts requests and,
+    with `keep_alive` (HTTP/1.1, for the well-answering behaviour), connections."""
 
-    def __init__(self, behaviour: str, fail_times: int = 10**6) -> None:
-        self.behaviour, self.fail_times, self.requests = behaviour, fail_times, 0
+    def __init__(self, behaviour: str, fail_times: int = 10**6, keep_alive: bool = False, delay_s: float = 0.0) -> None:
+        self.behaviour, self.fail_times, self.requests, self.connections = behaviour, fail_times, 0, 0
+        self.delay_s, self.active, self.most_active = delay_s, 0, 0  # a fixed latency; requests served at once
+        lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def log_message(self, *args):
                 pass
 
+            def setup(self):
+                outer.connections += 1
+                super().setup()
+
             def do_POST(self):
+                with lock:
+                    outer.active += 1
+                    outer.most_active = max(outer.most_active, outer.active)
+                try:
+                    self._answer()
+                finally:
+                    with lock:
+                        outer.active -= 1
+
+            def _answer(self):
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.requests += 1
+                with lock:
+                    outer.requests += 1
+                time.sleep(outer.delay_s)
                 if outer.requests <= outer.fail_times and outer.behaviour == "500":
                     self.send_response(500)
                     self.end_headers()

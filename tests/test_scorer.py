@@ -159,6 +159,10 @@ def test_static_footage_and_non_finite_artefacts_are_refused(tmp_path, fitted):
     (folder / "scorer.json").write_text(json.dumps(meta))
     with pytest.raises(ArtifactError, match="non-finite"):
         Scorer.load(folder)
+    meta["calibration"]["std"], meta["config"]["median_window"] = 1.0, -5
+    (folder / "scorer.json").write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match="median_window must be a positive odd number"):
+        Scorer.load(folder)
 
 
 def test_a_tier_the_footage_cannot_fit_is_left_out_and_said(tmp_path):
@@ -170,3 +174,21 @@ def test_a_tier_the_footage_cannot_fit_is_left_out_and_said(tmp_path):
     assert scorer.scorer_id == "motion" and "objects" in scorer.fit_info["left_out"]
     with pytest.raises(UsageError, match="no scorer tier can be fitted.*objects: only"):
         Scorer.fit([SourceSpec(str(path), 8.0)], ScorerConfig(tiers=["objects"]))
+
+
+def test_time_ranges_and_frame_shapes_are_checked_against_the_video(caplog):
+    import logging
+
+    from vadagent.tools.scorer.scorer import _warn_if_reshaped
+    from vadagent.types import VideoInfo
+
+    with caplog.at_level(logging.WARNING):
+        assert SourceSpec.parse("clip.mp4#t=2,99").within(10.0) == SourceSpec("clip.mp4", 2.0)
+        _warn_if_reshaped(VideoInfo(path="wide.mp4", fps=25, frame_count=10, width=1280, height=720), 360, 240)
+        _warn_if_reshaped(VideoInfo(path="same.mp4", fps=25, frame_count=10, width=720, height=480), 360, 240)
+    assert "runs past the end of the video; using 2–10.00 s" in caplog.text
+    assert "wide.mp4: 1280x720 frames, but the scorer was fitted on 360x240" in caplog.text and "same.mp4" not in caplog.text
+    with pytest.raises(UsageError, match="starts after the video ends"):
+        SourceSpec.parse("clip.mp4#t=12").within(10.0)
+    with pytest.raises(UsageError, match="bad time range '1:00,2:00'"):
+        SourceSpec.parse("clip.mp4#t=1:00,2:00")

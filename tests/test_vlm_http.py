@@ -143,3 +143,46 @@ def test_streaming_from_transformers_serve(transformers_server):
     seen: list[str] = []
     result = client.generate([Message.user("Say something.")], sampling=Sampling(max_tokens=12), on_text=seen.append)
     assert seen and seen[-1] == result.text
+
+
+def test_one_connection_pool_serves_every_call_of_a_loop():
+    """A batch makes many calls on one event loop: they reuse kept-alive connections, not a new pool each."""
+    from vadagent.tools.vlm import run_sync
+
+    server = FaultServer("ok", keep_alive=True)
+    client = OpenAICompatibleClient("m", server.url, concurrency=1, max_retries=0)
+
+    async def calls():
+        for _ in range(5):
+            await client.agenerate([Message.user("hello")])
+        await client.aclose()
+    try:
+        run_sync(calls())
+    finally:
+        server.close()
+    assert server.requests == 5 and server.connections == 1
+
+
+def test_a_pool_spreads_requests_within_each_endpoints_limit_and_routes_around_a_dead_one():
+    """`vllm:MODEL@URL1,URL2,URL3`: least in flight first, each endpoint's own concurrency, a refused
+    endpoint backed off while the others carry the load."""
+    from vadagent.tools.vlm import run_sync
+
+    servers = [FaultServer("ok", delay_s=0.4) for _ in range(3)]
+    try:
+        pool = make_client("vllm:m@" + ",".join(s.url for s in servers), concurrency=2, max_retries=1)
+        assert pool.capacity == 6 and pool.model.count("http://") == 3
+        started = time.perf_counter()
+        answers = pool.generate_many([[Message.user(f"q{i}")] for i in range(18)])
+        took = time.perf_counter() - started
+        assert all(not isinstance(a, Exception) for a in answers)
+        assert [s.requests for s in servers] == [6, 6, 6] and max(s.most_active for s in servers) <= 2
+        assert took < 3 * 0.4 + 0.8  # three waves of six, not eighteen requests one after another
+        dead = f"http://127.0.0.1:{free_port()}/v1"
+        pool = make_client(f"vllm:m@{dead},{servers[0].url}", concurrency=2, max_retries=1)
+        answers = run_sync(pool.agenerate_many([[Message.user(f"r{i}")] for i in range(6)]))
+        assert all(not isinstance(a, Exception) for a in answers) and servers[0].requests == 12
+        assert pool.endpoints[0].failures >= 1 and pool.endpoints[0].served == 0
+    finally:
+        for server in servers:
+            server.close()

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,31 +47,54 @@ def explain_video(video: str, scorer: Scorer, client: VLMClient | None, *args: A
     return run_sync(run())
 
 
-async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy,
-                         rules: RuleSet | None, *, sigma: float = 3.0, policy: CandidatePolicy | None = None,
-                         folder_fps: float = 25.0, max_rounds: int = 1, device: str = "cpu",
-                         prompts_log: list[dict] | None = None, detector=None, deadline_s: float = 600.0,
-                         calls_per_candidate: int | None = None,
-                         on_detected: Callable[[VideoReport, ScoreResult], None] | None = None,
-                         ) -> tuple[VideoReport, ScoreResult]:
-    """Score, pick candidates, run the graph. CPU-bound steps run in worker threads, so several
-    videos can share one event loop (and one client's request limit) in a batch. `on_detected`
-    gets the detection-only report before the first VLM call (so a hung model leaves it behind);
-    `deadline_s` bounds the whole VLM phase of the video in time, `calls_per_candidate` (times the
-    candidates) in requests: past either, the rest stay detected, not explained."""
-    timings: dict[str, float] = {}
+@dataclass
+class Detection:
+    """A video scored and its candidates picked: the CPU-heavy half of explaining it (which a
+    cluster runs on its workers), as a report without explanations yet."""
+
+    video: str
+    report: VideoReport
+    scored: ScoreResult
+
+
+def detect_video(video: str, scorer: Scorer, taxonomy: Taxonomy, rules: RuleSet | None, *, sigma: float = 3.0,
+                 policy: CandidatePolicy | None = None, folder_fps: float = 25.0, device: str = "cpu") -> Detection:
     started = time.perf_counter()
-    scored = await asyncio.to_thread(scorer.score, video, folder_fps=folder_fps, device=device)
+    scored = scorer.score(video, folder_fps=folder_fps, device=device)
     candidates = pick_candidates(scored.smoothed(sigma), scored.info.fps, policy, threshold=scored.threshold,
                                  ignore_before=scored.settled_from)
-    timings["score"] = round(time.perf_counter() - started, 3)
-    notes = _candidate_notes(scored, candidates)
     report = VideoReport(
         video=scored.info, taxonomy=taxonomy, rules=rules, prompts_version=PROMPTS_VERSION,
         scorer=ScorerSummary(scorer_id=scored.scorer_id, fps=scored.info.fps, smoothing_sigma=sigma,
                              threshold=round(scored.threshold, 4), candidates=candidates, scores_file="scores.csv"),
-        notes=notes,
+        notes=_candidate_notes(scored, candidates), timings_s={"score": round(time.perf_counter() - started, 3)},
     )
+    return Detection(video, report, scored)
+
+
+async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy,
+                         rules: RuleSet | None, *, sigma: float = 3.0, policy: CandidatePolicy | None = None,
+                         folder_fps: float = 25.0, device: str = "cpu", **explaining: Any,
+                         ) -> tuple[VideoReport, ScoreResult]:
+    """Score and pick candidates (in a worker thread, so several videos can share one event loop and
+    one client's request limit in a batch), then explain them (`aexplain_detection`)."""
+    detection = await asyncio.to_thread(detect_video, video, scorer, taxonomy, rules, sigma=sigma, policy=policy,
+                                        folder_fps=folder_fps, device=device)
+    return await aexplain_detection(detection, client, folder_fps=folder_fps, **explaining)
+
+
+async def aexplain_detection(detection: Detection, client: VLMClient | None, *, folder_fps: float = 25.0,
+                             max_rounds: int = 1, prompts_log: list[dict] | None = None, detector=None,
+                             deadline_s: float = 600.0, calls_per_candidate: int | None = None,
+                             on_detected: Callable[[VideoReport, ScoreResult], None] | None = None,
+                             ) -> tuple[VideoReport, ScoreResult]:
+    """Run the graph on a detection's candidates. `on_detected` gets the detection-only report
+    before the first VLM call (so a hung model leaves it behind); `deadline_s` bounds the whole VLM
+    phase of the video in time, `calls_per_candidate` (times the candidates) in requests: past
+    either, the rest stay detected, not explained."""
+    video, report, scored = detection.video, detection.report.model_copy(deep=True), detection.scored
+    taxonomy, rules, candidates = report.taxonomy, report.rules, report.scorer.candidates
+    timings = dict(report.timings_s)
     deps = ExplainDeps(client=client, taxonomy=taxonomy, rules=rules, video=video, fps=scored.info.fps,
                        duration_s=scored.info.duration_s, evidence=scored.evidence, threshold=scored.threshold,
                        folder_fps=folder_fps, max_rounds=max_rounds, detector=detector, deadline_s=deadline_s,

@@ -1,4 +1,5 @@
-"""Model strings → clients: `vllm:MODEL@URL`, `openai:MODEL@URL`, `hf:MODEL_OR_PATH`, `replay:FILE`."""
+"""Model strings → clients: `vllm:MODEL@URL`, `openai:MODEL@URL`, `hf:MODEL_OR_PATH`, `replay:FILE`;
+`vllm:MODEL@URL1,URL2,…` spreads requests over a pool of servers of one model."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from vadagent.tools.vlm.media import MediaLimits
 from vadagent.tools.vlm.types import ModelSpecError
 
 FORMS = {
-    "vllm": "vllm:MODEL@URL (a `vllm serve` server, e.g. vllm:Qwen/Qwen2.5-VL-7B-Instruct@http://localhost:8000/v1)",
+    "vllm": "vllm:MODEL@URL (a `vllm serve` server, e.g. vllm:Qwen/Qwen2.5-VL-7B-Instruct@http://localhost:8000/v1; "
+            "several: MODEL@URL1,URL2)",
     "openai": "openai:MODEL@URL (any OpenAI-compatible server: SGLang, llama.cpp, Ollama, a hosted API)",
     "hf": "hf:MODEL_OR_PATH (in-process transformers, e.g. hf:HuggingFaceTB/SmolVLM2-500M-Video-Instruct)",
     "replay": "replay:FILE (answers recorded in a JSONL file)",
@@ -36,10 +38,19 @@ def _server(kind: str) -> Factory:
     def make(rest: str, spec: str, **options) -> VLMClient:
         from vadagent.tools.vlm.http import OpenAICompatibleClient
 
-        model, sep, url = rest.rpartition("@")
-        if not sep or not model or not url.startswith(("http://", "https://")):
-            raise _error(spec, "expected MODEL@http(s)://HOST:PORT/v1")
-        return OpenAICompatibleClient(model, url, flavor=kind, **options)
+        model, sep, urls = rest.rpartition("@")
+        endpoints = [u.strip() for u in urls.split(",") if u.strip()]
+        if not sep or not model or not endpoints or not all(u.startswith(("http://", "https://")) for u in endpoints):
+            raise _error(spec, "expected MODEL@http(s)://HOST:PORT/v1 (or MODEL@URL1,URL2,…)")
+        if len(endpoints) != len(set(endpoints)):
+            raise _error(spec, "an endpoint is listed twice")
+        if len(endpoints) == 1:
+            return OpenAICompatibleClient(model, endpoints[0], flavor=kind, **options)
+        from vadagent.tools.vlm.pool import EndpointPool
+
+        retries = options.pop("max_retries", 3)  # the pool retries, on another endpoint where it can
+        return EndpointPool([OpenAICompatibleClient(model, url, flavor=kind, max_retries=0, **options) for url in endpoints],
+                            attempts=len(endpoints) * (retries + 1))
     return make
 
 

@@ -1,0 +1,67 @@
+"""`vadagent report … --ray ADDRESS`: a batch's scoring on a Ray cluster.
+
+The split follows the resources: scoring a video (decode, motion features, the tiers; the CPU- or
+GPU-heavy half) runs as a Ray task that asks for a CPU (or a GPU when the scorer uses one); the
+explaining (keyframes, relations, VLM calls) runs on the driver, where the VLM servers are
+reachable and one client (one endpoint pool) bounds the requests of the whole batch. The scorer
+travels once through Ray's object store, not re-fitted per worker; the driver alone writes the
+reports and the index, so a rerun after any crash skips what is finished. A worker that dies is
+retried by Ray (`max_retries`); a video that fails for its own reasons (a corrupt file) fails
+alone. Ray serialises the tasks' arguments and results itself; nothing a user hands over is
+unpickled (videos are read by path, settings and rules are validated objects).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from rich.console import Console
+
+from vadagent.agents.explain.run import Detection
+from vadagent.app.job import Job
+from vadagent.config import Settings
+from vadagent.errors import MissingExtraError, UsageError
+from vadagent.rules import RuleSet
+from vadagent.taxonomy import Taxonomy
+from vadagent.tools.scorer import Scorer
+
+TASK_RETRIES = 2  # a worker that dies mid-video: Ray reruns its task this many times
+
+
+def _detect(settings: Settings, taxonomy: Taxonomy, rules: RuleSet, folder_fps: float, device: str, video: str,
+            scorer: Scorer | None) -> tuple[Detection, str | None]:
+    """On a worker: the same `Job.detect` the single-machine batch runs, without a model."""
+    job = Job(settings, taxonomy, rules, client=None, device=device, detector=None, folder_fps=folder_fps)
+    return job.detect(video, scorer)
+
+
+class RayCluster:
+    def __init__(self, address: str, job: Job, scorer: Scorer | None, console: Console, cpus: int | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise MissingExtraError("--ray", "ray") from None
+        self.ray, self.job = ray, job
+        local = address == "local"
+        try:
+            ray.init(address=None if local else address, num_cpus=(cpus or os.cpu_count()) if local else None,
+                     include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
+                     configure_logging=False)
+        except (ConnectionError, ValueError, RuntimeError) as error:
+            raise UsageError(f"--ray {address}: cannot reach a Ray cluster there ({error})") from None
+        self.cpus = int(ray.cluster_resources().get("CPU", 1))
+        gpu = job.device.startswith("cuda")
+        self._task = ray.remote(_detect).options(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=TASK_RETRIES)
+        self._scorer = ray.put(scorer)  # once, for every task
+        self.task_errors: tuple[type[BaseException], ...] = (ray.exceptions.RayError,)
+        where = "a local Ray instance" if local else f"the Ray cluster at {address}"
+        console.print(f"scoring on {where}: {self.cpus} CPU(s){', GPU tasks' if gpu else ''}", highlight=False)
+
+    async def detect(self, video: str) -> tuple[Detection, str | None]:
+        job = self.job
+        return await self._task.remote(job.settings, job.taxonomy, job.rules, job.folder_fps, job.device, video,
+                                       self._scorer)
+
+    def close(self) -> None:
+        self.ray.shutdown()

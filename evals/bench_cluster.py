@@ -1,0 +1,154 @@
+"""Scale-out: the same batch through `report` alone and on a local Ray instance, and a pool of VLM servers.
+
+    python evals/bench_cluster.py --data DIR (or $VADAGENT_DATA) [--latency 1.0]
+
+1. Batch: eight real videos (the three clips and five UCSD Ped2 test folders, encoded to MP4 here)
+   through (a) `vadagent report` without Ray, (b) `--ray local --workers 1`, (c) `--ray local
+   --workers 2`, in one run; videos per minute each. The VLM is a stand-in: real local HTTP servers
+   answering a schema-valid judgement after a fixed latency, so the model side costs what it would.
+2. Pool: 96 requests through `vllm:m@URL1,URL2,URL3` (three such servers, concurrency 4 each) against
+   one server alone; requests per second beside the ceiling 3 × 4 / latency.
+Writes evals/results/bench_cluster.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from vadagent.evals.common import Timer, add_data_argument, add_results_argument, write_results
+from vadagent.tools.vlm import Message, make_client
+
+JUDGED = {"category": "motion", "label": "fast object", "what": "an object moves fast", "cause": "unknown cause",
+          "effect": "people look", "severity": 2, "severity_rationale": "nobody is hurt", "confidence": 0.7,
+          "evidence_frames": [0], "matched_rules": []}
+
+
+def stand_in(latency_s: float) -> ThreadingHTTPServer:
+    """An OpenAI-compatible server that answers every request with a valid judgement after `latency_s`."""
+    body = json.dumps({"choices": [{"message": {"content": json.dumps(JUDGED)}}],
+                       "usage": {"prompt_tokens": 1000, "completion_tokens": 80}}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            time.sleep(latency_s)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def url(server: ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+
+def batch_videos(data: Path, folder: Path) -> list[Path]:
+    from vadagent.tools.video import open_video
+
+    folder.mkdir(parents=True, exist_ok=True)
+    videos = []
+    for clip in sorted((data / "clips").glob("*.mp4")):
+        videos.append(folder / clip.name)
+        videos[-1].write_bytes(clip.read_bytes())
+    import av
+
+    for name in ("01", "02", "03", "04", "05"):
+        target = folder / f"ped2_test_{name}.mp4"
+        with open_video(data / "ucsd_ped2" / "testing" / "frames" / name) as source, av.open(str(target), "w") as out:
+            stream = out.add_stream("libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = source.info.width, source.info.height, "yuv420p"
+            for batch in source.scan(gray=False):
+                for frame in batch.frames:
+                    out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            out.mux(stream.encode())
+        videos.append(target)
+    return videos
+
+
+def run_batch(folder: Path, out: Path, spec: str, extra: list[str]) -> float:
+    command = [str(Path(sys.executable).with_name("vadagent")), "-q", "report", str(folder), "-o", str(out),
+               "--vlm", spec, *extra]
+    with Timer() as timer:
+        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
+    return timer.seconds
+
+
+def pool_rate(urls: list[str], requests: int) -> float:
+    client = make_client("vllm:m@" + ",".join(urls), concurrency=4, max_retries=0)
+    with Timer() as timer:
+        answers = client.generate_many([[Message.user(f"request {i}")] for i in range(requests)])
+    assert not any(isinstance(a, Exception) for a in answers)
+    return requests / timer.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_argument(parser)
+    add_results_argument(parser)
+    parser.add_argument("--latency", type=float, default=1.0, help="seconds the VLM stand-in takes per request")
+    parser.add_argument("--requests", type=int, default=96)
+    args = parser.parse_args()
+    servers = [stand_in(args.latency) for _ in range(3)]
+    urls = [url(s) for s in servers]
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        videos = batch_videos(args.data, scratch / "videos")
+        seconds = sum(_duration(v) for v in videos)
+        normal = f"{args.data / 'clips' / 'robbery.mp4'}#t=0,10"
+        spec = "vllm:m@" + ",".join(urls)
+        for label, extra in (("report alone", []), ("--ray local, 1 worker", ["--ray", "local", "--workers", "1"]),
+                             ("--ray local, 2 workers", ["--ray", "local", "--workers", "2"])):
+            took = run_batch(scratch / "videos", scratch / label.replace(" ", "_"), spec, ["--normal", normal, *extra])
+            rows.append({"setup": label, "videos": len(videos), "seconds": round(took, 1),
+                         "videos_per_minute": round(60 * len(videos) / took, 2)})
+            print(rows[-1], flush=True)
+    pool = {"endpoints": 3, "concurrency_each": 4, "latency_s": args.latency, "requests": args.requests,
+            "one_server_rps": round(pool_rate(urls[:1], args.requests // 3), 2),
+            "pool_rps": round(pool_rate(urls, args.requests), 2), "ceiling_rps": round(3 * 4 / args.latency, 2)}
+    print(pool)
+    for server in servers:
+        server.shutdown()
+    lines = ["# Scale-out", "", f"{len(videos)} videos ({seconds:.0f} s of video: {', '.join(v.name for v in videos)}); "
+             f"VLM stand-in: 3 local servers, {args.latency:g} s per request, through one endpoint pool; scorer fitted "
+             "once on robbery.mp4 0–10 s. One run, this machine.", "",
+             "| setup | seconds | videos per minute |", "|---|---|---|"]
+    lines += [f"| {r['setup']} | {r['seconds']} | {r['videos_per_minute']} |" for r in rows]
+    lines += ["", f"Pool of {pool['endpoints']} servers × concurrency {pool['concurrency_each']}, {args.latency:g} s "
+              f"latency: {pool['pool_rps']} requests/s (ceiling {pool['ceiling_rps']}); one server alone: "
+              f"{pool['one_server_rps']} requests/s."]
+    print("written to", write_results("bench_cluster", {"batch": rows, "pool": pool, "video_seconds": seconds},
+                                      "\n".join(lines), args.results))
+
+
+def _duration(video: Path) -> float:
+    from vadagent.tools.video import open_video
+
+    with open_video(video) as source:
+        return source.info.duration_s
+
+
+if __name__ == "__main__":
+    main()
