@@ -1,11 +1,14 @@
 """`vadagent report --ray local`: a real local Ray instance (no mock) scores the videos, the driver
-explains and writes; the reports equal the single-machine batch's, and a corrupt video fails alone."""
+explains and writes; the reports equal the single-machine batch's, a worker killed mid-video is
+retried, and a corrupt video fails alone."""
 
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,10 +22,33 @@ JUDGED = {"category": "motion", "label": "fast object", "what": "an object moves
           "evidence_frames": [2, 3], "matched_rules": []}
 
 
+def command(folder: Path, out: Path, judge: Path, *extra: str) -> list[str]:
+    return [VADAGENT, "report", str(folder), "-o", str(out), "--vlm", f"replay:{judge}", "--normal",
+            f"{sample_clip()}#t=0,15", *extra]
+
+
 def report(folder: Path, out: Path, judge: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([VADAGENT, "report", str(folder), "-o", str(out), "--vlm", f"replay:{judge}",
-                           "--normal", f"{sample_clip()}#t=0,15", *extra], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    return subprocess.run(command(folder, out, judge, *extra), capture_output=True, text=True, timeout=600, env=ENV)
+
+
+ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def kill_a_scoring_worker(process: subprocess.Popen, timeout_s: float = 120) -> int | None:
+    """The PID of a Ray worker caught scoring a video (its title is `ray::_detect`), killed; None if
+    the batch ended first."""
+    started = time.monotonic()
+    while process.poll() is None and time.monotonic() - started < timeout_s:
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if cmdline.read_bytes().startswith(b"ray::_detect"):
+                    pid = int(cmdline.parent.name)
+                    os.kill(pid, signal.SIGKILL)
+                    return pid
+            except (OSError, ValueError):
+                continue  # the process ended meanwhile
+        time.sleep(0.05)
+    return None
 
 
 def comparable(path: Path) -> dict:
@@ -44,9 +70,13 @@ def test_a_ray_batch_equals_the_single_machine_batch(tmp_path, shared_data):
     judge.write_text("".join(json.dumps({"text": json.dumps(JUDGED)}) + "\n" for _ in range(60)))
 
     alone = report(videos, tmp_path / "alone", judge)
-    clustered = report(videos, tmp_path / "ray", judge, "--ray", "local", "--workers", "2")
-    assert clustered.returncode == alone.returncode == 1, clustered.stderr  # the corrupt video fails alone
-    assert "scoring on a local Ray instance: 2 CPU(s)" in clustered.stderr and "Traceback" not in clustered.stderr
+    process = subprocess.Popen(command(videos, tmp_path / "ray", judge, "--ray", "local", "--workers", "2"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    killed = kill_a_scoring_worker(process)
+    _, stderr = process.communicate(timeout=600)
+    assert killed is not None, "no scoring worker was seen"
+    assert process.returncode == alone.returncode == 1, stderr  # the corrupt video fails alone, the killed one is redone
+    assert "scoring on a local Ray instance: 2 CPU(s)" in stderr and "Traceback" not in stderr
     good = ("sample", "car_accident", "again", "crash")
     for name in good:
         assert comparable(tmp_path / "ray" / name / "report.json") == comparable(tmp_path / "alone" / name / "report.json")

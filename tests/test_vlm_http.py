@@ -178,11 +178,12 @@ def test_a_pool_spreads_requests_within_each_endpoints_limit_and_routes_around_a
         assert all(not isinstance(a, Exception) for a in answers)
         assert [s.requests for s in servers] == [6, 6, 6] and max(s.most_active for s in servers) <= 2
         assert took < 3 * 0.4 + 0.8  # three waves of six, not eighteen requests one after another
-        dead = f"http://127.0.0.1:{free_port()}/v1"
-        pool = make_client(f"vllm:m@{dead},{servers[0].url}", concurrency=2, max_retries=1)
-        answers = run_sync(pool.agenerate_many([[Message.user(f"r{i}")] for i in range(6)]))
-        assert all(not isinstance(a, Exception) for a in answers) and servers[0].requests == 12
-        assert pool.endpoints[0].failures >= 1 and pool.endpoints[0].served == 0
+        dead = f"http://127.0.0.1:{free_port()}/v1"  # refuses: backed off, its requests go to the others
+        pool = make_client(f"vllm:m@{dead},{servers[0].url},{servers[1].url}", concurrency=2, max_retries=1)
+        answers = run_sync(pool.agenerate_many([[Message.user(f"r{i}")] for i in range(8)]))
+        assert all(not isinstance(a, Exception) for a in answers)
+        assert servers[0].requests + servers[1].requests == 12 + 8 and max(s.most_active for s in servers) <= 2
+        assert pool.endpoints[0].failures >= 1 and pool.endpoints[0].served == 0 and pool.endpoints[0].retry_at > 0
     finally:
         for server in servers:
             server.close()
