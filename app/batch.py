@@ -14,7 +14,7 @@ import asyncio
 import json
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -24,18 +24,29 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vadagent.agents.explain.run import Detection
 from vadagent.app.cluster import RayCluster
 from vadagent.app.job import Job
-from vadagent.app.outputs import writes_output
+from vadagent.app.outputs import Destination, claim_output, destination
 from vadagent.app.report_html import write_index_html
 from vadagent.config import Settings, write_run_manifest
 from vadagent.errors import UsageError, VadagentError
+from vadagent.jsonlio import numbered_jsonl
 from vadagent.tools.index import ReportIndex
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.video import VIDEO_SUFFIXES
 
 
-def find_videos(source: Path) -> list[Path]:
-    """The videos of a folder, or of a manifest: a text file naming one video per line (relative
-    paths from the manifest's folder; blank lines and # comments skipped)."""
+@dataclass(frozen=True)
+class Inputs:
+    """The batch's videos, and what a JSONL manifest says of some of them."""
+
+    videos: list[Path]
+    scorers: dict[Path, Path] = field(default_factory=dict)  # video → its site's scorer folder
+    sites: dict[Path, str] = field(default_factory=dict)  # video → site name (noted in its report)
+
+
+def find_videos(source: Path) -> Inputs:
+    """The videos of a folder, or of a manifest: a text file naming one video per line, or JSON
+    Lines of {"video": PATH, "scorer": DIR, "site": NAME} (scorer and site optional). Relative
+    paths are from the manifest's folder; blank lines and # comments are skipped."""
     if source.is_file():
         return _manifest(source)
     if not source.is_dir():
@@ -43,28 +54,36 @@ def find_videos(source: Path) -> list[Path]:
     videos = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
     if not videos:
         raise UsageError(f"{source}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
-    return videos
+    return Inputs(videos)
 
 
-def _manifest(path: Path) -> list[Path]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not a manifest (a text file naming one video per line)") from None
-    videos = []
-    for number, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        video = (path.parent / line).resolve()
+def _manifest(path: Path) -> Inputs:
+    if path.suffix.lower() == ".jsonl":
+        rows = numbered_jsonl(path, missing="manifest not found")
+    else:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise UsageError(f"{path}: not a manifest (a text file naming one video per line)") from None
+        rows = [(n, {"video": line.strip()}) for n, line in enumerate(lines, 1)
+                if line.strip() and not line.strip().startswith("#")]
+    inputs = Inputs([])
+    for number, row in rows:
+        if not isinstance(row.get("video"), str) or set(row) - {"video", "scorer", "site"}:
+            raise UsageError(f"{path}: line {number}: expected {{\"video\": PATH, \"scorer\": DIR, \"site\": NAME}}")
+        video = (path.parent / row["video"]).resolve()
         if not video.is_file():
-            raise UsageError(f"{path}: line {number}: {line}: no such video")
-        videos.append(video)
-    if not videos:
+            raise UsageError(f"{path}: line {number}: {row['video']}: no such video")
+        if video in inputs.videos:
+            raise UsageError(f"{path}: line {number}: {row['video']} is listed twice")
+        inputs.videos.append(video)
+        if row.get("scorer"):
+            inputs.scorers[video] = (path.parent / str(row["scorer"])).resolve()
+        if row.get("site"):
+            inputs.sites[video] = str(row["site"])
+    if not inputs.videos:
         raise UsageError(f"{path}: the manifest names no videos")
-    if len(set(videos)) != len(videos):
-        raise UsageError(f"{path}: a video is listed twice")
-    return videos
+    return inputs
 
 
 RESERVED = {"scorer"}  # OUT/scorer holds the batch's scorer
@@ -97,21 +116,36 @@ def _scorer(job: Job, output: Path, scorer_dir: Path | None, normal: list[str]) 
 @dataclass
 class _Batch:
     job: Job
-    output: Path
-    scorer: Scorer | None
+    destination: Destination
+    scorer: Scorer | None  # None: each video is fitted on its opening
     index: ReportIndex
     console: Console
     names: dict[Path, str]
+    inputs: Inputs
     cluster: RayCluster | None = None  # scoring on Ray workers; explaining stays here, where the VLM is
+    site_scorers: dict[Path, Scorer] = field(default_factory=dict)  # a manifest's scorer folders, loaded once
+
+    @property
+    def output(self) -> Path:
+        return self.destination.local
 
     @property
     def video_errors(self) -> tuple[type[BaseException], ...]:
         return (VadagentError, *(self.cluster.task_errors if self.cluster else ()))
 
-    async def detect(self, source: str) -> tuple[Detection, str | None]:
+    def scorer_of(self, video: Path) -> Scorer | None:
+        folder = self.inputs.scorers.get(video)
+        if folder is None:
+            return self.scorer
+        if folder not in self.site_scorers:
+            self.site_scorers[folder] = Scorer.load(folder)
+        return self.site_scorers[folder]
+
+    async def detect(self, video: Path) -> tuple[Detection, str | None]:
+        scorer = await asyncio.to_thread(self.scorer_of, video)
         if self.cluster is not None:
-            return await self.cluster.detect(source)
-        return await asyncio.to_thread(self.job.detect, source, self.scorer)
+            return await self.cluster.detect(str(video), scorer)
+        return await asyncio.to_thread(self.job.detect, str(video), scorer)
 
     async def explain_one(self, video: Path) -> bool:
         """Explain one video into OUT/<name>/ atomically; record the outcome. False when it failed."""
@@ -121,11 +155,13 @@ class _Batch:
         shutil.rmtree(partial, ignore_errors=True)
         self.index.start(source)
         try:
-            detection, note = await self.detect(source)
+            detection, note = await self.detect(video)
             prompts: list[dict] = []
             report, scored = await self.job.aexplain_detection(detection, prompts)
             if note:
                 report.notes.insert(0, note)
+            if video in self.inputs.sites:
+                report.notes.insert(0, f"Site: {self.inputs.sites[video]}.")
             await asyncio.to_thread(self.job.write, partial, report, scored, prompts)
         except self.video_errors as error:  # a corrupt video fails alone; the batch goes on
             reason = str(getattr(error, "cause", None) or error).strip().splitlines()[-1]
@@ -134,14 +170,21 @@ class _Batch:
             return False
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
+        try:
+            await asyncio.to_thread(self.destination.publish, name)
+        except VadagentError as error:  # the report is kept in the staging folder; a rerun uploads it again
+            self.index.fail(source, str(error))
+            self.console.print(f"  [red]{escape(video.name)} failed:[/red] {escape(str(error))}", soft_wrap=True)
+            return False
         severities = [int(e.severity) for e in report.events if e.verdict != "rejected"]
         failed = [c.reason for c in report.contexts if c.status == "failed"]
         explained = self.job.client is not None and not failed
-        self.index.finish(source, str(target / "report.json"), explained=explained,
+        self.index.finish(source, self.destination.report_location(name), explained=explained,
                           note=None if explained else (failed[0] if failed else "no VLM reachable"),
                           candidates=len(report.scorer.candidates),
                           events=len(report.events), confirmed=sum(e.verdict == "confirmed" for e in report.events),
                           max_severity=max(severities) if severities else None)
+        await asyncio.to_thread(self.destination.publish, "index.sqlite")  # the index travels with the reports
         self.console.print(f"  {escape(video.name)}: {len(report.scorer.candidates)} candidate(s), "
                            f"{len(report.events)} event(s)" + (f", {len(failed)} not explained (VLM failed)" if failed else ""),
                            highlight=False, soft_wrap=True)
@@ -188,30 +231,40 @@ class _Batch:
         return results.count(False)
 
 
-@writes_output
-def report_command(settings: Settings, folder: Path, output: Path, *, vlm: str | None, scorer_dir: Path | None,
+def report_command(settings: Settings, folder: Path, output: str, *, vlm: str | None, scorer_dir: Path | None,
                    normal: list[str], taxonomy: str | None, rules_file: Path | None, console: Console,
                    workers: int | None = None, ray: str | None = None) -> int:
-    videos = find_videos(folder)
+    """`output`: a folder, or an fsspec URL (reports are staged locally and uploaded as they finish)."""
+    inputs = find_videos(folder)
+    target = destination(output)
+    with claim_output(target.local):
+        return _report(settings, inputs, target, vlm=vlm, scorer_dir=scorer_dir, normal=normal, taxonomy=taxonomy,
+                       rules_file=rules_file, console=console, workers=workers, ray=ray)
+
+
+def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str | None, scorer_dir: Path | None,
+            normal: list[str], taxonomy: str | None, rules_file: Path | None, console: Console,
+            workers: int | None, ray: str | None) -> int:
+    output, videos = target.local, inputs.videos
     job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file)
     scorer = _scorer(job, output, scorer_dir, normal)
-    if scorer is None:
+    if scorer is None and len(inputs.scorers) < len(videos):
         console.print("No --normal footage or --scorer: each video's scorer is fitted on its own opening (noted in its "
                       "report).", highlight=False, soft_wrap=True)
     index = ReportIndex(output / "index.sqlite")
     write_run_manifest(output, settings, sys.argv)
+    target.publish(*(["scorer"] if (output / "scorer").is_dir() else []), "config.yaml", "versions.json")
     names = output_names(videos)
     client = job.client
     finished = {"explained"} if client is not None else {"explained", "detected"}  # a model can redo detection-only
-    pending = [v for v in videos
-               if not (index.status(str(v)) in finished and (output / names[v] / "report.json").is_file())]
-    cluster = RayCluster(ray, job, scorer, console, cpus=workers) if ray else None
+    pending = [v for v in videos if not (index.status(str(v)) in finished and target.has_report(names[v]))]
+    cluster = RayCluster(ray, job, console, cpus=workers) if ray else None
     # in flight: as many videos as the model serves at once, plus (on a cluster) one being scored per worker CPU
     capacity = client.capacity if client is not None else 0
     workers = (cluster.cpus + capacity) if cluster else workers or capacity or 2  # no VLM: scoring only
     console.print(f"{len(videos)} video(s): {len(videos) - len(pending)} already done, {len(pending)} to explain, "
                   f"{min(workers, max(len(pending), 1))} at a time", highlight=False)
-    batch = _Batch(job, output, scorer, index, console, names, cluster)
+    batch = _Batch(job, target, scorer, index, console, names, inputs, cluster)
     try:
         failed = asyncio.run(batch.run(pending, workers))
     finally:
@@ -221,10 +274,11 @@ def report_command(settings: Settings, folder: Path, output: Path, *, vlm: str |
         (output / "index.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n", encoding="utf-8")
         write_index_html(output / "index.html", rows)
         index.close()
+        target.publish("index.sqlite", "index.json", "index.html")
     statuses = [index_status(rows, v) for v in pending]
     detected = statuses.count("detected")
     console.print(f"{statuses.count('explained')} explained, {detected} detection only, "
-                  f"{len(videos) - len(pending)} already done, {failed} failed → {output}")
+                  f"{len(videos) - len(pending)} already done, {failed} failed → {target}")
     if failed:
         return 1
     return 3 if detected else 0

@@ -183,8 +183,10 @@ def explain(
 
 @app.command()
 def report(
-    folder: Annotated[Path, typer.Argument(help="A folder of videos, or a manifest (one video path per line).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the reports and the index.")],
+    folder: Annotated[Path, typer.Argument(help="A folder of videos, or a manifest: one video path per line, or JSONL "
+                                                "of {video, scorer, site}.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Folder for the reports and the index, or an fsspec URL "
+                                                               "(s3://bucket/reports; the 'cloud' extra).")],
     vlm: Annotated[str | None, typer.Option(help=VLM_HELP)] = None,
     scorer: Annotated[Path | None, typer.Option("--scorer", help="Scorer folder from 'vadagent fit'.")] = None,
     normal: Annotated[list[str] | None, typer.Option("--normal", help="Normal footage to fit on first (PATH#t=0,20); "

@@ -37,7 +37,7 @@ def _detect(settings: Settings, taxonomy: Taxonomy, rules: RuleSet, folder_fps: 
 
 
 class RayCluster:
-    def __init__(self, address: str, job: Job, scorer: Scorer | None, console: Console, cpus: int | None = None) -> None:
+    def __init__(self, address: str, job: Job, console: Console, cpus: int | None = None) -> None:
         try:
             import ray
         except ImportError:
@@ -53,15 +53,17 @@ class RayCluster:
         self.cpus = int(ray.cluster_resources().get("CPU", 1))
         gpu = job.device.startswith("cuda")
         self._task = ray.remote(_detect).options(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=TASK_RETRIES)
-        self._scorer = ray.put(scorer)  # once, for every task
+        self._shared: dict[int, object] = {}  # scorer → its object-store reference: each travels once
         self.task_errors: tuple[type[BaseException], ...] = (ray.exceptions.RayError,)
         where = "a local Ray instance" if local else f"the Ray cluster at {address}"
         console.print(f"scoring on {where}: {self.cpus} CPU(s){', GPU tasks' if gpu else ''}", highlight=False)
 
-    async def detect(self, video: str) -> tuple[Detection, str | None]:
+    async def detect(self, video: str, scorer: Scorer | None) -> tuple[Detection, str | None]:
+        if id(scorer) not in self._shared:
+            self._shared[id(scorer)] = self.ray.put(scorer)
         job = self.job
         return await self._task.remote(job.settings, job.taxonomy, job.rules, job.folder_fps, job.device, video,
-                                       self._scorer)
+                                       self._shared[id(scorer)])
 
     def close(self) -> None:
         self.ray.shutdown()

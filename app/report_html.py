@@ -44,8 +44,8 @@ def _templates() -> jinja2.Environment:
 
 def write_index_html(path: Path, rows: list) -> Path:
     """The batch index across videos, linking each finished report."""
-    entries = [r.__dict__ | {"link": str(Path(r.report).parent.relative_to(path.parent) / "report.html") if r.report else ""}
-               for r in rows]
+    # each report lies in a folder of its own beside the index (a URL's, when the batch published there)
+    entries = [r.__dict__ | {"link": f"{Path(r.report).parent.name}/report.html" if r.report else ""} for r in rows]
     path.write_text(_templates().get_template("index.html.jinja").render(rows=entries), encoding="utf-8")
     return path
 

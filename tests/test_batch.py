@@ -156,3 +156,39 @@ def test_a_rerun_with_a_working_model_redoes_detection_only_videos_and_names_nev
     assert {r["status"] for r in rows.values()} == {"explained"}
     report = VideoReport.model_validate_json((out / "a_car_mkv" / "report.json").read_text())
     assert report.explained and report.events and {c.status for c in report.contexts} == {"explained"}
+
+
+def test_a_jsonl_manifest_names_site_scorers_and_reports_publish_to_an_fsspec_url(tmp_path, shared_data):
+    """OUT as a URL (here fsspec's file:// filesystem, the same calls as s3://): reports are staged
+    locally and uploaded, report.json last; the index travels, so a rerun from another machine
+    (another staging folder) skips what is finished."""
+    from inprocess import invoke
+
+    from vadagent.samples import sample_clip
+
+    assert invoke("fit", f"{sample_clip()}#t=0,15", "-o", tmp_path / "site_a").returncode == 0
+    (tmp_path / "videos").mkdir()
+    for name, source in (("a.mp4", sample_clip()), ("b.mp4", shared_data / "clips" / "car_accident.mp4")):
+        (tmp_path / "videos" / name).write_bytes(Path(source).read_bytes())
+    manifest = tmp_path / "batch.jsonl"
+    manifest.write_text(json.dumps({"video": "videos/a.mp4", "scorer": "site_a", "site": "cam01"}) + "\n"
+                        + json.dumps({"video": "videos/b.mp4"}) + "\n")
+    judge = tmp_path / "judge.jsonl"
+    answer = {"category": "motion", "label": "fast object", "what": "an object moves fast", "cause": "unknown cause",
+              "effect": "people look", "severity": 2, "severity_rationale": "nobody is hurt", "confidence": 0.7,
+              "evidence_frames": [0], "matched_rules": []}
+    judge.write_text("".join(json.dumps({"text": json.dumps(answer)}) + "\n" for _ in range(30)))
+    url = f"file://{tmp_path / 'remote'}"
+    first = invoke("report", manifest, "-o", url, "--vlm", f"replay:{judge}", env={"VADAGENT_STAGING": str(tmp_path / "s1")})
+    assert first.returncode == 0, first.stderr
+    remote = tmp_path / "remote"
+    a = VideoReport.model_validate_json((remote / "a" / "report.json").read_text())
+    assert "Site: cam01." in a.notes and not any("No --normal" in n for n in a.notes)  # the site's own scorer
+    b = VideoReport.model_validate_json((remote / "b" / "report.json").read_text())
+    assert any("fitted on the first" in n for n in b.notes)  # no scorer named: fitted on its opening
+    assert (remote / "index.json").is_file() and (remote / "a" / "report.html").is_file()
+    again = invoke("report", manifest, "-o", url, "--vlm", f"replay:{judge}", env={"VADAGENT_STAGING": str(tmp_path / "s2")})
+    assert again.returncode == 0 and "2 already done, 0 to explain" in again.stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"video": "videos/a.mp4", "scorrer": "x"}) + "\n")
+    assert invoke("report", bad, "-o", tmp_path / "o").returncode == 2
