@@ -94,8 +94,8 @@ class Job:
                 "calls_per_candidate": self.settings.vlm.calls_per_candidate}
 
     def explain(self, video: str, scorer: Scorer, prompts: list[dict], on_detected=None) -> tuple[VideoReport, ScoreResult]:
-        return explain_video(video, scorer, self.client, self.taxonomy, self.rules, **self._detecting(),
-                             **self._explaining(prompts, on_detected))
+        options = self._detecting() | self._explaining(prompts, on_detected)  # folder_fps is in both
+        return explain_video(video, scorer, self.client, self.taxonomy, self.rules, **options)
 
     def detect(self, video: str, scorer: Scorer | None) -> tuple[Detection, str | None]:
         """Score a video and pick its candidates (CPU work, no model); without a scorer, one is fitted
