@@ -18,6 +18,7 @@ from vadagent.app.report_html import write_html
 from vadagent.app.scoring import candidate_policy, scorer_config
 from vadagent.config import Settings
 from vadagent.devices import pick_device
+from vadagent.errors import VadagentError
 from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.detector import load_detector
@@ -28,15 +29,27 @@ from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 from vadagent.types import VideoReport
 
 
+def _client(settings: Settings, spec: str | None) -> VLMClient:
+    return client_from_settings(spec or settings.vlm.model or DEFAULT_LOCAL_MODEL, settings.vlm)
+
+
 def load_vlm(settings: Settings, spec: str | None, console: Console, *, without: str = "") -> VLMClient | None:
     """The client for `spec` (default: the settings' model, else the default local model), or None
     with one line naming the spec, why it cannot be used and what still works without it."""
     try:
-        return client_from_settings(spec or settings.vlm.model or DEFAULT_LOCAL_MODEL, settings.vlm)
+        return _client(settings, spec)
     except VLMUnavailable as error:
         console.print(f"[yellow]no VLM:[/yellow] {escape(str(error))}" + (f"; {without}" if without else ""),
                       soft_wrap=True)
         return None
+
+
+def require_vlm(settings: Settings, spec: str | None, purpose: str) -> VLMClient:
+    """As `load_vlm`, for work that cannot go on without a model: its failure is the error."""
+    try:
+        return _client(settings, spec)
+    except VLMUnavailable as error:
+        raise VadagentError(f"{purpose}: {error}") from None
 
 
 def opening_note(seconds: float) -> str:

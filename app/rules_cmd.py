@@ -9,28 +9,14 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from vadagent.app.job import require_vlm
+from vadagent.app.scoring import progress_bar
 from vadagent.config import Settings
-from vadagent.errors import UsageError, VadagentError
+from vadagent.errors import UsageError
 from vadagent.rules import Rule, RuleKind, RuleSet
 from vadagent.tools.scorer.scorer import SourceSpec
-from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
-from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
-
-
-def _client(settings: Settings, vlm: str | None) -> VLMClient:
-    spec = vlm or settings.vlm.model or DEFAULT_LOCAL_MODEL
-    try:
-        return client_from_settings(spec, settings.vlm)
-    except VLMUnavailable as error:
-        raise VadagentError(f"rules need a VLM to describe frames: {error}") from None
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True)
 
 
 def induce_command(settings: Settings, normal: list[str], output: Path, *, vlm: str | None, site: str,
@@ -44,15 +30,8 @@ def induce_command(settings: Settings, normal: list[str], output: Path, *, vlm: 
     for spec in specs:
         if not Path(spec.path).exists():
             raise UsageError(f"{spec.path}: no such file or folder")
-    client = _client(settings, vlm)
-    with _progress(console) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    client = require_vlm(settings, vlm, "rules need a VLM to describe frames")
+    with progress_bar(console, settings.quiet) as progress:
         deps = InduceDeps(client=client, site=site, inducer=inducer, frames=frames, heldout_frames=heldout_frames,
                           batch_size=batch_size, min_support=min_support, max_false_alarm=max_false_alarm,
                           folder_fps=fps or settings.video.folder_fps, progress=progress)
@@ -152,11 +131,9 @@ def test_command(settings: Settings, rules_file: Path, video: str, *, vlm: str |
         info = source.info
     times = np.arange(0.0, info.duration_s, every_s)
     frames = [SampledFrame(video, info.frame_at(float(t)), float(t)) for t in times]
-    client = _client(settings, vlm)
-    with _progress(console) as bar:
-        task = bar.add_task("describing frames", total=len(frames))
-        deps = InduceDeps(client=client, site=rules.scene, folder_fps=folder_fps,
-                          progress=lambda _s, done, total: bar.update(task, completed=done, total=total))
+    client = require_vlm(settings, vlm, "rules need a VLM to describe frames")
+    with progress_bar(console, settings.quiet) as progress:
+        deps = InduceDeps(client=client, site=rules.scene, folder_fps=folder_fps, progress=progress)
         described = asyncio.run(describe_frames(deps, frames, "describing frames"))
     matches = RuleMatcher(rules).match([d.description.text() for d in described])
     texts = {r.id: r for r in rules.rules}
