@@ -225,6 +225,47 @@ def chat(
 
 
 @app.command()
+def record(
+    source: Annotated[str, typer.Argument(help="A stream URL, a device or a file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The MP4 to write.")],
+    seconds: Annotated[float, typer.Option(min=1, help="How long to record.")] = 60.0,
+) -> None:
+    """Record a stretch of a camera as normal footage (then: vadagent fit FILE)."""
+    from vadagent.app.watch import record_command
+
+    raise typer.Exit(record_command(source, output, seconds, console))
+
+
+@app.command()
+def watch(
+    sources: Annotated[list[str], typer.Argument(help="Cameras: stream URLs (rtsp://, http://, udp://, …), devices "
+                                                      "(/dev/video0) or files; SOURCE=SCORER_DIR gives one its scorer.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for events.jsonl, events.sqlite, clips, "
+                                                                "keyframes.")],
+    scorer: Annotated[Path | None, typer.Option("--scorer", help="Scorer folder from 'vadagent fit' (for every "
+                                                                 "camera without its own).")] = None,
+    vlm: Annotated[str | None, typer.Option(help=VLM_HELP)] = None,
+    taxonomy: Annotated[str | None, typer.Option(help="Shipped taxonomy name or a YAML file.")] = None,
+    rules: Annotated[Path | None, typer.Option(help="RuleSet YAML.")] = None,
+    webhook: Annotated[str | None, typer.Option(help="POST each event as JSON to this URL.")] = None,
+    realtime: Annotated[bool, typer.Option(help="Play files at their own frame rate (demos, tests).")] = False,
+    loop: Annotated[bool, typer.Option(help="Start files again at their end.")] = False,
+    before_s: Annotated[float, typer.Option(min=0, help="Context before a moment, seconds.")] = 3.0,
+    after_s: Annotated[float, typer.Option(min=0, help="Context after a moment, seconds.")] = 2.0,
+    queue: Annotated[int, typer.Option(min=1, help="Moments that may wait for the VLM, all cameras together.")] = 8,
+    keep_days: Annotated[float | None, typer.Option(min=0, help="Delete clips and keyframes older than this.")] = None,
+    max_gb: Annotated[float | None, typer.Option(min=0, help="Keep clips and keyframes under this size.")] = None,
+) -> None:
+    """Score live cameras as frames arrive; explain and record what they flag (Ctrl-C stops cleanly)."""
+    from vadagent.app.watch import WatchOptions, watch_command
+
+    options = WatchOptions(before_s=before_s, after_s=after_s, queue_size=queue, webhook=webhook, realtime=realtime,
+                           loop=loop, keep_days=keep_days, max_gb=max_gb)
+    raise typer.Exit(watch_command(settings(), sources, output, scorer_dir=scorer, vlm=vlm, taxonomy=taxonomy,
+                                   rules_file=rules, options=options, console=console))
+
+
+@app.command()
 def ui(
     reports: Annotated[Path | None, typer.Option(help="A batch output folder (index.json) or a folder of reports.")] = None,
     vlm: Annotated[str | None, typer.Option(help="Model string for chat and for explaining uploads.")] = None,

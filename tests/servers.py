@@ -118,3 +118,4 @@ class FaultServer:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+

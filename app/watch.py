@@ -1,0 +1,431 @@
+"""`vadagent watch SOURCE...`: score live cameras as frames arrive and explain what they flag.
+
+Per camera, a reader thread decodes the stream (reopening it with back-off when it stalls or
+drops), keeps the last seconds of frames in a bounded ring, scores each frame with the camera's
+scorer (causal: calibrated on the site's normal footage, one threshold) and opens a moment when
+the score crosses it. When the moment closes, it waits in a bounded queue; the explainer takes it
+when the camera's call budget allows (calls per minute), cuts the context before and after from
+the ring into a clip, and runs the same explain branch as for files on that one moment. Every
+moment ends as an event in `events.jsonl` and `events.sqlite` (explained, or "detected, not
+explained" with the reason), with keyframes as JPEGs and, with `--webhook`, a POST. When the VLM
+falls behind, overlapping waiting moments of a camera merge and the lowest-scoring ones are
+dropped, each drop logged: never an unbounded backlog. SIGINT/SIGTERM: the cameras stop, open
+moments close and are explained or recorded, files are flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import signal
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import httpx
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+
+from vadagent.agents.explain.run import Detection, aexplain_detection
+from vadagent.app.job import Job
+from vadagent.errors import UsageError, VadagentError
+from vadagent.prompts import PROMPTS_VERSION
+from vadagent.tools.scorer import Scorer
+from vadagent.tools.scorer.live import LiveScorer, Moment, MomentTracker
+from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource
+from vadagent.types import Candidate, ScorerSummary, VideoReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WatchOptions:
+    before_s: float = 3.0  # context before a moment
+    after_s: float = 2.0  # and after it
+    max_moment_s: float = 10.0  # a longer event is asked about in pieces
+    queue_size: int = 8  # moments waiting for the VLM, all cameras together
+    webhook: str | None = None
+    realtime: bool = False
+    loop: bool = False
+    keep_days: float | None = None
+    max_gb: float | None = None
+
+
+@dataclass
+class Camera:
+    name: str
+    source: LiveSource
+    scorer: Scorer
+    calls_per_minute: float
+    ring: FrameRing | None = None
+    latest_s: float = -1.0
+    score: float = float("nan")
+    frames: int = 0
+    alive: bool = True
+    tokens: float = 1.0
+    refilled: float = field(default_factory=time.monotonic)
+
+    def take_call(self) -> bool:
+        """A token bucket: `calls_per_minute`, bursts of at most that many."""
+        now = time.monotonic()
+        capacity = max(1.0, self.calls_per_minute)
+        self.tokens = min(capacity, self.tokens + (now - self.refilled) * self.calls_per_minute / 60.0)
+        self.refilled = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class Waiting:
+    """Moments waiting for the VLM, bounded: a new moment merges with an overlapping one of its camera;
+    when full, the lowest-scoring waiting moment is dropped (logged)."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.items, self.dropped = size, [], []
+        self.changed = asyncio.Event()
+
+    def put(self, camera: Camera, moment: Moment) -> None:
+        for i, (other_camera, other) in enumerate(self.items):
+            if other_camera is camera and other.overlaps(moment, slack_s=1.0):
+                self.items[i] = (camera, other.merge(moment))
+                log.info("%s: merged a moment at %.1f s into the one waiting at %.1f s", camera.name, moment.start_s,
+                         other.start_s)
+                self.changed.set()
+                return
+        self.items.append((camera, moment))
+        if len(self.items) > self.size:
+            lowest = min(self.items, key=lambda item: item[1].peak_score)
+            self.items.remove(lowest)
+            self.dropped.append(lowest)
+            log.warning("%s: the VLM is behind; dropped the waiting moment at %.1f s (peak %.2f)", lowest[0].name,
+                        lowest[1].start_s, lowest[1].peak_score)
+        self.changed.set()
+
+    def take(self) -> tuple[Camera, Moment] | None:
+        """The oldest moment whose camera may call the VLM now."""
+        for item in list(self.items):
+            if item[0].take_call():
+                self.items.remove(item)
+                return item
+        return None
+
+
+class EventLog:
+    """events.jsonl (appended and flushed per event) and events.sqlite, side by side."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.jsonl = (folder / "events.jsonl").open("a", encoding="utf-8")
+        self.db = sqlite3.connect(folder / "events.sqlite")
+        self.db.execute("create table if not exists events (id text primary key, camera text, opened_at real, "
+                        "alerted_at real, explained integer, category text, severity integer, what text, json text)")
+
+    def add(self, record: dict) -> None:
+        self.jsonl.write(json.dumps(record) + "\n")
+        self.jsonl.flush()
+        event = record.get("event") or {}
+        self.db.execute("insert or replace into events values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (record["id"], record["camera"], record["opened_at"], record["alerted_at"],
+                         int(record["explained"]), event.get("category"), event.get("severity"), event.get("what"),
+                         json.dumps(record)))
+        self.db.commit()
+
+    def close(self) -> None:
+        self.jsonl.close()
+        self.db.close()
+
+
+class Watch:
+    def __init__(self, job: Job, cameras: list[Camera], output: Path, options: WatchOptions, console: Console) -> None:
+        self.job, self.cameras, self.output, self.options, self.console = job, cameras, output, options, console
+        self.stop = threading.Event()
+        self.log = EventLog(output)
+        self.events = self.numbered = 0  # recorded; numbered (ids, given when a moment is taken up)
+
+    # -- cameras (threads) ---------------------------------------------------------------------
+    def read(self, camera: Camera, submit) -> None:
+        live = LiveScorer(camera.scorer, device=self.job.device)
+        tracker = MomentTracker(live.threshold, max_s=self.options.max_moment_s)
+        seen: dict[int, LiveFrame] = {}
+        try:
+            for frame in camera.source.frames(self.stop.is_set):
+                if camera.ring is None:  # sized once the frame rate is known: before + longest moment + after
+                    span = self.options.before_s + self.options.max_moment_s + self.options.after_s + 2.0
+                    camera.ring = FrameRing(span, camera.source.fps)
+                camera.ring.add(frame)
+                camera.frames += 1
+                seen[frame.index] = frame
+                for index, score in live.feed(frame.index, frame.rgb):
+                    self._scored(camera, tracker, seen.pop(index), score, submit)
+            for index, score in live.flush():
+                self._scored(camera, tracker, seen.pop(index), score, submit)
+        except VadagentError as error:  # a camera that cannot work at all (a missing file): it alone stops
+            log.error("%s: %s", camera.name, error)
+        finally:
+            moment = tracker.close(time.time())
+            if moment is not None:
+                submit(camera, moment)
+            camera.alive = False
+
+    def _scored(self, camera: Camera, tracker: MomentTracker, frame: LiveFrame, score: float, submit) -> None:
+        camera.score, camera.latest_s = score, frame.time_s
+        moment = tracker.update(frame.time_s, score, frame.wall)
+        if moment is not None:
+            submit(camera, moment)
+
+    # -- explaining (the event loop) -----------------------------------------------------------
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        waiting = Waiting(self.options.queue_size)
+        submit = lambda camera, moment: loop.call_soon_threadsafe(waiting.put, camera, moment)  # noqa: E731
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop)
+        readers = [threading.Thread(target=self.read, args=(c, submit), name=f"camera {c.name}", daemon=True)
+                   for c in self.cameras]
+        for reader in readers:
+            reader.start()
+        capacity = self.job.client.capacity if self.job.client is not None else 1
+        active: set[asyncio.Task] = set()
+        try:
+            while True:
+                item = waiting.take() if len(active) < capacity else None  # as many at once as the model serves
+                if item is not None:
+                    task = asyncio.create_task(self.explain(*item))
+                    active.add(task)
+                    task.add_done_callback(lambda done: (active.discard(done), waiting.changed.set()))
+                    continue
+                if not any(c.alive for c in self.cameras) and not waiting.items and not active:
+                    break
+                waiting.changed.clear()
+                try:
+                    await asyncio.wait_for(waiting.changed.wait(), timeout=0.5)
+                except TimeoutError:
+                    pass
+        finally:
+            self.stop.set()
+            for reader in readers:
+                reader.join(timeout=10)
+            self.log.close()
+            if self.job.client is not None:
+                await self.job.client.aclose()
+        gaps = sum(len(c.source.gaps) for c in self.cameras)
+        frames = ", ".join(f"{c.name} {c.frames}" for c in self.cameras)
+        self.console.print(f"{self.events} event(s) from {len(self.cameras)} camera(s) (frames scored: {frames}); "
+                           f"{len(waiting.dropped)} moment(s) dropped while the VLM was behind; {gaps} stream "
+                           f"interruption(s) → {self.output}", highlight=False)
+        return 0
+
+    def _stop(self) -> None:
+        if not self.stop.is_set():
+            self.console.print("stopping: closing open moments and explaining them", highlight=False)
+        self.stop.set()
+
+    async def explain(self, camera: Camera, moment: Moment) -> None:
+        while camera.alive and camera.latest_s < moment.end_s + self.options.after_s:  # the context after it
+            await asyncio.sleep(0.1)
+        frames = camera.ring.between(moment.start_s - self.options.before_s, moment.end_s + self.options.after_s)
+        if len(frames) < 2:
+            log.warning("%s: the moment at %.1f s left the buffer before it could be explained", camera.name,
+                        moment.start_s)
+            return
+        self.numbered += 1
+        event_id = f"{camera.name}-{self.numbered}"
+        clip = self.output / "clips" / f"{event_id}.mp4"
+        await asyncio.to_thread(write_clip, clip, frames, camera.source.fps)
+        clock = ClipClock([f.time_s for f in frames], camera.source.fps)
+        event, reason = None, ""
+        try:
+            detection = await asyncio.to_thread(moment_detection, self.job, camera.scorer, clip, moment, clock)
+            report, _ = await aexplain_detection(detection, self.job.client, folder_fps=self.job.folder_fps,
+                                                 detector=self.job.detector,
+                                                 deadline_s=self.job.settings.vlm.video_deadline_s,
+                                                 calls_per_candidate=self.job.settings.vlm.calls_per_candidate)
+            context = report.contexts[0] if report.contexts else None
+            if report.events and context is not None and context.status == "explained":
+                event = on_stream_time(report.events[0], clock)
+            else:
+                reason = context.reason if context and context.reason else "no VLM reachable"
+        except Exception as error:  # noqa: BLE001 - a service loop: one moment's failure is recorded, watching goes on
+            log.exception("%s: the moment at %.1f s could not be explained", camera.name, moment.start_s)
+            reason = f"could not be explained: {error}".splitlines()[0]
+        explained = event is not None
+        keyframes = await asyncio.to_thread(save_keyframes, self.output / "keyframes" / event_id, frames, moment)
+        alerted = time.time()
+        record = {"id": event_id, "camera": camera.name, "source": camera.source.source,
+                  "start_s": round(moment.start_s, 2), "end_s": round(moment.end_s, 2), "peak_score": round(moment.peak_score, 3),
+                  "opened_at": moment.opened_wall, "alerted_at": alerted, "explained": explained,
+                  "status": "explained" if explained else "detected, not explained", "reason": reason,
+                  "latency_to_alert_s": round(alerted - moment.opened_wall, 2),
+                  "latency_to_explanation_s": round(alerted - moment.opened_wall, 2) if explained else None,
+                  "event": event, "clip": str(clip.relative_to(self.output)),
+                  "keyframes": [str(k.relative_to(self.output)) for k in keyframes]}
+        self.events += 1
+        self.log.add(record)
+        what = event["what"] if event else reason
+        self.console.print(f"{escape(camera.name)} {moment.start_s:.1f}–{moment.end_s:.1f} s: "
+                           f"{'explained' if explained else 'detected'}: {escape(what)}", highlight=False, soft_wrap=True)
+        if self.options.webhook:
+            await post_alert(self.options.webhook, record)
+        await asyncio.to_thread(prune, self.output, self.options.keep_days, self.options.max_gb)
+
+
+@dataclass
+class ClipClock:
+    """A moment's clip is written at the camera's nominal rate while a stream's frames arrive when
+    they do: times convert through the frames themselves."""
+
+    times: list[float]  # camera time of each frame of the clip
+    fps: float
+
+    def to_clip(self, time_s: float) -> float:
+        return int(np.searchsorted(self.times, time_s)) / self.fps
+
+    def to_stream(self, clip_s: float) -> float:
+        return self.times[min(max(int(round(clip_s * self.fps)), 0), len(self.times) - 1)]
+
+
+def on_stream_time(event, clock: ClipClock) -> dict:
+    """An event explained on its clip, with its times on the camera's clock (seconds since it opened)."""
+    shift = lambda t: round(clock.to_stream(t), 3)  # noqa: E731
+    moved = event.model_copy(update={
+        "start_s": shift(event.start_s), "end_s": shift(event.end_s),
+        "evidence_frames": [shift(t) for t in event.evidence_frames],
+        "relations": [r.model_copy(update={"start_s": shift(r.start_s), "end_s": shift(r.end_s)}) for r in event.relations]})
+    return moved.model_dump(mode="json")
+
+
+def moment_detection(job: Job, scorer: Scorer, clip: Path, moment: Moment, clock: ClipClock) -> Detection:
+    """The clip scored (for its evidence) with the live moment as its one candidate."""
+    scored = scorer.score(clip, device=job.device)
+    fps, last = scored.info.fps, scored.info.frame_count - 1
+    duration = scored.info.duration_s
+    start, end = (min(clock.to_clip(t), duration) for t in (moment.start_s, moment.end_s))
+    peak = min(max(clock.to_clip(moment.peak_s), start), end)
+    candidate = Candidate(start_s=start, end_s=max(end, start), peak_s=peak, peak_score=round(moment.peak_score, 4),
+                          start_frame=min(round(start * fps), last), end_frame=min(round(end * fps), last))
+    report = VideoReport(video=scored.info, taxonomy=job.taxonomy, rules=job.rules, prompts_version=PROMPTS_VERSION,
+                         scorer=ScorerSummary(scorer_id=scored.scorer_id, fps=fps, threshold=round(scored.threshold, 4),
+                                              candidates=[candidate]))
+    return Detection(str(clip), report, scored)
+
+
+def write_clip(path: Path, frames, fps: float) -> int:
+    """Frames (any iterable of LiveFrame) into an H.264 MP4; returns how many were written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with av.open(str(path), "w") as out:
+        stream = None
+        for frame in frames:
+            if stream is None:
+                height, width = frame.rgb.shape[:2]
+                stream = out.add_stream("libx264", rate=round(fps))
+                stream.width, stream.height, stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
+            rgb = frame.rgb[: stream.height, : stream.width]
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
+            written += 1
+        if stream is not None:
+            out.mux(stream.encode())
+    return written
+
+
+def record_command(source: str, output: Path, seconds: float, console: Console) -> int:
+    """`vadagent record URL --seconds N -o normal.mp4`: a stretch of a camera, as normal footage to fit on."""
+    if output.suffix.lower() != ".mp4":
+        raise UsageError(f"{output}: the recording is written as MP4; name it .mp4")
+    live = LiveSource(source, max_side=1280)
+    started = time.monotonic()  # a stream that stalls still ends the recording in time
+    stream = live.frames(stop=lambda: time.monotonic() - started >= seconds + live.stall_s)
+    written = write_clip(output, itertools.takewhile(lambda frame: frame.time_s < seconds, stream), live.fps)
+    if written < 2:
+        output.unlink(missing_ok=True)
+        raise UsageError(f"{source}: fewer than 2 frames arrived in {seconds:g} s")
+    console.print(f"recorded {written} frames ({written / live.fps:.1f} s) → {output}", highlight=False)
+    return 0
+
+
+def save_keyframes(folder: Path, frames: list[LiveFrame], moment: Moment) -> list[Path]:
+    """The first, peak and last frames of the moment, as JPEGs."""
+    import cv2
+
+    inside = [f for f in frames if moment.start_s <= f.time_s <= moment.end_s] or frames
+    peak = min(inside, key=lambda f: abs(f.time_s - moment.peak_s))
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for frame in {f.index: f for f in (inside[0], peak, inside[-1])}.values():
+        path = folder / f"{frame.time_s:09.2f}.jpg"
+        cv2.imwrite(str(path), cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        saved.append(path)
+    return saved
+
+
+async def post_alert(url: str, record: dict, attempts: int = 3) -> bool:
+    """POST the event as JSON, retried with back-off; a webhook that never answers is logged, not fatal."""
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        for attempt in range(attempts):
+            try:
+                response = await client.post(url, json=record)
+                if response.status_code < 300:
+                    return True
+                problem = f"HTTP {response.status_code}"
+            except httpx.HTTPError as error:
+                problem = f"{type(error).__name__}: {error}"
+            await asyncio.sleep(0.5 * 2**attempt)
+    log.warning("webhook %s: the alert for %s was not delivered (%s)", url, record["id"], problem)
+    return False
+
+
+def prune(output: Path, keep_days: float | None, max_gb: float | None) -> None:
+    """Clips and keyframes older than `keep_days`, then the oldest beyond `max_gb`, are deleted."""
+    files = sorted((p for folder in ("clips", "keyframes") for p in (output / folder).rglob("*") if p.is_file()),
+                   key=lambda p: p.stat().st_mtime)
+    now = time.time()
+    if keep_days is not None:
+        for path in [p for p in files if now - p.stat().st_mtime > keep_days * 86400]:
+            path.unlink(missing_ok=True)
+            files.remove(path)
+    if max_gb is not None:
+        total = sum(p.stat().st_size for p in files)
+        while files and total > max_gb * 1e9:
+            oldest = files.pop(0)
+            total -= oldest.stat().st_size
+            oldest.unlink(missing_ok=True)
+
+
+def parse_cameras(sources: list[str], default_scorer: Path | None, settings, options: WatchOptions) -> list[Camera]:
+    """SOURCE or SOURCE=SCORER_DIR; a camera is named after its file or host, numbered if needed."""
+    cameras, names = [], set()
+    for number, text in enumerate(sources, 1):
+        source, _, scorer_dir = text.rpartition("=") if "=" in text and Path(text.rpartition("=")[2]).is_dir() \
+            else (text, "", "")
+        folder = Path(scorer_dir) if scorer_dir else default_scorer
+        if folder is None:
+            raise UsageError(f"{source}: no scorer; give --scorer DIR (from 'vadagent fit' on this camera's normal "
+                             "footage) or SOURCE=SCORER_DIR")
+        name = (Path(source).stem if "://" not in source else source.split("://", 1)[1].split("/")[0].replace(":", "_"))
+        name = name if name not in names else f"{name}_{number}"
+        names.add(name)
+        cameras.append(Camera(name, LiveSource(source, realtime=options.realtime, loop=options.loop),
+                              Scorer.load(folder), settings.candidates.calls_per_minute))
+    return cameras
+
+
+def watch_command(settings, sources: list[str], output: Path, *, scorer_dir: Path | None, vlm: str | None,
+                  taxonomy: str | None, rules_file: Path | None, options: WatchOptions, console: Console) -> int:
+    from vadagent.app.outputs import claim_output
+
+    cameras = parse_cameras(sources, scorer_dir, settings, options)
+    for camera in cameras:
+        if camera.source.is_file and not Path(camera.source.source).is_file():
+            raise UsageError(f"{camera.source.source}: no such file")
+    with claim_output(output):
+        job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file)
+        console.print(f"watching {len(cameras)} camera(s): {', '.join(c.name for c in cameras)} (Ctrl-C stops)",
+                      highlight=False)
+        return asyncio.run(Watch(job, cameras, output, options, console).run())

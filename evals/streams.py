@@ -1,0 +1,75 @@
+"""Cameras on the network for tests and benchmarks: a clip served as a live MPEG-TS stream over
+HTTP (what ffmpeg and many IP cameras serve), paced at the clip's own rate and looping, that can
+be cut for a while as a camera that loses power or network is."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+class LiveStreamServer:
+    """`cut(seconds)` drops the connection and refuses new ones for that long."""
+
+    def __init__(self, clip: Path, fps: float = 25.0) -> None:
+        import av
+
+        self.ts = clip.with_suffix(".ts")
+        with av.open(str(clip)) as src, av.open(str(self.ts), "w", format="mpegts") as out:
+            stream = out.add_stream("libx264", rate=round(fps))
+            stream.width, stream.height, stream.pix_fmt = src.streams.video[0].width, src.streams.video[0].height, "yuv420p"
+            stream.options = {"g": str(round(fps)), "bf": "0"}  # a keyframe a second: a reconnecting reader starts soon
+            for frame in src.decode(video=0):
+                out.mux(stream.encode(frame.reformat(format="yuv420p")))
+            out.mux(stream.encode())
+        self.data, self.seconds = self.ts.read_bytes(), src_seconds(clip)
+        self.down_until, self.connections = 0.0, 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if time.monotonic() < outer.down_until:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                outer.connections += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "video/mp2t")
+                self.end_headers()
+                step = max(188 * 40, len(outer.data) // max(1, int(outer.seconds * 20)))
+                pause = outer.seconds * step / len(outer.data)
+                try:
+                    while True:  # a live camera never ends; it loops the clip
+                        for start in range(0, len(outer.data), step):
+                            if time.monotonic() < outer.down_until:
+                                return  # cut: the connection drops
+                            self.wfile.write(outer.data[start : start + step])
+                            self.wfile.flush()
+                            time.sleep(pause)
+                except OSError:
+                    return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/live.ts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def cut(self, seconds: float) -> None:
+        self.down_until = time.monotonic() + seconds
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def src_seconds(clip: Path) -> float:
+    import av
+
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        return float(stream.frames / stream.average_rate)

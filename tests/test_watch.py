@@ -1,0 +1,130 @@
+"""`vadagent watch`: a clip played live and a real HTTP live stream (MPEG-TS, as cameras serve it),
+scored as frames arrive, explained with a replay VLM, recorded in events.jsonl, the SQLite log and a
+local webhook; a stream cut for a few seconds is reopened and watching goes on."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from vadagent.evals.streams import LiveStreamServer
+from vadagent.tools.synthetic import ClipSpec, render_clip
+
+VADAGENT = str(Path(sys.executable).with_name("vadagent"))
+JUDGED = {"category": "motion", "label": "fast object", "what": "an object crosses fast", "cause": "unknown cause",
+          "effect": "walkers look", "severity": 2, "severity_rationale": "nobody is hurt", "confidence": 0.7,
+          "evidence_frames": [0], "matched_rules": []}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("site")
+    render_clip(ClipSpec(seconds=12, seed=1), folder / "normal.mp4")
+    truth = render_clip(ClipSpec(seconds=8, seed=2, anomalies=[("fast", 3.0)]), folder / "camera.mp4")
+    fitted = subprocess.run([VADAGENT, "-q", "fit", str(folder / "normal.mp4"), "-o", str(folder / "scorer")],
+                            capture_output=True, text=True, timeout=300)
+    assert fitted.returncode == 0, fitted.stderr
+    (folder / "judge.jsonl").write_text("".join(json.dumps({"text": json.dumps(JUDGED)}) + "\n" for _ in range(40)))
+    return folder, truth
+
+
+class Webhook:
+    def __init__(self):
+        self.received: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                outer.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_live_stream_raises_its_anomaly_everywhere_and_survives_a_cut(tmp_path, site):
+    """The clip served as a live stream (looping): its anomaly's event reaches events.jsonl, the
+    database and the webhook; the camera drops off the network for 3 s, is reopened, and watching
+    goes on; Ctrl-C stops cleanly; `record` captures the camera as normal footage."""
+    folder, truth = site
+    camera, hook, out = LiveStreamServer(folder / "camera.mp4"), Webhook(), tmp_path / "out"
+    process = subprocess.Popen([VADAGENT, "watch", camera.url, "--scorer", str(folder / "scorer"), "-o", str(out),
+                                "--vlm", f"replay:{folder / 'judge.jsonl'}", "--webhook", hook.url],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        time.sleep(9)  # the first pass of the clip, anomaly included
+        camera.cut(3)  # the camera drops off the network for three seconds
+        time.sleep(10)
+        assert camera.connections >= 2, "the stream was not reopened"
+    finally:
+        process.send_signal(signal.SIGINT)  # a clean stop: moments closed, files flushed
+        _, stderr = process.communicate(timeout=120)
+    try:
+        recorded = subprocess.run([VADAGENT, "record", camera.url, "--seconds", "2", "-o", str(tmp_path / "normal.mp4")],
+                                  capture_output=True, text=True, timeout=60)
+    finally:
+        camera.close()
+        hook.server.shutdown()
+    assert process.returncode == 0, stderr
+    said = " ".join(stderr.split())
+    assert "reopening with back-off" in said and "back after" in said and "1 stream interruption(s)" in said
+    records = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    start, end = (f / truth.fps for f in (truth.events[0]["start_frame"], truth.events[0]["end_frame"]))
+    first_pass = [r for r in records if r["start_s"] <= end + 1.0 and start - 1.0 <= r["end_s"]]  # stream ≈ clip time
+    assert first_pass and all(r["explained"] and r["event"]["what"] == JUDGED["what"] for r in first_pass)
+    assert all(r["start_s"] - 1.0 <= r["event"]["start_s"] <= r["end_s"] + 1.0 for r in first_pass)  # camera's clock
+    assert all((out / k).is_file() for r in first_pass for k in r["keyframes"]) and first_pass[0]["latency_to_alert_s"] < 10
+    with sqlite3.connect(out / "events.sqlite") as db:
+        assert {row[0] for row in db.execute("select id from events")} == {r["id"] for r in records}
+    assert {r["id"] for r in hook.received} == {r["id"] for r in records}
+    assert recorded.returncode == 0 and "recorded" in recorded.stderr, recorded.stderr
+
+
+def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(site, caplog):
+    import logging
+
+    import numpy as np
+
+    from vadagent.app.watch import Camera, Waiting
+    from vadagent.tools.scorer import Scorer
+    from vadagent.tools.scorer.live import LiveScorer, Moment
+    from vadagent.tools.video import open_video
+    from vadagent.tools.video.live import LiveSource
+
+    folder, _ = site
+    scorer = Scorer.load(folder / "scorer")
+    offline = scorer.score(folder / "camera.mp4").scores
+    live, scores = LiveScorer(scorer), {}
+    with open_video(folder / "camera.mp4") as video:
+        for batch in video.scan(gray=False):
+            for index, frame in zip(batch.indices, batch.frames):
+                scores.update(live.feed(int(index), frame))
+    scores.update(live.flush())
+    online = np.array([scores[i] for i in range(len(offline))])
+    assert np.corrcoef(online[5:], offline[5:])[0, 1] > 0.9  # the same tiers and calibration, a trailing median
+    assert abs(int(online.argmax()) - int(offline.argmax())) <= 3
+
+    camera = Camera("cam", LiveSource("x.mp4"), scorer, calls_per_minute=6)
+    waiting = Waiting(size=2)
+    with caplog.at_level(logging.INFO):
+        waiting.put(camera, Moment(1.0, 2.0, 1.5, 3.0, 0.0))
+        waiting.put(camera, Moment(2.5, 3.0, 2.8, 4.0, 0.0))  # overlaps the first (within a second): merged
+        waiting.put(camera, Moment(10.0, 11.0, 10.5, 2.0, 0.0))
+        waiting.put(camera, Moment(20.0, 21.0, 20.5, 5.0, 0.0))  # full: the lowest-scoring waiting one goes
+    assert [(m.start_s, m.end_s) for _, m in waiting.items] == [(1.0, 3.0), (20.0, 21.0)]
+    assert [m.start_s for _, m in waiting.dropped] == [10.0]
+    assert "merged a moment" in caplog.text and "dropped the waiting moment at 10.0 s" in caplog.text

@@ -1,0 +1,110 @@
+"""A fitted scorer on frames as they arrive, and the moments its scores open and close.
+
+`LiveScorer` runs the same frame pass, tiers and calibration as `Scorer.score`, causally: the
+median over `median_window` frames trails instead of centring, so a frame's score is known a
+chunk after it arrives. `MomentTracker` opens a moment when the score crosses the threshold and
+closes it once the score has stayed below for `hold_s`, or after `max_s` (a long event is asked
+about while it lasts, in pieces).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vadagent.tools.scorer.frames import ChunkMaker
+from vadagent.tools.scorer.scorer import Scorer
+
+
+class LiveScorer:
+    def __init__(self, scorer: Scorer, *, device: str = "cpu", chunk: int = 8) -> None:
+        self.scorer, self.device, self.chunk = scorer, device, chunk
+        self.maker = ChunkMaker(scorer.width, scorer.height, flow=any(t.needs_flow for t in scorer.tiers.values()))
+        self.readers = {name: tier.reader() for name, tier in scorer.tiers.items()}
+        self.recent: deque[float] = deque(maxlen=scorer.config.median_window)
+        self._indices: list[int] = []
+        self._grays: list[np.ndarray] = []
+
+    @property
+    def threshold(self) -> float:
+        return float(self.scorer.calibration["threshold"])
+
+    def feed(self, index: int, rgb: np.ndarray) -> list[tuple[int, float]]:
+        """Add one frame; returns (index, calibrated score) for the frames scored so far."""
+        self._indices.append(index)
+        self._grays.append(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+        return self.flush() if len(self._indices) >= self.chunk else []
+
+    def flush(self) -> list[tuple[int, float]]:
+        if not self._indices:
+            return []
+        chunk = self.maker.feed(np.asarray(self._indices, np.int64), np.stack(self._grays))
+        self._indices, self._grays = [], []
+        if chunk is None:
+            return []
+        scorer, per_tier = self.scorer, {}
+        for name, tier in scorer.tiers.items():
+            scored = tier.score(self.readers[name].feed(chunk), self.device)
+            z = scorer._z(name, scored.scores) * scorer.config.weight(name)
+            per_tier[name] = dict(zip(scored.indices.tolist(), z.tolist()))
+        scores = []
+        for index in chunk.indices.tolist():
+            self.recent.append(sum(values.get(index, 0.0) for values in per_tier.values()))
+            fused = float(np.median(self.recent))
+            scores.append((index, (fused - scorer.calibration["mean"]) / scorer.calibration["std"]))
+        return scores
+
+
+@dataclass
+class Moment:
+    """A stretch of a live stream whose score crossed the threshold."""
+
+    start_s: float
+    end_s: float
+    peak_s: float
+    peak_score: float
+    opened_wall: float  # when the score crossed the threshold
+    closed_wall: float = 0.0
+
+    def overlaps(self, other: Moment, slack_s: float = 0.0) -> bool:
+        return self.start_s <= other.end_s + slack_s and other.start_s <= self.end_s + slack_s
+
+    def merge(self, other: Moment) -> Moment:
+        peak = self if self.peak_score >= other.peak_score else other
+        return Moment(min(self.start_s, other.start_s), max(self.end_s, other.end_s), peak.peak_s, peak.peak_score,
+                      min(self.opened_wall, other.opened_wall), max(self.closed_wall, other.closed_wall))
+
+
+class MomentTracker:
+    def __init__(self, threshold: float, *, hold_s: float = 1.0, max_s: float = 10.0) -> None:
+        self.threshold, self.hold_s, self.max_s = threshold, hold_s, max_s
+        self.open: Moment | None = None
+        self._below_since: float | None = None
+
+    def update(self, time_s: float, score: float, wall: float) -> Moment | None:
+        """Feed one frame's score; returns a moment when one closes."""
+        if score >= self.threshold:
+            self._below_since = None
+            if self.open is None:
+                self.open = Moment(time_s, time_s, time_s, score, wall)
+            else:
+                self.open.end_s = time_s
+                if score > self.open.peak_score:
+                    self.open.peak_s, self.open.peak_score = time_s, score
+            if self.open.end_s - self.open.start_s >= self.max_s:
+                return self.close(wall)
+            return None
+        if self.open is not None:
+            self._below_since = time_s if self._below_since is None else self._below_since
+            if time_s - self._below_since >= self.hold_s:
+                return self.close(wall)
+        return None
+
+    def close(self, wall: float) -> Moment | None:
+        moment, self.open, self._below_since = self.open, None, None
+        if moment is not None:
+            moment.closed_wall = wall
+        return moment

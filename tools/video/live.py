@@ -1,0 +1,144 @@
+"""Live sources: frames as a camera sends them, and the last seconds of them kept for context.
+
+A source is a stream URL (rtsp, rtmp, http(s), udp, tcp), a webcam device (/dev/video0) or a file;
+a file is played at its own frame rate with `realtime` (demos and tests) and ends the stream
+unless `loop`. A stream that stalls or drops is reopened with back-off (`LiveSource.frames`
+yields on across the gap and records it); one camera's failure never raises into the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vadagent.errors import VideoError
+
+log = logging.getLogger(__name__)
+STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
+
+
+@dataclass(frozen=True)
+class LiveFrame:
+    index: int  # frames since the camera was first opened, across reconnections
+    time_s: float  # seconds since the camera was first opened (wall clock for streams)
+    wall: float  # time.time() when the frame arrived
+    rgb: np.ndarray  # (h, w, 3) uint8
+
+
+@dataclass
+class Gap:
+    """A stretch without frames: the source stalled or dropped, and was reopened."""
+
+    start_wall: float
+    end_wall: float | None = None
+    reason: str = ""
+
+
+@dataclass
+class LiveSource:
+    source: str
+    realtime: bool = False  # a file: pace it at its frame rate
+    loop: bool = False  # a file: start again at its end
+    stall_s: float = 10.0  # no frame for this long: reopen
+    max_backoff_s: float = 30.0
+    max_side: int = 640  # frames are kept at most this large (memory of the context buffer)
+    gaps: list[Gap] = field(default_factory=list)
+    fps: float = 25.0  # known once opened
+
+    @property
+    def is_file(self) -> bool:
+        return not self.source.startswith(STREAM_PREFIXES) and not self.source.startswith("/dev/")
+
+    def _open(self) -> av.container.InputContainer:
+        if self.is_file and not Path(self.source).is_file():
+            raise VideoError(self.source, "no such file")
+        options = {} if self.is_file else {"rw_timeout": str(int(self.stall_s * 1e6)), "timeout": str(int(self.stall_s * 1e6))}
+        container = av.open(self.source, options=options, timeout=None if self.is_file else self.stall_s)
+        if not container.streams.video:
+            container.close()
+            raise VideoError(self.source, "has no video stream")
+        stream = container.streams.video[0]
+        self.fps = float(stream.average_rate or stream.guessed_rate or self.fps)
+        return container
+
+    def frames(self, stop: callable = lambda: False) -> Iterator[LiveFrame]:
+        """Frames until the source ends (a file without `loop`) or `stop()` says so."""
+        index, started, backoff = 0, time.time(), 1.0
+        while not stop():
+            try:
+                container = self._open()
+            except (av.error.FFmpegError, OSError, VideoError) as error:
+                if self.is_file and isinstance(error, VideoError):
+                    raise
+                self._gap(f"cannot open: {error}")
+                time.sleep(min(backoff, self.max_backoff_s))
+                backoff *= 2
+                continue
+            self._close_gap()
+            backoff, paced_from, first_pts = 1.0, time.monotonic(), None
+            try:
+                for frame in container.decode(video=0):
+                    if stop():
+                        return
+                    if self.realtime and self.is_file and frame.time is not None:
+                        first_pts = frame.time if first_pts is None else first_pts
+                        delay = paced_from + (frame.time - first_pts) - time.monotonic()
+                        if delay > 0:
+                            time.sleep(delay)
+                    now = time.time()
+                    yield LiveFrame(index, index / self.fps if self.is_file else now - started, now,
+                                    _shrink(frame.to_ndarray(format="rgb24"), self.max_side))
+                    index += 1
+            except (av.error.FFmpegError, OSError) as error:
+                self._gap(f"stream broke: {error}")
+            finally:
+                container.close()
+            if self.is_file and not self.loop:
+                return
+            if not self.is_file:
+                self._gap("the stream ended")
+
+    def _gap(self, reason: str) -> None:
+        if not self.gaps or self.gaps[-1].end_wall is not None:
+            self.gaps.append(Gap(time.time(), reason=reason))
+            log.warning("%s: %s; reopening with back-off", self.source, reason)
+
+    def _close_gap(self) -> None:
+        if self.gaps and self.gaps[-1].end_wall is None:
+            self.gaps[-1].end_wall = time.time()
+            log.warning("%s: back after %.1f s", self.source, self.gaps[-1].end_wall - self.gaps[-1].start_wall)
+
+
+def _shrink(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1:
+        return rgb
+    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+class FrameRing:
+    """The last `seconds` of a camera's frames, for the context before and after a candidate.
+    Memory is bounded: at most `seconds × fps` frames of at most `max_side` pixels a side."""
+
+    def __init__(self, seconds: float, fps: float) -> None:
+        self.frames: deque[LiveFrame] = deque(maxlen=max(2, int(seconds * fps)))
+
+    def add(self, frame: LiveFrame) -> None:
+        self.frames.append(frame)
+
+    def between(self, t0: float, t1: float) -> list[LiveFrame]:
+        return [f for f in self.frames if t0 <= f.time_s <= t1]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(f.rgb.nbytes for f in self.frames)
