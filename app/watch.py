@@ -154,8 +154,17 @@ class Watch:
         live = LiveScorer(camera.scorer, device=self.job.device)
         tracker = MomentTracker(live.threshold, max_s=self.options.max_moment_s)
         seen: dict[int, LiveFrame] = {}
+        gaps = 0
         try:
             for frame in camera.source.frames(self.stop.is_set):
+                if len(camera.source.gaps) != gaps:  # back after a gap: motion across it is not motion
+                    gaps = len(camera.source.gaps)
+                    for index, score in live.flush():
+                        self._scored(camera, tracker, seen.pop(index), score, submit)
+                    moment = tracker.close(time.time())
+                    if moment is not None:
+                        submit(camera, moment)
+                    live, seen = LiveScorer(camera.scorer, device=self.job.device), {}
                 if camera.ring is None:  # sized once the frame rate is known: before + longest moment + after
                     span = self.options.before_s + self.options.max_moment_s + self.options.after_s + 2.0
                     camera.ring = FrameRing(span, camera.source.fps)

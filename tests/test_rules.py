@@ -217,8 +217,7 @@ def test_a_candidate_matching_only_normal_rules_is_rejected_unless_the_evidence_
 
 def test_rules_add_writes_manual_and_open_world_rules(tmp_path):
     path = tmp_path / "site.yaml"
-    run = lambda *args: subprocess.run([VADAGENT, "rules", "add", str(path), *args], capture_output=True, text=True,  # noqa: E731
-                                       timeout=60)
+    run = lambda *args: invoke("rules", "add", path, *args)  # noqa: E731
     first = run("anyone without a helmet in zone B is an anomaly", "--open-world", "--subject", "conditional")
     assert first.returncode == 0 and "a1 [anomaly]" in first.stdout
     assert run("workers in helmets walk through zone B [gate 3]", "--kind", "normal").returncode == 0
@@ -227,5 +226,5 @@ def test_rules_add_writes_manual_and_open_world_rules(tmp_path):
     rules = RuleSet.from_yaml(path)
     assert [(r.id, r.provenance.origin) for r in rules.rules] == [("a1", "open_world"), ("n1", "manual")]
     assert rules.version == 3 and rules.rules[1].text.endswith("[gate 3]")
-    diff = subprocess.run([VADAGENT, "rules", "diff", str(path), str(path)], capture_output=True, text=True, timeout=60)
+    diff = invoke("rules", "diff", path, path)
     assert diff.stdout.strip() == "no differences"
