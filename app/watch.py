@@ -150,7 +150,7 @@ class Watch:
         self.events = self.numbered = 0  # recorded; numbered (ids, given when a moment is taken up)
 
     # -- cameras (threads) ---------------------------------------------------------------------
-    def read(self, camera: Camera, submit) -> None:
+    def read(self, camera: Camera, submit, finished) -> None:
         live = LiveScorer(camera.scorer, device=self.job.device)
         tracker = MomentTracker(live.threshold, max_s=self.options.max_moment_s)
         seen: dict[int, LiveFrame] = {}
@@ -181,7 +181,7 @@ class Watch:
             moment = tracker.close(time.time())
             if moment is not None:
                 submit(camera, moment)
-            camera.alive = False
+            finished(camera)  # after its last moment, in the loop's order: nothing it submitted is missed
 
     def _scored(self, camera: Camera, tracker: MomentTracker, frame: LiveFrame, score: float, submit) -> None:
         camera.score, camera.latest_s = score, frame.time_s
@@ -194,9 +194,10 @@ class Watch:
         loop = asyncio.get_running_loop()
         waiting = Waiting(self.options.queue_size)
         submit = lambda camera, moment: loop.call_soon_threadsafe(waiting.put, camera, moment)  # noqa: E731
+        finished = lambda camera: loop.call_soon_threadsafe(setattr, camera, "alive", False)  # noqa: E731
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop)
-        readers = [threading.Thread(target=self.read, args=(c, submit), name=f"camera {c.name}", daemon=True)
+        readers = [threading.Thread(target=self.read, args=(c, submit, finished), name=f"camera {c.name}", daemon=True)
                    for c in self.cameras]
         for reader in readers:
             reader.start()

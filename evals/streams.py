@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -13,18 +14,23 @@ from pathlib import Path
 class LiveStreamServer:
     """`cut(seconds)` drops the connection and refuses new ones for that long."""
 
-    def __init__(self, clip: Path, fps: float = 25.0) -> None:
+    def __init__(self, clip: Path) -> None:
         import av
 
         self.ts = clip.with_suffix(".ts")
         with av.open(str(clip)) as src, av.open(str(self.ts), "w", format="mpegts") as out:
-            stream = out.add_stream("libx264", rate=round(fps))
-            stream.width, stream.height, stream.pix_fmt = src.streams.video[0].width, src.streams.video[0].height, "yuv420p"
-            stream.options = {"g": str(round(fps)), "bf": "0"}  # a keyframe a second: a reconnecting reader starts soon
-            for frame in src.decode(video=0):
-                out.mux(stream.encode(frame.reformat(format="yuv420p")))
+            source = src.streams.video[0]
+            fps = round(float(source.average_rate or 25))
+            stream = out.add_stream("libx264", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = source.width - source.width % 2, source.height - source.height % 2, \
+                "yuv420p"
+            stream.options = {"g": str(fps), "bf": "0"}  # a keyframe a second: a reconnecting reader starts soon
+            for number, frame in enumerate(src.decode(video=0)):
+                picture = frame.reformat(width=stream.width, height=stream.height, format="yuv420p")
+                picture.pts, picture.time_base = number, Fraction(1, fps)  # the clip's frames, renumbered
+                out.mux(stream.encode(picture))
             out.mux(stream.encode())
-        self.data, self.seconds = self.ts.read_bytes(), src_seconds(clip)
+        self.data, self.seconds, self.fps = self.ts.read_bytes(), src_seconds(clip), fps
         self.down_until, self.connections = 0.0, 0
         outer = self
 
