@@ -418,11 +418,13 @@ def parse_cameras(sources: list[str], default_scorer: Path | None, settings, opt
         if folder is None:
             raise UsageError(f"{source}: no scorer; give --scorer DIR (from 'vadagent fit' on this camera's normal "
                              "footage) or SOURCE=SCORER_DIR")
+        live = LiveSource(source, realtime=options.realtime, loop=options.loop)
+        if live.is_file and not Path(source).is_file():
+            raise UsageError(f"{source}: no such file (and not a stream URL or device)")
         name = (Path(source).stem if "://" not in source else source.split("://", 1)[1].split("/")[0].replace(":", "_"))
         name = name if name not in names else f"{name}_{number}"
         names.add(name)
-        cameras.append(Camera(name, LiveSource(source, realtime=options.realtime, loop=options.loop),
-                              Scorer.load(folder), settings.candidates.calls_per_minute))
+        cameras.append(Camera(name, live, Scorer.load(folder), settings.candidates.calls_per_minute))
     return cameras
 
 
@@ -431,9 +433,6 @@ def watch_command(settings, sources: list[str], output: Path, *, scorer_dir: Pat
     from vadagent.app.outputs import claim_output
 
     cameras = parse_cameras(sources, scorer_dir, settings, options)
-    for camera in cameras:
-        if camera.source.is_file and not Path(camera.source.source).is_file():
-            raise UsageError(f"{camera.source.source}: no such file")
     with claim_output(output):
         job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file)
         console.print(f"watching {len(cameras)} camera(s): {', '.join(c.name for c in cameras)} (Ctrl-C stops)",

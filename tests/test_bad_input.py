@@ -70,6 +70,9 @@ CASES = [
     (["report", "{d}/empty_folder", "-o", "{d}/o8"], "empty_folder: no videos"),
     (["--config", "{d}/config.yaml", "info", "{sample}"], "invalid settings in"),
     (["eval", "severity", "{d}/binary.jsonl"], "binary.jsonl: not a text file"),
+    (["watch", "{sample}", "-o", "{d}/o9"], "no scorer; give --scorer DIR"),
+    (["watch", "{d}/missing.mp4", "--scorer", "{d}/scorer", "-o", "{d}/o10"], "missing.mp4: no such file"),
+    (["record", "{sample}", "-o", "{d}/recording.avi"], "recording.avi: the recording is written as MP4"),
 ]
 
 

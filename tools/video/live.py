@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,7 +68,7 @@ class LiveSource:
         self.fps = float(stream.average_rate or stream.guessed_rate or self.fps)
         return container
 
-    def frames(self, stop: callable = lambda: False) -> Iterator[LiveFrame]:
+    def frames(self, stop: Callable[[], bool] = lambda: False) -> Iterator[LiveFrame]:
         """Frames until the source ends (a file without `loop`) or `stop()` says so."""
         index, started, backoff = 0, time.time(), 1.0
         while not stop():
