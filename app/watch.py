@@ -16,6 +16,7 @@ moments close and are explained or recorded, files are flushed.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import itertools
 import json
 import logging
@@ -38,7 +39,7 @@ from vadagent.errors import UsageError, VadagentError
 from vadagent.prompts import PROMPTS_VERSION
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.scorer.live import LiveScorer, Moment, MomentTracker
-from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource
+from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource, StoredFrame
 from vadagent.types import Candidate, ScorerSummary, VideoReport
 
 log = logging.getLogger(__name__)
@@ -238,6 +239,7 @@ class Watch:
         self.stop.set()
 
     async def explain(self, camera: Camera, moment: Moment) -> None:
+        taken = time.time()  # out of the queue: the camera's budget allowed a call
         while camera.alive and camera.latest_s < moment.end_s + self.options.after_s:  # the context after it
             await asyncio.sleep(0.1)
         frames = camera.ring.between(moment.start_s - self.options.before_s, moment.end_s + self.options.after_s)
@@ -273,6 +275,7 @@ class Watch:
                   "opened_at": moment.opened_wall, "alerted_at": alerted, "explained": explained,
                   "status": "explained" if explained else "detected, not explained", "reason": reason,
                   "latency_to_alert_s": round(alerted - moment.opened_wall, 2),
+                  "waited_for_budget_s": round(max(0.0, taken - moment.closed_wall), 2),
                   "latency_to_explanation_s": round(alerted - moment.opened_wall, 2) if explained else None,
                   "event": event, "clip": str(clip.relative_to(self.output)),
                   "keyframes": [str(k.relative_to(self.output)) for k in keyframes]}
@@ -327,17 +330,19 @@ def moment_detection(job: Job, scorer: Scorer, clip: Path, moment: Moment, clock
 
 
 def write_clip(path: Path, frames, fps: float) -> int:
-    """Frames (any iterable of LiveFrame) into an H.264 MP4; returns how many were written."""
+    """Frames (any iterable of frames with `.rgb`, decoded one at a time) into an H.264 MP4; returns
+    how many were written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     with av.open(str(path), "w") as out:
         stream = None
         for frame in frames:
+            rgb = frame.rgb
             if stream is None:
-                height, width = frame.rgb.shape[:2]
+                height, width = rgb.shape[:2]
                 stream = out.add_stream("libx264", rate=round(fps))
                 stream.width, stream.height, stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
-            rgb = frame.rgb[: stream.height, : stream.width]
+            rgb = rgb[: stream.height, : stream.width]
             out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
             written += 1
         if stream is not None:
@@ -360,17 +365,15 @@ def record_command(source: str, output: Path, seconds: float, console: Console) 
     return 0
 
 
-def save_keyframes(folder: Path, frames: list[LiveFrame], moment: Moment) -> list[Path]:
-    """The first, peak and last frames of the moment, as JPEGs."""
-    import cv2
-
+def save_keyframes(folder: Path, frames: list[StoredFrame], moment: Moment) -> list[Path]:
+    """The first, peak and last frames of the moment, as the JPEGs the ring already holds."""
     inside = [f for f in frames if moment.start_s <= f.time_s <= moment.end_s] or frames
     peak = min(inside, key=lambda f: abs(f.time_s - moment.peak_s))
     folder.mkdir(parents=True, exist_ok=True)
     saved = []
     for frame in {f.index: f for f in (inside[0], peak, inside[-1])}.values():
         path = folder / f"{frame.time_s:09.2f}.jpg"
-        cv2.imwrite(str(path), cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        path.write_bytes(frame.jpeg)
         saved.append(path)
     return saved
 
@@ -428,10 +431,26 @@ def parse_cameras(sources: list[str], default_scorer: Path | None, settings, opt
     return cameras
 
 
+def steady_memory() -> None:
+    """A process that runs for days, whose threads allocate and free a frame's worth of memory many
+    times a second, grows through glibc's allocator alone: it raises its mmap threshold after each
+    large free (so frames land in per-thread heaps, which fragment) and gives every thread an arena.
+    A fixed threshold returns each frame's memory to the system when freed, and two arenas bound
+    the rest. (glibc only; elsewhere nothing changes.)"""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_mmap_threshold, m_arena_max = -3, -8  # from glibc's malloc.h
+    libc.mallopt(m_mmap_threshold, 256 * 1024)
+    libc.mallopt(m_arena_max, 2)
+
+
 def watch_command(settings, sources: list[str], output: Path, *, scorer_dir: Path | None, vlm: str | None,
                   taxonomy: str | None, rules_file: Path | None, options: WatchOptions, console: Console) -> int:
     from vadagent.app.outputs import claim_output
 
+    steady_memory()
     cameras = parse_cameras(sources, scorer_dir, settings, options)
     with claim_output(output):
         job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file)

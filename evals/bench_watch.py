@@ -77,11 +77,15 @@ def soak(data: Path, minutes: float, scratch: Path) -> dict:
     time.sleep(60)
     memory_start = rss_mb(process.pid)
     cuts = [started + minutes * 60 * f for f in (0.3, 0.6)]
+    samples, next_sample = [], time.monotonic()
     while time.monotonic() - started < minutes * 60 and process.poll() is None:
         if cuts and time.monotonic() >= cuts[0]:
             cuts.pop(0)
             for camera in cameras:
                 camera.cut(3)
+        if time.monotonic() >= next_sample:
+            samples.append(round(rss_mb(process.pid)))
+            next_sample += 60
         time.sleep(1)
     memory_end = rss_mb(process.pid)
     process.send_signal(signal.SIGINT)
@@ -93,15 +97,19 @@ def soak(data: Path, minutes: float, scratch: Path) -> dict:
     log = out / "events.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
     latencies = [r["latency_to_alert_s"] for r in records]
+    waits = [r.get("waited_for_budget_s", 0.0) for r in records]
     said = " ".join(stderr.split())
     scored = said.split("frames scored: ")[1].split(")")[0] if "frames scored: " in said else ""
     return {"minutes": round(ran_s / 60, 1), "exit_code": process.returncode, "cameras": len(cameras),
             "rss_mb_after_1_min": round(memory_start, 1), "rss_mb_at_end": round(memory_end, 1),
-            "rss_growth_mb": round(memory_end - memory_start, 1), "frames_scored": scored,
+            "rss_growth_mb": round(memory_end - memory_start, 1), "rss_mb_each_minute": samples,
+            "dropped_while_vlm_behind": said.split(" moment(s) dropped")[0].rsplit(" ", 1)[-1] if "dropped" in said else None,
+            "frames_scored": scored,
             "frames_sent": ", ".join(f"{c.ts.stem} {round(ran_s * c.fps)}" for c in cameras), "events": len(records),
             "explained": sum(r["explained"] for r in records),
             "alert_latency_median_s": round(statistics.median(latencies), 2) if latencies else None,
             "alert_latency_worst_s": round(max(latencies), 2) if latencies else None,
+            "of_which_waiting_for_the_call_budget_median_s": round(statistics.median(waits), 2) if waits else None,
             "interruptions_survived": said.count("back after"), "reconnections": [c.connections - 1 for c in cameras],
             "crashed": "Traceback" in stderr}
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from vadagent.errors import VideoError
@@ -117,8 +118,6 @@ class LiveSource:
 
 
 def _shrink(rgb: np.ndarray, max_side: int) -> np.ndarray:
-    import cv2
-
     h, w = rgb.shape[:2]
     scale = max_side / max(h, w)
     if scale >= 1:
@@ -126,19 +125,37 @@ def _shrink(rgb: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
+@dataclass(frozen=True)
+class StoredFrame:
+    """A frame kept as a JPEG; `rgb` decodes it when (and each time) it is needed."""
+
+    index: int
+    time_s: float
+    wall: float
+    jpeg: bytes
+
+    @property
+    def rgb(self) -> np.ndarray:
+        return cv2.cvtColor(cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
 class FrameRing:
     """The last `seconds` of a camera's frames, for the context before and after a candidate.
-    Memory is bounded: at most `seconds × fps` frames of at most `max_side` pixels a side."""
+    Memory is bounded: at most `seconds × fps` frames, each kept as a JPEG (≈ 40 kB at 640×480
+    instead of 920 kB raw), decoded one at a time when a moment's clip is written."""
 
-    def __init__(self, seconds: float, fps: float) -> None:
-        self.frames: deque[LiveFrame] = deque(maxlen=max(2, int(seconds * fps)))
+    def __init__(self, seconds: float, fps: float, quality: int = 90) -> None:
+        self.frames: deque[StoredFrame] = deque(maxlen=max(2, int(seconds * fps)))
+        self.quality = quality
 
     def add(self, frame: LiveFrame) -> None:
-        self.frames.append(frame)
+        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if ok:
+            self.frames.append(StoredFrame(frame.index, frame.time_s, frame.wall, jpeg.tobytes()))
 
-    def between(self, t0: float, t1: float) -> list[LiveFrame]:
-        return [f for f in self.frames if t0 <= f.time_s <= t1]
+    def between(self, t0: float, t1: float) -> list[StoredFrame]:
+        return [f for f in list(self.frames) if t0 <= f.time_s <= t1]  # a copy: the reader appends meanwhile
 
     @property
     def nbytes(self) -> int:
-        return sum(f.rgb.nbytes for f in self.frames)
+        return sum(len(f.jpeg) for f in self.frames)
