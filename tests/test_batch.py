@@ -96,7 +96,7 @@ class _SlowJudge(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("workers", [pytest.param(1, marks=pytest.mark.slow), 3])  # 1: the sequential baseline
 def test_videos_run_concurrently_within_the_servers_capacity(tmp_path, synthetic_normal, workers):
     folder = tmp_path / "videos"
     folder.mkdir()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from inprocess import invoke
 
 from vadagent.agents.explain.graph import ExplainDeps, build_explain_graph
 from vadagent.agents.explain.run import collect
@@ -105,8 +106,7 @@ def test_graph_shape_snapshot(tmp_path):
 def test_explain_cli_with_a_tiny_vlm_on_a_real_clip(tmp_path, tiny_vlm, shared_data):
     clip = shared_data / "clips" / "car_accident.mp4"
     out = tmp_path / "out"
-    result = subprocess.run([VADAGENT, "explain", str(clip), "--normal", f"{clip}#t=0,1.5", "--vlm",
-                             f"hf:{tiny_vlm('qwen2_5_vl')}", "-o", str(out)], capture_output=True, text=True, timeout=600)
+    result = invoke("explain", clip, "--normal", f"{clip}#t=0,1.5", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}", "-o", out)
     assert result.returncode == 0, result.stderr
     report = VideoReport.model_validate_json((out / "report.json").read_text())
     assert report.explained and report.models["judge"].startswith("hf:") and report.usage.calls >= 1
@@ -141,14 +141,12 @@ def test_explain_without_normal_footage_fits_on_the_opening_and_says_so(tmp_path
     """The issue's command as written: no --normal, no --scorer."""
     out = tmp_path / "out"
     clip = shared_data / "clips" / "car_accident.mp4"
-    result = subprocess.run([VADAGENT, "explain", str(clip), "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}", "-o", str(out)],
-                            capture_output=True, text=True, timeout=600)
+    result = invoke("explain", clip, "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}", "-o", out)
     assert result.returncode == 0, result.stderr
     assert "fitted on the first 1 s of this video" in result.stderr.replace("\n", " ")
     report = VideoReport.model_validate_json((out / "report.json").read_text())
     assert report.notes[0].startswith("No --normal footage or --scorer") and report.explained
-    both = subprocess.run([VADAGENT, "explain", str(clip), "--normal", str(clip), "--scorer", str(tmp_path), "-o",
-                           str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
+    both = invoke("explain", clip, "--normal", clip, "--scorer", tmp_path, "-o", tmp_path / "x")
     assert both.returncode == 2 and "not both" in both.stderr
 
 
@@ -159,8 +157,7 @@ CHROMIUM = __import__("shutil").which("chromium")
 def test_report_html_in_headless_chromium(tmp_path, tiny_vlm):
     out = tmp_path / "out"
     clip = sample_clip()
-    result = subprocess.run([VADAGENT, "explain", str(clip), "--normal", f"{clip}#t=0,15", "--vlm",
-                             f"hf:{tiny_vlm('qwen2_5_vl')}", "-o", str(out)], capture_output=True, text=True, timeout=600)
+    result = invoke("explain", clip, "--normal", f"{clip}#t=0,15", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}", "-o", out)
     assert result.returncode == 0, result.stderr
     report = VideoReport.model_validate_json((out / "report.json").read_text())
     dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -180,8 +177,7 @@ def test_explain_cli_with_a_replay_model_on_a_real_clip(tmp_path, shared_data):
                   matched_rules=["a3"], evidence_frames=[1, 2])
     script.write_text("\n".join(json.dumps({"text": good}) for _ in range(6)) + "\n")
     out = tmp_path / "out"
-    result = subprocess.run([VADAGENT, "explain", str(clip), "--normal", f"{clip}#t=0,1.5", "--vlm", f"replay:{script}",
-                             "-o", str(out)], capture_output=True, text=True, timeout=600)
+    result = invoke("explain", clip, "--normal", f"{clip}#t=0,1.5", "--vlm", f"replay:{script}", "-o", out)
     assert result.returncode == 0, result.stderr
     report = VideoReport.model_validate_json((out / "report.json").read_text())
     assert report.rules is not None and report.rules.scene == "generic surveillance"  # the default rule set
