@@ -415,9 +415,10 @@ def parse_cameras(sources: list[str], default_scorer: Path | None, settings, opt
     """SOURCE or SOURCE=SCORER_DIR; a camera is named after its file or host, numbered if needed."""
     cameras, names = [], set()
     for number, text in enumerate(sources, 1):
-        source, _, scorer_dir = text.rpartition("=") if "=" in text and Path(text.rpartition("=")[2]).is_dir() \
-            else (text, "", "")
-        folder = Path(scorer_dir) if scorer_dir else default_scorer
+        source, _, named = text.rpartition("=")
+        if not source or not Path(named).is_dir():  # "=" may belong to the URL's query, not name a scorer
+            source, named = text, ""
+        folder = Path(named) if named else default_scorer
         if folder is None:
             raise UsageError(f"{source}: no scorer; give --scorer DIR (from 'vadagent fit' on this camera's normal "
                              "footage) or SOURCE=SCORER_DIR")

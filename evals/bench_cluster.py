@@ -19,47 +19,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from vadagent.evals.common import Timer, add_data_argument, add_results_argument, write_results
+from vadagent.evals.servers import answering_server, url
 from vadagent.tools.vlm import Message, make_client
 
 JUDGED = {"category": "motion", "label": "fast object", "what": "an object moves fast", "cause": "unknown cause",
           "effect": "people look", "severity": 2, "severity_rationale": "nobody is hurt", "confidence": 0.7,
           "evidence_frames": [0], "matched_rules": []}
-
-
-def stand_in(latency_s: float) -> ThreadingHTTPServer:
-    """An OpenAI-compatible server that answers every request with a valid judgement after `latency_s`."""
-    body = json.dumps({"choices": [{"message": {"content": json.dumps(JUDGED)}}],
-                       "usage": {"prompt_tokens": 1000, "completion_tokens": 80}}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            time.sleep(latency_s)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def url(server: ThreadingHTTPServer) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}/v1"
 
 
 def batch_videos(data: Path, folder: Path) -> list[Path]:
@@ -110,7 +78,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=1.0, help="seconds the VLM stand-in takes per request")
     parser.add_argument("--requests", type=int, default=96)
     args = parser.parse_args()
-    servers = [stand_in(args.latency) for _ in range(3)]
+    servers = [answering_server(json.dumps(JUDGED), args.latency) for _ in range(3)]
     urls = [url(s) for s in servers]
     rows = []
     with tempfile.TemporaryDirectory() as scratch:

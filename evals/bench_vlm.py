@@ -13,14 +13,11 @@ Writes evals/results/bench_vlm.{md,json}.
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -28,6 +25,8 @@ import numpy as np
 from pydantic import BaseModel
 
 from vadagent.evals.common import Timer, add_results_argument, write_results
+from vadagent.evals.servers import answering_server
+from vadagent.evals.servers import url as server_url
 from vadagent.tools.vlm import Image, Message, Sampling
 from vadagent.tools.vlm.http import OpenAICompatibleClient
 from vadagent.tools.vlm.tiny import build_tiny_vlm
@@ -38,24 +37,7 @@ class Verdict(BaseModel):
     reason: str
 
 
-ANSWER = json.dumps({"choices": [{"message": {"content": '{"anomalous": false, "reason": "walkers"}'}}],
-                     "usage": {"prompt_tokens": 100, "completion_tokens": 10}}).encode()
-
-
-class _Instant(BaseHTTPRequestHandler):
-    delay_s = 0.0
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        time.sleep(self.delay_s)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(ANSWER)))
-        self.end_headers()
-        self.wfile.write(ANSWER)
+ANSWER = '{"anomalous": false, "reason": "walkers"}'
 
 
 def _port() -> int:
@@ -65,9 +47,8 @@ def _port() -> int:
 
 
 def overhead(calls: int) -> dict:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Instant)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server = answering_server(ANSWER, keep_alive=False)
+    url = server_url(server)
     frame = np.random.default_rng(0).integers(0, 255, (480, 852, 3), dtype=np.uint8)
     client = OpenAICompatibleClient("m", url)
     messages = [Message.user(Image(frame, 1.0), "Is this anomalous?")]
@@ -124,10 +105,8 @@ def concurrency(requests: int = 8) -> dict:
 def overlapping_server(requests: int = 8, delay_s: float = 0.2) -> dict:
     """A local server whose every answer takes `delay_s` and that answers requests in parallel,
     as a batching server (vLLM) does: what the client's concurrency can gain at best."""
-    handler = type("_Slow", (_Instant,), {"delay_s": delay_s})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server = answering_server(ANSWER, delay_s, keep_alive=False)
+    url = server_url(server)
     convs = [[Message.user(f"question {i}")] for i in range(requests)]
     times = {}
     for label, n in (("sequential", 1), ("concurrent_4", 4)):

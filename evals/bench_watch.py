@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vadagent.evals.bench_cluster import stand_in, url
+from vadagent.evals.bench_cluster import JUDGED
 from vadagent.evals.common import add_data_argument, add_results_argument, write_results
-from vadagent.evals.streams import LiveStreamServer
+from vadagent.evals.servers import LiveStreamServer, answering_server, url
 
 
 def throughput(data: Path, tiers: list[str], seconds: float = 20.0) -> float:
@@ -68,7 +68,7 @@ def soak(data: Path, minutes: float, scratch: Path) -> dict:
     exe = str(Path(sys.executable).with_name("vadagent"))
     subprocess.run([exe, "-q", "fit", f"{data / 'clips' / 'robbery.mp4'}#t=0,15", "-o", str(scratch / "scorer")],
                    check=True, capture_output=True)
-    vlm = stand_in(1.0)
+    vlm = answering_server(json.dumps(JUDGED), 1.0)
     out = scratch / "out"
     process = subprocess.Popen([exe, "watch", *(c.url for c in cameras), "--scorer", str(scratch / "scorer"), "-o", str(out),
                                 "--vlm", f"openai:m@{url(vlm)}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vadagent.evals.streams import LiveStreamServer
+from vadagent.evals.servers import LiveStreamServer
 from vadagent.tools.synthetic import ClipSpec, render_clip
 
 VADAGENT = str(Path(sys.executable).with_name("vadagent"))

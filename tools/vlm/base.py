@@ -10,6 +10,7 @@ import abc
 import asyncio
 import concurrent.futures
 import logging
+import weakref
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -33,6 +34,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 OnText = Callable[[str], None]  # called with the answer's text so far (it starts over on a retry)
+
+
+def per_loop(store: weakref.WeakKeyDictionary, make: Callable[[], R]) -> R:
+    """The running event loop's own object (asyncio primitives and HTTP pools belong to the loop that
+    first used them; a client outlives many loops), made once and dropped with the loop."""
+    loop = asyncio.get_running_loop()
+    if loop not in store:
+        store[loop] = make()
+    return store[loop]
 
 
 def run_sync(coroutine: Coroutine[Any, Any, R]) -> R:

@@ -19,7 +19,7 @@ from typing import Literal
 
 import httpx
 
-from vadagent.tools.vlm.base import VLMClient
+from vadagent.tools.vlm.base import VLMClient, per_loop
 from vadagent.tools.vlm.media import MediaLimits, frame_label, jpeg_data_url, mp4_data_url, video_label
 from vadagent.tools.vlm.types import (
     Completion,
@@ -105,10 +105,7 @@ class OpenAICompatibleClient(VLMClient):
                                  verify=self._tls)
 
     def _pool(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
-        loop = asyncio.get_running_loop()
-        if loop not in self._pools:
-            self._pools[loop] = (self._new_client(), asyncio.Semaphore(self.concurrency))
-        return self._pools[loop]
+        return per_loop(self._pools, lambda: (self._new_client(), asyncio.Semaphore(self.concurrency)))
 
     async def aclose(self) -> None:
         """Close this loop's connection pool (others close with their loops)."""

@@ -14,7 +14,7 @@ import time
 import weakref
 from dataclasses import dataclass
 
-from vadagent.tools.vlm.base import VLMClient
+from vadagent.tools.vlm.base import VLMClient, per_loop
 from vadagent.tools.vlm.http import OpenAICompatibleClient
 from vadagent.tools.vlm.types import Completion, Message, Sampling, VLMError, VLMUnavailable
 
@@ -53,10 +53,7 @@ class EndpointPool(VLMClient):
         return {e.url: e.in_flight for e in self.endpoints}
 
     def _condition(self) -> asyncio.Condition:
-        loop = asyncio.get_running_loop()
-        if loop not in self._changed:
-            self._changed[loop] = asyncio.Condition()
-        return self._changed[loop]
+        return per_loop(self._changed, asyncio.Condition)
 
     async def _acquire(self) -> Endpoint:
         """The free endpoint with the fewest requests in flight; waits while none is free."""

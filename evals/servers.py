@@ -1,14 +1,49 @@
-"""Cameras on the network for tests and benchmarks: a clip served as a live MPEG-TS stream over
-HTTP (what ffmpeg and many IP cameras serve), paced at the clip's own rate and looping, that can
-be cut for a while as a camera that loses power or network is."""
+"""Local stand-in servers for tests and benchmarks: an OpenAI-compatible endpoint that answers
+every request with a fixed text after a fixed latency (a model server whose cost is known), and a
+camera on the network (a clip served as a live MPEG-TS stream over HTTP, what ffmpeg and many IP
+cameras serve, paced at the clip's own rate and looping, that can be cut for a while as a camera
+that loses power or network is)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+
+def answering_server(content: str, latency_s: float = 0.0, *, keep_alive: bool = True) -> ThreadingHTTPServer:
+    """Answers every chat completion with `content` after `latency_s`, requests in parallel (as a
+    batching server does). Stop it with `.shutdown()`."""
+    body = json.dumps({"choices": [{"message": {"content": content}}],
+                       "usage": {"prompt_tokens": 100, "completion_tokens": 10}}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            time.sleep(latency_s)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def url(server: ThreadingHTTPServer) -> str:
+    """The OpenAI-compatible base URL of an `answering_server`."""
+    return f"http://127.0.0.1:{server.server_address[1]}/v1"
 
 
 class LiveStreamServer:
