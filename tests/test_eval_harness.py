@@ -106,6 +106,7 @@ def test_eval_qa_with_a_replay_model(tmp_path):
     assert (tmp_path / "qa_qa.md").is_file()
 
 
+@pytest.mark.slow  # 14 s of sentence embeddings; the metrics themselves are tested above
 def test_eval_explain_and_severity_commands(tmp_path, annotations):
     cuva = ann.load_cuva(annotations / "cuva")
     predictions = tmp_path / "pred.jsonl"

@@ -144,6 +144,7 @@ def test_busy_background_regression(busy_scene):
     assert y1 > 0.6 * 240  # the object named is in the foreground, where the intruder walks
 
 
+@pytest.mark.slow  # opt-in (--select); evals/bench_tiers.py runs it on Ped2
 def test_selection_chooses_on_synthetic_anomalies_and_logs_it(tmp_path, busy_scene):
     normal, test, labels = busy_scene
     scorer = Scorer.fit([SourceSpec(str(normal))], ScorerConfig(select=True))
