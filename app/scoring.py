@@ -43,7 +43,8 @@ def scorer_config(settings: Settings, *, tiers: list[str] | None = None, select:
     """The one place settings (and command-line overrides) become a scorer configuration."""
     s = settings.scorer
     return ScorerConfig(tiers=list(tiers or s.tiers), select=s.select if select is None else select,
-                        budget_s=budget_s or s.budget_s, max_side=s.max_side, chunk_frames=settings.video.chunk_frames)
+                        budget_s=budget_s or s.budget_s, max_side=s.max_side, flow=s.flow,
+                        chunk_frames=settings.video.chunk_frames)
 
 
 def candidate_policy(settings: Settings) -> CandidatePolicy:

@@ -22,7 +22,7 @@ from vadagent.tools.scorer.scorer import Scorer
 class LiveScorer:
     def __init__(self, scorer: Scorer, *, device: str = "cpu", chunk: int = 8) -> None:
         self.scorer, self.device, self.chunk = scorer, device, chunk
-        self.maker = ChunkMaker(scorer.width, scorer.height, flow=any(t.needs_flow for t in scorer.tiers.values()))
+        self.maker = ChunkMaker(scorer.width, scorer.height, flow=scorer.config.flow_for(scorer.tiers))
         self.readers = {name: tier.reader() for name, tier in scorer.tiers.items()}
         self.recent: deque[float] = deque(maxlen=scorer.config.median_window)
         self._indices: list[int] = []

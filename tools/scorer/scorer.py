@@ -1,8 +1,8 @@
 """The frame scorer: fit a set of tiers on a site's normal footage, score any video of that site.
 
-Each tier (tiers/) gives a raw score per frame; the scorer z-scores each on the normal footage,
-fuses them with weights, removes one-frame glitches with a 3-frame median (one frame of latency)
-and calibrates the result causally (z-units of the normal fused score, no per-video min-max), so
+Each tier (tiers/) gives a raw score per frame; the scorer turns each into its surprisal under the
+normal footage (calibration.py), fuses them with weights, removes one-frame glitches with a 3-frame
+median (one frame of latency) and calibrates the result causally (z-units of the normal fused score, no per-video min-max), so
 one threshold works on a live stream. `fit` can choose the tier set and weights itself by
 self-validation on held-out normal footage with synthetic anomalies (selection.py).
 Artefacts are `scorer.json` + `scorer.safetensors`; never pickle.
@@ -24,7 +24,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d, median_filter
 
 from vadagent.errors import ArtifactError, UsageError
-from vadagent.tools.scorer.frames import OpeningTracker, chunks, working_size
+from vadagent.tools.scorer.calibration import surprisal, tail_calibration
+from vadagent.tools.scorer.frames import DEFAULT_FLOW, FLOW_PRESETS, OpeningTracker, chunks, working_size
 from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, TierUnfit, tier_class
 from vadagent.tools.video import VideoSource, open_video
 from vadagent.types import FrameScores, VideoInfo
@@ -89,6 +90,7 @@ class ScorerConfig:
     select: bool = False  # choose tiers and weights by self-validation (when the footage allows)
     budget_s: float = 300.0  # training time of a learned tier
     max_side: int = 360
+    flow: str = DEFAULT_FLOW  # optical-flow preset (frames.FLOW_PRESETS)
     median_window: int = 3
     threshold_percentile: float = 99.5
     chunk_frames: int = 64
@@ -98,8 +100,14 @@ class ScorerConfig:
             raise UsageError("a scorer needs at least one tier; available: " + ", ".join(TIERS))
         for name in [*self.tiers, *self.weights, *self.params]:
             tier_class(name)
+        if self.flow not in FLOW_PRESETS:
+            raise UsageError(f"unknown optical-flow preset {self.flow!r}; choose one of {', '.join(FLOW_PRESETS)}")
         if self.median_window < 1 or self.median_window % 2 == 0:
             raise UsageError(f"median_window must be a positive odd number of frames, not {self.median_window}")
+
+    def flow_for(self, tiers: dict[str, Tier]) -> str | None:
+        """The flow preset to compute, or None when none of `tiers` reads flow."""
+        return self.flow if any(t.needs_flow for t in tiers.values()) else None
 
     def weight(self, name: str) -> float:
         return float(self.weights.get(name, 1.0))
@@ -146,7 +154,7 @@ class Extracted:
 def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: ScorerConfig, geometry: Geometry,
                folder_fps: float, *, keep_frames: set[int] = frozenset(), progress: Progress | None = None,
                stage: str = "reading normal footage") -> Extracted:
-    flow = any(t.needs_flow for t in tiers.values())
+    flow = config.flow_for(tiers)
     parts: dict[str, list[list[Any]]] = {name: [] for name in tiers}
     lengths, kept = [], []
     for number, spec in enumerate(segments):
@@ -182,7 +190,7 @@ def background_sample(segments: list[SourceSpec], geometry: Geometry, folder_fps
     sample = []
     for spec in segments:
         with open_video(spec.path, folder_fps=folder_fps) as video:
-            for chunk in chunks(video, geometry.width, geometry.height, flow=False, chunk=128, start_s=spec.start_s,
+            for chunk in chunks(video, geometry.width, geometry.height, flow=None, chunk=128, start_s=spec.start_s,
                                 end_s=spec.end_s):
                 sample.extend(chunk.gray[(chunk.indices % stride) == 0])
     return np.stack(sample[: limit * 2])
@@ -285,8 +293,7 @@ class Scorer:
             except TierUnfit as why:
                 self._leave_out(name, str(why))
                 continue
-            joined = np.concatenate(raw)
-            self.calibration[name] = {"mean": float(joined.mean()), "std": float(joined.std() or 1.0)}
+            self.calibration[name] = tail_calibration(np.concatenate(raw))
             z = [self._z(name, r) * self.config.weight(name) for r in raw]
             fused = z if fused is None else [a + b for a, b in zip(fused, z)]
         return fused
@@ -302,8 +309,8 @@ class Scorer:
         self.config = replace(self.config, tiers=list(self.tiers))
 
     def _z(self, name: str, raw: np.ndarray) -> np.ndarray:
-        c = self.calibration[name]
-        return (np.asarray(raw, np.float64) - c["mean"]) / c["std"]
+        """A tier's raw scores in the units tiers are fused in (see calibration.py)."""
+        return surprisal(raw, self.calibration[name])
 
     # -- scoring -------------------------------------------------------------------------------
     def score(self, source: str | Path | VideoSource, *, folder_fps: float = 25.0, device: str = "cpu",
@@ -322,7 +329,7 @@ class Scorer:
         readers = {name: tier.reader() for name, tier in self.tiers.items()}
         raw: dict[str, dict[int, float]] = {name: {} for name in self.tiers}
         evidence: dict[str, list[Evidence]] = {name: [] for name in self.tiers}
-        flow = any(t.needs_flow for t in self.tiers.values())
+        flow = self.config.flow_for(self.tiers)
         opening = OpeningTracker()
         for chunk in chunks(video, self.width, self.height, flow=flow, chunk=self.config.chunk_frames):
             opening.feed(chunk)
@@ -403,7 +410,8 @@ class Scorer:
             from safetensors.numpy import load_file
 
             arrays = load_file(str(weights))
-            config = ScorerConfig.from_dict(meta["config"])
+            # scorers saved before the flow preset was a setting were fitted on the coarse one
+            config = ScorerConfig.from_dict({"flow": "coarse", **meta["config"]})
             geometry = Geometry(int(meta["width"]), int(meta["height"]))
             tiers = {}
             for name in config.tiers:
@@ -425,7 +433,8 @@ class Scorer:
 
 def _check_finite(calibration: dict, arrays: dict[str, np.ndarray]) -> None:
     numbers = [calibration["mean"], calibration["std"], calibration["threshold"]]
-    numbers += [v for c in calibration.values() if isinstance(c, dict) for v in c.values()]
+    for tier in (c for c in calibration.values() if isinstance(c, dict)):
+        numbers += [x for v in tier.values() for x in (v if isinstance(v, list) else [v])]
     if not all(isinstance(v, int | float) and math.isfinite(v) for v in numbers) or calibration["std"] <= 0:
         raise ArtifactError("calibration holds a missing, non-finite or zero-spread number")
     bad = [k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]

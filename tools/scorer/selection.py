@@ -20,6 +20,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 from sklearn.metrics import roc_auc_score
 
+from vadagent.tools.scorer.calibration import surprisal, tail_calibration
 from vadagent.tools.scorer.frames import chunks_of_frames
 from vadagent.tools.scorer.tiers import TierUnfit
 from vadagent.tools.video import open_video
@@ -141,7 +142,7 @@ def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None,
 # -- selection ----------------------------------------------------------------------------------
 def _tier_scores(tier: Tier, parts: list, calibration: dict) -> np.ndarray:
     raw = np.concatenate([tier.score(p).scores for p in parts]) if parts else np.zeros(0)
-    return (raw - calibration["mean"]) / calibration["std"]
+    return surprisal(raw, calibration)
 
 
 def select(tiers: dict[str, Tier], extracted: Extracted, n_fit: int, config: ScorerConfig, geometry: Geometry, *,
@@ -162,13 +163,12 @@ def select(tiers: dict[str, Tier], extracted: Extracted, n_fit: int, config: Sco
         except TierUnfit as why:
             log.info("self-validation: %s cannot be fitted on the fit part (%s)", name, why)
             continue
-        joined = np.concatenate(raw)
-        calibration = {"mean": float(joined.mean()), "std": float(joined.std() or 1.0)}
+        calibration = tail_calibration(np.concatenate(raw))
         clean[name] = [_tier_scores(tier, extracted.parts[name][i], calibration) for i in held]
         synthetic[name] = []
         for _kind, frames, _labels in windows:
             reader = tier.reader()
-            parts = [reader.feed(chunk) for chunk in chunks_of_frames(frames, flow=tier.needs_flow)]
+            parts = [reader.feed(chunk) for chunk in chunks_of_frames(frames, flow=config.flow if tier.needs_flow else None)]
             synthetic[name].append(_tier_scores(tier, parts, calibration))
         if progress:
             progress("self-validation", number, len(tiers))
