@@ -51,7 +51,7 @@ def candidate_policy(settings: Settings) -> CandidatePolicy:
     """The one place the `candidates` settings become the picker's policy."""
     c = settings.candidates
     return CandidatePolicy(calls_per_minute=c.calls_per_minute, min_gap_s=c.min_gap_s, min_calls=c.min_calls,
-                           window_s=c.window_s)
+                           window_s=c.window_s, fill_budget=c.fill_budget)
 
 
 @writes_output
@@ -83,8 +83,9 @@ def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path
         result = scorer.score(video, folder_fps=fps or settings.video.folder_fps, device=_device(settings),
                               progress=progress)
     smoothed = result.smoothed(sigma)
-    candidates = pick_candidates(smoothed, result.info.fps, candidate_policy(settings), threshold=result.threshold,
-                                 ignore_before=result.settled_from)
+    policy = candidate_policy(settings)
+    candidates = pick_candidates(smoothed, result.info.fps, policy, threshold=result.threshold,
+                                 ignore_before=result.settled_from, fill=policy.fills(scorer.fitted_on(video)))
     write_scores(output, result, sigma, candidates)
     write_run_manifest(output, settings, sys.argv)
     if not settings.quiet:

@@ -24,6 +24,7 @@ import signal
 import sqlite3
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,9 @@ from vadagent.app.job import Job
 from vadagent.errors import UsageError, VadagentError
 from vadagent.prompts import PROMPTS_VERSION
 from vadagent.tools.scorer import Scorer
-from vadagent.tools.scorer.live import LiveScorer, Moment, MomentTracker
+from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment, MomentTracker
+from vadagent.tools.scorer.scorer import ScoreResult
+from vadagent.tools.video import open_video
 from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource, StoredFrame
 from vadagent.types import Candidate, ScorerSummary, VideoReport
 
@@ -65,12 +68,19 @@ class Camera:
     scorer: Scorer
     calls_per_minute: float
     ring: FrameRing | None = None
+    scores: deque[LiveScore] = field(default_factory=deque)  # the ring's frames' scores, once scored
     latest_s: float = -1.0
     score: float = float("nan")
     frames: int = 0
     alive: bool = True
     tokens: float = 1.0
     refilled: float = field(default_factory=time.monotonic)
+
+    def scores_of(self, frames: list[StoredFrame]) -> list[LiveScore] | None:
+        """The live scores of these frames, or None when any is missing (scored before a reconnect)."""
+        known = {s.index: s for s in list(self.scores)}  # a copy: the reader appends meanwhile
+        found = [known.get(f.index) for f in frames]
+        return None if any(s is None for s in found) else found
 
     def take_call(self) -> bool:
         """A token bucket: `calls_per_minute`, bursts of at most that many."""
@@ -160,8 +170,8 @@ class Watch:
             for frame in camera.source.frames(self.stop.is_set):
                 if len(camera.source.gaps) != gaps:  # back after a gap: motion across it is not motion
                     gaps = len(camera.source.gaps)
-                    for index, score in live.flush():
-                        self._scored(camera, tracker, seen.pop(index), score, submit)
+                    for scored in live.flush():
+                        self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
                     moment = tracker.close(time.time())
                     if moment is not None:
                         submit(camera, moment)
@@ -169,13 +179,14 @@ class Watch:
                 if camera.ring is None:  # sized once the frame rate is known: before + longest moment + after
                     span = self.options.before_s + self.options.max_moment_s + self.options.after_s + 2.0
                     camera.ring = FrameRing(span, camera.source.fps)
+                    camera.scores = deque(maxlen=camera.ring.frames.maxlen)
                 camera.ring.add(frame)
                 camera.frames += 1
                 seen[frame.index] = frame
-                for index, score in live.feed(frame.index, frame.rgb):
-                    self._scored(camera, tracker, seen.pop(index), score, submit)
-            for index, score in live.flush():
-                self._scored(camera, tracker, seen.pop(index), score, submit)
+                for scored in live.feed(frame.index, frame.rgb):
+                    self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
+            for scored in live.flush():
+                self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
         except VadagentError as error:  # a camera that cannot work at all (a missing file): it alone stops
             log.error("%s: %s", camera.name, error)
         finally:
@@ -184,9 +195,10 @@ class Watch:
                 submit(camera, moment)
             finished(camera)  # after its last moment, in the loop's order: nothing it submitted is missed
 
-    def _scored(self, camera: Camera, tracker: MomentTracker, frame: LiveFrame, score: float, submit) -> None:
-        camera.score, camera.latest_s = score, frame.time_s
-        moment = tracker.update(frame.time_s, score, frame.wall)
+    def _scored(self, camera: Camera, tracker: MomentTracker, frame: LiveFrame, scored: LiveScore, submit) -> None:
+        camera.scores.append(scored)
+        camera.score, camera.latest_s = scored.score, frame.time_s
+        moment = tracker.update(frame.time_s, scored.score, frame.wall)
         if moment is not None:
             submit(camera, moment)
 
@@ -252,9 +264,10 @@ class Watch:
         clip = self.output / "clips" / f"{event_id}.mp4"
         await asyncio.to_thread(write_clip, clip, frames, camera.source.fps)
         clock = ClipClock([f.time_s for f in frames], camera.source.fps)
-        event, reason = None, ""
+        event, reason, scores = None, "", None
         try:
-            detection = await asyncio.to_thread(moment_detection, self.job, camera.scorer, clip, moment, clock)
+            scores = camera.scores_of(frames)
+            detection = await asyncio.to_thread(moment_detection, self.job, camera.scorer, clip, moment, clock, scores)
             report, _ = await aexplain_detection(detection, self.job.client, folder_fps=self.job.folder_fps,
                                                  detector=self.job.detector,
                                                  deadline_s=self.job.settings.vlm.video_deadline_s,
@@ -277,7 +290,7 @@ class Watch:
                   "latency_to_alert_s": round(alerted - moment.opened_wall, 2),
                   "waited_for_budget_s": round(max(0.0, taken - moment.closed_wall), 2),
                   "latency_to_explanation_s": round(alerted - moment.opened_wall, 2) if explained else None,
-                  "event": event, "clip": str(clip.relative_to(self.output)),
+                  "scored_again": scores is None, "event": event, "clip": str(clip.relative_to(self.output)),
                   "keyframes": [str(k.relative_to(self.output)) for k in keyframes]}
         self.events += 1
         self.log.add(record)
@@ -314,9 +327,18 @@ def on_stream_time(event, clock: ClipClock) -> dict:
     return moved.model_dump(mode="json")
 
 
-def moment_detection(job: Job, scorer: Scorer, clip: Path, moment: Moment, clock: ClipClock) -> Detection:
-    """The clip scored (for its evidence) with the live moment as its one candidate."""
-    scored = scorer.score(clip, device=job.device)
+def moment_detection(job: Job, scorer: Scorer, clip: Path, moment: Moment, clock: ClipClock,
+                     scores: list[LiveScore] | None = None) -> Detection:
+    """The clip with the live moment as its one candidate, and the scores and evidence its frames got
+    live; only a clip with frames scored before a reconnect is scored again."""
+    if scores is None:
+        scored = scorer.score(clip, device=job.device)
+    else:
+        with open_video(str(clip)) as video:
+            info = video.info
+        evidence = LiveScore.evidence(scores).to_source(scorer.width / info.width, info.fps)
+        scored = ScoreResult(info, scorer.scorer_id, np.asarray([s.score for s in scores], np.float32),
+                             float(scorer.calibration["threshold"]), evidence, skipped=0, seconds=0.0)
     fps, last = scored.info.fps, scored.info.frame_count - 1
     duration = scored.info.duration_s
     start, end = (min(clock.to_clip(t), duration) for t in (moment.start_s, moment.end_s))

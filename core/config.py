@@ -48,6 +48,9 @@ class CandidateSettings(_Section):
     min_calls: int = Field(1, ge=0, description="candidates per window even below the threshold (a coverage floor, "
                                                 "marked below_threshold)")
     window_s: float = Field(30.0, gt=0, description="length of the stretch of video the min_calls floor applies to")
+    fill_budget: Literal["auto", "always", "never"] = Field(
+        "auto", description="spend the call budget the threshold leaves unused on the highest peaks below it "
+                            "(marked below_threshold); auto: only when the scorer was fitted on the video itself")
 
 
 class VLMSettings(_Section):

@@ -52,6 +52,23 @@ def test_coverage_floor_per_window_within_the_budget():
     assert [c.below_threshold for c in picked] == [False, False, True]
 
 
+def test_fill_spends_the_unused_budget_on_the_highest_peaks_below_the_threshold():
+    """One minute, one peak above the threshold, five below: the floor alone adds one window's
+    best; filling takes the highest remaining local peaks, min_gap apart, up to the budget."""
+    scores = bumps(600, ((50, 9.0), (150, 2.0), (160, 1.9), (300, 1.5), (420, 1.0), (520, 0.5)))
+    scores += 0.2  # a flat stretch sits at the median, which no pick may sink to
+    rule = CandidatePolicy(calls_per_minute=4, min_gap_s=2)
+    floor_only = pick_candidates(scores, 10, rule, threshold=5.0)
+    filled = pick_candidates(scores, 10, rule, threshold=5.0, fill=True)
+    assert len(floor_only) < len(filled) == call_budget(600, 10, 4) == 4
+    assert [round(c.peak_s) for c in filled] == [5, 15, 30, 42]  # 16 s is within 2 s of 15 s
+    assert [c.below_threshold for c in filled] == [False, True, True, True]
+    assert CandidatePolicy().fills(True) and not CandidatePolicy().fills(False)
+    assert CandidatePolicy(fill_budget="always").fills(False) and not CandidatePolicy(fill_budget="never").fills(True)
+    with pytest.raises(ValueError, match="fill_budget"):
+        CandidatePolicy(fill_budget="sometimes")
+
+
 def test_frame_fraction_cap():
     scores = bumps()
     picked = pick_candidates(scores, 10, policy(calls_per_minute=60, min_gap_s=0), max_fraction=0.05)
@@ -88,3 +105,8 @@ def test_a_black_or_fading_opening_is_not_a_candidate(tmp_path, scorer):
     assert smoothed[:fade_end].max() > result.threshold  # the fade itself scores high...
     picked = pick_candidates(smoothed, result.info.fps, threshold=result.threshold, ignore_before=result.settled_from)
     assert all(c.start_frame >= result.settled_from for c in picked)  # ...but is never a candidate
+
+
+def test_a_scorer_knows_whether_it_was_fitted_on_the_video_it_scores(scorer, synthetic_normal, synthetic_anomalous):
+    assert scorer.fitted_on(synthetic_normal) and scorer.fitted_on(f"{synthetic_normal.parent}/./{synthetic_normal.name}")
+    assert not scorer.fitted_on(synthetic_anomalous[0])

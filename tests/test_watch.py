@@ -86,6 +86,7 @@ def test_a_live_stream_raises_its_anomaly_everywhere_and_survives_a_cut(tmp_path
     start, end = (f / truth.fps for f in (truth.events[0]["start_frame"], truth.events[0]["end_frame"]))
     first_pass = [r for r in records if r["start_s"] <= end + 1.0 and start - 1.0 <= r["end_s"]]  # stream ≈ clip time
     assert first_pass and all(r["explained"] and r["event"]["what"] == JUDGED["what"] for r in first_pass)
+    assert not first_pass[0]["scored_again"]  # its clip reused the live scores and evidence
     assert all(r["start_s"] - 1.0 <= r["event"]["start_s"] <= r["end_s"] + 1.0 for r in first_pass)  # camera's clock
     assert all((out / k).is_file() for r in first_pass for k in r["keyframes"]) and first_pass[0]["latency_to_alert_s"] < 10
     with sqlite3.connect(out / "events.sqlite") as db:
@@ -101,7 +102,7 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
 
     from vadagent.app.watch import Camera, Waiting
     from vadagent.tools.scorer import Scorer
-    from vadagent.tools.scorer.live import LiveScorer, Moment
+    from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment
     from vadagent.tools.video import open_video
     from vadagent.tools.video.live import LiveSource
 
@@ -112,11 +113,16 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
     with open_video(folder / "camera.mp4") as video:
         for batch in video.scan(gray=False):
             for index, frame in zip(batch.indices, batch.frames):
-                scores.update(live.feed(int(index), frame))
-    scores.update(live.flush())
-    online = np.array([scores[i] for i in range(len(offline))])
+                scores.update((s.index, s) for s in live.feed(int(index), frame))
+    scores.update((s.index, s) for s in live.flush())
+    online = np.array([scores[i].score for i in range(len(offline))])
     assert np.corrcoef(online[5:], offline[5:])[0, 1] > 0.9  # the same tiers and calibration, a trailing median
-    assert abs(int(online.argmax()) - int(offline.argmax())) <= 3
+    peak = int(online.argmax())
+    assert abs(peak - int(offline.argmax())) <= 3
+    scored = scorer.score(folder / "camera.mp4")  # the evidence rows agree too
+    live_box = LiveScore.evidence([scores[peak]]).to_source(scorer.width / scored.info.width, scored.info.fps).box[0]
+    offline_box = scored.evidence.box[peak]
+    assert np.abs(live_box - offline_box).max() <= 48  # one or two cells apart at most (trailing vs centred median)
 
     camera = Camera("cam", LiveSource("x.mp4"), scorer, calls_per_minute=6)
     waiting = Waiting(size=2)

@@ -21,6 +21,17 @@ class CandidatePolicy:
     min_calls: int = 1  # per window: the floor met with below-threshold peaks where needed
     window_s: float = 30.0  # the stretch of video the floor applies to
     max_segment_s: float = 6.0  # a segment grows from its peak at most this long
+    # Spend the call budget the threshold leaves unused on the highest peaks below it: "auto" does so
+    # only for a video scored by a scorer fitted on that same video (its opening stands in for normal
+    # footage, so its threshold says least), "always" / "never" as written.
+    fill_budget: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.fill_budget not in ("auto", "always", "never"):
+            raise ValueError(f"fill_budget must be auto, always or never, not {self.fill_budget!r}")
+
+    def fills(self, fitted_on_the_video: bool) -> bool:
+        return self.fill_budget == "always" or (self.fill_budget == "auto" and fitted_on_the_video)
 
 
 def call_budget(frames: int, fps: float, calls_per_minute: float, min_calls: int = 1) -> int:
@@ -29,7 +40,7 @@ def call_budget(frames: int, fps: float, calls_per_minute: float, min_calls: int
 
 def pick_candidates(scores: np.ndarray, fps: float, policy: CandidatePolicy | None = None, *,
                     threshold: float | None = None, max_fraction: float | None = None,
-                    ignore_before: int = 0) -> list[Candidate]:
+                    ignore_before: int = 0, fill: bool = False) -> list[Candidate]:
     """Greedy peak picking, highest first, then a coverage floor per window.
 
     A segment extends from its peak while the score stays above the threshold (or, for a peak
@@ -40,6 +51,8 @@ def pick_candidates(scores: np.ndarray, fps: float, policy: CandidatePolicy | No
     fitted on little footage never hides a stretch of video from the VLM. A below-threshold peak
     must stand above the video's median (a flat stretch gets nothing). The budget holds in total:
     floor picks displace the lowest above-threshold picks of windows that have more than their floor.
+    With `fill`, the budget left after that goes to the highest remaining local peaks below the
+    threshold (also marked), for a threshold that was fitted on too little footage to trust.
     `max_fraction` caps the share of frames inside segments (the top-k evaluation), and frames
     before `ignore_before` (a black or fading-in opening) are never candidates.
     """
@@ -58,6 +71,8 @@ def pick_candidates(scores: np.ndarray, fps: float, policy: CandidatePolicy | No
         window = max(1, int(round(policy.window_s * fps)))
         for start in range(0, n, window):
             picker.floor(start, min(n, start + window), window, budget, threshold)
+    if threshold is not None and fill:
+        picker.fill(budget, threshold)
     return [
         Candidate(start_s=s / fps, end_s=(e + 1) / fps, peak_s=p / fps, peak_score=round(float(scores[p]), 4),
                   start_frame=s, end_frame=e, below_threshold=b)
@@ -103,6 +118,14 @@ class _Picker:
             have += 1
             if len(self.chosen) > budget:
                 self._displace(window)
+
+    def fill(self, budget: int, threshold: float) -> None:
+        """Below-threshold local peaks anywhere, highest first, until the budget is spent."""
+        for peak in np.argsort(-self.scores, kind="stable"):
+            if len(self.chosen) >= budget or self.frames_left <= 0 or self.scores[peak] <= self.median:
+                return
+            if _local_peak(self.scores, int(peak)):
+                self.take(int(peak), threshold)
 
     def _displace(self, window: int) -> None:
         """Drop the lowest above-threshold pick of a window that holds more than its floor."""

@@ -2,8 +2,9 @@
 
 `LiveScorer` runs the same frame pass, tiers and calibration as `Scorer.score`, causally: the
 median over `median_window` frames trails instead of centring, so a frame's score is known a
-chunk after it arrives. `MomentTracker` opens a moment when the score crosses the threshold and
-closes it once the score has stayed below for `hold_s`, or after `max_s` (a long event is asked
+chunk after it arrives, with the evidence of the tier that contributed most (as `Scorer.score`
+gives it), so a moment's clip needs no second scoring pass. `MomentTracker` opens a moment when
+the score crosses the threshold and closes it once the score has stayed below for `hold_s`, or after `max_s` (a long event is asked
 about while it lasts, in pieces).
 """
 
@@ -17,6 +18,28 @@ import numpy as np
 
 from vadagent.tools.scorer.frames import ChunkMaker
 from vadagent.tools.scorer.scorer import Scorer
+from vadagent.tools.scorer.tiers import Evidence
+
+
+@dataclass(frozen=True)
+class LiveScore:
+    """One frame's calibrated score and its evidence row, in working pixels and px/frame (the
+    camera's frame size and rate turn them into source units: `Evidence.to_source`)."""
+
+    index: int
+    score: float
+    box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    speed: float = 0.0
+    direction_deg: float = 0.0
+    vs_normal: float = 0.0
+    note: str = ""
+
+    @staticmethod
+    def evidence(scores: list[LiveScore]) -> Evidence:
+        """The rows of consecutive frames as one Evidence (frames numbered from 0)."""
+        return Evidence(np.arange(len(scores)), np.asarray([s.box for s in scores], np.float64).reshape(-1, 4),
+                        np.asarray([s.speed for s in scores]), np.asarray([s.direction_deg for s in scores]),
+                        np.asarray([s.vs_normal for s in scores]), np.asarray([s.note for s in scores], dtype=object))
 
 
 class LiveScorer:
@@ -32,30 +55,44 @@ class LiveScorer:
     def threshold(self) -> float:
         return float(self.scorer.calibration["threshold"])
 
-    def feed(self, index: int, rgb: np.ndarray) -> list[tuple[int, float]]:
-        """Add one frame; returns (index, calibrated score) for the frames scored so far."""
+    def feed(self, index: int, rgb: np.ndarray) -> list[LiveScore]:
+        """Add one frame; returns the frames scored so far."""
         self._indices.append(index)
         self._grays.append(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
         return self.flush() if len(self._indices) >= self.chunk else []
 
-    def flush(self) -> list[tuple[int, float]]:
+    def flush(self) -> list[LiveScore]:
         if not self._indices:
             return []
         chunk = self.maker.feed(np.asarray(self._indices, np.int64), np.stack(self._grays))
         self._indices, self._grays = [], []
         if chunk is None:
             return []
-        scorer, per_tier = self.scorer, {}
+        scorer, per_tier, rows = self.scorer, {}, {}
         for name, tier in scorer.tiers.items():
             scored = tier.score(self.readers[name].feed(chunk), self.device)
             z = scorer._z(name, scored.scores) * scorer.config.weight(name)
             per_tier[name] = dict(zip(scored.indices.tolist(), z.tolist()))
+            if scored.evidence is not None:
+                rows[name] = (scored.evidence, {int(f): i for i, f in enumerate(scored.evidence.frame.tolist())})
         scores = []
         for index in chunk.indices.tolist():
             self.recent.append(sum(values.get(index, 0.0) for values in per_tier.values()))
             fused = float(np.median(self.recent))
-            scores.append((index, (fused - scorer.calibration["mean"]) / scorer.calibration["std"]))
+            calibrated = (fused - scorer.calibration["mean"]) / scorer.calibration["std"]
+            scores.append(self._with_evidence(index, calibrated, per_tier, rows))
         return scores
+
+    @staticmethod
+    def _with_evidence(index: int, score: float, per_tier: dict, rows: dict) -> LiveScore:
+        """The frame's evidence from the tier that contributed most to it (the rule of Scorer.score)."""
+        having = [name for name, (_, at) in rows.items() if index in at]
+        if not having:
+            return LiveScore(index, score)
+        evidence, at = rows[max(having, key=lambda name: per_tier[name].get(index, -np.inf))]
+        i = at[index]
+        return LiveScore(index, score, tuple(float(v) for v in evidence.box[i]), float(evidence.speed_px_s[i]),
+                         float(evidence.direction_deg[i]), float(evidence.vs_normal[i]), str(evidence.note[i] or ""))
 
 
 @dataclass

@@ -224,6 +224,11 @@ class Scorer:
     def geometry(self) -> Geometry:
         return Geometry(self.width, self.height)
 
+    def fitted_on(self, video: str | Path) -> bool:
+        """Whether this scorer's normal footage was (part of) `video` itself."""
+        target = Path(video).resolve()
+        return any(Path(source["path"]).resolve() == target for source in self.fit_info.get("sources", []))
+
     def to(self, device: str) -> Scorer:
         for tier in self.tiers.values():
             tier.to(device)
