@@ -23,7 +23,6 @@ from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.detector import load_detector
 from vadagent.tools.scorer import Scorer, ScoreResult, SourceSpec
-from vadagent.tools.scorer.scorer import opening_of
 from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 from vadagent.types import VideoReport
@@ -52,11 +51,13 @@ def require_vlm(settings: Settings, spec: str | None, purpose: str) -> VLMClient
         raise VadagentError(f"{purpose}: {error}") from None
 
 
-def opening_note(seconds: float) -> str:
+def opening_note(seconds: float, cross_fitted: bool = False) -> str:
     return (f"No --normal footage or --scorer: the scorer was fitted on the first {seconds:g} s of this video, taken "
             "as normal, so its threshold rests on little footage; candidates may lie below it (marked "
-            "below_threshold), taken to cover every stretch of the video. Give the site's normal footage (--normal) "
-            "for a better baseline.")
+            "below_threshold), taken to cover every stretch of the video and to spend its call budget"
+            + (" (those first seconds were scored by a second scorer fitted on the video's last stretch)"
+               if cross_fitted else "")
+            + ". Give the site's normal footage (--normal) for a better baseline.")
 
 
 @dataclass
@@ -93,9 +94,9 @@ class Job:
 
     def fit_on_opening(self, video: str) -> tuple[Scorer, str]:
         """A scorer fitted on the video's own opening, and the report note that says so."""
-        opening = opening_of(video, self.folder_fps)
-        scorer = Scorer.fit([opening], scorer_config(self.settings), folder_fps=self.folder_fps, device=self.device)
-        return scorer, opening_note(opening.end_s)
+        scorer = Scorer.fit_on_opening(video, scorer_config(self.settings), folder_fps=self.folder_fps,
+                                       device=self.device)
+        return scorer, opening_note(scorer.fit_info["sources"][0]["end_s"], "opening_scored_by" in scorer.fit_info)
 
     def _detecting(self) -> dict:
         return {"sigma": self.sigma, "policy": candidate_policy(self.settings), "folder_fps": self.folder_fps,

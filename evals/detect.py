@@ -15,7 +15,7 @@ from vadagent.errors import UsageError
 from vadagent.evals.datasets import FrameDataset
 from vadagent.evals.detection import event_recall, events, kept_mask, macro_auc, micro_auc
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, SourceSpec, pick_candidates
-from vadagent.tools.scorer.scorer import OPENING_MAX_S, Progress, opening_of
+from vadagent.tools.scorer.scorer import OPENING_MAX_S, Progress
 from vadagent.tools.video import open_video
 
 BUDGET_FRACTION = 0.10
@@ -49,8 +49,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                             device=device, progress=progress)
     results, fits, score_seconds = [], [], 0.0
     for number, video in enumerate(data.test, 1):
-        scorer = shared or Scorer.fit([opening_of(str(video.path), data.fps)], config, folder_fps=data.fps,
-                                      device=device)
+        scorer = shared or Scorer.fit_on_opening(str(video.path), config, folder_fps=data.fps, device=device)
         if shared is None:
             fits.append(scorer.fit_info)
         started = time.perf_counter()
@@ -81,7 +80,8 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "dataset": data.name, "scorer": scorer.scorer_id, "tiers": list(scorer.tiers),
         "weights": {n: scorer.config.weight(n) for n in scorer.tiers}, "device": device,
         "normal_footage": "training clips" if shared else "each video's opening (first quarter, at most "
-                                                           f"{OPENING_MAX_S:g} s), as explain does without --normal",
+                                                           f"{OPENING_MAX_S:g} s), the opening itself by one fitted on its "
+                                                           "last quarter, as explain does without --normal",
         "tiers_left_out": {name: left_out.count(name) for name in set(left_out)},
         "normal_seconds": normal_seconds,
         "micro_auc": round(micro_auc(labels, scores), 4),

@@ -110,3 +110,21 @@ def test_a_black_or_fading_opening_is_not_a_candidate(tmp_path, scorer):
 def test_a_scorer_knows_whether_it_was_fitted_on_the_video_it_scores(scorer, synthetic_normal, synthetic_anomalous):
     assert scorer.fitted_on(synthetic_normal) and scorer.fitted_on(f"{synthetic_normal.parent}/./{synthetic_normal.name}")
     assert not scorer.fitted_on(synthetic_anomalous[0])
+
+
+def test_an_anomaly_inside_the_opening_is_scored_by_a_scorer_fitted_elsewhere(tmp_path):
+    """No normal footage and a fast object in the first quarter, the footage the scorer learns as
+    normal: fitted on the opening alone it is invisible; the opening scored by a scorer fitted on
+    the closing stretch shows it, and the picker covers it."""
+    clip = tmp_path / "early.mp4"
+    truth = render_clip(ClipSpec(seconds=16, seed=4, anomalies=[("fast", 1.0)]), clip)
+    labels = np.asarray(truth.labels, bool)
+    plain = Scorer.fit([SourceSpec(str(clip), 0.0, 4.0)], ScorerConfig())
+    crossed = Scorer.fit_on_opening(str(clip))
+    assert crossed.for_opening is not None and crossed.fit_info["opening_scored_by"]["start_s"] == 12.0
+    before, after = plain.score(clip), crossed.score(clip)
+    assert after.scores[labels].max() > before.scores[labels].max() + 2.0  # z-units of each's normal footage
+    assert np.array_equal(after.scores[~labels][-100:], before.scores[~labels][-100:])  # the rest is untouched
+    picked = pick_candidates(after.smoothed(3.0), after.info.fps, CandidatePolicy(), threshold=after.threshold,
+                             ignore_before=after.settled_from, fill=True)
+    assert any(labels[c.start_frame : c.end_frame + 1].any() for c in picked)

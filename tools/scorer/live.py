@@ -4,8 +4,8 @@
 median over `median_window` frames trails instead of centring, so a frame's score is known a
 chunk after it arrives, with the evidence of the tier that contributed most (as `Scorer.score`
 gives it), so a moment's clip needs no second scoring pass. `MomentTracker` opens a moment when
-the score crosses the threshold and closes it once the score has stayed below for `hold_s`, or after `max_s` (a long event is asked
-about while it lasts, in pieces).
+the score crosses the threshold and closes it once the score has stayed below for `hold_s`, or
+after `max_s` (a long event is asked about while it lasts, in pieces).
 """
 
 from __future__ import annotations

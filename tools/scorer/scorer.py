@@ -82,6 +82,12 @@ def opening_of(video: str, folder_fps: float = 25.0, max_s: float = OPENING_MAX_
     return SourceSpec(video, 0.0, round(min(max_s, _probe(video, folder_fps).duration_s / 4), 2))
 
 
+def closing_of(video: str, folder_fps: float = 25.0, max_s: float = OPENING_MAX_S) -> SourceSpec:
+    """A video's last quarter (at most `max_s`): the stand-in normal footage for its opening."""
+    duration = _probe(video, folder_fps).duration_s
+    return SourceSpec(video, round(duration - min(max_s, duration / 4), 2))
+
+
 @dataclass
 class ScorerConfig:
     tiers: list[str] = field(default_factory=lambda: list(DEFAULT_TIERS))  # with `select`: the candidates
@@ -215,6 +221,7 @@ class Scorer:
         self.config, self.width, self.height = config, width, height
         self.tiers, self.calibration = tiers, calibration
         self.fit_info = fit_info or {}
+        self.for_opening: Scorer | None = None  # fitted on the closing stretch; see fit_on_opening
 
     @property
     def scorer_id(self) -> str:
@@ -288,6 +295,25 @@ class Scorer:
                  scorer.fit_info["fit_seconds"])
         return scorer
 
+    @classmethod
+    def fit_on_opening(cls, video: str, config: ScorerConfig | None = None, *, folder_fps: float = 25.0,
+                       device: str = "cpu", progress: Progress | None = None) -> Scorer:
+        """No normal footage: a scorer fitted on the video's opening, to score that video. A scorer
+        cannot judge the footage it learnt as normal, and anomalies do start in the first seconds, so
+        the opening itself is scored by a second scorer fitted on the video's closing stretch
+        (kept in memory only; `score` splices its scores in over the opening)."""
+        opening = opening_of(video, folder_fps)
+        scorer = cls.fit([opening], config, folder_fps=folder_fps, device=device, progress=progress)
+        closing = closing_of(video, folder_fps)
+        if opening.end_s is not None and closing.start_s >= opening.end_s:
+            try:
+                scorer.for_opening = cls.fit([closing], config, folder_fps=folder_fps, device=device)
+                scorer.fit_info["opening_scored_by"] = asdict(closing)
+                scorer.fit_info["fit_seconds"] += scorer.for_opening.fit_info["fit_seconds"]
+            except UsageError as why:  # a static or blank closing stretch: the opening keeps its own scores
+                log.warning("%s: the opening is scored by the scorer fitted on it (%s)", video, why)
+        return scorer
+
     def _fit_tiers(self, extracted: Extracted, segments, device: str, progress) -> list[np.ndarray]:
         """Fit every tier on the given segments; set each tier's calibration; fused training scores."""
         fused: list[np.ndarray] | None = None
@@ -323,12 +349,34 @@ class Scorer:
         started = time.perf_counter()
         video = source if isinstance(source, VideoSource) else open_video(str(source), folder_fps=folder_fps)
         try:
-            return self._score(video, device, progress, started)
+            result = self._score(video, device, progress, started)
         finally:
             if video is not source:
                 video.close()
+        if self.for_opening is not None and not isinstance(source, VideoSource) and self.fitted_on(source):
+            result = self._opening_from(self.for_opening, source, result, folder_fps, device)
+        return result
 
-    def _score(self, video: VideoSource, device: str, progress: Progress | None, started: float) -> ScoreResult:
+    def _opening_from(self, other: Scorer, source: str | Path, result: ScoreResult, folder_fps: float,
+                      device: str) -> ScoreResult:
+        """`result` with the frames of this scorer's normal footage scored by `other` instead (both
+        in z-units of their own normal footage, so the scores join without rescaling)."""
+        end_s = max(s["end_s"] or 0.0 for s in self.fit_info["sources"])
+        with open_video(str(source), folder_fps=folder_fps) as video:
+            opening = other._score(video, device, None, time.perf_counter(), end_s=end_s)
+        n = min(len(opening.scores), len(result.scores))
+        scores = result.scores.copy()
+        scores[:n] = opening.scores[:n]
+        evidence = result.evidence
+        for name in ("box", "speed_px_s", "direction_deg", "vs_normal", "note"):
+            getattr(evidence, name)[:n] = getattr(opening.evidence, name)[:n]
+        tiers = {name: np.concatenate([opening.tier_scores[name][:n], z[n:]]) for name, z in result.tier_scores.items()
+                 if name in opening.tier_scores}
+        return replace(result, scores=scores, evidence=evidence, tier_scores=tiers,
+                       seconds=result.seconds + opening.seconds)
+
+    def _score(self, video: VideoSource, device: str, progress: Progress | None, started: float,
+               end_s: float | None = None) -> ScoreResult:
         info = video.info
         _warn_if_reshaped(info, self.width, self.height)
         readers = {name: tier.reader() for name, tier in self.tiers.items()}
@@ -336,7 +384,7 @@ class Scorer:
         evidence: dict[str, list[Evidence]] = {name: [] for name in self.tiers}
         flow = self.config.flow_for(self.tiers)
         opening = OpeningTracker()
-        for chunk in chunks(video, self.width, self.height, flow=flow, chunk=self.config.chunk_frames):
+        for chunk in chunks(video, self.width, self.height, flow=flow, chunk=self.config.chunk_frames, end_s=end_s):
             opening.feed(chunk)
             for name, reader in readers.items():
                 scored = self.tiers[name].score(reader.feed(chunk), device)
@@ -348,7 +396,7 @@ class Scorer:
         first = next(iter(raw.values()))
         if not first:
             raise UsageError(f"{info.path}: no decodable frames to score")
-        count = max(info.frame_count, max(first) + 1)
+        count = max(first) + 1 if end_s is not None else max(info.frame_count, max(first) + 1)
         per_tier = {name: self._z(name, _fill(values, count)) for name, values in raw.items()}
         fused = sum(self.config.weight(name) * z for name, z in per_tier.items())
         fused = median_filter(fused, self.config.median_window, mode="nearest")
