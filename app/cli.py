@@ -239,7 +239,9 @@ def record(
 @app.command()
 def watch(
     sources: Annotated[list[str], typer.Argument(help="Cameras: stream URLs (rtsp://, http://, udp://, …), devices "
-                                                      "(/dev/video0) or files; SOURCE=SCORER_DIR gives one its scorer.")],
+                                                      "(/dev/video0) or files; SOURCE=SCORER_DIR gives one its scorer; "
+                                                      "a .yaml file lists cameras (cameras: [{name, url, scorer, rules, "
+                                                      "taxonomy, calls_per_minute}], paths relative to it).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for events.jsonl, events.sqlite, clips, "
                                                                 "keyframes.")],
     scorer: Annotated[Path | None, typer.Option("--scorer", help="Scorer folder from 'vadagent fit' (for every "

@@ -31,6 +31,7 @@ from pathlib import Path
 import av
 import httpx
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.markup import escape
 
@@ -38,12 +39,15 @@ from vadagent.agents.explain.run import Detection, aexplain_detection
 from vadagent.app.job import Job
 from vadagent.errors import UsageError, VadagentError
 from vadagent.prompts import PROMPTS_VERSION
+from vadagent.rules import RuleSet
+from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment, MomentTracker
 from vadagent.tools.scorer.scorer import ScoreResult
 from vadagent.tools.video import open_video
 from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource, StoredFrame
 from vadagent.types import Candidate, ScorerSummary, VideoReport
+from vadagent.yamlio import load_yaml_model
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +65,31 @@ class WatchOptions:
     max_gb: float | None = None
 
 
+class CameraEntry(BaseModel):
+    """One camera of a cameras YAML file; paths are relative to the file."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, pattern=r"^[\w.-]+$")
+    url: str = Field(min_length=1, description="stream URL, device or file")
+    scorer: Path = Field(description="scorer folder from 'vadagent fit' on this camera's normal footage")
+    rules: Path | None = None
+    taxonomy: str | None = None
+    calls_per_minute: float | None = Field(None, gt=0)
+
+
+class CameraList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cameras: list[CameraEntry] = Field(min_length=1)
+
+
 @dataclass
 class Camera:
     name: str
     source: LiveSource
     scorer: Scorer
     calls_per_minute: float
+    taxonomy: Taxonomy | None = None  # the job's unless the camera has its own
+    rules: RuleSet | None = None
     ring: FrameRing | None = None
     scores: deque[LiveScore] = field(default_factory=deque)  # the ring's frames' scores, once scored
     latest_s: float = -1.0
@@ -267,7 +290,7 @@ class Watch:
         event, reason, scores = None, "", None
         try:
             scores = camera.scores_of(frames)
-            detection = await asyncio.to_thread(moment_detection, self.job, camera.scorer, clip, moment, clock, scores)
+            detection = await asyncio.to_thread(moment_detection, self.job, camera, clip, moment, clock, scores)
             report, _ = await aexplain_detection(detection, self.job.client, folder_fps=self.job.folder_fps,
                                                  detector=self.job.detector,
                                                  deadline_s=self.job.settings.vlm.video_deadline_s,
@@ -327,10 +350,11 @@ def on_stream_time(event, clock: ClipClock) -> dict:
     return moved.model_dump(mode="json")
 
 
-def moment_detection(job: Job, scorer: Scorer, clip: Path, moment: Moment, clock: ClipClock,
+def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock: ClipClock,
                      scores: list[LiveScore] | None = None) -> Detection:
     """The clip with the live moment as its one candidate, and the scores and evidence its frames got
     live; only a clip with frames scored before a reconnect is scored again."""
+    scorer = camera.scorer
     if scores is None:
         scored = scorer.score(clip, device=job.device)
     else:
@@ -345,7 +369,8 @@ def moment_detection(job: Job, scorer: Scorer, clip: Path, moment: Moment, clock
     peak = min(max(clock.to_clip(moment.peak_s), start), end)
     candidate = Candidate(start_s=start, end_s=max(end, start), peak_s=peak, peak_score=round(moment.peak_score, 4),
                           start_frame=min(round(start * fps), last), end_frame=min(round(end * fps), last))
-    report = VideoReport(video=scored.info, taxonomy=job.taxonomy, rules=job.rules, prompts_version=PROMPTS_VERSION,
+    report = VideoReport(video=scored.info, taxonomy=camera.taxonomy or job.taxonomy, rules=camera.rules or job.rules,
+                         prompts_version=PROMPTS_VERSION,
                          scorer=ScorerSummary(scorer_id=scored.scorer_id, fps=fps, threshold=round(scored.threshold, 4),
                                               candidates=[candidate]))
     return Detection(str(clip), report, scored)
@@ -434,9 +459,14 @@ def prune(output: Path, keep_days: float | None, max_gb: float | None) -> None:
 
 
 def parse_cameras(sources: list[str], default_scorer: Path | None, settings, options: WatchOptions) -> list[Camera]:
-    """SOURCE or SOURCE=SCORER_DIR; a camera is named after its file or host, numbered if needed."""
+    """SOURCE, SOURCE=SCORER_DIR, or a cameras YAML file (CameraList); a camera without a name is
+    named after its file or host, numbered if needed."""
     cameras, names = [], set()
-    for number, text in enumerate(sources, 1):
+    for text in sources:
+        if text.lower().endswith((".yaml", ".yml")) and Path(text).is_file():
+            for entry in load_yaml_model(CameraList, Path(text)).cameras:
+                cameras.append(_camera(entry, Path(text).parent, settings, options, names))
+            continue
         source, _, named = text.rpartition("=")
         if not source or not Path(named).is_dir():  # "=" may belong to the URL's query, not name a scorer
             source, named = text, ""
@@ -444,14 +474,33 @@ def parse_cameras(sources: list[str], default_scorer: Path | None, settings, opt
         if folder is None:
             raise UsageError(f"{source}: no scorer; give --scorer DIR (from 'vadagent fit' on this camera's normal "
                              "footage) or SOURCE=SCORER_DIR")
-        live = LiveSource(source, realtime=options.realtime, loop=options.loop)
-        if live.is_file and not Path(source).is_file():
-            raise UsageError(f"{source}: no such file (and not a stream URL or device)")
-        name = (Path(source).stem if "://" not in source else source.split("://", 1)[1].split("/")[0].replace(":", "_"))
-        name = name if name not in names else f"{name}_{number}"
-        names.add(name)
-        cameras.append(Camera(name, live, Scorer.load(folder), settings.candidates.calls_per_minute))
+        cameras.append(_camera(CameraEntry(url=source, scorer=folder), Path("."), settings, options, names))
     return cameras
+
+
+def _camera(entry: CameraEntry, base: Path, settings, options: WatchOptions, names: set[str]) -> Camera:
+    source = entry.url
+    live = LiveSource(source, realtime=options.realtime, loop=options.loop)
+    if live.is_file and not (base / source).is_file():
+        raise UsageError(f"{source}: no such file (and not a stream URL or device)")
+    if live.is_file:
+        live = LiveSource(str(base / source), realtime=options.realtime, loop=options.loop)
+    name = entry.name or (Path(source).stem if "://" not in source
+                          else source.split("://", 1)[1].split("/")[0].replace(":", "_"))
+    if name in names:
+        if entry.name:
+            raise UsageError(f"two cameras are named {name!r}")
+        name = f"{name}_{len(names) + 1}"
+    names.add(name)
+    return Camera(name, live, Scorer.load(base / entry.scorer),
+                  entry.calls_per_minute or settings.candidates.calls_per_minute,
+                  taxonomy=_taxonomy(entry.taxonomy, base) if entry.taxonomy else None,
+                  rules=RuleSet.from_yaml(base / entry.rules) if entry.rules else None)
+
+
+def _taxonomy(name: str, base: Path) -> Taxonomy:
+    """A shipped taxonomy's name, or a YAML file relative to the cameras file."""
+    return load_taxonomy(str(base / name) if name.lower().endswith((".yaml", ".yml")) else name)
 
 
 def steady_memory() -> None:

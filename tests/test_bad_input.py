@@ -46,6 +46,7 @@ def bad(tmp_path_factory):
     (d / "report.json").write_text(json.dumps({"schema_version": "1.0", "video": {"path": "x.mp4", "fps": -1}}))
     (d / "empty_folder").mkdir()
     (d / "config.yaml").write_text("vlm: {timeout_s: -3}\n")
+    (d / "cameras.yaml").write_text("cameras:\n  - url: rtsp://cam/1\n    scorer: s\n    fps: 25\n")
     return d
 
 
@@ -72,6 +73,7 @@ CASES = [
     (["eval", "severity", "{d}/binary.jsonl"], "binary.jsonl: not a text file"),
     (["watch", "{sample}", "-o", "{d}/o9"], "no scorer; give --scorer DIR"),
     (["watch", "{d}/missing.mp4", "--scorer", "{d}/scorer", "-o", "{d}/o10"], "missing.mp4: no such file"),
+    (["watch", "{d}/cameras.yaml", "-o", "{d}/o11"], "cameras.yaml: invalid CameraList: line 4: cameras.0.fps: Extra inputs are not permitted"),
     (["record", "{sample}", "-o", "{d}/recording.avi"], "recording.avi: the recording is written as MP4"),
 ]
 

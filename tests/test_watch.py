@@ -134,3 +134,22 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
     assert [(m.start_s, m.end_s) for _, m in waiting.items] == [(1.0, 3.0), (20.0, 21.0)]
     assert [m.start_s for _, m in waiting.dropped] == [10.0]
     assert "merged a moment" in caplog.text and "dropped the waiting moment at 10.0 s" in caplog.text
+
+
+def test_cameras_come_from_a_yaml_list_with_their_own_scorer_rules_and_budget(site, tmp_path):
+    from vadagent.app.watch import WatchOptions, parse_cameras
+    from vadagent.config import Settings
+    from vadagent.rules import default_rules
+
+    folder, _ = site
+    default_rules().to_yaml(tmp_path / "door_rules.yaml")
+    (tmp_path / "cameras.yaml").write_text(
+        f"cameras:\n"
+        f"  - url: {folder / 'camera.mp4'}\n    scorer: {folder / 'scorer'}\n"
+        f"  - name: lobby\n    url: rtsp://10.0.0.7:554/main\n    scorer: {folder / 'scorer'}\n"
+        f"    rules: door_rules.yaml\n    taxonomy: ucf_crime\n    calls_per_minute: 2\n")
+    cameras = parse_cameras([str(tmp_path / "cameras.yaml")], None, Settings(), WatchOptions())
+    assert [c.name for c in cameras] == ["camera", "lobby"]
+    assert cameras[0].rules is None and cameras[0].taxonomy is None  # the job's
+    assert cameras[1].rules == default_rules() and cameras[1].taxonomy.name == "ucf_crime"
+    assert cameras[1].calls_per_minute == 2 and cameras[1].source.source == "rtsp://10.0.0.7:554/main"
