@@ -275,11 +275,14 @@ def ui(
     port: Annotated[int, typer.Option(help="Port.")] = 7860,
     max_upload_mb: Annotated[int, typer.Option(min=1, help="Largest video upload accepted.")] = 200,
     workdir: Annotated[Path, typer.Option(help="Where uploads are explained.")] = Path("runs/ui"),
+    live: Annotated[Path | None, typer.Option(help="A 'vadagent watch' output folder: adds the live page (cameras, "
+                                                   "their scores, the latest events, chat about one).")] = None,
 ) -> None:
     """Open the web UI: pick or upload a video, see the timeline and events, chat beside it."""
     from vadagent.app.ui import UIOptions, launch
 
-    raise typer.Exit(launch(settings(), UIOptions(reports, vlm, host, port, max_upload_mb, workdir), console=console))
+    raise typer.Exit(launch(settings(), UIOptions(reports, vlm, host, port, max_upload_mb, workdir, live),
+                            console=console))
 
 
 @app.command()

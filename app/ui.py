@@ -6,6 +6,7 @@ events; click an event to seek the player; chat beside it. Binds to 127.0.0.1 un
 """
 
 
+import contextlib
 import hashlib
 import json
 import socket
@@ -16,6 +17,7 @@ from rich.console import Console
 
 from vadagent.agents.chat.session import ChatSession, load_report
 from vadagent.app.job import load_vlm
+from vadagent.app.ui_live import build_live
 from vadagent.config import Settings
 from vadagent.errors import MissingExtraError, UsageError, VadagentError
 from vadagent.samples import sample_clip
@@ -35,6 +37,7 @@ class UIOptions:
     port: int = 7860
     max_upload_mb: int = 200
     workdir: Path = Path("runs/ui")
+    live: Path | None = None  # a `vadagent watch` output folder: the live page
 
 
 def read_index(folder: Path | None) -> list[dict] | None:
@@ -191,63 +194,71 @@ def build_ui(app: App):
 
     with gr.Blocks(title="vadagent") as demo:
         gr.Markdown("# vadagent — anomalies, explained")
-        report_dir = gr.State(None)
-        conversation = gr.State(None)
-        with gr.Row():
-            with gr.Column(scale=3):
-                with gr.Row():
-                    picker = gr.Dropdown(choices=list(reports), value=next(iter(reports), None), label="Reports",
-                                         interactive=bool(reports), scale=3)
-                    sample = gr.Button("Open the sample clip", elem_id="open-sample", scale=1)
-                upload = gr.File(label=f"Upload a video (≤ {app.options.max_upload_mb} MB)", file_count="single",
-                                 file_types=sorted(VIDEO_SUFFIXES), elem_id="upload")
-                status = gr.Markdown("Open a report, the sample clip, or upload a video.", elem_id="status")
-                player = gr.Video(label="Video", interactive=False, elem_id="player")
-                timeline = gr.Image(label="Score timeline", interactive=False, elem_id="timeline", type="filepath")
-                events = gr.Dataframe(headers=EVENT_COLUMNS, label="Events (click one to seek the player)",
-                                      interactive=False, elem_id="events")
-                moments = gr.Dataframe(headers=MOMENT_COLUMNS, label="Detected moments, not explained",
-                                       interactive=False, elem_id="moments")
-                seek = gr.Number(visible=False)
-            with gr.Column(scale=2):
-                chatbot = gr.Chatbot(label="Ask about the video", elem_id="chat", height=520)
-                question = gr.Textbox(placeholder="what happened at 17 s?  /events  /look 12-15 what is he holding?",
-                                      label="Question", elem_id="question")
-                ask = gr.Button("Ask", variant="primary", elem_id="ask")
-        rows = read_index(app.options.reports)
-        if rows is not None:
-            gr.Dataframe(value=[[Path(r["source"]).name, r["status"], r.get("events"), r.get("max_severity")] for r in rows],
-                         headers=["video", "status", "events", "max severity"], label="Batch index", interactive=False)
+        live = app.options.live
+        if live is not None:
+            with gr.Tab("Live", elem_id="tab-live"):
+                refresh, live_outputs = build_live(app, gr, live)
+            demo.load(refresh, None, live_outputs)
+        with gr.Tab("Reports", elem_id="tab-reports") if live is not None else contextlib.nullcontext():
+            report_dir = gr.State(None)
+            conversation = gr.State(None)
+            with gr.Row():
+                with gr.Column(scale=3):
+                    with gr.Row():
+                        picker = gr.Dropdown(choices=list(reports), value=next(iter(reports), None), label="Reports",
+                                             interactive=bool(reports), scale=3)
+                        sample = gr.Button("Open the sample clip", elem_id="open-sample", scale=1)
+                    upload = gr.File(label=f"Upload a video (≤ {app.options.max_upload_mb} MB)", file_count="single",
+                                     file_types=sorted(VIDEO_SUFFIXES), elem_id="upload")
+                    status = gr.Markdown("Open a report, the sample clip, or upload a video.", elem_id="status")
+                    player = gr.Video(label="Video", interactive=False, elem_id="player")
+                    timeline = gr.Image(label="Score timeline", interactive=False, elem_id="timeline", type="filepath")
+                    events = gr.Dataframe(headers=EVENT_COLUMNS, label="Events (click one to seek the player)",
+                                          interactive=False, elem_id="events")
+                    moments = gr.Dataframe(headers=MOMENT_COLUMNS, label="Detected moments, not explained",
+                                           interactive=False, elem_id="moments")
+                    seek = gr.Number(visible=False)
+                with gr.Column(scale=2):
+                    chatbot = gr.Chatbot(label="Ask about the video", elem_id="chat", height=520)
+                    question = gr.Textbox(placeholder="what happened at 17 s?  /events  /look 12-15 what is he holding?",
+                                          label="Question", elem_id="question")
+                    ask = gr.Button("Ask", variant="primary", elem_id="ask")
+            rows = read_index(app.options.reports)
+            if rows is not None:
+                gr.Dataframe(value=[[Path(r["source"]).name, r["status"], r.get("events"), r.get("max_severity")] for r in rows],
+                             headers=["video", "status", "events", "max severity"], label="Batch index", interactive=False)
 
-        outputs = [player, timeline, events, moments, status, report_dir, chatbot, conversation]
-        picker.change(guarded(lambda label: open_folder(reports[label])), picker, outputs)
-        if reports:  # the first report opens with the page: no extra click
-            demo.load(guarded(lambda: open_folder(next(iter(reports.values())))), None, outputs)
-        sample.click(guarded(lambda: open_folder(app.explain(sample_clip()))), None, outputs)
+            outputs = [player, timeline, events, moments, status, report_dir, chatbot, conversation]
+            picker.change(guarded(lambda label: open_folder(reports[label])), picker, outputs)
+            if reports:  # the first report opens with the page: no extra click
+                demo.load(guarded(lambda: open_folder(next(iter(reports.values())))), None, outputs)
+            sample.click(guarded(lambda: open_folder(app.explain(sample_clip()))), None, outputs)
 
-        def on_upload(file):
-            if file is None:
-                raise gr.Error("No file received.")
-            path = Path(file if isinstance(file, str) else file.name)
-            check_upload(path, app.options.max_upload_mb)
-            return open_folder(app.explain(path))
+            def on_upload(file):
+                if file is None:
+                    raise gr.Error("No file received.")
+                path = Path(file if isinstance(file, str) else file.name)
+                check_upload(path, app.options.max_upload_mb)
+                return open_folder(app.explain(path))
 
-        upload.upload(guarded(on_upload), upload, outputs)
+            upload.upload(guarded(on_upload), upload, outputs)
 
-        def on_select(rows, evt: gr.SelectData):
-            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-            values = rows.values.tolist() if hasattr(rows, "values") else rows
-            return float(values[row][1])
+            def on_select(rows, evt: gr.SelectData):
+                row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+                values = rows.values.tolist() if hasattr(rows, "values") else rows
+                return float(values[row][1])
 
-        events.select(on_select, events, seek).then(None, seek, seek, js=SEEK_JS)
-        for trigger in (ask.click, question.submit):  # "once": no second question runs on a stale history
-            trigger(app.ask, [question, chatbot, report_dir, conversation], [chatbot, question, conversation],
-                    trigger_mode="once")
+            events.select(on_select, events, seek).then(None, seek, seek, js=SEEK_JS)
+            for trigger in (ask.click, question.submit):  # "once": no second question runs on a stale history
+                trigger(app.ask, [question, chatbot, report_dir, conversation], [chatbot, question, conversation],
+                        trigger_mode="once")
     return demo
 
 
 def launch(settings: Settings, options: UIOptions, *, console: Console) -> int:
     check_port(options.host, options.port)
+    if options.live is not None and not options.live.is_dir():
+        raise UsageError(f"{options.live}: no such folder (the -o folder of 'vadagent watch')")
     reports = find_reports(options.reports)  # a corrupt index is one line now, not a broken page later
     client = load_vlm(settings, options.vlm, console,
                       without="reports open and slash commands work, questions in words need a VLM")
@@ -256,6 +267,8 @@ def launch(settings: Settings, options: UIOptions, *, console: Console) -> int:
     if options.host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]binding to {options.host}: anyone who can reach this address can use the UI[/yellow]")
     allowed = [str(options.workdir.resolve()), str(sample_clip().parent)]
+    if options.live is not None:
+        allowed.append(str(options.live.resolve()))
     if options.reports:
         allowed.append(str(options.reports.resolve()))
         for folder in reports.values():  # the batch's videos live beside its sources

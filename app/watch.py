@@ -178,10 +178,12 @@ class EventLog:
 
 class Watch:
     def __init__(self, job: Job, cameras: list[Camera], output: Path, options: WatchOptions, console: Console) -> None:
-        self.job, self.cameras, self.output, self.options, self.console = job, cameras, output, options, console
+        self.job, self.cameras, self.options, self.console = job, cameras, options, console
+        self.output = output.resolve()  # reports name their clip by this path, wherever the UI runs from
         self.stop = threading.Event()
         self.log = EventLog(output)
         self.events = self.numbered = 0  # recorded; numbered (ids, given when a moment is taken up)
+        self.status_at = 0.0  # when cameras.json was last written (monotonic)
 
     # -- cameras (threads) ---------------------------------------------------------------------
     def read(self, camera: Camera, submit, finished) -> None:
@@ -250,6 +252,8 @@ class Watch:
                 if not any(c.alive for c in self.cameras) and not waiting.items and not active:
                     break
                 waiting.changed.clear()
+                if time.monotonic() - self.status_at >= 1.0:
+                    self.write_status()
                 try:
                     await asyncio.wait_for(waiting.changed.wait(), timeout=0.5)
                 except TimeoutError:
@@ -258,6 +262,7 @@ class Watch:
             self.stop.set()
             for reader in readers:
                 reader.join(timeout=10)
+            self.write_status()
             self.log.close()
             if self.job.client is not None:
                 await self.job.client.aclose()
@@ -267,6 +272,16 @@ class Watch:
                            f"{len(waiting.dropped)} moment(s) dropped while the VLM was behind; {gaps} stream "
                            f"interruption(s) → {self.output}", highlight=False)
         return 0
+
+    def write_status(self) -> None:
+        """cameras.json: each camera's latest score, for `vadagent ui --live` (rewritten whole, atomically)."""
+        status = [{"name": c.name, "source": c.source.source, "score": None if np.isnan(c.score) else round(c.score, 3),
+                   "threshold": round(float(c.scorer.calibration["threshold"]), 3), "time_s": round(c.latest_s, 2),
+                   "frames": c.frames, "alive": c.alive, "interruptions": len(c.source.gaps)} for c in self.cameras]
+        path = self.output / "cameras.json"
+        path.with_suffix(".tmp").write_text(json.dumps({"updated_at": time.time(), "cameras": status}), encoding="utf-8")
+        path.with_suffix(".tmp").replace(path)
+        self.status_at = time.monotonic()
 
     def _stop(self) -> None:
         if not self.stop.is_set():
@@ -295,6 +310,8 @@ class Watch:
                                                  detector=self.job.detector,
                                                  deadline_s=self.job.settings.vlm.video_deadline_s,
                                                  calls_per_candidate=self.job.settings.vlm.calls_per_candidate)
+            folder = self.output / "reports" / event_id  # what `ui --live` chats about
+            await asyncio.to_thread(self.job.write, folder, report, detection.scored, [])
             context = report.contexts[0] if report.contexts else None
             if report.events and context is not None and context.status == "explained":
                 event = on_stream_time(report.events[0], clock)
@@ -314,6 +331,7 @@ class Watch:
                   "waited_for_budget_s": round(max(0.0, taken - moment.closed_wall), 2),
                   "latency_to_explanation_s": round(alerted - moment.opened_wall, 2) if explained else None,
                   "scored_again": scores is None, "event": event, "clip": str(clip.relative_to(self.output)),
+                  "report": f"reports/{event_id}" if (self.output / "reports" / event_id / "report.json").is_file() else None,
                   "keyframes": [str(k.relative_to(self.output)) for k in keyframes]}
         self.events += 1
         self.log.add(record)
@@ -442,8 +460,8 @@ async def post_alert(url: str, record: dict, attempts: int = 3) -> bool:
 
 
 def prune(output: Path, keep_days: float | None, max_gb: float | None) -> None:
-    """Clips and keyframes older than `keep_days`, then the oldest beyond `max_gb`, are deleted."""
-    files = sorted((p for folder in ("clips", "keyframes") for p in (output / folder).rglob("*") if p.is_file()),
+    """Clips, keyframes and event reports older than `keep_days`, then the oldest beyond `max_gb`, are deleted."""
+    files = sorted((p for folder in ("clips", "keyframes", "reports") for p in (output / folder).rglob("*") if p.is_file()),
                    key=lambda p: p.stat().st_mtime)
     now = time.time()
     if keep_days is not None:

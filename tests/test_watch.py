@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from vadagent.agents.chat.session import load_report
+from vadagent.app.ui_live import event_files, read_cameras, read_events
 from vadagent.evals.servers import LiveStreamServer
 from vadagent.tools.synthetic import ClipSpec, render_clip
 
@@ -92,6 +94,13 @@ def test_a_live_stream_raises_its_anomaly_everywhere_and_survives_a_cut(tmp_path
     with sqlite3.connect(out / "events.sqlite") as db:
         assert {row[0] for row in db.execute("select id from events")} == {r["id"] for r in records}
     assert {r["id"] for r in hook.received} == {r["id"] for r in records}
+    status = json.loads((out / "cameras.json").read_text())["cameras"]  # what `ui --live` shows
+    assert status[0]["frames"] > 100 and status[0]["interruptions"] == 1 and status[0]["alive"] is False
+    assert read_cameras(out, time.time())[0][0][:1] == [status[0]["name"]]
+    shown = read_events(out)
+    assert [r["id"] for r in shown] == [r["id"] for r in reversed(records)][: len(shown)]
+    keyframes, report = event_files(out, first_pass[0])
+    assert keyframes and load_report(Path(report))[0].events[0].what == JUDGED["what"]  # chat opens this report
     assert recorded.returncode == 0 and "recorded" in recorded.stderr, recorded.stderr
 
 
