@@ -204,7 +204,8 @@ class Watch:
                 if camera.ring is None:  # sized once the frame rate is known: before + longest moment + after
                     span = self.options.before_s + self.options.max_moment_s + self.options.after_s + 2.0
                     camera.ring = FrameRing(span, camera.source.fps)
-                    camera.scores = deque(maxlen=camera.ring.frames.maxlen)
+                    # scores trail the frames by up to a scoring chunk: keep a few more than the ring holds
+                    camera.scores = deque(maxlen=camera.ring.frames.maxlen + 64)
                 camera.ring.add(frame)
                 camera.frames += 1
                 seen[frame.index] = frame

@@ -111,3 +111,24 @@ def test_uploads_are_keyed_by_content_not_by_name(tmp_path, synthetic_normal):
     shutil.copy(synthetic_normal, first)
     shutil.copy(sample_clip(), second)
     assert content_id(first) != content_id(second) and content_id(first) == content_id(synthetic_normal)
+
+
+def test_the_live_page_builds_over_a_watch_folder_and_says_when_the_watch_stopped(tmp_path):
+    import json
+    import time
+
+    from vadagent.app.ui import App, UIOptions, build_ui
+    from vadagent.app.ui_live import read_cameras, read_events
+    from vadagent.config import Settings
+
+    (tmp_path / "cameras.json").write_text(json.dumps({"updated_at": time.time() - 60, "cameras": [
+        {"name": "lobby", "source": "rtsp://x", "score": 5.0, "threshold": 4.0, "time_s": 12.5, "frames": 300,
+         "alive": True, "interruptions": 1}]}))
+    (tmp_path / "events.jsonl").write_text('{"id": "lobby-1"}\n{"id": "lobby-2"}\n{"id": "lob')  # a line being written
+    rows, state = read_cameras(tmp_path, time.time())
+    assert rows == [["lobby", 5.0, 4.0, True, 12.5, 300, 1, "live"]] and "the watch has stopped" in state
+    assert [r["id"] for r in read_events(tmp_path)] == ["lobby-2", "lobby-1"]
+    assert read_cameras(tmp_path / "nowhere", time.time()) == ([], f"No `vadagent watch -o {tmp_path / 'nowhere'}` "
+                                                                   "has written here yet.")
+    demo = build_ui(App(Settings(), UIOptions(None, None, live=tmp_path), None))
+    assert "Live" in json.dumps(demo.config)

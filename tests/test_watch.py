@@ -162,3 +162,44 @@ def test_cameras_come_from_a_yaml_list_with_their_own_scorer_rules_and_budget(si
     assert cameras[0].rules is None and cameras[0].taxonomy is None  # the job's
     assert cameras[1].rules == default_rules() and cameras[1].taxonomy.name == "ucf_crime"
     assert cameras[1].calls_per_minute == 2 and cameras[1].source.source == "rtsp://10.0.0.7:554/main"
+
+
+@pytest.mark.slow  # ≈90 s; evals/bench_watch.py runs the 10-minute soak
+def test_a_slow_vlm_keeps_the_queue_bounded_and_memory_flat(tmp_path, site):
+    """Three cameras raise a moment every 8 s each; the VLM answers one request at a time, after
+    10 s. Waiting moments merge or are dropped (each logged), memory stays flat, and every moment
+    taken up is recorded and alerted."""
+    import shutil
+
+    from vadagent.evals.bench_watch import rss_mb
+    from vadagent.evals.servers import answering_server, url
+
+    folder, _ = site
+    cameras = [tmp_path / f"cam{i}.mp4" for i in range(3)]
+    for camera in cameras:
+        shutil.copy(folder / "camera.mp4", camera)
+    (tmp_path / "config.yaml").write_text("vlm: {concurrency: 1}\ncandidates: {calls_per_minute: 60}\n")
+    vlm, hook, out = answering_server(json.dumps(JUDGED), 10.0), Webhook(), tmp_path / "out"
+    process = subprocess.Popen([VADAGENT, "--config", str(tmp_path / "config.yaml"), "watch", *map(str, cameras),
+                                "--realtime", "--loop", "--queue", "2", "--scorer", str(folder / "scorer"), "-o", str(out),
+                                "--vlm", f"openai:m@{url(vlm)}", "--webhook", hook.url],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        time.sleep(25)  # warmed up: rings full, models and thread pools started
+        before = rss_mb(process.pid)
+        time.sleep(40)
+        after = rss_mb(process.pid)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=180)
+        vlm.shutdown()
+        hook.server.shutdown()
+    assert process.returncode == 0, stderr
+    said = " ".join(stderr.split())
+    assert "the VLM is behind; dropped the waiting moment" in said, said[-2000:]
+    dropped = int(said.split(" moment(s) dropped")[0].rsplit(" ", 1)[-1])
+    records = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert dropped >= 3 and 0 < len(records) <= 12  # ≈ 9 moments a minute arrive, ≈ 6 are served
+    assert {r["id"] for r in hook.received} == {r["id"] for r in records}
+    assert after - before < 40, f"resident memory grew {after - before:.0f} MB in 40 s"
