@@ -294,6 +294,7 @@ class Watch:
         while camera.alive and camera.latest_s < moment.end_s + self.options.after_s:  # the context after it
             await asyncio.sleep(0.1)
         frames = camera.ring.between(moment.start_s - self.options.before_s, moment.end_s + self.options.after_s)
+        scores = camera.scores_of(frames)  # now: the oldest frames' scores leave as the reader goes on
         if len(frames) < 2:
             log.warning("%s: the moment at %.1f s left the buffer before it could be explained", camera.name,
                         moment.start_s)
@@ -303,9 +304,8 @@ class Watch:
         clip = self.output / "clips" / f"{event_id}.mp4"
         await asyncio.to_thread(write_clip, clip, frames, camera.source.fps)
         clock = ClipClock([f.time_s for f in frames], camera.source.fps)
-        event, reason, scores = None, "", None
+        event, reason = None, ""
         try:
-            scores = camera.scores_of(frames)
             detection = await asyncio.to_thread(moment_detection, self.job, camera, clip, moment, clock, scores)
             report, _ = await aexplain_detection(detection, self.job.client, folder_fps=self.job.folder_fps,
                                                  detector=self.job.detector,
