@@ -131,4 +131,4 @@ def test_the_live_page_builds_over_a_watch_folder_and_says_when_the_watch_stoppe
     assert read_cameras(tmp_path / "nowhere", time.time()) == ([], f"No `vadagent watch -o {tmp_path / 'nowhere'}` "
                                                                    "has written here yet.")
     demo = build_ui(App(Settings(), UIOptions(None, None, live=tmp_path), None))
-    assert "Live" in json.dumps(demo.config)
+    assert "Live" in json.dumps(demo.config, default=str)
