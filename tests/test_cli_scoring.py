@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from inprocess import invoke
 from test_cli import run
 
 from vadagent.samples import sample_clip
@@ -42,8 +43,8 @@ def test_score_with_a_missing_scorer_exits_2(tmp_path):
 
 
 def test_eval_detect_on_ped2_matches_the_published_figures(tmp_path, ped2):
-    result = run("eval", "detect", "--dataset", "ucsd_ped2", "--root", str(ped2), "--tiers", "motion", "--json",
-                 "--results", str(tmp_path))
+    result = invoke("eval", "detect", "--dataset", "ucsd_ped2", "--root", str(ped2), "--tiers", "motion", "--json",
+                    "--results", str(tmp_path), env={"VADAGENT_SCORER__FLOW": "fine"})  # the published default
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     for key in ("micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed", "smoothing_sigma",
