@@ -77,8 +77,8 @@ def test_frame_fraction_cap():
 
 
 @pytest.fixture(scope="module")
-def scorer(synthetic_normal) -> Scorer:
-    return Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig())
+def scorer(synthetic_normal) -> Scorer:  # candidates, not the flow, are tested here: the fast preset
+    return Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(flow="coarse"))
 
 
 def test_an_anomaly_below_a_high_threshold_still_gets_a_marked_candidate(scorer, synthetic_anomalous):
@@ -119,8 +119,9 @@ def test_an_anomaly_inside_the_opening_is_scored_by_a_scorer_fitted_elsewhere(tm
     clip = tmp_path / "early.mp4"
     truth = render_clip(ClipSpec(seconds=16, seed=4, anomalies=[("fast", 1.0)]), clip)
     labels = np.asarray(truth.labels, bool)
-    plain = Scorer.fit([SourceSpec(str(clip), 0.0, 4.0)], ScorerConfig())
-    crossed = Scorer.fit_on_opening(str(clip))
+    config = ScorerConfig(flow="coarse")  # the splice is tested here, not the flow: the fast preset
+    plain = Scorer.fit([SourceSpec(str(clip), 0.0, 4.0)], config)
+    crossed = Scorer.fit_on_opening(str(clip), config)
     assert crossed.for_opening is not None and crossed.fit_info["opening_scored_by"]["start_s"] == 12.0
     before, after = plain.score(clip), crossed.score(clip)
     assert after.scores[labels].max() > before.scores[labels].max() + 2.0  # z-units of each's normal footage

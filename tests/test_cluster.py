@@ -58,6 +58,7 @@ def comparable(path: Path) -> dict:
     return data
 
 
+@pytest.mark.slow  # ≈60 s of Ray start-up and a worker killed mid-run: `pytest -m slow tests/test_cluster.py`
 def test_a_ray_batch_equals_the_single_machine_batch(tmp_path, shared_data):
     videos = tmp_path / "videos"
     videos.mkdir()
