@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vadagent.app.outputs import writes_output
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
-from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec, pick_candidates
+from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec
 from vadagent.tools.scorer.output import write_scores
 from vadagent.types import Candidate
 
@@ -82,10 +82,7 @@ def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path
     with progress_bar(console, settings.quiet) as progress:
         result = scorer.score(video, folder_fps=fps or settings.video.folder_fps, device=_device(settings),
                               progress=progress)
-    smoothed = result.smoothed(sigma)
-    policy = candidate_policy(settings)
-    candidates = pick_candidates(smoothed, result.info.fps, policy, threshold=result.threshold,
-                                 ignore_before=result.settled_from, fill=policy.fills(scorer.fitted_on(video)))
+    candidates = result.candidates(candidate_policy(settings), sigma)
     write_scores(output, result, sigma, candidates)
     write_run_manifest(output, settings, sys.argv)
     if not settings.quiet:

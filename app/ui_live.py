@@ -9,6 +9,7 @@ and the UI may run on different machines sharing the folder: nothing here talks 
 from __future__ import annotations
 
 import json
+import time
 from collections import deque
 from pathlib import Path
 
@@ -68,8 +69,6 @@ def event_files(folder: Path, record: dict) -> tuple[list[str], str | None]:
 def build_live(app, gr, folder: Path):
     """The live tab's components (inside the page's gr.Blocks); returns its refresh and outputs, for
     the page to run once on load."""
-    import time
-
     report_dir, conversation = gr.State(None), gr.State(None)
     state = gr.Markdown("…", elem_id="live-state")
     cameras = gr.Dataframe(headers=CAMERA_COLUMNS, label="Cameras", interactive=False, elem_id="live-cameras")

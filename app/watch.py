@@ -500,10 +500,10 @@ def parse_cameras(sources: list[str], default_scorer: Path | None, settings, opt
 def _camera(entry: CameraEntry, base: Path, settings, options: WatchOptions, names: set[str]) -> Camera:
     source = entry.url
     live = LiveSource(source, realtime=options.realtime, loop=options.loop)
-    if live.is_file and not (base / source).is_file():
-        raise UsageError(f"{source}: no such file (and not a stream URL or device)")
-    if live.is_file:
-        live = LiveSource(str(base / source), realtime=options.realtime, loop=options.loop)
+    if live.is_file:  # a file is named relative to the cameras file
+        if not (base / source).is_file():
+            raise UsageError(f"{source}: no such file (and not a stream URL or device)")
+        live.source = str(base / source)
     name = entry.name or (Path(source).stem if "://" not in source
                           else source.split("://", 1)[1].split("/")[0].replace(":", "_"))
     if name in names:

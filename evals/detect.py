@@ -66,8 +66,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     kept = [kept_mask(pick_candidates(r.smoothed(sigma), r.info.fps, policy, max_fraction=BUDGET_FRACTION),
                       len(r.scores)) for r in results]
     recalled, total = event_recall(labels, kept)
-    picked = [pick_candidates(r.smoothed(sigma), r.info.fps, policy, threshold=r.threshold, ignore_before=r.settled_from,
-                              fill=policy.fills(shared is None)) for r in results]
+    picked = [r.candidates(policy, sigma) for r in results]
     by_candidates, _ = event_recall(labels, [kept_mask(c, len(r.scores)) for c, r in zip(picked, results)])
     minutes = sum(len(r.scores) / r.info.fps for r in results) / 60.0
     frames = int(sum(len(s) for s in scores))

@@ -22,7 +22,7 @@ from vadagent.agents.explain.judge import to_event
 from vadagent.prompts import PROMPTS_VERSION
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
-from vadagent.tools.scorer import CandidatePolicy, Scorer, ScoreResult, pick_candidates
+from vadagent.tools.scorer import CandidatePolicy, Scorer, ScoreResult
 from vadagent.tools.scorer.output import write_scores
 from vadagent.tools.vlm import CallBudget, VLMClient
 from vadagent.tools.vlm.base import run_sync
@@ -61,9 +61,7 @@ def detect_video(video: str, scorer: Scorer, taxonomy: Taxonomy, rules: RuleSet 
                  policy: CandidatePolicy | None = None, folder_fps: float = 25.0, device: str = "cpu") -> Detection:
     started = time.perf_counter()
     scored = scorer.score(video, folder_fps=folder_fps, device=device)
-    policy = policy or CandidatePolicy()
-    candidates = pick_candidates(scored.smoothed(sigma), scored.info.fps, policy, threshold=scored.threshold,
-                                 ignore_before=scored.settled_from, fill=policy.fills(scorer.fitted_on(video)))
+    candidates = scored.candidates(policy, sigma)
     report = VideoReport(
         video=scored.info, taxonomy=taxonomy, rules=rules, prompts_version=PROMPTS_VERSION,
         scorer=ScorerSummary(scorer_id=scored.scorer_id, fps=scored.info.fps, smoothing_sigma=sigma,

@@ -28,10 +28,14 @@ FLOW_PRESETS: dict[str, tuple[int, int, int, int, int]] = {
 DEFAULT_FLOW = "fine"
 
 
-def flow_estimator(preset: str) -> cv2.DISOpticalFlow:
+def check_flow(preset: str) -> str:
     if preset not in FLOW_PRESETS:
         raise UsageError(f"unknown optical-flow preset {preset!r}; choose one of {', '.join(FLOW_PRESETS)}")
-    finest, patch, stride, descent, refinement = FLOW_PRESETS[preset]
+    return preset
+
+
+def flow_estimator(preset: str) -> cv2.DISOpticalFlow:
+    finest, patch, stride, descent, refinement = FLOW_PRESETS[check_flow(preset)]
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
     dis.setFinestScale(finest)
     dis.setPatchSize(patch)

@@ -25,10 +25,11 @@ from scipy.ndimage import gaussian_filter1d, median_filter
 
 from vadagent.errors import ArtifactError, UsageError
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
-from vadagent.tools.scorer.frames import DEFAULT_FLOW, FLOW_PRESETS, OpeningTracker, chunks, working_size
+from vadagent.tools.scorer.candidates import CandidatePolicy, pick_candidates
+from vadagent.tools.scorer.frames import DEFAULT_FLOW, OpeningTracker, check_flow, chunks, working_size
 from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, TierUnfit, tier_class
 from vadagent.tools.video import VideoSource, open_video
-from vadagent.types import FrameScores, VideoInfo
+from vadagent.types import Candidate, FrameScores, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,7 @@ class ScorerConfig:
             raise UsageError("a scorer needs at least one tier; available: " + ", ".join(TIERS))
         for name in [*self.tiers, *self.weights, *self.params]:
             tier_class(name)
-        if self.flow not in FLOW_PRESETS:
-            raise UsageError(f"unknown optical-flow preset {self.flow!r}; choose one of {', '.join(FLOW_PRESETS)}")
+        check_flow(self.flow)
         if self.median_window < 1 or self.median_window % 2 == 0:
             raise UsageError(f"median_window must be a positive odd number of frames, not {self.median_window}")
 
@@ -137,6 +137,14 @@ class ScoreResult:
     seconds: float
     tier_scores: dict[str, np.ndarray] = field(default_factory=dict)  # each tier's calibrated score
     settled_from: int = 0  # frames before this are a black or fading-in opening: never candidates
+    self_fitted: bool = False  # the scorer's normal footage was (part of) this very video
+
+    def candidates(self, policy: CandidatePolicy | None = None, sigma: float = 0.0) -> list[Candidate]:
+        """The product's candidates from these scores: threshold, call budget, coverage floor, the
+        budget filled when the scorer was fitted on this video, never in a blank opening."""
+        policy = policy or CandidatePolicy()
+        return pick_candidates(self.smoothed(sigma), self.info.fps, policy, threshold=self.threshold,
+                               ignore_before=self.settled_from, fill=policy.fills(self.self_fitted))
 
     def smoothed(self, sigma: float) -> np.ndarray:
         return gaussian_filter1d(self.scores, sigma, mode="nearest") if sigma > 0 else self.scores
@@ -353,8 +361,10 @@ class Scorer:
         finally:
             if video is not source:
                 video.close()
-        if self.for_opening is not None and not isinstance(source, VideoSource) and self.fitted_on(source):
-            result = self._opening_from(self.for_opening, source, result, folder_fps, device)
+        if not isinstance(source, VideoSource) and self.fitted_on(source):
+            result.self_fitted = True
+            if self.for_opening is not None:
+                result = self._opening_from(self.for_opening, source, result, folder_fps, device)
         return result
 
     def _opening_from(self, other: Scorer, source: str | Path, result: ScoreResult, folder_fps: float,
