@@ -342,6 +342,7 @@ class Watch:
         if self.options.webhook:
             await post_alert(self.options.webhook, record)
         await asyncio.to_thread(prune, self.output, self.options.keep_days, self.options.max_gb)
+        give_back_freed()
 
 
 @dataclass
@@ -528,13 +529,29 @@ def steady_memory() -> None:
     large free (so frames land in per-thread heaps, which fragment) and gives every thread an arena.
     A fixed threshold returns each frame's memory to the system when freed, and two arenas bound
     the rest. (glibc only; elsewhere nothing changes.)"""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
+    if _LIBC is None:
         return
     m_mmap_threshold, m_arena_max = -3, -8  # from glibc's malloc.h
-    libc.mallopt(m_mmap_threshold, 256 * 1024)
-    libc.mallopt(m_arena_max, 2)
+    _LIBC.mallopt(m_mmap_threshold, 256 * 1024)
+    _LIBC.mallopt(m_arena_max, 2)
+
+
+def give_back_freed() -> None:
+    """After an event: the many small objects explaining it allocated (report, clip, model answer)
+    are freed by now, but glibc keeps the emptied heap pages until asked; returning them keeps the
+    resident size of a long watch at its working set."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
 
 
 def watch_command(settings, sources: list[str], output: Path, *, scorer_dir: Path | None, vlm: str | None,

@@ -74,7 +74,7 @@ def main() -> None:
     for preset in FLOW_PRESETS:
         fps, error = flow_speed_and_error(frames, preset)
         chosen = run_detect(data, ScorerConfig(flow=preset, select=True), sigma=args.sigma)
-        default = run_detect(data, ScorerConfig(flow=preset), sigma=args.sigma)
+        default = run_detect(data, ScorerConfig(flow=preset, select=False), sigma=args.sigma)
         selection = chosen["selection"]
         rows.append({"preset": preset, "settings": FLOW_PRESETS[preset], "flow_fps": round(fps, 1),
                      "warp_error": round(error, 3), "self_validation_auc": selection["chosen"]["auc"],

@@ -19,6 +19,7 @@ from vadagent.evals.common import add_data_argument, add_results_argument, write
 from vadagent.evals.datasets import load_ucsd
 from vadagent.evals.detect import run_detect
 from vadagent.tools.scorer import ScorerConfig
+from vadagent.tools.scorer.scorer import DEFAULT_TIERS
 
 SETS = [(["motion"], False), (["objects"], False), (["motion", "objects"], False), (["motion", "objects"], True),
         (["motion", "predictor"], False), (["motion", "objects", "predictor"], False)]
@@ -45,13 +46,15 @@ def main() -> None:
                 continue
             config = ScorerConfig(tiers=tiers, select=select, budget_s=args.budget_s)
             result = run_detect(data, config, sigma=args.sigma, normal_seconds=seconds)
-            label = "+".join(tiers) + (" (--select: chose " + "+".join(result["tiers"]) + ")" if select else "")
+            label = "+".join(tiers) + (" (--select: chose " + "+".join(result["tiers"]) + ")" if select
+                                       else " (default)" if tiers == list(DEFAULT_TIERS) else "")
             rows.append({"footage": amount, "set": label, **result})
             print(f"{amount:>4} {label:45s} " + " ".join(f"{k}={result[k]}" for k in KEYS), flush=True)
     lines = [f"# Scorer tier sets on {data.name}", "",
              "Frame AUC (micro = pooled, macro = mean per video), raw and smoothed (Gaussian sigma "
              f"{args.sigma:g} frames per video); event recall at 10 % of each video's frames; fit includes "
-             "selection; frames/s end to end on this machine, decoding included. Equal weights unless --select. "
+             "selection; frames/s end to end on this machine, decoding included. Equal weights unless --select "
+             "(tiers and weights chosen on synthetic anomalies in held-out normal footage). "
              f"Learned tier budget {args.budget_s:g} s.", "",
              "| footage | tier set | " + " | ".join(KEYS) + " |", "|---|---|" + "---|" * len(KEYS)]
     lines += [f"| {r['footage']} | {r['set']} | " + " | ".join(str(r[k]) for k in KEYS) + " |" for r in rows]

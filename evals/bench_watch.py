@@ -7,7 +7,8 @@
 2. Soak: two cameras (real clips, looped and served as live MPEG-TS streams over HTTP by a local
    server), `vadagent watch` with a VLM stand-in (a local HTTP server answering a schema-valid
    judgement after 1 s) for `--minutes`; each camera is cut off the network for 3 s twice. Resident
-   memory of the watch process after a minute and at the end, frames scored against frames sent,
+   memory of the watch process after a minute and at the end (and, as it swings while moments are
+   explained, the trend of medians and the growth of its floor), frames scored against frames sent,
    events, alert latency (median, worst), interruptions survived.
 Writes evals/results/bench_watch.{md,json}.
 """
@@ -106,6 +107,9 @@ def soak(data: Path, minutes: float, scratch: Path) -> dict:
             # resident memory swings by ~100 MB as clips are cut and explained: the trend compares the
             # medians of the samples (every 10 s) of minutes 1-4 and of the last two minutes
             "rss_trend_mb": round(float(np.median(samples[-12:]) - np.median(samples[:18])), 1) if len(samples) >= 30 else None,
+            # what stays resident between explanations (a leak raises it): the lowest sample of the
+            # last two minutes against the lowest of minutes 1-3
+            "rss_floor_growth_mb": round(float(min(samples[-12:]) - min(samples[:12])), 1) if len(samples) >= 30 else None,
             "rss_mb_each_minute": samples[::6],
             "dropped_while_vlm_behind": said.split(" moment(s) dropped")[0].rsplit(" ", 1)[-1] if "dropped" in said else None,
             "frames_scored": scored,

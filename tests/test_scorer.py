@@ -209,3 +209,34 @@ def test_time_ranges_and_frame_shapes_are_checked_against_the_video(caplog):
         SourceSpec.parse("clip.mp4#t=12").within(10.0)
     with pytest.raises(UsageError, match="bad time range '1:00,2:00'"):
         SourceSpec.parse("clip.mp4#t=1:00,2:00")
+
+
+def test_frames_are_made_ahead_in_order_errors_reach_the_reader_and_an_early_stop_ends_the_worker():
+    import threading
+
+    from vadagent.tools.scorer.frames import ahead
+
+    assert list(ahead(iter(range(50)), depth=2)) == list(range(50))
+
+    def broken():
+        yield 1
+        raise ValueError("corrupt frame")
+
+    with pytest.raises(ValueError, match="corrupt frame"):
+        list(ahead(broken()))
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            closed.set()
+
+    stream = ahead(endless())
+    assert [next(stream) for _ in range(3)] == [0, 1, 2]
+    stream.close()  # the reader stops early: the worker stops and the source is closed
+    assert closed.is_set() and not any(t.name == "vadagent-frames" for t in threading.enumerate())

@@ -4,8 +4,12 @@ computed once per frame whatever the number of tiers."""
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -15,17 +19,19 @@ from vadagent.tools.video import VideoSource
 
 # DIS optical-flow settings (finest pyramid scale, patch size, patch stride, gradient-descent
 # iterations, variational-refinement iterations). "coarse" is OpenCV's ultrafast preset: flow on a
-# quarter-resolution grid, no refinement. "fine" stops one pyramid level lower and adds five
-# refinement passes: speeds of small or slow objects come out far less noisy, at about a third of
-# the frame rate. "finest" is close to OpenCV's medium preset. Which one a site uses is a scorer
-# setting (`scorer.flow`); evals/bench_flow.py compares them on synthetic anomalies in normal
-# footage and on the CPU's frame rate.
+# quarter-resolution grid, no refinement. "half" stops one pyramid level lower: speeds of small or
+# slow objects come out far less noisy, at about a third of the frame rate. "fine" adds five
+# variational-refinement passes (half its speed again, no gain measured), "finest" is close to
+# OpenCV's medium preset. Which one a site uses is a scorer setting (`scorer.flow`);
+# evals/bench_flow.py compares them on synthetic anomalies in normal footage and on the CPU's frame
+# rate, and chose the default.
 FLOW_PRESETS: dict[str, tuple[int, int, int, int, int]] = {
     "coarse": (2, 8, 4, 12, 0),
+    "half": (1, 8, 4, 12, 0),
     "fine": (1, 8, 4, 12, 5),
     "finest": (1, 12, 4, 16, 5),
 }
-DEFAULT_FLOW = "fine"
+DEFAULT_FLOW = "half"
 
 
 def check_flow(preset: str) -> str:
@@ -146,10 +152,58 @@ class OpeningTracker:
             self._level = level
 
 
+T = TypeVar("T")
+
+
+def ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """`items`, produced in a worker thread up to `depth` ahead of the consumer. Decoding and
+    optical flow run in OpenCV, which releases the GIL, so the next chunk is made while the tiers
+    read this one. A worker's error is raised in the consumer; a consumer that stops early stops
+    the worker (and closes `items`) before returning."""
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop, finished = threading.Event(), object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            with closing(items) if hasattr(items, "close") else nullcontext():
+                for item in items:
+                    if not put(item):
+                        return
+            put(finished)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
+            put(error)
+
+    worker = threading.Thread(target=work, name="vadagent-frames", daemon=True)
+    worker.start()
+    try:
+        while (item := handoff.get()) is not finished:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def chunks(video: VideoSource, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, chunk: int = 64,
            start_s: float = 0.0, end_s: float | None = None) -> Iterator[FrameChunk]:
+    """The chunks of a video, made one ahead of the consumer (see `ahead`)."""
+    return ahead(_chunks(video, width, height, flow=flow, chunk=chunk, start_s=start_s, end_s=end_s))
+
+
+def _chunks(video: VideoSource, width: int, height: int, *, flow: str | None, chunk: int, start_s: float,
+            end_s: float | None) -> Iterator[FrameChunk]:
     maker = ChunkMaker(width, height, flow=flow)
-    for batch in video.scan(gray=True, chunk=chunk, start_s=start_s, end_s=end_s):
+    for batch in ahead(video.scan(gray=True, chunk=chunk, start_s=start_s, end_s=end_s)):
         made = maker.feed(batch.indices, batch.frames)
         if made is not None:
             yield made

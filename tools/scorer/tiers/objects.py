@@ -21,6 +21,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from scipy.spatial import cKDTree
 
 from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, TierUnfit, fold_of, register
 
@@ -46,17 +47,33 @@ class ObjectSet:
     box: np.ndarray  # (m, 4) x0, y0, x1, y1 working pixels
 
 
-def _appearance(gray: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    crop = cv2.resize(gray.astype(np.float32), (16, 32), interpolation=cv2.INTER_AREA)
-    keep = cv2.resize(mask.astype(np.float32), (16, 32), interpolation=cv2.INTER_AREA)
-    gx = cv2.Sobel(crop, cv2.CV_32F, 1, 0, ksize=1)
-    gy = cv2.Sobel(crop, cv2.CV_32F, 0, 1, ksize=1)
+def _appearance(crops: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
+    """Gradient-orientation histograms of object crops, all at once: (m, cells × BINS), unit norm.
+    Each crop is resized to 16 × 32 and its gradient taken with OpenCV's 1-pixel Sobel (central
+    differences, reflected border), weighted by the object's mask."""
+    if not crops:
+        return np.zeros((0, HIST.stop - HIST.start), np.float32)
+    crop = np.stack([cv2.resize(c.astype(np.float32), (16, 32), interpolation=cv2.INTER_AREA) for c in crops])
+    keep = np.stack([cv2.resize(m.astype(np.float32), (16, 32), interpolation=cv2.INTER_AREA) for m in masks])
+    padded = np.pad(crop, ((0, 0), (1, 1), (1, 1)), mode="reflect")
+    gx = padded[:, 1:-1, 2:] - padded[:, 1:-1, :-2]
+    gy = padded[:, 2:, 1:-1] - padded[:, :-2, 1:-1]
     magnitude = np.hypot(gx, gy) * keep
     bins = np.minimum(((np.arctan2(gy, gx) % np.pi) / np.pi * BINS).astype(np.int64), BINS - 1)
     rows, cols = HIST_CELLS
     cell = np.arange(32)[:, None] // (32 // rows) * cols + np.arange(16)[None, :] // (16 // cols)
-    hist = np.bincount((cell * BINS + bins).ravel(), magnitude.ravel(), minlength=rows * cols * BINS)
-    return hist / (np.linalg.norm(hist) + 1e-3)
+    width = rows * cols * BINS
+    slot = np.arange(len(crops))[:, None, None] * width + cell * BINS + bins
+    hist = np.bincount(slot.ravel(), magnitude.ravel(), minlength=len(crops) * width).reshape(len(crops), width)
+    return (hist / (np.linalg.norm(hist, axis=1, keepdims=True) + 1e-3)).astype(np.float32)
+
+
+def _nearest(tree: cKDTree, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and indices of the k nearest neighbours, (n, k) even for k = 1. SciPy's k-d tree:
+    the object spaces have 4 to 10 dimensions, where it answers a chunk's queries several times
+    faster than scikit-learn's wrapper around the same kind of tree."""
+    dist, index = tree.query(points, k=k, workers=-1)
+    return dist.reshape(len(points), k), index.reshape(len(points), k)
 
 
 class _ObjectReader(Reader):
@@ -69,7 +86,7 @@ class _ObjectReader(Reader):
         p, (height, width) = self.tier.params, self.background.shape
         step = self.tier.step
         min_area = max(int(p.min_area * width * height), 4)
-        frames, rows, boxes = [], [], []
+        frames, rows, boxes, crops, masks = [], [], [], [], []
         for position, (full, full_flow) in enumerate(zip(chunk.gray, chunk.flow)):
             gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
             flow = full_flow[::step, ::step][:height, :width] / step
@@ -90,14 +107,15 @@ class _ObjectReader(Reader):
                 speed = np.hypot(motion[:, 0], motion[:, 1])
                 top = int(0.9 * (len(speed) - 1))
                 vx, vy = motion.mean(0)
-                rows.append(np.concatenate([
-                    [(x + w / 2) / width, (y + h) / height, np.log(w), np.log(h), area / (w * h), vx, vy,
-                     np.partition(speed, top)[top]], _appearance(gray[y : y + h, x : x + w], mask)]))
+                rows.append([(x + w / 2) / width, (y + h) / height, np.log(w), np.log(h), area / (w * h), vx, vy,
+                             np.partition(speed, top)[top]])
+                crops.append(gray[y : y + h, x : x + w])
+                masks.append(mask)
                 boxes.append((x * step, y * step, (x + w) * step, (y + h) * step))
                 frames.append(position)
             if p.adapt > 0:  # follow slow lighting changes where nothing stands in front
                 cv2.accumulateWeighted(g, self.background, p.adapt, mask=1 - foreground)
-        raw = np.asarray(rows, np.float32).reshape(-1, HIST.stop)
+        raw = np.concatenate([np.asarray(rows, np.float32).reshape(-1, HIST.start), _appearance(crops, masks)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4))
 
 
@@ -140,8 +158,6 @@ class ObjectTier(Tier):
         return _ObjectReader(self)
 
     def fit(self, clips: list[list[Any]], **_: Any) -> list[np.ndarray]:
-        from sklearn.neighbors import NearestNeighbors
-
         sets = [list(clip) for clip in clips]
         raw = np.concatenate([p.raw for clip in sets for p in clip] or [np.zeros((0, HIST.stop), np.float32)])
         frame_of = [np.concatenate([p.frame + sum(len(q.indices) for q in clip[:i]) for i, p in enumerate(clip)]
@@ -165,7 +181,7 @@ class ObjectTier(Tier):
             if train.sum() <= k:
                 train = fold != f
             for g, space in enumerate(spaces):
-                dist, _ = NearestNeighbors(n_neighbors=k).fit(space[train]).kneighbors(space[test])
+                dist, _ = _nearest(cKDTree(space[train]), space[test], k)
                 out_of_fold[test, g] = dist.mean(1)
         self.scale = np.percentile(out_of_fold, 99, axis=0).astype(np.float32) + 1e-6
         self.train = raw[keep]
@@ -203,11 +219,8 @@ class ObjectTier(Tier):
         return [z[:, [0, 1, 2, 3]], z[:, [3, 5, 6, 7]], z[:, [4, 8, *range(9, z.shape[1])]]]
 
     def _index(self) -> None:
-        from sklearn.neighbors import NearestNeighbors
-
-        spaces = self._spaces(self.train)
-        self.models = [NearestNeighbors(n_neighbors=self.params.k).fit(s) for s in spaces]
-        self.places = NearestNeighbors(n_neighbors=min(20, len(self.train))).fit(self.train[:, PLACE])
+        self.models = [cKDTree(s) for s in self._spaces(self.train)]
+        self.places = cKDTree(self.train[:, PLACE])
 
     # -- scoring ---------------------------------------------------------------------------------
     def score(self, part: ObjectSet, device: str = "cpu") -> TierScores:
@@ -215,7 +228,8 @@ class ObjectTier(Tier):
         scores, best = np.zeros(n), np.full(n, -1)
         evidence = Evidence(part.indices, np.zeros((n, 4), np.float32), np.zeros(n), np.zeros(n), np.zeros(n))
         if len(part.raw):
-            per_group = np.column_stack([m.kneighbors(s)[0].mean(1) for m, s in zip(self.models, self._spaces(part.raw))])
+            per_group = np.column_stack([_nearest(m, s, self.params.k)[0].mean(1)
+                                         for m, s in zip(self.models, self._spaces(part.raw))])
             per_group /= self.scale
             per_object = per_group.max(1)
             for i in np.argsort(per_object):  # ascending: the frame keeps its most unusual object
@@ -230,7 +244,7 @@ class ObjectTier(Tier):
         if not len(objects):
             return
         raw = part.raw[objects]
-        _, near = self.places.kneighbors(raw[:, PLACE])
+        _, near = _nearest(self.places, raw[:, PLACE], min(20, len(self.train)))
         height, width = self.background.shape
         height, width = height * self.step, width * self.step
         for row, frame, nearby in zip(raw, frames, near):
