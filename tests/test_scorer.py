@@ -240,3 +240,19 @@ def test_frames_are_made_ahead_in_order_errors_reach_the_reader_and_an_early_sto
     assert [next(stream) for _ in range(3)] == [0, 1, 2]
     stream.close()  # the reader stops early: the worker stops and the source is closed
     assert closed.is_set() and not any(t.name == "vadagent-frames" for t in threading.enumerate())
+
+
+def test_an_error_while_scoring_stops_the_decoding_threads_before_the_video_closes(fitted, synthetic_anomalous,
+                                                                                    monkeypatch):
+    import threading
+
+    path, _ = synthetic_anomalous
+    tier = fitted.tiers["motion"]
+
+    def broken(part, device="cpu"):
+        raise RuntimeError("tier failed")
+
+    monkeypatch.setattr(tier, "score", broken)
+    with pytest.raises(RuntimeError, match="tier failed"):
+        fitted.score(path)
+    assert not any(t.name == "vadagent-frames" for t in threading.enumerate())

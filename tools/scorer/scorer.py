@@ -16,6 +16,7 @@ import math
 import re
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -176,9 +177,10 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
         for name in tiers:
             parts[name].append([])
         count, frames = 0, []
-        with open_video(spec.path, folder_fps=folder_fps) as video:
-            for chunk in chunks(video, geometry.width, geometry.height, flow=flow, chunk=config.chunk_frames,
-                                start_s=spec.start_s, end_s=spec.end_s):
+        with open_video(spec.path, folder_fps=folder_fps) as video, \
+                closing(chunks(video, geometry.width, geometry.height, flow=flow, chunk=config.chunk_frames,
+                               start_s=spec.start_s, end_s=spec.end_s)) as stream:
+            for chunk in stream:
                 for name, reader in readers.items():
                     parts[name][-1].append(reader.feed(chunk))
                 count += len(chunk)
@@ -203,9 +205,10 @@ def background_sample(segments: list[SourceSpec], geometry: Geometry, folder_fps
     stride = max(total // limit, 1)
     sample = []
     for spec in segments:
-        with open_video(spec.path, folder_fps=folder_fps) as video:
-            for chunk in chunks(video, geometry.width, geometry.height, flow=None, chunk=128, start_s=spec.start_s,
-                                end_s=spec.end_s):
+        with open_video(spec.path, folder_fps=folder_fps) as video, \
+                closing(chunks(video, geometry.width, geometry.height, flow=None, chunk=128, start_s=spec.start_s,
+                               end_s=spec.end_s)) as stream:
+            for chunk in stream:
                 sample.extend(chunk.gray[(chunk.indices % stride) == 0])
     return np.stack(sample[: limit * 2])
 
@@ -394,15 +397,18 @@ class Scorer:
         evidence: dict[str, list[Evidence]] = {name: [] for name in self.tiers}
         flow = self.config.flow_for(self.tiers)
         opening = OpeningTracker()
-        for chunk in chunks(video, self.width, self.height, flow=flow, chunk=self.config.chunk_frames, end_s=end_s):
-            opening.feed(chunk)
-            for name, reader in readers.items():
-                scored = self.tiers[name].score(reader.feed(chunk), device)
-                raw[name].update(zip(scored.indices.tolist(), scored.scores.tolist()))
-                if scored.evidence is not None:
-                    evidence[name].append(scored.evidence)
-            if progress:
-                progress("scoring", len(next(iter(raw.values()))), info.frame_count)
+        # closed before the caller closes the video, even on an error: the decoding thread stops first
+        with closing(chunks(video, self.width, self.height, flow=flow, chunk=self.config.chunk_frames,
+                            end_s=end_s)) as stream:
+            for chunk in stream:
+                opening.feed(chunk)
+                for name, reader in readers.items():
+                    scored = self.tiers[name].score(reader.feed(chunk), device)
+                    raw[name].update(zip(scored.indices.tolist(), scored.scores.tolist()))
+                    if scored.evidence is not None:
+                        evidence[name].append(scored.evidence)
+                if progress:
+                    progress("scoring", len(next(iter(raw.values()))), info.frame_count)
         first = next(iter(raw.values()))
         if not first:
             raise UsageError(f"{info.path}: no decodable frames to score")
