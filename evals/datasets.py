@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ class LabelledVideo:
     name: str
     path: Path
     labels: np.ndarray  # int8 per frame, 1 = anomalous
+    camera: str = ""  # the site it was filmed at, for datasets of several cameras
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,15 @@ class FrameDataset:
     fps: float
     train: list[Path]  # normal footage; empty: each test video is fitted on its own opening (as `explain` does)
     test: list[LabelledVideo]
+    train_cameras: list[str] = field(default_factory=list)  # the camera of each training video; empty: one site
+
+    def normal_footage(self) -> dict[str, list[Path]]:
+        """Training videos by camera: a scorer learns one site's normal footage, so a dataset of
+        several cameras is fitted camera by camera, as a user would fit each of theirs."""
+        by_camera: dict[str, list[Path]] = {}
+        for camera, path in zip(self.train_cameras or [""] * len(self.train), self.train):
+            by_camera.setdefault(camera, []).append(path)
+        return by_camera
 
 
 def _require(path: Path, what: str, source: str) -> Path:
@@ -90,8 +100,13 @@ def load_shanghaitech(root: str | Path) -> FrameDataset:
     videos = []
     for clip in _clip_folders(test_dir):
         labels = np.load(_require(masks / f"{clip.name}.npy", f"frame mask of {clip.name}", SHANGHAITECH_SOURCE))
-        videos.append(LabelledVideo(clip.name, clip, labels.astype(np.int8).ravel()))
-    return FrameDataset("shanghaitech", 24.0, train, videos)
+        videos.append(LabelledVideo(clip.name, clip, labels.astype(np.int8).ravel(), camera=_camera(clip.name)))
+    # 13 cameras: the prefix of every name (training 01_001.avi, testing 01_0014) is the camera
+    return FrameDataset("shanghaitech", 24.0, train, videos, [_camera(p.stem) for p in train])
+
+
+def _camera(name: str) -> str:
+    return name.split("_", 1)[0]
 
 
 UCF_SOURCE = ("Get UCF-Crime test videos from the official page (Sultani et al., CVPR 2018): videos/NAME_x264.mp4 "

@@ -43,21 +43,27 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     if not data.train and normal_seconds:
         raise UsageError(f"{data.name} has no normal footage: --normal-seconds does not apply (each video is fitted "
                          "on its own opening)")
-    shared = None
-    if data.train:
-        shared = Scorer.fit(first_seconds(data.train, normal_seconds, data.fps), config, folder_fps=data.fps,
-                            device=device, progress=progress)
+    footage = data.normal_footage()
+    unseen = sorted({video.camera for video in data.test} - set(footage)) if footage else []
+    if unseen:
+        raise UsageError(f"{data.name}: test videos of camera(s) {', '.join(unseen)} but no training video of them "
+                         "(a scorer learns one camera's normal footage)")
+    cameras = {camera: Scorer.fit(first_seconds(paths, normal_seconds, data.fps), config, folder_fps=data.fps,
+                                  device=device, progress=progress)
+               for camera, paths in footage.items()}
     results, fits, score_seconds = [], [], 0.0
     for number, video in enumerate(data.test, 1):
-        scorer = shared or Scorer.fit_on_opening(str(video.path), config, folder_fps=data.fps, device=device)
-        if shared is None:
+        if cameras:
+            scorer = cameras[video.camera]
+        else:
+            scorer = Scorer.fit_on_opening(str(video.path), config, folder_fps=data.fps, device=device)
             fits.append(scorer.fit_info)
         started = time.perf_counter()
         results.append(scorer.score(video.path, folder_fps=data.fps, device=device))
         score_seconds += time.perf_counter() - started
         if progress:
             progress("scoring test videos", number, len(data.test))
-    fits = fits or [shared.fit_info]
+    fits = fits or [s.fit_info for s in cameras.values()]
     labels = [v.labels for v in data.test]
     scores = [r.scores for r in results]
     for video, result in zip(data.test, results):
@@ -73,14 +79,15 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     digest = hashlib.sha256()
     for video in data.test:  # what was scored against what: clip names and labels
         digest.update(video.name.encode() + video.labels.tobytes())
-    scorer = shared or scorer
+    scorer = next(iter(cameras.values()), scorer)
     left_out = [name for info in fits for name in info.get("left_out", {})]
     return {
         "dataset": data.name, "scorer": scorer.scorer_id, "tiers": list(scorer.tiers),
         "weights": {n: scorer.config.weight(n) for n in scorer.tiers}, "device": device,
-        "normal_footage": "training clips" if shared else "each video's opening (first quarter, at most "
+        "normal_footage": ("training clips" + (f", one scorer per camera ({len(cameras)})" if len(cameras) > 1 else "")
+                           if cameras else "each video's opening (first quarter, at most "
                                                            f"{OPENING_MAX_S:g} s), the opening itself by one fitted on its "
-                                                           "last quarter, as explain does without --normal",
+                                                           "last quarter, as explain does without --normal"),
         "tiers_left_out": {name: left_out.count(name) for name in set(left_out)},
         "normal_seconds": normal_seconds,
         "micro_auc": round(micro_auc(labels, scores), 4),
@@ -102,14 +109,17 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                      for v, p in zip(data.test, picked) for a, b in events(v.labels)],
         "fit_seconds": round(sum(f["fit_seconds"] for f in fits), 2),
         "fit_frames": sum(f["frames"] for f in fits),
-        "selection": _selection_summary(scorer.fit_info.get("selection")),
+        "selection": (_selection_summary(scorer.fit_info.get("selection")) if len(cameras) <= 1 else
+                      {camera: _selection_summary(s.fit_info.get("selection")) for camera, s in cameras.items()}),
         "frames_per_second": round(frames / score_seconds, 1),
         "test_frames": frames,
         "data_sha256": digest.hexdigest()[:16],
         "per_video_auc": {v.name: (round(float(_auc(v.labels, r.scores)), 4) if 0 < v.labels.sum() < len(v.labels)
                                    else None) for v, r in zip(data.test, results)},
-        "protocol": (("fit on the training clips only" if shared else "no normal footage: each video fitted on its opening")
-                     + (f" (their first {normal_seconds:g} s)" if normal_seconds else "")
+        "protocol": (("fit on the training clips only" + (", each camera's on its own" if len(cameras) > 1 else "")
+                      if cameras else "no normal footage: each video fitted on its opening")
+                     + (f" (their first {normal_seconds:g} s" + (" per camera)" if len(cameras) > 1 else ")")
+                        if normal_seconds else "")
                      + "; tiers and weights fixed, or chosen by self-validation on synthetic anomalies in held-out "
                      "training footage (selection); no test label is used to choose anything; calibration from "
                      "training statistics (no per-video normalisation); micro = pooled frames, macro = mean over "
