@@ -43,8 +43,10 @@ def _require(path: Path, what: str, source: str) -> Path:
 
 
 UCSD_SOURCE = "Get the UCSD Anomaly Detection Dataset from its official page (Mahadevan et al., CVPR 2010)."
-AVENUE_SOURCE = ("Get CUHK Avenue from its official page (Lu et al., ICCV 2013) and extract frames to "
-                 "{training,testing}/frames/NN/; frame labels as test_frame_labels.npy (flattened over test clips).")
+AVENUE_SOURCE = ("Get CUHK Avenue from its official page (Lu et al., ICCV 2013): training_videos/NN.avi, "
+                 "testing_videos/NN.avi and ground_truth_demo/testing_label_mask/N_label.mat as distributed; or "
+                 "frames in {training,testing}/frames/NN/ with test_frame_labels.npy (flattened over test clips) or "
+                 "avenue.mat (gt: [first; last] frame ranges per clip, 1-based).")
 SHANGHAITECH_SOURCE = ("Get ShanghaiTech Campus from its official page (Luo et al., ICCV 2017): training/videos/*.avi, "
                        "testing/frames/NN_NNNN/, testing/test_frame_mask/NN_NNNN.npy.")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
@@ -79,17 +81,59 @@ def load_ucsd(root: str | Path, name: str = "ucsd_ped2") -> FrameDataset:
 
 
 def load_avenue(root: str | Path) -> FrameDataset:
+    """CUHK Avenue as distributed (videos and per-frame masks in .mat files) or as frame folders."""
     root = Path(root)
-    train_dir = _require(root / "training" / "frames", "training/frames/", AVENUE_SOURCE)
+    _require(root, "dataset folder", AVENUE_SOURCE)
+    if (root / "testing_videos").is_dir():
+        return _avenue_videos(root)
+    train_dir = _require(root / "training" / "frames", "training/frames/ (or testing_videos/)", AVENUE_SOURCE)
     test_dir = _require(root / "testing" / "frames", "testing/frames/", AVENUE_SOURCE)
-    flat = np.load(_require(root / "test_frame_labels.npy", "test_frame_labels.npy", AVENUE_SOURCE)).ravel()
     test = _clip_folders(test_dir)
     counts = [_frame_count(c) for c in test]
-    if sum(counts) != len(flat):
-        raise UsageError(f"{root}: {len(flat)} frame labels for {sum(counts)} test frames")
-    labels = np.split(flat.astype(np.int8), np.cumsum(counts)[:-1])
+    if (root / "avenue.mat").is_file():
+        ranges = _mat(root / "avenue.mat", "gt").ravel()
+        if len(ranges) != len(test):
+            raise UsageError(f"{root / 'avenue.mat'}: {len(ranges)} ground-truth entries for {len(test)} test clips")
+        labels = []
+        for count, spans in zip(counts, ranges):
+            frame = np.zeros(count, dtype=np.int8)
+            for first, last in np.asarray(spans, dtype=np.int64).reshape(2, -1).T:  # 1-based, inclusive
+                frame[first - 1 : last] = 1
+            labels.append(frame)
+    else:
+        flat = np.load(_require(root / "test_frame_labels.npy", "test_frame_labels.npy or avenue.mat",
+                                AVENUE_SOURCE)).ravel()
+        if sum(counts) != len(flat):
+            raise UsageError(f"{root}: {len(flat)} frame labels for {sum(counts)} test frames")
+        labels = np.split(flat.astype(np.int8), np.cumsum(counts)[:-1])
     return FrameDataset("avenue", 25.0, _clip_folders(train_dir),
                         [LabelledVideo(c.name, c, y) for c, y in zip(test, labels)])
+
+
+def _avenue_videos(root: Path) -> FrameDataset:
+    masks = next((d for d in (root / "testing_label_mask", root / "ground_truth_demo" / "testing_label_mask")
+                  if d.is_dir()), None)
+    if masks is None:
+        raise UsageError(f"{root}: missing testing_label_mask/ (or ground_truth_demo/testing_label_mask/). "
+                         f"{AVENUE_SOURCE}")
+    train = sorted(_require(root / "training_videos", "training_videos/", AVENUE_SOURCE).glob("*.avi"))
+    videos = []
+    for video in sorted((root / "testing_videos").glob("*.avi")):
+        # volLabel: one pixel mask per frame; a frame is anomalous where its mask marks anything
+        volume = _mat(_require(masks / f"{int(video.stem)}_label.mat", f"the masks of {video.name}", AVENUE_SOURCE),
+                      "volLabel").ravel()
+        videos.append(LabelledVideo(video.stem, video, np.asarray([np.any(m) for m in volume], np.int8)))
+    return FrameDataset("avenue", 25.0, train, videos)
+
+
+def _mat(path: Path, name: str) -> np.ndarray:
+    from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
+
+    try:
+        return loadmat(str(path), variable_names=[name])[name]
+    except (KeyError, ValueError, OSError, MatReadError) as error:
+        raise UsageError(f"{path}: cannot read the MATLAB variable {name!r} ({error})") from None
 
 
 def load_shanghaitech(root: str | Path) -> FrameDataset:

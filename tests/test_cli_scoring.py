@@ -119,3 +119,48 @@ def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
     (tmp_path / "training" / "videos" / "02_001.avi").unlink()
     with pytest.raises(UsageError, match="camera\\(s\\) 02 but no training video"):
         run_detect(load_shanghaitech(tmp_path), ScorerConfig(tiers=["motion"]))
+
+
+def test_avenue_loads_as_distributed_and_as_frame_folders_with_its_mat_ranges(tmp_path):
+    import cv2
+    import numpy as np
+    from scipy.io import savemat
+
+    from vadagent.errors import UsageError
+    from vadagent.evals.datasets import load_avenue
+
+    # as distributed: videos, and one pixel mask per test frame in N_label.mat (volLabel)
+    for folder, names in (("training_videos", ["01", "02"]), ("testing_videos", ["01"])):
+        (tmp_path / folder).mkdir()
+        for name in names:
+            writer = cv2.VideoWriter(str(tmp_path / folder / f"{name}.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 36))
+            for _ in range(10):
+                writer.write(np.zeros((36, 64, 3), np.uint8))
+            writer.release()
+    masks = tmp_path / "ground_truth_demo" / "testing_label_mask"
+    masks.mkdir(parents=True)
+    volume = np.empty((1, 10), dtype=object)
+    for i in range(10):
+        volume[0, i] = np.zeros((36, 64), np.uint8)
+        volume[0, i][5:9, 10:20] = i in (3, 4, 5)
+    savemat(masks / "1_label.mat", {"volLabel": volume})
+    data = load_avenue(tmp_path)
+    assert [p.name for p in data.train] == ["01.avi", "02.avi"] and len(data.test) == 1
+    assert data.test[0].labels.tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 0, 0]
+    (masks / "1_label.mat").write_bytes(b"not a mat file")
+    with pytest.raises(UsageError, match="cannot read the MATLAB variable 'volLabel'"):
+        load_avenue(tmp_path)
+
+    # frame folders with avenue.mat: gt = one [first; last] range array per clip, 1-based inclusive
+    frames = tmp_path / "frames_layout"
+    for split, clips in (("training", ["01"]), ("testing", ["01", "02"])):
+        for clip in clips:
+            folder = frames / split / "frames" / clip
+            folder.mkdir(parents=True)
+            for i in range(8):
+                cv2.imwrite(str(folder / f"{i:04d}.jpg"), np.zeros((36, 64), np.uint8))
+    gt = np.empty((1, 2), dtype=object)
+    gt[0, 0], gt[0, 1] = np.array([[2], [3]]), np.array([[1, 7], [1, 8]])
+    savemat(frames / "avenue.mat", {"gt": gt})
+    data = load_avenue(frames)
+    assert [v.labels.tolist() for v in data.test] == [[0, 1, 1, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 1, 1]]
