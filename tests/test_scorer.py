@@ -256,3 +256,26 @@ def test_an_error_while_scoring_stops_the_decoding_threads_before_the_video_clos
     with pytest.raises(RuntimeError, match="tier failed"):
         fitted.score(path)
     assert not any(t.name == "vadagent-frames" for t in threading.enumerate())
+
+
+def test_a_light_switched_on_is_one_event_not_a_flag_on_every_frame_after(tmp_path, fitted):
+    """The right half of the scene brightens by 60 gray levels at 5 s and stays so: flagged while
+    it is new, then part of the site's background (the objects tier's absorb_frames, 10 s)."""
+    import av
+
+    from vadagent.tools.video import open_video
+
+    render_clip(ClipSpec(seconds=30, seed=5), tmp_path / "dusk.mp4")
+    with open_video(str(tmp_path / "dusk.mp4")) as video:
+        frames = np.concatenate([b.frames for b in video.scan(gray=False)]).astype(np.int16)
+    frames[125:, :, frames.shape[2] // 2 :] += 60
+    with av.open(str(tmp_path / "lit.mp4"), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.height, stream.width, stream.pix_fmt = *frames.shape[1:3], "yuv420p"
+        for frame in np.clip(frames, 0, 255).astype(np.uint8):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(stream.encode())
+    result = fitted.score(tmp_path / "lit.mp4")
+    above = result.scores > result.threshold
+    assert not above[:120].any() and above[130:300].mean() > 0.9  # the change is seen
+    assert above[450:].mean() < 0.05  # and learnt: from 18 s the scene is normal again

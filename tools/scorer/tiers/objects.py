@@ -2,7 +2,9 @@
 
 Foreground objects come from a background model of the site (the per-pixel median of its normal
 footage, adapted slowly where nothing is in front of it, so lighting may drift but a person who
-stands still stays foreground). Each connected blob is an object with its place (centre x, foot
+stands still stays foreground — for `absorb_frames`: what has stood unchanged in front of the
+background that long becomes part of it, so a light switched on or a parked car is one event, not
+a flag on every frame from then on). Each connected blob is an object with its place (centre x, foot
 y), size (log width, log height), fill, mean motion (optical flow inside the blob) and a small
 appearance descriptor (gradient-orientation histograms over a 4 × 2 grid of the crop, reduced by
 PCA learned on the site's own objects). Three k-nearest-neighbour density models of the normal
@@ -35,6 +37,7 @@ HIST = slice(8, 8 + HIST_CELLS[0] * HIST_CELLS[1] * BINS)
 GROUPS = ("size for its place", "motion for its size", "appearance")
 MAX_TRAIN_OBJECTS = 60_000
 APPEARANCE_DIMS = 8
+ABSORB_RATE = 0.1  # background update per frame where something has stood `absorb_frames`
 
 
 @dataclass
@@ -81,6 +84,7 @@ class _ObjectReader(Reader):
         self.tier = tier
         self.background = tier.background.astype(np.float32).copy()
         self.kernel = np.ones((3, 3), np.uint8)
+        self.standing = np.zeros(self.background.shape, np.int32)  # frames each pixel has been foreground
 
     def feed(self, chunk: FrameChunk) -> ObjectSet:
         p, (height, width) = self.tier.params, self.background.shape
@@ -115,6 +119,13 @@ class _ObjectReader(Reader):
                 frames.append(position)
             if p.adapt > 0:  # follow slow lighting changes where nothing stands in front
                 cv2.accumulateWeighted(g, self.background, p.adapt, mask=1 - foreground)
+            # what has been foreground most of the time for `absorb_frames` (a leaky count, so people
+            # passing in front do not restart it) fades into the background within a few frames
+            self.standing += np.where(foreground > 0, 1, -1).astype(np.int32)
+            np.clip(self.standing, 0, p.absorb_frames, out=self.standing)
+            settled = (self.standing >= p.absorb_frames).astype(np.uint8)
+            if settled.any():
+                cv2.accumulateWeighted(g, self.background, ABSORB_RATE, mask=settled)
         raw = np.concatenate([np.asarray(rows, np.float32).reshape(-1, HIST.start), _appearance(crops, masks)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4))
 
@@ -133,6 +144,7 @@ class ObjectTier(Tier):
         max_side: int = 180  # objects are found at the working size divided by a whole step to at least this
         k: int = 5
         adapt: float = 0.01  # background update rate where no object is
+        absorb_frames: int = 250  # foreground this long joins the background (10 s at 25 frames/s)
 
     background: np.ndarray | None = None
 
