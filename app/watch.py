@@ -187,20 +187,22 @@ class Watch:
 
     # -- cameras (threads) ---------------------------------------------------------------------
     def read(self, camera: Camera, submit, finished) -> None:
-        live = LiveScorer(camera.scorer, device=self.job.device)
-        tracker = MomentTracker(live.threshold, max_s=self.options.max_moment_s)
+        tracker = MomentTracker(float(camera.scorer.calibration["threshold"]), max_s=self.options.max_moment_s)
+        live: LiveScorer | None = None  # made at the first frame, when the stream's frame rate is known
         seen: dict[int, LiveFrame] = {}
         gaps = 0
         try:
             for frame in camera.source.frames(self.stop.is_set):
-                if len(camera.source.gaps) != gaps:  # back after a gap: motion across it is not motion
-                    gaps = len(camera.source.gaps)
+                if live is not None and len(camera.source.gaps) != gaps:  # back after a gap: motion across it is not motion
                     for scored in live.flush():
                         self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
                     moment = tracker.close(time.time())
                     if moment is not None:
                         submit(camera, moment)
-                    live, seen = LiveScorer(camera.scorer, device=self.job.device), {}
+                    live, seen = None, {}
+                gaps = len(camera.source.gaps)
+                if live is None:
+                    live = LiveScorer(camera.scorer, device=self.job.device, fps=camera.source.fps)
                 if camera.ring is None:  # sized once the frame rate is known: before + longest moment + after
                     span = self.options.before_s + self.options.max_moment_s + self.options.after_s + 2.0
                     camera.ring = FrameRing(span, camera.source.fps)
@@ -211,7 +213,7 @@ class Watch:
                 seen[frame.index] = frame
                 for scored in live.feed(frame.index, frame.rgb):
                     self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
-            for scored in live.flush():
+            for scored in live.flush() if live is not None else []:
                 self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
         except VadagentError as error:  # a camera that cannot work at all (a missing file): it alone stops
             log.error("%s: %s", camera.name, error)
@@ -380,7 +382,7 @@ def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock
     else:
         with open_video(str(clip)) as video:
             info = video.info
-        evidence = LiveScore.evidence(scores).to_source(scorer.width / info.width, info.fps)
+        evidence = LiveScore.evidence(scores).to_source(scorer.width / info.width, scorer.fps or info.fps)
         scored = ScoreResult(info, scorer.scorer_id, np.asarray([s.score for s in scores], np.float32),
                              float(scorer.calibration["threshold"]), evidence, skipped=0, seconds=0.0)
     fps, last = scored.info.fps, scored.info.frame_count - 1

@@ -261,21 +261,49 @@ def test_an_error_while_scoring_stops_the_decoding_threads_before_the_video_clos
 def test_a_light_switched_on_is_one_event_not_a_flag_on_every_frame_after(tmp_path, fitted):
     """The right half of the scene brightens by 60 gray levels at 5 s and stays so: flagged while
     it is new, then part of the site's background (the objects tier's absorb_frames, 10 s)."""
-    import av
-
-    from vadagent.tools.video import open_video
-
     render_clip(ClipSpec(seconds=30, seed=5), tmp_path / "dusk.mp4")
-    with open_video(str(tmp_path / "dusk.mp4")) as video:
-        frames = np.concatenate([b.frames for b in video.scan(gray=False)]).astype(np.int16)
+    frames = _frames(tmp_path / "dusk.mp4").astype(np.int16)
     frames[125:, :, frames.shape[2] // 2 :] += 60
-    with av.open(str(tmp_path / "lit.mp4"), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.height, stream.width, stream.pix_fmt = *frames.shape[1:3], "yuv420p"
-        for frame in np.clip(frames, 0, 255).astype(np.uint8):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        out.mux(stream.encode())
+    _write(tmp_path / "lit.mp4", np.clip(frames, 0, 255).astype(np.uint8), 25)
     result = fitted.score(tmp_path / "lit.mp4")
     above = result.scores > result.threshold
     assert not above[:120].any() and above[130:300].mean() > 0.9  # the change is seen
     assert above[450:].mean() < 0.05  # and learnt: from 18 s the scene is normal again
+
+
+def test_a_video_at_another_frame_rate_is_judged_per_second_not_per_frame(tmp_path, fitted, synthetic_normal,
+                                                                          synthetic_anomalous):
+    """Fitted at 25 frames/s; the same site at 12.5 (every other frame): walkers move twice as far
+    between frames but are not twice as fast. Before, every frame of the normal clip was flagged."""
+    path, truth = synthetic_anomalous
+    _write(tmp_path / "normal_12.mp4", _frames(synthetic_normal)[::2], 12.5)
+    _write(tmp_path / "anomalous_12.mp4", _frames(path)[::2], 12.5)
+    normal = fitted.score(tmp_path / "normal_12.mp4")
+    assert fitted.fps == pytest.approx(25.0) and normal.info.fps == pytest.approx(12.5)
+    assert (normal.scores > normal.threshold).mean() < 0.05
+    anomalous = fitted.score(tmp_path / "anomalous_12.mp4")
+    labels = np.asarray(truth.labels)[::2][: len(anomalous.scores)]
+    assert roc_auc_score(labels, anomalous.scores[: len(labels)]) >= 0.9
+    fast = anomalous.evidence.speed_px_s[np.argmax(anomalous.scores)]
+    at_25 = fitted.score(path)
+    assert fast == pytest.approx(at_25.evidence.speed_px_s[np.argmax(at_25.scores)], rel=0.35)  # px/s either way
+
+
+def _frames(path) -> np.ndarray:
+    from vadagent.tools.video import open_video
+
+    with open_video(str(path)) as video:
+        return np.concatenate([b.frames for b in video.scan(gray=False)])
+
+
+def _write(path, frames: np.ndarray, fps: float) -> None:
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        stream.height, stream.width, stream.pix_fmt = *frames.shape[1:3], "yuv420p"
+        for frame in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        out.mux(stream.encode())

@@ -74,10 +74,13 @@ def working_size(width: int, height: int, max_side: int = 360) -> tuple[int, int
 class ChunkMaker:
     """Stateful: feed gray frames in order; holds only the previous frame. The first frame of a
     video waits for the second and copies its motion. `flow` is a FLOW_PRESETS name, or None when
-    no tier reads flow (it is then all zeros)."""
+    no tier reads flow (it is then all zeros). `time_scale` (the video's frame rate over the one
+    the scorer was fitted at) puts flow and frame differences in units of the fitted frame
+    interval: at half the rate things move twice as far between frames, and are not twice as fast."""
 
-    def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW) -> None:
+    def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, time_scale: float = 1.0) -> None:
         self.size = (width, height)
+        self.time_scale = time_scale
         self._dis = flow_estimator(flow) if flow else None
         self._previous: np.ndarray | None = None
         self._pending: tuple[int, np.ndarray] | None = None  # frame 0, waiting for frame 1
@@ -100,6 +103,8 @@ class ChunkMaker:
                 self._previous, self._pending = frame, (index, frame)
                 continue
             diff, flow = cv2.absdiff(frame, self._previous), self._flow(self._previous, frame)
+            if self.time_scale != 1.0:
+                diff, flow = cv2.convertScaleAbs(diff, alpha=self.time_scale), flow * self.time_scale
             if self._pending is not None:
                 out_idx.append(self._pending[0])
                 grays.append(self._pending[1])
@@ -195,14 +200,15 @@ def ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
 
 
 def chunks(video: VideoSource, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, chunk: int = 64,
-           start_s: float = 0.0, end_s: float | None = None) -> Iterator[FrameChunk]:
+           start_s: float = 0.0, end_s: float | None = None, time_scale: float = 1.0) -> Iterator[FrameChunk]:
     """The chunks of a video, made one ahead of the consumer (see `ahead`)."""
-    return ahead(_chunks(video, width, height, flow=flow, chunk=chunk, start_s=start_s, end_s=end_s))
+    return ahead(_chunks(video, width, height, flow=flow, chunk=chunk, start_s=start_s, end_s=end_s,
+                         time_scale=time_scale))
 
 
 def _chunks(video: VideoSource, width: int, height: int, *, flow: str | None, chunk: int, start_s: float,
-            end_s: float | None) -> Iterator[FrameChunk]:
-    maker = ChunkMaker(width, height, flow=flow)
+            end_s: float | None, time_scale: float) -> Iterator[FrameChunk]:
+    maker = ChunkMaker(width, height, flow=flow, time_scale=time_scale)
     for batch in ahead(video.scan(gray=True, chunk=chunk, start_s=start_s, end_s=end_s)):
         made = maker.feed(batch.indices, batch.frames)
         if made is not None:

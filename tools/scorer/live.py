@@ -43,9 +43,11 @@ class LiveScore:
 
 
 class LiveScorer:
-    def __init__(self, scorer: Scorer, *, device: str = "cpu", chunk: int = 8) -> None:
+    def __init__(self, scorer: Scorer, *, device: str = "cpu", chunk: int = 8, fps: float | None = None) -> None:
+        """`fps`: the stream's frame rate, when it may differ from the normal footage's."""
         self.scorer, self.device, self.chunk = scorer, device, chunk
-        self.maker = ChunkMaker(scorer.width, scorer.height, flow=scorer.config.flow_for(scorer.tiers))
+        self.maker = ChunkMaker(scorer.width, scorer.height, flow=scorer.config.flow_for(scorer.tiers),
+                                time_scale=scorer.time_scale(fps) if fps else 1.0)
         self.readers = {name: tier.reader() for name, tier in scorer.tiers.items()}
         self.recent: deque[float] = deque(maxlen=scorer.config.median_window)
         self._indices: list[int] = []

@@ -168,7 +168,8 @@ class Extracted:
 
 def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: ScorerConfig, geometry: Geometry,
                folder_fps: float, *, keep_frames: set[int] = frozenset(), progress: Progress | None = None,
-               stage: str = "reading normal footage") -> Extracted:
+               stage: str = "reading normal footage", fps: float | None = None) -> Extracted:
+    """Every tier's reading of each segment; footage at another rate than `fps` is put in its units."""
     flow = config.flow_for(tiers)
     parts: dict[str, list[list[Any]]] = {name: [] for name in tiers}
     lengths, kept = [], []
@@ -179,7 +180,8 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
         count, frames = 0, []
         with open_video(spec.path, folder_fps=folder_fps) as video, \
                 closing(chunks(video, geometry.width, geometry.height, flow=flow, chunk=config.chunk_frames,
-                               start_s=spec.start_s, end_s=spec.end_s)) as stream:
+                               start_s=spec.start_s, end_s=spec.end_s,
+                               time_scale=video.info.fps / fps if fps else 1.0)) as stream:
             for chunk in stream:
                 for name, reader in readers.items():
                     parts[name][-1].append(reader.feed(chunk))
@@ -242,6 +244,15 @@ class Scorer:
     def geometry(self) -> Geometry:
         return Geometry(self.width, self.height)
 
+    @property
+    def fps(self) -> float | None:
+        """The frame rate of its normal footage (None: saved before it was recorded)."""
+        return self.fit_info.get("fps")
+
+    def time_scale(self, video_fps: float) -> float:
+        """A video's rate over the fitted one: flow and differences are scaled by it (ChunkMaker)."""
+        return video_fps / self.fps if self.fps else 1.0
+
     def fitted_on(self, video: str | Path) -> bool:
         """Whether this scorer's normal footage was (part of) `video` itself."""
         target = Path(video).resolve()
@@ -274,10 +285,11 @@ class Scorer:
             for tier in tiers.values():
                 if getattr(tier, "needs_background", False):
                     tier.set_background(sample)
+        fps = float(np.median([info.fps for info in infos]))  # footage at other rates is put in its units
         fit_part, held = hold_out(sources, folder_fps) if config.select else (sources, [])
         segments = fit_part + held
         extracted = read_parts(tiers, segments, config, geometry, folder_fps,
-                               keep_frames=set(range(len(fit_part), len(segments))), progress=progress)
+                               keep_frames=set(range(len(fit_part), len(segments))), progress=progress, fps=fps)
         if sum(extracted.lengths) < 2:
             raise UsageError(f"{', '.join(map(str, sources))}: the normal footage has fewer than 2 decodable frames "
                              "(a scorer learns from motion between frames)")
@@ -298,7 +310,7 @@ class Scorer:
                              "at all (static or blank frames, or too short?); a scorer cannot be calibrated on it")
         scorer.calibration |= {"mean": mean, "std": std,
                                "threshold": float(np.percentile((fused - mean) / std, config.threshold_percentile))}
-        scorer.fit_info |= {"sources": [asdict(s) for s in sources], "frames": int(sum(extracted.lengths)),
+        scorer.fit_info |= {"sources": [asdict(s) for s in sources], "frames": int(sum(extracted.lengths)), "fps": fps,
                             "fit_seconds": round(time.perf_counter() - started, 2)}
         if selection is not None:
             scorer.fit_info["selection"] = selection
@@ -397,9 +409,13 @@ class Scorer:
         evidence: dict[str, list[Evidence]] = {name: [] for name in self.tiers}
         flow = self.config.flow_for(self.tiers)
         opening = OpeningTracker()
+        scale = self.time_scale(info.fps)
+        if abs(scale - 1.0) > 0.01:
+            log.info("%s: %.3g frames/s against the %.3g of the normal footage; motion is compared per %.3g s",
+                     info.path, info.fps, self.fps, 1.0 / self.fps)
         # closed before the caller closes the video, even on an error: the decoding thread stops first
         with closing(chunks(video, self.width, self.height, flow=flow, chunk=self.config.chunk_frames,
-                            end_s=end_s)) as stream:
+                            end_s=end_s, time_scale=scale)) as stream:
             for chunk in stream:
                 opening.feed(chunk)
                 for name, reader in readers.items():
@@ -417,7 +433,7 @@ class Scorer:
         fused = sum(self.config.weight(name) * z for name, z in per_tier.items())
         fused = median_filter(fused, self.config.median_window, mode="nearest")
         scores = ((fused - self.calibration["mean"]) / self.calibration["std"]).astype(np.float32)
-        merged = self._evidence(per_tier, evidence, count).to_source(self.width / info.width, info.fps)
+        merged = self._evidence(per_tier, evidence, count).to_source(self.width / info.width, self.fps or info.fps)
         # the median filter and the tiers' one-frame history carry the opening a few frames on
         settled = count if opening.end is None else min(count, opening.end + self.config.median_window) if opening.end else 0
         return ScoreResult(info, self.scorer_id, scores, self.calibration["threshold"], merged, video.skipped,
