@@ -307,3 +307,21 @@ def _write(path, frames: np.ndarray, fps: float) -> None:
         for frame in frames:
             out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
         out.mux(stream.encode())
+
+
+def test_a_shaking_camera_is_steadied_before_motion_and_objects_are_judged(tmp_path, fitted, synthetic_normal,
+                                                                           synthetic_anomalous):
+    """Fitted on a steady camera; the same site with the camera jumping up to 2 px every frame
+    (wind on a pole). Before, 99 % of a normal clip's frames were flagged."""
+    rng = np.random.default_rng(0)
+
+    def shaken(frames):
+        return np.stack([np.roll(f, tuple(rng.integers(-2, 3, 2)), (0, 1)) for f in frames])
+
+    path, truth = synthetic_anomalous
+    _write(tmp_path / "normal.mp4", shaken(_frames(synthetic_normal)), 25)
+    _write(tmp_path / "anomalous.mp4", shaken(_frames(path)), 25)
+    normal = fitted.score(tmp_path / "normal.mp4")
+    assert (normal.scores > normal.threshold).mean() < 0.1
+    anomalous = fitted.score(tmp_path / "anomalous.mp4")
+    assert roc_auc_score(truth.labels, anomalous.scores[: len(truth.labels)]) >= 0.9

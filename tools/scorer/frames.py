@@ -32,6 +32,20 @@ FLOW_PRESETS: dict[str, tuple[int, int, int, int, int]] = {
     "finest": (1, 12, 4, 16, 5),
 }
 DEFAULT_FLOW = "half"
+SHAKE_PX = 0.25  # px per frame at the working size; static cameras here: 95 % of frames under 0.05
+
+
+def camera_motion(flow: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The camera's own shift between two frames (the median flow) and whether it moved: the median
+    is at least SHAKE_PX long and three quarters of the picture move along with it, which things
+    in front of a still camera (people, a passing truck) do not make it do."""
+    sample = flow[::8, ::8].reshape(-1, 2)
+    camera = np.median(sample, axis=0)
+    length = float(np.hypot(*camera))
+    if length < SHAKE_PX:
+        return camera, False
+    along = sample @ (camera / length)
+    return camera, bool(np.percentile(along, 25) >= 0.5 * length)
 
 
 def check_flow(preset: str) -> str:
@@ -59,7 +73,8 @@ class FrameChunk:
     indices: np.ndarray  # (n,) int64 frame index in the source
     gray: np.ndarray  # (n, H, W) uint8
     diff: np.ndarray  # (n, H, W) uint8 absolute difference
-    flow: np.ndarray  # (n, H, W, 2) float32, px per frame at the working size
+    flow: np.ndarray  # (n, H, W, 2) float32, px per frame at the working size, the camera's own motion removed
+    shake: np.ndarray | None = None  # (n,) bool: the camera itself moved since the frame before
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -96,13 +111,26 @@ class ChunkMaker:
         return self._dis.calc(previous, frame, None)
 
     def feed(self, indices: np.ndarray, frames: np.ndarray) -> FrameChunk | None:
-        out_idx, grays, diffs, flows = [], [], [], []
+        out_idx, grays, diffs, flows, shakes = [], [], [], [], []
         for index, raw in zip(indices.tolist(), frames):
             frame = self._resize(raw)
             if self._previous is None:
                 self._previous, self._pending = frame, (index, frame)
                 continue
             diff, flow = cv2.absdiff(frame, self._previous), self._flow(self._previous, frame)
+            camera, shaken = camera_motion(flow)
+            if shaken:  # a camera on a pole in the wind: compare the scene with itself, not the frame
+                # the frame moved back onto the one before, and its flow measured again: what is left
+                # is motion in the scene (the flow of a shifted texture is far noisier than of a still one)
+                back = np.float32([[1, 0, -camera[0]], [0, 1, -camera[1]]])
+                steadied = cv2.warpAffine(frame, back, self.size, borderMode=cv2.BORDER_REPLICATE)
+                flow = self._flow(self._previous, steadied)
+                # both slightly blurred: the shift's interpolation has blurred one of them
+                diff = cv2.absdiff(cv2.GaussianBlur(steadied, (0, 0), 1.0), cv2.GaussianBlur(self._previous, (0, 0), 1.0))
+                # the strip the camera moved into shows what the frame before did not: no motion known there
+                edge = int(np.ceil(np.abs(camera).max())) + 1
+                for plane in (diff, flow):
+                    plane[:edge], plane[-edge:], plane[:, :edge], plane[:, -edge:] = 0, 0, 0, 0
             if self.time_scale != 1.0:
                 diff, flow = cv2.convertScaleAbs(diff, alpha=self.time_scale), flow * self.time_scale
             if self._pending is not None:
@@ -110,15 +138,18 @@ class ChunkMaker:
                 grays.append(self._pending[1])
                 diffs.append(diff)
                 flows.append(flow)
+                shakes.append(shaken)
                 self._pending = None
             out_idx.append(index)
             grays.append(frame)
             diffs.append(diff)
             flows.append(flow)
+            shakes.append(shaken)
             self._previous = frame
         if not out_idx:
             return None
-        return FrameChunk(np.asarray(out_idx, np.int64), np.stack(grays), np.stack(diffs), np.stack(flows))
+        return FrameChunk(np.asarray(out_idx, np.int64), np.stack(grays), np.stack(diffs), np.stack(flows),
+                          np.asarray(shakes))
 
     def finish(self) -> FrameChunk | None:
         """A one-frame video: its only frame has no motion."""

@@ -37,6 +37,7 @@ HIST = slice(8, 8 + HIST_CELLS[0] * HIST_CELLS[1] * BINS)
 GROUPS = ("size for its place", "motion for its size", "appearance")
 MAX_TRAIN_OBJECTS = 60_000
 APPEARANCE_DIMS = 8
+SETTLE_FRAMES = 50  # after the camera last moved, frames are registered on the background this long
 ABSORB_RATE = 0.1  # background update per frame where something has stood `absorb_frames`
 
 
@@ -85,15 +86,20 @@ class _ObjectReader(Reader):
         self.background = tier.background.astype(np.float32).copy()
         self.kernel = np.ones((3, 3), np.uint8)
         self.standing = np.zeros(self.background.shape, np.int32)  # frames each pixel has been foreground
+        self.shaking = 0  # frames left to register frames on the background after the camera moved
 
     def feed(self, chunk: FrameChunk) -> ObjectSet:
         p, (height, width) = self.tier.params, self.background.shape
         step = self.tier.step
         min_area = max(int(p.min_area * width * height), 4)
         frames, rows, boxes, crops, masks = [], [], [], [], []
-        for position, (full, full_flow) in enumerate(zip(chunk.gray, chunk.flow)):
+        shakes = chunk.shake if chunk.shake is not None else np.zeros(len(chunk), bool)
+        for position, (full, full_flow, shaken) in enumerate(zip(chunk.gray, chunk.flow, shakes)):
             gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
             flow = full_flow[::step, ::step][:height, :width] / step
+            self.shaking = SETTLE_FRAMES if shaken else max(self.shaking - 1, 0)
+            if self.shaking:  # the camera moved lately: put the frame back where the background is
+                gray = self._registered(gray)
             g = gray.astype(np.float32)
             delta = g - self.background
             delta -= np.median(delta[::4, ::4])  # global brightness changes are not objects
@@ -128,6 +134,14 @@ class _ObjectReader(Reader):
                 cv2.accumulateWeighted(g, self.background, ABSORB_RATE, mask=settled)
         raw = np.concatenate([np.asarray(rows, np.float32).reshape(-1, HIST.start), _appearance(crops, masks)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4))
+
+    def _registered(self, gray: np.ndarray) -> np.ndarray:
+        """The frame shifted onto the background (phase correlation: whole-pixel camera shake)."""
+        (dx, dy), response = cv2.phaseCorrelate(self.background, gray.astype(np.float32))
+        if np.hypot(dx, dy) < 0.5 or response < 0.05:
+            return gray
+        back = np.float32([[1, 0, -dx], [0, 1, -dy]])
+        return cv2.warpAffine(gray, back, (gray.shape[1], gray.shape[0]), borderMode=cv2.BORDER_REPLICATE)
 
 
 @register
