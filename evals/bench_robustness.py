@@ -23,11 +23,9 @@ import argparse
 import contextlib
 import tempfile
 from collections.abc import Callable, Iterator
-from fractions import Fraction
 from pathlib import Path
 from unittest import mock
 
-import av
 import cv2
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -35,7 +33,7 @@ from sklearn.metrics import roc_auc_score
 from vadagent.evals.common import add_results_argument, write_results
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.scorer import frames as frame_pass
-from vadagent.tools.synthetic import ClipSpec, render_clip
+from vadagent.tools.synthetic import ClipSpec, render_clip, write_video
 from vadagent.tools.video import open_video
 
 FPS = 25.0
@@ -46,15 +44,6 @@ LEARNT_AFTER = 250  # frames the objects tier takes to learn a change (its absor
 def frames_of(path: Path) -> np.ndarray:
     with open_video(str(path)) as video:
         return np.concatenate([b.frames for b in video.scan(gray=False)])
-
-
-def write(path: Path, frames: np.ndarray, fps: float) -> None:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
-        stream.height, stream.width, stream.pix_fmt = *frames.shape[1:3], "yuv420p"
-        for frame in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
-        out.mux(stream.encode())
 
 
 def light(frames: np.ndarray) -> np.ndarray:
@@ -107,8 +96,8 @@ def main() -> None:
         normal, anomalous, labels = frames_of(folder / "normal.mp4"), frames_of(folder / "anomalous.mp4"), \
             np.asarray(truth.labels)
         for name, (change, every) in CONDITIONS.items():
-            write(folder / f"{name}-normal.mp4", change(normal), FPS / every)
-            write(folder / f"{name}-anomalous.mp4", change(anomalous), FPS / every)
+            write_video(folder / f"{name}-normal.mp4", change(normal), FPS / every)
+            write_video(folder / f"{name}-anomalous.mp4", change(anomalous), FPS / every)
         for on in (True, False):
             with guards(on) as config:
                 scorer = Scorer.fit([SourceSpec(str(folder / "fit.mp4"))], config)

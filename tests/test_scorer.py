@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 from vadagent.errors import ArtifactError, UsageError
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.scorer.tiers import TIERS, Geometry, Tier, tier_class
-from vadagent.tools.synthetic import ClipSpec, render_clip
+from vadagent.tools.synthetic import ClipSpec, render_clip, write_video
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +264,7 @@ def test_a_light_switched_on_is_one_event_not_a_flag_on_every_frame_after(tmp_pa
     render_clip(ClipSpec(seconds=30, seed=5), tmp_path / "dusk.mp4")
     frames = _frames(tmp_path / "dusk.mp4").astype(np.int16)
     frames[125:, :, frames.shape[2] // 2 :] += 60
-    _write(tmp_path / "lit.mp4", np.clip(frames, 0, 255).astype(np.uint8), 25)
+    write_video(tmp_path / "lit.mp4", np.clip(frames, 0, 255).astype(np.uint8), 25)
     result = fitted.score(tmp_path / "lit.mp4")
     above = result.scores > result.threshold
     assert not above[:120].any() and above[130:300].mean() > 0.9  # the change is seen
@@ -276,8 +276,8 @@ def test_a_video_at_another_frame_rate_is_judged_per_second_not_per_frame(tmp_pa
     """Fitted at 25 frames/s; the same site at 12.5 (every other frame): walkers move twice as far
     between frames but are not twice as fast. Before, every frame of the normal clip was flagged."""
     path, truth = synthetic_anomalous
-    _write(tmp_path / "normal_12.mp4", _frames(synthetic_normal)[::2], 12.5)
-    _write(tmp_path / "anomalous_12.mp4", _frames(path)[::2], 12.5)
+    write_video(tmp_path / "normal_12.mp4", _frames(synthetic_normal)[::2], 12.5)
+    write_video(tmp_path / "anomalous_12.mp4", _frames(path)[::2], 12.5)
     normal = fitted.score(tmp_path / "normal_12.mp4")
     assert fitted.fps == pytest.approx(25.0) and normal.info.fps == pytest.approx(12.5)
     assert (normal.scores > normal.threshold).mean() < 0.05
@@ -294,34 +294,3 @@ def _frames(path) -> np.ndarray:
 
     with open_video(str(path)) as video:
         return np.concatenate([b.frames for b in video.scan(gray=False)])
-
-
-def _write(path, frames: np.ndarray, fps: float) -> None:
-    from fractions import Fraction
-
-    import av
-
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
-        stream.height, stream.width, stream.pix_fmt = *frames.shape[1:3], "yuv420p"
-        for frame in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
-        out.mux(stream.encode())
-
-
-def test_a_shaking_camera_is_steadied_before_motion_and_objects_are_judged(tmp_path, fitted, synthetic_normal,
-                                                                           synthetic_anomalous):
-    """Fitted on a steady camera; the same site with the camera jumping up to 2 px every frame
-    (wind on a pole). Before, 99 % of a normal clip's frames were flagged."""
-    rng = np.random.default_rng(0)
-
-    def shaken(frames):
-        return np.stack([np.roll(f, tuple(rng.integers(-2, 3, 2)), (0, 1)) for f in frames])
-
-    path, truth = synthetic_anomalous
-    _write(tmp_path / "normal.mp4", shaken(_frames(synthetic_normal)), 25)
-    _write(tmp_path / "anomalous.mp4", shaken(_frames(path)), 25)
-    normal = fitted.score(tmp_path / "normal.mp4")
-    assert (normal.scores > normal.threshold).mean() < 0.1
-    anomalous = fitted.score(tmp_path / "anomalous.mp4")
-    assert roc_auc_score(truth.labels, anomalous.scores[: len(truth.labels)]) >= 0.9

@@ -11,7 +11,9 @@ fixtures, the doctor and the sample clip that ships with the package.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
@@ -132,6 +134,23 @@ def _fade(spec: ClipSpec, t: int) -> float:
     return 0.0 if seconds < 0 else min(1.0, seconds / ramp) if ramp > 0 else 1.0
 
 
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> int:
+    """RGB frames (any iterable, consumed one at a time) into an H.264 MP4; returns how many."""
+    written = 0
+    with av.open(str(path), mode="w") as container:
+        stream = None
+        for frame in frames:
+            if stream is None:
+                stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+                stream.height, stream.width, stream.pix_fmt = frame.shape[0], frame.shape[1], "yuv420p"
+                stream.options = {"crf": "20", "preset": "veryfast", "g": str(max(int(2 * fps), 1))}
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+            written += 1
+        if stream is not None:
+            container.mux(stream.encode())
+    return written
+
+
 def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
     """Render `spec` to an MP4 at `path`; return per-frame labels and the anomalous events."""
     rng = np.random.default_rng(spec.seed)
@@ -143,34 +162,31 @@ def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
         m.x = spec.width * (0.3 + 0.4 * i)
     labels = [0] * n
     anomalous: list[Mover] = []
-    container = av.open(str(path), mode="w")
-    stream = container.add_stream("libx264", rate=int(round(spec.fps)))
-    stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
-    stream.options = {"crf": "20", "preset": "veryfast", "g": str(int(2 * spec.fps))}
-    for t in range(n):
-        if rng.random() < spec.walkers_per_second / spec.fps:
-            movers.append(_spawn_walker(spec, rng))
-        if rng.random() < spec.crowd / spec.fps:
-            hurrying = _spawn_walker(spec, rng, direction=int(rng.choice([-1, 1])))
-            hurrying.vx *= 2.2
-            movers.append(hurrying)
-        if t in starts:
-            movers.append(_anomaly_mover(starts[t], spec, rng))
-            anomalous.append(movers[-1])
-        frame = background.copy()
-        for mover in movers:
-            _step(mover)
-            _draw(frame, mover)
-            if _anomalous_now(mover, spec):
-                labels[t] = 1
-                mover.first = t if mover.first < 0 else mover.first
-                mover.last = t
-        movers = [m for m in movers if _visible(m, spec) or (m.vx > 0 and m.x < 0) or (m.vx < 0 and m.x > spec.width)]
-        noisy = np.clip(frame * _fade(spec, t) + rng.normal(0, 2.0, frame.shape), 0, 255).astype(np.uint8)
-        for packet in stream.encode(av.VideoFrame.from_ndarray(noisy, format="rgb24")):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+
+    def frames() -> Iterator[np.ndarray]:
+        nonlocal movers
+        for t in range(n):
+            if rng.random() < spec.walkers_per_second / spec.fps:
+                movers.append(_spawn_walker(spec, rng))
+            if rng.random() < spec.crowd / spec.fps:
+                hurrying = _spawn_walker(spec, rng, direction=int(rng.choice([-1, 1])))
+                hurrying.vx *= 2.2
+                movers.append(hurrying)
+            if t in starts:
+                movers.append(_anomaly_mover(starts[t], spec, rng))
+                anomalous.append(movers[-1])
+            frame = background.copy()
+            for mover in movers:
+                _step(mover)
+                _draw(frame, mover)
+                if _anomalous_now(mover, spec):
+                    labels[t] = 1
+                    mover.first = t if mover.first < 0 else mover.first
+                    mover.last = t
+            movers = [m for m in movers
+                      if _visible(m, spec) or (m.vx > 0 and m.x < 0) or (m.vx < 0 and m.x > spec.width)]
+            yield np.clip(frame * _fade(spec, t) + rng.normal(0, 2.0, frame.shape), 0, 255).astype(np.uint8)
+
+    write_video(path, frames(), spec.fps)
     events = [{"kind": m.kind, "start_frame": m.first, "end_frame": m.last} for m in anomalous if m.first >= 0]
     return ClipTruth(fps=spec.fps, frame_count=n, labels=labels, events=events)
