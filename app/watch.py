@@ -187,7 +187,7 @@ class Watch:
 
     # -- cameras (threads) ---------------------------------------------------------------------
     def read(self, camera: Camera, submit, finished) -> None:
-        tracker = MomentTracker(float(camera.scorer.calibration["threshold"]), max_s=self.options.max_moment_s)
+        tracker = MomentTracker(camera.scorer.threshold, max_s=self.options.max_moment_s)
         live: LiveScorer | None = None  # made at the first frame, when the stream's frame rate is known
         seen: dict[int, LiveFrame] = {}
         gaps = 0
@@ -279,7 +279,7 @@ class Watch:
     def write_status(self) -> None:
         """cameras.json: each camera's latest score, for `vadagent ui --live` (rewritten whole, atomically)."""
         status = [{"name": c.name, "source": c.source.source, "score": None if np.isnan(c.score) else round(c.score, 3),
-                   "threshold": round(float(c.scorer.calibration["threshold"]), 3), "time_s": round(c.latest_s, 2),
+                   "threshold": round(c.scorer.threshold, 3), "time_s": round(c.latest_s, 2),
                    "frames": c.frames, "alive": c.alive, "interruptions": len(c.source.gaps)} for c in self.cameras]
         path = self.output / "cameras.json"
         path.with_suffix(".tmp").write_text(json.dumps({"updated_at": time.time(), "cameras": status}), encoding="utf-8")
@@ -382,9 +382,9 @@ def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock
     else:
         with open_video(str(clip)) as video:
             info = video.info
-        evidence = LiveScore.evidence(scores).to_source(scorer.width / info.width, scorer.fps or info.fps)
+        evidence = LiveScore.evidence(scores).to_source(scorer.width / info.width, scorer.speed_fps(info.fps))
         scored = ScoreResult(info, scorer.scorer_id, np.asarray([s.score for s in scores], np.float32),
-                             float(scorer.calibration["threshold"]), evidence, skipped=0, seconds=0.0)
+                             scorer.threshold, evidence, skipped=0, seconds=0.0)
     fps, last = scored.info.fps, scored.info.frame_count - 1
     duration = scored.info.duration_s
     start, end = (min(clock.to_clip(t), duration) for t in (moment.start_s, moment.end_s))

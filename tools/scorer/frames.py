@@ -48,6 +48,12 @@ def camera_motion(flow: np.ndarray) -> tuple[np.ndarray, bool]:
     return camera, bool(np.percentile(along, 25) >= 0.5 * length)
 
 
+def time_scale(video_fps: float, fitted_fps: float | None) -> float:
+    """A video's frame rate over the one a scorer was fitted at (1 when that is not recorded): what
+    ChunkMaker scales flow and differences by, so motion is compared per fitted frame interval."""
+    return video_fps / fitted_fps if fitted_fps else 1.0
+
+
 def check_flow(preset: str) -> str:
     if preset not in FLOW_PRESETS:
         raise UsageError(f"unknown optical-flow preset {preset!r}; choose one of {', '.join(FLOW_PRESETS)}")
@@ -74,7 +80,7 @@ class FrameChunk:
     gray: np.ndarray  # (n, H, W) uint8
     diff: np.ndarray  # (n, H, W) uint8 absolute difference
     flow: np.ndarray  # (n, H, W, 2) float32, px per frame at the working size, the camera's own motion removed
-    shake: np.ndarray | None = None  # (n,) bool: the camera itself moved since the frame before
+    shake: np.ndarray  # (n,) bool: the camera itself moved since the frame before
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -110,6 +116,21 @@ class ChunkMaker:
             return np.zeros((*frame.shape, 2), np.float32)
         return self._dis.calc(previous, frame, None)
 
+    def _steadied(self, frame: np.ndarray, camera: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Difference and flow of `frame` moved back by the camera's shift onto the frame before:
+        what is left is motion in the scene (DIS on a shifted texture is far noisier than on a still
+        one, so the flow is measured again rather than the shift subtracted)."""
+        back = np.float32([[1, 0, -camera[0]], [0, 1, -camera[1]]])
+        steadied = cv2.warpAffine(frame, back, self.size, borderMode=cv2.BORDER_REPLICATE)
+        flow = self._flow(self._previous, steadied)
+        # both slightly blurred: the shift's interpolation has blurred one of them
+        diff = cv2.absdiff(cv2.GaussianBlur(steadied, (0, 0), 1.0), cv2.GaussianBlur(self._previous, (0, 0), 1.0))
+        # the strip the camera moved into shows what the frame before did not: no motion known there
+        edge = int(np.ceil(np.abs(camera).max())) + 1
+        for plane in (diff, flow):
+            plane[:edge], plane[-edge:], plane[:, :edge], plane[:, -edge:] = 0, 0, 0, 0
+        return diff, flow
+
     def feed(self, indices: np.ndarray, frames: np.ndarray) -> FrameChunk | None:
         out_idx, grays, diffs, flows, shakes = [], [], [], [], []
         for index, raw in zip(indices.tolist(), frames):
@@ -118,19 +139,9 @@ class ChunkMaker:
                 self._previous, self._pending = frame, (index, frame)
                 continue
             diff, flow = cv2.absdiff(frame, self._previous), self._flow(self._previous, frame)
-            camera, shaken = camera_motion(flow)
+            camera, shaken = camera_motion(flow) if self._dis is not None else (None, False)
             if shaken:  # a camera on a pole in the wind: compare the scene with itself, not the frame
-                # the frame moved back onto the one before, and its flow measured again: what is left
-                # is motion in the scene (the flow of a shifted texture is far noisier than of a still one)
-                back = np.float32([[1, 0, -camera[0]], [0, 1, -camera[1]]])
-                steadied = cv2.warpAffine(frame, back, self.size, borderMode=cv2.BORDER_REPLICATE)
-                flow = self._flow(self._previous, steadied)
-                # both slightly blurred: the shift's interpolation has blurred one of them
-                diff = cv2.absdiff(cv2.GaussianBlur(steadied, (0, 0), 1.0), cv2.GaussianBlur(self._previous, (0, 0), 1.0))
-                # the strip the camera moved into shows what the frame before did not: no motion known there
-                edge = int(np.ceil(np.abs(camera).max())) + 1
-                for plane in (diff, flow):
-                    plane[:edge], plane[-edge:], plane[:, :edge], plane[:, -edge:] = 0, 0, 0, 0
+                diff, flow = self._steadied(frame, camera)
             if self.time_scale != 1.0:
                 diff, flow = cv2.convertScaleAbs(diff, alpha=self.time_scale), flow * self.time_scale
             if self._pending is not None:
@@ -157,7 +168,7 @@ class ChunkMaker:
             return None
         (index, frame), self._pending = self._pending, None
         return FrameChunk(np.asarray([index]), frame[None], np.zeros_like(frame)[None],
-                          np.zeros((1, *frame.shape, 2), np.float32))
+                          np.zeros((1, *frame.shape, 2), np.float32), np.zeros(1, bool))
 
 
 class OpeningTracker:

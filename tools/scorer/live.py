@@ -53,10 +53,6 @@ class LiveScorer:
         self._indices: list[int] = []
         self._grays: list[np.ndarray] = []
 
-    @property
-    def threshold(self) -> float:
-        return float(self.scorer.calibration["threshold"])
-
     def feed(self, index: int, rgb: np.ndarray) -> list[LiveScore]:
         """Add one frame; returns the frames scored so far."""
         self._indices.append(index)

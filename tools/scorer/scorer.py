@@ -27,7 +27,7 @@ from scipy.ndimage import gaussian_filter1d, median_filter
 from vadagent.errors import ArtifactError, UsageError
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
 from vadagent.tools.scorer.candidates import CandidatePolicy, pick_candidates
-from vadagent.tools.scorer.frames import DEFAULT_FLOW, OpeningTracker, check_flow, chunks, working_size
+from vadagent.tools.scorer.frames import DEFAULT_FLOW, OpeningTracker, check_flow, chunks, time_scale, working_size
 from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, TierUnfit, tier_class
 from vadagent.tools.video import VideoSource, open_video
 from vadagent.types import Candidate, FrameScores, VideoInfo
@@ -181,7 +181,7 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
         with open_video(spec.path, folder_fps=folder_fps) as video, \
                 closing(chunks(video, geometry.width, geometry.height, flow=flow, chunk=config.chunk_frames,
                                start_s=spec.start_s, end_s=spec.end_s,
-                               time_scale=video.info.fps / fps if fps else 1.0)) as stream:
+                               time_scale=time_scale(video.info.fps, fps))) as stream:
             for chunk in stream:
                 for name, reader in readers.items():
                     parts[name][-1].append(reader.feed(chunk))
@@ -249,9 +249,17 @@ class Scorer:
         """The frame rate of its normal footage (None: saved before it was recorded)."""
         return self.fit_info.get("fps")
 
+    @property
+    def threshold(self) -> float:
+        return float(self.calibration["threshold"])
+
     def time_scale(self, video_fps: float) -> float:
-        """A video's rate over the fitted one: flow and differences are scaled by it (ChunkMaker)."""
-        return video_fps / self.fps if self.fps else 1.0
+        return time_scale(video_fps, self.fps)
+
+    def speed_fps(self, video_fps: float) -> float:
+        """Frames per second that turn the tiers' px per frame into px/s: the fitted rate, as a
+        video at another rate is scored in its units (the video's own for older scorers)."""
+        return self.fps or video_fps
 
     def fitted_on(self, video: str | Path) -> bool:
         """Whether this scorer's normal footage was (part of) `video` itself."""
@@ -433,10 +441,10 @@ class Scorer:
         fused = sum(self.config.weight(name) * z for name, z in per_tier.items())
         fused = median_filter(fused, self.config.median_window, mode="nearest")
         scores = ((fused - self.calibration["mean"]) / self.calibration["std"]).astype(np.float32)
-        merged = self._evidence(per_tier, evidence, count).to_source(self.width / info.width, self.fps or info.fps)
+        merged = self._evidence(per_tier, evidence, count).to_source(self.width / info.width, self.speed_fps(info.fps))
         # the median filter and the tiers' one-frame history carry the opening a few frames on
         settled = count if opening.end is None else min(count, opening.end + self.config.median_window) if opening.end else 0
-        return ScoreResult(info, self.scorer_id, scores, self.calibration["threshold"], merged, video.skipped,
+        return ScoreResult(info, self.scorer_id, scores, self.threshold, merged, video.skipped,
                            time.perf_counter() - started, per_tier, settled)
 
     def _evidence(self, per_tier: dict[str, np.ndarray], evidence: dict[str, list[Evidence]], count: int) -> Evidence:

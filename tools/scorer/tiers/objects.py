@@ -93,8 +93,7 @@ class _ObjectReader(Reader):
         step = self.tier.step
         min_area = max(int(p.min_area * width * height), 4)
         frames, rows, boxes, crops, masks = [], [], [], [], []
-        shakes = chunk.shake if chunk.shake is not None else np.zeros(len(chunk), bool)
-        for position, (full, full_flow, shaken) in enumerate(zip(chunk.gray, chunk.flow, shakes)):
+        for position, (full, full_flow, shaken) in enumerate(zip(chunk.gray, chunk.flow, chunk.shake)):
             gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
             flow = full_flow[::step, ::step][:height, :width] / step
             self.shaking = SETTLE_FRAMES if shaken else max(self.shaking - 1, 0)
