@@ -267,7 +267,9 @@ def test_a_light_switched_on_is_one_event_not_a_flag_on_every_frame_after(tmp_pa
     write_video(tmp_path / "lit.mp4", np.clip(frames, 0, 255).astype(np.uint8), 25)
     result = fitted.score(tmp_path / "lit.mp4")
     above = result.scores > result.threshold
-    assert not above[:120].any() and above[130:300].mean() > 0.9  # the change is seen
+    # before it, the normal clip's odd frame over the threshold (the scorer's 0.5 % false-alarm rate;
+    # OpenCV's threads make a frame near the threshold fall either side from run to run)
+    assert above[:120].mean() < 0.05 and above[130:300].mean() > 0.9  # the change is seen
     assert above[450:].mean() < 0.05  # and learnt: from 18 s the scene is normal again
 
 
