@@ -242,6 +242,22 @@ def test_frames_are_made_ahead_in_order_errors_reach_the_reader_and_an_early_sto
     assert closed.is_set() and not any(t.name == "vadagent-frames" for t in threading.enumerate())
 
 
+def test_flow_split_over_threads_equals_one_estimator_in_order(synthetic_anomalous, monkeypatch):
+    from vadagent.tools.scorer import frames as frames_module
+    from vadagent.tools.scorer.frames import flow_estimator, flows_of
+    from vadagent.tools.video import open_video
+
+    with open_video(str(synthetic_anomalous[0])) as video:
+        gray = np.concatenate([b.frames for b in video.scan(gray=True)])[:40]
+    pairs = list(zip(gray[:-1], gray[1:]))
+    one = flow_estimator("half")
+    expected = [one.calc(a, b, None) for a, b in pairs]
+    monkeypatch.setattr(frames_module, "FLOW_THREADS", 3)  # more threads than this machine may have
+    split = flows_of("half", pairs)
+    assert len(split) == len(expected)
+    assert max(float(np.abs(a - b).max()) for a, b in zip(split, expected)) < 1e-4  # same flow, same order
+
+
 def test_an_error_while_scoring_stops_the_decoding_threads_before_the_video_closes(fitted, synthetic_anomalous,
                                                                                     monkeypatch):
     import threading
