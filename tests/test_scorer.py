@@ -158,6 +158,19 @@ def test_selection_chooses_on_synthetic_anomalies_and_logs_it(tmp_path, busy_sce
     assert roc_auc_score(labels, scorer.score(test).scores) >= 0.85
 
 
+def test_every_synthetic_kind_is_drawn_from_short_held_out_clips(synthetic_normal):
+    from vadagent.tools.scorer.selection import KINDS, synthetic_windows
+    from vadagent.tools.video import open_video
+
+    with open_video(str(synthetic_normal)) as video:
+        gray = np.concatenate([b.frames for b in video.scan(gray=True)])
+    short = [gray[:37], gray[40:70], gray[80:88]]  # what 30 s of footage in three clips holds out
+    windows = synthetic_windows(short, None)
+    assert {kind for kind, _, _ in windows} == set(KINDS)  # the sped-up kind too, in shorter windows
+    for _, frames, labels in windows:
+        assert len(frames) == len(labels) and labels.sum() >= 6 and labels[:8].sum() == 0
+
+
 def test_static_footage_and_non_finite_artefacts_are_refused(tmp_path, fitted):
     import av
 
