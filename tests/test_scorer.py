@@ -171,6 +171,21 @@ def test_every_synthetic_kind_is_drawn_from_short_held_out_clips(synthetic_norma
         assert len(frames) == len(labels) and labels.sum() >= 6 and labels[:8].sum() == 0
 
 
+def test_frames_kept_for_self_validation_are_bounded(synthetic_normal, monkeypatch):
+    from vadagent.tools.scorer import scorer as scorer_module
+    from vadagent.tools.scorer.scorer import read_parts
+
+    monkeypatch.setattr(scorer_module, "KEEP_FRAMES", 100)
+    monkeypatch.setattr(scorer_module, "KEEP_AT_LEAST", 30)
+    segments = [SourceSpec(str(synthetic_normal), 0, 4), SourceSpec(str(synthetic_normal), 4, 8),
+                SourceSpec(str(synthetic_normal), 8)]
+    tier = tier_class("motion")(Geometry(180, 120))
+    read = read_parts({"motion": tier}, segments, ScorerConfig(tiers=["motion"]), Geometry(180, 120), 25.0,
+                      keep_frames={1, 2})
+    assert read.frames[0] is None and [len(f) for f in read.frames[1:]] == [50, 50]  # 100 shared by two
+    assert read.lengths[1] == 100  # every frame is still read and scored
+
+
 def test_static_footage_and_non_finite_artefacts_are_refused(tmp_path, fitted):
     import av
 

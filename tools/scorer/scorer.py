@@ -77,6 +77,11 @@ class SourceSpec:
 
 
 OPENING_MAX_S = 15.0
+# Gray frames kept from the held-out footage to make synthetic anomalies from: enough for every
+# window many times over, bounded for sites with hours of normal footage (≈ 170 MB at 360 × 240;
+# it held every held-out frame, gigabytes for a ShanghaiTech camera).
+KEEP_FRAMES = 2000  # shared by the held-out segments, each keeping its opening
+KEEP_AT_LEAST = 120
 
 
 def opening_of(video: str, folder_fps: float = 25.0, max_s: float = OPENING_MAX_S) -> SourceSpec:
@@ -173,6 +178,7 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
     flow = config.flow_for(tiers)
     parts: dict[str, list[list[Any]]] = {name: [] for name in tiers}
     lengths, kept = [], []
+    keep_each = max(KEEP_FRAMES // max(len(keep_frames), 1), KEEP_AT_LEAST)
     for number, spec in enumerate(segments):
         readers = {name: tier.reader() for name, tier in tiers.items()}
         for name in tiers:
@@ -186,10 +192,10 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
                 for name, reader in readers.items():
                     parts[name][-1].append(reader.feed(chunk))
                 count += len(chunk)
-                if number in keep_frames:
+                if number in keep_frames and sum(map(len, frames)) < keep_each:
                     frames.append(chunk.gray)
         lengths.append(count)
-        kept.append(np.concatenate(frames) if frames else None)
+        kept.append(np.concatenate(frames)[:keep_each] if frames else None)
         if progress:
             progress(stage, number + 1, len(segments))
     return Extracted(parts, lengths, kept)
