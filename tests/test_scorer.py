@@ -167,8 +167,10 @@ def test_every_synthetic_kind_is_drawn_from_short_held_out_clips(synthetic_norma
     short = [gray[:37], gray[40:70], gray[80:88]]  # what 30 s of footage in three clips holds out
     windows = synthetic_windows(short, None)
     assert {kind for kind, _, _ in windows} == set(KINDS)  # the sped-up kind too, in shorter windows
-    for _, frames, labels in windows:
+    for kind, frames, labels in windows:
         assert len(frames) == len(labels) and labels.sum() >= 6 and labels[:8].sum() == 0
+        if kind == "reversed":  # turns back where the lead ends: no jump for a tier to see
+            assert np.array_equal(frames[8], frames[6])
 
 
 def test_frames_kept_for_self_validation_are_bounded(synthetic_normal, monkeypatch):

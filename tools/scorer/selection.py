@@ -127,8 +127,10 @@ def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None,
             body = clip[start + LEAD : start + need]
             if kind == "speed_up":
                 body = body[::SPEED_UP]
-            elif kind == "reversed":
-                body = body[::-1]
+            elif kind == "reversed":  # forwards, then back the way it came from the frame it reached
+                # (splicing a reversed stretch after the lead made a jump, a flow artefact any tier saw)
+                segment = clip[start : start + need]
+                lead, body = segment[length:], segment[LEAD - 1 : LEAD - 1 + length][::-1]
             else:
                 patch, mask = _object_patch(everything, background, rng)
                 scale = {"still_object": 1.5, "drifting_object": 1.0, "fast_object": 1.0, "large_object": 2.5}[kind]
