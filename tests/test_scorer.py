@@ -188,6 +188,31 @@ def test_frames_kept_for_self_validation_are_bounded(synthetic_normal, monkeypat
     assert read.lengths[1] == 100  # every frame is still read and scored
 
 
+def test_objects_are_followed_and_scorers_saved_before_tracking_load_without_it(tmp_path, fitted):
+    from vadagent.tools.scorer.tiers.objects import ObjectTier
+
+    tier = ObjectTier(Geometry(180, 120))
+    tier.set_background(np.zeros((4, 120, 180), np.uint8))
+    reader = tier.reader()
+    # x, foot y (fractions), log w, log h, fill, vx, vy, speed (px/frame)
+    first = np.float32([[0.5, 0.5, np.log(8), np.log(20), 0.6, 2.0, 0.0, 2.0],
+                        [0.1, 0.9, np.log(8), np.log(20), 0.6, 0.0, 0.0, 0.0]])
+    reader._follow(first.copy(), 180, 120)
+    moved = np.float32([[0.5 + 2 / 180, 0.5, np.log(10), np.log(20), 0.6, 4.0, 0.0, 4.0],  # where A lands
+                        [0.9, 0.1, np.log(8), np.log(20), 0.6, 1.0, 0.0, 1.0]])  # far from both: a new track
+    followed = reader._follow(moved.copy(), 180, 120)
+    assert followed[0, 7] == pytest.approx(3.0) and followed[0, 5] == pytest.approx(3.0)  # half the track's past
+    assert followed[0, 2] == pytest.approx(np.log(8) / 2 + np.log(10) / 2)
+    np.testing.assert_allclose(followed[1], moved[1])
+
+    assert fitted.tiers["objects"].params.track == 0.5
+    folder = fitted.save(tmp_path / "s")
+    meta = json.loads((folder / "scorer.json").read_text())
+    del meta["tiers"]["objects"]["params"]["track"]  # as saved before objects were followed
+    (folder / "scorer.json").write_text(json.dumps(meta))
+    assert Scorer.load(folder).tiers["objects"].params.track == 0.0
+
+
 def test_static_footage_and_non_finite_artefacts_are_refused(tmp_path, fitted):
     import av
 

@@ -514,8 +514,8 @@ class Scorer:
             geometry = Geometry(int(meta["width"]), int(meta["height"]))
             tiers = {}
             for name in config.tiers:
-                saved = meta["tiers"][name]
-                tier = tier_class(name)(geometry, **saved["params"])
+                saved, kind = meta["tiers"][name], tier_class(name)
+                tier = kind(geometry, **{**kind.saved_before, **saved["params"]})
                 prefix = f"{name}."
                 tier.restore({k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)},
                              saved["values"])

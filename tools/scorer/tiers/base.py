@@ -91,6 +91,8 @@ class Tier(abc.ABC):
     summary: ClassVar[str]
     learned: ClassVar[bool] = False  # trains a network (budgeted, uses the device)
     needs_flow: ClassVar[bool] = True
+    # settings added after scorers were saved, with the value that behaves as those scorers were fitted
+    saved_before: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, geometry: Geometry, **params: Any) -> None:
         self.geometry = geometry

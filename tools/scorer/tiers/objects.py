@@ -7,7 +7,10 @@ background that long becomes part of it, so a light switched on or a parked car 
 a flag on every frame from then on). Each connected blob is an object with its place (centre x, foot
 y), size (log width, log height), fill, mean motion (optical flow inside the blob) and a small
 appearance descriptor (gradient-orientation histograms over a 4 × 2 grid of the crop, reduced by
-PCA learned on the site's own objects). Three k-nearest-neighbour density models of the normal
+PCA learned on the site's own objects). Objects are followed from frame to frame (each continues
+the previous frame's object whose centre, moved on by its velocity, lands nearest) and their size
+and motion averaged along the track, so one frame's split blob or noisy flow counts for half, and an
+object that turns back abruptly shows as motion unlike its speed. Three k-nearest-neighbour density models of the normal
 objects score each object: size for its place, motion for its place, and appearance. Each is
 scaled so that 1.0 is the 99th percentile of normal objects scored out of sample (other folds of
 the footage), an object scores its most unusual aspect, and a frame its most unusual object.
@@ -87,6 +90,7 @@ class _ObjectReader(Reader):
         self.kernel = np.ones((3, 3), np.uint8)
         self.standing = np.zeros(self.background.shape, np.int32)  # frames each pixel has been foreground
         self.shaking = 0  # frames left to register frames on the background after the camera moved
+        self.tracked = np.zeros((0, HIST.start), np.float32)  # the previous frame's objects, as followed
 
     def feed(self, chunk: FrameChunk) -> ObjectSet:
         p, (height, width) = self.tier.params, self.background.shape
@@ -107,6 +111,7 @@ class _ObjectReader(Reader):
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self.kernel, iterations=2)
             count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
             order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[: p.max_objects] + 1
+            found = []
             for label in order:
                 x, y, w, h, area = stats[label]
                 if area < min_area:
@@ -116,12 +121,14 @@ class _ObjectReader(Reader):
                 speed = np.hypot(motion[:, 0], motion[:, 1])
                 top = int(0.9 * (len(speed) - 1))
                 vx, vy = motion.mean(0)
-                rows.append([(x + w / 2) / width, (y + h) / height, np.log(w), np.log(h), area / (w * h), vx, vy,
-                             np.partition(speed, top)[top]])
+                found.append([(x + w / 2) / width, (y + h) / height, np.log(w), np.log(h), area / (w * h), vx, vy,
+                              np.partition(speed, top)[top]])
                 crops.append(gray[y : y + h, x : x + w])
                 masks.append(mask)
                 boxes.append((x * step, y * step, (x + w) * step, (y + h) * step))
                 frames.append(position)
+            found = np.asarray(found, np.float32).reshape(-1, HIST.start)
+            rows.append(self._follow(found, width, height) if p.track > 0 else found)
             if p.adapt > 0:  # follow slow lighting changes where nothing stands in front
                 cv2.accumulateWeighted(g, self.background, p.adapt, mask=1 - foreground)
             # what has been foreground most of the time for `absorb_frames` (a leaky count, so people
@@ -131,8 +138,30 @@ class _ObjectReader(Reader):
             settled = (self.standing >= p.absorb_frames).astype(np.uint8)
             if settled.any():
                 cv2.accumulateWeighted(g, self.background, ABSORB_RATE, mask=settled)
-        raw = np.concatenate([np.asarray(rows, np.float32).reshape(-1, HIST.start), _appearance(crops, masks)], axis=1)
+        found = np.concatenate(rows) if rows else np.zeros((0, HIST.start), np.float32)
+        raw = np.concatenate([found, _appearance(crops, masks)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4))
+
+    def _follow(self, now: np.ndarray, width: int, height: int) -> np.ndarray:
+        """This frame's objects with size and motion averaged along their tracks (weight `track` on the
+        track's past): an object continues the previous frame's object whose centre, moved on by its
+        velocity, lands nearest to it, within half its height; each object continues one track."""
+        before, weight = self.tracked, self.tier.params.track
+        if len(now) and len(before):
+            scale = np.float32([width, height])
+            landed = before[:, PLACE] * scale + before[:, VX : VY + 1]
+            gap = np.linalg.norm(now[:, None, PLACE] * scale - landed[None], axis=2)
+            close = np.argwhere(gap <= 0.5 * np.exp(now[:, 3, None]))
+            taken_now, taken_before = set(), set()
+            for i, j in close[np.argsort(gap[close[:, 0], close[:, 1]], kind="stable")].tolist():
+                if i in taken_now or j in taken_before:
+                    continue
+                taken_now.add(i)
+                taken_before.add(j)
+                for columns in (SIZE, slice(VX, SPEED + 1)):
+                    now[i, columns] = weight * before[j, columns] + (1 - weight) * now[i, columns]
+        self.tracked = now
+        return now
 
     def _registered(self, gray: np.ndarray) -> np.ndarray:
         """The frame shifted onto the background (phase correlation: whole-pixel camera shake)."""
@@ -148,6 +177,7 @@ class ObjectTier(Tier):
     name = "objects"
     summary = "foreground objects vs the site's normal objects: size for the place, motion, appearance (kNN)"
     needs_background = True
+    saved_before = {"track": 0.0}
 
     @dataclass
     class Params:
@@ -158,6 +188,7 @@ class ObjectTier(Tier):
         k: int = 5
         adapt: float = 0.01  # background update rate where no object is
         absorb_frames: int = 250  # foreground this long joins the background (10 s at 25 frames/s)
+        track: float = 0.5  # weight of a track's past in its objects' size and motion (0: not followed)
 
     background: np.ndarray | None = None
 
