@@ -111,6 +111,7 @@ class FrameChunk:
     diff: np.ndarray  # (n, H, W) uint8 absolute difference
     flow: np.ndarray  # (n, H, W, 2) float32, px per frame at the working size, the camera's own motion removed
     shake: np.ndarray  # (n,) bool: the camera itself moved since the frame before
+    time_scale: float = 1.0  # the video's frame rate over the fitted one, which flow and diff are scaled by
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -195,7 +196,7 @@ class ChunkMaker:
         if not out_idx:
             return None
         return FrameChunk(np.asarray(out_idx, np.int64), np.stack(grays), np.stack(diffs), np.stack(flows),
-                          np.asarray(shakes))
+                          np.asarray(shakes), self.time_scale)
 
     def finish(self) -> FrameChunk | None:
         """A one-frame video: its only frame has no motion."""

@@ -128,7 +128,7 @@ class _ObjectReader(Reader):
                 boxes.append((x * step, y * step, (x + w) * step, (y + h) * step))
                 frames.append(position)
             found = np.asarray(found, np.float32).reshape(-1, HIST.start)
-            rows.append(self._follow(found, width, height) if p.track > 0 else found)
+            rows.append(self._follow(found, width, height, chunk.time_scale) if p.track > 0 else found)
             if p.adapt > 0:  # follow slow lighting changes where nothing stands in front
                 cv2.accumulateWeighted(g, self.background, p.adapt, mask=1 - foreground)
             # what has been foreground most of the time for `absorb_frames` (a leaky count, so people
@@ -142,14 +142,16 @@ class _ObjectReader(Reader):
         raw = np.concatenate([found, _appearance(crops, masks)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4))
 
-    def _follow(self, now: np.ndarray, width: int, height: int) -> np.ndarray:
+    def _follow(self, now: np.ndarray, width: int, height: int, time_scale: float = 1.0) -> np.ndarray:
         """This frame's objects with size and motion averaged along their tracks (weight `track` on the
-        track's past): an object continues the previous frame's object whose centre, moved on by its
-        velocity, lands nearest to it, within half its height; each object continues one track."""
-        before, weight = self.tracked, self.tier.params.track
+        track's past per fitted frame interval): an object continues the previous frame's object whose
+        centre, moved on by its velocity, lands nearest to it, within half its height; each object
+        continues one track. Motion is in fitted frame intervals (`time_scale`: the video's rate over
+        the fitted one), so at another rate the move between frames and the memory are rescaled."""
+        before, weight = self.tracked, self.tier.params.track ** (1.0 / time_scale)
         if len(now) and len(before):
             scale = np.float32([width, height])
-            landed = before[:, PLACE] * scale + before[:, VX : VY + 1]
+            landed = before[:, PLACE] * scale + before[:, VX : VY + 1] / time_scale
             gap = np.linalg.norm(now[:, None, PLACE] * scale - landed[None], axis=2)
             close = np.argwhere(gap <= 0.5 * np.exp(now[:, 3, None]))
             taken_now, taken_before = set(), set()
