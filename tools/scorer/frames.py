@@ -35,7 +35,7 @@ FLOW_PRESETS: dict[str, tuple[int, int, int, int, int]] = {
 }
 DEFAULT_FLOW = "half"
 SHAKE_PX = 0.25  # px per frame at the working size; static cameras here: 95 % of frames under 0.05
-FLOW_THREADS = min(os.cpu_count() or 1, 4)
+FLOW_THREADS = min(os.cpu_count() or 1, 4)  # a chunk's flows in parallel (see flows_of)
 
 
 def camera_motion(flow: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -81,7 +81,9 @@ _estimators = threading.local()  # each pool thread's own DIS per preset (a DIS 
 
 def _flow_block(preset: str, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
     cache = _estimators.__dict__.setdefault("by_preset", {})
-    dis = cache.get(preset) or cache.setdefault(preset, flow_estimator(preset))
+    dis = cache.get(preset)
+    if dis is None:
+        dis = cache[preset] = flow_estimator(preset)
     return [dis.calc(previous, frame, None) for previous, frame in pairs]
 
 

@@ -10,10 +10,11 @@ appearance descriptor (gradient-orientation histograms over a 4 × 2 grid of the
 PCA learned on the site's own objects). Objects are followed from frame to frame (each continues
 the previous frame's object whose centre, moved on by its velocity, lands nearest) and their size
 and motion averaged along the track, so one frame's split blob or noisy flow counts for half, and an
-object that turns back abruptly shows as motion unlike its speed. Three k-nearest-neighbour density models of the normal
-objects score each object: size for its place, motion for its place, and appearance. Each is
-scaled so that 1.0 is the 99th percentile of normal objects scored out of sample (other folds of
-the footage), an object scores its most unusual aspect, and a frame its most unusual object.
+object that turns back abruptly shows as motion unlike its speed. Three k-nearest-neighbour density
+models of the normal objects score each object: size for its place, motion for its size, and
+appearance. Each is scaled so that 1.0 is the 99th percentile of normal objects scored out of
+sample (other folds of the footage), an object scores its most unusual aspect, and a frame its
+most unusual object.
 
 A frame with no object scores 0, so a crowd that is normal at a site adds nothing however fast it
 moves: only objects unlike the site's own normal objects count.
