@@ -135,8 +135,7 @@ class ChunkMaker:
     def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, time_scale: float = 1.0) -> None:
         self.size = (width, height)
         self.time_scale = time_scale
-        self.preset = flow
-        self._dis = flow_estimator(flow) if flow else None
+        self.preset = check_flow(flow) if flow else None
         self._previous: np.ndarray | None = None
         self._pending: tuple[int, np.ndarray] | None = None  # frame 0, waiting for frame 1
 
@@ -145,18 +144,13 @@ class ChunkMaker:
             return frame
         return cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
 
-    def _flow(self, previous: np.ndarray, frame: np.ndarray) -> np.ndarray:
-        if self._dis is None:
-            return np.zeros((*frame.shape, 2), np.float32)
-        return self._dis.calc(previous, frame, None)
-
     def _steadied(self, frame: np.ndarray, camera: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Difference and flow of `frame` moved back by the camera's shift onto the frame before:
         what is left is motion in the scene (DIS on a shifted texture is far noisier than on a still
         one, so the flow is measured again rather than the shift subtracted)."""
         back = np.float32([[1, 0, -camera[0]], [0, 1, -camera[1]]])
         steadied = cv2.warpAffine(frame, back, self.size, borderMode=cv2.BORDER_REPLICATE)
-        flow = self._flow(self._previous, steadied)
+        flow = flows_of(self.preset, [(self._previous, steadied)])[0]
         # both slightly blurred: the shift's interpolation has blurred one of them
         diff = cv2.absdiff(cv2.GaussianBlur(steadied, (0, 0), 1.0), cv2.GaussianBlur(self._previous, (0, 0), 1.0))
         # the strip the camera moved into shows what the frame before did not: no motion known there
@@ -170,14 +164,15 @@ class ChunkMaker:
         sized = [self._resize(raw) for raw in frames]
         previous = [self._previous, *sized[:-1]]
         pairs = [(before, frame) for before, frame in zip(previous, sized) if before is not None]
-        pair_flows = iter(flows_of(self.preset, pairs) if self.preset else [])
+        pair_flows = iter(flows_of(self.preset, pairs) if self.preset
+                          else [np.zeros((*frame.shape, 2), np.float32) for _, frame in pairs])
         for index, frame in zip(indices.tolist(), sized):
             if self._previous is None:
                 self._previous, self._pending = frame, (index, frame)
                 continue
             diff = cv2.absdiff(frame, self._previous)
-            flow = next(pair_flows) if self.preset else self._flow(self._previous, frame)
-            camera, shaken = camera_motion(flow) if self._dis is not None else (None, False)
+            flow = next(pair_flows)
+            camera, shaken = camera_motion(flow) if self.preset else (None, False)
             if shaken:  # a camera on a pole in the wind: compare the scene with itself, not the frame
                 diff, flow = self._steadied(frame, camera)
             if self.time_scale != 1.0:
