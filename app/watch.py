@@ -46,6 +46,7 @@ from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment, MomentTrac
 from vadagent.tools.scorer.scorer import ScoreResult
 from vadagent.tools.video import open_video
 from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource, StoredFrame
+from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS
 from vadagent.types import Candidate, ScorerSummary, VideoReport
 from vadagent.yamlio import load_yaml_model
 
@@ -409,7 +410,7 @@ def write_clip(path: Path, frames, fps: float) -> int:
             rgb = frame.rgb
             if stream is None:
                 height, width = rgb.shape[:2]
-                stream = out.add_stream("libx264", rate=round(fps))
+                stream = out.add_stream("libx264", rate=round(fps), options=CLIP_H264_OPTIONS)
                 stream.width, stream.height, stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
             rgb = rgb[: stream.height, : stream.width]
             out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))

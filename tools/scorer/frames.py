@@ -35,7 +35,8 @@ FLOW_PRESETS: dict[str, tuple[int, int, int, int, int]] = {
 }
 DEFAULT_FLOW = "half"
 SHAKE_PX = 0.25  # px per frame at the working size; static cameras here: 95 % of frames under 0.05
-FLOW_THREADS = min(os.cpu_count() or 1, 4)  # a chunk's flows in parallel (see flows_of)
+# a chunk's flows in parallel (see flows_of), on the cores this process may use (taskset, cpusets)
+FLOW_THREADS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4)
 
 
 def camera_motion(flow: np.ndarray) -> tuple[np.ndarray, bool]:

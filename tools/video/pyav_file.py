@@ -24,6 +24,10 @@ from vadagent.types import VideoInfo
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
+# Short clips written for a model to read once (a moment's context, a video part of a request): x264's
+# defaults hold ~40 frames of look-ahead (≈ 75 MB at 640×480, a swing in a long watch's memory per
+# moment) and take seconds per clip; these take ~15 MB and a fifth of the time at the same CRF.
+CLIP_H264_OPTIONS = {"preset": "veryfast", "tune": "zerolatency"}
 _GRAY_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
 
 

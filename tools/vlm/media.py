@@ -74,10 +74,12 @@ def mp4_data_url(video: Video) -> str:
     """A clip as an H.264 MP4 data URL, for servers that take `video_url` parts (vLLM)."""
     import av
 
+    from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS
+
     buffer = io.BytesIO()
     height, width = video.frames[0].shape[:2]
     with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=max(int(round(video.fps)), 1))
+        stream = container.add_stream("libx264", rate=max(int(round(video.fps)), 1), options=CLIP_H264_OPTIONS)
         stream.width, stream.height, stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
         for frame in video.frames:
             image = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[: stream.height, : stream.width]), format="rgb24")
