@@ -95,7 +95,7 @@ def detect_row(root: Path, tiers: list[str], device: str) -> dict:
     result = run_detect(data, ScorerConfig(tiers=tiers), device=device)
     after = resource.getrusage(resource.RUSAGE_SELF)
     busy = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / (time.perf_counter() - started)
-    return {"tiers": "+".join(tiers), "device": device, "cores_allowed": len(os.sched_getaffinity(0)),  # Linux: taskset below
+    return {"tiers": "+".join(tiers), "device": device, "cores_allowed": len(os.sched_getaffinity(0)),
             "cores_busy": round(busy, 2)} | {k: result[k] for k in ROW_KEYS}
 
 

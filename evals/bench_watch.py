@@ -1,9 +1,10 @@
 """Live cameras: how many a machine scores in real time, and a soak run of `vadagent watch`.
 
-    python evals/bench_watch.py --data DIR (or $VADAGENT_DATA) [--minutes 10]
+    python evals/bench_watch.py --data DIR (or $VADAGENT_DATA) [--minutes 10] [--throughput-only]
 
 1. Throughput: the live scorer (fitted on UCSD Ped2's training clips, 360×240) on Ped2 test frames
-   as fast as it goes, default tiers and motion alone; cameras at 25 frames/s it keeps up with.
+   as fast as it goes, default tiers and motion alone, with one camera thread and with one per two
+   cores (as `watch` runs cameras: threads of one process); cameras at 25 frames/s it keeps up with.
 2. Soak: two cameras (real clips, looped and served as live MPEG-TS streams over HTTP by a local
    server), `vadagent watch` with a VLM stand-in (a local HTTP server answering a schema-valid
    judgement after 1 s) for `--minutes`; each camera is cut off the network for 3 s twice. Resident
