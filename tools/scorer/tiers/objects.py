@@ -81,8 +81,9 @@ def _nearest(tree: cKDTree, points: np.ndarray, k: int) -> tuple[np.ndarray, np.
     """Distances and indices of the k nearest neighbours, (n, k) even for k = 1. SciPy's k-d tree:
     the object spaces have 4 to 10 dimensions, where it answers a chunk's queries several times
     faster than scikit-learn's wrapper around the same kind of tree. Threads only for fitting's large
-    queries: `workers=-1` starts a thread per core on each call, milliseconds against a scoring
-    chunk's microseconds of queries (a third of the live rate on 2 cores)."""
+    queries: `workers=-1` starts a thread per core on each call, which costs more than a scoring
+    chunk's queries, the more so the more cores (live on 16 cores: 221 → 263 frames/s; on 2 cores
+    269 → 282, measured in evals/results/bench_watch*.md)."""
     dist, index = tree.query(points, k=k, workers=-1 if len(points) >= PARALLEL_QUERIES else 1)
     return dist.reshape(len(points), k), index.reshape(len(points), k)
 
