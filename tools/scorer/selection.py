@@ -4,7 +4,8 @@ Part of the normal footage is held out (every 4th clip, or the last quarter of e
 are fewer than four). Every candidate tier is fitted on the rest; the held-out frames are scored
 as they are (label 0) and with synthetic anomalies injected into short windows of them (label 1):
 objects cut from other frames pasted where they stand still, drift or loom too large, motion sped
-up fourfold, and time reversed; and objects crossing fast — the kinds of synthetic anomaly AED-MAE trains with. Each tier
+up fourfold, and time reversed; objects crossing fast; and rectangles of other moments and places
+pasted whole — the kinds of synthetic anomaly AED-MAE trains with. Each tier
 set and weighting is ranked by the frame AUC of these labels (the mean over kinds), and the best is kept (ties go to
 fewer tiers). Windows are shorter where the held-out clips are (little footage). Only these synthetic
 labels are used; no test label of any dataset is seen.
@@ -37,7 +38,7 @@ LEAD, WINDOW = 8, 24  # clean frames before each synthetic anomaly, and its leng
 MIN_WINDOW = 6
 SPEED_UP = 4
 WINDOWS_PER_KIND = 12  # per kind; with 6 a set's AUC moved by up to 0.02 with the windows drawn (Ped2, measured)
-KINDS = ("still_object", "drifting_object", "fast_object", "large_object", "speed_up", "reversed")
+KINDS = ("still_object", "drifting_object", "fast_object", "large_object", "speed_up", "reversed", "patch")
 WEIGHTS = (0.5, 1.0, 2.0)
 TIE = 0.002  # AUC differences below this are noise: the simpler set wins
 
@@ -89,6 +90,21 @@ def _object_patch(frames: np.ndarray, background: np.ndarray | None,
     return frame[y : y + h, x : x + w].copy(), ellipse
 
 
+def _pasted_region(body: np.ndarray, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`body` with a rectangle (a sixth to a third of the frame high) cut from a random frame and place
+    pasted at another place for the whole window: no segmentation is involved, so no tier's own
+    background model decides what is pasted."""
+    height, width = frames.shape[1:]
+    h = int(rng.uniform(height / 6, height / 3))
+    w = min(max(int(h * rng.uniform(0.5, 2.0)), 4), width)
+    source = frames[rng.integers(len(frames))]
+    y0, x0 = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
+    y1, x1 = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
+    out = body.copy()
+    out[:, y1 : y1 + h, x1 : x1 + w] = source[y0 : y0 + h, x0 : x0 + w]
+    return out
+
+
 def _paste(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray, x: float, y: float) -> np.ndarray:
     out = frame.copy()
     h, w = patch.shape
@@ -131,6 +147,8 @@ def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None,
                 # (splicing a reversed stretch after the lead made a jump, a flow artefact any tier saw)
                 segment = clip[start : start + need]
                 lead, body = segment[length:], segment[LEAD - 1 : LEAD - 1 + length][::-1]
+            elif kind == "patch":  # a piece of another moment and place, whatever it shows (AED-MAE's kind)
+                body = _pasted_region(body, everything, rng)
             else:
                 patch, mask = _object_patch(everything, background, rng)
                 scale = {"still_object": 1.5, "drifting_object": 1.0, "fast_object": 1.0, "large_object": 2.5}[kind]
