@@ -1,5 +1,6 @@
 import json
 
+import cv2
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -156,6 +157,27 @@ def test_selection_chooses_on_synthetic_anomalies_and_logs_it(tmp_path, busy_sce
     saved = json.loads((scorer.save(tmp_path / "s") / "scorer.json").read_text())
     assert saved["fit"]["selection"]["chosen"] == selection["chosen"]
     assert roc_auc_score(labels, scorer.score(test).scores) >= 0.85
+
+
+def test_a_pasted_patch_is_one_rectangle_of_another_moment_held_for_the_window():
+    from vadagent.tools.scorer.selection import _pasted_region
+
+    rng = np.random.default_rng(3)
+    body = rng.integers(0, 256, (10, 120, 180), dtype=np.uint8)  # noise: every pixel differs frame to frame
+    pool = rng.integers(0, 256, (30, 120, 180), dtype=np.uint8)
+    out = _pasted_region(body, pool, np.random.default_rng(7))
+    changed = (out != body).any(0)
+    rows, cols = np.flatnonzero(changed.any(1)), np.flatnonzero(changed.any(0))
+    box = out[:, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    assert changed.sum() == box[0].size  # one filled rectangle, nothing outside it touched
+    assert 120 / 6 - 1 <= len(rows) <= 120 / 3
+    assert (box == box[0]).all()  # held still for the whole window
+    h, w = box.shape[1:]
+    found = False  # a piece of one of the pool's frames: where each frame matches best, exactly?
+    for frame in pool:
+        _, _, (x, y), _ = cv2.minMaxLoc(cv2.matchTemplate(frame, box[0], cv2.TM_SQDIFF))
+        found |= np.array_equal(frame[y : y + h, x : x + w], box[0])
+    assert found
 
 
 def test_every_synthetic_kind_is_drawn_from_short_held_out_clips(synthetic_normal):
