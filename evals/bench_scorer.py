@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ import cv2
 import numpy as np
 import torch
 
+from vadagent.devices import usable_cores
 from vadagent.evals.common import add_data_argument, add_results_argument, write_results
 from vadagent.evals.datasets import load_ucsd
 from vadagent.evals.detect import run_detect
@@ -95,14 +95,14 @@ def detect_row(root: Path, tiers: list[str], device: str) -> dict:
     result = run_detect(data, ScorerConfig(tiers=tiers), device=device)
     after = resource.getrusage(resource.RUSAGE_SELF)
     busy = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / (time.perf_counter() - started)
-    return {"tiers": "+".join(tiers), "device": device, "cores_allowed": len(os.sched_getaffinity(0)),
+    return {"tiers": "+".join(tiers), "device": device, "cores_allowed": usable_cores(),
             "cores_busy": round(busy, 2)} | {k: result[k] for k in ROW_KEYS}
 
 
 def pinned_row(root: Path, tiers: list[str], cores: int) -> dict | None:
     """The same run in a child process held to `cores` CPUs (taskset): the small-machine baseline,
     measured on this machine in this run."""
-    if shutil.which("taskset") is None or (os.cpu_count() or 1) < cores:
+    if shutil.which("taskset") is None or usable_cores() < cores:
         return None
     command = ["taskset", "-c", f"0-{cores - 1}", sys.executable, __file__, "--root", str(root),
                "--one-row", ",".join(tiers), "cpu"]

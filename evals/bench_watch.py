@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vadagent.devices import usable_cores
 from vadagent.evals.bench_cluster import JUDGED
 from vadagent.evals.common import add_data_argument, add_results_argument, write_results
 from vadagent.evals.servers import LiveStreamServer, answering_server, url
@@ -145,7 +146,7 @@ def main() -> None:
     parser.add_argument("--throughput-only", action="store_true", help="skip the soak (e.g. on a GPU machine)")
     parser.add_argument("--name", default="bench_watch")
     args = parser.parse_args()
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     # one camera thread, then one per two cores: a watch process runs each camera's scorer in its own thread
     runs = [(tiers, n) for tiers in (["motion", "objects"], ["motion"]) for n in sorted({1, max(1, cores // 2)})]

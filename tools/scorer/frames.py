@@ -4,7 +4,6 @@ computed once per frame whatever the number of tiers."""
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
 from vadagent.tools.video import VideoSource
 
@@ -35,8 +35,7 @@ FLOW_PRESETS: dict[str, tuple[int, int, int, int, int]] = {
 }
 DEFAULT_FLOW = "half"
 SHAKE_PX = 0.25  # px per frame at the working size; static cameras here: 95 % of frames under 0.05
-# a chunk's flows in parallel (see flows_of), on the cores this process may use (taskset, cpusets)
-FLOW_THREADS = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4)
+FLOW_THREADS = min(usable_cores(), 4)  # a chunk's flows in parallel (see flows_of)
 
 
 def camera_motion(flow: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -100,9 +100,8 @@ def _pasted_region(body: np.ndarray, frames: np.ndarray, rng: np.random.Generato
     source = frames[rng.integers(len(frames))]
     y0, x0 = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
     y1, x1 = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
-    out = body.copy()
-    out[:, y1 : y1 + h, x1 : x1 + w] = source[y0 : y0 + h, x0 : x0 + w]
-    return out
+    patch = source[y0 : y0 + h, x0 : x0 + w]
+    return np.stack([_paste(frame, patch, np.ones_like(patch), x1, y1) for frame in body])
 
 
 def _paste(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray, x: float, y: float) -> np.ndarray:
