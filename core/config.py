@@ -36,8 +36,8 @@ class ScorerSettings(_Section):
     budget_s: float = Field(300.0, gt=0, description="training time of a learned tier, seconds")
     smoothing_sigma: float = Field(3.0, ge=0, description="Gaussian smoothing of scores, in frames (0: none)")
     max_side: int = Field(360, ge=64, description="frames are downscaled so the longer side is at most this")
-    flow: Literal["coarse", "half", "fine", "finest"] = Field(
-        "half", description="optical-flow preset: coarse (fastest), half (default), fine, finest (slowest); "
+    flow: Literal["coarse", "quick", "half", "fine", "finest"] = Field(
+        "quick", description="optical-flow preset: coarse (fastest), quick (default), half, fine, finest (slowest); "
                             "see evals/results/bench_flow.md")
     device: str = Field("auto", description="torch device for learned tiers: auto, cpu, cuda, mps")
 

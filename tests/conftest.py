@@ -15,7 +15,7 @@ SHARED_DATA = Path(os.environ.get("VADAGENT_SHARED_DATA", REPO.parent / "shared"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing in a test may download
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Commands run in tests (subprocess or in-process) score with the coarse optical-flow preset, a real
-# setting and twice as fast as the default `half`: they test batches, outages, chat, the UI,
+# setting and faster than the default `quick`: they test batches, outages, chat, the UI,
 # not the flow. The default flow is what the scorer tests use (the API's ScorerConfig()) and what
 # the README's main command runs (test_readme), and what evals/ measures.
 os.environ.setdefault("VADAGENT_SCORER__FLOW", "coarse")

@@ -44,3 +44,15 @@ def test_every_documented_setting_is_read_by_the_code():
             if not found:
                 unread.append(f"{section}.{name}" if name else section)
     assert not unread, f"settings no code reads: {unread}"
+
+
+def test_the_flow_setting_offers_exactly_the_scorer_presets_and_defaults_alike():
+    from typing import get_args
+
+    from vadagent.config import ScorerSettings
+    from vadagent.tools.scorer import ScorerConfig
+    from vadagent.tools.scorer.frames import DEFAULT_FLOW, FLOW_PRESETS
+
+    field = ScorerSettings.model_fields["flow"]
+    assert set(get_args(field.annotation)) == set(FLOW_PRESETS)
+    assert field.default == DEFAULT_FLOW == ScorerConfig().flow
