@@ -13,7 +13,7 @@ import numpy as np
 
 from vadagent.errors import UsageError
 from vadagent.evals.datasets import FrameDataset
-from vadagent.evals.detection import event_recall, events, kept_mask, macro_auc, micro_auc
+from vadagent.evals.detection import event_recall, events, kept_mask, macro_auc, micro_auc, micro_headroom
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, SourceSpec, pick_candidates
 from vadagent.tools.scorer.scorer import OPENING_MAX_S, Progress
 from vadagent.tools.video import open_video
@@ -116,6 +116,8 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "data_sha256": digest.hexdigest()[:16],
         "per_video_auc": {v.name: (round(float(_auc(v.labels, r.scores)), 4) if 0 < v.labels.sum() < len(v.labels)
                                    else None) for v, r in zip(data.test, results)},
+        "micro_headroom": {v.name: {k: None if g is None else round(g, 4) for k, g in gains.items()}
+                           for v, gains in zip(data.test, micro_headroom(labels, scores))},
         "protocol": (("fit on the training clips only" + (", each camera's on its own" if len(cameras) > 1 else "")
                       if cameras else "no normal footage: each video fitted on its opening")
                      + (f" (their first {normal_seconds:g} s" + (" per camera)" if len(cameras) > 1 else ")")
@@ -144,6 +146,10 @@ def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return roc_auc_score(labels, scores)
 
 
+def _signed(gain: float | None) -> str:
+    return "–" if gain is None else f"+{gain:.4f}"
+
+
 def markdown(result: dict) -> str:
     keys = ["micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed", "smoothing_sigma",
             "event_recall_at_10pct", "candidate_event_recall", "calls_per_minute", "fit_seconds", "frames_per_second"]
@@ -155,6 +161,9 @@ def markdown(result: dict) -> str:
              f"{result['candidates']} candidates ({result['candidates_below_threshold']} below threshold). "
              f"Normal footage: {result['normal_footage']}. Protocol: {result['protocol']}.",
              "", "Per-video AUC: " + ", ".join(f"{k}: {v}" for k, v in result["per_video_auc"].items()), "",
+             "Micro AUC headroom (the gain if one video's anomalous / normal frames alone were scored perfectly): "
+             + ", ".join(f"{k}: {_signed(g['anomalous'])} / {_signed(g['normal'])}"
+                         for k, g in result["micro_headroom"].items()), "",
              "Segments (frames, 0-based) covered by a candidate: " + ", ".join(
                  f"{s['video']} {s['first_frame']}–{s['last_frame']} {'✓' if s['covered'] else '✗'}"
                  for s in result["segments"])]

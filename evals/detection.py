@@ -39,6 +39,31 @@ def average_precision(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]
     return float(average_precision_score(np.concatenate(labels), np.concatenate([smooth(s, sigma) for s in scores])))
 
 
+def micro_headroom(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -> list[dict[str, float | None]]:
+    """Per video, what the pooled (micro) AUC would gain if that video alone were scored perfectly:
+    its anomalous frames above every frame (`anomalous`), or its normal frames below every frame
+    (`normal`); None where it has no frames of that class. Where a scorer loses, clip by clip."""
+    _check(labels, scores)
+    y = np.concatenate(labels)
+    pooled = np.concatenate([np.asarray(s, np.float64) for s in scores])
+    base = roc_auc_score(y, pooled)
+    top, bottom = pooled.max() + 1.0, pooled.min() - 1.0
+    out, start = [], 0
+    for video in labels:
+        own = slice(start, start + len(video))
+        gains: dict[str, float | None] = {}
+        for name, cls, value in (("anomalous", 1, top), ("normal", 0, bottom)):
+            if not np.any(np.asarray(video) == cls):
+                gains[name] = None
+                continue
+            changed = pooled.copy()
+            changed[own] = np.where(np.asarray(video) == cls, value, pooled[own])
+            gains[name] = float(roc_auc_score(y, changed) - base)
+        out.append(gains)
+        start += len(video)
+    return out
+
+
 def events(labels: np.ndarray) -> list[tuple[int, int]]:
     """Maximal runs of anomalous frames, as inclusive (first, last) frame pairs."""
     padded = np.concatenate([[0], np.asarray(labels, dtype=np.int8) > 0, [0]]).astype(np.int8)

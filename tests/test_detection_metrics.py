@@ -39,3 +39,18 @@ def test_average_precision_by_hand():
 
     # ranked: 0.9 (pos), 0.8 (neg), 0.7 (pos) → AP = (1/1 + 2/3) / 2
     assert average_precision([np.array([1, 0, 1])], [np.array([0.9, 0.8, 0.7])]) == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_micro_headroom_by_hand():
+    from vadagent.evals.detection import micro_headroom
+
+    labels = [np.array([0, 0, 1, 1]), np.array([0, 1, 1]), np.array([1, 1])]
+    scores = [np.array([0.1, 0.4, 0.35, 0.8]), np.array([0.2, 0.3, 0.9]), np.array([0.5, 0.6])]
+    # pooled: positives {0.35, 0.8, 0.3, 0.9, 0.5, 0.6}, negatives {0.1, 0.4, 0.2}: 16 of 18 pairs right
+    # (0.35 and 0.3 each lose to 0.4); video 1's positive 0.35 and video 2's positive 0.3 each win one
+    # pair more when their video's anomalies go to the top; video 1's negative 0.4 going to the bottom
+    # wins both; video 2's negative and video 3's anomalies are already ordered right.
+    gains = micro_headroom(labels, scores)
+    assert gains[0]["anomalous"] == pytest.approx(1 / 18) and gains[0]["normal"] == pytest.approx(2 / 18)
+    assert gains[1]["anomalous"] == pytest.approx(1 / 18) and gains[1]["normal"] == pytest.approx(0.0)
+    assert gains[2] == {"anomalous": pytest.approx(0.0), "normal": None}
