@@ -1,26 +1,33 @@
 """What a site's camera does to a fitted scorer: lighting that changes, another frame rate, shake.
 
-    python evals/bench_robustness.py [--results DIR]
+    python evals/bench_robustness.py [--ped2 DIR] [--results DIR]
 
 A scorer (default tiers and flow) is fitted on 20 s of a synthetic footpath filmed by a steady
 camera at 25 frames/s. It then scores a normal clip and an anomalous one (a fast object, a
 wrong-way walker, a loiterer) of the same site as filmed, and as the camera might deliver them:
 - `light`: the right half of the picture 60 gray levels brighter from 5 s on (a lamp switched on);
 - `half rate`: every other frame, at 12.5 frames/s (a stream or an export at another rate);
+- `dropped frames`: about one frame in six lost in runs of one to three, the file keeping 25 frames/s
+  timestamps with gaps (a camera or recorder under load);
+- `variable rate`: 4 s at 25 frames/s, then 4 s at 5, and so on, with true timestamps (a camera's
+  smart codec lowering the rate in quiet stretches);
 - `jitter`: the picture jumping by up to 2 px in each direction every frame (wind on a pole);
 - `sway`: the picture swaying smoothly, ±3 px horizontally and ±2 px vertically, about once a second.
 For each: the share of the normal clip's frames above the threshold (what a user would be
 flagged; for `light`, once the change has had 10 s to be learnt) and the anomalous clip's frame
-AUC, with the scorer as shipped and, in the same run, with its three guards switched off (the
-frame-rate scaling, the shake compensation and the objects' absorption of what stands still;
+AUC, with the scorer as shipped and, in the same run, with its guards switched off (the
+frame-rate and timestamp scaling, the shake compensation and the objects' absorption of what stands still;
 patched out here, as they have no off switch). Synthetic data, so no test label of any dataset is
-involved. Writes evals/results/bench_robustness.{md,json}.
+involved. With UCSD Ped2 (`--ped2`, or $VADAGENT_DATA/ucsd_ped2), also three of its normal
+training clips held out of the fit, with frames dropped or at a variable rate. Writes
+evals/results/bench_robustness.{md,json}.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,7 +37,7 @@ import cv2
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from vadagent.evals.common import add_results_argument, write_results
+from vadagent.evals.common import DATA_ENV, add_results_argument, write_results
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.scorer import frames as frame_pass
 from vadagent.tools.synthetic import ClipSpec, render_clip, write_video
@@ -66,25 +73,95 @@ def sway(frames: np.ndarray) -> np.ndarray:
     return np.stack(out)
 
 
-CONDITIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], int]] = {  # what it does, frame rate divisor
-    "as filmed": (lambda f: f, 1), "light": (light, 1), "half rate": (lambda f: f[::2], 2),
-    "jitter": (jitter, 1), "sway": (sway, 1)}
+def dropped(count: int) -> np.ndarray:
+    """The frame numbers a recorder under load keeps: about one in six lost, in runs of one to three."""
+    rng = np.random.default_rng(3)
+    keep = np.ones(count, bool)
+    for start in np.flatnonzero(rng.random(count) < 0.08):
+        keep[start : start + rng.integers(1, 4)] = False
+    keep[0] = True
+    return np.flatnonzero(keep)
+
+
+def variable(count: int, fps: float = FPS) -> np.ndarray:
+    """The frame numbers a variable-rate recorder keeps: 4 s at the full rate, then 4 s at a fifth of
+    it (what a camera's smart codec does when the scene is quiet), and so on."""
+    numbers = np.arange(count)
+    slow = (numbers // int(4 * fps)) % 2 == 1
+    return numbers[~slow | (numbers % 5 == 0)]
+
+
+# what each condition does to the frames, and which frame numbers (at 25 frames/s) reach the scorer
+CONDITIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[int], np.ndarray]]] = {
+    "as filmed": (lambda f: f, np.arange), "light": (light, np.arange),
+    "half rate": (lambda f: f, lambda n: np.arange(0, n, 2)), "dropped frames": (lambda f: f, dropped),
+    "variable rate": (lambda f: f, variable),
+    "jitter": (jitter, np.arange), "sway": (sway, np.arange)}
+
+
+def write_condition(path: Path, frames: np.ndarray, name: str) -> np.ndarray:
+    """The clip as the camera delivers it under `name`; returns the frame numbers kept. Half rate is
+    a file at 12.5 frames/s; dropped frames and variable rate keep their frames' 25 frames/s
+    timestamps, with gaps."""
+    change, kept = CONDITIONS[name]
+    numbers = kept(len(frames))
+    shown = change(frames)[numbers]
+    if name == "half rate":
+        write_video(path, shown, FPS / 2)
+    else:
+        write_video(path, shown, FPS, numbers if name in ("dropped frames", "variable rate") else None)
+    return numbers
+
+
+def real_footage(root: Path) -> list[dict]:
+    """Ped2's last three training clips (normal footage, so no label is involved) held out of the fit
+    and written as files with frames dropped or at a variable rate: the share of their frames
+    flagged, with the timestamps guard and with the declared rate alone."""
+    from vadagent.evals.datasets import load_ucsd
+
+    data = load_ucsd(root)
+    fit, held = data.train[:-3], data.train[-3:]
+    clips = [np.stack([cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(h.iterdir())]) for h in held]
+    kinds = {"as filmed": np.arange, "dropped frames": dropped, "variable rate": lambda n: variable(n, data.fps)}
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        for kind, kept in kinds.items():
+            for i, clip in enumerate(clips):
+                numbers = kept(len(clip))
+                write_video(folder / f"{kind}-{i}.mp4", clip[numbers], data.fps, numbers)
+        for guard in ("timestamps", "declared rate"):
+            patch = mock.patch.object(frame_pass.ChunkMaker, "_scale", lambda self, time_s: self.time_scale) \
+                if guard == "declared rate" else contextlib.nullcontext()
+            with patch:
+                scorer = Scorer.fit([SourceSpec(str(p)) for p in fit], ScorerConfig(), folder_fps=data.fps)
+                for kind in kinds:
+                    scored = [scorer.score(folder / f"{kind}-{i}.mp4") for i in range(len(clips))]
+                    above = np.concatenate([r.scores > r.threshold for r in scored])
+                    rows.append({"footage": "ucsd_ped2 training clips 14-16", "guard": guard, "condition": kind,
+                                 "frames": int(len(above)), "normal_frames_flagged": round(float(above.mean()), 3)})
+                    print(rows[-1], flush=True)
+    return rows
 
 
 @contextlib.contextmanager
 def guards(on: bool) -> Iterator[ScorerConfig]:
-    """The shipped scorer's configuration, or one with the three guards off."""
+    """The shipped scorer's configuration, or one with its guards off."""
     if on:
         yield ScorerConfig()
         return
     with mock.patch.object(frame_pass, "camera_motion", lambda flow: (np.zeros(2), False)), \
-            mock.patch.object(Scorer, "time_scale", lambda self, fps: 1.0):
+            mock.patch.object(Scorer, "time_scale", lambda self, fps: 1.0), \
+            mock.patch.object(frame_pass.ChunkMaker, "_scale", lambda self, time_s: 1.0):
         yield ScorerConfig(params={"objects": {"absorb_frames": 10**9}})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_results_argument(parser)
+    default = Path(os.environ[DATA_ENV]) / "ucsd_ped2" if os.environ.get(DATA_ENV) else None
+    parser.add_argument("--ped2", type=Path, default=default,
+                        help=f"UCSD Ped2 folder, for the real-footage rows (default from ${DATA_ENV}; skipped without)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -95,18 +172,18 @@ def main() -> None:
                                                                      ("loiter", 9.0)]), folder / "anomalous.mp4")
         normal, anomalous, labels = frames_of(folder / "normal.mp4"), frames_of(folder / "anomalous.mp4"), \
             np.asarray(truth.labels)
-        for name, (change, every) in CONDITIONS.items():
-            write_video(folder / f"{name}-normal.mp4", change(normal), FPS / every)
-            write_video(folder / f"{name}-anomalous.mp4", change(anomalous), FPS / every)
+        numbers = {(name, clip): write_condition(folder / f"{name}-{clip}.mp4", frames, name)
+                   for name in CONDITIONS for clip, frames in (("normal", normal), ("anomalous", anomalous))}
         for on in (True, False):
             with guards(on) as config:
                 scorer = Scorer.fit([SourceSpec(str(folder / "fit.mp4"))], config)
-                for name, (_, every) in CONDITIONS.items():
+                for name in CONDITIONS:
                     scored = scorer.score(folder / f"{name}-normal.mp4")
-                    settled = (LIGHT_AT + LEARNT_AFTER) if name == "light" else 0
-                    flagged = float((scored.scores[settled:] > scored.threshold).mean())
+                    settled = numbers[name, "normal"] >= (LIGHT_AT + LEARNT_AFTER if name == "light" else 0)
+                    above = scored.scores[: len(settled)] > scored.threshold
+                    flagged = float(above[settled[: len(above)]].mean())
                     scores = scorer.score(folder / f"{name}-anomalous.mp4").scores
-                    y = labels[::every][: len(scores)]
+                    y = labels[numbers[name, "anomalous"]][: len(scores)]
                     rows.append({"guards": "on" if on else "off", "condition": name,
                                  "normal_frames_flagged": round(flagged, 3),
                                  "anomaly_auc": round(float(roc_auc_score(y, scores[: len(y)])), 3)})
@@ -122,7 +199,16 @@ def main() -> None:
     lines += [f"| {r['condition']} | {r['normal_frames_flagged']:.1%} | {r['anomaly_auc']} | "
               f"{off[r['condition']]['normal_frames_flagged']:.1%} | {off[r['condition']]['anomaly_auc']} |"
               for r in rows if r["guards"] == "on"]
-    print(write_results("bench_robustness", {"rows": rows}, "\n".join(lines), args.results))
+    real = real_footage(args.ped2) if args.ped2 else []
+    if real:
+        declared = {r["condition"]: r for r in real if r["guard"] == "declared rate"}
+        lines += ["", f"Real footage: {real[0]['footage']} held out of the fit (all normal), written as files "
+                  "under each condition; share of their frames flagged with the timestamps guard, and with the "
+                  "declared rate alone (the release before it).", "",
+                  "| condition | frames | flagged | declared rate alone: flagged |", "|---|---|---|---|"]
+        lines += [f"| {r['condition']} | {r['frames']} | {r['normal_frames_flagged']:.1%} | "
+                  f"{declared[r['condition']]['normal_frames_flagged']:.1%} |" for r in real if r["guard"] == "timestamps"]
+    print(write_results("bench_robustness", {"rows": rows, "real_footage": real}, "\n".join(lines), args.results))
 
 
 if __name__ == "__main__":

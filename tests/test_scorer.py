@@ -340,6 +340,60 @@ def test_flow_split_over_threads_equals_one_estimator_in_order(synthetic_anomalo
     assert max(float(np.abs(a - b).max()) for a, b in zip(split, expected)) < 1e-4  # same flow, same order
 
 
+def _square_moving(count: int, step: float = 2.0) -> np.ndarray:
+    """A textured square crossing a still textured background at `step` px per frame (RGB)."""
+    rng = np.random.default_rng(0)
+    background = rng.integers(60, 200, (120, 160), dtype=np.uint8)
+    patch = rng.integers(0, 255, (24, 24), dtype=np.uint8)
+    frames = []
+    for i in range(count):
+        frame = background.copy()
+        x = int(round(20 + step * i))
+        frame[48:72, x : x + 24] = patch
+        frames.append(np.repeat(frame[..., None], 3, axis=2))
+    return np.stack(frames)
+
+
+def _square_speed(chunk) -> np.ndarray:
+    """Median horizontal flow inside the square's band, per frame of a chunk."""
+    return np.median(chunk.flow[:, 52:68, :, 0].reshape(len(chunk.flow), -1), axis=1)
+
+
+def test_dropped_frames_are_put_back_in_fitted_intervals_by_their_timestamps(tmp_path):
+    from vadagent.tools.scorer.frames import chunks
+    from vadagent.tools.video import open_video
+
+    frames = _square_moving(40)
+    kept = np.array([n for n in range(40) if n not in (20, 21)])  # two frames lost before frame 22
+    write_video(tmp_path / "dropped.mp4", frames[kept], 25.0, kept)
+
+    def speeds(fitted_fps):
+        with open_video(str(tmp_path / "dropped.mp4")) as video:
+            made = list(chunks(video, 160, 120, chunk=64, time_scale=1.0, fitted_fps=fitted_fps))
+        return np.concatenate([_square_speed(c) for c in made]), np.concatenate([c.diff.mean((1, 2)) for c in made])
+
+    by_time, diff_by_time = speeds(25.0)
+    per_frame, diff_per_frame = speeds(None)  # no fitted rate: frames compared as they come
+    late = int(np.flatnonzero(kept == 22)[0])
+    regular = [i for i in range(5, 30) if i != late]
+    # as they come, the square seems to jump three frames' worth across the gap
+    assert per_frame[late] == pytest.approx(3 * np.median(per_frame[regular]), rel=0.2)
+    # by the timestamps it moves as fast as in the regular frames, which keep their exact scores
+    assert by_time[late] == pytest.approx(np.median(by_time[regular]), rel=0.2)
+    assert np.array_equal(by_time[regular], per_frame[regular])
+    assert diff_by_time[late] < 0.5 * diff_per_frame[late]
+
+
+def test_a_regular_file_is_scored_exactly_as_by_its_declared_rate(tmp_path):
+    from vadagent.tools.scorer.frames import ChunkMaker
+
+    frames = _square_moving(12)[..., 0]
+    times = np.arange(12) / 12.5  # half the fitted rate: the declared-rate scaling, exactly
+    a = ChunkMaker(160, 120, time_scale=0.5, fitted_fps=25.0).feed(np.arange(12), frames, times)
+    b = ChunkMaker(160, 120, time_scale=0.5).feed(np.arange(12), frames)
+    assert np.array_equal(a.flow, b.flow) and np.array_equal(a.diff, b.diff)
+
+
 def test_an_error_while_scoring_stops_the_decoding_threads_before_the_video_closes(fitted, synthetic_anomalous,
                                                                                     monkeypatch):
     import threading

@@ -134,17 +134,27 @@ def _fade(spec: ClipSpec, t: int) -> float:
     return 0.0 if seconds < 0 else min(1.0, seconds / ramp) if ramp > 0 else 1.0
 
 
-def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> int:
-    """RGB frames (any iterable, consumed one at a time) into an H.264 MP4; returns how many."""
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
+                numbers: Iterable[int] | None = None) -> int:
+    """RGB frames (any iterable, consumed one at a time) into an H.264 MP4; returns how many.
+    `numbers`: each frame's number at `fps`, when some are missing (a recording that dropped frames:
+    the file keeps the gaps in its timestamps)."""
     written = 0
+    rate = Fraction(fps).limit_denominator(1000)
+    numbers = iter(numbers) if numbers is not None else None
     with av.open(str(path), mode="w") as container:
         stream = None
         for frame in frames:
             if stream is None:
-                stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+                stream = container.add_stream("libx264", rate=rate)
                 stream.height, stream.width, stream.pix_fmt = frame.shape[0], frame.shape[1], "yuv420p"
                 stream.options = {"crf": "20", "preset": "veryfast", "g": str(max(int(2 * fps), 1))}
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+                if numbers is not None:
+                    stream.time_base = 1 / rate
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            if numbers is not None:
+                picture.pts, picture.time_base = next(numbers), 1 / rate
+            container.mux(stream.encode(picture))
             written += 1
         if stream is not None:
             container.mux(stream.encode())

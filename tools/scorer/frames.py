@@ -36,6 +36,8 @@ FLOW_PRESETS: dict[str, tuple[int, int, int, int, int]] = {
     "finest": (1, 12, 4, 16, 5),
 }
 DEFAULT_FLOW = "quick"
+RATE_TOLERANCE = 0.05  # a frame this close to the declared interval is a regular one
+LATE_AT_MOST = 8.0  # a frame's motion is put in fitted intervals for gaps of up to this many of them
 SHAKE_PX = 0.25  # px per frame at the working size; static cameras here: 95 % of frames under 0.05
 FLOW_THREADS = min(usable_cores(), 4)  # a chunk's flows in parallel (see flows_of)
 
@@ -132,11 +134,17 @@ class ChunkMaker:
     video waits for the second and copies its motion. `flow` is a FLOW_PRESETS name, or None when
     no tier reads flow (it is then all zeros). `time_scale` (the video's frame rate over the one
     the scorer was fitted at) puts flow and frame differences in units of the fitted frame
-    interval: at half the rate things move twice as far between frames, and are not twice as fast."""
+    interval: at half the rate things move twice as far between frames, and are not twice as fast.
+    With the frames' timestamps and the fitted rate (`fitted_fps`), each frame's motion is put in
+    those units by the time since the frame before: frames dropped before it (a camera or recorder
+    under load) or a variable-rate recording then do not read as sudden speed."""
 
-    def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, time_scale: float = 1.0) -> None:
+    def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, time_scale: float = 1.0,
+                 fitted_fps: float | None = None) -> None:
         self.size = (width, height)
         self.time_scale = time_scale
+        self.fitted_fps = fitted_fps
+        self._previous_time: float | None = None
         self.preset = check_flow(flow) if flow else None
         self._previous: np.ndarray | None = None
         self._pending: tuple[int, np.ndarray] | None = None  # frame 0, waiting for frame 1
@@ -161,24 +169,38 @@ class ChunkMaker:
             plane[:edge], plane[-edge:], plane[:, :edge], plane[:, -edge:] = 0, 0, 0, 0
         return diff, flow
 
-    def feed(self, indices: np.ndarray, frames: np.ndarray) -> FrameChunk | None:
+    def _scale(self, time_s: float | None) -> float:
+        """What this frame's difference and flow are multiplied by: fitted frame intervals per the
+        interval since the frame before, by the timestamps when they differ from the declared rate."""
+        before, self._previous_time = self._previous_time, time_s
+        if time_s is None or before is None or not self.fitted_fps or time_s <= before:
+            return self.time_scale
+        by_time = 1.0 / ((time_s - before) * self.fitted_fps)
+        if abs(by_time / self.time_scale - 1.0) < RATE_TOLERANCE:
+            return self.time_scale  # a regular frame: exactly the declared rate's scores
+        return float(np.clip(by_time, self.time_scale / LATE_AT_MOST, 2.0 * self.time_scale))
+
+    def feed(self, indices: np.ndarray, frames: np.ndarray, times: np.ndarray | None = None) -> FrameChunk | None:
+        """`times`: each frame's timestamp in seconds, when the source has them."""
         out_idx, grays, diffs, flows, shakes = [], [], [], [], []
         sized = [self._resize(raw) for raw in frames]
         previous = [self._previous, *sized[:-1]]
         pairs = [(before, frame) for before, frame in zip(previous, sized) if before is not None]
         pair_flows = iter(flows_of(self.preset, pairs) if self.preset
                           else [np.zeros((*frame.shape, 2), np.float32) for _, frame in pairs])
-        for index, frame in zip(indices.tolist(), sized):
+        stamps = times.tolist() if times is not None else [None] * len(sized)
+        for index, frame, stamp in zip(indices.tolist(), sized, stamps):
             if self._previous is None:
-                self._previous, self._pending = frame, (index, frame)
+                self._previous, self._pending, self._previous_time = frame, (index, frame), stamp
                 continue
             diff = cv2.absdiff(frame, self._previous)
             flow = next(pair_flows)
             camera, shaken = camera_motion(flow) if self.preset else (None, False)
             if shaken:  # a camera on a pole in the wind: compare the scene with itself, not the frame
                 diff, flow = self._steadied(frame, camera)
-            if self.time_scale != 1.0:
-                diff, flow = cv2.convertScaleAbs(diff, alpha=self.time_scale), flow * self.time_scale
+            scale = self._scale(stamp)
+            if scale != 1.0:
+                diff, flow = cv2.convertScaleAbs(diff, alpha=scale), flow * scale
             if self._pending is not None:
                 out_idx.append(self._pending[0])
                 grays.append(self._pending[1])
@@ -277,17 +299,18 @@ def ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
 
 
 def chunks(video: VideoSource, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, chunk: int = 64,
-           start_s: float = 0.0, end_s: float | None = None, time_scale: float = 1.0) -> Iterator[FrameChunk]:
+           start_s: float = 0.0, end_s: float | None = None, time_scale: float = 1.0,
+           fitted_fps: float | None = None) -> Iterator[FrameChunk]:
     """The chunks of a video, made one ahead of the consumer (see `ahead`)."""
     return ahead(_chunks(video, width, height, flow=flow, chunk=chunk, start_s=start_s, end_s=end_s,
-                         time_scale=time_scale))
+                         time_scale=time_scale, fitted_fps=fitted_fps))
 
 
 def _chunks(video: VideoSource, width: int, height: int, *, flow: str | None, chunk: int, start_s: float,
-            end_s: float | None, time_scale: float) -> Iterator[FrameChunk]:
-    maker = ChunkMaker(width, height, flow=flow, time_scale=time_scale)
+            end_s: float | None, time_scale: float, fitted_fps: float | None) -> Iterator[FrameChunk]:
+    maker = ChunkMaker(width, height, flow=flow, time_scale=time_scale, fitted_fps=fitted_fps)
     for batch in ahead(video.scan(gray=True, chunk=chunk, start_s=start_s, end_s=end_s)):
-        made = maker.feed(batch.indices, batch.frames)
+        made = maker.feed(batch.indices, batch.frames, batch.times)
         if made is not None:
             yield made
     last = maker.finish()

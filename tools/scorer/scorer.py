@@ -187,7 +187,7 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
         with open_video(spec.path, folder_fps=folder_fps) as video, \
                 closing(chunks(video, geometry.width, geometry.height, flow=flow, chunk=config.chunk_frames,
                                start_s=spec.start_s, end_s=spec.end_s,
-                               time_scale=time_scale(video.info.fps, fps))) as stream:
+                               time_scale=time_scale(video.info.fps, fps), fitted_fps=fps)) as stream:
             for chunk in stream:
                 for name, reader in readers.items():
                     parts[name][-1].append(reader.feed(chunk))
@@ -429,7 +429,7 @@ class Scorer:
                      info.path, info.fps, self.fps, 1.0 / self.fps)
         # closed before the caller closes the video, even on an error: the decoding thread stops first
         with closing(chunks(video, self.width, self.height, flow=flow, chunk=self.config.chunk_frames,
-                            end_s=end_s, time_scale=scale)) as stream:
+                            end_s=end_s, time_scale=scale, fitted_fps=self.fps)) as stream:
             for chunk in stream:
                 opening.feed(chunk)
                 for name, reader in readers.items():
