@@ -212,7 +212,7 @@ class Watch:
                 camera.ring.add(frame)
                 camera.frames += 1
                 seen[frame.index] = frame
-                for scored in live.feed(frame.index, frame.rgb):
+                for scored in live.feed(frame.index, frame.rgb, frame.stamp_s):
                     self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
             for scored in live.flush() if live is not None else []:
                 self._scored(camera, tracker, seen.pop(scored.index), scored, submit)

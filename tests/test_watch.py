@@ -208,3 +208,44 @@ def test_a_slow_vlm_keeps_the_queue_bounded_and_memory_flat(tmp_path, site):
     assert dropped >= 3 and 0 < len(records) <= 12  # ≈ 9 moments a minute arrive, ≈ 6 are served
     assert {r["id"] for r in hook.received} == {r["id"] for r in records}
     assert after - before < 40, f"resident memory grew {after - before:.0f} MB in 40 s"
+
+
+def test_live_frames_carry_their_stream_timestamps_so_a_variable_rate_is_not_speed(tmp_path):
+    import numpy as np
+
+    from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+    from vadagent.tools.scorer.live import LiveScorer
+    from vadagent.tools.synthetic import write_video
+    from vadagent.tools.video.live import LiveSource
+
+    rng = np.random.default_rng(0)
+    background, patch = rng.integers(60, 200, (120, 160), dtype=np.uint8), rng.integers(0, 255, (24, 24), np.uint8)
+
+    def square_at(x: float) -> np.ndarray:
+        frame = background.copy()
+        frame[48:72, int(round(x)) : int(round(x)) + 24] = patch
+        return np.repeat(frame[..., None], 3, axis=2)
+
+    # normal: a square crossing at 1.5 px per frame, 25 frames/s, back and forth
+    write_video(tmp_path / "normal.mp4", [square_at(10 + 100 * abs(((1.5 * i / 100) % 2) - 1)) for i in range(300)],
+                25.0)
+    scorer = Scorer.fit([SourceSpec(str(tmp_path / "normal.mp4"))], ScorerConfig(tiers=["motion"]))
+    # the same motion recorded at a variable rate: every frame for 2 s, then one in four for 4 s
+    numbers = [n for n in range(150) if n < 50 or n % 4 == 0]
+    write_video(tmp_path / "variable.mp4", [square_at(10 + 1.5 * n * 0.5) for n in numbers], 25.0, numbers)
+
+    frames = list(LiveSource(str(tmp_path / "variable.mp4")).frames())
+    stamps = np.array([f.stamp_s for f in frames])
+    assert np.allclose(np.diff(stamps)[-5:], 4 / 25, atol=1e-3)  # the stream's own timestamps, gaps kept
+
+    def live_scores(with_stamps: bool) -> np.ndarray:
+        live, out = LiveScorer(scorer, fps=25.0), []
+        for frame in frames:
+            out += live.feed(frame.index, frame.rgb, frame.stamp_s if with_stamps else None)
+        out += live.flush()
+        return np.array([s.score for s in out])
+
+    slow = slice(len(numbers) - 20, len(numbers))  # well inside the one-in-four stretch
+    by_stamps, by_order = live_scores(True), live_scores(False)
+    assert np.median(by_stamps[slow]) < scorer.threshold  # moving as fast as the normal square
+    assert np.median(by_order[slow]) > np.median(by_stamps[slow]) + 1.0  # frames as they come: four times as fast

@@ -47,23 +47,27 @@ class LiveScorer:
         """`fps`: the stream's frame rate, when it may differ from the normal footage's."""
         self.scorer, self.device, self.chunk = scorer, device, chunk
         self.maker = ChunkMaker(scorer.width, scorer.height, flow=scorer.config.flow_for(scorer.tiers),
-                                time_scale=scorer.time_scale(fps) if fps else 1.0)
+                                time_scale=scorer.time_scale(fps) if fps else 1.0, fitted_fps=scorer.fps)
         self.readers = {name: tier.reader() for name, tier in scorer.tiers.items()}
         self.recent: deque[float] = deque(maxlen=scorer.config.median_window)
         self._indices: list[int] = []
         self._grays: list[np.ndarray] = []
+        self._stamps: list[float | None] = []
 
-    def feed(self, index: int, rgb: np.ndarray) -> list[LiveScore]:
-        """Add one frame; returns the frames scored so far."""
+    def feed(self, index: int, rgb: np.ndarray, stamp_s: float | None = None) -> list[LiveScore]:
+        """Add one frame (`stamp_s`: its timestamp in the stream, which puts motion across dropped
+        frames or a variable rate in the fitted units); returns the frames scored so far."""
         self._indices.append(index)
         self._grays.append(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+        self._stamps.append(stamp_s)
         return self.flush() if len(self._indices) >= self.chunk else []
 
     def flush(self) -> list[LiveScore]:
         if not self._indices:
             return []
-        chunk = self.maker.feed(np.asarray(self._indices, np.int64), np.stack(self._grays))
-        self._indices, self._grays = [], []
+        stamps = None if None in self._stamps else np.asarray(self._stamps, np.float64)
+        chunk = self.maker.feed(np.asarray(self._indices, np.int64), np.stack(self._grays), stamps)
+        self._indices, self._grays, self._stamps = [], [], []
         if chunk is None:
             return []
         scorer, per_tier, rows = self.scorer, {}, {}

@@ -31,6 +31,7 @@ class LiveFrame:
     time_s: float  # seconds since the camera was first opened (wall clock for streams)
     wall: float  # time.time() when the frame arrived
     rgb: np.ndarray  # (h, w, 3) uint8
+    stamp_s: float | None = None  # its own timestamp in the stream (since this connection opened), if it has one
 
 
 @dataclass
@@ -95,7 +96,8 @@ class LiveSource:
                             time.sleep(delay)
                     now = time.time()
                     yield LiveFrame(index, index / self.fps if self.is_file else now - started, now,
-                                    _shrink(frame.to_ndarray(format="rgb24"), self.max_side))
+                                    _shrink(frame.to_ndarray(format="rgb24"), self.max_side),
+                                    None if frame.time is None else float(frame.time))
                     index += 1
             except (av.error.FFmpegError, OSError) as error:
                 self._gap(f"stream broke: {error}")
