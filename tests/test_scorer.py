@@ -384,7 +384,7 @@ def test_dropped_frames_are_put_back_in_fitted_intervals_by_their_timestamps(tmp
     assert diff_by_time[late] < 0.5 * diff_per_frame[late]
 
 
-def test_a_regular_file_is_scored_exactly_as_by_its_declared_rate(tmp_path):
+def test_regular_timestamps_score_exactly_as_the_declared_rate():
     from vadagent.tools.scorer.frames import ChunkMaker
 
     frames = _square_moving(12)[..., 0]
