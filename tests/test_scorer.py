@@ -326,16 +326,16 @@ def test_frames_are_made_ahead_in_order_errors_reach_the_reader_and_an_early_sto
 
 def test_flow_split_over_threads_equals_one_estimator_in_order(synthetic_anomalous, monkeypatch):
     from vadagent.tools.scorer import frames as frames_module
-    from vadagent.tools.scorer.frames import flow_estimator, flows_of
+    from vadagent.tools.scorer.frames import DEFAULT_FLOW, flow_estimator, flows_of
     from vadagent.tools.video import open_video
 
     with open_video(str(synthetic_anomalous[0])) as video:
         gray = np.concatenate([b.frames for b in video.scan(gray=True)])[:40]
     pairs = list(zip(gray[:-1], gray[1:]))
-    one = flow_estimator("half")
+    one = flow_estimator(DEFAULT_FLOW)
     expected = [one.calc(a, b, None) for a, b in pairs]
     monkeypatch.setattr(frames_module, "FLOW_THREADS", 3)  # more threads than this machine may have
-    split = flows_of("half", pairs)
+    split = flows_of(DEFAULT_FLOW, pairs)
     assert len(split) == len(expected)
     assert max(float(np.abs(a - b).max()) for a, b in zip(split, expected)) < 1e-4  # same flow, same order
 
