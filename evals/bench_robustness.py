@@ -138,7 +138,8 @@ def real_footage(root: Path) -> list[dict]:
                 for kind in kinds:
                     scored = [scorer.score(folder / f"{kind}-{i}.mp4") for i in range(len(clips))]
                     above = np.concatenate([r.scores > r.threshold for r in scored])
-                    rows.append({"footage": "ucsd_ped2 training clips 14-16", "guard": guard, "condition": kind,
+                    rows.append({"footage": f"{data.name} training clips {', '.join(p.name for p in held)}",
+                                 "guard": guard, "condition": kind,
                                  "frames": int(len(above)), "normal_frames_flagged": round(float(above.mean()), 3)})
                     print(rows[-1], flush=True)
     return rows
