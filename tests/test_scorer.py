@@ -342,16 +342,9 @@ def test_flow_split_over_threads_equals_one_estimator_in_order(synthetic_anomalo
 
 def _square_moving(count: int, step: float = 2.0) -> np.ndarray:
     """A textured square crossing a still textured background at `step` px per frame (RGB)."""
-    rng = np.random.default_rng(0)
-    background = rng.integers(60, 200, (120, 160), dtype=np.uint8)
-    patch = rng.integers(0, 255, (24, 24), dtype=np.uint8)
-    frames = []
-    for i in range(count):
-        frame = background.copy()
-        x = int(round(20 + step * i))
-        frame[48:72, x : x + 24] = patch
-        frames.append(np.repeat(frame[..., None], 3, axis=2))
-    return np.stack(frames)
+    from vadagent.tools.synthetic import textured_square
+
+    return textured_square(20 + step * i for i in range(count))
 
 
 def _square_speed(chunk) -> np.ndarray:

@@ -215,24 +215,16 @@ def test_live_frames_carry_their_stream_timestamps_so_a_variable_rate_is_not_spe
 
     from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
     from vadagent.tools.scorer.live import LiveScorer
-    from vadagent.tools.synthetic import write_video
+    from vadagent.tools.synthetic import textured_square, write_video
     from vadagent.tools.video.live import LiveSource
 
-    rng = np.random.default_rng(0)
-    background, patch = rng.integers(60, 200, (120, 160), dtype=np.uint8), rng.integers(0, 255, (24, 24), np.uint8)
-
-    def square_at(x: float) -> np.ndarray:
-        frame = background.copy()
-        frame[48:72, int(round(x)) : int(round(x)) + 24] = patch
-        return np.repeat(frame[..., None], 3, axis=2)
-
     # normal: a square crossing at 1.5 px per frame, 25 frames/s, back and forth
-    write_video(tmp_path / "normal.mp4", [square_at(10 + 100 * abs(((1.5 * i / 100) % 2) - 1)) for i in range(300)],
-                25.0)
+    write_video(tmp_path / "normal.mp4", textured_square(10 + 100 * abs(((1.5 * i / 100) % 2) - 1)
+                                                         for i in range(300)), 25.0)
     scorer = Scorer.fit([SourceSpec(str(tmp_path / "normal.mp4"))], ScorerConfig(tiers=["motion"]))
     # the same motion recorded at a variable rate: every frame for 2 s, then one in four for 4 s
     numbers = [n for n in range(150) if n < 50 or n % 4 == 0]
-    write_video(tmp_path / "variable.mp4", [square_at(10 + 1.5 * n * 0.5) for n in numbers], 25.0, numbers)
+    write_video(tmp_path / "variable.mp4", textured_square(10 + 1.5 * n * 0.5 for n in numbers), 25.0, numbers)
 
     frames = list(LiveSource(str(tmp_path / "variable.mp4")).frames())
     stamps = np.array([f.stamp_s for f in frames])

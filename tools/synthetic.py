@@ -200,3 +200,19 @@ def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
     write_video(path, frames(), spec.fps)
     events = [{"kind": m.kind, "start_frame": m.first, "end_frame": m.last} for m in anomalous if m.first >= 0]
     return ClipTruth(fps=spec.fps, frame_count=n, labels=labels, events=events)
+
+
+def textured_square(positions: Iterable[float], width: int = 160, height: int = 120) -> np.ndarray:
+    """RGB frames of a textured 24 px square crossing a still textured background, its left edge at
+    each of `positions` (px): motion whose speed is known, for flow and frame-timing tests."""
+    rng = np.random.default_rng(0)
+    background = rng.integers(60, 200, (height, width), dtype=np.uint8)
+    patch = rng.integers(0, 255, (24, 24), dtype=np.uint8)
+    top = height * 2 // 5
+    frames = []
+    for x in positions:
+        frame = background.copy()
+        left = int(round(x))
+        frame[top : top + 24, left : left + 24] = patch
+        frames.append(np.repeat(frame[..., None], 3, axis=2))
+    return np.stack(frames)
