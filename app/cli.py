@@ -138,7 +138,8 @@ def fit(
     tier: Annotated[str | None, typer.Option(help="One scorer tier alone (same names as --tiers).")] = None,
     select: Annotated[bool | None, typer.Option(
         "--select/--no-select", help="Choose tiers and weights by self-validation on held-out normal footage "
-                                     "with synthetic anomalies (the choice is written to scorer.json).")] = None,
+                                     "with synthetic anomalies (the choice is written to scorer.json); "
+                                     "default: on from 15 s of normal footage.")] = None,
     budget_s: Annotated[float | None, typer.Option(min=1, help="Training time of a learned tier, seconds.")] = None,
     fps: Annotated[float | None, typer.Option(help="Frame rate of frame folders.")] = None,
 ) -> None:

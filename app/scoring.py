@@ -105,7 +105,7 @@ def eval_detect_command(settings: Settings, dataset: str, root: Path, *, tiers: 
         result = run_detect(load_frame_dataset(dataset, root), config, sigma=sigma,
                             policy=candidate_policy(settings), device=device, progress=progress,
                             normal_seconds=normal_seconds)
-    name = (f"detect_{dataset}_{'+'.join(config.tiers)}" + ("_select" if config.select else "")
+    name = (f"detect_{dataset}_{'+'.join(config.tiers)}" + {None: "", True: "_select", False: "_no-select"}[config.select]
             + (f"_{normal_seconds:g}s" if normal_seconds else "") + ("" if device == "cpu" else f"_{device}"))
     written = write_results(name, result, markdown(result), results)
     if as_json:

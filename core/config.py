@@ -31,8 +31,8 @@ class VideoSettings(_Section):
 class ScorerSettings(_Section):
     tiers: list[str] = Field(["motion", "objects"], min_length=1,
                              description="scorer tiers to fuse (with select: the candidates); see 'vadagent fit --help'")
-    select: bool = Field(False, description="choose tiers and weights by self-validation on held-out normal "
-                                            "footage with synthetic anomalies")
+    select: bool | None = Field(None, description="choose tiers and weights by self-validation on held-out normal "
+                                                  "footage with synthetic anomalies (unset: with at least 15 s of it)")
     budget_s: float = Field(300.0, gt=0, description="training time of a learned tier, seconds")
     smoothing_sigma: float = Field(3.0, ge=0, description="Gaussian smoothing of scores, in frames (0: none)")
     max_side: int = Field(360, ge=64, description="frames are downscaled so the longer side is at most this")

@@ -23,17 +23,22 @@ BUDGET_FRACTION = 0.10
 
 def first_seconds(paths: list, seconds: float | None, fps: float) -> list[SourceSpec]:
     """The normal footage cut to its first `seconds` (whole clips in order, the last one cut)."""
-    specs, left = [], seconds
+    return footage_between(paths, 0.0, seconds, fps)
+
+
+def footage_between(paths: list, start_s: float, seconds: float | None, fps: float) -> list[SourceSpec]:
+    """`seconds` of the clips played one after another, from `start_s` on (all of it for None)."""
+    specs, clip_start = [], 0.0
+    end_s = None if seconds is None else start_s + seconds
     for path in paths:
-        if left is not None and left <= 0:
+        if end_s is not None and clip_start >= end_s:
             break
         with open_video(str(path), folder_fps=fps) as video:
             duration = video.info.duration_s
-        if left is None or duration <= left:
-            specs.append(SourceSpec(str(path)))
-        else:
-            specs.append(SourceSpec(str(path), 0.0, left))
-        left = None if left is None else left - duration
+        a, b = max(start_s - clip_start, 0.0), duration if end_s is None else min(end_s - clip_start, duration)
+        if b > a:
+            specs.append(SourceSpec(str(path)) if (a, b) == (0.0, duration) else SourceSpec(str(path), a, b))
+        clip_start += duration
     return specs
 
 
@@ -136,7 +141,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
 def _selection_summary(selection: dict | None) -> dict | None:
     if not selection:
         return None
-    return {"chosen": selection["chosen"], "labels": selection["labels"],
+    return {"chosen": selection["chosen"], "labels": selection["labels"], "held_out_frames": selection["held_out_frames"],
             "tried": [{"tiers": t["tiers"], "weights": t["weights"], "auc": t["auc"]} for t in selection["tried"]]}
 
 

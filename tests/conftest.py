@@ -19,6 +19,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # not the flow. The default flow is what the scorer tests use (the API's ScorerConfig()) and what
 # the README's main command runs (test_readme), and what evals/ measures.
 os.environ.setdefault("VADAGENT_SCORER__FLOW", "coarse")
+# For the same reason they fit without self-validation, which is on by default from 15 s of normal
+# footage and would triple their fitting time; the scorer tests and the README's main command
+# (test_readme) run it as shipped.
+os.environ.setdefault("VADAGENT_SCORER__SELECT", "false")
 
 
 @pytest.fixture(scope="session")

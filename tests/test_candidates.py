@@ -78,7 +78,7 @@ def test_frame_fraction_cap():
 
 @pytest.fixture(scope="module")
 def scorer(synthetic_normal) -> Scorer:  # candidates, not the flow, are tested here: the fast preset
-    return Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(flow="coarse"))
+    return Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(flow="coarse", select=False))
 
 
 def test_an_anomaly_below_a_high_threshold_still_gets_a_marked_candidate(scorer, synthetic_anomalous):

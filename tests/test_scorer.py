@@ -13,7 +13,7 @@ from vadagent.tools.synthetic import ClipSpec, render_clip, write_video
 
 @pytest.fixture(scope="module")
 def fitted(synthetic_normal):
-    return Scorer.fit([SourceSpec(str(synthetic_normal))])  # the default tier set, no selection
+    return Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(select=False))  # the default tier set
 
 
 def test_scorer_separates_the_synthetic_anomalies(fitted, synthetic_anomalous):
@@ -132,10 +132,18 @@ def busy_scene(tmp_path_factory):
     return folder / "normal.mp4", folder / "test.mp4", np.asarray(truth.labels)
 
 
-def test_busy_background_regression(busy_scene):
+def test_busy_background_regression(tmp_path, busy_scene):
+    """The shipped default on 30 s of normal footage: self-validation chooses the weights (logged,
+    saved), and the slow intruder in front of the crowd ranks above it."""
     normal, test, labels = busy_scene
     default = Scorer.fit([SourceSpec(str(normal))])
-    assert default.scorer_id == "motion+objects"
+    selection = default.fit_info["selection"]
+    assert "no test labels" in selection["labels"] and selection["held_out_frames"] > 600  # every frame once
+    assert {tuple(t["tiers"]) for t in selection["tried"]} == {("motion",), ("objects",), ("motion", "objects")}
+    assert list(default.tiers) == selection["chosen"]["tiers"] and default.config.weights == selection["chosen"]["weights"]
+    assert all(0.0 <= t["auc"] <= 1.0 and t["per_kind"] for t in selection["tried"])
+    saved = json.loads((default.save(tmp_path / "s") / "scorer.json").read_text())
+    assert saved["fit"]["selection"]["chosen"] == selection["chosen"]
     result = default.score(test)
     assert roc_auc_score(labels, result.scores) >= 0.9
     assert roc_auc_score(labels, result.tier_scores["motion"]) < 0.75  # motion alone ranks the crowd higher
@@ -145,18 +153,17 @@ def test_busy_background_regression(busy_scene):
     assert y1 > 0.6 * 240  # the object named is in the foreground, where the intruder walks
 
 
-@pytest.mark.slow  # opt-in (--select); evals/bench_tiers.py runs it on Ped2
-def test_selection_chooses_on_synthetic_anomalies_and_logs_it(tmp_path, busy_scene):
-    normal, test, labels = busy_scene
-    scorer = Scorer.fit([SourceSpec(str(normal))], ScorerConfig(select=True))
-    selection = scorer.fit_info["selection"]
-    assert "no test labels" in selection["labels"] and selection["held_out_frames"] > 100
-    assert {tuple(t["tiers"]) for t in selection["tried"]} == {("motion",), ("objects",), ("motion", "objects")}
-    assert list(scorer.tiers) == selection["chosen"]["tiers"]
-    assert all(0.0 <= t["auc"] <= 1.0 and t["per_kind"] for t in selection["tried"])
-    saved = json.loads((scorer.save(tmp_path / "s") / "scorer.json").read_text())
-    assert saved["fit"]["selection"]["chosen"] == selection["chosen"]
-    assert roc_auc_score(labels, scorer.score(test).scores) >= 0.85
+def test_self_validation_holds_out_every_fold_in_turn_and_is_on_from_15_s(synthetic_normal, tmp_path):
+    from vadagent.tools.scorer.selection import folds_of
+
+    one = SourceSpec(str(synthetic_normal))
+    segments, folds = folds_of([one], 25.0)  # one clip: its quarters
+    assert folds == [0, 1, 2, 3] and [(s.start_s, s.end_s) for s in segments] == [(0, 5), (5, 10), (10, 15), (15, 20)]
+    clips = [SourceSpec(str(synthetic_normal), a, a + 4) for a in range(0, 20, 4)]  # five clips: whole ones
+    assert folds_of(clips, 25.0) == (clips, [0, 1, 2, 3, 0])
+    assert folds_of([SourceSpec(str(synthetic_normal), 0, 5)], 25.0)[1] == []  # 125 frames: nothing to spare
+    short = Scorer.fit([SourceSpec(str(synthetic_normal), 0, 10)])  # under 15 s: no selection by default
+    assert "selection" not in short.fit_info and short.scorer_id == "motion+objects"
 
 
 def test_a_pasted_patch_is_one_rectangle_of_another_moment_held_for_the_window():

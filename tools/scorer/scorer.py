@@ -77,10 +77,13 @@ class SourceSpec:
 
 
 OPENING_MAX_S = 15.0
-# Gray frames kept from the held-out footage to make synthetic anomalies from: enough for every
+# Self-validation is on by default from this much normal footage: with the folds held out in turn it
+# made the same choice on every disjoint 15 s span of Ped2's training footage (evals/bench_selection.py).
+AUTO_SELECT_S = 15.0
+# Gray frames kept from the normal footage to make synthetic anomalies from: enough for every
 # window many times over, bounded for sites with hours of normal footage (≈ 170 MB at 360 × 240;
 # it held every held-out frame, gigabytes for a ShanghaiTech camera).
-KEEP_FRAMES = 2000  # shared by the held-out segments, each keeping its opening
+KEEP_FRAMES = 2000  # shared by the segments, each keeping its opening
 KEEP_AT_LEAST = 120
 
 
@@ -100,7 +103,9 @@ class ScorerConfig:
     tiers: list[str] = field(default_factory=lambda: list(DEFAULT_TIERS))  # with `select`: the candidates
     weights: dict[str, float] = field(default_factory=dict)  # fusion weight per tier (default 1)
     params: dict[str, dict] = field(default_factory=dict)  # per-tier settings (each tier's Params)
-    select: bool = False  # choose tiers and weights by self-validation (when the footage allows)
+    # choose tiers and weights by self-validation; None: when there is a choice (several tiers) and at
+    # least AUTO_SELECT_S seconds of normal footage (a video's opening standing in for it is not)
+    select: bool | None = None
     budget_s: float = 300.0  # training time of a learned tier
     max_side: int = 360
     flow: str = DEFAULT_FLOW  # optical-flow preset (frames.FLOW_PRESETS)
@@ -281,7 +286,7 @@ class Scorer:
     @classmethod
     def fit(cls, sources: list[SourceSpec], config: ScorerConfig | None = None, *, folder_fps: float = 25.0,
             device: str = "cpu", progress: Progress | None = None) -> Scorer:
-        from vadagent.tools.scorer.selection import hold_out, select
+        from vadagent.tools.scorer.selection import folds_of, select
 
         config = config or ScorerConfig()
         if not sources:
@@ -300,20 +305,22 @@ class Scorer:
                 if getattr(tier, "needs_background", False):
                     tier.set_background(sample)
         fps = float(np.median([info.fps for info in infos]))  # footage at other rates is put in its units
-        fit_part, held = hold_out(sources, folder_fps) if config.select else (sources, [])
-        segments = fit_part + held
+        footage_s = sum((spec.end_s if spec.end_s is not None else info.duration_s) - spec.start_s
+                        for spec, info in zip(sources, infos))
+        wanted = config.select if config.select is not None else footage_s >= AUTO_SELECT_S and len(tiers) > 1
+        segments, folds = folds_of(sources, folder_fps) if wanted else (sources, [])
         extracted = read_parts(tiers, segments, config, geometry, folder_fps,
-                               keep_frames=set(range(len(fit_part), len(segments))), progress=progress, fps=fps)
+                               keep_frames=set(range(len(segments))) if folds else set(), progress=progress, fps=fps)
         if sum(extracted.lengths) < 2:
             raise UsageError(f"{', '.join(map(str, sources))}: the normal footage has fewer than 2 decodable frames "
                              "(a scorer learns from motion between frames)")
         selection = None
-        if held:
-            selection = select(tiers, extracted, len(fit_part), config, geometry, device=device, progress=progress)
+        if folds:
+            selection = select(tiers, extracted, folds, config, geometry, device=device, progress=progress)
             if selection is not None:
                 tiers = {name: tiers[name] for name in selection["chosen"]["tiers"]}
                 config = replace(config, tiers=list(tiers), weights=selection["chosen"]["weights"], select=False)
-        elif config.select:
+        elif wanted:
             log.warning("too little normal footage to hold some out: self-validation skipped")
         scorer = cls(config, width, height, tiers, {})
         training = scorer._fit_tiers(extracted, range(len(segments)), device, progress)
@@ -340,6 +347,9 @@ class Scorer:
         the opening itself is scored by a second scorer fitted on the video's closing stretch
         (kept in memory only; `score` splices its scores in over the opening)."""
         opening = opening_of(video, folder_fps)
+        config = config or ScorerConfig()
+        if config.select is None:  # a stand-in may hold the anomaly itself: nothing to judge tiers on
+            config = replace(config, select=False)
         scorer = cls.fit([opening], config, folder_fps=folder_fps, device=device, progress=progress)
         closing = closing_of(video, folder_fps)
         if opening.end_s is not None and closing.start_s >= opening.end_s:

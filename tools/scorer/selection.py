@@ -1,14 +1,17 @@
 """Choosing a site's tier set and fusion weights from its normal footage alone.
 
-Part of the normal footage is held out (every 4th clip, or the last quarter of each when there
-are fewer than four). Every candidate tier is fitted on the rest; the held-out frames are scored
-as they are (label 0) and with synthetic anomalies injected into short windows of them (label 1):
-objects cut from other frames pasted where they stand still, drift or loom too large, motion sped
-up fourfold, and time reversed; objects crossing fast; and rectangles of other moments and places
-pasted whole — the kinds of synthetic anomaly AED-MAE trains with. Each tier
-set and weighting is ranked by the frame AUC of these labels (the mean over kinds), and the best is kept (ties go to
-fewer tiers). Windows are shorter where the held-out clips are (little footage). Only these synthetic
-labels are used; no test label of any dataset is seen.
+The normal footage is cut into four folds (whole clips when there are four or more, else the
+quarters of each clip) and every fold is held out in turn: every candidate tier is fitted on the
+other three, and the held-out frames are scored as they are (label 0) and with synthetic anomalies
+injected into short windows of them (label 1): objects cut from other frames pasted where they
+stand still, drift or loom too large, motion sped up fourfold, and time reversed; objects crossing
+fast; and rectangles of other moments and places pasted whole — the kinds of synthetic anomaly
+AED-MAE trains with. Rotating the held-out fold makes every normal frame a negative once and draws
+windows from all of the footage: with one held-out quarter, 30 s of footage left 74 negatives and
+a set's AUC moved by up to 0.05 between runs. Each tier set and weighting is ranked by the frame AUC
+of these labels (the mean over kinds), and the best is kept (ties go to fewer tiers). Windows are
+shorter where the held-out clips are (little footage). Only these synthetic labels are used; no
+test label of any dataset is seen.
 """
 
 from __future__ import annotations
@@ -34,17 +37,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIN_FRAMES = 150  # below this, nothing can be spared for self-validation
+FOLDS = 4
+ROUNDS = FOLDS  # folds held out in turn; evals/bench_selection.py compares 1, the scheme before
 LEAD, WINDOW = 8, 24  # clean frames before each synthetic anomaly, and its length
 MIN_WINDOW = 6
 SPEED_UP = 4
-WINDOWS_PER_KIND = 12  # per kind; with 6 a set's AUC moved by up to 0.02 with the windows drawn (Ped2, measured)
+WINDOWS_PER_KIND = 24  # per kind, shared by the rounds (6 per kind moved a set's AUC by up to 0.02 on Ped2)
 KINDS = ("still_object", "drifting_object", "fast_object", "large_object", "speed_up", "reversed", "patch")
 WEIGHTS = (0.5, 1.0, 2.0)
 TIE = 0.002  # AUC differences below this are noise: the simpler set wins
 
 
-def hold_out(sources: list[SourceSpec], folder_fps: float) -> tuple[list[SourceSpec], list[SourceSpec]]:
-    """(fit, held-out) segments of the normal footage; nothing held out when it is too short."""
+def folds_of(sources: list[SourceSpec], folder_fps: float) -> tuple[list[SourceSpec], list[int]]:
+    """The normal footage as segments, each with its fold (0 to FOLDS - 1); no folds (an empty
+    list) when it is too short to spare any for self-validation."""
     from vadagent.tools.scorer.scorer import SourceSpec
 
     spans, total = [], 0
@@ -55,14 +61,15 @@ def hold_out(sources: list[SourceSpec], folder_fps: float) -> tuple[list[SourceS
             total += int((spans[-1][1] - spec.start_s) * video.info.fps)
     if total < MIN_FRAMES:
         return sources, []
-    if len(sources) >= 4:
-        return [s for i, s in enumerate(sources) if i % 4 != 3], [s for i, s in enumerate(sources) if i % 4 == 3]
-    fit, held = [], []
+    if len(sources) >= FOLDS:
+        return list(sources), [i % FOLDS for i in range(len(sources))]
+    segments, folds = [], []
     for spec, (start, end) in zip(sources, spans):
-        cut = start + 0.75 * (end - start)
-        fit.append(SourceSpec(spec.path, start, cut))
-        held.append(SourceSpec(spec.path, cut, end))
-    return fit, held
+        cuts = np.linspace(start, end, FOLDS + 1)
+        for fold in range(FOLDS):
+            segments.append(SourceSpec(spec.path, float(cuts[fold]), float(cuts[fold + 1])))
+            folds.append(fold)
+    return segments, folds
 
 
 # -- synthetic anomalies ----------------------------------------------------------------------
@@ -117,8 +124,8 @@ def _paste(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray, x: float, y: 
     return out
 
 
-def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None,
-                      seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None, seed: int = 0,
+                      per_kind: int = WINDOWS_PER_KIND) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(kind, frames, labels) clips made from held-out normal frames."""
     rng = np.random.default_rng(seed)
     pool = [f for f in frames if f is not None and len(f) >= LEAD + MIN_WINDOW]
@@ -128,7 +135,7 @@ def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None,
     height, width = everything.shape[1:]
     made = []
     for kind in KINDS:
-        for _ in range(WINDOWS_PER_KIND):
+        for _ in range(per_kind):
             clip = pool[rng.integers(len(pool))]
             # shorter windows where held-out clips are short (30 s of footage holds out a few seconds
             # per clip: a sped-up window, which spans SPEED_UP times its length, went missing)
@@ -166,58 +173,80 @@ def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None,
 
 
 # -- selection ----------------------------------------------------------------------------------
-def _tier_scores(tier: Tier, parts: list, calibration: dict) -> np.ndarray:
+def _scored(tier: Tier, parts: list, calibration: dict) -> np.ndarray:
     raw = np.concatenate([tier.score(p).scores for p in parts]) if parts else np.zeros(0)
     return surprisal(raw, calibration)
 
 
-def select(tiers: dict[str, Tier], extracted: Extracted, n_fit: int, config: ScorerConfig, geometry: Geometry, *,
-           device: str = "cpu", progress: Progress | None = None) -> dict | None:
-    """Fit every candidate tier on the fit segments, rank tier sets on held-out synthetic anomalies.
-    Returns the selection log (what was tried, what was chosen) or None when nothing could be judged."""
-    held = range(n_fit, len(extracted.lengths))
+def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], config: ScorerConfig, geometry: Geometry,
+           *, device: str = "cpu", progress: Progress | None = None) -> dict | None:
+    """Rank tier sets on synthetic anomalies in each fold of the footage, held out in turn from the
+    tiers' fit. Returns the selection log (what was tried, what was chosen) or None when nothing
+    could be judged."""
     background = next((t.background for t in tiers.values() if getattr(t, "background", None) is not None), None)
-    windows = synthetic_windows([extracted.frames[i] for i in held], background)
-    if not windows:
+    flow = config.flow_for(tiers)
+    # tier → scores of each held-out clean segment, then of each synthetic window, over all folds
+    clean: dict[str, list[np.ndarray]] = {name: [] for name in tiers}
+    synthetic: dict[str, list[np.ndarray]] = {name: [] for name in tiers}
+    labels, kinds, unfit = [], [], set()
+    rounds = sorted(set(folds))[-ROUNDS:]
+    for number, fold in enumerate(rounds, 1):
+        held = [i for i, f in enumerate(folds) if f == fold]
+        fit = [i for i, f in enumerate(folds) if f != fold]
+        windows = synthetic_windows([extracted.frames[i] for i in held], background, seed=fold,
+                                    per_kind=-(-WINDOWS_PER_KIND // len(rounds)))
+        calibrations = {}
+        for name, tier in tiers.items():
+            if name in unfit:
+                continue
+            try:
+                # a learned tier trains its budget's share per round: selection costs one budget in all
+                raw = tier.fit([extracted.parts[name][i] for i in fit], budget_s=config.budget_s / len(rounds),
+                               device=device)
+            except TierUnfit as why:
+                log.info("self-validation: %s cannot be fitted without fold %d (%s)", name, fold, why)
+                unfit.add(name)
+                continue
+            calibrations[name] = tail_calibration(np.concatenate(raw))
+            clean[name] += [_scored(tier, extracted.parts[name][i], calibrations[name]) for i in held]
+        for _kind, frames, _labels in windows:
+            window = list(chunks_of_frames(frames, flow=flow))  # one frame pass per window, for every tier
+            for name, calibration in calibrations.items():
+                reader = tiers[name].reader()
+                synthetic[name].append(_scored(tiers[name], [reader.feed(chunk) for chunk in window], calibration))
+        labels += [np.zeros(extracted.lengths[i]) for i in held] + [w[2] for w in windows]
+        kinds += [None] * len(held) + [w[0] for w in windows]
+        if progress:
+            progress("self-validation", number, len(rounds))
+    names = [name for name in tiers if name not in unfit]
+    if not names or not any(k is not None for k in kinds):
         log.info("held-out footage too short for synthetic anomalies: selection skipped")
         return None
-    clean: dict[str, list[np.ndarray]] = {}
-    synthetic: dict[str, list[np.ndarray]] = {}
-    for number, (name, tier) in enumerate(tiers.items(), 1):
-        try:
-            raw = tier.fit([extracted.parts[name][i] for i in range(n_fit)], budget_s=config.budget_s, device=device)
-        except TierUnfit as why:
-            log.info("self-validation: %s cannot be fitted on the fit part (%s)", name, why)
-            continue
-        calibration = tail_calibration(np.concatenate(raw))
-        clean[name] = [_tier_scores(tier, extracted.parts[name][i], calibration) for i in held]
-        synthetic[name] = []
-        for _kind, frames, _labels in windows:
-            reader = tier.reader()
-            parts = [reader.feed(chunk) for chunk in chunks_of_frames(frames, flow=config.flow if tier.needs_flow else None)]
-            synthetic[name].append(_tier_scores(tier, parts, calibration))
-        if progress:
-            progress("self-validation", number, len(tiers))
-    if not clean:
-        return None
-    labels = [np.zeros(len(c)) for c in clean[next(iter(clean))]] + [w[2] for w in windows]
-    kinds = [None] * len(held) + [w[0] for w in windows]
+    # one list per tier in the order of `labels`: each fold's clean segments, then its windows
+    per_tier = {name: _interleave(clean[name], synthetic[name], kinds) for name in names}
     tried = []
-    for size in range(1, len(clean) + 1):
-        for subset in itertools.combinations(clean, size):
+    for size in range(1, len(names) + 1):
+        for subset in itertools.combinations(names, size):
             for extra in itertools.product(WEIGHTS, repeat=size - 1):
                 weights = dict(zip(subset, (1.0, *extra)))
-                fused = [median_filter(sum(weights[n] * (clean[n] + synthetic[n])[i] for n in subset),
-                                       config.median_window, mode="nearest") for i in range(len(labels))]
+                fused = [median_filter(sum(weights[n] * per_tier[n][i] for n in subset), config.median_window,
+                                       mode="nearest") for i in range(len(labels))]
                 tried.append({"tiers": list(subset), "weights": weights, **_aucs(labels, fused, kinds)})
     best = max(tried, key=lambda t: t["auc"])
     simplest = min((t for t in tried if t["auc"] >= best["auc"] - TIE),
                    key=lambda t: (len(t["tiers"]), sum(abs(w - 1.0) for w in t["weights"].values()), -t["auc"]))
     log.info("self-validation chose %s (AUC %.3f on synthetic anomalies)", "+".join(simplest["tiers"]),
              simplest["auc"])
-    return {"chosen": simplest, "tried": tried, "held_out_frames": int(sum(len(c) for c in labels[: len(held)])),
-            "synthetic_windows": {k: sum(w[0] == k for w in windows) for k in KINDS},
+    return {"chosen": simplest, "tried": tried, "folds": len(set(folds)), "held_out_in_turn": len(rounds),
+            "held_out_frames": int(sum(len(y) for y, k in zip(labels, kinds) if k is None)),
+            "synthetic_windows": {k: kinds.count(k) for k in KINDS},
             "labels": "synthetic anomalies injected into held-out normal footage; no test labels"}
+
+
+def _interleave(clean: list[np.ndarray], synthetic: list[np.ndarray], kinds: list[str | None]) -> list[np.ndarray]:
+    """Clean segments and windows back in the order of `kinds` (None: a clean segment)."""
+    clean_iter, synthetic_iter = iter(clean), iter(synthetic)
+    return [next(clean_iter) if k is None else next(synthetic_iter) for k in kinds]
 
 
 def _aucs(labels: list[np.ndarray], scores: list[np.ndarray], kinds: list[str | None]) -> dict:
