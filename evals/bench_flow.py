@@ -9,11 +9,12 @@ For each preset in tools/scorer/frames.FLOW_PRESETS, on one labelled site (UCSD 
   same --clips test videos in turn, --rounds times interleaved, the median frames/s of each;
 - flow quality without labels: the mean absolute error of the next frame predicted by warping the
   previous one along the flow (gray levels; lower = the flow explains the motion better);
-- self-validation: `fit --select` on the training footage (synthetic anomalies in held-out normal
-  footage), the AUC of every tier set it tried and of the one it chose — this is what the
-  default is chosen on: the highest chosen self-validation AUC, ties (< 0.005) to the faster preset;
+- self-validation: `fit --select` on the training footage (synthetic anomalies in each held-out
+  fold of the normal footage), the AUC of every tier set it tried and of the one it chose — this
+  is what the default is chosen on: the highest chosen self-validation AUC, ties (< 0.005) to the
+  faster preset;
 - for the record only (not used to choose): the `eval detect` protocol on the test videos with
-  the default tier set, and with the self-validated one.
+  the default tiers at equal weights (`--no-select`), and self-validated (the default).
 Writes evals/results/bench_flow.{md,json}.
 """
 
@@ -65,9 +66,9 @@ def flow_speed_and_error(frames: np.ndarray, preset: str) -> tuple[float, float]
 
 def end_to_end_rates(data, clips: int, rounds: int) -> dict[str, float]:
     """Frames/s of the default tiers with each preset, interleaved in one process so the machine's
-    drift hits them alike (fitted on the first four training clips: speed, not accuracy)."""
-    scorers = {p: Scorer.fit([SourceSpec(str(v)) for v in data.train[:4]], ScorerConfig(flow=p), folder_fps=data.fps)
-               for p in FLOW_PRESETS}
+    drift hits them alike (fitted on the first four training clips at equal weights: speed, not accuracy)."""
+    scorers = {p: Scorer.fit([SourceSpec(str(v)) for v in data.train[:4]], ScorerConfig(flow=p, select=False),
+                             folder_fps=data.fps) for p in FLOW_PRESETS}
     rates: dict[str, list[float]] = {p: [] for p in FLOW_PRESETS}
     for _ in range(rounds):
         for preset, scorer in scorers.items():
@@ -95,16 +96,16 @@ def main() -> None:
     for preset in FLOW_PRESETS:
         fps, error = flow_speed_and_error(frames, preset)
         chosen = run_detect(data, ScorerConfig(flow=preset, select=True), sigma=args.sigma)
-        default = run_detect(data, ScorerConfig(flow=preset, select=False), sigma=args.sigma)
+        equal = run_detect(data, ScorerConfig(flow=preset, select=False), sigma=args.sigma)
         selection = chosen["selection"]
         rows.append({"preset": preset, "settings": FLOW_PRESETS[preset], "flow_fps": round(fps, 1),
                      "end_to_end_fps": end_to_end[preset],
                      "warp_error": round(error, 3), "self_validation_auc": selection["chosen"]["auc"],
                      "self_validation_chose": "+".join(selection["chosen"]["tiers"]), "selection": selection,
-                     "default_set": {k: default[k] for k in TEST_KEYS}, "selected_set": {k: chosen[k] for k in TEST_KEYS}})
+                     "equal_weights": {k: equal[k] for k in TEST_KEYS}, "selected_set": {k: chosen[k] for k in TEST_KEYS}})
         print(f"{preset:7s} flow {fps:6.1f} f/s warp error {error:.3f} self-validation {rows[-1]['self_validation_auc']} "
-              f"({rows[-1]['self_validation_chose']}) | test, default set: "
-              + " ".join(f"{k}={default[k]}" for k in TEST_KEYS), flush=True)
+              f"({rows[-1]['self_validation_chose']}) | test, equal weights: "
+              + " ".join(f"{k}={equal[k]}" for k in TEST_KEYS), flush=True)
     base = next(r["flow_fps"] for r in rows if r["preset"] == "coarse")
     base_end = next(r["end_to_end_fps"] for r in rows if r["preset"] == "coarse")
     for row in rows:
@@ -118,15 +119,15 @@ def main() -> None:
              f"included, on the same {args.clips} test videos scored in turn, median of {args.rounds} interleaved "
              "rounds (ratio to coarse). Warp error: mean absolute gray-level error of the next frame "
              "predicted along the flow (no labels). Self-validation: `fit --select` AUC on synthetic anomalies in "
-             "held-out training footage, the best tier set's. The default is chosen on self-validation only "
+             "held-out folds of the training footage, the best tier set's. The default is chosen on self-validation only "
              f"(ties < {TIE} to the faster): **{pick}** (shipped default: {DEFAULT_FLOW}). Test columns are for the "
              f"record and were not used to choose (micro/macro frame AUC raw, smoothed sigma {args.sigma:g}; "
              "event recall at 10 %).", "",
              "| preset | flow f/s | vs coarse | end to end f/s | vs coarse | warp error | self-validation AUC (chose) | "
-             "default set micro / smoothed / macro / recall@10 % | self-validated set micro / macro |",
+             "equal weights micro / smoothed / macro / recall@10 % | self-validated (default) micro / macro |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        d, s = r["default_set"], r["selected_set"]
+        d, s = r["equal_weights"], r["selected_set"]
         lines.append(f"| {r['preset']} | {r['flow_fps']} | {r['flow_speed_vs_coarse']} | {r['end_to_end_fps']} | "
                      f"{r['end_to_end_vs_coarse']} | {r['warp_error']} | "
                      f"{r['self_validation_auc']} ({r['self_validation_chose']}) | {d['micro_auc']} / "

@@ -25,14 +25,10 @@ from vadagent.evals.datasets import load_ucsd
 from vadagent.evals.detect import footage_between
 from vadagent.tools.scorer import ScorerConfig, selection
 from vadagent.tools.scorer.scorer import Scorer
+from vadagent.tools.scorer.selection import describe
 from vadagent.tools.video import open_video
 
 SCHEMES = {"one fold held out": 1, "four folds in turn": selection.FOLDS}
-
-
-def choice(entry: dict) -> str:
-    weights = entry["weights"]
-    return "+".join(f"{name}×{weights[name]:g}" if weights[name] != 1.0 else name for name in entry["tiers"])
 
 
 def main() -> None:
@@ -63,8 +59,8 @@ def main() -> None:
                 if log is None:
                     print(f"{amount:>4} span {span} {scheme}: too little footage to select", flush=True)
                     continue
-                runs.append({"footage": amount, "span_start_s": start, "scheme": scheme, "chosen": choice(log["chosen"]),
-                             "auc": {choice(t): t["auc"] for t in log["tried"]}, "held_out_frames": log["held_out_frames"],
+                runs.append({"footage": amount, "span_start_s": start, "scheme": scheme, "chosen": describe(log["chosen"]),
+                             "auc": {describe(t): t["auc"] for t in log["tried"]}, "held_out_frames": log["held_out_frames"],
                              "fit_seconds": round(time.perf_counter() - began, 1)})
                 print(f"{amount:>4} span {span} {scheme:20s} chose {runs[-1]['chosen']:22s} "
                       + " ".join(f"{k}={v}" for k, v in runs[-1]["auc"].items()), flush=True)

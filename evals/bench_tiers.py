@@ -21,17 +21,13 @@ from vadagent.evals.datasets import load_ucsd
 from vadagent.evals.detect import run_detect
 from vadagent.tools.scorer import ScorerConfig
 from vadagent.tools.scorer.scorer import DEFAULT_TIERS
+from vadagent.tools.scorer.selection import describe
 
 # (tiers, select): None is the shipped default, self-validation from 15 s of footage
 SETS = [(["motion"], False), (["objects"], False), (["motion", "objects"], False), (["motion", "objects"], None),
         (["motion", "predictor"], False), (["motion", "objects", "predictor"], False)]
 KEYS = ["micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed", "event_recall_at_10pct",
         "fit_seconds", "frames_per_second"]
-
-
-def _chosen(selection: dict) -> str:
-    weights = selection["chosen"]["weights"]
-    return "+".join(f"{n} ×{weights[n]:g}" if weights[n] != 1.0 else n for n in selection["chosen"]["tiers"])
 
 
 def main() -> None:
@@ -55,7 +51,7 @@ def main() -> None:
             result = run_detect(data, config, sigma=args.sigma, normal_seconds=seconds)
             label = "+".join(tiers) + (" (--no-select: equal weights)" if tiers == list(DEFAULT_TIERS) and select is False
                                        else "" if select is False else " (default: self-validation chose "
-                                       + _chosen(result["selection"]) + ")" if result["selection"] else " (default)")
+                                       + describe(result["selection"]["chosen"]) + ")" if result["selection"] else " (default)")
             rows.append({"footage": amount, "set": label, **result})
             print(f"{amount:>4} {label:45s} " + " ".join(f"{k}={result[k]}" for k in KEYS), flush=True)
     lines = [f"# Scorer tier sets on {data.name}", "",

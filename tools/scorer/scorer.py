@@ -3,8 +3,9 @@
 Each tier (tiers/) gives a raw score per frame; the scorer turns each into its surprisal under the
 normal footage (calibration.py), fuses them with weights, removes one-frame glitches with a 3-frame
 median (one frame of latency) and calibrates the result causally (z-units of the normal fused score, no per-video min-max), so
-one threshold works on a live stream. `fit` can choose the tier set and weights itself by
-self-validation on held-out normal footage with synthetic anomalies (selection.py).
+one threshold works on a live stream. `fit` chooses the tier set and weights itself by
+self-validation on held-out normal footage with synthetic anomalies (selection.py), by default
+whenever there are several tiers and at least AUTO_SELECT_S seconds of footage.
 Artefacts are `scorer.json` + `scorer.safetensors`; never pickle.
 """
 

@@ -249,6 +249,12 @@ def _interleave(clean: list[np.ndarray], synthetic: list[np.ndarray], kinds: lis
     return [next(clean_iter) if k is None else next(synthetic_iter) for k in kinds]
 
 
+def describe(entry: dict) -> str:
+    """A tried or chosen entry of the selection log in short: "motion+objects ×2"."""
+    weights = entry["weights"]
+    return "+".join(f"{n} ×{weights[n]:g}" if weights[n] != 1.0 else n for n in entry["tiers"])
+
+
 def _aucs(labels: list[np.ndarray], scores: list[np.ndarray], kinds: list[str | None]) -> dict:
     y, s = np.concatenate(labels), np.concatenate(scores)
     per_kind = {}
