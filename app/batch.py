@@ -99,7 +99,7 @@ def output_names(videos: list[Path]) -> dict[Path, str]:
             else f"{v.stem}_{v.suffix.lstrip('.').lower()}" for v in videos}
 
 
-def _scorer(job: Job, output: Path, scorer_dir: Path | None, normal: list[str]) -> Scorer | None:
+def _scorer(job: Job, output: Path, scorer_dir: Path | None, normal: list[str], console: Console) -> Scorer | None:
     """The batch's scorer; None: each video is fitted on its own opening, as `explain` does."""
     saved = output / "scorer"
     if scorer_dir is not None:
@@ -108,7 +108,7 @@ def _scorer(job: Job, output: Path, scorer_dir: Path | None, normal: list[str]) 
         return Scorer.load(saved)
     if not normal:
         return None
-    scorer = job.fit(normal)
+    scorer = job.fit(normal, console)
     scorer.save(saved)
     return scorer
 
@@ -247,7 +247,7 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
             workers: int | None, ray: str | None) -> int:
     output, videos = target.local, inputs.videos
     job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file)
-    scorer = _scorer(job, output, scorer_dir, normal)
+    scorer = _scorer(job, output, scorer_dir, normal, console)
     if scorer is None and len(inputs.scorers) < len(videos):
         console.print("No --normal footage or --scorer: each video's scorer is fitted on its own opening (noted in its "
                       "report).", highlight=False, soft_wrap=True)

@@ -34,7 +34,7 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
                     load_client=load_client)
     note = None
     if scorer is None and normal:
-        scorer = job.fit(normal)
+        scorer = job.fit(normal, console)
     elif scorer is None:
         scorer, note = job.fit_on_opening(video)
         console.print(note, highlight=False, soft_wrap=True)

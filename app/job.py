@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from vadagent.agents.explain.run import Detection, aexplain_detection, detect_video, explain_video, write_report
 from vadagent.app.report_html import write_html
-from vadagent.app.scoring import candidate_policy, scorer_config
+from vadagent.app.scoring import candidate_policy, fit_scorer, scorer_config
 from vadagent.config import Settings
 from vadagent.devices import pick_device
 from vadagent.errors import VadagentError
@@ -88,9 +88,9 @@ class Job:
     def sigma(self) -> float:
         return self.settings.scorer.smoothing_sigma
 
-    def fit(self, normal: list[str]) -> Scorer:
-        return Scorer.fit([SourceSpec.parse(n) for n in normal], scorer_config(self.settings),
-                          folder_fps=self.folder_fps, device=self.device)
+    def fit(self, normal: list[str], console: Console) -> Scorer:
+        return fit_scorer(self.settings, [SourceSpec.parse(n) for n in normal], scorer_config(self.settings), console,
+                          fps=self.folder_fps)
 
     def fit_on_opening(self, video: str) -> tuple[Scorer, str]:
         """A scorer fitted on the video's own opening, and the report note that says so."""

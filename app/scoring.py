@@ -15,6 +15,7 @@ from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec
 from vadagent.tools.scorer.output import write_scores
+from vadagent.tools.scorer.selection import describe
 from vadagent.types import Candidate
 
 
@@ -54,21 +55,28 @@ def candidate_policy(settings: Settings) -> CandidatePolicy:
                            window_s=c.window_s, fill_budget=c.fill_budget)
 
 
+def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConfig, console: Console, *,
+               fps: float | None = None) -> Scorer:
+    """Fit on normal footage with a bar per stage (reading, self-validation, fitting), saying what
+    self-validation chose: the one way every front end fits a scorer."""
+    with progress_bar(console, settings.quiet) as progress:
+        scorer = Scorer.fit(sources, config, folder_fps=fps or settings.video.folder_fps, device=_device(settings),
+                            progress=progress)
+    chosen = scorer.fit_info.get("selection", {}).get("chosen")
+    if chosen and not settings.quiet:
+        console.print(f"self-validation chose {describe(chosen)} (AUC {chosen['auc']:.3f} on synthetic anomalies in "
+                      "held-out normal footage)", highlight=False)
+    return scorer
+
+
 @writes_output
 def fit_command(settings: Settings, normal: list[str], output: Path, *, tiers: list[str] | None, fps: float | None,
                 console: Console, select: bool | None = None, budget_s: float | None = None) -> Scorer:
     config = scorer_config(settings, tiers=tiers, select=select, budget_s=budget_s)
-    sources = [SourceSpec.parse(text) for text in normal]
-    with progress_bar(console, settings.quiet) as progress:
-        scorer = Scorer.fit(sources, config, folder_fps=fps or settings.video.folder_fps, device=_device(settings),
-                            progress=progress)
+    scorer = fit_scorer(settings, [SourceSpec.parse(text) for text in normal], config, console, fps=fps)
     scorer.save(output)
     write_run_manifest(output, settings, sys.argv)
     if not settings.quiet:
-        chosen = scorer.fit_info.get("selection", {}).get("chosen")
-        if chosen:
-            console.print(f"self-validation chose {scorer.scorer_id} (weights {chosen['weights']}; AUC {chosen['auc']:.3f} "
-                          "on synthetic anomalies in held-out normal footage)")
         console.print(f"fitted {scorer.scorer_id} on {scorer.fit_info['frames']} frames in "
                       f"{scorer.fit_info['fit_seconds']:.1f} s → {output}")
     return scorer
