@@ -153,6 +153,19 @@ def test_busy_background_regression(tmp_path, busy_scene):
     assert y1 > 0.6 * 240  # the object named is in the foreground, where the intruder walks
 
 
+def test_a_video_opening_standing_in_for_normal_footage_is_never_self_validated_by_default(busy_scene, monkeypatch):
+    """The same 7.5 s of footage: as normal footage it is self-validated (the threshold lowered to
+    it here), as the stand-in opening of the video it may hold the anomaly, so it is not."""
+    from vadagent.tools.scorer import scorer as scorer_module
+
+    normal, _, _ = busy_scene
+    monkeypatch.setattr(scorer_module, "AUTO_SELECT_S", 7.0)
+    config = ScorerConfig(flow="coarse")  # which tiers self-validation picks is not the point here
+    assert "selection" in Scorer.fit([SourceSpec(str(normal), 0.0, 7.5)], config).fit_info
+    stand_in = Scorer.fit_on_opening(str(normal), config)
+    assert stand_in.fit_info["sources"][0]["end_s"] == 7.5 and "selection" not in stand_in.fit_info
+
+
 def test_self_validation_holds_out_every_fold_in_turn_and_is_on_from_15_s(synthetic_normal, tmp_path):
     from vadagent.tools.scorer.selection import folds_of
 
