@@ -157,9 +157,11 @@ def test_a_video_opening_standing_in_for_normal_footage_is_never_self_validated_
     """The same 7.5 s of footage: as normal footage it is self-validated (the threshold lowered to
     it here), as the stand-in opening of the video it may hold the anomaly, so it is not."""
     from vadagent.tools.scorer import scorer as scorer_module
+    from vadagent.tools.scorer import selection
 
     normal, _, _ = busy_scene
     monkeypatch.setattr(scorer_module, "AUTO_SELECT_S", 7.0)
+    monkeypatch.setattr(selection, "WINDOWS_PER_KIND", 4)  # whether it runs is tested, not what it finds
     config = ScorerConfig(flow="coarse")  # which tiers self-validation picks is not the point here
     assert "selection" in Scorer.fit([SourceSpec(str(normal), 0.0, 7.5)], config).fit_info
     stand_in = Scorer.fit_on_opening(str(normal), config)
