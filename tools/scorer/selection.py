@@ -7,8 +7,9 @@ injected into short windows of them (label 1): objects cut from other frames pas
 stand still, drift or loom too large, motion sped up fourfold, and time reversed; objects crossing
 fast; and rectangles of other moments and places pasted whole — the kinds of synthetic anomaly
 AED-MAE trains with. Rotating the held-out fold makes every normal frame a negative once and draws
-windows from all of the footage: with one held-out quarter, 30 s of footage left 74 negatives and
-a set's AUC moved by up to 0.05 between runs. Each tier set and weighting is ranked by the frame AUC
+windows from all of the footage: with one held-out fold the choice changed between disjoint 15 s
+and 60 s spans of Ped2's normal footage (2 of 4 agreeing; 4 of 4 in turn, evals/bench_selection.py).
+Each tier set and weighting is ranked by the frame AUC
 of these labels (the mean over kinds), and the best is kept (ties go to fewer tiers). Windows are
 shorter where the held-out clips are (little footage). Only these synthetic labels are used; no
 test label of any dataset is seen.
@@ -42,7 +43,7 @@ ROUNDS = FOLDS  # folds held out in turn; evals/bench_selection.py compares 1, t
 LEAD, WINDOW = 8, 24  # clean frames before each synthetic anomaly, and its length
 MIN_WINDOW = 6
 SPEED_UP = 4
-WINDOWS_PER_KIND = 24  # per kind, shared by the rounds (6 per kind moved a set's AUC by up to 0.02 on Ped2)
+WINDOWS_PER_KIND = 24  # per kind, shared by the rounds (with 6, a set's AUC moved by up to 0.02 with the draw)
 KINDS = ("still_object", "drifting_object", "fast_object", "large_object", "speed_up", "reversed", "patch")
 WEIGHTS = (0.5, 1.0, 2.0)
 TIE = 0.002  # AUC differences below this are noise: the simpler set wins
@@ -185,9 +186,8 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
     could be judged."""
     background = next((t.background for t in tiers.values() if getattr(t, "background", None) is not None), None)
     flow = config.flow_for(tiers)
-    # tier → scores of each held-out clean segment, then of each synthetic window, over all folds
-    clean: dict[str, list[np.ndarray]] = {name: [] for name in tiers}
-    synthetic: dict[str, list[np.ndarray]] = {name: [] for name in tiers}
+    # tier → scores in the order of `labels`: each round's clean held-out segments, then its windows
+    scored: dict[str, list[np.ndarray]] = {name: [] for name in tiers}
     labels, kinds, unfit = [], [], set()
     rounds = sorted(set(folds))[-ROUNDS:]
     for number, fold in enumerate(rounds, 1):
@@ -208,12 +208,12 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
                 unfit.add(name)
                 continue
             calibrations[name] = tail_calibration(np.concatenate(raw))
-            clean[name] += [_scored(tier, extracted.parts[name][i], calibrations[name]) for i in held]
+            scored[name] += [_scored(tier, extracted.parts[name][i], calibrations[name]) for i in held]
         for _kind, frames, _labels in windows:
             window = list(chunks_of_frames(frames, flow=flow))  # one frame pass per window, for every tier
             for name, calibration in calibrations.items():
                 reader = tiers[name].reader()
-                synthetic[name].append(_scored(tiers[name], [reader.feed(chunk) for chunk in window], calibration))
+                scored[name].append(_scored(tiers[name], [reader.feed(chunk) for chunk in window], calibration))
         labels += [np.zeros(extracted.lengths[i]) for i in held] + [w[2] for w in windows]
         kinds += [None] * len(held) + [w[0] for w in windows]
         if progress:
@@ -222,31 +222,22 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
     if not names or not any(k is not None for k in kinds):
         log.info("held-out footage too short for synthetic anomalies: selection skipped")
         return None
-    # one list per tier in the order of `labels`: each fold's clean segments, then its windows
-    per_tier = {name: _interleave(clean[name], synthetic[name], kinds) for name in names}
     tried = []
     for size in range(1, len(names) + 1):
         for subset in itertools.combinations(names, size):
             for extra in itertools.product(WEIGHTS, repeat=size - 1):
                 weights = dict(zip(subset, (1.0, *extra)))
-                fused = [median_filter(sum(weights[n] * per_tier[n][i] for n in subset), config.median_window,
+                fused = [median_filter(sum(weights[n] * scored[n][i] for n in subset), config.median_window,
                                        mode="nearest") for i in range(len(labels))]
                 tried.append({"tiers": list(subset), "weights": weights, **_aucs(labels, fused, kinds)})
     best = max(tried, key=lambda t: t["auc"])
     simplest = min((t for t in tried if t["auc"] >= best["auc"] - TIE),
                    key=lambda t: (len(t["tiers"]), sum(abs(w - 1.0) for w in t["weights"].values()), -t["auc"]))
-    log.info("self-validation chose %s (AUC %.3f on synthetic anomalies)", "+".join(simplest["tiers"]),
-             simplest["auc"])
+    log.info("self-validation chose %s (AUC %.3f on synthetic anomalies)", describe(simplest), simplest["auc"])
     return {"chosen": simplest, "tried": tried, "folds": len(set(folds)), "held_out_in_turn": len(rounds),
             "held_out_frames": int(sum(len(y) for y, k in zip(labels, kinds) if k is None)),
             "synthetic_windows": {k: kinds.count(k) for k in KINDS},
             "labels": "synthetic anomalies injected into held-out normal footage; no test labels"}
-
-
-def _interleave(clean: list[np.ndarray], synthetic: list[np.ndarray], kinds: list[str | None]) -> list[np.ndarray]:
-    """Clean segments and windows back in the order of `kinds` (None: a clean segment)."""
-    clean_iter, synthetic_iter = iter(clean), iter(synthetic)
-    return [next(clean_iter) if k is None else next(synthetic_iter) for k in kinds]
 
 
 def describe(entry: dict) -> str:
