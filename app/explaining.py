@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from vadagent.app.job import Job
+from vadagent.app.job import Job, scorer_note
 from vadagent.app.outputs import writes_output
 from vadagent.config import Settings, write_run_manifest
 from vadagent.errors import UsageError
@@ -38,6 +38,7 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
     elif scorer is None:
         scorer, note = job.fit_on_opening(video)
         console.print(note, highlight=False, soft_wrap=True)
+    note = note or scorer_note(scorer)
     prompts: list[dict] = []
     report, scored = job.explain(video, scorer, prompts,
                                  on_detected=lambda detected, scores: job.write(output, detected, scores, []))

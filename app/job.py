@@ -23,6 +23,7 @@ from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.detector import load_detector
 from vadagent.tools.scorer import Scorer, ScoreResult, SourceSpec
+from vadagent.tools.scorer.selection import describe
 from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 from vadagent.types import VideoReport
@@ -58,6 +59,21 @@ def opening_note(seconds: float, cross_fitted: bool = False) -> str:
             + (" (those first seconds were scored by a second scorer fitted on the video's last stretch)"
                if cross_fitted else "")
             + ". Give the site's normal footage (--normal) for a better baseline.")
+
+
+def scorer_note(scorer: Scorer) -> str:
+    """What a report says of a scorer fitted on normal footage: its tiers and weights, how much
+    footage it learnt, and whether self-validation chose them (the default does from 15 s)."""
+    info = scorer.fit_info
+    tiers = describe({"tiers": list(scorer.tiers), "weights": {n: scorer.config.weight(n) for n in scorer.tiers}})
+    frames, fps = info.get("frames"), scorer.fps
+    text = f"Scorer: {tiers}" + (f", fitted on {frames / fps:.0f} s of normal footage ({frames} frames)"
+                                 if frames and fps else "")
+    chosen = info.get("selection", {}).get("chosen")
+    if chosen:
+        text += (f"; tiers and weights chosen by self-validation (AUC {chosen['auc']:.3f} on synthetic anomalies in "
+                 "held-out normal footage)")
+    return text + "."
 
 
 @dataclass
@@ -114,9 +130,10 @@ class Job:
     def detect(self, video: str, scorer: Scorer | None) -> tuple[Detection, str | None]:
         """Score a video and pick its candidates (CPU work, no model); without a scorer, one is fitted
         on the video's opening, and the note says so."""
-        note = None
         if scorer is None:
             scorer, note = self.fit_on_opening(video)
+        else:
+            note = scorer_note(scorer)
         return detect_video(video, scorer, self.taxonomy, self.rules, **self._detecting()), note
 
     async def aexplain_detection(self, detection: Detection, prompts: list[dict]) -> tuple[VideoReport, ScoreResult]:

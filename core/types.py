@@ -6,6 +6,7 @@ not a silently dropped field. `SCHEMA_VERSION` versions the JSON written to disk
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from enum import IntEnum, StrEnum
 from typing import Literal, Self
@@ -57,6 +58,14 @@ class VideoInfo(Model):
     def frame_at(self, time_s: float) -> int:
         """Index of the frame shown at `time_s`, clamped to the video."""
         return min(max(int(round(time_s * self.fps)), 0), max(self.frame_count - 1, 0))
+
+    def frames_in(self, start_s: float = 0.0, end_s: float | None = None) -> range:
+        """The frames whose timestamps lie in [start_s, end_s): ranges that meet share no frame, and
+        a bound a float's width past a frame's time (11.24 s * 25 = 281.00000000000006) keeps it."""
+        def first_at(time_s: float) -> int:
+            return min(max(math.ceil(time_s * self.fps - 1e-6), 0), self.frame_count)
+
+        return range(first_at(start_s), self.frame_count if end_s is None else first_at(end_s))
 
 
 class FrameScores(Model):

@@ -184,6 +184,7 @@ def test_a_jsonl_manifest_names_site_scorers_and_reports_publish_to_an_fsspec_ur
     remote = tmp_path / "remote"
     a = VideoReport.model_validate_json((remote / "a" / "report.json").read_text())
     assert "Site: cam01." in a.notes and not any("No --normal" in n for n in a.notes)  # the site's own scorer
+    assert any(n.startswith("Scorer: motion+objects, fitted on 15 s of normal footage") for n in a.notes)  # said
     b = VideoReport.model_validate_json((remote / "b" / "report.json").read_text())
     assert any("fitted on the first" in n for n in b.notes)  # no scorer named: fitted on its opening
     assert (remote / "index.json").is_file() and (remote / "a" / "report.html").is_file()

@@ -124,7 +124,8 @@ def test_explain_without_a_vlm_writes_the_detection_and_exits_3(tmp_path):
     assert "explanations need a vision-language model" in result.stderr.lower().replace("\n", " ")
     report = VideoReport.model_validate_json((out / "report.json").read_text())
     assert not report.explained and report.scorer.candidates and not report.events
-    assert "huggingface-cli download" in report.notes[0]
+    assert "huggingface-cli download" in report.notes[-1]
+    assert report.notes[0].startswith("Scorer: motion+objects, fitted on 15 s of normal footage (")
     # the detection report still carries what the judge would have seen: keyframes and relations per candidate
     assert [c.candidate for c in report.contexts] == list(range(len(report.scorer.candidates)))
     for context in report.contexts:

@@ -3,6 +3,7 @@ import pytest
 
 from vadagent.errors import VideoError
 from vadagent.tools.video import open_video
+from vadagent.types import VideoInfo
 
 
 def test_real_clip_info_scan_and_random_access_agree(robbery):
@@ -36,6 +37,18 @@ def test_time_range_scan(synthetic_normal):
     with open_video(synthetic_normal) as video:
         indices = np.concatenate([b.indices for b in video.scan(start_s=4.0, end_s=6.0, chunk=16)])
     assert indices[0] == 100 and indices[-1] == 149 and len(indices) == 50
+
+
+def test_time_ranges_that_meet_share_no_frame(synthetic_normal, ped2):
+    """Pieces of a clip (self-validation's folds) partition its frames, in files and frame folders: a
+    cut a quarter of a frame past one (11.25 s at 25 frames/s: frame 281.25) left that frame in both."""
+    for path, fps in ((synthetic_normal, None), (ped2 / "testing" / "frames" / "01", 10.0)):
+        with open_video(path, folder_fps=fps) as video:
+            cuts = np.linspace(0.0, video.info.duration_s, 8)  # cuts between frames, some before the middle
+            parts = [np.concatenate([b.indices for b in video.scan(start_s=a, end_s=b)]) for a, b in zip(cuts, cuts[1:])]
+            assert np.array_equal(np.concatenate(parts), np.arange(video.info.frame_count))
+    info = VideoInfo(path="x.mp4", fps=25.0, frame_count=500, width=8, height=8)
+    assert info.frames_in(11.24, 11.25) == range(281, 282) and info.frames_in(0.0, 11.24) == range(0, 281)
 
 
 @pytest.mark.parametrize("make, problem", [

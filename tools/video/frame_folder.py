@@ -77,8 +77,8 @@ class FrameFolder(VideoSource):
     def scan(
         self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None
     ) -> Iterator[FrameBatch]:
-        first = self.info.frame_at(start_s) if start_s > 0 else 0
-        last = self.info.frame_count if end_s is None else min(self.info.frame_count, int(np.ceil(end_s * self.info.fps)))
+        wanted = self.info.frames_in(start_s, end_s)
+        first, last = wanted.start, wanted.stop
         for begin in range(first, last, chunk):
             batch = self._load_many(np.arange(begin, min(begin + chunk, last), dtype=np.int64), gray)
             if batch is not None:

@@ -159,12 +159,12 @@ class PyAVFile(VideoSource):
     def scan(
         self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None
     ) -> Iterator[FrameBatch]:
-        first = self.info.frame_at(start_s) if start_s > 0 else 0
+        wanted = self.info.frames_in(start_s, end_s)
+        first, last = wanted.start, None if end_s is None else wanted.stop
         if first > 0:
             self._seek(first)
         else:
             self._container.seek(0)
-        last = None if end_s is None else int(np.ceil(end_s * self.info.fps))
         indices: list[int] = []
         frames: list[np.ndarray] = []
         counter = first
