@@ -23,7 +23,6 @@ from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.detector import load_detector
 from vadagent.tools.scorer import Scorer, ScoreResult, SourceSpec
-from vadagent.tools.scorer.selection import describe
 from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 from vadagent.types import VideoReport
@@ -65,9 +64,8 @@ def scorer_note(scorer: Scorer) -> str:
     """What a report says of a scorer fitted on normal footage: its tiers and weights, how much
     footage it learnt, and whether self-validation chose them (the default does from 15 s)."""
     info = scorer.fit_info
-    tiers = describe({"tiers": list(scorer.tiers), "weights": {n: scorer.config.weight(n) for n in scorer.tiers}})
     frames, fps = info.get("frames"), scorer.fps
-    text = f"Scorer: {tiers}" + (f", fitted on {frames / fps:.0f} s of normal footage ({frames} frames)"
+    text = f"Scorer: {scorer.description}" + (f", fitted on {frames / fps:.0f} s of normal footage ({frames} frames)"
                                  if frames and fps else "")
     chosen = info.get("selection", {}).get("chosen")
     if chosen:

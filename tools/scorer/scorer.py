@@ -257,6 +257,13 @@ class Scorer:
         return Geometry(self.width, self.height)
 
     @property
+    def description(self) -> str:
+        """Its tiers with their fusion weights, as the selection log names them: "motion+objects ×2"."""
+        from vadagent.tools.scorer.selection import describe
+
+        return describe({"tiers": list(self.tiers), "weights": {name: self.config.weight(name) for name in self.tiers}})
+
+    @property
     def fps(self) -> float | None:
         """The frame rate of its normal footage (None: saved before it was recorded)."""
         return self.fit_info.get("fps")
