@@ -65,8 +65,9 @@ def scorer_note(scorer: Scorer) -> str:
     footage it learnt, and whether self-validation chose them (the default does from 15 s)."""
     info = scorer.fit_info
     frames, fps = info.get("frames"), scorer.fps
-    text = f"Scorer: {scorer.description}" + (f", fitted on {frames / fps:.0f} s of normal footage ({frames} frames)"
-                                 if frames and fps else "")
+    text = f"Scorer: {scorer.description}"
+    if frames and fps:
+        text += f", fitted on {frames / fps:.0f} s of normal footage ({frames} frames)"
     chosen = info.get("selection", {}).get("chosen")
     if chosen:
         text += (f"; tiers and weights chosen by self-validation (AUC {chosen['auc']:.3f} on synthetic anomalies in "

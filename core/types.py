@@ -61,7 +61,7 @@ class VideoInfo(Model):
 
     def frames_in(self, start_s: float = 0.0, end_s: float | None = None) -> range:
         """The frames whose timestamps lie in [start_s, end_s): ranges that meet share no frame, and
-        a bound a float's width past a frame's time (11.24 s * 25 = 281.00000000000006) keeps it."""
+        a bound a float's width past a frame's time (0.28 s * 25 = 7.000000000000001) keeps it."""
         def first_at(time_s: float) -> int:
             return min(max(math.ceil(time_s * self.fps - 1e-6), 0), self.frame_count)
 

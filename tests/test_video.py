@@ -49,6 +49,7 @@ def test_time_ranges_that_meet_share_no_frame(synthetic_normal, ped2):
             assert np.array_equal(np.concatenate(parts), np.arange(video.info.frame_count))
     info = VideoInfo(path="x.mp4", fps=25.0, frame_count=500, width=8, height=8)
     assert info.frames_in(11.24, 11.25) == range(281, 282) and info.frames_in(0.0, 11.24) == range(0, 281)
+    assert info.frames_in(0.28, 0.32) == range(7, 8)  # 0.28 * 25 is 7.000000000000001: frame 7 stays in
 
 
 @pytest.mark.parametrize("make, problem", [
