@@ -40,5 +40,24 @@ def test_the_main_command_runs(tmp_path):
     report = VideoReport.model_validate_json((tmp_path / "sample" / "report.json").read_text())
     assert report.scorer.candidates and (tmp_path / "sample" / "report.html").is_file()
     assert report.explained == (result.returncode == 0)
+    # 15 s of normal footage: self-validated as shipped, and the report says which scorer judged it
+    assert report.notes[0].startswith("Scorer: ") and "chosen by self-validation" in report.notes[0]
     if not report.explained:
-        assert "huggingface-cli download" in result.stderr and report.contexts
+        detection_only(report, tmp_path / "sample", result.stderr)
+
+
+def detection_only(report: VideoReport, out: Path, stderr: str) -> None:
+    """No VLM reachable: the detection report still carries what the judge would have seen."""
+    assert "explanations need a vision-language model" in stderr.lower().replace("\n", " ")
+    assert "huggingface-cli download" in stderr and "huggingface-cli download" in report.notes[-1]
+    assert report.scorer.candidates and not report.events
+    # keyframes before and inside each candidate, and relations, per candidate
+    assert [c.candidate for c in report.contexts] == list(range(len(report.scorer.candidates)))
+    for context in report.contexts:
+        candidate = report.scorer.candidates[context.candidate]
+        assert any(t < candidate.start_s for t in context.keyframes_s) or candidate.start_s < 0.5
+        assert any(candidate.start_s <= t <= candidate.end_s for t in context.keyframes_s)
+    assert any(context.relations for context in report.contexts)
+    html = (out / "report.html").read_text()
+    assert "Detected moments, not explained" in html and html.count('class="event candidate"') == len(report.contexts)
+    assert 'alt="frame at' in html

@@ -177,7 +177,7 @@ def test_self_validation_holds_out_every_fold_in_turn_and_is_on_from_15_s(synthe
     clips = [SourceSpec(str(synthetic_normal), a, a + 4) for a in range(0, 20, 4)]  # five clips: whole ones
     assert folds_of(clips, 25.0) == (clips, [0, 1, 2, 3, 0])
     assert folds_of([SourceSpec(str(synthetic_normal), 0, 5)], 25.0)[1] == []  # 125 frames: nothing to spare
-    short = Scorer.fit([SourceSpec(str(synthetic_normal), 0, 10)])  # under 15 s: no selection by default
+    short = Scorer.fit([SourceSpec(str(synthetic_normal), 0, 10)], ScorerConfig(flow="coarse"))  # < 15 s: none
     assert "selection" not in short.fit_info and short.scorer_id == "motion+objects"
 
 
