@@ -170,13 +170,16 @@ def test_a_video_opening_standing_in_for_normal_footage_is_never_self_validated_
 
 def test_self_validation_holds_out_every_fold_in_turn_and_is_on_from_15_s(synthetic_normal, tmp_path):
     from vadagent.tools.scorer.selection import folds_of
+    from vadagent.tools.video import open_video
 
+    with open_video(synthetic_normal) as video:
+        info = video.info  # 20 s at 25 frames/s
     one = SourceSpec(str(synthetic_normal))
-    segments, folds = folds_of([one], 25.0)  # one clip: its quarters
+    segments, folds = folds_of([one], [info])  # one clip: its quarters
     assert folds == [0, 1, 2, 3] and [(s.start_s, s.end_s) for s in segments] == [(0, 5), (5, 10), (10, 15), (15, 20)]
     clips = [SourceSpec(str(synthetic_normal), a, a + 4) for a in range(0, 20, 4)]  # five clips: whole ones
-    assert folds_of(clips, 25.0) == (clips, [0, 1, 2, 3, 0])
-    assert folds_of([SourceSpec(str(synthetic_normal), 0, 5)], 25.0)[1] == []  # 125 frames: nothing to spare
+    assert folds_of(clips, [info] * 5) == (clips, [0, 1, 2, 3, 0])
+    assert folds_of([SourceSpec(str(synthetic_normal), 0, 5)], [info])[1] == []  # 125 frames: nothing to spare
     short = Scorer.fit([SourceSpec(str(synthetic_normal), 0, 10)], ScorerConfig(flow="coarse"))  # < 15 s: none
     assert "selection" not in short.fit_info and short.scorer_id == "motion+objects"
 

@@ -207,15 +207,13 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
     return Extracted(parts, lengths, kept)
 
 
-def background_sample(segments: list[SourceSpec], geometry: Geometry, folder_fps: float, limit: int = 240) -> np.ndarray:
-    """Gray frames spread evenly over the normal footage, for background models."""
-    total = 0
-    infos = []
-    for spec in segments:
-        info = _probe(spec.path, folder_fps)
-        span = (spec.end_s if spec.end_s is not None else info.duration_s) - spec.start_s
-        infos.append(max(int(span * info.fps), 1))
-        total += infos[-1]
+def background_sample(segments: list[SourceSpec], infos: list[VideoInfo], geometry: Geometry, folder_fps: float,
+                      limit: int = 240) -> np.ndarray:
+    """Gray frames spread evenly over the normal footage (each segment with its probed video), for
+    background models."""
+    lengths = [max(int(((spec.end_s if spec.end_s is not None else info.duration_s) - spec.start_s) * info.fps), 1)
+               for spec, info in zip(segments, infos, strict=True)]
+    total = sum(lengths)
     stride = max(total // limit, 1)
     sample = []
     for spec in segments:
@@ -308,7 +306,7 @@ class Scorer:
         geometry = Geometry(width, height)
         tiers = {name: tier_class(name)(geometry, **config.params.get(name, {})) for name in config.tiers}
         if any(getattr(t, "needs_background", False) for t in tiers.values()):
-            sample = background_sample(sources, geometry, folder_fps)
+            sample = background_sample(sources, infos, geometry, folder_fps)
             for tier in tiers.values():
                 if getattr(tier, "needs_background", False):
                     tier.set_background(sample)
@@ -316,7 +314,7 @@ class Scorer:
         footage_s = sum((spec.end_s if spec.end_s is not None else info.duration_s) - spec.start_s
                         for spec, info in zip(sources, infos))
         wanted = config.select if config.select is not None else footage_s >= AUTO_SELECT_S and len(tiers) > 1
-        segments, folds = folds_of(sources, folder_fps) if wanted else (sources, [])
+        segments, folds = folds_of(sources, infos) if wanted else (sources, [])
         extracted = read_parts(tiers, segments, config, geometry, folder_fps,
                                keep_frames=set(range(len(segments))) if folds else set(), progress=progress, fps=fps)
         if sum(extracted.lengths) < 2:

@@ -29,11 +29,11 @@ from sklearn.metrics import roc_auc_score
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
 from vadagent.tools.scorer.frames import chunks_of_frames
 from vadagent.tools.scorer.tiers import TierUnfit
-from vadagent.tools.video import open_video
 
 if TYPE_CHECKING:
     from vadagent.tools.scorer.scorer import Extracted, Progress, ScorerConfig, SourceSpec
     from vadagent.tools.scorer.tiers import Geometry, Tier
+    from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +49,16 @@ WEIGHTS = (0.5, 1.0, 2.0)
 TIE = 0.002  # AUC differences below this are noise: the simpler set wins
 
 
-def folds_of(sources: list[SourceSpec], folder_fps: float) -> tuple[list[SourceSpec], list[int]]:
-    """The normal footage as segments, each with its fold (0 to FOLDS - 1); no folds (an empty
-    list) when it is too short to spare any for self-validation."""
+def folds_of(sources: list[SourceSpec], infos: list[VideoInfo]) -> tuple[list[SourceSpec], list[int]]:
+    """The normal footage (each source with its probed video) as segments, each with its fold (0 to
+    FOLDS - 1); no folds (an empty list) when it is too short to spare any for self-validation."""
     from vadagent.tools.scorer.scorer import SourceSpec
 
     spans, total = [], 0
-    for spec in sources:
-        with open_video(spec.path, folder_fps=folder_fps) as video:
-            end = spec.end_s if spec.end_s is not None else video.info.duration_s
-            spans.append((spec.start_s, min(end, video.info.duration_s)))
-            total += int((spans[-1][1] - spec.start_s) * video.info.fps)
+    for spec, info in zip(sources, infos, strict=True):
+        end = spec.end_s if spec.end_s is not None else info.duration_s
+        spans.append((spec.start_s, min(end, info.duration_s)))
+        total += int((spans[-1][1] - spec.start_s) * info.fps)
     if total < MIN_FRAMES:
         return sources, []
     if len(sources) >= FOLDS:
