@@ -169,7 +169,7 @@ def test_a_video_opening_standing_in_for_normal_footage_is_never_self_validated_
 
 
 def test_self_validation_holds_out_every_fold_in_turn_and_is_on_from_15_s(synthetic_normal, tmp_path):
-    from vadagent.tools.scorer.selection import folds_of
+    from vadagent.tools.scorer.selection import folds_of, window_sources
     from vadagent.tools.video import open_video
 
     with open_video(synthetic_normal) as video:
@@ -180,6 +180,9 @@ def test_self_validation_holds_out_every_fold_in_turn_and_is_on_from_15_s(synthe
     clips = [SourceSpec(str(synthetic_normal), a, a + 4) for a in range(0, 20, 4)]  # five clips: whole ones
     assert folds_of(clips, [info] * 5) == (clips, [0, 1, 2, 3, 0])
     assert folds_of([SourceSpec(str(synthetic_normal), 0, 5)], [info])[1] == []  # 125 frames: nothing to spare
+    many = window_sources([i % 4 for i in range(83)])  # a ShanghaiTech camera's 83 clips: 16 keep frames
+    assert len(many) == 16 and {i % 4 for i in many} == {0, 1, 2, 3} and {0, 80, 82} <= many
+    assert window_sources([0, 1, 2, 3, 0]) == {0, 1, 2, 3, 4}
     short = Scorer.fit([SourceSpec(str(synthetic_normal), 0, 10)], ScorerConfig(flow="coarse"))  # < 15 s: none
     assert "selection" not in short.fit_info and short.scorer_id == "motion+objects"
 

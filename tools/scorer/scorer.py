@@ -83,7 +83,8 @@ OPENING_MAX_S = 15.0
 AUTO_SELECT_S = 15.0
 # Gray frames kept from the normal footage to make synthetic anomalies from: enough for every
 # window many times over, bounded for sites with hours of normal footage (≈ 170 MB at 360 × 240;
-# it held every held-out frame, gigabytes for a ShanghaiTech camera).
+# it held every held-out frame, gigabytes for a ShanghaiTech camera), and with many clips: at most
+# 16 segments keep frames (selection.window_sources).
 KEEP_FRAMES = 2000  # shared by the segments, each keeping its opening
 KEEP_AT_LEAST = 120
 
@@ -292,7 +293,7 @@ class Scorer:
     @classmethod
     def fit(cls, sources: list[SourceSpec], config: ScorerConfig | None = None, *, folder_fps: float = 25.0,
             device: str = "cpu", progress: Progress | None = None) -> Scorer:
-        from vadagent.tools.scorer.selection import folds_of, select
+        from vadagent.tools.scorer.selection import folds_of, select, window_sources
 
         config = config or ScorerConfig()
         if not sources:
@@ -316,7 +317,7 @@ class Scorer:
         wanted = config.select if config.select is not None else footage_s >= AUTO_SELECT_S and len(tiers) > 1
         segments, folds = folds_of(sources, infos) if wanted else (sources, [])
         extracted = read_parts(tiers, segments, config, geometry, folder_fps,
-                               keep_frames=set(range(len(segments))) if folds else set(), progress=progress, fps=fps)
+                               keep_frames=window_sources(folds), progress=progress, fps=fps)
         if sum(extracted.lengths) < 2:
             raise UsageError(f"{', '.join(map(str, sources))}: the normal footage has fewer than 2 decodable frames "
                              "(a scorer learns from motion between frames)")

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MIN_FRAMES = 150  # below this, nothing can be spared for self-validation
 FOLDS = 4
+WINDOW_SOURCES_PER_FOLD = 4  # segments per fold whose frames are kept for synthetic windows (see window_sources)
 ROUNDS = FOLDS  # folds held out in turn; evals/bench_selection.py compares 1, the scheme before
 LEAD, WINDOW = 8, 24  # clean frames before each synthetic anomaly, and its length
 MIN_WINDOW = 6
@@ -70,6 +71,19 @@ def folds_of(sources: list[SourceSpec], infos: list[VideoInfo]) -> tuple[list[So
             segments.append(SourceSpec(spec.path, float(cuts[fold]), float(cuts[fold + 1])))
             folds.append(fold)
     return segments, folds
+
+
+def window_sources(folds: list[int]) -> set[int]:
+    """The segments whose opening frames are kept for synthetic windows: up to
+    WINDOW_SOURCES_PER_FOLD per fold, spread over it. Every segment's features are held out and
+    scored clean; only the windows need frames, so a site with hundreds of normal clips keeps the
+    same number of frames in memory as one with sixteen."""
+    kept: set[int] = set()
+    for fold in set(folds):
+        members = [i for i, f in enumerate(folds) if f == fold]
+        spread = np.linspace(0, len(members) - 1, min(WINDOW_SOURCES_PER_FOLD, len(members)))
+        kept |= {members[int(round(p))] for p in spread}
+    return kept
 
 
 # -- synthetic anomalies ----------------------------------------------------------------------
