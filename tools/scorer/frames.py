@@ -115,7 +115,9 @@ class FrameChunk:
     indices: np.ndarray  # (n,) int64 frame index in the source
     gray: np.ndarray  # (n, H, W) uint8
     diff: np.ndarray  # (n, H, W) uint8 absolute difference
-    flow: np.ndarray  # (n, H, W, 2) float32, px per frame at the working size, the camera's own motion removed
+    # (n, H, W, 2) float32, px per frame at the working size, the camera's own motion removed; without
+    # a flow preset, a read-only view of one zero (a chunk of real zeros was 75 MB at 360 × 202)
+    flow: np.ndarray
     shake: np.ndarray  # (n,) bool: the camera itself moved since the frame before
     time_scale: float = 1.0  # the video's frame rate over the fitted one, which flow and diff are scaled by
 
@@ -186,8 +188,7 @@ class ChunkMaker:
         sized = [self._resize(raw) for raw in frames]
         previous = [self._previous, *sized[:-1]]
         pairs = [(before, frame) for before, frame in zip(previous, sized) if before is not None]
-        pair_flows = iter(flows_of(self.preset, pairs) if self.preset
-                          else [np.zeros((*frame.shape, 2), np.float32) for _, frame in pairs])
+        pair_flows = iter(flows_of(self.preset, pairs) if self.preset else [None] * len(pairs))
         stamps = times.tolist() if times is not None else [None] * len(sized)
         for index, frame, stamp in zip(indices.tolist(), sized, stamps):
             if self._previous is None:
@@ -200,7 +201,8 @@ class ChunkMaker:
                 diff, flow = self._steadied(frame, camera)
             scale = self._scale(stamp)
             if scale != 1.0:
-                diff, flow = cv2.convertScaleAbs(diff, alpha=scale), flow * scale
+                diff = cv2.convertScaleAbs(diff, alpha=scale)
+                flow = None if flow is None else flow * scale
             if self._pending is not None:
                 out_idx.append(self._pending[0])
                 grays.append(self._pending[1])
@@ -216,8 +218,9 @@ class ChunkMaker:
             self._previous = frame
         if not out_idx:
             return None
-        return FrameChunk(np.asarray(out_idx, np.int64), np.stack(grays), np.stack(diffs), np.stack(flows),
-                          np.asarray(shakes), self.time_scale)
+        gray = np.stack(grays)
+        flow = np.stack(flows) if self.preset else np.broadcast_to(np.float32(0), (*gray.shape, 2))
+        return FrameChunk(np.asarray(out_idx, np.int64), gray, np.stack(diffs), flow, np.asarray(shakes), self.time_scale)
 
     def finish(self) -> FrameChunk | None:
         """A one-frame video: its only frame has no motion."""
