@@ -323,7 +323,7 @@ class Scorer:
                              "(a scorer learns from motion between frames)")
         selection = None
         if folds:
-            selection = select(tiers, extracted, folds, config, geometry, device=device, progress=progress)
+            selection = select(tiers, extracted, folds, config, device=device, progress=progress)
             if selection is not None:
                 tiers = {name: tiers[name] for name in selection["chosen"]["tiers"]}
                 config = replace(config, tiers=list(tiers), weights=selection["chosen"]["weights"], select=False)

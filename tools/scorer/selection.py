@@ -32,7 +32,7 @@ from vadagent.tools.scorer.tiers import TierUnfit
 
 if TYPE_CHECKING:
     from vadagent.tools.scorer.scorer import Extracted, Progress, ScorerConfig, SourceSpec
-    from vadagent.tools.scorer.tiers import Geometry, Tier
+    from vadagent.tools.scorer.tiers import Tier
     from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ def _scored(tier: Tier, parts: list, calibration: dict) -> np.ndarray:
     return surprisal(raw, calibration)
 
 
-def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], config: ScorerConfig, geometry: Geometry,
+def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], config: ScorerConfig,
            *, device: str = "cpu", progress: Progress | None = None) -> dict | None:
     """Rank tier sets on synthetic anomalies in each fold of the footage, held out in turn from the
     tiers' fit. Returns the selection log (what was tried, what was chosen) or None when nothing
