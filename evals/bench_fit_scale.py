@@ -1,0 +1,88 @@
+"""How fitting grows with the amount of normal footage: seconds and peak memory, on synthetic clips.
+
+    python evals/bench_fit_scale.py [--clips 5,10,20,40] [--seconds 20] [--cache DIR]
+
+A site's normal footage is N clips of S seconds at 640 x 360 (tools/synthetic.py: walkers on a
+footpath, one site, rendered once into --cache). Each amount is fitted with the shipped settings
+(motion+objects, self-validation on) in a fresh process, which reports its fit time and its peak
+resident memory; in the same run, and interleaved with it, the same fit with every clip keeping
+frames for self-validation's synthetic windows (the scheme before `selection.window_sources`: 120
+frames per clip). No label is involved. Writes evals/results/bench_fit_scale.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from vadagent.evals.common import add_results_argument, write_results
+
+VARIANTS = {"shipped (at most 16 clips keep frames)": None, "every clip keeps frames (before)": 10**6}
+CHILD = """
+import json, resource, sys, time
+from vadagent.tools.scorer import selection
+from vadagent.tools.scorer.scorer import Scorer, ScorerConfig, SourceSpec
+paths, per_fold = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+if per_fold is not None:
+    selection.WINDOW_SOURCES_PER_FOLD = per_fold
+imported = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+began = time.perf_counter()
+scorer = Scorer.fit([SourceSpec(p) for p in paths], ScorerConfig())
+print(json.dumps({"fit_seconds": round(time.perf_counter() - began, 1), "frames": scorer.fit_info["frames"],
+                  "chosen": selection.describe(scorer.fit_info["selection"]["chosen"]),
+                  "imported_mb": round(imported), "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+"""
+
+
+def rendered(folder: Path, count: int, seconds: float) -> list[Path]:
+    from vadagent.tools.synthetic import ClipSpec, render_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"normal_{seconds:g}s_{i:03d}.mp4" for i in range(count)]
+    for i, path in enumerate(paths):
+        if not path.is_file():
+            render_clip(ClipSpec(seconds=seconds, seed=100 + i, width=640, height=360), path)
+            print(f"rendered {path.name}", flush=True)
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_results_argument(parser)
+    parser.add_argument("--clips", default="5,10,20,40", help="numbers of normal clips to fit on")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each clip")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "vadagent_fit_scale",
+                        help="where the clips are rendered (reused when there)")
+    args = parser.parse_args()
+    counts = [int(c) for c in args.clips.split(",")]
+    paths = rendered(args.cache, max(counts), args.seconds)
+    runs = []
+    for count in counts:
+        for variant, per_fold in VARIANTS.items():
+            done = subprocess.run([sys.executable, "-c", CHILD, json.dumps([str(p) for p in paths[:count]]),
+                                   json.dumps(per_fold)], capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"fit on {count} clips ({variant}) failed:\n{done.stderr[-2000:]}")
+            runs.append({"clips": count, "footage_s": count * args.seconds, "variant": variant,
+                         **json.loads(done.stdout.strip().splitlines()[-1])})
+            r = runs[-1]
+            print(f"{count:3d} clips {variant:40s} fit {r['fit_seconds']:6.1f} s  peak {r['peak_mb']} MB "
+                  f"(after imports {r['imported_mb']})  chose {r['chosen']}", flush=True)
+    lines = ["# Fitting on more normal footage: time and peak memory", "",
+             f"Clips of {args.seconds:g} s at 640 x 360 (synthetic walkers, one site), fitted with the shipped settings "
+             "(motion+objects, self-validation on), each fit in a fresh process; peak = the process's maximum "
+             "resident memory (imports alone: the column after it). Both variants in the same run, interleaved.", "",
+             "| clips | footage (s) | frames | variant | fit (s) | frames/s of footage fitted | peak RSS (MB) "
+             "| after imports (MB) | chose |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['clips']} | {r['footage_s']:g} | {r['frames']} | {r['variant']} | {r['fit_seconds']} | "
+              f"{r['frames'] / r['fit_seconds']:.0f} | {r['peak_mb']} | {r['imported_mb']} | {r['chosen']} |" for r in runs]
+    print(write_results("bench_fit_scale", {"clip_seconds": args.seconds, "runs": runs}, "\n".join(lines), args.results))
+
+
+if __name__ == "__main__":
+    main()
