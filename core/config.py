@@ -40,6 +40,8 @@ class ScorerSettings(_Section):
         "quick", description="optical-flow preset: coarse (fastest), quick (default), half, fine, finest (slowest); "
                             "see evals/results/bench_flow.md")
     device: str = Field("auto", description="torch device for learned tiers: auto, cpu, cuda, mps")
+    max_footage_s: float = Field(3600.0, gt=0, description="normal footage beyond this many seconds is fitted on "
+                                                           "60 s stretches spread evenly over it, this many in all")
 
 
 class CandidateSettings(_Section):

@@ -238,6 +238,28 @@ def test_frames_kept_for_self_validation_are_bounded(synthetic_normal, monkeypat
     assert read.lengths[1] == 100  # every frame is still read and scored
 
 
+def test_more_normal_footage_than_the_cap_is_fitted_on_stretches_spread_over_all_of_it(synthetic_normal, monkeypatch):
+    """A day of recordings would not fit in memory (about 11 KB per frame): beyond
+    `max_footage_s` the fit reads evenly spread stretches of every source, and says so."""
+    from vadagent.tools.scorer import scorer as scorer_module
+    from vadagent.tools.scorer.scorer import thinned
+    from vadagent.tools.video import open_video
+
+    with open_video(synthetic_normal) as video:
+        info = video.info  # 20 s
+    sources = [SourceSpec(str(synthetic_normal)), SourceSpec(str(synthetic_normal), 4.0, 16.0)]  # 32 s in all
+    assert thinned(sources, [info, info], 40.0) == (sources, [info, info])  # under the cap: as given
+    monkeypatch.setattr(scorer_module, "STRETCH_S", 2.0)
+    stretches, infos = thinned(sources, [info, info], 12.0)
+    spans = [(s.start_s, s.end_s) for s in stretches]
+    assert len(infos) == len(stretches) and sum(b - a for a, b in spans) == pytest.approx(12.0, abs=2.0)
+    assert spans[0][0] == 0.0 and spans[-1][1] == 16.0  # from the first source's start to the last one's end
+    assert all(0 <= a < b <= 20 for a, b in spans) and {s.path for s in stretches} == {str(synthetic_normal)}
+    scorer = Scorer.fit(sources, ScorerConfig(tiers=["motion"], max_footage_s=12.0))
+    assert scorer.fit_info["thinned_from_s"] == pytest.approx(32.0)
+    assert scorer.fit_info["frames"] == pytest.approx(12 * 25, abs=50)
+
+
 def test_objects_are_followed_and_scorers_saved_before_tracking_load_without_it(tmp_path, fitted):
     from vadagent.tools.scorer.tiers.objects import ObjectTier
 

@@ -87,6 +87,28 @@ AUTO_SELECT_S = 15.0
 # 16 segments keep frames (selection.window_sources).
 KEEP_FRAMES = 2000  # shared by the segments, each keeping its opening
 KEEP_AT_LEAST = 120
+STRETCH_S = 60.0  # normal footage beyond ScorerConfig.max_footage_s is fitted on stretches this long
+
+
+def thinned(sources: list[SourceSpec], infos: list[VideoInfo], max_s: float) -> tuple[list[SourceSpec], list[VideoInfo]]:
+    """Normal footage of more than `max_s` seconds in all, thinned to stretches of at most
+    STRETCH_S spread evenly over all of it (`max_s` in all, about): a fit's memory grows by about
+    11 KB per frame of footage (evals/results/bench_fit_scale.md), and a day's recording is better
+    represented by stretches from every hour than by its first hour. Each source comes with its
+    probed video; so does each stretch."""
+    spans = [(spec, info, spec.start_s, spec.end_s if spec.end_s is not None else info.duration_s)
+             for spec, info in zip(sources, infos, strict=True)]
+    total = sum(end - start for *_, start, end in spans)
+    if total <= max_s:
+        return sources, infos
+    units = [(spec, info, cut, min(cut + STRETCH_S, end)) for spec, info, start, end in spans
+             for cut in np.arange(start, end, STRETCH_S)]
+    picks = np.unique(np.linspace(0, len(units) - 1, max(round(len(units) * max_s / total), 1)).round().astype(int))
+    chosen = [units[i] for i in picks]
+    log.warning("%.0f min of normal footage: fitting on %d stretches of up to %g s spread over all of it (%.0f min; "
+                "scorer.max_footage_s)", total / 60, len(chosen), STRETCH_S, sum(e - s for *_, s, e in chosen) / 60)
+    return ([SourceSpec(spec.path, round(float(start), 3), round(float(end), 3)) for spec, _, start, end in chosen],
+            [info for _, info, *_ in chosen])
 
 
 def opening_of(video: str, folder_fps: float = 25.0, max_s: float = OPENING_MAX_S) -> SourceSpec:
@@ -114,6 +136,7 @@ class ScorerConfig:
     median_window: int = 3
     threshold_percentile: float = 99.5
     chunk_frames: int = 64
+    max_footage_s: float = 3600.0  # more normal footage is thinned to evenly spread stretches (see thinned)
 
     def __post_init__(self) -> None:
         if not self.tiers:
@@ -301,6 +324,9 @@ class Scorer:
         started = time.perf_counter()
         infos = [_probe(spec.path, folder_fps) for spec in sources]
         sources = [spec.within(info.duration_s) for spec, info in zip(sources, infos)]
+        footage_given_s = sum((spec.end_s if spec.end_s is not None else info.duration_s) - spec.start_s
+                              for spec, info in zip(sources, infos))
+        sources, infos = thinned(sources, infos, config.max_footage_s)
         width, height = working_size(infos[0].width, infos[0].height, config.max_side)
         for info in infos[1:]:
             _warn_if_reshaped(info, width, height)
@@ -340,6 +366,8 @@ class Scorer:
                                "threshold": float(np.percentile((fused - mean) / std, config.threshold_percentile))}
         scorer.fit_info |= {"sources": [asdict(s) for s in sources], "frames": int(sum(extracted.lengths)), "fps": fps,
                             "fit_seconds": round(time.perf_counter() - started, 2)}
+        if footage_s < footage_given_s - 1e-6:
+            scorer.fit_info["thinned_from_s"] = round(footage_given_s, 2)
         if selection is not None:
             scorer.fit_info["selection"] = selection
         log.info("fitted %s on %d frames in %.1f s", scorer.scorer_id, sum(extracted.lengths),
