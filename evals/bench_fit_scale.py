@@ -7,7 +7,8 @@ footpath, one site, rendered once into --cache). Each amount is fitted with the 
 (motion+objects, self-validation on) in a fresh process, which reports its fit time and its peak
 resident memory; in the same run, and interleaved with it, the same fit with every clip keeping
 frames for self-validation's synthetic windows (the scheme before `selection.window_sources`: 120
-frames per clip). No label is involved. Writes evals/results/bench_fit_scale.{md,json}.
+frames per clip); last, the largest amount with `max_footage_s` at half of it (scorer.thinned). No
+label is involved. Writes evals/results/bench_fit_scale.{md,json}.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ CHILD = """
 import json, resource, sys, time
 from vadagent.tools.scorer import selection
 from vadagent.tools.scorer.scorer import Scorer, ScorerConfig, SourceSpec
-paths, per_fold = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+paths, per_fold, cap_s = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
 if per_fold is not None:
     selection.WINDOW_SOURCES_PER_FOLD = per_fold
 imported = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 began = time.perf_counter()
-scorer = Scorer.fit([SourceSpec(p) for p in paths], ScorerConfig())
+scorer = Scorer.fit([SourceSpec(p) for p in paths], ScorerConfig(**({"max_footage_s": cap_s} if cap_s else {})))
 print(json.dumps({"fit_seconds": round(time.perf_counter() - began, 1), "frames": scorer.fit_info["frames"],
                   "chosen": selection.describe(scorer.fit_info["selection"]["chosen"]),
+                  "thinned_from_s": scorer.fit_info.get("thinned_from_s"),
                   "imported_mb": round(imported), "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 """
 
@@ -61,21 +63,24 @@ def main() -> None:
     counts = [int(c) for c in args.clips.split(",")]
     paths = rendered(args.cache, max(counts), args.seconds)
     runs = []
-    for count in counts:
-        for variant, per_fold in VARIANTS.items():
-            done = subprocess.run([sys.executable, "-c", CHILD, json.dumps([str(p) for p in paths[:count]]),
-                                   json.dumps(per_fold)], capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise SystemExit(f"fit on {count} clips ({variant}) failed:\n{done.stderr[-2000:]}")
-            runs.append({"clips": count, "footage_s": count * args.seconds, "variant": variant,
-                         **json.loads(done.stdout.strip().splitlines()[-1])})
-            r = runs[-1]
-            print(f"{count:3d} clips {variant:40s} fit {r['fit_seconds']:6.1f} s  peak {r['peak_mb']} MB "
-                  f"(after imports {r['imported_mb']})  chose {r['chosen']}", flush=True)
+    plan = [(count, variant, per_fold, None) for count in counts for variant, per_fold in VARIANTS.items()]
+    half = max(counts) * args.seconds / 2  # the largest amount once more, thinned to half (scorer.max_footage_s)
+    plan.append((max(counts), f"shipped, max_footage_s {half:g} (thinned to half)", None, half))
+    for count, variant, per_fold, cap_s in plan:
+        done = subprocess.run([sys.executable, "-c", CHILD, json.dumps([str(p) for p in paths[:count]]),
+                               json.dumps(per_fold), json.dumps(cap_s)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"fit on {count} clips ({variant}) failed:\n{done.stderr[-2000:]}")
+        runs.append({"clips": count, "footage_s": count * args.seconds, "variant": variant,
+                     **json.loads(done.stdout.strip().splitlines()[-1])})
+        r = runs[-1]
+        print(f"{count:3d} clips {variant:40s} fit {r['fit_seconds']:6.1f} s  peak {r['peak_mb']} MB "
+              f"(after imports {r['imported_mb']})  chose {r['chosen']}", flush=True)
     lines = ["# Fitting on more normal footage: time and peak memory", "",
              f"Clips of {args.seconds:g} s at 640 x 360 (synthetic walkers, one site), fitted with the shipped settings "
              "(motion+objects, self-validation on), each fit in a fresh process; peak = the process's maximum "
-             "resident memory (imports alone: the column after it). Both variants in the same run, interleaved.", "",
+             "resident memory (imports alone: the column after it). Both variants in the same run, interleaved; last, "
+             "the largest amount again with `scorer.max_footage_s` set to half of it (fitted on spread stretches).", "",
              "| clips | footage (s) | frames | variant | fit (s) | frames/s of footage fitted | peak RSS (MB) "
              "| after imports (MB) | chose |",
              "|---|---|---|---|---|---|---|---|---|"]
