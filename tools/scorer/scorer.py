@@ -102,7 +102,8 @@ def thinned(sources: list[SourceSpec], infos: list[VideoInfo], max_s: float) -> 
     if total <= max_s:
         return sources, infos
     units = [(spec, info, cut, min(cut + STRETCH_S, end)) for spec, info, start, end in spans
-             for cut in np.arange(start, end, STRETCH_S)]
+             for cut in np.arange(start, end, STRETCH_S)
+             if min(cut + STRETCH_S, end) - cut >= min(1.0, end - start)]  # no sliver of a source's tail
     picks = np.unique(np.linspace(0, len(units) - 1, max(round(len(units) * max_s / total), 1)).round().astype(int))
     chosen = [units[i] for i in picks]
     log.warning("%.0f min of normal footage: fitting on %d stretches of up to %g s spread over all of it (%.0f min; "
