@@ -91,25 +91,36 @@ STRETCH_S = 60.0  # normal footage beyond ScorerConfig.max_footage_s is fitted o
 
 
 def thinned(sources: list[SourceSpec], infos: list[VideoInfo], max_s: float) -> tuple[list[SourceSpec], list[VideoInfo]]:
-    """Normal footage of more than `max_s` seconds in all, thinned to stretches of at most
-    STRETCH_S spread evenly over all of it (`max_s` in all, about): a fit's memory grows by about
-    11 KB per frame of footage (evals/results/bench_fit_scale.md), and a day's recording is better
-    represented by stretches from every hour than by its first hour. Each source comes with its
-    probed video; so does each stretch."""
+    """Normal footage of more than `max_s` seconds in all, thinned to `max_s` of it: equal stretches
+    of at most STRETCH_S centred at even steps along all of the footage (a fit's memory grows by
+    about 11 KB per frame, evals/results/bench_fit_scale.md, and a day's recording is better
+    represented by stretches from every hour than by its first hour). A stretch stays inside its
+    source; one longer than its source is the whole source. Each source comes with its probed
+    video; so does each stretch."""
     spans = [(spec, info, spec.start_s, spec.end_s if spec.end_s is not None else info.duration_s)
              for spec, info in zip(sources, infos, strict=True)]
-    total = sum(end - start for *_, start, end in spans)
+    lengths = np.array([end - start for *_, start, end in spans])
+    total = float(lengths.sum())
     if total <= max_s:
         return sources, infos
-    units = [(spec, info, cut, min(cut + STRETCH_S, end)) for spec, info, start, end in spans
-             for cut in np.arange(start, end, STRETCH_S)
-             if min(cut + STRETCH_S, end) - cut >= min(1.0, end - start)]  # no sliver of a source's tail
-    picks = np.unique(np.linspace(0, len(units) - 1, max(round(len(units) * max_s / total), 1)).round().astype(int))
-    chosen = [units[i] for i in picks]
-    log.warning("%.0f min of normal footage: fitting on %d stretches of up to %g s spread over all of it (%.0f min; "
-                "scorer.max_footage_s)", total / 60, len(chosen), STRETCH_S, sum(e - s for *_, s, e in chosen) / 60)
-    return ([SourceSpec(spec.path, round(float(start), 3), round(float(end), 3)) for spec, _, start, end in chosen],
-            [info for _, info, *_ in chosen])
+    count = math.ceil(max_s / STRETCH_S)
+    length = max_s / count
+    offsets = np.concatenate([[0.0], np.cumsum(lengths)])
+    chosen: dict[int, list[tuple[float, float]]] = {}
+    for centre in (np.arange(count) + 0.5) * total / count:  # centres at least `length` apart, as total > max_s
+        i = int(np.searchsorted(offsets, centre, side="right") - 1)
+        _, _, start, end = spans[i]
+        first = min(max(start + centre - offsets[i] - length / 2, start), max(end - length, start))
+        stretches = chosen.setdefault(i, [])
+        if stretches and first < stretches[-1][1]:  # pushed together at a short source's end: one stretch
+            stretches[-1] = (stretches[-1][0], min(max(first + length, stretches[-1][1]), end))
+        else:
+            stretches.append((first, min(first + length, end)))
+    out = [(spans[i][0], spans[i][1], a, b) for i in sorted(chosen) for a, b in chosen[i]]
+    log.warning("%.1f min of normal footage: fitting on %d stretches of %.0f s spread over all of it (%.1f min in all; "
+                "scorer.max_footage_s)", total / 60, len(out), length, sum(b - a for *_, a, b in out) / 60)
+    return ([SourceSpec(spec.path, round(float(a), 3), round(float(b), 3)) for spec, _, a, b in out],
+            [info for _, info, *_ in out])
 
 
 def opening_of(video: str, folder_fps: float = 25.0, max_s: float = OPENING_MAX_S) -> SourceSpec:
