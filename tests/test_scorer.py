@@ -250,6 +250,8 @@ def test_more_normal_footage_than_the_cap_is_fitted_on_stretches_spread_over_all
     sources = [SourceSpec(str(synthetic_normal)), SourceSpec(str(synthetic_normal), 4.0, 16.0)]  # 32 s in all
     assert thinned(sources, [info, info], 40.0) == (sources, [info, info])  # under the cap: as given
     assert thinned(sources[:1], [info], 15.0)[0] == [SourceSpec(str(synthetic_normal), 2.5, 17.5)]  # 15 s of 20
+    clips = [SourceSpec(str(synthetic_normal), a, a + 2) for a in range(0, 20, 2)]  # many short clips: whole ones
+    assert thinned(clips, [info] * 10, 8.0)[0] == [clips[1], clips[3], clips[6], clips[8]]
     monkeypatch.setattr(scorer_module, "STRETCH_S", 2.0)
     stretches, infos = thinned(sources, [info, info], 12.0)
     spans = [(s.start_s, s.end_s) for s in stretches]

@@ -92,7 +92,8 @@ STRETCH_S = 60.0  # normal footage beyond ScorerConfig.max_footage_s is fitted o
 
 def thinned(sources: list[SourceSpec], infos: list[VideoInfo], max_s: float) -> tuple[list[SourceSpec], list[VideoInfo]]:
     """Normal footage of more than `max_s` seconds in all, thinned to `max_s` of it: equal stretches
-    of at most STRETCH_S centred at even steps along all of the footage (a fit's memory grows by
+    of at most STRETCH_S (or the sources' median length) centred at even steps along all of the
+    footage (a fit's memory grows by
     about 11 KB per frame, evals/results/bench_fit_scale.md, and a day's recording is better
     represented by stretches from every hour than by its first hour). A stretch stays inside its
     source; one longer than its source is the whole source. Each source comes with its probed
@@ -103,7 +104,7 @@ def thinned(sources: list[SourceSpec], infos: list[VideoInfo], max_s: float) -> 
     total = float(lengths.sum())
     if total <= max_s:
         return sources, infos
-    count = math.ceil(max_s / STRETCH_S)
+    count = math.ceil(max_s / min(STRETCH_S, float(np.median(lengths))))  # short clips: whole ones, more of them
     length = max_s / count
     offsets = np.concatenate([[0.0], np.cumsum(lengths)])
     chosen: dict[int, list[tuple[float, float]]] = {}
