@@ -67,6 +67,10 @@ class SourceSpec:
             return self.path
         return f"{self.path}#t={self.start_s:g}" + (f",{self.end_s:g}" if self.end_s is not None else "")
 
+    def end_in(self, duration_s: float) -> float:
+        """Where this range ends in a video of `duration_s` seconds (its end when it has one)."""
+        return self.end_s if self.end_s is not None else duration_s
+
     def within(self, duration_s: float) -> SourceSpec:
         """This range checked against the video's length: one past the end is cut there, with a warning."""
         if self.start_s >= duration_s:
@@ -93,13 +97,11 @@ STRETCH_S = 60.0  # normal footage beyond ScorerConfig.max_footage_s is fitted o
 def thinned(sources: list[SourceSpec], infos: list[VideoInfo], max_s: float) -> tuple[list[SourceSpec], list[VideoInfo]]:
     """Normal footage of more than `max_s` seconds in all, thinned to `max_s` of it: equal stretches
     of at most STRETCH_S (or the sources' median length) centred at even steps along all of the
-    footage (a fit's memory grows by
-    about 11 KB per frame, evals/results/bench_fit_scale.md, and a day's recording is better
-    represented by stretches from every hour than by its first hour). A stretch stays inside its
+    footage (a fit's memory grows by about 11 KB per frame, evals/results/bench_fit_scale.md, and a
+    day's recording is better represented by stretches from every hour than by its first hour). A stretch stays inside its
     source; one longer than its source is the whole source. Each source comes with its probed
     video; so does each stretch."""
-    spans = [(spec, info, spec.start_s, spec.end_s if spec.end_s is not None else info.duration_s)
-             for spec, info in zip(sources, infos, strict=True)]
+    spans = [(spec, info, spec.start_s, spec.end_in(info.duration_s)) for spec, info in zip(sources, infos, strict=True)]
     lengths = np.array([end - start for *_, start, end in spans])
     total = float(lengths.sum())
     if total <= max_s:
@@ -248,7 +250,7 @@ def background_sample(segments: list[SourceSpec], infos: list[VideoInfo], geomet
                       limit: int = 240) -> np.ndarray:
     """Gray frames spread evenly over the normal footage (each segment with its probed video), for
     background models."""
-    lengths = [max(int(((spec.end_s if spec.end_s is not None else info.duration_s) - spec.start_s) * info.fps), 1)
+    lengths = [max(int((spec.end_in(info.duration_s) - spec.start_s) * info.fps), 1)
                for spec, info in zip(segments, infos, strict=True)]
     total = sum(lengths)
     stride = max(total // limit, 1)
@@ -260,6 +262,10 @@ def background_sample(segments: list[SourceSpec], infos: list[VideoInfo], geomet
             for chunk in stream:
                 sample.extend(chunk.gray[(chunk.indices % stride) == 0])
     return np.stack(sample[: limit * 2])
+
+
+def _footage_s(sources: list[SourceSpec], infos: list[VideoInfo]) -> float:
+    return sum(spec.end_in(info.duration_s) - spec.start_s for spec, info in zip(sources, infos, strict=True))
 
 
 def _probe(path: str, folder_fps: float) -> VideoInfo:
@@ -337,8 +343,7 @@ class Scorer:
         started = time.perf_counter()
         infos = [_probe(spec.path, folder_fps) for spec in sources]
         sources = [spec.within(info.duration_s) for spec, info in zip(sources, infos)]
-        footage_given_s = sum((spec.end_s if spec.end_s is not None else info.duration_s) - spec.start_s
-                              for spec, info in zip(sources, infos))
+        footage_given_s = _footage_s(sources, infos)
         sources, infos = thinned(sources, infos, config.max_footage_s)
         width, height = working_size(infos[0].width, infos[0].height, config.max_side)
         for info in infos[1:]:
@@ -351,8 +356,7 @@ class Scorer:
                 if getattr(tier, "needs_background", False):
                     tier.set_background(sample)
         fps = float(np.median([info.fps for info in infos]))  # footage at other rates is put in its units
-        footage_s = sum((spec.end_s if spec.end_s is not None else info.duration_s) - spec.start_s
-                        for spec, info in zip(sources, infos))
+        footage_s = _footage_s(sources, infos)
         wanted = config.select if config.select is not None else footage_s >= AUTO_SELECT_S and len(tiers) > 1
         segments, folds = folds_of(sources, infos) if wanted else (sources, [])
         extracted = read_parts(tiers, segments, config, geometry, folder_fps,

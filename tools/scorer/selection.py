@@ -57,8 +57,7 @@ def folds_of(sources: list[SourceSpec], infos: list[VideoInfo]) -> tuple[list[So
 
     spans, total = [], 0
     for spec, info in zip(sources, infos, strict=True):
-        end = spec.end_s if spec.end_s is not None else info.duration_s
-        spans.append((spec.start_s, min(end, info.duration_s)))
+        spans.append((spec.start_s, min(spec.end_in(info.duration_s), info.duration_s)))
         total += int((spans[-1][1] - spec.start_s) * info.fps)
     if total < MIN_FRAMES:
         return sources, []
