@@ -14,7 +14,7 @@ wrong-way walker, a loiterer) of the same site as filmed, and as the camera migh
 - `jitter`: the picture jumping by up to 2 px in each direction every frame (wind on a pole);
 - `sway`: the picture swaying smoothly, ±3 px horizontally and ±2 px vertically, about once a second.
 For each: the share of the normal clip's frames above the threshold (what a user would be
-flagged; for `light`, once the change has had 10 s to be learnt) and the anomalous clip's frame
+flagged; for `light`, once the change has had the objects tier's `absorb_frames` to be learnt) and the anomalous clip's frame
 AUC, with the scorer as shipped and, in the same run, with its guards switched off (the
 frame-rate and timestamp scaling, the shake compensation and the objects' absorption of what stands still;
 patched out here, as they have no off switch). Synthetic data, so no test label of any dataset is
@@ -40,12 +40,13 @@ from sklearn.metrics import roc_auc_score
 from vadagent.evals.common import DATA_ENV, add_results_argument, write_results
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.scorer import frames as frame_pass
+from vadagent.tools.scorer.tiers.objects import ObjectTier
 from vadagent.tools.synthetic import ClipSpec, render_clip, write_video
 from vadagent.tools.video import open_video
 
 FPS = 25.0
 LIGHT_AT = 125  # frame (5 s) from which the lamp is on
-LEARNT_AFTER = 250  # frames the objects tier takes to learn a change (its absorb_frames)
+LEARNT_AFTER = ObjectTier.Params().absorb_frames  # frames the objects tier takes to learn a change
 
 
 def frames_of(path: Path) -> np.ndarray:
@@ -168,7 +169,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         render_clip(ClipSpec(seconds=20, seed=1), folder / "fit.mp4")
-        render_clip(ClipSpec(seconds=20, seed=7), folder / "normal.mp4")
+        # long enough for the light switched on to be learnt, and 10 s more
+        render_clip(ClipSpec(seconds=(LIGHT_AT + LEARNT_AFTER) / FPS + 10, seed=7), folder / "normal.mp4")
         truth = render_clip(ClipSpec(seconds=16, seed=2, anomalies=[("fast", 2.0), ("wrong_way", 6.0),
                                                                      ("loiter", 9.0)]), folder / "anomalous.mp4")
         normal, anomalous, labels = frames_of(folder / "normal.mp4"), frames_of(folder / "anomalous.mp4"), \

@@ -2,7 +2,7 @@
 
 A fixed camera looks at a footpath; walkers cross it left to right at walking pace. Anomalies:
 `fast` (a bike-sized object crossing at several times walking speed), `wrong_way` (a walker
-against the flow), `loiter` (a person standing still off the path) and `intruder` (a person close
+against the flow), `loiter` (a person standing about off the path, `loiter_s`) and `intruder` (a person close
 to the camera, in the foreground where nobody goes, walking slowly). `crowd` adds a busy but
 normal crowd hurrying both ways along the path (the busy-background scene). Used by the test
 fixtures, the doctor and the sample clip that ships with the package.
@@ -50,6 +50,7 @@ class ClipSpec:
     site: int = 0  # the scene itself (background texture): clips of one site share it, whatever their seed
     crowd: float = 0.0  # extra walkers per second hurrying both ways (a busy, normal background)
     anomalies: list[tuple[AnomalyKind, float]] = field(default_factory=list)  # (kind, start second)
+    loiter_s: float = 4.0  # how long a loiterer stands about
     fade_in_s: tuple[float, float] = (0.0, 0.0)  # seconds of black, then seconds of fading in (an edited file)
 
 
@@ -97,7 +98,7 @@ def _anomaly_mover(kind: AnomalyKind, spec: ClipSpec, rng: np.random.Generator) 
         return mover
     mover = _spawn_walker(spec, rng)
     mover.kind, mover.y, mover.stop_at = kind, 0.3 * spec.height, 0.5 * spec.width
-    mover.stop_frames = int(4 * spec.fps)
+    mover.stop_frames = int(spec.loiter_s * spec.fps)
     return mover
 
 

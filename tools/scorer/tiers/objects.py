@@ -194,7 +194,7 @@ class ObjectTier(Tier):
         max_side: int = 180  # objects are found at the working size divided by a whole step to at least this
         k: int = 5
         adapt: float = 0.01  # background update rate where no object is
-        absorb_frames: int = 250  # foreground this long joins the background (10 s at 25 frames/s)
+        absorb_frames: int = 1500  # foreground this long joins the background (1 min at 25 frames/s)
         track: float = 0.5  # weight of a track's past in its objects' size and motion (0: not followed)
 
     background: np.ndarray | None = None
