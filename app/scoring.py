@@ -15,7 +15,7 @@ from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec
 from vadagent.tools.scorer.output import write_scores
-from vadagent.tools.scorer.selection import describe
+from vadagent.tools.scorer.selection import KIND_MEANING, describe, weakest
 from vadagent.types import Candidate
 
 
@@ -66,6 +66,9 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
     if chosen and not settings.quiet:
         console.print(f"self-validation chose {describe(chosen)} (AUC {chosen['auc']:.3f} on synthetic anomalies in "
                       "held-out normal footage)", highlight=False)
+        for kind, auc in weakest(chosen):
+            console.print(f"  weak here: {KIND_MEANING.get(kind, kind)} (synthetic AUC {auc:.2f}); anomalies like it "
+                          "may go unnoticed at this site", highlight=False)
     return scorer
 
 

@@ -223,6 +223,16 @@ def test_every_synthetic_kind_is_drawn_from_short_held_out_clips(synthetic_norma
             assert np.array_equal(frames[8], frames[6])
 
 
+def test_the_kinds_a_chosen_scorer_sees_least_well_are_named_worst_first():
+    from vadagent.tools.scorer.selection import KIND_MEANING, KINDS, WEAK, weakest
+
+    assert set(KIND_MEANING) == set(KINDS)  # every kind has words for the user
+    chosen = {"tiers": ["motion"], "weights": {"motion": 1.0}, "auc": 0.8,
+              "per_kind": {"still_object": 0.74, "reversed": 0.60, "speed_up": 0.99, "patch": WEAK}}
+    assert weakest(chosen) == [("reversed", 0.60), ("still_object", 0.74)]
+    assert weakest({"tiers": ["motion"], "weights": {"motion": 1.0}, "auc": 0.9}) == []  # saved before per-kind AUCs
+
+
 def test_frames_kept_for_self_validation_are_bounded(synthetic_normal, monkeypatch):
     from vadagent.tools.scorer import scorer as scorer_module
     from vadagent.tools.scorer.scorer import read_parts

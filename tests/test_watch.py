@@ -21,6 +21,7 @@ from vadagent.evals.servers import LiveStreamServer
 from vadagent.tools.synthetic import ClipSpec, render_clip
 
 VADAGENT = str(Path(sys.executable).with_name("vadagent"))
+BEHIND_S = 6.0  # how far a watcher may fall behind the live stream here before the test no longer finds its events
 JUDGED = {"category": "motion", "label": "fast object", "what": "an object crosses fast", "cause": "unknown cause",
           "effect": "walkers look", "severity": 2, "severity_rationale": "nobody is hurt", "confidence": 0.7,
           "evidence_frames": [0], "matched_rules": []}
@@ -86,7 +87,9 @@ def test_a_live_stream_raises_its_anomaly_everywhere_and_survives_a_cut(tmp_path
     assert "reopening with back-off" in said and "back after" in said and "1 stream interruption(s)" in said
     records = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     start, end = (f / truth.fps for f in (truth.events[0]["start_frame"], truth.events[0]["end_frame"]))
-    first_pass = [r for r in records if r["start_s"] <= end + 1.0 and start - 1.0 <= r["end_s"]]  # stream ≈ clip time
+    # the camera's clock is the wall clock since it was opened: the clip's time, or later where the watcher fell
+    # behind the stream (start-up, a moment being explained; seconds on a loaded 2-core machine)
+    first_pass = [r for r in records if r["start_s"] <= end + 1.0 + BEHIND_S and start - 1.0 <= r["end_s"]]
     assert first_pass and all(r["explained"] and r["event"]["what"] == JUDGED["what"] for r in first_pass)
     assert not first_pass[0]["scored_again"]  # its clip reused the live scores and evidence
     assert all(r["start_s"] - 1.0 <= r["event"]["start_s"] <= r["end_s"] + 1.0 for r in first_pass)  # camera's clock

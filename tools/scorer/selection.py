@@ -46,6 +46,17 @@ MIN_WINDOW = 6
 SPEED_UP = 4
 WINDOWS_PER_KIND = 24  # per kind, shared by the rounds (with 6, a set's AUC moved by up to 0.02 with the draw)
 KINDS = ("still_object", "drifting_object", "fast_object", "large_object", "speed_up", "reversed", "patch")
+# what each kind stands for, in the words a user is told which ones the chosen scorer sees least well
+KIND_MEANING = {
+    "still_object": "something standing where it does not belong",
+    "drifting_object": "something drifting slowly",
+    "fast_object": "something crossing fast",
+    "large_object": "something too large for its place",
+    "speed_up": "movement faster than usual",
+    "reversed": "movement turned back on itself",
+    "patch": "a piece of another moment and place",
+}
+WEAK = 0.75  # a kind the chosen set separates less well than this is named at fit time
 WEIGHTS = (0.5, 1.0, 2.0)
 TIE = 0.002  # AUC differences below this are noise: the simpler set wins
 
@@ -256,6 +267,12 @@ def describe(entry: dict) -> str:
     """A tried or chosen entry of the selection log in short: "motion+objects ×2"."""
     weights = entry["weights"]
     return "+".join(f"{n} ×{weights[n]:g}" if weights[n] != 1.0 else n for n in entry["tiers"])
+
+
+def weakest(entry: dict) -> list[tuple[str, float]]:
+    """The synthetic kinds a tried or chosen entry separated least well (AUC below WEAK), worst first:
+    anomalies like them may go unnoticed at this site, which is worth telling its user."""
+    return sorted(((kind, auc) for kind, auc in entry.get("per_kind", {}).items() if auc < WEAK), key=lambda k: k[1])
 
 
 def _aucs(labels: list[np.ndarray], scores: list[np.ndarray], kinds: list[str | None]) -> dict:
