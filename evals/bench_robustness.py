@@ -14,10 +14,11 @@ wrong-way walker, a loiterer) of the same site as filmed, and as the camera migh
 - `jitter`: the picture jumping by up to 2 px in each direction every frame (wind on a pole);
 - `sway`: the picture swaying smoothly, ±3 px horizontally and ±2 px vertically, about once a second.
 For each: the share of the normal clip's frames above the threshold (what a user would be
-flagged; for `light`, once the change has had the objects tier's `absorb_frames` to be learnt) and the anomalous clip's frame
-AUC, with the scorer as shipped and, in the same run, with its guards switched off (the
-frame-rate and timestamp scaling, the shake compensation and the objects' absorption of what stands still;
-patched out here, as they have no off switch). Synthetic data, so no test label of any dataset is
+flagged; for `light`, once the change has had the objects tier's `absorb_frames` and 10 s more to
+be learnt, and how long learning it took) and the anomalous clip's frame AUC, with the scorer as
+shipped and, in the same run, with its guards switched off (the frame-rate and timestamp scaling,
+the shake compensation and the objects' absorption of what stands still; patched out here, as they
+have no off switch). Synthetic data, so no test label of any dataset is
 involved. With UCSD Ped2 (`--ped2`, or $VADAGENT_DATA/ucsd_ped2), also three of its normal
 training clips held out of the fit, with frames dropped or at a variable rate. Writes
 evals/results/bench_robustness.{md,json}.

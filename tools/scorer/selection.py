@@ -46,7 +46,7 @@ MIN_WINDOW = 6
 SPEED_UP = 4
 WINDOWS_PER_KIND = 24  # per kind, shared by the rounds (with 6, a set's AUC moved by up to 0.02 with the draw)
 KINDS = ("still_object", "drifting_object", "fast_object", "large_object", "speed_up", "reversed", "patch")
-# what each kind stands for, in the words a user is told which ones the chosen scorer sees least well
+# each kind in a user's words: `vadagent fit` names those the chosen scorer separates least well
 KIND_MEANING = {
     "still_object": "something standing where it does not belong",
     "drifting_object": "something drifting slowly",
