@@ -466,14 +466,18 @@ def test_an_error_while_scoring_stops_the_decoding_threads_before_the_video_clos
     assert not any(t.name == "vadagent-frames" for t in threading.enumerate())
 
 
-def test_a_light_switched_on_is_one_event_not_a_flag_on_every_frame_after(tmp_path, fitted):
+def test_a_light_switched_on_is_one_event_not_a_flag_on_every_frame_after(tmp_path, synthetic_normal):
     """The right half of the scene brightens by 60 gray levels at 5 s and stays so: flagged while
-    it is new, then part of the site's background (the objects tier's absorb_frames, 1 min)."""
-    render_clip(ClipSpec(seconds=75, seed=5), tmp_path / "dusk.mp4")
+    it is new, then part of the site's background once it has stood there for the objects tier's
+    absorb_frames. A site setting: 250 frames (10 s) here, so that the clip stays short; the default
+    is a minute, which evals/bench_robustness.py measures on a clip long enough."""
+    scorer = Scorer.fit([SourceSpec(str(synthetic_normal))],
+                        ScorerConfig(select=False, params={"objects": {"absorb_frames": 250}}))
+    render_clip(ClipSpec(seconds=30, seed=5), tmp_path / "dusk.mp4")
     frames = _frames(tmp_path / "dusk.mp4").astype(np.int16)
     frames[125:, :, frames.shape[2] // 2 :] += 60
     write_video(tmp_path / "lit.mp4", np.clip(frames, 0, 255).astype(np.uint8), 25)
-    result = fitted.score(tmp_path / "lit.mp4")
+    result = scorer.score(tmp_path / "lit.mp4")
     above = result.scores > result.threshold
     # before it, the normal clip's odd frame over the threshold (the scorer's 0.5 % false-alarm rate;
     # OpenCV's threads make a frame near the threshold fall either side from run to run)
@@ -481,7 +485,7 @@ def test_a_light_switched_on_is_one_event_not_a_flag_on_every_frame_after(tmp_pa
     # the change is seen within a second and, while new, flagged far above the normal rate (objects
     # followed along tracks make the scorer's normal tail heavier here, so not on every frame)
     assert above[125:150].any() and above[130:300].mean() > 0.2
-    assert above[1750:].mean() < 0.05  # and learnt: from 70 s the scene is normal again
+    assert above[450:].mean() < 0.05  # and learnt: from 18 s the scene is normal again
 
 
 def test_someone_standing_about_where_nobody_goes_stays_anomalous_while_there(tmp_path, fitted):
