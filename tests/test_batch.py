@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.synthetic import ClipSpec, render_clip
 from vadagent.types import VideoReport
 
@@ -35,8 +36,10 @@ def test_killed_batch_resumes_without_redoing_finished_videos(tmp_path, tiny_vlm
     for i in range(3):
         render_clip(ClipSpec(seconds=8, seed=10 + i, anomalies=[("fast", 3.0)]), folder / f"clip{i}.mp4")
     (folder / "broken.mp4").write_bytes(b"not a video at all")
+    # the site's scorer fitted once, not by each run (the other batch tests fit from --normal)
+    Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(select=False)).save(tmp_path / "scorer")
     out = tmp_path / "out"
-    command = [VADAGENT, "report", str(folder), "-o", str(out), "--normal", str(synthetic_normal),
+    command = [VADAGENT, "report", str(folder), "-o", str(out), "--scorer", str(tmp_path / "scorer"),
                "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}"]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
