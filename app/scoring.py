@@ -45,7 +45,8 @@ def scorer_config(settings: Settings, *, tiers: list[str] | None = None, select:
     s = settings.scorer
     return ScorerConfig(tiers=list(tiers or s.tiers), select=s.select if select is None else select,
                         budget_s=budget_s or s.budget_s, max_side=s.max_side, flow=s.flow,
-                        chunk_frames=settings.video.chunk_frames, max_footage_s=s.max_footage_s)
+                        chunk_frames=settings.video.chunk_frames, max_footage_s=s.max_footage_s,
+                        params={name: dict(values) for name, values in s.params.items()})
 
 
 def candidate_policy(settings: Settings) -> CandidatePolicy:

@@ -42,6 +42,8 @@ class ScorerSettings(_Section):
     device: str = Field("auto", description="torch device for learned tiers: auto, cpu, cuda, mps")
     max_footage_s: float = Field(3600.0, gt=0, description="normal footage beyond this many seconds is fitted on "
                                                            "60 s stretches spread evenly over it, this many in all")
+    params: dict[str, dict[str, float | int]] = Field(
+        {}, description="settings of single tiers, by tier: e.g. objects: {absorb_frames: 500} (see each tier's Params)")
 
 
 class CandidateSettings(_Section):
@@ -98,8 +100,20 @@ def _deep_merge(base: dict, top: dict) -> dict:
     return merged
 
 
-def _env_keys() -> set[str]:
-    return {k[len("VADAGENT_") :].lower().split("__")[0] for k in os.environ if k.startswith("VADAGENT_")}
+def _not_set_by_env(data: dict) -> dict:
+    """The file's settings less those the environment sets: a field (VADAGENT_SCORER__FLOW) drops that
+    field of the section only, so the file's other settings of the section still apply; a whole
+    section (VADAGENT_SCORER as JSON) drops the section."""
+    kept = dict(data)
+    for key in os.environ:
+        if not key.startswith("VADAGENT_") or key == "VADAGENT_CONFIG":
+            continue
+        section, _, name = key[len("VADAGENT_") :].lower().partition("__")
+        if not name:
+            kept.pop(section, None)
+        elif isinstance(kept.get(section), dict):
+            kept[section] = {k: v for k, v in kept[section].items() if k != name.split("__")[0]}
+    return kept
 
 
 def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
@@ -114,9 +128,8 @@ def load_settings(config_file: Path | None = None, **overrides: object) -> Setti
         data = parse_yaml(read_yaml_text(path), str(path)) or {}
         if not isinstance(data, dict):
             raise UsageError(f"{path}: expected a mapping of settings")
-        # Environment variables must win over the file: drop file sections the environment sets.
-        env = _env_keys() - {"config"}
-        from_file = {k: v for k, v in dict(data).items() if k not in env}
+        # Environment variables must win over the file, which is passed as init values (above them)
+        from_file = _not_set_by_env(dict(data))
     try:
         return Settings(**_deep_merge(from_file, {k: v for k, v in overrides.items() if v is not None}))
     except Exception as exc:  # pydantic ValidationError: a bad setting is the user's to fix

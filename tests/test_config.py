@@ -56,3 +56,24 @@ def test_the_flow_setting_offers_exactly_the_scorer_presets_and_defaults_alike()
     field = ScorerSettings.model_fields["flow"]
     assert set(get_args(field.annotation)) == set(FLOW_PRESETS)
     assert field.default == DEFAULT_FLOW == ScorerConfig().flow
+
+
+def test_a_tier_setting_from_the_config_file_reaches_the_scorer_and_an_unknown_one_is_named(tmp_path, monkeypatch):
+    """Also: the environment setting one field of a section (the flow) no longer drops the file's
+    other settings of that section, as it did."""
+    import pytest
+
+    from vadagent.app.scoring import scorer_config
+    from vadagent.errors import UsageError
+    from vadagent.tools.scorer.tiers import tier_class
+    from vadagent.tools.scorer.tiers.base import Geometry
+
+    config = tmp_path / "vadagent.yaml"
+    config.write_text("scorer:\n  flow: fine\n  params:\n    objects: {absorb_frames: 500}\n")
+    monkeypatch.setenv("VADAGENT_SCORER__FLOW", "half")
+    scorer = scorer_config(load_settings(config))
+    assert scorer.params == {"objects": {"absorb_frames": 500}} and scorer.flow == "half"
+    assert tier_class("objects")(Geometry(180, 120), **scorer.params["objects"]).params.absorb_frames == 500
+    config.write_text("scorer:\n  params:\n    objects: {absorb_seconds: 20}\n")
+    with pytest.raises(UsageError, match="unknown setting.*absorb_seconds.*objects.*absorb_frames"):
+        scorer_config(load_settings(config))

@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +158,11 @@ class ScorerConfig:
             raise UsageError("a scorer needs at least one tier; available: " + ", ".join(TIERS))
         for name in [*self.tiers, *self.weights, *self.params]:
             tier_class(name)
+        for name, values in self.params.items():
+            known = {f.name for f in fields(tier_class(name).Params)}
+            if set(values) - known:
+                raise UsageError(f"unknown setting(s) {', '.join(sorted(set(values) - known))} of scorer tier {name}; "
+                                 f"it has: {', '.join(sorted(known))}")
         check_flow(self.flow)
         if self.median_window < 1 or self.median_window % 2 == 0:
             raise UsageError(f"median_window must be a positive odd number of frames, not {self.median_window}")
