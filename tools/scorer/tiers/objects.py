@@ -54,6 +54,7 @@ class ObjectSet:
     frame: np.ndarray  # (m,) int
     raw: np.ndarray  # (m, 8 + 64) float32, see the column layout above
     box: np.ndarray  # (m, 4) x0, y0, x1, y1 working pixels
+    cut: np.ndarray  # (m,) bool: the object touches the frame's edge, so part of it is out of view
 
 
 def _appearance(crops: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
@@ -101,7 +102,7 @@ class _ObjectReader(Reader):
         p, (height, width) = self.tier.params, self.background.shape
         step = self.tier.step
         min_area = max(int(p.min_area * width * height), 4)
-        frames, rows, boxes, crops, masks = [], [], [], [], []
+        frames, rows, boxes, crops, masks, cut = [], [], [], [], [], []
         for position, (full, full_flow, shaken) in enumerate(zip(chunk.gray, chunk.flow, chunk.shake)):
             gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
             flow = full_flow[::step, ::step][:height, :width] / step
@@ -131,6 +132,7 @@ class _ObjectReader(Reader):
                 crops.append(gray[y : y + h, x : x + w])
                 masks.append(mask)
                 boxes.append((x * step, y * step, (x + w) * step, (y + h) * step))
+                cut.append(x == 0 or y == 0 or x + w == width or y + h == height)
                 frames.append(position)
             found = np.asarray(found, np.float32).reshape(-1, HIST.start)
             rows.append(self._follow(found, width, height, chunk.time_scale) if p.track > 0 else found)
@@ -145,7 +147,8 @@ class _ObjectReader(Reader):
                 cv2.accumulateWeighted(g, self.background, ABSORB_RATE, mask=settled)
         found = np.concatenate(rows) if rows else np.zeros((0, HIST.start), np.float32)
         raw = np.concatenate([found, _appearance(crops, masks)], axis=1)
-        return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4))
+        return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4),
+                         np.asarray(cut, bool))
 
     def _follow(self, now: np.ndarray, width: int, height: int, time_scale: float = 1.0) -> np.ndarray:
         """This frame's objects with size and motion averaged along their tracks (weight `track` on the
@@ -184,7 +187,7 @@ class ObjectTier(Tier):
     name = "objects"
     summary = "foreground objects vs the site's normal objects: size for the place, motion, appearance (kNN)"
     needs_background = True
-    saved_before = {"track": 0.0}
+    saved_before = {"track": 0.0, "cut_by_motion": False}
 
     @dataclass
     class Params:
@@ -196,6 +199,7 @@ class ObjectTier(Tier):
         adapt: float = 0.01  # background update rate where no object is
         absorb_frames: int = 1500  # foreground this long joins the background (1 min at 25 frames/s)
         track: float = 0.5  # weight of a track's past in its objects' size and motion (0: not followed)
+        cut_by_motion: bool = True  # an object cut by the frame's edge is judged by its motion alone
 
     background: np.ndarray | None = None
 
@@ -223,6 +227,7 @@ class ObjectTier(Tier):
     def fit(self, clips: list[list[Any]], **_: Any) -> list[np.ndarray]:
         sets = [list(clip) for clip in clips]
         raw = np.concatenate([p.raw for clip in sets for p in clip] or [np.zeros((0, HIST.stop), np.float32)])
+        cut = np.concatenate([p.cut for clip in sets for p in clip] or [np.zeros(0, bool)])
         frame_of = [np.concatenate([p.frame + sum(len(q.indices) for q in clip[:i]) for i, p in enumerate(clip)]
                                    or [np.zeros(0, np.int64)]) for clip in sets]
         lengths = [sum(len(p.indices) for p in clip) for clip in sets]
@@ -249,7 +254,7 @@ class ObjectTier(Tier):
         self.scale = np.percentile(out_of_fold, 99, axis=0).astype(np.float32) + 1e-6
         self.train = raw[keep]
         self._index()
-        per_object = (out_of_fold / self.scale).max(1)
+        per_object = self._judged(out_of_fold / self.scale, cut).max(1)
         scores = []
         start = 0
         for frames, n in zip(frame_of, lengths):
@@ -281,6 +286,15 @@ class ObjectTier(Tier):
         # model's question, and tying speed to place flags every walker on a rarely used edge.
         return [z[:, [0, 1, 2, 3]], z[:, [3, 5, 6, 7]], z[:, [4, 8, *range(9, z.shape[1])]]]
 
+    def _judged(self, per_group: np.ndarray, cut: np.ndarray) -> np.ndarray:
+        """Per-group scores with the size and appearance of objects cut by the frame's edge left out:
+        a person half in view is neither their own size nor shape, and the edge is where everyone
+        enters, so those judgements would flag arrivals at any place the normal footage saw few."""
+        if self.params.cut_by_motion and cut.any():
+            per_group = per_group.copy()
+            per_group[np.ix_(cut, [0, 2])] = 0.0
+        return per_group
+
     def _index(self) -> None:
         self.models = [cKDTree(s) for s in self._spaces(self.train)]
         self.places = cKDTree(self.train[:, PLACE])
@@ -293,7 +307,7 @@ class ObjectTier(Tier):
         if len(part.raw):
             per_group = np.column_stack([_nearest(m, s, self.params.k)[0].mean(1)
                                          for m, s in zip(self.models, self._spaces(part.raw))])
-            per_group /= self.scale
+            per_group = self._judged(per_group / self.scale, part.cut)
             per_object = per_group.max(1)
             for i in np.argsort(per_object):  # ascending: the frame keeps its most unusual object
                 scores[part.frame[i]] = per_object[i]
