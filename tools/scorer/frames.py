@@ -249,9 +249,11 @@ class OpeningTracker:
     def feed(self, chunk: FrameChunk) -> None:
         if self.end is not None:
             return
-        levels, spreads, changes = chunk.gray.mean((1, 2)), chunk.gray.std((1, 2)), chunk.diff.mean((1, 2))
-        for index, level, spread, change in zip(chunk.indices.tolist(), levels.tolist(), spreads.tolist(),
-                                                changes.tolist()):
+        # frame by frame: the opening usually ends at the first frame, and the spread of a whole chunk
+        # cost 7 % of scoring Ped2's 180-frame clips
+        for index, gray, diff in zip(chunk.indices.tolist(), chunk.gray, chunk.diff):
+            level, spread = (float(v[0, 0]) for v in cv2.meanStdDev(gray))
+            change = float(cv2.mean(diff)[0])
             step = 0.0 if self._level is None else abs(level - self._level)
             if spread >= self.BLANK_SPREAD and not (step >= self.MIN_STEP and step >= self.GLOBAL_SHARE * change):
                 self.end = index
