@@ -303,13 +303,13 @@ def test_objects_are_followed_and_scorers_saved_before_tracking_load_without_it(
     assert Scorer.load(folder).tiers["objects"].params.track == 0.0
 
 
-def test_an_object_cut_by_the_frames_edge_is_judged_by_its_motion_alone(fitted):
+def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_larger_than_seen_there(fitted):
     from vadagent.tools.scorer.frames import FrameChunk
     from vadagent.tools.scorer.tiers.objects import SIZE, ObjectSet
 
     tier = fitted.tiers["objects"]
     height, width = tier.size
-    gray = np.repeat(tier.background.astype(np.uint8)[None], 1, axis=0)
+    gray = tier.background.astype(np.uint8)[None].copy()
     gray[0, 40:60, 0:12] = 255  # half in view at the left edge
     gray[0, 40:60, 80:92] = 255  # the same shape in the middle
     chunk = FrameChunk(np.arange(1), gray, np.zeros_like(gray), np.zeros((1, height, width, 2), np.float32),
@@ -317,18 +317,24 @@ def test_an_object_cut_by_the_frames_edge_is_judged_by_its_motion_alone(fitted):
     found = tier.reader().feed(chunk)
     assert found.cut[np.argsort(found.box[:, 0])].tolist() == [True, False]
 
-    five_times = tier.train[:1].copy()
-    five_times[0, SIZE.start] += np.log(5.0)  # a normal object made five times as wide as it was
-    part = ObjectSet(np.arange(2), np.arange(2), np.repeat(five_times, 2, axis=0), np.zeros((2, 4), np.float32),
-                     np.array([False, True]))
-    inside, at_edge = tier.score(part).scores
-    assert inside > 1.0  # beyond the normal objects' 99th percentile, for its size and shape
-    assert at_edge < 0.5 * inside  # its motion is a normal object's
-    tier.params.cut_by_motion = False
-    try:
-        assert tier.score(part).scores[1] == pytest.approx(inside, rel=1e-6)
-    finally:
-        tier.params.cut_by_motion = True
+    def scored(width_factor: float, rule: bool = True) -> np.ndarray:
+        """Scores of a normal object made `width_factor` as wide, seen whole and cut by the edge."""
+        changed = tier.train[:1].copy()
+        changed[0, SIZE.start] += np.log(width_factor)
+        part = ObjectSet(np.arange(2), np.arange(2), np.repeat(changed, 2, axis=0), np.zeros((2, 4), np.float32),
+                         np.array([False, True]))
+        tier.params.cut_by_motion = rule
+        try:
+            return tier.score(part).scores
+        finally:
+            tier.params.cut_by_motion = True
+
+    whole, cut = scored(1 / 5)  # a sliver: what a person entering from the side shows of themself
+    assert whole > 1.0  # beyond the normal objects' 99th percentile, for its size and shape
+    assert cut < 0.3  # its motion is a normal object's
+    assert scored(1 / 5, rule=False)[1] == pytest.approx(whole, rel=1e-6)
+    whole, cut = scored(5.0)  # wider than anything seen there even though part of it is out of view
+    assert cut > 1.0 and cut == pytest.approx(whole, rel=0.2)
 
 
 def test_static_footage_and_non_finite_artefacts_are_refused(tmp_path, fitted):

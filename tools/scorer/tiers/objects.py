@@ -14,7 +14,8 @@ object that turns back abruptly shows as motion unlike its speed. Three k-neares
 models of the normal objects score each object: size for its place, motion for its size, and
 appearance. Each is scaled so that 1.0 is the 99th percentile of normal objects scored out of
 sample (other folds of the footage), an object scores its most unusual aspect, and a frame its
-most unusual object.
+most unusual object. An object cut by the frame's edge is only partly in view: it is judged by its
+motion, and by its size only where the part in view is already larger than the normal objects there.
 
 A frame with no object scores 0, so a crowd that is normal at a site adds nothing however fast it
 moves: only objects unlike the site's own normal objects count.
@@ -43,6 +44,7 @@ MAX_TRAIN_OBJECTS = 60_000
 PARALLEL_QUERIES = 4096  # k-d tree queries at once worth a thread per core
 APPEARANCE_DIMS = 8
 SETTLE_FRAMES = 50  # after the camera last moved, frames are registered on the background this long
+NEARBY = 20  # normal objects nearest a place, for how large and fast things get there
 ABSORB_RATE = 0.1  # background update per frame where something has stood `absorb_frames`
 
 
@@ -199,7 +201,7 @@ class ObjectTier(Tier):
         adapt: float = 0.01  # background update rate where no object is
         absorb_frames: int = 1500  # foreground this long joins the background (1 min at 25 frames/s)
         track: float = 0.5  # weight of a track's past in its objects' size and motion (0: not followed)
-        cut_by_motion: bool = True  # an object cut by the frame's edge is judged by its motion alone
+        cut_by_motion: bool = True  # an object cut by the frame's edge: its motion, and its size only if too large
 
     background: np.ndarray | None = None
 
@@ -254,7 +256,7 @@ class ObjectTier(Tier):
         self.scale = np.percentile(out_of_fold, 99, axis=0).astype(np.float32) + 1e-6
         self.train = raw[keep]
         self._index()
-        per_object = self._judged(out_of_fold / self.scale, cut).max(1)
+        per_object = self._judged(out_of_fold / self.scale, raw, cut).max(1)
         scores = []
         start = 0
         for frames, n in zip(frame_of, lengths):
@@ -286,14 +288,23 @@ class ObjectTier(Tier):
         # model's question, and tying speed to place flags every walker on a rarely used edge.
         return [z[:, [0, 1, 2, 3]], z[:, [3, 5, 6, 7]], z[:, [4, 8, *range(9, z.shape[1])]]]
 
-    def _judged(self, per_group: np.ndarray, cut: np.ndarray) -> np.ndarray:
-        """Per-group scores with the size and appearance of objects cut by the frame's edge left out:
-        a person half in view is neither their own size nor shape, and the edge is where everyone
-        enters, so those judgements would flag arrivals at any place the normal footage saw few."""
+    def _judged(self, per_group: np.ndarray, raw: np.ndarray, cut: np.ndarray) -> np.ndarray:
+        """Per-group scores, with what cannot be judged of objects cut by the frame's edge left out: a
+        person half in view is neither their own size nor shape, and the edge is where everyone enters,
+        so those judgements would flag arrivals wherever the normal footage saw few. Their appearance
+        is left out; their size counts only where the part in view is already wider or taller than
+        any normal object near that place (the whole is larger still: someone too close to the camera)."""
         if self.params.cut_by_motion and cut.any():
             per_group = per_group.copy()
-            per_group[np.ix_(cut, [0, 2])] = 0.0
+            per_group[cut, 2] = 0.0
+            cut = np.flatnonzero(cut)
+            per_group[cut[~self._larger_than_seen(raw[cut])], 0] = 0.0
         return per_group
+
+    def _larger_than_seen(self, raw: np.ndarray) -> np.ndarray:
+        """Whether each object is wider or taller than all the normal objects nearest its place."""
+        _, near = _nearest(self.places, raw[:, PLACE], min(NEARBY, len(self.train)))
+        return (raw[:, SIZE] > self.train[near][:, :, SIZE].max(1)).any(1)
 
     def _index(self) -> None:
         self.models = [cKDTree(s) for s in self._spaces(self.train)]
@@ -307,7 +318,7 @@ class ObjectTier(Tier):
         if len(part.raw):
             per_group = np.column_stack([_nearest(m, s, self.params.k)[0].mean(1)
                                          for m, s in zip(self.models, self._spaces(part.raw))])
-            per_group = self._judged(per_group / self.scale, part.cut)
+            per_group = self._judged(per_group / self.scale, part.raw, part.cut)
             per_object = per_group.max(1)
             for i in np.argsort(per_object):  # ascending: the frame keeps its most unusual object
                 scores[part.frame[i]] = per_object[i]
@@ -321,7 +332,7 @@ class ObjectTier(Tier):
         if not len(objects):
             return
         raw = part.raw[objects]
-        _, near = _nearest(self.places, raw[:, PLACE], min(20, len(self.train)))
+        _, near = _nearest(self.places, raw[:, PLACE], min(NEARBY, len(self.train)))
         height, width = self.background.shape
         height, width = height * self.step, width * self.step
         for row, frame, nearby in zip(raw, frames, near):
