@@ -299,8 +299,10 @@ def test_objects_are_followed_and_scorers_saved_before_tracking_load_without_it(
     folder = fitted.save(tmp_path / "s")
     meta = json.loads((folder / "scorer.json").read_text())
     del meta["tiers"]["objects"]["params"]["track"]  # as saved before objects were followed
+    del meta["tiers"]["objects"]["params"]["cut_by_motion"]  # and before cut objects were judged apart
     (folder / "scorer.json").write_text(json.dumps(meta))
-    assert Scorer.load(folder).tiers["objects"].params.track == 0.0
+    restored = Scorer.load(folder).tiers["objects"].params
+    assert restored.track == 0.0 and restored.cut_by_motion is False
 
 
 def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_larger_than_seen_there(fitted):

@@ -41,6 +41,7 @@ MIN_FRAMES = 150  # below this, nothing can be spared for self-validation
 FOLDS = 4
 WINDOW_SOURCES_PER_FOLD = 4  # segments per fold whose frames are kept for synthetic windows (see window_sources)
 ROUNDS = FOLDS  # folds held out in turn; evals/bench_selection.py compares 1, the scheme before
+DRAW = 0  # which draw of synthetic windows; evals/bench_setting.py varies it to see a draw's noise
 LEAD, WINDOW = 8, 24  # clean frames before each synthetic anomaly, and its length
 MIN_WINDOW = 6
 SPEED_UP = 4
@@ -216,7 +217,7 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
     for number, fold in enumerate(rounds, 1):
         held = [i for i, f in enumerate(folds) if f == fold]
         fit = [i for i, f in enumerate(folds) if f != fold]
-        windows = synthetic_windows([extracted.frames[i] for i in held], background, seed=fold,
+        windows = synthetic_windows([extracted.frames[i] for i in held], background, seed=fold + 1000 * DRAW,
                                     per_kind=-(-WINDOWS_PER_KIND // len(rounds)))
         calibrations = {}
         for name, tier in tiers.items():
