@@ -30,7 +30,8 @@ def main() -> None:
     add_data_argument(parser, "--root", "ucsd_ped2")
     add_results_argument(parser)
     parser.add_argument("--setting", required=True, help="TIER.PARAM, e.g. objects.cut_by_motion")
-    parser.add_argument("--values", required=True, help="comma-separated values, as YAML/JSON reads them (first: the one judged)")
+    parser.add_argument("--values", required=True,
+                        help="comma-separated values as JSON reads them (true, 250, 0.5); the first is judged against the others")
     parser.add_argument("--draws", type=int, default=3, help="draws of synthetic windows")
     parser.add_argument("--name", default="bench_setting")
     args = parser.parse_args()

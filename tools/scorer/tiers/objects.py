@@ -40,6 +40,7 @@ SIZE = slice(2, 4)
 FILL, VX, VY, SPEED = 4, 5, 6, 7
 HIST = slice(8, 8 + HIST_CELLS[0] * HIST_CELLS[1] * BINS)
 GROUPS = ("size for its place", "motion for its size", "appearance")
+SIZE_GROUP, MOTION_GROUP, APPEARANCE_GROUP = range(len(GROUPS))
 MAX_TRAIN_OBJECTS = 60_000
 PARALLEL_QUERIES = 4096  # k-d tree queries at once worth a thread per core
 APPEARANCE_DIMS = 8
@@ -296,9 +297,9 @@ class ObjectTier(Tier):
         any normal object near that place (the whole is larger still: someone too close to the camera)."""
         if self.params.cut_by_motion and cut.any():
             per_group = per_group.copy()
-            per_group[cut, 2] = 0.0
+            per_group[cut, APPEARANCE_GROUP] = 0.0
             cut = np.flatnonzero(cut)
-            per_group[cut[~self._larger_than_seen(raw[cut])], 0] = 0.0
+            per_group[cut[~self._larger_than_seen(raw[cut])], SIZE_GROUP] = 0.0
         return per_group
 
     def _larger_than_seen(self, raw: np.ndarray) -> np.ndarray:
@@ -345,15 +346,15 @@ class ObjectTier(Tier):
             evidence.vs_normal[frame] = row[SPEED] / fastest
             group = int(np.argmax(per_group[i]))
             gap = float(np.hypot(*(normal[0, PLACE] - row[PLACE]) * (width, height)))
-            if group == 0 and gap > 0.1 * max(width, height):
+            if group == SIZE_GROUP and gap > 0.1 * max(width, height):
                 text = f"an object where the normal footage shows none (nearest normal object {gap:.0f} px away)"
-            elif group == 0:
+            elif group == SIZE_GROUP:
                 taller = np.exp(row[3] - normal[:, 3].max())
                 wider = np.exp(row[2] - normal[:, 2].max())
                 ratio, what = max((taller, "taller"), (wider, "wider"))
                 text = (f"an object {ratio:.1f}× {what} than anything seen there" if ratio > 1
                         else "an object of a size not seen there")
-            elif group == 1:
+            elif group == MOTION_GROUP:
                 heading = COMPASS[int(((evidence.direction_deg[frame] + 22.5) % 360) // 45)]
                 text = f"an object moving {heading}, {row[SPEED] / fastest:.1f}× the fastest normal object near there"
             else:
