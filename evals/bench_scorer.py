@@ -8,6 +8,9 @@
    2 cores (the baseline, in a child process under taskset), then the default set and the set with
    the learned tier on all cores, and on the GPU when there is one — frame AUC (micro/macro, raw
    and smoothed), fit seconds, frames/s and the ratio to the baseline.
+3. Where a frame's time goes with the default tiers, stage by stage on every device (decoding,
+   decoding with optical flow, each tier's reading and scoring, end to end), so speed work and the
+   GPU port start from the costly stage. `--stages-only` runs this part alone.
 Writes evals/results/bench_scorer.{md,json} (or --name).
 """
 
@@ -31,7 +34,9 @@ from vadagent.evals.common import add_data_argument, add_results_argument, write
 from vadagent.evals.datasets import load_ucsd
 from vadagent.evals.detect import run_detect
 from vadagent.tools.scorer import ScorerConfig
+from vadagent.tools.scorer.frames import chunks
 from vadagent.tools.scorer.net import PredictorConfig
+from vadagent.tools.scorer.scorer import Scorer, SourceSpec
 from vadagent.tools.scorer.train import predictor_errors, train_predictor
 from vadagent.tools.video import open_video
 
@@ -110,6 +115,51 @@ def pinned_row(root: Path, tiers: list[str], cores: int) -> dict | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def stage_costs(root: Path, device: str) -> list[dict]:
+    """Milliseconds per frame of each stage of scoring Ped2's test clips with the default tiers fitted
+    on its training clips (no selection). Stages are timed one after another on frames already read,
+    except decoding and flow; end to end they overlap (flow runs a chunk ahead in worker threads), so
+    the stages add up to more than the end-to-end time."""
+    data = load_ucsd(root)
+    scorer = Scorer.fit([SourceSpec(str(p)) for p in data.train], ScorerConfig(select=False), folder_fps=data.fps,
+                        device=device)
+
+    def read(flow: str | None) -> tuple[list, float]:
+        started, chunked = time.perf_counter(), []
+        for video in data.test:
+            with open_video(str(video.path), folder_fps=data.fps) as source:
+                chunked += list(chunks(source, scorer.width, scorer.height, flow=flow, chunk=scorer.config.chunk_frames))
+        return chunked, time.perf_counter() - started
+
+    _, decoding = read(None)
+    frames, flowing = read(scorer.config.flow_for(scorer.tiers))
+    count = sum(len(c) for c in frames)
+    seconds = {"decoding": decoding, f"decoding and {scorer.config.flow} flow": flowing}
+    for name, tier in scorer.tiers.items():
+        reader, started = tier.reader(), time.perf_counter()
+        parts = [reader.feed(chunk) for chunk in frames]
+        seconds[f"{name}: reading"] = time.perf_counter() - started
+        started = time.perf_counter()
+        for part in parts:
+            tier.score(part, device)
+        seconds[f"{name}: scoring"] = time.perf_counter() - started
+    started = time.perf_counter()
+    for video in data.test:
+        scorer.score(video.path, folder_fps=data.fps, device=device)
+    seconds["end to end"] = time.perf_counter() - started
+    whole = seconds["end to end"]
+    return [{"device": device, "stage": stage, "ms_per_frame": round(1000 * s / count, 3),
+             "share_of_end_to_end": round(s / whole, 2)} for stage, s in seconds.items()]
+
+
+def stage_lines(stages: list[dict]) -> list[str]:
+    return ["## Where a frame's time goes (default tiers, Ped2's test clips)", "",
+            "Stages timed one after another; end to end they overlap (flow runs ahead in worker threads), so "
+            "their shares add up to more than 1.", "",
+            "| device | stage | ms / frame | share of end to end |", "|---|---|---|---|"] + [
+        f"| {r['device']} | {r['stage']} | {r['ms_per_frame']} | {r['share_of_end_to_end']} |" for r in stages]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_argument(parser, "--root", "ucsd_ped2")
@@ -117,6 +167,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="epochs timed for the network-alone comparison")
     parser.add_argument("--name", default="bench_scorer")
     parser.add_argument("--note", default="", help="a line about the data (e.g. how it was transferred)")
+    parser.add_argument("--stages-only", action="store_true", help="only where a frame's time goes (part 3)")
     parser.add_argument("--one-row", nargs=2, metavar=("TIERS", "DEVICE"), help=argparse.SUPPRESS)  # the pinned child
     args = parser.parse_args()
     if args.one_row:
@@ -126,6 +177,13 @@ def main() -> None:
     data = load_ucsd(args.root)
     gpu = "cuda" if torch.cuda.is_available() else None
     devices = ["cpu"] + ([gpu] if gpu else [])
+    stages = [row for device in devices for row in stage_costs(args.root, device)]
+    for row in stages:
+        print(row, flush=True)
+    if args.stages_only:
+        lines = [f"# Scorer stages ({data.name})", "", *([args.note, ""] if args.note else []), *stage_lines(stages)]
+        print(write_results(args.name, {"dataset": data.name, "stages": stages}, "\n".join(lines), args.results).read_text())
+        return
     size = (PredictorConfig().width, PredictorConfig().height)
     train = [_small_frames(p, size, data.fps) for p in data.train]
     test = [_small_frames(v.path, size, data.fps) for v in data.test]
@@ -146,7 +204,7 @@ def main() -> None:
         row["speed_vs_first_row"] = round(row["frames_per_second"] / reference, 2)
 
     payload = {"dataset": data.name, "root": str(args.root), "note": args.note, "network_alone": network,
-               "end_to_end": end_to_end, "smoothing_sigma": 3.0,
+               "end_to_end": end_to_end, "stages": stages, "smoothing_sigma": 3.0,
                "gpu": torch.cuda.get_device_name(0) if gpu else None}
     lines = [f"# Scorer speed, CPU vs GPU ({data.name})", "", args.note, "",
              "## Learned tier's network alone (frames already decoded at network size)", "",
@@ -163,6 +221,7 @@ def main() -> None:
     lines += [f"| {r['tiers']} | {r['device']} | {r['cores_allowed']} | {r['cores_busy']} | {r['micro_auc']} | "
               f"{r['micro_auc_smoothed']} | {r['macro_auc']} | {r['macro_auc_smoothed']} | {r['event_recall_at_10pct']} | "
               f"{r['fit_seconds']} | {r['frames_per_second']} | {r['speed_vs_first_row']} |" for r in end_to_end]
+    lines += ["", *stage_lines(stages)]
     print(write_results(args.name, payload, "\n".join(lines), args.results).read_text())
 
 
