@@ -33,10 +33,9 @@ from vadagent.devices import usable_cores
 from vadagent.evals.common import add_data_argument, add_results_argument, write_results
 from vadagent.evals.datasets import load_ucsd
 from vadagent.evals.detect import run_detect
-from vadagent.tools.scorer import ScorerConfig
+from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.scorer.frames import chunks
 from vadagent.tools.scorer.net import PredictorConfig
-from vadagent.tools.scorer.scorer import Scorer, SourceSpec
 from vadagent.tools.scorer.train import predictor_errors, train_predictor
 from vadagent.tools.video import open_video
 

@@ -20,8 +20,7 @@ import numpy as np
 
 from vadagent.evals.common import add_data_argument, add_results_argument, write_results
 from vadagent.evals.datasets import load_ucsd
-from vadagent.tools.scorer import ScorerConfig, selection
-from vadagent.tools.scorer.scorer import Scorer, SourceSpec
+from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec, selection
 from vadagent.tools.scorer.selection import describe
 
 
