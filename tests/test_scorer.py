@@ -300,9 +300,10 @@ def test_objects_are_followed_and_scorers_saved_before_tracking_load_without_it(
     meta = json.loads((folder / "scorer.json").read_text())
     del meta["tiers"]["objects"]["params"]["track"]  # as saved before objects were followed
     del meta["tiers"]["objects"]["params"]["cut_by_motion"]  # and before cut objects were judged apart
+    del meta["tiers"]["objects"]["params"]["cut_height"]  # and before their motion was judged for a height
     (folder / "scorer.json").write_text(json.dumps(meta))
     restored = Scorer.load(folder).tiers["objects"].params
-    assert restored.track == 0.0 and restored.cut_by_motion is False
+    assert restored.track == 0.0 and restored.cut_by_motion is False and restored.cut_height is False
 
 
 def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_larger_than_seen_there(fitted):
@@ -337,6 +338,26 @@ def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_lar
     assert scored(1 / 5, rule=False)[1] == pytest.approx(whole, rel=1e-6)
     whole, cut = scored(5.0)  # wider than anything seen there even though part of it is out of view
     assert cut > 1.0 and cut == pytest.approx(whole, rel=0.2)
+
+
+def test_a_cut_objects_motion_is_judged_for_a_height_it_may_have_there_not_the_sliver_in_view(fitted):
+    from vadagent.tools.scorer.tiers.objects import SIZE, ObjectSet
+
+    tier = fitted.tiers["objects"]
+    sliver = tier.train[np.argmax(tier.train[:, SIZE.stop - 1])][None].copy()  # the tallest normal object
+    sliver[0, SIZE.stop - 1] -= np.log(4.0)  # a quarter of it in view: shorter than any normal object
+
+    def scored(cut: bool, rule: bool) -> float:
+        part = ObjectSet(np.arange(1), np.arange(1), sliver, np.zeros((1, 4), np.float32), np.array([cut]))
+        tier.params.cut_height = rule
+        try:
+            return float(tier.score(part).scores[0])
+        finally:
+            tier.params.cut_height = True
+
+    assert scored(cut=True, rule=False) > 1.0  # its motion, for the sliver's height, is unlike any normal object's
+    assert scored(cut=True, rule=True) < 0.3  # for the height of the tallest normal object near there it is theirs
+    assert scored(cut=False, rule=True) > 1.0  # in full view, that short an object is judged as it is
 
 
 def test_static_footage_and_non_finite_artefacts_are_refused(tmp_path, fitted):

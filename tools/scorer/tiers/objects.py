@@ -190,7 +190,7 @@ class ObjectTier(Tier):
     name = "objects"
     summary = "foreground objects vs the site's normal objects: size for the place, motion, appearance (kNN)"
     needs_background = True
-    saved_before = {"track": 0.0, "cut_by_motion": False}
+    saved_before = {"track": 0.0, "cut_by_motion": False, "cut_height": False}
 
     @dataclass
     class Params:
@@ -203,6 +203,7 @@ class ObjectTier(Tier):
         absorb_frames: int = 1500  # foreground this long joins the background (1 min at 25 frames/s)
         track: float = 0.5  # weight of a track's past in its objects' size and motion (0: not followed)
         cut_by_motion: bool = True  # an object cut by the frame's edge: its motion, and its size only if too large
+        cut_height: bool = True  # with cut_by_motion: its motion judged for a height up to the tallest there
 
     background: np.ndarray | None = None
 
@@ -241,6 +242,8 @@ class ObjectTier(Tier):
         keep = np.sort(rng.choice(len(raw), MAX_TRAIN_OBJECTS, replace=False)) if len(raw) > MAX_TRAIN_OBJECTS \
             else np.arange(len(raw))
         self._fit_projection(raw[keep])
+        self.train = raw[keep]
+        self.places = cKDTree(self.train[:, PLACE])
         spaces = self._spaces(raw)
         folds_by_frame = fold_of(len(sets), lengths)
         fold = np.concatenate([f[fr] for f, fr in zip(folds_by_frame, frame_of)])
@@ -252,10 +255,12 @@ class ObjectTier(Tier):
             if train.sum() <= k:
                 train = fold != f
             for g, space in enumerate(spaces):
-                dist, _ = _nearest(cKDTree(space[train]), space[test], k)
+                tree = cKDTree(space[train])
+                dist, _ = _nearest(tree, space[test], k)
                 out_of_fold[test, g] = dist.mean(1)
+                if g == MOTION_GROUP:
+                    out_of_fold[test, g] = self._motion_when_cut(tree, raw[test], cut[test], out_of_fold[test, g])
         self.scale = np.percentile(out_of_fold, 99, axis=0).astype(np.float32) + 1e-6
-        self.train = raw[keep]
         self._index()
         per_object = self._judged(out_of_fold / self.scale, raw, cut).max(1)
         scores = []
@@ -289,6 +294,25 @@ class ObjectTier(Tier):
         # model's question, and tying speed to place flags every walker on a rarely used edge.
         return [z[:, [0, 1, 2, 3]], z[:, [3, 5, 6, 7]], z[:, [4, 8, *range(9, z.shape[1])]]]
 
+    def _motion_when_cut(self, tree: cKDTree, raw: np.ndarray, cut: np.ndarray, dist: np.ndarray) -> np.ndarray:
+        """`dist`, the motion distances of objects for their height in view, with an object cut by the
+        frame's edge judged for the height that suits its motion best, from the part in view up to the
+        tallest normal object near its place: how tall it is cannot be seen, and for the sliver in view a
+        walker half in view at the bottom edge moves too fast. Motion only ever reads as more normal."""
+        if not (self.params.cut_by_motion and self.params.cut_height and cut.any()):
+            return dist
+        rows = np.flatnonzero(cut)
+        _, near = _nearest(self.places, raw[rows][:, PLACE], min(NEARBY, len(self.train)))
+        nearby = self.train[near][:, :, 3]
+        dist = dist.copy()
+        for share in (50, 100):  # the median and the tallest of them
+            heights = np.maximum(raw[rows, 3], np.percentile(nearby, share, axis=1))
+            space = self._spaces(raw[rows])[MOTION_GROUP]
+            space[:, 0] = (heights - self.mean[3]) / self.std[3]
+            judged, _ = _nearest(tree, space, self.params.k)
+            dist[rows] = np.minimum(dist[rows], judged.mean(1))
+        return dist
+
     def _judged(self, per_group: np.ndarray, raw: np.ndarray, cut: np.ndarray) -> np.ndarray:
         """Per-group scores, with what cannot be judged of objects cut by the frame's edge left out: a
         person half in view is neither their own size nor shape, and the edge is where everyone enters,
@@ -319,6 +343,8 @@ class ObjectTier(Tier):
         if len(part.raw):
             per_group = np.column_stack([_nearest(m, s, self.params.k)[0].mean(1)
                                          for m, s in zip(self.models, self._spaces(part.raw))])
+            per_group[:, MOTION_GROUP] = self._motion_when_cut(self.models[MOTION_GROUP], part.raw, part.cut,
+                                                               per_group[:, MOTION_GROUP])
             per_group = self._judged(per_group / self.scale, part.raw, part.cut)
             per_object = per_group.max(1)
             for i in np.argsort(per_object):  # ascending: the frame keeps its most unusual object
