@@ -47,8 +47,9 @@ AVENUE_SOURCE = ("Get CUHK Avenue from its official page (Lu et al., ICCV 2013):
                  "testing_videos/NN.avi and ground_truth_demo/testing_label_mask/N_label.mat as distributed; or "
                  "frames in {training,testing}/frames/NN/ with test_frame_labels.npy (flattened over test clips) or "
                  "avenue.mat (gt: [first; last] frame ranges per clip, 1-based).")
-SHANGHAITECH_SOURCE = ("Get ShanghaiTech Campus from its official page (Luo et al., ICCV 2017): training/videos/*.avi, "
-                       "testing/frames/NN_NNNN/, testing/test_frame_mask/NN_NNNN.npy.")
+SHANGHAITECH_SOURCE = ("Get ShanghaiTech Campus from its official page (Luo et al., ICCV 2017): training/videos/*.avi "
+                       "(or their frames in training/frames/NN_NNN/), testing/frames/NN_NNNN/, "
+                       "testing/test_frame_mask/NN_NNNN.npy.")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
 
 
@@ -137,8 +138,17 @@ def _mat(path: Path, name: str) -> np.ndarray:
 
 
 def load_shanghaitech(root: str | Path) -> FrameDataset:
+    """ShanghaiTech Campus as distributed (training videos), or with the training videos' frames
+    extracted to folders as many published set-ups keep them."""
     root = Path(root)
-    train = sorted(_require(root / "training" / "videos", "training/videos/", SHANGHAITECH_SOURCE).glob("*.avi"))
+    _require(root, "dataset folder", SHANGHAITECH_SOURCE)
+    videos, frames = root / "training" / "videos", root / "training" / "frames"
+    if videos.is_dir():
+        train = sorted(videos.glob("*.avi"))
+    else:
+        train = _clip_folders(_require(frames, "training/videos/ (or training/frames/)", SHANGHAITECH_SOURCE))
+    if not train:
+        raise UsageError(f"{videos if videos.is_dir() else frames}: no training videos. {SHANGHAITECH_SOURCE}")
     test_dir = _require(root / "testing" / "frames", "testing/frames/", SHANGHAITECH_SOURCE)
     masks = _require(root / "testing" / "test_frame_mask", "testing/test_frame_mask/", SHANGHAITECH_SOURCE)
     videos = []

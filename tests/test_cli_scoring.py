@@ -121,6 +121,33 @@ def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
         run_detect(load_shanghaitech(tmp_path), ScorerConfig(tiers=["motion"]))
 
 
+def test_shanghaitech_loads_with_its_training_videos_as_frame_folders(tmp_path):
+    import shutil
+
+    import cv2
+
+    from vadagent.errors import UsageError
+    from vadagent.evals.datasets import load_shanghaitech
+    from vadagent.tools.video import open_video
+
+    _shanghaitech_layout(tmp_path)
+    for video in sorted((tmp_path / "training" / "videos").glob("*.avi")):
+        folder = tmp_path / "training" / "frames" / video.stem
+        folder.mkdir(parents=True)
+        with open_video(str(video)) as clip:
+            for i, frame in enumerate(f for b in clip.scan(gray=False) for f in b.frames):
+                cv2.imwrite(str(folder / f"{i:03d}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    shutil.rmtree(tmp_path / "training" / "videos")
+    data = load_shanghaitech(tmp_path)
+    assert [p.name for p in data.train] == ["01_001", "02_001"] and data.train_cameras == ["01", "02"]
+    with open_video(str(data.train[0]), folder_fps=data.fps) as clip:
+        assert clip.info.frame_count == 150
+
+    shutil.rmtree(tmp_path / "training" / "frames")
+    with pytest.raises(UsageError, match="training/videos/ \\(or training/frames/\\)"):
+        load_shanghaitech(tmp_path)
+
+
 def test_avenue_loads_as_distributed_and_as_frame_folders_with_its_mat_ranges(tmp_path):
     import cv2
     import numpy as np
