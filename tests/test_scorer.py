@@ -341,11 +341,11 @@ def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_lar
 
 
 def test_a_cut_objects_motion_is_judged_for_a_height_it_may_have_there_not_the_sliver_in_view(fitted):
-    from vadagent.tools.scorer.tiers.objects import SIZE, ObjectSet
+    from vadagent.tools.scorer.tiers.objects import HEIGHT, ObjectSet
 
     tier = fitted.tiers["objects"]
-    sliver = tier.train[np.argmax(tier.train[:, SIZE.stop - 1])][None].copy()  # the tallest normal object
-    sliver[0, SIZE.stop - 1] -= np.log(4.0)  # a quarter of it in view: shorter than any normal object
+    sliver = tier.train[np.argmax(tier.train[:, HEIGHT])][None].copy()  # the tallest normal object
+    sliver[0, HEIGHT] -= np.log(4.0)  # a quarter of it in view: shorter than any normal object
 
     def scored(cut: bool, rule: bool) -> float:
         part = ObjectSet(np.arange(1), np.arange(1), sliver, np.zeros((1, 4), np.float32), np.array([cut]))

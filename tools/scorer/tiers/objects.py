@@ -37,6 +37,7 @@ HIST_CELLS = (4, 2)  # rows × cols of the appearance grid over a crop
 BINS = 8
 PLACE = slice(0, 2)  # column layout of the raw object vector
 SIZE = slice(2, 4)
+HEIGHT = SIZE.stop - 1  # log height, the size column motion is judged for
 FILL, VX, VY, SPEED = 4, 5, 6, 7
 HIST = slice(8, 8 + HIST_CELLS[0] * HIST_CELLS[1] * BINS)
 GROUPS = ("size for its place", "motion for its size", "appearance")
@@ -164,7 +165,7 @@ class _ObjectReader(Reader):
             scale = np.float32([width, height])
             landed = before[:, PLACE] * scale + before[:, VX : VY + 1] / time_scale
             gap = np.linalg.norm(now[:, None, PLACE] * scale - landed[None], axis=2)
-            close = np.argwhere(gap <= 0.5 * np.exp(now[:, 3, None]))
+            close = np.argwhere(gap <= 0.5 * np.exp(now[:, HEIGHT, None]))
             taken_now, taken_before = set(), set()
             for i, j in close[np.argsort(gap[close[:, 0], close[:, 1]], kind="stable")].tolist():
                 if i in taken_now or j in taken_before:
@@ -243,7 +244,7 @@ class ObjectTier(Tier):
             else np.arange(len(raw))
         self._fit_projection(raw[keep])
         self.train = raw[keep]
-        self.places = cKDTree(self.train[:, PLACE])
+        self._index()  # the nearest normal objects of a place are needed out of fold (_motion_when_cut)
         spaces = self._spaces(raw)
         folds_by_frame = fold_of(len(sets), lengths)
         fold = np.concatenate([f[fr] for f, fr in zip(folds_by_frame, frame_of)])
@@ -261,7 +262,6 @@ class ObjectTier(Tier):
                 if g == MOTION_GROUP:
                     out_of_fold[test, g] = self._motion_when_cut(tree, raw[test], cut[test], out_of_fold[test, g])
         self.scale = np.percentile(out_of_fold, 99, axis=0).astype(np.float32) + 1e-6
-        self._index()
         per_object = self._judged(out_of_fold / self.scale, raw, cut).max(1)
         scores = []
         start = 0
@@ -303,12 +303,12 @@ class ObjectTier(Tier):
             return dist
         rows = np.flatnonzero(cut)
         _, near = _nearest(self.places, raw[rows][:, PLACE], min(NEARBY, len(self.train)))
-        nearby = self.train[near][:, :, 3]
+        nearby = self.train[near][:, :, HEIGHT]
         dist = dist.copy()
         for share in (50, 100):  # the median and the tallest of them
-            heights = np.maximum(raw[rows, 3], np.percentile(nearby, share, axis=1))
+            heights = np.maximum(raw[rows, HEIGHT], np.percentile(nearby, share, axis=1))
             space = self._spaces(raw[rows])[MOTION_GROUP]
-            space[:, 0] = (heights - self.mean[3]) / self.std[3]
+            space[:, 0] = (heights - self.mean[HEIGHT]) / self.std[HEIGHT]  # the motion space's height column
             judged, _ = _nearest(tree, space, self.params.k)
             dist[rows] = np.minimum(dist[rows], judged.mean(1))
         return dist
@@ -375,7 +375,7 @@ class ObjectTier(Tier):
             if group == SIZE_GROUP and gap > 0.1 * max(width, height):
                 text = f"an object where the normal footage shows none (nearest normal object {gap:.0f} px away)"
             elif group == SIZE_GROUP:
-                taller = np.exp(row[3] - normal[:, 3].max())
+                taller = np.exp(row[HEIGHT] - normal[:, HEIGHT].max())
                 wider = np.exp(row[2] - normal[:, 2].max())
                 ratio, what = max((taller, "taller"), (wider, "wider"))
                 text = (f"an object {ratio:.1f}× {what} than anything seen there" if ratio > 1
