@@ -3,7 +3,8 @@
     python evals/bench_flow.py --root DIR (or $VADAGENT_DATA) [--frames 400]
 
 For each preset in tools/scorer/frames.FLOW_PRESETS, on one labelled site (UCSD Ped2 by default):
-- speed: DIS alone on the first --frames training frames at the working size, frames/s and the
+- speed: DIS alone on the first --frames training frames at the flow's size (frames.FLOW_STEP: half
+  the working size, as the scorer computes it), frames/s and the
   ratio to the coarse preset measured in the same run (2 threads' worth on a 2-core machine); and
   end to end with the default tiers (decoding, flow, tiers, fusion): a scorer per preset scores the
   same --clips test videos in turn, --rounds times interleaved, the median frames/s of each;
@@ -30,7 +31,7 @@ from vadagent.evals.common import add_data_argument, add_results_argument, write
 from vadagent.evals.datasets import load_ucsd
 from vadagent.evals.detect import run_detect
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
-from vadagent.tools.scorer.frames import DEFAULT_FLOW, FLOW_PRESETS, flow_estimator, working_size
+from vadagent.tools.scorer.frames import DEFAULT_FLOW, FLOW_PRESETS, flow_estimator, flow_size, working_size
 from vadagent.tools.video import open_video
 
 TIE = 0.005
@@ -41,7 +42,7 @@ def training_frames(paths: list, count: int, fps: float) -> np.ndarray:
     frames = []
     for path in paths:
         with open_video(str(path), folder_fps=fps) as video:
-            size = working_size(video.info.width, video.info.height)
+            size = flow_size(*working_size(video.info.width, video.info.height))
             for batch in video.scan(gray=True, chunk=64):
                 frames += [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in batch.frames]
                 if len(frames) >= count:

@@ -468,8 +468,11 @@ def _square_moving(count: int, step: float = 2.0) -> np.ndarray:
 
 
 def _square_speed(chunk) -> np.ndarray:
-    """Median horizontal flow inside the square's band, per frame of a chunk."""
-    return np.median(chunk.flow[:, 52:68, :, 0].reshape(len(chunk.flow), -1), axis=1)
+    """Median horizontal flow inside the square's band (rows 52 to 68 at the working size), per frame."""
+    from vadagent.tools.scorer.frames import FLOW_STEP
+
+    band = chunk.flow[:, 52 // FLOW_STEP : 68 // FLOW_STEP, :, 0]
+    return np.median(band.reshape(len(chunk.flow), -1), axis=1)
 
 
 def test_dropped_frames_are_put_back_in_fitted_intervals_by_their_timestamps(tmp_path):

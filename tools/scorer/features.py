@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vadagent.tools.scorer.frames import ChunkMaker, working_size
+from vadagent.tools.scorer.frames import FLOW_STEP, ChunkMaker, working_size
 from vadagent.tools.scorer.tiers.base import FrameChunk
 
 __all__ = ["FeatureConfig", "FrameFeatures", "MotionFeatureExtractor", "cell_features", "working_size"]
@@ -58,8 +58,13 @@ class FrameFeatures:
 
 def cell_features(chunk: FrameChunk, config: FeatureConfig) -> FrameFeatures:
     diff = [cells(d.astype(np.float32), config.diff_cell) for d in chunk.diff]
-    flow = [cells(f, config.flow_cell) for f in chunk.flow]
-    speed = [cells(cv2.magnitude(f[..., 0], f[..., 1]), config.flow_cell) for f in chunk.flow]
+    if config.flow_cell % FLOW_STEP == 0:  # flow is at 1/FLOW_STEP of the working size: the same grid
+        planes, cell = chunk.flow, config.flow_cell // FLOW_STEP
+    else:
+        planes = [cv2.resize(f, (config.width, config.height), interpolation=cv2.INTER_LINEAR) for f in chunk.flow]
+        cell = config.flow_cell
+    flow = [cells(f, cell) for f in planes]
+    speed = [cells(cv2.magnitude(f[..., 0], f[..., 1]), cell) for f in planes]
     return FrameFeatures(chunk.indices, np.stack(diff), np.stack(speed), np.stack(flow))
 
 

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
+from vadagent.tools.scorer.frames import FLOW_STEP
 from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, TierUnfit, fold_of, register
 
 COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
@@ -109,7 +110,7 @@ class _ObjectReader(Reader):
         frames, rows, boxes, crops, masks, cut = [], [], [], [], [], []
         for position, (full, full_flow, shaken) in enumerate(zip(chunk.gray, chunk.flow, chunk.shake)):
             gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
-            flow = full_flow[::step, ::step][:height, :width] / step
+            flow = self._at_object_scale(full_flow) / step
             self.shaking = SETTLE_FRAMES if shaken else max(self.shaking - 1, 0)
             if self.shaking:  # the camera moved lately: put the frame back where the background is
                 gray = self._registered(gray)
@@ -153,6 +154,14 @@ class _ObjectReader(Reader):
         raw = np.concatenate([found, _appearance(crops, masks)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4),
                          np.asarray(cut, bool))
+
+    def _at_object_scale(self, flow: np.ndarray) -> np.ndarray:
+        """A frame's flow (at 1/FLOW_STEP of the working size) sampled at the objects' size."""
+        height, width = self.background.shape
+        ratio, rest = divmod(self.tier.step, FLOW_STEP)
+        if ratio and not rest:
+            return flow[::ratio, ::ratio][:height, :width]
+        return cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
 
     def _follow(self, now: np.ndarray, width: int, height: int, time_scale: float = 1.0) -> np.ndarray:
         """This frame's objects with size and motion averaged along their tracks (weight `track` on the
