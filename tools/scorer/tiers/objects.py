@@ -314,9 +314,9 @@ class ObjectTier(Tier):
         _, near = _nearest(self.places, raw[rows][:, PLACE], min(NEARBY, len(self.train)))
         nearby = self.train[near][:, :, HEIGHT]
         dist = dist.copy()
+        space = self._spaces(raw[rows])[MOTION_GROUP]
         for share in (50, 100):  # the median and the tallest of them
             heights = np.maximum(raw[rows, HEIGHT], np.percentile(nearby, share, axis=1))
-            space = self._spaces(raw[rows])[MOTION_GROUP]
             space[:, 0] = (heights - self.mean[HEIGHT]) / self.std[HEIGHT]  # the motion space's height column
             judged, _ = _nearest(tree, space, self.params.k)
             dist[rows] = np.minimum(dist[rows], judged.mean(1))
