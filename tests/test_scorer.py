@@ -301,9 +301,11 @@ def test_objects_are_followed_and_scorers_saved_before_tracking_load_without_it(
     del meta["tiers"]["objects"]["params"]["track"]  # as saved before objects were followed
     del meta["tiers"]["objects"]["params"]["cut_by_motion"]  # and before cut objects were judged apart
     del meta["tiers"]["objects"]["params"]["cut_height"]  # and before their motion was judged for a height
+    del meta["tiers"]["objects"]["params"]["isotropic"]  # and before places and velocities were vectors
     (folder / "scorer.json").write_text(json.dumps(meta))
     restored = Scorer.load(folder).tiers["objects"].params
     assert restored.track == 0.0 and restored.cut_by_motion is False and restored.cut_height is False
+    assert restored.isotropic is False
 
 
 def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_larger_than_seen_there(fitted):
@@ -358,6 +360,37 @@ def test_a_cut_objects_motion_is_judged_for_a_height_it_may_have_there_not_the_s
     assert scored(cut=True, rule=False) > 1.0  # its motion, for the sliver's height, is unlike any normal object's
     assert scored(cut=True, rule=True) < 0.3  # for the height of the tallest normal object near there it is theirs
     assert scored(cut=False, rule=True) > 1.0  # in full view, that short an object is judged as it is
+
+
+def test_a_place_and_a_velocity_are_each_judged_on_one_scale_for_both_axes(fitted):
+    """The footpath's walkers cross sideways along a narrow band. Judged axis by axis, by each one's
+    own spread, a walker a few pixels above the band or turned a little up the frame read as unusual."""
+    from vadagent.tools.scorer.tiers.objects import PLACE, SPEED, VX, VY, ObjectSet
+
+    tier = fitted.tiers["objects"]
+    assert tier.params.isotropic
+    height, width = tier.size
+    walker = tier.train[np.argsort(tier.train[:, SPEED])[len(tier.train) // 2]]
+
+    def turned(degrees: float) -> np.ndarray:
+        c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+        row = walker.copy()
+        row[VX], row[VY] = c * walker[VX] - s * walker[VY], s * walker[VX] + c * walker[VY]
+        return row
+
+    def moved(dx: float, dy: float) -> np.ndarray:
+        row = walker.copy()
+        row[PLACE] += (dx / width, dy / height)
+        return row
+
+    rows = np.stack([turned(10), moved(0, 6), turned(90), moved(6, 0)])
+    part = ObjectSet(np.arange(4), np.arange(4), rows, np.zeros((4, 4), np.float32), np.zeros(4, bool))
+    scores = tier.score(part).scores
+    assert scores[0] < 1.0 and scores[1] < 1.0  # within the normal objects' 99th percentile
+    assert scores[2] > 1.0  # walking straight up the frame is still unlike anyone there
+    size_space = [tier._spaces(r[None])[0][0] for r in (walker, rows[1], rows[3])]
+    up, sideways = (np.linalg.norm(z - size_space[0]) for z in size_space[1:])
+    assert up == pytest.approx(sideways, rel=1e-4)  # six pixels count the same either way
 
 
 def test_static_footage_and_non_finite_artefacts_are_refused(tmp_path, fitted):
