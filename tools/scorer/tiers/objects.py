@@ -327,7 +327,7 @@ class ObjectTier(Tier):
         if not (self.params.cut_by_motion and self.params.cut_height and cut.any()):
             return dist
         rows = np.flatnonzero(cut)
-        _, near = _nearest(self.places, raw[rows][:, PLACE], min(NEARBY, len(self.train)))
+        near = self._nearby(raw[rows])
         nearby = self.train[near][:, :, HEIGHT]
         dist = dist.copy()
         space = self._spaces(raw[rows])[MOTION_GROUP]
@@ -353,8 +353,13 @@ class ObjectTier(Tier):
 
     def _larger_than_seen(self, raw: np.ndarray) -> np.ndarray:
         """Whether each object is wider or taller than all the normal objects nearest its place."""
-        _, near = _nearest(self.places, raw[:, PLACE], min(NEARBY, len(self.train)))
+        near = self._nearby(raw)
         return (raw[:, SIZE] > self.train[near][:, :, SIZE].max(1)).any(1)
+
+    def _nearby(self, raw: np.ndarray) -> np.ndarray:
+        """Indices of the normal objects nearest each object's place, (m, NEARBY). Places as fractions of
+        the frame: in pixels, self-validation scored the same (evals/results/bench_setting_pixel_places.md)."""
+        return _nearest(self.places, raw[:, PLACE], min(NEARBY, len(self.train)))[1]
 
     def _index(self) -> None:
         self.models = [cKDTree(s) for s in self._spaces(self.train)]
@@ -384,7 +389,7 @@ class ObjectTier(Tier):
         if not len(objects):
             return
         raw = part.raw[objects]
-        _, near = _nearest(self.places, raw[:, PLACE], min(NEARBY, len(self.train)))
+        near = self._nearby(raw)
         height, width = self.background.shape
         height, width = height * self.step, width * self.step
         for row, frame, nearby in zip(raw, frames, near):
