@@ -301,12 +301,12 @@ class ObjectTier(Tier):
                                 aspect, appearance])
 
     def _spaces(self, raw: np.ndarray) -> list[np.ndarray]:
-        z = (self._columns(raw) - self.mean) / self._spread()
+        z = (self._columns(raw) - self.mean) / self.spread
         # Motion is judged for the object's size, not its place: where walkers may go is the size
         # model's question, and tying speed to place flags every walker on a rarely used edge.
         return [z[:, [0, 1, 2, 3]], z[:, [3, 5, 6, 7]], z[:, [4, 8, *range(9, z.shape[1])]]]
 
-    def _spread(self) -> np.ndarray:
+    def _column_spread(self) -> np.ndarray:
         """What each column is divided by: its own spread, or with `isotropic` one spread for both axes
         of a place (in pixels), of a size and of a velocity, each a vector of one kind. Each axis by its
         own spread made the rarer axis count several times more: on Ped2, whose walkers cross sideways
@@ -333,7 +333,7 @@ class ObjectTier(Tier):
         space = self._spaces(raw[rows])[MOTION_GROUP]
         for share in (50, 100):  # the median and the tallest of them
             heights = np.maximum(raw[rows, HEIGHT], np.percentile(nearby, share, axis=1))
-            space[:, 0] = (heights - self.mean[HEIGHT]) / self._spread()[HEIGHT]  # the motion space's height column
+            space[:, 0] = (heights - self.mean[HEIGHT]) / self.spread[HEIGHT]  # the motion space's height column
             judged, _ = _nearest(tree, space, self.params.k)
             dist[rows] = np.minimum(dist[rows], judged.mean(1))
         return dist
@@ -362,6 +362,8 @@ class ObjectTier(Tier):
         return _nearest(self.places, raw[:, PLACE], min(NEARBY, len(self.train)))[1]
 
     def _index(self) -> None:
+        """The k-d trees of the normal objects, and the column spreads their spaces and every query use."""
+        self.spread = self._column_spread()
         self.models = [cKDTree(s) for s in self._spaces(self.train)]
         self.places = cKDTree(self.train[:, PLACE])
 
