@@ -394,6 +394,49 @@ def test_a_place_and_a_velocity_are_each_judged_on_one_scale_for_both_axes(fitte
     assert up == pytest.approx(sideways, rel=1e-4)  # six pixels count the same either way
 
 
+def test_the_appearance_model_compares_with_a_bounded_sample_of_the_normal_objects(tmp_path, synthetic_normal,
+                                                                                  synthetic_anomalous):
+    """Its look-ups cost time in proportion to the objects it compares with, so it keeps a random
+    sample of them however much footage a site has; the sample survives saving, and scorers saved
+    before it compare with every object."""
+    from vadagent.tools.scorer.tiers.objects import APPEARANCE_GROUP, SIZE_GROUP
+
+    scorer = Scorer.fit([SourceSpec(str(synthetic_normal))],
+                        ScorerConfig(select=False, tiers=["objects"], params={"objects": {"appearance_objects": 60}}))
+    tier = scorer.tiers["objects"]
+    assert len(tier.train) > 200 and tier.models[APPEARANCE_GROUP].n == 60
+    assert tier.models[SIZE_GROUP].n == len(tier.train)  # the cheap spaces keep every object
+    path, _ = synthetic_anomalous
+    loaded = Scorer.load(scorer.save(tmp_path / "s"))
+    np.testing.assert_array_equal(loaded.tiers["objects"].appearance_rows, tier.appearance_rows)
+    np.testing.assert_allclose(loaded.score(path).scores, scorer.score(path).scores, atol=1e-6)
+    arrays, values = tier.state()
+    with pytest.raises(ValueError, match="do not index"):  # a tampered artefact is refused, not read past
+        tier.restore({**arrays, "appearance_rows": np.array([len(tier.train)])}, values)
+    del arrays["appearance_rows"]  # as saved before the sample
+    tier.restore(arrays, values)
+    assert tier.models[APPEARANCE_GROUP].n == len(tier.train)
+
+
+def test_objects_cut_by_the_frames_edge_score_the_same_without_their_appearance_looked_up(fitted,
+                                                                                        synthetic_anomalous):
+    from vadagent.tools.scorer.frames import chunks
+    from vadagent.tools.scorer.tiers.objects import _nearest
+    from vadagent.tools.video import open_video
+
+    tier = fitted.tiers["objects"]
+    reader = tier.reader()
+    with open_video(str(synthetic_anomalous[0])) as video:
+        part = max((reader.feed(c) for c in chunks(video, fitted.width, fitted.height)), key=lambda p: p.cut.sum())
+    assert part.cut.any() and not part.cut.all()
+    skipped = tier._distances(part.raw, part.cut)
+    every = skipped.copy()
+    every[:, -1] = _nearest(tier.models[-1], tier._spaces(part.raw)[-1], tier.params.k)[0].mean(1)
+    assert (skipped[part.cut, -1] == 0).all() and (every[part.cut, -1] > 0).all()
+    np.testing.assert_array_equal(tier._judged(skipped / tier.scale, part.raw, part.cut),
+                                  tier._judged(every / tier.scale, part.raw, part.cut))
+
+
 def test_static_footage_and_non_finite_artefacts_are_refused(tmp_path, fitted):
     import av
 

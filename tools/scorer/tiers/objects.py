@@ -12,7 +12,8 @@ the previous frame's object whose centre, moved on by its velocity, lands neares
 and motion averaged along the track, so one frame's split blob or noisy flow counts for half, and an
 object that turns back abruptly shows as motion unlike its speed. Three k-nearest-neighbour density
 models of the normal objects score each object: size for its place, motion for its size, and
-appearance, on features standardised by the normal objects' spread (one spread for both axes of a
+appearance (against a random sample of the normal objects: `APPEARANCE_OBJECTS`), on features
+standardised by the normal objects' spread (one spread for both axes of a
 place, a size and a velocity, so that neither axis of one counts more than the other). Each is
 scaled so that 1.0 is the 99th percentile of normal objects scored out of sample (other folds of
 the footage), an object scores its most unusual aspect, and a frame its most unusual object. An
@@ -46,6 +47,12 @@ HIST = slice(8, 8 + HIST_CELLS[0] * HIST_CELLS[1] * BINS)
 GROUPS = ("size for its place", "motion for its size", "appearance")
 SIZE_GROUP, MOTION_GROUP, APPEARANCE_GROUP = range(len(GROUPS))
 MAX_TRAIN_OBJECTS = 60_000
+# A random sample of the normal objects is all the appearance model compares with: its look-ups (10
+# dimensions) cost time that grows with the objects kept (40 synthetic clips, 60,000 objects: 0.66 ms a
+# frame against 0.29 with the sample, evals/results/bench_fit_scale.md), while on Ped2's footage 8,000
+# self-validated as all 15,000 did (within ±0.0008 on every tier set and draw; 4,000 lower on 8 of 9:
+# evals/results/bench_setting_appearance_objects.md).
+APPEARANCE_OBJECTS = 8_000
 PARALLEL_QUERIES = 4096  # k-d tree queries at once worth a thread per core
 APPEARANCE_DIMS = 8
 SETTLE_FRAMES = 50  # after the camera last moved, frames are registered on the background this long
@@ -202,7 +209,8 @@ class ObjectTier(Tier):
     name = "objects"
     summary = "foreground objects vs the site's normal objects: size for the place, motion, appearance (kNN)"
     needs_background = True
-    saved_before = {"track": 0.0, "cut_by_motion": False, "cut_height": False, "isotropic": False}
+    saved_before = {"track": 0.0, "cut_by_motion": False, "cut_height": False, "isotropic": False,
+                    "appearance_objects": MAX_TRAIN_OBJECTS}
 
     @dataclass
     class Params:
@@ -217,6 +225,7 @@ class ObjectTier(Tier):
         cut_by_motion: bool = True  # an object cut by the frame's edge: its motion, and its size only if too large
         cut_height: bool = True  # with cut_by_motion: its motion judged for a height up to the tallest there
         isotropic: bool = True  # a place, a size and a velocity each judged on one scale for both axes
+        appearance_objects: int = APPEARANCE_OBJECTS  # normal objects the appearance model compares with
 
     background: np.ndarray | None = None
 
@@ -256,6 +265,10 @@ class ObjectTier(Tier):
             else np.arange(len(raw))
         self._fit_projection(raw[keep])
         self.train = raw[keep]
+        cap = self.params.appearance_objects
+        self.appearance_rows = np.sort(rng.choice(len(keep), cap, replace=False)) if len(keep) > cap \
+            else np.arange(len(keep))
+        remembered = np.isin(np.arange(len(raw)), keep[self.appearance_rows])
         self._index()  # the nearest normal objects of a place are needed out of fold (_motion_when_cut)
         spaces = self._spaces(raw)
         folds_by_frame = fold_of(len(sets), lengths)
@@ -268,7 +281,8 @@ class ObjectTier(Tier):
             if train.sum() <= k:
                 train = fold != f
             for g, space in enumerate(spaces):
-                tree = cKDTree(space[train])
+                rows = train & remembered if g == APPEARANCE_GROUP else train
+                tree = cKDTree(space[rows if rows.sum() > k else train])
                 dist, _ = _nearest(tree, space[test], k)
                 out_of_fold[test, g] = dist.mean(1)
                 if g == MOTION_GROUP:
@@ -364,7 +378,9 @@ class ObjectTier(Tier):
     def _index(self) -> None:
         """The k-d trees of the normal objects, and the column spreads their spaces and every query use."""
         self.spread = self._column_spread()
-        self.models = [cKDTree(s) for s in self._spaces(self.train)]
+        spaces = self._spaces(self.train)
+        spaces[APPEARANCE_GROUP] = spaces[APPEARANCE_GROUP][self.appearance_rows]
+        self.models = [cKDTree(s) for s in spaces]
         self.places = cKDTree(self.train[:, PLACE])
 
     # -- scoring ---------------------------------------------------------------------------------
@@ -373,11 +389,7 @@ class ObjectTier(Tier):
         scores, best = np.zeros(n), np.full(n, -1)
         evidence = Evidence(part.indices, np.zeros((n, 4), np.float32), np.zeros(n), np.zeros(n), np.zeros(n))
         if len(part.raw):
-            per_group = np.column_stack([_nearest(m, s, self.params.k)[0].mean(1)
-                                         for m, s in zip(self.models, self._spaces(part.raw))])
-            per_group[:, MOTION_GROUP] = self._motion_when_cut(self.models[MOTION_GROUP], part.raw, part.cut,
-                                                               per_group[:, MOTION_GROUP])
-            per_group = self._judged(per_group / self.scale, part.raw, part.cut)
+            per_group = self._judged(self._distances(part.raw, part.cut) / self.scale, part.raw, part.cut)
             per_object = per_group.max(1)
             for i in np.argsort(per_object):  # ascending: the frame keeps its most unusual object
                 scores[part.frame[i]] = per_object[i]
@@ -385,6 +397,19 @@ class ObjectTier(Tier):
             shown = best >= 0
             self._explain(part, per_group, best[shown], np.flatnonzero(shown), evidence)
         return TierScores(part.indices, scores, evidence)
+
+    def _distances(self, raw: np.ndarray, cut: np.ndarray) -> np.ndarray:
+        """Mean distance of each object to its k nearest normal objects in each space, (m, groups). The
+        appearance of an object cut by the frame's edge is not looked up: `_judged` leaves it out, and
+        the appearance space (10 dimensions) costs most of the look-ups' time."""
+        spaces = self._spaces(raw)
+        out = np.zeros((len(raw), len(GROUPS)))
+        for g, (tree, space) in enumerate(zip(self.models, spaces)):
+            rows = np.flatnonzero(~cut) if g == APPEARANCE_GROUP and self.params.cut_by_motion else np.arange(len(raw))
+            if len(rows):
+                out[rows, g] = _nearest(tree, space[rows], self.params.k)[0].mean(1)
+        out[:, MOTION_GROUP] = self._motion_when_cut(self.models[MOTION_GROUP], raw, cut, out[:, MOTION_GROUP])
+        return out
 
     def _explain(self, part: ObjectSet, per_group: np.ndarray, objects: np.ndarray, frames: np.ndarray,
                  evidence: Evidence) -> None:
@@ -422,11 +447,16 @@ class ObjectTier(Tier):
     # -- artefacts -------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, np.ndarray], dict]:
         return {"background": self.background, "train": self.train, "hist_mean": self.hist_mean,
-                "hist_axes": self.hist_axes, "mean": self.mean, "std": self.std, "scale": self.scale}, {}
+                "hist_axes": self.hist_axes, "mean": self.mean, "std": self.std, "scale": self.scale,
+                "appearance_rows": self.appearance_rows}, {}
 
     def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
         for key in ("background", "train", "hist_mean", "hist_axes", "mean", "std", "scale"):
             setattr(self, key, arrays[key])
+        self.appearance_rows = arrays.get("appearance_rows", np.arange(len(self.train)))
         if self.background.shape != self.size:
             raise ValueError(f"background of shape {self.background.shape} does not match the working size")
+        rows = self.appearance_rows
+        if rows.ndim != 1 or not len(rows) or rows.min() < 0 or rows.max() >= len(self.train):
+            raise ValueError(f"appearance_rows do not index the {len(self.train)} normal objects")
         self._index()
