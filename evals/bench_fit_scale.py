@@ -54,7 +54,8 @@ if objects:  # the objects tier's scoring alone (its k-nearest-neighbour look-up
     from vadagent.tools.video import open_video
     reader = objects.reader()
     with open_video(probe) as video:
-        parts = [reader.feed(c) for c in chunks(video, scorer.width, scorer.height, flow=scorer.config.flow_for(scorer.tiers))]
+        flow = scorer.config.flow_for(scorer.tiers)
+        parts = [reader.feed(c) for c in chunks(video, scorer.width, scorer.height, flow=flow)]
     frames = sum(len(p.indices) for p in parts)
     timed = []
     for _ in range(3):
@@ -115,7 +116,7 @@ def main() -> None:
     lines = ["# Fitting on more normal footage: time and peak memory", "",
              f"Clips of {args.seconds:g} s at 640 x 360 (synthetic walkers, one site), fitted with the shipped settings "
              "(motion+objects, self-validation on), each fit in a fresh process; peak = the process's maximum "
-             "resident memory (imports alone: the column after it). Both variants in the same run, interleaved; last, "
+             "resident memory (imports alone: the column after it). The variants in the same run, interleaved; last, "
              "the largest amount again with `scorer.max_footage_s` set to half of it (fitted on spread stretches). "
              "Scoring: one more clip of the site, end to end (decoding included), the faster of two passes; the "
              "objects tier's normal objects, how many of them its appearance model compares with, and its scoring alone "

@@ -421,7 +421,7 @@ def test_the_appearance_model_compares_with_a_bounded_sample_of_the_normal_objec
 def test_objects_cut_by_the_frames_edge_score_the_same_without_their_appearance_looked_up(fitted,
                                                                                         synthetic_anomalous):
     from vadagent.tools.scorer.frames import chunks
-    from vadagent.tools.scorer.tiers.objects import _nearest
+    from vadagent.tools.scorer.tiers.objects import APPEARANCE_GROUP, _nearest
     from vadagent.tools.video import open_video
 
     tier = fitted.tiers["objects"]
@@ -430,9 +430,9 @@ def test_objects_cut_by_the_frames_edge_score_the_same_without_their_appearance_
         part = max((reader.feed(c) for c in chunks(video, fitted.width, fitted.height)), key=lambda p: p.cut.sum())
     assert part.cut.any() and not part.cut.all()
     skipped = tier._distances(part.raw, part.cut)
-    every = skipped.copy()
-    every[:, -1] = _nearest(tier.models[-1], tier._spaces(part.raw)[-1], tier.params.k)[0].mean(1)
-    assert (skipped[part.cut, -1] == 0).all() and (every[part.cut, -1] > 0).all()
+    every, a = skipped.copy(), APPEARANCE_GROUP
+    every[:, a] = _nearest(tier.models[a], tier._spaces(part.raw)[a], tier.params.k)[0].mean(1)
+    assert (skipped[part.cut, a] == 0).all() and (every[part.cut, a] > 0).all()
     np.testing.assert_array_equal(tier._judged(skipped / tier.scale, part.raw, part.cut),
                                   tier._judged(every / tier.scale, part.raw, part.cut))
 

@@ -13,10 +13,10 @@ and motion averaged along the track, so one frame's split blob or noisy flow cou
 object that turns back abruptly shows as motion unlike its speed. Three k-nearest-neighbour density
 models of the normal objects score each object: size for its place, motion for its size, and
 appearance (against a random sample of the normal objects: `APPEARANCE_OBJECTS`), on features
-standardised by the normal objects' spread (one spread for both axes of a
-place, a size and a velocity, so that neither axis of one counts more than the other). Each is
-scaled so that 1.0 is the 99th percentile of normal objects scored out of sample (other folds of
-the footage), an object scores its most unusual aspect, and a frame its most unusual object. An
+standardised by the normal objects' spread (one spread for both axes of a place, a size and a
+velocity, so that neither axis of one counts more than the other). Each is scaled so that 1.0 is the
+99th percentile of normal objects scored out of sample (other folds of the footage), an object
+scores its most unusual aspect, and a frame its most unusual object. An
 object cut by the frame's edge is only partly in view: it is judged by its motion, and by its size
 only where the part in view is already larger than the normal objects there.
 
