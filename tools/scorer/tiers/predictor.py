@@ -1,17 +1,22 @@
 """The `predictor` tier (tier 1): a small frame-prediction network trained on the site's normal
 footage (net.py, train.py). Its error is high where motion is unlike the normal footage. It
-trains for a bounded time (`budget_s`) on the CPU and in minutes on a GPU."""
+trains for a bounded time (`budget_s`) on the CPU and in minutes on a GPU.
+
+The network's modules import torch, which takes seconds; they are imported when the tier is used,
+not when it registers, so every command that does not use it (each `vadagent` start) is spared that."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
-from vadagent.tools.scorer.net import PredictorConfig
 from vadagent.tools.scorer.tiers.base import FrameChunk, Reader, Tier, TierScores, register
+
+if TYPE_CHECKING:
+    from vadagent.tools.scorer.net import PredictorConfig
 
 
 @dataclass
@@ -55,6 +60,8 @@ class PredictorTier(Tier):
 
     @property
     def config(self) -> PredictorConfig:
+        from vadagent.tools.scorer.net import PredictorConfig
+
         p = self.params
         return PredictorConfig(width=p.width, height=p.height, channels=p.channels)
 
