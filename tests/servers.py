@@ -18,6 +18,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def within(seconds: float, condition) -> bool:
+    """Whether `condition()` holds within `seconds`, polled every 0.2 s."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def wait_until_up(process: subprocess.Popen, url: str, name: str, log: Path | None = None, timeout_s: float = 120) -> None:
     """Poll `url` until it answers 200; fail with the server's output if it exits or never answers."""
     deadline = time.monotonic() + timeout_s

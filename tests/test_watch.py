@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from servers import within
 
 from vadagent.agents.chat.session import load_report
 from vadagent.app.ui_live import event_files, read_cameras, read_events
@@ -37,16 +38,6 @@ def site(tmp_path_factory):
     assert fitted.returncode == 0, fitted.stderr
     (folder / "judge.jsonl").write_text("".join(json.dumps({"text": json.dumps(JUDGED)}) + "\n" for _ in range(40)))
     return folder, truth
-
-
-def _within(seconds: float, condition) -> bool:
-    """Whether `condition()` holds within `seconds`, polled every 0.2 s."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 class Webhook:
@@ -80,10 +71,10 @@ def test_a_live_stream_raises_its_anomaly_everywhere_and_survives_a_cut(tmp_path
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         # the watcher starts (its imports take 5-10 s on a loaded 2-core machine) and opens the stream
-        assert _within(60, lambda: camera.connections >= 1), "the stream was never opened"
+        assert within(60, lambda: camera.connections >= 1), "the stream was never opened"
         time.sleep(9)  # the first pass of the clip, anomaly included
         camera.cut(3)  # the camera drops off the network for three seconds
-        assert _within(30, lambda: camera.connections >= 2), "the stream was not reopened"
+        assert within(30, lambda: camera.connections >= 2), "the stream was not reopened"
         time.sleep(4)  # and watching goes on
     finally:
         process.send_signal(signal.SIGINT)  # a clean stop: moments closed, files flushed
