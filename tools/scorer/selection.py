@@ -27,7 +27,7 @@ from scipy.ndimage import median_filter
 from sklearn.metrics import roc_auc_score
 
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
-from vadagent.tools.scorer.frames import chunks_of_frames
+from vadagent.tools.scorer.frames import ahead, chunks_of_frames
 from vadagent.tools.scorer.tiers import TierUnfit
 
 if TYPE_CHECKING:
@@ -233,8 +233,9 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
                 continue
             calibrations[name] = tail_calibration(np.concatenate(raw))
             scored[name] += [_scored(tier, extracted.parts[name][i], calibrations[name]) for i in held]
-        for _kind, frames, _labels in windows:
-            window = list(chunks_of_frames(frames, flow=flow))  # one frame pass per window, for every tier
+        # one frame pass per window, for every tier; the next window's flow is computed in a worker
+        # thread (OpenCV releases the GIL) while the tiers read this one
+        for window in ahead(list(chunks_of_frames(frames, flow=flow)) for _kind, frames, _labels in windows):
             for name, calibration in calibrations.items():
                 reader = tiers[name].reader()
                 scored[name].append(_scored(tiers[name], [reader.feed(chunk) for chunk in window], calibration))
