@@ -76,9 +76,11 @@ def _root(
     level = logging.WARNING if quiet or verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
     if verbose == 0:  # transformers' own weight-loading bars are noise in a CLI
-        import transformers
+        # said through huggingface_hub, whose setting transformers reads when imported: importing
+        # transformers here (and torch with it) cost every command 5 to 10 s, model or not
+        from huggingface_hub.utils import disable_progress_bars
 
-        transformers.utils.logging.disable_progress_bar()
+        disable_progress_bars()
 
 
 @app.command()

@@ -3,7 +3,9 @@ this process may use."""
 
 from __future__ import annotations
 
+import glob
 import os
+import sys
 
 
 def usable_cores() -> int:
@@ -15,13 +17,20 @@ def usable_cores() -> int:
 
 
 def pick_device(preferred: str | None = None) -> str:
-    import torch
-
     if preferred and preferred != "auto":
         return preferred
+    if sys.platform == "linux" and not _gpu_device_nodes():
+        return "cpu"  # torch, seconds to import, would find no GPU either
+    import torch
+
     if torch.cuda.is_available():
         return "cuda"
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
+
+
+def _gpu_device_nodes() -> bool:
+    """Whether Linux shows a device a GPU runtime needs: NVIDIA's, AMD ROCm's, or WSL 2's."""
+    return bool(glob.glob("/dev/nvidia[0-9]*")) or os.path.exists("/dev/kfd") or os.path.exists("/dev/dxg")

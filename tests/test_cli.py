@@ -1,7 +1,9 @@
 """The `vadagent` command: the installed one as a user runs it, and its entry point in-process
 (the same parsing, settings, errors and exit codes, without seconds of start-up per call)."""
 
+import glob
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ import pytest
 from inprocess import invoke
 
 VADAGENT = [str(Path(sys.executable).with_name("vadagent"))]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def run_installed(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
@@ -80,3 +83,21 @@ def test_malformed_config_is_a_usage_error(tmp_path, synthetic_normal):
     unknown.write_text("video:\n  folder_fsp: 10\n")
     result = run("--config", str(unknown), "info", str(tmp_path))
     assert result.returncode == 2 and "folder_fsp" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform != "linux" or bool(glob.glob("/dev/nvidia[0-9]*")) or Path("/dev/kfd").exists(),
+                    reason="where a GPU may be present, picking the device asks torch")
+def test_no_command_imports_torch_or_transformers_before_a_model_is_there_to_load():
+    """Importing them takes 5 to 10 s, which every command paid before a model was even looked for."""
+    loaded = "print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    command = ("import sys\nfrom vadagent.app.cli import main\nsys.argv = ['vadagent', 'info', sys.argv[1]]\n"
+               f"try:\n    main()\nfinally:\n    {loaded}")
+    # what `explain` sets up before scoring: the device, the model (missing), the optional detector
+    job = ("import sys\nfrom rich.console import Console\nfrom vadagent.app.job import Job\n"
+           "from vadagent.config import load_settings\n"
+           "job = Job.build(load_settings(None), Console(), vlm='hf:/no/such/model')\n"
+           f"assert job.client is None and job.device == 'cpu'\n{loaded}")
+    for probe in (command, job):
+        result = subprocess.run([sys.executable, "-c", probe, str(REPO / "core" / "assets" / "sample.mp4")],
+                                capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        assert result.stdout.splitlines()[-1] == "[]", (result.stdout[-500:], result.stderr[-2000:])

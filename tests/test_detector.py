@@ -1,10 +1,15 @@
 """The optional detector loads from a local weights file through the real torchvision path."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 import torch
 from torchvision.models.detection import ssdlite320_mobilenet_v3_large
 
-from vadagent.tools.detector import ObjectDetector, find_weights, load_detector
+from vadagent.tools.detector import WEIGHTS_FILE, ObjectDetector, find_weights, load_detector
 
 
 def test_absent_weights_mean_no_detector(monkeypatch, tmp_path):
@@ -27,3 +32,16 @@ def test_local_weights_load_and_detect(monkeypatch, tmp_path):
     for detection in found[0][:5]:
         x0, y0, x1, y1 = detection.box
         assert detection.label in detector.labels and 0 <= x0 <= x1 <= 320 and 0 <= y0 <= y1 <= 240
+
+
+@pytest.mark.parametrize("variable, under", [("TORCH_HOME", "hub"), ("XDG_CACHE_HOME", "torch/hub")])
+def test_weights_in_the_torch_hub_cache_are_found_without_importing_torch(tmp_path, variable, under):
+    weights = tmp_path / under / "checkpoints" / WEIGHTS_FILE
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"")
+    env = {k: v for k, v in os.environ.items() if k not in ("TORCH_HOME", "XDG_CACHE_HOME", "VADAGENT_DETECTOR_WEIGHTS")}
+    probe = ("import sys; from vadagent.tools.detector import find_weights; "
+             "print(find_weights(), 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], env={**env, variable: str(tmp_path)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == [str(weights), "False"], result.stderr

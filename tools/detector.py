@@ -9,6 +9,7 @@ read with `torch.load(weights_only=True)`, which loads tensors only and runs no 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +29,17 @@ def find_weights() -> Path | None:
     explicit = os.environ.get("VADAGENT_DETECTOR_WEIGHTS")
     if explicit:
         return Path(explicit) if Path(explicit).is_file() else None
-    import torch
-
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+    cached = _torch_hub_dir() / "checkpoints" / WEIGHTS_FILE
     return cached if cached.is_file() else None
+
+
+def _torch_hub_dir() -> Path:
+    """`torch.hub.get_dir()`, without importing torch (seconds) only to learn that no weights are there:
+    $TORCH_HOME/hub, TORCH_HOME defaulting to $XDG_CACHE_HOME/torch, that to ~/.cache/torch."""
+    if "torch" in sys.modules:  # imported already: ask it, which also honours torch.hub.set_dir
+        return Path(sys.modules["torch"].hub.get_dir())
+    cache = os.environ.get("XDG_CACHE_HOME", "~/.cache")
+    return Path(os.environ.get("TORCH_HOME", os.path.join(cache, "torch"))).expanduser() / "hub"
 
 
 class ObjectDetector:

@@ -152,9 +152,6 @@ class TransformersClient(VLMClient):
 
 
 def _load(model_id: str, device: str):
-    import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
     local = Path(model_id).expanduser().is_dir()
     if not local and model_id.startswith(("/", ".", "~")):
         raise VLMUnavailable(f"hf:{model_id}: cannot load the model: no such folder")
@@ -168,6 +165,10 @@ def _load(model_id: str, device: str):
             "--vlm at a local folder (hf:/path/to/model) or at a server (vllm:MODEL@URL)")
     if not local and not _cached(model_id):
         log.warning("downloading %s to the Hugging Face cache (once; a 500M-parameter model is about 1 GB)", model_id)
+    # imported only once a model is there to load: they take 10 s, and a missing model is said at once
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
     try:
         processor = AutoProcessor.from_pretrained(model_id)
         dtype = torch.bfloat16 if device == "cuda" else torch.float32
