@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 from scipy.ndimage import median_filter
-from sklearn.metrics import roc_auc_score
 
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
 from vadagent.tools.scorer.frames import ahead, chunks_of_frames
@@ -278,6 +277,8 @@ def weakest(entry: dict) -> list[tuple[str, float]]:
 
 
 def _aucs(labels: list[np.ndarray], scores: list[np.ndarray], kinds: list[str | None]) -> dict:
+    from sklearn.metrics import roc_auc_score  # here, not at the top: scikit-learn takes a second to import
+
     y, s = np.concatenate(labels), np.concatenate(scores)
     per_kind = {}
     clean = np.concatenate([s for s, k in zip(scores, kinds) if k is None] or [np.zeros(0)])
