@@ -19,7 +19,7 @@ def usable_cores() -> int:
 def pick_device(preferred: str | None = None) -> str:
     if preferred and preferred != "auto":
         return preferred
-    if sys.platform == "linux" and not _gpu_device_nodes():
+    if sys.platform == "linux" and not gpu_device_nodes():
         return "cpu"  # torch, seconds to import, would find no GPU either
     import torch
 
@@ -31,6 +31,6 @@ def pick_device(preferred: str | None = None) -> str:
     return "cpu"
 
 
-def _gpu_device_nodes() -> bool:
+def gpu_device_nodes() -> bool:
     """Whether Linux shows a device a GPU runtime needs: NVIDIA's, AMD ROCm's, or WSL 2's."""
     return bool(glob.glob("/dev/nvidia[0-9]*")) or os.path.exists("/dev/kfd") or os.path.exists("/dev/dxg")

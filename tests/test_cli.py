@@ -1,7 +1,6 @@
 """The `vadagent` command: the installed one as a user runs it, and its entry point in-process
 (the same parsing, settings, errors and exit codes, without seconds of start-up per call)."""
 
-import glob
 import json
 import os
 import subprocess
@@ -10,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from inprocess import invoke
+
+from vadagent.devices import gpu_device_nodes
 
 VADAGENT = [str(Path(sys.executable).with_name("vadagent"))]
 REPO = Path(__file__).resolve().parents[1]
@@ -85,8 +86,7 @@ def test_malformed_config_is_a_usage_error(tmp_path, synthetic_normal):
     assert result.returncode == 2 and "folder_fsp" in result.stderr
 
 
-@pytest.mark.skipif(sys.platform != "linux" or bool(glob.glob("/dev/nvidia[0-9]*")) or Path("/dev/kfd").exists(),
-                    reason="where a GPU may be present, picking the device asks torch")
+@pytest.mark.skipif(sys.platform != "linux" or gpu_device_nodes(), reason="where a GPU may be present, torch is asked")
 def test_no_command_imports_torch_or_transformers_before_a_model_is_there_to_load():
     """Importing them takes 5 to 10 s, which every command paid before a model was even looked for."""
     loaded = "print(sorted({'torch', 'transformers'} & set(sys.modules)))"
