@@ -31,6 +31,9 @@ def pick_device(preferred: str | None = None) -> str:
     return "cpu"
 
 
+GPU_NODES = ("/dev/kfd", "/dev/dxg", "/dev/nvmap")  # AMD ROCm, WSL 2, NVIDIA Jetson (no /dev/nvidiaN there)
+
+
 def gpu_device_nodes() -> bool:
-    """Whether Linux shows a device a GPU runtime needs: NVIDIA's, AMD ROCm's, or WSL 2's."""
-    return bool(glob.glob("/dev/nvidia[0-9]*")) or os.path.exists("/dev/kfd") or os.path.exists("/dev/dxg")
+    """Whether Linux shows a device a GPU runtime needs: an NVIDIA card's, or one of GPU_NODES."""
+    return bool(glob.glob("/dev/nvidia[0-9]*")) or any(os.path.exists(node) for node in GPU_NODES)
