@@ -7,13 +7,17 @@ drifted (the batch path lost the device, the detector and the frame-folder rate)
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
-from vadagent.agents.explain.run import Detection, aexplain_detection, detect_video, explain_video, write_report
+from vadagent.agents.explain.run import Detection, aexplain_detection, detect_video, write_report
 from vadagent.app.report_html import write_html
 from vadagent.app.scoring import candidate_policy, fit_scorer, scorer_config
 from vadagent.config import Settings
@@ -23,7 +27,7 @@ from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.detector import load_detector
 from vadagent.tools.scorer import Scorer, ScoreResult, SourceSpec
-from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
+from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings, run_sync
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 from vadagent.types import VideoReport
 
@@ -41,6 +45,43 @@ def load_vlm(settings: Settings, spec: str | None, console: Console, *, without:
         console.print(f"[yellow]no VLM:[/yellow] {escape(str(error))}" + (f"; {without}" if without else ""),
                       soft_wrap=True)
         return None
+
+
+class LoadingClient:
+    """A VLM client that may still be loading in a background thread. An in-process model's imports
+    and weights take 10 s to minutes and fitting and scoring need no model, so they run meanwhile;
+    whoever first needs the model waits for the rest (`result`). A daemon thread: Ctrl-C is not
+    held up by a load."""
+
+    def __init__(self, load: Callable[[], VLMClient | None] | None = None, *, client: VLMClient | None = None) -> None:
+        self._done: Future[VLMClient | None] = Future()
+        if load is None:
+            self._done.set_result(client)
+        else:
+            threading.Thread(target=self._load, args=(load,), name="vadagent-vlm-load", daemon=True).start()
+
+    def _load(self, load: Callable[[], VLMClient | None]) -> None:
+        try:
+            self._done.set_result(load())
+        except BaseException as error:  # noqa: BLE001 - raised again in the thread that asks for the client
+            self._done.set_exception(error)
+
+    def result(self) -> VLMClient | None:
+        return self._done.result()
+
+    async def aresult(self) -> VLMClient | None:
+        """`result` without blocking the event loop while the model loads."""
+        return await asyncio.wrap_future(self._done)
+
+
+def start_vlm(settings: Settings, spec: str | None, console: Console, *, without: str = "") -> LoadingClient:
+    """As `load_vlm`, with an in-process model (`hf:`, the one kind that loads anything) loaded in the
+    background unless `vlm.load_in_background` is off. Servers and replays are set up at once, so a
+    malformed model string is still an error before any work."""
+    chosen = spec or settings.vlm.model or DEFAULT_LOCAL_MODEL
+    if settings.vlm.load_in_background and chosen.partition(":")[0] == "hf" and chosen.partition(":")[2]:
+        return LoadingClient(lambda: load_vlm(settings, chosen, console, without=without))
+    return LoadingClient(client=load_vlm(settings, chosen, console, without=without))
 
 
 def require_vlm(settings: Settings, spec: str | None, purpose: str) -> VLMClient:
@@ -80,24 +121,35 @@ class Job:
     settings: Settings
     taxonomy: Taxonomy
     rules: RuleSet
-    client: VLMClient | None
+    vlm: LoadingClient
     device: str
     detector: object | None
     folder_fps: float
 
     @classmethod
     def build(cls, settings: Settings, console: Console, *, vlm: str | None = None, taxonomy: str | None = None,
-              rules_file: Path | None = None, fps: float | None = None, client: VLMClient | None = None,
-              load_client: bool = True) -> Job:
-        """Cheap checks first (taxonomy, rules), so a typo fails before minutes of model loading.
-        `load_client=False`: use `client` as given (a caller that already loaded one, or knows there is none)."""
+              rules_file: Path | None = None, fps: float | None = None,
+              client: VLMClient | LoadingClient | None = None, load_client: bool = True) -> Job:
+        """Cheap checks first (taxonomy, rules), so a typo fails before minutes of model loading; an
+        in-process model then loads while the scorer fits and scores (`start_vlm`).
+        `load_client=False`: use `client` as given (a caller that already loaded one or is loading it,
+        or knows there is none)."""
         chosen_taxonomy = load_taxonomy(taxonomy or settings.taxonomy)
         rules = RuleSet.from_yaml(rules_file) if rules_file else default_rules()
         device = pick_device(settings.scorer.device)
-        if client is None and load_client:
-            client = load_vlm(settings, vlm, console)
-        return cls(settings, chosen_taxonomy, rules, client, device, load_detector(device),
+        if isinstance(client, LoadingClient):
+            loading = client
+        elif client is None and load_client:
+            loading = start_vlm(settings, vlm, console)
+        else:
+            loading = LoadingClient(client=client)
+        return cls(settings, chosen_taxonomy, rules, loading, device, load_detector(device),
                    fps or settings.video.folder_fps)
+
+    @property
+    def client(self) -> VLMClient | None:
+        """The VLM client (None: no model), once loaded: the first caller waits for a model still loading."""
+        return self.vlm.result()
 
     @property
     def sigma(self) -> float:
@@ -123,8 +175,17 @@ class Job:
                 "calls_per_candidate": self.settings.vlm.calls_per_candidate}
 
     def explain(self, video: str, scorer: Scorer, prompts: list[dict], on_detected=None) -> tuple[VideoReport, ScoreResult]:
-        options = self._detecting() | self._explaining(prompts, on_detected)  # folder_fps is in both
-        return explain_video(video, scorer, self.client, self.taxonomy, self.rules, **options)
+        """Score, then explain: the model is waited for only once the scoring is done."""
+        detection = detect_video(video, scorer, self.taxonomy, self.rules, **self._detecting())
+        client = self.client
+
+        async def run() -> tuple[VideoReport, ScoreResult]:
+            try:
+                return await aexplain_detection(detection, client, **self._explaining(prompts, on_detected))
+            finally:
+                if client is not None:  # its connections belong to this event loop
+                    await client.aclose()
+        return run_sync(run())
 
     def detect(self, video: str, scorer: Scorer | None) -> tuple[Detection, str | None]:
         """Score a video and pick its candidates (CPU work, no model); without a scorer, one is fitted
@@ -136,7 +197,7 @@ class Job:
         return detect_video(video, scorer, self.taxonomy, self.rules, **self._detecting()), note
 
     async def aexplain_detection(self, detection: Detection, prompts: list[dict]) -> tuple[VideoReport, ScoreResult]:
-        return await aexplain_detection(detection, self.client, **self._explaining(prompts, None))
+        return await aexplain_detection(detection, await self.vlm.aresult(), **self._explaining(prompts, None))
 
     def write(self, folder: Path, report: VideoReport, scored: ScoreResult, prompts: list[dict]) -> None:
         """report.json, events, prompts, scores and report.html into `folder`."""

@@ -243,7 +243,8 @@ class Watch:
                    for c in self.cameras]
         for reader in readers:
             reader.start()
-        capacity = self.job.client.capacity if self.job.client is not None else 1
+        client = await self.job.vlm.aresult()  # the cameras are read and scored while a model loads
+        capacity = client.capacity if client is not None else 1
         active: set[asyncio.Task] = set()
         try:
             while True:

@@ -66,6 +66,8 @@ class VLMSettings(_Section):
     calls_per_candidate: int = Field(8, ge=1, description="VLM requests one video may send per candidate, retries "
                                                           "included (the client counts them); past it the rest stay detected")
     concurrency: int = Field(4, ge=1)
+    load_in_background: bool = Field(True, description="load an in-process (hf:) model while the scorer fits and "
+                                                       "scores; off: load it first (a GPU without memory for both)")
     max_image_side: int = Field(768, ge=32)
     max_video_frames: int = Field(16, ge=1)
 

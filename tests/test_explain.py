@@ -115,6 +115,42 @@ def test_explain_cli_with_a_tiny_vlm_on_a_real_clip(tmp_path, tiny_vlm, shared_d
     assert (out / "prompts.jsonl").read_text().count("Taxonomy") >= 1
 
 
+@pytest.mark.parametrize("background", [True, False])
+def test_an_in_process_model_loads_while_the_scorer_fits_and_scores(tmp_path, tiny_vlm, shared_data, monkeypatch,
+                                                                   background):
+    """The model's load is held until the video has been scored: it finishes only if the fit and the
+    scoring went on meanwhile. With `vlm.load_in_background` off, the model is loaded first."""
+    import threading
+    import time
+
+    from vadagent.app import job as job_module
+
+    scored, order = threading.Event(), []
+    load, detect = job_module.load_vlm, job_module.detect_video
+
+    def held_load(*args, **kwargs):
+        if background:
+            assert scored.wait(60), "the model was waited for before the video was scored"
+        client = load(*args, **kwargs)
+        order.append(("loaded", time.monotonic()))
+        return client
+
+    def detect_then_release(*args, **kwargs):
+        order.append(("scoring", time.monotonic()))
+        detection = detect(*args, **kwargs)
+        scored.set()
+        return detection
+
+    monkeypatch.setattr(job_module, "load_vlm", held_load)
+    monkeypatch.setattr(job_module, "detect_video", detect_then_release)
+    clip = shared_data / "clips" / "car_accident.mp4"
+    result = invoke("explain", clip, "--normal", f"{clip}#t=0,1.5", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}",
+                    "-o", tmp_path / "out", env={"VADAGENT_VLM__LOAD_IN_BACKGROUND": str(background).lower()})
+    assert result.returncode == 0, result.stderr
+    assert [step for step, _ in order] == (["scoring", "loaded"] if background else ["loaded", "scoring"])
+    assert VideoReport.model_validate_json((tmp_path / "out" / "report.json").read_text()).usage.calls >= 1
+
+
 def test_explain_without_normal_footage_fits_on_the_opening_and_says_so(tmp_path, tiny_vlm, shared_data):
     """The issue's command as written: no --normal, no --scorer."""
     out = tmp_path / "out"
