@@ -15,11 +15,12 @@ from unittest import mock
 from vadagent.app.cli import main
 
 
-def invoke(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def invoke(*args: object, env: dict[str, str] | None = None, input: str = "") -> subprocess.CompletedProcess:
+    """`vadagent ARGS` with `env` added to the environment and `input` as its standard input (not a terminal)."""
     argv = ["vadagent", *map(str, args)]
     out, err = io.StringIO(), io.StringIO()
-    with mock.patch.object(sys, "argv", argv), mock.patch.dict(os.environ, env or {}), redirect_stdout(out), \
-            redirect_stderr(err):
+    with mock.patch.object(sys, "argv", argv), mock.patch.dict(os.environ, env or {}), \
+            mock.patch.object(sys, "stdin", io.StringIO(input)), redirect_stdout(out), redirect_stderr(err):
         try:
             main()
             code = 0

@@ -3,11 +3,10 @@ resumes by id, refuses times outside the video, and works from standard input.""
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from inprocess import invoke
 
 from vadagent.agents.chat.agent import mentioned_times
 from vadagent.agents.chat.session import ChatSession, load_report, parse_command
@@ -15,7 +14,6 @@ from vadagent.errors import UsageError
 from vadagent.samples import sample_clip
 from vadagent.tools.vlm import make_client, run_sync
 
-VADAGENT = str(Path(sys.executable).with_name("vadagent"))
 SNAPSHOT = Path(__file__).parent / "snapshots" / "chat_conversation.txt"
 
 
@@ -33,8 +31,7 @@ def report_dir(tmp_path_factory) -> Path:
     script = folder / "judge.jsonl"
     script.write_text("".join(json.dumps({"text": judged()}) + "\n" for _ in range(8)))
     clip = sample_clip()
-    result = subprocess.run([VADAGENT, "explain", str(clip), "--normal", f"{clip}#t=0,15", "--vlm", f"replay:{script}",
-                             "-o", str(folder / "out")], capture_output=True, text=True, timeout=600)
+    result = invoke("explain", clip, "--normal", f"{clip}#t=0,15", "--vlm", f"replay:{script}", "-o", folder / "out")
     assert result.returncode == 0, result.stderr
     return folder / "out"
 
@@ -120,22 +117,19 @@ def test_chat_from_standard_input(tmp_path, report_dir):
     script.write_text(json.dumps(step("look", t0=4, t1=6, question="what is there?")) + "\n"
                       + json.dumps({"text": json.dumps({"answer": "two people walk on a path", "frames": [0]})}) + "\n"
                       + json.dumps(step("answer", answer="At 5 s two people walk along the path.", cites=["5 s"])) + "\n")
-    result = subprocess.run([VADAGENT, "chat", str(report_dir / "report.json"), "--vlm", f"replay:{script}",
-                             "--memory", str(tmp_path / "m.sqlite")], input="what happened at 5s?\n",
-                            capture_output=True, text=True, timeout=300)
+    result = invoke("chat", report_dir / "report.json", "--vlm", f"replay:{script}", "--memory", tmp_path / "m.sqlite",
+                    input="what happened at 5s?\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "At 5 s two people walk along the path. [5 s]"
     assert "look(4, 6" in result.stderr and "conversation " in result.stderr
 
 
 def test_chat_without_a_vlm_still_answers_commands_and_the_guard(tmp_path, report_dir):
-    result = subprocess.run([VADAGENT, "chat", str(report_dir), "--vlm", "hf:nobody/no-such-vlm",
-                             "--memory", str(tmp_path / "m.sqlite")],
-                            input=f"/save {report_dir / 'report.json'}\n/save {report_dir / 't.md'}\n"
-                                  f"/save {report_dir / 't.md'}\n/save {tmp_path}\n"
-                                  f"/save {tmp_path / 'missing' / 'x.md'}\n{'why? ' * 2000}\n"
-                                  f"/events\nwhat happened at 99 s?\nhello\n/save {tmp_path / 'chat.md'}\n",
-                            capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    result = invoke("chat", report_dir, "--vlm", "hf:nobody/no-such-vlm", "--memory", tmp_path / "m.sqlite",
+                    input=f"/save {report_dir / 'report.json'}\n/save {report_dir / 't.md'}\n"
+                          f"/save {report_dir / 't.md'}\n/save {tmp_path}\n"
+                          f"/save {tmp_path / 'missing' / 'x.md'}\n{'why? ' * 2000}\n"
+                          f"/events\nwhat happened at 99 s?\nhello\n/save {tmp_path / 'chat.md'}\n")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("- e1:") and any("outside it" in line for line in lines)
@@ -150,9 +144,7 @@ def test_chat_without_a_vlm_still_answers_commands_and_the_guard(tmp_path, repor
 
 def test_chat_on_a_video_explains_it_first(tmp_path):
     out = tmp_path / "explained"
-    result = subprocess.run([VADAGENT, "chat", str(sample_clip()), "-o", str(out), "--vlm", "hf:nobody/no-such-vlm"],
-                            input="/timeline\n", capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    result = invoke("chat", sample_clip(), "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
     assert result.returncode == 0, result.stderr
     assert (out / "report.json").is_file() and "fitted on the first 9 s of this video" in result.stderr.replace("\n", " ")
     assert result.stdout.startswith("sample.mp4: 36.0 s") and result.stderr.count("no VLM") == 1
@@ -161,9 +153,7 @@ def test_chat_on_a_video_explains_it_first(tmp_path):
 def test_a_memory_file_that_is_not_sqlite_is_a_clear_error(tmp_path, report_dir):
     memory = tmp_path / "m.sqlite"
     memory.write_text("not a database, just text\n" * 100)
-    result = subprocess.run([VADAGENT, "chat", str(report_dir), "--vlm", "hf:nobody/no-such-vlm", "--memory", str(memory)],
-                            input="/events\n", capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    result = invoke("chat", report_dir, "--vlm", "hf:nobody/no-such-vlm", "--memory", memory, input="/events\n")
     assert result.returncode == 2 and "not a chat memory file" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -1,17 +1,15 @@
 """Issue 8: annotation loaders on the real files, metrics by hand, sanity of the text metrics."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from inprocess import invoke
 
 from vadagent.errors import UsageError
 from vadagent.evals import annotations as ann
 from vadagent.evals.text_metrics import bleu, embedding_similarity, judge, rouge_l, severity_agreement
-
-VADAGENT = str(Path(sys.executable).with_name("vadagent"))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +82,7 @@ def test_judge_reports_failed_judgements(tmp_path):
 
 
 def run(*args):
-    return subprocess.run([VADAGENT, *args], capture_output=True, text=True, timeout=300)
+    return invoke(*args)
 
 
 def test_eval_qa_with_a_replay_model(tmp_path):

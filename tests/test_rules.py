@@ -1,8 +1,6 @@
 """Rule authoring: induction graph (tiny real VLM and scripted replay), validation, YAML, CLI, deduction."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,6 @@ from vadagent.tools.scorer.scorer import SourceSpec
 from vadagent.tools.synthetic import ClipSpec, render_clip
 from vadagent.tools.vlm import make_client, run_sync
 
-VADAGENT = str(Path(sys.executable).with_name("vadagent"))
 SCENE = "a paved footpath between two lawns"
 
 
@@ -82,9 +79,8 @@ def test_scripted_induction_aggregates_recurring_rules_and_drops_a_false_alarm(t
 def test_induce_cli_with_a_tiny_random_vlm_on_ped2(tmp_path, tiny_vlm, ped2):
     out = tmp_path / "rules.yaml"
     clips = sorted(str(p) for p in (ped2 / "training" / "frames").iterdir())[:4]
-    result = subprocess.run([VADAGENT, "rules", "induce", *clips, "-o", str(out), "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}",
-                             "--frames", "6", "--heldout-frames", "2", "--batch", "3", "--min-support", "1"],
-                            capture_output=True, text=True, timeout=600)
+    result = invoke("rules", "induce", *clips, "-o", out, "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}",
+                    "--frames", "6", "--heldout-frames", "2", "--batch", "3", "--min-support", "1")
     assert result.returncode == 0, result.stderr
     rules = RuleSet.from_yaml(out)  # content is random; structure, provenance and validation are not
     assert rules.rules or rules.removed
@@ -197,8 +193,7 @@ def test_rules_test_cli_shows_which_rules_fire_where(tmp_path, synthetic_anomalo
     script = tmp_path / "script.jsonl"
     answers = [description("a person walking left")] * 3 + [description("a person riding a bicycle fast")] * 5
     script.write_text("".join(json.dumps({"text": a}) + "\n" for a in answers))
-    result = subprocess.run([VADAGENT, "rules", "test", str(rules_file), str(video), "--vlm", f"replay:{script}",
-                             "--every", "2", "--json"], capture_output=True, text=True, timeout=300)
+    result = invoke("rules", "test", rules_file, video, "--vlm", f"replay:{script}", "--every", "2", "--json")
     assert result.returncode == 0, result.stderr
     frames = json.loads(result.stdout)["frames"]
     assert [f["time_s"] for f in frames] == [0, 2, 4, 6, 8, 10, 12, 14]

@@ -31,11 +31,8 @@ def test_tiny_vlm_loads_and_answers_image_and_video(tiny_vlm, arch, model_class)
 
 
 def test_doctor_passes_offline():
-    import subprocess
-    import sys
-    from pathlib import Path
+    from inprocess import invoke
 
-    result = subprocess.run([str(Path(sys.executable).with_name("vadagent")), "doctor"], capture_output=True,
-                            text=True, timeout=300)
+    result = invoke("doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("ok") >= 3

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from inprocess import invoke
 from servers import within
 
 from vadagent.agents.chat.session import load_report
@@ -33,8 +34,7 @@ def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site")
     render_clip(ClipSpec(seconds=12, seed=1), folder / "normal.mp4")
     truth = render_clip(ClipSpec(seconds=8, seed=2, anomalies=[("fast", 3.0)]), folder / "camera.mp4")
-    fitted = subprocess.run([VADAGENT, "-q", "fit", str(folder / "normal.mp4"), "-o", str(folder / "scorer")],
-                            capture_output=True, text=True, timeout=300)
+    fitted = invoke("-q", "fit", folder / "normal.mp4", "-o", folder / "scorer")
     assert fitted.returncode == 0, fitted.stderr
     (folder / "judge.jsonl").write_text("".join(json.dumps({"text": json.dumps(JUDGED)}) + "\n" for _ in range(40)))
     return folder, truth
