@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from vadagent.agents.explain.run import Detection, aexplain_detection, detect_video, write_report
+from vadagent.agents.explain.run import Detection, aexplain_detection, detect_video, explain_detection, write_report
 from vadagent.app.report_html import write_html
 from vadagent.app.scoring import candidate_policy, fit_scorer, scorer_config
 from vadagent.config import Settings
@@ -27,7 +27,7 @@ from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.detector import load_detector
 from vadagent.tools.scorer import Scorer, ScoreResult, SourceSpec
-from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings, run_sync
+from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 from vadagent.types import VideoReport
 
@@ -177,15 +177,7 @@ class Job:
     def explain(self, video: str, scorer: Scorer, prompts: list[dict], on_detected=None) -> tuple[VideoReport, ScoreResult]:
         """Score, then explain: the model is waited for only once the scoring is done."""
         detection = detect_video(video, scorer, self.taxonomy, self.rules, **self._detecting())
-        client = self.client
-
-        async def run() -> tuple[VideoReport, ScoreResult]:
-            try:
-                return await aexplain_detection(detection, client, **self._explaining(prompts, on_detected))
-            finally:
-                if client is not None:  # its connections belong to this event loop
-                    await client.aclose()
-        return run_sync(run())
+        return explain_detection(detection, self.client, **self._explaining(prompts, on_detected))
 
     def detect(self, video: str, scorer: Scorer | None) -> tuple[Detection, str | None]:
         """Score a video and pick its candidates (CPU work, no model); without a scorer, one is fitted

@@ -35,12 +35,20 @@ NO_VLM_NOTE = ("Explanations need a vision-language model and none was reachable
                "MODEL` once on a connected machine) or --vlm vllm:MODEL@URL (see `vadagent serve`).")
 
 
-def explain_video(video: str, scorer: Scorer, client: VLMClient | None, *args: Any,
-                  **kwargs: Any) -> tuple[VideoReport, ScoreResult]:
-    """`aexplain_video` from sync code (its own event loop: the client's connections close with it)."""
+def explain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy, rules: RuleSet | None, *,
+                  sigma: float = 3.0, policy: CandidatePolicy | None = None, folder_fps: float = 25.0,
+                  device: str = "cpu", **explaining: Any) -> tuple[VideoReport, ScoreResult]:
+    """Score and pick candidates (`detect_video`), then explain them (`explain_detection`)."""
+    detection = detect_video(video, scorer, taxonomy, rules, sigma=sigma, policy=policy, folder_fps=folder_fps,
+                             device=device)
+    return explain_detection(detection, client, folder_fps=folder_fps, **explaining)
+
+
+def explain_detection(detection: Detection, client: VLMClient | None, **explaining: Any) -> tuple[VideoReport, ScoreResult]:
+    """`aexplain_detection` from sync code (its own event loop: the client's connections close with it)."""
     async def run() -> tuple[VideoReport, ScoreResult]:
         try:
-            return await aexplain_video(video, scorer, client, *args, **kwargs)
+            return await aexplain_detection(detection, client, **explaining)
         finally:
             if client is not None:
                 await client.aclose()
@@ -69,17 +77,6 @@ def detect_video(video: str, scorer: Scorer, taxonomy: Taxonomy, rules: RuleSet 
         notes=_candidate_notes(scored, candidates), timings_s={"score": round(time.perf_counter() - started, 3)},
     )
     return Detection(video, report, scored)
-
-
-async def aexplain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy,
-                         rules: RuleSet | None, *, sigma: float = 3.0, policy: CandidatePolicy | None = None,
-                         folder_fps: float = 25.0, device: str = "cpu", **explaining: Any,
-                         ) -> tuple[VideoReport, ScoreResult]:
-    """Score and pick candidates (in a worker thread, so several videos can share one event loop and
-    one client's request limit in a batch), then explain them (`aexplain_detection`)."""
-    detection = await asyncio.to_thread(detect_video, video, scorer, taxonomy, rules, sigma=sigma, policy=policy,
-                                        folder_fps=folder_fps, device=device)
-    return await aexplain_detection(detection, client, folder_fps=folder_fps, **explaining)
 
 
 async def aexplain_detection(detection: Detection, client: VLMClient | None, *, folder_fps: float = 25.0,
