@@ -132,9 +132,10 @@ class App:
             yield history, "", conversation
             return
         report, folder = load_report(Path(report_dir))
-        session = ChatSession(report, folder, await self.vlm.aresult(), memory=folder / "chat.sqlite", conversation=conversation,
-                              folder_fps=self.settings.video.folder_fps)
         history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
+        yield history, "", conversation  # the question at once, before waiting for a model still loading
+        session = ChatSession(report, folder, await self.vlm.aresult(), memory=folder / "chat.sqlite",
+                              conversation=conversation, folder_fps=self.settings.video.folder_fps)
         tools: list[str] = []
         answer = ""
         yield history, "", session.conversation
