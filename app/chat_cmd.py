@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vadagent.agents.chat.session import COMMANDS, ChatSession, Reply, load_report
-from vadagent.app.job import LoadingClient, start_vlm
+from vadagent.app.job import ClientLoad, start_vlm
 from vadagent.config import Settings
 from vadagent.errors import UsageError
 
@@ -23,7 +23,7 @@ def _is_report(target: Path) -> bool:
     return target.suffix == ".json" or (target.is_dir() and (target / "report.json").is_file())
 
 
-def _report_path(settings: Settings, target: Path, output: Path | None, vlm: LoadingClient, normal: list[str],
+def _report_path(settings: Settings, target: Path, output: Path | None, client_load: ClientLoad, normal: list[str],
                  scorer: Path | None, console: Console) -> Path:
     """The report to chat about; a video is explained first."""
     if _is_report(target):
@@ -37,7 +37,7 @@ def _report_path(settings: Settings, target: Path, output: Path | None, vlm: Loa
         console.print(f"using the existing report in {out}", highlight=False)
         return out
     explain_command(settings, str(target), out, vlm=None, scorer_dir=scorer, normal=normal, taxonomy=None,
-                    rules_file=None, fps=None, console=console, client=vlm, load_client=False)
+                    rules_file=None, fps=None, console=console, client=client_load, load_client=False)
     return out
 
 
@@ -68,9 +68,10 @@ def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversat
     if not target.exists():  # inputs are checked before the model loads (minutes, for a real one)
         raise UsageError(f"{target}: no such video or report")
     given = _is_report(target) and load_report(target)
-    loading = start_vlm(settings, vlm, console, without=f"answering from the report only ({COMMANDS})")
-    report, report_dir = given or load_report(_report_path(settings, target, output, loading, normal, scorer, console))
-    session = ChatSession(report, report_dir, loading.result(), memory=memory or report_dir / "chat.sqlite",
+    client_load = start_vlm(settings, vlm, console, without=f"answering from the report only ({COMMANDS})")
+    report, report_dir = given or load_report(_report_path(settings, target, output, client_load, normal, scorer,
+                                                           console))
+    session = ChatSession(report, report_dir, client_load.result(), memory=memory or report_dir / "chat.sqlite",
                           conversation=conversation, folder_fps=settings.video.folder_fps)
     interactive = sys.stdin.isatty()
     console.print(f"conversation {session.conversation} (resume: --conversation {session.conversation})", highlight=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from vadagent.app.job import Job, LoadingClient, scorer_note
+from vadagent.app.job import ClientLoad, Job, scorer_note
 from vadagent.app.outputs import writes_output
 from vadagent.config import Settings, write_run_manifest
 from vadagent.errors import UsageError
@@ -22,7 +22,7 @@ EXIT_NOT_EXPLAINED = 3
 @writes_output
 def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | None, scorer_dir: Path | None,
                     normal: list[str], taxonomy: str | None, rules_file: Path | None, fps: float | None,
-                    console: Console, client: VLMClient | LoadingClient | None = None, load_client: bool = True) -> int:
+                    console: Console, client: VLMClient | ClientLoad | None = None, load_client: bool = True) -> int:
     """`load_client=False`: use `client` as given (a caller that already loaded one or is loading it, or knows
     there is none).
     With neither a scorer nor normal footage, the scorer is fitted on the video's opening (said, and noted)."""

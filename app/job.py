@@ -47,11 +47,11 @@ def load_vlm(settings: Settings, spec: str | None, console: Console, *, without:
         return None
 
 
-class LoadingClient:
-    """A VLM client that may still be loading in a background thread. An in-process model's imports
-    and weights take 10 s to minutes and fitting and scoring need no model, so they run meanwhile;
-    whoever first needs the model waits for the rest (`result`). A daemon thread: Ctrl-C is not
-    held up by a load."""
+class ClientLoad:
+    """The load of a VLM client, maybe still running in a background thread. An in-process model's
+    imports and weights take 10 s to minutes and fitting and scoring need no model, so they run
+    meanwhile; whoever first needs the model waits for the rest (`result`). A daemon thread: Ctrl-C
+    is not held up by a load."""
 
     def __init__(self, load: Callable[[], VLMClient | None] | None = None, *, client: VLMClient | None = None) -> None:
         self._done: Future[VLMClient | None] = Future()
@@ -74,14 +74,14 @@ class LoadingClient:
         return await asyncio.wrap_future(self._done)
 
 
-def start_vlm(settings: Settings, spec: str | None, console: Console, *, without: str = "") -> LoadingClient:
+def start_vlm(settings: Settings, spec: str | None, console: Console, *, without: str = "") -> ClientLoad:
     """As `load_vlm`, with an in-process model (`hf:`, the one kind that loads anything) loaded in the
     background unless `vlm.load_in_background` is off. Servers and replays are set up at once, so a
     malformed model string is still an error before any work."""
     chosen = spec or settings.vlm.model or DEFAULT_LOCAL_MODEL
     if settings.vlm.load_in_background and chosen.partition(":")[0] == "hf" and chosen.partition(":")[2]:
-        return LoadingClient(lambda: load_vlm(settings, chosen, console, without=without))
-    return LoadingClient(client=load_vlm(settings, chosen, console, without=without))
+        return ClientLoad(lambda: load_vlm(settings, chosen, console, without=without))
+    return ClientLoad(client=load_vlm(settings, chosen, console, without=without))
 
 
 def require_vlm(settings: Settings, spec: str | None, purpose: str) -> VLMClient:
@@ -121,7 +121,7 @@ class Job:
     settings: Settings
     taxonomy: Taxonomy
     rules: RuleSet
-    vlm: LoadingClient
+    client_load: ClientLoad
     device: str
     detector: object | None
     folder_fps: float
@@ -129,7 +129,7 @@ class Job:
     @classmethod
     def build(cls, settings: Settings, console: Console, *, vlm: str | None = None, taxonomy: str | None = None,
               rules_file: Path | None = None, fps: float | None = None,
-              client: VLMClient | LoadingClient | None = None, load_client: bool = True) -> Job:
+              client: VLMClient | ClientLoad | None = None, load_client: bool = True) -> Job:
         """Cheap checks first (taxonomy, rules), so a typo fails before minutes of model loading; an
         in-process model then loads while the scorer fits and scores (`start_vlm`).
         `load_client=False`: use `client` as given (a caller that already loaded one or is loading it,
@@ -137,19 +137,19 @@ class Job:
         chosen_taxonomy = load_taxonomy(taxonomy or settings.taxonomy)
         rules = RuleSet.from_yaml(rules_file) if rules_file else default_rules()
         device = pick_device(settings.scorer.device)
-        if isinstance(client, LoadingClient):
-            loading = client
+        if isinstance(client, ClientLoad):
+            client_load = client
         elif client is None and load_client:
-            loading = start_vlm(settings, vlm, console)
+            client_load = start_vlm(settings, vlm, console)
         else:
-            loading = LoadingClient(client=client)
-        return cls(settings, chosen_taxonomy, rules, loading, device, load_detector(device),
+            client_load = ClientLoad(client=client)
+        return cls(settings, chosen_taxonomy, rules, client_load, device, load_detector(device),
                    fps or settings.video.folder_fps)
 
     @property
     def client(self) -> VLMClient | None:
         """The VLM client (None: no model), once loaded: the first caller waits for a model still loading."""
-        return self.vlm.result()
+        return self.client_load.result()
 
     @property
     def sigma(self) -> float:
@@ -189,7 +189,7 @@ class Job:
         return detect_video(video, scorer, self.taxonomy, self.rules, **self._detecting()), note
 
     async def aexplain_detection(self, detection: Detection, prompts: list[dict]) -> tuple[VideoReport, ScoreResult]:
-        return await aexplain_detection(detection, await self.vlm.aresult(), **self._explaining(prompts, None))
+        return await aexplain_detection(detection, await self.client_load.aresult(), **self._explaining(prompts, None))
 
     def write(self, folder: Path, report: VideoReport, scored: ScoreResult, prompts: list[dict]) -> None:
         """report.json, events, prompts, scores and report.html into `folder`."""

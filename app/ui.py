@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from vadagent.agents.chat.session import ChatSession, load_report
-from vadagent.app.job import LoadingClient, start_vlm
+from vadagent.app.job import ClientLoad, start_vlm
 from vadagent.app.ui_live import build_live
 from vadagent.config import Settings
 from vadagent.errors import MissingExtraError, UsageError, VadagentError
@@ -95,8 +95,8 @@ def check_port(host: str, port: int) -> None:
 
 
 class App:
-    def __init__(self, settings: Settings, options: UIOptions, vlm: LoadingClient) -> None:
-        self.settings, self.options, self.vlm = settings, options, vlm  # the page serves while a model loads
+    def __init__(self, settings: Settings, options: UIOptions, client_load: ClientLoad) -> None:
+        self.settings, self.options, self.client_load = settings, options, client_load  # served while a model loads
 
     def explain(self, video: Path) -> str:
         """Explain a video into the work folder (once), fitting on its opening, taken as normal."""
@@ -105,7 +105,7 @@ class App:
         out = self.options.workdir / f"{video.stem}-{content_id(video)}"  # never another clip's, whatever its name
         if not (out / "report.json").is_file():
             explain_command(self.settings, str(video), out, vlm=None, scorer_dir=None, normal=[], taxonomy=None,
-                            rules_file=None, fps=None, console=Console(stderr=True), client=self.vlm,
+                            rules_file=None, fps=None, console=Console(stderr=True), client=self.client_load,
                             load_client=False)
         return str(out)
 
@@ -134,7 +134,7 @@ class App:
         report, folder = load_report(Path(report_dir))
         history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
         yield history, "", conversation  # the question at once, before waiting for a model still loading
-        session = ChatSession(report, folder, await self.vlm.aresult(), memory=folder / "chat.sqlite",
+        session = ChatSession(report, folder, await self.client_load.aresult(), memory=folder / "chat.sqlite",
                               conversation=conversation, folder_fps=self.settings.video.folder_fps)
         tools: list[str] = []
         answer = ""
@@ -260,10 +260,10 @@ def launch(settings: Settings, options: UIOptions, *, console: Console) -> int:
     if options.live is not None and not options.live.is_dir():
         raise UsageError(f"{options.live}: no such folder (the -o folder of 'vadagent watch')")
     reports = find_reports(options.reports)  # a corrupt index is one line now, not a broken page later
-    vlm = start_vlm(settings, options.vlm, console,
-                    without="reports open and slash commands work, questions in words need a VLM")
+    client_load = start_vlm(settings, options.vlm, console,
+                            without="reports open and slash commands work, questions in words need a VLM")
     options.workdir.mkdir(parents=True, exist_ok=True)
-    demo = build_ui(App(settings, options, vlm))
+    demo = build_ui(App(settings, options, client_load))
     if options.host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]binding to {options.host}: anyone who can reach this address can use the UI[/yellow]")
     allowed = [str(options.workdir.resolve()), str(sample_clip().parent)]

@@ -243,10 +243,11 @@ class Watch:
                    for c in self.cameras]
         for reader in readers:
             reader.start()
-        client = await self.job.vlm.aresult()  # the cameras are read and scored while a model loads
-        capacity = client.capacity if client is not None else 1
         active: set[asyncio.Task] = set()
+        client = None
         try:
+            client = await self.job.client_load.aresult()  # the cameras are read and scored while a model loads
+            capacity = client.capacity if client is not None else 1
             while True:
                 item = waiting.take() if len(active) < capacity else None  # as many at once as the model serves
                 if item is not None:
@@ -269,8 +270,8 @@ class Watch:
                 reader.join(timeout=10)
             self.write_status()
             self.log.close()
-            if self.job.client is not None:
-                await self.job.client.aclose()
+            if client is not None:
+                await client.aclose()
         gaps = sum(len(c.source.gaps) for c in self.cameras)
         frames = ", ".join(f"{c.name} {c.frames}" for c in self.cameras)
         self.console.print(f"{self.events} event(s) from {len(self.cameras)} camera(s) (frames scored: {frames}); "
