@@ -37,7 +37,7 @@ def _report_path(settings: Settings, target: Path, output: Path | None, client_l
         console.print(f"using the existing report in {out}", highlight=False)
         return out
     explain_command(settings, str(target), out, vlm=None, scorer_dir=scorer, normal=normal, taxonomy=None,
-                    rules_file=None, fps=None, console=console, client=client_load, load_client=False)
+                    rules_file=None, fps=None, console=console, client_load=client_load)
     return out
 
 

@@ -14,7 +14,6 @@ from vadagent.config import Settings, write_run_manifest
 from vadagent.errors import UsageError
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.video import open_video
-from vadagent.tools.vlm import VLMClient
 
 EXIT_NOT_EXPLAINED = 3
 
@@ -22,17 +21,16 @@ EXIT_NOT_EXPLAINED = 3
 @writes_output
 def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | None, scorer_dir: Path | None,
                     normal: list[str], taxonomy: str | None, rules_file: Path | None, fps: float | None,
-                    console: Console, client: VLMClient | ClientLoad | None = None, load_client: bool = True) -> int:
-    """`load_client=False`: use `client` as given (a caller that already loaded one or is loading it, or knows
-    there is none).
+                    console: Console, client_load: ClientLoad | None = None) -> int:
+    """`client_load`: a caller's load of its model (started or done), used instead of loading `vlm`.
     With neither a scorer nor normal footage, the scorer is fitted on the video's opening (said, and noted)."""
     if scorer_dir is not None and normal:
         raise UsageError("give either --scorer DIR (from 'vadagent fit') or --normal FOOTAGE to fit on, not both")
     with open_video(video, folder_fps=fps or settings.video.folder_fps):
         pass  # the video is readable: checked before anything slow
     scorer = Scorer.load(scorer_dir) if scorer_dir is not None else None
-    job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file, fps=fps, client=client,
-                    load_client=load_client)
+    job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file, fps=fps,
+                    client_load=client_load)
     note = None
     if scorer is None and normal:
         scorer = job.fit(normal, console)

@@ -32,8 +32,12 @@ from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
 from vadagent.types import VideoReport
 
 
+def _chosen(settings: Settings, spec: str | None) -> str:
+    return spec or settings.vlm.model or DEFAULT_LOCAL_MODEL
+
+
 def _client(settings: Settings, spec: str | None) -> VLMClient:
-    return client_from_settings(spec or settings.vlm.model or DEFAULT_LOCAL_MODEL, settings.vlm)
+    return client_from_settings(_chosen(settings, spec), settings.vlm)
 
 
 def load_vlm(settings: Settings, spec: str | None, console: Console, *, without: str = "") -> VLMClient | None:
@@ -78,7 +82,7 @@ def start_vlm(settings: Settings, spec: str | None, console: Console, *, without
     """As `load_vlm`, with an in-process model (`hf:`, the one kind that loads anything) loaded in the
     background unless `vlm.load_in_background` is off. Servers and replays are set up at once, so a
     malformed model string is still an error before any work."""
-    chosen = spec or settings.vlm.model or DEFAULT_LOCAL_MODEL
+    chosen = _chosen(settings, spec)
     if settings.vlm.load_in_background and chosen.partition(":")[0] == "hf" and chosen.partition(":")[2]:
         return ClientLoad(lambda: load_vlm(settings, chosen, console, without=without))
     return ClientLoad(client=load_vlm(settings, chosen, console, without=without))
@@ -128,21 +132,14 @@ class Job:
 
     @classmethod
     def build(cls, settings: Settings, console: Console, *, vlm: str | None = None, taxonomy: str | None = None,
-              rules_file: Path | None = None, fps: float | None = None,
-              client: VLMClient | ClientLoad | None = None, load_client: bool = True) -> Job:
-        """Cheap checks first (taxonomy, rules), so a typo fails before minutes of model loading; an
-        in-process model then loads while the scorer fits and scores (`start_vlm`).
-        `load_client=False`: use `client` as given (a caller that already loaded one or is loading it,
-        or knows there is none)."""
+              rules_file: Path | None = None, fps: float | None = None, client_load: ClientLoad | None = None) -> Job:
+        """Cheap checks first (taxonomy, rules), so a typo fails before minutes of model loading; the
+        model `vlm` then loads, in-process ones while the scorer fits and scores (`start_vlm`).
+        `client_load`: a caller's load of its model (started or done), used instead."""
         chosen_taxonomy = load_taxonomy(taxonomy or settings.taxonomy)
         rules = RuleSet.from_yaml(rules_file) if rules_file else default_rules()
         device = pick_device(settings.scorer.device)
-        if isinstance(client, ClientLoad):
-            client_load = client
-        elif client is None and load_client:
-            client_load = start_vlm(settings, vlm, console)
-        else:
-            client_load = ClientLoad(client=client)
+        client_load = client_load or start_vlm(settings, vlm, console)
         return cls(settings, chosen_taxonomy, rules, client_load, device, load_detector(device),
                    fps or settings.video.folder_fps)
 

@@ -105,8 +105,7 @@ class App:
         out = self.options.workdir / f"{video.stem}-{content_id(video)}"  # never another clip's, whatever its name
         if not (out / "report.json").is_file():
             explain_command(self.settings, str(video), out, vlm=None, scorer_dir=None, normal=[], taxonomy=None,
-                            rules_file=None, fps=None, console=Console(stderr=True), client=self.client_load,
-                            load_client=False)
+                            rules_file=None, fps=None, console=Console(stderr=True), client_load=self.client_load)
         return str(out)
 
     @staticmethod
