@@ -1,6 +1,6 @@
 """Which optical-flow preset the scorer uses: measured on normal footage, chosen without test labels.
 
-    python evals/bench_flow.py --root DIR (or $VADAGENT_DATA) [--frames 400]
+    python evals/bench_flow.py --root DIR (or $VADAGENT_DATA) [--frames 400] [--presets coarse,quick,...]
 
 For each preset in tools/scorer/frames.FLOW_PRESETS, on one labelled site (UCSD Ped2 by default):
 - speed: DIS alone on the first --frames training frames at the flow's size (frames.FLOW_STEP: half
@@ -31,7 +31,7 @@ from vadagent.evals.common import add_data_argument, add_results_argument, write
 from vadagent.evals.datasets import load_ucsd
 from vadagent.evals.detect import run_detect
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
-from vadagent.tools.scorer.frames import DEFAULT_FLOW, FLOW_PRESETS, flow_estimator, flow_size, working_size
+from vadagent.tools.scorer.frames import DEFAULT_FLOW, FLOW_PRESETS, check_flow, flow_estimator, flow_size, working_size
 from vadagent.tools.video import open_video
 
 TIE = 0.005
@@ -65,12 +65,12 @@ def flow_speed_and_error(frames: np.ndarray, preset: str) -> tuple[float, float]
     return len(flows) / seconds, float(np.mean(errors))
 
 
-def end_to_end_rates(data, clips: int, rounds: int) -> dict[str, float]:
+def end_to_end_rates(data, presets: list[str], clips: int, rounds: int) -> dict[str, float]:
     """Frames/s of the default tiers with each preset, interleaved in one process so the machine's
     drift hits them alike (fitted on the first four training clips at equal weights: speed, not accuracy)."""
     scorers = {p: Scorer.fit([SourceSpec(str(v)) for v in data.train[:4]], ScorerConfig(flow=p, select=False),
-                             folder_fps=data.fps) for p in FLOW_PRESETS}
-    rates: dict[str, list[float]] = {p: [] for p in FLOW_PRESETS}
+                             folder_fps=data.fps) for p in presets}
+    rates: dict[str, list[float]] = {p: [] for p in presets}
     for _ in range(rounds):
         for preset, scorer in scorers.items():
             started, frames = time.perf_counter(), 0
@@ -88,13 +88,16 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, default=3.0)
     parser.add_argument("--clips", type=int, default=6, help="test videos for the end-to-end speed")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the end-to-end speed")
+    parser.add_argument("--presets", default=",".join(FLOW_PRESETS),
+                        help="comma-separated presets to compare (coarse, the speed baseline, is always measured)")
     args = parser.parse_args()
+    presets = ["coarse", *(p for p in map(check_flow, args.presets.split(",")) if p != "coarse")]
     data = load_ucsd(args.root)
     frames = training_frames(data.train, args.frames, data.fps)
-    end_to_end = end_to_end_rates(data, args.clips, args.rounds)
+    end_to_end = end_to_end_rates(data, presets, args.clips, args.rounds)
     print("end to end, frames/s (median of interleaved rounds):", end_to_end, flush=True)
     rows = []
-    for preset in FLOW_PRESETS:
+    for preset in presets:
         fps, error = flow_speed_and_error(frames, preset)
         chosen = run_detect(data, ScorerConfig(flow=preset, select=True), sigma=args.sigma)
         equal = run_detect(data, ScorerConfig(flow=preset, select=False), sigma=args.sigma)

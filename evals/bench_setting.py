@@ -3,6 +3,7 @@
     python evals/bench_setting.py --root DIR (or $VADAGENT_DATA) --setting objects.cut_by_motion \\
         --values true,false [--draws 3]
 
+`--setting scorer.FIELD` varies a scorer-wide setting instead (`scorer.flow --values quick,half`).
 A site's normal footage (Ped2's training clips) is fitted with self-validation once per value of
 the setting and per draw of synthetic windows (the anomalies injected into the held-out folds; draw
 0 is what `fit` uses). Every tier set self-validation tries is scored on the same windows for every
@@ -24,25 +25,36 @@ from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec, selection
 from vadagent.tools.scorer.selection import describe
 
 
+def _value(text: str) -> object:
+    """A setting's value as JSON reads it (true, 250, 0.5), or a bare word (a flow preset's name)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_argument(parser, "--root", "ucsd_ped2")
     add_results_argument(parser)
-    parser.add_argument("--setting", required=True, help="TIER.PARAM, e.g. objects.cut_by_motion")
+    parser.add_argument("--setting", required=True,
+                        help="TIER.PARAM, e.g. objects.cut_by_motion, or scorer.FIELD, e.g. scorer.flow")
     parser.add_argument("--values", required=True,
                         help="comma-separated values as JSON reads them (true, 250, 0.5); the first is judged against the others")
     parser.add_argument("--draws", type=int, default=3, help="draws of synthetic windows")
     parser.add_argument("--name", default="bench_setting")
     args = parser.parse_args()
     tier, _, param = args.setting.partition(".")
-    values = [json.loads(v) for v in args.values.split(",")]
+    values = [_value(v) for v in args.values.split(",")]
     data = load_ucsd(args.root)
     footage = [SourceSpec(str(p)) for p in data.train]
     runs = []
     for draw in range(args.draws):
         selection.DRAW = draw
         for value in values:
-            scorer = Scorer.fit(footage, ScorerConfig(select=True, params={tier: {param: value}}), folder_fps=data.fps)
+            config = ScorerConfig(select=True, **{param: value}) if tier == "scorer" else \
+                ScorerConfig(select=True, params={tier: {param: value}})
+            scorer = Scorer.fit(footage, config, folder_fps=data.fps)
             log = scorer.fit_info["selection"]
             runs.append({"draw": draw, "value": value, "chosen": describe(log["chosen"]),
                          "auc": {describe(t): t["auc"] for t in log["tried"]}})
