@@ -40,7 +40,8 @@ def main() -> None:
     parser.add_argument("--setting", required=True,
                         help="TIER.PARAM, e.g. objects.cut_by_motion, or scorer.FIELD, e.g. scorer.flow")
     parser.add_argument("--values", required=True,
-                        help="comma-separated values as JSON reads them (true, 250, 0.5); the first is judged against the others")
+                        help="comma-separated values as JSON reads them (true, 250, 0.5) or words (quick); the first is "
+                             "judged against the others")
     parser.add_argument("--draws", type=int, default=3, help="draws of synthetic windows")
     parser.add_argument("--name", default="bench_setting")
     args = parser.parse_args()
