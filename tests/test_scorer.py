@@ -287,18 +287,22 @@ def test_objects_are_followed_and_scorers_saved_before_tracking_load_without_it(
     moved = np.float32([[0.5 + 2 / 180, 0.5, np.log(10), np.log(20), 0.6, 4.0, 0.0, 4.0],  # where A lands
                         [0.9, 0.1, np.log(8), np.log(20), 0.6, 1.0, 0.0, 1.0]])  # far from both: a new track
     followed = reader._follow(moved.copy(), 180, 120)
-    assert followed[0, 7] == pytest.approx(3.0) and followed[0, 5] == pytest.approx(3.0)  # half the track's past
-    assert followed[0, 2] == pytest.approx(np.log(8) / 2 + np.log(10) / 2)
+    past = tier.params.track  # the track's past weighs this much, this frame the rest
+    assert followed[0, 7] == pytest.approx(past * 2 + (1 - past) * 4) and followed[0, 5] == pytest.approx(followed[0, 7])
+    assert followed[0, 2] == pytest.approx(past * np.log(8) + (1 - past) * np.log(10))
     np.testing.assert_allclose(followed[1], moved[1])
     at_half_rate = tier.reader()  # motion in fitted frame intervals: twice as far per frame, half the memory
     at_half_rate._follow(first.copy(), 180, 120, time_scale=0.5)
     further = moved[:1].copy()
     further[0, 0] = 0.5 + 4 / 180
-    assert at_half_rate._follow(further, 180, 120, time_scale=0.5)[0, 7] == pytest.approx(0.25 * 2 + 0.75 * 4)
+    assert at_half_rate._follow(further, 180, 120, time_scale=0.5)[0, 7] == pytest.approx(past**2 * 2 + (1 - past**2) * 4)
 
-    assert fitted.tiers["objects"].params.track == 0.5
+    assert fitted.tiers["objects"].params.track == ObjectTier.Params().track
     folder = fitted.save(tmp_path / "s")
     meta = json.loads((folder / "scorer.json").read_text())
+    meta["tiers"]["objects"]["params"]["track"] = 0.5  # as saved when the default was 0.5: kept on load
+    (folder / "scorer.json").write_text(json.dumps(meta))
+    assert Scorer.load(folder).tiers["objects"].params.track == 0.5
     del meta["tiers"]["objects"]["params"]["track"]  # as saved before objects were followed
     del meta["tiers"]["objects"]["params"]["cut_by_motion"]  # and before cut objects were judged apart
     del meta["tiers"]["objects"]["params"]["cut_height"]  # and before their motion was judged for a height
