@@ -4,8 +4,8 @@ Resumable: the SQLite index records each video's state; a rerun skips videos tha
 (and, without a reachable model, those detected too) and redoes the rest. Each report is
 written to a temporary folder and renamed into place when complete, so an interrupted run never
 leaves a half-written report that looks finished. Videos run concurrently in one event loop, as
-many at once as the model backend serves (`VLMClient.capacity`), so the client's request limit
-holds across the whole batch.
+many at once as the model backend serves (`VLMClient.capacity`) plus one, which is scored while the
+model explains the others; the client's request limit holds across the whole batch.
 """
 
 from __future__ import annotations
@@ -259,9 +259,11 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
     finished = {"explained"} if client is not None else {"explained", "detected"}  # a model can redo detection-only
     pending = [v for v in videos if not (index.status(str(v)) in finished and target.has_report(names[v]))]
     cluster = RayCluster(ray, job, console, cpus=workers) if ray else None
-    # in flight: as many videos as the model serves at once, plus (on a cluster) one being scored per worker CPU
+    # in flight: as many videos as the model serves at once, plus one being scored meanwhile (on a cluster, one
+    # per worker CPU), so the scorer's cores and the model are busy together; the client holds its own request
+    # limit (a server's semaphore, an in-process model's lock), so a video scored ahead waits there, not the model
     capacity = client.capacity if client is not None else 0
-    workers = (cluster.cpus + capacity) if cluster else workers or capacity or 2  # no VLM: scoring only
+    workers = (cluster.cpus + capacity) if cluster else workers or (capacity + 1 if capacity else 2)  # no VLM: 2
     console.print(f"{len(videos)} video(s): {len(videos) - len(pending)} already done, {len(pending)} to explain, "
                   f"{min(workers, max(len(pending), 1))} at a time", highlight=False)
     batch = _Batch(job, target, scorer, index, console, names, inputs, cluster)

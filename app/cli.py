@@ -196,8 +196,9 @@ def report(
                                                       "without it or --scorer each video is fitted on its opening.")] = None,
     taxonomy: Annotated[str | None, typer.Option(help="Shipped taxonomy name or a YAML file.")] = None,
     rules: Annotated[Path | None, typer.Option(help="RuleSet YAML.")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Videos at once (default: what the model backend serves; "
-                                                         "vlm.concurrency for a server, 1 in-process); with "
+    workers: Annotated[int | None, typer.Option(min=1, help="Videos at once (default: what the model backend serves, "
+                                                         "vlm.concurrency for a server or 1 in-process, plus one "
+                                                         "scored meanwhile); with "
                                                          "--ray local, the CPUs of the local Ray instance.")] = None,
     ray: Annotated[str | None, typer.Option("--ray", help="Score on Ray: 'local' (a Ray instance on this machine) or "
                                                           "a cluster address (HOST:6379, ray://HOST:10001); needs "

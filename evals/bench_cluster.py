@@ -4,8 +4,11 @@
 
 1. Batch: eight real videos (the three clips and five UCSD Ped2 test folders, encoded to MP4 here)
    through (a) `vadagent report` without Ray, (b) `--ray local --workers 1`, (c) `--ray local
-   --workers 2`, in one run; videos per minute each. The VLM is a stand-in: real local HTTP servers
-   answering a schema-valid judgement after a fixed latency, so the model side costs what it would.
+   --workers 2`, in one run; videos per minute each. Then through one server that serves one
+   request at a time (as an in-process model does): `--workers 1` (one video scored, then
+   explained, then the next) against the default (the next video scored while one is explained).
+   The VLM is a stand-in: real local HTTP servers answering a schema-valid judgement after a fixed
+   latency, so the model side costs what it would.
 2. Pool: 96 requests through `vllm:m@URL1,URL2,URL3` (three such servers, concurrency 4 each) against
    one server alone; requests per second beside the ceiling 3 × 4 / latency.
 Writes evals/results/bench_cluster.{md,json}.
@@ -53,11 +56,12 @@ def batch_videos(data: Path, folder: Path) -> list[Path]:
     return videos
 
 
-def run_batch(folder: Path, out: Path, spec: str, extra: list[str]) -> float:
+def run_batch(folder: Path, out: Path, spec: str, extra: list[str], env: dict[str, str] | None = None) -> float:
     command = [str(Path(sys.executable).with_name("vadagent")), "-q", "report", str(folder), "-o", str(out),
                "--vlm", spec, *extra]
     with Timer() as timer:
-        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+        result = subprocess.run(command, capture_output=True, text=True,
+                                env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(env or {})})
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
     return timer.seconds
@@ -87,9 +91,17 @@ def main() -> None:
         seconds = sum(_duration(v) for v in videos)
         normal = f"{args.data / 'clips' / 'robbery.mp4'}#t=0,10"
         spec = "vllm:m@" + ",".join(urls)
-        for label, extra in (("report alone", []), ("--ray local, 1 worker", ["--ray", "local", "--workers", "1"]),
-                             ("--ray local, 2 workers", ["--ray", "local", "--workers", "2"])):
-            took = run_batch(scratch / "videos", scratch / label.replace(" ", "_"), spec, ["--normal", normal, *extra])
+        one_at_a_time = {"VADAGENT_VLM__CONCURRENCY": "1"}  # a backend that serves one request at a time
+        for label, target, extra, env in (
+                ("report alone", spec, [], None),
+                ("--ray local, 1 worker", spec, ["--ray", "local", "--workers", "1"], None),
+                ("--ray local, 2 workers", spec, ["--ray", "local", "--workers", "2"], None),
+                ("one server serving 1 request at a time, --workers 1", "vllm:m@" + urls[0], ["--workers", "1"],
+                 one_at_a_time),
+                ("one server serving 1 request at a time, default (2 videos in flight)", "vllm:m@" + urls[0], [],
+                 one_at_a_time)):
+            took = run_batch(scratch / "videos", scratch / label.replace(" ", "_"), target, ["--normal", normal, *extra],
+                             env)
             rows.append({"setup": label, "videos": len(videos), "seconds": round(took, 1),
                          "videos_per_minute": round(60 * len(videos) / took, 2)})
             print(rows[-1], flush=True)
@@ -100,7 +112,8 @@ def main() -> None:
     for server in servers:
         server.shutdown()
     lines = ["# Scale-out", "", f"{len(videos)} videos ({seconds:.0f} s of video: {', '.join(v.name for v in videos)}); "
-             f"VLM stand-in: 3 local servers, {args.latency:g} s per request, through one endpoint pool; scorer fitted "
+             f"VLM stand-in: 3 local servers, {args.latency:g} s per request, through one endpoint pool (the last two "
+             "rows: one of them, one request at a time); scorer fitted "
              "once on robbery.mp4 0–10 s. One run, this machine.", "",
              "| setup | seconds | videos per minute |", "|---|---|---|"]
     lines += [f"| {r['setup']} | {r['seconds']} | {r['videos_per_minute']} |" for r in rows]
