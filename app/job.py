@@ -28,7 +28,7 @@ from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.detector import load_detector
 from vadagent.tools.scorer import Scorer, ScoreResult, SourceSpec
 from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
-from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL
+from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL, loads_in_process
 from vadagent.types import VideoReport
 
 
@@ -83,7 +83,7 @@ def start_vlm(settings: Settings, spec: str | None, console: Console, *, without
     background unless `vlm.load_in_background` is off. Servers and replays are set up at once, so a
     malformed model string is still an error before any work."""
     chosen = _chosen(settings, spec)
-    if settings.vlm.load_in_background and chosen.partition(":")[0] == "hf" and chosen.partition(":")[2]:
+    if settings.vlm.load_in_background and loads_in_process(chosen):
         return ClientLoad(lambda: load_vlm(settings, chosen, console, without=without))
     return ClientLoad(client=load_vlm(settings, chosen, console, without=without))
 

@@ -74,6 +74,13 @@ register_backend("hf", _hf)
 register_backend("replay", _replay)
 
 
+def loads_in_process(spec: str) -> bool:
+    """Whether a model string names a model loaded into this process (`hf:MODEL`), the one kind whose
+    setting-up takes long (imports and weights); servers and replays are only connected to or read."""
+    kind, _, rest = spec.partition(":")
+    return kind == "hf" and bool(rest)
+
+
 def make_client(spec: str, **options) -> VLMClient:
     """A client for a model string. Options (timeout_s, max_retries, concurrency, limits, …) are
     passed to backends that take them."""
