@@ -5,7 +5,8 @@ Resumable: the SQLite index records each video's state; a rerun skips videos tha
 written to a temporary folder and renamed into place when complete, so an interrupted run never
 leaves a half-written report that looks finished. Videos run concurrently in one event loop, as
 many at once as the model backend serves (`VLMClient.capacity`) plus one, which is scored while the
-model explains the others; the client's request limit holds across the whole batch.
+model explains the others; the client's request limit holds across the whole batch. An in-process
+model still loading holds up no scoring: videos are scored meanwhile and wait for it to explain.
 """
 
 from __future__ import annotations
@@ -200,9 +201,10 @@ class _Batch:
             task = bar.add_task("", total=len(videos))
 
             def show() -> None:
-                in_flight = getattr(self.job.client, "in_flight", None)  # a pool of servers says per endpoint
+                client = self.job.client_load.loaded()  # never waits: this runs on the event loop
+                in_flight = getattr(client, "in_flight", None)  # a pool of servers says per endpoint
                 calls = (" · VLM calls in flight " + ", ".join(f"{url}: {n}" for url, n in in_flight().items())
-                         if in_flight else "")
+                         if in_flight else "" if self.job.client_load.done() else " · model loading")
                 bar.update(task, description=f"{counts['running']} running · {counts['failed']} failed{calls}")
 
             async def one(video: Path) -> bool:
@@ -226,8 +228,9 @@ class _Batch:
                 results = await asyncio.gather(*(one(v) for v in videos))
             finally:
                 ticker.cancel()
-                if self.job.client is not None:  # its connection pool belongs to this loop
-                    await self.job.client.aclose()
+                client = self.job.client_load.loaded()  # a model still loading (every video failed first) is left be
+                if client is not None:  # its connection pool belongs to this loop
+                    await client.aclose()
         return results.count(False)
 
 
@@ -255,14 +258,17 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
     write_run_manifest(output, settings, sys.argv)
     target.publish(*(["scorer"] if (output / "scorer").is_dir() else []), "config.yaml", "versions.json")
     names = output_names(videos)
-    client = job.client
-    finished = {"explained"} if client is not None else {"explained", "detected"}  # a model can redo detection-only
+    finished = {"explained"}
+    # a model can redo detection-only reports; whether there is one is known once it has loaded, so only then
+    # (the model is waited for here only when a run before this one left detection-only reports)
+    if any(index.status(str(v)) == "detected" for v in videos) and job.client is None:
+        finished.add("detected")
     pending = [v for v in videos if not (index.status(str(v)) in finished and target.has_report(names[v]))]
     cluster = RayCluster(ray, job, console, cpus=workers) if ray else None
     # in flight: as many videos as the model serves at once, plus one being scored meanwhile (on a cluster, one
     # per worker CPU), so the scorer's cores and the model are busy together; the client holds its own request
     # limit (a server's semaphore, an in-process model's lock), so a video scored ahead waits there, not the model
-    capacity = client.capacity if client is not None else 0
+    capacity = job.client_load.capacity
     workers = (cluster.cpus + capacity) if cluster else workers or (capacity + 1 if capacity else 2)  # no VLM: 2
     console.print(f"{len(videos)} video(s): {len(videos) - len(pending)} already done, {len(pending)} to explain, "
                   f"{min(workers, max(len(pending), 1))} at a time", highlight=False)

@@ -73,6 +73,23 @@ class ClientLoad:
     def result(self) -> VLMClient | None:
         return self._done.result()
 
+    def done(self) -> bool:
+        return self._done.done()
+
+    def loaded(self) -> VLMClient | None:
+        """The client if its load has finished (None while it runs, when there is no model, or when the
+        load failed: whoever calls `result` sees that error)."""
+        return self._done.result() if self.done() and self._done.exception() is None else None
+
+    @property
+    def capacity(self) -> int:
+        """Requests the backend serves at once (0: no model), without waiting for a load: one while an
+        in-process model loads, which is all it serves once loaded (calls hold its lock in turn)."""
+        if not self.done():
+            return VLMClient.capacity
+        client = self.loaded()
+        return client.capacity if client is not None else 0
+
     async def aresult(self) -> VLMClient | None:
         """`result` without blocking the event loop while the model loads."""
         return await asyncio.wrap_future(self._done)
@@ -139,9 +156,9 @@ class Job:
         chosen_taxonomy = load_taxonomy(taxonomy or settings.taxonomy)
         rules = RuleSet.from_yaml(rules_file) if rules_file else default_rules()
         device = pick_device(settings.scorer.device)
+        detector = load_detector(device)  # before the model's load starts: both may import torch
         client_load = client_load or start_vlm(settings, vlm, console)
-        return cls(settings, chosen_taxonomy, rules, client_load, device, load_detector(device),
-                   fps or settings.video.folder_fps)
+        return cls(settings, chosen_taxonomy, rules, client_load, device, detector, fps or settings.video.folder_fps)
 
     @property
     def client(self) -> VLMClient | None:

@@ -99,6 +99,39 @@ class _SlowJudge(BaseHTTPRequestHandler):
         pass
 
 
+def test_videos_are_scored_while_an_in_process_model_loads(tmp_path, tiny_vlm, synthetic_normal, monkeypatch):
+    """With a saved scorer there is no fit to load the model behind: the load is held until a video
+    has been scored, so the batch finishes only if scoring does not wait for the model."""
+    from vadagent.app import job as job_module
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    render_clip(ClipSpec(seconds=6, seed=40, anomalies=[("fast", 2.5)]), folder / "clip.mp4")
+    Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(select=False)).save(tmp_path / "scorer")
+    scored, order = threading.Event(), []
+    load, detect = job_module.load_vlm, job_module.detect_video
+
+    def held_load(*args, **kwargs):
+        assert scored.wait(60), "the batch waited for the model before scoring a video"
+        client = load(*args, **kwargs)
+        order.append("loaded")
+        return client
+
+    def detect_then_release(*args, **kwargs):
+        order.append("scoring")
+        detection = detect(*args, **kwargs)
+        scored.set()
+        return detection
+
+    monkeypatch.setattr(job_module, "load_vlm", held_load)
+    monkeypatch.setattr(job_module, "detect_video", detect_then_release)
+    out = tmp_path / "out"
+    result = invoke("report", folder, "-o", out, "--scorer", tmp_path / "scorer", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}")
+    assert result.returncode == 0, result.stderr
+    assert order == ["scoring", "loaded"]
+    assert VideoReport.model_validate_json((out / "clip" / "report.json").read_text()).usage.calls >= 1
+
+
 @pytest.mark.parametrize(("workers", "concurrency"), [pytest.param(1, 3, marks=pytest.mark.slow), (3, 3), (None, 1)])
 def test_videos_run_concurrently_within_the_servers_capacity(tmp_path, synthetic_normal, workers, concurrency):
     """--workers 1: the sequential baseline. Unset: what the server serves plus one video scored meanwhile."""

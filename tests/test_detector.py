@@ -45,3 +45,17 @@ def test_weights_in_the_torch_hub_cache_are_found_without_importing_torch(tmp_pa
     result = subprocess.run([sys.executable, "-c", probe], env={**env, variable: str(tmp_path)},
                             capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == [str(weights), "False"], result.stderr
+
+
+def test_weights_are_found_while_another_thread_is_still_importing_torch(tmp_path, monkeypatch):
+    """A VLM's background load imports torch while the job looks for the detector's weights: torch is
+    in sys.modules then, without its `hub` yet (the race a batch run once lost with an AttributeError)."""
+    from types import ModuleType
+
+    weights = tmp_path / "hub" / "checkpoints" / WEIGHTS_FILE
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("VADAGENT_DETECTOR_WEIGHTS", raising=False)
+    monkeypatch.setitem(sys.modules, "torch", ModuleType("torch"))  # as a partly run `import torch` leaves it
+    assert find_weights() == weights

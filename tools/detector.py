@@ -36,8 +36,9 @@ def find_weights() -> Path | None:
 def _torch_hub_dir() -> Path:
     """`torch.hub.get_dir()`, without importing torch (seconds) only to learn that no weights are there:
     $TORCH_HOME/hub, TORCH_HOME defaulting to $XDG_CACHE_HOME/torch, that to ~/.cache/torch."""
-    if "torch" in sys.modules:  # imported already: ask it, which also honours torch.hub.set_dir
-        return Path(sys.modules["torch"].hub.get_dir())
+    hub = getattr(sys.modules.get("torch"), "hub", None)
+    if hub is not None:  # imported already: ask it, which also honours torch.hub.set_dir (not while another
+        return Path(hub.get_dir())  # thread is still importing it, a VLM's background load: no `hub` yet then)
     cache = os.environ.get("XDG_CACHE_HOME", "~/.cache")
     return Path(os.environ.get("TORCH_HOME", os.path.join(cache, "torch"))).expanduser() / "hub"
 
