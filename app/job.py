@@ -73,6 +73,10 @@ class ClientLoad:
     def result(self) -> VLMClient | None:
         return self._done.result()
 
+    async def aresult(self) -> VLMClient | None:
+        """`result` without blocking the event loop while the model loads."""
+        return await asyncio.wrap_future(self._done)
+
     def done(self) -> bool:
         return self._done.done()
 
@@ -89,10 +93,6 @@ class ClientLoad:
             return VLMClient.capacity
         client = self.loaded()
         return client.capacity if client is not None else 0
-
-    async def aresult(self) -> VLMClient | None:
-        """`result` without blocking the event loop while the model loads."""
-        return await asyncio.wrap_future(self._done)
 
 
 def start_vlm(settings: Settings, spec: str | None, console: Console, *, without: str = "") -> ClientLoad:
