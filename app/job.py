@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -57,8 +58,11 @@ class ClientLoad:
     meanwhile; whoever first needs the model waits for the rest (`result`). A daemon thread: Ctrl-C
     is not held up by a load."""
 
-    def __init__(self, load: Callable[[], VLMClient | None] | None = None, *, client: VLMClient | None = None) -> None:
+    def __init__(self, load: Callable[[], VLMClient | None] | None = None, *, client: VLMClient | None = None,
+                 console: Console | None = None, what: str = "the model") -> None:
         self._done: Future[VLMClient | None] = Future()
+        self._console, self._what, self._started = console, what, time.monotonic()
+        self._told, self._telling = False, threading.Lock()  # the wait is said once, however many callers wait
         if load is None:
             self._done.set_result(client)
         else:
@@ -71,11 +75,24 @@ class ClientLoad:
             self._done.set_exception(error)
 
     def result(self) -> VLMClient | None:
+        self._tell_wait()
         return self._done.result()
 
     async def aresult(self) -> VLMClient | None:
         """`result` without blocking the event loop while the model loads."""
+        self._tell_wait()
         return await asyncio.wrap_future(self._done)
+
+    def _tell_wait(self) -> None:
+        """One line when work stops for the load, so a pause of minutes after scoring is not silent (a
+        plain line: a spinner would clash with the live progress display `report` and `watch` keep)."""
+        if self._console is None or self.done():
+            return
+        with self._telling:
+            told, self._told = self._told, True
+        if not told:
+            self._console.print(f"waiting for {escape(self._what)} to finish loading "
+                                f"({time.monotonic() - self._started:.0f} s so far)", highlight=False, soft_wrap=True)
 
     def done(self) -> bool:
         return self._done.done()
@@ -101,7 +118,7 @@ def start_vlm(settings: Settings, spec: str | None, console: Console, *, without
     malformed model string is still an error before any work."""
     chosen = _chosen(settings, spec)
     if settings.vlm.load_in_background and loads_in_process(chosen):
-        return ClientLoad(lambda: load_vlm(settings, chosen, console, without=without))
+        return ClientLoad(lambda: load_vlm(settings, chosen, console, without=without), console=console, what=chosen)
     return ClientLoad(client=load_vlm(settings, chosen, console, without=without))
 
 

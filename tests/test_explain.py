@@ -151,6 +151,37 @@ def test_an_in_process_model_loads_while_the_scorer_fits_and_scores(tmp_path, ti
     assert VideoReport.model_validate_json((tmp_path / "out" / "report.json").read_text()).usage.calls >= 1
 
 
+def test_work_that_stops_for_a_loading_model_says_so_once():
+    """The first caller to wait for a load still running gets one line; later waiters and a load
+    already done say nothing more."""
+    import io
+    import threading
+    import time
+
+    from rich.console import Console
+
+    from vadagent.app.job import ClientLoad
+
+    out, release = io.StringIO(), threading.Event()
+    load = ClientLoad(lambda: None if release.wait(30) else None, console=Console(file=out, width=200), what="hf:tiny")
+    first = threading.Thread(target=load.result)
+    first.start()
+    deadline = time.monotonic() + 10
+    while "waiting for" not in out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not load.done() and load.loaded() is None and load.capacity == 1  # an in-process model serves one
+    others = [threading.Thread(target=load.result) for _ in range(3)]
+    for waiter in others:
+        waiter.start()
+    release.set()
+    for waiter in [first, *others]:
+        waiter.join(10)
+    assert load.done() and load.result() is None and load.capacity == 0
+    assert out.getvalue().count("waiting for hf:tiny to finish loading (0 s so far)") == 1, out.getvalue()
+    ClientLoad(client=None, console=Console(file=out, width=200)).result()
+    assert out.getvalue().count("waiting for") == 1
+
+
 def test_explain_without_normal_footage_fits_on_the_opening_and_says_so(tmp_path, tiny_vlm, shared_data):
     """The issue's command as written: no --normal, no --scorer."""
     out = tmp_path / "out"
