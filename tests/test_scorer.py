@@ -307,10 +307,72 @@ def test_objects_are_followed_and_scorers_saved_before_tracking_load_without_it(
     del meta["tiers"]["objects"]["params"]["cut_by_motion"]  # and before cut objects were judged apart
     del meta["tiers"]["objects"]["params"]["cut_height"]  # and before their motion was judged for a height
     del meta["tiers"]["objects"]["params"]["isotropic"]  # and before places, sizes and velocities were vectors
+    del meta["tiers"]["objects"]["params"]["lighting"]  # and before frames were matched to it in gain
     (folder / "scorer.json").write_text(json.dumps(meta))
     restored = Scorer.load(folder).tiers["objects"].params
     assert restored.track == 0.0 and restored.cut_by_motion is False and restored.cut_height is False
-    assert restored.isotropic is False
+    assert restored.isotropic is False and restored.lighting is False
+
+
+def test_a_picture_darker_or_brighter_as_a_whole_is_matched_to_the_background_not_taken_for_objects(shared_data):
+    """A real camera's frame as its background; the same frame 20 % darker (and 25 % brighter) with a
+    person-sized patch in front: matched in gain and offset, only the patch stays foreground, where an
+    offset alone leaves blobs of the picture's bright parts foreground. Steady lighting and an even
+    background are left to the offset alone, as before."""
+    from vadagent.tools.scorer.tiers.objects import _exposure
+    from vadagent.tools.video import open_video
+
+    with open_video(str(shared_data / "ucf_crime_sample" / "videos" / "Normal_Videos_641_x264.mp4")) as video:
+        background = next(video.scan(chunk=1)).frames[0].astype(np.float32)
+    patch = np.zeros(background.shape, bool)
+    patch[100:180, 150:190] = True
+    for gain in (0.8, 1.25):
+        frame = np.clip(background * gain + 4, 0, 255)
+        frame[patch] = 255 - frame[patch]  # someone in front, unlike what is behind
+        fitted_gain, offset = _exposure(frame[::4, ::4].ravel(), background[::4, ::4].ravel())
+        assert fitted_gain == pytest.approx(gain, abs=0.03) and offset == pytest.approx(4, abs=4)
+        foreground = np.abs(frame - (fitted_gain * background + offset)) > 25
+        assert foreground[~patch].mean() < 0.001 and foreground[patch].mean() > 0.5
+        shifted = frame - background
+        offset_only = np.abs(shifted - np.median(shifted[::4, ::4])) > 25
+        assert offset_only[~patch].mean() > 0.015  # what the tier did before: 2.3 % and 3.0 % of the picture
+    steady = np.clip(background * 1.02 - 3, 0, 255)  # lighting as steady as Ped2's: the offset alone, as before
+    assert _exposure(steady[::4, ::4].ravel(), background[::4, ::4].ravel()) is None
+    even = np.full((120, 180), 100, np.float32) + np.random.default_rng(0).normal(0, 1, (120, 180)).astype(np.float32)
+    assert _exposure((even * 0.8)[::4, ::4].ravel(), even[::4, ::4].ravel()) is None
+
+
+def test_a_video_that_begins_darker_as_a_whole_is_read_in_its_own_exposure(shared_data):
+    """The objects tier's reader matches the background to a video's first frame in gain where that
+    explains the frame far better than a shift alone: a real camera's picture 20 % darker with someone
+    in front reads as that one object, not as the picture's bright parts too; a gamma change, which a
+    gain does not model, is left to the shift alone, as before."""
+    from vadagent.tools.scorer.frames import FrameChunk, flow_size
+    from vadagent.tools.scorer.tiers.objects import ObjectTier
+    from vadagent.tools.video import open_video
+
+    with open_video(str(shared_data / "ucf_crime_sample" / "videos" / "Normal_Videos_641_x264.mp4")) as video:
+        background = next(video.scan(chunk=1)).frames[0]
+    height, width = background.shape
+    person = np.zeros(background.shape, bool)
+    person[120:200, 150:180] = True
+
+    def objects_in(change, lighting: bool) -> int:
+        tier = ObjectTier(Geometry(width, height), lighting=lighting)
+        tier.set_background(background[None])
+        frame = np.clip(change(background.astype(np.float32)), 0, 255)
+        frame[person] = 255 - frame[person]
+        gray = np.repeat(frame.astype(np.uint8)[None], 3, axis=0)
+        fw, fh = flow_size(width, height)
+        chunk = FrameChunk(np.arange(3), gray, np.zeros_like(gray), np.zeros((3, fh, fw, 2), np.float32),
+                           np.zeros(3, bool))
+        return len(tier.reader().feed(chunk).frame) // 3
+
+    darker = lambda f: f * 0.8  # noqa: E731
+    assert objects_in(darker, lighting=True) == 1 < objects_in(darker, lighting=False)
+    gamma = lambda f: 255 * (f / 255) ** 0.8  # noqa: E731
+    assert objects_in(gamma, lighting=True) == objects_in(gamma, lighting=False)
+    assert objects_in(lambda f: f, lighting=True) == objects_in(lambda f: f, lighting=False) == 1
 
 
 def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_larger_than_seen_there(fitted):

@@ -3,22 +3,23 @@
 Foreground objects come from a background model of the site (the per-pixel median of its normal
 footage, adapted slowly where nothing is in front of it, so lighting may drift but a person who
 stands still stays foreground — for `absorb_frames`: what has stood unchanged in front of the
-background that long becomes part of it, so a light switched on or a parked car is one event, not
-a flag on every frame from then on). Each connected blob is an object with its place (centre x, foot
-y), size (log width, log height), fill, mean motion (optical flow inside the blob) and a small
-appearance descriptor (gradient-orientation histograms over a 4 × 2 grid of the crop, reduced by
-PCA learned on the site's own objects). Objects are followed from frame to frame (each continues
-the previous frame's object whose centre, moved on by its velocity, lands nearest) and their size
-and motion averaged along the track, so one frame's split blob or noisy flow counts for half, and an
-object that turns back abruptly shows as motion unlike its speed. Three k-nearest-neighbour density
-models of the normal objects score each object: size for its place, motion for its size, and
-appearance (against a random sample of the normal objects: `APPEARANCE_OBJECTS`), on features
-standardised by the normal objects' spread (one spread for both axes of a place, a size and a
-velocity, so that neither axis of one counts more than the other). Each is scaled so that 1.0 is the
-99th percentile of normal objects scored out of sample (other folds of the footage), an object
-scores its most unusual aspect, and a frame its most unusual object. An
-object cut by the frame's edge is only partly in view: it is judged by its motion, and by its size
-only where the part in view is already larger than the normal objects there.
+background that long becomes part of it, so a light switched on or a parked car is one event, not a
+flag on every frame from then on; and matched in gain to a video's first frame where the whole
+picture begins darker or brighter than the normal footage's, see `_exposure`). Each connected blob
+is an object with its place (centre x, foot y), size (log width, log height), fill, mean motion
+(optical flow inside the blob) and a small appearance descriptor (gradient-orientation histograms
+over a 4 × 2 grid of the crop, reduced by PCA learned on the site's own objects). Objects are
+followed from frame to frame (each continues the previous frame's object whose centre, moved on by
+its velocity, lands nearest) and their size and motion averaged along the track, so one frame's
+split blob or noisy flow counts for half, and an object that turns back abruptly shows as motion
+unlike its speed. Three k-nearest-neighbour density models of the normal objects score each object:
+size for its place, motion for its size, and appearance (against a random sample of the normal
+objects: `APPEARANCE_OBJECTS`), on features standardised by the normal objects' spread (one spread
+for both axes of a place, a size and a velocity, so that neither axis of one counts more than the
+other). Each is scaled so that 1.0 is the 99th percentile of normal objects scored out of sample
+(other folds of the footage), an object scores its most unusual aspect, and a frame its most unusual
+object. An object cut by the frame's edge is only partly in view: it is judged by its motion, and by
+its size only where the part in view is already larger than the normal objects there.
 
 A frame with no object scores 0, so a crowd that is normal at a site adds nothing however fast it
 moves: only objects unlike the site's own normal objects count.
@@ -58,6 +59,10 @@ APPEARANCE_DIMS = 8
 SETTLE_FRAMES = 50  # after the camera last moved, frames are registered on the background this long
 NEARBY = 20  # normal objects nearest a place, for how large and fast things get there
 ABSORB_RATE = 0.1  # background update per frame where something has stood `absorb_frames`
+LIGHTING_FIT = 15.0  # gray levels: pixels this close to the first lighting fit make the second
+LIGHTING_EVEN = 25.0  # variance (gray levels²) of the sampled background below which gain is not fitted
+LIGHTING_GAINS = (0.5, 2.0)  # a change of the picture's gain beyond these is a new scene, not lighting
+LIGHTING_STEADY = 0.05  # gains closer to 1 are left to the offset alone (Ped2's footage: 1.003 to 1.025)
 
 
 @dataclass
@@ -103,6 +108,35 @@ def _median(values: np.ndarray) -> float:
     return float((low + high) / 2)
 
 
+def _exposure(frame: np.ndarray, background: np.ndarray) -> tuple[float, float] | None:
+    """(gain, offset) with frame ≈ gain · background + offset over sampled pixels, or None where the
+    gain is within LIGHTING_STEADY of 1 or the background too even to tell gain from offset: there the
+    offset alone (each frame's median difference) is matched, as before this fit existed, so steady
+    lighting scores exactly as it did. A camera's exposure or the time of day scale the picture as well
+    as shift it, and in a picture of dark and bright parts a shift alone leaves the bright parts
+    foreground (a real camera's normal video 20 % darker: evals/results/bench_robustness.md). Least
+    squares, then again on the pixels within LIGHTING_FIT gray levels of the first fit, so objects in
+    front pull it little."""
+    keep = np.ones(len(frame), bool)
+    gain = offset = 0.0
+    for _ in range(2):
+        b, f = background[keep], frame[keep]
+        spread = float(b.var()) if len(b) >= 16 else 0.0
+        if spread < LIGHTING_EVEN:
+            return None
+        gain = float(np.clip(np.mean((b - b.mean()) * (f - f.mean())) / spread, *LIGHTING_GAINS))
+        offset = float(f.mean() - gain * b.mean())
+        keep = np.abs(frame - (gain * background + offset)) < LIGHTING_FIT
+    return None if abs(gain - 1.0) < LIGHTING_STEADY else (gain, offset)
+
+
+def _off(frame: np.ndarray, background: np.ndarray, threshold: float) -> np.ndarray:
+    """Which sampled pixels are further than `threshold` from the background, the frame's median
+    difference taken off (what the objects tier reads as foreground)."""
+    delta = frame - background
+    return np.abs(delta - _median(delta)) > threshold
+
+
 def _nearest(tree: cKDTree, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Distances and indices of the k nearest neighbours, (n, k) even for k = 1. SciPy's k-d tree:
     the object spaces have 4 to 10 dimensions, where it answers a chunk's queries several times
@@ -122,6 +156,7 @@ class _ObjectReader(Reader):
         self.standing = np.zeros(self.background.shape, np.int32)  # frames each pixel has been foreground
         self.shaking = 0  # frames left to register frames on the background after the camera moved
         self.tracked = np.zeros((0, HIST.start), np.float32)  # the previous frame's objects, as followed
+        self.unexposed = tier.params.lighting  # the first frame's exposure is still to be matched
 
     def feed(self, chunk: FrameChunk) -> ObjectSet:
         p, (height, width) = self.tier.params, self.background.shape
@@ -135,6 +170,8 @@ class _ObjectReader(Reader):
             if self.shaking:  # the camera moved lately: put the frame back where the background is
                 gray = self._registered(gray)
             g = gray.astype(np.float32)
+            if self.unexposed:
+                self._expose(g)
             delta = g - self.background
             delta -= _median(delta[::4, ::4])  # global brightness changes are not objects
             foreground = (np.abs(delta) > p.fg_threshold).astype(np.uint8)
@@ -173,6 +210,25 @@ class _ObjectReader(Reader):
         raw = np.concatenate([found, _appearance(crops, masks)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4),
                          np.asarray(cut, bool))
+
+    def _expose(self, first: np.ndarray) -> None:
+        """The background in the exposure of the video's first frame: a video that begins darker or
+        brighter as a whole (another time of day, a camera's exposure) is not objects everywhere its
+        picture is bright. Only the opening is matched; a later change of the whole picture (a flash,
+        a fire, a lamp) stays an event, as a light switched on is one (see `absorb_frames`)."""
+        self.unexposed = False
+        sample, behind = first[::4, ::4].ravel(), self.background[::4, ::4].ravel()
+        exposure = _exposure(sample, behind)
+        if exposure is None:
+            return
+        exposed = np.clip(exposure[0] * self.background + exposure[1], 0, 255).astype(np.float32)
+        # kept only where it explains the frame far better than a shift alone: a gain is a straight line
+        # through a camera's response, which the picture's gamma or a scene change may not follow. Pixels
+        # off either way (someone in front) say nothing; of the rest, the gain must mend twice those it spoils
+        shifted = _off(sample, behind, self.tier.params.fg_threshold)
+        scaled = _off(sample, exposed[::4, ::4].ravel(), self.tier.params.fg_threshold)
+        if np.count_nonzero(shifted & ~scaled) > 2 * np.count_nonzero(scaled & ~shifted):
+            self.background = exposed
 
     def _at_object_scale(self, flow: np.ndarray) -> np.ndarray:
         """A frame's flow (at 1/FLOW_STEP of the working size) sampled at the objects' size."""
@@ -220,7 +276,7 @@ class ObjectTier(Tier):
     summary = "foreground objects vs the site's normal objects: size for the place, motion, appearance (kNN)"
     needs_background = True
     saved_before = {"track": 0.0, "cut_by_motion": False, "cut_height": False, "isotropic": False,
-                    "appearance_objects": MAX_TRAIN_OBJECTS}
+                    "appearance_objects": MAX_TRAIN_OBJECTS, "lighting": False}
 
     @dataclass
     class Params:
@@ -236,6 +292,7 @@ class ObjectTier(Tier):
         cut_height: bool = True  # with cut_by_motion: its motion judged for a height up to the tallest there
         isotropic: bool = True  # a place, a size and a velocity each judged on one scale for both axes
         appearance_objects: int = APPEARANCE_OBJECTS  # normal objects the appearance model compares with
+        lighting: bool = True  # a video's first frame matched to the background in gain (False: offset only)
 
     background: np.ndarray | None = None
 
