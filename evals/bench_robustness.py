@@ -201,6 +201,15 @@ def real_camera(root: Path) -> list[dict]:
     return rows
 
 
+def flagged_table(rows: list[dict], key: str, shipped: str, before: str, before_name: str) -> list[str]:
+    """A markdown table of the share of frames flagged per condition, as shipped (`rows` whose `key` is
+    `shipped`) and as before (`before`)."""
+    earlier = {r["condition"]: r for r in rows if r[key] == before}
+    return ["| condition | frames | flagged | " + before_name + ": flagged |", "|---|---|---|---|",
+            *(f"| {r['condition']} | {r['frames']} | {r['normal_frames_flagged']:.1%} | "
+              f"{earlier[r['condition']]['normal_frames_flagged']:.1%} |" for r in rows if r[key] == shipped)]
+
+
 def standing_about(folder: Path) -> list[dict]:
     """A loiterer standing 30 s off the path, scored by the default scorer as shipped and with the
     objects tier absorbing what stands still after 250 frames (10 s; the release before)."""
@@ -290,23 +299,16 @@ def main() -> None:
                           f"with the guards {'on' if on else 'off'}" for on in (True, False)) + "."]
     real = real_footage(args.ped2) if args.ped2 else []
     if real:
-        declared = {r["condition"]: r for r in real if r["guard"] == "declared rate"}
         lines += ["", f"Real footage: {real[0]['footage']} held out of the fit (all normal), written as files "
                   "under each condition; share of their frames flagged with the timestamps guard, and with the "
                   "declared rate alone (the release before it).", "",
-                  "| condition | frames | flagged | declared rate alone: flagged |", "|---|---|---|---|"]
-        lines += [f"| {r['condition']} | {r['frames']} | {r['normal_frames_flagged']:.1%} | "
-                  f"{declared[r['condition']]['normal_frames_flagged']:.1%} |" for r in real if r["guard"] == "timestamps"]
+                  *flagged_table(real, "guard", "timestamps", "declared rate", "declared rate alone")]
     camera = real_camera(args.ucf) if args.ucf else []
     if camera:
-        offset_only = {r["condition"]: r for r in camera if r["lighting"] == "offset only"}
         lines += ["", f"A real camera of higher contrast: {camera[0]['footage']}; share of its frames flagged with "
                   "the objects' background matched to each video's first frame in gain and offset, and with each frame "
                   "matched in offset only (the release before).", "",
-                  "| condition | frames | flagged | offset only: flagged |", "|---|---|---|---|"]
-        lines += [f"| {r['condition']} | {r['frames']} | {r['normal_frames_flagged']:.1%} | "
-                  f"{offset_only[r['condition']]['normal_frames_flagged']:.1%} |"
-                  for r in camera if r["lighting"] == "exposure matched"]
+                  *flagged_table(camera, "lighting", "exposure matched", "offset only", "offset only")]
     record = {"rows": rows, "real_footage": real, "real_camera": camera, "scorer": chose[True], "scorer_guards_off": chose[False],
               "light_learnt_after_s": {"guards on": learnt[True], "guards off": learnt[False]},
               "standing_about": stand}
