@@ -338,6 +338,8 @@ def test_a_picture_darker_or_brighter_as_a_whole_is_matched_to_the_background_no
         assert offset_only[~patch].mean() > 0.015  # what the tier did before: 2.3 % and 3.0 % of the picture
     steady = np.clip(background * 1.02 - 3, 0, 255)  # lighting as steady as Ped2's: the offset alone, as before
     assert _exposure(steady[::4, ::4].ravel(), background[::4, ::4].ravel()) is None
+    for unlike in (np.zeros_like(background), background * 0.3):  # a black frame, a fade: no lighting to match
+        assert _exposure(unlike[::4, ::4].ravel(), background[::4, ::4].ravel()) is None
     even = np.full((120, 180), 100, np.float32) + np.random.default_rng(0).normal(0, 1, (120, 180)).astype(np.float32)
     assert _exposure((even * 0.8)[::4, ::4].ravel(), even[::4, ::4].ravel()) is None
 

@@ -61,7 +61,7 @@ NEARBY = 20  # normal objects nearest a place, for how large and fast things get
 ABSORB_RATE = 0.1  # background update per frame where something has stood `absorb_frames`
 LIGHTING_FIT = 15.0  # gray levels: pixels this close to the first lighting fit make the second
 LIGHTING_EVEN = 25.0  # variance (gray levels²) of the sampled background below which gain is not fitted
-LIGHTING_GAINS = (0.5, 2.0)  # a change of the picture's gain beyond these is a new scene, not lighting
+LIGHTING_GAINS = (0.5, 2.0)  # a gain beyond these is no lighting (a black frame, a fade, another scene)
 LIGHTING_STEADY = 0.05  # gains closer to 1 are left to the offset alone (Ped2's footage: 1.003 to 1.025)
 
 
@@ -124,7 +124,9 @@ def _exposure(frame: np.ndarray, background: np.ndarray) -> tuple[float, float] 
         spread = float(b.var()) if len(b) >= 16 else 0.0
         if spread < LIGHTING_EVEN:
             return None
-        gain = float(np.clip(np.mean((b - b.mean()) * (f - f.mean())) / spread, *LIGHTING_GAINS))
+        gain = float(np.mean((b - b.mean()) * (f - f.mean())) / spread)
+        if not LIGHTING_GAINS[0] <= gain <= LIGHTING_GAINS[1]:  # a black frame, a fade, another scene
+            return None
         offset = float(f.mean() - gain * b.mean())
         keep = np.abs(frame - (gain * background + offset)) < LIGHTING_FIT
     return None if abs(gain - 1.0) < LIGHTING_STEADY else (gain, offset)
