@@ -79,7 +79,8 @@ def light(frames: np.ndarray) -> np.ndarray:
     return np.clip(lit, 0, 255).astype(np.uint8)
 
 
-def dimmer(frames: np.ndarray, gain: float = 0.8) -> np.ndarray:
+def brightness(frames: np.ndarray, gain: float = 0.8) -> np.ndarray:
+    """The whole picture at `gain` times its brightness (below 1 darker, above brighter)."""
     return np.clip(frames.astype(np.float32) * gain, 0, 255).astype(np.uint8)
 
 
@@ -120,7 +121,7 @@ CONDITIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[int], 
     "as filmed": (lambda f: f, np.arange), "light": (light, np.arange),
     "half rate": (lambda f: f, lambda n: np.arange(0, n, 2)), "dropped frames": (lambda f: f, dropped),
     "variable rate": (lambda f: f, variable),
-    "jitter": (jitter, np.arange), "sway": (sway, np.arange), "dimmer": (dimmer, np.arange)}
+    "jitter": (jitter, np.arange), "sway": (sway, np.arange), "dimmer": (brightness, np.arange)}
 
 
 def write_condition(path: Path, frames: np.ndarray, name: str) -> np.ndarray:
@@ -172,7 +173,7 @@ def real_footage(root: Path) -> list[dict]:
 UCF_NORMAL = "videos/Normal_Videos_641_x264.mp4"  # the sample's one normal video: 2 min of a real camera
 REAL_FIT_S, REAL_SCORED_FROM_S = 60.0, 70.0
 LIGHTINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "as filmed": lambda f: f, "20 % darker": dimmer, "25 % brighter": lambda f: dimmer(f, 1.25),
+    "as filmed": lambda f: f, "20 % darker": brightness, "25 % brighter": lambda f: brightness(f, 1.25),
     "gamma 0.8 (midtones brighter)": lambda f: (255 * (f / 255.0) ** 0.8).astype(np.uint8)}
 
 
