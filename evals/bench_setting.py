@@ -1,7 +1,7 @@
 """Whether a tier setting helps, judged as `fit --select` judges: on normal footage alone.
 
     python evals/bench_setting.py --root DIR (or $VADAGENT_DATA) --setting objects.cut_by_motion \\
-        --values true,false [--draws 3]
+        --values true,false [--draws 3] [--normal-seconds 30]
 
 `--setting scorer.FIELD` varies a scorer-wide setting instead (`scorer.flow --values quick,half`).
 A site's normal footage (Ped2's training clips) is fitted with self-validation once per value of
@@ -21,7 +21,8 @@ import numpy as np
 
 from vadagent.evals.common import add_data_argument, add_results_argument, write_results
 from vadagent.evals.datasets import load_ucsd
-from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec, selection
+from vadagent.evals.detect import first_seconds
+from vadagent.tools.scorer import Scorer, ScorerConfig, selection
 from vadagent.tools.scorer.selection import describe
 
 
@@ -43,12 +44,14 @@ def main() -> None:
                         help="comma-separated values as JSON reads them (true, 250, 0.5) or words (quick); the first is "
                              "judged against the others")
     parser.add_argument("--draws", type=int, default=3, help="draws of synthetic windows")
+    parser.add_argument("--normal-seconds", type=float, default=None,
+                        help="fit on the first S seconds of the normal footage only (default: all of it)")
     parser.add_argument("--name", default="bench_setting")
     args = parser.parse_args()
     tier, _, param = args.setting.partition(".")
     values = [_value(v) for v in args.values.split(",")]
     data = load_ucsd(args.root)
-    footage = [SourceSpec(str(p)) for p in data.train]
+    footage = first_seconds(data.train, args.normal_seconds, data.fps)
     runs = []
     for draw in range(args.draws):
         selection.DRAW = draw
@@ -72,8 +75,10 @@ def main() -> None:
                      for d in range(args.draws)]
             paired[f"{judged} vs {other}: {name}"] = [round(g, 4) for g in gains]
     lines = [f"# Self-validation of {args.setting} on {data.name}'s normal footage", "",
-             f"Synthetic AUC (mean over kinds) of every tier set self-validation tries, fitted on all {len(footage)} "
-             f"training clips with each value, on {args.draws} draws of synthetic windows (draw 0 is the one `fit` "
+             "Synthetic AUC (mean over kinds) of every tier set self-validation tries, fitted on "
+             + (f"the first {args.normal_seconds:g} s of the training clips" if args.normal_seconds else
+                f"all {len(footage)} training clips")
+             + f" with each value, on {args.draws} draws of synthetic windows (draw 0 is the one `fit` "
              "uses). No test label is read.", "",
              "| draw | value | chosen | " + " | ".join(sets) + " |", "|---|---|---|" + "---|" * len(sets)]
     lines += [f"| {r['draw']} | {r['value']} | {r['chosen']} | " + " | ".join(f"{r['auc'][n]:.4f}" for n in sets) + " |"
@@ -82,7 +87,8 @@ def main() -> None:
     lines += [f"- {key}: {', '.join(f'{g:+.4f}' for g in gains)} (mean {np.mean(gains):+.4f})"
               for key, gains in paired.items()]
     print("\n".join(lines[-len(paired):]))
-    write_results(args.name, {"setting": args.setting, "values": values, "draws": args.draws, "runs": runs,
+    write_results(args.name, {"setting": args.setting, "values": values, "draws": args.draws,
+                              "normal_seconds": args.normal_seconds, "runs": runs,
                               "paired_difference": paired}, "\n".join(lines), args.results)
 
 

@@ -746,3 +746,36 @@ def _frames(path) -> np.ndarray:
 
     with open_video(str(path)) as video:
         return np.concatenate([b.frames for b in video.scan(gray=False)])
+
+
+def test_speed_is_expected_row_by_row_as_perspective_makes_nearer_walkers_faster(tmp_path, fitted):
+    from vadagent.tools.scorer.tiers.motion import MOVING, MotionStats, row_p999
+
+    rng = np.random.default_rng(0)
+    n, rows, cols = 2000, 10, 6
+    speed = np.abs(rng.normal(0.0, 0.05, (n, rows, cols))).astype(np.float32)
+    for row, pace in ((3, 1.0), (4, 1.2), (5, 1.4)):  # walkers in a band, nearer ones faster in pixels
+        walking = rng.random((n, cols)) < 0.3
+        speed[:, row][walking] = pace * rng.uniform(0.6, 1.0, walking.sum())
+    flow = np.stack([speed, np.zeros_like(speed)], -1)
+    diff = np.zeros((n, rows, cols), np.float32)
+    expected = row_p999(speed)
+    assert np.all(np.diff(expected[3:]) > 0) and expected[8] == pytest.approx(1.0 + 0.2 * 5, abs=0.1)
+    assert expected.min() >= MOVING  # the line is floored where it runs down to nothing (rows far above the band)
+
+    near = np.zeros((1, rows, cols), np.float32)
+    near[0, 8, 2] = 1.8  # a walker low in the picture at the pace the band's line predicts there
+    far = np.zeros((1, rows, cols), np.float32)
+    far[0, 3, 2] = 1.3  # something at the band's far edge as fast as its near walkers
+    by_row, one = MotionStats.fit(diff, speed, flow), MotionStats.fit(diff, speed, flow, perspective=False)
+    assert by_row.speed_ratio(near).max() < 0.9 * one.speed_ratio(near).max()
+    assert by_row.speed_ratio(far).max() > 1.05 * one.speed_ratio(far).max()
+    assert row_p999(np.where(np.arange(rows)[None, :, None] == 4, speed, 0.0)) is None  # one row moving: no line
+
+    assert fitted.tiers["motion"].params.perspective and fitted.tiers["motion"].stats.speed_row_p999 is not None
+    folder = fitted.save(tmp_path / "s")
+    meta = json.loads((folder / "scorer.json").read_text())
+    del meta["tiers"]["motion"]["params"]["perspective"]  # as saved before rows had their own expectation
+    (folder / "scorer.json").write_text(json.dumps(meta))
+    restored = Scorer.load(folder).tiers["motion"]
+    assert restored.params.perspective is False and restored.stats.speed_row_p999 is None

@@ -3,8 +3,12 @@
 Two per-frame cues, each the maximum over cells (an anomaly is local):
 - frame-difference energy per 20 px cell, unnormalised (per-cell normalisation flags any walker
   crossing a cell that rarely sees motion: ../shared/SCORER-FACTS.md);
-- flow speed per 24 px cell divided by (that cell's 99.9th percentile + the global one), so a
-  cell's own statistics count only where they are well supported.
+- flow speed per 24 px cell divided by (that cell's 99.9th percentile + the one expected at its
+  row), so a cell's own statistics count only where they are well supported. The row's expectation
+  is a straight line in the row fitted to the rows people move in (`perspective`): on a ground plane
+  seen from above, things nearer the camera (lower in the picture) look larger and move faster in
+  pixels, so a walker in a lower row the normal footage seldom saw is not read as fast against the
+  far walkers' speeds, nor a cyclist far away as slow against the near ones'.
 - direction rarity: for cells that move, -log p(direction | cell) from a per-cell histogram of
   the normal footage (8 bins), smoothed towards the global histogram where a cell saw little.
 All are z-scored on the training frames and summed; they make partly independent errors.
@@ -24,6 +28,7 @@ PERCENTILE = 99.9
 DIRECTION_BINS = 8
 MOVING = 0.5  # px/frame at working size: slower cells have no reliable direction
 PRIOR_WEIGHT = 20.0  # pseudo-counts of the global direction histogram in each cell
+MIN_ROWS = 2  # rows with moving cells needed to fit the speed expected at each row (else the global one)
 
 
 def direction_bins(flow: np.ndarray) -> np.ndarray:
@@ -44,6 +49,21 @@ def fit_direction(speed: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return (-np.log(p)).reshape(rows, cols, DIRECTION_BINS).astype(np.float32)
 
 
+def row_p999(speed: np.ndarray) -> np.ndarray | None:
+    """(rows,) the 99.9th-percentile speed expected at each row: a straight line through each row's
+    own 99.9th percentile, weighted by how many moving cells the row saw (a row nobody crossed says
+    nothing), floored at MOVING. None where fewer than MIN_ROWS rows saw motion: no line to fit."""
+    n, rows, cols = speed.shape
+    support = (speed > MOVING).sum(axis=(0, 2)).astype(np.float64)
+    if np.count_nonzero(support) < MIN_ROWS:
+        return None
+    observed = np.percentile(speed.transpose(1, 0, 2).reshape(rows, -1), PERCENTILE, axis=1)
+    design = np.column_stack([np.ones(rows), np.arange(rows) + 0.5])
+    weight = np.sqrt(support)[:, None]
+    line = np.linalg.lstsq(design * weight, observed * weight[:, 0], rcond=None)[0]
+    return np.maximum(design @ line, MOVING).astype(np.float32)
+
+
 @dataclass
 class MotionStats:
     speed_cell_p999: np.ndarray  # (rows, cols) px/frame
@@ -55,13 +75,14 @@ class MotionStats:
     flow_std: float = 1.0
     direction_mean: float = 0.0
     direction_std: float = 1.0
+    speed_row_p999: np.ndarray | None = None  # (rows,) px/frame; None: the global one at every row
 
     @classmethod
-    def fit(cls, diff: np.ndarray, speed: np.ndarray, flow: np.ndarray) -> MotionStats:
+    def fit(cls, diff: np.ndarray, speed: np.ndarray, flow: np.ndarray, perspective: bool = True) -> MotionStats:
         """Cell maps of all normal training frames: `diff` (n, r, c), `speed` (n, r2, c2), `flow` (n, r2, c2, 2)."""
         cell = np.percentile(speed, PERCENTILE, axis=0).astype(np.float32)
         glob = float(np.percentile(speed, PERCENTILE))
-        stats = cls(cell, glob, fit_direction(speed, flow))
+        stats = cls(cell, glob, fit_direction(speed, flow), speed_row_p999=row_p999(speed) if perspective else None)
         d, f, r = stats.cues(diff, speed, flow)
         stats.diff_mean, stats.diff_std = float(d.mean()), float(d.std() or 1.0)
         stats.flow_mean, stats.flow_std = float(f.mean()), float(f.std() or 1.0)
@@ -71,7 +92,8 @@ class MotionStats:
         return stats
 
     def speed_ratio(self, speed: np.ndarray) -> np.ndarray:
-        return speed / (self.speed_cell_p999 + self.speed_global_p999 + 1e-6)
+        expected = self.speed_global_p999 if self.speed_row_p999 is None else self.speed_row_p999[:, None]
+        return speed / (self.speed_cell_p999 + expected + 1e-6)
 
     def direction_rarity(self, speed: np.ndarray, flow: np.ndarray) -> np.ndarray:
         """(n, rows, cols): -log p(direction) in moving cells, 0 elsewhere."""
@@ -92,7 +114,8 @@ class MotionStats:
         return fused + direction_weight * np.maximum(r - self.direction_mean, 0.0) / self.direction_std
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"speed_cell_p999": self.speed_cell_p999, "direction_nll": self.direction_nll}
+        rows = {} if self.speed_row_p999 is None else {"speed_row_p999": self.speed_row_p999}
+        return {"speed_cell_p999": self.speed_cell_p999, "direction_nll": self.direction_nll, **rows}
 
     def scalars(self) -> dict[str, float]:
         return {"speed_global_p999": self.speed_global_p999, "diff_mean": self.diff_mean, "diff_std": self.diff_std,
@@ -102,7 +125,7 @@ class MotionStats:
     @classmethod
     def restore(cls, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> MotionStats:
         return cls(speed_cell_p999=arrays["speed_cell_p999"], direction_nll=arrays["direction_nll"],
-                   **scalars)
+                   speed_row_p999=arrays.get("speed_row_p999"), **scalars)
 
 
 def evidence(features: FrameFeatures, stats: MotionStats, cell: int) -> Evidence:
@@ -132,12 +155,14 @@ class _CellReader(Reader):
 class MotionTier(Tier):
     name = "motion"
     summary = "motion statistics per cell: frame difference, flow speed and direction rarity (no training)"
+    saved_before = {"perspective": False}
 
     @dataclass
     class Params:
         diff_cell: int = 20
         flow_cell: int = 24
         direction_weight: float = 1.0
+        perspective: bool = True  # the speed expected at each row fitted as a line (False: one for all rows)
 
     stats: MotionStats | None = None
 
@@ -151,7 +176,8 @@ class MotionTier(Tier):
 
     def fit(self, clips: list[list[Any]], **_: Any) -> list[np.ndarray]:
         parts = [p for clip in clips for p in clip]
-        self.stats = MotionStats.fit(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("diff", "speed", "flow")))
+        self.stats = MotionStats.fit(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("diff", "speed", "flow")),
+                                     perspective=self.params.perspective)
         return [np.concatenate([self.stats.score(p, self.params.direction_weight) for p in clip]) if clip
                 else np.zeros(0) for clip in clips]
 
@@ -166,5 +192,10 @@ class MotionTier(Tier):
 
     def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
         self.stats = MotionStats.restore(arrays, values)
+        if not self.params.perspective:  # saved before rows had their own expectation (or set off)
+            self.stats.speed_row_p999 = None
         if self.stats.speed_cell_p999.shape != self.features.flow_grid:
             raise ValueError(f"cell statistics of shape {self.stats.speed_cell_p999.shape} do not match the settings")
+        rows = self.stats.speed_row_p999
+        if rows is not None and rows.shape != self.features.flow_grid[:1]:
+            raise ValueError(f"row statistics of shape {rows.shape} do not match the {self.features.flow_grid[0]} rows")
