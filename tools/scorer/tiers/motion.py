@@ -1,6 +1,6 @@
 """The `motion` tier (tier 0): motion statistics of normal footage, no gradient training.
 
-Two per-frame cues, each the maximum over cells (an anomaly is local):
+Three per-frame cues, each the maximum over cells (an anomaly is local):
 - frame-difference energy per 20 px cell, unnormalised (per-cell normalisation flags any walker
   crossing a cell that rarely sees motion: ../shared/SCORER-FACTS.md);
 - flow speed per 24 px cell divided by (that cell's 99.9th percentile + the one expected at its
