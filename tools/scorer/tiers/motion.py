@@ -50,14 +50,18 @@ def fit_direction(speed: np.ndarray, flow: np.ndarray) -> np.ndarray:
 
 
 def row_p999(speed: np.ndarray) -> np.ndarray | None:
-    """(rows,) the 99.9th-percentile speed expected at each row: a straight line through each row's
-    own 99.9th percentile, weighted by how many moving cells the row saw (a row nobody crossed says
-    nothing), floored at MOVING. None where fewer than MIN_ROWS rows saw motion: no line to fit."""
-    n, rows, cols = speed.shape
-    support = (speed > MOVING).sum(axis=(0, 2)).astype(np.float64)
+    """(rows,) the 99.9th-percentile speed expected at each row: a straight line through the 99.9th
+    percentile of each row's moving cells (how fast things move there when they move, not how often
+    they do: a row that people seldom cross would read as slow), weighted by how many moving cells
+    the row saw, floored at MOVING. None where fewer than MIN_ROWS rows saw motion: no line to fit."""
+    rows = speed.shape[1]
+    observed, support = np.zeros(rows), np.zeros(rows)
+    for row in range(rows):
+        moving = speed[:, row][speed[:, row] > MOVING]
+        support[row] = len(moving)
+        observed[row] = np.percentile(moving, PERCENTILE) if len(moving) else 0.0
     if np.count_nonzero(support) < MIN_ROWS:
         return None
-    observed = np.percentile(speed.transpose(1, 0, 2).reshape(rows, -1), PERCENTILE, axis=1)
     design = np.column_stack([np.ones(rows), np.arange(rows) + 0.5])
     weight = np.sqrt(support)[:, None]
     line = np.linalg.lstsq(design * weight, observed * weight[:, 0], rcond=None)[0]
