@@ -5,7 +5,7 @@ Three per-frame cues, each the maximum over cells (an anomaly is local):
   crossing a cell that rarely sees motion: ../shared/SCORER-FACTS.md);
 - flow speed per 24 px cell divided by (that cell's 99.9th percentile + the one expected at its
   row), so a cell's own statistics count only where they are well supported. The row's expectation
-  is a straight line in the row fitted to the rows people move in (`perspective`): on a ground plane
+  is a straight line through the rows' moving cells (`perspective`, `row_p999`): on a ground plane
   seen from above, things nearer the camera (lower in the picture) look larger and move faster in
   pixels, so a walker in a lower row the normal footage seldom saw is not read as fast against the
   far walkers' speeds, nor a cyclist far away as slow against the near ones'.
