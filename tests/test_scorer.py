@@ -771,6 +771,11 @@ def test_speed_is_expected_row_by_row_as_perspective_makes_nearer_walkers_faster
     assert by_row.speed_ratio(near).max() < 0.9 * one.speed_ratio(near).max()
     assert by_row.speed_ratio(far).max() > 1.05 * one.speed_ratio(far).max()
     assert row_p999(np.where(np.arange(rows)[None, :, None] == 4, speed, 0.0)) is None  # one row moving: no line
+    # a row people seldom cross is expected as fast as they move there, not as slow as its frames mostly are
+    seldom = np.where(np.arange(rows)[None, :, None] == 3, speed, 0.0)
+    crossing = rng.random((n, cols)) < 0.0004  # about 5 of its 12,000 cells
+    seldom[:, 7][crossing] = 1.8 * rng.uniform(0.9, 1.0, crossing.sum())
+    assert row_p999(seldom)[7] == pytest.approx(1.8, abs=0.1)
 
     assert fitted.tiers["motion"].params.perspective and fitted.tiers["motion"].stats.speed_row_p999 is not None
     folder = fitted.save(tmp_path / "s")
