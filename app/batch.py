@@ -261,9 +261,10 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
     finished = {"explained"}
     # a model can redo detection-only reports; whether there is one is known once it has loaded, so only then
     # (the model is waited for here only when a run before this one left detection-only reports)
-    if any(index.status(str(v)) == "detected" for v in videos) and job.client is None:
+    status = {v: index.status(str(v)) for v in videos}
+    if "detected" in status.values() and job.client is None:
         finished.add("detected")
-    pending = [v for v in videos if not (index.status(str(v)) in finished and target.has_report(names[v]))]
+    pending = [v for v in videos if not (status[v] in finished and target.has_report(names[v]))]
     cluster = RayCluster(ray, job, console, cpus=workers) if ray else None
     # in flight: as many videos as the model serves at once, plus one being scored meanwhile (on a cluster, one
     # per worker CPU), so the scorer's cores and the model are busy together; the client holds its own request

@@ -62,10 +62,9 @@ def row_p999(speed: np.ndarray) -> np.ndarray | None:
         observed[row] = np.percentile(moving, PERCENTILE) if len(moving) else 0.0
     if np.count_nonzero(support) < MIN_ROWS:
         return None
-    design = np.column_stack([np.ones(rows), np.arange(rows) + 0.5])
-    weight = np.sqrt(support)[:, None]
-    line = np.linalg.lstsq(design * weight, observed * weight[:, 0], rcond=None)[0]
-    return np.maximum(design @ line, MOVING).astype(np.float32)
+    centres = np.arange(rows) + 0.5
+    line = np.polyfit(centres, observed, 1, w=np.sqrt(support))  # weighted least squares; unseen rows weigh 0
+    return np.maximum(np.polyval(line, centres), MOVING).astype(np.float32)
 
 
 @dataclass
