@@ -462,48 +462,6 @@ def test_a_place_and_a_velocity_are_each_judged_on_one_scale_for_both_axes(fitte
     assert up == pytest.approx(sideways, rel=1e-4)  # six pixels count the same either way
 
 
-def test_an_object_that_looks_one_way_and_moves_the_other_is_unlike_the_normal_objects():
-    """People look the way they face and mostly walk that way: a walker going backwards (or a moment
-    of video run backwards) looks like the normal walkers and moves as some of them do, but not both
-    at once. Normal objects here: one look going right, another going left; the appearance model,
-    judged with the velocity, flags the first look going left, and judged on the look alone does not."""
-    from vadagent.tools.scorer.tiers.base import Geometry
-    from vadagent.tools.scorer.tiers.objects import APPEARANCE_GROUP, HIST, SPEED, VX, VY, ObjectSet, ObjectTier
-
-    rng = np.random.default_rng(0)
-    looks = rng.random((2, HIST.stop - HIST.start)).astype(np.float32)
-    ways = rng.normal(0, 1, (2, HIST.stop - HIST.start)).astype(np.float32)
-
-    def objects(look: int, heading: float, count: int) -> np.ndarray:
-        rows = np.zeros((count, HIST.stop), np.float32)
-        rows[:, 0], rows[:, 1] = rng.uniform(0.1, 0.9, count), rng.normal(0.6, 0.03, count)
-        rows[:, 2], rows[:, 3], rows[:, 4] = np.log(8), np.log(20), 0.7
-        rows[:, 2:4] += rng.normal(0, 0.05, (count, 2))
-        rows[:, VX], rows[:, VY] = heading * rng.normal(1.0, 0.1, count), rng.normal(0, 0.1, count)
-        rows[:, SPEED] = np.hypot(rows[:, VX], rows[:, VY]) * 1.2
-        hist = looks[look] + rng.normal(0, 0.05, (count, 2)) @ ways  # looks that vary in two ways
-        rows[:, HIST] = hist / np.linalg.norm(hist, axis=1, keepdims=True)
-        return rows
-
-    def part(rows: np.ndarray) -> ObjectSet:
-        n = len(rows)
-        return ObjectSet(np.arange(n), np.arange(n), rows, np.zeros((n, 4), np.float32), np.zeros(n, bool))
-
-    clips = [[part(np.concatenate([objects(0, 1.0, 150), objects(1, -1.0, 150)]))] for _ in range(4)]
-    asked = part(np.concatenate([objects(0, 1.0, 20), objects(0, -1.0, 20), objects(1, -1.0, 20)]))
-    reading = {}
-    for with_heading in (True, False):
-        tier = ObjectTier(Geometry(360, 240), appearance_heading=with_heading)
-        tier.fit(clips)
-        per_group = tier._distances(asked.raw, asked.cut) / tier.scale
-        reading[with_heading] = [np.median(per_group[i : i + 20, APPEARANCE_GROUP]) for i in (0, 20, 40)]
-    going_right, backwards, going_left = reading[True]
-    assert going_right < 1.0 and going_left < 1.0  # within the normal objects' 99th percentile
-    assert backwards > 1.0 and backwards > 3 * max(going_right, going_left)  # measured 1.25 against 0.28
-    assert max(reading[False]) < 1.0  # the look alone: every one of them is a normal look
-    assert ObjectTier.saved_before["appearance_heading"] is False  # scorers saved before judge the look alone
-
-
 def test_the_appearance_model_compares_with_a_bounded_sample_of_the_normal_objects(tmp_path, synthetic_normal,
                                                                                   synthetic_anomalous):
     """Its look-ups cost time in proportion to the objects it compares with, so it keeps a random

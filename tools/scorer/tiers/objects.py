@@ -13,10 +13,8 @@ followed from frame to frame (each continues the previous frame's object whose c
 its velocity, lands nearest) and their size and motion averaged along the track, so one frame's
 split blob or noisy flow counts for half, and an object that turns back abruptly shows as motion
 unlike its speed. Three k-nearest-neighbour density models of the normal objects score each object:
-size for its place, motion for its size, and appearance with its velocity (`appearance_heading`:
-people look the way they face and mostly go that way, so one walking backwards, or a moment run
-backwards, is unlike the normal objects though its look and its motion each are not; against a
-random sample of the normal objects: `APPEARANCE_OBJECTS`), on features standardised by the normal objects' spread (one spread
+size for its place, motion for its size, and appearance (against a random sample of the normal
+objects: `APPEARANCE_OBJECTS`), on features standardised by the normal objects' spread (one spread
 for both axes of a place, a size and a velocity, so that neither axis of one counts more than the
 other). Each is scaled so that 1.0 is the 99th percentile of normal objects scored out of sample
 (other folds of the footage), an object scores its most unusual aspect, and a frame its most unusual
@@ -280,7 +278,7 @@ class ObjectTier(Tier):
     summary = "foreground objects vs the site's normal objects: size for the place, motion, appearance (kNN)"
     needs_background = True
     saved_before = {"track": 0.0, "cut_by_motion": False, "cut_height": False, "isotropic": False,
-                    "appearance_objects": MAX_TRAIN_OBJECTS, "lighting": False, "appearance_heading": False}
+                    "appearance_objects": MAX_TRAIN_OBJECTS, "lighting": False}
 
     @dataclass
     class Params:
@@ -297,7 +295,6 @@ class ObjectTier(Tier):
         isotropic: bool = True  # a place, a size and a velocity each judged on one scale for both axes
         appearance_objects: int = APPEARANCE_OBJECTS  # normal objects the appearance model compares with
         lighting: bool = True  # a video's first frame matched to the background in gain (False: offset only)
-        appearance_heading: bool = True  # appearance judged with the velocity (False: the look alone)
 
     background: np.ndarray | None = None
 
@@ -390,8 +387,7 @@ class ObjectTier(Tier):
         z = (self._columns(raw) - self.mean) / self.spread
         # Motion is judged for the object's size, not its place: where walkers may go is the size
         # model's question, and tying speed to place flags every walker on a rarely used edge.
-        heading = [5, 6] if self.params.appearance_heading else []  # the velocity, beside the look
-        return [z[:, [0, 1, 2, 3]], z[:, [3, 5, 6, 7]], z[:, [4, 8, *range(9, z.shape[1]), *heading]]]
+        return [z[:, [0, 1, 2, 3]], z[:, [3, 5, 6, 7]], z[:, [4, 8, *range(9, z.shape[1])]]]
 
     def _column_spread(self) -> np.ndarray:
         """What each column is divided by: its own spread, or with `isotropic` one spread for both axes
@@ -513,8 +509,6 @@ class ObjectTier(Tier):
             elif group == MOTION_GROUP:
                 heading = COMPASS[int(((evidence.direction_deg[frame] + 22.5) % 360) // 45)]
                 text = f"an object moving {heading}, {row[SPEED] / fastest:.1f}× the fastest normal object near there"
-            elif self.params.appearance_heading:
-                text = "an object whose shape and appearance are unlike the normal objects moving as it does"
             else:
                 text = "an object whose shape and appearance are unlike the normal objects"
             evidence.note[frame] = f"{text} ({GROUPS[group]} {per_group[i, group]:.1f}× the normal 99th percentile)"
