@@ -1,14 +1,20 @@
 """Whether a tier setting helps, judged as `fit --select` judges: on normal footage alone.
 
     python evals/bench_setting.py --root DIR (or $VADAGENT_DATA) --setting objects.cut_by_motion \\
-        --values true,false [--draws 3] [--normal-seconds 30]
+        --values true,false [--draws 3] [--normal-seconds all,30]
 
 `--setting scorer.FIELD` varies a scorer-wide setting instead (`scorer.flow --values quick,half`).
 A site's normal footage (Ped2's training clips) is fitted with self-validation once per value of
-the setting and per draw of synthetic windows (the anomalies injected into the held-out folds; draw
-0 is what `fit` uses). Every tier set self-validation tries is scored on the same windows for every
-value, so the difference between two values is paired: a draw moves every set's AUC by several
-hundredths, and a setting is worth having only if it wins on every draw. No test label is read.
+the setting, per amount of footage (`--normal-seconds`: the first S seconds, `all` for all of it;
+several amounts in one run, comma-separated) and per draw of synthetic windows (the anomalies
+injected into the held-out folds; draw 0 is what `fit` uses). Every tier set self-validation tries
+is scored on the same windows for every value, so the difference between two values is paired: a
+draw moves every set's AUC by several hundredths.
+
+The verdict applies the rule the project's settings have been kept by (evals/HISTORY.md): another
+value replaces the first (the shipped one) only if the set self-validation would choose with it
+scores higher than the set chosen with the first on every draw, with every amount of footage
+measured; a site with little footage is where a new site starts. No test label is read.
 Writes evals/results/bench_setting.{md,json} (or --name).
 """
 
@@ -34,6 +40,34 @@ def _value(text: str) -> object:
         return text
 
 
+def _amounts(text: str | None) -> list[float | None]:
+    """`--normal-seconds`: seconds of footage, `all` (None) for all of it."""
+    if text is None:
+        return [None]
+    return [None if part.strip() == "all" else float(part) for part in text.split(",")]
+
+
+def _footage_name(seconds: float | None) -> str:
+    return "all" if seconds is None else f"{seconds:g} s"
+
+
+def verdict(runs: list[dict], values: list, amounts: list[float | None], draws: int) -> list[str]:
+    """Whether each other value replaces the first: its chosen set higher on every draw, every amount."""
+    def chosen(value, seconds, draw) -> float:
+        run = next(r for r in runs if r["value"] == value and r["seconds"] == seconds and r["draw"] == draw)
+        return run["auc"][run["chosen"]]
+
+    lines = []
+    for other in values[1:]:
+        gains = {seconds: [round(chosen(other, seconds, d) - chosen(values[0], seconds, d), 4) for d in range(draws)]
+                 for seconds in amounts}
+        wins = all(g > 0 for per_draw in gains.values() for g in per_draw)
+        shown = "; ".join(f"{_footage_name(s)}: {', '.join(f'{g:+.4f}' for g in per_draw)}" for s, per_draw in gains.items())
+        lines.append(f"- {other} replaces {values[0]}: **{'yes' if wins else 'no'}** (the chosen set's AUC, "
+                     f"{other} minus {values[0]}, per draw — {shown})")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_argument(parser, "--root", "ucsd_ped2")
@@ -44,53 +78,62 @@ def main() -> None:
                         help="comma-separated values as JSON reads them (true, 250, 0.5) or words (quick); the first is "
                              "judged against the others")
     parser.add_argument("--draws", type=int, default=3, help="draws of synthetic windows")
-    parser.add_argument("--normal-seconds", type=float, default=None,
-                        help="fit on the first S seconds of the normal footage only (default: all of it)")
+    parser.add_argument("--normal-seconds", default=None,
+                        help="fit on the first S seconds of the normal footage only; several amounts comma-separated, "
+                             "`all` for all of it (default: all)")
     parser.add_argument("--name", default="bench_setting")
     args = parser.parse_args()
     tier, _, param = args.setting.partition(".")
     values = [_value(v) for v in args.values.split(",")]
     data = load_ucsd(args.root)
-    footage = first_seconds(data.train, args.normal_seconds, data.fps)
+    amounts = _amounts(args.normal_seconds)
     runs = []
-    for draw in range(args.draws):
-        selection.DRAW = draw
-        for value in values:
-            config = ScorerConfig(select=True, **{param: value}) if tier == "scorer" else \
-                ScorerConfig(select=True, params={tier: {param: value}})
-            scorer = Scorer.fit(footage, config, folder_fps=data.fps)
-            log = scorer.fit_info["selection"]
-            runs.append({"draw": draw, "value": value, "chosen": describe(log["chosen"]),
-                         "auc": {describe(t): t["auc"] for t in log["tried"]}})
-            print(f"draw {draw} {args.setting}={value!s:6} chose {runs[-1]['chosen']:22s} "
-                  + " ".join(f"{k}={v}" for k, v in runs[-1]["auc"].items()), flush=True)
+    for seconds in amounts:
+        footage = first_seconds(data.train, seconds, data.fps)
+        for draw in range(args.draws):
+            selection.DRAW = draw
+            for value in values:
+                config = ScorerConfig(select=True, **{param: value}) if tier == "scorer" else \
+                    ScorerConfig(select=True, params={tier: {param: value}})
+                scorer = Scorer.fit(footage, config, folder_fps=data.fps)
+                log = scorer.fit_info["selection"]
+                runs.append({"seconds": seconds, "draw": draw, "value": value, "chosen": describe(log["chosen"]),
+                             "auc": {describe(t): t["auc"] for t in log["tried"]}})
+                print(f"{_footage_name(seconds)} draw {draw} {args.setting}={value!s:6} chose {runs[-1]['chosen']:22s} "
+                      + " ".join(f"{k}={v}" for k, v in runs[-1]["auc"].items()), flush=True)
     selection.DRAW = 0
     sets = list(runs[0]["auc"])
     judged, others = values[0], values[1:]
     paired = {}
-    for other in others:
-        for name in sets:
-            gains = [next(r["auc"][name] for r in runs if r["draw"] == d and r["value"] == judged)
-                     - next(r["auc"][name] for r in runs if r["draw"] == d and r["value"] == other)
-                     for d in range(args.draws)]
-            paired[f"{judged} vs {other}: {name}"] = [round(g, 4) for g in gains]
+    for seconds in amounts:
+        for other in others:
+            for name in sets:
+                gains = [next(r["auc"][name] for r in runs if r["seconds"] == seconds and r["draw"] == d
+                              and r["value"] == judged)
+                         - next(r["auc"][name] for r in runs if r["seconds"] == seconds and r["draw"] == d
+                                and r["value"] == other)
+                         for d in range(args.draws)]
+                footage_tag = "" if amounts == [None] else f" ({_footage_name(seconds)})"
+                paired[f"{judged} vs {other}{footage_tag}: {name}"] = [round(g, 4) for g in gains]
+    decided = verdict(runs, values, amounts, args.draws)
+    described = ", ".join(f"the first {s:g} s of the training clips" if s is not None else
+                          f"all {len(data.train)} training clips" for s in amounts)
     lines = [f"# Self-validation of {args.setting} on {data.name}'s normal footage", "",
-             "Synthetic AUC (mean over kinds) of every tier set self-validation tries, fitted on "
-             + (f"the first {args.normal_seconds:g} s of the training clips" if args.normal_seconds else
-                f"all {len(footage)} training clips")
-             + f" with each value, on {args.draws} draws of synthetic windows (draw 0 is the one `fit` "
-             "uses). No test label is read.", "",
-             "| draw | value | chosen | " + " | ".join(sets) + " |", "|---|---|---|" + "---|" * len(sets)]
-    lines += [f"| {r['draw']} | {r['value']} | {r['chosen']} | " + " | ".join(f"{r['auc'][n]:.4f}" for n in sets) + " |"
-              for r in runs]
+             f"Synthetic AUC (mean over kinds) of every tier set self-validation tries, fitted on {described} with "
+             f"each value, on {args.draws} draws of synthetic windows (draw 0 is the one `fit` uses). No test label "
+             "is read.", "",
+             "| footage | draw | value | chosen | " + " | ".join(sets) + " |", "|---|---|---|---|" + "---|" * len(sets)]
+    lines += [f"| {_footage_name(r['seconds'])} | {r['draw']} | {r['value']} | {r['chosen']} | "
+              + " | ".join(f"{r['auc'][n]:.4f}" for n in sets) + " |" for r in runs]
     lines += ["", "Paired difference per draw (the first value minus the other, same windows):", ""]
     lines += [f"- {key}: {', '.join(f'{g:+.4f}' for g in gains)} (mean {np.mean(gains):+.4f})"
               for key, gains in paired.items()]
-    print("\n".join(lines[-len(paired):]))
+    lines += ["", "Verdict (another value replaces the first only if the set self-validation chooses with it scores "
+              "higher on every draw with every amount of footage):", "", *decided]
+    print("\n".join(lines[-len(paired) - len(decided) - 3:]))
     write_results(args.name, {"setting": args.setting, "values": values, "draws": args.draws,
-                              "normal_seconds": args.normal_seconds, "runs": runs,
-                              "paired_difference": paired}, "\n".join(lines), args.results)
-
+                              "normal_seconds": [_footage_name(s) for s in amounts], "runs": runs,
+                              "paired_difference": paired, "verdict": decided}, "\n".join(lines), args.results)
 
 if __name__ == "__main__":
     main()

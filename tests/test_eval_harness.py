@@ -135,3 +135,22 @@ def test_results_go_to_the_working_directory_not_the_package(tmp_path, monkeypat
     assert written == tmp_path / "evals" / "results" / "probe.md"
     assert json.loads(written.with_suffix(".json").read_text())["x"] == 1
     assert write_results("probe", {}, "", tmp_path / "elsewhere").parent == tmp_path / "elsewhere"
+
+
+def test_a_setting_replaces_the_shipped_one_only_if_it_wins_on_every_draw_with_every_amount_of_footage():
+    """bench_setting's verdict: a value replaces the first (shipped) one only if the set self-validation
+    chooses with it scores higher on every draw, with all the footage and with little of it alike."""
+    from vadagent.evals.bench_setting import verdict
+
+    def run(value, seconds, draw, chosen_auc, other_auc=0.5):
+        return {"value": value, "seconds": seconds, "draw": draw, "chosen": "motion+objects ×2",
+                "auc": {"motion": other_auc, "motion+objects ×2": chosen_auc}}
+
+    shipped = [run(24, s, d, 0.90) for s in (None, 30.0) for d in range(2)]
+    better = [run(16, s, d, 0.91) for s in (None, 30.0) for d in range(2)]
+    worse_with_little = [run(32, None, d, 0.91) for d in range(2)] + [run(32, 30.0, 0, 0.91), run(32, 30.0, 1, 0.89)]
+    lines = verdict(shipped + better + worse_with_little, [24, 16, 32], [None, 30.0], 2)
+    assert "16 replaces 24: **yes**" in lines[0] and "30 s: +0.0100, +0.0100" in lines[0]
+    assert "32 replaces 24: **no**" in lines[1] and "30 s: +0.0100, -0.0100" in lines[1]
+    assert "**no**" in verdict(shipped + [run(16, s, d, 0.90) for s in (None, 30.0) for d in range(2)],
+                               [24, 16], [None, 30.0], 2)[0]  # a tie is no win
