@@ -51,15 +51,18 @@ def _footage_name(seconds: float | None) -> str:
     return "all" if seconds is None else f"{seconds:g} s"
 
 
+def _auc(runs: list[dict], value: object, seconds: float | None, draw: int, tier_set: str | None = None) -> float:
+    """A run's synthetic AUC for one tier set (default: the set self-validation chose)."""
+    run = next(r for r in runs if r["value"] == value and r["seconds"] == seconds and r["draw"] == draw)
+    return run["auc"][tier_set or run["chosen"]]
+
+
 def verdict(runs: list[dict], values: list, amounts: list[float | None], draws: int) -> list[str]:
     """Whether each other value replaces the first: its chosen set higher on every draw, every amount."""
-    def chosen(value, seconds, draw) -> float:
-        run = next(r for r in runs if r["value"] == value and r["seconds"] == seconds and r["draw"] == draw)
-        return run["auc"][run["chosen"]]
-
     lines = []
     for other in values[1:]:
-        gains = {seconds: [round(chosen(other, seconds, d) - chosen(values[0], seconds, d), 4) for d in range(draws)]
+        gains = {seconds: [round(_auc(runs, other, seconds, d) - _auc(runs, values[0], seconds, d), 4)
+                           for d in range(draws)]
                  for seconds in amounts}
         wins = all(g > 0 for per_draw in gains.values() for g in per_draw)
         shown = "; ".join(f"{_footage_name(s)}: {', '.join(f'{g:+.4f}' for g in per_draw)}" for s, per_draw in gains.items())
@@ -108,10 +111,7 @@ def main() -> None:
     for seconds in amounts:
         for other in others:
             for name in sets:
-                gains = [next(r["auc"][name] for r in runs if r["seconds"] == seconds and r["draw"] == d
-                              and r["value"] == judged)
-                         - next(r["auc"][name] for r in runs if r["seconds"] == seconds and r["draw"] == d
-                                and r["value"] == other)
+                gains = [_auc(runs, judged, seconds, d, name) - _auc(runs, other, seconds, d, name)
                          for d in range(args.draws)]
                 footage_tag = "" if amounts == [None] else f" ({_footage_name(seconds)})"
                 paired[f"{judged} vs {other}{footage_tag}: {name}"] = [round(g, 4) for g in gains]
