@@ -1,10 +1,11 @@
 """Whether a tier setting helps, judged as `fit --select` judges: on normal footage alone.
 
     python evals/bench_setting.py --root DIR (or $VADAGENT_DATA) --setting objects.cut_by_motion \\
-        --values true,false [--draws 3] [--normal-seconds all,30]
+        --values true,false [--draws 3] [--normal-seconds all,30] [--footage VIDEO ... [--fps F]]
 
 `--setting scorer.FIELD` varies a scorer-wide setting instead (`scorer.flow --values quick,half`).
-A site's normal footage (Ped2's training clips) is fitted with self-validation once per value of
+A site's normal footage (Ped2's training clips, or `--footage`: another site's normal videos or frame
+folders, such as the UCF-Crime sample's normal video of a shop) is fitted with self-validation once per value of
 the setting, per amount of footage (`--normal-seconds`: the first S seconds, `all` for all of it;
 several amounts in one run, comma-separated) and per draw of synthetic windows (the anomalies
 injected into the held-out folds; draw 0 is what `fit` uses). Every tier set self-validation tries
@@ -22,9 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from vadagent.errors import UsageError
 from vadagent.evals.common import add_data_argument, add_results_argument, write_results
 from vadagent.evals.datasets import load_ucsd
 from vadagent.evals.detect import first_seconds
@@ -71,9 +75,35 @@ def verdict(runs: list[dict], values: list, amounts: list[float | None], draws: 
     return lines
 
 
+@dataclass(frozen=True)
+class Site:
+    name: str  # what the results call its normal footage
+    footage: list  # clips, in order
+    fps: float  # of frame folders among them
+
+
+def _ped2(root: Path) -> Site:
+    data = load_ucsd(root)
+    return Site(f"{data.name}'s normal footage ({len(data.train)} training clips)", data.train, data.fps)
+
+
+def _site(paths: list[Path], fps: float | None) -> Site:
+    """Normal footage given as videos or frame folders (a folder needs --fps: it carries no rate)."""
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such video or frame folder")
+        if path.is_dir() and fps is None:
+            raise UsageError(f"{path}: a frame folder has no frame rate; give --fps")
+    return Site(f"the normal footage {', '.join(p.name for p in paths)}", paths, fps or 0.0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_data_argument(parser, "--root", "ucsd_ped2")
+    add_data_argument(parser, "--root", "ucsd_ped2", required=False)
+    parser.add_argument("--footage", nargs="+", type=Path, default=None,
+                        help="another site's normal footage (videos or frame folders, played in order) "
+                             "instead of Ped2's training clips under --root")
+    parser.add_argument("--fps", type=float, default=None, help="frame rate of frame folders given as --footage")
     add_results_argument(parser)
     parser.add_argument("--setting", required=True,
                         help="TIER.PARAM, e.g. objects.cut_by_motion, or scorer.FIELD, e.g. scorer.flow")
@@ -88,23 +118,28 @@ def main() -> None:
     args = parser.parse_args()
     tier, _, param = args.setting.partition(".")
     values = [_value(v) for v in args.values.split(",")]
-    data = load_ucsd(args.root)
+    if args.footage is None and args.root is None:
+        parser.error("give --root (Ped2's training clips) or --footage (another site's normal footage)")
+    site = _site(args.footage, args.fps) if args.footage else _ped2(args.root)
     amounts = _amounts(args.normal_seconds)
     runs = []
-    for seconds in amounts:
-        footage = first_seconds(data.train, seconds, data.fps)
-        for draw in range(args.draws):
-            selection.DRAW = draw
-            for value in values:
-                config = ScorerConfig(select=True, **{param: value}) if tier == "scorer" else \
-                    ScorerConfig(select=True, params={tier: {param: value}})
-                scorer = Scorer.fit(footage, config, folder_fps=data.fps)
-                log = scorer.fit_info["selection"]
-                runs.append({"seconds": seconds, "draw": draw, "value": value, "chosen": describe(log["chosen"]),
-                             "auc": {describe(t): t["auc"] for t in log["tried"]}})
-                print(f"{_footage_name(seconds)} draw {draw} {args.setting}={value!s:6} chose {runs[-1]['chosen']:22s} "
-                      + " ".join(f"{k}={v}" for k, v in runs[-1]["auc"].items()), flush=True)
-    selection.DRAW = 0
+    try:
+        for seconds in amounts:
+            footage = first_seconds(site.footage, seconds, site.fps)
+            for draw in range(args.draws):
+                selection.DRAW = draw
+                for value in values:
+                    config = ScorerConfig(select=True, **{param: value}) if tier == "scorer" else \
+                        ScorerConfig(select=True, params={tier: {param: value}})
+                    scorer = Scorer.fit(footage, config, folder_fps=site.fps)
+                    log = scorer.fit_info["selection"]
+                    runs.append({"seconds": seconds, "draw": draw, "value": value, "chosen": describe(log["chosen"]),
+                                 "auc": {describe(t): t["auc"] for t in log["tried"]}})
+                    print(f"{_footage_name(seconds)} draw {draw} {args.setting}={value!s:6} chose "
+                          f"{runs[-1]['chosen']:22s} " + " ".join(f"{k}={v}" for k, v in runs[-1]["auc"].items()),
+                          flush=True)
+    finally:
+        selection.DRAW = 0  # the draw `fit` uses, whatever ended the runs
     sets = list(runs[0]["auc"])
     judged, others = values[0], values[1:]
     paired = {}
@@ -116,9 +151,8 @@ def main() -> None:
                 footage_tag = "" if amounts == [None] else f" ({_footage_name(seconds)})"
                 paired[f"{judged} vs {other}{footage_tag}: {name}"] = [round(g, 4) for g in gains]
     decided = verdict(runs, values, amounts, args.draws)
-    described = ", ".join(f"the first {s:g} s of the training clips" if s is not None else
-                          f"all {len(data.train)} training clips" for s in amounts)
-    lines = [f"# Self-validation of {args.setting} on {data.name}'s normal footage", "",
+    described = ", ".join(f"the first {s:g} s of it" if s is not None else "all of it" for s in amounts)
+    lines = [f"# Self-validation of {args.setting} on {site.name}", "",
              f"Synthetic AUC (mean over kinds) of every tier set self-validation tries, fitted on {described} with "
              f"each value, on {args.draws} draws of synthetic windows (draw 0 is the one `fit` uses). No test label "
              "is read.", "",
@@ -131,7 +165,7 @@ def main() -> None:
     lines += ["", "Verdict (another value replaces the first only if the set self-validation chooses with it scores "
               "higher on every draw with every amount of footage):", "", *decided]
     print("\n".join(lines[-len(paired) - len(decided) - 3:]))
-    write_results(args.name, {"setting": args.setting, "values": values, "draws": args.draws,
+    write_results(args.name, {"setting": args.setting, "site": site.name, "values": values, "draws": args.draws,
                               "normal_seconds": [_footage_name(s) for s in amounts], "runs": runs,
                               "paired_difference": paired, "verdict": decided}, "\n".join(lines), args.results)
 

@@ -21,11 +21,12 @@ def results_folder(folder: Path | None = None) -> Path:
     return folder if folder is not None else Path.cwd() / "evals" / "results"
 
 
-def add_data_argument(parser: argparse.ArgumentParser, flag: str = "--data", below: str = "") -> None:
-    """A dataset-root option: required unless $VADAGENT_DATA names the data folder."""
+def add_data_argument(parser: argparse.ArgumentParser, flag: str = "--data", below: str = "", *,
+                      required: bool = True) -> None:
+    """A dataset-root option: required (unless `required` is False) where $VADAGENT_DATA names no data folder."""
     base = os.environ.get(DATA_ENV)
     default = Path(base) / below if base else None
-    parser.add_argument(flag, type=Path, default=default, required=default is None,
+    parser.add_argument(flag, type=Path, default=default, required=required and default is None,
                         help=f"data folder{f' ({below})' if below else ''}; default from ${DATA_ENV}")
 
 

@@ -154,3 +154,20 @@ def test_a_setting_replaces_the_shipped_one_only_if_it_wins_on_every_draw_with_e
     assert "32 replaces 24: **no**" in lines[1] and "30 s: +0.0100, -0.0100" in lines[1]
     assert "**no**" in verdict(shipped + [run(16, s, d, 0.90) for s in (None, 30.0) for d in range(2)],
                                [24, 16], [None, 30.0], 2)[0]  # a tie is no win
+
+
+def test_bench_setting_takes_another_sites_footage_and_says_what_it_lacks(tmp_path):
+    """`--footage`: another site's normal videos or frame folders instead of Ped2's training clips; a
+    path that is not there, or a frame folder without a frame rate, is refused with what to give."""
+    from vadagent.evals.bench_setting import _site
+    from vadagent.errors import UsageError
+
+    video, folder = tmp_path / "shop.mp4", tmp_path / "frames"
+    video.write_bytes(b"")
+    folder.mkdir()
+    site = _site([video, folder], 10.0)
+    assert site.footage == [video, folder] and site.fps == 10.0 and "shop.mp4" in site.name
+    with pytest.raises(UsageError, match="give --fps"):
+        _site([folder], None)
+    with pytest.raises(UsageError, match="no such video"):
+        _site([tmp_path / "gone.mp4"], None)
