@@ -159,8 +159,8 @@ def test_a_setting_replaces_the_shipped_one_only_if_it_wins_on_every_draw_with_e
 def test_bench_setting_takes_another_sites_footage_and_says_what_it_lacks(tmp_path):
     """`--footage`: another site's normal videos or frame folders instead of Ped2's training clips; a
     path that is not there, or a frame folder without a frame rate, is refused with what to give."""
-    from vadagent.evals.bench_setting import _site
     from vadagent.errors import UsageError
+    from vadagent.evals.bench_setting import _site
 
     video, folder = tmp_path / "shop.mp4", tmp_path / "frames"
     video.write_bytes(b"")
