@@ -10,7 +10,10 @@ AED-MAE trains with. Rotating the held-out fold makes every normal frame a negat
 windows from all of the footage: with one held-out fold the choice changed between disjoint 15 s
 and 60 s spans of Ped2's normal footage (2 of 4 agreeing; 4 of 4 in turn, evals/bench_selection.py).
 Each tier set and weighting is ranked by the frame AUC
-of these labels (the mean over kinds), and the best is kept (ties go to fewer tiers). Windows are
+of these labels (the mean over kinds), and the best is kept (ties go to fewer tiers); every set is
+also tried with each value of its tiers' `judging` settings the user left open (how a tier judges
+what it read, such as the objects tier's spreads, which suit one site and not another), ties going
+to the values as configured. Windows are
 shorter where the held-out clips are (little footage). Only these synthetic labels are used; no
 test label of any dataset is seen.
 """
