@@ -129,7 +129,8 @@ class Tier(abc.ABC):
         return self
 
     def variant(self, **settings: Any) -> Tier:
-        """This tier, unfitted or as set up before fitting (a background), with other `judging` settings."""
+        """A copy of this tier with other `judging` settings, sharing what was set up before fitting (a
+        background); fitting the copy gives it its own fitted state."""
         other = copy.copy(self)
         other.params = replace(self.params, **settings)
         return other
