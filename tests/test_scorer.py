@@ -188,35 +188,6 @@ def test_self_validation_holds_out_every_fold_in_turn_and_is_on_from_15_s(synthe
     assert "selection" not in short.fit_info and short.scorer_id == "motion+objects"
 
 
-def test_self_validation_tries_the_judging_settings_a_user_left_open_and_the_scorer_keeps_its_choice(
-        synthetic_normal, tmp_path, monkeypatch):
-    """How the objects tier spreads a place, a size and a velocity (`isotropic`) changes how it judges what
-    it read, not the reading, so self-validation tries both ways on each site's footage; a value the
-    user set stands. The scorer fitted and saved carries the chosen one."""
-    from vadagent.tools.scorer import selection
-
-    objects = {"objects": tier_class("objects")(Geometry(180, 120))}
-    assert [s for s, _ in selection.variants(objects, ScorerConfig())["objects"]] == [{}, {"isotropic": False}]
-    assert len(selection.variants(objects, ScorerConfig(params={"objects": {"isotropic": True}}))["objects"]) == 1
-    real = selection.select
-
-    def choosing_the_other_way(*args, **kwargs):  # the real selection's log, its best variant taken
-        log = real(*args, **kwargs)
-        log["chosen"] = max((t for t in log["tried"] if "params" in t), key=lambda t: t["auc"])
-        return log
-
-    monkeypatch.setattr(selection, "select", choosing_the_other_way)
-    scorer = Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(flow="coarse", select=True))
-    chosen = scorer.fit_info["selection"]["chosen"]
-    assert chosen["params"] == {"objects": {"isotropic": False}} and "(isotropic=false)" in selection.describe(chosen)
-    assert scorer.tiers["objects"].params.isotropic is False and scorer.config.params["objects"] == {"isotropic": False}
-    loaded = Scorer.load(scorer.save(tmp_path / "scorer"))
-    assert loaded.tiers["objects"].params.isotropic is False
-    spread = scorer.tiers["objects"]._column_spread()
-    assert np.allclose(loaded.tiers["objects"]._column_spread(), spread, rtol=1e-6)
-    assert not np.allclose(spread, scorer.tiers["objects"].variant(isotropic=True)._column_spread())
-
-
 def test_a_pasted_patch_is_one_rectangle_of_another_moment_held_for_the_window():
     from vadagent.tools.scorer.selection import _pasted_region
 

@@ -373,13 +373,8 @@ class Scorer:
         if folds:
             selection = select(tiers, extracted, folds, config, device=device, progress=progress)
             if selection is not None:
-                chosen = selection["chosen"]
-                settings = chosen.get("params", {})  # judging settings self-validation chose for this site
-                tiers = {name: tiers[name].variant(**settings[name]) if name in settings else tiers[name]
-                         for name in chosen["tiers"]}
-                params = {name: {**config.params.get(name, {}), **settings.get(name, {})}
-                          for name in [*config.params, *(n for n in settings if n not in config.params)]}
-                config = replace(config, tiers=list(tiers), weights=chosen["weights"], params=params, select=False)
+                tiers = {name: tiers[name] for name in selection["chosen"]["tiers"]}
+                config = replace(config, tiers=list(tiers), weights=selection["chosen"]["weights"], select=False)
         elif wanted:
             log.warning("too little normal footage to hold some out: self-validation skipped")
         scorer = cls(config, width, height, tiers, {})

@@ -10,10 +10,7 @@ AED-MAE trains with. Rotating the held-out fold makes every normal frame a negat
 windows from all of the footage: with one held-out fold the choice changed between disjoint 15 s
 and 60 s spans of Ped2's normal footage (2 of 4 agreeing; 4 of 4 in turn, evals/bench_selection.py).
 Each tier set and weighting is ranked by the frame AUC
-of these labels (the mean over kinds), and the best is kept (ties go to fewer tiers); every set is
-also tried with each value of its tiers' `judging` settings the user left open (how a tier judges
-what it read, such as the objects tier's spreads, which suit one site and not another), ties going
-to the values as configured. Windows are
+of these labels (the mean over kinds), and the best is kept (ties go to fewer tiers). Windows are
 shorter where the held-out clips are (little footage). Only these synthetic labels are used; no
 test label of any dataset is seen.
 """
@@ -21,7 +18,6 @@ test label of any dataset is seen.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -206,21 +202,6 @@ def _scored(tier: Tier, parts: list, calibration: dict) -> np.ndarray:
     return surprisal(raw, calibration)
 
 
-def variants(tiers: dict[str, Tier], config: ScorerConfig) -> dict[str, list[tuple[dict, Tier]]]:
-    """Each tier as configured, then with each value of its `judging` settings that the user did not set
-    (`scorer.params`): these change how a tier judges what it read, not the reading, so every variant
-    scores the same reading and trying one costs its fits and look-ups only."""
-    out = {}
-    for name, tier in tiers.items():
-        out[name] = [({}, tier)]
-        given = config.params.get(name, {})
-        for setting, values in tier.judging.items():
-            for value in values:
-                if setting not in given and value != getattr(tier.params, setting):
-                    out[name].append(({setting: value}, tier.variant(**{setting: value})))
-    return out
-
-
 def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], config: ScorerConfig,
            *, device: str = "cpu", progress: Progress | None = None) -> dict | None:
     """Rank tier sets on synthetic anomalies in each fold of the footage, held out in turn from the
@@ -228,10 +209,8 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
     could be judged."""
     background = next((t.background for t in tiers.values() if getattr(t, "background", None) is not None), None)
     flow = config.flow_for(tiers)
-    tried_by_name = variants(tiers, config)
-    # (tier, variant) → scores in the order of `labels`: each round's clean held-out segments, then its windows
-    scored: dict[tuple[str, int], list[np.ndarray]] = {(name, v): [] for name, vs in tried_by_name.items()
-                                                        for v in range(len(vs))}
+    # tier → scores in the order of `labels`: each round's clean held-out segments, then its windows
+    scored: dict[str, list[np.ndarray]] = {name: [] for name in tiers}
     labels, kinds, unfit = [], [], set()
     rounds = sorted(set(folds))[-ROUNDS:]
     for number, fold in enumerate(rounds, 1):
@@ -240,54 +219,44 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
         windows = synthetic_windows([extracted.frames[i] for i in held], background, seed=fold + 1000 * DRAW,
                                     per_kind=-(-WINDOWS_PER_KIND // len(rounds)))
         calibrations = {}
-        for name, tried_variants in tried_by_name.items():
-            for v, (_, tier) in enumerate(tried_variants):
-                if (name, v) in unfit:
-                    continue
-                try:
-                    # a learned tier trains its budget's share per round: selection costs one budget in all
-                    raw = tier.fit([extracted.parts[name][i] for i in fit], budget_s=config.budget_s / len(rounds),
-                                   device=device)
-                except TierUnfit as why:
-                    log.info("self-validation: %s cannot be fitted without fold %d (%s)", name, fold, why)
-                    unfit.add((name, v))
-                    continue
-                calibrations[name, v] = tail_calibration(np.concatenate(raw))
-                scored[name, v] += [_scored(tier, extracted.parts[name][i], calibrations[name, v]) for i in held]
+        for name, tier in tiers.items():
+            if name in unfit:
+                continue
+            try:
+                # a learned tier trains its budget's share per round: selection costs one budget in all
+                raw = tier.fit([extracted.parts[name][i] for i in fit], budget_s=config.budget_s / len(rounds),
+                               device=device)
+            except TierUnfit as why:
+                log.info("self-validation: %s cannot be fitted without fold %d (%s)", name, fold, why)
+                unfit.add(name)
+                continue
+            calibrations[name] = tail_calibration(np.concatenate(raw))
+            scored[name] += [_scored(tier, extracted.parts[name][i], calibrations[name]) for i in held]
         # one frame pass per window, for every tier; the next window's flow is computed in a worker
         # thread (OpenCV releases the GIL) while the tiers read this one
         for window in ahead(list(chunks_of_frames(frames, flow=flow)) for _kind, frames, _labels in windows):
-            for name in [n for n in tried_by_name if (n, 0) in calibrations]:
+            for name, calibration in calibrations.items():
                 reader = tiers[name].reader()
-                parts = [reader.feed(chunk) for chunk in window]
-                for v, (_, tier) in enumerate(tried_by_name[name]):
-                    if (name, v) in calibrations:
-                        scored[name, v].append(_scored(tier, parts, calibrations[name, v]))
+                scored[name].append(_scored(tiers[name], [reader.feed(chunk) for chunk in window], calibration))
         labels += [np.zeros(extracted.lengths[i]) for i in held] + [w[2] for w in windows]
         kinds += [None] * len(held) + [w[0] for w in windows]
         if progress:
             progress("self-validation", number, len(rounds))
-    names = [name for name in tiers if (name, 0) not in unfit]
+    names = [name for name in tiers if name not in unfit]
     if not names or not any(k is not None for k in kinds):
         log.info("held-out footage too short for synthetic anomalies: selection skipped")
         return None
     tried = []
     for size in range(1, len(names) + 1):
         for subset in itertools.combinations(names, size):
-            usable = [[v for v in range(len(tried_by_name[n])) if (n, v) not in unfit] for n in subset]
-            for chosen in itertools.product(*usable):
-                settings = {n: tried_by_name[n][v][0] for n, v in zip(subset, chosen) if v}
-                for extra in itertools.product(WEIGHTS, repeat=size - 1):
-                    weights = dict(zip(subset, (1.0, *extra)))
-                    fused = [median_filter(sum(weights[n] * scored[n, v][i] for n, v in zip(subset, chosen)),
-                                           config.median_window, mode="nearest") for i in range(len(labels))]
-                    tried.append({"tiers": list(subset), "weights": weights, **({"params": settings} if settings else {}),
-                                  **_aucs(labels, fused, kinds)})
+            for extra in itertools.product(WEIGHTS, repeat=size - 1):
+                weights = dict(zip(subset, (1.0, *extra)))
+                fused = [median_filter(sum(weights[n] * scored[n][i] for n in subset), config.median_window,
+                                       mode="nearest") for i in range(len(labels))]
+                tried.append({"tiers": list(subset), "weights": weights, **_aucs(labels, fused, kinds)})
     best = max(tried, key=lambda t: t["auc"])
-    # within TIE of the best, the simplest: fewer tiers, then the tiers as configured, then weights nearest equal
     simplest = min((t for t in tried if t["auc"] >= best["auc"] - TIE),
-                   key=lambda t: (len(t["tiers"]), len(t.get("params", {})),
-                                  sum(abs(w - 1.0) for w in t["weights"].values()), -t["auc"]))
+                   key=lambda t: (len(t["tiers"]), sum(abs(w - 1.0) for w in t["weights"].values()), -t["auc"]))
     log.info("self-validation chose %s (AUC %.3f on synthetic anomalies)", describe(simplest), simplest["auc"])
     return {"chosen": simplest, "tried": tried, "folds": len(set(folds)), "held_out_in_turn": len(rounds),
             "held_out_frames": int(sum(len(y) for y, k in zip(labels, kinds) if k is None)),
@@ -296,15 +265,9 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
 
 
 def describe(entry: dict) -> str:
-    """A tried or chosen entry of the selection log in short: "motion+objects ×2", or with a judging
-    setting self-validation tried: "motion+objects(isotropic=false) ×2"."""
-    weights, settings = entry["weights"], entry.get("params", {})
-
-    def named(n: str) -> str:
-        changed = ",".join(f"{k}={json.dumps(v)}" for k, v in settings.get(n, {}).items())
-        return f"{n}({changed})" if changed else n
-
-    return "+".join(f"{named(n)} ×{weights[n]:g}" if weights[n] != 1.0 else named(n) for n in entry["tiers"])
+    """A tried or chosen entry of the selection log in short: "motion+objects ×2"."""
+    weights = entry["weights"]
+    return "+".join(f"{n} ×{weights[n]:g}" if weights[n] != 1.0 else n for n in entry["tiers"])
 
 
 def weakest(entry: dict) -> list[tuple[str, float]]:

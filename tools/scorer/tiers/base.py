@@ -17,9 +17,8 @@ Adding a tier is one new module in this folder that calls `register`.
 from __future__ import annotations
 
 import abc
-import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -94,9 +93,6 @@ class Tier(abc.ABC):
     needs_flow: ClassVar[bool] = True
     # settings added after scorers were saved, with the value that behaves as those scorers were fitted
     saved_before: ClassVar[dict[str, Any]] = {}
-    # settings that change how the tier judges what it read, not the reading, with the values
-    # self-validation tries on each site's own footage (see selection.variants)
-    judging: ClassVar[dict[str, tuple]] = {}
 
     def __init__(self, geometry: Geometry, **params: Any) -> None:
         self.geometry = geometry
@@ -127,13 +123,6 @@ class Tier(abc.ABC):
 
     def to(self, device: str) -> Tier:  # tiers without a network have nothing to move
         return self
-
-    def variant(self, **settings: Any) -> Tier:
-        """A copy of this tier with other `judging` settings, sharing what was set up before fitting (a
-        background); fitting the copy gives it its own fitted state."""
-        other = copy.copy(self)
-        other.params = replace(self.params, **settings)
-        return other
 
     def param_dict(self) -> dict:
         return {f.name: getattr(self.params, f.name) for f in fields(self.params)}

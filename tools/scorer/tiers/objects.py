@@ -279,10 +279,6 @@ class ObjectTier(Tier):
     needs_background = True
     saved_before = {"track": 0.0, "cut_by_motion": False, "cut_height": False, "isotropic": False,
                     "appearance_objects": MAX_TRAIN_OBJECTS, "lighting": False}
-    # One spread for both axes of a place, a size and a velocity suits a site whose objects keep to a
-    # narrow band (Ped2's walkers cross sideways), each axis its own another (the UCF-Crime sample's shop
-    # camera): self-validation on each site's footage decides (evals/results/bench_setting*_isotropic.md)
-    judging = {"isotropic": (True, False)}
 
     @dataclass
     class Params:
