@@ -1,9 +1,9 @@
 """The frame scorer: fit a set of tiers on a site's normal footage, score any video of that site.
 
 Each tier (tiers/) gives a raw score per frame; the scorer turns each into its surprisal under the
-normal footage (calibration.py), fuses them with weights, removes glitches of one or two frames with a
-5-frame median (two frames of latency) and calibrates the result causally (z-units of the normal
-fused score, no per-video min-max), so one threshold works on a live stream. `fit` chooses the tier set and weights itself by
+normal footage (calibration.py), fuses them with weights, removes one-frame glitches with a 3-frame
+median (one frame of latency) and calibrates the result causally (z-units of the normal fused score, no per-video min-max), so
+one threshold works on a live stream. `fit` chooses the tier set and weights itself by
 self-validation on held-out normal footage with synthetic anomalies (selection.py), by default
 whenever there are several tiers and at least AUTO_SELECT_S seconds of footage.
 Artefacts are `scorer.json` + `scorer.safetensors`; never pickle.
@@ -148,7 +148,7 @@ class ScorerConfig:
     budget_s: float = 300.0  # training time of a learned tier
     max_side: int = 360
     flow: str = DEFAULT_FLOW  # optical-flow preset (frames.FLOW_PRESETS)
-    median_window: int = 5  # frames; 3 until release 24 (self-validation on two sites: evals/HISTORY.md)
+    median_window: int = 3
     threshold_percentile: float = 99.5
     chunk_frames: int = 64
     max_footage_s: float = 3600.0  # more normal footage is thinned to evenly spread stretches (see thinned)
