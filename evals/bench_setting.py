@@ -169,5 +169,6 @@ def main() -> None:
                               "normal_seconds": [_footage_name(s) for s in amounts], "runs": runs,
                               "paired_difference": paired, "verdict": decided}, "\n".join(lines), args.results)
 
+
 if __name__ == "__main__":
     main()
