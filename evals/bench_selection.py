@@ -1,8 +1,10 @@
 """How steady self-validation's choice is, on normal footage alone (no test label is read).
 
     python evals/bench_selection.py --root DIR (or $VADAGENT_DATA) [--seconds 15,30,60,all] [--spans 4]
+    python evals/bench_selection.py --footage VIDEO ... [--fps F] [--seconds 15,30,60]
 
-The site's normal footage (the training clips played one after another) is cut into disjoint
+The site's normal footage (Ped2's training clips played one after another, or `--footage`: another
+site's normal videos or frame folders, such as the UCF-Crime sample's shop) is cut into disjoint
 spans of S seconds, and `fit --select` runs on each span twice in the same process: holding out
 one fold of it (the scheme before: the last quarter, or every fourth clip) and holding out each of
 its four folds in turn (the scheme shipped), with as many synthetic windows in both. A selection
@@ -20,8 +22,7 @@ from collections import Counter
 
 import numpy as np
 
-from vadagent.evals.common import add_data_argument, add_results_argument, write_results
-from vadagent.evals.datasets import load_ucsd
+from vadagent.evals.common import add_results_argument, add_site_arguments, site_from, write_results
 from vadagent.evals.detect import footage_between
 from vadagent.tools.scorer import ScorerConfig, selection
 from vadagent.tools.scorer.scorer import Scorer
@@ -33,38 +34,40 @@ SCHEMES = {"one fold held out": 1, "four folds in turn": selection.FOLDS}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_data_argument(parser, "--root", "ucsd_ped2")
+    add_site_arguments(parser)
     add_results_argument(parser)
     parser.add_argument("--seconds", default="15,30,60,all", help="footage amounts: seconds, or 'all'")
     parser.add_argument("--spans", type=int, default=4, help="disjoint spans per amount (at most)")
     parser.add_argument("--name", default="bench_selection")
     args = parser.parse_args()
-    data = load_ucsd(args.root)
+    site = site_from(args, parser)
     total = 0.0
-    for path in data.train:
-        with open_video(str(path), folder_fps=data.fps) as video:
+    for path in site.footage:
+        with open_video(str(path), folder_fps=site.fps) as video:
             total += video.info.duration_s
     runs = []
-    for amount in args.seconds.split(","):
-        seconds = None if amount == "all" else float(amount)
-        count = 1 if seconds is None else min(args.spans, int(total // seconds))
-        for span in range(count):
-            start = 0.0 if seconds is None else span * seconds
-            footage = footage_between(data.train, start, seconds, data.fps)
-            for scheme, rounds in SCHEMES.items():
-                selection.ROUNDS = rounds
-                began = time.perf_counter()
-                scorer = Scorer.fit(footage, ScorerConfig(select=True), folder_fps=data.fps)
-                log = scorer.fit_info.get("selection")
-                if log is None:
-                    print(f"{amount:>4} span {span} {scheme}: too little footage to select", flush=True)
-                    continue
-                runs.append({"footage": amount, "span_start_s": start, "scheme": scheme, "chosen": describe(log["chosen"]),
-                             "auc": {describe(t): t["auc"] for t in log["tried"]}, "held_out_frames": log["held_out_frames"],
-                             "fit_seconds": round(time.perf_counter() - began, 1)})
-                print(f"{amount:>4} span {span} {scheme:20s} chose {runs[-1]['chosen']:22s} "
-                      + " ".join(f"{k}={v}" for k, v in runs[-1]["auc"].items()), flush=True)
-    selection.ROUNDS = selection.FOLDS
+    try:
+        for amount in args.seconds.split(","):
+            seconds = None if amount == "all" else float(amount)
+            count = 1 if seconds is None else min(args.spans, int(total // seconds))
+            for span in range(count):
+                start = 0.0 if seconds is None else span * seconds
+                footage = footage_between(site.footage, start, seconds, site.fps)
+                for scheme, rounds in SCHEMES.items():
+                    selection.ROUNDS = rounds
+                    began = time.perf_counter()
+                    scorer = Scorer.fit(footage, ScorerConfig(select=True), folder_fps=site.fps)
+                    log = scorer.fit_info.get("selection")
+                    if log is None:
+                        print(f"{amount:>4} span {span} {scheme}: too little footage to select", flush=True)
+                        continue
+                    runs.append({"footage": amount, "span_start_s": start, "scheme": scheme, "chosen": describe(log["chosen"]),
+                                 "auc": {describe(t): t["auc"] for t in log["tried"]}, "held_out_frames": log["held_out_frames"],
+                                 "fit_seconds": round(time.perf_counter() - began, 1)})
+                    print(f"{amount:>4} span {span} {scheme:20s} chose {runs[-1]['chosen']:22s} "
+                          + " ".join(f"{k}={v}" for k, v in runs[-1]["auc"].items()), flush=True)
+    finally:
+        selection.ROUNDS = selection.FOLDS  # the scheme `fit` uses, whatever ended the runs
     summary = []
     for amount in args.seconds.split(","):
         for scheme in SCHEMES:
@@ -79,7 +82,7 @@ def main() -> None:
                             "held_out_frames": int(np.median([r["held_out_frames"] for r in group])),
                             "largest_auc_spread": max(spread.values()), "auc_spread": spread,
                             "fit_seconds": float(np.median([r["fit_seconds"] for r in group]))})
-    lines = [f"# Self-validation's choice across disjoint spans of {data.name}'s normal footage", "",
+    lines = [f"# Self-validation's choice across disjoint spans of {site.name}", "",
              "Each span is fitted with `--select` twice: one fold held out (the scheme before) and the four "
              "folds held out in turn (shipped), with as many synthetic windows in both (24 per kind). Agreement: "
              "spans whose choice was the most common one. AUC spread: largest minus smallest synthetic AUC of a "

@@ -23,14 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from vadagent.errors import UsageError
-from vadagent.evals.common import add_data_argument, add_results_argument, write_results
-from vadagent.evals.datasets import load_ucsd
+from vadagent.evals.common import add_results_argument, add_site_arguments, site_from, write_results
 from vadagent.evals.detect import first_seconds
 from vadagent.tools.scorer import Scorer, ScorerConfig, selection
 from vadagent.tools.scorer.selection import describe
@@ -75,35 +71,9 @@ def verdict(runs: list[dict], values: list, amounts: list[float | None], draws: 
     return lines
 
 
-@dataclass(frozen=True)
-class Site:
-    name: str  # what the results call its normal footage
-    footage: list  # clips, in order
-    fps: float  # of frame folders among them
-
-
-def _ped2(root: Path) -> Site:
-    data = load_ucsd(root)
-    return Site(f"{data.name}'s normal footage ({len(data.train)} training clips)", data.train, data.fps)
-
-
-def _site(paths: list[Path], fps: float | None) -> Site:
-    """Normal footage given as videos or frame folders (a folder needs --fps: it carries no rate)."""
-    for path in paths:
-        if not path.exists():
-            raise UsageError(f"{path}: no such video or frame folder")
-        if path.is_dir() and fps is None:
-            raise UsageError(f"{path}: a frame folder has no frame rate; give --fps")
-    return Site(f"the normal footage {', '.join(p.name for p in paths)}", paths, fps or 0.0)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_data_argument(parser, "--root", "ucsd_ped2", required=False)
-    parser.add_argument("--footage", nargs="+", type=Path, default=None,
-                        help="another site's normal footage (videos or frame folders, played in order) "
-                             "instead of Ped2's training clips under --root")
-    parser.add_argument("--fps", type=float, default=None, help="frame rate of frame folders given as --footage")
+    add_site_arguments(parser)
     add_results_argument(parser)
     parser.add_argument("--setting", required=True,
                         help="TIER.PARAM, e.g. objects.cut_by_motion, or scorer.FIELD, e.g. scorer.flow")
@@ -118,9 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     tier, _, param = args.setting.partition(".")
     values = [_value(v) for v in args.values.split(",")]
-    if args.footage is None and args.root is None:
-        parser.error("give --root (Ped2's training clips) or --footage (another site's normal footage)")
-    site = _site(args.footage, args.fps) if args.footage else _ped2(args.root)
+    site = site_from(args, parser)
     amounts = _amounts(args.normal_seconds)
     runs = []
     try:

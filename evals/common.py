@@ -9,6 +9,7 @@ import platform
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,6 +29,49 @@ def add_data_argument(parser: argparse.ArgumentParser, flag: str = "--data", bel
     default = Path(base) / below if base else None
     parser.add_argument(flag, type=Path, default=default, required=required and default is None,
                         help=f"data folder{f' ({below})' if below else ''}; default from ${DATA_ENV}")
+
+
+@dataclass(frozen=True)
+class Site:
+    """A site's normal footage, as the label-free benchmarks read it."""
+
+    name: str  # what the results call its normal footage
+    footage: list  # clips, in order
+    fps: float  # of frame folders among them
+
+
+def add_site_arguments(parser: argparse.ArgumentParser) -> None:
+    """Ped2's training clips (`--root`), or another site's normal footage (`--footage`, `--fps`)."""
+    add_data_argument(parser, "--root", "ucsd_ped2", required=False)
+    parser.add_argument("--footage", nargs="+", type=Path, default=None,
+                        help="another site's normal footage (videos or frame folders, played in order) "
+                             "instead of Ped2's training clips under --root")
+    parser.add_argument("--fps", type=float, default=None, help="frame rate of frame folders given as --footage")
+
+
+def site_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Site:
+    if args.footage is None and args.root is None:
+        parser.error("give --root (Ped2's training clips) or --footage (another site's normal footage)")
+    return footage_site(args.footage, args.fps) if args.footage else ped2_site(args.root)
+
+
+def ped2_site(root: Path) -> Site:
+    from vadagent.evals.datasets import load_ucsd
+
+    data = load_ucsd(root)
+    return Site(f"{data.name}'s normal footage ({len(data.train)} training clips)", data.train, data.fps)
+
+
+def footage_site(paths: list[Path], fps: float | None) -> Site:
+    """Normal footage given as videos or frame folders (a folder needs --fps: it carries no rate)."""
+    from vadagent.errors import UsageError
+
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such video or frame folder")
+        if path.is_dir() and fps is None:
+            raise UsageError(f"{path}: a frame folder has no frame rate; give --fps")
+    return Site(f"the normal footage {', '.join(p.name for p in paths)}", paths, fps or 0.0)
 
 
 def add_results_argument(parser: argparse.ArgumentParser) -> None:

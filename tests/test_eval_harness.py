@@ -156,18 +156,19 @@ def test_a_setting_replaces_the_shipped_one_only_if_it_wins_on_every_draw_with_e
                                [24, 16], [None, 30.0], 2)[0]  # a tie is no win
 
 
-def test_bench_setting_takes_another_sites_footage_and_says_what_it_lacks(tmp_path):
-    """`--footage`: another site's normal videos or frame folders instead of Ped2's training clips; a
-    path that is not there, or a frame folder without a frame rate, is refused with what to give."""
+def test_label_free_benches_take_another_sites_footage_and_say_what_it_lacks(tmp_path):
+    """`--footage` (bench_setting, bench_selection): another site's normal videos or frame folders
+    instead of Ped2's training clips; a path that is not there, or a frame folder without a frame
+    rate, is refused with what to give."""
     from vadagent.errors import UsageError
-    from vadagent.evals.bench_setting import _site
+    from vadagent.evals.common import footage_site
 
     video, folder = tmp_path / "shop.mp4", tmp_path / "frames"
     video.write_bytes(b"")
     folder.mkdir()
-    site = _site([video, folder], 10.0)
+    site = footage_site([video, folder], 10.0)
     assert site.footage == [video, folder] and site.fps == 10.0 and "shop.mp4" in site.name
     with pytest.raises(UsageError, match="give --fps"):
-        _site([folder], None)
+        footage_site([folder], None)
     with pytest.raises(UsageError, match="no such video"):
-        _site([tmp_path / "gone.mp4"], None)
+        footage_site([tmp_path / "gone.mp4"], None)
