@@ -56,6 +56,8 @@ def test_time_ranges_that_meet_share_no_frame(synthetic_normal, ped2):
     (lambda d: d / "missing.mp4", "no such file"),
     (lambda d: _write(d / "empty.mp4", b""), "file is empty"),
     (lambda d: _write(d / "text.mp4", b"just some text, not a video\n" * 10), "not a readable video"),
+    # a range is how normal footage is given (fit, --normal); one on a video to score says so, not "no such file"
+    (lambda d: f"{_write(d / 'day.mp4', b'x')}#t=30,120", "time range .* given whole"),
 ])
 def test_bad_files_name_the_file_and_the_problem(tmp_path, make, problem):
     path = make(tmp_path)

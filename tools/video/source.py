@@ -89,6 +89,9 @@ def open_video(source: str | Path, *, folder_fps: float | None = None, **options
         if accepts(text):
             return opener(text, **options)
     path = Path(text)
+    if not path.exists() and "#t=" in text and Path(text.rpartition("#t=")[0]).exists():
+        raise VideoError(text, "a time range (#t=START,END) says which normal footage to learn from (fit, --normal); "
+                               "videos to read or score are given whole")
     if not path.exists():
         raise VideoError(text, "no such file or folder")
     raise VideoError(text, "not a video file or a folder of frames")
