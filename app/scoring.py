@@ -98,8 +98,13 @@ def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path
     write_scores(output, result, sigma, candidates)
     write_run_manifest(output, settings, sys.argv)
     if not settings.quiet:
+        below = sum(c.below_threshold for c in candidates)
         console.print(f"scored {len(result.scores)} frames at {len(result.scores) / result.seconds:.0f} frames/s; "
-                      f"{len(candidates)} candidate(s) above threshold {result.threshold:.2f} → {output}")
+                      f"{len(candidates) - below} candidate(s) above threshold {result.threshold:.2f}"
+                      + (f", {below} below it (a peak for every {candidate_policy(settings).window_s:g} s"
+                         + (", and the call budget filled: the scorer was fitted on this video" if result.self_fitted
+                            else "") + ")" if below else "")
+                      + f" → {output}")
     return result, candidates
 
 

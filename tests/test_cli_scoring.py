@@ -27,6 +27,10 @@ def test_fit_and_score_the_sample_clip(tmp_path):
     assert len(rows) == 900 and list(rows[0]) == ["frame", "time_s", "score"]
     candidates = json.loads((out / "candidates.json").read_text())
     assert any(16.5 <= c["peak_s"] <= 19.5 for c in candidates)  # the fast object at 17 s
+    below = sum(c["below_threshold"] for c in candidates)  # the summary tells the two kinds apart
+    said = " ".join((scored.stdout + scored.stderr).split())
+    assert f"{len(candidates) - below} candidate(s) above threshold" in said
+    assert (f", {below} below it" in said) == (below > 0)
     assert json.loads((out / "scores.json").read_text())["frame_scores"]["smoothing_sigma"] == 3.0
 
 
