@@ -195,3 +195,14 @@ def test_avenue_loads_as_distributed_and_as_frame_folders_with_its_mat_ranges(tm
     savemat(frames / "avenue.mat", {"gt": gt})
     data = load_avenue(frames)
     assert [v.labels.tolist() for v in data.test] == [[0, 1, 1, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 1, 1]]
+
+
+def test_fitting_frame_folders_says_what_rate_they_are_read_at(tmp_path, ped2):
+    """A folder of frames carries no rate, and the scorer's seconds (time ranges, candidate windows,
+    call budgets) follow the one assumed: `fit` says which, unless --fps gives it."""
+    clip = ped2 / "training" / "frames" / "01"
+    assumed = run("fit", str(clip), "-o", str(tmp_path / "a"))
+    assert assumed.returncode == 0, assumed.stderr
+    assert "read at 25 frames/s" in " ".join((assumed.stdout + assumed.stderr).split())
+    given = run("fit", str(clip), "--fps", "10", "-o", str(tmp_path / "b"))
+    assert given.returncode == 0 and "carry no rate" not in given.stdout + given.stderr
