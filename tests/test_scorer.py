@@ -784,3 +784,27 @@ def test_speed_is_expected_row_by_row_as_perspective_makes_nearer_walkers_faster
     (folder / "scorer.json").write_text(json.dumps(meta))
     restored = Scorer.load(folder).tiers["motion"]
     assert restored.params.perspective is False and restored.stats.speed_row_p999 is None
+
+
+def test_after_a_shake_the_strip_the_camera_moved_into_holds_no_object(fitted):
+    """A frame of a shaken camera is registered on the background; the strip its shift brings into view
+    was never seen and has no known motion (frames.py zeroes the flow there), so it shows the
+    background and yields no object: repeating the frame's edge into it made a frame-high object, and
+    an entering walker's sliver there read as standing still (evals/results/bench_robustness.md)."""
+    from vadagent.tools.scorer.frames import FrameChunk
+
+    tier = fitted.tiers["objects"]
+    height, width = tier.size
+    background = tier.background.astype(np.uint8)
+    frame = np.roll(background, 3, axis=1)  # the camera turned: the scene 3 px to the right
+    frame[:, :3] = 255  # and what came into view at the left edge is new
+    frame[40:60, 80:92] = 255  # someone in the middle
+    frame[100:120, 3:6] = 255  # and a sliver of someone entering, within the shift of the edge once registered
+    chunk = FrameChunk(np.arange(1), frame[None], np.zeros((1, height, width), np.uint8),
+                       np.zeros((1, height, width, 2), np.float32), np.ones(1, bool))
+    reader = tier.reader()
+    found = reader.feed(chunk)
+    assert len(found.box) == 1 and not found.cut[0]  # the one in the middle, nothing along the edges
+    x0, y0, x1, y1 = found.box[0] / tier.step
+    assert abs(x0 - 80) <= 4 and abs(y0 - 40) <= 2
+    assert np.array_equal(reader.background[:, -3:], tier.background[:, -3:])  # it learnt no made-up pixels

@@ -169,14 +169,17 @@ class _ObjectReader(Reader):
             gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
             flow = self._at_object_scale(full_flow) / step
             self.shaking = SETTLE_FRAMES if shaken else max(self.shaking - 1, 0)
+            edge = 0
             if self.shaking:  # the camera moved lately: put the frame back where the background is
-                gray = self._registered(gray)
+                gray, edge = self._registered(gray)
             g = gray.astype(np.float32)
             if self.unexposed:
                 self._expose(g)
             delta = g - self.background
             delta -= _median(delta[::4, ::4])  # global brightness changes are not objects
             foreground = (np.abs(delta) > p.fg_threshold).astype(np.uint8)
+            if edge:  # along the edges a shake leaves unknown, the flow is too (frames.py): no objects there
+                foreground[:edge], foreground[-edge:], foreground[:, :edge], foreground[:, -edge:] = 0, 0, 0, 0
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self.kernel)
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self.kernel, iterations=2)
             count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
@@ -263,13 +266,20 @@ class _ObjectReader(Reader):
         self.tracked = now
         return now
 
-    def _registered(self, gray: np.ndarray) -> np.ndarray:
-        """The frame shifted onto the background (phase correlation: whole-pixel camera shake)."""
+    def _registered(self, gray: np.ndarray) -> tuple[np.ndarray, int]:
+        """The frame shifted onto the background (phase correlation: whole-pixel camera shake), and
+        how many pixels along each edge the shift leaves unknown."""
         (dx, dy), response = cv2.phaseCorrelate(self.background, gray.astype(np.float32))
         if np.hypot(dx, dy) < 0.5 or response < 0.05:
-            return gray
+            return gray, 0
+        edge = int(np.ceil(max(abs(dx), abs(dy)))) + 1
         back = np.float32([[1, 0, -dx], [0, 1, -dy]])
-        return cv2.warpAffine(gray, back, (gray.shape[1], gray.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+        size = (gray.shape[1], gray.shape[0])
+        moved = cv2.warpAffine(gray.astype(np.float32), back, size, borderMode=cv2.BORDER_CONSTANT)
+        # the strip the camera moved into was not in view: it shows the background, which therefore
+        # does not learn the frame's edge repeated into it (as it did where nothing stands)
+        seen = cv2.warpAffine(np.ones(gray.shape, np.float32), back, size, borderMode=cv2.BORDER_CONSTANT)
+        return np.where(seen > 0.999, moved, self.background), edge
 
 
 @register
