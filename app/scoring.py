@@ -103,14 +103,21 @@ def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path
     write_scores(output, result, sigma, candidates)
     write_run_manifest(output, settings, sys.argv)
     if not settings.quiet:
-        below = sum(c.below_threshold for c in candidates)
         console.print(f"scored {len(result.scores)} frames at {len(result.scores) / result.seconds:.0f} frames/s; "
-                      f"{len(candidates) - below} candidate(s) above threshold {result.threshold:.2f}"
-                      + (f", {below} below it (a peak for every {candidate_policy(settings).window_s:g} s"
-                         + (", and the call budget filled: the scorer was fitted on this video" if result.self_fitted
-                            else "") + ")" if below else "")
-                      + f" → {output}")
+                      f"{_counted(candidates, result, candidate_policy(settings))} → {output}")
     return result, candidates
+
+
+def _counted(candidates: list[Candidate], result: ScoreResult, policy: CandidatePolicy) -> str:
+    """How many candidates stand above the threshold, and how many below it and why."""
+    below = sum(c.below_threshold for c in candidates)
+    text = f"{len(candidates) - below} candidate(s) above threshold {result.threshold:.2f}"
+    if below:
+        why = f"a peak for every {policy.window_s:g} s"
+        if result.self_fitted:
+            why += ", and the call budget filled: the scorer was fitted on this video"
+        text += f", {below} below it ({why})"
+    return text
 
 
 def eval_detect_command(settings: Settings, dataset: str, root: Path, *, tiers: list[str] | None, sigma: float | None,

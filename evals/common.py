@@ -50,6 +50,7 @@ def add_site_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def site_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Site:
+    """The site `add_site_arguments` asked for; the parser's usage error when neither was given."""
     if args.footage is None and args.root is None:
         parser.error("give --root (Ped2's training clips) or --footage (another site's normal footage)")
     return footage_site(args.footage, args.fps) if args.footage else ped2_site(args.root)

@@ -178,7 +178,7 @@ class _ObjectReader(Reader):
             delta = g - self.background
             delta -= _median(delta[::4, ::4])  # global brightness changes are not objects
             foreground = (np.abs(delta) > p.fg_threshold).astype(np.uint8)
-            if edge:  # along the edges a shake leaves unknown, the flow is too (frames.py): no objects there
+            if edge:  # no object where the shake leaves the picture unknown (and the flow: frames.py zeroes it)
                 foreground[:edge], foreground[-edge:], foreground[:, :edge], foreground[:, -edge:] = 0, 0, 0, 0
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self.kernel)
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self.kernel, iterations=2)
