@@ -163,6 +163,7 @@ class Job:
     device: str
     detector: object | None
     folder_fps: float
+    fps_given: bool = False  # --fps was given: frame folders are read at it without a word
 
     @classmethod
     def build(cls, settings: Settings, console: Console, *, vlm: str | None = None, taxonomy: str | None = None,
@@ -175,7 +176,8 @@ class Job:
         device = pick_device(settings.scorer.device)
         detector = load_detector(device)  # before the model's load starts: both may import torch
         client_load = client_load or start_vlm(settings, vlm, console)
-        return cls(settings, chosen_taxonomy, rules, client_load, device, detector, fps or settings.video.folder_fps)
+        return cls(settings, chosen_taxonomy, rules, client_load, device, detector, fps or settings.video.folder_fps,
+                   fps is not None)
 
     @property
     def client(self) -> VLMClient | None:
@@ -188,7 +190,7 @@ class Job:
 
     def fit(self, normal: list[str], console: Console) -> Scorer:
         return fit_scorer(self.settings, [SourceSpec.parse(n) for n in normal], scorer_config(self.settings), console,
-                          fps=self.folder_fps)
+                          fps=self.folder_fps if self.fps_given else None)
 
     def fit_on_opening(self, video: str) -> tuple[Scorer, str]:
         """A scorer fitted on the video's own opening, and the report note that says so."""
