@@ -114,8 +114,8 @@ def _counted(candidates: list[Candidate], result: ScoreResult, policy: Candidate
     text = f"{len(candidates) - below} candidate(s) above threshold {result.threshold:.2f}"
     if below:
         why = f"a peak for every {policy.window_s:g} s"
-        if result.self_fitted:
-            why += ", and the call budget filled: the scorer was fitted on this video"
+        if result.stand_in:
+            why += ", and the call budget filled: the video's opening stood in for normal footage"
         text += f", {below} below it ({why})"
     return text
 

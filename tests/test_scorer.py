@@ -808,3 +808,24 @@ def test_after_a_shake_the_strip_the_camera_moved_into_holds_no_object(fitted):
     x0, y0, x1, y1 = found.box[0] / tier.step
     assert abs(x0 - 80) <= 4 and abs(y0 - 40) <= 2
     assert np.array_equal(reader.background[:, -3:], tier.background[:, -3:])  # it learnt no made-up pixels
+
+
+def test_the_call_budget_is_filled_only_where_a_videos_opening_stood_in_for_normal_footage(synthetic_normal):
+    """Below-threshold peaks fill the call budget where no normal footage was given and the video's
+    own opening stood in (its threshold says least), not where a user named part of the video as
+    normal (`--normal VIDEO#t=0,8`): on an hour-long recording that was hundreds of VLM calls."""
+    from dataclasses import replace
+
+    from vadagent.tools.scorer import CandidatePolicy
+
+    clip = str(synthetic_normal)
+    given = Scorer.fit([SourceSpec(clip, 0.0, 8.0)], ScorerConfig(select=False))
+    scored = given.score(clip)
+    assert scored.self_fitted and not scored.stand_in
+    policy = CandidatePolicy(calls_per_minute=30.0)  # 10 calls for 20 s: more than the peaks above the threshold
+    taken = scored.candidates(policy)
+    filled = replace(scored, stand_in=True).candidates(policy)
+    assert len(taken) < len(filled) and sum(c.below_threshold for c in filled) > sum(c.below_threshold for c in taken)
+    assert Scorer.fit_on_opening(clip, ScorerConfig(select=False)).score(clip).stand_in
+    del given.fit_info["stand_in"]  # a scorer saved before it was recorded fills as it did
+    assert given.score(clip).stand_in

@@ -196,13 +196,14 @@ class ScoreResult:
     tier_scores: dict[str, np.ndarray] = field(default_factory=dict)  # each tier's calibrated score
     settled_from: int = 0  # frames before this are a black or fading-in opening: never candidates
     self_fitted: bool = False  # the scorer's normal footage was (part of) this very video
+    stand_in: bool = False  # and no normal footage was given: the video's opening stood in for it
 
     def candidates(self, policy: CandidatePolicy | None = None, sigma: float = 0.0) -> list[Candidate]:
         """The product's candidates from these scores: threshold, call budget, coverage floor, the
-        budget filled when the scorer was fitted on this video, never in a blank opening."""
+        budget filled when the video's own opening stood in for normal footage, never in a blank opening."""
         policy = policy or CandidatePolicy()
         return pick_candidates(self.smoothed(sigma), self.info.fps, policy, threshold=self.threshold,
-                               ignore_before=self.settled_from, fill=policy.fills(self.self_fitted))
+                               ignore_before=self.settled_from, fill=policy.fills(self.stand_in))
 
     def smoothed(self, sigma: float) -> np.ndarray:
         return gaussian_filter1d(self.scores, sigma, mode="nearest") if sigma > 0 else self.scores
@@ -389,7 +390,8 @@ class Scorer:
         scorer.calibration |= {"mean": mean, "std": std,
                                "threshold": float(np.percentile((fused - mean) / std, config.threshold_percentile))}
         scorer.fit_info |= {"sources": [asdict(s) for s in sources], "frames": int(sum(extracted.lengths)), "fps": fps,
-                            "fit_seconds": round(time.perf_counter() - started, 2)}
+                            "fit_seconds": round(time.perf_counter() - started, 2),
+                            "stand_in": False}  # fit_on_opening sets it: the video's opening stood in
         if footage_s < footage_given_s - 1e-6:
             scorer.fit_info["thinned_from_s"] = round(footage_given_s, 2)
         if selection is not None:
@@ -410,6 +412,7 @@ class Scorer:
         if config.select is None:  # a stand-in may hold the anomaly itself: nothing to judge tiers on
             config = replace(config, select=False)
         scorer = cls.fit([opening], config, folder_fps=folder_fps, device=device, progress=progress)
+        scorer.fit_info["stand_in"] = True
         closing = closing_of(video, folder_fps)
         if opening.end_s is not None and closing.start_s >= opening.end_s:
             try:
@@ -461,6 +464,9 @@ class Scorer:
                 video.close()
         if not isinstance(source, VideoSource) and self.fitted_on(source):
             result.self_fitted = True
+            # normal footage a user gave from this video (`--normal VIDEO#t=0,60`) is as good as any; a
+            # scorer saved before this was recorded fills as it did then, on any footage of the video
+            result.stand_in = bool(self.fit_info.get("stand_in", True))
             if self.for_opening is not None:
                 result = self._opening_from(self.for_opening, source, result, folder_fps, device)
         return result
