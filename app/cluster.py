@@ -29,11 +29,10 @@ from vadagent.tools.scorer import Scorer
 TASK_RETRIES = 2  # a worker that dies mid-video: Ray reruns its task this many times
 
 
-def _detect(settings: Settings, taxonomy: Taxonomy, rules: RuleSet, folder_fps: float, device: str, video: str,
+def _detect(settings: Settings, taxonomy: Taxonomy, rules: RuleSet, fps: float | None, device: str, video: str,
             scorer: Scorer | None) -> tuple[Detection, str | None]:
     """On a worker: the same `Job.detect` the single-machine batch runs, without a model."""
-    job = Job(settings, taxonomy, rules, client_load=ClientLoad(client=None), device=device, detector=None,
-              folder_fps=folder_fps)
+    job = Job(settings, taxonomy, rules, client_load=ClientLoad(client=None), device=device, detector=None, fps=fps)
     return job.detect(video, scorer)
 
 
@@ -63,7 +62,7 @@ class RayCluster:
         if id(scorer) not in self._shared:
             self._shared[id(scorer)] = self.ray.put(scorer)
         job = self.job
-        return await self._task.remote(job.settings, job.taxonomy, job.rules, job.folder_fps, job.device, video,
+        return await self._task.remote(job.settings, job.taxonomy, job.rules, job.fps, job.device, video,
                                        self._shared[id(scorer)])
 
     def close(self) -> None:

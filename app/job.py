@@ -162,8 +162,7 @@ class Job:
     client_load: ClientLoad
     device: str
     detector: object | None
-    folder_fps: float
-    fps_given: bool = False  # --fps was given: frame folders are read at it without a word
+    fps: float | None  # the rate of frame folders given with --fps (None: the settings', said when fitting)
 
     @classmethod
     def build(cls, settings: Settings, console: Console, *, vlm: str | None = None, taxonomy: str | None = None,
@@ -176,8 +175,7 @@ class Job:
         device = pick_device(settings.scorer.device)
         detector = load_detector(device)  # before the model's load starts: both may import torch
         client_load = client_load or start_vlm(settings, vlm, console)
-        return cls(settings, chosen_taxonomy, rules, client_load, device, detector, fps or settings.video.folder_fps,
-                   fps is not None)
+        return cls(settings, chosen_taxonomy, rules, client_load, device, detector, fps)
 
     @property
     def client(self) -> VLMClient | None:
@@ -185,12 +183,16 @@ class Job:
         return self.client_load.result()
 
     @property
+    def folder_fps(self) -> float:
+        return self.fps or self.settings.video.folder_fps
+
+    @property
     def sigma(self) -> float:
         return self.settings.scorer.smoothing_sigma
 
     def fit(self, normal: list[str], console: Console) -> Scorer:
         return fit_scorer(self.settings, [SourceSpec.parse(n) for n in normal], scorer_config(self.settings), console,
-                          fps=self.folder_fps if self.fps_given else None)
+                          fps=self.fps)
 
     def fit_on_opening(self, video: str) -> tuple[Scorer, str]:
         """A scorer fitted on the video's own opening, and the report note that says so."""
