@@ -269,13 +269,14 @@ class _ObjectReader(Reader):
     def _registered(self, gray: np.ndarray) -> tuple[np.ndarray, int]:
         """The frame shifted onto the background (phase correlation: whole-pixel camera shake), and
         how many pixels along each edge the shift leaves unknown."""
-        (dx, dy), response = cv2.phaseCorrelate(self.background, gray.astype(np.float32))
+        frame = gray.astype(np.float32)
+        (dx, dy), response = cv2.phaseCorrelate(self.background, frame)
         if np.hypot(dx, dy) < 0.5 or response < 0.05:
             return gray, 0
         edge = int(np.ceil(max(abs(dx), abs(dy)))) + 1
         back = np.float32([[1, 0, -dx], [0, 1, -dy]])
         size = (gray.shape[1], gray.shape[0])
-        moved = cv2.warpAffine(gray.astype(np.float32), back, size, borderMode=cv2.BORDER_CONSTANT)
+        moved = cv2.warpAffine(frame, back, size, borderMode=cv2.BORDER_CONSTANT)
         # the strip the camera moved into was not in view: it shows the background, which therefore
         # does not learn the frame's edge repeated into it (as it did where nothing stands)
         seen = cv2.warpAffine(np.ones(gray.shape, np.float32), back, size, borderMode=cv2.BORDER_CONSTANT)
