@@ -415,6 +415,9 @@ def eval_detect(
     select: Annotated[bool | None, typer.Option("--select/--no-select", help="Self-validated tier choice.")] = None,
     normal_seconds: Annotated[float | None, typer.Option(
         min=1, help="Fit on the first S seconds of the normal footage only (little footage).")] = None,
+    normal_from: Annotated[float, typer.Option(
+        min=0, help="Fit on the normal footage from this second on (its clips played one after another; with "
+                    "--normal-seconds, that many seconds of it): how much a scorer depends on the footage it had.")] = 0.0,
     sigma: Annotated[float | None, typer.Option(min=0, help="Smoothing sigma for the smoothed figures.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     results: Annotated[Path | None, typer.Option(help="Results folder (default ./evals/results).")] = None,
@@ -424,7 +427,8 @@ def eval_detect(
     from vadagent.app.scoring import eval_detect_command
 
     eval_detect_command(settings(), dataset, root, tiers=_tiers(tiers, tier), sigma=sigma, as_json=as_json,
-                        results=results, console=console, out=out, select=select, normal_seconds=normal_seconds)
+                        results=results, console=console, out=out, select=select, normal_seconds=normal_seconds,
+                        normal_from=normal_from)
 
 
 @eval_app.command("list")

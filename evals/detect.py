@@ -42,19 +42,39 @@ def footage_between(paths: list, start_s: float, seconds: float | None, fps: flo
     return specs
 
 
+def _normal_footage(camera: str, paths: list, start_s: float, seconds: float | None, fps: float) -> list[SourceSpec]:
+    specs = footage_between(paths, start_s, seconds, fps)
+    if not specs:
+        raise UsageError(f"the normal footage{f' of camera {camera}' if camera else ''} ends before {start_s:g} s "
+                         "(--normal-from)")
+    return specs
+
+
+def _footage_words(seconds: float | None, start_s: float, per_camera: bool) -> str:
+    """How much of the training clips was fitted, for the protocol line ("" for all of it)."""
+    if not seconds and not start_s:
+        return ""
+    amount = f"their first {seconds:g} s" if not start_s else (
+        f"{seconds:g} s of them from {start_s:g} s on" if seconds else f"them from {start_s:g} s on")
+    return f" ({amount}{' per camera' if per_camera else ''}, played one after another)"
+
+
 def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, policy: CandidatePolicy | None = None,
-               device: str = "cpu", progress: Progress | None = None, normal_seconds: float | None = None) -> dict:
+               device: str = "cpu", progress: Progress | None = None, normal_seconds: float | None = None,
+               normal_from: float = 0.0) -> dict:
+    """The detection benchmark's figures. `normal_seconds` / `normal_from`: fit on that many seconds of
+    the normal footage (its clips played one after another), from that second on (all of it: None, 0)."""
     policy = policy or CandidatePolicy()
-    if not data.train and normal_seconds:
-        raise UsageError(f"{data.name} has no normal footage: --normal-seconds does not apply (each video is fitted "
-                         "on its own opening)")
+    if not data.train and (normal_seconds or normal_from):
+        raise UsageError(f"{data.name} has no normal footage: --normal-seconds and --normal-from do not apply (each "
+                         "video is fitted on its own opening)")
     footage = data.normal_footage()
     unseen = sorted({video.camera for video in data.test} - set(footage)) if footage else []
     if unseen:
         raise UsageError(f"{data.name}: test videos of camera(s) {', '.join(unseen)} but no training video of them "
                          "(a scorer learns one camera's normal footage)")
-    cameras = {camera: Scorer.fit(first_seconds(paths, normal_seconds, data.fps), config, folder_fps=data.fps,
-                                  device=device, progress=progress)
+    cameras = {camera: Scorer.fit(_normal_footage(camera, paths, normal_from, normal_seconds, data.fps), config,
+                                  folder_fps=data.fps, device=device, progress=progress)
                for camera, paths in footage.items()}
     results, fits, score_seconds = [], [], 0.0
     for number, video in enumerate(data.test, 1):
@@ -94,7 +114,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                                                            f"{OPENING_MAX_S:g} s), the opening itself by one fitted on its "
                                                            "last quarter, as explain does without --normal"),
         "tiers_left_out": {name: left_out.count(name) for name in set(left_out)},
-        "normal_seconds": normal_seconds,
+        "normal_seconds": normal_seconds, "normal_from_s": normal_from,
         "micro_auc": round(micro_auc(labels, scores), 4),
         "micro_auc_smoothed": round(micro_auc(labels, scores, sigma), 4),
         "macro_auc": round(macro_auc(labels, scores), 4),
@@ -125,8 +145,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                            for v, gains in zip(data.test, micro_headroom(labels, scores))},
         "protocol": (("fit on the training clips only" + (", each camera's on its own" if len(cameras) > 1 else "")
                       if cameras else "no normal footage: each video fitted on its opening")
-                     + (f" (their first {normal_seconds:g} s" + (" per camera)" if len(cameras) > 1 else ")")
-                        if normal_seconds else "")
+                     + _footage_words(normal_seconds, normal_from, len(cameras) > 1)
                      + "; tiers and weights fixed, or chosen by self-validation on synthetic anomalies in held-out "
                      "training footage (selection); no test label is used to choose anything; calibration from "
                      "training statistics (no per-video normalisation); micro = pooled frames, macro = mean over "

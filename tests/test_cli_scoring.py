@@ -67,6 +67,18 @@ def test_eval_detect_on_ped2_matches_the_published_figures(tmp_path, ped2):
             assert figures[key] == pytest.approx(saved[key], abs=0.005), key
 
 
+def test_a_span_of_normal_footage_runs_on_across_clips_and_one_past_the_end_is_refused(ped2):
+    from vadagent.evals.detect import footage_between
+
+    clips = [ped2 / "training" / "frames" / name for name in ("01", "02", "03")]  # 120, 150 and 150 frames at 10/s
+    specs = footage_between(clips, 10.0, 5.0, 10.0)  # 2 s of the first clip's end, then 3 s of the second's start
+    assert [(Path(s.path).name, s.start_s, s.end_s) for s in specs] == [("01", 10.0, 12.0), ("02", 0.0, 3.0)]
+    assert [Path(s.path).name for s in footage_between(clips, 12.0, None, 10.0)] == ["02", "03"]  # whole clips from 12 s
+
+    result = run("eval", "detect", "--dataset", "ucsd_ped2", "--root", str(ped2), "--normal-from", "100000")
+    assert result.returncode == 2 and "ends before 100000 s (--normal-from)" in result.stderr
+
+
 @pytest.mark.parametrize("args", [["eval", "detect", "--dataset", "nope", "--root", "."],
                                   ["eval", "detect", "--root", "/nonexistent"]])
 def test_eval_detect_bad_dataset_exits_2(args):
