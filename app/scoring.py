@@ -15,7 +15,7 @@ from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec
 from vadagent.tools.scorer.output import write_scores
-from vadagent.tools.scorer.selection import KIND_MEANING, describe, weakest
+from vadagent.tools.scorer.selection import KIND_MEANING, STEADY_S, describe, left_out_unsteadily, weakest
 from vadagent.types import Candidate
 
 
@@ -65,16 +65,22 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
         console.print(f"{folders[0]}{' and other frame folders' if len(folders) > 1 else ''}: frames carry no rate; read "
                       f"at {settings.video.folder_fps:g} frames/s (video.folder_fps); give --fps if they were filmed "
                       "at another", highlight=False)
+    folder_fps = fps or settings.video.folder_fps
     with progress_bar(console, settings.quiet) as progress:
-        scorer = Scorer.fit(sources, config, folder_fps=fps or settings.video.folder_fps, device=_device(settings),
-                            progress=progress)
-    chosen = scorer.fit_info.get("selection", {}).get("chosen")
-    if chosen and not settings.quiet:
+        scorer = Scorer.fit(sources, config, folder_fps=folder_fps, device=_device(settings), progress=progress)
+    log = scorer.fit_info.get("selection")
+    if log and not settings.quiet:
+        chosen = log["chosen"]
         console.print(f"self-validation chose {describe(chosen)} (AUC {chosen['auc']:.3f} on synthetic anomalies in "
                       "held-out normal footage)", highlight=False)
         for kind, auc in weakest(chosen):
             console.print(f"  weak here: {KIND_MEANING.get(kind, kind)} (synthetic AUC {auc:.2f}); anomalies like it "
                           "may go unnoticed at this site", highlight=False)
+        footage_s = scorer.fit_info["frames"] / (scorer.fit_info.get("fps") or folder_fps)
+        if dropped := left_out_unsteadily(log, config.tiers, footage_s):
+            console.print(f"  {' and '.join(dropped)} left out on {footage_s:.0f} s of normal footage, where which tiers "
+                          f"self-validation keeps varies with the seconds given; fit on {STEADY_S:g} s or more if you "
+                          "can, or keep every tier with --no-select", highlight=False)
     return scorer
 
 

@@ -234,6 +234,17 @@ def test_the_kinds_a_chosen_scorer_sees_least_well_are_named_worst_first():
     assert weakest({"tiers": ["motion"], "weights": {"motion": 1.0}, "auc": 0.9}) == []  # saved before per-kind AUCs
 
 
+def test_a_tier_left_out_on_too_little_footage_is_named_as_unsteady():
+    from vadagent.tools.scorer.selection import STEADY_S, left_out_unsteadily
+
+    log = {"chosen": {"tiers": ["objects"], "weights": {"objects": 1.0}, "auc": 0.94}}
+    assert left_out_unsteadily(log, ["motion", "objects"], 15.0) == ["motion"]
+    assert left_out_unsteadily(log, ["motion", "objects"], STEADY_S) == []  # enough footage for a steady choice
+    kept = {"chosen": {"tiers": ["motion", "objects"], "weights": {"motion": 1.0, "objects": 2.0}, "auc": 0.93}}
+    assert left_out_unsteadily(kept, ["motion", "objects"], 15.0) == []
+    assert left_out_unsteadily(None, ["motion", "objects"], 15.0) == []  # no selection made
+
+
 def test_frames_kept_for_self_validation_are_bounded(synthetic_normal, monkeypatch):
     from vadagent.tools.scorer import scorer as scorer_module
     from vadagent.tools.scorer.scorer import read_parts

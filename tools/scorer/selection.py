@@ -59,6 +59,9 @@ KIND_MEANING = {
 WEAK = 0.75  # a kind the chosen set separates less well than this is named at fit time
 WEIGHTS = (0.5, 1.0, 2.0)
 TIE = 0.002  # AUC differences below this are noise: the simpler set wins
+# From this much footage on, disjoint spans of Ped2's footage kept the same tiers (4/4 spans of 30 s and of 60 s,
+# 2/4 of 15 s: evals/results/bench_selection.md); below it, a tier left out may be the chance of the seconds given
+STEADY_S = 30.0
 
 
 def folds_of(sources: list[SourceSpec], infos: list[VideoInfo]) -> tuple[list[SourceSpec], list[int]]:
@@ -262,6 +265,13 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
             "held_out_frames": int(sum(len(y) for y, k in zip(labels, kinds) if k is None)),
             "synthetic_windows": {k: kinds.count(k) for k in KINDS},
             "labels": "synthetic anomalies injected into held-out normal footage; no test labels"}
+
+
+def left_out_unsteadily(log: dict | None, offered: list[str], footage_s: float) -> list[str]:
+    """The offered tiers self-validation left out on footage shorter than STEADY_S (none on more)."""
+    if not log or footage_s >= STEADY_S:
+        return []
+    return [name for name in offered if name not in log["chosen"]["tiers"]]
 
 
 def describe(entry: dict) -> str:
