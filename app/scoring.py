@@ -79,8 +79,9 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
         footage_s = scorer.fit_info["frames"] / (scorer.fit_info.get("fps") or folder_fps)
         if dropped := left_out_unsteadily(log, config.tiers, footage_s):
             console.print(f"  {' and '.join(dropped)} left out on {footage_s:.0f} s of normal footage, where which tiers "
-                          f"self-validation keeps varies with the seconds given; fit on {STEADY_S:g} s or more if you "
-                          "can, or keep every tier with --no-select", highlight=False)
+                          f"self-validation keeps varies with the seconds given; give {STEADY_S:g} s or more if you can, "
+                          "or keep every tier (fit --no-select, or scorer.select: false in the settings)",
+                          highlight=False)
     return scorer
 
 
