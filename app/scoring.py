@@ -15,7 +15,7 @@ from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec
 from vadagent.tools.scorer.output import write_scores
-from vadagent.tools.scorer.selection import KIND_MEANING, STEADY_S, describe, left_out_unsteadily, weakest
+from vadagent.tools.scorer.selection import KIND_MEANING, STEADY_S, describe, left_out_unsteadily, unjudged, weakest
 from vadagent.types import Candidate
 
 
@@ -76,6 +76,9 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
         for kind, auc in weakest(chosen):
             console.print(f"  weak here: {KIND_MEANING.get(kind, kind)} (synthetic AUC {auc:.2f}); anomalies like it "
                           "may go unnoticed at this site", highlight=False)
+        for kind in unjudged(log):
+            console.print(f"  not judged: {KIND_MEANING.get(kind, kind)} (the held-out stretches of this footage are "
+                          "too short to make it)", highlight=False)
         footage_s = scorer.fit_info["frames"] / (scorer.fit_info.get("fps") or folder_fps)
         if dropped := left_out_unsteadily(log, config.tiers, footage_s):
             console.print(f"  {' and '.join(dropped)} left out on {footage_s:.0f} s of normal footage, where which tiers "

@@ -245,6 +245,18 @@ def test_a_tier_left_out_on_too_little_footage_is_named_as_unsteady():
     assert left_out_unsteadily(None, ["motion", "objects"], 15.0) == []  # no selection made
 
 
+def test_a_synthetic_kind_the_footage_was_too_short_for_is_named_as_not_judged(synthetic_normal):
+    from vadagent.tools.scorer.selection import KINDS, synthetic_windows, unjudged
+    from vadagent.tools.video import open_video
+
+    with open_video(str(synthetic_normal)) as video:
+        gray = np.concatenate([b.frames for b in video.scan(gray=True)])
+    made = synthetic_windows([gray[:30]], None)  # what 15 s at 10 frames/s holds out: too short to speed up 4×
+    log = {"synthetic_windows": {kind: sum(k == kind for k, _, _ in made) for kind in KINDS}}
+    assert unjudged(log) == ["speed_up"]
+    assert unjudged({"synthetic_windows": dict.fromkeys(KINDS, 24)}) == [] and unjudged(None) == []
+
+
 def test_frames_kept_for_self_validation_are_bounded(synthetic_normal, monkeypatch):
     from vadagent.tools.scorer import scorer as scorer_module
     from vadagent.tools.scorer.scorer import read_parts

@@ -274,6 +274,12 @@ def left_out_unsteadily(log: dict | None, offered: list[str], footage_s: float) 
     return [name for name in offered if name not in log["chosen"]["tiers"]]
 
 
+def unjudged(log: dict | None) -> list[str]:
+    """The synthetic kinds the held-out footage was too short to make a window of (the ranking could not
+    see them: a sped-up window spans SPEED_UP times its length, so 15 s at 10 frames/s had none)."""
+    return [kind for kind, count in (log or {}).get("synthetic_windows", {}).items() if count == 0]
+
+
 def describe(entry: dict) -> str:
     """A tried or chosen entry of the selection log in short: "motion+objects ×2"."""
     weights = entry["weights"]
