@@ -60,12 +60,12 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
                fps: float | None = None) -> Scorer:
     """Fit on normal footage with a bar per stage (reading, self-validation, fitting), saying what
     self-validation chose: the one way every front end fits a scorer."""
+    folder_fps = fps or settings.video.folder_fps
     folders = [spec.path for spec in sources if Path(spec.path).is_dir()]
     if folders and fps is None and not settings.quiet:  # its seconds are the scorer's: time ranges, windows, budgets
         console.print(f"{folders[0]}{' and other frame folders' if len(folders) > 1 else ''}: frames carry no rate; read "
-                      f"at {settings.video.folder_fps:g} frames/s (video.folder_fps); give --fps if they were filmed "
-                      "at another", highlight=False)
-    folder_fps = fps or settings.video.folder_fps
+                      f"at {folder_fps:g} frames/s (video.folder_fps); give --fps if they were filmed at another",
+                      highlight=False)
     with progress_bar(console, settings.quiet) as progress:
         scorer = Scorer.fit(sources, config, folder_fps=folder_fps, device=_device(settings), progress=progress)
     log = scorer.fit_info.get("selection")

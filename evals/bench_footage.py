@@ -22,16 +22,15 @@ import numpy as np
 
 from vadagent.evals.common import add_data_argument, add_results_argument, write_results
 from vadagent.evals.datasets import load_ucsd
-from vadagent.evals.detect import run_detect
+from vadagent.evals.detect import footage_seconds, run_detect
 from vadagent.tools.scorer import ScorerConfig
 from vadagent.tools.scorer.selection import describe
-from vadagent.tools.video import open_video
 
 FIGURES = ("micro_auc", "macro_auc", "micro_auc_smoothed", "macro_auc_smoothed")
 
 
-def _spread(values: list[float]) -> str:
-    return f"{min(values):.3f} / {float(np.median(values)):.3f} / {max(values):.3f}"
+def _spread(figure: dict) -> str:
+    return f"{figure['min']:.3f} / {figure['median']:.3f} / {figure['max']:.3f}"
 
 
 def main() -> None:
@@ -44,10 +43,7 @@ def main() -> None:
     parser.add_argument("--name", default="bench_footage")
     args = parser.parse_args()
     data = load_ucsd(args.root)
-    total = 0.0
-    for path in data.train:
-        with open_video(str(path), folder_fps=data.fps) as video:
-            total += video.info.duration_s
+    total = footage_seconds(data.train, data.fps)
     runs = []
     for amount in (float(a) for a in args.seconds.split(",")):
         count = int(total // amount) if args.spans is None else min(args.spans, int(total // amount))
@@ -81,7 +77,7 @@ def main() -> None:
              "| footage (s) | spans | micro AUC | macro AUC | micro σ | macro σ | macro ≥ 0.85 | every event @10 % "
              "| every event by candidates | self-validation chose |", "|---|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
-        spread = [_spread([r[k] for r in runs if r["seconds"] == s["seconds"]]) for k in FIGURES]
+        spread = [_spread(s[k]) for k in FIGURES]
         chosen = ", ".join(f"{name} {n}/{s['spans']}" for name, n in sorted(s["chosen"].items(), key=lambda c: -c[1]))
         lines.append(f"| {s['seconds']:g} | {s['spans']} | {' | '.join(spread)} | {s['spans_macro_at_least_0.85']}/{s['spans']} "
                      f"| {s['spans_every_event_at_10pct']}/{s['spans']} | {s['spans_every_event_by_candidates']}/{s['spans']} "

@@ -23,11 +23,10 @@ from collections import Counter
 import numpy as np
 
 from vadagent.evals.common import add_results_argument, add_site_arguments, site_from, write_results
-from vadagent.evals.detect import footage_between
+from vadagent.evals.detect import footage_between, footage_seconds
 from vadagent.tools.scorer import ScorerConfig, selection
 from vadagent.tools.scorer.scorer import Scorer
 from vadagent.tools.scorer.selection import describe
-from vadagent.tools.video import open_video
 
 SCHEMES = {"one fold held out": 1, "four folds in turn": selection.FOLDS}
 
@@ -41,10 +40,7 @@ def main() -> None:
     parser.add_argument("--name", default="bench_selection")
     args = parser.parse_args()
     site = site_from(args, parser)
-    total = 0.0
-    for path in site.footage:
-        with open_video(str(path), folder_fps=site.fps) as video:
-            total += video.info.duration_s
+    total = footage_seconds(site.footage, site.fps)
     runs = []
     try:
         for amount in args.seconds.split(","):

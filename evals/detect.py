@@ -26,6 +26,15 @@ def first_seconds(paths: list, seconds: float | None, fps: float) -> list[Source
     return footage_between(paths, 0.0, seconds, fps)
 
 
+def footage_seconds(paths: list, fps: float) -> float:
+    """How long the clips last, played one after another."""
+    total = 0.0
+    for path in paths:
+        with open_video(str(path), folder_fps=fps) as video:
+            total += video.info.duration_s
+    return total
+
+
 def footage_between(paths: list, start_s: float, seconds: float | None, fps: float) -> list[SourceSpec]:
     """`seconds` of the clips played one after another, from `start_s` on (all of it for None)."""
     specs, clip_start = [], 0.0
