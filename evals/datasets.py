@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,9 @@ class LabelledVideo:
     path: Path
     labels: np.ndarray  # int8 per frame, 1 = anomalous
     camera: str = ""  # the site it was filmed at, for datasets of several cameras
+    # pixel masks (frames × height × width, bool, at the video's own size) where the dataset has them;
+    # read when asked, as a dataset's masks together outgrow memory
+    masks: Callable[[], np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,13 +77,30 @@ def load_ucsd(root: str | Path, name: str = "ucsd_ped2") -> FrameDataset:
     ranges = re.findall(r"gt_frame\s*=\s*\[([^\]]*)\]", gt.read_text(encoding="utf-8", errors="replace"))
     if len(ranges) != len(test):
         raise UsageError(f"{gt}: {len(ranges)} ground-truth lines for {len(test)} test clips in {test_dir}")
+    # pixel masks, where present: one array per clip (TestNNN) packed along the width (np.packbits)
+    packed = root / "test_pixel_masks_packbits.npz"
     videos = []
     for clip, spec in zip(test, ranges):
         labels = np.zeros(_frame_count(clip), dtype=np.int8)
         for first, last in re.findall(r"(\d+)\s*:\s*(\d+)", spec):  # 1-based, inclusive
             labels[int(first) - 1 : int(last)] = 1
-        videos.append(LabelledVideo(clip.name, clip, labels))
+        number = re.findall(r"\d+", clip.name)
+        masks = (partial(_packed_masks, packed, f"Test{int(number[-1]):03d}", clip)
+                 if packed.is_file() and number else None)
+        videos.append(LabelledVideo(clip.name, clip, labels, masks=masks))
     return FrameDataset(name, 10.0, _clip_folders(train_dir), videos)
+
+
+def _packed_masks(path: Path, key: str, clip: Path) -> np.ndarray:
+    import cv2
+
+    with np.load(path) as table:
+        if key not in table.files:
+            raise UsageError(f"{path}: no pixel masks for {clip.name} (key {key})")
+        packed = table[key]
+    first = next(f for f in sorted(clip.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES)
+    width = cv2.imread(str(first), cv2.IMREAD_GRAYSCALE).shape[1]
+    return np.unpackbits(packed, axis=-1)[..., :width].astype(bool)
 
 
 def load_avenue(root: str | Path) -> FrameDataset:
@@ -121,10 +143,15 @@ def _avenue_videos(root: Path) -> FrameDataset:
     videos = []
     for video in sorted((root / "testing_videos").glob("*.avi")):
         # volLabel: one pixel mask per frame; a frame is anomalous where its mask marks anything
-        volume = _mat(_require(masks / f"{int(video.stem)}_label.mat", f"the masks of {video.name}", AVENUE_SOURCE),
-                      "volLabel").ravel()
-        videos.append(LabelledVideo(video.stem, video, np.asarray([np.any(m) for m in volume], np.int8)))
+        path = _require(masks / f"{int(video.stem)}_label.mat", f"the masks of {video.name}", AVENUE_SOURCE)
+        volume = _mat(path, "volLabel").ravel()
+        videos.append(LabelledVideo(video.stem, video, np.asarray([np.any(m) for m in volume], np.int8),
+                                    masks=partial(_avenue_masks, path)))
     return FrameDataset("avenue", 25.0, train, videos)
+
+
+def _avenue_masks(path: Path) -> np.ndarray:
+    return np.stack([np.asarray(m, bool) for m in _mat(path, "volLabel").ravel()])
 
 
 def _mat(path: Path, name: str) -> np.ndarray:
@@ -151,12 +178,19 @@ def load_shanghaitech(root: str | Path) -> FrameDataset:
         raise UsageError(f"{videos if videos.is_dir() else frames}: no training videos. {SHANGHAITECH_SOURCE}")
     test_dir = _require(root / "testing" / "frames", "testing/frames/", SHANGHAITECH_SOURCE)
     masks = _require(root / "testing" / "test_frame_mask", "testing/test_frame_mask/", SHANGHAITECH_SOURCE)
+    pixels = root / "testing" / "test_pixel_mask"  # optional: one (frames, height, width) array per clip
     videos = []
     for clip in _clip_folders(test_dir):
         labels = np.load(_require(masks / f"{clip.name}.npy", f"frame mask of {clip.name}", SHANGHAITECH_SOURCE))
-        videos.append(LabelledVideo(clip.name, clip, labels.astype(np.int8).ravel(), camera=_camera(clip.name)))
+        pixel = pixels / f"{clip.name}.npy"
+        videos.append(LabelledVideo(clip.name, clip, labels.astype(np.int8).ravel(), camera=_camera(clip.name),
+                                    masks=partial(_npy_masks, pixel) if pixel.is_file() else None))
     # 13 cameras: the prefix of every name (training 01_001.avi, testing 01_0014) is the camera
     return FrameDataset("shanghaitech", 24.0, train, videos, [_camera(p.stem) for p in train])
+
+
+def _npy_masks(path: Path) -> np.ndarray:
+    return np.load(path, allow_pickle=False) > 0
 
 
 def _camera(name: str) -> str:

@@ -12,8 +12,18 @@ from dataclasses import asdict
 import numpy as np
 
 from vadagent.errors import UsageError
-from vadagent.evals.datasets import FrameDataset
-from vadagent.evals.detection import event_recall, events, kept_mask, macro_auc, micro_auc, micro_headroom
+from vadagent.evals.datasets import FrameDataset, LabelledVideo
+from vadagent.evals.detection import (
+    PIXEL_CRITERION,
+    box_coverage,
+    event_recall,
+    events,
+    kept_mask,
+    macro_auc,
+    micro_auc,
+    micro_headroom,
+    pixel_auc,
+)
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, SourceSpec, pick_candidates
 from vadagent.tools.scorer.scorer import OPENING_MAX_S, Progress
 from vadagent.tools.video import open_video
@@ -115,6 +125,8 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         digest.update(video.name.encode() + video.labels.tobytes())
     scorer = next(iter(cameras.values()), scorer)
     left_out = [name for info in fits for name in info.get("left_out", {})]
+    located = (_localisation(data.test, results, [kept_mask(c, len(r.scores)) for c, r in zip(picked, results)])
+               if all(v.masks for v in data.test) else {})
     return {
         "dataset": data.name, "scorer": scorer.scorer_id, "tiers": list(scorer.tiers),
         "weights": {n: scorer.config.weight(n) for n in scorer.tiers}, "device": device,
@@ -152,6 +164,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                                    else None) for v, r in zip(data.test, results)},
         "micro_headroom": {v.name: {k: None if g is None else round(g, 4) for k, g in gains.items()}
                            for v, gains in zip(data.test, micro_headroom(labels, scores))},
+        **located,
         "protocol": (("fit on the training clips only" + (", each camera's on its own" if len(cameras) > 1 else "")
                       if cameras else "no normal footage: each video fitted on its opening")
                      + _footage_words(normal_seconds, normal_from, len(cameras) > 1)
@@ -162,7 +175,43 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                      f"smoothed = Gaussian per video, sigma {sigma}; event recall = per video, candidates keep at most "
                      f"{BUDGET_FRACTION:.0%} of its frames; candidate recall = an event (maximal run of anomalous "
                      "frames) overlapped by at least one candidate of the product's own picker (threshold, call "
-                     "budget, gap, coverage floor; smoothed scores)"),
+                     "budget, gap, coverage floor; smoothed scores)")
+                    + (LOCALISATION_PROTOCOL if located else ""),
+    }
+
+
+LOCALISATION_PROTOCOL = (
+    "; localisation against the pixel masks: the detected region of a frame is its evidence box (the scorer's "
+    "one most unusual object or cell, as the explain graph's relations name it); pixel AUC = frame AUC where an "
+    f"anomalous frame counts only if its box covers at least {PIXEL_CRITERION:.0%} of its anomalous pixels "
+    "(Mahadevan et al., CVPR 2010), raw scores; evidence covers / touches = the share of anomalous frames whose box "
+    f"covers {PIXEL_CRITERION:.0%} / any of those pixels, over all of them and over those inside the candidates")
+
+
+def _localisation(videos: list[LabelledVideo], results: list, candidate_frames: list[np.ndarray]) -> dict:
+    """Whether the evidence points at the anomaly: each frame's evidence box against its pixel mask."""
+    coverage = []
+    for video, result in zip(videos, results):
+        masks = video.masks()
+        if len(masks) != len(video.labels):
+            raise ValueError(f"{video.path}: {len(masks)} pixel masks for {len(video.labels)} labelled frames")
+        coverage.append(np.nan_to_num(box_coverage(masks, result.evidence.box), nan=0.0))
+    anomalous = np.concatenate([v.labels for v in videos]) > 0
+    shown = anomalous & np.concatenate(candidate_frames)
+    covers = np.concatenate(coverage) >= PIXEL_CRITERION
+    touches = np.concatenate(coverage) > 0
+
+    def share(hit: np.ndarray, frames: np.ndarray) -> float | None:
+        return round(float(hit[frames].mean()), 4) if frames.any() else None
+
+    return {
+        "pixel_auc": round(pixel_auc([v.labels for v in videos], [r.scores for r in results], coverage), 4),
+        "evidence_covers_anomaly": share(covers, anomalous),
+        "evidence_touches_anomaly": share(touches, anomalous),
+        "evidence_covers_anomaly_in_candidates": share(covers, shown),
+        "evidence_touches_anomaly_in_candidates": share(touches, shown),
+        "evidence_touches_anomaly_per_video": {v.name: share(c > 0, v.labels > 0)
+                                               for v, c in zip(videos, coverage)},
     }
 
 
@@ -200,4 +249,15 @@ def markdown(result: dict) -> str:
              "Segments (frames, 0-based) covered by a candidate: " + ", ".join(
                  f"{s['video']} {s['first_frame']}–{s['last_frame']} {'✓' if s['covered'] else '✗'}"
                  for s in result["segments"])]
+    if "pixel_auc" in result:
+        lines += ["", f"Localisation (pixel masks): pixel AUC {result['pixel_auc']}; the evidence box covers "
+                  f"{PIXEL_CRITERION:.0%} of the anomaly in {result['evidence_covers_anomaly']:.1%} of anomalous frames "
+                  f"and touches it in {result['evidence_touches_anomaly']:.1%} (inside the candidates: "
+                  f"{_share(result['evidence_covers_anomaly_in_candidates'])} and "
+                  f"{_share(result['evidence_touches_anomaly_in_candidates'])}). Touches per video: "
+                  + ", ".join(f"{k}: {_share(v)}" for k, v in result["evidence_touches_anomaly_per_video"].items())]
     return "\n".join(lines)
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"

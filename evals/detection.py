@@ -64,6 +64,38 @@ def micro_headroom(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -
     return out
 
 
+def box_coverage(masks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Per frame, the fraction of its anomalous pixels (`masks`: frames × height × width) inside its box
+    (x0, y0, x1, y1, exclusive ends, in the masks' pixels); NaN where the frame's mask is empty."""
+    if len(masks) != len(boxes):
+        raise ValueError(f"{len(masks)} masks but {len(boxes)} boxes")
+    height, width = masks.shape[1:]
+    out = np.full(len(masks), np.nan)
+    for i, (mask, box) in enumerate(zip(masks, np.asarray(boxes, np.int64))):
+        total = np.count_nonzero(mask)
+        if total:
+            x0, x1 = np.clip(box[[0, 2]], 0, width)
+            y0, y1 = np.clip(box[[1, 3]], 0, height)
+            out[i] = np.count_nonzero(mask[y0:y1, x0:x1]) / total
+    return out
+
+
+PIXEL_CRITERION = 0.4  # Mahadevan et al. (CVPR 2010): at least 40 % of a frame's anomalous pixels detected
+
+
+def pixel_auc(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray], coverage: Sequence[np.ndarray],
+              min_coverage: float = PIXEL_CRITERION) -> float:
+    """Frame AUC under the pixel-level criterion of Mahadevan et al. (CVPR 2010): an anomalous frame is
+    detected only where the detected region covers at least `min_coverage` of its anomalous pixels (else
+    it ranks below every frame, so it is never a true positive); a normal frame above the threshold is a
+    false positive, as at frame level. It can only be at most the micro AUC."""
+    _check(labels, scores)
+    y = np.concatenate(labels).astype(bool)
+    pooled = np.concatenate([np.asarray(s, np.float64) for s in scores])
+    covered = np.nan_to_num(np.concatenate(coverage), nan=0.0) >= min_coverage
+    return float(roc_auc_score(y, np.where(y & ~covered, pooled.min() - 1.0, pooled)))
+
+
 def events(labels: np.ndarray) -> list[tuple[int, int]]:
     """Maximal runs of anomalous frames, as inclusive (first, last) frame pairs."""
     padded = np.concatenate([[0], np.asarray(labels, dtype=np.int8) > 0, [0]]).astype(np.int8)

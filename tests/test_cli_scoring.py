@@ -88,7 +88,8 @@ def test_eval_detect_bad_dataset_exits_2(args):
 
 def _shanghaitech_layout(root: Path) -> None:
     """Two cameras in ShanghaiTech's layout (training/videos/CC_NNN.avi, testing/frames/CC_NNNN/,
-    testing/test_frame_mask/CC_NNNN.npy): the synthetic footpath, and the same scene upside down."""
+    testing/test_frame_mask/CC_NNNN.npy, testing/test_pixel_mask/CC_NNNN.npy): the synthetic footpath,
+    and the same scene upside down."""
     import cv2
     import numpy as np
 
@@ -99,24 +100,27 @@ def _shanghaitech_layout(root: Path) -> None:
         clip = root / f"src{seed}.mp4"
         truth = render_clip(ClipSpec(seconds=6, seed=seed, anomalies=list(anomalies)), clip)
         with open_video(str(clip)) as video:
-            return np.concatenate([b.frames for b in video.scan(gray=False)]), np.asarray(truth.labels, np.int8)
+            pictures = np.concatenate([b.frames for b in video.scan(gray=False)])
+        return pictures, np.asarray(truth.labels, np.int8), truth.masks(pictures.shape[2], pictures.shape[1])
 
     (root / "training" / "videos").mkdir(parents=True)
     (root / "testing" / "test_frame_mask").mkdir(parents=True)
+    (root / "testing" / "test_pixel_mask").mkdir(parents=True)
     for camera, flip in (("01", False), ("02", True)):
-        normal, _ = frames(int(camera))
+        normal, _, _ = frames(int(camera))
         height, width = normal.shape[1:3]
         writer = cv2.VideoWriter(str(root / "training" / "videos" / f"{camera}_001.avi"),
                                  cv2.VideoWriter_fourcc(*"MJPG"), 24, (width, height))
         for frame in normal:
             writer.write(cv2.cvtColor(frame[::-1] if flip else frame, cv2.COLOR_RGB2BGR))
         writer.release()
-        test, labels = frames(10 + int(camera), [("fast", 2.0)])
+        test, labels, masks = frames(10 + int(camera), [("fast", 2.0)])
         folder = root / "testing" / "frames" / f"{camera}_0001"
         folder.mkdir(parents=True)
         for i, frame in enumerate(test):
             cv2.imwrite(str(folder / f"{i:03d}.jpg"), cv2.cvtColor(frame[::-1] if flip else frame, cv2.COLOR_RGB2BGR))
         np.save(root / "testing" / "test_frame_mask" / f"{camera}_0001.npy", labels)
+        np.save(root / "testing" / "test_pixel_mask" / f"{camera}_0001.npy", (masks[:, ::-1] if flip else masks).astype(np.uint8))
 
 
 def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
@@ -131,6 +135,10 @@ def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
     result = run_detect(data, ScorerConfig(tiers=["motion"]))
     assert "one scorer per camera (2)" in result["normal_footage"] and result["fit_frames"] == 2 * 150
     assert min(result["per_video_auc"].values()) >= 0.8  # each camera's fast object, by its own scorer
+    # the pixel masks: the evidence box, which the explain graph names, is on the fast object, upside down too
+    assert result["evidence_touches_anomaly_in_candidates"] >= 0.8
+    assert min(result["evidence_touches_anomaly_per_video"].values()) >= 0.6
+    assert result["pixel_auc"] <= result["micro_auc"] and "Mahadevan" in result["protocol"]
 
     (tmp_path / "training" / "videos" / "02_001.avi").unlink()
     with pytest.raises(UsageError, match="camera\\(s\\) 02 but no training video"):
@@ -190,6 +198,8 @@ def test_avenue_loads_as_distributed_and_as_frame_folders_with_its_mat_ranges(tm
     data = load_avenue(tmp_path)
     assert [p.name for p in data.train] == ["01.avi", "02.avi"] and len(data.test) == 1
     assert data.test[0].labels.tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 0, 0]
+    pixels = data.test[0].masks()  # the pixel masks too, read when asked
+    assert pixels.shape == (10, 36, 64) and pixels.sum(axis=(1, 2)).tolist() == [0, 0, 0, 40, 40, 40, 0, 0, 0, 0]
     (masks / "1_label.mat").write_bytes(b"not a mat file")
     with pytest.raises(UsageError, match="cannot read the MATLAB variable 'volLabel'"):
         load_avenue(tmp_path)
@@ -207,6 +217,7 @@ def test_avenue_loads_as_distributed_and_as_frame_folders_with_its_mat_ranges(tm
     savemat(frames / "avenue.mat", {"gt": gt})
     data = load_avenue(frames)
     assert [v.labels.tolist() for v in data.test] == [[0, 1, 1, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 1, 1]]
+    assert all(v.masks is None for v in data.test)  # frame ranges only: no localisation
 
 
 def test_fitting_frame_folders_says_what_rate_they_are_read_at(tmp_path, ped2):

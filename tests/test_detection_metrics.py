@@ -54,3 +54,31 @@ def test_micro_headroom_by_hand():
     assert gains[0]["anomalous"] == pytest.approx(1 / 18) and gains[0]["normal"] == pytest.approx(2 / 18)
     assert gains[1]["anomalous"] == pytest.approx(1 / 18) and gains[1]["normal"] == pytest.approx(0.0)
     assert gains[2] == {"anomalous": pytest.approx(0.0), "normal": None}
+
+
+def test_box_coverage_and_pixel_auc_by_hand():
+    from vadagent.evals.detection import box_coverage, pixel_auc
+
+    masks = np.zeros((4, 10, 10), bool)
+    masks[2, 0:2, 0:5] = True  # 10 anomalous pixels, 5 of them in its box
+    masks[3, 8:10, 8:10] = True  # 4 pixels, its box reaches past the frame's edge and holds 1
+    boxes = np.array([[0, 0, 3, 3], [0, 0, 0, 0], [0, 0, 9, 1], [9, 9, 20, 20]])
+    coverage = box_coverage(masks, boxes)
+    assert np.isnan(coverage[:2]).all() and coverage[2:].tolist() == pytest.approx([0.5, 0.25])
+
+    labels, scores = [np.array([0, 0, 1, 1])], [np.array([0.1, 0.4, 0.35, 0.8])]
+    # frame level: 0.35 loses to 0.4, 0.8 wins both: 3 of 4 pairs; by the pixel criterion (40 %) the 0.8
+    # frame's box holds too little of its anomaly, so it is never a true positive: 1 of 4
+    assert pixel_auc(labels, scores, [coverage]) == pytest.approx(1 / 4)
+    assert pixel_auc(labels, scores, [coverage], min_coverage=0.25) == pytest.approx(micro_auc(labels, scores))
+    with pytest.raises(ValueError, match="masks but"):
+        box_coverage(masks, boxes[:3])
+
+
+def test_ped2_pixel_masks_load_at_the_frames_size_and_agree_with_the_frame_labels(ped2):
+    from vadagent.evals.datasets import load_ucsd
+
+    video = load_ucsd(ped2).test[0]
+    masks = video.masks()
+    assert masks.shape == (len(video.labels), 240, 360) and masks.dtype == bool
+    assert (masks.reshape(len(masks), -1).any(1) == (video.labels > 0)).all()

@@ -60,6 +60,16 @@ class ClipTruth:
     frame_count: int
     labels: list[int]  # 1 where an anomaly is visible
     events: list[dict]  # kind, start_frame, end_frame (inclusive)
+    # per frame, the box (x0, y0, x1, y1, exclusive ends) around what is anomalous in it; [] where nothing is
+    boxes: list[list[int]] = field(default_factory=list)
+
+    def masks(self, width: int, height: int) -> np.ndarray:
+        """Pixel masks (frames × height × width) from the boxes, for localisation benchmarks."""
+        out = np.zeros((self.frame_count, height, width), dtype=bool)
+        for frame, box in enumerate(self.boxes):
+            if box:
+                out[frame, box[1] : box[3], box[0] : box[2]] = True
+        return out
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")
@@ -108,6 +118,14 @@ def _draw(frame: np.ndarray, mover: Mover) -> None:
     colour = tuple(int(c) for c in colour)
     cv2.ellipse(frame, (cx, cy), (mover.w // 2, mover.h // 2), 0, 0, 360, colour, -1)
     cv2.circle(frame, (cx, cy - mover.h // 2 - 3), max(2, mover.w // 3), colour, -1)
+
+
+def _extent(mover: Mover, spec: ClipSpec) -> list[int]:
+    """The box `_draw` paints (body and head) within the frame."""
+    cx, cy, head = int(mover.x), int(mover.y), max(2, mover.w // 3)
+    x0, x1 = max(cx - mover.w // 2, 0), min(cx + mover.w // 2 + 1, spec.width)
+    y0, y1 = max(cy - mover.h // 2 - 3 - head, 0), min(cy + mover.h // 2 + 1, spec.height)
+    return [x0, y0, x1, y1] if x0 < x1 and y0 < y1 else []
 
 
 def _visible(mover: Mover, spec: ClipSpec) -> bool:
@@ -172,6 +190,7 @@ def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
     for i, m in enumerate(movers):
         m.x = spec.width * (0.3 + 0.4 * i)
     labels = [0] * n
+    boxes: list[list[int]] = [[] for _ in range(n)]
     anomalous: list[Mover] = []
 
     def frames() -> Iterator[np.ndarray]:
@@ -192,6 +211,11 @@ def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
                 _draw(frame, mover)
                 if _anomalous_now(mover, spec):
                     labels[t] = 1
+                    box = _extent(mover, spec)
+                    if box and boxes[t]:  # two anomalies at once: the box around both
+                        box = [min(box[0], boxes[t][0]), min(box[1], boxes[t][1]),
+                               max(box[2], boxes[t][2]), max(box[3], boxes[t][3])]
+                    boxes[t] = box or boxes[t]
                     mover.first = t if mover.first < 0 else mover.first
                     mover.last = t
             movers = [m for m in movers
@@ -200,7 +224,7 @@ def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
 
     write_video(path, frames(), spec.fps)
     events = [{"kind": m.kind, "start_frame": m.first, "end_frame": m.last} for m in anomalous if m.first >= 0]
-    return ClipTruth(fps=spec.fps, frame_count=n, labels=labels, events=events)
+    return ClipTruth(fps=spec.fps, frame_count=n, labels=labels, events=events, boxes=boxes)
 
 
 def textured_square(positions: Iterable[float], width: int = 160, height: int = 120) -> np.ndarray:
