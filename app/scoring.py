@@ -15,7 +15,15 @@ from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import pick_device
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec
 from vadagent.tools.scorer.output import write_scores
-from vadagent.tools.scorer.selection import KIND_MEANING, STEADY_S, describe, left_out_unsteadily, unjudged, weakest
+from vadagent.tools.scorer.selection import (
+    KIND_MEANING,
+    PIXEL_SHARE,
+    STEADY_S,
+    describe,
+    left_out_unsteadily,
+    unjudged,
+    weakest,
+)
 from vadagent.types import Candidate
 
 
@@ -73,6 +81,10 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
         chosen = log["chosen"]
         console.print(f"self-validation chose {describe(chosen)} (AUC {chosen['auc']:.3f} on synthetic anomalies in "
                       "held-out normal footage)", highlight=False)
+        if located := chosen.get("evidence"):
+            console.print(f"  its evidence box (the region explain names) is on what was pasted in {located['touches']:.0%} "
+                          f"of the synthetic anomalies' frames, and covers {PIXEL_SHARE:.0%} of it in "
+                          f"{located['covers']:.0%}", highlight=False)
         for kind, auc in weakest(chosen):
             console.print(f"  weak here: {KIND_MEANING.get(kind, kind)} (synthetic AUC {auc:.2f}); anomalies like it "
                           "may go unnoticed at this site", highlight=False)

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,17 @@ def test_fit_and_score_the_sample_clip(tmp_path):
     assert f"{len(candidates) - below} candidate(s) above threshold" in said
     assert (f", {below} below it" in said) == (below > 0)
     assert json.loads((out / "scores.json").read_text())["frame_scores"]["smoothing_sigma"] == 3.0
+
+
+def test_fit_says_what_self_validation_chose_where_its_evidence_landed_and_what_little_footage_leaves_open(tmp_path):
+    fit = run("fit", f"{sample_clip()}#t=0,15", "--select", "-o", str(tmp_path / "scorer"))
+    assert fit.returncode == 0, fit.stderr
+    said = " ".join((fit.stdout + fit.stderr).split())
+    assert re.search(r"self-validation chose [a-z+ ×0-9.]+ \(AUC 0\.\d{3} on synthetic anomalies", said)
+    landed = re.search(r"evidence box \(the region explain names\) is on what was pasted in (\d+)% of the synthetic "
+                       r"anomalies' frames, and covers 40% of it in (\d+)%", said)
+    assert landed and int(landed[1]) >= 80 and int(landed[2]) <= int(landed[1])
+    assert "left out on 15 s of normal footage" in said  # the sample's 15 s keep one tier: said to be unsteady
 
 
 def test_score_real_clip_with_a_scorer_fitted_on_its_first_20_seconds(tmp_path, robbery):

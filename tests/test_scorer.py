@@ -129,13 +129,15 @@ def busy_scene(tmp_path_factory):
     folder = tmp_path_factory.mktemp("busy")
     render_clip(ClipSpec(seconds=30, seed=11, crowd=2.5), folder / "normal.mp4")
     truth = render_clip(ClipSpec(seconds=16, seed=12, crowd=2.5, anomalies=[("intruder", 6.0)]), folder / "test.mp4")
-    return folder / "normal.mp4", folder / "test.mp4", np.asarray(truth.labels)
+    return folder / "normal.mp4", folder / "test.mp4", np.asarray(truth.labels), truth.masks(320, 240)
 
 
 def test_busy_background_regression(tmp_path, busy_scene):
     """The shipped default on 30 s of normal footage: self-validation chooses the weights (logged,
     saved), and the slow intruder in front of the crowd ranks above it."""
-    normal, test, labels = busy_scene
+    from vadagent.evals.detection import box_coverage
+
+    normal, test, labels, masks = busy_scene
     default = Scorer.fit([SourceSpec(str(normal))])
     selection = default.fit_info["selection"]
     assert "no test labels" in selection["labels"] and selection["held_out_frames"] > 600  # every frame once
@@ -152,6 +154,11 @@ def test_busy_background_regression(tmp_path, busy_scene):
     assert result.evidence.note[peak]  # the object tier says what was unusual
     x0, y0, x1, y1 = result.evidence.box[peak]
     assert y1 > 0.6 * 240  # the object named is in the foreground, where the intruder walks
+    # the evidence box is on the intruder (his head and shoulders: his body is near the pavement's shade)
+    assert np.mean(box_coverage(masks, result.evidence.box)[labels == 1] > 0) >= 0.8
+    # and self-validation said as much beforehand, label-free: its box lands on what it pasted
+    located = selection["chosen"]["evidence"]
+    assert located["frames"] > 1000 and located["touches"] >= 0.8 and 0 < located["covers"] <= located["touches"]
 
 
 def test_a_video_opening_standing_in_for_normal_footage_is_never_self_validated_by_default(busy_scene, monkeypatch):
@@ -160,7 +167,7 @@ def test_a_video_opening_standing_in_for_normal_footage_is_never_self_validated_
     from vadagent.tools.scorer import scorer as scorer_module
     from vadagent.tools.scorer import selection
 
-    normal, _, _ = busy_scene
+    normal, _, _, _ = busy_scene
     monkeypatch.setattr(scorer_module, "AUTO_SELECT_S", 7.0)
     monkeypatch.setattr(selection, "WINDOWS_PER_KIND", 4)  # whether it runs is tested, not what it finds
     config = ScorerConfig(flow="coarse")  # which tiers self-validation picks is not the point here
@@ -194,9 +201,10 @@ def test_a_pasted_patch_is_one_rectangle_of_another_moment_held_for_the_window()
     rng = np.random.default_rng(3)
     body = rng.integers(0, 256, (10, 120, 180), dtype=np.uint8)  # noise: every pixel differs frame to frame
     pool = rng.integers(0, 256, (30, 120, 180), dtype=np.uint8)
-    out = _pasted_region(body, pool, np.random.default_rng(7))
+    out, region = _pasted_region(body, pool, np.random.default_rng(7))
     changed = (out != body).any(0)
     rows, cols = np.flatnonzero(changed.any(1)), np.flatnonzero(changed.any(0))
+    assert region == [cols[0], rows[0], cols[-1] + 1, rows[-1] + 1]  # where it went, for the evidence's check
     box = out[:, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     assert changed.sum() == box[0].size  # one filled rectangle, nothing outside it touched
     assert 120 / 6 - 1 <= len(rows) <= 120 / 3
@@ -217,11 +225,29 @@ def test_every_synthetic_kind_is_drawn_from_short_held_out_clips(synthetic_norma
         gray = np.concatenate([b.frames for b in video.scan(gray=True)])
     short = [gray[:37], gray[40:70], gray[80:88]]  # what 30 s of footage in three clips holds out
     windows = synthetic_windows(short, None)
-    assert {kind for kind, _, _ in windows} == set(KINDS)  # the sped-up kind too, in shorter windows
-    for kind, frames, labels in windows:
-        assert len(frames) == len(labels) and labels.sum() >= 6 and labels[:8].sum() == 0
-        if kind == "reversed":  # turns back where the lead ends: no jump for a tier to see
-            assert np.array_equal(frames[8], frames[6])
+    assert {w.kind for w in windows} == set(KINDS)  # the sped-up kind too, in shorter windows
+    for w in windows:
+        assert len(w.frames) == len(w.labels) == len(w.regions) and w.labels.sum() >= 6 and w.labels[:8].sum() == 0
+        if w.kind == "reversed":  # turns back where the lead ends: no jump for a tier to see
+            assert np.array_equal(w.frames[8], w.frames[6])
+
+
+def test_each_synthetic_window_says_where_its_anomaly_was_pasted():
+    from vadagent.tools.scorer.selection import synthetic_windows
+
+    # every frame one flat shade of its own: a piece of another frame shows exactly where it went
+    flat = np.repeat((np.arange(60) * 4).astype(np.uint8), 120 * 160).reshape(60, 120, 160)
+    windows = synthetic_windows([flat[:40], flat[40:]], None)
+    traced = 0
+    for w in windows:
+        pasted = w.regions[:, 2] > w.regions[:, 0]  # nothing in the lead, nor where the whole frame changes
+        assert not pasted[:8].any() and pasted[8:].any() == (w.kind not in ("speed_up", "reversed"))
+        for frame, region in zip(w.frames[pasted], w.regions[pasted]):
+            ys, xs = np.nonzero(frame != np.bincount(frame.ravel()).argmax())
+            if len(ys):  # (a piece of a frame of the same shade leaves no trace)
+                assert region.tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+                traced += 1
+    assert traced > 0.8 * sum(int(w.labels.sum()) for w in windows if w.kind not in ("speed_up", "reversed"))
 
 
 def test_the_kinds_a_chosen_scorer_sees_least_well_are_named_worst_first():
@@ -252,7 +278,7 @@ def test_a_synthetic_kind_the_footage_was_too_short_for_is_named_as_not_judged(s
     with open_video(str(synthetic_normal)) as video:
         gray = np.concatenate([b.frames for b in video.scan(gray=True)])
     made = synthetic_windows([gray[:30]], None)  # what 15 s at 10 frames/s holds out: too short to speed up 4×
-    log = {"synthetic_windows": {kind: sum(k == kind for k, _, _ in made) for kind in KINDS}}
+    log = {"synthetic_windows": {kind: sum(w.kind == kind for w in made) for kind in KINDS}}
     assert unjudged(log) == ["speed_up"]
     assert unjudged({"synthetic_windows": dict.fromkeys(KINDS, 24)}) == [] and unjudged(None) == []
 

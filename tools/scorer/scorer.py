@@ -522,29 +522,13 @@ class Scorer:
         fused = sum(self.config.weight(name) * z for name, z in per_tier.items())
         fused = median_filter(fused, self.config.median_window, mode="nearest")
         scores = ((fused - self.calibration["mean"]) / self.calibration["std"]).astype(np.float32)
-        merged = self._evidence(per_tier, evidence, count).to_source(self.width / info.width, self.speed_fps(info.fps))
+        weights = {name: self.config.weight(name) for name in per_tier}
+        merged = Evidence.strongest(per_tier, evidence, weights, count).to_source(self.width / info.width,
+                                                                               self.speed_fps(info.fps))
         # the median filter and the tiers' one-frame history carry the opening a few frames on
         settled = count if opening.end is None else min(count, opening.end + self.config.median_window) if opening.end else 0
         return ScoreResult(info, self.scorer_id, scores, self.threshold, merged, video.skipped,
                            time.perf_counter() - started, per_tier, settled)
-
-    def _evidence(self, per_tier: dict[str, np.ndarray], evidence: dict[str, list[Evidence]], count: int) -> Evidence:
-        """Per frame, the evidence of the tier that contributed most to its score."""
-        have = {name: Evidence.concat(parts) for name, parts in evidence.items() if parts}
-        if not have:
-            return Evidence(np.arange(count), np.zeros((count, 4)), *(np.zeros(count) for _ in range(3)))
-        rows = {name: _rows(ev.frame, count) for name, ev in have.items()}
-        names = list(have)
-        contribution = np.stack([np.where(rows[n] >= 0, self.config.weight(n) * per_tier[n], -np.inf) for n in names])
-        winner = contribution.argmax(0)
-        base = have[names[0]].take(np.maximum(rows[names[0]], 0))
-        base.frame = np.arange(count)
-        for k, name in enumerate(names[1:], 1):
-            pick = np.flatnonzero((winner == k) & (rows[name] >= 0))
-            chosen = have[name].take(rows[name][pick])
-            for f in ("box", "speed_px_s", "direction_deg", "vs_normal", "note"):
-                getattr(base, f)[pick] = getattr(chosen, f)
-        return base
 
     # -- artefacts -------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
@@ -614,14 +598,6 @@ def _check_finite(calibration: dict, arrays: dict[str, np.ndarray]) -> None:
     bad = [k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
     if bad:
         raise ArtifactError(f"non-finite values in {', '.join(bad)}")
-
-
-def _rows(frames: np.ndarray, count: int) -> np.ndarray:
-    """Row of each frame index in an evidence array, -1 where absent."""
-    rows = np.full(count, -1, np.int64)
-    inside = (frames >= 0) & (frames < count)
-    rows[frames[inside]] = np.flatnonzero(inside)
-    return rows
 
 
 def _fill(values: dict[int, float], count: int) -> np.ndarray:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import cv2
@@ -27,7 +28,7 @@ from scipy.ndimage import median_filter
 
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
 from vadagent.tools.scorer.frames import ahead, chunks_of_frames
-from vadagent.tools.scorer.tiers import TierUnfit
+from vadagent.tools.scorer.tiers import Evidence, TierUnfit
 
 if TYPE_CHECKING:
     from vadagent.tools.scorer.scorer import Extracted, Progress, ScorerConfig, SourceSpec
@@ -59,6 +60,7 @@ KIND_MEANING = {
 WEAK = 0.75  # a kind the chosen set separates less well than this is named at fit time
 WEIGHTS = (0.5, 1.0, 2.0)
 TIE = 0.002  # AUC differences below this are noise: the simpler set wins
+PIXEL_SHARE = 0.4  # an evidence box covering this much of a pasted region counts as covering it (as at Ped2's masks)
 # From this much footage on, disjoint spans of Ped2's footage kept the same tiers (4/4 spans of 30 s and of 60 s,
 # 2/4 of 15 s: evals/results/bench_selection.md); below it, a tier left out may be the chance of the seconds given
 STEADY_S = 30.0
@@ -124,10 +126,10 @@ def _object_patch(frames: np.ndarray, background: np.ndarray | None,
     return frame[y : y + h, x : x + w].copy(), ellipse
 
 
-def _pasted_region(body: np.ndarray, frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _pasted_region(body: np.ndarray, frames: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:
     """`body` with a rectangle (a sixth to a third of the frame high) cut from a random frame and place
-    pasted at another place for the whole window: no segmentation is involved, so no tier's own
-    background model decides what is pasted."""
+    pasted at another place for the whole window, and where it went (x0, y0, x1, y1): no segmentation
+    is involved, so no tier's own background model decides what is pasted."""
     height, width = frames.shape[1:]
     h = int(rng.uniform(height / 6, height / 3))
     w = min(max(int(h * rng.uniform(0.5, 2.0)), 4), width)
@@ -135,7 +137,7 @@ def _pasted_region(body: np.ndarray, frames: np.ndarray, rng: np.random.Generato
     y0, x0 = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
     y1, x1 = rng.integers(0, height - h + 1), rng.integers(0, width - w + 1)
     patch = source[y0 : y0 + h, x0 : x0 + w]
-    return np.stack([_paste(frame, patch, np.ones_like(patch), x1, y1) for frame in body])
+    return np.stack([_paste(frame, patch, np.ones_like(patch), x1, y1) for frame in body]), [x1, y1, x1 + w, y1 + h]
 
 
 def _paste(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray, x: float, y: float) -> np.ndarray:
@@ -151,9 +153,30 @@ def _paste(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray, x: float, y: 
     return out
 
 
+def _landed(mask: np.ndarray, x: float, y: float, width: int, height: int) -> list[int]:
+    """The box (x0, y0, x1, y1) of a mask's pixels pasted with its corner at (x, y), within the frame."""
+    ys, xs = np.nonzero(mask)
+    xs, ys = xs + int(round(x)), ys + int(round(y))
+    inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+    if not inside.any():
+        return [0, 0, 0, 0]
+    xs, ys = xs[inside], ys[inside]
+    return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A synthetic anomaly made from held-out normal frames: LEAD clean frames, then the anomaly."""
+
+    kind: str
+    frames: np.ndarray
+    labels: np.ndarray  # 0 for the lead, 1 after
+    regions: np.ndarray  # (frames, 4) x0, y0, x1, y1 of what was pasted; zeros where nothing was (whole-frame kinds)
+
+
 def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None, seed: int = 0,
-                      per_kind: int = WINDOWS_PER_KIND) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(kind, frames, labels) clips made from held-out normal frames."""
+                      per_kind: int = WINDOWS_PER_KIND) -> list[Window]:
+    """Synthetic anomalies of every kind made from held-out normal frames."""
     rng = np.random.default_rng(seed)
     pool = [f for f in frames if f is not None and len(f) >= LEAD + MIN_WINDOW]
     if not pool:
@@ -174,6 +197,7 @@ def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None, s
             start = int(rng.integers(0, len(clip) - need + 1))
             lead = clip[start : start + LEAD]
             body = clip[start + LEAD : start + need]
+            regions = np.zeros((LEAD + length, 4), np.int32)
             if kind == "speed_up":
                 body = body[::SPEED_UP]
             elif kind == "reversed":  # forwards, then back the way it came from the frame it reached
@@ -181,7 +205,8 @@ def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None, s
                 segment = clip[start : start + need]
                 lead, body = segment[length:], segment[LEAD - 1 : LEAD - 1 + length][::-1]
             elif kind == "patch":  # a piece of another moment and place, whatever it shows (AED-MAE's kind)
-                body = _pasted_region(body, everything, rng)
+                body, box = _pasted_region(body, everything, rng)
+                regions[LEAD:] = box
             else:
                 patch, mask = _object_patch(everything, background, rng)
                 scale = {"still_object": 1.5, "drifting_object": 1.0, "fast_object": 1.0, "large_object": 2.5}[kind]
@@ -194,8 +219,9 @@ def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None, s
                 if kind == "fast_object":  # a bike-like crossing: starts on the side it leaves from
                     x = 0.0 if step[0] > 0 else width - size[0]
                 body = np.stack([_paste(f, patch, mask, x + i * step[0], y + i * step[1]) for i, f in enumerate(body)])
+                regions[LEAD:] = [_landed(mask, x + i * step[0], y + i * step[1], width, height) for i in range(len(body))]
             labels = np.r_[np.zeros(LEAD), np.ones(len(body))].astype(np.int8)
-            made.append((kind, np.concatenate([lead, body]), labels))
+            made.append(Window(kind, np.concatenate([lead, body]), labels, regions))
     return made
 
 
@@ -215,6 +241,8 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
     # tier → scores in the order of `labels`: each round's clean held-out segments, then its windows
     scored: dict[str, list[np.ndarray]] = {name: [] for name in tiers}
     labels, kinds, unfit = [], [], set()
+    found: list[tuple[Window, dict[str, list[Evidence]]]] = []  # each window's evidence, tier by tier
+    rows: list[int] = []  # each window's place in `labels` and `scored`
     rounds = sorted(set(folds))[-ROUNDS:]
     for number, fold in enumerate(rounds, 1):
         held = [i for i, f in enumerate(folds) if f == fold]
@@ -237,12 +265,18 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
             scored[name] += [_scored(tier, extracted.parts[name][i], calibrations[name]) for i in held]
         # one frame pass per window, for every tier; the next window's flow is computed in a worker
         # thread (OpenCV releases the GIL) while the tiers read this one
-        for window in ahead(list(chunks_of_frames(frames, flow=flow)) for _kind, frames, _labels in windows):
+        first = len(labels) + len(held)  # where this round's windows start in `labels` and `scored`
+        for window, chunked in zip(windows, ahead(list(chunks_of_frames(w.frames, flow=flow)) for w in windows)):
+            evidence = {}
             for name, calibration in calibrations.items():
                 reader = tiers[name].reader()
-                scored[name].append(_scored(tiers[name], [reader.feed(chunk) for chunk in window], calibration))
-        labels += [np.zeros(extracted.lengths[i]) for i in held] + [w[2] for w in windows]
-        kinds += [None] * len(held) + [w[0] for w in windows]
+                results = [tiers[name].score(reader.feed(chunk)) for chunk in chunked]
+                scored[name].append(surprisal(np.concatenate([r.scores for r in results]), calibration))
+                evidence[name] = [r.evidence for r in results if r.evidence is not None]
+            found.append((window, evidence))
+        labels += [np.zeros(extracted.lengths[i]) for i in held] + [w.labels for w in windows]
+        kinds += [None] * len(held) + [w.kind for w in windows]
+        rows += range(first, first + len(windows))
         if progress:
             progress("self-validation", number, len(rounds))
     names = [name for name in tiers if name not in unfit]
@@ -261,10 +295,36 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
     simplest = min((t for t in tried if t["auc"] >= best["auc"] - TIE),
                    key=lambda t: (len(t["tiers"]), sum(abs(w - 1.0) for w in t["weights"].values()), -t["auc"]))
     log.info("self-validation chose %s (AUC %.3f on synthetic anomalies)", describe(simplest), simplest["auc"])
+    simplest["evidence"] = _localisation(simplest, found, [{n: scored[n][i] for n in simplest["tiers"]} for i in rows])
     return {"chosen": simplest, "tried": tried, "folds": len(set(folds)), "held_out_in_turn": len(rounds),
             "held_out_frames": int(sum(len(y) for y, k in zip(labels, kinds) if k is None)),
             "synthetic_windows": {k: kinds.count(k) for k in KINDS},
             "labels": "synthetic anomalies injected into held-out normal footage; no test labels"}
+
+
+def _localisation(entry: dict, found: list[tuple[Window, dict[str, list[Evidence]]]],
+                  per_tier: list[dict[str, np.ndarray]]) -> dict:
+    """Whether the chosen set's evidence box (what `explain` names) lands on what was pasted: over the
+    anomalous frames of the windows with a region, the share whose box touches it, and whose box covers
+    at least PIXEL_SHARE of it (the pixel-level criterion of Mahadevan et al., CVPR 2010, on its box)."""
+    touched, covered, by_kind = [], [], {}
+    for (window, evidence), scores in zip(found, per_tier):
+        frames = np.flatnonzero((window.labels > 0) & (window.regions[:, 2] > window.regions[:, 0]))
+        if not len(frames):
+            continue
+        boxes = Evidence.strongest(scores, evidence, entry["weights"], len(window.labels)).box[frames]
+        region = window.regions[frames]
+        width = np.minimum(boxes[:, 2], region[:, 2]) - np.maximum(boxes[:, 0], region[:, 0])
+        height = np.minimum(boxes[:, 3], region[:, 3]) - np.maximum(boxes[:, 1], region[:, 1])
+        inside = np.clip(width, 0, None) * np.clip(height, 0, None)
+        share = inside / ((region[:, 2] - region[:, 0]) * (region[:, 3] - region[:, 1]))
+        touched += (share > 0).tolist()
+        covered += (share >= PIXEL_SHARE).tolist()
+        by_kind.setdefault(window.kind, []).extend((share > 0).tolist())
+    if not touched:
+        return {}
+    return {"touches": round(float(np.mean(touched)), 4), "covers": round(float(np.mean(covered)), 4),
+            "frames": len(touched), "touches_per_kind": {k: round(float(np.mean(v)), 4) for k, v in by_kind.items()}}
 
 
 def left_out_unsteadily(log: dict | None, offered: list[str], footage_s: float) -> list[str]:

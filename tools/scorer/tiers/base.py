@@ -70,6 +70,35 @@ class Evidence:
     def take(self, rows: np.ndarray) -> Evidence:
         return Evidence(*(getattr(self, f.name)[rows] for f in fields(self)))
 
+    @classmethod
+    def strongest(cls, per_tier: dict[str, np.ndarray], evidence: dict[str, list[Evidence]],
+                  weights: dict[str, float], count: int) -> Evidence:
+        """Per frame (0 to count - 1), the evidence of the tier that contributed most to its fused score
+        (`per_tier`: each tier's calibrated scores, `weights`: its weight in the fused sum)."""
+        have = {name: cls.concat(parts) for name, parts in evidence.items() if parts and name in per_tier}
+        if not have:
+            return cls(np.arange(count), np.zeros((count, 4)), *(np.zeros(count) for _ in range(3)))
+        rows = {name: _rows(ev.frame, count) for name, ev in have.items()}
+        names = list(have)
+        contribution = np.stack([np.where(rows[n] >= 0, weights[n] * per_tier[n], -np.inf) for n in names])
+        winner = contribution.argmax(0)
+        base = have[names[0]].take(np.maximum(rows[names[0]], 0))
+        base.frame = np.arange(count)
+        for k, name in enumerate(names[1:], 1):
+            pick = np.flatnonzero((winner == k) & (rows[name] >= 0))
+            chosen = have[name].take(rows[name][pick])
+            for f in ("box", "speed_px_s", "direction_deg", "vs_normal", "note"):
+                getattr(base, f)[pick] = getattr(chosen, f)
+        return base
+
+
+def _rows(frames: np.ndarray, count: int) -> np.ndarray:
+    """Row of each frame index in an evidence array, -1 where absent."""
+    rows = np.full(count, -1, np.int64)
+    inside = (frames >= 0) & (frames < count)
+    rows[frames[inside]] = np.flatnonzero(inside)
+    return rows
+
 
 @dataclass
 class TierScores:
