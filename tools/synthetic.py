@@ -167,7 +167,9 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
             if stream is None:
                 stream = container.add_stream("libx264", rate=rate)
                 stream.height, stream.width, stream.pix_fmt = frame.shape[0], frame.shape[1], "yuv420p"
-                stream.options = {"crf": "20", "preset": "veryfast", "g": str(max(int(2 * fps), 1))}
+                # zerolatency: no lookahead, whose decisions made the same frames encode differently from run to
+                # run (even on one thread) when they arrive one at a time, so tests' footage varied between processes
+                stream.options = {"crf": "20", "preset": "veryfast", "tune": "zerolatency", "g": str(max(int(2 * fps), 1))}
                 if numbers is not None:
                     stream.time_base = 1 / rate
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
