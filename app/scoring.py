@@ -17,7 +17,7 @@ from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreRe
 from vadagent.tools.scorer.output import write_scores
 from vadagent.tools.scorer.selection import (
     KIND_MEANING,
-    PIXEL_SHARE,
+    PIXEL_CRITERION,
     STEADY_S,
     describe,
     left_out_unsteadily,
@@ -83,7 +83,7 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
                       "held-out normal footage)", highlight=False)
         if located := chosen.get("evidence"):
             console.print(f"  its evidence box (the region explain names) is on what was pasted in {located['touches']:.0%} "
-                          f"of the synthetic anomalies' frames, and covers {PIXEL_SHARE:.0%} of it in "
+                          f"of the synthetic anomalies' frames, and covers {PIXEL_CRITERION:.0%} of it in "
                           f"{located['covers']:.0%}", highlight=False)
         for kind, auc in weakest(chosen):
             console.print(f"  weak here: {KIND_MEANING.get(kind, kind)} (synthetic AUC {auc:.2f}); anomalies like it "

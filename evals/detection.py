@@ -13,6 +13,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from vadagent.tools.scorer.selection import PIXEL_CRITERION
 from vadagent.types import Candidate
 
 
@@ -78,9 +79,6 @@ def box_coverage(masks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
             y0, y1 = np.clip(box[[1, 3]], 0, height)
             out[i] = np.count_nonzero(mask[y0:y1, x0:x1]) / total
     return out
-
-
-PIXEL_CRITERION = 0.4  # Mahadevan et al. (CVPR 2010): at least 40 % of a frame's anomalous pixels detected
 
 
 def pixel_auc(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray], coverage: Sequence[np.ndarray],

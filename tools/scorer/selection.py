@@ -60,7 +60,9 @@ KIND_MEANING = {
 WEAK = 0.75  # a kind the chosen set separates less well than this is named at fit time
 WEIGHTS = (0.5, 1.0, 2.0)
 TIE = 0.002  # AUC differences below this are noise: the simpler set wins
-PIXEL_SHARE = 0.4  # an evidence box covering this much of a pasted region counts as covering it (as at Ped2's masks)
+# Mahadevan et al. (CVPR 2010): a frame's anomaly counts as found where the detected region covers this much
+# of it; evals/detection.py scores pixel masks by it, self-validation the regions it pasted
+PIXEL_CRITERION = 0.4
 # From this much footage on, disjoint spans of Ped2's footage kept the same tiers (4/4 spans of 30 s and of 60 s,
 # 2/4 of 15 s: evals/results/bench_selection.md); below it, a tier left out may be the chance of the seconds given
 STEADY_S = 30.0
@@ -221,6 +223,8 @@ def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None, s
                 body = np.stack([_paste(f, patch, mask, x + i * step[0], y + i * step[1]) for i, f in enumerate(body)])
                 regions[LEAD:] = [_landed(mask, x + i * step[0], y + i * step[1], width, height) for i in range(len(body))]
             labels = np.r_[np.zeros(LEAD), np.ones(len(body))].astype(np.int8)
+            if kind.endswith("_object"):  # a drifting object may leave the picture: nothing unusual is in view then
+                labels[LEAD:] = regions[LEAD:, 2] > regions[LEAD:, 0]
             made.append(Window(kind, np.concatenate([lead, body]), labels, regions))
     return made
 
@@ -306,7 +310,7 @@ def _localisation(entry: dict, found: list[tuple[Window, dict[str, list[Evidence
                   per_tier: list[dict[str, np.ndarray]]) -> dict:
     """Whether the chosen set's evidence box (what `explain` names) lands on what was pasted: over the
     anomalous frames of the windows with a region, the share whose box touches it, and whose box covers
-    at least PIXEL_SHARE of it (the pixel-level criterion of Mahadevan et al., CVPR 2010, on its box)."""
+    at least PIXEL_CRITERION of it (the pixel-level criterion of Mahadevan et al., CVPR 2010, on its box)."""
     touched, covered, by_kind = [], [], {}
     for (window, evidence), scores in zip(found, per_tier):
         frames = np.flatnonzero((window.labels > 0) & (window.regions[:, 2] > window.regions[:, 0]))
@@ -319,7 +323,7 @@ def _localisation(entry: dict, found: list[tuple[Window, dict[str, list[Evidence
         inside = np.clip(width, 0, None) * np.clip(height, 0, None)
         share = inside / ((region[:, 2] - region[:, 0]) * (region[:, 3] - region[:, 1]))
         touched += (share > 0).tolist()
-        covered += (share >= PIXEL_SHARE).tolist()
+        covered += (share >= PIXEL_CRITERION).tolist()
         by_kind.setdefault(window.kind, []).extend((share > 0).tolist())
     if not touched:
         return {}
