@@ -1,6 +1,6 @@
 """What a site's camera does to a fitted scorer: lighting that changes, another frame rate, shake.
 
-    python evals/bench_robustness.py [--ped2 DIR] [--results DIR]
+    python evals/bench_robustness.py [--ped2 DIR] [--ucf DIR] [--median-window N --name NAME] [--results DIR]
 
 A scorer (default tiers and flow) is fitted on 20 s of a synthetic footpath filmed by a steady
 camera at 25 frames/s. It then scores a normal clip and an anomalous one (a fast object, a
@@ -159,7 +159,7 @@ def real_footage(root: Path) -> list[dict]:
             patch = mock.patch.object(frame_pass.ChunkMaker, "_scale", lambda self, time_s: self.time_scale) \
                 if guard == "declared rate" else contextlib.nullcontext()
             with patch:
-                scorer = Scorer.fit([SourceSpec(str(p)) for p in fit], ScorerConfig(), folder_fps=data.fps)
+                scorer = Scorer.fit([SourceSpec(str(p)) for p in fit], shipped(), folder_fps=data.fps)
                 for kind in kinds:
                     scored = [scorer.score(folder / f"{kind}-{i}.mp4") for i in range(len(clips))]
                     above = np.concatenate([r.scores > r.threshold for r in scored])
@@ -191,7 +191,7 @@ def real_camera(root: Path) -> list[dict]:
             write_video(Path(scratch) / f"{number}.mp4", change(frames), fps)
         for lighting in (True, False):
             scorer = Scorer.fit([SourceSpec(str(source), 0.0, REAL_FIT_S)],
-                                ScorerConfig(params={"objects": {"lighting": lighting}}), folder_fps=fps)
+                                shipped(lighting=lighting), folder_fps=fps)
             for number, name in enumerate(LIGHTINGS):
                 scored = scorer.score(Path(scratch) / f"{number}.mp4")
                 rows.append({"footage": f"{source.name} from {REAL_SCORED_FROM_S:g} s (fitted on its first "
@@ -218,7 +218,7 @@ def standing_about(folder: Path) -> list[dict]:
     labels, rows = np.asarray(truth.labels), []
     for absorb in (250, LEARNT_AFTER):
         scorer = Scorer.fit([SourceSpec(str(folder / "fit.mp4"))],
-                            ScorerConfig(params={"objects": {"absorb_frames": absorb}}))
+                            shipped(absorb_frames=absorb))
         scores = scorer.score(folder / "stand.mp4").scores[: len(labels)]
         rows.append({"absorb_frames": absorb, "anomalous_share": round(float(labels.mean()), 3),
                      "anomaly_auc": round(float(roc_auc_score(labels, scores)), 3)})
@@ -226,19 +226,28 @@ def standing_about(folder: Path) -> list[dict]:
     return rows
 
 
+MEDIAN_WINDOW = ScorerConfig().median_window  # the run's fused median (--median-window measures another)
+
+
+def shipped(**objects: object) -> ScorerConfig:
+    """The scorer as shipped, with these settings of its objects tier (and the run's fused median)."""
+    return ScorerConfig(params={"objects": objects} if objects else {}, median_window=MEDIAN_WINDOW)
+
+
 @contextlib.contextmanager
 def guards(on: bool) -> Iterator[ScorerConfig]:
     """The shipped scorer's configuration, or one with its guards off."""
     if on:
-        yield ScorerConfig()
+        yield shipped()
         return
     with mock.patch.object(frame_pass, "camera_motion", lambda flow: (np.zeros(2), False)), \
             mock.patch.object(Scorer, "time_scale", lambda self, fps: 1.0), \
             mock.patch.object(frame_pass.ChunkMaker, "_scale", lambda self, time_s: 1.0):
-        yield ScorerConfig(params={"objects": {"absorb_frames": 10**9, "lighting": False}})
+        yield shipped(absorb_frames=10**9, lighting=False)
 
 
 def main() -> None:
+    global MEDIAN_WINDOW  # shipped() builds every configuration of the run with it
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_results_argument(parser)
     default = Path(os.environ[DATA_ENV]) / "ucsd_ped2" if os.environ.get(DATA_ENV) else None
@@ -247,7 +256,11 @@ def main() -> None:
     default = Path(os.environ[DATA_ENV]) / "ucf_crime_sample" if os.environ.get(DATA_ENV) else None
     parser.add_argument("--ucf", type=Path, default=default,
                         help=f"UCF-Crime sample folder, for the real camera's rows (default from ${DATA_ENV}; skipped without)")
+    parser.add_argument("--median-window", type=int, default=MEDIAN_WINDOW,
+                        help="the fused score's median over this many frames (the shipped value unless measuring another)")
+    parser.add_argument("--name", default="bench_robustness", help="results file name")
     args = parser.parse_args()
+    MEDIAN_WINDOW = args.median_window
     rows, chose, learnt = [], {}, {}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -281,7 +294,9 @@ def main() -> None:
         stand = standing_about(folder)
     lines = ["# What the camera does to a fitted scorer", "",
              f"Default tiers and flow (self-validated: chose {chose[True]}; with the guards off {chose[False]}), "
-             "fitted on 20 s of a synthetic footpath (steady camera, 25 frames/s); a normal "
+             + (f"with the fused score's median over {MEDIAN_WINDOW} frames (shipped: {ScorerConfig().median_window}), "
+                if MEDIAN_WINDOW != ScorerConfig().median_window else "")
+             + "fitted on 20 s of a synthetic footpath (steady camera, 25 frames/s); a normal "
              "and an anomalous clip of the same site under each condition (see the script's docstring). Flagged: "
              "share of the normal clip's frames above the threshold (for `light`, after the change has had "
              f"{LEARNT_AFTER} frames and {SETTLE_S:g} s more to be learnt). AUC: frames of the anomalous clip.", "",
@@ -313,7 +328,7 @@ def main() -> None:
     record = {"rows": rows, "real_footage": real, "real_camera": camera, "scorer": chose[True], "scorer_guards_off": chose[False],
               "light_learnt_after_s": {"guards on": learnt[True], "guards off": learnt[False]},
               "standing_about": stand}
-    print(write_results("bench_robustness", record, "\n".join(lines), args.results))
+    print(write_results(args.name, {**record, "median_window": MEDIAN_WINDOW}, "\n".join(lines), args.results))
 
 
 if __name__ == "__main__":
