@@ -83,8 +83,8 @@ class SourceSpec:
 
 OPENING_MAX_S = 15.0
 # Self-validation is on by default from this much normal footage. With the folds held out in turn it made
-# the same choice on every disjoint 15 s span of a shop camera's footage (450 frames) and on 2 of 4 of
-# Ped2's (150 frames; the others chose objects alone, within 0.005), on every span from 30 s on at both
+# the same choice on every disjoint 15 s span of a shop camera's footage (450 frames) and on 3 of 4 of
+# Ped2's (150 frames; the other chose objects alone, by 0.005), on every span from 30 s on at both
 # (evals/bench_selection.py, evals/results/bench_selection{,_shop}.md).
 AUTO_SELECT_S = 15.0
 # Gray frames kept from the normal footage to make synthetic anomalies from: enough for every

@@ -9,6 +9,7 @@ fast; and rectangles of other moments and places pasted whole — the kinds of s
 AED-MAE trains with. Rotating the held-out fold makes every normal frame a negative once and draws
 windows from all of the footage: with one held-out fold the choice changed between disjoint 15 s
 and 60 s spans of Ped2's normal footage (2 of 4 agreeing; 4 of 4 in turn, evals/bench_selection.py).
+A pasted object's frames are anomalous while it is in view (a drifting one may leave the picture).
 Each tier set and weighting is ranked by the frame AUC
 of these labels (the mean over kinds), and the best is kept (ties go to fewer tiers). Windows are
 shorter where the held-out clips are (little footage). Only these synthetic labels are used; no
@@ -64,7 +65,7 @@ TIE = 0.002  # AUC differences below this are noise: the simpler set wins
 # of it; evals/detection.py scores pixel masks by it, self-validation the regions it pasted
 PIXEL_CRITERION = 0.4
 # From this much footage on, disjoint spans of Ped2's footage kept the same tiers (4/4 spans of 30 s and of 60 s,
-# 2/4 of 15 s: evals/results/bench_selection.md); below it, a tier left out may be the chance of the seconds given
+# 3/4 of 15 s: evals/results/bench_selection.md); below it, a tier left out may be the chance of the seconds given
 STEADY_S = 30.0
 
 
