@@ -77,7 +77,7 @@ def main() -> None:
                             "agreement": f"{chosen.most_common(1)[0][1]}/{len(group)}",
                             "held_out_frames": int(np.median([r["held_out_frames"] for r in group])),
                             "largest_auc_spread": max(spread.values()), "auc_spread": spread,
-                            "fit_seconds": float(np.median([r["fit_seconds"] for r in group]))})
+                            "fit_seconds": round(float(np.median([r["fit_seconds"] for r in group])), 2)})
     lines = [f"# Self-validation's choice across disjoint spans of {site.name}", "",
              "Each span is fitted with `--select` twice: one fold held out (the scheme before) and the four "
              "folds held out in turn (shipped), with as many synthetic windows in both (24 per kind). Agreement: "

@@ -24,7 +24,7 @@ from vadagent.evals.detection import (
     micro_headroom,
     pixel_auc,
 )
-from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, SourceSpec, pick_candidates
+from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec, pick_candidates
 from vadagent.tools.scorer.scorer import OPENING_MAX_S, Progress
 from vadagent.tools.video import open_video
 
@@ -188,7 +188,7 @@ LOCALISATION_PROTOCOL = (
     f"covers {PIXEL_CRITERION:.0%} / any of those pixels, over all of them and over those inside the candidates")
 
 
-def _localisation(videos: list[LabelledVideo], results: list, candidate_frames: list[np.ndarray]) -> dict:
+def _localisation(videos: list[LabelledVideo], results: list[ScoreResult], candidate_frames: list[np.ndarray]) -> dict:
     """Whether the evidence points at the anomaly: each frame's evidence box against its pixel mask."""
     coverage = []
     for video, result in zip(videos, results):

@@ -173,7 +173,7 @@ class Window:
 
     kind: str
     frames: np.ndarray
-    labels: np.ndarray  # 0 for the lead, 1 after
+    labels: np.ndarray  # 0 for the lead, 1 after it while the anomaly is in view
     regions: np.ndarray  # (frames, 4) x0, y0, x1, y1 of what was pasted; zeros where nothing was (whole-frame kinds)
 
 
