@@ -881,3 +881,20 @@ def test_the_call_budget_is_filled_only_where_a_videos_opening_stood_in_for_norm
     assert Scorer.fit_on_opening(clip, ScorerConfig(select=False)).score(clip).stand_in
     del given.fit_info["stand_in"]  # a scorer saved before it was recorded fills as it did
     assert given.score(clip).stand_in
+
+
+def test_the_evidence_names_the_strongest_tier_and_widens_to_what_it_overlaps():
+    from vadagent.tools.scorer.tiers import Evidence
+
+    def evidence(boxes):
+        n = len(boxes)
+        return [Evidence(np.arange(n), np.asarray(boxes, np.float32), np.full(n, 1.0), np.zeros(n), np.ones(n))]
+
+    cells = evidence([[0, 0, 24, 24], [0, 0, 24, 24], [48, 48, 72, 72]])
+    objects = evidence([[10, 10, 30, 40], [100, 100, 120, 140], [60, 30, 80, 60]])
+    per_tier = {"motion": np.array([5.0, 5.0, 0.0]), "objects": np.array([1.0, 1.0, 3.0])}
+    merged = Evidence.strongest(per_tier, {"motion": cells, "objects": objects}, {"motion": 1.0, "objects": 2.0}, 3)
+    assert merged.box.tolist() == [[0, 0, 30, 40],  # motion's cell and the object it cuts: one thing
+                                   [0, 0, 24, 24],  # an object elsewhere is not taken in
+                                   [48, 30, 80, 72]]  # the object wins, widened by the cell it overlaps
+    assert merged.frame.tolist() == [0, 1, 2]

@@ -74,7 +74,10 @@ class Evidence:
     def strongest(cls, per_tier: dict[str, np.ndarray], evidence: dict[str, list[Evidence]],
                   weights: dict[str, float], count: int) -> Evidence:
         """Per frame (0 to count - 1), the evidence of the tier that contributed most to its fused score
-        (`per_tier`: each tier's calibrated scores, `weights`: its weight in the fused sum)."""
+        (`per_tier`: each tier's calibrated scores, `weights`: its weight in the fused sum), its box widened to
+        take in any other tier's box it overlaps: both point at one thing, whose extent is their union (a motion
+        cell cuts an object; an object's blob loses thin parts). Self-validation's evidence check preferred the
+        union on Ped2's and the shop camera's footage, all of it and 30 s (evals/HISTORY.md, release 27)."""
         have = {name: cls.concat(parts) for name, parts in evidence.items() if parts and name in per_tier}
         if not have:
             return cls(np.arange(count), np.zeros((count, 4)), *(np.zeros(count) for _ in range(3)))
@@ -89,6 +92,15 @@ class Evidence:
             chosen = have[name].take(rows[name][pick])
             for f in ("box", "speed_px_s", "direction_deg", "vs_normal", "note"):
                 getattr(base, f)[pick] = getattr(chosen, f)
+        box = np.asarray(base.box, np.float64)
+        for name in names:
+            there = np.flatnonzero(rows[name] >= 0)
+            other = np.asarray(have[name].box, np.float64)[rows[name][there]]
+            meets = (np.minimum(box[there, 2], other[:, 2]) > np.maximum(box[there, 0], other[:, 0])) & \
+                    (np.minimum(box[there, 3], other[:, 3]) > np.maximum(box[there, 1], other[:, 1]))
+            frames, other = there[meets], other[meets]
+            box[frames] = np.c_[np.minimum(box[frames, :2], other[:, :2]), np.maximum(box[frames, 2:], other[:, 2:])]
+        base.box = box.astype(np.asarray(base.box).dtype)
         return base
 
 
