@@ -198,8 +198,8 @@ def _localisation(videos: list[LabelledVideo], results: list[ScoreResult], candi
         coverage.append(np.nan_to_num(box_coverage(masks, result.evidence.box), nan=0.0))
     anomalous = np.concatenate([v.labels for v in videos]) > 0
     shown = anomalous & np.concatenate(candidate_frames)
-    covers = np.concatenate(coverage) >= PIXEL_CRITERION
-    touches = np.concatenate(coverage) > 0
+    pooled = np.concatenate(coverage)
+    covers, touches = pooled >= PIXEL_CRITERION, pooled > 0
 
     def share(hit: np.ndarray, frames: np.ndarray) -> float | None:
         return round(float(hit[frames].mean()), 4) if frames.any() else None

@@ -30,6 +30,7 @@ from scipy.ndimage import median_filter
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
 from vadagent.tools.scorer.frames import ahead, chunks_of_frames
 from vadagent.tools.scorer.tiers import Evidence, TierUnfit
+from vadagent.tools.scorer.tiers.base import shared_area
 
 if TYPE_CHECKING:
     from vadagent.tools.scorer.scorer import Extracted, Progress, ScorerConfig, SourceSpec
@@ -319,10 +320,7 @@ def _localisation(entry: dict, found: list[tuple[Window, dict[str, list[Evidence
             continue
         boxes = Evidence.strongest(scores, evidence, entry["weights"], len(window.labels)).box[frames]
         region = window.regions[frames]
-        width = np.minimum(boxes[:, 2], region[:, 2]) - np.maximum(boxes[:, 0], region[:, 0])
-        height = np.minimum(boxes[:, 3], region[:, 3]) - np.maximum(boxes[:, 1], region[:, 1])
-        inside = np.clip(width, 0, None) * np.clip(height, 0, None)
-        share = inside / ((region[:, 2] - region[:, 0]) * (region[:, 3] - region[:, 1]))
+        share = shared_area(boxes, region) / ((region[:, 2] - region[:, 0]) * (region[:, 3] - region[:, 1]))
         touched += (share > 0).tolist()
         covered += (share >= PIXEL_CRITERION).tolist()
         by_kind.setdefault(window.kind, []).extend((share > 0).tolist())

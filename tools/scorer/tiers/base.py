@@ -96,12 +96,18 @@ class Evidence:
         for name in names:
             there = np.flatnonzero(rows[name] >= 0)
             other = np.asarray(have[name].box, np.float64)[rows[name][there]]
-            meets = (np.minimum(box[there, 2], other[:, 2]) > np.maximum(box[there, 0], other[:, 0])) & \
-                    (np.minimum(box[there, 3], other[:, 3]) > np.maximum(box[there, 1], other[:, 1]))
+            meets = shared_area(box[there], other) > 0
             frames, other = there[meets], other[meets]
             box[frames] = np.c_[np.minimum(box[frames, :2], other[:, :2]), np.maximum(box[frames, 2:], other[:, 2:])]
         base.box = box.astype(np.asarray(base.box).dtype)
         return base
+
+
+def shared_area(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row by row, the area two boxes (x0, y0, x1, y1) have in common (0 where they do not meet)."""
+    width = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    height = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    return np.clip(width, 0, None) * np.clip(height, 0, None)
 
 
 def _rows(frames: np.ndarray, count: int) -> np.ndarray:
