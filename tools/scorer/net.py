@@ -54,24 +54,3 @@ def motion_weighted_loss(prediction: torch.Tensor, target: torch.Tensor, last: t
     """Squared error weighted up where the frame changes, so static background does not dominate."""
     weight = 1.0 + 10.0 * (target - last).abs()
     return (weight * (prediction - target) ** 2).mean()
-
-
-class LookNet(nn.Module):
-    """The objects tier's learned look (tiers/objects.py): an autoencoder of object crops, 2 × 24 × 24
-    (gray and frame difference) → 4 × 6 × 6 (an eighth of the input's numbers) → 2 × 24 × 24."""
-
-    def __init__(self, channels: int = 16, code: int = 4) -> None:
-        super().__init__()
-        self.encode = nn.Sequential(
-            nn.Conv2d(2, channels, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(2 * channels, code, 1),
-        )
-        self.decode = nn.Sequential(
-            nn.Conv2d(code, 2 * channels, 1), nn.ReLU(),
-            nn.Upsample(scale_factor=2), nn.Conv2d(2 * channels, channels, 3, padding=1), nn.ReLU(),
-            nn.Upsample(scale_factor=2), nn.Conv2d(channels, 2, 3, padding=1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))

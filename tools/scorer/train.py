@@ -8,9 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
-from vadagent.tools.scorer.net import FramePredictor, LookNet, PredictorConfig, motion_weighted_loss
+from vadagent.tools.scorer.net import FramePredictor, PredictorConfig, motion_weighted_loss
 
 log = logging.getLogger(__name__)
 
@@ -87,55 +86,3 @@ def predictor_errors(model: FramePredictor, frames: np.ndarray, device: str = "c
         for i in range(0, len(ctx), batch)
     ]).numpy()
     return np.concatenate([np.full(context, errors[0]), errors]).astype(np.float32)
-
-
-LOOK_BATCH = 256
-
-
-def _tensor(crops: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(crops).float().div_(255.0)
-
-
-def train_look(crops: np.ndarray, *, steps: int = 300, budget_s: float | None = None, device: str = "cpu",
-               seed: int = 0) -> LookNet:
-    """Fit on normal objects' crops (m, 2, CROP, CROP) uint8 for `steps` batches whatever their number (a
-    site with little footage trains as long, on its fewer crops, as one with much); stops after the step
-    that spends `budget_s`."""
-    started = time.perf_counter()
-    torch.manual_seed(seed)
-    data = _tensor(crops)
-    model = LookNet().to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps)
-    generator = torch.Generator().manual_seed(seed)
-    model.train()
-    done = 0
-    while done < steps:
-        order = torch.randperm(len(data), generator=generator)
-        for start in range(0, max(len(order) - LOOK_BATCH + 1, 1), LOOK_BATCH):
-            if done == steps:
-                break
-            x = data[order[start : start + LOOK_BATCH]].to(device)
-            if torch.rand(1, generator=generator).item() < 0.5:  # mirrored: walkers go both ways
-                x = x.flip(-1)
-            loss = F.mse_loss(model(x), x)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if done < steps - 1:
-                schedule.step()
-            done += 1
-            if budget_s is not None and time.perf_counter() - started > budget_s:
-                log.info("the look's training stopped at step %d of %d: budget of %.0f s spent", done, steps, budget_s)
-                return model.eval()
-    return model.eval()
-
-
-@torch.no_grad()
-def look_errors(model: LookNet, crops: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """Mean squared reconstruction error of each crop, (m,)."""
-    if not len(crops):
-        return np.zeros(0)
-    data = _tensor(crops)
-    out = [((model(x.to(device)) - x.to(device)) ** 2).mean((1, 2, 3)).cpu() for x in data.split(4 * LOOK_BATCH)]
-    return torch.cat(out).numpy().astype(np.float64)

@@ -45,8 +45,8 @@ SIZE = slice(2, 4)
 HEIGHT = SIZE.stop - 1  # log height, the size column motion is judged for
 FILL, VX, VY, SPEED = 4, 5, 6, 7
 HIST = slice(8, 8 + HIST_CELLS[0] * HIST_CELLS[1] * BINS)
-GROUPS = ("size for its place", "motion for its size", "appearance", "learned look")
-SIZE_GROUP, MOTION_GROUP, APPEARANCE_GROUP, LOOK_GROUP = range(len(GROUPS))
+GROUPS = ("size for its place", "motion for its size", "appearance")
+SIZE_GROUP, MOTION_GROUP, APPEARANCE_GROUP = range(len(GROUPS))
 MAX_TRAIN_OBJECTS = 60_000
 # A random sample of the normal objects is all the appearance model compares with: its look-ups (10
 # dimensions) cost time that grows with the objects kept (40 synthetic clips, 60,000 objects: 0.66 ms a
@@ -62,8 +62,6 @@ ABSORB_RATE = 0.1  # background update per frame where something has stood `abso
 LIGHTING_FIT = 15.0  # gray levels: pixels this close to the first lighting fit make the second
 LIGHTING_EVEN = 25.0  # variance (gray levels²) of the sampled background below which gain is not fitted
 LIGHTING_GAINS = (0.5, 2.0)  # a gain beyond these is no lighting (a black frame, a fade, another scene)
-CROP = 24  # side of an object's crop for the learned look (net.LookNet), in its pixels
-MARGIN = 0.25  # of the blob's width and height, added on each side: what the blob's threshold lost
 LIGHTING_STEADY = 0.05  # gains closer to 1 are left to the offset alone (Ped2's footage: 1.003 to 1.025)
 
 
@@ -76,7 +74,6 @@ class ObjectSet:
     raw: np.ndarray  # (m, 8 + 64) float32, see the column layout above
     box: np.ndarray  # (m, 4) x0, y0, x1, y1 working pixels
     cut: np.ndarray  # (m,) bool: the object touches the frame's edge, so part of it is out of view
-    crops: np.ndarray | None = None  # (m, 2, CROP, CROP) uint8 for the learned look (look.py), else None
 
 
 def _appearance(crops: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
@@ -98,19 +95,6 @@ def _appearance(crops: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
     slot = np.arange(len(crops))[:, None, None] * width + cell * BINS + bins
     hist = np.bincount(slot.ravel(), magnitude.ravel(), minlength=len(crops) * width).reshape(len(crops), width)
     return (hist / (np.linalg.norm(hist, axis=1, keepdims=True) + 1e-3)).astype(np.float32)
-
-
-def crop_objects(gray: np.ndarray, diff: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
-    """(m, 2, CROP, CROP) uint8 crops of one frame's objects (boxes x0, y0, x1, y1 in its pixels)."""
-    height, width = gray.shape
-    out = np.zeros((len(boxes), 2, CROP, CROP), np.uint8)
-    both = np.dstack([gray, diff])
-    for i, (x0, y0, x1, y1) in enumerate(boxes):
-        mx, my = MARGIN * (x1 - x0), MARGIN * (y1 - y0)
-        a, b = max(int(x0 - mx), 0), min(int(np.ceil(x1 + mx)), width)
-        c, d = max(int(y0 - my), 0), min(int(np.ceil(y1 + my)), height)
-        out[i] = cv2.resize(both[c:d, a:b], (CROP, CROP), interpolation=cv2.INTER_AREA).transpose(2, 0, 1)
-    return out
 
 
 def _median(values: np.ndarray) -> float:
@@ -180,7 +164,7 @@ class _ObjectReader(Reader):
         p, (height, width) = self.tier.params, self.background.shape
         step = self.tier.step
         min_area = max(int(p.min_area * width * height), 4)
-        frames, rows, boxes, crops, masks, cut, looks = [], [], [], [], [], [], []
+        frames, rows, boxes, crops, masks, cut = [], [], [], [], [], []
         for position, (full, full_flow, shaken) in enumerate(zip(chunk.gray, chunk.flow, chunk.shake)):
             gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
             flow = self._at_object_scale(full_flow) / step
@@ -216,8 +200,6 @@ class _ObjectReader(Reader):
                 boxes.append((x * step, y * step, (x + w) * step, (y + h) * step))
                 cut.append(x == 0 or y == 0 or x + w == width or y + h == height)
                 frames.append(position)
-            if p.look != "off":
-                looks.append(crop_objects(full, chunk.diff[position], boxes[len(boxes) - len(found):]))
             found = np.asarray(found, np.float32).reshape(-1, HIST.start)
             rows.append(self._follow(found, width, height, chunk.time_scale) if p.track > 0 else found)
             if p.adapt > 0:  # follow slow lighting changes where nothing stands in front
@@ -230,12 +212,9 @@ class _ObjectReader(Reader):
             if settled.any():
                 cv2.accumulateWeighted(g, self.background, ABSORB_RATE, mask=settled)
         found = np.concatenate(rows) if rows else np.zeros((0, HIST.start), np.float32)
-        # with the learned look's code as the appearance, the histograms are not needed (the columns are filled in later)
-        hist = _appearance(crops, masks) if p.look != "code" else np.zeros((len(found), HIST.stop - HIST.start), np.float32)
-        raw = np.concatenate([found, hist], axis=1)
-        looked = np.concatenate(looks) if looks else np.zeros((0, 2, CROP, CROP), np.uint8)
+        raw = np.concatenate([found, _appearance(crops, masks)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4),
-                         np.asarray(cut, bool), looked if p.look != "off" else None)
+                         np.asarray(cut, bool))
 
     def _expose(self, first: np.ndarray) -> None:
         """The background in the exposure of the video's first frame: a video that begins darker or
@@ -310,7 +289,7 @@ class ObjectTier(Tier):
     summary = "foreground objects vs the site's normal objects: size for the place, motion, appearance (kNN)"
     needs_background = True
     saved_before = {"track": 0.0, "cut_by_motion": False, "cut_height": False, "isotropic": False,
-                    "appearance_objects": MAX_TRAIN_OBJECTS, "lighting": False, "look": "off"}
+                    "appearance_objects": MAX_TRAIN_OBJECTS, "lighting": False}
 
     @dataclass
     class Params:
@@ -327,8 +306,6 @@ class ObjectTier(Tier):
         isotropic: bool = True  # a place, a size and a velocity each judged on one scale for both axes
         appearance_objects: int = APPEARANCE_OBJECTS  # normal objects the appearance model compares with
         lighting: bool = True  # a video's first frame matched to the background in gain (False: offset only)
-        look: str = "off"  # "error": a fourth judgement, the learned look's; "code": its code as the appearance
-        look_budget_s: float = 60.0  # the look's training time at most
 
     background: np.ndarray | None = None
 
@@ -353,13 +330,7 @@ class ObjectTier(Tier):
             raise RuntimeError("the objects tier needs its background before reading (set_background)")
         return _ObjectReader(self)
 
-    @property
-    def groups(self) -> int:
-        """How many judgements an object gets (the learned look's only when `look` is on)."""
-        return len(GROUPS) if self.params.look == "error" else LOOK_GROUP
-
-    def fit(self, clips: list[list[Any]], *, budget_s: float | None = None, device: str = "cpu",
-            **_: Any) -> list[np.ndarray]:
+    def fit(self, clips: list[list[Any]], **_: Any) -> list[np.ndarray]:
         sets = [list(clip) for clip in clips]
         raw = np.concatenate([p.raw for clip in sets for p in clip] or [np.zeros((0, HIST.stop), np.float32)])
         cut = np.concatenate([p.cut for clip in sets for p in clip] or [np.zeros(0, bool)])
@@ -370,17 +341,6 @@ class ObjectTier(Tier):
             raise TierUnfit(f"only {len(raw)} moving or foreground objects in the normal footage (it needs "
                             f"{4 * self.params.k})")
         rng = np.random.default_rng(0)
-        if self.params.look != "off":
-            from vadagent.tools.scorer.train import train_look
-
-            crops = np.concatenate([p.crops for clip in sets for p in clip])
-            self.look_model = train_look(crops[~cut], budget_s=min(self.params.look_budget_s, budget_s or np.inf),
-                                         device=device)
-            if self.params.look == "code":
-                codes = self._codes(crops, device)
-                self.code_mean = codes.mean(0).astype(np.float32)
-                self.code_axes = np.linalg.svd(codes - self.code_mean, full_matrices=False)[2][: HIST.stop - HIST.start]
-                raw = self._coded(raw, crops, device)
         keep = np.sort(rng.choice(len(raw), MAX_TRAIN_OBJECTS, replace=False)) if len(raw) > MAX_TRAIN_OBJECTS \
             else np.arange(len(raw))
         self._fit_projection(raw[keep])
@@ -394,7 +354,7 @@ class ObjectTier(Tier):
         folds_by_frame = fold_of(len(sets), lengths)
         fold = np.concatenate([f[fr] for f, fr in zip(folds_by_frame, frame_of)])
         k = self.params.k
-        out_of_fold = np.zeros((len(raw), self.groups))
+        out_of_fold = np.zeros((len(raw), len(GROUPS)))
         for f in np.unique(fold):
             test, train = fold == f, (fold != f)
             train &= np.isin(np.arange(len(raw)), keep)
@@ -407,12 +367,6 @@ class ObjectTier(Tier):
                 out_of_fold[test, g] = dist.mean(1)
                 if g == MOTION_GROUP:
                     out_of_fold[test, g] = self._motion_when_cut(tree, raw[test], cut[test], out_of_fold[test, g])
-        if self.params.look == "error":
-            from vadagent.tools.scorer.train import look_errors
-
-            # the network generalises at this size rather than memorising (as the predictor tier's):
-            # its in-sample errors calibrate
-            out_of_fold[:, LOOK_GROUP] = look_errors(self.look_model, crops, device)
         self.scale = np.percentile(out_of_fold, 99, axis=0).astype(np.float32) + 1e-6
         per_object = self._judged(out_of_fold / self.scale, raw, cut).max(1)
         scores = []
@@ -423,21 +377,6 @@ class ObjectTier(Tier):
             scores.append(s)
             start += len(frames)
         return scores
-
-    def _codes(self, crops: np.ndarray, device: str) -> np.ndarray:
-        import torch
-
-        from vadagent.tools.scorer.train import _tensor
-
-        with torch.no_grad():
-            return torch.cat([self.look_model.encode(x.to(device)).flatten(1).cpu()
-                              for x in _tensor(crops).split(1024)]).numpy() if len(crops) else np.zeros((0, 144))
-
-    def _coded(self, raw: np.ndarray, crops: np.ndarray, device: str) -> np.ndarray:
-        """`raw` with the appearance columns holding the learned look's code (projected), not the histograms."""
-        raw = raw.copy()
-        raw[:, HIST] = (self._codes(crops, device) - self.code_mean) @ self.code_axes.T
-        return raw
 
     def _fit_projection(self, raw: np.ndarray) -> None:
         hist = raw[:, HIST]
@@ -501,7 +440,7 @@ class ObjectTier(Tier):
         any normal object near that place (the whole is larger still: someone too close to the camera)."""
         if self.params.cut_by_motion and cut.any():
             per_group = per_group.copy()
-            per_group[cut, APPEARANCE_GROUP:] = 0.0  # and the learned look's
+            per_group[cut, APPEARANCE_GROUP] = 0.0
             cut = np.flatnonzero(cut)
             per_group[cut[~self._larger_than_seen(raw[cut])], SIZE_GROUP] = 0.0
         return per_group
@@ -529,11 +468,8 @@ class ObjectTier(Tier):
         n = len(part.indices)
         scores, best = np.zeros(n), np.full(n, -1)
         evidence = Evidence(part.indices, np.zeros((n, 4), np.float32), np.zeros(n), np.zeros(n), np.zeros(n))
-        if len(part.raw) and self.params.look == "code":
-            part = ObjectSet(part.indices, part.frame, self._coded(part.raw, part.crops, device), part.box, part.cut,
-                             part.crops)
         if len(part.raw):
-            per_group = self._judged(self._distances(part.raw, part.cut, part.crops, device) / self.scale, part.raw, part.cut)
+            per_group = self._judged(self._distances(part.raw, part.cut) / self.scale, part.raw, part.cut)
             per_object = per_group.max(1)
             for i in np.argsort(per_object):  # ascending: the frame keeps its most unusual object
                 scores[part.frame[i]] = per_object[i]
@@ -542,22 +478,17 @@ class ObjectTier(Tier):
             self._explain(part, per_group, best[shown], np.flatnonzero(shown), evidence)
         return TierScores(part.indices, scores, evidence)
 
-    def _distances(self, raw: np.ndarray, cut: np.ndarray, crops: np.ndarray | None = None,
-                   device: str = "cpu") -> np.ndarray:
+    def _distances(self, raw: np.ndarray, cut: np.ndarray) -> np.ndarray:
         """Mean distance of each object to its k nearest normal objects in each space, (m, groups). The
         appearance of an object cut by the frame's edge is not looked up: `_judged` leaves it out, and
         the appearance space (10 dimensions) costs most of the look-ups' time."""
         spaces = self._spaces(raw)
-        out = np.zeros((len(raw), self.groups))
+        out = np.zeros((len(raw), len(GROUPS)))
         for g, (tree, space) in enumerate(zip(self.models, spaces)):
             rows = np.flatnonzero(~cut) if g == APPEARANCE_GROUP and self.params.cut_by_motion else np.arange(len(raw))
             if len(rows):
                 out[rows, g] = _nearest(tree, space[rows], self.params.k)[0].mean(1)
         out[:, MOTION_GROUP] = self._motion_when_cut(self.models[MOTION_GROUP], raw, cut, out[:, MOTION_GROUP])
-        if self.params.look == "error":
-            from vadagent.tools.scorer.train import look_errors
-
-            out[:, LOOK_GROUP] = look_errors(self.look_model, crops, device)
         return out
 
     def _explain(self, part: ObjectSet, per_group: np.ndarray, objects: np.ndarray, frames: np.ndarray,
@@ -589,20 +520,15 @@ class ObjectTier(Tier):
             elif group == MOTION_GROUP:
                 heading = COMPASS[int(((evidence.direction_deg[frame] + 22.5) % 360) // 45)]
                 text = f"an object moving {heading}, {row[SPEED] / fastest:.1f}× the fastest normal object near there"
-            elif group == APPEARANCE_GROUP:
-                text = "an object whose shape and appearance are unlike the normal objects"
             else:
-                text = "an object that looks or moves within itself unlike the normal objects"
+                text = "an object whose shape and appearance are unlike the normal objects"
             evidence.note[frame] = f"{text} ({GROUPS[group]} {per_group[i, group]:.1f}× the normal 99th percentile)"
 
     # -- artefacts -------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, np.ndarray], dict]:
         return {"background": self.background, "train": self.train, "hist_mean": self.hist_mean,
                 "hist_axes": self.hist_axes, "mean": self.mean, "std": self.std, "scale": self.scale,
-                "appearance_rows": self.appearance_rows,
-                **({f"look.{k}": v.detach().cpu().numpy() for k, v in self.look_model.state_dict().items()}
-                   if self.params.look != "off" else {}),
-                **({"code_mean": self.code_mean, "code_axes": self.code_axes} if self.params.look == "code" else {})}, {}
+                "appearance_rows": self.appearance_rows}, {}
 
     def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
         for key in ("background", "train", "hist_mean", "hist_axes", "mean", "std", "scale"):
@@ -614,14 +540,3 @@ class ObjectTier(Tier):
         if rows.ndim != 1 or not len(rows) or rows.min() < 0 or rows.max() >= len(self.train):
             raise ValueError(f"appearance_rows do not index the {len(self.train)} normal objects")
         self._index()
-        if self.params.look != "off":
-            import torch
-
-            from vadagent.tools.scorer.net import LookNet
-
-            self.look_model = LookNet()
-            self.look_model.load_state_dict({k[len("look."):]: torch.from_numpy(v) for k, v in arrays.items()
-                                             if k.startswith("look.")}, strict=True)
-            self.look_model.eval()
-        if self.params.look == "code":
-            self.code_mean, self.code_axes = arrays["code_mean"], arrays["code_axes"]
