@@ -862,35 +862,6 @@ def test_after_a_shake_the_strip_the_camera_moved_into_holds_no_object(fitted):
     assert np.array_equal(reader.background[:, -3:], tier.background[:, -3:])  # it learnt no made-up pixels
 
 
-def test_an_objects_evidence_box_takes_in_the_thin_parts_the_opening_erased_and_its_scores_do_not(fitted):
-    """A bicycle's wheels are thin: the threshold finds them and the 3 × 3 opening erases them, so the
-    objects tier's blob of a cyclist is the rider. The evidence box (what explain shows the VLM) grows back
-    over those pixels, `regrow` pixels at most; what the object is judged by stays the rider's blob."""
-    import copy
-    from dataclasses import replace
-
-    from vadagent.tools.scorer.frames import FrameChunk
-
-    tier = fitted.tiers["objects"]
-    height, width = tier.size
-    frame = tier.background.astype(np.uint8).copy()
-    frame[40:60, 80:92] = 255  # a rider
-    frame[60:63, 86] = 255  # a spoke below, one pixel wide: erased by the opening, within reach
-    frame[50, 70:80] = 255  # an arm held out ten pixels, one pixel high: regrown three of them
-    chunk = FrameChunk(np.arange(1), frame[None], np.zeros((1, height, width), np.uint8),
-                       np.zeros((1, height, width, 2), np.float32), np.zeros(1, bool))
-    found = {}
-    for reach in (0, tier.params.regrow):
-        variant = copy.copy(tier)
-        variant.params = replace(tier.params, regrow=reach)
-        found[reach] = variant.reader().feed(chunk)
-    tight, grown = found[0], found[tier.params.regrow]
-    assert tier.params.regrow == 3 and len(tight.box) == len(grown.box) == 1
-    assert np.allclose(tight.box[0] / tier.step, [80, 40, 92, 60], atol=1)
-    assert np.allclose(grown.box[0] / tier.step, [77, 40, 92, 63], atol=1)
-    assert np.array_equal(tight.raw, grown.raw) and np.array_equal(tight.cut, grown.cut)
-
-
 def test_the_call_budget_is_filled_only_where_a_videos_opening_stood_in_for_normal_footage(synthetic_normal):
     """Below-threshold peaks fill the call budget where no normal footage was given and the video's
     own opening stood in (its threshold says least), not where a user named part of the video as

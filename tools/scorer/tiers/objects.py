@@ -97,25 +97,6 @@ def _appearance(crops: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
     return (hist / (np.linalg.norm(hist, axis=1, keepdims=True) + 1e-3)).astype(np.float32)
 
 
-def _regrown(labels: np.ndarray, above: np.ndarray, boxes: list[tuple[int, int, int, int]], reach: int) -> list:
-    """Each object's box (x0, y0, x1, y1 for its label's x, y, w, h) after growing it back, `reach` pixels
-    at most, over the pixels the threshold found and the opening erased (a bicycle's wheels, a raised arm):
-    where two objects grow into the same pixel, the larger label takes it. OpenCV throughout: numpy's
-    masked copy and SciPy's find_objects cost several times more on a frame this small."""
-    grown = labels.astype(np.float32)  # OpenCV dilates float images; labels stay exact far beyond a frame's count
-    kernel, free = np.ones((3, 3), np.uint8), above.astype(np.float32)
-    for _ in range(reach):
-        unlabelled = cv2.compare(free, grown, cv2.CMP_GT)  # found by the threshold, not yet anyone's
-        cv2.copyTo(cv2.dilate(grown, kernel), unlabelled, grown)
-    height, width = labels.shape
-    out = []
-    for label, (x, y, w, h) in boxes:
-        x0, y0 = max(x - reach, 0), max(y - reach, 0)
-        ys, xs = np.nonzero(grown[y0 : min(y + h + reach, height), x0 : min(x + w + reach, width)] == label)
-        out.append((x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1, y0 + int(ys.max()) + 1))
-    return out
-
-
 def _median(values: np.ndarray) -> float:
     """np.median of an array, by partition alone: np.median's checks cost more than the partition on
     a frame's sample of a few thousand values."""
@@ -199,14 +180,11 @@ class _ObjectReader(Reader):
             foreground = (np.abs(delta) > p.fg_threshold).astype(np.uint8)
             if edge:  # no object where the shake leaves the picture unknown (and the flow: frames.py zeroes it)
                 foreground[:edge], foreground[-edge:], foreground[:, :edge], foreground[:, -edge:] = 0, 0, 0, 0
-            above = foreground
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self.kernel)
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self.kernel, iterations=2)
             count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8)
             order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[: p.max_objects] + 1
             order = order[stats[order, cv2.CC_STAT_AREA] >= min_area]
-            regrown = _regrown(labels, above, [(label, stats[label, :4]) for label in order.tolist()], p.regrow) \
-                if p.regrow and len(order) else None
             found = []
             for label in order.tolist():
                 x, y, w, h, area = stats[label].tolist()
@@ -219,8 +197,7 @@ class _ObjectReader(Reader):
                               np.partition(speed, top)[top]])
                 crops.append(gray[y : y + h, x : x + w])
                 masks.append(mask)
-                box = regrown[len(found) - 1] if regrown else (x, y, x + w, y + h)  # with what the opening erased
-                boxes.append(tuple(v * step for v in box))
+                boxes.append((x * step, y * step, (x + w) * step, (y + h) * step))
                 cut.append(x == 0 or y == 0 or x + w == width or y + h == height)
                 frames.append(position)
             found = np.asarray(found, np.float32).reshape(-1, HIST.start)
@@ -329,9 +306,6 @@ class ObjectTier(Tier):
         isotropic: bool = True  # a place, a size and a velocity each judged on one scale for both axes
         appearance_objects: int = APPEARANCE_OBJECTS  # normal objects the appearance model compares with
         lighting: bool = True  # a video's first frame matched to the background in gain (False: offset only)
-        # px at the objects' size: an object's evidence box takes in the thresholded pixels this near that the
-        # opening erased (its scores do not: evals/HISTORY.md, release 26); chosen on self-validation's evidence check
-        regrow: int = 3
 
     background: np.ndarray | None = None
 
