@@ -159,6 +159,7 @@ def test_busy_background_regression(tmp_path, busy_scene):
     # and self-validation said as much beforehand, label-free: its box lands on what it pasted
     located = selection["chosen"]["evidence"]
     assert located["frames"] > 1000 and located["touches"] >= 0.8 and 0 < located["covers"] <= located["touches"]
+    assert 0.5 <= located["fills"] <= 1.0  # where it touches, the box is mostly what was pasted, not the crowd
 
 
 def test_a_video_opening_standing_in_for_normal_footage_is_never_self_validated_by_default(busy_scene, monkeypatch):

@@ -176,8 +176,10 @@ def test_a_pool_spreads_requests_within_each_endpoints_limit_and_routes_around_a
         answers = pool.generate_many([[Message.user(f"q{i}")] for i in range(18)])
         took = time.perf_counter() - started
         assert all(not isinstance(a, Exception) for a in answers)
-        assert [s.requests for s in servers] == [6, 6, 6] and max(s.most_active for s in servers) <= 2
-        assert took < 3 * 0.4 + 0.8  # three waves of six, not eighteen requests one after another
+        # each endpoint served two at once and never more; the time only rules out requests one after another
+        # (18 × 0.4 s): on two busy cores three waves of six took 2.1 s once, so the waves are counted, not timed
+        assert [s.requests for s in servers] == [6, 6, 6] and [s.most_active for s in servers] == [2, 2, 2]
+        assert took < 18 * 0.4 / 2
         dead = f"http://127.0.0.1:{free_port()}/v1"  # refuses: backed off, its requests go to the others
         pool = make_client(f"vllm:m@{dead},{servers[0].url},{servers[1].url}", concurrency=2, max_retries=1)
         answers = run_sync(pool.agenerate_many([[Message.user(f"r{i}")] for i in range(8)]))

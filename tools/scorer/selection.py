@@ -312,8 +312,10 @@ def _localisation(entry: dict, found: list[tuple[Window, dict[str, list[Evidence
                   per_tier: list[dict[str, np.ndarray]]) -> dict:
     """Whether the chosen set's evidence box (what `explain` names) lands on what was pasted: over the
     anomalous frames of the windows with a region, the share whose box touches it, and whose box covers
-    at least PIXEL_CRITERION of it (the pixel-level criterion of Mahadevan et al., CVPR 2010, on its box)."""
-    touched, covered, by_kind = [], [], {}
+    at least PIXEL_CRITERION of it (the pixel-level criterion of Mahadevan et al., CVPR 2010, on its box);
+    and, where it touches, how much of the box the pasted thing fills on average. The first two reward any
+    larger box; the third is what a larger box gives up (release 28's trial of a regrown box)."""
+    touched, covered, filled, by_kind = [], [], [], {}
     for (window, evidence), scores in zip(found, per_tier):
         frames = np.flatnonzero((window.labels > 0) & (window.regions[:, 2] > window.regions[:, 0]))
         if not len(frames):
@@ -322,12 +324,15 @@ def _localisation(entry: dict, found: list[tuple[Window, dict[str, list[Evidence
         region = window.regions[frames]
         share = shared_area(boxes, region) / ((region[:, 2] - region[:, 0]) * (region[:, 3] - region[:, 1]))
         touched += (share > 0).tolist()
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        filled += (shared_area(boxes, region)[share > 0] / area[share > 0]).tolist()
         covered += (share >= PIXEL_CRITERION).tolist()
         by_kind.setdefault(window.kind, []).extend((share > 0).tolist())
     if not touched:
         return {}
     return {"touches": round(float(np.mean(touched)), 4), "covers": round(float(np.mean(covered)), 4),
-            "frames": len(touched), "touches_per_kind": {k: round(float(np.mean(v)), 4) for k, v in by_kind.items()}}
+            "fills": round(float(np.mean(filled)), 4) if filled else 0.0, "frames": len(touched),
+            "touches_per_kind": {k: round(float(np.mean(v)), 4) for k, v in by_kind.items()}}
 
 
 def left_out_unsteadily(log: dict | None, offered: list[str], footage_s: float) -> list[str]:
