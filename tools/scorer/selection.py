@@ -322,10 +322,11 @@ def _localisation(entry: dict, found: list[tuple[Window, dict[str, list[Evidence
             continue
         boxes = Evidence.strongest(scores, evidence, entry["weights"], len(window.labels)).box[frames]
         region = window.regions[frames]
-        share = shared_area(boxes, region) / ((region[:, 2] - region[:, 0]) * (region[:, 3] - region[:, 1]))
+        shared = shared_area(boxes, region)
+        share = shared / ((region[:, 2] - region[:, 0]) * (region[:, 3] - region[:, 1]))
         touched += (share > 0).tolist()
-        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-        filled += (shared_area(boxes, region)[share > 0] / area[share > 0]).tolist()
+        on = share > 0  # a box that touches has an area
+        filled += (shared[on] / ((boxes[on, 2] - boxes[on, 0]) * (boxes[on, 3] - boxes[on, 1]))).tolist()
         covered += (share >= PIXEL_CRITERION).tolist()
         by_kind.setdefault(window.kind, []).extend((share > 0).tolist())
     if not touched:
