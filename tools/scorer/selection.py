@@ -324,11 +324,11 @@ def _localisation(entry: dict, found: list[tuple[Window, dict[str, list[Evidence
         region = window.regions[frames]
         shared = shared_area(boxes, region)
         share = shared / ((region[:, 2] - region[:, 0]) * (region[:, 3] - region[:, 1]))
-        touched += (share > 0).tolist()
         on = share > 0  # a box that touches has an area
+        touched += on.tolist()
         filled += (shared[on] / ((boxes[on, 2] - boxes[on, 0]) * (boxes[on, 3] - boxes[on, 1]))).tolist()
         covered += (share >= PIXEL_CRITERION).tolist()
-        by_kind.setdefault(window.kind, []).extend((share > 0).tolist())
+        by_kind.setdefault(window.kind, []).extend(on.tolist())
     if not touched:
         return {}
     return {"touches": round(float(np.mean(touched)), 4), "covers": round(float(np.mean(covered)), 4),
