@@ -10,9 +10,10 @@
    and smoothed), fit seconds, frames/s and the ratio to the baseline.
 3. Where a frame's time goes with the default tiers, stage by stage on every device (decoding,
    decoding with optical flow, each tier's reading and scoring, end to end), so speed work and the
-   GPU port start from the costly stage; and end to end twice, interleaved: clip by clip (as `eval
-   detect` scores them) and the same frames as one stream (a camera's long recording), where no
-   clip's first chunk is waited for and no last chunk read alone. `--stages-only` runs this part alone.
+   GPU port start from the costly stage; and end to end three ways, interleaved: clip by clip
+   (`Scorer.score` of each), in turn (`Scorer.score_each`, as `eval detect` scores them: the next
+   clip decoded while this one's last frames are read) and the same frames as one stream (a camera's
+   long recording). `--stages-only` runs this part alone.
 Writes evals/results/bench_scorer.{md,json} (or --name).
 """
 
@@ -44,7 +45,8 @@ from vadagent.tools.scorer.train import predictor_errors, train_predictor
 from vadagent.tools.video import open_video
 
 BASELINE_CORES = 2  # the machine the CPU figures elsewhere are measured on
-ROUNDS = 3  # end to end clip by clip and as one stream, interleaved: the median of each
+ROUNDS = 3  # end to end clip by clip, in turn and as one stream, interleaved: the median of each
+ONE_STREAM = "end to end, the clips as one stream"
 
 
 def _small_frames(folder, size: tuple[int, int], fps: float) -> np.ndarray:
@@ -147,16 +149,20 @@ def stage_costs(root: Path, device: str) -> list[dict]:
         for part in parts:
             tier.score(part, device)
         seconds[f"{name}: scoring"] = time.perf_counter() - started
-    by_clip, as_stream = [], []
+    paths = [video.path for video in data.test]
+    ways = {"end to end, clip by clip": lambda: [scorer.score(p, folder_fps=data.fps, device=device) for p in paths],
+            "end to end, the clips in turn": lambda: list(scorer.score_each(paths, folder_fps=data.fps, device=device))}
+    timed: dict[str, list[tuple[float, float]]] = {way: [] for way in [*ways, ONE_STREAM]}
     with tempfile.TemporaryDirectory() as folder:
         stream = _one_stream(data.test, Path(folder))
+        ways[ONE_STREAM] = lambda: scorer.score(stream, folder_fps=data.fps, device=device)
         for _ in range(ROUNDS):
-            by_clip.append(_timed(lambda: [scorer.score(v.path, folder_fps=data.fps, device=device) for v in data.test]))
-            as_stream.append(_timed(lambda: scorer.score(stream, folder_fps=data.fps, device=device)))
-    seconds["end to end, clip by clip"] = statistics.median(t for t, _ in by_clip)
-    seconds["end to end, the clips as one stream"] = statistics.median(t for t, _ in as_stream)
-    busy = {"end to end, clip by clip": statistics.median(b for _, b in by_clip),
-            "end to end, the clips as one stream": statistics.median(b for _, b in as_stream)}
+            for way, work in ways.items():
+                timed[way].append(_timed(work))
+    busy = {}
+    for way, runs in timed.items():
+        seconds[way] = statistics.median(t for t, _ in runs)
+        busy[way] = statistics.median(b for _, b in runs)
     whole = seconds["end to end, clip by clip"]
     return [{"device": device, "stage": stage, "ms_per_frame": round(1000 * s / count, 3),
              "share_of_end_to_end": round(s / whole, 2), "frames_per_second": round(count / s, 1),
@@ -188,7 +194,8 @@ def _timed(work) -> tuple[float, float]:
 def stage_lines(stages: list[dict]) -> list[str]:
     return ["## Where a frame's time goes (default tiers, Ped2's test clips)", "",
             "Stages timed one after another; end to end they overlap (flow runs ahead in worker threads), so "
-            "their shares add up to more than 1. End to end: clip by clip and as one stream, interleaved, the "
+            "their shares add up to more than 1. End to end: clip by clip, in turn (the next clip decoded while "
+            "this one's last frames are read, as `eval detect` does) and as one stream, interleaved, the "
             f"median of {ROUNDS} rounds each; 'cores busy' is the CPU time used per wall-clock second.", "",
             "| device | stage | ms / frame | frames/s | share of end to end | cores busy |",
             "|---|---|---|---|---|---|"] + [

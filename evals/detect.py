@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import asdict
+from itertools import groupby
 
 import numpy as np
 
@@ -96,12 +97,17 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                                   folder_fps=data.fps, device=device, progress=progress)
                for camera, paths in footage.items()}
     results, fits, score_seconds = [], [], 0.0
-    for number, video in enumerate(data.test, 1):
-        if cameras:
-            scorer = cameras[video.camera]
-        else:
-            scorer = Scorer.fit_on_opening(str(video.path), config, folder_fps=data.fps, device=device)
-            fits.append(scorer.fit_info)
+    if cameras:  # each camera's videos in turn, the next one decoded while this one's last frames are read
+        started = time.perf_counter()
+        for camera, videos in groupby(data.test, key=lambda video: video.camera):
+            for result in cameras[camera].score_each([v.path for v in videos], folder_fps=data.fps, device=device):
+                results.append(result)
+                if progress:
+                    progress("scoring test videos", len(results), len(data.test))
+        score_seconds = time.perf_counter() - started
+    for number, video in enumerate([] if cameras else data.test, 1):
+        scorer = Scorer.fit_on_opening(str(video.path), config, folder_fps=data.fps, device=device)
+        fits.append(scorer.fit_info)
         started = time.perf_counter()
         results.append(scorer.score(video.path, folder_fps=data.fps, device=device))
         score_seconds += time.perf_counter() - started
@@ -123,7 +129,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     digest = hashlib.sha256()
     for video in data.test:  # what was scored against what: clip names and labels
         digest.update(video.name.encode() + video.labels.tobytes())
-    scorer = next(iter(cameras.values()), scorer)
+    scorer = next(iter(cameras.values())) if cameras else scorer  # the last video's, fitted on its opening
     left_out = [name for info in fits for name in info.get("left_out", {})]
     located = (_localisation(data.test, results, [kept_mask(c, len(r.scores)) for c, r in zip(picked, results)])
                if all(v.masks for v in data.test) else {})

@@ -738,6 +738,26 @@ def test_an_error_while_scoring_stops_the_decoding_threads_before_the_video_clos
     assert not any(t.name == "vadagent-frames" for t in threading.enumerate())
 
 
+def test_videos_scored_in_turn_score_as_one_by_one_and_a_bad_one_fails_in_its_own_turn(fitted, synthetic_anomalous,
+                                                                                        synthetic_normal, tmp_path):
+    import threading
+
+    from vadagent.errors import VadagentError
+
+    path, _ = synthetic_anomalous
+    videos = [path, synthetic_normal, path]
+    one_by_one = [fitted.score(video) for video in videos]
+    for alone, in_turn in zip(one_by_one, fitted.score_each(videos), strict=True):
+        assert alone.info == in_turn.info and np.array_equal(alone.scores, in_turn.scores)
+        assert np.array_equal(alone.evidence.box, in_turn.evidence.box)
+    (tmp_path / "text.mp4").write_text("not a video")
+    results = fitted.score_each([path, tmp_path / "text.mp4", synthetic_normal])
+    assert np.array_equal(next(results).scores, one_by_one[0].scores)  # the video before it is delivered whole
+    with pytest.raises(VadagentError, match="text.mp4"):
+        next(results)
+    assert not any(t.name == "vadagent-frames" for t in threading.enumerate())
+
+
 def test_a_light_switched_on_is_one_event_not_a_flag_on_every_frame_after(tmp_path, synthetic_normal):
     """The right half of the scene brightens by 60 gray levels at 5 s and stays so: flagged while
     it is new, then part of the site's background once it has stood there for the objects tier's

@@ -16,9 +16,10 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,17 @@ from scipy.ndimage import gaussian_filter1d, median_filter
 from vadagent.errors import ArtifactError, UsageError
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
 from vadagent.tools.scorer.candidates import CandidatePolicy, pick_candidates
-from vadagent.tools.scorer.frames import DEFAULT_FLOW, OpeningTracker, check_flow, chunks, time_scale, working_size
+from vadagent.tools.scorer.frames import (
+    DEFAULT_FLOW,
+    FrameChunk,
+    OpeningTracker,
+    Turn,
+    check_flow,
+    chunks,
+    chunks_in_turn,
+    time_scale,
+    working_size,
+)
 from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, TierUnfit, tier_class
 from vadagent.tools.video import VideoSource, open_video
 from vadagent.types import Candidate, FrameScores, VideoInfo
@@ -232,25 +243,29 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
     parts: dict[str, list[list[Any]]] = {name: [] for name in tiers}
     lengths, kept = [], []
     keep_each = max(KEEP_FRAMES // max(len(keep_frames), 1), KEEP_AT_LEAST)
-    for number, spec in enumerate(segments):
-        readers = {name: tier.reader() for name, tier in tiers.items()}
-        for name in tiers:
-            parts[name].append([])
-        count, frames = 0, []
-        with open_video(spec.path, folder_fps=folder_fps) as video, \
-                closing(chunks(video, geometry.width, geometry.height, flow=flow, chunk=config.chunk_frames,
-                               start_s=spec.start_s, end_s=spec.end_s,
-                               time_scale=time_scale(video.info.fps, fps), fitted_fps=fps)) as stream:
+
+    def turn(spec: SourceSpec) -> Turn:
+        return (partial(open_video, spec.path, folder_fps=folder_fps),
+                lambda video: {"start_s": spec.start_s, "end_s": spec.end_s, "fitted_fps": fps,
+                               "time_scale": time_scale(video.info.fps, fps)})
+
+    with closing(chunks_in_turn([turn(spec) for spec in segments], geometry.width, geometry.height, flow=flow,
+                                chunk=config.chunk_frames)) as videos:
+        for number, (_, stream) in enumerate(videos):
+            readers = {name: tier.reader() for name, tier in tiers.items()}
+            for name in tiers:
+                parts[name].append([])
+            count, frames = 0, []
             for chunk in stream:
                 for name, reader in readers.items():
                     parts[name][-1].append(reader.feed(chunk))
                 count += len(chunk)
                 if number in keep_frames and sum(map(len, frames)) < keep_each:
                     frames.append(chunk.gray)
-        lengths.append(count)
-        kept.append(np.concatenate(frames)[:keep_each] if frames else None)
-        if progress:
-            progress(stage, number + 1, len(segments))
+            lengths.append(count)
+            kept.append(np.concatenate(frames)[:keep_each] if frames else None)
+            if progress:
+                progress(stage, number + 1, len(segments))
     return Extracted(parts, lengths, kept)
 
 
@@ -462,7 +477,27 @@ class Scorer:
         finally:
             if video is not source:
                 video.close()
-        if not isinstance(source, VideoSource) and self.fitted_on(source):
+        return result if isinstance(source, VideoSource) else self._as_fitted_on(source, result, folder_fps, device)
+
+    def score_each(self, sources: list[str | Path], *, folder_fps: float = 25.0,
+                   device: str = "cpu") -> Iterator[ScoreResult]:
+        """`score` of each video in turn, the same scores; the next video is decoded, and its flow
+        computed, while this one's last frames are read (see frames.chunks_in_turn). An error in one
+        video is raised when its turn comes, after the results before it."""
+        flow = self.config.flow_for(self.tiers)
+
+        def options(video: VideoSource) -> dict:
+            return {"time_scale": self.time_scale(video.info.fps), "fitted_fps": self.fps}
+
+        turns = [(partial(open_video, str(source), folder_fps=folder_fps), options) for source in sources]
+        with closing(chunks_in_turn(turns, self.width, self.height, flow=flow, chunk=self.config.chunk_frames)) as videos:
+            for source, (video, stream) in zip(sources, videos):
+                result = self._score(video, device, None, time.perf_counter(), stream=stream)
+                yield self._as_fitted_on(source, result, folder_fps, device)
+
+    def _as_fitted_on(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str) -> ScoreResult:
+        """`result` of a video given by path, marked where this scorer's normal footage came from it."""
+        if self.fitted_on(source):
             result.self_fitted = True
             # normal footage a user gave from this video (`--normal VIDEO#t=0,60`) is as good as any; a
             # scorer saved before this was recorded fills as it did then, on any footage of the video
@@ -490,7 +525,8 @@ class Scorer:
                        seconds=result.seconds + opening.seconds)
 
     def _score(self, video: VideoSource, device: str, progress: Progress | None, started: float,
-               end_s: float | None = None) -> ScoreResult:
+               end_s: float | None = None, stream: Iterator[FrameChunk] | None = None) -> ScoreResult:
+        """`video`'s scores, from `stream` where its chunks are already under way."""
         info = video.info
         _warn_if_reshaped(info, self.width, self.height)
         readers = {name: tier.reader() for name, tier in self.tiers.items()}
@@ -503,8 +539,10 @@ class Scorer:
             log.info("%s: %.3g frames/s against the %.3g of the normal footage; motion is compared per %.3g s",
                      info.path, info.fps, self.fps, 1.0 / self.fps)
         # closed before the caller closes the video, even on an error: the decoding thread stops first
-        with closing(chunks(video, self.width, self.height, flow=flow, chunk=self.config.chunk_frames,
-                            end_s=end_s, time_scale=scale, fitted_fps=self.fps)) as stream:
+        if stream is None:
+            stream = chunks(video, self.width, self.height, flow=flow, chunk=self.config.chunk_frames, end_s=end_s,
+                            time_scale=scale, fitted_fps=self.fps)
+        with closing(stream):
             for chunk in stream:
                 opening.feed(chunk)
                 for name, reader in readers.items():
