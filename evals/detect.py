@@ -105,14 +105,16 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                 if progress:
                     progress("scoring test videos", len(results), len(data.test))
         score_seconds = time.perf_counter() - started
-    for number, video in enumerate([] if cameras else data.test, 1):
-        scorer = Scorer.fit_on_opening(str(video.path), config, folder_fps=data.fps, device=device)
-        fits.append(scorer.fit_info)
-        started = time.perf_counter()
-        results.append(scorer.score(video.path, folder_fps=data.fps, device=device))
-        score_seconds += time.perf_counter() - started
-        if progress:
-            progress("scoring test videos", number, len(data.test))
+        scorer = next(iter(cameras.values()))
+    else:
+        for number, video in enumerate(data.test, 1):
+            scorer = Scorer.fit_on_opening(str(video.path), config, folder_fps=data.fps, device=device)
+            fits.append(scorer.fit_info)
+            started = time.perf_counter()
+            results.append(scorer.score(video.path, folder_fps=data.fps, device=device))
+            score_seconds += time.perf_counter() - started
+            if progress:
+                progress("scoring test videos", number, len(data.test))
     fits = fits or [s.fit_info for s in cameras.values()]
     labels = [v.labels for v in data.test]
     scores = [r.scores for r in results]
@@ -129,7 +131,6 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     digest = hashlib.sha256()
     for video in data.test:  # what was scored against what: clip names and labels
         digest.update(video.name.encode() + video.labels.tobytes())
-    scorer = next(iter(cameras.values())) if cameras else scorer  # the last video's, fitted on its opening
     left_out = [name for info in fits for name in info.get("left_out", {})]
     located = (_localisation(data.test, results, [kept_mask(c, len(r.scores)) for c, r in zip(picked, results)])
                if all(v.masks for v in data.test) else {})
