@@ -102,10 +102,7 @@ ROW_KEYS = ("micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed"
 def detect_row(root: Path, tiers: list[str], device: str) -> dict:
     """One `eval detect` run, with the cores it was allowed and the CPU time it used per wall second."""
     data = load_ucsd(root)
-    before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    result = run_detect(data, ScorerConfig(tiers=tiers), device=device)
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    busy = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / (time.perf_counter() - started)
+    result, _, busy = _timed(lambda: run_detect(data, ScorerConfig(tiers=tiers), device=device))
     return {"tiers": "+".join(tiers), "device": device, "cores_allowed": usable_cores(),
             "cores_busy": round(busy, 2)} | {k: result[k] for k in ROW_KEYS}
 
@@ -158,7 +155,7 @@ def stage_costs(root: Path, device: str) -> list[dict]:
         ways[ONE_STREAM] = lambda: scorer.score(stream, folder_fps=data.fps, device=device)
         for _ in range(ROUNDS):
             for way, work in ways.items():
-                timed[way].append(_timed(work))
+                timed[way].append(_timed(work)[1:])
     busy = {}
     for way, runs in timed.items():
         seconds[way] = statistics.median(t for t, _ in runs)
@@ -183,12 +180,12 @@ def _one_stream(videos: list[LabelledVideo], folder: Path) -> Path:
     return folder
 
 
-def _timed(work) -> tuple[float, float]:
-    """Wall seconds of `work()` and the CPU time it used per wall-clock second."""
+def _timed(work):
+    """`work()`, its wall seconds and the CPU time it used per wall-clock second."""
     before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    work()
+    value = work()
     after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - started
-    return wall, (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / wall
+    return value, wall, (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / wall
 
 
 def stage_lines(stages: list[dict]) -> list[str]:

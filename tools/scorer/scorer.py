@@ -484,16 +484,16 @@ class Scorer:
         """`score` of each video in turn, the same scores; the next video is decoded, and its flow
         computed, while this one's last frames are read (see frames.chunks_in_turn). An error in one
         video is raised when its turn comes, after the results before it."""
-        flow = self.config.flow_for(self.tiers)
-
-        def options(video: VideoSource) -> dict:
-            return {"time_scale": self.time_scale(video.info.fps), "fitted_fps": self.fps}
-
-        turns = [(partial(open_video, str(source), folder_fps=folder_fps), options) for source in sources]
-        with closing(chunks_in_turn(turns, self.width, self.height, flow=flow, chunk=self.config.chunk_frames)) as videos:
+        turns = [(partial(open_video, str(source), folder_fps=folder_fps), self._timing) for source in sources]
+        with closing(chunks_in_turn(turns, self.width, self.height, flow=self.config.flow_for(self.tiers),
+                                    chunk=self.config.chunk_frames)) as videos:
             for source, (video, stream) in zip(sources, videos):
                 result = self._score(video, device, None, time.perf_counter(), stream=stream)
                 yield self._as_fitted_on(source, result, folder_fps, device)
+
+    def _timing(self, video: VideoSource) -> dict:
+        """`chunks`' options that put a video's motion in this scorer's frame intervals."""
+        return {"time_scale": self.time_scale(video.info.fps), "fitted_fps": self.fps}
 
     def _as_fitted_on(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str) -> ScoreResult:
         """`result` of a video given by path, marked where this scorer's normal footage came from it."""
@@ -532,7 +532,6 @@ class Scorer:
         readers = {name: tier.reader() for name, tier in self.tiers.items()}
         raw: dict[str, dict[int, float]] = {name: {} for name in self.tiers}
         evidence: dict[str, list[Evidence]] = {name: [] for name in self.tiers}
-        flow = self.config.flow_for(self.tiers)
         opening = OpeningTracker()
         scale = self.time_scale(info.fps)
         if abs(scale - 1.0) > 0.01:
@@ -540,8 +539,8 @@ class Scorer:
                      info.path, info.fps, self.fps, 1.0 / self.fps)
         # closed before the caller closes the video, even on an error: the decoding thread stops first
         if stream is None:
-            stream = chunks(video, self.width, self.height, flow=flow, chunk=self.config.chunk_frames, end_s=end_s,
-                            time_scale=scale, fitted_fps=self.fps)
+            stream = chunks(video, self.width, self.height, flow=self.config.flow_for(self.tiers),
+                            chunk=self.config.chunk_frames, end_s=end_s, **self._timing(video))
         with closing(stream):
             for chunk in stream:
                 opening.feed(chunk)
