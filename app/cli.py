@@ -419,6 +419,9 @@ def eval_detect(
         min=0, help="Fit on the normal footage from this second on (its clips played one after another; with "
                     "--normal-seconds, that many seconds of it): how much a scorer depends on the footage it had.")] = 0.0,
     sigma: Annotated[float | None, typer.Option(min=0, help="Smoothing sigma for the smoothed figures.")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Test videos scored at once, each in its own process (a machine with more cores than one video "
+                    "keeps busy: about 2 each); frames/s is then the pool's. 1: one after another.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     results: Annotated[Path | None, typer.Option(help="Results folder (default ./evals/results).")] = None,
 ) -> None:
@@ -428,7 +431,7 @@ def eval_detect(
 
     eval_detect_command(settings(), dataset, root, tiers=_tiers(tiers, tier), sigma=sigma, as_json=as_json,
                         results=results, console=console, out=out, select=select, normal_seconds=normal_seconds,
-                        normal_from=normal_from)
+                        normal_from=normal_from, workers=workers)
 
 
 @eval_app.command("list")

@@ -23,6 +23,9 @@ class VideoError(UsageError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self) -> tuple:  # rebuilt from its own arguments where it crosses processes (a pool, Ray)
+        return type(self), (self.path, self.problem)
+
 
 class ArtifactError(UsageError):
     """A saved artefact (scorer, rule set, report) that is corrupt or of another version."""
@@ -32,7 +35,11 @@ class MissingExtraError(UsageError):
     """An optional dependency is not installed."""
 
     def __init__(self, what: str, extra: str) -> None:
+        self.what, self.extra = what, extra
         super().__init__(f"{what} needs the '{extra}' extra: pip install 'vadagent[{extra}]'")
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.what, self.extra)
 
 
 def validation_summary(error: object, limit: int = 3) -> str:

@@ -12,8 +12,9 @@
    decoding with optical flow, each tier's reading and scoring, end to end), so speed work and the
    GPU port start from the costly stage; and end to end three ways, interleaved: clip by clip
    (`Scorer.score` of each), in turn (`Scorer.score_each`, as `eval detect` scores them: the next
-   clip decoded while this one's last frames are read) and the same frames as one stream (a camera's
-   long recording). `--stages-only` runs this part alone.
+   clip decoded while this one's last frames are read), the same frames as one stream (a camera's
+   long recording), and clips scored side by side in processes (one per two cores, at least two).
+   `--stages-only` runs this part alone.
 Writes evals/results/bench_scorer.{md,json} (or --name).
 """
 
@@ -41,6 +42,7 @@ from vadagent.evals.detect import run_detect
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.scorer.frames import chunks
 from vadagent.tools.scorer.net import PredictorConfig
+from vadagent.tools.scorer.side_by_side import SideBySide, default_workers
 from vadagent.tools.scorer.train import predictor_errors, train_predictor
 from vadagent.tools.video import open_video
 
@@ -99,11 +101,13 @@ ROW_KEYS = ("micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed"
             "fit_seconds", "frames_per_second")
 
 
-def detect_row(root: Path, tiers: list[str], device: str) -> dict:
-    """One `eval detect` run, with the cores it was allowed and the CPU time it used per wall second."""
+def detect_row(root: Path, tiers: list[str], device: str, workers: int = 1) -> dict:
+    """One `eval detect` run (`workers` test videos at once), with the cores it was allowed and the CPU
+    time it used per wall second."""
     data = load_ucsd(root)
-    result, _, busy = _timed(lambda: run_detect(data, ScorerConfig(tiers=tiers), device=device))
-    return {"tiers": "+".join(tiers), "device": device, "cores_allowed": usable_cores(),
+    result, _, busy = _timed(lambda: run_detect(data, ScorerConfig(tiers=tiers), device=device, workers=workers),
+                             children=workers > 1)
+    return {"tiers": "+".join(tiers), "device": device, "cores_allowed": usable_cores(), "workers": workers,
             "cores_busy": round(busy, 2)} | {k: result[k] for k in ROW_KEYS}
 
 
@@ -149,13 +153,16 @@ def stage_costs(root: Path, device: str) -> list[dict]:
     paths = [video.path for video in data.test]
     ways = {"end to end, clip by clip": lambda: [scorer.score(p, folder_fps=data.fps, device=device) for p in paths],
             "end to end, the clips in turn": lambda: list(scorer.score_each(paths, folder_fps=data.fps, device=device))}
-    timed: dict[str, list[tuple[float, float]]] = {way: [] for way in [*ways, ONE_STREAM]}
-    with tempfile.TemporaryDirectory() as folder:
+    workers = default_workers()
+    side_by_side = f"end to end, {workers} clips at once (processes)"
+    timed: dict[str, list[tuple[float, float]]] = {way: [] for way in [*ways, ONE_STREAM, side_by_side]}
+    with tempfile.TemporaryDirectory() as folder, SideBySide(workers) as pool:
         stream = _one_stream(data.test, Path(folder))
         ways[ONE_STREAM] = lambda: scorer.score(stream, folder_fps=data.fps, device=device)
+        ways[side_by_side] = lambda: list(pool.score([(scorer, p) for p in paths], folder_fps=data.fps, device=device))
         for _ in range(ROUNDS):
             for way, work in ways.items():
-                timed[way].append(_timed(work)[1:])
+                timed[way].append(_timed(work, children=way == side_by_side)[1:])
     busy = {}
     for way, runs in timed.items():
         seconds[way] = statistics.median(t for t, _ in runs)
@@ -180,20 +187,35 @@ def _one_stream(videos: list[LabelledVideo], folder: Path) -> Path:
     return folder
 
 
-def _timed(work):
-    """`work()`, its wall seconds and the CPU time it used per wall-clock second."""
-    before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+def _timed(work, children: bool = False):
+    """`work()`, its wall seconds and the CPU time it used per wall-clock second (with `children`, the
+    CPU time of this process's worker processes too, which they report as they go: `_cpu_seconds`)."""
+    before, started = _cpu_seconds(children), time.perf_counter()
     value = work()
-    after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - started
-    return value, wall, (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / wall
+    after, wall = _cpu_seconds(children), time.perf_counter() - started
+    return value, wall, (after - before) / wall
+
+
+def _cpu_seconds(children: bool) -> float:
+    """CPU seconds of this process, and with `children` of its live child processes as well (from
+    /proc: `getrusage` counts children only once they have ended, and a pool's workers live on)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    seconds = usage.ru_utime + usage.ru_stime
+    if children:
+        import psutil
+
+        seconds += sum(sum(child.cpu_times()[:2]) for child in psutil.Process().children(recursive=True))
+    return seconds
 
 
 def stage_lines(stages: list[dict]) -> list[str]:
     return ["## Where a frame's time goes (default tiers, Ped2's test clips)", "",
             "Stages timed one after another; end to end they overlap (flow runs ahead in worker threads), so "
             "their shares add up to more than 1. End to end: clip by clip, in turn (the next clip decoded while "
-            "this one's last frames are read, as `eval detect` does) and as one stream, interleaved, the "
-            f"median of {ROUNDS} rounds each; 'cores busy' is the CPU time used per wall-clock second.", "",
+            "this one's last frames are read, as `eval detect` does), as one stream, and clips side by side in "
+            "processes (`eval detect --workers`; the processes started before the rounds), interleaved, the "
+            f"median of {ROUNDS} rounds each; 'cores busy' is the CPU time used per wall-clock second (the "
+            "processes' included).", "",
             "| device | stage | ms / frame | frames/s | share of end to end | cores busy |",
             "|---|---|---|---|---|---|"] + [
         f"| {r['device']} | {r['stage']} | {r['ms_per_frame']} | {r.get('frames_per_second', '–')} | "
@@ -236,8 +258,11 @@ def main() -> None:
     default, learned = ScorerConfig().tiers, ["motion", "objects", "predictor"]
     baseline = pinned_row(args.root, default, BASELINE_CORES)
     end_to_end = [dict(baseline, run=f"{BASELINE_CORES} cores")] if baseline else []
-    for tiers, device in [(default, "cpu"), (learned, "cpu")] + ([(default, gpu), (learned, gpu)] if gpu else []):
-        end_to_end.append(dict(detect_row(args.root, tiers, device), run="all cores"))
+    workers = default_workers()
+    runs = [(default, "cpu", 1), (default, "cpu", workers), (learned, "cpu", 1)]
+    runs += [(default, gpu, 1), (default, gpu, workers), (learned, gpu, 1)] if gpu else []
+    for tiers, device, at_once in runs:
+        end_to_end.append(dict(detect_row(args.root, tiers, device, at_once), run="all cores"))
         print(end_to_end[-1], flush=True)
     reference = end_to_end[0]["frames_per_second"]
     for row in end_to_end:
@@ -255,10 +280,12 @@ def main() -> None:
     lines += ["", "## End to end (decode + features + tiers; `eval detect` protocol, micro and macro frame AUC, "
               "σ = 3 for smoothed)", "",
               f"The first row is held to {BASELINE_CORES} cores with taskset in a child process; 'cores busy' is the "
-              "CPU time used per wall-clock second.", "",
-              "| tiers | device | cores | cores busy | micro AUC | micro σ3 | macro AUC | macro σ3 | event recall | "
-              "fit s | frames/s | ×first row |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['tiers']} | {r['device']} | {r['cores_allowed']} | {r['cores_busy']} | {r['micro_auc']} | "
+              "CPU time used per wall-clock second, fit included; 'videos at once': test videos scored side by side, "
+              "each in its own process (frames/s is then the pool's, its start not counted).", "",
+              "| tiers | device | cores | videos at once | cores busy | micro AUC | micro σ3 | macro AUC | macro σ3 | "
+              "event recall | fit s | frames/s | ×first row |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['tiers']} | {r['device']} | {r['cores_allowed']} | {r.get('workers', 1)} | {r['cores_busy']} | "
+              f"{r['micro_auc']} | "
               f"{r['micro_auc_smoothed']} | {r['macro_auc']} | {r['macro_auc_smoothed']} | {r['event_recall_at_10pct']} | "
               f"{r['fit_seconds']} | {r['frames_per_second']} | {r['speed_vs_first_row']} |" for r in end_to_end]
     lines += ["", *stage_lines(stages)]

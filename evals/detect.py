@@ -27,6 +27,7 @@ from vadagent.evals.detection import (
 )
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec, pick_candidates
 from vadagent.tools.scorer.scorer import OPENING_MAX_S, Progress
+from vadagent.tools.scorer.side_by_side import SideBySide
 from vadagent.tools.video import open_video
 
 BUDGET_FRACTION = 0.10
@@ -81,13 +82,15 @@ def _footage_words(seconds: float | None, start_s: float, per_camera: bool) -> s
 
 def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, policy: CandidatePolicy | None = None,
                device: str = "cpu", progress: Progress | None = None, normal_seconds: float | None = None,
-               normal_from: float = 0.0) -> dict:
+               normal_from: float = 0.0, workers: int = 1) -> dict:
     """The detection benchmark's figures. `normal_seconds` / `normal_from`: fit on that many seconds of
-    the normal footage (its clips played one after another), from that second on (all of it: None, 0)."""
+    the normal footage (its clips played one after another), from that second on (all of it: None, 0).
+    `workers`: test videos scored this many at once, each in its own process (frames/s is then the
+    pool's, not one video's)."""
     policy = policy or CandidatePolicy()
-    if not data.train and (normal_seconds or normal_from):
-        raise UsageError(f"{data.name} has no normal footage: --normal-seconds and --normal-from do not apply (each "
-                         "video is fitted on its own opening)")
+    if not data.train and (normal_seconds or normal_from or workers > 1):
+        raise UsageError(f"{data.name} has no normal footage: --normal-seconds, --normal-from and --workers do not "
+                         "apply (each video is fitted on its own opening and scored in turn)")
     footage = data.normal_footage()
     unseen = sorted({video.camera for video in data.test} - set(footage)) if footage else []
     if unseen:
@@ -96,8 +99,15 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     cameras = {camera: Scorer.fit(_normal_footage(camera, paths, normal_from, normal_seconds, data.fps), config,
                                   folder_fps=data.fps, device=device, progress=progress)
                for camera, paths in footage.items()}
-    results, fits, score_seconds = [], [], 0.0
-    if cameras:  # each camera's videos in turn, the next one decoded while this one's last frames are read
+    results, fits, score_seconds, start_seconds = [], [], 0.0, None
+    if cameras and workers > 1:
+        with SideBySide(workers) as pool:  # started before the clock: the frame rate is the scoring's
+            started, start_seconds = time.perf_counter(), round(pool.start_seconds, 2)
+            results = list(pool.score([(cameras[v.camera], v.path) for v in data.test], folder_fps=data.fps,
+                                      device=device, progress=progress))
+            score_seconds = time.perf_counter() - started
+        scorer = next(iter(cameras.values()))
+    elif cameras:  # each camera's videos in turn, the next one decoded while this one's last frames are read
         started = time.perf_counter()
         for camera, videos in groupby(data.test, key=lambda video: video.camera):
             for result in cameras[camera].score_each([v.path for v in videos], folder_fps=data.fps, device=device):
@@ -165,6 +175,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "selection": (_selection_summary(scorer.fit_info.get("selection")) if len(cameras) <= 1 else
                       {camera: _selection_summary(s.fit_info.get("selection")) for camera, s in cameras.items()}),
         "frames_per_second": round(frames / score_seconds, 1),
+        "workers": workers, "workers_start_seconds": start_seconds,
         "test_frames": frames,
         "data_sha256": digest.hexdigest()[:16],
         "per_video_auc": {v.name: (round(float(_auc(v.labels, r.scores)), 4) if 0 < v.labels.sum() < len(v.labels)
@@ -180,7 +191,10 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                      "training statistics (no per-video normalisation); micro = pooled frames, macro = mean over "
                      "videos with both classes (no padding); "
                      f"smoothed = Gaussian per video, sigma {sigma}; event recall = per video, candidates keep at most "
-                     f"{BUDGET_FRACTION:.0%} of its frames; candidate recall = an event (maximal run of anomalous "
+                     f"{BUDGET_FRACTION:.0%} of its frames; "
+                     + (f"frames/s = test frames over the wall time of scoring them, {workers} videos at once in "
+                        "processes of their own (started before the clock); " if workers > 1 else "")
+                     + "candidate recall = an event (maximal run of anomalous "
                      "frames) overlapped by at least one candidate of the product's own picker (threshold, call "
                      "budget, gap, coverage floor; smoothed scores)")
                     + (LOCALISATION_PROTOCOL if located else ""),

@@ -151,6 +151,11 @@ def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
     assert result["evidence_touches_anomaly_in_candidates"] >= 0.8
     assert min(result["evidence_touches_anomaly_per_video"].values()) >= 0.6
     assert result["pixel_auc"] <= result["micro_auc"] and "Mahadevan" in result["protocol"]
+    # the test videos side by side in processes, each by its camera's scorer: the same figures
+    aside = run_detect(data, ScorerConfig(tiers=["motion"]), workers=2)
+    assert aside["workers"] == 2 and "2 videos at once" in aside["protocol"]
+    for key in ("per_video_auc", "evidence_touches_anomaly_per_video"):
+        assert aside[key] == pytest.approx(result[key], abs=1e-4), key
 
     (tmp_path / "training" / "videos" / "02_001.avi").unlink()
     with pytest.raises(UsageError, match="camera\\(s\\) 02 but no training video"):

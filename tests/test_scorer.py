@@ -758,6 +758,29 @@ def test_videos_scored_in_turn_score_as_one_by_one_and_a_bad_one_fails_in_its_ow
     assert not any(t.name == "vadagent-frames" for t in threading.enumerate())
 
 
+def test_videos_scored_side_by_side_in_processes_score_as_here_and_a_bad_one_fails_in_its_turn(
+        fitted, synthetic_anomalous, synthetic_normal, tmp_path):
+    from vadagent.errors import VadagentError
+    from vadagent.tools.scorer.side_by_side import SideBySide
+
+    path, _ = synthetic_anomalous
+    (tmp_path / "text.mp4").write_text("not a video")
+    here = [fitted.score(video) for video in (path, synthetic_normal)]
+    with SideBySide(2) as pool:
+        there = list(pool.score([(fitted, path), (fitted, synthetic_normal)]))
+        for alone, aside in zip(here, there, strict=True):
+            assert alone.info == aside.info and np.array_equal(alone.scores, aside.scores)
+            assert np.array_equal(alone.evidence.box, aside.evidence.box)
+            assert list(alone.evidence.note) == list(aside.evidence.note)
+        results = pool.score([(fitted, synthetic_normal), (fitted, tmp_path / "text.mp4"), (fitted, path)])
+        assert np.array_equal(next(results).scores, here[1].scores)  # the video before it is delivered whole
+        with pytest.raises(VadagentError, match="text.mp4"):
+            next(results)
+        results.close()
+        # the pool goes on after a video's error
+        assert np.array_equal(next(pool.score([(fitted, path)])).scores, here[0].scores)
+
+
 def test_a_light_switched_on_is_one_event_not_a_flag_on_every_frame_after(tmp_path, synthetic_normal):
     """The right half of the scene brightens by 60 gray levels at 5 s and stays so: flagged while
     it is new, then part of the site's background once it has stood there for the objects tier's

@@ -1,3 +1,5 @@
+import pickle
+
 import numpy as np
 import pytest
 
@@ -64,6 +66,9 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path, make, problem):
     with pytest.raises(VideoError, match=problem) as info:
         open_video(path)
     assert str(path) in str(info.value)
+    # and it crosses processes whole (videos scored side by side, on Ray): rebuilt from its path and problem
+    again = pickle.loads(pickle.dumps(info.value))
+    assert type(again) is VideoError and str(again) == str(info.value) and again.path == info.value.path
 
 
 def test_truncated_files(tmp_path, synthetic_normal):

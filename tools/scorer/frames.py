@@ -48,6 +48,14 @@ SHAKE_PX = 0.25  # px per frame at the working size; static cameras here: 95 % o
 FLOW_THREADS = min(usable_cores(), 4)  # a chunk's flows in parallel (see flows_of)
 
 
+def hold_threads(threads: int) -> None:
+    """At most `threads` flow threads and OpenCV threads in this process: one that shares the
+    machine's cores with others scoring side by side (side_by_side.py starts each with this)."""
+    global FLOW_THREADS
+    FLOW_THREADS = max(1, threads)  # flows_of cuts a chunk into this many blocks; its pool starts at this size
+    cv2.setNumThreads(FLOW_THREADS)
+
+
 def camera_motion(flow: np.ndarray) -> tuple[np.ndarray, bool]:
     """The camera's own shift between two frames (the median flow, sampled every 8 working px) and
     whether it moved: the median is at least SHAKE_PX long and three quarters of the picture move

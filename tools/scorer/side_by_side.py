@@ -1,0 +1,120 @@
+"""Videos scored side by side, each in its own process.
+
+One video keeps about 1.7 cores busy however many the machine has: decoding and optical flow run
+ahead in threads, but the tiers read each frame in Python under one interpreter lock. Videos in
+processes of their own add up instead (on Ped2's test clips, two processes on a two-core machine
+scored 1.10–1.29× the frames a second of one, ad hoc; `evals/bench_scorer.py` measures it on every
+machine it runs on). A process loads the scorer from its saved folder (safetensors + JSON, as
+`vadagent score --scorer` does: nothing a user hands over is unpickled; only results come back
+from the processes this module starts) and holds its flow threads to its share of the cores.
+Results come in the order asked for, with the same scores as `Scorer.score` here (a test checks them to the bit),
+and a video's error is raised in its turn.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vadagent.devices import usable_cores
+from vadagent.tools.scorer.frames import hold_threads
+
+if TYPE_CHECKING:
+    from vadagent.tools.scorer.scorer import Progress, Scorer, ScoreResult
+
+START_TIMEOUT_S = 120.0  # for every worker process to start and import the scorer's modules
+_loaded: dict[str, Scorer] = {}  # in a worker process: the scorers it has loaded, by folder
+
+
+def _start_worker(threads: int, started: threading.Barrier) -> None:
+    hold_threads(threads)
+    import vadagent.tools.scorer.scorer  # noqa: F401 - imported before the pool counts as started
+
+    started.wait(START_TIMEOUT_S)
+
+
+def _nothing() -> None:
+    """A task that makes the pool start a process (it starts one per task while none is idle)."""
+
+
+def _score_saved(folder: str, video: str, folder_fps: float, device: str) -> ScoreResult:
+    from vadagent.tools.scorer.scorer import Scorer
+
+    if folder not in _loaded:
+        _loaded[folder] = Scorer.load(folder)
+    return _loaded[folder].score(video, folder_fps=folder_fps, device=device)
+
+
+def default_workers() -> int:
+    """Processes for a machine: one per two cores (each keeps about 1.7 busy), at least two."""
+    return max(2, usable_cores() // 2)
+
+
+class SideBySide:
+    """A pool of `workers` processes that score videos; use as a context manager."""
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        self.workers = workers
+        self._stack = ExitStack()
+        self._folders: dict[int, str] = {}  # id(scorer) → the folder it was saved to for the workers
+        self._scorers: list[Scorer] = []  # kept alive, so an id is never reused while its folder is
+        self._pool: ProcessPoolExecutor | None = None
+        self.start_seconds = 0.0
+
+    def __enter__(self) -> SideBySide:
+        """Starts the worker processes and waits for each to be ready (`start_seconds`), so that what
+        is timed after is scoring."""
+        clock = time.perf_counter()
+        context = multiprocessing.get_context("spawn")  # not fork: this process already runs flow threads
+        started = context.Barrier(self.workers + 1)
+        threads = max(1, usable_cores() // self.workers)
+        self._pool = self._stack.enter_context(ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_start_worker, initargs=(threads, started)))
+        waiting = [self._pool.submit(_nothing) for _ in range(self.workers)]
+        try:
+            started.wait(START_TIMEOUT_S)
+        except threading.BrokenBarrierError:
+            self.__exit__()
+            raise RuntimeError(f"the {self.workers} scoring processes did not all start within "
+                               f"{START_TIMEOUT_S:g} s") from None
+        for future in waiting:
+            future.result()
+        self.start_seconds = time.perf_counter() - clock
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+        self._stack.close()
+
+    def _folder(self, scorer: Scorer) -> str:
+        if id(scorer) not in self._folders:
+            folder = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="vadagent-scorer-"))
+            self._folders[id(scorer)] = str(scorer.save(Path(folder)))
+            self._scorers.append(scorer)
+        return self._folders[id(scorer)]
+
+    def score(self, jobs: Sequence[tuple[Scorer, str | Path]], *, folder_fps: float = 25.0, device: str = "cpu",
+              progress: Progress | None = None) -> Iterator[ScoreResult]:
+        """Each (scorer, video)'s `ScoreResult`, in the order given."""
+        if self._pool is None:
+            raise RuntimeError("SideBySide is used as a context manager (with SideBySide(n) as pool: ...)")
+        futures: list[Future] = [self._pool.submit(_score_saved, self._folder(scorer), str(video), folder_fps, device)
+                                 for scorer, video in jobs]
+        try:
+            for done, future in enumerate(futures, 1):
+                yield future.result()
+                if progress:
+                    progress("scoring videos side by side", done, len(futures))
+        finally:
+            for future in futures:
+                future.cancel()
