@@ -17,16 +17,15 @@ TAIL_START = 0.95  # the empirical distribution below, the exponential tail abov
 LEVELS = 96  # stored quantiles from 0 to TAIL_START
 
 
-def tail_calibration(normal: np.ndarray, tail_start: float = TAIL_START) -> dict:
+def tail_calibration(normal: np.ndarray) -> dict:
     """What `surprisal` needs, JSON-able: the normal quantiles and the tail's mean excess."""
     normal = np.asarray(normal, np.float64)
-    quantiles = np.percentile(normal, np.linspace(0, 100 * tail_start, LEVELS))
+    quantiles = np.percentile(normal, np.linspace(0, 100 * TAIL_START, LEVELS))
     excess = normal[normal > quantiles[-1]] - quantiles[-1]
     spread = float(normal.std()) or 1.0
     # a tail with no exceedances (ties at the top) gets the overall spread as its scale
     beta = float(excess.mean()) if len(excess) else spread
-    return {"quantiles": quantiles.round(6).tolist(), "tail_scale": max(beta, 1e-6 * spread)} | (
-        {} if tail_start == TAIL_START else {"tail_start": tail_start})
+    return {"quantiles": quantiles.round(6).tolist(), "tail_scale": max(beta, 1e-6 * spread)}
 
 
 def surprisal(raw: np.ndarray, calibration: dict) -> np.ndarray:
@@ -36,6 +35,6 @@ def surprisal(raw: np.ndarray, calibration: dict) -> np.ndarray:
     if "quantiles" not in calibration:
         return (raw - calibration["mean"]) / calibration["std"]
     quantiles = np.asarray(calibration["quantiles"])
-    top, start = quantiles[-1], calibration.get("tail_start", TAIL_START)
-    below = -np.log1p(-np.interp(raw, quantiles, np.linspace(0, start, len(quantiles))))
-    return np.where(raw > top, -np.log1p(-start) + (raw - top) / calibration["tail_scale"], below)
+    top = quantiles[-1]
+    below = -np.log1p(-np.interp(raw, quantiles, np.linspace(0, TAIL_START, len(quantiles))))
+    return np.where(raw > top, -np.log1p(-TAIL_START) + (raw - top) / calibration["tail_scale"], below)

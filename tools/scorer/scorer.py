@@ -162,7 +162,6 @@ class ScorerConfig:
     max_side: int = 360
     flow: str = DEFAULT_FLOW  # optical-flow preset (frames.FLOW_PRESETS)
     median_window: int = 3
-    tail_start: float = 0.95  # EXPERIMENT
     threshold_percentile: float = 99.5
     chunk_frames: int = 64
     max_footage_s: float = 3600.0  # more normal footage is thinned to evenly spread stretches (see thinned)
@@ -449,7 +448,7 @@ class Scorer:
             except TierUnfit as why:
                 self._leave_out(name, str(why))
                 continue
-            self.calibration[name] = tail_calibration(np.concatenate(raw), self.config.tail_start)
+            self.calibration[name] = tail_calibration(np.concatenate(raw))
             z = [self._z(name, r) * self.config.weight(name) for r in raw]
             fused = z if fused is None else [a + b for a, b in zip(fused, z)]
         return fused

@@ -267,7 +267,7 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
                 log.info("self-validation: %s cannot be fitted without fold %d (%s)", name, fold, why)
                 unfit.add(name)
                 continue
-            calibrations[name] = tail_calibration(np.concatenate(raw), config.tail_start)
+            calibrations[name] = tail_calibration(np.concatenate(raw))
             scored[name] += [_scored(tier, extracted.parts[name][i], calibrations[name]) for i in held]
         # one frame pass per window, for every tier; the next window's flow is computed in a worker
         # thread (OpenCV releases the GIL) while the tiers read this one
