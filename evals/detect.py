@@ -96,36 +96,27 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     if unseen:
         raise UsageError(f"{data.name}: test videos of camera(s) {', '.join(unseen)} but no training video of them "
                          "(a scorer learns one camera's normal footage)")
-    cameras = {camera: Scorer.fit(_normal_footage(camera, paths, normal_from, normal_seconds, data.fps), config,
-                                  folder_fps=data.fps, device=device, progress=progress)
-               for camera, paths in footage.items()}
-    results, fits, score_seconds, start_seconds = [], [], 0.0, None
-    if cameras and workers > 1:
+    specs = {camera: _normal_footage(camera, paths, normal_from, normal_seconds, data.fps)
+             for camera, paths in footage.items()}
+    start_seconds = None
+    if specs and workers > 1:
         with SideBySide(workers) as pool:  # started before the clock: the frame rate is the scoring's
-            started, start_seconds = time.perf_counter(), round(pool.start_seconds, 2)
+            start_seconds = round(pool.start_seconds, 2)
+            cameras = (dict(zip(specs, pool.fit(list(specs.values()), config, folder_fps=data.fps, device=device,
+                                                progress=progress), strict=True))
+                       if len(specs) > 1 else _fitted(specs, config, data.fps, device, progress))
+            started = time.perf_counter()
             results = list(pool.score([(cameras[v.camera], v.path) for v in data.test], folder_fps=data.fps,
                                       device=device, progress=progress))
             score_seconds = time.perf_counter() - started
-        scorer = next(iter(cameras.values()))
-    elif cameras:  # each camera's videos in turn, the next one decoded while this one's last frames are read
-        started = time.perf_counter()
-        for camera, videos in groupby(data.test, key=lambda video: video.camera):
-            for result in cameras[camera].score_each([v.path for v in videos], folder_fps=data.fps, device=device):
-                results.append(result)
-                if progress:
-                    progress("scoring test videos", len(results), len(data.test))
-        score_seconds = time.perf_counter() - started
-        scorer = next(iter(cameras.values()))
-    else:
-        for number, video in enumerate(data.test, 1):
-            scorer = Scorer.fit_on_opening(str(video.path), config, folder_fps=data.fps, device=device)
-            fits.append(scorer.fit_info)
-            started = time.perf_counter()
-            results.append(scorer.score(video.path, folder_fps=data.fps, device=device))
-            score_seconds += time.perf_counter() - started
-            if progress:
-                progress("scoring test videos", number, len(data.test))
-    fits = fits or [s.fit_info for s in cameras.values()]
+    elif specs:
+        cameras = _fitted(specs, config, data.fps, device, progress)
+        results, score_seconds = _in_turn(data, cameras, device, progress)
+    else:  # each video's own scorer
+        cameras = {}
+        scorers, results, score_seconds = _on_their_openings(data, config, device, progress)
+    scorers = list(cameras.values()) or scorers
+    fits, scorer = [s.fit_info for s in scorers], scorers[0]
     labels = [v.labels for v in data.test]
     scores = [r.scores for r in results]
     for video, result in zip(data.test, results):
@@ -199,6 +190,40 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                      "budget, gap, coverage floor; smoothed scores)")
                     + (LOCALISATION_PROTOCOL if located else ""),
     }
+
+
+def _fitted(footage: dict[str, list[SourceSpec]], config: ScorerConfig, fps: float, device: str,
+            progress: Progress | None) -> dict[str, Scorer]:
+    """Each camera's scorer, fitted here one after another."""
+    return {camera: Scorer.fit(sources, config, folder_fps=fps, device=device, progress=progress)
+            for camera, sources in footage.items()}
+
+
+def _in_turn(data: FrameDataset, cameras: dict[str, Scorer], device: str,
+             progress: Progress | None) -> tuple[list[ScoreResult], float]:
+    """Each camera's test videos in turn, the next one decoded while this one's last frames are read;
+    and the seconds that took."""
+    results, started = [], time.perf_counter()
+    for camera, videos in groupby(data.test, key=lambda video: video.camera):
+        for result in cameras[camera].score_each([v.path for v in videos], folder_fps=data.fps, device=device):
+            results.append(result)
+            if progress:
+                progress("scoring test videos", len(results), len(data.test))
+    return results, time.perf_counter() - started
+
+
+def _on_their_openings(data: FrameDataset, config: ScorerConfig, device: str,
+                       progress: Progress | None) -> tuple[list[Scorer], list[ScoreResult], float]:
+    """No normal footage: each test video scored by a scorer fitted on its opening; the scoring's seconds."""
+    scorers, results, seconds = [], [], 0.0
+    for number, video in enumerate(data.test, 1):
+        scorers.append(Scorer.fit_on_opening(str(video.path), config, folder_fps=data.fps, device=device))
+        started = time.perf_counter()
+        results.append(scorers[-1].score(video.path, folder_fps=data.fps, device=device))
+        seconds += time.perf_counter() - started
+        if progress:
+            progress("scoring test videos", number, len(data.test))
+    return scorers, results, seconds
 
 
 LOCALISATION_PROTOCOL = (

@@ -162,6 +162,23 @@ def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
         run_detect(load_shanghaitech(tmp_path), ScorerConfig(tiers=["motion"]))
 
 
+def test_a_dataset_without_normal_footage_fits_each_video_on_its_opening_and_takes_no_workers(synthetic_anomalous):
+    import numpy as np
+
+    from vadagent.errors import UsageError
+    from vadagent.evals.datasets import FrameDataset, LabelledVideo
+    from vadagent.evals.detect import run_detect
+    from vadagent.tools.scorer import ScorerConfig
+
+    path, truth = synthetic_anomalous
+    data = FrameDataset("clips", 25.0, [], [LabelledVideo("anomalous", path, np.asarray(truth.labels, np.int8))])
+    result = run_detect(data, ScorerConfig(tiers=["motion"]))
+    assert "each video's opening" in result["normal_footage"] and result["workers"] == 1
+    assert result["per_video_auc"]["anomalous"] >= 0.6 and result["fit_frames"] > 0  # 0.66 here: 4 s of opening
+    with pytest.raises(UsageError, match="--workers do not apply"):
+        run_detect(data, ScorerConfig(tiers=["motion"]), workers=2)
+
+
 def test_shanghaitech_loads_with_its_training_videos_as_frame_folders(tmp_path):
     import shutil
 

@@ -25,18 +25,17 @@ from typing import TYPE_CHECKING
 
 from vadagent.devices import usable_cores
 from vadagent.tools.scorer.frames import hold_threads
+from vadagent.tools.scorer.scorer import Scorer
 
 if TYPE_CHECKING:
-    from vadagent.tools.scorer.scorer import Progress, Scorer, ScoreResult
+    from vadagent.tools.scorer.scorer import Progress, ScorerConfig, ScoreResult, SourceSpec
 
 START_TIMEOUT_S = 120.0  # for every worker process to start and import the scorer's modules
 _loaded: dict[str, Scorer] = {}  # in a worker process: the scorers it has loaded, by folder
 
 
 def _start_worker(threads: int, started: threading.Barrier) -> None:
-    hold_threads(threads)
-    import vadagent.tools.scorer.scorer  # noqa: F401 - imported before the pool counts as started
-
+    hold_threads(threads)  # this module and the scorer's are imported by now: the process is ready
     started.wait(START_TIMEOUT_S)
 
 
@@ -45,11 +44,13 @@ def _nothing() -> None:
 
 
 def _score_saved(folder: str, video: str, folder_fps: float, device: str) -> ScoreResult:
-    from vadagent.tools.scorer.scorer import Scorer
-
     if folder not in _loaded:
         _loaded[folder] = Scorer.load(folder)
     return _loaded[folder].score(video, folder_fps=folder_fps, device=device)
+
+
+def _fit_saved(footage: list[SourceSpec], config: ScorerConfig, folder_fps: float, device: str, folder: str) -> str:
+    return str(Scorer.fit(footage, config, folder_fps=folder_fps, device=device).save(folder))
 
 
 def default_workers() -> int:
@@ -96,25 +97,52 @@ class SideBySide:
             self._pool.shutdown(cancel_futures=True)
         self._stack.close()
 
+    def _new_folder(self) -> str:
+        return self._stack.enter_context(tempfile.TemporaryDirectory(prefix="vadagent-scorer-"))
+
     def _folder(self, scorer: Scorer) -> str:
         if id(scorer) not in self._folders:
-            folder = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="vadagent-scorer-"))
-            self._folders[id(scorer)] = str(scorer.save(Path(folder)))
-            self._scorers.append(scorer)
+            self._keep(scorer, str(scorer.save(Path(self._new_folder()))))
         return self._folders[id(scorer)]
+
+    def _keep(self, scorer: Scorer, folder: str) -> None:
+        self._folders[id(scorer)] = folder
+        self._scorers.append(scorer)
+
+    def fit(self, footage: Sequence[list[SourceSpec]], config: ScorerConfig, *, folder_fps: float = 25.0,
+            device: str = "cpu", progress: Progress | None = None) -> Iterator[Scorer]:
+        """A scorer fitted on each list of normal footage (a camera's), in the order given: each fitted
+        and saved by a process, loaded here (the same scorer as `Scorer.fit` here: a test checks its scores)."""
+        futures = [self._submit(_fit_saved, list(sources), config, folder_fps, device, self._new_folder())
+                   for sources in footage]
+        for done, folder in enumerate(self._in_order(futures), 1):
+            scorer = Scorer.load(folder)
+            self._keep(scorer, folder)  # scored later from the folder it was saved to
+            yield scorer
+            if progress:
+                progress("fitting scorers side by side", done, len(futures))
 
     def score(self, jobs: Sequence[tuple[Scorer, str | Path]], *, folder_fps: float = 25.0, device: str = "cpu",
               progress: Progress | None = None) -> Iterator[ScoreResult]:
         """Each (scorer, video)'s `ScoreResult`, in the order given."""
+        futures = [self._submit(_score_saved, self._folder(scorer), str(video), folder_fps, device)
+                   for scorer, video in jobs]
+        for done, result in enumerate(self._in_order(futures), 1):
+            yield result
+            if progress:
+                progress("scoring videos side by side", done, len(futures))
+
+    def _submit(self, *call: object) -> Future:
         if self._pool is None:
             raise RuntimeError("SideBySide is used as a context manager (with SideBySide(n) as pool: ...)")
-        futures: list[Future] = [self._pool.submit(_score_saved, self._folder(scorer), str(video), folder_fps, device)
-                                 for scorer, video in jobs]
+        return self._pool.submit(*call)
+
+    @staticmethod
+    def _in_order(futures: list[Future]) -> Iterator:
+        """Each future's result in turn (its error raised in its turn); those not reached are cancelled."""
         try:
-            for done, future in enumerate(futures, 1):
+            for future in futures:
                 yield future.result()
-                if progress:
-                    progress("scoring videos side by side", done, len(futures))
         finally:
             for future in futures:
                 future.cancel()
