@@ -16,6 +16,13 @@
    long recording), and clips scored side by side in processes (one per two cores, at least two).
    `--stages-only` runs this part alone.
 Writes evals/results/bench_scorer.{md,json} (or --name).
+
+On a lent GPU machine (nothing reachable from it; a working tree of at most 64 MiB travels): its Python
+(3.12, torch 2.11) lacks av and pydantic (with pydantic-core, annotated-types, typing-inspection), which
+travel as wheels (`pip download --no-deps --only-binary=:all: --python-version 3.12 --platform
+manylinux_2_28_x86_64 ...`, installed there with `--no-deps --target`), and vadagent installs with
+`pip install --no-deps --no-build-isolation .`; Ped2's JPEG frames (109 MB) travel as one H.264 file per
+clip, decoded back to JPEG frame folders there (the AUCs move a little; the speeds are what the run is for).
 """
 
 from __future__ import annotations
