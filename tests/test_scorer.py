@@ -779,6 +779,12 @@ def test_videos_scored_side_by_side_in_processes_score_as_here_and_a_bad_one_fai
         results.close()
         # the pool goes on after a video's error
         assert np.array_equal(next(pool.score([(fitted, path)])).scores, here[0].scores)
+        # a process killed (out of memory, say) is said so, not a traceback from the pool
+        for worker in list(pool._pool._processes.values()):  # the pool's own, not other children of this process
+            worker.kill()
+            worker.join()
+        with pytest.raises(VadagentError, match="ended abruptly"):
+            list(pool.score([(fitted, path)]))
 
 
 def test_a_light_switched_on_is_one_event_not_a_flag_on_every_frame_after(tmp_path, synthetic_normal):

@@ -19,11 +19,13 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vadagent.devices import usable_cores
+from vadagent.errors import VadagentError
 from vadagent.tools.scorer.frames import hold_threads
 from vadagent.tools.scorer.scorer import Scorer
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from vadagent.tools.scorer.scorer import Progress, ScorerConfig, ScoreResult, SourceSpec
 
 START_TIMEOUT_S = 120.0  # for every worker process to start and import the scorer's modules
+ENDED_ABRUPTLY = "a scoring process ended abruptly while {doing} (out of memory, or killed); fewer workers need less memory"
 _loaded: dict[str, Scorer] = {}  # in a worker process: the scorers it has loaded, by folder
 
 
@@ -115,7 +118,8 @@ class SideBySide:
         and saved by a process, loaded here (the same scorer as `Scorer.fit` here: a test checks its scores)."""
         futures = [self._submit(_fit_saved, list(sources), config, folder_fps, device, self._new_folder())
                    for sources in footage]
-        for done, folder in enumerate(self._in_order(futures), 1):
+        what = [f"fitting on {', '.join(s.path for s in sources)}" for sources in footage]
+        for done, folder in enumerate(self._in_order(futures, what), 1):
             scorer = Scorer.load(folder)
             self._keep(scorer, folder)  # scored later from the folder it was saved to
             yield scorer
@@ -127,7 +131,7 @@ class SideBySide:
         """Each (scorer, video)'s `ScoreResult`, in the order given."""
         futures = [self._submit(_score_saved, self._folder(scorer), str(video), folder_fps, device)
                    for scorer, video in jobs]
-        for done, result in enumerate(self._in_order(futures), 1):
+        for done, result in enumerate(self._in_order(futures, [f"scoring {video}" for _, video in jobs]), 1):
             yield result
             if progress:
                 progress("scoring videos side by side", done, len(futures))
@@ -135,14 +139,20 @@ class SideBySide:
     def _submit(self, *call: object) -> Future:
         if self._pool is None:
             raise RuntimeError("SideBySide is used as a context manager (with SideBySide(n) as pool: ...)")
-        return self._pool.submit(*call)
+        try:
+            return self._pool.submit(*call)
+        except BrokenProcessPool:
+            raise VadagentError(ENDED_ABRUPTLY.format(doing="waiting for work")) from None
 
     @staticmethod
-    def _in_order(futures: list[Future]) -> Iterator:
+    def _in_order(futures: list[Future], what: list[str]) -> Iterator:
         """Each future's result in turn (its error raised in its turn); those not reached are cancelled."""
         try:
-            for future in futures:
-                yield future.result()
+            for future, doing in zip(futures, what, strict=True):
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    raise VadagentError(ENDED_ABRUPTLY.format(doing=doing)) from None
         finally:
             for future in futures:
                 future.cancel()
