@@ -195,8 +195,8 @@ def _one_stream(videos: list[LabelledVideo], folder: Path) -> Path:
 
 
 def _timed(work, children: bool = False):
-    """`work()`, its wall seconds and the CPU time it used per wall-clock second (with `children`, the
-    CPU time of this process's worker processes too, which they report as they go: `_cpu_seconds`)."""
+    """`work()`, its wall seconds and the CPU time it used per wall-clock second (with `children`, its
+    child processes' too)."""
     before, started = _cpu_seconds(children), time.perf_counter()
     value = work()
     after, wall = _cpu_seconds(children), time.perf_counter() - started
@@ -204,8 +204,9 @@ def _timed(work, children: bool = False):
 
 
 def _cpu_seconds(children: bool) -> float:
-    """CPU seconds of this process, and with `children` of its live child processes as well (from
-    /proc: `getrusage` counts children only once they have ended, and a pool's workers live on)."""
+    """CPU seconds of this process, and with `children` of its live child processes as well (psutil
+    reads them from /proc: `getrusage` counts children only once they have ended, and a pool's workers
+    live on between rounds)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     seconds = usage.ru_utime + usage.ru_stime
     if children:

@@ -100,22 +100,15 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
              for camera, paths in footage.items()}
     start_seconds = None
     if specs and workers > 1:
-        with SideBySide(workers) as pool:  # started before the clock: the frame rate is the scoring's
-            start_seconds = round(pool.start_seconds, 2)
-            cameras = (dict(zip(specs, pool.fit(list(specs.values()), config, folder_fps=data.fps, device=device,
-                                                progress=progress), strict=True))
-                       if len(specs) > 1 else _fitted(specs, config, data.fps, device, progress))
-            started = time.perf_counter()
-            results = list(pool.score([(cameras[v.camera], v.path) for v in data.test], folder_fps=data.fps,
-                                      device=device, progress=progress))
-            score_seconds = time.perf_counter() - started
+        cameras, results, score_seconds, start_seconds = _side_by_side(data, specs, config, device, progress, workers)
+        scorers = list(cameras.values())
     elif specs:
         cameras = _fitted(specs, config, data.fps, device, progress)
+        scorers = list(cameras.values())
         results, score_seconds = _in_turn(data, cameras, device, progress)
     else:  # each video's own scorer
         cameras = {}
         scorers, results, score_seconds = _on_their_openings(data, config, device, progress)
-    scorers = list(cameras.values()) or scorers
     fits, scorer = [s.fit_info for s in scorers], scorers[0]
     labels = [v.labels for v in data.test]
     scores = [r.scores for r in results]
@@ -197,6 +190,20 @@ def _fitted(footage: dict[str, list[SourceSpec]], config: ScorerConfig, fps: flo
     """Each camera's scorer, fitted here one after another."""
     return {camera: Scorer.fit(sources, config, folder_fps=fps, device=device, progress=progress)
             for camera, sources in footage.items()}
+
+
+def _side_by_side(data: FrameDataset, footage: dict[str, list[SourceSpec]], config: ScorerConfig, device: str,
+                  progress: Progress | None, workers: int) -> tuple[dict[str, Scorer], list[ScoreResult], float, float]:
+    """Each camera's scorer (fitted side by side where there are several), its test videos scored
+    `workers` at once; the seconds the scoring took, and the processes' start (before the clock)."""
+    with SideBySide(workers) as pool:
+        cameras = (dict(zip(footage, pool.fit(list(footage.values()), config, folder_fps=data.fps, device=device,
+                                              progress=progress), strict=True))
+                   if len(footage) > 1 else _fitted(footage, config, data.fps, device, progress))
+        started = time.perf_counter()
+        results = list(pool.score([(cameras[v.camera], v.path) for v in data.test], folder_fps=data.fps,
+                                  device=device, progress=progress))
+        return cameras, results, time.perf_counter() - started, round(pool.start_seconds, 2)
 
 
 def _in_turn(data: FrameDataset, cameras: dict[str, Scorer], device: str,
