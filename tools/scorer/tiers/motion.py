@@ -49,7 +49,7 @@ def fit_direction(speed: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return (-np.log(p)).reshape(rows, cols, DIRECTION_BINS).astype(np.float32)
 
 
-def row_p999(speed: np.ndarray, percentile: float = PERCENTILE) -> np.ndarray | None:
+def row_p999(speed: np.ndarray) -> np.ndarray | None:
     """(rows,) the 99.9th-percentile speed expected at each row: a straight line through the 99.9th
     percentile of each row's moving cells (how fast things move there when they move, not how often
     they do: a row that people seldom cross would read as slow), weighted by how many moving cells
@@ -59,7 +59,7 @@ def row_p999(speed: np.ndarray, percentile: float = PERCENTILE) -> np.ndarray | 
     for row in range(rows):
         moving = speed[:, row][speed[:, row] > MOVING]
         support[row] = len(moving)
-        observed[row] = np.percentile(moving, percentile) if len(moving) else 0.0
+        observed[row] = np.percentile(moving, PERCENTILE) if len(moving) else 0.0
     if np.count_nonzero(support) < MIN_ROWS:
         return None
     centres = np.arange(rows) + 0.5
@@ -81,13 +81,11 @@ class MotionStats:
     speed_row_p999: np.ndarray | None = None  # (rows,) px/frame; None: the global one at every row
 
     @classmethod
-    def fit(cls, diff: np.ndarray, speed: np.ndarray, flow: np.ndarray, perspective: bool = True,
-            percentile: float = PERCENTILE) -> MotionStats:
+    def fit(cls, diff: np.ndarray, speed: np.ndarray, flow: np.ndarray, perspective: bool = True) -> MotionStats:
         """Cell maps of all normal training frames: `diff` (n, r, c), `speed` (n, r2, c2), `flow` (n, r2, c2, 2)."""
-        cell = np.percentile(speed, percentile, axis=0).astype(np.float32)
-        glob = float(np.percentile(speed, percentile))
-        stats = cls(cell, glob, fit_direction(speed, flow),
-                    speed_row_p999=row_p999(speed, percentile) if perspective else None)
+        cell = np.percentile(speed, PERCENTILE, axis=0).astype(np.float32)
+        glob = float(np.percentile(speed, PERCENTILE))
+        stats = cls(cell, glob, fit_direction(speed, flow), speed_row_p999=row_p999(speed) if perspective else None)
         d, f, r = stats.cues(diff, speed, flow)
         stats.diff_mean, stats.diff_std = float(d.mean()), float(d.std() or 1.0)
         stats.flow_mean, stats.flow_std = float(f.mean()), float(f.std() or 1.0)
@@ -168,7 +166,6 @@ class MotionTier(Tier):
         flow_cell: int = 24
         direction_weight: float = 1.0
         perspective: bool = True  # the speed expected at each row fitted as a line (False: one for all rows)
-        percentile: float = PERCENTILE  # EXPERIMENT
 
     stats: MotionStats | None = None
 
@@ -183,7 +180,7 @@ class MotionTier(Tier):
     def fit(self, clips: list[list[Any]], **_: Any) -> list[np.ndarray]:
         parts = [p for clip in clips for p in clip]
         self.stats = MotionStats.fit(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("diff", "speed", "flow")),
-                                     perspective=self.params.perspective, percentile=self.params.percentile)
+                                     perspective=self.params.perspective)
         return [np.concatenate([self.stats.score(p, self.params.direction_weight) for p in clip]) if clip
                 else np.zeros(0) for clip in clips]
 
