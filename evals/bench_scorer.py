@@ -17,12 +17,10 @@
    `--stages-only` runs this part alone.
 Writes evals/results/bench_scorer.{md,json} (or --name).
 
-On a lent GPU machine (nothing reachable from it; a working tree of at most 64 MiB travels): its Python
-(3.12, torch 2.11) lacks av and pydantic (with pydantic-core, annotated-types, typing-inspection), which
-travel as wheels (`pip download --no-deps --only-binary=:all: --python-version 3.12 --platform
-manylinux_2_28_x86_64 ...`, installed there with `--no-deps --target`), and vadagent installs with
-`pip install --no-deps --no-build-isolation .`; Ped2's JPEG frames (109 MB) travel as one H.264 file per
-clip, decoded back to JPEG frame folders there (the AUCs move a little; the speeds are what the run is for).
+On a lent GPU machine (nothing reachable from it; a working tree of at most 64 MiB travels):
+`python evals/device_kit.py pack --root …` here, then `bash .device/run.sh` there with `.device` carried
+(the wheels its Python lacks, vadagent without dependencies, Ped2 as H.264, this script's full run into
+$OUT; see evals/device_kit.py).
 """
 
 from __future__ import annotations

@@ -172,3 +172,22 @@ def test_label_free_benches_take_another_sites_footage_and_say_what_it_lacks(tmp
         footage_site([folder], None)
     with pytest.raises(UsageError, match="no such video"):
         footage_site([tmp_path / "gone.mp4"], None)
+
+
+def test_ped2_travels_to_a_device_machine_as_h264_and_comes_back_as_its_frame_folders(tmp_path, ped2):
+    """The device kit's round trip on one of Ped2's clips: every frame back, at its size, close to the original."""
+    import cv2
+    import numpy as np
+
+    from vadagent.evals.device_kit import decode, encode
+
+    clip = ped2 / "testing" / "frames" / "01"
+    encode(clip, tmp_path / "01.mp4")
+    count = decode(tmp_path / "01.mp4", tmp_path / "back")
+    originals = sorted(clip.glob("*.jpg"))
+    assert count == len(originals) == len(list((tmp_path / "back").glob("*.jpg")))
+    first = cv2.imread(str(originals[40]), cv2.IMREAD_GRAYSCALE).astype(np.float32)
+    again = cv2.imread(str(tmp_path / "back" / originals[40].name), cv2.IMREAD_GRAYSCALE).astype(np.float32)
+    assert again.shape == first.shape and np.abs(first - again).mean() < 3.0  # gray levels: CRF 17, then JPEG q95
+    # named as Ped2 names them, so the loader reads them as the originals (one label per frame, in order)
+    assert sorted(p.name for p in (tmp_path / "back").glob("*.jpg")) == [p.name for p in originals]
