@@ -6,8 +6,9 @@
    per epoch and inference frames/s for every device present, as a ratio to the CPU in the same run.
 2. End to end (decode + features + tiers), `eval detect` protocol: the default tier set held to
    2 cores (the baseline, in a child process under taskset), then the default set and the set with
-   the learned tier on all cores, and on the GPU when there is one — frame AUC (micro/macro, raw
-   and smoothed), fit seconds, frames/s and the ratio to the baseline.
+   the learned tier on all cores, and on the GPU when there is one, the default set also with its
+   test videos side by side in processes (one per two cores, and one per core) — frame AUC
+   (micro/macro, raw and smoothed), fit seconds, frames/s and the ratio to the baseline.
 3. Where a frame's time goes with the default tiers, stage by stage on every device (decoding,
    decoding with optical flow, each tier's reading and scoring, end to end), so speed work and the
    GPU port start from the costly stage; and end to end three ways, interleaved: clip by clip
@@ -264,9 +265,9 @@ def main() -> None:
     default, learned = ScorerConfig().tiers, ["motion", "objects", "predictor"]
     baseline = pinned_row(args.root, default, BASELINE_CORES)
     end_to_end = [dict(baseline, run=f"{BASELINE_CORES} cores")] if baseline else []
-    workers = default_workers()
-    runs = [(default, "cpu", 1), (default, "cpu", workers), (learned, "cpu", 1)]
-    runs += [(default, gpu, 1), (default, gpu, workers), (learned, gpu, 1)] if gpu else []
+    side_by_side = sorted({default_workers(), usable_cores()})  # a process per two cores, and per core
+    runs = [(default, "cpu", 1), *((default, "cpu", n) for n in side_by_side), (learned, "cpu", 1)]
+    runs += [(default, gpu, 1), *((default, gpu, n) for n in side_by_side), (learned, gpu, 1)] if gpu else []
     for tiers, device, at_once in runs:
         end_to_end.append(dict(detect_row(args.root, tiers, device, at_once), run="all cores"))
         print(end_to_end[-1], flush=True)
