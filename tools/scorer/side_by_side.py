@@ -1,14 +1,14 @@
-"""Videos scored side by side, each in its own process.
+"""Videos scored, and scorers fitted, side by side, each in a process of its own.
 
 One video keeps about 1.7 cores busy however many the machine has: decoding and optical flow run
 ahead in threads, but the tiers read each frame in Python under one interpreter lock. Videos in
-processes of their own add up instead (on Ped2's test clips, two processes on a two-core machine
-scored 1.10–1.29× the frames a second of one, ad hoc; `evals/bench_scorer.py` measures it on every
-machine it runs on). A process loads the scorer from its saved folder (safetensors + JSON, as
-`vadagent score --scorer` does: nothing a user hands over is unpickled; only results come back
-from the processes this module starts) and holds its flow threads to its share of the cores.
-Results come in the order asked for, with the same scores as `Scorer.score` here (a test checks them to the bit),
-and a video's error is raised in its turn.
+processes of their own add up instead (Ped2's test clips on a two-core machine: 362 frames/s two at
+a time against 302 one after another, `evals/results/bench_scorer_stages.md`; `evals/bench_scorer.py`
+measures a many-core machine too). A process loads the scorer from the folder it was saved to
+(safetensors + JSON, as `vadagent score --scorer` does: nothing a user hands over is unpickled; only
+results come back, from the processes this module starts) and holds its flow threads to its share
+of the cores. Results come in the order asked for, with the same scores as `Scorer.score` here (a
+test checks them to the bit), and a video's error is raised in its turn.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from vadagent.tools.scorer.scorer import Progress, ScorerConfig, ScoreResult, SourceSpec
 
 START_TIMEOUT_S = 120.0  # for every worker process to start and import the scorer's modules
-ENDED_ABRUPTLY = "a scoring process ended abruptly while {doing} (out of memory, or killed); fewer workers need less memory"
+ENDED_ABRUPTLY = ("a scoring process ended abruptly while {doing} (out of memory, or killed); fewer workers need "
+                  "less memory")
 _loaded: dict[str, Scorer] = {}  # in a worker process: the scorers it has loaded, by folder
 
 
