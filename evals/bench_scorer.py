@@ -203,11 +203,11 @@ def _timed(work, children: bool = False):
 
 
 def _cpu_seconds(children: bool) -> float:
-    """CPU seconds of this process, and with `children` of its live child processes as well (psutil
-    reads them from /proc: `getrusage` counts children only once they have ended, and a pool's workers
+    """CPU seconds of this process, and with `children` of its child processes as well: those that
+    have ended (`getrusage`) and those still running (psutil reads them from /proc; a pool's workers
     live on between rounds)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    seconds = usage.ru_utime + usage.ru_stime
+    who = [resource.RUSAGE_SELF] + ([resource.RUSAGE_CHILDREN] if children else [])
+    seconds = sum(usage.ru_utime + usage.ru_stime for usage in map(resource.getrusage, who))
     if children:
         import psutil
 
