@@ -9,9 +9,9 @@
    the learned tier on all cores, and on the GPU when there is one, the default set also with its
    test videos side by side in processes (one per two cores, and one per core) — frame AUC
    (micro/macro, raw and smoothed), fit seconds, frames/s and the ratio to the baseline.
-3. Where a frame's time goes with the default tiers, stage by stage on every device (decoding,
+3. Where a frame's time goes with the default tiers, stage by stage on the CPU (decoding,
    decoding with optical flow, each tier's reading and scoring, end to end), so speed work and the
-   GPU port start from the costly stage; and end to end three ways, interleaved: clip by clip
+   GPU port start from the costly stage; and end to end four ways, interleaved: clip by clip
    (`Scorer.score` of each), in turn (`Scorer.score_each`, as `eval detect` scores them: the next
    clip decoded while this one's last frames are read), the same frames as one stream (a camera's
    long recording), and clips scored side by side in processes (one per two cores, at least two).
@@ -246,7 +246,9 @@ def main() -> None:
     data = load_ucsd(args.root)
     gpu = "cuda" if torch.cuda.is_available() else None
     devices = ["cpu"] + ([gpu] if gpu else [])
-    stages = [row for device in devices for row in stage_costs(args.root, device)]
+    # the stages are the CPU's: the default tiers do no GPU work (on the GPU machine's earlier run their rows
+    # read the same on both devices), and a device's time is short (evals/device_kit.py runs all this at once)
+    stages = stage_costs(args.root, "cpu")
     for row in stages:
         print(row, flush=True)
     if args.stages_only:

@@ -2,9 +2,10 @@
 
 One video keeps about 1.7 cores busy however many the machine has: decoding and optical flow run
 ahead in threads, but the tiers read each frame in Python under one interpreter lock. Videos in
-processes of their own add up instead (Ped2's test clips on a two-core machine: 362 frames/s two at
-a time against 302 one after another, `evals/results/bench_scorer_stages.md`; `evals/bench_scorer.py`
-measures a many-core machine too). A process loads the scorer from the folder it was saved to
+processes of their own add up instead: on a two-core machine little is left to add (Ped2's test
+clips, `eval detect`: 1.08–1.14× with two processes; the stage bench within its noise of videos read in
+turn), on a many-core one the processes take the cores one video leaves idle (`evals/bench_scorer.py`
+measures it there). A process loads the scorer from the folder it was saved to
 (safetensors + JSON, as `vadagent score --scorer` does: nothing a user hands over is unpickled; only
 results come back, from the processes this module starts) and holds its flow threads to its share
 of the cores. Results come in the order asked for, with the same scores as `Scorer.score` here (a
