@@ -59,7 +59,9 @@ def _frames(folder: Path) -> list[Path]:
 
 
 def encode(folder: Path, target: Path) -> None:
-    """A clip's frame folder as one H.264 file, every frame kept (gray pictures as 4:2:0)."""
+    """A clip's frame folder as one H.264 file, every frame kept (gray pictures as 4:2:0). Not
+    `tools.synthetic.write_video`: that one is tuned to encode the same from run to run (no lookahead, a
+    keyframe every 2 s), which made Ped2 59 MiB with the wheels, too close to what travels."""
     paths = _frames(folder)
     height, width = cv2.imread(str(paths[0]), cv2.IMREAD_GRAYSCALE).shape
     with av.open(str(target), mode="w") as container:
@@ -74,7 +76,9 @@ def encode(folder: Path, target: Path) -> None:
 
 
 def decode(source: Path, folder: Path) -> int:
-    """An H.264 clip back to a JPEG frame folder (000.jpg, 001.jpg, … as Ped2 names them)."""
+    """An H.264 clip back to a JPEG frame folder (000.jpg, 001.jpg, … as Ped2 names them). Gray by
+    PyAV's conversion: the product's gray scan read these frames 6 gray levels off the originals on
+    average (its luma as stored), where this reads under 3 (the round-trip test)."""
     folder.mkdir(parents=True, exist_ok=True)
     count = 0
     with av.open(str(source)) as container:
