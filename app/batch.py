@@ -7,6 +7,8 @@ leaves a half-written report that looks finished. Videos run concurrently in one
 many at once as the model backend serves (`VLMClient.capacity`) plus one, which is scored while the
 model explains the others; the client's request limit holds across the whole batch. An in-process
 model still loading holds up no scoring: videos are scored meanwhile and wait for it to explain.
+Videos are scored in processes of this machine on four cores or more (`--processes`, app/processes.py),
+on a Ray cluster with `--ray` (app/cluster.py), else in threads of this process.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from vadagent.agents.explain.run import Detection
 from vadagent.app.cluster import RayCluster
 from vadagent.app.job import Job
 from vadagent.app.outputs import Destination, claim_output, destination
+from vadagent.app.processes import ScoringProcesses, default_processes
 from vadagent.app.report_html import write_index_html
 from vadagent.config import Settings, write_run_manifest
+from vadagent.devices import usable_cores
 from vadagent.errors import UsageError, VadagentError
 from vadagent.jsonlio import numbered_jsonl
 from vadagent.tools.index import ReportIndex
@@ -123,7 +127,8 @@ class _Batch:
     console: Console
     names: dict[Path, str]
     inputs: Inputs
-    cluster: RayCluster | None = None  # scoring on Ray workers; explaining stays here, where the VLM is
+    # where videos are scored when not in this process's threads (explaining stays here, where the VLM is)
+    scoring: RayCluster | ScoringProcesses | None = None
     site_scorers: dict[Path, Scorer] = field(default_factory=dict)  # a manifest's scorer folders, loaded once
 
     @property
@@ -132,7 +137,7 @@ class _Batch:
 
     @property
     def video_errors(self) -> tuple[type[BaseException], ...]:
-        return (VadagentError, *(self.cluster.task_errors if self.cluster else ()))
+        return (VadagentError, *(self.scoring.task_errors if self.scoring else ()))
 
     def scorer_of(self, video: Path) -> Scorer | None:
         folder = self.inputs.scorers.get(video)
@@ -144,8 +149,8 @@ class _Batch:
 
     async def detect(self, video: Path) -> tuple[Detection, str | None]:
         scorer = await asyncio.to_thread(self.scorer_of, video)
-        if self.cluster is not None:
-            return await self.cluster.detect(str(video), scorer)
+        if self.scoring is not None:
+            return await self.scoring.detect(str(video), scorer)
         return await asyncio.to_thread(self.job.detect, str(video), scorer)
 
     async def explain_one(self, video: Path) -> bool:
@@ -236,18 +241,21 @@ class _Batch:
 
 def report_command(settings: Settings, folder: Path, output: str, *, vlm: str | None, scorer_dir: Path | None,
                    normal: list[str], taxonomy: str | None, rules_file: Path | None, console: Console,
-                   workers: int | None = None, ray: str | None = None) -> int:
-    """`output`: a folder, or an fsspec URL (reports are staged locally and uploaded as they finish)."""
+                   workers: int | None = None, ray: str | None = None, processes: int | None = None) -> int:
+    """`output`: a folder, or an fsspec URL (reports are staged locally and uploaded as they finish).
+    `processes`: scoring processes of this machine (None: `default_processes`; 0: threads of this one)."""
+    if ray and processes:
+        raise UsageError("--processes is for scoring on this machine; with --ray the cluster's workers score")
     inputs = find_videos(folder)
     target = destination(output)
     with claim_output(target.local):
         return _report(settings, inputs, target, vlm=vlm, scorer_dir=scorer_dir, normal=normal, taxonomy=taxonomy,
-                       rules_file=rules_file, console=console, workers=workers, ray=ray)
+                       rules_file=rules_file, console=console, workers=workers, ray=ray, processes=processes)
 
 
 def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str | None, scorer_dir: Path | None,
             normal: list[str], taxonomy: str | None, rules_file: Path | None, console: Console,
-            workers: int | None, ray: str | None) -> int:
+            workers: int | None, ray: str | None, processes: int | None) -> int:
     output, videos = target.local, inputs.videos
     job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file)
     scorer = _scorer(job, output, scorer_dir, normal, console)
@@ -265,20 +273,26 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
     if "detected" in status.values() and job.client is None:
         finished.add("detected")
     pending = [v for v in videos if not (status[v] in finished and target.has_report(names[v]))]
-    cluster = RayCluster(ray, job, console, cpus=workers) if ray else None
-    # in flight: as many videos as the model serves at once, plus one being scored meanwhile (on a cluster, one
-    # per worker CPU), so the scorer's cores and the model are busy together; the client holds its own request
-    # limit (a server's semaphore, an in-process model's lock), so a video scored ahead waits there, not the model
-    capacity = job.client_load.capacity
-    workers = (cluster.cpus + capacity) if cluster else workers or (capacity + 1 if capacity else 2)  # no VLM: 2
+    processes = min(default_processes(usable_cores()) if processes is None else processes, len(pending))
+    scoring = RayCluster(ray, job, console, cpus=workers) if ray else \
+        ScoringProcesses(job, console, processes) if processes else None
+    # in flight: as many videos as the model serves at once, plus one being scored meanwhile (one per scoring
+    # process, or per worker CPU of a cluster), so the scorer's cores and the model are busy together; the
+    # client holds its own request limit (a server's semaphore, an in-process model's lock), so a video scored
+    # ahead waits there, not the model
+    capacity, scored_at_once = job.client_load.capacity, scoring.cpus if scoring else 1
+    if ray:
+        workers = scoring.cpus + capacity
+    else:
+        workers = workers or (capacity + scored_at_once if capacity else max(2, scored_at_once))  # no VLM: 2
     console.print(f"{len(videos)} video(s): {len(videos) - len(pending)} already done, {len(pending)} to explain, "
                   f"{min(workers, max(len(pending), 1))} at a time", highlight=False)
-    batch = _Batch(job, target, scorer, index, console, names, inputs, cluster)
+    batch = _Batch(job, target, scorer, index, console, names, inputs, scoring)
     try:
         failed = asyncio.run(batch.run(pending, workers))
     finally:
-        if cluster is not None:
-            cluster.close()
+        if scoring is not None:
+            scoring.close()
         rows = index.rows()
         (output / "index.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n", encoding="utf-8")
         write_index_html(output / "index.html", rows)

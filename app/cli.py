@@ -203,12 +203,16 @@ def report(
     ray: Annotated[str | None, typer.Option("--ray", help="Score on Ray: 'local' (a Ray instance on this machine) or "
                                                           "a cluster address (HOST:6379, ray://HOST:10001); needs "
                                                           "the 'ray' extra.")] = None,
+    processes: Annotated[int | None, typer.Option(min=0, help="Processes that score videos on this machine (default: "
+                                                             "one per two cores from four cores; 0: threads of "
+                                                             "this process).")] = None,
 ) -> None:
     """Explain a folder of videos into one report each and an index; rerun to resume."""
     from vadagent.app.batch import report_command
 
     raise typer.Exit(report_command(settings(), folder, output, vlm=vlm, scorer_dir=scorer, normal=normal or [],
-                                    taxonomy=taxonomy, rules_file=rules, console=console, workers=workers, ray=ray))
+                                    taxonomy=taxonomy, rules_file=rules, console=console, workers=workers, ray=ray,
+                                    processes=processes))
 
 
 @app.command()

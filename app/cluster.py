@@ -19,7 +19,7 @@ import os
 from rich.console import Console
 
 from vadagent.agents.explain.run import Detection
-from vadagent.app.job import ClientLoad, Job
+from vadagent.app.job import Job
 from vadagent.config import Settings
 from vadagent.errors import MissingExtraError, UsageError
 from vadagent.rules import RuleSet
@@ -32,8 +32,7 @@ TASK_RETRIES = 2  # a worker that dies mid-video: Ray reruns its task this many 
 def _detect(settings: Settings, taxonomy: Taxonomy, rules: RuleSet, fps: float | None, device: str, video: str,
             scorer: Scorer | None) -> tuple[Detection, str | None]:
     """On a worker: the same `Job.detect` the single-machine batch runs, without a model."""
-    job = Job(settings, taxonomy, rules, client_load=ClientLoad(client=None), device=device, detector=None, fps=fps)
-    return job.detect(video, scorer)
+    return Job.without_model(settings, taxonomy, rules, fps, device).detect(video, scorer)
 
 
 class RayCluster:

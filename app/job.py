@@ -177,6 +177,12 @@ class Job:
         client_load = client_load or start_vlm(settings, vlm, console)
         return cls(settings, chosen_taxonomy, rules, client_load, device, detector, fps)
 
+    @classmethod
+    def without_model(cls, settings: Settings, taxonomy: Taxonomy, rules: RuleSet, fps: float | None,
+                      device: str) -> Job:
+        """The job a scoring worker (a Ray task, a process of this machine) runs `detect` with."""
+        return cls(settings, taxonomy, rules, ClientLoad(client=None), device, detector=None, fps=fps)
+
     @property
     def client(self) -> VLMClient | None:
         """The VLM client (None: no model), once loaded: the first caller waits for a model still loading."""

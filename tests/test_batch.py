@@ -10,6 +10,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 from inprocess import invoke
 
@@ -126,7 +127,8 @@ def test_videos_are_scored_while_an_in_process_model_loads(tmp_path, tiny_vlm, s
     monkeypatch.setattr(job_module, "load_vlm", held_load)
     monkeypatch.setattr(job_module, "detect_video", detect_then_release)
     out = tmp_path / "out"
-    result = invoke("report", folder, "-o", out, "--scorer", tmp_path / "scorer", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}")
+    result = invoke("report", folder, "-o", out, "--scorer", tmp_path / "scorer", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}",
+                    "--processes", 0)  # scored in this process's threads, where detect_video is held
     assert result.returncode == 0, result.stderr
     assert order == ["scoring", "loaded"]
     assert VideoReport.model_validate_json((out / "clip" / "report.json").read_text()).usage.calls >= 1
@@ -145,7 +147,7 @@ def test_videos_run_concurrently_within_the_servers_capacity(tmp_path, synthetic
     out = tmp_path / "out"
     try:
         result = invoke("report", folder, "-o", out, "--normal", synthetic_normal,
-                        "--vlm", f"openai:m@http://127.0.0.1:{server.server_address[1]}/v1",
+                        "--vlm", f"openai:m@http://127.0.0.1:{server.server_address[1]}/v1", "--processes", 0,
                         *(["--workers", workers] if workers else []), env={"VADAGENT_VLM__CONCURRENCY": str(concurrency)})
     finally:
         server.shutdown()
@@ -226,3 +228,68 @@ def test_a_jsonl_manifest_names_site_scorers_and_reports_publish_to_an_fsspec_ur
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"video": "videos/a.mp4", "scorrer": "x"}) + "\n")
     assert invoke("report", bad, "-o", tmp_path / "o").returncode == 2
+
+
+def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_retried_once(
+        tmp_path, synthetic_normal, synthetic_anomalous, monkeypatch):
+    """`--processes 2` writes the scores and candidates `--processes 0` (threads) does, and a broken
+    file fails alone there too. A scoring process killed mid-video: the pool starts again and the
+    video is scored there; killed again past the retries, it fails with one line."""
+    import asyncio
+
+    from rich.console import Console
+    from servers import free_port
+
+    from vadagent.app import processes as processes_module
+    from vadagent.app.job import Job
+    from vadagent.app.processes import ScoringProcesses
+    from vadagent.config import Settings
+    from vadagent.errors import VadagentError
+    from vadagent.rules import default_rules
+    from vadagent.taxonomy import load_taxonomy
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    render_clip(ClipSpec(seconds=6, seed=50, anomalies=[("fast", 2.5)]), folder / "clip0.mp4")
+    (folder / "clip1.mp4").write_bytes(Path(synthetic_anomalous[0]).read_bytes())
+    (folder / "broken.mp4").write_bytes(b"not a video at all")
+    scorer = Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(select=False))
+    scorer.save(tmp_path / "scorer")
+    closed = f"openai:m@http://127.0.0.1:{free_port()}/v1"  # detection only: no model
+    runs = {n: invoke("report", folder, "-o", tmp_path / f"out{n}", "--scorer", tmp_path / "scorer", "--vlm", closed,
+                      "--processes", n, env={"VADAGENT_VLM__MAX_RETRIES": "0"}) for n in (0, 2)}
+    assert "scoring in 2 process(es)" in runs[2].stderr and "process(es)" not in runs[0].stderr
+    for n, run in runs.items():
+        assert run.returncode == 1, run.stderr  # broken.mp4 failed, alone
+        rows = {Path(r["source"]).name: r for r in json.loads((tmp_path / f"out{n}" / "index.json").read_text())}
+        assert rows["broken.mp4"]["status"] == "failed" and "not a readable video" in rows["broken.mp4"]["error"]
+        assert rows["clip0.mp4"]["status"] == rows["clip1.mp4"]["status"] == "detected"
+    for name in ("clip0", "clip1"):
+        assert (tmp_path / "out0" / name / "scores.csv").read_bytes() == (tmp_path / "out2" / name / "scores.csv").read_bytes()
+        candidates = [VideoReport.model_validate_json((tmp_path / f"out{n}" / name / "report.json").read_text()).scorer
+                      for n in (0, 2)]
+        assert candidates[0].candidates == candidates[1].candidates
+    assert invoke("report", folder, "-o", tmp_path / "o", "--ray", "local", "--processes", 2).returncode == 2
+
+    settings = Settings()
+    job = Job.without_model(settings, load_taxonomy(settings.taxonomy), default_rules(), None, "cpu")
+    here, _ = job.detect(str(synthetic_anomalous[0]), scorer)
+
+    async def killed_while_scoring(scoring: ScoringProcesses):
+        started = asyncio.ensure_future(scoring.detect(str(synthetic_anomalous[0]), scorer))
+        await asyncio.sleep(0.5)  # submitted: the pool's process has the video
+        for worker in list(scoring._pool._pool._processes.values()):
+            worker.kill()
+        return await started
+
+    scoring = ScoringProcesses(job, Console(stderr=True), 1)
+    try:
+        first = scoring._pool
+        detection, _ = asyncio.run(killed_while_scoring(scoring))  # retried on the pool started again
+        assert scoring._pool is not first
+        assert np.array_equal(detection.scored.scores, here.scored.scores)
+        monkeypatch.setattr(processes_module, "RETRIES", 0)
+        with pytest.raises(VadagentError, match="ended abruptly while scoring .*clip"):
+            asyncio.run(killed_while_scoring(scoring))
+    finally:
+        scoring.close()

@@ -18,12 +18,12 @@ import multiprocessing
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from vadagent.devices import usable_cores
 from vadagent.errors import VadagentError
@@ -34,9 +34,10 @@ if TYPE_CHECKING:
     from vadagent.tools.scorer.scorer import Progress, ScorerConfig, ScoreResult, SourceSpec
 
 START_TIMEOUT_S = 120.0  # for every worker process to start and import the scorer's modules
-ENDED_ABRUPTLY = ("a scoring process ended abruptly while {doing} (out of memory, or killed); fewer workers need "
+ENDED_ABRUPTLY = ("a scoring process ended abruptly while {doing} (out of memory, or killed); fewer processes need "
                   "less memory")
 _loaded: dict[str, Scorer] = {}  # in a worker process: the scorers it has loaded, by folder
+T = TypeVar("T")
 
 
 def _start_worker(threads: int, started: threading.Barrier) -> None:
@@ -48,10 +49,15 @@ def _nothing() -> None:
     """A task that makes the pool start a process (it starts one per task while none is idle)."""
 
 
-def _score_saved(folder: str, video: str, folder_fps: float, device: str) -> ScoreResult:
-    if folder not in _loaded:
+def _with_saved(function: Callable[..., T], folder: str | None, args: tuple) -> T:
+    """In a worker: `function(the scorer saved in folder, or None, *args)`."""
+    if folder is not None and folder not in _loaded:
         _loaded[folder] = Scorer.load(folder)
-    return _loaded[folder].score(video, folder_fps=folder_fps, device=device)
+    return function(_loaded[folder] if folder is not None else None, *args)
+
+
+def _score(scorer: Scorer, video: str, folder_fps: float, device: str) -> ScoreResult:
+    return scorer.score(video, folder_fps=folder_fps, device=device)
 
 
 def _fit_saved(footage: list[SourceSpec], config: ScorerConfig, folder_fps: float, device: str, folder: str) -> str:
@@ -131,18 +137,29 @@ class SideBySide:
     def score(self, jobs: Sequence[tuple[Scorer, str | Path]], *, folder_fps: float = 25.0, device: str = "cpu",
               progress: Progress | None = None) -> Iterator[ScoreResult]:
         """Each (scorer, video)'s `ScoreResult`, in the order given."""
-        futures = [self._submit(_score_saved, self._folder(scorer), str(video), folder_fps, device)
+        futures = [self._submit(_with_saved, _score, self._folder(scorer), (str(video), folder_fps, device))
                    for scorer, video in jobs]
         for done, result in enumerate(self._in_order(futures, [f"scoring {video}" for _, video in jobs]), 1):
             yield result
             if progress:
                 progress("scoring videos side by side", done, len(futures))
 
-    def _submit(self, *call: object) -> Future:
+    def run(self, function: Callable[..., T], scorer: Scorer | None, *args: object) -> Future[T]:
+        """`function(scorer, *args)` in one of the processes, the scorer loaded there from the folder it
+        was saved to (None stays None). `function` is a module's own, as the processes import it by name.
+        A process that ended abruptly breaks the pool: the future's error, or this call's, is then
+        `BrokenProcessPool` (`fit` and `score` say it in one line)."""
+        return self._executor.submit(_with_saved, function, None if scorer is None else self._folder(scorer), args)
+
+    @property
+    def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             raise RuntimeError("SideBySide is used as a context manager (with SideBySide(n) as pool: ...)")
+        return self._pool
+
+    def _submit(self, *call: object) -> Future:
         try:
-            return self._pool.submit(*call)
+            return self._executor.submit(*call)
         except BrokenProcessPool:
             raise VadagentError(ENDED_ABRUPTLY.format(doing="waiting for work")) from None
 
