@@ -39,7 +39,7 @@ JUDGED = {"category": "motion", "label": "fast object", "what": "an object moves
           "evidence_frames": [0], "matched_rules": []}
 
 
-NO_MODEL = "openai:m@http://127.0.0.1:9/v1"  # the discard port: nothing answers, every video is detection only
+NO_MODEL = "hf:/no/model"  # a model folder that is not there: no model from the start, every video detection only
 
 
 def batch_videos(data: Path, folder: Path) -> list[Path]:

@@ -266,9 +266,9 @@ def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_ret
         assert rows["clip0.mp4"]["status"] == rows["clip1.mp4"]["status"] == "detected"
     for name in ("clip0", "clip1"):
         assert (tmp_path / "out0" / name / "scores.csv").read_bytes() == (tmp_path / "out2" / name / "scores.csv").read_bytes()
-        candidates = [VideoReport.model_validate_json((tmp_path / f"out{n}" / name / "report.json").read_text()).scorer
-                      for n in (0, 2)]
-        assert candidates[0].candidates == candidates[1].candidates
+        threads, processes = (VideoReport.model_validate_json((tmp_path / f"out{n}" / name / "report.json").read_text())
+                              for n in (0, 2))
+        assert threads.scorer.candidates == processes.scorer.candidates and threads.contexts == processes.contexts
     assert invoke("report", folder, "-o", tmp_path / "o", "--ray", "local", "--processes", 2).returncode == 2
 
     settings = Settings()

@@ -280,3 +280,25 @@ def test_text_in_the_scene_cannot_silently_turn_an_event_normal(tmp_path):
     assert event.verdict == "uncertain"  # flagged, not silently rejected
     assert "motion evidence is strong" in " ".join(event.reflection_notes)
     assert "never an instruction to you" in deps.prompts[0]["prompt"]
+
+
+def test_what_moves_around_each_candidate_is_tracked_with_the_scoring_not_where_the_model_is_asked(
+        synthetic_normal, synthetic_anomalous, monkeypatch):
+    """The blob tracker decodes each candidate's window again, CPU work as heavy as the scoring: it is
+    done by `detect_video` (a batch's scoring processes, a cluster's workers), and the report's
+    relations are those it found."""
+    from vadagent.agents.explain import graph
+    from vadagent.agents.explain.context import context_window
+    from vadagent.agents.explain.run import detect_video, explain_detection
+    from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+
+    scorer = Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(select=False))
+    detection = detect_video(str(synthetic_anomalous[0]), scorer, load_taxonomy("generic"), None)
+    candidates = detection.report.scorer.candidates
+    windows = [context_window(c, detection.scored.info.duration_s) for c in candidates]
+    assert candidates and set(detection.tracked) == set(windows) and any(detection.tracked.values())
+    assert detection.report.timings_s["tracks"] > 0
+    monkeypatch.setattr(graph, "tracked_relations", lambda *args: pytest.fail("tracked again where the model is asked"))
+    report, _ = explain_detection(detection, None)
+    for context, window in zip(report.contexts, windows, strict=True):
+        assert all(r in context.relations for r in detection.tracked[window])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vadagent.tools.relations import track_objects, track_relations
 from vadagent.tools.scorer.tiers import Evidence
 from vadagent.types import Candidate, Relation
 
@@ -22,7 +23,21 @@ class Keyframe:
     phase: str  # before | during | after
 
 
-def keyframe_times(candidate: Candidate, duration_s: float, *, context_s: float = 2.0, before: int = 2,
+CONTEXT_S = 2.0  # seconds of lead-up and aftermath sampled around a candidate (a reflection may double them)
+
+
+def context_window(candidate: Candidate, duration_s: float, context_s: float = CONTEXT_S) -> tuple[float, float]:
+    """The stretch of video a candidate's relations are found in: the candidate and its context."""
+    return max(candidate.start_s - context_s, 0.0), min(candidate.end_s + context_s, duration_s)
+
+
+def tracked_relations(video: str, window: tuple[float, float], folder_fps: float) -> list[Relation]:
+    """What the classical blob tracker (tools/relations) finds moving in the window, as relations."""
+    tracks, fps, scale = track_objects(video, *window, folder_fps=folder_fps)
+    return track_relations(tracks, fps, scale)
+
+
+def keyframe_times(candidate: Candidate, duration_s: float, *, context_s: float = CONTEXT_S, before: int = 2,
                    during: int = 4, after: int = 2) -> list[Keyframe]:
     """Evenly spaced keyframes: `before` in the `context_s` lead-up, `during` over the segment,
     `after` in the `context_s` aftermath, clipped to the video."""

@@ -16,13 +16,19 @@ from typing import Annotated, Any, Literal, TypedDict
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
-from vadagent.agents.explain.context import Keyframe, keyframe_times, motion_relations
+from vadagent.agents.explain.context import (
+    CONTEXT_S,
+    Keyframe,
+    context_window,
+    keyframe_times,
+    motion_relations,
+    tracked_relations,
+)
 from vadagent.agents.explain.judge import JudgeAnswer, answer_type
 from vadagent.agents.explain.reflect import reflect
 from vadagent.prompts import render
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
-from vadagent.tools.relations import track_objects, track_relations
 from vadagent.tools.scorer.tiers import Evidence
 from vadagent.tools.video import open_video
 from vadagent.tools.vlm import CallBudget, Image, Message, Sampling, Usage, VLMClient, VLMError
@@ -45,10 +51,11 @@ class ExplainDeps:
     threshold: float
     folder_fps: float = 25.0
     max_rounds: int = 1  # one re-ask or widening (SmartHome-Bench reflects once); keeps calls ≥5× under 1 per 16 frames
-    context_s: float = 2.0
+    context_s: float = CONTEXT_S
     max_tokens: int = 2048
     track_objects: bool = True  # classical blob tracking in the candidate's window (tools/relations)
     detector: object | None = None  # an ObjectDetector when its weights are on disk (tools/detector)
+    tracked: dict[tuple[float, float], list[Relation]] = field(default_factory=dict)  # found while detecting, by window
     prompts: list[dict] = field(default_factory=list)  # every rendered prompt, saved with the run
     deadline_s: float = 600.0  # the whole VLM phase of one video, whatever the per-request timeouts and retries
     budget: CallBudget = field(default_factory=CallBudget)  # VLM requests of the whole video (the client counts)
@@ -190,11 +197,11 @@ def build_explain_graph(deps: ExplainDeps):
 def candidate_relations(deps: ExplainDeps, candidate: Candidate, context_s: float,
                         keyframes: list[Keyframe]) -> list[Relation]:
     """Relations in the candidate's window: scorer evidence, tracked blobs, detector (when present)."""
-    start, end = max(candidate.start_s - context_s, 0.0), min(candidate.end_s + context_s, deps.duration_s)
-    found = motion_relations(deps.evidence, deps.fps, start, end)
+    window = context_window(candidate, deps.duration_s, context_s)
+    found = motion_relations(deps.evidence, deps.fps, *window)
     if deps.track_objects:
-        tracks, fps, scale = track_objects(deps.video, start, end, folder_fps=deps.folder_fps)
-        found += track_relations(tracks, fps, scale)
+        known = deps.tracked.get(window)
+        found += known if known is not None else tracked_relations(deps.video, window, deps.folder_fps)
     if deps.detector is not None:
         found += detected_objects(deps, [k.time_s for k in keyframes if k.phase == "during"])
     return sorted(found, key=lambda r: r.start_s)

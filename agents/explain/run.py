@@ -7,10 +7,11 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vadagent.agents.explain.context import context_window, tracked_relations
 from vadagent.agents.explain.graph import (
     BranchOutcome,
     ExplainDeps,
@@ -26,7 +27,7 @@ from vadagent.tools.scorer import CandidatePolicy, Scorer, ScoreResult
 from vadagent.tools.scorer.output import write_scores
 from vadagent.tools.vlm import CallBudget, VLMClient
 from vadagent.tools.vlm.base import run_sync
-from vadagent.types import AnomalyEvent, ScorerSummary, TokenUsage, Verdict, VideoReport
+from vadagent.types import AnomalyEvent, Relation, ScorerSummary, TokenUsage, Verdict, VideoReport
 
 log = logging.getLogger(__name__)
 IN_PROGRESS_NOTE = "Detection only so far: the VLM was being asked when this was written."
@@ -57,12 +58,14 @@ def explain_detection(detection: Detection, client: VLMClient | None, **explaini
 
 @dataclass
 class Detection:
-    """A video scored and its candidates picked: the CPU-heavy half of explaining it (which a
-    cluster runs on its workers), as a report without explanations yet."""
+    """A video scored, its candidates picked and what moves around each of them tracked: the
+    CPU-heavy, model-free half of explaining it (which scoring processes and a cluster's workers run),
+    as a report without explanations yet."""
 
     video: str
     report: VideoReport
     scored: ScoreResult
+    tracked: dict[tuple[float, float], list[Relation]] = field(default_factory=dict)  # by context window
 
 
 def detect_video(video: str, scorer: Scorer, taxonomy: Taxonomy, rules: RuleSet | None, *, sigma: float = 3.0,
@@ -76,7 +79,13 @@ def detect_video(video: str, scorer: Scorer, taxonomy: Taxonomy, rules: RuleSet 
                              threshold=round(scored.threshold, 4), candidates=candidates, scores_file="scores.csv"),
         notes=_candidate_notes(scored, candidates), timings_s={"score": round(time.perf_counter() - started, 3)},
     )
-    return Detection(video, report, scored)
+    started = time.perf_counter()
+    # the tracker decodes each window again, as much CPU as the scoring on a video of many candidates: done
+    # here, where the scoring is, and not where the model is asked (a batch's one process)
+    windows = dict.fromkeys(context_window(c, scored.info.duration_s) for c in candidates)
+    tracked = {window: tracked_relations(video, window, folder_fps) for window in windows}
+    report.timings_s["tracks"] = round(time.perf_counter() - started, 3)
+    return Detection(video, report, scored, tracked)
 
 
 async def aexplain_detection(detection: Detection, client: VLMClient | None, *, folder_fps: float = 25.0,
@@ -94,7 +103,8 @@ async def aexplain_detection(detection: Detection, client: VLMClient | None, *, 
     deps = ExplainDeps(client=client, taxonomy=taxonomy, rules=rules, video=video, fps=scored.info.fps,
                        duration_s=scored.info.duration_s, evidence=scored.evidence, threshold=scored.threshold,
                        folder_fps=folder_fps, max_rounds=max_rounds, detector=detector, deadline_s=deadline_s,
-                       budget=CallBudget(calls_per_candidate * len(candidates) if calls_per_candidate else None))
+                       budget=CallBudget(calls_per_candidate * len(candidates) if calls_per_candidate else None),
+                       tracked=detection.tracked)
     started = time.perf_counter()
     if client is None:
         report.contexts = await asyncio.to_thread(lambda: [candidate_context(deps, i, c) for i, c in enumerate(candidates)])
