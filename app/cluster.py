@@ -1,7 +1,7 @@
 """`vadagent report … --ray ADDRESS`: a batch's scoring on a Ray cluster.
 
-The split follows the resources: scoring a video (decode, motion features, the tiers; the CPU- or
-GPU-heavy half) runs as a Ray task that asks for a CPU (or a GPU when the scorer uses one); the
+The split follows the resources: scoring a video (decode, motion features, the tiers, the tracking
+around each candidate; the CPU- or GPU-heavy half) runs as a Ray task that asks for a CPU (or a GPU when the scorer uses one); the
 explaining (keyframes, relations, VLM calls) runs on the driver, where the VLM servers are
 reachable and one client (one endpoint pool) bounds the requests of the whole batch. The scorer
 travels once through Ray's object store, not re-fitted per worker; the driver alone writes the
@@ -32,7 +32,7 @@ TASK_RETRIES = 2  # a worker that dies mid-video: Ray reruns its task this many 
 def _detect(settings: Settings, taxonomy: Taxonomy, rules: RuleSet, fps: float | None, device: str, video: str,
             scorer: Scorer | None) -> tuple[Detection, str | None]:
     """On a worker: the same `Job.detect` the single-machine batch runs, without a model."""
-    return Job.without_model(settings, taxonomy, rules, fps, device).detect(video, scorer)
+    return Job.without_model(settings, taxonomy, rules, fps, device).detect(video, scorer, track=True)
 
 
 class RayCluster:

@@ -220,14 +220,15 @@ class Job:
         detection = detect_video(video, scorer, self.taxonomy, self.rules, **self._detecting())
         return explain_detection(detection, self.client, **self._explaining(prompts, on_detected))
 
-    def detect(self, video: str, scorer: Scorer | None) -> tuple[Detection, str | None]:
-        """Score a video and pick its candidates (CPU work, no model); without a scorer, one is fitted
-        on the video's opening, and the note says so."""
+    def detect(self, video: str, scorer: Scorer | None, *, track: bool = False) -> tuple[Detection, str | None]:
+        """Score a video and pick its candidates (CPU work, no model), with `track` also what moves around
+        each (where this runs apart from the model); without a scorer, one is fitted on the video's opening,
+        and the note says so."""
         if scorer is None:
             scorer, note = self.fit_on_opening(video)
         else:
             note = scorer_note(scorer)
-        return detect_video(video, scorer, self.taxonomy, self.rules, **self._detecting()), note
+        return detect_video(video, scorer, self.taxonomy, self.rules, track=track, **self._detecting()), note
 
     async def aexplain_detection(self, detection: Detection, prompts: list[dict]) -> tuple[VideoReport, ScoreResult]:
         return await aexplain_detection(detection, await self.client_load.aresult(), **self._explaining(prompts, None))

@@ -38,7 +38,7 @@ def default_processes(cores: int) -> int:
 def _detect(scorer: Scorer | None, settings: Settings, taxonomy: Taxonomy, rules: RuleSet, fps: float | None,
             device: str, video: str) -> tuple[Detection, str | None]:
     """In a process: the same `Job.detect` the batch runs in its threads, without a model."""
-    return Job.without_model(settings, taxonomy, rules, fps, device).detect(video, scorer)
+    return Job.without_model(settings, taxonomy, rules, fps, device).detect(video, scorer, track=True)
 
 
 class ScoringProcesses:

@@ -58,18 +58,20 @@ def explain_detection(detection: Detection, client: VLMClient | None, **explaini
 
 @dataclass
 class Detection:
-    """A video scored, its candidates picked and what moves around each of them tracked: the
-    CPU-heavy, model-free half of explaining it (which scoring processes and a cluster's workers run),
-    as a report without explanations yet."""
+    """A video scored, its candidates picked and, where it is detected apart from the model, what moves
+    around each of them tracked: the CPU-heavy, model-free half of explaining it (which a batch's scoring
+    processes and a cluster's workers run), as a report without explanations yet."""
 
     video: str
     report: VideoReport
     scored: ScoreResult
-    tracked: dict[tuple[float, float], list[Relation]] = field(default_factory=dict)  # by context window
+    tracked: dict[tuple[float, float], list[Relation]] = field(default_factory=dict)  # by context window; {}: not yet
 
 
 def detect_video(video: str, scorer: Scorer, taxonomy: Taxonomy, rules: RuleSet | None, *, sigma: float = 3.0,
-                 policy: CandidatePolicy | None = None, folder_fps: float = 25.0, device: str = "cpu") -> Detection:
+                 policy: CandidatePolicy | None = None, folder_fps: float = 25.0, device: str = "cpu",
+                 track: bool = False) -> Detection:
+    """Score, pick candidates and, with `track`, find what moves around each (see `Detection`)."""
     started = time.perf_counter()
     scored = scorer.score(video, folder_fps=folder_fps, device=device)
     candidates = scored.candidates(policy, sigma)
@@ -79,9 +81,14 @@ def detect_video(video: str, scorer: Scorer, taxonomy: Taxonomy, rules: RuleSet 
                              threshold=round(scored.threshold, 4), candidates=candidates, scores_file="scores.csv"),
         notes=_candidate_notes(scored, candidates), timings_s={"score": round(time.perf_counter() - started, 3)},
     )
+    if not track:
+        return Detection(video, report, scored)
+    # the tracker decodes each window again, as much CPU as the scoring on a video of many candidates. Where
+    # detection runs apart from the model (a batch's scoring processes, a cluster's workers) it is done there,
+    # or the one process that asks the model would do it for every video; in that process itself it is left to
+    # the graph, where it overlaps the model's calls candidate by candidate (done here, a batch scored in threads
+    # took longer in 5 of 6 interleaved pairs on 2 cores, 0.97-1.25x; ad hoc, release 31)
     started = time.perf_counter()
-    # the tracker decodes each window again, as much CPU as the scoring on a video of many candidates: done
-    # here, where the scoring is, and not where the model is asked (a batch's one process)
     windows = dict.fromkeys(context_window(c, scored.info.duration_s) for c in candidates)
     tracked = {window: tracked_relations(video, window, folder_fps) for window in windows}
     report.timings_s["tracks"] = round(time.perf_counter() - started, 3)
