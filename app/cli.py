@@ -16,6 +16,7 @@ from rich.table import Table
 
 from vadagent.config import Settings, load_settings
 from vadagent.errors import UsageError, VadagentError
+from vadagent.logs import setup_logging
 
 app = typer.Typer(
     name="vadagent", help="Find anomalies in video and explain them.", no_args_is_help=True,
@@ -74,7 +75,7 @@ def _root(
     State.config_file = config
     State.settings = load_settings(config, quiet=True if quiet else None)  # a bad config fails every command
     level = logging.WARNING if quiet or verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+    setup_logging(level)
     if verbose == 0:  # transformers' own weight-loading bars are noise in a CLI
         # said through huggingface_hub, whose setting transformers reads when imported: importing
         # transformers here (and torch with it) cost every command 5 to 10 s, model or not

@@ -293,3 +293,27 @@ def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_ret
             asyncio.run(killed_while_scoring(scoring))
     finally:
         scoring.close()
+
+
+def test_ctrl_c_stops_a_batch_scored_in_processes_at_once_and_quietly(tmp_path, robbery):
+    """A terminal's Ctrl-C reaches the whole process group, the scoring processes included: the batch
+    ends at once with 130, without a traceback from each process."""
+    import os
+
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "a.mp4").write_bytes(robbery.read_bytes())  # 91 s: still being scored when the key is pressed
+    render_clip(ClipSpec(seconds=3, seed=60), tmp_path / "videos" / "b.mp4")  # done by then: its process waits idle
+    batch = subprocess.Popen([VADAGENT, "report", str(tmp_path / "videos"), "-o", str(tmp_path / "out"),
+                              "--vlm", "hf:/no/model", "--processes", "2"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    said = ""
+    while "b.mp4:" not in said:
+        line = batch.stderr.readline()
+        assert line, f"the batch ended before b.mp4 was done: {said}"
+        said += line
+    pressed = time.monotonic()
+    os.killpg(batch.pid, signal.SIGINT)
+    rest = batch.stderr.read()
+    assert batch.wait(timeout=60) == 130
+    assert time.monotonic() - pressed < 10  # not after the videos' scoring (about 10 s each here)
+    assert "Traceback" not in said + rest and "KeyboardInterrupt" not in rest

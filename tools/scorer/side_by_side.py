@@ -14,7 +14,9 @@ test checks them to the bit), and a video's error is raised in its turn.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import signal
 import tempfile
 import threading
 import time
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from vadagent.devices import usable_cores
 from vadagent.errors import VadagentError
+from vadagent.logs import setup_logging
 from vadagent.tools.scorer.frames import hold_threads
 from vadagent.tools.scorer.scorer import Scorer
 
@@ -40,7 +43,11 @@ _loaded: dict[str, Scorer] = {}  # in a worker process: the scorers it has loade
 T = TypeVar("T")
 
 
-def _start_worker(threads: int, started: threading.Barrier) -> None:
+def _start_worker(threads: int, started: threading.Barrier, log_level: int) -> None:
+    # a terminal's Ctrl-C reaches the whole process group: the parent stops the work and says so, and a
+    # worker ends without a traceback of its own (the interpreter's handler would print one per process)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    setup_logging(log_level)  # a spawned process starts with no logging set up
     hold_threads(threads)  # this module and the scorer's are imported by now: the process is ready
     started.wait(START_TIMEOUT_S)
 
@@ -88,9 +95,9 @@ class SideBySide:
         clock = time.perf_counter()
         context = multiprocessing.get_context("spawn")  # not fork: this process already runs flow threads
         started = context.Barrier(self.workers + 1)
-        threads = max(1, usable_cores() // self.workers)
+        threads, log_level = max(1, usable_cores() // self.workers), logging.getLogger().getEffectiveLevel()
         self._pool = self._stack.enter_context(ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_start_worker, initargs=(threads, started)))
+            self.workers, mp_context=context, initializer=_start_worker, initargs=(threads, started, log_level)))
         waiting = [self._pool.submit(_nothing) for _ in range(self.workers)]
         try:
             started.wait(START_TIMEOUT_S)
