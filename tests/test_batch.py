@@ -303,8 +303,11 @@ def test_ctrl_c_stops_a_batch_scored_in_processes_at_once_and_quietly(tmp_path, 
     (tmp_path / "videos").mkdir()
     (tmp_path / "videos" / "a.mp4").write_bytes(robbery.read_bytes())  # 91 s: still being scored when the key is pressed
     render_clip(ClipSpec(seconds=3, seed=60), tmp_path / "videos" / "b.mp4")  # done by then: its process waits idle
-    batch = subprocess.Popen([VADAGENT, "report", str(tmp_path / "videos"), "-o", str(tmp_path / "out"),
-                              "--vlm", "hf:/no/model", "--processes", "2"],
+    # started as a terminal's foreground job is: SIGINT at its default (a test run in the background, as CI's
+    # may be, has it ignored, which a program inherits and Python then keeps)
+    as_foreground = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+    batch = subprocess.Popen([sys.executable, "-c", as_foreground, VADAGENT, "report", str(tmp_path / "videos"),
+                              "-o", str(tmp_path / "out"), "--vlm", "hf:/no/model", "--processes", "2"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     said = ""
     while "b.mp4:" not in said:

@@ -9,7 +9,8 @@ measures it there). A process loads the scorer from the folder it was saved to
 (safetensors + JSON, as `vadagent score --scorer` does: nothing a user hands over is unpickled; only
 results come back, from the processes this module starts) and holds its flow threads to its share
 of the cores. Results come in the order asked for, with the same scores as `Scorer.score` here (a
-test checks them to the bit), and a video's error is raised in its turn.
+test checks them to the bit), and a video's error is raised in its turn. `run` hands a process any
+function of a scorer (`vadagent report`'s detection, app/processes.py).
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ T = TypeVar("T")
 
 
 def _start_worker(threads: int, started: threading.Barrier, log_level: int) -> None:
-    # a terminal's Ctrl-C reaches the whole process group: the parent stops the work and says so, and a
-    # worker ends without a traceback of its own (the interpreter's handler would print one per process)
+    # a terminal's Ctrl-C reaches the whole process group: the parent stops the work, and a worker ends
+    # without a traceback of its own (the interpreter's handler would print one per process)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     setup_logging(log_level)  # a spawned process starts with no logging set up
     hold_threads(threads)  # this module and the scorer's are imported by now: the process is ready
