@@ -1,8 +1,8 @@
 """`vadagent report … --ray ADDRESS`: a batch's scoring on a Ray cluster.
 
 The split follows the resources: scoring a video (decode, motion features, the tiers, the tracking
-around each candidate; the CPU- or GPU-heavy half) runs as a Ray task that asks for a CPU (or a GPU when the scorer uses one); the
-explaining (keyframes, relations, VLM calls) runs on the driver, where the VLM servers are
+around each candidate; the CPU- or GPU-heavy half) runs as a Ray task that asks for a CPU (or a GPU
+when the scorer uses one); the explaining (keyframes, relations, VLM calls) runs on the driver, where the VLM servers are
 reachable and one client (one endpoint pool) bounds the requests of the whole batch. The scorer
 travels once through Ray's object store, not re-fitted per worker; the driver alone writes the
 reports and the index, so a rerun after any crash skips what is finished. A worker that dies is

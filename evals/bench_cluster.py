@@ -39,6 +39,7 @@ JUDGED = {"category": "motion", "label": "fast object", "what": "an object moves
           "evidence_frames": [0], "matched_rules": []}
 
 
+VADAGENT = str(Path(sys.executable).with_name("vadagent"))
 NO_MODEL = "hf:/no/model"  # a model folder that is not there: no model from the start, every video detection only
 
 
@@ -67,7 +68,7 @@ def batch_videos(data: Path, folder: Path) -> list[Path]:
 
 def run_batch(folder: Path, out: Path, spec: str, extra: list[str], env: dict[str, str] | None = None) -> float:
     """Seconds `report` took; it must succeed (exit 0), or only detect (exit 3) where no model answers."""
-    command = [str(Path(sys.executable).with_name("vadagent")), "-q", "report", str(folder), "-o", str(out),
+    command = [VADAGENT, "-q", "report", str(folder), "-o", str(out),
                "--vlm", spec, *extra]
     with Timer() as timer:
         result = subprocess.run(command, capture_output=True, text=True,
@@ -101,8 +102,8 @@ def main() -> None:
         videos = batch_videos(args.data, scratch / "videos")
         seconds = sum(_duration(v) for v in videos)
         scorer = scratch / "scorer"
-        subprocess.run([str(Path(sys.executable).with_name("vadagent")), "-q", "fit",
-                        f"{args.data / 'clips' / 'robbery.mp4'}#t=0,10", "-o", str(scorer)], check=True)
+        subprocess.run([VADAGENT, "-q", "fit", f"{args.data / 'clips' / 'robbery.mp4'}#t=0,10", "-o", str(scorer)],
+                       check=True)
         spec = "vllm:m@" + ",".join(urls)
         one_at_a_time = {"VADAGENT_VLM__CONCURRENCY": "1"}  # a backend that serves one request at a time
         setups = (
