@@ -266,6 +266,10 @@ def watch(
     queue: Annotated[int, typer.Option(min=1, help="Moments that may wait for the VLM, all cameras together.")] = 8,
     keep_days: Annotated[float | None, typer.Option(min=0, help="Delete clips and keyframes older than this.")] = None,
     max_gb: Annotated[float | None, typer.Option(min=0, help="Keep clips and keyframes under this size.")] = None,
+    processes: Annotated[int | None, typer.Option(min=0, help="Processes that read and score the cameras (default: "
+                                                             "with two cameras or more, one per two cores, at least "
+                                                             "two, at most one per camera; 0: threads of this "
+                                                             "process).")] = None,
 ) -> None:
     """Score live cameras as frames arrive; explain and record what they flag (Ctrl-C stops cleanly)."""
     from vadagent.app.watch import WatchOptions, watch_command
@@ -273,7 +277,7 @@ def watch(
     options = WatchOptions(before_s=before_s, after_s=after_s, queue_size=queue, webhook=webhook, realtime=realtime,
                            loop=loop, keep_days=keep_days, max_gb=max_gb)
     raise typer.Exit(watch_command(settings(), sources, output, scorer_dir=scorer, vlm=vlm, taxonomy=taxonomy,
-                                   rules_file=rules, options=options, console=console))
+                                   rules_file=rules, options=options, console=console, processes=processes))
 
 
 @app.command()

@@ -1,11 +1,13 @@
 """`vadagent watch SOURCE...`: score live cameras as frames arrive and explain what they flag.
 
-Per camera, a reader thread decodes the stream (reopening it with back-off when it stalls or
-drops), keeps the last seconds of frames in a bounded ring, scores each frame with the camera's
-scorer (causal: calibrated on the site's normal footage, one threshold) and opens a moment when
-the score crosses it. When the moment closes, it waits in a bounded queue; the explainer takes it
-when the camera's call budget allows (calls per minute), cuts the context before and after from
-the ring into a clip, and runs the same explain branch as for files on that one moment. Every
+Per camera, a reader (app/cameras.py: a thread of this process, or with two cameras or more one of a
+process of its own, app/camera_processes.py) decodes the stream (reopening it with back-off
+when it stalls or drops), keeps the last seconds of frames in a bounded ring, scores each frame with
+the camera's scorer (causal: calibrated on the site's normal footage, one threshold) and opens a
+moment when the score crosses it. When the moment closes, it waits in a bounded queue; the explainer
+takes it when the camera's call budget allows (calls per minute), has the reader cut the context
+before and after from the ring into a clip, and runs the same explain branch as for files on that
+one moment. Every
 moment ends as an event in `events.jsonl` and `events.sqlite` (explained, or "detected, not
 explained" with the reason), with keyframes as JPEGs and, with `--webhook`, a POST. When the VLM
 falls behind, overlapping waiting moments of a camera merge and the lowest-scoring ones are
@@ -16,106 +18,34 @@ moments close and are explained or recorded, files are flushed.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import itertools
 import json
 import logging
 import signal
 import sqlite3
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import httpx
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 from rich.console import Console
 from rich.markup import escape
 
 from vadagent.agents.explain.run import Detection, aexplain_detection
+from vadagent.app.camera_processes import CameraProcesses, default_processes
+from vadagent.app.cameras import Camera, CameraReaders, WatchOptions, give_back_freed, parse_cameras, steady_memory, write_clip
 from vadagent.app.job import Job
-from vadagent.errors import UsageError, VadagentError
+from vadagent.devices import usable_cores
+from vadagent.errors import UsageError
 from vadagent.prompts import PROMPTS_VERSION
-from vadagent.rules import RuleSet
-from vadagent.taxonomy import Taxonomy, load_taxonomy
-from vadagent.tools.scorer import Scorer
-from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment, MomentTracker
+from vadagent.tools.scorer.live import LiveScore, Moment
 from vadagent.tools.scorer.scorer import ScoreResult
 from vadagent.tools.video import open_video
-from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource, StoredFrame
-from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS
+from vadagent.tools.video.live import LiveSource
 from vadagent.types import Candidate, ScorerSummary, VideoReport
-from vadagent.yamlio import load_yaml_model
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class WatchOptions:
-    before_s: float = 3.0  # context before a moment
-    after_s: float = 2.0  # and after it
-    max_moment_s: float = 10.0  # a longer event is asked about in pieces
-    queue_size: int = 8  # moments waiting for the VLM, all cameras together
-    webhook: str | None = None
-    realtime: bool = False
-    loop: bool = False
-    keep_days: float | None = None
-    max_gb: float | None = None
-
-
-class CameraEntry(BaseModel):
-    """One camera of a cameras YAML file; paths are relative to the file."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, pattern=r"^[\w.-]+$")
-    url: str = Field(min_length=1, description="stream URL, device or file")
-    scorer: Path = Field(description="scorer folder from 'vadagent fit' on this camera's normal footage")
-    rules: Path | None = None
-    taxonomy: str | None = None
-    calls_per_minute: float | None = Field(None, gt=0)
-
-
-class CameraList(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    cameras: list[CameraEntry] = Field(min_length=1)
-
-
-@dataclass
-class Camera:
-    name: str
-    source: LiveSource
-    scorer: Scorer
-    calls_per_minute: float
-    taxonomy: Taxonomy | None = None  # the job's unless the camera has its own
-    rules: RuleSet | None = None
-    ring: FrameRing | None = None
-    scores: deque[LiveScore] = field(default_factory=deque)  # the ring's frames' scores, once scored
-    latest_s: float = -1.0
-    score: float = float("nan")
-    frames: int = 0
-    alive: bool = True
-    tokens: float = 1.0
-    refilled: float = field(default_factory=time.monotonic)
-
-    def scores_of(self, frames: list[StoredFrame]) -> list[LiveScore] | None:
-        """The live scores of these frames, or None when any is missing (scored before a reconnect)."""
-        known = {s.index: s for s in list(self.scores)}  # a copy: the reader appends meanwhile
-        found = [known.get(f.index) for f in frames]
-        return None if any(s is None for s in found) else found
-
-    def take_call(self) -> bool:
-        """A token bucket: `calls_per_minute`, bursts of at most that many."""
-        now = time.monotonic()
-        capacity = max(1.0, self.calls_per_minute)
-        self.tokens = min(capacity, self.tokens + (now - self.refilled) * self.calls_per_minute / 60.0)
-        self.refilled = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
 
 
 class Waiting:
@@ -178,60 +108,19 @@ class EventLog:
 
 
 class Watch:
-    def __init__(self, job: Job, cameras: list[Camera], output: Path, options: WatchOptions, console: Console) -> None:
-        self.job, self.cameras, self.options, self.console = job, cameras, options, console
+    """The cameras' readers (`CameraReaders` or `CameraProcesses`) submit moments; the event loop here
+    explains them as the camera's call budget and the model allow, and records each."""
+
+    def __init__(self, job: Job, readers: CameraReaders | CameraProcesses, output: Path, options: WatchOptions,
+                 console: Console) -> None:
+        self.job, self.readers, self.options, self.console = job, readers, options, console
+        self.cameras = readers.cameras
         self.output = output.resolve()  # reports name their clip by this path, wherever the UI runs from
-        self.stop = threading.Event()
+        self.stopping = False
         self.log = EventLog(output)
         self.events = self.numbered = 0  # recorded; numbered (ids, given when a moment is taken up)
         self.status_at = 0.0  # when cameras.json was last written (monotonic)
 
-    # -- cameras (threads) ---------------------------------------------------------------------
-    def read(self, camera: Camera, submit, finished) -> None:
-        tracker = MomentTracker(camera.scorer.threshold, max_s=self.options.max_moment_s)
-        live: LiveScorer | None = None  # made at the first frame, when the stream's frame rate is known
-        seen: dict[int, LiveFrame] = {}
-        gaps = 0
-        try:
-            for frame in camera.source.frames(self.stop.is_set):
-                if live is not None and len(camera.source.gaps) != gaps:  # back after a gap: motion across it is not motion
-                    for scored in live.flush():
-                        self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
-                    moment = tracker.close(time.time())
-                    if moment is not None:
-                        submit(camera, moment)
-                    live, seen = None, {}
-                gaps = len(camera.source.gaps)
-                if live is None:
-                    live = LiveScorer(camera.scorer, device=self.job.device, fps=camera.source.fps)
-                if camera.ring is None:  # sized once the frame rate is known: before + longest moment + after
-                    span = self.options.before_s + self.options.max_moment_s + self.options.after_s + 2.0
-                    camera.ring = FrameRing(span, camera.source.fps)
-                    # scores trail the frames by up to a scoring chunk: keep a few more than the ring holds
-                    camera.scores = deque(maxlen=camera.ring.frames.maxlen + 64)
-                camera.ring.add(frame)
-                camera.frames += 1
-                seen[frame.index] = frame
-                for scored in live.feed(frame.index, frame.rgb, frame.stamp_s):
-                    self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
-            for scored in live.flush() if live is not None else []:
-                self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
-        except VadagentError as error:  # a camera that cannot work at all (a missing file): it alone stops
-            log.error("%s: %s", camera.name, error)
-        finally:
-            moment = tracker.close(time.time())
-            if moment is not None:
-                submit(camera, moment)
-            finished(camera)  # after its last moment, in the loop's order: nothing it submitted is missed
-
-    def _scored(self, camera: Camera, tracker: MomentTracker, frame: LiveFrame, scored: LiveScore, submit) -> None:
-        camera.scores.append(scored)
-        camera.score, camera.latest_s = scored.score, frame.time_s
-        moment = tracker.update(frame.time_s, scored.score, frame.wall)
-        if moment is not None:
-            submit(camera, moment)
-
-    # -- explaining (the event loop) -----------------------------------------------------------
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         waiting = Waiting(self.options.queue_size)
@@ -239,10 +128,7 @@ class Watch:
         finished = lambda camera: loop.call_soon_threadsafe(setattr, camera, "alive", False)  # noqa: E731
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop)
-        readers = [threading.Thread(target=self.read, args=(c, submit, finished), name=f"camera {c.name}", daemon=True)
-                   for c in self.cameras]
-        for reader in readers:
-            reader.start()
+        self.readers.start(submit, finished)
         active: set[asyncio.Task] = set()
         client = None
         try:
@@ -265,14 +151,12 @@ class Watch:
                 except TimeoutError:
                     pass
         finally:
-            self.stop.set()
-            for reader in readers:
-                reader.join(timeout=10)
+            self.readers.close()
             self.write_status()
             self.log.close()
             if client is not None:
                 await client.aclose()
-        gaps = sum(len(c.source.gaps) for c in self.cameras)
+        gaps = sum(c.interruptions for c in self.cameras)
         frames = ", ".join(f"{c.name} {c.frames}" for c in self.cameras)
         self.console.print(f"{self.events} event(s) from {len(self.cameras)} camera(s) (frames scored: {frames}); "
                            f"{len(waiting.dropped)} moment(s) dropped while the VLM was behind; {gaps} stream "
@@ -283,35 +167,31 @@ class Watch:
         """cameras.json: each camera's latest score, for `vadagent ui --live` (rewritten whole, atomically)."""
         status = [{"name": c.name, "source": c.source.source, "score": None if np.isnan(c.score) else round(c.score, 3),
                    "threshold": round(c.scorer.threshold, 3), "time_s": round(c.latest_s, 2),
-                   "frames": c.frames, "alive": c.alive, "interruptions": len(c.source.gaps)} for c in self.cameras]
+                   "frames": c.frames, "alive": c.alive, "interruptions": c.interruptions} for c in self.cameras]
         path = self.output / "cameras.json"
         path.with_suffix(".tmp").write_text(json.dumps({"updated_at": time.time(), "cameras": status}), encoding="utf-8")
         path.with_suffix(".tmp").replace(path)
         self.status_at = time.monotonic()
 
     def _stop(self) -> None:
-        if not self.stop.is_set():
+        if not self.stopping:
             self.console.print("stopping: closing open moments and explaining them", highlight=False)
-        self.stop.set()
+        self.stopping = True
+        self.readers.stop()
 
     async def explain(self, camera: Camera, moment: Moment) -> None:
         taken = time.time()  # out of the queue: the camera's budget allowed a call
-        while camera.alive and camera.latest_s < moment.end_s + self.options.after_s:  # the context after it
-            await asyncio.sleep(0.1)
-        frames = camera.ring.between(moment.start_s - self.options.before_s, moment.end_s + self.options.after_s)
-        scores = camera.scores_of(frames)  # now: the oldest frames' scores leave as the reader goes on
-        if len(frames) < 2:
-            log.warning("%s: the moment at %.1f s left the buffer before it could be explained", camera.name,
-                        moment.start_s)
-            return
         self.numbered += 1
         event_id = f"{camera.name}-{self.numbered}"
-        clip = self.output / "clips" / f"{event_id}.mp4"
-        await asyncio.to_thread(write_clip, clip, frames, camera.source.fps)
-        clock = ClipClock([f.time_s for f in frames], camera.source.fps)
+        # with the context after it, once that has arrived; None when its frames left the camera's ring
+        cut = await self.readers.cut(camera, moment, self.output / "clips" / f"{event_id}.mp4",
+                                     self.output / "keyframes" / event_id)
+        if cut is None:
+            return
+        clip, clock = cut.clip, ClipClock(cut.times, cut.fps)
         event, reason = None, ""
         try:
-            detection = await asyncio.to_thread(moment_detection, self.job, camera, clip, moment, clock, scores)
+            detection = await asyncio.to_thread(moment_detection, self.job, camera, clip, moment, clock, cut.scores)
             report, _ = await aexplain_detection(detection, self.job.client, folder_fps=self.job.folder_fps,
                                                  detector=self.job.detector,
                                                  deadline_s=self.job.settings.vlm.video_deadline_s,
@@ -327,7 +207,6 @@ class Watch:
             log.exception("%s: the moment at %.1f s could not be explained", camera.name, moment.start_s)
             reason = f"could not be explained: {error}".splitlines()[0]
         explained = event is not None
-        keyframes = await asyncio.to_thread(save_keyframes, self.output / "keyframes" / event_id, frames, moment)
         alerted = time.time()
         record = {"id": event_id, "camera": camera.name, "source": camera.source.source,
                   "start_s": round(moment.start_s, 2), "end_s": round(moment.end_s, 2), "peak_score": round(moment.peak_score, 3),
@@ -336,9 +215,9 @@ class Watch:
                   "latency_to_alert_s": round(alerted - moment.opened_wall, 2),
                   "waited_for_budget_s": round(max(0.0, taken - moment.closed_wall), 2),
                   "latency_to_explanation_s": round(alerted - moment.opened_wall, 2) if explained else None,
-                  "scored_again": scores is None, "event": event, "clip": str(clip.relative_to(self.output)),
+                  "scored_again": cut.scores is None, "event": event, "clip": str(clip.relative_to(self.output)),
                   "report": f"reports/{event_id}" if (self.output / "reports" / event_id / "report.json").is_file() else None,
-                  "keyframes": [str(k.relative_to(self.output)) for k in keyframes]}
+                  "keyframes": [str(k.relative_to(self.output)) for k in cut.keyframes]}
         self.events += 1
         self.log.add(record)
         what = event["what"] if event else reason
@@ -401,27 +280,6 @@ def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock
     return Detection(str(clip), report, scored)
 
 
-def write_clip(path: Path, frames, fps: float) -> int:
-    """Frames (any iterable of frames with `.rgb`, decoded one at a time) into an H.264 MP4; returns
-    how many were written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
-    with av.open(str(path), "w") as out:
-        stream = None
-        for frame in frames:
-            rgb = frame.rgb
-            if stream is None:
-                height, width = rgb.shape[:2]
-                stream = out.add_stream("libx264", rate=round(fps), options=CLIP_H264_OPTIONS)
-                stream.width, stream.height, stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
-            rgb = rgb[: stream.height, : stream.width]
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
-            written += 1
-        if stream is not None:
-            out.mux(stream.encode())
-    return written
-
-
 def record_command(source: str, output: Path, seconds: float, console: Console) -> int:
     """`vadagent record URL --seconds N -o normal.mp4`: a stretch of a camera, as normal footage to fit on."""
     if output.suffix.lower() != ".mp4":
@@ -435,19 +293,6 @@ def record_command(source: str, output: Path, seconds: float, console: Console) 
         raise UsageError(f"{source}: fewer than 2 frames arrived in {seconds:g} s")
     console.print(f"recorded {written} frames ({written / live.fps:.1f} s) → {output}", highlight=False)
     return 0
-
-
-def save_keyframes(folder: Path, frames: list[StoredFrame], moment: Moment) -> list[Path]:
-    """The first, peak and last frames of the moment, as the JPEGs the ring already holds."""
-    inside = [f for f in frames if moment.start_s <= f.time_s <= moment.end_s] or frames
-    peak = min(inside, key=lambda f: abs(f.time_s - moment.peak_s))
-    folder.mkdir(parents=True, exist_ok=True)
-    saved = []
-    for frame in {f.index: f for f in (inside[0], peak, inside[-1])}.values():
-        path = folder / f"{frame.time_s:09.2f}.jpg"
-        path.write_bytes(frame.jpeg)
-        saved.append(path)
-    return saved
 
 
 async def post_alert(url: str, record: dict, attempts: int = 3) -> bool:
@@ -483,90 +328,20 @@ def prune(output: Path, keep_days: float | None, max_gb: float | None) -> None:
             oldest.unlink(missing_ok=True)
 
 
-def parse_cameras(sources: list[str], default_scorer: Path | None, settings, options: WatchOptions) -> list[Camera]:
-    """SOURCE, SOURCE=SCORER_DIR, or a cameras YAML file (CameraList); a camera without a name is
-    named after its file or host, numbered if needed."""
-    cameras, names = [], set()
-    for text in sources:
-        if text.lower().endswith((".yaml", ".yml")) and Path(text).is_file():
-            for entry in load_yaml_model(CameraList, Path(text)).cameras:
-                cameras.append(_camera(entry, Path(text).parent, settings, options, names))
-            continue
-        source, _, named = text.rpartition("=")
-        if not source or not Path(named).is_dir():  # "=" may belong to the URL's query, not name a scorer
-            source, named = text, ""
-        folder = Path(named) if named else default_scorer
-        if folder is None:
-            raise UsageError(f"{source}: no scorer; give --scorer DIR (from 'vadagent fit' on this camera's normal "
-                             "footage) or SOURCE=SCORER_DIR")
-        cameras.append(_camera(CameraEntry(url=source, scorer=folder), Path("."), settings, options, names))
-    return cameras
-
-
-def _camera(entry: CameraEntry, base: Path, settings, options: WatchOptions, names: set[str]) -> Camera:
-    source = entry.url
-    live = LiveSource(source, realtime=options.realtime, loop=options.loop)
-    if live.is_file:  # a file is named relative to the cameras file
-        if not (base / source).is_file():
-            raise UsageError(f"{source}: no such file (and not a stream URL or device)")
-        live.source = str(base / source)
-    name = entry.name or (Path(source).stem if "://" not in source
-                          else source.split("://", 1)[1].split("/")[0].replace(":", "_"))
-    if name in names:
-        if entry.name:
-            raise UsageError(f"two cameras are named {name!r}")
-        name = f"{name}_{len(names) + 1}"
-    names.add(name)
-    return Camera(name, live, Scorer.load(base / entry.scorer),
-                  entry.calls_per_minute or settings.candidates.calls_per_minute,
-                  taxonomy=_taxonomy(entry.taxonomy, base) if entry.taxonomy else None,
-                  rules=RuleSet.from_yaml(base / entry.rules) if entry.rules else None)
-
-
-def _taxonomy(name: str, base: Path) -> Taxonomy:
-    """A shipped taxonomy's name, or a YAML file relative to the cameras file."""
-    return load_taxonomy(str(base / name) if name.lower().endswith((".yaml", ".yml")) else name)
-
-
-def steady_memory() -> None:
-    """A process that runs for days, whose threads allocate and free a frame's worth of memory many
-    times a second, grows through glibc's allocator alone: it raises its mmap threshold after each
-    large free (so frames land in per-thread heaps, which fragment) and gives every thread an arena.
-    A fixed threshold returns each frame's memory to the system when freed, and two arenas bound
-    the rest. (glibc only; elsewhere nothing changes.)"""
-    if _LIBC is None:
-        return
-    m_mmap_threshold, m_arena_max = -3, -8  # from glibc's malloc.h
-    _LIBC.mallopt(m_mmap_threshold, 256 * 1024)
-    _LIBC.mallopt(m_arena_max, 2)
-
-
-def give_back_freed() -> None:
-    """After an event: the many small objects explaining it allocated (report, clip, model answer)
-    are freed by now, but glibc keeps the emptied heap pages until asked; returning them keeps the
-    resident size of a long watch at its working set."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-
-
-_LIBC = _libc()
-
-
 def watch_command(settings, sources: list[str], output: Path, *, scorer_dir: Path | None, vlm: str | None,
-                  taxonomy: str | None, rules_file: Path | None, options: WatchOptions, console: Console) -> int:
+                  taxonomy: str | None, rules_file: Path | None, options: WatchOptions, console: Console,
+                  processes: int | None = None) -> int:
+    """`processes`: processes that read the cameras (None: `default_processes`; 0: threads of this process)."""
     from vadagent.app.outputs import claim_output
 
     steady_memory()
     cameras = parse_cameras(sources, scorer_dir, settings, options)
+    processes = min(default_processes(usable_cores(), len(cameras)) if processes is None else processes, len(cameras))
     with claim_output(output):
         job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file)
-        console.print(f"watching {len(cameras)} camera(s): {', '.join(c.name for c in cameras)} (Ctrl-C stops)",
-                      highlight=False)
-        return asyncio.run(Watch(job, cameras, output, options, console).run())
+        console.print(f"watching {len(cameras)} camera(s): {', '.join(c.name for c in cameras)}, read in "
+                      + (f"{processes} process(es) of their own" if processes else "threads of this process")
+                      + " (Ctrl-C stops)", highlight=False)
+        readers = (CameraProcesses(cameras, options, job.device, processes) if processes
+                   else CameraReaders(cameras, options, job.device))
+        return asyncio.run(Watch(job, readers, output, options, console).run())

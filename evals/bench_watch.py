@@ -4,11 +4,13 @@
 
 1. Throughput: the live scorer (fitted on UCSD Ped2's training clips, 360×240) on Ped2 test frames
    as fast as it goes, default tiers and motion alone, with one camera thread and with one per two
-   cores (as `watch` runs cameras: threads of one process); cameras at 25 frames/s it keeps up with.
+   cores (as `watch --processes 0` runs cameras: threads of one process), and the default tiers with
+   cameras in processes of their own (`watch --processes N`, one per two cores, at least two);
+   cameras at 25 frames/s it keeps up with.
 2. Soak: two cameras (real clips, looped and served as live MPEG-TS streams over HTTP by a local
    server), `vadagent watch` with a VLM stand-in (a local HTTP server answering a schema-valid
    judgement after 1 s) for `--minutes`; each camera is cut off the network for 3 s twice. Resident
-   memory of the watch process after a minute and at the end (and, as it swings while moments are
+   memory of the watch and its camera processes after a minute and at the end (and, as it swings while moments are
    explained, the trend of medians and the growth of its floor), frames scored against frames sent,
    events, alert latency (median, worst), interruptions survived.
 Writes evals/results/bench_watch.{md,json}.
@@ -37,15 +39,35 @@ from vadagent.evals.common import add_data_argument, add_results_argument, write
 from vadagent.evals.servers import LiveStreamServer, answering_server, url
 
 
-def throughput(data: Path, tiers: list[str], cameras: int = 1, seconds: float = 20.0, device: str = "cpu") -> float:
-    """Frames/s scored by `cameras` live scorers at once, each in its own thread as `watch` runs them."""
+def fitted(data: Path, tiers: list[str], device: str = "cpu"):
+    """The live scorer's scorer: fitted on four of Ped2's training clips."""
     from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+
+    train = sorted((data / "ucsd_ped2" / "training" / "frames").iterdir())[:4]
+    return Scorer.fit([SourceSpec(str(p)) for p in train], ScorerConfig(tiers=tiers), folder_fps=10.0, device=device)
+
+
+def throughput(data: Path, scorer, cameras: int = 1, seconds: float = 20.0, device: str = "cpu",
+               processes: int = 0) -> float:
+    """Frames/s scored by `cameras` live scorers at once, each in its own thread as `watch` runs them,
+    or (`processes`) by that many cameras each in a process of its own."""
+    from vadagent.tools.scorer.side_by_side import SideBySide
+
+    clip = data / "ucsd_ped2" / "testing" / "frames" / "01"
+    if processes:
+        with SideBySide(processes) as pool:  # started before the clock, as a watch's are before its streams open
+            rates = [pool.run(live_rate, scorer, str(clip), seconds, device) for _ in range(processes)]
+            return sum(rate.result() for rate in rates)
+    return live_rate(scorer, str(clip), seconds, device, cameras)
+
+
+def live_rate(scorer, clip: str, seconds: float, device: str, cameras: int = 1) -> float:
+    """Frames/s of `cameras` live scorers in threads of this process, each feeding the clip again and
+    again as one long stream for `seconds`."""
     from vadagent.tools.scorer.live import LiveScorer
     from vadagent.tools.video import open_video
 
-    train = sorted((data / "ucsd_ped2" / "training" / "frames").iterdir())[:4]
-    scorer = Scorer.fit([SourceSpec(str(p)) for p in train], ScorerConfig(tiers=tiers), folder_fps=10.0, device=device)
-    with open_video(data / "ucsd_ped2" / "testing" / "frames" / "01", folder_fps=10.0) as video:
+    with open_video(clip, folder_fps=10.0) as video:
         frames = np.concatenate([b.frames for b in video.scan(gray=False)])
     counts = [0] * cameras
     started = time.perf_counter()
@@ -73,6 +95,19 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (a watch's camera processes; since release 32)."""
+    import psutil
+
+    total = rss_mb(pid)
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            total += rss_mb(child.pid)
+        except OSError:  # ended meanwhile
+            pass
+    return total
+
+
 def soak(data: Path, minutes: float, scratch: Path) -> dict:
     import shutil
 
@@ -91,7 +126,7 @@ def soak(data: Path, minutes: float, scratch: Path) -> dict:
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     started = time.monotonic()
     time.sleep(60)
-    memory_start = rss_mb(process.pid)
+    memory_start = tree_rss_mb(process.pid)
     cuts = [started + minutes * 60 * f for f in (0.3, 0.6)]
     samples, next_sample = [], time.monotonic()
     while time.monotonic() - started < minutes * 60 and process.poll() is None:
@@ -100,10 +135,10 @@ def soak(data: Path, minutes: float, scratch: Path) -> dict:
             for camera in cameras:
                 camera.cut(3)
         if time.monotonic() >= next_sample:
-            samples.append(round(rss_mb(process.pid)))
+            samples.append(round(tree_rss_mb(process.pid)))
             next_sample += 10
         time.sleep(1)
-    memory_end = rss_mb(process.pid)
+    memory_end = tree_rss_mb(process.pid)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=300)
     ran_s = time.monotonic() - started
@@ -138,20 +173,36 @@ def soak(data: Path, minutes: float, scratch: Path) -> dict:
             "crashed": "Traceback" in stderr}
 
 
+def read_in(row: dict) -> str:
+    processes = row.get("camera_processes")
+    return f"{processes} processes" if processes else f"{row['camera_threads']} thread(s)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_argument(parser)
     add_results_argument(parser)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--throughput-only", action="store_true", help="skip the soak (e.g. on a GPU machine)")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput: interleaved rounds of every setup")
     parser.add_argument("--name", default="bench_watch")
     args = parser.parse_args()
     cores = usable_cores()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    # one camera thread, then one per two cores: a watch process runs each camera's scorer in its own thread
-    runs = [(tiers, n) for tiers in (["motion", "objects"], ["motion"]) for n in sorted({1, max(1, cores // 2)})]
-    rates = [{"tiers": "+".join(t), "camera_threads": n, "device": device,
-              "frames_per_second": round(throughput(args.data, t, n, device=device), 1)} for t, n in runs]
+    # one camera thread, then one per two cores and at least two (a watch's cameras in threads of its
+    # process); then as many cameras with the default tiers, each in a process of its own
+    cameras = max(2, cores // 2)
+    runs = [(tiers, n, 0) for tiers in (["motion", "objects"], ["motion"]) for n in (1, cameras)]
+    runs.append((["motion", "objects"], 1, cameras))
+    scorers = {"+".join(t): fitted(args.data, t, device) for t in (["motion", "objects"], ["motion"])}
+    rounds: list[list[float]] = [[] for _ in runs]
+    for _ in range(args.rounds):  # interleaved: this shared machine's speed drifts by more than a setup's gain
+        for (tiers, threads, processes), measured in zip(runs, rounds):
+            measured.append(round(throughput(args.data, scorers["+".join(tiers)], threads, device=device,
+                                             processes=processes), 1))
+    rates = [{"tiers": "+".join(t), "camera_threads": n, "camera_processes": p, "device": device,
+              "frames_per_second": statistics.median(measured), "rounds": measured}
+             for (t, n, p), measured in zip(runs, rounds)]
     print("throughput", rates, flush=True)
     result = None
     if not args.throughput_only:
@@ -159,10 +210,12 @@ def main() -> None:
             result = soak(args.data, args.minutes, Path(scratch))
         print("soak", result)
     lines = ["# Live cameras", "", f"Live scorer throughput on this machine ({cores} cores, {device}), 360×240 frames, "
-             "fitted on 4 Ped2 training clips, camera threads in one process as `watch` runs them:", "",
-             "| tiers | camera threads | frames/s (all together) | cameras at 25 frames/s |", "|---|---|---|---|"]
-    lines += [f"| {r['tiers']} | {r['camera_threads']} | {r['frames_per_second']} | {r['frames_per_second'] / 25:.1f} |"
-              for r in rates]
+             "fitted on 4 Ped2 training clips; cameras in threads of one process (`watch --processes 0`), or one "
+             "camera in each of N processes (`watch --processes N`, the processes started before timing); each setup "
+             f"the median of {args.rounds} interleaved rounds of 20 s:", "",
+             "| tiers | cameras read in | frames/s (all together) | cameras at 25 frames/s | rounds |", "|---|---|---|---|---|"]
+    lines += [f"| {r['tiers']} | {read_in(r)} | {r['frames_per_second']} | {r['frames_per_second'] / 25:.1f} | "
+              f"{', '.join(map(str, r['rounds']))} |" for r in rates]
     if result is not None:
         lines += ["", f"Soak: {result['cameras']} cameras (car_accident.mp4 and earthquake.mp4 looped as live HTTP "
                   f"MPEG-TS streams, each cut for 3 s twice), VLM stand-in answering after 1 s, {result['minutes']} "

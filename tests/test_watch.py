@@ -118,7 +118,8 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
 
     import numpy as np
 
-    from vadagent.app.watch import Camera, Waiting
+    from vadagent.app.cameras import Camera
+    from vadagent.app.watch import Waiting
     from vadagent.tools.scorer import Scorer
     from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment
     from vadagent.tools.video import open_video
@@ -160,7 +161,7 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
 
 
 def test_cameras_come_from_a_yaml_list_with_their_own_scorer_rules_and_budget(site, tmp_path):
-    from vadagent.app.watch import WatchOptions, parse_cameras
+    from vadagent.app.cameras import WatchOptions, parse_cameras
     from vadagent.config import Settings
     from vadagent.rules import default_rules
 
@@ -176,6 +177,75 @@ def test_cameras_come_from_a_yaml_list_with_their_own_scorer_rules_and_budget(si
     assert cameras[0].rules is None and cameras[0].taxonomy is None  # the job's
     assert cameras[1].rules == default_rules() and cameras[1].taxonomy.name == "ucf_crime"
     assert cameras[1].calls_per_minute == 2 and cameras[1].source.source == "rtsp://10.0.0.7:554/main"
+
+
+def test_cameras_read_in_processes_record_what_threads_record(tmp_path, site):
+    """Two file cameras read in two processes of their own: the same moments, clips' scores, keyframes
+    and camera status as read in threads of the watch's process."""
+    folder, _ = site
+    render_clip(ClipSpec(seconds=8, seed=3, anomalies=[("fast", 4.0)]), tmp_path / "camera2.mp4")
+    recorded = {}
+    for processes in (0, 2):
+        out = tmp_path / f"out{processes}"
+        done = invoke("watch", folder / "camera.mp4", tmp_path / "camera2.mp4", "--scorer", folder / "scorer", "-o", out,
+                      "--vlm", f"replay:{folder / 'judge.jsonl'}", "--processes", processes)
+        assert done.returncode == 0, done.stderr
+        assert ("2 process(es) of their own" if processes else "threads of this process") in " ".join(done.stderr.split())
+        records = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+        assert records and all(r["explained"] and not r["scored_again"] for r in records)
+        assert all((out / k).is_file() for r in records for k in r["keyframes"]) and all((out / r["clip"]).is_file()
+                                                                                      for r in records)
+        status = json.loads((out / "cameras.json").read_text())["cameras"]
+        recorded[processes] = (sorted((r["camera"], r["start_s"], r["end_s"], r["peak_score"], len(r["keyframes"]),
+                                       r["event"]["start_s"]) for r in records),
+                               [(c["name"], c["frames"], c["alive"], c["interruptions"]) for c in status])
+    threads, processes = recorded[0], recorded[2]
+    assert processes[1] == threads[1] and all(frames == 200 for _, frames, _, _ in threads[1])
+    assert len(processes[0]) == len(threads[0]) and {r[0] for r in threads[0]} == {"camera", "camera2"}
+    for mine, theirs in zip(processes[0], threads[0]):  # the same frames scored the same way; floats within 1e-3
+        assert mine[0] == theirs[0] and mine[4] == theirs[4]
+        assert mine[1:4] == pytest.approx(theirs[1:4], abs=1e-3) and mine[5] == pytest.approx(theirs[5], abs=1e-3)
+
+
+def test_a_camera_process_that_is_killed_ends_its_cameras_alone(tmp_path, site):
+    """Of two cameras in two processes, one process is killed: its camera stops, said in one line; the other
+    goes on and Ctrl-C still stops the watch cleanly, its processes ended."""
+    import psutil
+
+    folder, _ = site
+    out = tmp_path / "out"
+    process = subprocess.Popen([VADAGENT, "watch", str(folder / "camera.mp4"), f"{folder / 'camera.mp4'}",
+                                "--realtime", "--loop", "--processes", "2", "--scorer", str(folder / "scorer"),
+                                "-o", str(out), "--vlm", f"replay:{folder / 'judge.jsonl'}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def status() -> dict[str, tuple[int, bool]]:
+        try:
+            return {c["name"]: (c["frames"], c["alive"]) for c in json.loads((out / "cameras.json").read_text())["cameras"]}
+        except (OSError, ValueError):  # not written yet
+            return {}
+
+    readers = []
+    try:
+        assert within(90, lambda: len(status()) == 2 and min(f for f, _ in status().values()) > 25), "not read"
+        readers = [p for p in psutil.Process(process.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+        assert len(readers) == 2
+        readers[0].kill()
+        assert within(20, lambda: [alive for _, alive in status().values()].count(False) == 1), status()
+        stopped = status()
+        time.sleep(3)
+        later = status()
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    said = " ".join(stderr.split())
+    assert process.returncode == 0, stderr
+    assert "ended abruptly (exit code -9" in said and "the other cameras go on" in said and "stopping" in said
+    (dead,) = [name for name, (_, alive) in stopped.items() if not alive]
+    (other,) = set(stopped) - {dead}
+    assert later[dead] == stopped[dead] and later[other][0] > stopped[other][0]  # the other camera went on
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in readers[1:])
 
 
 @pytest.mark.slow  # ≈90 s; evals/bench_watch.py runs the 10-minute soak
@@ -195,7 +265,8 @@ def test_a_slow_vlm_keeps_the_queue_bounded_and_memory_flat(tmp_path, site):
     (tmp_path / "config.yaml").write_text("vlm: {concurrency: 1}\ncandidates: {calls_per_minute: 60}\n")
     vlm, hook, out = answering_server(json.dumps(JUDGED), 10.0), Webhook(), tmp_path / "out"
     process = subprocess.Popen([VADAGENT, "--config", str(tmp_path / "config.yaml"), "watch", *map(str, cameras),
-                                "--realtime", "--loop", "--queue", "2", "--scorer", str(folder / "scorer"), "-o", str(out),
+                                "--realtime", "--loop", "--queue", "2", "--processes", "0", "--scorer", str(folder / "scorer"),
+                                "-o", str(out),
                                 "--vlm", f"openai:m@{url(vlm)}", "--webhook", hook.url],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -1,0 +1,250 @@
+"""`vadagent watch`'s cameras read in processes of their own (`--processes`; by default when there are
+two cameras or more, see `default_processes`).
+
+Each process runs `CameraReaders` for its share of the cameras, so a camera's stream, its ring of
+recent frames and its live scores stay where it is read. Little comes back: each moment as it closes,
+every camera's latest score twice a second, and the cuts the watch asks for (the process writes a
+moment's clip and keyframes; their paths and the frames' live scores come back). Ctrl-C reaches the
+processes too, and they ignore it: the watch stops their cameras and keeps asking for cuts until the
+last moment is explained, then ends them. A process that ends abruptly (killed, out of memory) ends
+its cameras' watching, said in one line; the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import multiprocessing
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vadagent.app.cameras import (
+    Camera,
+    CameraReaders,
+    Cut,
+    Finished,
+    Submit,
+    WatchOptions,
+    context_arrived,
+    cut_clip,
+    steady_memory,
+)
+from vadagent.devices import usable_cores
+from vadagent.logs import setup_logging
+from vadagent.tools.scorer import Scorer
+from vadagent.tools.scorer.frames import hold_threads
+from vadagent.tools.scorer.live import Moment
+from vadagent.tools.video.live import LiveSource
+
+log = logging.getLogger(__name__)
+STATUS_EVERY_S = 0.5
+CLOSE_TIMEOUT_S = 10.0
+# Told through each process's queue, not a shared multiprocessing.Event: setting one waits for every
+# process that waits on it to wake, and one that was killed never does.
+HALT = "halt"
+
+
+def default_processes(cores: int, cameras: int) -> int:
+    """One process per two cores, at least two, at most one per camera; none for one camera (its thread
+    and a process read alike, and a process costs a scorer's memory and seconds to start). Two cameras
+    on this 2-core machine scored 1.28× the frames/s in two processes that they did in two threads
+    (`evals/bench_watch.py`, medians of three interleaved rounds, release 32)."""
+    return 0 if cameras < 2 else min(cameras, max(2, cores // 2))
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """What a process needs to read a camera: the scorer is loaded there from its folder."""
+
+    name: str
+    source: str
+    realtime: bool
+    loop: bool
+    scorer_dir: str
+
+
+def _status(camera: Camera) -> tuple[str, float, float, int, int]:
+    return camera.name, camera.score, camera.latest_s, camera.frames, len(camera.source.gaps)
+
+
+def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, threads: int, commands, results,
+           log_level: int) -> None:
+    """A camera process: read its cameras until told to halt (HALT), answer cuts until told to end (None)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):  # the watch ends this process itself, after its last cut
+        signal.signal(sig, signal.SIG_IGN)
+    setup_logging(log_level)
+    steady_memory()
+    hold_threads(threads)
+    cameras = [Camera(s.name, LiveSource(s.source, realtime=s.realtime, loop=s.loop), Scorer.load(s.scorer_dir), 0.0)
+               for s in specs]
+    by_name = {camera.name: camera for camera in cameras}
+    readers = CameraReaders(cameras, options, device)
+
+    def finished(camera: Camera) -> None:
+        camera.alive = False
+        results.put(("finished", _status(camera)))
+
+    def cut(request: int, name: str, moment: Moment, clip: str, keyframes: str) -> None:
+        camera, result = by_name[name], None
+        while not context_arrived(camera, moment, options):
+            time.sleep(0.1)
+        try:
+            result = cut_clip(camera, moment, Path(clip), Path(keyframes), options)
+        except Exception:  # noqa: BLE001 - the watch waits for an answer to every cut
+            log.exception("%s: the moment at %.1f s could not be cut into a clip", name, moment.start_s)
+        results.put(("cut", request, result))
+
+    readers.start(lambda camera, moment: results.put(("moment", camera.name, moment)), finished)
+    parent, told = multiprocessing.parent_process(), 0.0
+    try:
+        while parent is None or parent.is_alive():
+            try:
+                command = commands.get(timeout=STATUS_EVERY_S)
+            except queue.Empty:
+                command = ()
+            if command is None:
+                break
+            if command == HALT:
+                readers.stop()
+            elif command:
+                threading.Thread(target=cut, args=command, name=f"cut {command[1]}", daemon=True).start()
+            if time.monotonic() - told >= STATUS_EVERY_S:
+                results.put(("status", [_status(camera) for camera in cameras]))
+                told = time.monotonic()
+    finally:
+        readers.close()
+
+
+class CameraProcesses:
+    """The cameras read in `processes` processes; the interface of `CameraReaders`."""
+
+    def __init__(self, cameras: list[Camera], options: WatchOptions, device: str, processes: int) -> None:
+        self.cameras = cameras
+        processes = max(1, min(processes, len(cameras)))
+        context = multiprocessing.get_context("spawn")  # not fork: this process already runs threads
+        self._results = context.Queue()
+        groups = [cameras[i::processes] for i in range(processes)]
+        self._owner = {camera.name: i for i, group in enumerate(groups) for camera in group}
+        self._groups = groups
+        self._commands = [context.Queue() for _ in groups]
+        threads, level = max(1, usable_cores() // processes), logging.getLogger().getEffectiveLevel()
+        self._processes = [
+            context.Process(target=_serve, name=f"vadagent-cameras-{i}", daemon=True,
+                            args=([CameraSpec(c.name, c.source.source, c.source.realtime, c.source.loop,
+                                              str(c.scorer_dir)) for c in group],
+                                  options, device, threads, commands, self._results, level))
+            for i, (group, commands) in enumerate(zip(groups, self._commands))]
+        for camera in cameras:
+            if camera.scorer_dir is None:
+                raise ValueError(f"{camera.name}: a camera read in a process needs the folder of its scorer")
+            camera.reported_interruptions = 0
+        for process in self._processes:
+            process.start()
+        self._cuts: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future, int]] = {}
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+        self._lost: set[int] = set()
+        self._closing, self._drained = False, threading.Event()
+        self._drainer: threading.Thread | None = None
+        self._submit: Submit | None = None
+        self._finished: Finished | None = None
+
+    def start(self, submit: Submit, finished: Finished) -> None:
+        self._submit, self._finished = submit, finished
+        self._drainer = threading.Thread(target=self._drain, name="camera processes", daemon=True)
+        self._drainer.start()
+
+    def stop(self) -> None:
+        for commands in self._commands:
+            commands.put(HALT)
+
+    def close(self) -> None:
+        """After the last cut: the processes end (their cameras stopped first)."""
+        self._closing = True
+        for commands in self._commands:
+            commands.put(HALT)
+            commands.put(None)
+        for process in self._processes:
+            process.join(CLOSE_TIMEOUT_S)
+            if process.is_alive():
+                process.terminate()
+                process.join(CLOSE_TIMEOUT_S)
+        self._drained.set()
+        if self._drainer is not None:
+            self._drainer.join(CLOSE_TIMEOUT_S)
+        for commands in self._commands:
+            commands.close()
+            commands.cancel_join_thread()  # a process that died left its queue unread
+
+    async def cut(self, camera: Camera, moment: Moment, clip: Path, keyframes: Path) -> Cut | None:
+        """As `CameraReaders.cut`, in the camera's process; None too when that process has ended."""
+        owner = self._owner[camera.name]
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._lock:
+            if owner in self._lost:
+                return None
+            request = next(self._ids)
+            self._cuts[request] = (loop, future, owner)
+        self._commands[owner].put((request, camera.name, moment, str(clip), str(keyframes)))
+        return await future
+
+    # -- in the thread that reads what the processes send -----------------------------------------
+    def _drain(self) -> None:
+        by_name = {camera.name: camera for camera in self.cameras}
+        dead_since: dict[int, float] = {}
+        while True:
+            if not self._closing:  # a process found dead is given a second for what it sent to be read first
+                for i, process in enumerate(self._processes):
+                    if i not in self._lost and not process.is_alive():
+                        if time.monotonic() - dead_since.setdefault(i, time.monotonic()) >= 1.0:
+                            self._ended_abruptly(i, process.exitcode)
+            try:
+                message = self._results.get(timeout=STATUS_EVERY_S)
+            except queue.Empty:
+                if self._drained.is_set():
+                    return
+                continue
+            kind = message[0]
+            if kind == "moment":
+                self._submit(by_name[message[1]], message[2])
+            elif kind == "status":
+                for row in message[1]:
+                    self._update(by_name[row[0]], row)
+            elif kind == "finished":
+                camera = by_name[message[1][0]]
+                self._update(camera, message[1])
+                self._finished(camera)
+            elif kind == "cut":
+                with self._lock:
+                    waiting = self._cuts.pop(message[1], None)
+                if waiting is not None:
+                    self._answer(waiting, message[2])
+
+    @staticmethod
+    def _update(camera: Camera, row: tuple[str, float, float, int, int]) -> None:
+        _, camera.score, camera.latest_s, camera.frames, camera.reported_interruptions = row
+
+    @staticmethod
+    def _answer(waiting: tuple[asyncio.AbstractEventLoop, asyncio.Future, int], cut: Cut | None) -> None:
+        loop, future, _ = waiting
+        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(cut))
+
+    def _ended_abruptly(self, index: int, exitcode: int | None) -> None:
+        with self._lock:
+            self._lost.add(index)
+            unanswered = [request for request, (_, _, owner) in self._cuts.items() if owner == index]
+            answers = [self._cuts.pop(request) for request in unanswered]
+        names = [camera.name for camera in self._groups[index]]
+        log.error("the process reading camera(s) %s ended abruptly (exit code %s: killed, or out of memory); they "
+                  "stop, the other cameras go on", ", ".join(names), exitcode)
+        for waiting in answers:
+            self._answer(waiting, None)
+        for camera in self._groups[index]:
+            if camera.alive:
+                self._finished(camera)

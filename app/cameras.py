@@ -1,0 +1,324 @@
+"""A watch's cameras: what each is (`parse_cameras`), and its reader, which decodes the stream, scores
+each frame, opens and closes moments and keeps the last seconds of frames, from which a moment's clip
+is cut once the context after it has arrived (`Cut`).
+
+`CameraReaders` runs a thread per camera in this process. The tiers read each frame in Python under
+one interpreter lock, so threads of one process score about 300 frames/s of 360×240 however many
+cores the machine has (`evals/results/bench_watch_gpu.md`: eight cameras on 16 cores); with two cameras
+or more the readers run in processes of their own instead (`app/camera_processes.py`), with the same
+interface. Either way the explaining stays in the watch's process, where the model is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from vadagent.errors import UsageError, VadagentError
+from vadagent.rules import RuleSet
+from vadagent.taxonomy import Taxonomy, load_taxonomy
+from vadagent.tools.scorer import Scorer
+from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment, MomentTracker
+from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource, StoredFrame
+from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS
+from vadagent.yamlio import load_yaml_model
+
+log = logging.getLogger(__name__)
+Submit = Callable[["Camera", Moment], None]  # a moment closed: it waits for the VLM
+Finished = Callable[["Camera"], None]  # a camera's reader ended, after its last moment
+
+
+@dataclass
+class WatchOptions:
+    before_s: float = 3.0  # context before a moment
+    after_s: float = 2.0  # and after it
+    max_moment_s: float = 10.0  # a longer event is asked about in pieces
+    queue_size: int = 8  # moments waiting for the VLM, all cameras together
+    webhook: str | None = None
+    realtime: bool = False
+    loop: bool = False
+    keep_days: float | None = None
+    max_gb: float | None = None
+
+
+class CameraEntry(BaseModel):
+    """One camera of a cameras YAML file; paths are relative to the file."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, pattern=r"^[\w.-]+$")
+    url: str = Field(min_length=1, description="stream URL, device or file")
+    scorer: Path = Field(description="scorer folder from 'vadagent fit' on this camera's normal footage")
+    rules: Path | None = None
+    taxonomy: str | None = None
+    calls_per_minute: float | None = Field(None, gt=0)
+
+
+class CameraList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cameras: list[CameraEntry] = Field(min_length=1)
+
+
+@dataclass
+class Camera:
+    name: str
+    source: LiveSource
+    scorer: Scorer
+    calls_per_minute: float
+    scorer_dir: Path | None = None  # where the scorer was loaded from (a camera process loads it there)
+    taxonomy: Taxonomy | None = None  # the job's unless the camera has its own
+    rules: RuleSet | None = None
+    ring: FrameRing | None = None
+    scores: deque[LiveScore] = field(default_factory=deque)  # the ring's frames' scores, once scored
+    latest_s: float = -1.0
+    score: float = float("nan")
+    frames: int = 0
+    alive: bool = True
+    reported_interruptions: int | None = None  # from the camera's process; None: its source here counts them
+    tokens: float = 1.0
+    refilled: float = field(default_factory=time.monotonic)
+
+    @property
+    def interruptions(self) -> int:
+        return len(self.source.gaps) if self.reported_interruptions is None else self.reported_interruptions
+
+    def scores_of(self, frames: list[StoredFrame]) -> list[LiveScore] | None:
+        """The live scores of these frames, or None when any is missing (scored before a reconnect)."""
+        known = {s.index: s for s in list(self.scores)}  # a copy: the reader appends meanwhile
+        found = [known.get(f.index) for f in frames]
+        return None if any(s is None for s in found) else found
+
+    def take_call(self) -> bool:
+        """A token bucket: `calls_per_minute`, bursts of at most that many."""
+        now = time.monotonic()
+        capacity = max(1.0, self.calls_per_minute)
+        self.tokens = min(capacity, self.tokens + (now - self.refilled) * self.calls_per_minute / 60.0)
+        self.refilled = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+@dataclass
+class Cut:
+    """A moment's clip, cut from what its camera kept: the clip's frames' times on the camera's clock,
+    their live scores (None when any was scored before a reconnect) and the moment's keyframes."""
+
+    clip: Path
+    times: list[float]
+    fps: float
+    scores: list[LiveScore] | None
+    keyframes: list[Path]
+
+
+class CameraReaders:
+    """A reader thread per camera, in this process."""
+
+    def __init__(self, cameras: list[Camera], options: WatchOptions, device: str) -> None:
+        self.cameras, self.options, self.device = cameras, options, device
+        self.halt = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self, submit: Submit, finished: Finished) -> None:
+        self._threads = [threading.Thread(target=self.read, args=(c, submit, finished), name=f"camera {c.name}",
+                                          daemon=True) for c in self.cameras]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """The cameras stop reading; each closes its open moment (submitted) and then finishes."""
+        self.halt.set()
+
+    def close(self) -> None:
+        self.halt.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    async def cut(self, camera: Camera, moment: Moment, clip: Path, keyframes: Path) -> Cut | None:
+        """The moment's clip and keyframes, once the context after it has arrived (or the camera ended);
+        None when its frames have left the ring."""
+        while not context_arrived(camera, moment, self.options):
+            await asyncio.sleep(0.1)
+        return await asyncio.to_thread(cut_clip, camera, moment, clip, keyframes, self.options)
+
+    def read(self, camera: Camera, submit: Submit, finished: Finished) -> None:
+        tracker = MomentTracker(camera.scorer.threshold, max_s=self.options.max_moment_s)
+        live: LiveScorer | None = None  # made at the first frame, when the stream's frame rate is known
+        seen: dict[int, LiveFrame] = {}
+        gaps = 0
+        try:
+            for frame in camera.source.frames(self.halt.is_set):
+                if live is not None and len(camera.source.gaps) != gaps:  # back after a gap: motion across it is not motion
+                    for scored in live.flush():
+                        self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
+                    moment = tracker.close(time.time())
+                    if moment is not None:
+                        submit(camera, moment)
+                    live, seen = None, {}
+                gaps = len(camera.source.gaps)
+                if live is None:
+                    live = LiveScorer(camera.scorer, device=self.device, fps=camera.source.fps)
+                if camera.ring is None:  # sized once the frame rate is known: before + longest moment + after
+                    options = self.options
+                    span = options.before_s + options.max_moment_s + options.after_s + 2.0
+                    camera.ring = FrameRing(span, camera.source.fps)
+                    # scores trail the frames by up to a scoring chunk: keep a few more than the ring holds
+                    camera.scores = deque(maxlen=camera.ring.frames.maxlen + 64)
+                camera.ring.add(frame)
+                camera.frames += 1
+                seen[frame.index] = frame
+                for scored in live.feed(frame.index, frame.rgb, frame.stamp_s):
+                    self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
+            for scored in live.flush() if live is not None else []:
+                self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
+        except VadagentError as error:  # a camera that cannot work at all (a missing file): it alone stops
+            log.error("%s: %s", camera.name, error)
+        finally:
+            moment = tracker.close(time.time())
+            if moment is not None:
+                submit(camera, moment)
+            finished(camera)  # after its last moment, in the loop's order: nothing it submitted is missed
+
+    @staticmethod
+    def _scored(camera: Camera, tracker: MomentTracker, frame: LiveFrame, scored: LiveScore, submit: Submit) -> None:
+        camera.scores.append(scored)
+        camera.score, camera.latest_s = scored.score, frame.time_s
+        moment = tracker.update(frame.time_s, scored.score, frame.wall)
+        if moment is not None:
+            submit(camera, moment)
+
+
+def context_arrived(camera: Camera, moment: Moment, options: WatchOptions) -> bool:
+    return not camera.alive or camera.latest_s >= moment.end_s + options.after_s
+
+
+def cut_clip(camera: Camera, moment: Moment, clip: Path, keyframes: Path, options: WatchOptions) -> Cut | None:
+    frames = camera.ring.between(moment.start_s - options.before_s, moment.end_s + options.after_s)
+    scores = camera.scores_of(frames)  # now: the oldest frames' scores leave as the reader goes on
+    if len(frames) < 2:
+        log.warning("%s: the moment at %.1f s left the buffer before it could be explained", camera.name,
+                    moment.start_s)
+        return None
+    write_clip(clip, frames, camera.source.fps)
+    return Cut(clip, [f.time_s for f in frames], camera.source.fps, scores, save_keyframes(keyframes, frames, moment))
+
+
+def write_clip(path: Path, frames, fps: float) -> int:
+    """Frames (any iterable of frames with `.rgb`, decoded one at a time) into an H.264 MP4; returns
+    how many were written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with av.open(str(path), "w") as out:
+        stream = None
+        for frame in frames:
+            rgb = frame.rgb
+            if stream is None:
+                height, width = rgb.shape[:2]
+                stream = out.add_stream("libx264", rate=round(fps), options=CLIP_H264_OPTIONS)
+                stream.width, stream.height, stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
+            rgb = rgb[: stream.height, : stream.width]
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
+            written += 1
+        if stream is not None:
+            out.mux(stream.encode())
+    return written
+
+
+def save_keyframes(folder: Path, frames: list[StoredFrame], moment: Moment) -> list[Path]:
+    """The first, peak and last frames of the moment, as the JPEGs the ring already holds."""
+    inside = [f for f in frames if moment.start_s <= f.time_s <= moment.end_s] or frames
+    peak = min(inside, key=lambda f: abs(f.time_s - moment.peak_s))
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for frame in {f.index: f for f in (inside[0], peak, inside[-1])}.values():
+        path = folder / f"{frame.time_s:09.2f}.jpg"
+        path.write_bytes(frame.jpeg)
+        saved.append(path)
+    return saved
+
+
+def parse_cameras(sources: list[str], default_scorer: Path | None, settings, options: WatchOptions) -> list[Camera]:
+    """SOURCE, SOURCE=SCORER_DIR, or a cameras YAML file (CameraList); a camera without a name is
+    named after its file or host, numbered if needed."""
+    cameras, names = [], set()
+    for text in sources:
+        if text.lower().endswith((".yaml", ".yml")) and Path(text).is_file():
+            for entry in load_yaml_model(CameraList, Path(text)).cameras:
+                cameras.append(_camera(entry, Path(text).parent, settings, options, names))
+            continue
+        source, _, named = text.rpartition("=")
+        if not source or not Path(named).is_dir():  # "=" may belong to the URL's query, not name a scorer
+            source, named = text, ""
+        folder = Path(named) if named else default_scorer
+        if folder is None:
+            raise UsageError(f"{source}: no scorer; give --scorer DIR (from 'vadagent fit' on this camera's normal "
+                             "footage) or SOURCE=SCORER_DIR")
+        cameras.append(_camera(CameraEntry(url=source, scorer=folder), Path("."), settings, options, names))
+    return cameras
+
+
+def _camera(entry: CameraEntry, base: Path, settings, options: WatchOptions, names: set[str]) -> Camera:
+    source = entry.url
+    live = LiveSource(source, realtime=options.realtime, loop=options.loop)
+    if live.is_file:  # a file is named relative to the cameras file
+        if not (base / source).is_file():
+            raise UsageError(f"{source}: no such file (and not a stream URL or device)")
+        live.source = str(base / source)
+    name = entry.name or (Path(source).stem if "://" not in source
+                          else source.split("://", 1)[1].split("/")[0].replace(":", "_"))
+    if name in names:
+        if entry.name:
+            raise UsageError(f"two cameras are named {name!r}")
+        name = f"{name}_{len(names) + 1}"
+    names.add(name)
+    return Camera(name, live, Scorer.load(base / entry.scorer),
+                  entry.calls_per_minute or settings.candidates.calls_per_minute, scorer_dir=base / entry.scorer,
+                  taxonomy=_taxonomy(entry.taxonomy, base) if entry.taxonomy else None,
+                  rules=RuleSet.from_yaml(base / entry.rules) if entry.rules else None)
+
+
+def _taxonomy(name: str, base: Path) -> Taxonomy:
+    """A shipped taxonomy's name, or a YAML file relative to the cameras file."""
+    return load_taxonomy(str(base / name) if name.lower().endswith((".yaml", ".yml")) else name)
+
+
+def steady_memory() -> None:
+    """A process that runs for days, whose threads allocate and free a frame's worth of memory many
+    times a second, grows through glibc's allocator alone: it raises its mmap threshold after each
+    large free (so frames land in per-thread heaps, which fragment) and gives every thread an arena.
+    A fixed threshold returns each frame's memory to the system when freed, and two arenas bound
+    the rest. (glibc only; elsewhere nothing changes.)"""
+    if _LIBC is None:
+        return
+    m_mmap_threshold, m_arena_max = -3, -8  # from glibc's malloc.h
+    _LIBC.mallopt(m_mmap_threshold, 256 * 1024)
+    _LIBC.mallopt(m_arena_max, 2)
+
+
+def give_back_freed() -> None:
+    """After an event: the many small objects explaining it allocated (report, clip, model answer)
+    are freed by now, but glibc keeps the emptied heap pages until asked; returning them keeps the
+    resident size of a long watch at its working set."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
