@@ -1,13 +1,16 @@
-"""`vadagent watch`'s cameras read in processes of their own (`--processes`; by default when there are
-two cameras or more, see `default_processes`).
+"""`vadagent watch`'s cameras read in processes of their own (`--processes`; by default on machines of
+four cores or more, see `default_processes`).
 
 Each process runs `CameraReaders` for its share of the cameras, so a camera's stream, its ring of
 recent frames and its live scores stay where it is read. Little comes back: each moment as it closes,
 every camera's latest score twice a second, and the cuts the watch asks for (the process writes a
 moment's clip and keyframes; their paths and the frames' live scores come back). Ctrl-C reaches the
 processes too, and they ignore it: the watch stops their cameras and keeps asking for cuts until the
-last moment is explained, then ends them. A process that ends abruptly (killed, out of memory) ends
-its cameras' watching, said in one line; the others go on.
+last moment is explained, then ends them. A process that ends abruptly (killed, out of memory) is
+started again, said in one line, and its cameras go on counting frames and time from where they were
+(what it held is lost: the last seconds of frames, so a moment waiting to be cut is recorded as left
+the buffer); after RESTARTS, or for cameras that are files played once, which would only be read again,
+its cameras stop; the others go on.
 """
 
 from __future__ import annotations
@@ -44,32 +47,44 @@ from vadagent.tools.video.live import LiveSource
 log = logging.getLogger(__name__)
 STATUS_EVERY_S = 0.5
 CLOSE_TIMEOUT_S = 10.0
+RESTARTS = 3  # a process that ends abruptly is started again this many times over a watch
 # Told through each process's queue, not a shared multiprocessing.Event: setting one waits for every
 # process that waits on it to wake, and one that was killed never does.
 HALT = "halt"
 
 
 def default_processes(cores: int, cameras: int) -> int:
-    """One process per two cores, at least two, at most one per camera; none for one camera (its thread
-    and a process read alike, and a process costs a scorer's memory and seconds to start). Two cameras
-    on this 2-core machine scored 1.28× the frames/s in two processes that they did in two threads
-    (`evals/bench_watch.py`, medians of three interleaved rounds, release 32)."""
-    return 0 if cameras < 2 else min(cameras, max(2, cores // 2))
+    """One process per two cores, at most one per camera, on machines of four cores or more with two
+    cameras or more; otherwise none (threads of the watch's process). On this 2-core machine two cameras'
+    live scorers alone read 1.28× and 1.51× the frames/s in two processes that they did in two threads
+    (`evals/bench_watch.py`, two runs), but a whole watch of two busy cameras read, dropped and explained
+    the same either way within an hour (both cores were already busy: 51 and 53 events, 137 and 131
+    moments dropped while the model waited; `evals/results/bench_watch_processes.md`, `bench_watch.md`),
+    and its processes held 270 MB more. From four cores there are cores for the processes to take."""
+    return min(cameras, cores // 2) if cores >= 4 and cameras >= 2 else 0
 
 
 @dataclass(frozen=True)
 class CameraSpec:
-    """What a process needs to read a camera: the scorer is loaded there from its folder."""
+    """What a process needs to read a camera: the scorer is loaded there from its folder. A camera read
+    again after its process ended goes on from where it was: frames, interruptions, clock."""
 
     name: str
     source: str
     realtime: bool
     loop: bool
     scorer_dir: str
+    frames: int = 0
+    interruptions: int = 0
+    opened_at: float | None = None
 
 
-def _status(camera: Camera) -> tuple[str, float, float, int, int]:
-    return camera.name, camera.score, camera.latest_s, camera.frames, len(camera.source.gaps)
+Status = tuple[str, float, float, int, int, float | None]  # name, score, time, frames, interruptions, opened at
+
+
+def _status(camera: Camera, interruptions_before: int) -> Status:
+    return (camera.name, camera.score, camera.latest_s, camera.frames, interruptions_before + len(camera.source.gaps),
+            camera.source.opened_at)
 
 
 def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, threads: int, commands, results,
@@ -80,21 +95,23 @@ def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, threads:
     setup_logging(log_level)
     steady_memory()
     hold_threads(threads)
-    cameras = [Camera(s.name, LiveSource(s.source, realtime=s.realtime, loop=s.loop), Scorer.load(s.scorer_dir), 0.0)
+    cameras = [Camera(s.name, LiveSource(s.source, realtime=s.realtime, loop=s.loop, first_index=s.frames,
+                                         opened_at=s.opened_at), Scorer.load(s.scorer_dir), 0.0, frames=s.frames)
                for s in specs]
     by_name = {camera.name: camera for camera in cameras}
+    before = {s.name: s.interruptions for s in specs}
     readers = CameraReaders(cameras, options, device)
 
     def finished(camera: Camera) -> None:
         camera.alive = False
-        results.put(("finished", _status(camera)))
+        results.put(("finished", _status(camera, before[camera.name])))
 
     def cut(request: int, name: str, moment: Moment, clip: str, keyframes: str) -> None:
-        camera, result = by_name[name], None
-        while not context_arrived(camera, moment, options):
+        camera, result = by_name.get(name), None
+        while camera is not None and not context_arrived(camera, moment, options):
             time.sleep(0.1)
         try:
-            result = cut_clip(camera, moment, Path(clip), Path(keyframes), options)
+            result = None if camera is None else cut_clip(camera, moment, Path(clip), Path(keyframes), options)
         except Exception:  # noqa: BLE001 - the watch waits for an answer to every cut
             log.exception("%s: the moment at %.1f s could not be cut into a clip", name, moment.start_s)
         results.put(("cut", request, result))
@@ -114,7 +131,7 @@ def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, threads:
             elif command:
                 threading.Thread(target=cut, args=command, name=f"cut {command[1]}", daemon=True).start()
             if time.monotonic() - told >= STATUS_EVERY_S:
-                results.put(("status", [_status(camera) for camera in cameras]))
+                results.put(("status", [_status(camera, before[camera.name]) for camera in cameras]))
                 told = time.monotonic()
     finally:
         readers.close()
@@ -124,27 +141,25 @@ class CameraProcesses:
     """The cameras read in `processes` processes; the interface of `CameraReaders`."""
 
     def __init__(self, cameras: list[Camera], options: WatchOptions, device: str, processes: int) -> None:
+        if missing := [camera.name for camera in cameras if camera.scorer_dir is None]:
+            raise ValueError(f"cameras read in processes need the folders of their scorers: {', '.join(missing)}")
         self.cameras = cameras
         processes = max(1, min(processes, len(cameras)))
         context = multiprocessing.get_context("spawn")  # not fork: this process already runs threads
         self._results = context.Queue()
         groups = [cameras[i::processes] for i in range(processes)]
         self._owner = {camera.name: i for i, group in enumerate(groups) for camera in group}
-        self._groups = groups
-        self._commands = [context.Queue() for _ in groups]
-        threads, level = max(1, usable_cores() // processes), logging.getLogger().getEffectiveLevel()
-        self._processes = [
-            context.Process(target=_serve, name=f"vadagent-cameras-{i}", daemon=True,
-                            args=([CameraSpec(c.name, c.source.source, c.source.realtime, c.source.loop,
-                                              str(c.scorer_dir)) for c in group],
-                                  options, device, threads, commands, self._results, level))
-            for i, (group, commands) in enumerate(zip(groups, self._commands))]
+        self._groups, self._context, self._options, self._device = groups, context, options, device
+        self._threads, self._level = max(1, usable_cores() // processes), logging.getLogger().getEffectiveLevel()
         for camera in cameras:
-            if camera.scorer_dir is None:
-                raise ValueError(f"{camera.name}: a camera read in a process needs the folder of its scorer")
-            camera.reported_interruptions = 0
-        for process in self._processes:
-            process.start()
+            camera.reported_interruptions = 0  # the process's source counts them
+        self._opened_at: dict[str, float | None] = {camera.name: None for camera in cameras}
+        self._commands: list = [None] * processes
+        self._processes: list = [None] * processes
+        self._restarts = [0] * processes
+        self._halted = False
+        for i in range(processes):
+            self._start(i)
         self._cuts: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Future, int]] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
@@ -154,12 +169,23 @@ class CameraProcesses:
         self._submit: Submit | None = None
         self._finished: Finished | None = None
 
+    def _start(self, index: int) -> None:
+        """Process `index` for its cameras, each going on from where it was."""
+        specs = [CameraSpec(c.name, c.source.source, c.source.realtime, c.source.loop, str(c.scorer_dir), c.frames,
+                            c.interruptions, self._opened_at[c.name]) for c in self._groups[index]]
+        self._commands[index] = commands = self._context.Queue()  # a killed reader may hold the old one's lock
+        self._processes[index] = process = self._context.Process(
+            target=_serve, name=f"vadagent-cameras-{index}", daemon=True,
+            args=(specs, self._options, self._device, self._threads, commands, self._results, self._level))
+        process.start()
+
     def start(self, submit: Submit, finished: Finished) -> None:
         self._submit, self._finished = submit, finished
         self._drainer = threading.Thread(target=self._drain, name="camera processes", daemon=True)
         self._drainer.start()
 
     def stop(self) -> None:
+        self._halted = True
         for commands in self._commands:
             commands.put(HALT)
 
@@ -172,7 +198,7 @@ class CameraProcesses:
         for process in self._processes:
             process.join(CLOSE_TIMEOUT_S)
             if process.is_alive():
-                process.terminate()
+                process.kill()  # it ignores SIGTERM
                 process.join(CLOSE_TIMEOUT_S)
         self._drained.set()
         if self._drainer is not None:
@@ -204,6 +230,7 @@ class CameraProcesses:
                     if i not in self._lost and not process.is_alive():
                         if time.monotonic() - dead_since.setdefault(i, time.monotonic()) >= 1.0:
                             self._ended_abruptly(i, process.exitcode)
+                            dead_since.pop(i)
             try:
                 message = self._results.get(timeout=STATUS_EVERY_S)
             except queue.Empty:
@@ -226,9 +253,9 @@ class CameraProcesses:
                 if waiting is not None:
                     self._answer(waiting, message[2])
 
-    @staticmethod
-    def _update(camera: Camera, row: tuple[str, float, float, int, int]) -> None:
-        _, camera.score, camera.latest_s, camera.frames, camera.reported_interruptions = row
+    def _update(self, camera: Camera, row: Status) -> None:
+        _, camera.score, camera.latest_s, camera.frames, camera.reported_interruptions, opened_at = row
+        self._opened_at[camera.name] = opened_at
 
     @staticmethod
     def _answer(waiting: tuple[asyncio.AbstractEventLoop, asyncio.Future, int], cut: Cut | None) -> None:
@@ -236,15 +263,30 @@ class CameraProcesses:
         loop.call_soon_threadsafe(lambda: future.done() or future.set_result(cut))
 
     def _ended_abruptly(self, index: int, exitcode: int | None) -> None:
+        group = self._groups[index]
+        # a stopping watch starts nothing, and files played once would only be read again
+        going_on = [c for c in group if c.alive and (not c.source.is_file or c.source.loop)]
+        if self._halted or self._restarts[index] >= RESTARTS:
+            going_on = []
+        stopping = [c for c in group if c.alive and c not in going_on]
         with self._lock:
-            self._lost.add(index)
+            if not going_on:
+                self._lost.add(index)
             unanswered = [request for request, (_, _, owner) in self._cuts.items() if owner == index]
             answers = [self._cuts.pop(request) for request in unanswered]
-        names = [camera.name for camera in self._groups[index]]
-        log.error("the process reading camera(s) %s ended abruptly (exit code %s: killed, or out of memory); they "
-                  "stop, the other cameras go on", ", ".join(names), exitcode)
-        for waiting in answers:
+        for waiting in answers:  # what the process held is gone
             self._answer(waiting, None)
-        for camera in self._groups[index]:
-            if camera.alive:
-                self._finished(camera)
+        said = (f"started again for {', '.join(c.name for c in going_on)} ({self._restarts[index] + 1} of {RESTARTS})"
+                if going_on else "")
+        said += ("; " if said and stopping else "") + (f"{', '.join(c.name for c in stopping)} stop, the other cameras "
+                                                        "go on" if stopping else "")
+        log.error("the process reading camera(s) %s ended abruptly (exit code %s: killed, or out of memory); %s",
+                  ", ".join(c.name for c in group), exitcode, said or "they had ended")
+        for camera in stopping:
+            self._finished(camera)
+        if going_on:
+            self._restarts[index] += 1
+            for camera in going_on:
+                camera.reported_interruptions = camera.interruptions + 1  # the process's end is one
+            self._groups[index] = going_on
+            self._start(index)

@@ -267,8 +267,8 @@ def watch(
     keep_days: Annotated[float | None, typer.Option(min=0, help="Delete clips and keyframes older than this.")] = None,
     max_gb: Annotated[float | None, typer.Option(min=0, help="Keep clips and keyframes under this size.")] = None,
     processes: Annotated[int | None, typer.Option(min=0, help="Processes that read and score the cameras (default: "
-                                                             "with two cameras or more, one per two cores, at least "
-                                                             "two, at most one per camera; 0: threads of this "
+                                                             "from four cores and two cameras, one per two cores, "
+                                                             "at most one per camera; 0: threads of this "
                                                              "process).")] = None,
 ) -> None:
     """Score live cameras as frames arrive; explain and record what they flag (Ctrl-C stops cleanly)."""

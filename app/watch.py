@@ -1,7 +1,7 @@
 """`vadagent watch SOURCE...`: score live cameras as frames arrive and explain what they flag.
 
-Per camera, a reader (app/cameras.py: a thread of this process, or with two cameras or more one of a
-process of its own, app/camera_processes.py) decodes the stream (reopening it with back-off
+Per camera, a reader (app/cameras.py: a thread of this process, or on machines of four cores or more
+one of a process of its own, app/camera_processes.py) decodes the stream (reopening it with back-off
 when it stalls or drops), keeps the last seconds of frames in a bounded ring, scores each frame with
 the camera's scorer (causal: calibrated on the site's normal footage, one threshold) and opens a
 moment when the score crosses it. When the moment closes, it waits in a bounded queue; the explainer

@@ -108,7 +108,7 @@ def tree_rss_mb(pid: int) -> float:
     return total
 
 
-def soak(data: Path, minutes: float, scratch: Path) -> dict:
+def soak(data: Path, minutes: float, scratch: Path, processes: int | None = None) -> dict:
     import shutil
 
     clips = [data / "clips" / "car_accident.mp4", data / "clips" / "earthquake.mp4"]
@@ -122,7 +122,8 @@ def soak(data: Path, minutes: float, scratch: Path) -> dict:
     vlm = answering_server(json.dumps(JUDGED), 1.0)
     out = scratch / "out"
     process = subprocess.Popen([exe, "watch", *(c.url for c in cameras), "--scorer", str(scratch / "scorer"), "-o", str(out),
-                                "--vlm", f"openai:m@{url(vlm)}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                "--vlm", f"openai:m@{url(vlm)}", *([] if processes is None else ["--processes", str(processes)])],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     started = time.monotonic()
     time.sleep(60)
@@ -152,6 +153,8 @@ def soak(data: Path, minutes: float, scratch: Path) -> dict:
     said = " ".join(stderr.split())
     scored = said.split("frames scored: ")[1].split(")")[0] if "frames scored: " in said else ""
     return {"minutes": round(ran_s / 60, 1), "exit_code": process.returncode, "cameras": len(cameras),
+            "watch_processes": "its default" if processes is None else processes,
+            "read_in": said.split("read in ")[1].split(" (Ctrl-C")[0] if "read in " in said else None,
             "rss_mb_after_1_min": round(memory_start, 1), "rss_mb_at_end": round(memory_end, 1),
             "rss_growth_mb": round(memory_end - memory_start, 1),
             # resident memory swings by ~100 MB as clips are cut and explained: the trend compares the
@@ -185,6 +188,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--throughput-only", action="store_true", help="skip the soak (e.g. on a GPU machine)")
     parser.add_argument("--rounds", type=int, default=3, help="throughput: interleaved rounds of every setup")
+    parser.add_argument("--processes", type=int, help="soak: the watch's --processes (default: its own default)")
+    parser.add_argument("--soak-only", action="store_true", help="skip the throughput rows")
     parser.add_argument("--name", default="bench_watch")
     args = parser.parse_args()
     cores = usable_cores()
@@ -194,7 +199,9 @@ def main() -> None:
     cameras = max(2, cores // 2)
     runs = [(tiers, n, 0) for tiers in (["motion", "objects"], ["motion"]) for n in (1, cameras)]
     runs.append((["motion", "objects"], 1, cameras))
-    scorers = {"+".join(t): fitted(args.data, t, device) for t in (["motion", "objects"], ["motion"])}
+    if args.soak_only:
+        runs = []
+    scorers = {"+".join(t): fitted(args.data, t, device) for t in {"+".join(t): t for t, _, _ in runs}.values()}
     rounds: list[list[float]] = [[] for _ in runs]
     for _ in range(args.rounds):  # interleaved: this shared machine's speed drifts by more than a setup's gain
         for (tiers, threads, processes), measured in zip(runs, rounds):
@@ -207,9 +214,10 @@ def main() -> None:
     result = None
     if not args.throughput_only:
         with tempfile.TemporaryDirectory() as scratch:
-            result = soak(args.data, args.minutes, Path(scratch))
+            result = soak(args.data, args.minutes, Path(scratch), args.processes)
         print("soak", result)
-    lines = ["# Live cameras", "", f"Live scorer throughput on this machine ({cores} cores, {device}), 360×240 frames, "
+    lines = ["# Live cameras", ""]
+    lines += [] if not rates else [f"Live scorer throughput on this machine ({cores} cores, {device}), 360×240 frames, "
              "fitted on 4 Ped2 training clips; cameras in threads of one process (`watch --processes 0`), or one "
              "camera in each of N processes (`watch --processes N`, the processes started before timing); each setup "
              f"the median of {args.rounds} interleaved rounds of 20 s:", "",

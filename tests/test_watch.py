@@ -207,32 +207,56 @@ def test_cameras_read_in_processes_record_what_threads_record(tmp_path, site):
         assert mine[1:4] == pytest.approx(theirs[1:4], abs=1e-3) and mine[5] == pytest.approx(theirs[5], abs=1e-3)
 
 
-def test_a_camera_process_that_is_killed_ends_its_cameras_alone(tmp_path, site):
-    """Of two cameras in two processes, one process is killed: its camera stops, said in one line; the other
-    goes on and Ctrl-C still stops the watch cleanly, its processes ended."""
+def test_a_camera_process_that_is_killed_is_started_again_then_given_up(tmp_path, site):
+    """Of two cameras in two processes, one's process is killed again and again: it is started again, its
+    camera going on counting frames, RESTARTS times, then the camera stops, said in one line each time;
+    the other camera goes on throughout, and Ctrl-C still stops the watch cleanly, its processes ended."""
     import psutil
+
+    from vadagent.app.camera_processes import RESTARTS
 
     folder, _ = site
     out = tmp_path / "out"
     process = subprocess.Popen([VADAGENT, "watch", str(folder / "camera.mp4"), f"{folder / 'camera.mp4'}",
-                                "--realtime", "--loop", "--processes", "2", "--scorer", str(folder / "scorer"),
-                                "-o", str(out), "--vlm", f"replay:{folder / 'judge.jsonl'}"],
+                                "--realtime", "--loop", "--processes", "2", "--queue", "1", "--scorer",
+                                str(folder / "scorer"), "-o", str(out), "--vlm", f"replay:{folder / 'judge.jsonl'}"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
-    def status() -> dict[str, tuple[int, bool]]:
+    def status() -> dict[str, dict]:
         try:
-            return {c["name"]: (c["frames"], c["alive"]) for c in json.loads((out / "cameras.json").read_text())["cameras"]}
+            return {c["name"]: c for c in json.loads((out / "cameras.json").read_text())["cameras"]}
         except (OSError, ValueError):  # not written yet
             return {}
 
-    readers = []
+    def readers() -> list:
+        found = []
+        for child in psutil.Process(process.pid).children():
+            try:
+                if "spawn_main" in " ".join(child.cmdline()):
+                    found.append(child)
+            except psutil.Error:  # killed and not yet reaped, or gone
+                pass
+        return found
+
+    killed, seen = [], set()
     try:
-        assert within(90, lambda: len(status()) == 2 and min(f for f, _ in status().values()) > 25), "not read"
-        readers = [p for p in psutil.Process(process.pid).children() if "spawn_main" in " ".join(p.cmdline())]
-        assert len(readers) == 2
-        readers[0].kill()
-        assert within(20, lambda: [alive for _, alive in status().values()].count(False) == 1), status()
+        assert within(90, lambda: len(status()) == 2 and min(c["frames"] for c in status().values()) > 25), "not read"
+        victim, other = readers()
+        seen |= {victim.pid, other.pid}
+        for restart in range(1, RESTARTS + 2):
+            victim.kill()
+            killed.append(victim.pid)
+            if restart > RESTARTS:
+                break
+            # started again: a new process, and the camera goes on from where it was (its end one interruption)
+            assert within(30, lambda: [p for p in readers() if p.pid not in killed and p.pid != other.pid]), restart
+            (victim,) = [p for p in readers() if p.pid not in killed and p.pid != other.pid]
+            seen.add(victim.pid)
+            assert within(10, lambda n=restart: [c["interruptions"] for c in status().values()].count(n) == 1), status()
+            name, frames = next((n, c["frames"]) for n, c in status().items() if c["interruptions"] == restart)
+            assert within(30, lambda n=name, f=frames: status()[n]["frames"] > f + 10), restart
+        assert within(20, lambda: [c["alive"] for c in status().values()].count(False) == 1), status()
         stopped = status()
         time.sleep(3)
         later = status()
@@ -241,11 +265,12 @@ def test_a_camera_process_that_is_killed_ends_its_cameras_alone(tmp_path, site):
         _, stderr = process.communicate(timeout=120)
     said = " ".join(stderr.split())
     assert process.returncode == 0, stderr
-    assert "ended abruptly (exit code -9" in said and "the other cameras go on" in said and "stopping" in said
-    (dead,) = [name for name, (_, alive) in stopped.items() if not alive]
-    (other,) = set(stopped) - {dead}
-    assert later[dead] == stopped[dead] and later[other][0] > stopped[other][0]  # the other camera went on
-    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in readers[1:])
+    assert said.count("ended abruptly (exit code -9") == RESTARTS + 1 and f"started again for {name} ({RESTARTS} of" in said
+    assert f"; {name} stop, the other cameras go on" in said and "stopping" in said
+    (other,) = set(stopped) - {name}
+    assert not stopped[name]["alive"] and stopped[name]["interruptions"] == RESTARTS
+    assert later[name]["frames"] == stopped[name]["frames"] and later[other]["frames"] > stopped[other]["frames"]
+    assert not [pid for pid in seen if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
 
 
 @pytest.mark.slow  # ≈90 s; evals/bench_watch.py runs the 10-minute soak

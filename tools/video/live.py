@@ -53,6 +53,10 @@ class LiveSource:
     max_side: int = 640  # frames are kept at most this large (memory of the context buffer)
     gaps: list[Gap] = field(default_factory=list)
     fps: float = 25.0  # known once opened
+    # where the camera's count and clock start: a camera read again after its process ended goes on
+    # from where it was (app/camera_processes.py); the clock is set when it is first read
+    first_index: int = 0
+    opened_at: float | None = None
 
     @property
     def is_file(self) -> bool:
@@ -72,7 +76,9 @@ class LiveSource:
 
     def frames(self, stop: Callable[[], bool] = lambda: False) -> Iterator[LiveFrame]:
         """Frames until the source ends (a file without `loop`) or `stop()` says so."""
-        index, started, backoff = 0, time.time(), 1.0
+        if self.opened_at is None:
+            self.opened_at = time.time()
+        index, started, backoff = self.first_index, self.opened_at, 1.0
         while not stop():
             try:
                 container = self._open()
