@@ -11,8 +11,8 @@
    server), `vadagent watch` with a VLM stand-in (a local HTTP server answering a schema-valid
    judgement after 1 s) for `--minutes`; each camera is cut off the network for 3 s twice. Resident
    memory of the watch and its camera processes after a minute and at the end (and, as it swings while moments are
-   explained, the trend of medians and the growth of its floor), frames scored against frames sent,
-   events, alert latency (median, worst), interruptions survived.
+   explained, the trend of medians and the growth of its floor), frames scored against frames sent until
+   the stop, the stop's seconds (what waits is explained first), events, alert latency (median, worst), interruptions survived.
 Writes evals/results/bench_watch.{md,json}.
 """
 
@@ -140,6 +140,7 @@ def soak(data: Path, minutes: float, scratch: Path, processes: int | None = None
             next_sample += 10
         time.sleep(1)
     memory_end = tree_rss_mb(process.pid)
+    streamed_s = time.monotonic() - started  # the cameras are read until the stop; explaining what waits goes on
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=300)
     ran_s = time.monotonic() - started
@@ -152,7 +153,8 @@ def soak(data: Path, minutes: float, scratch: Path, processes: int | None = None
     waits = [r.get("waited_for_budget_s", 0.0) for r in records]
     said = " ".join(stderr.split())
     scored = said.split("frames scored: ")[1].split(")")[0] if "frames scored: " in said else ""
-    return {"minutes": round(ran_s / 60, 1), "exit_code": process.returncode, "cameras": len(cameras),
+    return {"minutes": round(ran_s / 60, 1), "streamed_minutes": round(streamed_s / 60, 1),
+            "stopping_s": round(ran_s - streamed_s, 1), "exit_code": process.returncode, "cameras": len(cameras),
             "watch_processes": "its default" if processes is None else processes,
             "read_in": said.split("read in ")[1].split(" (Ctrl-C")[0] if "read in " in said else None,
             "rss_mb_after_1_min": round(memory_start, 1), "rss_mb_at_end": round(memory_end, 1),
@@ -166,7 +168,8 @@ def soak(data: Path, minutes: float, scratch: Path, processes: int | None = None
             "rss_mb_each_minute": samples[::6],
             "dropped_while_vlm_behind": said.split(" moment(s) dropped")[0].rsplit(" ", 1)[-1] if "dropped" in said else None,
             "frames_scored": scored,
-            "frames_sent": ", ".join(f"{c.ts.stem} {round(ran_s * c.fps)}" for c in cameras), "events": len(records),
+            # until the stop (release 32; before, until the watch had ended, which counted its stopping too)
+            "frames_sent": ", ".join(f"{c.ts.stem} {round(streamed_s * c.fps)}" for c in cameras), "events": len(records),
             "explained": sum(r["explained"] for r in records),
             "clips_scored_again": sum(bool(r.get("scored_again")) for r in records),
             "alert_latency_median_s": round(statistics.median(latencies), 2) if latencies else None,
