@@ -6,7 +6,8 @@ is cut once the context after it has arrived (`Cut`).
 one interpreter lock, so threads of one process score about 300 frames/s of 360×240 however many
 cores the machine has (`evals/results/bench_watch_gpu.md`: eight cameras on 16 cores); on machines of
 four cores or more, with two cameras or more, the readers run in processes of their own instead
-(`app/camera_processes.py`), with the same interface. Either way the explaining stays in the watch's process, where the model is.
+(`app/camera_processes.py`), with the same interface. Either way the explaining stays in the watch's
+process, where the model is.
 """
 
 from __future__ import annotations
