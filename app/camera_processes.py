@@ -8,8 +8,8 @@ moment's clip and keyframes; their paths and the frames' live scores come back).
 processes too, and they ignore it: the watch stops their cameras and keeps asking for cuts until the
 last moment is explained, then ends them. A process that ends abruptly (killed, out of memory) is
 started again, said in one line, and its cameras go on counting frames and time from where they were
-(what it held is lost: the last seconds of frames, so a moment waiting to be cut is recorded as left
-the buffer); after RESTARTS, or for cameras that are files played once, which would only be read again,
+(what it held is lost: the last seconds of frames, so a moment waiting to be cut is dropped, logged as
+having left the buffer); after RESTARTS, or for cameras that are files played once, which would only be read again,
 its cameras stop; the others go on.
 """
 
@@ -57,10 +57,9 @@ def default_processes(cores: int, cameras: int) -> int:
     """One process per two cores, at most one per camera, on machines of four cores or more with two
     cameras or more; otherwise none (threads of the watch's process). On this 2-core machine two cameras'
     live scorers alone read 1.28× and 1.51× the frames/s in two processes that they did in two threads
-    (`evals/bench_watch.py`, two runs), but a whole watch of two busy cameras read, dropped and explained
-    the same either way within an hour (both cores were already busy: 51 and 53 events, 137 and 131
-    moments dropped while the model waited; `evals/results/bench_watch_processes.md`, `bench_watch.md`),
-    and its processes held 270 MB more. From four cores there are cores for the processes to take."""
+    (`evals/bench_watch.py`, two runs), but a whole watch of two busy cameras read, explained and dropped
+    the same either way (both cores were already busy; release 32's soaks, evals/HISTORY.md), and its
+    processes held 270 MB more. From four cores there are cores for the processes to take."""
     return min(cameras, cores // 2) if cores >= 4 and cameras >= 2 else 0
 
 
