@@ -37,6 +37,7 @@ from vadagent.app.cameras import (
     cut_clip,
     steady_memory,
 )
+from vadagent.app.processes import default_processes as batch_processes
 from vadagent.devices import usable_cores
 from vadagent.logs import setup_logging
 from vadagent.tools.scorer import Scorer
@@ -54,13 +55,14 @@ HALT = "halt"
 
 
 def default_processes(cores: int, cameras: int) -> int:
-    """One process per two cores, at most one per camera, on machines of four cores or more with two
-    cameras or more; otherwise none (threads of the watch's process). On this 2-core machine two cameras'
-    live scorers alone read 1.28× and 1.51× the frames/s in two processes that they did in two threads
-    (`evals/bench_watch.py`, two runs), but a whole watch of two busy cameras read, explained and dropped
-    the same either way (both cores were already busy; release 32's soaks, evals/HISTORY.md), and its
-    processes held 270 MB more. From four cores there are cores for the processes to take."""
-    return min(cameras, cores // 2) if cores >= 4 and cameras >= 2 else 0
+    """As a batch's (`app/processes.py`: one process per two cores on machines of four cores or more),
+    at most one per camera, and none for one camera; none means threads of the watch's process. On this
+    2-core machine two cameras' live scorers alone read 1.28× and 1.51× the frames/s in two processes
+    that they did in two threads (`evals/bench_watch.py`, two runs), but a whole watch of two busy
+    cameras read, explained and dropped the same either way (both cores were already busy; release 32's
+    soaks, evals/HISTORY.md), and its processes held 270 MB more. From four cores there are cores for
+    the processes to take."""
+    return min(cameras, batch_processes(cores)) if cameras >= 2 else 0
 
 
 @dataclass(frozen=True)
