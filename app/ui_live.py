@@ -6,8 +6,8 @@ keyframes of the event picked, and chat about that event (its report, reports/<i
 and the UI may run on different machines sharing the folder: nothing here talks to the watch.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Gradio passes the clicked row to `pick` by reading its
+# `evt: gr.SelectData` annotation, which must be the class itself, not a string naming a parameter.
 import json
 import time
 from collections import deque
@@ -99,8 +99,8 @@ def build_live(app, gr, folder: Path):
 
     timer = gr.Timer(2.0)
     timer.tick(refresh, None, [state, cameras, events])
-    return refresh, [state, cameras, events]
     events.select(pick, None, [keyframes, report_dir, chatbot, conversation])
     for trigger in (ask.click, question.submit):
         trigger(app.ask, [question, chatbot, report_dir, conversation], [chatbot, question, conversation],
                 trigger_mode="once")
+    return refresh, [state, cameras, events]

@@ -17,16 +17,42 @@ CHROMIUM = shutil.which("chromium")
 VADAGENT = str(Path(sys.executable).with_name("vadagent"))
 
 
+def watch_folder(folder: Path) -> Path:
+    """What a running `vadagent watch -o` leaves: a camera's status and one explained event with two
+    keyframes (its report is copied in by the test, once the UI has written one)."""
+    import json
+    import time
+
+    import cv2
+    import numpy as np
+
+    (folder / "keyframes" / "lobby-1").mkdir(parents=True)
+    keyframes = []
+    for name in ("first", "peak"):
+        path = folder / "keyframes" / "lobby-1" / f"{name}.jpg"
+        cv2.imwrite(str(path), np.full((48, 64, 3), 128, np.uint8))
+        keyframes.append(str(path.relative_to(folder)))
+    (folder / "cameras.json").write_text(json.dumps({"updated_at": time.time() + 3600, "cameras": [
+        {"name": "lobby", "source": "rtsp://x", "score": 5.0, "threshold": 4.0, "time_s": 12.5, "frames": 300,
+         "alive": True, "interruptions": 0}]}))
+    (folder / "events.jsonl").write_text(json.dumps({
+        "id": "lobby-1", "camera": "lobby", "start_s": 10.0, "end_s": 12.0, "status": "explained", "explained": True,
+        "event": {"category": "fighting", "severity": 3, "what": "two people scuffle"}, "reason": "",
+        "report": "reports/lobby-1", "keyframes": keyframes}) + "\n")
+    return folder
+
+
 @pytest.fixture()
 def ui_server(tmp_path, tiny_vlm):
     port = free_port()
     log = (tmp_path / "ui.log").open("w")
+    live = watch_folder(tmp_path / "live")
     process = subprocess.Popen([VADAGENT, "ui", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}", "--port", str(port),
-                                "--workdir", str(tmp_path / "work")], stdout=log, stderr=subprocess.STDOUT,
+                                "--workdir", str(tmp_path / "work"), "--live", str(live)], stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"})
     url = f"http://127.0.0.1:{port}/"
     wait_until_up(process, url, "vadagent ui", tmp_path / "ui.log")
-    yield url
+    yield url, tmp_path
     process.terminate()
     process.wait(timeout=30)
 
@@ -38,7 +64,9 @@ def test_ui_opens_the_sample_shows_events_and_answers(ui_server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page()
-        page.goto(ui_server)
+        url, tmp_path = ui_server
+        page.goto(url)
+        page.get_by_role("tab", name="Reports").click()
         page.locator("#open-sample").click()
         expect(page.locator("#status")).to_contain_text("sample.mp4", timeout=240_000)
         expect(page.locator("#events")).to_contain_text("e1", timeout=30_000)
@@ -58,6 +86,19 @@ def test_ui_opens_the_sample_shows_events_and_answers(ui_server):
         # e1 is the fast object (17 s in the clip); its segment may open a little before the peak
         page.wait_for_function("(() => { const t = document.querySelector('#player video').currentTime;"
                                " return t >= 13 && t <= 18; })()", timeout=10_000)
+
+        # the live page: an event picked shows its keyframes, and chat answers about its report
+        report = next((tmp_path / "work").rglob("report.json")).parent
+        shutil.copytree(report, tmp_path / "live" / "reports" / "lobby-1")
+        page.get_by_role("tab", name="Live").click()
+        expect(page.locator("#live-cameras")).to_contain_text("lobby", timeout=30_000)
+        page.locator("#live-events").get_by_text("lobby-1", exact=True).filter(visible=True).first.click()
+        expect(page.locator("#live-keyframes img")).to_have_count(2, timeout=30_000)
+        live_answers = page.locator("#live-chat [data-testid='bot']")
+        page.locator("#live-question textarea").fill("/events")
+        page.locator("#live-ask").click()
+        expect(live_answers).to_have_count(1, timeout=60_000)
+        expect(live_answers.nth(0)).to_contain_text("e1", timeout=60_000)
         browser.close()
 
 
