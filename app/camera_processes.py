@@ -8,9 +8,9 @@ moment's clip and keyframes; their paths and the frames' live scores come back).
 processes too, and they ignore it: the watch stops their cameras and keeps asking for cuts until the
 last moment is explained, then ends them. A process that ends abruptly (killed, out of memory) is
 started again, said in one line, and its cameras go on counting frames and time from where they were
-(what it held is lost: the last seconds of frames, so a moment waiting to be cut is dropped, logged as
-having left the buffer); after RESTARTS, or for cameras that are files played once, which would only be read again,
-its cameras stop; the others go on.
+(what it held is lost: the last seconds of frames, so a moment waiting to be cut is recorded as not
+explained, its frames having left the buffer); after RESTARTS, or for cameras that are files played
+once, which would only be read again, its cameras stop; the others go on.
 """
 
 from __future__ import annotations
@@ -80,12 +80,13 @@ class CameraSpec:
     opened_at: float | None = None
 
 
-Status = tuple[str, float, float, int, int, float | None]  # name, score, time, frames, interruptions, opened at
+# name, score, time, frames, interruptions, opened at, oldest frame kept
+Status = tuple[str, float, float, int, int, float | None, float]
 
 
 def _status(camera: Camera, interruptions_before: int) -> Status:
     return (camera.name, camera.score, camera.latest_s, camera.frames, interruptions_before + len(camera.source.gaps),
-            camera.source.opened_at)
+            camera.source.opened_at, camera.kept_from_s)
 
 
 def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, threads: int, commands, results,
@@ -255,7 +256,7 @@ class CameraProcesses:
                     self._answer(waiting, message[2])
 
     def _update(self, camera: Camera, row: Status) -> None:
-        _, camera.score, camera.latest_s, camera.frames, camera.reported_interruptions, opened_at = row
+        _, camera.score, camera.latest_s, camera.frames, camera.reported_interruptions, opened_at, camera.kept_from_s = row
         self._opened_at[camera.name] = opened_at
 
     @staticmethod

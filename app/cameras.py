@@ -82,6 +82,7 @@ class Camera:
     ring: FrameRing | None = None
     scores: deque[LiveScore] = field(default_factory=deque)  # the ring's frames' scores, once scored
     latest_s: float = -1.0
+    kept_from_s: float = float("-inf")  # camera time of the oldest frame its ring holds (-inf: none dropped yet)
     score: float = float("nan")
     frames: int = 0
     alive: bool = True
@@ -98,6 +99,10 @@ class Camera:
         known = {s.index: s for s in list(self.scores)}  # a copy: the reader appends meanwhile
         found = [known.get(f.index) for f in frames]
         return None if any(s is None for s in found) else found
+
+    def keeps(self, moment: Moment) -> bool:
+        """Whether the moment's last frame is still in the ring, so that a clip of it can be cut."""
+        return moment.end_s >= self.kept_from_s
 
     def take_call(self) -> bool:
         """A token bucket: `calls_per_minute`, bursts of at most that many."""
@@ -177,6 +182,7 @@ class CameraReaders:
                     # scores trail the frames by up to a scoring chunk: keep a few more than the ring holds
                     camera.scores = deque(maxlen=camera.ring.frames.maxlen + 64)
                 camera.ring.add(frame)
+                camera.kept_from_s = camera.ring.frames[0].time_s
                 camera.frames += 1
                 seen[frame.index] = frame
                 for scored in live.feed(frame.index, frame.rgb, frame.stamp_s):
@@ -207,9 +213,7 @@ def context_arrived(camera: Camera, moment: Moment, options: WatchOptions) -> bo
 def cut_clip(camera: Camera, moment: Moment, clip: Path, keyframes: Path, options: WatchOptions) -> Cut | None:
     frames = camera.ring.between(moment.start_s - options.before_s, moment.end_s + options.after_s)
     scores = camera.scores_of(frames)  # now: the oldest frames' scores leave as the reader goes on
-    if len(frames) < 2:
-        log.warning("%s: the moment at %.1f s left the buffer before it could be explained", camera.name,
-                    moment.start_s)
+    if len(frames) < 2:  # the watch records the moment as not explained, and why
         return None
     write_clip(clip, frames, camera.source.fps)
     return Cut(clip, [f.time_s for f in frames], camera.source.fps, scores, save_keyframes(keyframes, frames, moment))

@@ -11,8 +11,9 @@ one moment. Every
 moment ends as an event in `events.jsonl` and `events.sqlite` (explained, or "detected, not
 explained" with the reason), with keyframes as JPEGs and, with `--webhook`, a POST. When the VLM
 falls behind, overlapping waiting moments of a camera merge and the lowest-scoring ones are
-dropped, each drop logged: never an unbounded backlog. SIGINT/SIGTERM: the cameras stop, open
-moments close and are explained or recorded, files are flushed.
+dropped: never an unbounded backlog. A moment dropped, or whose frames left the ring while it
+waited, is recorded too, as not explained and why, without spending a call of the camera's budget.
+SIGINT/SIGTERM: the cameras stop, open moments close and are explained or recorded, files are flushed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import logging
 import signal
 import sqlite3
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +37,16 @@ from rich.markup import escape
 
 from vadagent.agents.explain.run import Detection, aexplain_detection
 from vadagent.app.camera_processes import CameraProcesses, default_processes
-from vadagent.app.cameras import Camera, CameraReaders, WatchOptions, give_back_freed, parse_cameras, steady_memory, write_clip
+from vadagent.app.cameras import (
+    Camera,
+    CameraReaders,
+    Cut,
+    WatchOptions,
+    give_back_freed,
+    parse_cameras,
+    steady_memory,
+    write_clip,
+)
 from vadagent.app.job import Job
 from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
@@ -48,12 +60,19 @@ from vadagent.types import Candidate, ScorerSummary, VideoReport
 log = logging.getLogger(__name__)
 
 
+DROPPED = "dropped: the VLM was behind, the queue of waiting moments was full and this one scored lowest"
+LEFT_RING = "its frames left the camera's buffer before the VLM was free"
+SetAside = Callable[[Camera, Moment, str], None]  # a moment that will not be explained, and why
+
+
 class Waiting:
     """Moments waiting for the VLM, bounded: a new moment merges with an overlapping one of its camera;
-    when full, the lowest-scoring waiting moment is dropped (logged)."""
+    when full, the lowest-scoring waiting moment is set aside (DROPPED). A moment whose frames its camera
+    no longer keeps is set aside (LEFT_RING) before it would spend a call."""
 
-    def __init__(self, size: int) -> None:
-        self.size, self.items, self.dropped = size, [], []
+    def __init__(self, size: int, set_aside: SetAside | None = None) -> None:
+        self.size, self.items = size, []
+        self.set_aside = set_aside or (lambda camera, moment, reason: None)
         self.changed = asyncio.Event()
 
     def put(self, camera: Camera, moment: Moment) -> None:
@@ -68,15 +87,18 @@ class Waiting:
         if len(self.items) > self.size:
             lowest = min(self.items, key=lambda item: item[1].peak_score)
             self.items.remove(lowest)
-            self.dropped.append(lowest)
             log.warning("%s: the VLM is behind; dropped the waiting moment at %.1f s (peak %.2f)", lowest[0].name,
                         lowest[1].start_s, lowest[1].peak_score)
+            self.set_aside(*lowest, DROPPED)
         self.changed.set()
 
     def take(self) -> tuple[Camera, Moment] | None:
         """The oldest moment whose camera may call the VLM now."""
         for item in list(self.items):
-            if item[0].take_call():
+            if not item[0].keeps(item[1]):
+                self.items.remove(item)
+                self.set_aside(*item, LEFT_RING)
+            elif item[0].take_call():
                 self.items.remove(item)
                 return item
         return None
@@ -118,12 +140,14 @@ class Watch:
         self.output = output.resolve()  # reports name their clip by this path, wherever the UI runs from
         self.stopping = False
         self.log = EventLog(output)
-        self.events = self.numbered = 0  # recorded; numbered (ids, given when a moment is taken up)
+        self.numbered = 0  # ids, given when a moment is taken up or set aside
+        self.recorded: Counter[str] = Counter()  # events by what became of them: explained, DROPPED, ...
+        self.recording: set[asyncio.Task] = set()  # records of moments set aside, being written and posted
         self.status_at = 0.0  # when cameras.json was last written (monotonic)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        waiting = Waiting(self.options.queue_size)
+        waiting = Waiting(self.options.queue_size, self.set_aside)
         submit = lambda camera, moment: loop.call_soon_threadsafe(waiting.put, camera, moment)  # noqa: E731
         finished = lambda camera: loop.call_soon_threadsafe(setattr, camera, "alive", False)  # noqa: E731
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -152,15 +176,18 @@ class Watch:
                     pass
         finally:
             self.readers.close()
+            await asyncio.gather(*self.recording, return_exceptions=True)
             self.write_status()
             self.log.close()
             if client is not None:
                 await client.aclose()
         gaps = sum(c.interruptions for c in self.cameras)
         frames = ", ".join(f"{c.name} {c.frames}" for c in self.cameras)
-        self.console.print(f"{self.events} event(s) from {len(self.cameras)} camera(s) (frames scored: {frames}); "
-                           f"{len(waiting.dropped)} moment(s) dropped while the VLM was behind; {gaps} stream "
-                           f"interruption(s) → {self.output}", highlight=False)
+        count = self.recorded
+        self.console.print(f"{count.total()} event(s) from {len(self.cameras)} camera(s) (frames scored: {frames}): "
+                           f"{count['explained']} explained, {count[DROPPED]} moment(s) dropped while the VLM was "
+                           f"behind, {count[LEFT_RING]} whose frames left the buffer first, {count['other']} not "
+                           f"explained otherwise; {gaps} stream interruption(s) → {self.output}", highlight=False)
         return 0
 
     def write_status(self) -> None:
@@ -179,14 +206,24 @@ class Watch:
         self.stopping = True
         self.readers.stop()
 
+    def next_id(self, camera: Camera) -> str:
+        self.numbered += 1
+        return f"{camera.name}-{self.numbered}"
+
+    def set_aside(self, camera: Camera, moment: Moment, reason: str) -> None:
+        """A moment that will not be explained (dropped, or its frames gone) is recorded all the same."""
+        task = asyncio.get_running_loop().create_task(self.record(camera, moment, self.next_id(camera), reason))
+        self.recording.add(task)
+        task.add_done_callback(self.recording.discard)
+
     async def explain(self, camera: Camera, moment: Moment) -> None:
         taken = time.time()  # out of the queue: the camera's budget allowed a call
-        self.numbered += 1
-        event_id = f"{camera.name}-{self.numbered}"
+        event_id = self.next_id(camera)
         # with the context after it, once that has arrived; None when its frames left the camera's ring
         cut = await self.readers.cut(camera, moment, self.output / "clips" / f"{event_id}.mp4",
                                      self.output / "keyframes" / event_id)
         if cut is None:
+            await self.record(camera, moment, event_id, LEFT_RING, taken=taken)
             return
         clip, clock = cut.clip, ClipClock(cut.times, cut.fps)
         event, reason = None, ""
@@ -206,27 +243,35 @@ class Watch:
         except Exception as error:  # noqa: BLE001 - a service loop: one moment's failure is recorded, watching goes on
             log.exception("%s: the moment at %.1f s could not be explained", camera.name, moment.start_s)
             reason = f"could not be explained: {error}".splitlines()[0]
+        await self.record(camera, moment, event_id, reason, taken=taken, cut=cut, event=event)
+        await asyncio.to_thread(prune, self.output, self.options.keep_days, self.options.max_gb)
+        give_back_freed()
+
+    async def record(self, camera: Camera, moment: Moment, event_id: str, reason: str, *, taken: float | None = None,
+                     cut: Cut | None = None, event: dict | None = None) -> None:
+        """One line of events.jsonl and row of events.sqlite, and the webhook's POST: explained with
+        `event`, else not explained for `reason` (a moment set aside has neither clip nor keyframes)."""
         explained = event is not None
         alerted = time.time()
+        report = self.output / "reports" / event_id / "report.json"
         record = {"id": event_id, "camera": camera.name, "source": camera.source.source,
                   "start_s": round(moment.start_s, 2), "end_s": round(moment.end_s, 2), "peak_score": round(moment.peak_score, 3),
                   "opened_at": moment.opened_wall, "alerted_at": alerted, "explained": explained,
                   "status": "explained" if explained else "detected, not explained", "reason": reason,
                   "latency_to_alert_s": round(alerted - moment.opened_wall, 2),
-                  "waited_for_budget_s": round(max(0.0, taken - moment.closed_wall), 2),
+                  "waited_for_budget_s": round(max(0.0, taken - moment.closed_wall), 2) if taken is not None else None,
                   "latency_to_explanation_s": round(alerted - moment.opened_wall, 2) if explained else None,
-                  "scored_again": cut.scores is None, "event": event, "clip": str(clip.relative_to(self.output)),
-                  "report": f"reports/{event_id}" if (self.output / "reports" / event_id / "report.json").is_file() else None,
-                  "keyframes": [str(k.relative_to(self.output)) for k in cut.keyframes]}
-        self.events += 1
+                  "scored_again": cut is not None and cut.scores is None, "event": event,
+                  "clip": str(cut.clip.relative_to(self.output)) if cut is not None else None,
+                  "report": f"reports/{event_id}" if report.is_file() else None,
+                  "keyframes": [str(k.relative_to(self.output)) for k in cut.keyframes] if cut is not None else []}
+        self.recorded["explained" if explained else reason if reason in (DROPPED, LEFT_RING) else "other"] += 1
         self.log.add(record)
         what = event["what"] if event else reason
         self.console.print(f"{escape(camera.name)} {moment.start_s:.1f}–{moment.end_s:.1f} s: "
                            f"{'explained' if explained else 'detected'}: {escape(what)}", highlight=False, soft_wrap=True)
         if self.options.webhook:
             await post_alert(self.options.webhook, record)
-        await asyncio.to_thread(prune, self.output, self.options.keep_days, self.options.max_gb)
-        give_back_freed()
 
 
 @dataclass

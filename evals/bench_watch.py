@@ -149,8 +149,9 @@ def soak(data: Path, minutes: float, scratch: Path, processes: int | None = None
     vlm.shutdown()
     log = out / "events.jsonl"
     records = [json.loads(line) for line in log.read_text().splitlines()] if log.is_file() else []
-    latencies = [r["latency_to_alert_s"] for r in records]
-    waits = [r.get("waited_for_budget_s", 0.0) for r in records]
+    # of the moments explained (since release 33 the dropped ones are recorded too, at once)
+    latencies = [r["latency_to_alert_s"] for r in records if r["explained"]]
+    waits = [r.get("waited_for_budget_s") or 0.0 for r in records if r["explained"]]
     said = " ".join(stderr.split())
     scored = said.split("frames scored: ")[1].split(")")[0] if "frames scored: " in said else ""
     return {"minutes": round(ran_s / 60, 1), "streamed_minutes": round(streamed_s / 60, 1),
@@ -167,6 +168,9 @@ def soak(data: Path, minutes: float, scratch: Path, processes: int | None = None
             "rss_floor_growth_mb": round(float(min(samples[-12:]) - min(samples[:12])), 1) if len(samples) >= 30 else None,
             "rss_mb_each_minute": samples[::6],
             "dropped_while_vlm_behind": said.split(" moment(s) dropped")[0].rsplit(" ", 1)[-1] if "dropped" in said else None,
+            # taken from the queue after their frames had left the ring (release 33: recorded, no call spent)
+            "left_the_buffer": said.split(" whose frames left the buffer")[0].rsplit(" ", 1)[-1] if "left the buffer" in said
+            else None,
             "frames_scored": scored,
             # until the stop (release 32; before, until the watch had ended, which counted its stopping too)
             "frames_sent": ", ".join(f"{c.ts.stem} {round(streamed_s * c.fps)}" for c in cameras), "events": len(records),
