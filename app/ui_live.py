@@ -16,6 +16,7 @@ from pathlib import Path
 CAMERA_COLUMNS = ["camera", "score", "threshold", "above", "stream time s", "frames", "interruptions", "state"]
 LIVE_EVENT_COLUMNS = ["id", "camera", "start s", "end s", "status", "category", "severity", "what"]
 STALE_S = 10.0  # cameras.json older than this: the watch is not running
+PICKABLE = 1000  # an event clicked is looked up among this many latest (the table shows 20)
 
 
 def read_cameras(folder: Path, now: float) -> tuple[list[list], str]:
@@ -87,19 +88,22 @@ def build_live(app, gr, folder: Path):
         rows, line = read_cameras(folder, time.time())
         return line, rows, event_rows(read_events(folder))
 
-    def pick(evt: gr.SelectData):
+    def pick(rows, evt: gr.SelectData):
+        # by the id shown in the row clicked: the table may have been refreshed with newer events since
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-        records = read_events(folder)
-        if not 0 <= row < len(records):
+        values = rows.values.tolist() if hasattr(rows, "values") else rows
+        event_id = values[row][0] if 0 <= row < len(values) else None
+        record = next((r for r in read_events(folder, limit=PICKABLE) if r.get("id") == event_id), None)
+        if record is None:
             raise gr.Error("That event has scrolled away; pick it again.")
-        frames, report = event_files(folder, records[row])
+        frames, report = event_files(folder, record)
         if report is None:
             gr.Warning("No report for this event (retention removed it, or it was never explained).")
         return frames, report, [], None
 
     timer = gr.Timer(2.0)
     timer.tick(refresh, None, [state, cameras, events])
-    events.select(pick, None, [keyframes, report_dir, chatbot, conversation])
+    events.select(pick, events, [keyframes, report_dir, chatbot, conversation])
     for trigger in (ask.click, question.submit):
         trigger(app.ask, [question, chatbot, report_dir, conversation], [chatbot, question, conversation],
                 trigger_mode="once")

@@ -18,8 +18,9 @@ VADAGENT = str(Path(sys.executable).with_name("vadagent"))
 
 
 def watch_folder(folder: Path) -> Path:
-    """What a running `vadagent watch -o` leaves: a camera's status and one explained event with two
-    keyframes (its report is copied in by the test, once the UI has written one)."""
+    """What a running `vadagent watch -o` leaves: a camera's status, an explained event with two
+    keyframes (its report is copied in by the test, once the UI has written one) and a newer one
+    dropped while the VLM was behind."""
     import json
     import time
 
@@ -38,7 +39,10 @@ def watch_folder(folder: Path) -> Path:
     (folder / "events.jsonl").write_text(json.dumps({
         "id": "lobby-1", "camera": "lobby", "start_s": 10.0, "end_s": 12.0, "status": "explained", "explained": True,
         "event": {"category": "fighting", "severity": 3, "what": "two people scuffle"}, "reason": "",
-        "report": "reports/lobby-1", "keyframes": keyframes}) + "\n")
+        "report": "reports/lobby-1", "keyframes": keyframes}) + "\n" + json.dumps({  # newer: shown above it
+        "id": "lobby-2", "camera": "lobby", "start_s": 30.0, "end_s": 31.0, "status": "detected, not explained",
+        "explained": False, "event": None, "reason": "dropped: the VLM was behind", "clip": None, "report": None,
+        "keyframes": []}) + "\n")
     return folder
 
 
@@ -92,7 +96,8 @@ def test_ui_opens_the_sample_shows_events_and_answers(ui_server):
         shutil.copytree(report, tmp_path / "live" / "reports" / "lobby-1")
         page.get_by_role("tab", name="Live").click()
         expect(page.locator("#live-cameras")).to_contain_text("lobby", timeout=30_000)
-        page.locator("#live-events").get_by_text("lobby-1", exact=True).filter(visible=True).first.click()
+        expect(page.locator("#live-events")).to_contain_text("lobby-2", timeout=30_000)
+        page.locator("#live-events").get_by_text("lobby-1", exact=True).filter(visible=True).first.click()  # second row
         expect(page.locator("#live-keyframes img")).to_have_count(2, timeout=30_000)
         live_answers = page.locator("#live-chat [data-testid='bot']")
         page.locator("#live-question textarea").fill("/events")
