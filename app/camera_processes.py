@@ -3,8 +3,9 @@ four cores or more, see `default_processes`).
 
 Each process runs `CameraReaders` for its share of the cameras, so a camera's stream, its ring of
 recent frames and its live scores stay where it is read. Little comes back: each moment as it closes,
-every camera's latest score twice a second, and the cuts the watch asks for (the process writes a
-moment's clip and keyframes; their paths and the frames' live scores come back). Ctrl-C reaches the
+with its keyframes (saved by the process), every camera's latest score twice a second, and the cuts
+the watch asks for (the process writes a moment's clip; its path and the frames' live scores come
+back). Ctrl-C reaches the
 processes too, and they ignore it: the watch stops their cameras and keeps asking for cuts until the
 last moment is explained, then ends them. A process that ends abruptly (killed, out of memory) is
 started again, said in one line, and its cameras go on counting frames and time from where they were
@@ -89,8 +90,8 @@ def _status(camera: Camera, interruptions_before: int) -> Status:
             camera.source.opened_at, camera.kept_from_s)
 
 
-def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, threads: int, commands, results,
-           log_level: int) -> None:
+def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, keyframes: Path, threads: int, commands,
+           results, log_level: int) -> None:
     """A camera process: read its cameras until told to halt (HALT), answer cuts until told to end (None)."""
     for sig in (signal.SIGINT, signal.SIGTERM):  # the watch ends this process itself, after its last cut
         signal.signal(sig, signal.SIG_IGN)
@@ -102,23 +103,23 @@ def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, threads:
                for s in specs]
     by_name = {camera.name: camera for camera in cameras}
     before = {s.name: s.interruptions for s in specs}
-    readers = CameraReaders(cameras, options, device)
+    readers = CameraReaders(cameras, options, device, keyframes)
 
     def finished(camera: Camera) -> None:
         camera.alive = False
         results.put(("finished", _status(camera, before[camera.name])))
 
-    def cut(request: int, name: str, moment: Moment, clip: str, keyframes: str) -> None:
+    def cut(request: int, name: str, moment: Moment, clip: str) -> None:
         camera, result = by_name.get(name), None
         while camera is not None and not context_arrived(camera, moment, options):
             time.sleep(0.1)
         try:
-            result = None if camera is None else cut_clip(camera, moment, Path(clip), Path(keyframes), options)
+            result = None if camera is None else cut_clip(camera, moment, Path(clip), options)
         except Exception:  # noqa: BLE001 - the watch waits for an answer to every cut
             log.exception("%s: the moment at %.1f s could not be cut into a clip", name, moment.start_s)
         results.put(("cut", request, result))
 
-    readers.start(lambda camera, moment: results.put(("moment", camera.name, moment)), finished)
+    readers.start(lambda camera, moment, kept: results.put(("moment", camera.name, moment, kept)), finished)
     parent, told = multiprocessing.parent_process(), 0.0
     try:
         while parent is None or parent.is_alive():
@@ -142,7 +143,7 @@ def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, threads:
 class CameraProcesses:
     """The cameras read in `processes` processes; the interface of `CameraReaders`."""
 
-    def __init__(self, cameras: list[Camera], options: WatchOptions, device: str, processes: int) -> None:
+    def __init__(self, cameras: list[Camera], options: WatchOptions, device: str, keyframes: Path, processes: int) -> None:
         if missing := [camera.name for camera in cameras if camera.scorer_dir is None]:
             raise ValueError(f"cameras read in processes need the folders of their scorers: {', '.join(missing)}")
         self.cameras = cameras
@@ -151,7 +152,7 @@ class CameraProcesses:
         self._results = context.Queue()
         groups = [cameras[i::processes] for i in range(processes)]
         self._owner = {camera.name: i for i, group in enumerate(groups) for camera in group}
-        self._groups, self._context, self._options, self._device = groups, context, options, device
+        self._groups, self._context, self._options, self._device, self._keyframes = groups, context, options, device, keyframes
         self._threads, self._level = max(1, usable_cores() // processes), logging.getLogger().getEffectiveLevel()
         for camera in cameras:
             camera.reported_interruptions = 0  # the process's source counts them
@@ -178,7 +179,7 @@ class CameraProcesses:
         self._commands[index] = commands = self._context.Queue()  # a killed reader may hold the old one's lock
         self._processes[index] = process = self._context.Process(
             target=_serve, name=f"vadagent-cameras-{index}", daemon=True,
-            args=(specs, self._options, self._device, self._threads, commands, self._results, self._level))
+            args=(specs, self._options, self._device, self._keyframes, self._threads, commands, self._results, self._level))
         process.start()
 
     def start(self, submit: Submit, finished: Finished) -> None:
@@ -209,7 +210,7 @@ class CameraProcesses:
             commands.close()
             commands.cancel_join_thread()  # a process that died left its queue unread
 
-    async def cut(self, camera: Camera, moment: Moment, clip: Path, keyframes: Path) -> Cut | None:
+    async def cut(self, camera: Camera, moment: Moment, clip: Path) -> Cut | None:
         """As `CameraReaders.cut`, in the camera's process; None too when that process has ended."""
         owner = self._owner[camera.name]
         loop = asyncio.get_running_loop()
@@ -219,7 +220,7 @@ class CameraProcesses:
                 return None
             request = next(self._ids)
             self._cuts[request] = (loop, future, owner)
-        self._commands[owner].put((request, camera.name, moment, str(clip), str(keyframes)))
+        self._commands[owner].put((request, camera.name, moment, str(clip)))
         return await future
 
     # -- in the thread that reads what the processes send -----------------------------------------
@@ -241,7 +242,7 @@ class CameraProcesses:
                 continue
             kind = message[0]
             if kind == "moment":
-                self._submit(by_name[message[1]], message[2])
+                self._submit(by_name[message[1]], message[2], message[3])
             elif kind == "status":
                 for row in message[1]:
                     self._update(by_name[row[0]], row)

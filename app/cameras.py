@@ -36,7 +36,7 @@ from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS
 from vadagent.yamlio import load_yaml_model
 
 log = logging.getLogger(__name__)
-Submit = Callable[["Camera", Moment], None]  # a moment closed: it waits for the VLM
+Submit = Callable[["Camera", Moment, "Keyframes | None"], None]  # a moment closed, its keyframes kept: it waits
 Finished = Callable[["Camera"], None]  # a camera's reader ended, after its last moment
 
 
@@ -116,23 +116,42 @@ class Camera:
         return False
 
 
+@dataclass(frozen=True)
+class Keyframes:
+    """A moment's first, peak and last frames, saved as JPEGs when it closed (while its camera still
+    held them), so that every moment recorded can be seen, explained or not. Paths may coincide."""
+
+    first: Path
+    peak: Path
+    last: Path
+
+    @property
+    def paths(self) -> list[Path]:
+        return list(dict.fromkeys((self.first, self.peak, self.last)))
+
+    def merge(self, moment: Moment, other: Keyframes, other_moment: Moment) -> Keyframes:
+        """The keyframes of the two moments merged (as `Moment.merge` merges them)."""
+        return Keyframes(self.first if moment.start_s <= other_moment.start_s else other.first,
+                         self.peak if moment.peak_score >= other_moment.peak_score else other.peak,
+                         self.last if moment.end_s >= other_moment.end_s else other.last)
+
+
 @dataclass
 class Cut:
-    """A moment's clip, cut from what its camera kept: the clip's frames' times on the camera's clock,
-    their live scores (None when any was scored before a reconnect) and the moment's keyframes."""
+    """A moment's clip, cut from what its camera kept: the clip's frames' times on the camera's clock
+    and their live scores (None when any was scored before a reconnect)."""
 
     clip: Path
     times: list[float]
     fps: float
     scores: list[LiveScore] | None
-    keyframes: list[Path]
 
 
 class CameraReaders:
-    """A reader thread per camera, in this process."""
+    """A reader thread per camera, in this process; each moment's keyframes go under `keyframes`."""
 
-    def __init__(self, cameras: list[Camera], options: WatchOptions, device: str) -> None:
-        self.cameras, self.options, self.device = cameras, options, device
+    def __init__(self, cameras: list[Camera], options: WatchOptions, device: str, keyframes: Path) -> None:
+        self.cameras, self.options, self.device, self.keyframes = cameras, options, device, keyframes
         self.halt = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -151,12 +170,12 @@ class CameraReaders:
         for thread in self._threads:
             thread.join(timeout=10)
 
-    async def cut(self, camera: Camera, moment: Moment, clip: Path, keyframes: Path) -> Cut | None:
-        """The moment's clip and keyframes, once the context after it has arrived (or the camera ended);
-        None when its frames have left the ring."""
+    async def cut(self, camera: Camera, moment: Moment, clip: Path) -> Cut | None:
+        """The moment's clip, once the context after it has arrived (or the camera ended); None when its
+        frames have left the ring."""
         while not context_arrived(camera, moment, self.options):
             await asyncio.sleep(0.1)
-        return await asyncio.to_thread(cut_clip, camera, moment, clip, keyframes, self.options)
+        return await asyncio.to_thread(cut_clip, camera, moment, clip, self.options)
 
     def read(self, camera: Camera, submit: Submit, finished: Finished) -> None:
         tracker = MomentTracker(camera.scorer.threshold, max_s=self.options.max_moment_s)
@@ -168,9 +187,7 @@ class CameraReaders:
                 if live is not None and len(camera.source.gaps) != gaps:  # back after a gap: motion across it is not motion
                     for scored in live.flush():
                         self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
-                    moment = tracker.close(time.time())
-                    if moment is not None:
-                        submit(camera, moment)
+                    self._raise(camera, tracker.close(time.time()), submit)
                     live, seen = None, {}
                 gaps = len(camera.source.gaps)
                 if live is None:
@@ -192,31 +209,33 @@ class CameraReaders:
         except VadagentError as error:  # a camera that cannot work at all (a missing file): it alone stops
             log.error("%s: %s", camera.name, error)
         finally:
-            moment = tracker.close(time.time())
-            if moment is not None:
-                submit(camera, moment)
+            self._raise(camera, tracker.close(time.time()), submit)
             finished(camera)  # after its last moment, in the loop's order: nothing it submitted is missed
 
-    @staticmethod
-    def _scored(camera: Camera, tracker: MomentTracker, frame: LiveFrame, scored: LiveScore, submit: Submit) -> None:
+    def _scored(self, camera: Camera, tracker: MomentTracker, frame: LiveFrame, scored: LiveScore, submit: Submit) -> None:
         camera.scores.append(scored)
         camera.score, camera.latest_s = scored.score, frame.time_s
-        moment = tracker.update(frame.time_s, scored.score, frame.wall)
-        if moment is not None:
-            submit(camera, moment)
+        self._raise(camera, tracker.update(frame.time_s, scored.score, frame.wall), submit)
+
+    def _raise(self, camera: Camera, moment: Moment | None, submit: Submit) -> None:
+        """A moment that closed: its keyframes saved now, while the ring holds its frames."""
+        if moment is None:
+            return
+        folder = self.keyframes / camera.name / f"{moment.start_s:010.2f}"
+        submit(camera, moment, save_keyframes(folder, camera.ring.between(moment.start_s, moment.end_s), moment))
 
 
 def context_arrived(camera: Camera, moment: Moment, options: WatchOptions) -> bool:
     return not camera.alive or camera.latest_s >= moment.end_s + options.after_s
 
 
-def cut_clip(camera: Camera, moment: Moment, clip: Path, keyframes: Path, options: WatchOptions) -> Cut | None:
+def cut_clip(camera: Camera, moment: Moment, clip: Path, options: WatchOptions) -> Cut | None:
     frames = camera.ring.between(moment.start_s - options.before_s, moment.end_s + options.after_s)
     scores = camera.scores_of(frames)  # now: the oldest frames' scores leave as the reader goes on
     if len(frames) < 2:  # the watch records the moment as not explained, and why
         return None
     write_clip(clip, frames, camera.source.fps)
-    return Cut(clip, [f.time_s for f in frames], camera.source.fps, scores, save_keyframes(keyframes, frames, moment))
+    return Cut(clip, [f.time_s for f in frames], camera.source.fps, scores)
 
 
 def write_clip(path: Path, frames, fps: float) -> int:
@@ -240,17 +259,19 @@ def write_clip(path: Path, frames, fps: float) -> int:
     return written
 
 
-def save_keyframes(folder: Path, frames: list[StoredFrame], moment: Moment) -> list[Path]:
-    """The first, peak and last frames of the moment, as the JPEGs the ring already holds."""
+def save_keyframes(folder: Path, frames: list[StoredFrame], moment: Moment) -> Keyframes | None:
+    """The first, peak and last frames of the moment, as the JPEGs the ring already holds (None: it holds none)."""
+    if not frames:
+        return None
     inside = [f for f in frames if moment.start_s <= f.time_s <= moment.end_s] or frames
     peak = min(inside, key=lambda f: abs(f.time_s - moment.peak_s))
     folder.mkdir(parents=True, exist_ok=True)
-    saved = []
-    for frame in {f.index: f for f in (inside[0], peak, inside[-1])}.values():
-        path = folder / f"{frame.time_s:09.2f}.jpg"
-        path.write_bytes(frame.jpeg)
-        saved.append(path)
-    return saved
+    saved = {}
+    for frame in (inside[0], peak, inside[-1]):
+        if frame.index not in saved:
+            saved[frame.index] = folder / f"{frame.time_s:09.2f}.jpg"
+            saved[frame.index].write_bytes(frame.jpeg)
+    return Keyframes(saved[inside[0].index], saved[peak.index], saved[inside[-1].index])
 
 
 def parse_cameras(sources: list[str], default_scorer: Path | None, settings, options: WatchOptions) -> list[Camera]:

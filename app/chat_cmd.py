@@ -33,12 +33,25 @@ def _report_path(settings: Settings, target: Path, output: Path | None, client_l
     from vadagent.app.explaining import explain_command
 
     out = output or Path("runs") / "chat" / target.stem
-    if (out / "report.json").is_file():
+    if _reports_on(out / "report.json", target):
         console.print(f"using the existing report in {out}", highlight=False)
         return out
     explain_command(settings, str(target), out, vlm=None, scorer_dir=scorer, normal=normal, taxonomy=None,
                     rules_file=None, fps=None, console=console, client_load=client_load)
     return out
+
+
+def _reports_on(report_file: Path, video: Path) -> bool:
+    """Whether a report left in the chat's folder is of this video as it is now: another video of the
+    same name (the folder is named after it), or this one changed since, is explained again."""
+    if not report_file.is_file():
+        return False
+    try:
+        report, _ = load_report(report_file)
+    except UsageError:  # not a report any more: explained again, over it
+        return False
+    return (Path(report.video.path).resolve() == video.resolve()
+            and report_file.stat().st_mtime >= video.stat().st_mtime)
 
 
 def _transcript_path(name: str, session: ChatSession) -> Path:

@@ -41,6 +41,7 @@ from vadagent.app.cameras import (
     Camera,
     CameraReaders,
     Cut,
+    Keyframes,
     WatchOptions,
     give_back_freed,
     parse_cameras,
@@ -62,7 +63,18 @@ log = logging.getLogger(__name__)
 
 DROPPED = "dropped: the VLM was behind, the queue of waiting moments was full and this one scored lowest"
 LEFT_RING = "its frames left the camera's buffer before the VLM was free"
-SetAside = Callable[[Camera, Moment, str], None]  # a moment that will not be explained, and why
+
+
+@dataclass
+class Pending:
+    """A moment that closed, with the keyframes its camera saved then, waiting for the VLM."""
+
+    camera: Camera
+    moment: Moment
+    keyframes: Keyframes | None
+
+
+SetAside = Callable[[Pending, str], None]  # a moment that will not be explained, and why
 
 
 class Waiting:
@@ -72,33 +84,35 @@ class Waiting:
 
     def __init__(self, size: int, set_aside: SetAside | None = None) -> None:
         self.size, self.items = size, []
-        self.set_aside = set_aside or (lambda camera, moment, reason: None)
+        self.set_aside = set_aside or (lambda pending, reason: None)
         self.changed = asyncio.Event()
 
-    def put(self, camera: Camera, moment: Moment) -> None:
-        for i, (other_camera, other) in enumerate(self.items):
-            if other_camera is camera and other.overlaps(moment, slack_s=1.0):
-                self.items[i] = (camera, other.merge(moment))
+    def put(self, camera: Camera, moment: Moment, keyframes: Keyframes | None = None) -> None:
+        for other in self.items:
+            if other.camera is camera and other.moment.overlaps(moment, slack_s=1.0):
+                if other.keyframes is not None and keyframes is not None:
+                    other.keyframes = other.keyframes.merge(other.moment, keyframes, moment)
                 log.info("%s: merged a moment at %.1f s into the one waiting at %.1f s", camera.name, moment.start_s,
-                         other.start_s)
+                         other.moment.start_s)
+                other.moment = other.moment.merge(moment)
                 self.changed.set()
                 return
-        self.items.append((camera, moment))
+        self.items.append(Pending(camera, moment, keyframes))
         if len(self.items) > self.size:
-            lowest = min(self.items, key=lambda item: item[1].peak_score)
+            lowest = min(self.items, key=lambda item: item.moment.peak_score)
             self.items.remove(lowest)
-            log.warning("%s: the VLM is behind; dropped the waiting moment at %.1f s (peak %.2f)", lowest[0].name,
-                        lowest[1].start_s, lowest[1].peak_score)
-            self.set_aside(*lowest, DROPPED)
+            log.warning("%s: the VLM is behind; dropped the waiting moment at %.1f s (peak %.2f)", lowest.camera.name,
+                        lowest.moment.start_s, lowest.moment.peak_score)
+            self.set_aside(lowest, DROPPED)
         self.changed.set()
 
-    def take(self) -> tuple[Camera, Moment] | None:
+    def take(self) -> Pending | None:
         """The oldest moment whose camera may call the VLM now."""
         for item in list(self.items):
-            if not item[0].keeps(item[1]):
+            if not item.camera.keeps(item.moment):
                 self.items.remove(item)
-                self.set_aside(*item, LEFT_RING)
-            elif item[0].take_call():
+                self.set_aside(item, LEFT_RING)
+            elif item.camera.take_call():
                 self.items.remove(item)
                 return item
         return None
@@ -148,7 +162,7 @@ class Watch:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         waiting = Waiting(self.options.queue_size, self.set_aside)
-        submit = lambda camera, moment: loop.call_soon_threadsafe(waiting.put, camera, moment)  # noqa: E731
+        submit = lambda camera, moment, kept: loop.call_soon_threadsafe(waiting.put, camera, moment, kept)  # noqa: E731
         finished = lambda camera: loop.call_soon_threadsafe(setattr, camera, "alive", False)  # noqa: E731
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop)
@@ -161,7 +175,7 @@ class Watch:
             while True:
                 item = waiting.take() if len(active) < capacity else None  # as many at once as the model serves
                 if item is not None:
-                    task = asyncio.create_task(self.explain(*item))
+                    task = asyncio.create_task(self.explain(item))
                     active.add(task)
                     task.add_done_callback(lambda done: (active.discard(done), waiting.changed.set()))
                     continue
@@ -210,20 +224,20 @@ class Watch:
         self.numbered += 1
         return f"{camera.name}-{self.numbered}"
 
-    def set_aside(self, camera: Camera, moment: Moment, reason: str) -> None:
+    def set_aside(self, pending: Pending, reason: str) -> None:
         """A moment that will not be explained (dropped, or its frames gone) is recorded all the same."""
-        task = asyncio.get_running_loop().create_task(self.record(camera, moment, self.next_id(camera), reason))
+        task = asyncio.get_running_loop().create_task(self.record(pending, self.next_id(pending.camera), reason))
         self.recording.add(task)
         task.add_done_callback(self.recording.discard)
 
-    async def explain(self, camera: Camera, moment: Moment) -> None:
+    async def explain(self, pending: Pending) -> None:
         taken = time.time()  # out of the queue: the camera's budget allowed a call
+        camera, moment = pending.camera, pending.moment
         event_id = self.next_id(camera)
         # with the context after it, once that has arrived; None when its frames left the camera's ring
-        cut = await self.readers.cut(camera, moment, self.output / "clips" / f"{event_id}.mp4",
-                                     self.output / "keyframes" / event_id)
+        cut = await self.readers.cut(camera, moment, self.output / "clips" / f"{event_id}.mp4")
         if cut is None:
-            await self.record(camera, moment, event_id, LEFT_RING, taken=taken)
+            await self.record(pending, event_id, LEFT_RING, taken=taken)
             return
         clip, clock = cut.clip, ClipClock(cut.times, cut.fps)
         event, reason = None, ""
@@ -243,14 +257,15 @@ class Watch:
         except Exception as error:  # noqa: BLE001 - a service loop: one moment's failure is recorded, watching goes on
             log.exception("%s: the moment at %.1f s could not be explained", camera.name, moment.start_s)
             reason = f"could not be explained: {error}".splitlines()[0]
-        await self.record(camera, moment, event_id, reason, taken=taken, cut=cut, event=event)
+        await self.record(pending, event_id, reason, taken=taken, cut=cut, event=event)
         await asyncio.to_thread(prune, self.output, self.options.keep_days, self.options.max_gb)
         give_back_freed()
 
-    async def record(self, camera: Camera, moment: Moment, event_id: str, reason: str, *, taken: float | None = None,
+    async def record(self, pending: Pending, event_id: str, reason: str, *, taken: float | None = None,
                      cut: Cut | None = None, event: dict | None = None) -> None:
         """One line of events.jsonl and row of events.sqlite, and the webhook's POST: explained with
-        `event`, else not explained for `reason` (a moment set aside has neither clip nor keyframes)."""
+        `event`, else not explained for `reason` (a moment set aside has its keyframes but no clip)."""
+        camera, moment, keyframes = pending.camera, pending.moment, pending.keyframes
         explained = event is not None
         alerted = time.time()
         report = self.output / "reports" / event_id / "report.json"
@@ -264,7 +279,7 @@ class Watch:
                   "scored_again": cut is not None and cut.scores is None, "event": event,
                   "clip": str(cut.clip.relative_to(self.output)) if cut is not None else None,
                   "report": f"reports/{event_id}" if report.is_file() else None,
-                  "keyframes": [str(k.relative_to(self.output)) for k in cut.keyframes] if cut is not None else []}
+                  "keyframes": [str(k.relative_to(self.output)) for k in keyframes.paths] if keyframes else []}
         self.recorded["explained" if explained else reason if reason in (DROPPED, LEFT_RING) else "other"] += 1
         self.log.add(record)
         what = event["what"] if event else reason
@@ -387,6 +402,7 @@ def watch_command(settings, sources: list[str], output: Path, *, scorer_dir: Pat
         console.print(f"watching {len(cameras)} camera(s): {', '.join(c.name for c in cameras)}, read in "
                       + (f"{processes} process(es) of their own" if processes else "threads of this process")
                       + " (Ctrl-C stops)", highlight=False)
-        readers = (CameraProcesses(cameras, options, job.device, processes) if processes
-                   else CameraReaders(cameras, options, job.device))
+        keyframes = output.resolve() / "keyframes"
+        readers = (CameraProcesses(cameras, options, job.device, keyframes, processes) if processes
+                   else CameraReaders(cameras, options, job.device, keyframes))
         return asyncio.run(Watch(job, readers, output, options, console).run())

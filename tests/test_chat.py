@@ -142,12 +142,24 @@ def test_chat_without_a_vlm_still_answers_commands_and_the_guard(tmp_path, repor
     assert "**you:** hello" in (tmp_path / "chat.md").read_text()
 
 
-def test_chat_on_a_video_explains_it_first(tmp_path):
+def test_chat_on_a_video_explains_it_first(tmp_path, synthetic_normal):
+    import shutil
+
     out = tmp_path / "explained"
     result = invoke("chat", sample_clip(), "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
     assert result.returncode == 0, result.stderr
     assert (out / "report.json").is_file() and "fitted on the first 9 s of this video" in result.stderr.replace("\n", " ")
     assert result.stdout.startswith("sample.mp4: 36.0 s") and result.stderr.count("no VLM") == 1
+    again = invoke("chat", sample_clip(), "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
+    assert again.returncode == 0 and "using the existing report" in again.stderr
+    # another video of the same name is explained, not answered from the first one's report
+    other = tmp_path / "elsewhere" / "sample.mp4"
+    other.parent.mkdir()
+    shutil.copy(synthetic_normal, other)
+    result = invoke("chat", other, "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
+    assert result.returncode == 0, result.stderr
+    assert "using the existing report" not in result.stderr and not result.stdout.startswith("sample.mp4: 36.0 s")
+    assert Path(load_report(out)[0].video.path).resolve() == other.resolve()
 
 
 def test_a_memory_file_that_is_not_sqlite_is_a_clear_error(tmp_path, report_dir):

@@ -118,7 +118,7 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
 
     import numpy as np
 
-    from vadagent.app.cameras import Camera
+    from vadagent.app.cameras import Camera, Keyframes
     from vadagent.app.watch import DROPPED, LEFT_RING, Waiting
     from vadagent.tools.scorer import Scorer
     from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment
@@ -150,19 +150,22 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
 
     camera = Camera("cam", LiveSource("x.mp4"), scorer, calls_per_minute=6)
     set_aside = []
-    waiting = Waiting(size=2, set_aside=lambda camera, moment, reason: set_aside.append((moment.start_s, reason)))
+    waiting = Waiting(size=2, set_aside=lambda item, reason: set_aside.append((item.moment.start_s, reason)))
+    kept = {name: Keyframes(Path(f"{name}0"), Path(f"{name}1"), Path(f"{name}2")) for name in "abcd"}
     with caplog.at_level(logging.INFO):
-        waiting.put(camera, Moment(1.0, 2.0, 1.5, 3.0, 0.0))
-        waiting.put(camera, Moment(2.5, 3.0, 2.8, 4.0, 0.0))  # overlaps the first (within a second): merged
-        waiting.put(camera, Moment(10.0, 11.0, 10.5, 2.0, 0.0))
-        waiting.put(camera, Moment(20.0, 21.0, 20.5, 5.0, 0.0))  # full: the lowest-scoring waiting one goes
-    assert [(m.start_s, m.end_s) for _, m in waiting.items] == [(1.0, 3.0), (20.0, 21.0)]
+        waiting.put(camera, Moment(1.0, 2.0, 1.5, 3.0, 0.0), kept["a"])
+        waiting.put(camera, Moment(2.5, 3.0, 2.8, 4.0, 0.0), kept["b"])  # overlaps the first (within a second): merged
+        waiting.put(camera, Moment(10.0, 11.0, 10.5, 2.0, 0.0), kept["c"])
+        waiting.put(camera, Moment(20.0, 21.0, 20.5, 5.0, 0.0), kept["d"])  # full: the lowest-scoring waiting one goes
+    assert [(w.moment.start_s, w.moment.end_s) for w in waiting.items] == [(1.0, 3.0), (20.0, 21.0)]
+    # the merged moment's keyframes: the first's first frame, the higher peak (the second's), the later last frame
+    assert waiting.items[0].keyframes.paths == [Path("a0"), Path("b1"), Path("b2")]
     assert set_aside == [(10.0, DROPPED)]
     assert "merged a moment" in caplog.text and "dropped the waiting moment at 10.0 s" in caplog.text
     # the first moment's frames have left the ring: set aside without spending the one call there is
     camera.kept_from_s = 5.0
     taken = waiting.take()
-    assert taken is not None and taken[1].start_s == 20.0 and not waiting.items
+    assert taken is not None and taken.moment.start_s == 20.0 and not waiting.items
     assert set_aside == [(10.0, DROPPED), (1.0, LEFT_RING)]
 
 
@@ -319,8 +322,9 @@ def test_a_slow_vlm_keeps_the_queue_bounded_and_memory_flat(tmp_path, site):
     records = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     explained = [r for r in records if r["explained"]]
     assert dropped >= 3 and 0 < len(explained) <= 12  # ≈ 9 moments a minute arrive, ≈ 6 are served
-    # every moment is recorded, the dropped ones too, and every record is posted
+    # every moment is recorded with its keyframes, the dropped ones too, and every record is posted
     assert sum(r["reason"] == DROPPED and r["clip"] is None for r in records) == dropped
+    assert all(r["keyframes"] and all((out / k).is_file() for k in r["keyframes"]) for r in records)
     assert {r["id"] for r in hook.received} == {r["id"] for r in records}
     assert len({r["id"] for r in records}) == len(records)
     assert after - before < 40, f"resident memory grew {after - before:.0f} MB in 40 s"
