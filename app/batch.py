@@ -14,9 +14,11 @@ on a Ray cluster with `--ray` (app/cluster.py), else in threads of this process.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,13 +97,16 @@ RESERVED = {"scorer"}  # OUT/scorer holds the batch's scorer
 
 
 def output_names(videos: list[Path]) -> dict[Path, str]:
-    """Each video's report folder: its stem, or stem_ext where two files share a stem (a_car.mp4 and
-    a_car.MKV) or the stem is reserved, so no report ever replaces another."""
-    stems: dict[str, int] = {}
-    for video in videos:
-        stems[video.stem.lower()] = stems.get(video.stem.lower(), 0) + 1
-    return {v: v.stem if stems[v.stem.lower()] == 1 and v.stem.lower() not in RESERVED
-            else f"{v.stem}_{v.suffix.lstrip('.').lower()}" for v in videos}
+    """Each video's report folder: its stem; stem_ext where two files share a stem (a_car.mp4 and
+    a_car.MKV) or the stem is reserved; and where even that is shared (a manifest's cam1/0101.mp4 and
+    cam2/0101.mp4), stem_ext and a digest of the video's path, so no report ever replaces another and a
+    video keeps its folder however the list is ordered (a resumed batch finds its reports)."""
+    stems = Counter(v.stem.lower() for v in videos)
+    names = {v: v.stem if stems[v.stem.lower()] == 1 and v.stem.lower() not in RESERVED
+             else f"{v.stem}_{v.suffix.lstrip('.').lower()}" for v in videos}
+    taken = Counter(name.lower() for name in names.values())  # folders differing in case alone collide on some disks
+    return {v: name if taken[name.lower()] == 1 else f"{name}_{hashlib.sha256(str(v.resolve()).encode()).hexdigest()[:8]}"
+            for v, name in names.items()}
 
 
 def _scorer(job: Job, output: Path, scorer_dir: Path | None, normal: list[str], console: Console) -> Scorer | None:

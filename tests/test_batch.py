@@ -195,6 +195,20 @@ def test_a_rerun_with_a_working_model_redoes_detection_only_videos_and_names_nev
     assert report.explained and report.events and {c.status for c in report.contexts} == {"explained"}
 
 
+def test_report_folders_never_collide_however_the_videos_are_named():
+    """A manifest may list cam1/0101.mp4 and cam2/0101.mp4: each gets a folder of its own, the same in
+    any order (a resumed batch finds its reports); the names stay readable where they can."""
+    from vadagent.app.batch import output_names
+
+    videos = [Path("/d/cam1/0101.mp4"), Path("/d/cam2/0101.mp4"), Path("/d/a_car.mp4"), Path("/d/a_car.MKV"),
+              Path("/d/scorer.mp4"), Path("/d/solo.mp4"), Path("/d/A.mp4"), Path("/d/a.mp4")]
+    names = output_names(videos)
+    assert len({name.lower() for name in names.values()}) == len(videos)
+    assert [names[v] for v in videos[2:6]] == ["a_car_mp4", "a_car_mkv", "scorer_mp4", "solo"]
+    assert all(names[v].startswith("0101_mp4_") for v in videos[:2])
+    assert output_names(videos[::-1]) == names
+
+
 def test_a_jsonl_manifest_names_site_scorers_and_reports_publish_to_an_fsspec_url(tmp_path, shared_data):
     """OUT as a URL (here fsspec's file:// filesystem, the same calls as s3://): reports are staged
     locally and uploaded, report.json last; the index travels, so a rerun from another machine
