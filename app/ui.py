@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import socket
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,9 +60,15 @@ def find_reports(folder: Path | None) -> dict[str, str]:
         return {}
     rows = read_index(folder)
     if rows is not None:
-        # a batch writes OUT/<stem>/report.json: resolve against this folder, wherever the batch ran from
-        return {f"{Path(r['source']).name} ({r['events']} events)": str(folder / Path(r["report"]).parent.name)
-                for r in rows if r.get("status") in ("explained", "detected", "done") and r.get("report")}  # done: older indexes
+        # a batch writes OUT/<name>/report.json: resolve against this folder, wherever the batch ran from
+        done = [r for r in rows if r.get("status") in ("explained", "detected", "done") and r.get("report")]  # done: older
+        names = Counter(Path(r["source"]).name for r in done)
+        found = {}
+        for r in done:
+            name, report_dir = Path(r["source"]).name, Path(r["report"]).parent.name
+            # cam1/0101.mp4 and cam2/0101.mp4 are told apart by their report folders, which never collide
+            found[f"{name if names[name] == 1 else report_dir} ({r['events']} events)"] = str(folder / report_dir)
+        return found
     return {p.parent.name: str(p.parent) for p in sorted(folder.glob("*/report.json"))}
 
 

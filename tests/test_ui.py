@@ -1,6 +1,7 @@
 """The web UI in headless Chromium (Debian's package, driven by Playwright): open the sample clip,
 see the events, ask a question, get an answer. The model is a tiny random VLM (real code paths)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -131,6 +132,11 @@ def test_reports_are_found_from_a_batch_index_or_folders(tmp_path):
                                          f'"report": "{tmp_path}/a/report.json"}}, {{"source": "/v/bad.mp4", '
                                          '"status": "failed", "events": null, "report": null}]')
     assert find_reports(tmp_path) == {"clip.mp4 (2 events)": str(tmp_path / "a")}
+    # two cameras' files of the same name: told apart by their report folders
+    (tmp_path / "index.json").write_text(json.dumps([
+        {"source": f"/v/{cam}/0101.mp4", "status": "explained", "events": 1, "report": f"/out/0101_mp4_{cam}/report.json"}
+        for cam in ("cam1", "cam2")]))
+    assert find_reports(tmp_path) == {f"0101_mp4_{cam} (1 events)": str(tmp_path / f"0101_mp4_{cam}") for cam in ("cam1", "cam2")}
 
 
 def test_a_corrupt_index_and_a_busy_port_are_one_line_errors(tmp_path):
