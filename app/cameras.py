@@ -57,7 +57,7 @@ class CameraEntry(BaseModel):
     """One camera of a cameras YAML file; paths are relative to the file."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, min_length=1, pattern=r"^[\w.-]+$")
+    name: str | None = Field(None, min_length=1, pattern=r"^[\w.-]*[\w-][\w.-]*$")  # names folders: not "." or ".."
     url: str = Field(min_length=1, description="stream URL, device or file")
     scorer: Path = Field(description="scorer folder from 'vadagent fit' on this camera's normal footage")
     rules: Path | None = None

@@ -172,6 +172,7 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
 def test_cameras_come_from_a_yaml_list_with_their_own_scorer_rules_and_budget(site, tmp_path):
     from vadagent.app.cameras import WatchOptions, parse_cameras
     from vadagent.config import Settings
+    from vadagent.errors import UsageError
     from vadagent.rules import default_rules
 
     folder, _ = site
@@ -186,6 +187,9 @@ def test_cameras_come_from_a_yaml_list_with_their_own_scorer_rules_and_budget(si
     assert cameras[0].rules is None and cameras[0].taxonomy is None  # the job's
     assert cameras[1].rules == default_rules() and cameras[1].taxonomy.name == "ucf_crime"
     assert cameras[1].calls_per_minute == 2 and cameras[1].source.source == "rtsp://10.0.0.7:554/main"
+    (tmp_path / "dots.yaml").write_text(f"cameras:\n  - name: '..'\n    url: rtsp://x/y\n    scorer: {folder / 'scorer'}\n")
+    with pytest.raises(UsageError, match="name"):  # a camera's name names its keyframes' folder
+        parse_cameras([str(tmp_path / "dots.yaml")], None, Settings(), WatchOptions())
 
 
 def test_cameras_read_in_processes_record_what_threads_record(tmp_path, site):
