@@ -222,7 +222,12 @@ class CameraReaders:
         if moment is None:
             return
         folder = self.keyframes / camera.name / f"{moment.start_s:010.2f}"
-        submit(camera, moment, save_keyframes(folder, camera.ring.between(moment.start_s, moment.end_s), moment))
+        try:
+            kept = save_keyframes(folder, camera.ring.between(moment.start_s, moment.end_s), moment)
+        except OSError as error:  # a full disk costs the moment its pictures, not the camera its reader
+            log.error("%s: the keyframes of the moment at %.1f s could not be saved: %s", camera.name, moment.start_s, error)
+            kept = None
+        submit(camera, moment, kept)
 
 
 def context_arrived(camera: Camera, moment: Moment, options: WatchOptions) -> bool:
