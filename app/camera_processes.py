@@ -98,8 +98,10 @@ def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, keyframe
     setup_logging(log_level)
     steady_memory()
     hold_threads(threads)
+    # a camera read again holds none of the frames it had (its ring died with the process) until its first
     cameras = [Camera(s.name, LiveSource(s.source, realtime=s.realtime, loop=s.loop, first_index=s.frames,
-                                         opened_at=s.opened_at), Scorer.load(s.scorer_dir), 0.0, frames=s.frames)
+                                         opened_at=s.opened_at), Scorer.load(s.scorer_dir), 0.0, frames=s.frames,
+                      kept_from_s=float("inf") if s.frames else float("-inf"))
                for s in specs]
     by_name = {camera.name: camera for camera in cameras}
     before = {s.name: s.interruptions for s in specs}
@@ -291,5 +293,6 @@ class CameraProcesses:
             self._restarts[index] += 1
             for camera in going_on:
                 camera.reported_interruptions = camera.interruptions + 1  # the process's end is one
+                camera.kept_from_s = float("inf")  # its waiting moments' frames are gone: set aside, no call spent
             self._groups[index] = going_on
             self._start(index)
