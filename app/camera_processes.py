@@ -5,9 +5,8 @@ Each process runs `CameraReaders` for its share of the cameras, so a camera's st
 recent frames and its live scores stay where it is read. Little comes back: each moment as it closes,
 with its keyframes (saved by the process), every camera's latest score twice a second, and the cuts
 the watch asks for (the process writes a moment's clip; its path and the frames' live scores come
-back). Ctrl-C reaches the
-processes too, and they ignore it: the watch stops their cameras and keeps asking for cuts until the
-last moment is explained, then ends them. A process that ends abruptly (killed, out of memory) is
+back). Ctrl-C reaches the processes too, and they ignore it: the watch stops their cameras and keeps
+asking for cuts until the last moment is explained, then ends them. A process that ends abruptly (killed, out of memory) is
 started again, said in one line, and its cameras go on counting frames and time from where they were
 (what it held is lost: the last seconds of frames, so a moment waiting to be cut is recorded as not
 explained, its frames having left the buffer); after RESTARTS, or for cameras that are files played
@@ -98,7 +97,7 @@ def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, keyframe
     setup_logging(log_level)
     steady_memory()
     hold_threads(threads)
-    # a camera read again holds none of the frames it had (its ring died with the process) until its first
+    # a camera read again holds none of the frames it had (its ring died with the process) until it reads one
     cameras = [Camera(s.name, LiveSource(s.source, realtime=s.realtime, loop=s.loop, first_index=s.frames,
                                          opened_at=s.opened_at), Scorer.load(s.scorer_dir), 0.0, frames=s.frames,
                       kept_from_s=float("inf") if s.frames else float("-inf"))

@@ -175,6 +175,8 @@ def soak(data: Path, minutes: float, scratch: Path, processes: int | None = None
             # until the stop (release 32; before, until the watch had ended, which counted its stopping too)
             "frames_sent": ", ".join(f"{c.ts.stem} {round(streamed_s * c.fps)}" for c in cameras), "events": len(records),
             "explained": sum(r["explained"] for r in records),
+            "recorded_with_keyframes_on_disk": sum(bool(r["keyframes"]) and all((out / k).is_file() for k in r["keyframes"])
+                                                   for r in records),
             "clips_scored_again": sum(bool(r.get("scored_again")) for r in records),
             "alert_latency_median_s": round(statistics.median(latencies), 2) if latencies else None,
             "alert_latency_worst_s": round(max(latencies), 2) if latencies else None,
