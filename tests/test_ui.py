@@ -1,5 +1,6 @@
 """The web UI in headless Chromium (Debian's package, driven by Playwright): open the sample clip,
-see the events, ask a question, get an answer. The model is a tiny random VLM (real code paths)."""
+see the events, ask a question, get an answer; on the live page, pick a watch's event, see its
+keyframes and ask about it. The model is a tiny random VLM (real code paths)."""
 
 import json
 import os
@@ -22,16 +23,15 @@ def watch_folder(folder: Path) -> Path:
     """What a running `vadagent watch -o` leaves: a camera's status, an explained event with two
     keyframes (its report is copied in by the test, once the UI has written one) and a newer one
     dropped while the VLM was behind."""
-    import json
     import time
 
     import cv2
     import numpy as np
 
-    (folder / "keyframes" / "lobby-1").mkdir(parents=True)
+    (folder / "keyframes" / "lobby" / "0000010.00").mkdir(parents=True)
     keyframes = []
-    for name in ("first", "peak"):
-        path = folder / "keyframes" / "lobby-1" / f"{name}.jpg"
+    for name in ("000010.00", "000011.40"):
+        path = folder / "keyframes" / "lobby" / "0000010.00" / f"{name}.jpg"
         cv2.imwrite(str(path), np.full((48, 64, 3), 128, np.uint8))
         keyframes.append(str(path.relative_to(folder)))
     (folder / "cameras.json").write_text(json.dumps({"updated_at": time.time() + 3600, "cameras": [
