@@ -24,6 +24,7 @@ import json
 import logging
 import signal
 import sqlite3
+import stat
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -158,6 +159,7 @@ class Watch:
         self.recorded: Counter[str] = Counter()  # events by what became of them: explained, DROPPED, ...
         self.recording: set[asyncio.Task] = set()  # records of moments set aside, being written and posted
         self.status_at = 0.0  # when cameras.json was last written (monotonic)
+        self.pruned_at = float("-inf")  # when retention last walked the output (monotonic)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -258,7 +260,9 @@ class Watch:
             log.exception("%s: the moment at %.1f s could not be explained", camera.name, moment.start_s)
             reason = f"could not be explained: {error}".splitlines()[0]
         await self.record(pending, event_id, reason, taken=taken, cut=cut, event=event)
-        await asyncio.to_thread(prune, self.output, self.options.keep_days, self.options.max_gb)
+        if time.monotonic() - self.pruned_at >= PRUNE_EVERY_S:
+            self.pruned_at = time.monotonic()
+            await asyncio.to_thread(prune, self.output, self.options.keep_days, self.options.max_gb)
         give_back_freed()
 
     async def record(self, pending: Pending, event_id: str, reason: str, *, taken: float | None = None,
@@ -371,21 +375,41 @@ async def post_alert(url: str, record: dict, attempts: int = 3) -> bool:
     return False
 
 
-def prune(output: Path, keep_days: float | None, max_gb: float | None) -> None:
-    """Clips, keyframes and event reports older than `keep_days`, then the oldest beyond `max_gb`, are deleted."""
-    files = sorted((p for folder in ("clips", "keyframes", "reports") for p in (output / folder).rglob("*") if p.is_file()),
-                   key=lambda p: p.stat().st_mtime)
-    now = time.time()
-    if keep_days is not None:
-        for path in [p for p in files if now - p.stat().st_mtime > keep_days * 86400]:
-            path.unlink(missing_ok=True)
-            files.remove(path)
-    if max_gb is not None:
-        total = sum(p.stat().st_size for p in files)
-        while files and total > max_gb * 1e9:
-            oldest = files.pop(0)
-            total -= oldest.stat().st_size
-            oldest.unlink(missing_ok=True)
+PRUNE_EVERY_S = 60.0  # a week's clips and keyframes are many files: walked once a minute, not after every event
+
+
+def prune(output: Path, keep_days: float | None, max_gb: float | None) -> int:
+    """Clips, keyframes and event reports older than `keep_days`, then the oldest beyond `max_gb`, are
+    deleted, and the folders they leave empty; returns how many files went."""
+    if keep_days is None and max_gb is None:
+        return 0
+    found = []  # (modified, size, path) of every file kept
+    for folder in ("clips", "keyframes", "reports"):
+        for path in (output / folder).rglob("*"):
+            try:
+                info = path.stat()
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found.append((info.st_mtime, info.st_size, path))
+    found.sort()
+    cutoff = time.time() - keep_days * 86400 if keep_days is not None else float("-inf")
+    budget = max_gb * 1e9 if max_gb is not None else float("inf")
+    total = sum(size for _, size, _ in found)
+    emptied: set[Path] = set()
+    removed = 0
+    for modified, size, path in found:  # oldest first
+        if modified >= cutoff and total <= budget:
+            break
+        path.unlink(missing_ok=True)
+        total, removed = total - size, removed + 1
+        emptied.add(path.parent)
+    tops = {output / folder for folder in ("clips", "keyframes", "reports")}
+    for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):  # the deepest first
+        while folder not in tops and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+    return removed
 
 
 def watch_command(settings, sources: list[str], output: Path, *, scorer_dir: Path | None, vlm: str | None,

@@ -365,3 +365,28 @@ def test_live_frames_carry_their_stream_timestamps_so_a_variable_rate_is_not_spe
     by_stamps, by_order = live_scores(True), live_scores(False)
     assert np.median(by_stamps[slow]) < scorer.threshold  # moving as fast as the normal square
     assert np.median(by_order[slow]) > np.median(by_stamps[slow]) + 1.0  # frames as they come: four times as fast
+
+
+def test_retention_deletes_the_oldest_files_and_the_folders_they_leave_empty(tmp_path):
+    """--keep-days, then --max-gb: the oldest clips, keyframes and reports go first, and their emptied
+    folders with them; the three top folders stay. Without either, nothing is walked or touched."""
+    from vadagent.app.watch import prune
+
+    now = time.time()
+    ages_days = {"clips/cam-1.mp4": 3.0, "keyframes/cam/0000001.00/000001.00.jpg": 3.0, "reports/cam-1/report.json": 3.0,
+                 "clips/cam-2.mp4": 1.0, "keyframes/cam/0000050.00/000050.00.jpg": 1.0, "reports/cam-2/report.json": 0.5,
+                 "clips/cam-3.mp4": 0.1}
+    for name, age in ages_days.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (now - age * 86400, now - age * 86400))
+    assert prune(tmp_path, None, None) == 0 and all((tmp_path / name).is_file() for name in ages_days)
+    assert prune(tmp_path, 2.0, None) == 3  # older than two days
+    assert not (tmp_path / "keyframes" / "cam" / "0000001.00").exists() and not (tmp_path / "reports" / "cam-1").exists()
+    assert (tmp_path / "keyframes" / "cam" / "0000050.00").is_dir()
+    assert prune(tmp_path, 2.0, 2.5e-6) == 2  # 4,000 bytes left over a 2,500-byte budget: the two oldest go
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == \
+        ["clips/cam-3.mp4", "reports/cam-2/report.json"]
+    assert not (tmp_path / "keyframes" / "cam").exists() and all((tmp_path / top).is_dir()
+                                                                  for top in ("clips", "keyframes", "reports"))
