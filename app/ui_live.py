@@ -10,7 +10,6 @@ and the UI may run on different machines sharing the folder: nothing here talks 
 # `evt: gr.SelectData` annotation, which must be the class itself, not a string naming a parameter.
 import json
 import time
-from collections import deque
 from pathlib import Path
 
 CAMERA_COLUMNS = ["camera", "score", "threshold", "above", "stream time s", "frames", "interruptions", "state"]
@@ -40,15 +39,27 @@ def read_events(folder: Path, limit: int = 20) -> list[dict]:
     path = folder / "events.jsonl"
     if not path.is_file():
         return []
-    with path.open(encoding="utf-8") as handle:
-        tail = deque(handle, maxlen=limit)
     records = []
-    for line in reversed(tail):
+    for line in reversed(tail_lines(path, limit)):
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:  # a line being written
             continue
     return records
+
+
+def tail_lines(path: Path, count: int, block: int = 1 << 16) -> list[str]:
+    """The last `count` lines of a file, read from its end: a week's events.jsonl is hundreds of MB, and
+    the page reads it every two seconds."""
+    with path.open("rb") as handle:
+        end = handle.seek(0, 2)
+        data, start = b"", end
+        while start > 0 and data.count(b"\n") <= count:
+            start = max(0, start - block)
+            handle.seek(start)
+            data = handle.read(end - start)
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return lines[-count:] if start == 0 else lines[1:][-count:]  # the first may be cut in two
 
 
 def event_rows(records: list[dict]) -> list[list]:

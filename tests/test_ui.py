@@ -165,6 +165,19 @@ def test_uploads_are_keyed_by_content_not_by_name(tmp_path, synthetic_normal):
     assert content_id(first) != content_id(second) and content_id(first) == content_id(synthetic_normal)
 
 
+def test_the_latest_events_are_read_from_the_end_of_the_file(tmp_path):
+    from vadagent.app.ui_live import tail_lines
+
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(f'{{"id": "cam-{i}", "what": "é{i}"}}\n' for i in range(1000)) + '{"id": "cam-10', encoding="utf-8")
+    for block in (7, 100, 1 << 16):  # blocks cut lines, and characters, anywhere
+        assert tail_lines(path, 3, block) == ['{"id": "cam-998", "what": "é998"}', '{"id": "cam-999", "what": "é999"}',
+                                              '{"id": "cam-10']
+        assert len(tail_lines(path, 5000, block)) == 1001
+    (tmp_path / "empty.jsonl").write_text("")
+    assert tail_lines(tmp_path / "empty.jsonl", 3) == []
+
+
 def test_the_live_page_builds_over_a_watch_folder_and_says_when_the_watch_stopped(tmp_path):
     import json
     import time
