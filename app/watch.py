@@ -84,15 +84,17 @@ class Waiting:
     no longer keeps is set aside (LEFT_RING) before it would spend a call."""
 
     def __init__(self, size: int, set_aside: SetAside | None = None) -> None:
-        self.size, self.items = size, []
+        self.size = size
+        self.items: list[Pending] = []
         self.set_aside = set_aside or (lambda pending, reason: None)
         self.changed = asyncio.Event()
 
     def put(self, camera: Camera, moment: Moment, keyframes: Keyframes | None = None) -> None:
         for other in self.items:
             if other.camera is camera and other.moment.overlaps(moment, slack_s=1.0):
-                if other.keyframes is not None and keyframes is not None:
-                    other.keyframes = other.keyframes.merge(other.moment, keyframes, moment)
+                if keyframes is not None:  # (None: the camera could not save them)
+                    other.keyframes = keyframes if other.keyframes is None else \
+                        other.keyframes.merge(other.moment, keyframes, moment)
                 log.info("%s: merged a moment at %.1f s into the one waiting at %.1f s", camera.name, moment.start_s,
                          other.moment.start_s)
                 other.moment = other.moment.merge(moment)
