@@ -49,7 +49,7 @@ def read_events(folder: Path, limit: int = 20) -> list[dict]:
 
 
 def tail_lines(path: Path, count: int, block: int = 1 << 16) -> list[str]:
-    """The last `count` lines of a file, read from its end: a week's events.jsonl is hundreds of MB, and
+    """The last `count` lines of a file, read from its end: a busy week's events.jsonl is over 100 MB, and
     the page reads it every two seconds."""
     with path.open("rb") as handle:
         end = handle.seek(0, 2)
