@@ -6,11 +6,11 @@ recent frames and its live scores stay where it is read. Little comes back: each
 with its keyframes (saved by the process), every camera's latest score twice a second, and the cuts
 the watch asks for (the process writes a moment's clip; its path and the frames' live scores come
 back). Ctrl-C reaches the processes too, and they ignore it: the watch stops their cameras and keeps
-asking for cuts until the last moment is explained, then ends them. A process that ends abruptly (killed, out of memory) is
-started again, said in one line, and its cameras go on counting frames and time from where they were
-(what it held is lost: the last seconds of frames, so a moment waiting to be cut is recorded as not
-explained, its frames having left the buffer); after RESTARTS, or for cameras that are files played
-once, which would only be read again, its cameras stop; the others go on.
+asking for cuts until the last moment is explained, then ends them. A process that ends abruptly
+(killed, out of memory) is started again, said in one line, and its cameras go on counting frames and
+time from where they were (what it held is lost: the last seconds of frames, so a moment waiting to be
+cut is recorded as not explained, its frames having left the buffer); after RESTARTS, or for cameras
+that are files played once, which would only be read again, its cameras stop; the others go on.
 """
 
 from __future__ import annotations

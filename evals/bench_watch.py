@@ -12,7 +12,8 @@
    judgement after 1 s) for `--minutes`; each camera is cut off the network for 3 s twice. Resident
    memory of the watch and its camera processes after a minute and at the end (and, as it swings while moments are
    explained, the trend of medians and the growth of its floor), frames scored against frames sent until
-   the stop, the stop's seconds (what waits is explained first), events, alert latency (median, worst), interruptions survived.
+   the stop, the stop's seconds (what waits is explained first), events, alert latency (median, worst),
+   interruptions survived.
 Writes evals/results/bench_watch.{md,json}.
 """
 
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vadagent.app.watch import DROPPED, LEFT_RING
 from vadagent.devices import usable_cores
 from vadagent.evals.bench_cluster import JUDGED
 from vadagent.evals.common import add_data_argument, add_results_argument, write_results
@@ -167,10 +169,10 @@ def soak(data: Path, minutes: float, scratch: Path, processes: int | None = None
             # last two minutes against the lowest of minutes 1-3
             "rss_floor_growth_mb": round(float(min(samples[-12:]) - min(samples[:12])), 1) if len(samples) >= 30 else None,
             "rss_mb_each_minute": samples[::6],
-            "dropped_while_vlm_behind": said.split(" moment(s) dropped")[0].rsplit(" ", 1)[-1] if "dropped" in said else None,
-            # taken from the queue after their frames had left the ring (release 33: recorded, no call spent)
-            "left_the_buffer": said.split(" whose frames left the buffer")[0].rsplit(" ", 1)[-1] if "left the buffer" in said
-            else None,
+            # each recorded with its reason since release 33 (before, dropped ones were only counted in the last line)
+            "dropped_while_vlm_behind": sum(r["reason"] == DROPPED for r in records),
+            # taken from the queue after their frames had left the ring: set aside, no call spent
+            "left_the_buffer": sum(r["reason"] == LEFT_RING for r in records),
             "frames_scored": scored,
             # until the stop (release 32; before, until the watch had ended, which counted its stopping too)
             "frames_sent": ", ".join(f"{c.ts.stem} {round(streamed_s * c.fps)}" for c in cameras), "events": len(records),
