@@ -8,6 +8,7 @@ events; click an event to seek the player; chat beside it. Binds to 127.0.0.1 un
 
 import contextlib
 import hashlib
+import html
 import json
 import socket
 from collections import Counter
@@ -70,6 +71,12 @@ def find_reports(folder: Path | None) -> dict[str, str]:
             found[f"{name if names[name] == 1 else report_dir} ({r['events']} events)"] = str(folder / report_dir)
         return found
     return {p.parent.name: str(p.parent) for p in sorted(folder.glob("*/report.json"))}
+
+
+def as_text(text: str) -> str:
+    """Chat text for a Chatbot that renders no Markdown: what a model says can quote a video's signs, so
+    none of it may become a tag or an image that the browser fetches (the page shows it as typed)."""
+    return html.escape(text).replace("\n", "<br>")
 
 
 def check_upload(path: Path, max_mb: int) -> None:
@@ -138,7 +145,7 @@ class App:
             yield history, "", conversation
             return
         report, folder = load_report(Path(report_dir))
-        history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
+        history = history + [{"role": "user", "content": as_text(question)}, {"role": "assistant", "content": "…"}]
         yield history, "", conversation  # the question at once, before waiting for a model still loading
         session = ChatSession(report, folder, await self.client_load.aresult(), memory=folder / "chat.sqlite",
                               conversation=conversation, folder_fps=self.settings.video.folder_fps)
@@ -156,8 +163,8 @@ class App:
                 elif kind == "reply":
                     cites = f" [{', '.join(value.cites)}]" if value.cites else ""
                     answer = value.text + cites
-                steps = f"\n\n*tools: {', '.join(tools)}*" if tools else ""
-                history[-1] = {"role": "assistant", "content": (answer or "…") + steps}
+                steps = f"\n\n(tools: {', '.join(tools)})" if tools else ""
+                history[-1] = {"role": "assistant", "content": as_text((answer or "…") + steps)}
                 yield history, "", session.conversation
         except UsageError as error:
             raise gr.Error(str(error)) from None
@@ -225,7 +232,7 @@ def build_ui(app: App):
                                            interactive=False, elem_id="moments")
                     seek = gr.Number(visible=False)
                 with gr.Column(scale=2):
-                    chatbot = gr.Chatbot(label="Ask about the video", elem_id="chat", height=520)
+                    chatbot = gr.Chatbot(label="Ask about the video", elem_id="chat", height=520, render_markdown=False)
                     question = gr.Textbox(placeholder="what happened at 17 s?  /events  /look 12-15 what is he holding?",
                                           label="Question", elem_id="question")
                     ask = gr.Button("Ask", variant="primary", elem_id="ask")

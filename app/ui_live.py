@@ -90,7 +90,7 @@ def build_live(app, gr, folder: Path):
                                   "to chat about it)", interactive=False, elem_id="live-events")
             keyframes = gr.Gallery(label="Keyframes", columns=4, height=260, elem_id="live-keyframes")
         with gr.Column(scale=2):
-            chatbot = gr.Chatbot(label="Ask about the event", elem_id="live-chat", height=420)
+            chatbot = gr.Chatbot(label="Ask about the event", elem_id="live-chat", height=420, render_markdown=False)
             question = gr.Textbox(placeholder="what is the person doing?  /events", label="Question",
                                   elem_id="live-question")
             ask = gr.Button("Ask", variant="primary", elem_id="live-ask")

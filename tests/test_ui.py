@@ -19,7 +19,7 @@ CHROMIUM = shutil.which("chromium")
 VADAGENT = str(Path(sys.executable).with_name("vadagent"))
 
 
-def watch_folder(folder: Path) -> Path:
+def watch_folder(folder: Path, what: str = "two people scuffle") -> Path:
     """What a running `vadagent watch -o` leaves: a camera's status, an explained event with two
     keyframes (its report is copied in by the test, once the UI has written one) and a newer one
     dropped while the VLM was behind."""
@@ -39,7 +39,7 @@ def watch_folder(folder: Path) -> Path:
          "alive": True, "interruptions": 0}]}))
     (folder / "events.jsonl").write_text(json.dumps({
         "id": "lobby-1", "camera": "lobby", "start_s": 10.0, "end_s": 12.0, "status": "explained", "explained": True,
-        "event": {"category": "fighting", "severity": 3, "what": "two people scuffle"}, "reason": "",
+        "event": {"category": "fighting", "severity": 3, "what": what}, "reason": "",
         "report": "reports/lobby-1", "keyframes": keyframes}) + "\n" + json.dumps({  # newer: shown above it
         "id": "lobby-2", "camera": "lobby", "start_s": 30.0, "end_s": 31.0, "status": "detected, not explained",
         "explained": False, "event": None, "reason": "dropped: the VLM was behind", "clip": None, "report": None,
@@ -47,11 +47,47 @@ def watch_folder(folder: Path) -> Path:
     return folder
 
 
+class FetchCounter:
+    """A local web server that counts what is fetched from it: where a page would leak to."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.paths: list[str] = []
+        paths = self.paths
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                paths.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def injected(url: str) -> str:
+    """Text a video could hold and a model copy into its answer: Markdown and HTML that fetch from `url`."""
+    return f'a sign reads ![x]({url}/markdown-image) <img src="{url}/html-image"> [docs]({url}/link)'
+
+
 @pytest.fixture()
-def ui_server(tmp_path, tiny_vlm):
+def leak():
+    counter = FetchCounter()
+    yield counter
+    counter.server.shutdown()
+
+
+@pytest.fixture()
+def ui_server(tmp_path, tiny_vlm, leak):
     port = free_port()
     log = (tmp_path / "ui.log").open("w")
-    live = watch_folder(tmp_path / "live")
+    live = watch_folder(tmp_path / "live", what=injected(leak.url))
     process = subprocess.Popen([VADAGENT, "ui", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}", "--port", str(port),
                                 "--workdir", str(tmp_path / "work"), "--live", str(live)], stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"})
@@ -63,7 +99,7 @@ def ui_server(tmp_path, tiny_vlm):
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
-def test_ui_opens_the_sample_shows_events_and_answers(ui_server):
+def test_ui_opens_the_sample_shows_events_and_answers(ui_server, leak):
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -95,6 +131,10 @@ def test_ui_opens_the_sample_shows_events_and_answers(ui_server):
         # the live page: an event picked shows its keyframes, and chat answers about its report
         report = next((tmp_path / "work").rglob("report.json")).parent
         shutil.copytree(report, tmp_path / "live" / "reports" / "lobby-1")
+        copied = tmp_path / "live" / "reports" / "lobby-1" / "report.json"
+        data = json.loads(copied.read_text())
+        data["events"][0]["what"] = injected(leak.url)  # as if the model had copied a sign's text
+        copied.write_text(json.dumps(data))
         page.get_by_role("tab", name="Live").click()
         expect(page.locator("#live-cameras")).to_contain_text("lobby", timeout=30_000)
         expect(page.locator("#live-events")).to_contain_text("lobby-2", timeout=30_000)
@@ -105,6 +145,12 @@ def test_ui_opens_the_sample_shows_events_and_answers(ui_server):
         page.locator("#live-ask").click()
         expect(live_answers).to_have_count(1, timeout=60_000)
         expect(live_answers.nth(0)).to_contain_text("e1", timeout=60_000)
+        # text from a video is shown as text: nothing in it is fetched, by the table or by the chat
+        expect(live_answers.nth(0)).to_contain_text("![x](", timeout=10_000)
+        expect(page.locator("#live-events")).to_contain_text("a sign reads")
+        page.wait_for_timeout(1_000)
+        assert page.locator("#live-events img, #live-chat img").count() == 0
+        assert leak.paths == []
         browser.close()
 
 
