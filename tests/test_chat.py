@@ -176,9 +176,9 @@ def test_the_answer_streams_out_of_the_growing_json():
     partial = PartialAnswer(written.append)
     for text in ['{"action": "answer", "ans', '{"action": "answer", "answer": "At 5',
                  '{"action": "answer", "answer": "At 5 s \\"two\\"',
-                 '{"action": "answer", "answer": "At 5 s \\"two\\" people", "cites": []}']:
+                 '{"action": "answer", "answer": "At 5 s \\"two\\" people\\u001b[2J", "cites": []}']:
         partial.update(text)
-    assert "".join(w["answer"] for w in written) == 'At 5 s "two" people'
+    assert "".join(w["answer"] for w in written) == 'At 5 s "two" people[2J'  # no escape reaches the terminal
     partial.update('{"action": "answer", "answer": "Retry')  # a validation retry starts over
     assert written[-2] == {"restart": True} and written[-1] == {"answer": "Retry"}
 

@@ -96,3 +96,21 @@ def test_doctor_checks_a_named_model(tmp_path):
     assert result.returncode == 0 and "A footpath with walkers." in result.stdout
     result = invoke("doctor", "--vlm", "vllm:m@http://127.0.0.1:9/v1", env={"VADAGENT_VLM__MAX_RETRIES": "0"})
     assert result.returncode == 1 and "FAIL" in result.stdout
+
+
+def test_answers_lose_what_a_terminal_or_page_would_act_on(tmp_path):
+    # a model quoting a sign may write escapes: a terminal's clipboard (OSC 52), a cleared screen, C1's
+    # CSI, a bidirectional override; raw or as JSON escapes, they are taken out before validation
+    script = tmp_path / "calls.jsonl"
+    script.write_text("\n".join(json.dumps({"text": text}) for text in [
+        '{"anomalous": true, "reason": "a sign\\u001b]52;c;aGk=\\u0007 reads \\u001b[2Jstop\\u202e"}',
+        '{"anomalous": false, "reason": "tab\\tand\\nnewline stay, \u009b31m C1 goes"}',
+        '{"anomalous": false, "reason": "plain"}',
+    ]) + "\n")
+    client = make_client(f"replay:{script}")
+    first = client.generate([Message.user("clip 1")], Verdict)
+    assert first.output.reason == "a sign]52;c;aGk= reads [2Jstop"
+    assert "\x1b" not in first.text and "\\u001b" not in first.text
+    assert client.generate([Message.user("clip 2")], Verdict).output.reason == "tab\tand\nnewline stay, 31m C1 goes"
+    plain = client.generate([Message.user("clip 3")], Verdict)
+    assert plain.text == '{"anomalous": false, "reason": "plain"}'  # nothing to take out: the text as sent

@@ -21,6 +21,7 @@ from pydantic_core import from_json
 from vadagent.agents.chat.tools import TOOLS, OutOfRange, VideoContext
 from vadagent.prompts import render
 from vadagent.tools.vlm import Message, Sampling, VLMError
+from vadagent.tools.vlm.schema import printable
 
 MAX_TOOL_STEPS = 4  # tool calls per question before the model must answer
 HISTORY = 24  # messages shown to the model
@@ -87,6 +88,7 @@ class PartialAnswer:
         answer = data.get("answer") if isinstance(data, dict) else None
         if not isinstance(answer, str):
             return
+        answer = printable(answer)  # as the validated answer will be
         if not answer.startswith(self.shown):
             self.write({"restart": True})
             self.shown = ""

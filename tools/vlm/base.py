@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from vadagent.errors import validation_summary
 from vadagent.tools.vlm.media import MediaLimits, prepare
-from vadagent.tools.vlm.schema import decoding_schema, feedback
+from vadagent.tools.vlm.schema import decoding_schema, feedback, printable_answer
 from vadagent.tools.vlm.types import (
     CallBudget,
     Completion,
@@ -133,8 +133,9 @@ class VLMClient(abc.ABC):
                     continue
                 budget.charge(answer.usage.retries)
                 usage[i].add(answer.usage)
+                text = printable_answer(answer.text)
                 try:
-                    output = None if output_type is None else output_type.model_validate_json(answer.text, context=context)
+                    output = None if output_type is None else output_type.model_validate_json(text, context=context)
                 except ValidationError as error:
                     if attempt == self.validation_retries:
                         results[i] = VLMOutputError(
@@ -142,11 +143,11 @@ class VLMClient(abc.ABC):
                             f"{attempt + 1} attempts: {validation_summary(error, limit=1)}")
                         continue
                     log.info("%s: answer failed validation (%s); asking again", self.model, validation_summary(error, limit=1))
-                    convs[i] = convs[i] + [Message.assistant(answer.text), Message.user(feedback(error))]
+                    convs[i] = convs[i] + [Message.assistant(text), Message.user(feedback(error))]
                     usage[i].retries += 1
                     retry.append(i)
                     continue
-                results[i] = VLMResult(answer.text, output, usage[i], self.model)
+                results[i] = VLMResult(text, output, usage[i], self.model)
             pending = retry
             if not pending:
                 break
