@@ -116,7 +116,7 @@ async def _loop(session: ChatSession, interactive: bool, out: Console, console: 
         try:
             if line.startswith("/save"):
                 path = _transcript_path(line[5:].strip() or f"chat-{session.conversation}.md", session)
-                path.write_text(await session.transcript(), encoding="utf-8")
+                path.write_text(await session.transcript(markdown=path.suffix.lower() == ".md"), encoding="utf-8")
                 console.print(f"saved → {path}", highlight=False)
                 continue
             shown = ""  # streamed answer text already on screen

@@ -197,3 +197,15 @@ def test_one_registry_gives_the_schema_the_prompt_and_the_commands():
         assert f'"{tool.name}": {tool.description}' in prompt and tool.usage in COMMANDS
         assert parse_command(tool.usage.replace("ID", "e1").replace("T0-T1", "1-2").replace("QUESTION", "why?"))["tool"] \
             == tool.name
+
+
+def test_a_markdown_transcript_shows_what_was_said_as_written():
+    from markdown_it import MarkdownIt  # rich's own Markdown parser: CommonMark
+
+    from vadagent.agents.chat.session import literal
+
+    said = ('a sign reads ![x](http://127.0.0.1/i) <img src="http://127.0.0.1/j"> [docs](http://127.0.0.1/k) '
+            '\\![y](http://127.0.0.1/l) `code` **bold** # not a heading & amp; e1: 15.1–21.1 s')
+    shown = MarkdownIt().render(literal(said))
+    assert "<img" not in shown and "<a " not in shown and "<code>" not in shown and "<strong>" not in shown
+    assert MarkdownIt().render(said).count("<img") == 2  # what the escaping stops

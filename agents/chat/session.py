@@ -20,6 +20,7 @@ from vadagent.types import VideoReport
 
 MAX_QUESTION_CHARS = 4000  # a question, not a document: longer ones cost minutes of prompt processing
 COMMANDS = " · ".join([*(t.usage for t in TOOLS.values()), "/save [FILE]", "/quit"])
+MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]<>!&|#])")  # escaped by a backslash, each is shown as itself
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:s)?\s*-\s*(\d+(?:\.\d+)?)\s*(?:s)?\s*(.*)$")
 
 
@@ -39,6 +40,12 @@ def load_report(path: Path) -> tuple[VideoReport, Path]:
         return VideoReport.model_validate_json(file.read_bytes()), file.parent
     except ValidationError as error:
         raise UsageError(f"{file}: not a valid report: {validation_summary(error)}") from None
+
+
+def literal(text: str) -> str:
+    """`text` for a Markdown file, shown as written: what a model says may quote a video's signs, and a
+    Markdown viewer would fetch an image or render HTML written in it."""
+    return MARKDOWN_SYNTAX.sub(r"\\\1", text)
 
 
 def parse_command(text: str) -> dict | None:
@@ -130,14 +137,16 @@ class ChatSession:
             snapshot = await build_chat_graph(self.context, saver).aget_state(self._config())
         return list((snapshot.values or {}).get("messages", []))
 
-    async def transcript(self) -> str:
-        lines = [f"# Conversation {self.conversation} about {Path(self.context.report.video.path).name}", ""]
+    async def transcript(self, markdown: bool = True) -> str:
+        """The conversation as Markdown (what was said shown literally: see `literal`) or plain text."""
+        said = literal if markdown else str
+        lines = [f"# Conversation {self.conversation} about {said(Path(self.context.report.video.path).name)}", ""]
         for m in await self.history():
             if m["role"] == "user":
-                lines.append(f"**you:** {m['content']}")
+                lines.append(f"**you:** {said(m['content'])}")
             elif m["role"] == "tool":
-                lines.append(f"  · {m['call']}: {m['content'][:300]}")
+                lines.append(f"  · {said(m['call'])}: {said(m['content'][:300])}")
             else:
                 cites = f" [{', '.join(m['cites'])}]" if m.get("cites") else ""
-                lines.append(f"**vadagent:** {m['content']}{cites}")
+                lines.append(f"**vadagent:** {said(m['content'] + cites)}")
         return "\n".join(lines) + "\n"
