@@ -948,3 +948,16 @@ def test_the_evidence_names_the_strongest_tier_and_widens_to_what_it_overlaps():
                                    [0, 0, 24, 24],  # an object elsewhere is not taken in
                                    [48, 30, 80, 72]]  # the object wins, widened by the cell it overlaps
     assert merged.frame.tolist() == [0, 1, 2]
+
+
+def test_the_timeline_fits_long_event_labels_without_a_warning(tmp_path):
+    import warnings
+
+    from vadagent.tools.scorer.plot import plot_timeline
+
+    scores = np.sin(np.linspace(0, 20, 2400)) * 3
+    events = [(13.2, 13.6, "a person " * 27), (95.0, 97.9, "walkway " * 30), (40.0, 41.0, "short")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # before: "Tight layout not applied", printed in a batch run
+        plot_timeline(tmp_path / "t.png", scores, 25.0, threshold=2.0, events=events, title="robbery.mp4")
+    assert cv2.imread(str(tmp_path / "t.png")).shape == (280, 1000, 3)

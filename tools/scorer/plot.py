@@ -10,6 +10,12 @@ import numpy as np
 
 from vadagent.types import Candidate
 
+LABEL_CHARS = 28  # an event's label on the plot; the report gives it whole
+
+
+def shortened(label: str, chars: int = LABEL_CHARS) -> str:
+    return label if len(label) <= chars else label[: chars - 1].rstrip() + "…"
+
 
 def plot_timeline(path: str | Path | BinaryIO, scores: np.ndarray, fps: float, *, threshold: float | None = None,
                   candidates: list[Candidate] = (), labels: np.ndarray | None = None,
@@ -28,7 +34,10 @@ def plot_timeline(path: str | Path | BinaryIO, scores: np.ndarray, fps: float, *
         ax.axvspan(c.start_s, c.end_s, color="tab:orange", alpha=0.25, label="candidate" if i == 0 else None)
     for i, (start, end, label) in enumerate(events):
         ax.axvspan(start, end, ymin=0.92, ymax=1.0, color="tab:red", alpha=0.8, label="event" if i == 0 else None)
-        ax.text(start, 1.0, f" {label}", transform=ax.get_xaxis_transform(), fontsize=7, va="bottom", color="tab:red")
+        # inside the axes, shortened and clipped: a model's label may be long, and the layout is not
+        # to shrink the plot around it (tight_layout warns it cannot)
+        ax.text(start, 0.9, f" {shortened(label)}", transform=ax.get_xaxis_transform(), fontsize=7, va="top",
+                color="tab:red", clip_on=True, in_layout=False)
     ax.plot(times, scores, color="tab:blue", linewidth=1.0, label="score")
     if threshold is not None:
         ax.axhline(threshold, color="tab:gray", linestyle="--", linewidth=0.8, label="threshold")
