@@ -8,7 +8,8 @@ many at once as the model backend serves (`VLMClient.capacity`) plus one, which 
 model explains the others; the client's request limit holds across the whole batch. An in-process
 model still loading holds up no scoring: videos are scored meanwhile and wait for it to explain.
 Videos are scored in processes of this machine on four cores or more (`--processes`, app/processes.py),
-on a Ray cluster with `--ray` (app/cluster.py), else in threads of this process.
+on a Ray cluster with `--ray` (app/cluster.py), else in threads of this process. Ctrl-C (or SIGTERM)
+stops the run at once: finished reports stay, the videos under way are marked pending for the rerun.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import shutil
+import signal
 import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +98,8 @@ def _manifest(path: Path) -> Inputs:
 
 
 RESERVED = {"scorer"}  # OUT/scorer holds the batch's scorer
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+INTERRUPTED_EXIT = 130  # as a shell reports a program that Ctrl-C ended
 
 
 def output_names(videos: list[Path]) -> dict[Path, str]:
@@ -135,6 +141,7 @@ class _Batch:
     # where videos are scored when not in this process's threads (explaining stays here, where the VLM is)
     scoring: RayCluster | ScoringProcesses | None = None
     site_scorers: dict[Path, Scorer] = field(default_factory=dict)  # a manifest's scorer folders, loaded once
+    interrupted: bool = False  # Ctrl-C or SIGTERM: the run stopped before every video was done
 
     @property
     def output(self) -> Path:
@@ -174,6 +181,9 @@ class _Batch:
             if video in self.inputs.sites:
                 report.notes.insert(0, f"Site: {self.inputs.sites[video]}.")
             await asyncio.to_thread(self.job.write, partial, report, scored, prompts)
+        except asyncio.CancelledError:  # the run was stopped: this video is for the rerun
+            self.index.interrupt(source)
+            raise
         except self.video_errors as error:  # a corrupt video fails alone; the batch goes on
             reason = str(getattr(error, "cause", None) or error).strip().splitlines()[-1]
             self.index.fail(source, reason)
@@ -234,13 +244,29 @@ class _Batch:
                     show()
 
             ticker = asyncio.create_task(refresh())
+            tasks = [asyncio.create_task(one(v)) for v in videos]
+            loop = asyncio.get_running_loop()
+
+            def stop() -> None:
+                self.interrupted = True
+                for running in tasks:
+                    running.cancel()
+
+            signals = STOP_SIGNALS if threading.current_thread() is threading.main_thread() else ()  # handlers' rule
+            for sig in signals:
+                loop.add_signal_handler(sig, stop)
             try:
-                results = await asyncio.gather(*(one(v) for v in videos))
+                results = await asyncio.gather(*tasks, return_exceptions=True)
             finally:
+                for sig in signals:
+                    loop.remove_signal_handler(sig)
                 ticker.cancel()
                 client = self.job.client_load.loaded()  # a model still loading (every video failed first) is left be
                 if client is not None:  # its connection pool belongs to this loop
                     await client.aclose()
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
         return results.count(False)
 
 
@@ -254,8 +280,11 @@ def report_command(settings: Settings, folder: Path, output: str, *, vlm: str | 
     inputs = find_videos(folder)
     target = destination(output)
     with claim_output(target.local):
-        return _report(settings, inputs, target, vlm=vlm, scorer_dir=scorer_dir, normal=normal, taxonomy=taxonomy,
+        code = _report(settings, inputs, target, vlm=vlm, scorer_dir=scorer_dir, normal=normal, taxonomy=taxonomy,
                        rules_file=rules_file, console=console, workers=workers, ray=ray, processes=processes)
+    if code == INTERRUPTED_EXIT:
+        end_interrupted()
+    return code
 
 
 def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str | None, scorer_dir: Path | None,
@@ -294,9 +323,11 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
                   f"{min(workers, max(len(pending), 1))} at a time", highlight=False)
     batch = _Batch(job, target, scorer, index, console, names, inputs, scoring)
     try:
-        failed = asyncio.run(batch.run(pending, workers))
+        failed = run_batch(batch, pending, workers)
     finally:
-        if scoring is not None:
+        if isinstance(scoring, ScoringProcesses):
+            scoring.close(wait=not batch.interrupted)
+        elif scoring is not None:
             scoring.close()
         rows = index.rows()
         (output / "index.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n", encoding="utf-8")
@@ -306,10 +337,39 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
     statuses = [index_status(rows, v) for v in pending]
     detected = statuses.count("detected")
     console.print(f"{statuses.count('explained')} explained, {detected} detection only, "
-                  f"{len(videos) - len(pending)} already done, {failed} failed → {target}")
+                  f"{len(videos) - len(pending)} already done, {failed} failed"
+                  + (f", {statuses.count('pending') + statuses.count(None)} not done" if batch.interrupted else "")
+                  + f" → {target}")
+    if batch.interrupted:
+        console.print("Stopped. Finished reports are kept; run the same command again to explain the rest.",
+                      highlight=False, soft_wrap=True)
+        return INTERRUPTED_EXIT
     if failed:
         return 1
     return 3 if detected else 0
+
+
+def run_batch(batch: _Batch, videos: list[Path], workers: int) -> int:
+    """`batch.run` in an event loop of its own; how many videos failed. Stopped (`batch.interrupted`),
+    it does not wait for the threads still scoring a video or waiting for a model's answer."""
+    loop = asyncio.new_event_loop()
+    try:
+        failed = loop.run_until_complete(batch.run(videos, workers))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        if not batch.interrupted:
+            loop.run_until_complete(loop.shutdown_default_executor())
+        return failed
+    finally:
+        loop.close()  # without waiting for the executor's threads
+
+
+def end_interrupted() -> None:
+    """The end of a stopped run. Threads still scoring a video or waiting for a model's answer cannot be
+    stopped, and the interpreter would wait for them at exit; what was finished is on disk (reports are
+    renamed into place when complete, the index is committed), so the process ends here."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(INTERRUPTED_EXIT)
 
 
 def index_status(rows, video: Path) -> str | None:

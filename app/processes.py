@@ -71,5 +71,9 @@ class ScoringProcesses:
                 broken.__exit__()
                 self._pool = await asyncio.to_thread(SideBySide(self.cpus).__enter__)
 
-    def close(self) -> None:
-        self._pool.__exit__()
+    def close(self, wait: bool = True) -> None:
+        """Ends the processes; without `wait`, at once, dropping the videos they are scoring."""
+        if wait:
+            self._pool.__exit__()
+        else:
+            self._pool.abandon()

@@ -309,9 +309,13 @@ def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_ret
         scoring.close()
 
 
-def test_ctrl_c_stops_a_batch_scored_in_processes_at_once_and_quietly(tmp_path, robbery):
-    """A terminal's Ctrl-C reaches the whole process group, the scoring processes included: the batch
-    ends at once with 130, without a traceback from each process."""
+@pytest.mark.parametrize("processes, stop", [("2", "ctrl-c"), ("0", "ctrl-c"), ("2", "sigterm")])
+def test_a_stopped_batch_ends_at_once_and_quietly_keeping_what_is_done(tmp_path, robbery, processes, stop):
+    """A terminal's Ctrl-C reaches the whole process group, the scoring processes included; a service
+    manager's SIGTERM reaches the batch alone, which ends its processes. Either way the batch ends at once
+    with 130, without a traceback from each process, the video under way marked for the rerun. In threads
+    (`--processes 0`, the default under four cores) it used to wait for the video's scoring to end, and
+    once hung."""
     import os
 
     (tmp_path / "videos").mkdir()
@@ -321,7 +325,7 @@ def test_ctrl_c_stops_a_batch_scored_in_processes_at_once_and_quietly(tmp_path, 
     # may be, has it ignored, which a program inherits and Python then keeps)
     as_foreground = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
     batch = subprocess.Popen([sys.executable, "-c", as_foreground, VADAGENT, "report", str(tmp_path / "videos"),
-                              "-o", str(tmp_path / "out"), "--vlm", "hf:/no/model", "--processes", "2"],
+                              "-o", str(tmp_path / "out"), "--vlm", "hf:/no/model", "--processes", processes],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     said = ""
     while "b.mp4:" not in said:
@@ -329,8 +333,15 @@ def test_ctrl_c_stops_a_batch_scored_in_processes_at_once_and_quietly(tmp_path, 
         assert line, f"the batch ended before b.mp4 was done: {said}"
         said += line
     pressed = time.monotonic()
-    os.killpg(batch.pid, signal.SIGINT)
+    if stop == "ctrl-c":
+        os.killpg(batch.pid, signal.SIGINT)
+    else:
+        batch.send_signal(signal.SIGTERM)
     rest = batch.stderr.read()
     assert batch.wait(timeout=60) == 130
     assert time.monotonic() - pressed < 10  # not after the videos' scoring (about 10 s each here)
     assert "Traceback" not in said + rest and "KeyboardInterrupt" not in rest
+    assert "1 not done" in rest and "run the same command again" in rest
+    rows = {Path(r["source"]).name: r for r in json.loads((tmp_path / "out" / "index.json").read_text())}
+    assert rows["b.mp4"]["status"] == "detected" and (tmp_path / "out" / "b" / "report.json").is_file()
+    assert rows["a.mp4"]["status"] == "pending" and "interrupted" in rows["a.mp4"]["error"]

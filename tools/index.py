@@ -75,6 +75,11 @@ class ReportIndex:
         self._db.execute("update videos set status='failed', error=?, finished_at=? where source=?",
                          (error[:2000], time.time(), source))
 
+    def interrupt(self, source: str) -> None:
+        """A video under way when the run was stopped: pending again, for the rerun."""
+        self._db.execute("update videos set status='pending', error='interrupted: a rerun explains it' where source=?",
+                         (source,))
+
     def rows(self) -> list[IndexRow]:
         cursor = self._db.execute("select source, status, report, candidates, events, confirmed, max_severity, error "
                                   "from videos order by source")

@@ -116,6 +116,16 @@ class SideBySide:
             self._pool.shutdown(cancel_futures=True)
         self._stack.close()
 
+    def abandon(self) -> None:
+        """`__exit__` without waiting for the videos being scored: their processes are ended."""
+        if self._pool is not None:
+            # the executor's own processes: ProcessPoolExecutor gains a public terminate_workers only in 3.14
+            processes = list(getattr(self._pool, "_processes", {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+        self._stack.close()
+
     def _new_folder(self) -> str:
         return self._stack.enter_context(tempfile.TemporaryDirectory(prefix="vadagent-scorer-"))
 
