@@ -17,11 +17,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import shutil
-import signal
 import sys
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +33,7 @@ from vadagent.app.job import Job
 from vadagent.app.outputs import Destination, claim_output, destination
 from vadagent.app.processes import ScoringProcesses, default_processes
 from vadagent.app.report_html import write_index_html
+from vadagent.app.stopping import STOPPED_EXIT, end_stopped, run_stoppable
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import usable_cores
 from vadagent.errors import UsageError, VadagentError
@@ -98,8 +96,6 @@ def _manifest(path: Path) -> Inputs:
 
 
 RESERVED = {"scorer"}  # OUT/scorer holds the batch's scorer
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-INTERRUPTED_EXIT = 130  # as a shell reports a program that Ctrl-C ended
 
 
 def output_names(videos: list[Path]) -> dict[Path, str]:
@@ -141,7 +137,6 @@ class _Batch:
     # where videos are scored when not in this process's threads (explaining stays here, where the VLM is)
     scoring: RayCluster | ScoringProcesses | None = None
     site_scorers: dict[Path, Scorer] = field(default_factory=dict)  # a manifest's scorer folders, loaded once
-    interrupted: bool = False  # Ctrl-C or SIGTERM: the run stopped before every video was done
 
     @property
     def output(self) -> Path:
@@ -244,29 +239,13 @@ class _Batch:
                     show()
 
             ticker = asyncio.create_task(refresh())
-            tasks = [asyncio.create_task(one(v)) for v in videos]
-            loop = asyncio.get_running_loop()
-
-            def stop() -> None:
-                self.interrupted = True
-                for running in tasks:
-                    running.cancel()
-
-            signals = STOP_SIGNALS if threading.current_thread() is threading.main_thread() else ()  # handlers' rule
-            for sig in signals:
-                loop.add_signal_handler(sig, stop)
             try:
-                results = await asyncio.gather(*tasks, return_exceptions=True)
+                results = await asyncio.gather(*(one(v) for v in videos))
             finally:
-                for sig in signals:
-                    loop.remove_signal_handler(sig)
                 ticker.cancel()
                 client = self.job.client_load.loaded()  # a model still loading (every video failed first) is left be
                 if client is not None:  # its connection pool belongs to this loop
                     await client.aclose()
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                raise result
         return results.count(False)
 
 
@@ -282,8 +261,8 @@ def report_command(settings: Settings, folder: Path, output: str, *, vlm: str | 
     with claim_output(target.local):
         code = _report(settings, inputs, target, vlm=vlm, scorer_dir=scorer_dir, normal=normal, taxonomy=taxonomy,
                        rules_file=rules_file, console=console, workers=workers, ray=ray, processes=processes)
-    if code == INTERRUPTED_EXIT:
-        end_interrupted()
+    if code == STOPPED_EXIT:
+        end_stopped()
     return code
 
 
@@ -322,11 +301,12 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
     console.print(f"{len(videos)} video(s): {len(videos) - len(pending)} already done, {len(pending)} to explain, "
                   f"{min(workers, max(len(pending), 1))} at a time", highlight=False)
     batch = _Batch(job, target, scorer, index, console, names, inputs, scoring)
+    stopped = True  # until the batch returns: an error ends the scoring processes without waiting either
     try:
-        failed = run_batch(batch, pending, workers)
+        _, stopped = run_stoppable(batch.run(pending, workers))
     finally:
         if isinstance(scoring, ScoringProcesses):
-            scoring.close(wait=not batch.interrupted)
+            scoring.close(wait=not stopped)
         elif scoring is not None:
             scoring.close()
         rows = index.rows()
@@ -335,41 +315,18 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
         index.close()
         target.publish("index.sqlite", "index.json", "index.html")
     statuses = [index_status(rows, v) for v in pending]
-    detected = statuses.count("detected")
+    detected, failed = statuses.count("detected"), statuses.count("failed")
     console.print(f"{statuses.count('explained')} explained, {detected} detection only, "
                   f"{len(videos) - len(pending)} already done, {failed} failed"
-                  + (f", {statuses.count('pending') + statuses.count(None)} not done" if batch.interrupted else "")
+                  + (f", {statuses.count('pending') + statuses.count(None)} not done" if stopped else "")
                   + f" → {target}")
-    if batch.interrupted:
+    if stopped:
         console.print("Stopped. Finished reports are kept; run the same command again to explain the rest.",
                       highlight=False, soft_wrap=True)
-        return INTERRUPTED_EXIT
+        return STOPPED_EXIT
     if failed:
         return 1
     return 3 if detected else 0
-
-
-def run_batch(batch: _Batch, videos: list[Path], workers: int) -> int:
-    """`batch.run` in an event loop of its own; how many videos failed. Stopped (`batch.interrupted`),
-    it does not wait for the threads still scoring a video or waiting for a model's answer."""
-    loop = asyncio.new_event_loop()
-    try:
-        failed = loop.run_until_complete(batch.run(videos, workers))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        if not batch.interrupted:
-            loop.run_until_complete(loop.shutdown_default_executor())
-        return failed
-    finally:
-        loop.close()  # without waiting for the executor's threads
-
-
-def end_interrupted() -> None:
-    """The end of a stopped run. Threads still scoring a video or waiting for a model's answer cannot be
-    stopped, and the interpreter would wait for them at exit; what was finished is on disk (reports are
-    renamed into place when complete, the index is committed), so the process ends here."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(INTERRUPTED_EXIT)
 
 
 def index_status(rows, video: Path) -> str | None:

@@ -6,7 +6,6 @@ redirected, every line is a question and every answer one block on standard outp
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from rich.markup import escape
 
 from vadagent.agents.chat.session import COMMANDS, ChatSession, Reply, load_report
 from vadagent.app.job import ClientLoad, start_vlm
+from vadagent.app.stopping import end_stopped, read_line, run_stoppable
 from vadagent.config import Settings
 from vadagent.errors import UsageError
 
@@ -88,7 +88,12 @@ def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversat
                           conversation=conversation, folder_fps=settings.video.folder_fps)
     interactive = sys.stdin.isatty()
     console.print(f"conversation {session.conversation} (resume: --conversation {session.conversation})", highlight=False)
-    return asyncio.run(_chat(session, interactive, out, console))
+    code, stopped = run_stoppable(_chat(session, interactive, out, console))
+    if stopped:
+        console.print(f"\nstopped; the conversation is kept (resume: --conversation {session.conversation})",
+                      highlight=False)
+        end_stopped()
+    return code
 
 
 async def _chat(session: ChatSession, interactive: bool, out: Console, console: Console) -> int:
@@ -105,7 +110,7 @@ async def _loop(session: ChatSession, interactive: bool, out: Console, console: 
         console.print(f"Ask about the video. {COMMANDS}", highlight=False)
     while True:
         try:
-            line = await asyncio.to_thread(input, "you> " if interactive else "")
+            line = await read_line("you> " if interactive else "")
         except EOFError:
             return 0
         line = line.strip()

@@ -209,3 +209,31 @@ def test_a_markdown_transcript_shows_what_was_said_as_written():
     shown = MarkdownIt().render(literal(said))
     assert "<img" not in shown and "<a " not in shown and "<code>" not in shown and "<strong>" not in shown
     assert MarkdownIt().render(said).count("<img") == 2  # what the escaping stops
+
+
+def test_ctrl_c_at_the_prompt_ends_the_chat_at_once_keeping_the_conversation(tmp_path, report_dir):
+    """Before, the line being read held the process until Enter: input() ran in a thread that the
+    interpreter waits for."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    vadagent = str(Path(sys.executable).with_name("vadagent"))
+    chat = subprocess.Popen([vadagent, "chat", str(report_dir), "--vlm", "hf:nobody/no-such-vlm", "--memory",
+                             str(tmp_path / "m.sqlite")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        said = ""
+        while "resume: --conversation" not in said:
+            line = chat.stderr.readline()
+            assert line, f"the chat ended before it asked: {said}"
+            said += line
+        time.sleep(1.0)  # at the prompt
+        pressed = time.monotonic()
+        chat.send_signal(signal.SIGINT)  # standard input stays open, as a terminal's does
+        assert chat.wait(timeout=30) == 130 and time.monotonic() - pressed < 10
+        rest = chat.stderr.read()
+        assert "the conversation is kept" in rest and "Traceback" not in rest
+    finally:
+        chat.kill()

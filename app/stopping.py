@@ -1,0 +1,87 @@
+"""Ctrl-C and SIGTERM for the commands whose event loop waits on work in threads (`report`, `chat`).
+
+`asyncio.run` answers Ctrl-C by cancelling its task and then waiting for the default executor's
+threads, and the interpreter waits for them again at exit; but a thread scoring a video or generating
+an answer cannot be interrupted, and one blocked in `input()` waits for Enter. So these commands run
+their loop here: a stop cancels the task and nothing waits for the threads; the command says what was
+kept, then ends the process (`end_stopped`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import threading
+from collections.abc import Coroutine
+from typing import Any, NoReturn, TypeVar
+
+T = TypeVar("T")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOPPED_EXIT = 130  # as a shell reports a program that Ctrl-C ended
+
+
+def run_stoppable(work: Coroutine[Any, Any, T]) -> tuple[T | None, bool]:
+    """`work`'s result in an event loop of its own, and whether Ctrl-C or SIGTERM stopped it first
+    (the result is then None). Unstopped, it ends as `asyncio.run` does."""
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(work)
+    stopped = False
+
+    def stop() -> None:
+        nonlocal stopped
+        stopped = True
+        task.cancel()
+
+    # signal handlers belong to the main thread (a test or an embedding may call from another)
+    signals = STOP_SIGNALS if threading.current_thread() is threading.main_thread() else ()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop)
+    try:
+        try:
+            result = loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if not stopped:
+                raise
+            result = None
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        if not stopped:
+            loop.run_until_complete(loop.shutdown_default_executor())
+        return result, stopped
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        loop.close()  # without waiting for the executor's threads
+
+
+def end_stopped() -> NoReturn:
+    """The end of a stopped command, once it has said what was kept: without waiting for the threads
+    still at work (everything finished is on disk: reports are renamed into place when complete, the
+    index and a chat's memory are SQLite, committed as they go)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(STOPPED_EXIT)
+
+
+async def read_line(prompt: str) -> str:
+    """`input(prompt)` in a daemon thread: a stop at the prompt ends the command at once, where a thread of
+    the default executor blocked in `input()` would hold the process until Enter. EOFError is raised here."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Future[str] = loop.create_future()
+
+    def settle(value: str | None, error: BaseException | None) -> None:
+        if not line.done():
+            line.set_exception(error) if error is not None else line.set_result(value)
+
+    def read() -> None:
+        try:
+            value, error = input(prompt), None
+        except BaseException as raised:  # EOFError, or a closed stream
+            value, error = None, raised
+        try:
+            loop.call_soon_threadsafe(settle, value, error)
+        except RuntimeError:  # the loop has closed: nobody waits for this line
+            pass
+
+    threading.Thread(target=read, name="vadagent-input", daemon=True).start()
+    return await line
