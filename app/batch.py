@@ -206,8 +206,8 @@ class _Batch:
                            highlight=False, soft_wrap=True)
         return True
 
-    async def run(self, videos: list[Path], workers: int) -> int:
-        """Explain `videos`, at most `workers` at once, with a progress bar; returns how many failed."""
+    async def run(self, videos: list[Path], workers: int) -> None:
+        """Explain `videos`, at most `workers` at once, with a progress bar (each outcome goes to the index)."""
         gate = asyncio.Semaphore(workers)
         counts = {"running": 0, "failed": 0}
         columns = (TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
@@ -222,7 +222,7 @@ class _Batch:
                          if in_flight else "" if self.job.client_load.done() else " · model loading")
                 bar.update(task, description=f"{counts['running']} running · {counts['failed']} failed{calls}")
 
-            async def one(video: Path) -> bool:
+            async def one(video: Path) -> None:
                 async with gate:
                     counts["running"] += 1
                     show()
@@ -231,7 +231,6 @@ class _Batch:
                     counts["failed"] += not ok
                 bar.advance(task)
                 show()
-                return ok
 
             async def refresh() -> None:
                 while True:
@@ -240,13 +239,12 @@ class _Batch:
 
             ticker = asyncio.create_task(refresh())
             try:
-                results = await asyncio.gather(*(one(v) for v in videos))
+                await asyncio.gather(*(one(v) for v in videos))
             finally:
                 ticker.cancel()
                 client = self.job.client_load.loaded()  # a model still loading (every video failed first) is left be
                 if client is not None:  # its connection pool belongs to this loop
                     await client.aclose()
-        return results.count(False)
 
 
 def report_command(settings: Settings, folder: Path, output: str, *, vlm: str | None, scorer_dir: Path | None,

@@ -70,8 +70,12 @@ async def read_line(prompt: str) -> str:
     line: asyncio.Future[str] = loop.create_future()
 
     def settle(value: str | None, error: BaseException | None) -> None:
-        if not line.done():
-            line.set_exception(error) if error is not None else line.set_result(value)
+        if line.done():
+            return
+        if error is not None:
+            line.set_exception(error)
+        else:
+            line.set_result(value)
 
     def read() -> None:
         try:
