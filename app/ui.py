@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from vadagent.agents.chat.session import ChatSession, load_report
+from vadagent.agents.chat.session import ChatSession, literal, load_report
 from vadagent.app.job import ClientLoad, start_vlm
 from vadagent.app.ui_live import build_live
 from vadagent.config import Settings
@@ -129,7 +129,8 @@ class App:
                 for e in report.events]
         timeline = folder / "timeline.png"
         moments = unexplained_moments(report)
-        status = (f"**{Path(report.video.path).name}** · {report.video.duration_s:.1f} s · "
+        # a video's name is shown as written (it may hold Markdown that fetches an image)
+        status = (f"**{literal(Path(report.video.path).name)}** · {report.video.duration_s:.1f} s · "
                   f"{len(report.scorer.candidates)} candidate(s) · {len(report.events)} event(s)"
                   + (f" · {len(moments)} detected, not explained" if moments else ""))
         playable = Path(report.video.path).is_file()  # a frame folder has no file to play
