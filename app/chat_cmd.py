@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vadagent.agents.chat.session import COMMANDS, ChatSession, Reply, load_report
+from vadagent.agents.explain.run import left_in_progress
 from vadagent.app.job import ClientLoad, start_vlm
 from vadagent.app.stopping import end_stopped, read_line, run_stoppable
 from vadagent.config import Settings
@@ -43,7 +44,8 @@ def _report_path(settings: Settings, target: Path, output: Path | None, client_l
 
 def _reports_on(report_file: Path, video: Path) -> bool:
     """Whether a report left in the chat's folder is of this video as it is now: another video of the
-    same name (the folder is named after it), or this one changed since, is explained again."""
+    same name (the folder is named after it), this one changed since, or a report whose explaining was
+    stopped half-way (its detection-only stand-in), is explained again."""
     if not report_file.is_file():
         return False
     try:
@@ -51,7 +53,7 @@ def _reports_on(report_file: Path, video: Path) -> bool:
     except UsageError:  # not a report any more: explained again, over it
         return False
     return (Path(report.video.path).resolve() == video.resolve()
-            and report_file.stat().st_mtime >= video.stat().st_mtime)
+            and report_file.stat().st_mtime >= video.stat().st_mtime and not left_in_progress(report))
 
 
 def _transcript_path(name: str, session: ChatSession) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from vadagent.agents.chat.session import ChatSession, literal, load_report
+from vadagent.agents.explain.run import left_in_progress
 from vadagent.app.job import ClientLoad, start_vlm
 from vadagent.app.ui_live import build_live
 from vadagent.config import Settings
@@ -117,7 +118,7 @@ class App:
         from vadagent.app.explaining import explain_command
 
         out = self.options.workdir / f"{video.stem}-{content_id(video)}"  # never another clip's, whatever its name
-        if not (out / "report.json").is_file():
+        if not (out / "report.json").is_file() or left_in_progress(load_report(out)[0]):
             explain_command(self.settings, str(video), out, vlm=None, scorer_dir=None, normal=[], taxonomy=None,
                             rules_file=None, fps=None, console=Console(stderr=True), client_load=self.client_load)
         return str(out)

@@ -152,6 +152,14 @@ def test_chat_on_a_video_explains_it_first(tmp_path, synthetic_normal):
     assert result.stdout.startswith("sample.mp4: 36.0 s") and result.stderr.count("no VLM") == 1
     again = invoke("chat", sample_clip(), "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
     assert again.returncode == 0 and "using the existing report" in again.stderr
+    # a report whose explaining was stopped half-way (its stand-in, written before the first VLM call) is redone
+    from vadagent.agents.explain.run import IN_PROGRESS_NOTE
+
+    stopped = json.loads((out / "report.json").read_text())
+    (out / "report.json").write_text(json.dumps(stopped | {"notes": [*stopped["notes"], IN_PROGRESS_NOTE]}))
+    redone = invoke("chat", sample_clip(), "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
+    assert redone.returncode == 0 and "using the existing report" not in redone.stderr
+    assert IN_PROGRESS_NOTE not in json.loads((out / "report.json").read_text())["notes"]
     # another video of the same name is explained, not answered from the first one's report
     other = tmp_path / "elsewhere" / "sample.mp4"
     other.parent.mkdir()

@@ -243,3 +243,20 @@ def test_the_live_page_builds_over_a_watch_folder_and_says_when_the_watch_stoppe
                                                                    "has written here yet.")
     demo = build_ui(App(Settings(), UIOptions(None, None, live=tmp_path), None))
     assert "Live" in json.dumps(demo.config, default=str)
+
+
+def test_an_upload_whose_explaining_was_stopped_is_explained_again(tmp_path, synthetic_normal):
+    from vadagent.agents.explain.run import IN_PROGRESS_NOTE
+    from vadagent.app.job import ClientLoad
+    from vadagent.app.ui import App, UIOptions
+    from vadagent.config import Settings
+
+    app = App(Settings(), UIOptions(reports=None, vlm=None, workdir=tmp_path / "work"), ClientLoad(client=None))
+    folder = Path(app.explain(synthetic_normal))
+    report = folder / "report.json"
+    assert app.explain(synthetic_normal) == str(folder)  # done once: reused
+    explained_at = report.stat().st_mtime_ns
+    data = json.loads(report.read_text())  # as a UI stopped after detection, before the model answered, leaves it
+    report.write_text(json.dumps(data | {"notes": [*data["notes"], IN_PROGRESS_NOTE]}))
+    assert app.explain(synthetic_normal) == str(folder)
+    assert IN_PROGRESS_NOTE not in json.loads(report.read_text())["notes"] and report.stat().st_mtime_ns != explained_at

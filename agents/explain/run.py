@@ -192,6 +192,12 @@ def merge_overlapping(events: list[AnomalyEvent]) -> list[AnomalyEvent]:
     return merged
 
 
+def left_in_progress(report: VideoReport) -> bool:
+    """Whether `report` is the detection-only stand-in written before the first VLM call, left by a run
+    that was stopped or died while explaining: to be explained again, not reused."""
+    return IN_PROGRESS_NOTE in report.notes
+
+
 def write_report(out: Path, report: VideoReport, scored: ScoreResult, sigma: float, prompts: list[dict]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_scores(out, scored, sigma, report.scorer.candidates)
