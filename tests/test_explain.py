@@ -182,6 +182,35 @@ def test_work_that_stops_for_a_loading_model_says_so_once():
     assert out.getvalue().count("waiting for") == 1
 
 
+def test_a_cancelled_waiter_leaves_the_model_load_to_the_others():
+    """A question asked in the web UI while the model loads, then its page closed: Gradio cancels the
+    wait. That cancel reached the load itself, so its thread failed and every later question got
+    CancelledError until the UI was restarted."""
+    import asyncio
+    import threading
+
+    from vadagent.app.job import ClientLoad
+
+    release, failures = threading.Event(), []
+    hook, threading.excepthook = threading.excepthook, failures.append
+    try:
+        load = ClientLoad(lambda: "the client" if release.wait(30) else None)
+
+        async def asked_then_closed() -> object:
+            first = asyncio.create_task(load.aresult())
+            await asyncio.sleep(0.1)
+            first.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            release.set()
+            return await load.aresult()
+
+        assert asyncio.run(asked_then_closed()) == "the client" and load.loaded() == "the client"
+    finally:
+        threading.excepthook = hook
+    assert failures == []
+
+
 def test_explain_without_normal_footage_fits_on_the_opening_and_says_so(tmp_path, tiny_vlm, shared_data):
     """The issue's command as written: no --normal, no --scorer."""
     out = tmp_path / "out"
