@@ -183,9 +183,8 @@ def test_work_that_stops_for_a_loading_model_says_so_once():
 
 
 def test_a_cancelled_waiter_leaves_the_model_load_to_the_others():
-    """A question asked in the web UI while the model loads, then its page closed: Gradio cancels the
-    wait. That cancel reached the load itself, so its thread failed and every later question got
-    CancelledError until the UI was restarted."""
+    """A wait cancelled while the model loads (a web UI question's event, a stopped video) reached the
+    load itself: its thread failed and every later waiter got CancelledError."""
     import asyncio
     import threading
 
