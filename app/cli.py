@@ -237,7 +237,7 @@ def chat(
 def record(
     source: Annotated[str, typer.Argument(help="A stream URL, a device or a file.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The MP4 to write.")],
-    seconds: Annotated[float, typer.Option(min=1, help="How long to record.")] = 60.0,
+    seconds: Annotated[float, typer.Option(min=1, help="How long to record (Ctrl-C ends it early, keeping it).")] = 60.0,
 ) -> None:
     """Record a stretch of a camera as normal footage (then: vadagent fit FILE)."""
     from vadagent.app.watch import record_command

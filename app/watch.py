@@ -25,6 +25,7 @@ import logging
 import signal
 import sqlite3
 import stat
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -352,12 +353,21 @@ def record_command(source: str, output: Path, seconds: float, console: Console) 
         raise UsageError(f"{output}: the recording is written as MP4; name it .mp4")
     live = LiveSource(source, max_side=1280)
     started = time.monotonic()  # a stream that stalls still ends the recording in time
-    stream = live.frames(stop=lambda: time.monotonic() - started >= seconds + live.stall_s)
-    written = write_clip(output, itertools.takewhile(lambda frame: frame.time_s < seconds, stream), live.fps)
+    ended = threading.Event()  # Ctrl-C or SIGTERM ends the recording early and keeps what it holds
+    stream = live.frames(stop=lambda: ended.is_set() or time.monotonic() - started >= seconds + live.stall_s)
+    handlers = {sig: signal.signal(sig, lambda *_: ended.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        written = write_clip(output, itertools.takewhile(lambda frame: frame.time_s < seconds and not ended.is_set(),
+                                                         stream), live.fps)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     if written < 2:
         output.unlink(missing_ok=True)
-        raise UsageError(f"{source}: fewer than 2 frames arrived in {seconds:g} s")
-    console.print(f"recorded {written} frames ({written / live.fps:.1f} s) → {output}", highlight=False)
+        raise UsageError(f"{source}: fewer than 2 frames arrived" + (" before the recording was stopped" if ended.is_set()
+                                                                      else f" in {seconds:g} s"))
+    console.print(f"recorded {written} frames ({written / live.fps:.1f} s)" + (", stopped early" if ended.is_set() else "")
+                  + f" → {output}", highlight=False)
     return 0
 
 

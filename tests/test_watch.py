@@ -21,6 +21,7 @@ from vadagent.agents.chat.session import load_report
 from vadagent.app.ui_live import event_files, read_cameras, read_events
 from vadagent.evals.servers import LiveStreamServer
 from vadagent.tools.synthetic import ClipSpec, render_clip
+from vadagent.tools.video import open_video
 
 VADAGENT = str(Path(sys.executable).with_name("vadagent"))
 BEHIND_S = 6.0  # how far a watcher may fall behind the live stream here before the test no longer finds its events
@@ -390,3 +391,24 @@ def test_retention_deletes_the_oldest_files_and_the_folders_they_leave_empty(tmp
         ["clips/cam-3.mp4", "reports/cam-2/report.json"]
     assert not (tmp_path / "keyframes" / "cam").exists() and all((tmp_path / top).is_dir()
                                                                   for top in ("clips", "keyframes", "reports"))
+
+
+def test_ctrl_c_ends_a_recording_early_and_keeps_it(tmp_path):
+    """`record --seconds 60` stopped after a few seconds: the frames so far are a playable MP4 (before,
+    Ctrl-C ended the command with no word of what was kept)."""
+    render_clip(ClipSpec(seconds=8, seed=61), tmp_path / "camera.mp4")
+    camera, recording = LiveStreamServer(tmp_path / "camera.mp4"), tmp_path / "normal.mp4"
+    try:
+        process = subprocess.Popen([VADAGENT, "record", camera.url, "--seconds", "60", "-o", str(recording)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert within(60, lambda: camera.connections >= 1 and recording.is_file()), "the recording never started"
+        time.sleep(3)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        camera.close()
+    assert process.returncode == 0, stderr
+    said = " ".join((stdout + stderr).split())
+    assert "stopped early" in said and "Traceback" not in said
+    with open_video(str(recording)) as video:
+        assert 2 <= video.info.frame_count < 30 * video.info.fps  # seconds, not the minute asked for
