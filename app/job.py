@@ -66,7 +66,7 @@ class ClientLoad:
         if load is None:
             self._done.set_result(client)
         else:
-            # running, so it cannot be cancelled: `aresult`'s waiters pass a cancel on to it (a closed page, a
+            # running, so it cannot be cancelled: `aresult`'s waiters pass a cancel on to it (a cancelled request, a
             # stopped video), and the load they all share would otherwise never be delivered to anyone
             self._done.set_running_or_notify_cancel()
             threading.Thread(target=self._load, args=(load,), name="vadagent-vlm-load", daemon=True).start()
