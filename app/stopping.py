@@ -39,19 +39,27 @@ def run_stoppable(work: Coroutine[Any, Any, T]) -> tuple[T | None, bool]:
         loop.add_signal_handler(sig, stop)
     try:
         try:
-            result = loop.run_until_complete(task)
+            return loop.run_until_complete(task), stopped
         except asyncio.CancelledError:
             if not stopped:
                 raise
-            result = None
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        if not stopped:
-            loop.run_until_complete(loop.shutdown_default_executor())
-        return result, stopped
+            return None, True
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
-        loop.close()  # without waiting for the executor's threads
+        if not stopped:  # as asyncio.run ends: tasks left cancelled, generators closed, threads joined
+            _cancel_rest(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()  # stopped: without waiting for the executor's threads
+
+
+def _cancel_rest(loop: asyncio.AbstractEventLoop) -> None:
+    rest = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in rest:
+        task.cancel()
+    if rest:
+        loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
 
 
 def end_stopped() -> NoReturn:

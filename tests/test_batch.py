@@ -345,3 +345,27 @@ def test_a_stopped_batch_ends_at_once_and_quietly_keeping_what_is_done(tmp_path,
     rows = {Path(r["source"]).name: r for r in json.loads((tmp_path / "out" / "index.json").read_text())}
     assert rows["b.mp4"]["status"] == "detected" and (tmp_path / "out" / "b" / "report.json").is_file()
     assert rows["a.mp4"]["status"] == "pending" and "interrupted" in rows["a.mp4"]["error"]
+
+
+def test_a_stopped_loop_does_not_wait_for_its_busy_threads_and_an_unstopped_one_ends_as_asyncio_run():
+    import asyncio
+
+    from vadagent.app.stopping import run_stoppable
+
+    async def busy() -> str:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.2, signal.raise_signal, signal.SIGINT)  # Ctrl-C, 0.2 s in
+        await asyncio.to_thread(time.sleep, 2.0)  # a video being scored: a thread nothing can interrupt
+        return "done"
+
+    started = time.monotonic()
+    assert run_stoppable(busy()) == (None, True)
+    assert time.monotonic() - started < 1.5
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+    async def quick() -> int:
+        asyncio.get_running_loop().create_task(asyncio.sleep(60))  # left behind: cancelled at the end
+        return await asyncio.to_thread(lambda: 7)
+
+    assert run_stoppable(quick()) == (7, False)
+    time.sleep(2.0)  # the abandoned thread ends before the test does
