@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 from rich.markup import escape
 
+from vadagent.agents.chat.session import load_report
+from vadagent.agents.explain.run import left_in_progress
 from vadagent.app.job import ClientLoad, Job, scorer_note
 from vadagent.app.outputs import writes_output
+from vadagent.app.stopping import end_stopped
 from vadagent.config import Settings, write_run_manifest
 from vadagent.errors import UsageError
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.video import open_video
 
 EXIT_NOT_EXPLAINED = 3
+
+
+def _end_stopped(output: Path, console: Console) -> NoReturn:
+    """Ctrl-C or SIGTERM: say what `output` holds, and end (typer would end with 130 and no word)."""
+    try:
+        stand_in = left_in_progress(load_report(output)[0])
+    except UsageError:  # no report there
+        stand_in = False
+    console.print(f"stopped; {output} holds the detection only: the same command again explains it" if stand_in
+                  else "stopped before this run wrote a report", highlight=False, soft_wrap=True)
+    end_stopped()
 
 
 @writes_output
@@ -31,19 +46,25 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
     scorer = Scorer.load(scorer_dir) if scorer_dir is not None else None
     job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file, fps=fps,
                     client_load=client_load)
-    note = None
-    if scorer is None and normal:
-        scorer = job.fit(normal, console)
-    elif scorer is None:
-        scorer, note = job.fit_on_opening(video)
-        console.print(note, highlight=False, soft_wrap=True)
-    note = note or scorer_note(scorer)
-    prompts: list[dict] = []
-    report, scored = job.explain(video, scorer, prompts,
-                                 on_detected=lambda detected, scores: job.write(output, detected, scores, []))
-    if note:
-        report.notes.insert(0, note)
-    job.write(output, report, scored, prompts)
+    try:
+        note = None
+        if scorer is None and normal:
+            scorer = job.fit(normal, console)
+        elif scorer is None:
+            scorer, note = job.fit_on_opening(video)
+            console.print(note, highlight=False, soft_wrap=True)
+        note = note or scorer_note(scorer)
+        prompts: list[dict] = []
+        explained = job.explain(video, scorer, prompts,
+                                on_detected=lambda detected, scores: job.write(output, detected, scores, []))
+        if explained is None:  # stopped while the model was asked
+            _end_stopped(output, console)
+        report, scored = explained
+        if note:
+            report.notes.insert(0, note)
+        job.write(output, report, scored, prompts)
+    except KeyboardInterrupt:  # Ctrl-C while fitting or scoring
+        _end_stopped(output, console)
     write_run_manifest(output, settings, sys.argv)
     if not report.explained:
         console.print(f"detected {len(report.scorer.candidates)} candidate(s), not explained: "

@@ -18,9 +18,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from vadagent.agents.explain.run import Detection, aexplain_detection, detect_video, explain_detection, write_report
+from vadagent.agents.explain.run import Detection, aexplain_detection, detect_video, write_report
 from vadagent.app.report_html import write_html
 from vadagent.app.scoring import candidate_policy, fit_scorer, scorer_config
+from vadagent.app.stopping import run_stoppable
 from vadagent.config import Settings
 from vadagent.devices import pick_device
 from vadagent.errors import VadagentError
@@ -218,10 +219,22 @@ class Job:
                 "deadline_s": self.settings.vlm.video_deadline_s, "on_detected": on_detected,
                 "calls_per_candidate": self.settings.vlm.calls_per_candidate}
 
-    def explain(self, video: str, scorer: Scorer, prompts: list[dict], on_detected=None) -> tuple[VideoReport, ScoreResult]:
-        """Score, then explain: the model is waited for only once the scoring is done."""
+    def explain(self, video: str, scorer: Scorer, prompts: list[dict],
+                on_detected=None) -> tuple[VideoReport, ScoreResult] | None:
+        """Score, then explain: the model is waited for only once the scoring is done. None when Ctrl-C or
+        SIGTERM stopped the explaining (not waiting for an answer being generated: see app/stopping.py)."""
         detection = detect_video(video, scorer, self.taxonomy, self.rules, **self._detecting())
-        return explain_detection(detection, self.client, **self._explaining(prompts, on_detected))
+
+        async def explained() -> tuple[VideoReport, ScoreResult]:
+            try:
+                return await self.aexplain_detection(detection, prompts, on_detected)
+            finally:
+                client = self.client_load.loaded()
+                if client is not None:  # its connections belong to this loop
+                    await client.aclose()
+
+        result, stopped = run_stoppable(explained())
+        return None if stopped else result
 
     def detect(self, video: str, scorer: Scorer | None, *, track: bool = False) -> tuple[Detection, str | None]:
         """Score a video and pick its candidates (CPU work, no model), with `track` also what moves around
@@ -233,8 +246,10 @@ class Job:
             note = scorer_note(scorer)
         return detect_video(video, scorer, self.taxonomy, self.rules, track=track, **self._detecting()), note
 
-    async def aexplain_detection(self, detection: Detection, prompts: list[dict]) -> tuple[VideoReport, ScoreResult]:
-        return await aexplain_detection(detection, await self.client_load.aresult(), **self._explaining(prompts, None))
+    async def aexplain_detection(self, detection: Detection, prompts: list[dict],
+                                 on_detected=None) -> tuple[VideoReport, ScoreResult]:
+        return await aexplain_detection(detection, await self.client_load.aresult(),
+                                        **self._explaining(prompts, on_detected))
 
     def write(self, folder: Path, report: VideoReport, scored: ScoreResult, prompts: list[dict]) -> None:
         """report.json, events, prompts, scores and report.html into `folder`."""

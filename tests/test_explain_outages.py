@@ -78,3 +78,29 @@ def test_a_model_that_cannot_load_is_no_vlm_one_line_and_exit_3(tmp_path):  # ot
     assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
     assert f"no VLM: {spec}: cannot load the model" in " ".join(result.stderr.split())
     assert (tmp_path / "out" / "report.json").is_file()
+
+
+def test_ctrl_c_while_the_model_is_asked_ends_explain_at_once_saying_what_is_kept(tmp_path):
+    """Before, `explain` waited for the model's answer (asyncio.run waits for its threads) and said
+    nothing; the detection-only report it leaves is now named, for chat and the UI to redo."""
+    import signal
+
+    from vadagent.agents.explain.run import left_in_progress
+
+    server = FaultServer("hang")
+    out = tmp_path / "out"
+    command = [VADAGENT, "explain", str(sample_clip()), "--vlm", f"vllm:m@{server.url}", "-o", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        started = time.monotonic()
+        while server.requests == 0 and process.poll() is None and time.monotonic() - started < 120:
+            time.sleep(0.05)
+        assert server.requests >= 1, "the model was never asked"
+        pressed = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        server.close()
+    assert process.returncode == 130 and time.monotonic() - pressed < 10, stderr
+    assert "holds the detection only" in " ".join(stderr.split()) and "Traceback" not in stderr
+    assert left_in_progress(VideoReport.model_validate_json((out / "report.json").read_text()))
