@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from vadagent.agents.explain.run import Detection, aexplain_detection, detect_video, write_report
+from vadagent.agents.explain.run import Detection, aexplain_detection, aexplain_then_close, detect_video, write_report
 from vadagent.app.report_html import write_html
 from vadagent.app.scoring import candidate_policy, fit_scorer, scorer_config
 from vadagent.app.stopping import run_stoppable
@@ -225,13 +225,9 @@ class Job:
         SIGTERM stopped the explaining (not waiting for an answer being generated: see app/stopping.py)."""
         detection = detect_video(video, scorer, self.taxonomy, self.rules, **self._detecting())
 
-        async def explained() -> tuple[VideoReport, ScoreResult]:
-            try:
-                return await self.aexplain_detection(detection, prompts, on_detected)
-            finally:
-                client = self.client_load.loaded()
-                if client is not None:  # its connections belong to this loop
-                    await client.aclose()
+        async def explained() -> tuple[VideoReport, ScoreResult]:  # the model waited for in the loop: a stop ends it
+            return await aexplain_then_close(detection, await self.client_load.aresult(),
+                                             **self._explaining(prompts, on_detected))
 
         result, stopped = run_stoppable(explained())
         return None if stopped else result
@@ -246,10 +242,8 @@ class Job:
             note = scorer_note(scorer)
         return detect_video(video, scorer, self.taxonomy, self.rules, track=track, **self._detecting()), note
 
-    async def aexplain_detection(self, detection: Detection, prompts: list[dict],
-                                 on_detected=None) -> tuple[VideoReport, ScoreResult]:
-        return await aexplain_detection(detection, await self.client_load.aresult(),
-                                        **self._explaining(prompts, on_detected))
+    async def aexplain_detection(self, detection: Detection, prompts: list[dict]) -> tuple[VideoReport, ScoreResult]:
+        return await aexplain_detection(detection, await self.client_load.aresult(), **self._explaining(prompts, None))
 
     def write(self, folder: Path, report: VideoReport, scored: ScoreResult, prompts: list[dict]) -> None:
         """report.json, events, prompts, scores and report.html into `folder`."""

@@ -46,14 +46,18 @@ def explain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy
 
 
 def explain_detection(detection: Detection, client: VLMClient | None, **explaining: Any) -> tuple[VideoReport, ScoreResult]:
-    """`aexplain_detection` from sync code (its own event loop: the client's connections close with it)."""
-    async def run() -> tuple[VideoReport, ScoreResult]:
-        try:
-            return await aexplain_detection(detection, client, **explaining)
-        finally:
-            if client is not None:
-                await client.aclose()
-    return run_sync(run())
+    """`aexplain_detection` from sync code, in an event loop of its own."""
+    return run_sync(aexplain_then_close(detection, client, **explaining))
+
+
+async def aexplain_then_close(detection: Detection, client: VLMClient | None,
+                              **explaining: Any) -> tuple[VideoReport, ScoreResult]:
+    """`aexplain_detection` in a loop made for it: the client's connections belong to that loop and close with it."""
+    try:
+        return await aexplain_detection(detection, client, **explaining)
+    finally:
+        if client is not None:
+            await client.aclose()
 
 
 @dataclass
