@@ -34,6 +34,13 @@ def bad(tmp_path_factory):
         frame = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             dst.mux(packet)
+    with av.open(str(d / "unknown_codec.avi"), "w") as dst:  # then given a codec tag nothing decodes
+        stream = dst.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(5):
+            dst.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")))
+        dst.mux(stream.encode(None))
+    (d / "unknown_codec.avi").write_bytes((d / "unknown_codec.avi").read_bytes().replace(b"FMP4", b"XQZ1"))
     (d / "malformed.yaml").write_text("scene: x\nrules: [\n")
     (d / "huge.yaml").write_text("scene: x\n" + "# padding\n" * 120_000)
     aliases = "".join(f"b{i}: &b{i} [*a, *a, *a]\n" for i in range(60))
@@ -56,6 +63,7 @@ CASES = [
     (["info", "{d}/text.mp4"], "text.mp4: not a readable video"),
     (["info", "{d}/cut.mp4"], "cut.mp4: truncated: its header declares"),
     (["info", "{d}/tiny.mp4"], "tiny.mp4: has no video stream"),
+    (["info", "{d}/unknown_codec.avi"], "unknown_codec.avi: its video stream's codec is unknown to FFmpeg"),
     (["fit", "{d}/one_frame.mp4", "-o", "{d}/out_fit"], "one_frame.mp4: the normal footage has fewer than 2"),
     (["fit", "{sample}#t=abc", "-o", "{d}/out_fit"], "bad time range 'abc'"),
     (["fit", "{sample}#t=99,100", "-o", "{d}/out_fit"], "starts after the video ends"),

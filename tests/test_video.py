@@ -1,4 +1,5 @@
 import pickle
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -175,3 +176,72 @@ def test_a_rotation_tag_turns_the_frames_upright(tmp_path):
         upright = rotated.read([10], gray=True).frames[0]
         assert np.array_equal(upright, np.rot90(original.read([10], gray=True).frames[0]))
         assert next(rotated.scan(chunk=4)).frames.shape[1:] == (original.info.width, original.info.height)
+
+
+def _remux(source, target, container: str) -> None:
+    """The same packets in another container (no re-encoding)."""
+    import av
+
+    with av.open(str(source)) as src, av.open(str(target), "w", format=container) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+
+
+@pytest.mark.parametrize("container, suffix", [("mpegts", "ts"), ("flv", "flv")])
+def test_files_without_a_seek_index_read_the_same_frames_as_the_mp4(tmp_path, robbery, container, suffix):
+    """MPEG-TS and FLV, what cameras, recorders and RTMP servers write, have no seek index: a seek lands
+    on a packet that need not begin a group of pictures, from which nothing decodes until the next
+    keyframe (this clip's come every 5 s). The real clip's own packets in either read as the MP4 does
+    (every such file was refused as truncated, its last frame unreadable)."""
+    target = tmp_path / f"robbery.{suffix}"
+    _remux(robbery, target, container)
+    with open_video(robbery) as mp4, open_video(target) as other:
+        assert other.info.frame_count == mp4.info.frame_count == 2730
+        picked, expected = other.read([2000, 1234, 3, 2729], gray=True), mp4.read([2000, 1234, 3, 2729], gray=True)
+        assert picked.indices.tolist() == [3, 1234, 2000, 2729]
+        assert np.array_equal(picked.frames, expected.frames)
+        assert np.allclose(picked.times, expected.times, atol=0.01)
+        scanned = [np.concatenate([b.indices for b in video.scan(start_s=50.02, end_s=52.02, chunk=16)])
+                   for video in (other, mp4)]
+        assert np.array_equal(*scanned) and scanned[0][0] == 1351
+
+
+def test_frames_that_change_size_part_way_are_scaled_to_the_videos_size(tmp_path, caplog):
+    """A recording whose camera switched to another profile (recordings joined, a stream reconfigured):
+    every frame comes at the size the video began with, in files and live."""
+    import av
+    import cv2
+
+    from vadagent.tools.synthetic import textured_square
+    from vadagent.tools.video.live import LiveSource
+
+    small = textured_square(range(0, 100, 2))
+    large = textured_square(range(0, 200, 4), width=320, height=240)
+    parts = []
+    for number, frames in enumerate((small, large)):
+        part = tmp_path / f"part{number}.ts"
+        with av.open(str(part), "w", format="mpegts") as dst:
+            stream = dst.add_stream("libx264", rate=25)
+            stream.height, stream.width, stream.pix_fmt = *frames.shape[1:3], "yuv420p"
+            stream.options = {"tune": "zerolatency"}
+            for i, frame in enumerate(frames):
+                picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                picture.pts, picture.time_base = number * len(small) + i, Fraction(1, 25)
+                dst.mux(stream.encode(picture))
+            dst.mux(stream.encode(None))
+        parts.append(part.read_bytes())
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(parts))
+    with caplog.at_level("WARNING"), open_video(joined) as video:
+        assert (video.info.width, video.info.height, video.info.frame_count) == (160, 120, 100)
+        gray = np.concatenate([b.frames for b in video.scan(gray=True, chunk=32)])
+        assert gray.shape == (100, 120, 160)
+        assert np.array_equal(video.read([80], gray=True).frames[0], gray[80])
+    assert "frames change size to 320×240 part-way; they are scaled to the video's 160×120" in caplog.text
+    halved = cv2.resize(large[30, ..., 0], (160, 120), interpolation=cv2.INTER_AREA)  # the picture, not a crop of it
+    assert np.mean(np.abs(gray[80].astype(float) - halved)) < 6.0
+    live = [frame.rgb.shape for frame in LiveSource(str(joined)).frames()]
+    assert len(live) == 100 and set(live) == {(120, 160, 3)}

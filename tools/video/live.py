@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from vadagent.errors import VideoError
+from vadagent.tools.video.pyav_file import NO_DECODER
 
 log = logging.getLogger(__name__)
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
@@ -57,6 +58,8 @@ class LiveSource:
     # from where it was (app/camera_processes.py); the clock is set when it is first read
     first_index: int = 0
     opened_at: float | None = None
+    size: tuple[int, int] | None = None  # (width, height) of its first frame, kept: see `_same_size`
+    _warned_size: tuple[int, int] | None = field(default=None, init=False, repr=False)
 
     @property
     def is_file(self) -> bool:
@@ -71,6 +74,9 @@ class LiveSource:
             container.close()
             raise VideoError(self.source, "has no video stream")
         stream = container.streams.video[0]
+        if stream.codec_context is None:
+            container.close()
+            raise VideoError(self.source, NO_DECODER)
         self.fps = float(stream.average_rate or stream.guessed_rate or self.fps)
         return container
 
@@ -102,7 +108,7 @@ class LiveSource:
                             time.sleep(delay)
                     now = time.time()
                     yield LiveFrame(index, index / self.fps if self.is_file else now - started, now,
-                                    _shrink(frame.to_ndarray(format="rgb24"), self.max_side),
+                                    self._same_size(_shrink(frame.to_ndarray(format="rgb24"), self.max_side)),
                                     None if frame.time is None else float(frame.time))
                     index += 1
             except (av.error.FFmpegError, OSError) as error:
@@ -113,6 +119,21 @@ class LiveSource:
                 return
             if not self.is_file:
                 self._gap("the stream ended")
+
+    def _same_size(self, rgb: np.ndarray) -> np.ndarray:
+        """Every frame at the size the camera began with: a stream may come back from a reconnection,
+        or go on, at another size (a camera switched to another profile), and the scorer, the ring and
+        the clips cut from it read one size."""
+        height, width = rgb.shape[:2]
+        if self.size is None:
+            self.size = (width, height)
+        elif (width, height) != self.size:
+            if (width, height) != self._warned_size:
+                self._warned_size = (width, height)
+                log.warning("%s: frames change size to %d×%d; they are scaled to the camera's %d×%d", self.source,
+                            width, height, *self.size)
+            return cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
+        return rgb
 
     def _gap(self, reason: str) -> None:
         if not self.gaps or self.gaps[-1].end_wall is not None:

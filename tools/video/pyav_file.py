@@ -28,12 +28,18 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 # defaults hold ~40 frames of look-ahead (≈ 75 MB at 640×480, a swing in a long watch's memory per
 # moment) and take seconds per clip; these take ~15 MB and a fifth of the time at the same CRF.
 CLIP_H264_OPTIONS = {"preset": "veryfast", "tune": "zerolatency"}
+NO_DECODER = ("its video stream's codec is unknown to FFmpeg or has no decoder here (a camera maker's own format? "
+              "export it as H.264 MP4)")
 _GRAY_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
 
 
-def frame_to_array(frame: av.VideoFrame, gray: bool, quarter_turns: int = 0) -> np.ndarray:
+def frame_to_array(frame: av.VideoFrame, gray: bool, quarter_turns: int = 0,
+                   size: tuple[int, int] | None = None) -> np.ndarray:
     """Gray straight from the luma plane when the pixel format allows (no colour conversion);
-    turned upright when the file's display matrix says the camera was rotated."""
+    scaled to `size` (width, height as stored) where the frame is another size; turned upright when
+    the file's display matrix says the camera was rotated."""
+    if size and (frame.width, frame.height) != size:
+        frame = frame.reformat(width=size[0], height=size[1], interpolation="AREA")
     if gray and frame.format.name in _GRAY_PLANAR:
         plane = frame.planes[0]
         array = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
@@ -47,6 +53,7 @@ class PyAVFile(VideoSource):
         self.path = path
         self.skipped = 0
         self._turns = 0
+        self._sizes_seen: set[tuple[int, int]] = set()
         file = Path(path)
         if not file.exists():
             raise VideoError(path, "no such file")
@@ -71,6 +78,9 @@ class PyAVFile(VideoSource):
             container.close()
             raise VideoError(self.path, f"has no video stream ({other}; cut short, or not a video file?)")
         stream = container.streams.video[0]
+        if stream.codec_context is None:  # FFmpeg found a video stream but no decoder for it
+            container.close()
+            raise VideoError(self.path, NO_DECODER)
         stream.thread_type = "AUTO"
         return container
 
@@ -91,6 +101,8 @@ class PyAVFile(VideoSource):
         if not stream.width or not stream.height:
             raise VideoError(self.path, "has no frame size (corrupt header)")
         self._turns = self._quarter_turns()
+        self._size = (stream.width, stream.height)
+        self._sizes_seen.add(self._size)
         width, height = (stream.height, stream.width) if self._turns % 2 else (stream.width, stream.height)
         return VideoInfo(
             path=self.path, kind="file", fps=float(self._rate), frame_count=count,
@@ -145,6 +157,16 @@ class PyAVFile(VideoSource):
         start = self._stream.start_time or 0
         return int(round(float((frame.pts - start) * frame.time_base * self._rate)))
 
+    def _array(self, frame: av.VideoFrame, gray: bool) -> np.ndarray:
+        """A frame as an array of the video's size: a stream may change its frame size part-way (a
+        camera switched to another profile, recordings joined), and its frames are scaled to the size
+        it began with, so that every frame of a video is the same size."""
+        if (frame.width, frame.height) not in self._sizes_seen:
+            self._sizes_seen.add((frame.width, frame.height))
+            log.warning("%s: frames change size to %d×%d part-way; they are scaled to the video's %d×%d",
+                        self.path, frame.width, frame.height, *self._size)
+        return frame_to_array(frame, gray, self._turns, self._size)
+
     def _decode(self) -> Iterator[av.VideoFrame]:
         """Decode from the current position; undecodable packets are skipped and counted."""
         for packet in self._container.demux(self._stream):
@@ -161,14 +183,10 @@ class PyAVFile(VideoSource):
     ) -> Iterator[FrameBatch]:
         wanted = self.info.frames_in(start_s, end_s)
         first, last = wanted.start, None if end_s is None else wanted.stop
-        if first > 0:
-            self._seek(first)
-        else:
-            self._container.seek(0)
         indices: list[int] = []
         frames: list[np.ndarray] = []
         counter = first
-        for frame in self._decode():
+        for frame in self._decode_from(first):
             index = self._index_of(frame, counter)
             counter = index + 1
             if index < first:
@@ -176,7 +194,7 @@ class PyAVFile(VideoSource):
             if last is not None and index >= last:
                 break
             indices.append(index)
-            frames.append(frame_to_array(frame, gray, self._turns))
+            frames.append(self._array(frame, gray))
             if len(frames) == chunk:
                 yield self._batch(indices, frames)
                 indices, frames = [], []
@@ -194,6 +212,28 @@ class PyAVFile(VideoSource):
             times = idx / self.info.fps
         return FrameBatch(indices=idx, times=times, frames=np.stack(frames))
 
+    def _decode_from(self, index: int) -> Iterator[av.VideoFrame]:
+        """Frames decoded on from one at or before `index`. A container without a seek index (MPEG-TS
+        and -PS, FLV: what cameras, recorders and RTMP servers write) seeks by timestamp to a packet that
+        need not begin a group of pictures, and nothing decodes until the next keyframe, seconds later
+        or never; so where the first frame decoded is past `index`, the seek steps back (1 s, 2 s, 4 s…,
+        the start at worst). A file with an index lands on a keyframe at once, as before."""
+        back = 0
+        while True:
+            start = index - back
+            if start > 0:
+                self._seek(start)
+            else:
+                self._container.seek(0)
+            frames = self._decode()
+            first = next(frames, None)
+            if start <= 0 or (first is not None and self._index_of(first, -1) <= index):
+                if first is not None:
+                    yield first
+                    yield from frames
+                return
+            back = max(2 * back, round(self.info.fps))
+
     def _seek(self, index: int) -> None:
         stream = self._stream
         if self._pts is not None:
@@ -208,15 +248,14 @@ class PyAVFile(VideoSource):
         pos = 0
         while pos < len(wanted):
             # One seek per target; decode forward and pick up any later targets on the way.
-            self._seek(int(wanted[pos]))
-            for frame in self._decode():
+            for frame in self._decode_from(int(wanted[pos])):
                 index = self._index_of(frame, -1)
                 while pos < len(wanted) and wanted[pos] < index:
                     pos += 1  # that frame could not be decoded: give up on it
                 if pos >= len(wanted):
                     break
                 if index == wanted[pos]:
-                    got[index] = frame_to_array(frame, gray, self._turns).copy()
+                    got[index] = self._array(frame, gray).copy()
                     pos += 1
                     if pos < len(wanted) and wanted[pos] - index > 2 * self.info.fps:
                         break  # far ahead: seeking is cheaper than decoding there
