@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import html
 import json
+import logging
 import socket
 from collections import Counter
 from dataclasses import dataclass
@@ -22,9 +23,12 @@ from vadagent.agents.explain.run import left_in_progress
 from vadagent.app.job import ClientLoad, start_vlm
 from vadagent.app.ui_live import build_live
 from vadagent.config import Settings
-from vadagent.errors import MissingExtraError, UsageError, VadagentError
+from vadagent.errors import MissingExtraError, UsageError, VadagentError, VideoError
 from vadagent.samples import sample_clip
 from vadagent.tools.video import VIDEO_SUFFIXES, open_video
+from vadagent.tools.video.preview import playable_copy
+
+log = logging.getLogger(__name__)
 
 EVENT_COLUMNS = ["id", "start s", "end s", "category", "label", "severity", "verdict"]
 MOMENT_COLUMNS = ["start s", "end s", "peak score", "picked", "status", "why not explained"]
@@ -134,8 +138,8 @@ class App:
         status = (f"**{literal(Path(report.video.path).name)}** · {report.video.duration_s:.1f} s · "
                   f"{len(report.scorer.candidates)} candidate(s) · {len(report.events)} event(s)"
                   + (f" · {len(moments)} detected, not explained" if moments else ""))
-        playable = Path(report.video.path).is_file()  # a frame folder has no file to play
-        return (report.video.path if playable else None), str(timeline) if timeline.is_file() else None, rows, moments, status
+        timeline_image = str(timeline) if timeline.is_file() else None
+        return _player_video(Path(report.video.path), folder), timeline_image, rows, moments, status
 
     async def ask(self, question: str, history: list[dict], report_dir: str | None, conversation: str | None):
         """Streams: the question at once, tool calls as they run, the answer as it is generated."""
@@ -185,6 +189,19 @@ def unexplained_moments(report) -> list[list]:
                      context.status if context else "detected",
                      (context.reason if context and context.reason else "no VLM was asked")])
     return rows
+
+
+def _player_video(video: Path, report_folder: Path) -> str | None:
+    """What the player shows: the video, or its browser-playable copy (MPEG-TS, AVI, MKV, H.265 … do not
+    play in a browser); None for a frame folder, which has no file to play. A copy that cannot be
+    written costs the player, not the report."""
+    if not video.is_file():
+        return None
+    try:
+        return str(playable_copy(video, report_folder))
+    except (VideoError, OSError) as error:
+        log.warning("%s: the player may not play it: %s", video, error)
+        return str(video)
 
 
 def build_ui(app: App):

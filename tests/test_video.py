@@ -245,3 +245,30 @@ def test_frames_that_change_size_part_way_are_scaled_to_the_videos_size(tmp_path
     assert np.mean(np.abs(gray[80].astype(float) - halved)) < 6.0
     live = [frame.rgb.shape for frame in LiveSource(str(joined)).frames()]
     assert len(live) == 100 and set(live) == {(120, 160, 3)}
+
+
+def test_the_player_gets_a_browser_playable_copy_of_what_a_browser_cannot_play(tmp_path, synthetic_normal, caplog):
+    """The web UI's player: an MP4 of H.264 plays as it is; the same packets in MPEG-TS (a browser plays
+    no TS) get an H.264 MP4 copy beside the report, frame for frame at the same times, written once."""
+    from vadagent.app.ui import _player_video
+    from vadagent.tools.video.preview import PREVIEW_NAME, browser_playable, playable_copy
+
+    assert browser_playable(synthetic_normal) and playable_copy(synthetic_normal, tmp_path) == synthetic_normal
+    recording = tmp_path / "camera.ts"
+    _remux(synthetic_normal, recording, "mpegts")
+    (tmp_path / "report").mkdir()
+    copy = playable_copy(recording, tmp_path / "report")
+    assert copy == tmp_path / "report" / PREVIEW_NAME and browser_playable(copy)
+    with open_video(recording) as original, open_video(copy) as played:
+        assert played.info.frame_count == original.info.frame_count
+        picked = [200, 3, original.info.frame_count - 1]
+        a, b = original.read(picked, gray=True), played.read(picked, gray=True)
+        assert np.allclose(a.times, b.times, atol=1e-3)
+        assert np.mean(np.abs(a.frames.astype(float) - b.frames)) < 4.0  # the same pictures, encoded again
+    written = copy.stat().st_mtime_ns
+    assert playable_copy(recording, tmp_path / "report") == copy and copy.stat().st_mtime_ns == written
+    # a copy that cannot be written costs the player, not the report: the video itself is shown
+    assert _player_video(recording, tmp_path / "no" / "such" / "folder") == str(recording)
+    assert "the player may not play it" in caplog.text
+    (tmp_path / "frames").mkdir()
+    assert _player_video(tmp_path / "frames", tmp_path) is None  # a frame folder has no file to play

@@ -1,0 +1,85 @@
+"""A copy of a video that a browser can play, for the web UI's player.
+
+Browsers play MP4 and WebM with H.264, VP8, VP9 or AV1; what cameras and recorders write is often
+MPEG-TS, AVI, MKV, FLV or H.265, which the player would show as an error. Such a video is transcoded
+once into an H.264 MP4 beside its report, no larger than `max_side`, each frame at its own timestamp
+(from the first frame's), so that an event's time seeks the copy to the same frame as the original.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+
+from vadagent.errors import VideoError
+from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS
+
+log = logging.getLogger(__name__)
+
+# what the major browsers all play, by file suffix and codec (FFmpeg's names)
+BROWSER_PLAYABLE = {".mp4": {"h264", "av1", "vp9"}, ".m4v": {"h264", "av1", "vp9"}, ".webm": {"vp8", "vp9", "av1"}}
+PREVIEW_NAME = "preview.mp4"
+
+
+def browser_playable(path: Path) -> bool:
+    codecs = BROWSER_PLAYABLE.get(path.suffix.lower())
+    if not codecs:
+        return False
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0] if container.streams.video else None
+        return stream is not None and stream.codec_context is not None and stream.codec_context.name in codecs
+
+
+def playable_copy(video: Path, folder: Path, *, max_side: int = 640,
+                  progress: Callable[[float], None] | None = None) -> Path:
+    """`video` itself where a browser plays it, else its copy in `folder` (written once, and again
+    when the video is newer than the copy). `progress` gets the share done while it is written."""
+    if browser_playable(video):
+        return video
+    copy = folder / PREVIEW_NAME
+    if copy.is_file() and copy.stat().st_mtime >= video.stat().st_mtime:
+        return copy
+    partial = copy.with_suffix(".partial.mp4")
+    try:
+        _transcode(video, partial, max_side, progress)
+    except (av.error.FFmpegError, OSError) as error:
+        partial.unlink(missing_ok=True)
+        raise VideoError(str(video), f"could not write a copy the browser can play: {error}") from None
+    partial.replace(copy)  # a copy is whole or absent: a stopped write leaves no half video to play
+    log.info("%s: the player shows a browser-playable copy, %s", video, copy)
+    return copy
+
+
+def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[float], None] | None) -> None:
+    with av.open(str(source)) as src, av.open(str(target), "w", format="mp4") as out:
+        video = src.streams.video[0]
+        video.thread_type = "AUTO"
+        scale = min(1.0, max_side / max(video.width, video.height))
+        # H.264 in yuv420p wants even sides; frames that change size part-way are scaled to the first's
+        width, height = (max(2, int(round(side * scale / 2)) * 2) for side in (video.width, video.height))
+        rate = video.average_rate or video.guessed_rate or 25
+        duration = float(video.duration * video.time_base) if video.duration else None
+        stream = first = last = None
+        for number, frame in enumerate(src.decode(video)):
+            if stream is None:
+                stream = out.add_stream("libx264", rate=rate, options={**CLIP_H264_OPTIONS, "crf": "26"})
+                stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+                stream.time_base = video.time_base
+                if getattr(frame, "rotation", 0):  # a phone's or camera's rotation tag: the copy shows it upright too
+                    stream.set_display_rotation(frame.rotation)
+            pts = frame.pts if frame.pts is not None else int(number / rate / video.time_base)
+            first = pts if first is None else first
+            if last is not None and pts <= last:  # a repeated or reordered timestamp: the muxer wants them rising
+                pts = last + 1
+            last = pts
+            picture = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+            picture.pts, picture.time_base = pts - first, video.time_base
+            out.mux(stream.encode(picture))
+            if progress and duration and number % 50 == 0:
+                progress(min(1.0, float((pts - first) * video.time_base) / duration))
+        if stream is None:
+            raise VideoError(str(source), "no decodable frames")
+        out.mux(stream.encode())
