@@ -59,6 +59,7 @@ class LiveSource:
     first_index: int = 0
     opened_at: float | None = None
     size: tuple[int, int] | None = None  # (width, height) of its first frame, kept: see `_same_size`
+    skipped: int = 0  # packets that did not decode (see `_decoded`)
     _warned_size: tuple[int, int] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -98,7 +99,7 @@ class LiveSource:
             self._close_gap()
             backoff, paced_from, first_pts = 1.0, time.monotonic(), None
             try:
-                for frame in container.decode(video=0):
+                for frame in self._decoded(container):
                     if stop():
                         return
                     if self.realtime and self.is_file and frame.time is not None:
@@ -119,6 +120,19 @@ class LiveSource:
                 return
             if not self.is_file:
                 self._gap("the stream ended")
+
+    def _decoded(self, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
+        """The stream's frames; a packet that does not decode (lost or damaged on the way, as over RTSP
+        on UDP) is skipped and counted, as files skip theirs: only a broken connection reopens the stream."""
+        for packet in container.demux(container.streams.video[0]):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                self.skipped += 1
+                if self.skipped in (1, 10) or self.skipped % 100 == 0:
+                    log.warning("%s: skipped an undecodable packet (%d so far)", self.source, self.skipped)
+                continue
+            yield from frames
 
     def _same_size(self, rgb: np.ndarray) -> np.ndarray:
         """Every frame at the size the camera began with: a stream may come back from a reconnection,
