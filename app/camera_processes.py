@@ -23,7 +23,7 @@ import queue
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vadagent.app.cameras import (
@@ -78,6 +78,7 @@ class CameraSpec:
     frames: int = 0
     interruptions: int = 0
     opened_at: float | None = None
+    options: dict[str, str] = field(default_factory=dict)  # FFmpeg input options (cameras.yaml)
 
 
 # name, score, time, frames, interruptions, opened at, oldest frame kept
@@ -99,7 +100,8 @@ def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, keyframe
     hold_threads(threads)
     # a camera read again holds none of the frames it had (its ring died with the process) until it reads one
     cameras = [Camera(s.name, LiveSource(s.source, realtime=s.realtime, loop=s.loop, first_index=s.frames,
-                                         opened_at=s.opened_at), Scorer.load(s.scorer_dir), 0.0, frames=s.frames,
+                                         opened_at=s.opened_at, options=s.options), Scorer.load(s.scorer_dir), 0.0,
+                      frames=s.frames,
                       kept_from_s=float("inf") if s.frames else float("-inf"))
                for s in specs]
     by_name = {camera.name: camera for camera in cameras}
@@ -176,7 +178,7 @@ class CameraProcesses:
     def _start(self, index: int) -> None:
         """Process `index` for its cameras, each going on from where it was."""
         specs = [CameraSpec(c.name, c.source.source, c.source.realtime, c.source.loop, str(c.scorer_dir), c.frames,
-                            c.interruptions, self._opened_at[c.name]) for c in self._groups[index]]
+                            c.interruptions, self._opened_at[c.name], c.source.options) for c in self._groups[index]]
         self._commands[index] = commands = self._context.Queue()  # a killed reader may hold the old one's lock
         self._processes[index] = process = self._context.Process(
             target=_serve, name=f"vadagent-cameras-{index}", daemon=True,

@@ -63,6 +63,8 @@ class CameraEntry(BaseModel):
     rules: Path | None = None
     taxonomy: str | None = None
     calls_per_minute: float | None = Field(None, gt=0)
+    options: dict[str, str] = Field(default_factory=dict, description="FFmpeg input options for this camera's stream, "
+                                    "e.g. {rtsp_transport: udp} (RTSP is read over TCP by default)")
 
 
 class CameraList(BaseModel):
@@ -301,7 +303,7 @@ def parse_cameras(sources: list[str], default_scorer: Path | None, settings, opt
 
 def _camera(entry: CameraEntry, base: Path, settings, options: WatchOptions, names: set[str]) -> Camera:
     source = entry.url
-    live = LiveSource(source, realtime=options.realtime, loop=options.loop)
+    live = LiveSource(source, realtime=options.realtime, loop=options.loop, options=entry.options)
     if live.is_file:  # a file is named relative to the cameras file
         if not (base / source).is_file():
             raise UsageError(f"{source}: no such file (and not a stream URL or device)")

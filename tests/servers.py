@@ -129,3 +129,49 @@ class FaultServer:
         self.server.shutdown()
         self.server.server_close()
 
+
+
+class RtspSetups:
+    """An RTSP server that answers a client's OPTIONS, DESCRIBE (one H.264 track), SETUP and PLAY, then
+    hangs up, sending no media: what it keeps is each SETUP's Transport header, the way the client asked
+    for the packets (interleaved in the TCP connection, or to its UDP ports)."""
+
+    SDP = ("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=camera\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\n"
+           "a=rtpmap:96 H264/90000\r\na=control:track1\r\n")
+
+    def __init__(self):
+        self.transports: list[str] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"rtsp://127.0.0.1:{self._server.getsockname()[1]}/camera"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:  # closed
+                return
+            with connection:
+                self._answer(connection)
+
+    def _answer(self, connection: socket.socket) -> None:
+        pending = b""
+        while data := connection.recv(4096):
+            pending += data
+            while b"\r\n\r\n" in pending:
+                head, pending = pending.split(b"\r\n\r\n", 1)
+                lines = head.decode().split("\r\n")
+                headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+                method, body, extra = lines[0].split()[0], "", ""
+                if method == "DESCRIBE":
+                    body, extra = self.SDP, "Content-Type: application/sdp\r\n"
+                elif method == "SETUP":
+                    self.transports.append(headers.get("Transport", ""))
+                    extra = f"Transport: {headers.get('Transport', '')}\r\nSession: 1\r\n"
+                connection.sendall((f"RTSP/1.0 200 OK\r\nCSeq: {headers.get('CSeq', '0')}\r\n{extra}"
+                                    f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+                if method == "PLAY":
+                    return

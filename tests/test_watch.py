@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from inprocess import invoke
-from servers import within
+from servers import RtspSetups, within
 
 from vadagent.agents.chat.session import load_report
 from vadagent.app.ui_live import event_files, read_cameras, read_events
@@ -182,12 +182,14 @@ def test_cameras_come_from_a_yaml_list_with_their_own_scorer_rules_and_budget(si
         f"cameras:\n"
         f"  - url: {folder / 'camera.mp4'}\n    scorer: {folder / 'scorer'}\n"
         f"  - name: lobby\n    url: rtsp://10.0.0.7:554/main\n    scorer: {folder / 'scorer'}\n"
-        f"    rules: door_rules.yaml\n    taxonomy: ucf_crime\n    calls_per_minute: 2\n")
+        f"    rules: door_rules.yaml\n    taxonomy: ucf_crime\n    calls_per_minute: 2\n"
+        f"    options: {{rtsp_transport: udp}}\n")
     cameras = parse_cameras([str(tmp_path / "cameras.yaml")], None, Settings(), WatchOptions())
     assert [c.name for c in cameras] == ["camera", "lobby"]
     assert cameras[0].rules is None and cameras[0].taxonomy is None  # the job's
     assert cameras[1].rules == default_rules() and cameras[1].taxonomy.name == "ucf_crime"
     assert cameras[1].calls_per_minute == 2 and cameras[1].source.source == "rtsp://10.0.0.7:554/main"
+    assert cameras[0].source.options == {} and cameras[1].source.options == {"rtsp_transport": "udp"}
     (tmp_path / "dots.yaml").write_text(f"cameras:\n  - name: '..'\n    url: rtsp://x/y\n    scorer: {folder / 'scorer'}\n")
     with pytest.raises(UsageError, match="name"):  # a camera's name names its keyframes' folder
         parse_cameras([str(tmp_path / "dots.yaml")], None, Settings(), WatchOptions())
@@ -412,3 +414,22 @@ def test_ctrl_c_ends_a_recording_early_and_keeps_it(tmp_path):
     assert "stopped early" in said and "Traceback" not in said
     with open_video(str(recording)) as video:
         assert 2 <= video.info.frame_count < 30 * video.info.fps  # seconds, not the minute asked for
+
+
+def test_rtsp_cameras_are_read_over_tcp_unless_their_options_say_otherwise():
+    """FFmpeg asks an RTSP camera for UDP unless told otherwise, where a lost packet damages the frames up
+    to the next keyframe; interleaved in the TCP connection, every packet arrives. A camera's `options`
+    (cameras.yaml) may set it back. The server here says which transport the SETUP asked for."""
+    from vadagent.tools.video.live import LiveSource
+
+    def transport_asked(options: dict[str, str]) -> str:
+        server, started = RtspSetups(), time.monotonic()
+        source = LiveSource(server.url, stall_s=2.0, options=options)
+        frames = list(source.frames(stop=lambda: bool(server.transports) or time.monotonic() - started > 20))
+        server.close()
+        assert frames == [] and server.transports, "the client never sent a SETUP"
+        return server.transports[0]
+
+    asked = {"default": transport_asked({}), "udp": transport_asked({"rtsp_transport": "udp"})}
+    assert asked["default"].startswith("RTP/AVP/TCP") and "interleaved" in asked["default"]
+    assert asked["udp"].startswith("RTP/AVP/UDP") and "client_port" in asked["udp"]

@@ -23,6 +23,7 @@ from vadagent.errors import VideoError
 from vadagent.tools.video.pyav_file import NO_DECODER
 
 log = logging.getLogger(__name__)
+RTSP_PREFIXES = ("rtsp://", "rtsps://")
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 
 
@@ -52,6 +53,7 @@ class LiveSource:
     stall_s: float = 10.0  # no frame for this long: reopen
     max_backoff_s: float = 30.0
     max_side: int = 640  # frames are kept at most this large (memory of the context buffer)
+    options: dict[str, str] = field(default_factory=dict)  # FFmpeg input options, over the defaults (`_open`)
     gaps: list[Gap] = field(default_factory=list)
     fps: float = 25.0  # known once opened
     # where the camera's count and clock start: a camera read again after its process ended goes on
@@ -70,6 +72,12 @@ class LiveSource:
         if self.is_file and not Path(self.source).is_file():
             raise VideoError(self.source, "no such file")
         options = {} if self.is_file else {"rw_timeout": str(int(self.stall_s * 1e6)), "timeout": str(int(self.stall_s * 1e6))}
+        if self.source.startswith(RTSP_PREFIXES):
+            # FFmpeg's RTSP takes its packets over UDP unless told otherwise, where one lost packet damages
+            # every frame until the next keyframe; interleaved in the TCP connection they all arrive (as
+            # NVRs and other video analytics read cameras). A camera's `options` may set it back to udp.
+            options["rtsp_transport"] = "tcp"
+        options |= self.options
         container = av.open(self.source, options=options, timeout=None if self.is_file else self.stall_s)
         if not container.streams.video:
             container.close()
