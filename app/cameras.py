@@ -31,7 +31,7 @@ from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment, MomentTracker
-from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource, StoredFrame
+from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource, StoredFrame, host_of, redacted
 from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS
 from vadagent.yamlio import load_yaml_model
 
@@ -295,7 +295,7 @@ def parse_cameras(sources: list[str], default_scorer: Path | None, settings, opt
             source, named = text, ""
         folder = Path(named) if named else default_scorer
         if folder is None:
-            raise UsageError(f"{source}: no scorer; give --scorer DIR (from 'vadagent fit' on this camera's normal "
+            raise UsageError(f"{redacted(source)}: no scorer; give --scorer DIR (from 'vadagent fit' on this camera's normal "
                              "footage) or SOURCE=SCORER_DIR")
         cameras.append(_camera(CameraEntry(url=source, scorer=folder), Path("."), settings, options, names))
     return cameras
@@ -308,8 +308,7 @@ def _camera(entry: CameraEntry, base: Path, settings, options: WatchOptions, nam
         if not (base / source).is_file():
             raise UsageError(f"{source}: no such file (and not a stream URL or device)")
         live.source = str(base / source)
-    name = entry.name or (Path(source).stem if "://" not in source
-                          else source.split("://", 1)[1].split("/")[0].replace(":", "_"))
+    name = entry.name or (Path(source).stem if "://" not in source else host_of(source).replace(":", "_"))
     if name in names:
         if entry.name:
             raise UsageError(f"two cameras are named {name!r}")

@@ -57,7 +57,7 @@ from vadagent.prompts import PROMPTS_VERSION
 from vadagent.tools.scorer.live import LiveScore, Moment
 from vadagent.tools.scorer.scorer import ScoreResult
 from vadagent.tools.video import open_video
-from vadagent.tools.video.live import LiveSource
+from vadagent.tools.video.live import LiveSource, redacted
 from vadagent.types import Candidate, ScorerSummary, VideoReport
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ class Watch:
 
     def write_status(self) -> None:
         """cameras.json: each camera's latest score, for `vadagent ui --live` (rewritten whole, atomically)."""
-        status = [{"name": c.name, "source": c.source.source, "score": None if np.isnan(c.score) else round(c.score, 3),
+        status = [{"name": c.name, "source": c.source.shown, "score": None if np.isnan(c.score) else round(c.score, 3),
                    "threshold": round(c.scorer.threshold, 3), "time_s": round(c.latest_s, 2),
                    "frames": c.frames, "alive": c.alive, "interruptions": c.interruptions} for c in self.cameras]
         path = self.output / "cameras.json"
@@ -276,7 +276,7 @@ class Watch:
         explained = event is not None
         alerted = time.time()
         report = self.output / "reports" / event_id / "report.json"
-        record = {"id": event_id, "camera": camera.name, "source": camera.source.source,
+        record = {"id": event_id, "camera": camera.name, "source": camera.source.shown,
                   "start_s": round(moment.start_s, 2), "end_s": round(moment.end_s, 2), "peak_score": round(moment.peak_score, 3),
                   "opened_at": moment.opened_wall, "alerted_at": alerted, "explained": explained,
                   "status": "explained" if explained else "detected, not explained", "reason": reason,
@@ -364,7 +364,7 @@ def record_command(source: str, output: Path, seconds: float, console: Console) 
             signal.signal(sig, handler)
     if written < 2:
         output.unlink(missing_ok=True)
-        raise UsageError(f"{source}: fewer than 2 frames arrived" + (" before the recording was stopped" if ended.is_set()
+        raise UsageError(f"{live.shown}: fewer than 2 frames arrived" + (" before the recording was stopped" if ended.is_set()
                                                                       else f" in {seconds:g} s"))
     console.print(f"recorded {written} frames ({written / live.fps:.1f} s)" + (", stopped early" if ended.is_set() else "")
                   + f" → {output}", highlight=False)
@@ -383,7 +383,8 @@ async def post_alert(url: str, record: dict, attempts: int = 3) -> bool:
             except httpx.HTTPError as error:
                 problem = f"{type(error).__name__}: {error}"
             await asyncio.sleep(0.5 * 2**attempt)
-    log.warning("webhook %s: the alert for %s was not delivered (%s)", url, record["id"], problem)
+    log.warning("webhook %s: the alert for %s was not delivered (%s)", redacted(url), record["id"],
+                problem.replace(url, redacted(url)))
     return False
 
 

@@ -9,11 +9,13 @@ yields on across the gap and records it); one camera's failure never raises into
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import av
 import cv2
@@ -24,7 +26,29 @@ from vadagent.tools.video.pyav_file import NO_DECODER
 
 log = logging.getLogger(__name__)
 RTSP_PREFIXES = ("rtsp://", "rtsps://")
+SECRET_PARAMETER = re.compile(r"pass|pwd|token|key|secret|auth|sig", re.IGNORECASE)
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
+
+
+def redacted(address: str) -> str:
+    """An address fit to show (logs, events, alerts, the UI's folder): the password of `user:password@`
+    and the values of query parameters named like secrets (token, key, auth…) become ***, as cameras
+    are often reached with credentials in the URL. Files and devices are shown as they are."""
+    if "://" not in address:
+        return address
+    parts = urlsplit(address)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        host = f"{user}{':***' if colon else ''}@{host}"
+    query = "&".join(f"{name}=***" if equals and SECRET_PARAMETER.search(name) else f"{name}{equals}{value}"
+                     for name, equals, value in (item.partition("=") for item in parts.query.split("&")))
+    return parts._replace(netloc=host, query=query if parts.query else "").geturl()
+
+
+def host_of(address: str) -> str:
+    """A stream's host and port without its credentials, for a camera's default name."""
+    return urlsplit(address).netloc.rpartition("@")[2]
 
 
 @dataclass(frozen=True)
@@ -65,6 +89,11 @@ class LiveSource:
     _warned_size: tuple[int, int] | None = field(default=None, init=False, repr=False)
 
     @property
+    def shown(self) -> str:
+        """The source as logs, events and alerts show it (`redacted`)."""
+        return redacted(self.source)
+
+    @property
     def is_file(self) -> bool:
         return not self.source.startswith(STREAM_PREFIXES) and not self.source.startswith("/dev/")
 
@@ -81,11 +110,11 @@ class LiveSource:
         container = av.open(self.source, options=options, timeout=None if self.is_file else self.stall_s)
         if not container.streams.video:
             container.close()
-            raise VideoError(self.source, "has no video stream")
+            raise VideoError(self.shown, "has no video stream")
         stream = container.streams.video[0]
         if stream.codec_context is None:
             container.close()
-            raise VideoError(self.source, NO_DECODER)
+            raise VideoError(self.shown, NO_DECODER)
         self.fps = float(stream.average_rate or stream.guessed_rate or self.fps)
         return container
 
@@ -138,7 +167,7 @@ class LiveSource:
             except av.error.InvalidDataError:
                 self.skipped += 1
                 if self.skipped in (1, 10) or self.skipped % 100 == 0:
-                    log.warning("%s: skipped an undecodable packet (%d so far)", self.source, self.skipped)
+                    log.warning("%s: skipped an undecodable packet (%d so far)", self.shown, self.skipped)
                 continue
             yield from frames
 
@@ -152,20 +181,21 @@ class LiveSource:
         elif (width, height) != self.size:
             if (width, height) != self._warned_size:
                 self._warned_size = (width, height)
-                log.warning("%s: frames change size to %d×%d; they are scaled to the camera's %d×%d", self.source,
+                log.warning("%s: frames change size to %d×%d; they are scaled to the camera's %d×%d", self.shown,
                             width, height, *self.size)
             return cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
         return rgb
 
     def _gap(self, reason: str) -> None:
         if not self.gaps or self.gaps[-1].end_wall is not None:
+            reason = reason.replace(self.source, self.shown)  # FFmpeg's errors name the URL they failed on
             self.gaps.append(Gap(time.time(), reason=reason))
-            log.warning("%s: %s; reopening with back-off", self.source, reason)
+            log.warning("%s: %s; reopening with back-off", self.shown, reason)
 
     def _close_gap(self) -> None:
         if self.gaps and self.gaps[-1].end_wall is None:
             self.gaps[-1].end_wall = time.time()
-            log.warning("%s: back after %.1f s", self.source, self.gaps[-1].end_wall - self.gaps[-1].start_wall)
+            log.warning("%s: back after %.1f s", self.shown, self.gaps[-1].end_wall - self.gaps[-1].start_wall)
 
 
 def _shrink(rgb: np.ndarray, max_side: int) -> np.ndarray:
