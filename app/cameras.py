@@ -245,18 +245,25 @@ def cut_clip(camera: Camera, moment: Moment, clip: Path, options: WatchOptions) 
     return Cut(clip, [f.time_s for f in frames], camera.source.fps, scores)
 
 
-def write_clip(path: Path, frames, fps: float) -> int:
+# A recording that runs for minutes or hours survives its process being killed (power cut, OOM killer):
+# fragmented MP4, a fragment from each keyframe (one every 2 s) written out at once, where a plain MP4's
+# index is written last and a killed recording is unreadable whole.
+FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+
+
+def write_clip(path: Path, frames, fps: float, *, fragmented: bool = False) -> int:
     """Frames (any iterable of frames with `.rgb`, decoded one at a time) into an H.264 MP4; returns
-    how many were written."""
+    how many were written. `fragmented`: readable up to its last fragment if the writing is killed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", options=FRAGMENTED_MP4 if fragmented else {}) as out:
         stream = None
         for frame in frames:
             rgb = frame.rgb
             if stream is None:
                 height, width = rgb.shape[:2]
-                stream = out.add_stream("libx264", rate=round(fps), options=CLIP_H264_OPTIONS)
+                options = {**CLIP_H264_OPTIONS, "g": str(max(2 * round(fps), 1))} if fragmented else CLIP_H264_OPTIONS
+                stream = out.add_stream("libx264", rate=round(fps), options=options)
                 stream.width, stream.height, stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
             rgb = rgb[: stream.height, : stream.width]
             out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))

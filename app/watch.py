@@ -358,7 +358,7 @@ def record_command(source: str, output: Path, seconds: float, console: Console) 
     handlers = {sig: signal.signal(sig, lambda *_: ended.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         written = write_clip(output, itertools.takewhile(lambda frame: frame.time_s < seconds and not ended.is_set(),
-                                                         stream), live.fps)
+                                                         stream), live.fps, fragmented=True)
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)

@@ -423,6 +423,26 @@ def test_ctrl_c_ends_a_recording_early_and_keeps_it(tmp_path):
         assert 2 <= video.info.frame_count < 30 * video.info.fps  # seconds, not the minute asked for
 
 
+def test_a_recording_whose_process_is_killed_keeps_what_it_wrote(tmp_path):
+    """`record` killed outright (power cut, out of memory) after a few seconds: the file is fragmented MP4,
+    readable up to its last fragment (a keyframe every 2 s), where a plain MP4, whose index comes last, was
+    unreadable whole."""
+    render_clip(ClipSpec(seconds=8, seed=62), tmp_path / "camera.mp4")
+    camera, recording = LiveStreamServer(tmp_path / "camera.mp4"), tmp_path / "normal.mp4"
+    try:
+        process = subprocess.Popen([VADAGENT, "record", camera.url, "--seconds", "60", "-o", str(recording)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert within(60, lambda: camera.connections >= 1 and recording.is_file()), "the recording never started"
+        time.sleep(6)
+        process.kill()
+        process.communicate(timeout=30)
+    finally:
+        camera.close()
+    with open_video(str(recording)) as video:
+        assert 2 * video.info.fps <= video.info.frame_count < 30 * video.info.fps
+        assert len(video.read([video.info.frame_count - 1]).indices) == 1
+
+
 def test_rtsp_cameras_are_read_over_tcp_unless_their_options_say_otherwise():
     """FFmpeg asks an RTSP camera for UDP unless told otherwise, where a lost packet damages the frames up
     to the next keyframe; interleaved in the TCP connection, every packet arrives. A camera's `options`
