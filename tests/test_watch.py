@@ -402,22 +402,28 @@ def test_retention_deletes_the_oldest_files_and_the_folders_they_leave_empty(tmp
                                                                   for top in ("clips", "keyframes", "reports"))
 
 
-def test_ctrl_c_ends_a_recording_early_and_keeps_it(tmp_path):
-    """`record --seconds 60` stopped after a few seconds: the frames so far are a playable MP4 (before,
-    Ctrl-C ended the command with no word of what was kept)."""
+def _recording_stopped(tmp_path, after_s: float, stop) -> tuple[subprocess.Popen, str, Path]:
+    """`record --seconds 60` of a live stream, stopped by `stop(process)` `after_s` into the recording:
+    the process, what it said, and the recording."""
     render_clip(ClipSpec(seconds=8, seed=61), tmp_path / "camera.mp4")
     camera, recording = LiveStreamServer(tmp_path / "camera.mp4"), tmp_path / "normal.mp4"
     try:
         process = subprocess.Popen([VADAGENT, "record", camera.url, "--seconds", "60", "-o", str(recording)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert within(60, lambda: camera.connections >= 1 and recording.is_file()), "the recording never started"
-        time.sleep(3)
-        process.send_signal(signal.SIGINT)
+        time.sleep(after_s)
+        stop(process)
         stdout, stderr = process.communicate(timeout=30)
     finally:
         camera.close()
-    assert process.returncode == 0, stderr
-    said = " ".join((stdout + stderr).split())
+    return process, " ".join((stdout + stderr).split()), recording
+
+
+def test_ctrl_c_ends_a_recording_early_and_keeps_it(tmp_path):
+    """`record --seconds 60` stopped after a few seconds: the frames so far are a playable MP4 (before,
+    Ctrl-C ended the command with no word of what was kept)."""
+    process, said, recording = _recording_stopped(tmp_path, 3, lambda p: p.send_signal(signal.SIGINT))
+    assert process.returncode == 0, said
     assert "stopped early" in said and "Traceback" not in said
     with open_video(str(recording)) as video:
         assert 2 <= video.info.frame_count < 30 * video.info.fps  # seconds, not the minute asked for
@@ -427,17 +433,7 @@ def test_a_recording_whose_process_is_killed_keeps_what_it_wrote(tmp_path):
     """`record` killed outright (power cut, out of memory) after a few seconds: the file is fragmented MP4,
     readable up to its last fragment (a keyframe every 2 s), where a plain MP4, whose index comes last, was
     unreadable whole."""
-    render_clip(ClipSpec(seconds=8, seed=62), tmp_path / "camera.mp4")
-    camera, recording = LiveStreamServer(tmp_path / "camera.mp4"), tmp_path / "normal.mp4"
-    try:
-        process = subprocess.Popen([VADAGENT, "record", camera.url, "--seconds", "60", "-o", str(recording)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert within(60, lambda: camera.connections >= 1 and recording.is_file()), "the recording never started"
-        time.sleep(6)
-        process.kill()
-        process.communicate(timeout=30)
-    finally:
-        camera.close()
+    _, _, recording = _recording_stopped(tmp_path, 6, lambda p: p.kill())
     with open_video(str(recording)) as video:
         assert 2 * video.info.fps <= video.info.frame_count < 30 * video.info.fps
         assert len(video.read([video.info.frame_count - 1]).indices) == 1
