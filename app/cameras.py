@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -245,17 +246,20 @@ def cut_clip(camera: Camera, moment: Moment, clip: Path, options: WatchOptions) 
     return Cut(clip, [f.time_s for f in frames], camera.source.fps, scores)
 
 
+CLOCK_TICK = Fraction(1, 90_000)  # MPEG's clock: frame intervals of 25, 30 or 29.97 frames/s are whole ticks
 # A recording that runs for minutes or hours survives its process being killed (power cut, OOM killer):
 # fragmented MP4, a fragment from each keyframe (one every 2 s) written out at once, where a plain MP4's
 # index is written last and a killed recording is unreadable whole.
 FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 
 
-def write_clip(path: Path, frames, fps: float, *, fragmented: bool = False) -> int:
+def write_clip(path: Path, frames, fps: float, *, fragmented: bool = False,
+               clock: Callable[[LiveFrame], float] | None = None) -> int:
     """Frames (any iterable of frames with `.rgb`, decoded one at a time) into an H.264 MP4; returns
-    how many were written. `fragmented`: readable up to its last fragment if the writing is killed."""
+    how many were written. `fragmented`: readable up to its last fragment if the writing is killed.
+    `clock`: each frame's time in seconds, where the frames are not at `fps`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
+    written, last_pts = 0, -1
     with av.open(str(path), "w", options=FRAGMENTED_MP4 if fragmented else {}) as out:
         stream = None
         for frame in frames:
@@ -265,8 +269,14 @@ def write_clip(path: Path, frames, fps: float, *, fragmented: bool = False) -> i
                 options = {**CLIP_H264_OPTIONS, "g": str(max(2 * round(fps), 1))} if fragmented else CLIP_H264_OPTIONS
                 stream = out.add_stream("libx264", rate=round(fps), options=options)
                 stream.width, stream.height, stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
+                if clock is not None:
+                    stream.codec_context.time_base = CLOCK_TICK
             rgb = rgb[: stream.height, : stream.width]
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            if clock is not None:  # the encoder wants times that rise: two frames stamped alike are a tick apart
+                last_pts = picture.pts = max(round(clock(frame) / CLOCK_TICK), last_pts + 1)
+                picture.time_base = CLOCK_TICK
+            out.mux(stream.encode(picture))
             written += 1
         if stream is not None:
             out.mux(stream.encode())

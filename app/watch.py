@@ -57,7 +57,7 @@ from vadagent.prompts import PROMPTS_VERSION
 from vadagent.tools.scorer.live import LiveScore, Moment
 from vadagent.tools.scorer.scorer import ScoreResult
 from vadagent.tools.video import open_video
-from vadagent.tools.video.live import LiveSource, redacted
+from vadagent.tools.video.live import LiveFrame, LiveSource, redacted
 from vadagent.types import Candidate, ScorerSummary, VideoReport
 
 log = logging.getLogger(__name__)
@@ -347,6 +347,30 @@ def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock
     return Detection(str(clip), report, scored)
 
 
+class RecordingClock:
+    """Each frame's time in a recording: the stream's own timestamps, so a camera that sends fewer frames
+    than it declares, or drops some, is recorded as it ran (a scorer fitted on the recording then judges
+    motion per real second, as the live watch does); a reconnection's timestamps start again, and go on
+    one frame interval after the last frame; a frame without a timestamp comes one interval after the last."""
+
+    def __init__(self, fps: float) -> None:
+        self.interval = 1.0 / fps
+        self.last: float | None = None  # the last frame's time in the recording
+        self.stamp: float | None = None  # and its own timestamp
+        self.start = self.first = 0.0  # this connection's first timestamp, and its time in the recording
+
+    def __call__(self, frame: LiveFrame) -> float:
+        after = 0.0 if self.last is None else self.last + self.interval
+        if frame.stamp_s is None:
+            time_s = after
+        else:
+            if self.stamp is None or frame.stamp_s <= self.stamp:  # the first frame, or a new connection's
+                self.start, self.first = after, frame.stamp_s
+            time_s = self.start + frame.stamp_s - self.first
+        self.last, self.stamp = time_s, frame.stamp_s
+        return time_s
+
+
 def record_command(source: str, output: Path, seconds: float, console: Console) -> int:
     """`vadagent record URL --seconds N -o normal.mp4`: a stretch of a camera, as normal footage to fit on."""
     if output.suffix.lower() != ".mp4":
@@ -357,8 +381,11 @@ def record_command(source: str, output: Path, seconds: float, console: Console) 
     stream = live.frames(stop=lambda: ended.is_set() or time.monotonic() - started >= seconds + live.stall_s)
     handlers = {sig: signal.signal(sig, lambda *_: ended.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        written = write_clip(output, itertools.takewhile(lambda frame: frame.time_s < seconds and not ended.is_set(),
-                                                         stream), live.fps, fragmented=True)
+        kept = itertools.takewhile(lambda frame: frame.time_s < seconds and not ended.is_set(), stream)
+        first = next(kept, None)  # the stream is open: its frame rate is known from here on
+        clock = RecordingClock(live.fps)
+        written = 0 if first is None else write_clip(output, itertools.chain([first], kept), live.fps, fragmented=True,
+                                                     clock=clock)
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -366,8 +393,8 @@ def record_command(source: str, output: Path, seconds: float, console: Console) 
         output.unlink(missing_ok=True)
         raise UsageError(f"{live.shown}: fewer than 2 frames arrived" + (" before the recording was stopped" if ended.is_set()
                                                                       else f" in {seconds:g} s"))
-    console.print(f"recorded {written} frames ({written / live.fps:.1f} s)" + (", stopped early" if ended.is_set() else "")
-                  + f" → {output}", highlight=False)
+    console.print(f"recorded {written} frames ({clock.last + clock.interval:.1f} s)"
+                  + (", stopped early" if ended.is_set() else "") + f" → {output}", highlight=False)
     return 0
 
 

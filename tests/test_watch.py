@@ -13,6 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 from inprocess import invoke
 from servers import RtspSetups, within
@@ -122,8 +123,6 @@ def test_a_live_stream_raises_its_anomaly_everywhere_and_survives_a_cut(tmp_path
 
 def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(site, caplog):
     import logging
-
-    import numpy as np
 
     from vadagent.app.cameras import Camera, Keyframes
     from vadagent.app.watch import DROPPED, LEFT_RING, Waiting
@@ -345,8 +344,6 @@ def test_a_slow_vlm_keeps_the_queue_bounded_and_memory_flat(tmp_path, site):
 
 
 def test_live_frames_carry_their_stream_timestamps_so_a_variable_rate_is_not_speed(tmp_path):
-    import numpy as np
-
     from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
     from vadagent.tools.scorer.live import LiveScorer
     from vadagent.tools.synthetic import textured_square, write_video
@@ -437,6 +434,25 @@ def test_a_recording_whose_process_is_killed_keeps_what_it_wrote(tmp_path):
     with open_video(str(recording)) as video:
         assert 2 * video.info.fps <= video.info.frame_count < 30 * video.info.fps
         assert len(video.read([video.info.frame_count - 1]).indices) == 1
+
+
+def test_a_recording_keeps_the_cameras_own_rate_and_timestamps(tmp_path):
+    """A camera at 30 frames/s was recorded as 25 (the rate was read before the stream had opened), and one
+    that sends frames unevenly (a variable rate, drops) at a steady rate, so a scorer fitted on the recording
+    judged motion per a wrong frame interval. The recording keeps the stream's own timestamps."""
+    from vadagent.tools.synthetic import textured_square, write_video
+
+    numbers = [n for n in range(150) if n < 50 or n % 4 == 0]  # every frame for 5/3 s, then one in four
+    write_video(tmp_path / "camera.mp4", textured_square(10 + 0.5 * n for n in numbers), 30.0, numbers)
+    recorded = invoke("record", tmp_path / "camera.mp4", "--seconds", "60", "-o", tmp_path / "normal.mp4")
+    assert recorded.returncode == 0, recorded.stderr
+    with open_video(str(tmp_path / "camera.mp4")) as camera, open_video(str(tmp_path / "normal.mp4")) as recording:
+        assert recording.info.frame_count == camera.info.frame_count == len(numbers)
+        times = [np.concatenate([b.times for b in video.scan()]) for video in (camera, recording)]
+        assert np.allclose(times[1], times[0], atol=1e-3)
+        steps = np.diff(times[1])
+        assert np.allclose(steps[:10], 1 / 30, atol=1e-3) and np.allclose(steps[-10:], 4 / 30, atol=1e-3)
+    assert "recorded 75 frames (5.0 s)" in " ".join(recorded.stderr.split())
 
 
 def test_rtsp_cameras_are_read_over_tcp_unless_their_options_say_otherwise():
