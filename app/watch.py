@@ -357,7 +357,7 @@ class RecordingClock:
         self.interval = 1.0 / fps
         self.last: float | None = None  # the last frame's time in the recording
         self.stamp: float | None = None  # and its own timestamp
-        self.start = self.first = 0.0  # this connection's first timestamp, and its time in the recording
+        self.start = self.first = 0.0  # where this connection began in the recording, and its first timestamp
 
     def __call__(self, frame: LiveFrame) -> float:
         after = 0.0 if self.last is None else self.last + self.interval
