@@ -1,0 +1,119 @@
+"""The containers cameras and recorders write, read as the MP4 is: the same frames, the same scores.
+
+    python evals/bench_formats.py --data DIR (or $VADAGENT_DATA)
+
+Each real clip under DIR/clips has its packets remuxed (no re-encoding) into MPEG-TS, FLV and MKV.
+For each container, against the MP4 in the same run: whether it opens and how many frames it counts,
+whether random frames read back identical, how long reading them takes (the MPEG-TS and FLV seek
+steps back to a keyframe, which MP4 and MKV find in their index), the largest difference of any
+frame's score and how many frames differ by more than 0.01 (one scorer fitted on the MP4's first 15 s
+scores each, its motion put per fitted frame interval: a container that reports another frame rate for
+the same timestamps, as the remuxes of a clip whose MP4 says 30.07 frames/s report 30, moves every score
+a little), and, where a browser would
+not play the file, how long the web UI's H.264 copy takes to write, against the clip's own length.
+Writes evals/results/bench_formats.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vadagent.evals.common import Timer, add_data_argument, add_results_argument, write_results
+from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+from vadagent.tools.video import open_video
+from vadagent.tools.video.preview import browser_playable, playable_copy
+
+CLIPS = ("car_accident.mp4", "earthquake.mp4", "robbery.mp4")
+CONTAINERS = {"mpegts": ".ts", "flv": ".flv", "matroska": ".mkv"}
+RANDOM_FRAMES = 16
+FIT_S = 15.0
+SCORE_TOLERANCE = 0.01  # a frame scored apart: its score differs from the MP4's by more than this
+
+
+def remux(source: Path, target: Path, container: str) -> None:
+    with av.open(str(source)) as src, av.open(str(target), "w", format=container) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+
+
+def measure(clip: Path, reference: Path, indices: np.ndarray, scorer: Scorer, expected: dict, folder: Path) -> dict:
+    row: dict = {"clip": reference.name, "container": clip.suffix.lstrip(".")}
+    try:
+        with open_video(clip) as video:
+            row["frames"] = video.info.frame_count
+            with Timer() as timer:
+                picked = video.read(indices, gray=True)
+            row["read_ms_per_frame"] = round(1000 * timer.seconds / len(indices), 2)
+            row["same_frames"] = bool(np.array_equal(picked.frames, expected["frames"]))
+    except Exception as error:  # noqa: BLE001 - a benchmark row says what failed
+        return row | {"error": str(error)}
+    scores = scorer.score(str(clip)).scores
+    if len(scores) == len(expected["scores"]):
+        differences = np.abs(scores - expected["scores"])
+        row["score_max_abs_diff"] = round(float(differences.max()), 6)
+        row["frames_scored_apart"] = int(np.count_nonzero(differences > SCORE_TOLERANCE))
+    if not browser_playable(clip):
+        copies = folder / f"copy-{clip.name}"
+        copies.mkdir(exist_ok=True)
+        with Timer() as timer:
+            playable_copy(clip, copies)
+        row["copy_s"] = round(timer.seconds, 2)
+        row["copy_vs_clip_length"] = round(timer.seconds / expected["duration_s"], 3)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_data_argument(parser)
+    add_results_argument(parser)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        for name in CLIPS:
+            mp4 = args.data / "clips" / name
+            with open_video(mp4) as video:
+                count, duration = video.info.frame_count, video.info.duration_s
+                indices = np.sort(rng.choice(count, min(RANDOM_FRAMES, count), replace=False))
+                frames = video.read(indices, gray=True).frames
+            scorer = Scorer.fit([SourceSpec(str(mp4), 0.0, min(FIT_S, duration / 2))], ScorerConfig())
+            expected = {"frames": frames, "scores": scorer.score(str(mp4)).scores, "duration_s": duration}
+            clips = [mp4]
+            for container, suffix in CONTAINERS.items():
+                target = folder / f"{mp4.stem}{suffix}"
+                try:
+                    remux(mp4, target, container)
+                    clips.append(target)
+                except (av.error.FFmpegError, ValueError) as error:
+                    rows.append({"clip": name, "container": suffix.lstrip("."), "error": f"remux: {error}"})
+            for clip in clips:
+                rows.append(measure(clip, mp4, indices, scorer, expected, folder))
+                print(rows[-1], flush=True)
+    lines = ["# The containers cameras write, read as the MP4 is", "",
+             f"Each real clip's packets remuxed (no re-encoding); {RANDOM_FRAMES} random frames read back; one scorer "
+             f"fitted on the MP4's first {FIT_S:g} s scores every container; the UI's H.264 copy written where a "
+             "browser would not play the file.", "",
+             "| clip | container | frames | same frames | read ms/frame | largest score difference | frames scored "
+             f"apart (> {SCORE_TOLERANCE:g}) | UI copy s | copy / clip length |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['clip']} | {r['container']} | – | {r['error']} | | | | | |")
+            continue
+        lines.append(f"| {r['clip']} | {r['container']} | {r['frames']} | {r['same_frames']} | {r['read_ms_per_frame']} | "
+                     f"{r.get('score_max_abs_diff', '–')} | {r.get('frames_scored_apart', '–')} | {r.get('copy_s', '–')} | "
+                     f"{r.get('copy_vs_clip_length', '–')} |")
+    print("written to", write_results("bench_formats", {"rows": rows}, "\n".join(lines), args.results))
+
+
+if __name__ == "__main__":
+    main()
