@@ -54,6 +54,7 @@ class PyAVFile(VideoSource):
         self.skipped = 0
         self._turns = 0
         self._sizes_seen: set[tuple[int, int]] = set()
+        self._by_decoding_time: bool | None = None  # how a seek finds a keyframe here (`_keyframe_time`)
         file = Path(path)
         if not file.exists():
             raise VideoError(path, "no such file")
@@ -94,7 +95,7 @@ class PyAVFile(VideoSource):
         if not rate:
             raise VideoError(self.path, "has no frame rate")
         self._rate = Fraction(rate)
-        self._pts = _presentation_times(self.path, Path(self.path).stat().st_mtime_ns)
+        self._pts, self._keyframes = _packet_table(self.path, Path(self.path).stat().st_mtime_ns) or (None, None)
         count = len(self._pts) if self._pts is not None else stream.frames or self._count_packets()
         if stream.frames and count < stream.frames - 1:  # one frame of slack: some muxers count an extra one
             raise VideoError(self.path, f"truncated: its header declares {stream.frames} frames, the file holds {count}")
@@ -237,10 +238,29 @@ class PyAVFile(VideoSource):
     def _seek(self, index: int) -> None:
         stream = self._stream
         if self._pts is not None:
-            self._container.seek(int(self._pts[index]), stream=stream, backward=True, any_frame=False)
+            shown, decoded = self._keyframes
+            keyframe = int(np.searchsorted(shown, self._pts[index], side="right")) - 1
+            if not len(shown):  # no packet says it is a keyframe: the frame's own time
+                self._container.seek(int(self._pts[index]), stream=stream, backward=True, any_frame=False)
+            elif keyframe < 0:
+                self._container.seek(0)
+            else:  # the last keyframe shown at or before the frame
+                self._container.seek(int(self._keyframe_time(int(shown[keyframe]), int(decoded[keyframe]))),
+                                     stream=stream, backward=True, any_frame=False)
             return
         target = int((stream.start_time or 0) + Fraction(index) / self._rate / stream.time_base)
         self._container.seek(target, stream=stream, backward=True, any_frame=False)
+
+    def _keyframe_time(self, shown: int, decoded: int) -> int:
+        """The time to seek to for a keyframe: a container with a seek index finds the keyframe by the time
+        it is shown; one without (MPEG-TS) lands on the first packet decoded at or after the time asked
+        for, which is the keyframe only when asked for its decoding time. Which one, found at the first
+        seek of a file: where its keyframe's own time lands."""
+        if self._by_decoding_time is None:
+            self._container.seek(shown, stream=self._stream, backward=True, any_frame=False)
+            landed = next((p for p in self._container.demux(self._stream) if p.size), None)
+            self._by_decoding_time = landed is None or not landed.is_keyframe or landed.pts != shown
+        return decoded if self._by_decoding_time else shown
 
     def read(self, indices: list[int] | np.ndarray, *, gray: bool = False) -> FrameBatch:
         wanted = self._check_indices(indices)
@@ -271,18 +291,26 @@ class PyAVFile(VideoSource):
 
 
 @functools.lru_cache(maxsize=64)
-def _presentation_times(path: str, mtime_ns: int) -> np.ndarray | None:
-    """Every frame's presentation timestamp, sorted (demuxing only, no decoding; cached per file
-    version, as one run opens a video several times). None when packets carry no timestamps."""
+def _packet_table(path: str, mtime_ns: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
+    """Every frame's presentation timestamp, sorted, and the keyframes' presentation and decoding
+    timestamps, in presentation order (demuxing only, no decoding; cached per file version, as one run
+    opens a video several times). None when packets carry no timestamps."""
     with av.open(path, mode="r") as container:
         stream = container.streams.video[0]
-        pts = []
+        pts, keyframes = [], []
         for packet in container.demux(stream):
             if packet.size:
                 if packet.pts is None:
                     return None
                 pts.append(packet.pts)
-    return np.unique(np.asarray(pts, dtype=np.int64)) if pts else None
+                if packet.is_keyframe:
+                    keyframes.append((packet.pts, packet.pts if packet.dts is None else packet.dts))
+    if not pts:
+        return None
+    keyframes.sort()
+    shown, decoded = (np.asarray(column, dtype=np.int64) for column in zip(*keyframes)) if keyframes else \
+        (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    return np.unique(np.asarray(pts, dtype=np.int64)), (shown, decoded)
 
 
 def _reason(exc: av.error.FFmpegError) -> str:
