@@ -28,6 +28,7 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 # defaults hold ~40 frames of look-ahead (≈ 75 MB at 640×480, a swing in a long watch's memory per
 # moment) and take seconds per clip; these take ~15 MB and a fifth of the time at the same CRF.
 CLIP_H264_OPTIONS = {"preset": "veryfast", "tune": "zerolatency"}
+RESTART_S = 1.0  # timestamps that go back further than this in decoding order start again (files joined)
 NO_DECODER = ("its video stream's codec is unknown to FFmpeg or has no decoder here (a camera maker's own format? "
               "export it as H.264 MP4)")
 _GRAY_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
@@ -297,14 +298,20 @@ def _packet_table(path: str, mtime_ns: int) -> tuple[np.ndarray, tuple[np.ndarra
     opens a video several times). None when packets carry no timestamps."""
     with av.open(path, mode="r") as container:
         stream = container.streams.video[0]
-        pts, keyframes = [], []
+        pts, keyframes, latest = [], [], None
+        restart = int(RESTART_S / stream.time_base) if stream.time_base else None
         for packet in container.demux(stream):
             if packet.size:
                 if packet.pts is None:
                     return None
+                decoded = packet.pts if packet.dts is None else packet.dts
+                if restart is not None and latest is not None and decoded < latest - restart:
+                    raise VideoError(path, f"its timestamps start again after {len(pts)} frames (files joined, or the "
+                                           "recorder restarted), so its frames have no one order: split it there")
+                latest = decoded if latest is None else max(latest, decoded)
                 pts.append(packet.pts)
                 if packet.is_keyframe:
-                    keyframes.append((packet.pts, packet.pts if packet.dts is None else packet.dts))
+                    keyframes.append((packet.pts, decoded))
     if not pts:
         return None
     keyframes.sort()
