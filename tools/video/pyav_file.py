@@ -215,11 +215,12 @@ class PyAVFile(VideoSource):
         return FrameBatch(indices=idx, times=times, frames=np.stack(frames))
 
     def _decode_from(self, index: int) -> Iterator[av.VideoFrame]:
-        """Frames decoded on from one at or before `index`. A container without a seek index (MPEG-TS
-        and -PS, FLV: what cameras, recorders and RTMP servers write) seeks by timestamp to a packet that
-        need not begin a group of pictures, and nothing decodes until the next keyframe, seconds later
-        or never; so where the first frame decoded is past `index`, the seek steps back (1 s, 2 s, 4 s…,
-        the start at worst). A file with an index lands on a keyframe at once, as before."""
+        """Frames decoded on from one at or before `index`. `_seek` aims at the frame's keyframe, but a
+        container without a seek index (MPEG-TS and -PS, FLV: what cameras, recorders and RTMP servers
+        write) may still land on a packet that does not begin a group of pictures (a keyframe damaged,
+        timestamps off), from which nothing decodes until the next keyframe, seconds later or never; so
+        where the first frame decoded is past `index`, the seek steps back (1 s, 2 s, 4 s…, the start at
+        worst)."""
         back = 0
         while True:
             start = index - back
