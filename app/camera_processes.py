@@ -79,15 +79,17 @@ class CameraSpec:
     interruptions: int = 0
     opened_at: float | None = None
     options: dict[str, str] = field(default_factory=dict)  # FFmpeg input options (cameras.yaml)
+    damaged: int = 0  # packets that did not decode
 
 
-# name, score, time, frames, interruptions, opened at, oldest frame kept
-Status = tuple[str, float, float, int, int, float | None, float]
+# name, score, time, frames, interruptions, damaged packets, opened at, oldest frame kept
+Status = tuple[str, float, float, int, int, int, float | None, float]
 
 
-def _status(camera: Camera, interruptions_before: int) -> Status:
-    return (camera.name, camera.score, camera.latest_s, camera.frames, interruptions_before + len(camera.source.gaps),
-            camera.source.opened_at, camera.kept_from_s)
+def _status(camera: Camera, before: CameraSpec) -> Status:
+    """What the watch shows of a camera read here; its counts go on from those of its processes before."""
+    return (camera.name, camera.score, camera.latest_s, camera.frames, before.interruptions + len(camera.source.gaps),
+            before.damaged + camera.source.skipped, camera.source.opened_at, camera.kept_from_s)
 
 
 def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, keyframes: Path, threads: int, commands,
@@ -105,7 +107,7 @@ def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, keyframe
                       kept_from_s=float("inf") if s.frames else float("-inf"))
                for s in specs]
     by_name = {camera.name: camera for camera in cameras}
-    before = {s.name: s.interruptions for s in specs}
+    before = {s.name: s for s in specs}
     readers = CameraReaders(cameras, options, device, keyframes)
 
     def finished(camera: Camera) -> None:
@@ -158,7 +160,7 @@ class CameraProcesses:
         self._groups, self._context, self._options, self._device, self._keyframes = groups, context, options, device, keyframes
         self._threads, self._level = max(1, usable_cores() // processes), logging.getLogger().getEffectiveLevel()
         for camera in cameras:
-            camera.reported_interruptions = 0  # the process's source counts them
+            camera.reported_interruptions = camera.reported_damaged = 0  # the process's source counts them
         self._opened_at: dict[str, float | None] = {camera.name: None for camera in cameras}
         self._commands: list = [None] * processes
         self._processes: list = [None] * processes
@@ -178,7 +180,8 @@ class CameraProcesses:
     def _start(self, index: int) -> None:
         """Process `index` for its cameras, each going on from where it was."""
         specs = [CameraSpec(c.name, c.source.source, c.source.realtime, c.source.loop, str(c.scorer_dir), c.frames,
-                            c.interruptions, self._opened_at[c.name], c.source.options) for c in self._groups[index]]
+                            c.interruptions, self._opened_at[c.name], c.source.options, c.damaged)
+                 for c in self._groups[index]]
         self._commands[index] = commands = self._context.Queue()  # a killed reader may hold the old one's lock
         self._processes[index] = process = self._context.Process(
             target=_serve, name=f"vadagent-cameras-{index}", daemon=True,
@@ -260,7 +263,8 @@ class CameraProcesses:
                     self._answer(waiting, message[2])
 
     def _update(self, camera: Camera, row: Status) -> None:
-        _, camera.score, camera.latest_s, camera.frames, camera.reported_interruptions, opened_at, camera.kept_from_s = row
+        (_, camera.score, camera.latest_s, camera.frames, camera.reported_interruptions, camera.reported_damaged, opened_at,
+         camera.kept_from_s) = row
         self._opened_at[camera.name] = opened_at
 
     @staticmethod

@@ -90,12 +90,18 @@ class Camera:
     frames: int = 0
     alive: bool = True
     reported_interruptions: int | None = None  # from the camera's process; None: its source here counts them
+    reported_damaged: int | None = None  # packets that did not decode, likewise
     tokens: float = 1.0
     refilled: float = field(default_factory=time.monotonic)
 
     @property
     def interruptions(self) -> int:
         return len(self.source.gaps) if self.reported_interruptions is None else self.reported_interruptions
+
+    @property
+    def damaged(self) -> int:
+        """Packets of its stream that did not decode (lost or damaged on the way), skipped."""
+        return self.source.skipped if self.reported_damaged is None else self.reported_damaged
 
     def scores_of(self, frames: list[StoredFrame]) -> list[LiveScore] | None:
         """The live scores of these frames, or None when any is missing (scored before a reconnect)."""

@@ -12,7 +12,8 @@ import json
 import time
 from pathlib import Path
 
-CAMERA_COLUMNS = ["camera", "score", "threshold", "above", "stream time s", "frames", "interruptions", "state"]
+CAMERA_COLUMNS = ["camera", "score", "threshold", "above", "stream time s", "frames", "interruptions", "damaged packets",
+                  "state"]
 LIVE_EVENT_COLUMNS = ["id", "camera", "start s", "end s", "status", "category", "severity", "what"]
 STALE_S = 10.0  # cameras.json older than this: the watch is not running
 PICKABLE = 1000  # an event clicked is looked up among this many latest (the table shows 20)
@@ -28,7 +29,7 @@ def read_cameras(folder: Path, now: float) -> tuple[list[list], str]:
         return [], "cameras.json is being rewritten; next refresh."
     age = now - float(status.get("updated_at", 0.0))
     rows = [[c["name"], c["score"], c["threshold"], c["score"] is not None and c["score"] >= c["threshold"],
-             c["time_s"], c["frames"], c["interruptions"], "live" if c["alive"] else "ended"]
+             c["time_s"], c["frames"], c["interruptions"], c.get("damaged_packets", 0), "live" if c["alive"] else "ended"]
             for c in status.get("cameras", [])]
     state = f"{len(rows)} camera(s), updated {age:.0f} s ago" + (" — the watch has stopped" if age > STALE_S else "")
     return rows, state

@@ -203,9 +203,14 @@ def test_cameras_come_from_a_yaml_list_with_their_own_scorer_rules_and_budget(si
 
 def test_cameras_read_in_processes_record_what_threads_record(tmp_path, site):
     """Two file cameras read in two processes of their own: the same moments, clips' scores, keyframes
-    and camera status as read in threads of the watch's process."""
+    and camera status as read in threads of the watch's process. The second camera's stream has damaged
+    packets, which both skip and count where the live page shows them."""
     folder, _ = site
     render_clip(ClipSpec(seconds=8, seed=3, anomalies=[("fast", 4.0)]), tmp_path / "camera2.mp4")
+    data = bytearray((tmp_path / "camera2.mp4").read_bytes())
+    for offset in range(len(data) * 2 // 3, len(data) * 3 // 4, 20_000):  # after its anomaly
+        data[offset : offset + 2000] = np.random.default_rng(offset).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    (tmp_path / "camera2.mp4").write_bytes(bytes(data))
     recorded = {}
     for processes in (0, 2):
         out = tmp_path / f"out{processes}"
@@ -220,9 +225,11 @@ def test_cameras_read_in_processes_record_what_threads_record(tmp_path, site):
         status = json.loads((out / "cameras.json").read_text())["cameras"]
         recorded[processes] = (sorted((r["camera"], r["start_s"], r["end_s"], r["peak_score"], len(r["keyframes"]),
                                        r["event"]["start_s"]) for r in records),
-                               [(c["name"], c["frames"], c["alive"], c["interruptions"]) for c in status])
+                               [(c["name"], c["frames"], c["alive"], c["interruptions"], c["damaged_packets"])
+                                for c in status])
     threads, processes = recorded[0], recorded[2]
-    assert processes[1] == threads[1] and all(frames == 200 for _, frames, _, _ in threads[1])
+    assert processes[1] == threads[1]
+    assert [(frames == 200, damaged > 0) for _, frames, _, _, damaged in threads[1]] == [(True, False), (False, True)]
     assert len(processes[0]) == len(threads[0]) and {r[0] for r in threads[0]} == {"camera", "camera2"}
     for mine, theirs in zip(processes[0], threads[0]):  # the same frames scored the same way; floats within 1e-3
         assert mine[0] == theirs[0] and mine[4] == theirs[4]
