@@ -9,7 +9,6 @@ once into an H.264 MP4 beside its report, no larger than `max_side`, each frame 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -28,15 +27,17 @@ def browser_playable(path: Path) -> bool:
     codecs = BROWSER_PLAYABLE.get(path.suffix.lower())
     if not codecs:
         return False
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0] if container.streams.video else None
-        return stream is not None and stream.codec_context is not None and stream.codec_context.name in codecs
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0] if container.streams.video else None
+            return stream is not None and stream.codec_context is not None and stream.codec_context.name in codecs
+    except av.error.FFmpegError:  # unreadable here: a copy cannot be written either (`playable_copy` says why)
+        return False
 
 
-def playable_copy(video: Path, folder: Path, *, max_side: int = 640,
-                  progress: Callable[[float], None] | None = None) -> Path:
+def playable_copy(video: Path, folder: Path, *, max_side: int = 640) -> Path:
     """`video` itself where a browser plays it, else its copy in `folder` (written once, and again
-    when the video is newer than the copy). `progress` gets the share done while it is written."""
+    when the video is newer than the copy)."""
     if browser_playable(video):
         return video
     copy = folder / PREVIEW_NAME
@@ -44,7 +45,7 @@ def playable_copy(video: Path, folder: Path, *, max_side: int = 640,
         return copy
     partial = copy.with_suffix(".partial.mp4")
     try:
-        _transcode(video, partial, max_side, progress)
+        _transcode(video, partial, max_side)
     except (av.error.FFmpegError, OSError) as error:
         partial.unlink(missing_ok=True)
         raise VideoError(str(video), f"could not write a copy the browser can play: {error}") from None
@@ -53,7 +54,7 @@ def playable_copy(video: Path, folder: Path, *, max_side: int = 640,
     return copy
 
 
-def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[float], None] | None) -> None:
+def _transcode(source: Path, target: Path, max_side: int) -> None:
     with av.open(str(source)) as src, av.open(str(target), "w", format="mp4") as out:
         video = src.streams.video[0]
         video.thread_type = "AUTO"
@@ -61,7 +62,6 @@ def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[fl
         # H.264 in yuv420p wants even sides; frames that change size part-way are scaled to the first's
         width, height = (max(2, int(round(side * scale / 2)) * 2) for side in (video.width, video.height))
         rate = video.average_rate or video.guessed_rate or 25
-        duration = float(video.duration * video.time_base) if video.duration else None
         stream = first = last = None
         for number, frame in enumerate(src.decode(video)):
             if stream is None:
@@ -78,8 +78,6 @@ def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[fl
             picture = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
             picture.pts, picture.time_base = pts - first, video.time_base
             out.mux(stream.encode(picture))
-            if progress and duration and number % 50 == 0:
-                progress(min(1.0, float((pts - first) * video.time_base) / duration))
         if stream is None:
             raise VideoError(str(source), "no decodable frames")
         out.mux(stream.encode())
