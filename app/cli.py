@@ -250,7 +250,8 @@ def watch(
     sources: Annotated[list[str], typer.Argument(help="Cameras: stream URLs (rtsp://, http://, udp://, …), devices "
                                                       "(/dev/video0) or files; SOURCE=SCORER_DIR gives one its scorer; "
                                                       "a .yaml file lists cameras (cameras: [{name, url, scorer, rules, "
-                                                      "taxonomy, calls_per_minute}], paths relative to it).")],
+                                                      "taxonomy, calls_per_minute, options}], paths relative to it; "
+                                                      "options: FFmpeg input options such as {rtsp_transport: udp}).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for events.jsonl, events.sqlite, clips, "
                                                                 "keyframes.")],
     scorer: Annotated[Path | None, typer.Option("--scorer", help="Scorer folder from 'vadagent fit' (for every "
