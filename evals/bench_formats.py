@@ -23,7 +23,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vadagent.evals.common import Timer, add_data_argument, add_results_argument, write_results
+from vadagent.evals.common import Timer, add_data_argument, add_results_argument, remux, write_results
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.video import open_video
 from vadagent.tools.video.preview import browser_playable, playable_copy
@@ -33,15 +33,6 @@ CONTAINERS = {"mpegts": ".ts", "flv": ".flv", "matroska": ".mkv"}
 RANDOM_FRAMES = 16
 FIT_S = 15.0
 SCORE_TOLERANCE = 0.01  # a frame scored apart: its score differs from the MP4's by more than this
-
-
-def remux(source: Path, target: Path, container: str) -> None:
-    with av.open(str(source)) as src, av.open(str(target), "w", format=container) as dst:
-        stream = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                dst.mux(packet)
 
 
 def measure(clip: Path, reference: Path, indices: np.ndarray, scorer: Scorer, expected: dict, folder: Path) -> dict:

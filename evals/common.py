@@ -108,3 +108,16 @@ class Timer:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.start
+
+
+def remux(source: Path, target: Path, container: str) -> None:
+    """A video's packets in another container (`av.open`'s format name), not re-encoded: the same frames
+    as a camera or recorder would have written them there."""
+    import av
+
+    with av.open(str(source)) as src, av.open(str(target), "w", format=container) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)

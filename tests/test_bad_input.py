@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from inprocess import invoke
 
+from vadagent.evals.common import remux
 from vadagent.samples import sample_clip
 
 
@@ -41,12 +42,7 @@ def bad(tmp_path_factory):
             dst.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")))
         dst.mux(stream.encode(None))
     (d / "unknown_codec.avi").write_bytes((d / "unknown_codec.avi").read_bytes().replace(b"FMP4", b"XQZ1"))
-    with av.open(str(sample_clip())) as src, av.open(str(d / "part.ts"), "w", format="mpegts") as dst:
-        stream = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                dst.mux(packet)
+    remux(sample_clip(), d / "part.ts", "mpegts")
     (d / "joined.ts").write_bytes((d / "part.ts").read_bytes() * 2)  # two recordings joined: timestamps start again
     (d / "malformed.yaml").write_text("scene: x\nrules: [\n")
     (d / "huge.yaml").write_text("scene: x\n" + "# padding\n" * 120_000)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from vadagent.errors import VideoError
+from vadagent.evals.common import remux
 from vadagent.tools.video import open_video
 from vadagent.types import VideoInfo
 
@@ -184,18 +185,6 @@ def test_a_rotation_tag_turns_the_frames_upright(tmp_path):
         assert next(rotated.scan(chunk=4)).frames.shape[1:] == (original.info.width, original.info.height)
 
 
-def _remux(source, target, container: str) -> None:
-    """The same packets in another container (no re-encoding)."""
-    import av
-
-    with av.open(str(source)) as src, av.open(str(target), "w", format=container) as dst:
-        stream = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                dst.mux(packet)
-
-
 @pytest.mark.parametrize("container, suffix", [("mpegts", "ts"), ("flv", "flv")])
 def test_files_without_a_seek_index_read_the_same_frames_as_the_mp4(tmp_path, robbery, container, suffix):
     """MPEG-TS and FLV, what cameras, recorders and RTMP servers write, have no seek index: a seek lands
@@ -203,7 +192,7 @@ def test_files_without_a_seek_index_read_the_same_frames_as_the_mp4(tmp_path, ro
     keyframe (this clip's come every 5 s). The real clip's own packets in either read as the MP4 does
     (every such file was refused as truncated, its last frame unreadable)."""
     target = tmp_path / f"robbery.{suffix}"
-    _remux(robbery, target, container)
+    remux(robbery, target, container)
     with open_video(robbery) as mp4, open_video(target) as other:
         assert other.info.frame_count == mp4.info.frame_count == 2730
         picked, expected = other.read([2000, 1234, 3, 2729], gray=True), mp4.read([2000, 1234, 3, 2729], gray=True)
@@ -261,7 +250,7 @@ def test_the_player_gets_a_browser_playable_copy_of_what_a_browser_cannot_play(t
 
     assert browser_playable(synthetic_normal) and playable_copy(synthetic_normal, tmp_path) == synthetic_normal
     recording = tmp_path / "camera.ts"
-    _remux(synthetic_normal, recording, "mpegts")
+    remux(synthetic_normal, recording, "mpegts")
     (tmp_path / "report").mkdir()
     copy = playable_copy(recording, tmp_path / "report")
     assert copy == tmp_path / "report" / PREVIEW_NAME and browser_playable(copy)
