@@ -2,15 +2,16 @@
 four cores or more, see `default_processes`).
 
 Each process runs `CameraReaders` for its share of the cameras, so a camera's stream, its ring of
-recent frames and its live scores stay where it is read. Little comes back: each moment as it closes,
-with its keyframes (saved by the process), every camera's latest score twice a second, and the cuts
-the watch asks for (the process writes a moment's clip; its path and the frames' live scores come
-back). Ctrl-C reaches the processes too, and they ignore it: the watch stops their cameras and keeps
-asking for cuts until the last moment is explained, then ends them. A process that ends abruptly
-(killed, out of memory) is started again, said in one line, and its cameras go on counting frames and
-time from where they were (what it held is lost: the last seconds of frames, so a moment waiting to be
-cut is recorded as not explained, its frames having left the buffer); after RESTARTS, or for cameras
-that are files played once, which would only be read again, its cameras stop; the others go on.
+recent frames (and those it holds for waiting moments) and its live scores stay where it is read.
+Little comes back: each moment as it closes, with its keyframes (saved by the process), every camera's
+latest score twice a second, and the cuts the watch asks for (the process writes a moment's clip; its
+path and the frames' live scores come back); the watch tells it which held frames may go. Ctrl-C
+reaches the processes too, and they ignore it: the watch stops their cameras and keeps asking for cuts
+until the last moment is explained, then ends them. A process that ends abruptly (killed, out of
+memory) is started again, said in one line, and its cameras go on counting frames and time from where
+they were (what it held is lost: its frames, so a moment waiting to be cut is recorded as not
+explained); after RESTARTS, or for cameras that are files played once, which would only be read again,
+its cameras stop; the others go on.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def _status(camera: Camera, before: CameraSpec) -> Status:
 
 def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, keyframes: Path, threads: int, commands,
            results, log_level: int) -> None:
-    """A camera process: read its cameras until told to halt (HALT), answer cuts until told to end (None)."""
+    """A camera process: read its cameras until told to halt (HALT), answer cuts ("cut", …) and let held
+    frames go ("release", …) until told to end (None)."""
     for sig in (signal.SIGINT, signal.SIGTERM):  # the watch ends this process itself, after its last cut
         signal.signal(sig, signal.SIG_IGN)
     setup_logging(log_level)
@@ -136,8 +138,11 @@ def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, keyframe
                 break
             if command == HALT:
                 readers.stop()
+            elif command and command[0] == "release":
+                _, name, moments = command
+                readers.release(by_name[name], moments)
             elif command:
-                threading.Thread(target=cut, args=command, name=f"cut {command[1]}", daemon=True).start()
+                threading.Thread(target=cut, args=command[1:], name=f"cut {command[2]}", daemon=True).start()
             if time.monotonic() - told >= STATUS_EVERY_S:
                 results.put(("status", [_status(camera, before[camera.name]) for camera in cameras]))
                 told = time.monotonic()
@@ -226,8 +231,16 @@ class CameraProcesses:
                 return None
             request = next(self._ids)
             self._cuts[request] = (loop, future, owner)
-        self._commands[owner].put((request, camera.name, moment, str(clip)))
+        self._commands[owner].put(("cut", request, camera.name, moment, str(clip)))
         return await future
+
+    def release(self, camera: Camera, moments: list[float]) -> None:
+        """As `CameraReaders.release`, in the camera's process (a process that ended held nothing)."""
+        owner = self._owner[camera.name]
+        with self._lock:
+            if owner in self._lost:
+                return
+        self._commands[owner].put(("release", camera.name, moments))
 
     # -- in the thread that reads what the processes send -----------------------------------------
     def _drain(self) -> None:

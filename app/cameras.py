@@ -47,6 +47,7 @@ class WatchOptions:
     after_s: float = 2.0  # and after it
     max_moment_s: float = 10.0  # a longer event is asked about in pieces
     queue_size: int = 8  # moments waiting for the VLM, all cameras together
+    max_wait_s: float | None = 60.0  # a moment waits at most this long for the VLM after it closed (None: no bound)
     webhook: str | None = None
     realtime: bool = False
     loop: bool = False
@@ -84,8 +85,9 @@ class Camera:
     rules: RuleSet | None = None
     ring: FrameRing | None = None
     scores: deque[LiveScore] = field(default_factory=deque)  # the ring's frames' scores, once scored
+    held_scores: dict[int, LiveScore] = field(default_factory=dict)  # and those of the frames it holds for moments
     latest_s: float = -1.0
-    kept_from_s: float = float("-inf")  # camera time of the oldest frame its ring holds (-inf: none dropped yet)
+    kept_from_s: float = float("-inf")  # camera time of the oldest frame it keeps, held or in its ring (-inf: none yet)
     score: float = float("nan")
     frames: int = 0
     alive: bool = True
@@ -105,13 +107,25 @@ class Camera:
 
     def scores_of(self, frames: list[StoredFrame]) -> list[LiveScore] | None:
         """The live scores of these frames, or None when any is missing (scored before a reconnect)."""
-        known = {s.index: s for s in list(self.scores)}  # a copy: the reader appends meanwhile
+        known = {s.index: s for s in list(self.scores)} | dict(self.held_scores)  # copies: the reader adds meanwhile
         found = [known.get(f.index) for f in frames]
         return None if any(s is None for s in found) else found
 
     def keeps(self, moment: Moment) -> bool:
-        """Whether the moment's last frame is still in the ring, so that a clip of it can be cut."""
+        """Whether the camera still keeps the moment's frames, so that a clip of it can be cut: it holds
+        them from its close until released, unless its process was started again since."""
         return moment.end_s >= self.kept_from_s
+
+    def hold(self, moment: Moment, options: WatchOptions) -> None:
+        """Keep the frames of the moment's clip (its context included) until `release`, however long it waits."""
+        self.ring.hold(moment.start_s, moment.start_s - options.before_s, moment.end_s + options.after_s)
+
+    def release(self, moments: list[float]) -> None:
+        """The frames held for these moments (by start time) are no longer needed: cut, or set aside."""
+        for start_s in moments:
+            self.ring.release(start_s)
+        for index in [i for i in list(self.held_scores) if not self.ring.is_held(i)]:  # the reader adds meanwhile
+            self.held_scores.pop(index, None)
 
     def take_call(self) -> bool:
         """A token bucket: `calls_per_minute`, bursts of at most that many."""
@@ -181,10 +195,15 @@ class CameraReaders:
 
     async def cut(self, camera: Camera, moment: Moment, clip: Path) -> Cut | None:
         """The moment's clip, once the context after it has arrived (or the camera ended); None when its
-        frames have left the ring."""
+        frames are no longer kept."""
         while not context_arrived(camera, moment, self.options):
             await asyncio.sleep(0.1)
         return await asyncio.to_thread(cut_clip, camera, moment, clip, self.options)
+
+    def release(self, camera: Camera, moments: list[float]) -> None:
+        """The frames its camera held for these moments (by start time) may go."""
+        if camera.ring is not None:
+            camera.release(moments)
 
     def read(self, camera: Camera, submit: Submit, finished: Finished) -> None:
         tracker = MomentTracker(camera.scorer.threshold, max_s=self.options.max_moment_s)
@@ -204,11 +223,12 @@ class CameraReaders:
                 if camera.ring is None:  # sized once the frame rate is known: before + longest moment + after
                     options = self.options
                     span = options.before_s + options.max_moment_s + options.after_s + 2.0
-                    camera.ring = FrameRing(span, camera.source.fps)
+                    # holds: the moments waiting (at most the queue's size) and those being explained
+                    camera.ring = FrameRing(span, camera.source.fps, max_holds=options.queue_size + 64)
                     # scores trail the frames by up to a scoring chunk: keep a few more than the ring holds
                     camera.scores = deque(maxlen=camera.ring.frames.maxlen + 64)
                 camera.ring.add(frame)
-                camera.kept_from_s = camera.ring.frames[0].time_s
+                camera.kept_from_s = camera.ring.kept_from_s
                 camera.frames += 1
                 seen[frame.index] = frame
                 for scored in live.feed(frame.index, frame.rgb, frame.stamp_s):
@@ -222,14 +242,19 @@ class CameraReaders:
             finished(camera)  # after its last moment, in the loop's order: nothing it submitted is missed
 
     def _scored(self, camera: Camera, tracker: MomentTracker, frame: LiveFrame, scored: LiveScore, submit: Submit) -> None:
+        # the oldest score leaves after its frame left the ring: kept while a moment holds that frame
+        if len(camera.scores) == camera.scores.maxlen and camera.ring.is_held((leaving := camera.scores[0]).index):
+            camera.held_scores[leaving.index] = leaving
         camera.scores.append(scored)
         camera.score, camera.latest_s = scored.score, frame.time_s
         self._raise(camera, tracker.update(frame.time_s, scored.score, frame.wall), submit)
 
     def _raise(self, camera: Camera, moment: Moment | None, submit: Submit) -> None:
-        """A moment that closed: its keyframes saved now, while the ring holds its frames."""
+        """A moment that closed: its frames held until the watch cuts it or sets it aside, its keyframes
+        saved now."""
         if moment is None:
             return
+        camera.hold(moment, self.options)
         folder = self.keyframes / camera.name / f"{moment.start_s:010.2f}"
         try:
             kept = save_keyframes(folder, camera.ring.between(moment.start_s, moment.end_s), moment)

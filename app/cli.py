@@ -265,6 +265,8 @@ def watch(
     before_s: Annotated[float, typer.Option(min=0, help="Context before a moment, seconds.")] = 3.0,
     after_s: Annotated[float, typer.Option(min=0, help="Context after a moment, seconds.")] = 2.0,
     queue: Annotated[int, typer.Option(min=1, help="Moments that may wait for the VLM, all cameras together.")] = 8,
+    max_wait: Annotated[float, typer.Option(min=0, help="Seconds a closed moment may wait for the VLM before it is "
+                                                       "recorded as not explained (0: no bound).")] = 60.0,
     keep_days: Annotated[float | None, typer.Option(min=0, help="Delete clips and keyframes older than this.")] = None,
     max_gb: Annotated[float | None, typer.Option(min=0, help="Keep clips and keyframes under this size.")] = None,
     processes: Annotated[int | None, typer.Option(min=0, help="Processes that read and score the cameras (default: "
@@ -275,8 +277,8 @@ def watch(
     """Score live cameras as frames arrive; explain and record what they flag (Ctrl-C stops cleanly)."""
     from vadagent.app.watch import WatchOptions, watch_command
 
-    options = WatchOptions(before_s=before_s, after_s=after_s, queue_size=queue, webhook=webhook, realtime=realtime,
-                           loop=loop, keep_days=keep_days, max_gb=max_gb)
+    options = WatchOptions(before_s=before_s, after_s=after_s, queue_size=queue, max_wait_s=max_wait or None,
+                           webhook=webhook, realtime=realtime, loop=loop, keep_days=keep_days, max_gb=max_gb)
     raise typer.Exit(watch_command(settings(), sources, output, scorer_dir=scorer, vlm=vlm, taxonomy=taxonomy,
                                    rules_file=rules, options=options, console=console, processes=processes))
 

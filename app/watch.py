@@ -4,15 +4,18 @@ Per camera, a reader (app/cameras.py: a thread of this process, or on machines o
 one of a process of its own, app/camera_processes.py) decodes the stream (reopening it with back-off
 when it stalls or drops), keeps the last seconds of frames in a bounded ring, scores each frame with
 the camera's scorer (causal: calibrated on the site's normal footage, one threshold) and opens a
-moment when the score crosses it. When the moment closes, it waits in a bounded queue; the explainer
-takes it when the camera's call budget allows (calls per minute), has the reader cut the context
-before and after from the ring into a clip, and runs the same explain branch as for files on that
-one moment. Every
+moment when the score crosses it. When the moment closes, its camera holds its frames (and the context
+before and after) and it waits in a bounded queue; the explainer takes it when the camera's call budget
+allows (calls per minute), has the reader cut those frames into a clip, and runs the same explain branch
+as for files on that one moment. Every
 moment ends as an event in `events.jsonl` and `events.sqlite` (explained, or "detected, not
 explained" with the reason), with keyframes as JPEGs and, with `--webhook`, a POST. When the VLM
-falls behind, overlapping waiting moments of a camera merge and the lowest-scoring ones are
-dropped: never an unbounded backlog. A moment dropped, or whose frames left the ring while it
-waited, is recorded too, as not explained and why, without spending a call of the camera's budget.
+falls behind, overlapping waiting moments of a camera merge, the highest-scoring go first and the
+lowest-scoring of the busiest camera are dropped: never an unbounded backlog, and each camera's budget
+goes to its highest-scoring moments. A moment
+dropped, or whose frames its camera lost while it waited (its process was started again), is recorded
+too, as not explained and why, without spending a call of the camera's budget; either way its camera
+lets its frames go.
 SIGINT/SIGTERM: the cameras stop, open moments close and are explained or recorded, files are flushed.
 """
 
@@ -63,17 +66,21 @@ from vadagent.types import Candidate, ScorerSummary, VideoReport
 log = logging.getLogger(__name__)
 
 
-DROPPED = "dropped: the VLM was behind, the queue of waiting moments was full and this one scored lowest"
-LEFT_RING = "its frames left the camera's buffer before the VLM was free"
+DROPPED = ("dropped: the VLM was behind, the queue of waiting moments was full and this one scored lowest of "
+           "those of the camera with the most waiting")
+LEFT_RING = "its frames were lost before the VLM was free (its camera's reader was started again)"
+STALE = "it waited longer than --max-wait for the VLM, whose calls went to higher-scoring moments"
 
 
 @dataclass
 class Pending:
-    """A moment that closed, with the keyframes its camera saved then, waiting for the VLM."""
+    """A moment that closed, with the keyframes its camera saved then, waiting for the VLM; `holds`: the
+    start times of the moments merged into it, each of which its camera holds frames for."""
 
     camera: Camera
     moment: Moment
     keyframes: Keyframes | None
+    holds: list[float]
 
 
 SetAside = Callable[[Pending, str], None]  # a moment that will not be explained, and why
@@ -81,11 +88,15 @@ SetAside = Callable[[Pending, str], None]  # a moment that will not be explained
 
 class Waiting:
     """Moments waiting for the VLM, bounded: a new moment merges with an overlapping one of its camera;
-    when full, the lowest-scoring waiting moment is set aside (DROPPED). A moment whose frames its camera
-    no longer keeps is set aside (LEFT_RING) before it would spend a call."""
+    when full, the lowest-scoring moment of the camera with the most waiting is set aside (DROPPED: each
+    camera has a call budget of its own, so a busy camera's backlog must not crowd out a quiet camera's
+    moment). The highest-scoring moment whose camera may call goes first; one that has waited longer than
+    `max_wait_s` since it closed is set aside (STALE: an alert that late helps nobody, and it holds a place
+    and its frames). A moment whose frames its camera no longer keeps is set aside (LEFT_RING) before it
+    would spend a call."""
 
-    def __init__(self, size: int, set_aside: SetAside | None = None) -> None:
-        self.size = size
+    def __init__(self, size: int, set_aside: SetAside | None = None, max_wait_s: float | None = None) -> None:
+        self.size, self.max_wait_s = size, max_wait_s
         self.items: list[Pending] = []
         self.set_aside = set_aside or (lambda pending, reason: None)
         self.changed = asyncio.Event()
@@ -99,11 +110,15 @@ class Waiting:
                 log.info("%s: merged a moment at %.1f s into the one waiting at %.1f s", camera.name, moment.start_s,
                          other.moment.start_s)
                 other.moment = other.moment.merge(moment)
+                other.holds.append(moment.start_s)
                 self.changed.set()
                 return
-        self.items.append(Pending(camera, moment, keyframes))
+        self.items.append(Pending(camera, moment, keyframes, [moment.start_s]))
         if len(self.items) > self.size:
-            lowest = min(self.items, key=lambda item: item.moment.peak_score)
+            waiting = Counter(item.camera.name for item in self.items)
+            busiest = max(waiting.values())
+            lowest = min((item for item in self.items if waiting[item.camera.name] == busiest),
+                         key=lambda item: item.moment.peak_score)
             self.items.remove(lowest)
             log.warning("%s: the VLM is behind; dropped the waiting moment at %.1f s (peak %.2f)", lowest.camera.name,
                         lowest.moment.start_s, lowest.moment.peak_score)
@@ -111,12 +126,16 @@ class Waiting:
         self.changed.set()
 
     def take(self) -> Pending | None:
-        """The oldest moment whose camera may call the VLM now."""
+        """The highest-scoring moment whose camera may call the VLM now (the oldest of equals)."""
+        now = time.time()
         for item in list(self.items):
-            if not item.camera.keeps(item.moment):
+            reason = (LEFT_RING if not item.camera.keeps(item.moment) else
+                      STALE if self.max_wait_s is not None and now - item.moment.closed_wall > self.max_wait_s else None)
+            if reason is not None:
                 self.items.remove(item)
-                self.set_aside(item, LEFT_RING)
-            elif item.camera.take_call():
+                self.set_aside(item, reason)
+        for item in sorted(self.items, key=lambda item: -item.moment.peak_score):  # stable: the oldest of equals first
+            if item.camera.take_call():
                 self.items.remove(item)
                 return item
         return None
@@ -166,7 +185,7 @@ class Watch:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        waiting = Waiting(self.options.queue_size, self.set_aside)
+        waiting = Waiting(self.options.queue_size, self.set_aside, self.options.max_wait_s)
         submit = lambda camera, moment, kept: loop.call_soon_threadsafe(waiting.put, camera, moment, kept)  # noqa: E731
         finished = lambda camera: loop.call_soon_threadsafe(setattr, camera, "alive", False)  # noqa: E731
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -205,7 +224,8 @@ class Watch:
         count = self.recorded
         self.console.print(f"{count.total()} event(s) from {len(self.cameras)} camera(s) (frames scored: {frames}): "
                            f"{count['explained']} explained, {count[DROPPED]} moment(s) dropped while the VLM was "
-                           f"behind, {count[LEFT_RING]} whose frames left the buffer first, {count['other']} not "
+                           f"behind, {count[STALE]} that waited longer than --max-wait, {count[LEFT_RING]} whose "
+                           f"frames were lost first, {count['other']} not "
                            f"explained otherwise; {gaps} stream interruption(s) → {self.output}", highlight=False)
         return 0
 
@@ -232,6 +252,7 @@ class Watch:
 
     def set_aside(self, pending: Pending, reason: str) -> None:
         """A moment that will not be explained (dropped, or its frames gone) is recorded all the same."""
+        self.readers.release(pending.camera, pending.holds)
         task = asyncio.get_running_loop().create_task(self.record(pending, self.next_id(pending.camera), reason))
         self.recording.add(task)
         task.add_done_callback(self.recording.discard)
@@ -240,8 +261,11 @@ class Watch:
         taken = time.time()  # out of the queue: the camera's budget allowed a call
         camera, moment = pending.camera, pending.moment
         event_id = self.next_id(camera)
-        # with the context after it, once that has arrived; None when its frames left the camera's ring
-        cut = await self.readers.cut(camera, moment, self.output / "clips" / f"{event_id}.mp4")
+        # with the context after it, once that has arrived; None when its camera lost its frames; then they may go
+        try:
+            cut = await self.readers.cut(camera, moment, self.output / "clips" / f"{event_id}.mp4")
+        finally:
+            self.readers.release(camera, pending.holds)
         if cut is None:
             await self.record(pending, event_id, LEFT_RING, taken=taken)
             return
@@ -288,7 +312,7 @@ class Watch:
                   "clip": str(cut.clip.relative_to(self.output)) if cut is not None else None,
                   "report": f"reports/{event_id}" if report.is_file() else None,
                   "keyframes": [str(k.relative_to(self.output)) for k in keyframes.paths] if keyframes else []}
-        self.recorded["explained" if explained else reason if reason in (DROPPED, LEFT_RING) else "other"] += 1
+        self.recorded["explained" if explained else reason if reason in (DROPPED, LEFT_RING, STALE) else "other"] += 1
         self.log.add(record)
         what = event["what"] if event else reason
         self.console.print(f"{escape(camera.name)} {moment.start_s:.1f}–{moment.end_s:.1f} s: "

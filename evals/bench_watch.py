@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vadagent.app.watch import DROPPED, LEFT_RING
+from vadagent.app.watch import DROPPED, LEFT_RING, STALE
 from vadagent.devices import usable_cores
 from vadagent.evals.bench_cluster import JUDGED
 from vadagent.evals.common import add_data_argument, add_results_argument, write_results
@@ -173,10 +173,16 @@ def soak(data: Path, minutes: float, scratch: Path, processes: int | None = None
             "dropped_while_vlm_behind": sum(r["reason"] == DROPPED for r in records),
             # taken from the queue after their frames had left the ring: set aside, no call spent
             "left_the_buffer": sum(r["reason"] == LEFT_RING for r in records),
+            # waited longer than --max-wait (release 36): set aside, no call spent
+            "waited_too_long": sum(r["reason"] == STALE for r in records),
             "frames_scored": scored,
             # until the stop (release 32; before, until the watch had ended, which counted its stopping too)
             "frames_sent": ", ".join(f"{c.ts.stem} {round(streamed_s * c.fps)}" for c in cameras), "events": len(records),
             "explained": sum(r["explained"] for r in records),
+            # which moments the call budget went to: an overloaded watch should explain its highest-scoring
+            "peak_score_median_explained": median_of([r["peak_score"] for r in records if r["explained"]]),
+            "peak_score_median_not_explained": median_of([r["peak_score"] for r in records if not r["explained"]]),
+            "explained_of_the_highest_scoring": highest_explained(records),
             "recorded_with_keyframes_on_disk": sum(bool(r["keyframes"]) and all((out / k).is_file() for k in r["keyframes"])
                                                    for r in records),
             "clips_scored_again": sum(bool(r.get("scored_again")) for r in records),
@@ -185,6 +191,20 @@ def soak(data: Path, minutes: float, scratch: Path, processes: int | None = None
             "of_which_waiting_for_the_call_budget_median_s": round(statistics.median(waits), 2) if waits else None,
             "interruptions_survived": said.count("back after"), "reconnections": [c.connections - 1 for c in cameras],
             "crashed": "Traceback" in stderr}
+
+
+def median_of(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+def highest_explained(records: list[dict]) -> float | None:
+    """Of the N highest-scoring moments (N: how many were explained), the share explained: 1.0 when the
+    budget went to the moments the scorer ranked highest."""
+    explained = sum(r["explained"] for r in records)
+    if not explained:
+        return None
+    highest = sorted(records, key=lambda r: r["peak_score"], reverse=True)[:explained]
+    return round(sum(r["explained"] for r in highest) / explained, 3)
 
 
 def read_in(row: dict) -> str:

@@ -2,6 +2,7 @@
 scored as frames arrive, explained with a replay VLM, recorded in events.jsonl, the SQLite log and a
 local webhook; a stream cut for a few seconds is reopened and watching goes on."""
 
+import asyncio
 import json
 import os
 import signal
@@ -40,6 +41,14 @@ def site(tmp_path_factory):
     assert fitted.returncode == 0, fitted.stderr
     (folder / "judge.jsonl").write_text("".join(json.dumps({"text": json.dumps(JUDGED)}) + "\n" for _ in range(40)))
     return folder, truth
+
+
+@pytest.fixture(scope="module")
+def long_camera(tmp_path_factory):
+    """30 s of a camera with two anomalies early on: read to its end, its ring (17 s) no longer holds them."""
+    path = tmp_path_factory.mktemp("long") / "camera2.mp4"
+    render_clip(ClipSpec(seconds=30, seed=3, anomalies=[("fast", 2.0), ("fast", 7.0)]), path)
+    return path
 
 
 class Webhook:
@@ -125,7 +134,7 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
     import logging
 
     from vadagent.app.cameras import Camera, Keyframes
-    from vadagent.app.watch import DROPPED, LEFT_RING, Waiting
+    from vadagent.app.watch import DROPPED, LEFT_RING, STALE, Waiting
     from vadagent.tools.scorer import Scorer
     from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment
     from vadagent.tools.video import open_video
@@ -173,6 +182,67 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
     taken = waiting.take()
     assert taken is not None and taken.moment.start_s == 20.0 and not waiting.items
     assert set_aside == [(10.0, DROPPED), (1.0, LEFT_RING)]
+    # Each camera has its own budget: a full queue makes room from the camera with the most waiting, not
+    # by dropping a quiet camera's one moment; the highest-scoring moment whose camera may call goes first.
+    busy, quiet = (Camera(name, LiveSource("x.mp4"), scorer, calls_per_minute=6) for name in ("busy", "quiet"))
+    dropped = []
+    waiting = Waiting(size=3, set_aside=lambda item, reason: dropped.append((item.camera.name, item.moment.peak_score)))
+    for start, peak in ((30.0, 5.0), (40.0, 7.0), (50.0, 6.0)):
+        waiting.put(busy, Moment(start, start + 1, start + 0.5, peak, 0.0))
+    waiting.put(quiet, Moment(30.0, 31.0, 30.5, 2.0, 0.0))
+    assert dropped == [("busy", 5.0)]
+    taken = [waiting.take() for _ in range(3)]  # one call each is all the two cameras have now
+    assert [(t.camera.name, t.moment.peak_score) for t in taken[:2]] == [("busy", 7.0), ("quiet", 2.0)]
+    assert taken[2] is None and [w.moment.peak_score for w in waiting.items] == [6.0]
+    # and a moment that has waited longer than max_wait_s since it closed is set aside, without a call
+    stale = []
+    waiting = Waiting(size=3, set_aside=lambda item, reason: stale.append((item.moment.start_s, reason)), max_wait_s=30.0)
+    waiting.put(quiet, Moment(60.0, 61.0, 60.5, 9.0, 0.0, closed_wall=time.time() - 31.0))
+    waiting.put(quiet, Moment(70.0, 71.0, 70.5, 1.0, 0.0, closed_wall=time.time()))
+    quiet.tokens = 1.0
+    assert waiting.take().moment.start_s == 70.0 and stale == [(60.0, STALE)]
+
+
+def test_a_waiting_moment_keeps_its_frames_however_long_it_waits(site, long_camera, tmp_path, caplog):
+    """A moment's camera holds its frames (its context included) from its close until the watch cuts it
+    or sets it aside: 30 s of a camera whose ring lasts 17 s, read to its end, still cuts its first moment,
+    with the scores its frames got live; released, only the ring's frames stay."""
+    import logging
+
+    from vadagent.app.cameras import Camera, CameraReaders, WatchOptions
+    from vadagent.tools.scorer import Scorer
+    from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource
+
+    folder, _ = site
+    camera = Camera("cam", LiveSource(str(long_camera)), Scorer.load(folder / "scorer"), calls_per_minute=6)
+    options = WatchOptions()
+    readers = CameraReaders([camera], options, "cpu", tmp_path / "keyframes")
+    moments = []
+    readers.read(camera, lambda _, moment, kept: moments.append(moment), lambda c: setattr(c, "alive", False))
+    first = moments[0]
+    assert first.start_s < 6.0 and len(moments) >= 2
+    assert camera.ring.frames[0].time_s > first.end_s + options.after_s  # the ring alone no longer has it
+    cut = asyncio.run(readers.cut(camera, first, tmp_path / "first.mp4"))
+    assert cut is not None and cut.scores is not None  # not scored again
+    frame_s = 1 / camera.source.fps
+    assert cut.times[0] == pytest.approx(max(0.0, first.start_s - options.before_s), abs=1.5 * frame_s)
+    assert cut.times[-1] == pytest.approx(first.end_s + options.after_s, abs=1.5 * frame_s)
+    assert np.allclose(np.diff(cut.times), frame_s, atol=1e-3)  # every frame of it, none missing
+    with open_video(str(cut.clip)) as video:
+        assert video.info.frame_count == len(cut.times)
+    held = camera.ring.nbytes
+    readers.release(camera, [m.start_s for m in moments])
+    assert not camera.ring.held and not camera.held_scores and camera.ring.nbytes < held
+    assert not camera.ring.between(first.start_s, first.end_s)
+    # a holder that never releases costs a bounded memory: beyond max_holds, the oldest span is let go
+    ring = FrameRing(1.0, 10.0, max_holds=1)
+    ring.hold("a", 0.0, 0.5)
+    with caplog.at_level(logging.WARNING):
+        ring.hold("b", 1.0, 1.5)
+    for i in range(30):
+        ring.add(LiveFrame(i, i / 10, 0.0, np.zeros((8, 8, 3), np.uint8)))
+    assert [f.time_s for f in ring.held.values()] == pytest.approx([1.0, 1.1, 1.2, 1.3, 1.4, 1.5])
+    assert "the oldest (at 0.0 s) is let go" in caplog.text
 
 
 def test_cameras_come_from_a_yaml_list_with_their_own_scorer_rules_and_budget(site, tmp_path):
@@ -201,14 +271,15 @@ def test_cameras_come_from_a_yaml_list_with_their_own_scorer_rules_and_budget(si
         parse_cameras([str(tmp_path / "dots.yaml")], None, Settings(), WatchOptions())
 
 
-def test_cameras_read_in_processes_record_what_threads_record(tmp_path, site):
+def test_cameras_read_in_processes_record_what_threads_record(tmp_path, site, long_camera):
     """Two file cameras read in two processes of their own: the same moments, clips' scores, keyframes
     and camera status as read in threads of the watch's process. The second camera's stream has damaged
-    packets, which both skip and count where the live page shows them."""
+    packets, which both skip and count where the live page shows them. It is read to its end long before
+    its second moment's turn comes (its camera's budget: a call each 10 s), and that moment is explained
+    from the frames its camera held for it (before release 36, set aside: they had left the ring)."""
     folder, _ = site
-    render_clip(ClipSpec(seconds=8, seed=3, anomalies=[("fast", 4.0)]), tmp_path / "camera2.mp4")
-    data = bytearray((tmp_path / "camera2.mp4").read_bytes())
-    for offset in range(len(data) * 2 // 3, len(data) * 3 // 4, 20_000):  # after its anomaly
+    data = bytearray(long_camera.read_bytes())
+    for offset in range(len(data) * 2 // 3, len(data) * 3 // 4, 20_000):  # after its anomalies
         data[offset : offset + 2000] = np.random.default_rng(offset).integers(0, 256, 2000, dtype=np.uint8).tobytes()
     (tmp_path / "camera2.mp4").write_bytes(bytes(data))
     recorded = {}

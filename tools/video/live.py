@@ -8,11 +8,13 @@ yields on across the gap and records it); one camera's failure never raises into
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -223,20 +225,66 @@ class StoredFrame:
 class FrameRing:
     """The last `seconds` of a camera's frames, for the context before and after a candidate.
     Memory is bounded: at most `seconds × fps` frames, each kept as a JPEG (≈ 40 kB at 640×480
-    instead of 920 kB raw), decoded one at a time when a moment's clip is written."""
+    instead of 920 kB raw), decoded one at a time when a moment's clip is written.
 
-    def __init__(self, seconds: float, fps: float, quality: int = 90) -> None:
+    A span can be held (`hold`): frames of it that leave the ring are kept aside until it is released,
+    so a moment that waits for the VLM longer than the ring lasts can still be cut. At most `max_holds`
+    spans are held; beyond, the oldest is let go (a bound on memory should a holder never release)."""
+
+    def __init__(self, seconds: float, fps: float, quality: int = 90, max_holds: int = 64) -> None:
         self.frames: deque[StoredFrame] = deque(maxlen=max(2, int(seconds * fps)))
         self.quality = quality
+        self.max_holds = max_holds
+        self.holds: dict[Hashable, tuple[float, float]] = {}  # key → (t0, t1) camera times, in the order held
+        self.held: dict[int, StoredFrame] = {}  # frames out of the ring that a hold covers, by index (time order)
+        self._lock = threading.Lock()  # the reader adds; the watch holds, releases and cuts from other threads
 
     def add(self, frame: LiveFrame) -> None:
         ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-        if ok:
+        if not ok:
+            return
+        with self._lock:
+            if len(self.frames) == self.frames.maxlen and self._covered(leaving := self.frames[0]):
+                self.held[leaving.index] = leaving
             self.frames.append(StoredFrame(frame.index, frame.time_s, frame.wall, jpeg.tobytes()))
 
+    def hold(self, key: Hashable, t0: float, t1: float) -> None:
+        """Keep the frames between t0 and t1 (camera times) until `release(key)`."""
+        with self._lock:
+            self.holds[key] = (t0, t1)
+            if len(self.holds) > self.max_holds:
+                oldest = next(iter(self.holds))
+                log.warning("more than %d moments hold frames: the oldest (at %.1f s) is let go", self.max_holds,
+                            self.holds[oldest][0])
+                del self.holds[oldest]
+                self._prune()
+
+    def release(self, key: Hashable) -> None:
+        with self._lock:
+            if self.holds.pop(key, None) is not None:
+                self._prune()
+
     def between(self, t0: float, t1: float) -> list[StoredFrame]:
-        return [f for f in list(self.frames) if t0 <= f.time_s <= t1]  # a copy: the reader appends meanwhile
+        with self._lock:  # a copy: the reader appends meanwhile
+            return [f for f in itertools.chain(self.held.values(), self.frames) if t0 <= f.time_s <= t1]
+
+    def is_held(self, index: int) -> bool:
+        return index in self.held
+
+    @property
+    def kept_from_s(self) -> float:
+        """Camera time of the oldest frame kept, held or in the ring (-inf: none yet)."""
+        with self._lock:
+            oldest = next(iter(self.held.values()), self.frames[0] if self.frames else None)
+            return float("-inf") if oldest is None else oldest.time_s
 
     @property
     def nbytes(self) -> int:
-        return sum(len(f.jpeg) for f in self.frames)
+        with self._lock:
+            return sum(len(f.jpeg) for f in itertools.chain(self.held.values(), self.frames))
+
+    def _covered(self, frame: StoredFrame) -> bool:
+        return any(t0 <= frame.time_s <= t1 for t0, t1 in self.holds.values())
+
+    def _prune(self) -> None:
+        self.held = {index: f for index, f in self.held.items() if self._covered(f)}
