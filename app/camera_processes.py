@@ -238,7 +238,7 @@ class CameraProcesses:
         """As `CameraReaders.release`, in the camera's process (a process that ended held nothing)."""
         owner = self._owner[camera.name]
         with self._lock:
-            if owner in self._lost:
+            if owner in self._lost or self._closing:  # closing: the processes end, and their queues close
                 return
         self._commands[owner].put(("release", camera.name, moments))
 
