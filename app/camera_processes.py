@@ -36,6 +36,7 @@ from vadagent.app.cameras import (
     WatchOptions,
     context_arrived,
     cut_clip,
+    give_back_freed,
     steady_memory,
 )
 from vadagent.app.processes import default_processes as batch_processes
@@ -141,6 +142,7 @@ def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, keyframe
             elif command and command[0] == "release":
                 _, name, moments = command
                 readers.release(by_name[name], moments)
+                give_back_freed()  # the held JPEGs just freed: heap pages back to the system, as the watch does
             elif command:
                 threading.Thread(target=cut, args=command[1:], name=f"cut {command[2]}", daemon=True).start()
             if time.monotonic() - told >= STATUS_EVERY_S:
