@@ -12,10 +12,10 @@ moment ends as an event in `events.jsonl` and `events.sqlite` (explained, or "de
 explained" with the reason), with keyframes as JPEGs and, with `--webhook`, a POST. When the VLM
 falls behind, overlapping waiting moments of a camera merge, the highest-scoring go first and the
 lowest-scoring of the busiest camera are dropped: never an unbounded backlog, and each camera's budget
-goes to its highest-scoring moments. A moment
-dropped, or whose frames its camera lost while it waited (its process was started again), is recorded
-too, as not explained and why, without spending a call of the camera's budget; either way its camera
-lets its frames go.
+goes to its highest-scoring moments. A moment dropped, one that waited longer than `--max-wait`, and one
+whose frames its camera lost while it waited (its process was started again) are recorded too, as not
+explained and why, without spending a call of the camera's budget; either way its camera lets its
+frames go.
 SIGINT/SIGTERM: the cameras stop, open moments close and are explained or recorded, files are flushed.
 """
 
@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 DROPPED = ("dropped: the VLM was behind, the queue of waiting moments was full and this one scored lowest of "
            "those of the camera with the most waiting")
 LEFT_RING = "its frames were lost before the VLM was free (its camera's reader was started again)"
-STALE = "it waited longer than --max-wait for the VLM, whose calls went to higher-scoring moments"
+STALE = "it waited longer than --max-wait for the VLM and its camera's call budget (higher-scoring moments went first)"
 
 
 @dataclass
