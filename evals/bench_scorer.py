@@ -16,6 +16,8 @@
    clip decoded while this one's last frames are read), the same frames as one stream (a camera's
    long recording), and clips scored side by side in processes (one per two cores, at least two).
    `--stages-only` runs this part alone.
+`--short` runs three rows of part 2 alone (the 2-core baseline, the default set with a process per core,
+the learned set on the GPU): what a device machine's last minutes hold.
 Writes evals/results/bench_scorer.{md,json} (or --name).
 
 On a lent GPU machine (nothing reachable from it; a working tree of at most 64 MiB travels):
@@ -229,6 +231,17 @@ def stage_lines(stages: list[dict]) -> list[str]:
         f"{r['share_of_end_to_end']} | {r.get('cores_busy') or '–'} |" for r in stages]
 
 
+def _network_rows(data, devices: list[str], epochs: int) -> list[dict]:
+    size = (PredictorConfig().width, PredictorConfig().height)
+    train = [_small_frames(p, size, data.fps) for p in data.train]
+    test = [_small_frames(v.path, size, data.fps) for v in data.test]
+    print(f"decoded {sum(map(len, train))} training and {sum(map(len, test))} test frames at {size}", flush=True)
+    rows = network_speed(train, test, devices, epochs)
+    for row in rows:
+        print(row, flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_argument(parser, "--root", "ucsd_ped2")
@@ -237,6 +250,9 @@ def main() -> None:
     parser.add_argument("--name", default="bench_scorer")
     parser.add_argument("--note", default="", help="a line about the data (e.g. how it was transferred)")
     parser.add_argument("--stages-only", action="store_true", help="only where a frame's time goes (part 3)")
+    parser.add_argument("--short", action="store_true",
+                        help="part 2 alone, three rows: the 2-core baseline, the default set with a process per core, "
+                             "and the learned set on the GPU (for a device machine's last minutes)")
     parser.add_argument("--one-row", nargs=2, metavar=("TIERS", "DEVICE"), help=argparse.SUPPRESS)  # the pinned child
     args = parser.parse_args()
     if args.one_row:
@@ -248,28 +264,25 @@ def main() -> None:
     devices = ["cpu"] + ([gpu] if gpu else [])
     # the stages are the CPU's: the default tiers do no GPU work (on the GPU machine's earlier run their rows
     # read the same on both devices), and a device's time is short (evals/device_kit.py runs all this at once)
-    stages = stage_costs(args.root, "cpu")
+    stages = [] if args.short else stage_costs(args.root, "cpu")
     for row in stages:
         print(row, flush=True)
     if args.stages_only:
         lines = [f"# Scorer stages ({data.name})", "", *([args.note, ""] if args.note else []), *stage_lines(stages)]
         print(write_results(args.name, {"dataset": data.name, "stages": stages}, "\n".join(lines), args.results).read_text())
         return
-    size = (PredictorConfig().width, PredictorConfig().height)
-    train = [_small_frames(p, size, data.fps) for p in data.train]
-    test = [_small_frames(v.path, size, data.fps) for v in data.test]
-    print(f"decoded {sum(map(len, train))} training and {sum(map(len, test))} test frames at {size}", flush=True)
-
-    network = network_speed(train, test, devices, args.epochs)
-    for row in network:
-        print(row, flush=True)
+    network = [] if args.short else _network_rows(data, devices, args.epochs)
 
     default, learned = ScorerConfig().tiers, ["motion", "objects", "predictor"]
     baseline = pinned_row(args.root, default, BASELINE_CORES)
     end_to_end = [dict(baseline, run=f"{BASELINE_CORES} cores")] if baseline else []
+    for row in end_to_end:  # printed as measured, so a later row's failure does not lose it
+        print(row, flush=True)
     side_by_side = sorted({default_workers(), usable_cores()})  # a process per two cores, and per core
     runs = [(default, "cpu", 1), *((default, "cpu", n) for n in side_by_side), (learned, "cpu", 1)]
     runs += [(default, gpu, 1), *((default, gpu, n) for n in side_by_side), (learned, gpu, 1)] if gpu else []
+    if args.short:
+        runs = [(default, gpu or "cpu", usable_cores()), *([(learned, gpu, 1)] if gpu else [])]
     for tiers, device, at_once in runs:
         end_to_end.append(dict(detect_row(args.root, tiers, device, at_once), run="all cores"))
         print(end_to_end[-1], flush=True)
@@ -280,13 +293,15 @@ def main() -> None:
     payload = {"dataset": data.name, "root": str(args.root), "note": args.note, "network_alone": network,
                "end_to_end": end_to_end, "stages": stages, "smoothing_sigma": 3.0,
                "gpu": torch.cuda.get_device_name(0) if gpu else None}
-    lines = [f"# Scorer speed, CPU vs GPU ({data.name})", "", args.note, "",
-             "## Learned tier's network alone (frames already decoded at network size)", "",
-             "| device | train s/epoch | ×CPU | infer f/s (batch 256) | infer f/s (batch 2048) | ×CPU |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {r['device']} | {r['train_seconds_per_epoch']} | {r['train_speedup_vs_cpu']} | {r['infer_fps_batch256']} | "
-              f"{r['infer_fps_batch2048']} | {r['infer_speedup_vs_cpu']} |" for r in network]
-    lines += ["", "## End to end (decode + features + tiers; `eval detect` protocol, micro and macro frame AUC, "
+    lines = [f"# Scorer speed, CPU vs GPU ({data.name})", "", args.note, ""]
+    if network:
+        lines += ["## Learned tier's network alone (frames already decoded at network size)", "",
+                  "| device | train s/epoch | ×CPU | infer f/s (batch 256) | infer f/s (batch 2048) | ×CPU |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['device']} | {r['train_seconds_per_epoch']} | {r['train_speedup_vs_cpu']} | "
+                  f"{r['infer_fps_batch256']} | {r['infer_fps_batch2048']} | {r['infer_speedup_vs_cpu']} |" for r in network]
+        lines += [""]
+    lines += ["## End to end (decode + features + tiers; `eval detect` protocol, micro and macro frame AUC, "
               "σ = 3 for smoothed)", "",
               f"The first row is held to {BASELINE_CORES} cores with taskset in a child process; 'cores busy' is the "
               "CPU time used per wall-clock second, fit included; 'videos at once': test videos scored side by side, "
@@ -297,7 +312,7 @@ def main() -> None:
               f"{r['micro_auc']} | "
               f"{r['micro_auc_smoothed']} | {r['macro_auc']} | {r['macro_auc_smoothed']} | {r['event_recall_at_10pct']} | "
               f"{r['fit_seconds']} | {r['frames_per_second']} | {r['speed_vs_first_row']} |" for r in end_to_end]
-    lines += ["", *stage_lines(stages)]
+    lines += ["", *stage_lines(stages)] if stages else []
     print(write_results(args.name, payload, "\n".join(lines), args.results).read_text())
 
 

@@ -232,8 +232,8 @@ def synthetic_windows(frames: list[np.ndarray], background: np.ndarray | None, s
 
 
 # -- selection ----------------------------------------------------------------------------------
-def _scored(tier: Tier, parts: list, calibration: dict) -> np.ndarray:
-    raw = np.concatenate([tier.score(p).scores for p in parts]) if parts else np.zeros(0)
+def _scored(tier: Tier, parts: list, calibration: dict, device: str) -> np.ndarray:
+    raw = np.concatenate([tier.score(p, device).scores for p in parts]) if parts else np.zeros(0)
     return surprisal(raw, calibration)
 
 
@@ -268,7 +268,7 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
                 unfit.add(name)
                 continue
             calibrations[name] = tail_calibration(np.concatenate(raw))
-            scored[name] += [_scored(tier, extracted.parts[name][i], calibrations[name]) for i in held]
+            scored[name] += [_scored(tier, extracted.parts[name][i], calibrations[name], device) for i in held]
         # one frame pass per window, for every tier; the next window's flow is computed in a worker
         # thread (OpenCV releases the GIL) while the tiers read this one
         first = len(labels) + len(held)  # where this round's windows start in `labels` and `scored`
@@ -276,7 +276,7 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
             evidence = {}
             for name, calibration in calibrations.items():
                 reader = tiers[name].reader()
-                results = [tiers[name].score(reader.feed(chunk)) for chunk in chunked]
+                results = [tiers[name].score(reader.feed(chunk), device) for chunk in chunked]
                 scored[name].append(surprisal(np.concatenate([r.scores for r in results]), calibration))
                 evidence[name] = [r.evidence for r in results if r.evidence is not None]
             found.append((window, evidence))
