@@ -1,4 +1,5 @@
-"""Ctrl-C and SIGTERM for the commands whose event loop waits on work in threads (`report`, `chat`).
+"""Ctrl-C and SIGTERM for the commands whose event loop waits on work in threads (`report`, `chat`,
+and `watch` when stopped at once).
 
 `asyncio.run` answers Ctrl-C by cancelling its task and then waiting for the default executor's
 threads, and the interpreter waits for them again at exit; but a thread scoring a video or generating
@@ -13,7 +14,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn, TypeVar
 
 T = TypeVar("T")
@@ -54,6 +55,23 @@ def run_stoppable(work: Coroutine[Any, Any, T]) -> tuple[T | None, bool]:
         loop.close()  # stopped: without waiting for the executor's threads
 
 
+def run_then_end(work: Coroutine[Any, Any, int], at_once: Callable[[], bool]) -> int:
+    """`work`'s exit code, run and closed as `asyncio.run` does; but when `at_once()` says so at its end,
+    the process ends there with that code, without waiting for the threads still at work (`watch`'s
+    second Ctrl-C: it has recorded every moment, and an answer a model is generating cannot be interrupted)."""
+    loop = asyncio.new_event_loop()
+    try:
+        code = loop.run_until_complete(work)
+        if at_once():
+            end_stopped(code)
+        return code
+    finally:
+        _cancel_rest(loop)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+
+
 def _cancel_rest(loop: asyncio.AbstractEventLoop) -> None:
     rest = [task for task in asyncio.all_tasks(loop) if not task.done()]
     for task in rest:
@@ -62,13 +80,13 @@ def _cancel_rest(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
 
 
-def end_stopped() -> NoReturn:
+def end_stopped(code: int = STOPPED_EXIT) -> NoReturn:
     """The end of a stopped command, once it has said what was kept: without waiting for the threads
     still at work (everything finished is on disk: reports are renamed into place when complete, the
     index and a chat's memory are SQLite, committed as they go)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(STOPPED_EXIT)
+    os._exit(code)
 
 
 async def read_line(prompt: str) -> str:

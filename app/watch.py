@@ -16,7 +16,9 @@ goes to its highest-scoring moments. A moment dropped, one that waited longer th
 whose frames its camera lost while it waited (its process was started again) are recorded too, as not
 explained and why, without spending a call of the camera's budget; either way its camera lets its
 frames go.
-SIGINT/SIGTERM: the cameras stop, open moments close and are explained or recorded, files are flushed.
+SIGINT/SIGTERM: the cameras stop, open moments close and are explained or recorded, files are flushed. A
+second one stops at once: the moments still waiting and those being explained are recorded, not explained
+(STOPPED), and the watch ends without waiting for the model.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from vadagent.app.cameras import (
     write_clip,
 )
 from vadagent.app.job import Job
+from vadagent.app.stopping import run_then_end
 from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
 from vadagent.prompts import PROMPTS_VERSION
@@ -61,6 +64,7 @@ from vadagent.tools.scorer.live import LiveScore, Moment
 from vadagent.tools.scorer.scorer import ScoreResult
 from vadagent.tools.video import open_video
 from vadagent.tools.video.live import LiveFrame, LiveSource, redacted
+from vadagent.tools.vlm import VLMClient
 from vadagent.types import Candidate, ScorerSummary, VideoReport
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,8 @@ DROPPED = ("dropped: the VLM was behind, the queue of waiting moments was full a
            "those of the camera with the most waiting")
 LEFT_RING = "its frames were lost before the VLM was free (its camera's reader was started again)"
 STALE = "it waited longer than --max-wait for the VLM and its camera's call budget (higher-scoring moments went first)"
+STOPPED = "the watch was stopped at once (a second Ctrl-C) before the VLM had explained it"
+SET_ASIDE = (DROPPED, LEFT_RING, STALE, STOPPED)  # the reasons the closing line counts one by one
 
 
 @dataclass
@@ -100,8 +106,20 @@ class Waiting:
         self.items: list[Pending] = []
         self.set_aside = set_aside or (lambda pending, reason: None)
         self.changed = asyncio.Event()
+        self.closed = False  # stopped at once: every moment is set aside as it comes
+
+    def close(self) -> None:
+        """Set aside every waiting moment, and from now on each that comes (STOPPED)."""
+        self.closed = True
+        for item in self.items:
+            self.set_aside(item, STOPPED)
+        self.items.clear()
+        self.changed.set()
 
     def put(self, camera: Camera, moment: Moment, keyframes: Keyframes | None = None) -> None:
+        if self.closed:
+            self.set_aside(Pending(camera, moment, keyframes, [moment.start_s]), STOPPED)
+            return
         for other in self.items:
             if other.camera is camera and other.moment.overlaps(moment, slack_s=1.0):
                 if keyframes is not None:  # (None: the camera could not save them)
@@ -176,6 +194,9 @@ class Watch:
         self.cameras = readers.cameras
         self.output = output.resolve()  # reports name their clip by this path, wherever the UI runs from
         self.stopping = False
+        self.stopped_now = asyncio.Event()  # a second stop: nothing more is explained
+        self.waiting = Waiting(options.queue_size, self.set_aside, options.max_wait_s)
+        self.calls: set[asyncio.Future] = set()  # the VLM calls under way, cancelled by a stop at once
         self.log = EventLog(output)
         self.numbered = 0  # ids, given when a moment is taken up or set aside
         self.recorded: Counter[str] = Counter()  # events by what became of them: explained, DROPPED, ...
@@ -185,7 +206,7 @@ class Watch:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        waiting = Waiting(self.options.queue_size, self.set_aside, self.options.max_wait_s)
+        waiting = self.waiting
         submit = lambda camera, moment, kept: loop.call_soon_threadsafe(waiting.put, camera, moment, kept)  # noqa: E731
         finished = lambda camera: loop.call_soon_threadsafe(setattr, camera, "alive", False)  # noqa: E731
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -194,7 +215,7 @@ class Watch:
         active: set[asyncio.Task] = set()
         client = None
         try:
-            client = await self.job.client_load.aresult()  # the cameras are read and scored while a model loads
+            client = await self.model()  # the cameras are read and scored while a model loads
             capacity = client.capacity if client is not None else 1
             while True:
                 item = waiting.take() if len(active) < capacity else None  # as many at once as the model serves
@@ -225,9 +246,23 @@ class Watch:
         self.console.print(f"{count.total()} event(s) from {len(self.cameras)} camera(s) (frames scored: {frames}): "
                            f"{count['explained']} explained, {count[DROPPED]} moment(s) dropped while the VLM was "
                            f"behind, {count[STALE]} that waited longer than --max-wait, {count[LEFT_RING]} whose "
-                           f"frames were lost first, {count['other']} not "
-                           f"explained otherwise; {gaps} stream interruption(s) → {self.output}", highlight=False)
+                           f"frames were lost first, "
+                           + (f"{count[STOPPED]} left when stopped at once, " if self.stopped_now.is_set() else "")
+                           + f"{count['other']} not explained otherwise; {gaps} stream interruption(s) → {self.output}",
+                           highlight=False)
         return 0
+
+    async def model(self) -> VLMClient | None:
+        """The model once loaded; None when the watch is stopped at once first (the load goes on in its
+        daemon thread, which does not hold the process)."""
+        load = asyncio.ensure_future(self.job.client_load.aresult())
+        stop = asyncio.ensure_future(self.stopped_now.wait())
+        await asyncio.wait({load, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not load.done():
+            load.cancel()
+            return None
+        return load.result()
 
     def write_status(self) -> None:
         """cameras.json: each camera's latest score, for `vadagent ui --live` (rewritten whole, atomically)."""
@@ -241,10 +276,24 @@ class Watch:
         self.status_at = time.monotonic()
 
     def _stop(self) -> None:
-        if not self.stopping:
-            self.console.print("stopping: closing open moments and explaining them", highlight=False)
+        if self.stopping:
+            self._stop_now()
+            return
+        self.console.print("stopping: closing open moments and explaining them (Ctrl-C again stops at once; they are "
+                           "then recorded, not explained)", highlight=False)
         self.stopping = True
         self.readers.stop()
+
+    def _stop_now(self) -> None:
+        """The moments waiting and those being explained are recorded as not explained (STOPPED), now."""
+        if self.stopped_now.is_set():
+            return
+        self.console.print("stopping at once: the moments waiting or being explained are recorded, not explained",
+                           highlight=False)
+        self.stopped_now.set()
+        self.waiting.close()
+        for call in self.calls:
+            call.cancel()
 
     def next_id(self, camera: Camera) -> str:
         self.numbered += 1
@@ -273,17 +322,17 @@ class Watch:
         event, reason = None, ""
         try:
             detection = await asyncio.to_thread(moment_detection, self.job, camera, clip, moment, clock, cut.scores)
-            report, _ = await aexplain_detection(detection, self.job.client, folder_fps=self.job.folder_fps,
-                                                 detector=self.job.detector,
-                                                 deadline_s=self.job.settings.vlm.video_deadline_s,
-                                                 calls_per_candidate=self.job.settings.vlm.calls_per_candidate)
-            folder = self.output / "reports" / event_id  # what `ui --live` chats about
-            await asyncio.to_thread(self.job.write, folder, report, detection.scored, [])
-            context = report.contexts[0] if report.contexts else None
-            if report.events and context is not None and context.status == "explained":
-                event = on_stream_time(report.events[0], clock)
+            report = await self.explained(detection)
+            if report is None:
+                reason = STOPPED
             else:
-                reason = context.reason if context and context.reason else "no VLM reachable"
+                folder = self.output / "reports" / event_id  # what `ui --live` chats about
+                await asyncio.to_thread(self.job.write, folder, report, detection.scored, [])
+                context = report.contexts[0] if report.contexts else None
+                if report.events and context is not None and context.status == "explained":
+                    event = on_stream_time(report.events[0], clock)
+                else:
+                    reason = context.reason if context and context.reason else "no VLM reachable"
         except Exception as error:  # noqa: BLE001 - a service loop: one moment's failure is recorded, watching goes on
             log.exception("%s: the moment at %.1f s could not be explained", camera.name, moment.start_s)
             reason = f"could not be explained: {error}".splitlines()[0]
@@ -292,6 +341,26 @@ class Watch:
             self.pruned_at = time.monotonic()
             await asyncio.to_thread(prune, self.output, self.options.keep_days, self.options.max_gb)
         give_back_freed()
+
+    async def explained(self, detection: Detection) -> VideoReport | None:
+        """The moment's report from the VLM; None when the watch is stopped at once first (the call is
+        cancelled: a server's request ends, an in-process generation's thread is left to the process's end)."""
+        if self.stopped_now.is_set():
+            return None
+        call = asyncio.ensure_future(aexplain_detection(detection, self.job.client, folder_fps=self.job.folder_fps,
+                                                        detector=self.job.detector,
+                                                        deadline_s=self.job.settings.vlm.video_deadline_s,
+                                                        calls_per_candidate=self.job.settings.vlm.calls_per_candidate))
+        self.calls.add(call)
+        try:
+            report, _ = await call
+            return report
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling():  # this task itself was cancelled, not only its call
+                raise
+            return None
+        finally:
+            self.calls.discard(call)
 
     async def record(self, pending: Pending, event_id: str, reason: str, *, taken: float | None = None,
                      cut: Cut | None = None, event: dict | None = None) -> None:
@@ -312,7 +381,7 @@ class Watch:
                   "clip": str(cut.clip.relative_to(self.output)) if cut is not None else None,
                   "report": f"reports/{event_id}" if report.is_file() else None,
                   "keyframes": [str(k.relative_to(self.output)) for k in keyframes.paths] if keyframes else []}
-        self.recorded["explained" if explained else reason if reason in (DROPPED, LEFT_RING, STALE) else "other"] += 1
+        self.recorded["explained" if explained else reason if reason in SET_ASIDE else "other"] += 1
         self.log.add(record)
         what = event["what"] if event else reason
         self.console.print(f"{escape(camera.name)} {moment.start_s:.1f}–{moment.end_s:.1f} s: "
@@ -494,4 +563,5 @@ def watch_command(settings, sources: list[str], output: Path, *, scorer_dir: Pat
         keyframes = output.resolve() / "keyframes"
         readers = (CameraProcesses(cameras, options, job.device, keyframes, processes) if processes
                    else CameraReaders(cameras, options, job.device, keyframes))
-        return asyncio.run(Watch(job, readers, output, options, console).run())
+        watch = Watch(job, readers, output, options, console)
+        return run_then_end(watch.run(), watch.stopped_now.is_set)

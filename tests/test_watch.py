@@ -134,7 +134,7 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
     import logging
 
     from vadagent.app.cameras import Camera, Keyframes
-    from vadagent.app.watch import DROPPED, LEFT_RING, STALE, Waiting
+    from vadagent.app.watch import DROPPED, LEFT_RING, STALE, STOPPED, Waiting
     from vadagent.tools.scorer import Scorer
     from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment
     from vadagent.tools.video import open_video
@@ -201,6 +201,11 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
     waiting.put(quiet, Moment(70.0, 71.0, 70.5, 1.0, 0.0, closed_wall=time.time()))
     quiet.tokens = 1.0
     assert waiting.take().moment.start_s == 70.0 and stale == [(60.0, STALE)]
+    # stopped at once: what waits, and what comes after, is set aside
+    waiting.put(quiet, Moment(80.0, 81.0, 80.5, 3.0, 0.0))
+    waiting.close()
+    waiting.put(busy, Moment(90.0, 91.0, 90.5, 3.0, 0.0))
+    assert not waiting.items and stale[1:] == [(80.0, STOPPED), (90.0, STOPPED)]
 
 
 def test_a_waiting_moment_keeps_its_frames_however_long_it_waits(site, long_camera, tmp_path, caplog):
@@ -373,14 +378,51 @@ def test_a_camera_process_that_is_killed_is_started_again_then_given_up(tmp_path
     assert not [pid for pid in seen if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
 
 
+def test_a_second_ctrl_c_ends_a_watch_at_once_and_records_the_moment_being_explained(tmp_path, site):
+    """The VLM takes a minute an answer, so a first Ctrl-C would wait for it; a second ends the watch at
+    once with the moment it was explaining recorded, not explained, and the request left open."""
+    from vadagent.app.watch import STOPPED
+    from vadagent.evals.servers import answering_server, url
+
+    folder, _ = site
+    vlm, out = answering_server(json.dumps(JUDGED), 60.0), tmp_path / "out"
+    process = subprocess.Popen([VADAGENT, "watch", str(folder / "camera.mp4"), "--realtime", "--loop", "--processes", "0",
+                                "--scorer", str(folder / "scorer"), "-o", str(out), "--vlm", f"openai:m@{url(vlm)}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        # a moment's clip is cut just before its call to the VLM
+        assert within(90, lambda: any((out / "clips").glob("*.mp4"))), "no moment was taken up"
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        second = time.monotonic()
+        _, stderr = process.communicate(timeout=120)
+        stop_s = time.monotonic() - second
+    finally:
+        process.kill()
+        vlm.shutdown()
+    assert process.returncode == 0, stderr
+    said = " ".join(stderr.split())
+    assert "Ctrl-C again stops at once" in said and "stopping at once" in said
+    assert stop_s < 20, f"{stop_s:.1f} s after the second Ctrl-C"  # the answer would take 60
+    records = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    cut = [r for r in records if r["clip"] is not None]
+    assert cut and all(r["reason"] == STOPPED and not r["explained"] for r in cut)
+    assert int(said.split(" left when stopped at once")[0].rsplit(" ", 1)[-1]) == sum(r["reason"] == STOPPED
+                                                                                     for r in records)
+
+
 @pytest.mark.slow  # ≈90 s; evals/bench_watch.py runs the 10-minute soak
 def test_a_slow_vlm_keeps_the_queue_bounded_and_memory_flat(tmp_path, site):
     """Three cameras raise a moment every 8 s each; the VLM answers one request at a time, after
     10 s. Waiting moments merge or are dropped (each logged), memory stays flat, and every moment
-    taken up is recorded and alerted."""
+    taken up is recorded and alerted. A second Ctrl-C stops at once: the moments waiting and the one
+    being explained are recorded, not explained, without waiting for the VLM."""
     import shutil
 
-    from vadagent.app.watch import DROPPED
+    from vadagent.app.watch import DROPPED, STOPPED
     from vadagent.evals.bench_watch import rss_mb
     from vadagent.evals.servers import answering_server, url
 
@@ -402,12 +444,17 @@ def test_a_slow_vlm_keeps_the_queue_bounded_and_memory_flat(tmp_path, site):
         time.sleep(40)
         after = rss_mb(process.pid)
     finally:
+        process.send_signal(signal.SIGINT)  # the moments waiting would each be explained: 10 s apiece
+        time.sleep(1.0)
         process.send_signal(signal.SIGINT)
+        second = time.monotonic()
         _, stderr = process.communicate(timeout=180)
+        stop_s = time.monotonic() - second
         vlm.shutdown()
         hook.server.shutdown()
     assert process.returncode == 0, stderr
     said = " ".join(stderr.split())
+    assert "stopping at once" in said and stop_s < 8, f"{stop_s:.1f} s after the second Ctrl-C"  # < one answer
     assert "the VLM is behind; dropped the waiting moment" in said, said[-2000:]
     dropped = int(said.split(" moment(s) dropped")[0].rsplit(" ", 1)[-1])
     records = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
@@ -415,6 +462,8 @@ def test_a_slow_vlm_keeps_the_queue_bounded_and_memory_flat(tmp_path, site):
     assert dropped >= 3 and 0 < len(explained) <= 12  # ≈ 9 moments a minute arrive, ≈ 6 are served
     # every moment is recorded with its keyframes, the dropped ones too, and every record is posted
     assert sum(r["reason"] == DROPPED and r["clip"] is None for r in records) == dropped
+    left = int(said.split(" left when stopped at once")[0].rsplit(" ", 1)[-1])
+    assert left >= 1 and sum(r["reason"] == STOPPED and not r["explained"] for r in records) == left
     assert all(r["keyframes"] and all((out / k).is_file() for k in r["keyframes"]) for r in records)
     assert {r["id"] for r in hook.received} == {r["id"] for r in records}
     assert len({r["id"] for r in records}) == len(records)
