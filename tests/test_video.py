@@ -37,6 +37,37 @@ def test_frame_folder(ped2):
         assert np.array_equal(video.read([7], gray=True).frames[0], gray[7])
 
 
+def test_large_frames_shrink_fast_and_close_to_one_area_resize_and_scans_shrink_as_they_decode(robbery, ped2):
+    """`shrink`: a frame under 4× the target is resized in one step, to the bit; a 4K one through a whole
+    factor first, a gray level or so from the one-step result; sizes no whole factor divides, colour frames
+    and a frame already the target's size are handled. `scan(size=…)` gives every frame at that size."""
+    import cv2
+
+    from vadagent.tools.video.shrink import fit_side, shrink
+
+    with open_video(robbery) as video:
+        gray = next(iter(video.scan(gray=True, start_s=10.0, end_s=10.2))).frames[0]
+        colour = video.read([270]).frames[0]
+    one_step = lambda image, size: cv2.resize(image, size, interpolation=cv2.INTER_AREA)  # noqa: E731
+    assert np.array_equal(shrink(gray, (360, 203)), one_step(gray, (360, 203)))  # 852×480: 2.4×, one step
+    assert shrink(gray, gray.shape[::-1]) is gray
+    for width, height in ((3840, 2160), (2561, 1441)):  # 2561×1441: no whole factor divides both sides
+        big = cv2.resize(gray, (width, height), interpolation=cv2.INTER_CUBIC)
+        small = shrink(big, (360, 203))
+        assert small.shape == (203, 360)
+        assert np.abs(small.astype(int) - one_step(big, (360, 203)).astype(int)).mean() < 2.0
+    big_colour = cv2.resize(colour, (3840, 2160), interpolation=cv2.INTER_CUBIC)
+    assert fit_side(big_colour, 384).shape == (216, 384, 3)
+    assert fit_side(colour, 1000) is colour
+    with open_video(robbery) as video:
+        whole = next(iter(video.scan(gray=True, chunk=1))).frames[0]
+        batches = list(video.scan(gray=True, end_s=1.0, size=(213, 120)))
+    assert all(b.frames.shape[1:] == (120, 213) for b in batches)
+    assert np.array_equal(batches[0].frames[0], one_step(whole, (213, 120)))
+    with open_video(ped2 / "testing" / "frames" / "01", fps=10) as folder:
+        assert next(iter(folder.scan(chunk=4, size=(90, 60)))).frames.shape == (4, 60, 90)
+
+
 def test_time_range_scan(synthetic_normal):
     with open_video(synthetic_normal) as video:
         indices = np.concatenate([b.indices for b in video.scan(start_s=4.0, end_s=6.0, chunk=16)])

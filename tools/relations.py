@@ -68,9 +68,8 @@ def track_objects(video_path: str | Path, start_s: float, end_s: float, *, folde
     with open_video(video_path, folder_fps=folder_fps) as video:
         size = working_size(video.info.width, video.info.height, max_side)
         scale, fps, previous = size[0] / video.info.width, video.info.fps, None
-        for batch in video.scan(gray=True, start_s=start_s, end_s=end_s, chunk=32):
-            for time_s, raw in zip(batch.times, batch.frames):
-                frame = cv2.resize(raw, size, interpolation=cv2.INTER_AREA)
+        for batch in video.scan(gray=True, start_s=start_s, end_s=end_s, chunk=32, size=size):
+            for time_s, frame in zip(batch.times, batch.frames):
                 if previous is not None:
                     active = _link(active, tracks, _blobs(dis.calc(previous, frame, None)), float(time_s))
                 previous = frame

@@ -18,6 +18,7 @@ import numpy as np
 from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
 from vadagent.tools.video import VideoSource
+from vadagent.tools.video.shrink import shrink
 
 # DIS optical-flow settings (finest pyramid scale, patch size, patch stride, gradient-descent
 # iterations, variational-refinement iterations). "coarse" is OpenCV's ultrafast preset: flow on a
@@ -175,10 +176,7 @@ class ChunkMaker:
         self._pending: tuple[int, np.ndarray] | None = None  # frame 0, waiting for frame 1
 
     def _resize(self, frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
-        size = size or self.size
-        if (frame.shape[1], frame.shape[0]) == size:
-            return frame
-        return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        return shrink(frame, size or self.size)
 
     def _flows(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """Flow of (previous, frame) pairs at the flow's size, in working px per frame."""
@@ -402,7 +400,8 @@ def chunks_in_turn(turns: Iterable[Turn], width: int, height: int, *, flow: str 
 def _chunks(video: VideoSource, width: int, height: int, *, flow: str | None, chunk: int, start_s: float = 0.0,
             end_s: float | None = None, time_scale: float = 1.0, fitted_fps: float | None = None) -> Iterator[FrameChunk]:
     maker = ChunkMaker(width, height, flow=flow, time_scale=time_scale, fitted_fps=fitted_fps)
-    for batch in ahead(video.scan(gray=True, chunk=chunk, start_s=start_s, end_s=end_s)):
+    # frames shrunk to the working size in the decoding thread: the maker's resize then has nothing to do
+    for batch in ahead(video.scan(gray=True, chunk=chunk, start_s=start_s, end_s=end_s, size=(width, height))):
         made = maker.feed(batch.indices, batch.frames, batch.times)
         if made is not None:
             yield made

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vadagent.errors import VideoError
+from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener
 from vadagent.types import VideoInfo
 
@@ -54,16 +55,17 @@ class FrameFolder(VideoSource):
                 return image
         raise VideoError(self.path, "the first frame images cannot be decoded (corrupt or not images)")
 
-    def _load(self, file: Path, gray: bool) -> np.ndarray | None:
+    def _load(self, file: Path, gray: bool, size: tuple[int, int] | None = None) -> np.ndarray | None:
         image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
         if image is None:
             return None
-        if image.shape[:2] != (self.info.height, self.info.width):
-            image = cv2.resize(image, (self.info.width, self.info.height), interpolation=cv2.INTER_AREA)
+        image = shrink(image, (self.info.width, self.info.height))  # a frame of another size: the folder's
+        if size is not None:
+            image = shrink(image, size)
         return image if gray else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
-    def _load_many(self, indices: np.ndarray, gray: bool) -> FrameBatch | None:
-        images = list(self._pool.map(lambda i: self._load(self.files[i], gray), indices.tolist()))
+    def _load_many(self, indices: np.ndarray, gray: bool, size: tuple[int, int] | None = None) -> FrameBatch | None:
+        images = list(self._pool.map(lambda i: self._load(self.files[i], gray, size), indices.tolist()))
         keep = [i for i, image in enumerate(images) if image is not None]
         for i, image in enumerate(images):
             if image is None:
@@ -75,12 +77,13 @@ class FrameFolder(VideoSource):
         return FrameBatch(indices=idx, times=idx / self.info.fps, frames=np.stack([images[i] for i in keep]))
 
     def scan(
-        self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None
+        self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None,
+        size: tuple[int, int] | None = None,
     ) -> Iterator[FrameBatch]:
         wanted = self.info.frames_in(start_s, end_s)
         first, last = wanted.start, wanted.stop
         for begin in range(first, last, chunk):
-            batch = self._load_many(np.arange(begin, min(begin + chunk, last), dtype=np.int64), gray)
+            batch = self._load_many(np.arange(begin, min(begin + chunk, last), dtype=np.int64), gray, size)
             if batch is not None:
                 yield batch
 

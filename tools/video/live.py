@@ -25,6 +25,7 @@ import numpy as np
 
 from vadagent.errors import VideoError
 from vadagent.tools.video.pyav_file import NO_DECODER
+from vadagent.tools.video.shrink import fit_side, shrink
 
 log = logging.getLogger(__name__)
 RTSP_PREFIXES = ("rtsp://", "rtsps://")
@@ -148,7 +149,7 @@ class LiveSource:
                             time.sleep(delay)
                     now = time.time()
                     yield LiveFrame(index, index / self.fps if self.is_file else now - started, now,
-                                    self._same_size(_shrink(frame.to_ndarray(format="rgb24"), self.max_side)),
+                                    self._same_size(fit_side(frame.to_ndarray(format="rgb24"), self.max_side)),
                                     None if frame.time is None else float(frame.time))
                     index += 1
             except (av.error.FFmpegError, OSError) as error:
@@ -185,7 +186,7 @@ class LiveSource:
                 self._warned_size = (width, height)
                 log.warning("%s: frames change size to %d×%d; they are scaled to the camera's %d×%d", self.shown,
                             width, height, *self.size)
-            return cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
+            return shrink(rgb, self.size)
         return rgb
 
     def _gap(self, reason: str) -> None:
@@ -198,14 +199,6 @@ class LiveSource:
         if self.gaps and self.gaps[-1].end_wall is None:
             self.gaps[-1].end_wall = time.time()
             log.warning("%s: back after %.1f s", self.shown, self.gaps[-1].end_wall - self.gaps[-1].start_wall)
-
-
-def _shrink(rgb: np.ndarray, max_side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    scale = max_side / max(h, w)
-    if scale >= 1:
-        return rgb
-    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
 @dataclass(frozen=True)

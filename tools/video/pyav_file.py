@@ -18,6 +18,7 @@ import av
 import numpy as np
 
 from vadagent.errors import VideoError
+from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener
 from vadagent.types import VideoInfo
 
@@ -181,7 +182,8 @@ class PyAVFile(VideoSource):
             yield from frames
 
     def scan(
-        self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None
+        self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None,
+        size: tuple[int, int] | None = None,
     ) -> Iterator[FrameBatch]:
         wanted = self.info.frames_in(start_s, end_s)
         first, last = wanted.start, None if end_s is None else wanted.stop
@@ -196,7 +198,8 @@ class PyAVFile(VideoSource):
             if last is not None and index >= last:
                 break
             indices.append(index)
-            frames.append(self._array(frame, gray))
+            array = self._array(frame, gray)
+            frames.append(shrink(array, size) if size else array)
             if len(frames) == chunk:
                 yield self._batch(indices, frames)
                 indices, frames = [], []

@@ -37,9 +37,12 @@ class VideoSource(abc.ABC):
 
     @abc.abstractmethod
     def scan(
-        self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None
+        self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None,
+        size: tuple[int, int] | None = None,
     ) -> Iterator[FrameBatch]:
-        """Decode frames in order, `chunk` at a time, holding at most one chunk in memory."""
+        """Decode frames in order, `chunk` at a time, holding at most one chunk in memory; with `size`
+        (width, height), each frame area-shrunk to it as it is decoded (`shrink`), so that a chunk of 4K
+        frames is never stacked whole (half a gigabyte, allocated anew per chunk)."""
 
     @abc.abstractmethod
     def read(self, indices: list[int] | np.ndarray, *, gray: bool = False) -> FrameBatch:

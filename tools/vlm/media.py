@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 from PIL import Image as PILImage
 
+from vadagent.tools.video.shrink import fit_side
 from vadagent.tools.vlm.types import Image, Message, Part, Video
 
 
@@ -18,15 +19,6 @@ class MediaLimits:
     max_side: int = 768  # longest image side in pixels
     max_video_frames: int = 16
     jpeg_quality: int = 90
-
-
-def fit_side(pixels: np.ndarray, max_side: int) -> np.ndarray:
-    height, width = pixels.shape[:2]
-    scale = max_side / max(height, width)
-    if scale >= 1.0:
-        return pixels
-    size = (max(int(round(width * scale)), 1), max(int(round(height * scale)), 1))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 
 def cap_frames(video: Video, max_frames: int) -> Video:
