@@ -59,7 +59,7 @@ def micro_headroom(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -
                 continue
             changed = pooled.copy()
             changed[own] = np.where(np.asarray(video) == cls, value, pooled[own])
-            gains[name] = float(roc_auc_score(y, changed) - base)
+            gains[name] = max(0.0, float(roc_auc_score(y, changed) - base))  # never a loss; below 0 is rounding
         out.append(gains)
         start += len(video)
     return out
