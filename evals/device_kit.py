@@ -9,8 +9,9 @@ clip (its JPEG frames are 109 MB; CRF 17, so the AUCs move a little there: the s
 is for) with its labels, masks and `.m` file; and wheels, at this checkout's versions, of the packages
 the machine's Python lacks (`MISSING`: its image holds torch, OpenCV, NumPy, SciPy, scikit-learn and
 the rest). `run.sh` installs them and vadagent (no dependencies), decodes Ped2 back to JPEG frame
-folders, and runs the benchmark with its results in `$OUT`, in one command of a few minutes, so the
-device time (15 minutes a session, the start included) goes to measuring.
+folders, runs the tests marked `gpu` (CI has none) and then the benchmark, with the results in `$OUT`, in one
+command of a few minutes, so the device time (15 minutes a session, the start included) goes to measuring.
+`bench_scorer.py --short` is the run for a device's last minutes (release 37's second run).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ export PYTHONPATH=/tmp/site
 python3 -m pip install -q --no-deps --no-build-isolation --no-cache-dir .
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 python3 evals/device_kit.py unpack --out /tmp/ped2
+# the GPU's own tests first (a minute): CI has no GPU, and a fit on CUDA once failed only there
+python3 -m pytest -q -m gpu tests/test_scorer.py 2>&1 | tee "${OUT:-/tmp}/gpu_tests.log" || true
 python3 evals/bench_scorer.py --root /tmp/ped2 --name bench_scorer_gpu --results "${OUT:-evals/results}" \\
   --note "%s" 2>&1 | tee "${OUT:-/tmp}/bench_scorer_gpu.log"
 """
