@@ -33,7 +33,7 @@ from vadagent.app.job import Job
 from vadagent.app.outputs import Destination, claim_output, destination
 from vadagent.app.processes import ScoringProcesses, default_processes
 from vadagent.app.report_html import write_index_html
-from vadagent.app.stopping import STOPPED_EXIT, end_stopped, run_stoppable
+from vadagent.app.stopping import STOPPED_EXIT, end_stopped, hold_further_stops, run_stoppable
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import usable_cores
 from vadagent.errors import UsageError, VadagentError
@@ -302,6 +302,8 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
     stopped = True  # until the batch returns: an error ends the scoring processes without waiting either
     try:
         _, stopped = run_stoppable(batch.run(pending, workers))
+        if stopped:
+            hold_further_stops()  # what follows writes the index and says what was kept
     finally:
         if isinstance(scoring, ScoringProcesses):
             scoring.close(wait=not stopped)

@@ -15,7 +15,7 @@ from rich.markup import escape
 from vadagent.agents.chat.session import COMMANDS, ChatSession, Reply, load_report
 from vadagent.agents.explain.run import left_in_progress
 from vadagent.app.job import ClientLoad, start_vlm
-from vadagent.app.stopping import end_stopped, read_line, run_stoppable
+from vadagent.app.stopping import end_stopped, hold_further_stops, read_line, run_stoppable
 from vadagent.config import Settings
 from vadagent.errors import UsageError
 
@@ -92,6 +92,7 @@ def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversat
     console.print(f"conversation {session.conversation} (resume: --conversation {session.conversation})", highlight=False)
     code, stopped = run_stoppable(_chat(session, interactive, out, console))
     if stopped:
+        hold_further_stops()
         console.print(f"\nstopped; the conversation is kept (resume: --conversation {session.conversation})",
                       highlight=False)
         end_stopped()

@@ -13,7 +13,7 @@ from vadagent.agents.chat.session import load_report
 from vadagent.agents.explain.run import left_in_progress
 from vadagent.app.job import ClientLoad, Job, scorer_note
 from vadagent.app.outputs import writes_output
-from vadagent.app.stopping import end_stopped
+from vadagent.app.stopping import end_stopped, hold_further_stops
 from vadagent.config import Settings, write_run_manifest
 from vadagent.errors import UsageError
 from vadagent.tools.scorer import Scorer
@@ -24,6 +24,7 @@ EXIT_NOT_EXPLAINED = 3
 
 def _end_stopped(output: Path, console: Console) -> NoReturn:
     """Ctrl-C or SIGTERM: say what `output` holds, and end (typer would end with 130 and no word)."""
+    hold_further_stops()
     try:
         stand_in = left_in_progress(load_report(output)[0])
     except UsageError:  # no report there

@@ -52,7 +52,7 @@ def run_stoppable(work: Coroutine[Any, Any, T]) -> tuple[T | None, bool]:
             _cancel_rest(loop)
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.run_until_complete(loop.shutdown_default_executor())
-        loop.close()  # stopped: without waiting for the executor's threads
+        loop.close()  # stopped: without waiting for the executor's threads (the caller holds further stops)
 
 
 def run_then_end(work: Coroutine[Any, Any, int], at_once: Callable[[], bool]) -> int:
@@ -80,10 +80,20 @@ def _cancel_rest(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
 
 
+def hold_further_stops() -> None:
+    """Once a command is stopping, another Ctrl-C or SIGTERM is ignored: impatient presses would otherwise
+    raise KeyboardInterrupt in the middle of saying what was kept, a traceback instead of that line. (Main
+    thread only, where signal handlers live.)"""
+    if threading.current_thread() is threading.main_thread():
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+
 def end_stopped(code: int = STOPPED_EXIT) -> NoReturn:
     """The end of a stopped command, once it has said what was kept: without waiting for the threads
     still at work (everything finished is on disk: reports are renamed into place when complete, the
     index and a chat's memory are SQLite, committed as they go)."""
+    hold_further_stops()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -369,3 +369,15 @@ def test_a_stopped_loop_does_not_wait_for_its_busy_threads_and_an_unstopped_one_
 
     assert run_stoppable(quick()) == (7, False)
     time.sleep(2.0)  # the abandoned thread ends before the test does
+
+
+def test_once_a_command_is_stopping_another_ctrl_c_does_not_interrupt_what_it_says():
+    from vadagent.app.stopping import STOP_SIGNALS, hold_further_stops
+
+    before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    try:
+        hold_further_stops()
+        signal.raise_signal(signal.SIGINT)  # an impatient second press: no KeyboardInterrupt, no traceback
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
