@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import NoReturn
 
@@ -11,12 +12,14 @@ from rich.markup import escape
 
 from vadagent.agents.chat.session import load_report
 from vadagent.agents.explain.run import left_in_progress
-from vadagent.app.job import ClientLoad, Job, scorer_note
+from vadagent.app.job import ClientLoad, Job
 from vadagent.app.outputs import writes_output
+from vadagent.app.scoring import progress_bar
 from vadagent.app.stopping import end_stopped, hold_further_stops
 from vadagent.config import Settings, write_run_manifest
 from vadagent.errors import UsageError
 from vadagent.tools.scorer import Scorer
+from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.video import open_video
 
 EXIT_NOT_EXPLAINED = 3
@@ -37,9 +40,11 @@ def _end_stopped(output: Path, console: Console) -> NoReturn:
 @writes_output
 def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | None, scorer_dir: Path | None,
                     normal: list[str], taxonomy: str | None, rules_file: Path | None, fps: float | None,
-                    console: Console, client_load: ClientLoad | None = None) -> int:
+                    console: Console, client_load: ClientLoad | None = None, progress: Progress | None = None) -> int:
     """`client_load`: a caller's load of its model (started or done), used instead of loading `vlm`.
-    With neither a scorer nor normal footage, the scorer is fitted on the video's opening (said, and noted)."""
+    `progress`: a caller's `(stage, done, total)` for the fitting and scoring (the web UI's bar), else a
+    bar on the terminal. With neither a scorer nor normal footage, the scorer is fitted on the video's
+    opening (said, and noted)."""
     if scorer_dir is not None and normal:
         raise UsageError("give either --scorer DIR (from 'vadagent fit') or --normal FOOTAGE to fit on, not both")
     with open_video(video, folder_fps=fps or settings.video.folder_fps):
@@ -48,15 +53,15 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
     job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file, fps=fps,
                     client_load=client_load)
     try:
-        note = None
         if scorer is None and normal:
-            scorer = job.fit(normal, console)
-        elif scorer is None:
-            scorer, note = job.fit_on_opening(video)
+            scorer = job.fit(normal, console)  # (with its own bar)
+        # the bar is gone before the model is asked: a stop then ends the process at once (app/stopping.py)
+        with progress_bar(console, settings.quiet) if progress is None else nullcontext(progress) as progress:
+            detection, note = job.detect(video, scorer, progress=progress)
+        if scorer is None:
             console.print(note, highlight=False, soft_wrap=True)
-        note = note or scorer_note(scorer)
         prompts: list[dict] = []
-        explained = job.explain(video, scorer, prompts,
+        explained = job.explain(detection, prompts,
                                 on_detected=lambda detected, scores: job.write(output, detected, scores, []))
         if explained is None:  # stopped while the model was asked
             _end_stopped(output, console)

@@ -29,6 +29,7 @@ from vadagent.rules import RuleSet, default_rules
 from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.detector import load_detector
 from vadagent.tools.scorer import Scorer, ScoreResult, SourceSpec
+from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL, loads_in_process
 from vadagent.types import VideoReport
@@ -204,10 +205,10 @@ class Job:
         return fit_scorer(self.settings, [SourceSpec.parse(n) for n in normal], scorer_config(self.settings), console,
                           fps=self.fps)
 
-    def fit_on_opening(self, video: str) -> tuple[Scorer, str]:
+    def fit_on_opening(self, video: str, progress: Progress | None = None) -> tuple[Scorer, str]:
         """A scorer fitted on the video's own opening, and the report note that says so."""
         scorer = Scorer.fit_on_opening(video, scorer_config(self.settings), folder_fps=self.folder_fps,
-                                       device=self.device)
+                                       device=self.device, progress=progress)
         return scorer, opening_note(scorer.fit_info["sources"][0]["end_s"], "opening_scored_by" in scorer.fit_info)
 
     def _detecting(self) -> dict:
@@ -219,11 +220,10 @@ class Job:
                 "deadline_s": self.settings.vlm.video_deadline_s, "on_detected": on_detected,
                 "calls_per_candidate": self.settings.vlm.calls_per_candidate}
 
-    def explain(self, video: str, scorer: Scorer, prompts: list[dict],
+    def explain(self, detection: Detection, prompts: list[dict],
                 on_detected=None) -> tuple[VideoReport, ScoreResult] | None:
-        """Score, then explain: the model is waited for only once the scoring is done. None when Ctrl-C or
-        SIGTERM stopped the explaining (not waiting for an answer being generated: see app/stopping.py)."""
-        detection = detect_video(video, scorer, self.taxonomy, self.rules, **self._detecting())
+        """Explain a detection (`detect`): the model is waited for only now, once the scoring is done. None
+        when Ctrl-C or SIGTERM stopped it (not waiting for an answer being generated: see app/stopping.py)."""
 
         async def explained() -> tuple[VideoReport, ScoreResult]:  # the model waited for in the loop: a stop ends it
             return await aexplain_then_close(detection, await self.client_load.aresult(),
@@ -232,15 +232,17 @@ class Job:
         result, stopped = run_stoppable(explained())
         return None if stopped else result
 
-    def detect(self, video: str, scorer: Scorer | None, *, track: bool = False) -> tuple[Detection, str | None]:
+    def detect(self, video: str, scorer: Scorer | None, *, track: bool = False,
+               progress: Progress | None = None) -> tuple[Detection, str | None]:
         """Score a video and pick its candidates (CPU work, no model), with `track` also what moves around
         each (where this runs apart from the model); without a scorer, one is fitted on the video's opening,
         and the note says so."""
         if scorer is None:
-            scorer, note = self.fit_on_opening(video)
+            scorer, note = self.fit_on_opening(video, progress)
         else:
             note = scorer_note(scorer)
-        return detect_video(video, scorer, self.taxonomy, self.rules, track=track, **self._detecting()), note
+        return detect_video(video, scorer, self.taxonomy, self.rules, track=track, progress=progress,
+                            **self._detecting()), note
 
     async def aexplain_detection(self, detection: Detection, prompts: list[dict]) -> tuple[VideoReport, ScoreResult]:
         return await aexplain_detection(detection, await self.client_load.aresult(), **self._explaining(prompts, None))

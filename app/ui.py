@@ -7,6 +7,7 @@ events; click an event to seek the player; chat beside it. Binds to 127.0.0.1 un
 
 
 import contextlib
+import functools
 import hashlib
 import html
 import json
@@ -25,6 +26,7 @@ from vadagent.app.ui_live import build_live
 from vadagent.config import Settings
 from vadagent.errors import MissingExtraError, UsageError, VadagentError, VideoError
 from vadagent.samples import sample_clip
+from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.video import VIDEO_SUFFIXES, open_video
 from vadagent.tools.video.preview import playable_copy
 
@@ -117,18 +119,19 @@ class App:
     def __init__(self, settings: Settings, options: UIOptions, client_load: ClientLoad) -> None:
         self.settings, self.options, self.client_load = settings, options, client_load  # served while a model loads
 
-    def explain(self, video: Path) -> str:
+    def explain(self, video: Path, progress: Progress | None = None) -> str:
         """Explain a video into the work folder (once), fitting on its opening, taken as normal."""
         from vadagent.app.explaining import explain_command
 
         out = self.options.workdir / f"{video.stem}-{content_id(video)}"  # never another clip's, whatever its name
         if not (out / "report.json").is_file() or left_in_progress(load_report(out)[0]):
             explain_command(self.settings, str(video), out, vlm=None, scorer_dir=None, normal=[], taxonomy=None,
-                            rules_file=None, fps=None, console=Console(stderr=True), client_load=self.client_load)
+                            rules_file=None, fps=None, console=Console(stderr=True), client_load=self.client_load,
+                            progress=progress)
         return str(out)
 
     @staticmethod
-    def view(report_dir: str) -> tuple:
+    def view(report_dir: str, progress: Progress | None = None) -> tuple:
         report, folder = load_report(Path(report_dir))
         rows = [[e.id, round(e.start_s, 1), round(e.end_s, 1), e.category, e.label, int(e.severity), e.verdict.value]
                 for e in report.events]
@@ -139,7 +142,7 @@ class App:
                   f"{len(report.scorer.candidates)} candidate(s) · {len(report.events)} event(s)"
                   + (f" · {len(moments)} detected, not explained" if moments else ""))
         timeline_image = str(timeline) if timeline.is_file() else None
-        return _player_video(Path(report.video.path), folder), timeline_image, rows, moments, status
+        return _player_video(Path(report.video.path), folder, progress), timeline_image, rows, moments, status
 
     async def ask(self, question: str, history: list[dict], report_dir: str | None, conversation: str | None):
         """Streams: the question at once, tool calls as they run, the answer as it is generated."""
@@ -191,14 +194,14 @@ def unexplained_moments(report) -> list[list]:
     return rows
 
 
-def _player_video(video: Path, report_folder: Path) -> str | None:
+def _player_video(video: Path, report_folder: Path, progress: Progress | None = None) -> str | None:
     """What the player shows: the video, or its browser-playable copy (MPEG-TS, AVI, MKV, H.265 … do not
     play in a browser); None for a frame folder, which has no file to play. A copy that cannot be
     written costs the player, not the report."""
     if not video.is_file():
         return None
     try:
-        return str(playable_copy(video, report_folder))
+        return str(playable_copy(video, report_folder, progress=progress))
     except (VideoError, OSError) as error:
         log.warning("%s: the player may not play it: %s", video, error)
         return str(video)
@@ -213,6 +216,7 @@ def build_ui(app: App):
     reports = find_reports(app.options.reports)
 
     def guarded(fn):
+        @functools.wraps(fn)  # gradio reads the signature: a `progress=gr.Progress()` gets the page's bar
         def run(*args):
             try:
                 return fn(*args)
@@ -220,8 +224,12 @@ def build_ui(app: App):
                 raise gr.Error(str(error)) from None
         return run
 
-    def open_folder(report_dir: str):
-        video, timeline, rows, moments, status = app.view(report_dir)
+    def shown(bar) -> Progress:
+        """Gradio's progress bar as the `(stage, done, total)` callback fitting, scoring and copying call."""
+        return lambda stage, done, total: bar((done, max(total, done)), desc=stage)
+
+    def open_folder(report_dir: str, progress: Progress | None = None):
+        video, timeline, rows, moments, status = app.view(report_dir, progress)
         return video, timeline, rows, moments, status, report_dir, [], None
 
     with gr.Blocks(title="vadagent") as demo:
@@ -261,17 +269,28 @@ def build_ui(app: App):
                              headers=["video", "status", "events", "max severity"], label="Batch index", interactive=False)
 
             outputs = [player, timeline, events, moments, status, report_dir, chatbot, conversation]
-            picker.change(guarded(lambda label: open_folder(reports[label])), picker, outputs)
-            if reports:  # the first report opens with the page: no extra click
-                demo.load(guarded(lambda: open_folder(next(iter(reports.values())))), None, outputs)
-            sample.click(guarded(lambda: open_folder(app.explain(sample_clip()))), None, outputs)
+            page_bar = gr.Progress()  # a marker in a handler's signature: gradio gives each event a bar of its own
 
-            def on_upload(file):
+            def on_pick(label, bar=page_bar):
+                return open_folder(reports[label], shown(bar))
+
+            def on_first(bar=page_bar):
+                return open_folder(next(iter(reports.values())), shown(bar))
+
+            def on_sample(bar=page_bar):
+                return open_folder(app.explain(sample_clip(), shown(bar)), shown(bar))
+
+            picker.change(guarded(on_pick), picker, outputs)
+            if reports:  # the first report opens with the page: no extra click
+                demo.load(guarded(on_first), None, outputs)
+            sample.click(guarded(on_sample), None, outputs)
+
+            def on_upload(file, bar=page_bar):
                 if file is None:
                     raise gr.Error("No file received.")
                 path = Path(file if isinstance(file, str) else file.name)
                 check_upload(path, app.options.max_upload_mb)
-                return open_folder(app.explain(path))
+                return open_folder(app.explain(path, shown(bar)), shown(bar))
 
             upload.upload(guarded(on_upload), upload, outputs)
 

@@ -252,7 +252,10 @@ def test_an_upload_whose_explaining_was_stopped_is_explained_again(tmp_path, syn
     from vadagent.config import Settings
 
     app = App(Settings(), UIOptions(reports=None, vlm=None, workdir=tmp_path / "work"), ClientLoad(client=None))
-    folder = Path(app.explain(synthetic_normal))
+    told = []  # what the page's bar shows while an upload is fitted on and scored
+    folder = Path(app.explain(synthetic_normal, lambda *args: told.append(args)))
+    scoring = [(done, total) for stage, done, total in told if stage == "scoring"]
+    assert {stage for stage, _, _ in told} > {"scoring"} and scoring[-1][0] == scoring[-1][1] == 500
     report = folder / "report.json"
     assert app.explain(synthetic_normal) == str(folder)  # done once: reused
     explained_at = report.stat().st_mtime_ns

@@ -283,8 +283,12 @@ def test_the_player_gets_a_browser_playable_copy_of_what_a_browser_cannot_play(t
     recording = tmp_path / "camera.ts"
     remux(synthetic_normal, recording, "mpegts")
     (tmp_path / "report").mkdir()
-    copy = playable_copy(recording, tmp_path / "report")
+    told = []  # the UI's bar: an hour's recording takes minutes
+    copy = playable_copy(recording, tmp_path / "report", progress=lambda *args: told.append(args))
     assert copy == tmp_path / "report" / PREVIEW_NAME and browser_playable(copy)
+    frames = [done for _, done, _ in told]
+    assert len(told) >= 10 and frames == sorted(frames) and all(done <= total for _, done, total in told)
+    assert told[-1][2] == pytest.approx(500, abs=5)  # the frames in all, from a TS's duration (it declares none)
     with open_video(recording) as original, open_video(copy) as played:
         assert played.info.frame_count == original.info.frame_count
         picked = [200, 3, original.info.frame_count - 1]

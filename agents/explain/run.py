@@ -25,6 +25,7 @@ from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScoreResult
 from vadagent.tools.scorer.output import write_scores
+from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.vlm import CallBudget, VLMClient
 from vadagent.tools.vlm.base import run_sync
 from vadagent.types import AnomalyEvent, Relation, ScorerSummary, TokenUsage, Verdict, VideoReport
@@ -74,10 +75,10 @@ class Detection:
 
 def detect_video(video: str, scorer: Scorer, taxonomy: Taxonomy, rules: RuleSet | None, *, sigma: float = 3.0,
                  policy: CandidatePolicy | None = None, folder_fps: float = 25.0, device: str = "cpu",
-                 track: bool = False) -> Detection:
+                 track: bool = False, progress: Progress | None = None) -> Detection:
     """Score, pick candidates and, with `track`, find what moves around each (see `Detection`)."""
     started = time.perf_counter()
-    scored = scorer.score(video, folder_fps=folder_fps, device=device)
+    scored = scorer.score(video, folder_fps=folder_fps, device=device, progress=progress)
     candidates = scored.candidates(policy, sigma)
     report = VideoReport(
         video=scored.info, taxonomy=taxonomy, rules=rules, prompts_version=PROMPTS_VERSION,

@@ -9,6 +9,7 @@ once into an H.264 MP4 beside its report, no larger than `max_side`, each frame 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 # what the major browsers all play, by file suffix and codec (FFmpeg's names)
 BROWSER_PLAYABLE = {".mp4": {"h264", "av1", "vp9"}, ".m4v": {"h264", "av1", "vp9"}, ".webm": {"vp8", "vp9", "av1"}}
 PREVIEW_NAME = "preview.mp4"
+COPYING = "making a copy the browser can play"  # the stage a progress callback is told
 
 
 def browser_playable(path: Path) -> bool:
@@ -35,9 +37,11 @@ def browser_playable(path: Path) -> bool:
         return False
 
 
-def playable_copy(video: Path, folder: Path, *, max_side: int = 640) -> Path:
+def playable_copy(video: Path, folder: Path, *, max_side: int = 640,
+                  progress: Callable[[str, int, int], None] | None = None) -> Path:
     """`video` itself where a browser plays it, else its copy in `folder` (written once, and again
-    when the video is newer than the copy)."""
+    when the video is newer than the copy); `progress(stage, frames done, frames in all)` meanwhile (an
+    hour's recording takes minutes)."""
     if browser_playable(video):
         return video
     copy = folder / PREVIEW_NAME
@@ -45,7 +49,7 @@ def playable_copy(video: Path, folder: Path, *, max_side: int = 640) -> Path:
         return copy
     partial = copy.with_suffix(".partial.mp4")
     try:
-        _transcode(video, partial, max_side)
+        _transcode(video, partial, max_side, progress)
     except (av.error.FFmpegError, OSError) as error:
         partial.unlink(missing_ok=True)
         raise VideoError(str(video), f"could not write a copy the browser can play: {error}") from None
@@ -54,9 +58,12 @@ def playable_copy(video: Path, folder: Path, *, max_side: int = 640) -> Path:
     return copy
 
 
-def _transcode(source: Path, target: Path, max_side: int) -> None:
+def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[str, int, int], None] | None) -> None:
     with av.open(str(source)) as src, av.open(str(target), "w", format="mp4") as out:
         video = src.streams.video[0]
+        # MPEG-TS and the like declare no frame count: estimated from the duration, never below what is done
+        duration_s = float(src.duration / av.time_base) if src.duration else 0.0
+        total = video.frames or round(duration_s * float(video.average_rate or video.guessed_rate or 25))
         video.thread_type = "AUTO"
         scale = min(1.0, max_side / max(video.width, video.height))
         # H.264 in yuv420p wants even sides; frames that change size part-way are scaled to the first's
@@ -78,6 +85,8 @@ def _transcode(source: Path, target: Path, max_side: int) -> None:
             picture = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
             picture.pts, picture.time_base = pts - first, video.time_base
             out.mux(stream.encode(picture))
+            if progress and number % 25 == 0:
+                progress(COPYING, number + 1, max(total, number + 1))
         if stream is None:
             raise VideoError(str(source), "no decodable frames")
         out.mux(stream.encode())
