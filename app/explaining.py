@@ -56,12 +56,14 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
         if scorer is None and normal:
             scorer = job.fit(normal, console)  # (with its own bar)
         # the bar is gone before the model is asked: a stop then ends the process at once (app/stopping.py)
-        with progress_bar(console, settings.quiet) if progress is None else nullcontext(progress) as progress:
-            detection, note = job.detect(video, scorer, progress=progress)
+        with progress_bar(console, settings.quiet) if progress is None else nullcontext(progress) as scoring:
+            detection, note = job.detect(video, scorer, progress=scoring)
         if scorer is None:
             console.print(note, highlight=False, soft_wrap=True)
         prompts: list[dict] = []
-        explained = job.explain(detection, prompts,
+        said = None if settings.quiet else (  # a line each on the terminal: a bar would outlive a stop (os._exit)
+            lambda stage, done, total: console.print(f"{stage}: {done}/{total}", highlight=False))
+        explained = job.explain(detection, prompts, progress=progress or said,
                                 on_detected=lambda detected, scores: job.write(output, detected, scores, []))
         if explained is None:  # stopped while the model was asked
             _end_stopped(output, console)

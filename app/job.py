@@ -215,19 +215,19 @@ class Job:
         return {"sigma": self.sigma, "policy": candidate_policy(self.settings), "folder_fps": self.folder_fps,
                 "device": self.device}
 
-    def _explaining(self, prompts: list[dict], on_detected) -> dict:
+    def _explaining(self, prompts: list[dict], on_detected, progress: Progress | None = None) -> dict:
         return {"folder_fps": self.folder_fps, "detector": self.detector, "prompts_log": prompts,
                 "deadline_s": self.settings.vlm.video_deadline_s, "on_detected": on_detected,
-                "calls_per_candidate": self.settings.vlm.calls_per_candidate}
+                "calls_per_candidate": self.settings.vlm.calls_per_candidate, "progress": progress}
 
-    def explain(self, detection: Detection, prompts: list[dict],
-                on_detected=None) -> tuple[VideoReport, ScoreResult] | None:
+    def explain(self, detection: Detection, prompts: list[dict], on_detected=None,
+                progress: Progress | None = None) -> tuple[VideoReport, ScoreResult] | None:
         """Explain a detection (`detect`): the model is waited for only now, once the scoring is done. None
         when Ctrl-C or SIGTERM stopped it (not waiting for an answer being generated: see app/stopping.py)."""
 
         async def explained() -> tuple[VideoReport, ScoreResult]:  # the model waited for in the loop: a stop ends it
             return await aexplain_then_close(detection, await self.client_load.aresult(),
-                                             **self._explaining(prompts, on_detected))
+                                             **self._explaining(prompts, on_detected, progress))
 
         result, stopped = run_stoppable(explained())
         return None if stopped else result

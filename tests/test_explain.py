@@ -258,6 +258,9 @@ def test_explain_cli_with_a_replay_model_on_a_real_clip(tmp_path, shared_data):
     assert (event.category, event.verdict, event.severity, event.matched_rules) == ("accident", "confirmed", 3, ["a3"])
     assert event.evidence_frames and all(event.start_s - 2.1 <= t <= event.end_s + 2.1 for t in event.evidence_frames)
     assert "[a3] (anomaly)" in (out / "prompts.jsonl").read_text()
+    candidates = len(report.scorer.candidates)  # each one said as it is done: a slow model takes minutes apiece
+    assert [f"explaining candidates: {n}/{candidates}" in result.stderr for n in range(1, candidates + 1)] == \
+        [True] * candidates
 
 
 def test_detector_relations_join_the_judge_prompt(tmp_path):

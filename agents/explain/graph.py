@@ -7,9 +7,11 @@ with the critique, widen the context, or reject as normal, within `max_rounds` r
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import operator
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -37,6 +39,8 @@ from vadagent.types import Candidate, CandidateContext, Relation
 log = logging.getLogger(__name__)
 
 
+EXPLAINING = "explaining candidates"  # the stage a progress callback is told
+
 @dataclass
 class ExplainDeps:
     """What the nodes need; passed to the factory, never created at import time."""
@@ -60,6 +64,9 @@ class ExplainDeps:
     deadline_s: float = 600.0  # the whole VLM phase of one video, whatever the per-request timeouts and retries
     budget: CallBudget = field(default_factory=CallBudget)  # VLM requests of the whole video (the client counts)
     started: float = field(default_factory=time.monotonic)
+    progress: Callable[[str, int, int], None] | None = None  # told (EXPLAINING, done, candidates) as each one ends
+    candidate_count: int = 0
+    finished: Iterator[int] = field(default_factory=lambda: itertools.count(1))  # (next() is atomic: branches overlap)
 
     def time_left(self) -> float:
         return max(0.0, self.started + self.deadline_s - time.monotonic())
@@ -163,6 +170,8 @@ def build_explain_graph(deps: ExplainDeps):
         return update
 
     def finish(state: BranchState) -> dict:
+        if deps.progress is not None:
+            deps.progress(EXPLAINING, next(deps.finished), deps.candidate_count)
         return {"outcomes": [BranchOutcome(
             index=state["index"], candidate=state["candidate"], answer=state.get("answer"), action=state.get("action"),
             keyframes=state.get("keyframes", []), relations=state.get("relations", []), notes=state.get("notes", []),

@@ -104,11 +104,11 @@ async def aexplain_detection(detection: Detection, client: VLMClient | None, *, 
                              max_rounds: int = 1, prompts_log: list[dict] | None = None, detector=None,
                              deadline_s: float = 600.0, calls_per_candidate: int | None = None,
                              on_detected: Callable[[VideoReport, ScoreResult], None] | None = None,
-                             ) -> tuple[VideoReport, ScoreResult]:
+                             progress: Progress | None = None) -> tuple[VideoReport, ScoreResult]:
     """Run the graph on a detection's candidates. `on_detected` gets the detection-only report
     before the first VLM call (so a hung model leaves it behind); `deadline_s` bounds the whole VLM
     phase of the video in time, `calls_per_candidate` (times the candidates) in requests: past
-    either, the rest stay detected, not explained."""
+    either, the rest stay detected, not explained. `progress` is told as each candidate is done."""
     video, report, scored = detection.video, detection.report.model_copy(deep=True), detection.scored
     taxonomy, rules, candidates = report.taxonomy, report.rules, report.scorer.candidates
     timings = dict(report.timings_s)
@@ -116,7 +116,7 @@ async def aexplain_detection(detection: Detection, client: VLMClient | None, *, 
                        duration_s=scored.info.duration_s, evidence=scored.evidence, threshold=scored.threshold,
                        folder_fps=folder_fps, max_rounds=max_rounds, detector=detector, deadline_s=deadline_s,
                        budget=CallBudget(calls_per_candidate * len(candidates) if calls_per_candidate else None),
-                       tracked=detection.tracked)
+                       tracked=detection.tracked, progress=progress, candidate_count=len(candidates))
     started = time.perf_counter()
     if client is None:
         report.contexts = await asyncio.to_thread(lambda: [candidate_context(deps, i, c) for i, c in enumerate(candidates)])
