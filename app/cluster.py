@@ -19,20 +19,11 @@ import os
 from rich.console import Console
 
 from vadagent.agents.explain.run import Detection
-from vadagent.app.job import Job
-from vadagent.config import Settings
+from vadagent.app.job import Job, detect_apart
 from vadagent.errors import MissingExtraError, UsageError
-from vadagent.rules import RuleSet
-from vadagent.taxonomy import Taxonomy
 from vadagent.tools.scorer import Scorer
 
 TASK_RETRIES = 2  # a worker that dies mid-video: Ray reruns its task this many times
-
-
-def _detect(settings: Settings, taxonomy: Taxonomy, rules: RuleSet, fps: float | None, device: str, video: str,
-            scorer: Scorer | None) -> tuple[Detection, str | None]:
-    """On a worker: the same `Job.detect` the single-machine batch runs, without a model."""
-    return Job.without_model(settings, taxonomy, rules, fps, device).detect(video, scorer, track=True)
 
 
 class RayCluster:
@@ -51,7 +42,7 @@ class RayCluster:
             raise UsageError(f"--ray {address}: cannot reach a Ray cluster there ({error})") from None
         self.cpus = int(ray.cluster_resources().get("CPU", 1))
         gpu = job.device.startswith("cuda")
-        self._task = ray.remote(_detect).options(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=TASK_RETRIES)
+        self._task = ray.remote(detect_apart).options(num_cpus=1, num_gpus=1 if gpu else 0, max_retries=TASK_RETRIES)
         self._shared: dict[int, object] = {}  # scorer → its object-store reference: each travels once
         self.task_errors: tuple[type[BaseException], ...] = (ray.exceptions.RayError,)
         where = "a local Ray instance" if local else f"the Ray cluster at {address}"
@@ -61,8 +52,8 @@ class RayCluster:
         if id(scorer) not in self._shared:
             self._shared[id(scorer)] = self.ray.put(scorer)
         job = self.job
-        return await self._task.remote(job.settings, job.taxonomy, job.rules, job.fps, job.device, video,
-                                       self._shared[id(scorer)])
+        return await self._task.remote(self._shared[id(scorer)], job.settings, job.taxonomy, job.rules, job.fps,
+                                       job.device, video)
 
     def close(self) -> None:
         self.ray.shutdown()

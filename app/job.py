@@ -251,3 +251,11 @@ class Job:
         """report.json, events, prompts, scores and report.html into `folder`."""
         write_report(folder, report, scored, self.sigma, prompts)
         write_html(folder / "report.html", report, scored.smoothed(self.sigma), folder_fps=self.folder_fps)
+
+
+def detect_apart(scorer: Scorer | None, settings: Settings, taxonomy: Taxonomy, rules: RuleSet | None,
+                 fps: float | None, device: str, video: str) -> tuple[Detection, str | None]:
+    """In a scoring process or on a cluster's worker: the same `Job.detect` the batch runs in its threads,
+    without a model, with what moves around each candidate tracked there. (The scorer first, as
+    `SideBySide.run` hands it over.)"""
+    return Job.without_model(settings, taxonomy, rules, fps, device).detect(video, scorer, track=True)

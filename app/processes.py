@@ -17,11 +17,8 @@ from concurrent.futures.process import BrokenProcessPool
 from rich.console import Console
 
 from vadagent.agents.explain.run import Detection
-from vadagent.app.job import Job
-from vadagent.config import Settings
+from vadagent.app.job import Job, detect_apart
 from vadagent.errors import VadagentError
-from vadagent.rules import RuleSet
-from vadagent.taxonomy import Taxonomy
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.scorer.side_by_side import ENDED_ABRUPTLY, SideBySide
 
@@ -33,12 +30,6 @@ def default_processes(cores: int) -> int:
     there two processes scored Ped2's test clips 1.08–1.14× faster (`eval detect --workers 2`, release
     30), within the machine's noise, and each costs a second or two to start and a scorer's memory."""
     return cores // 2 if cores >= 4 else 0
-
-
-def _detect(scorer: Scorer | None, settings: Settings, taxonomy: Taxonomy, rules: RuleSet, fps: float | None,
-            device: str, video: str) -> tuple[Detection, str | None]:
-    """In a process: the same `Job.detect` the batch runs in its threads, without a model."""
-    return Job.without_model(settings, taxonomy, rules, fps, device).detect(video, scorer, track=True)
 
 
 class ScoringProcesses:
@@ -58,7 +49,7 @@ class ScoringProcesses:
         for _ in range(RETRIES + 1):
             pool = self._pool
             try:
-                return await asyncio.wrap_future(pool.run(_detect, scorer, job.settings, job.taxonomy, job.rules,
+                return await asyncio.wrap_future(pool.run(detect_apart, scorer, job.settings, job.taxonomy, job.rules,
                                                           job.fps, job.device, video))
             except BrokenProcessPool:
                 await self._replace(pool)
