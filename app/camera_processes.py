@@ -17,6 +17,7 @@ its cameras stop; the others go on.
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import logging
 import multiprocessing
@@ -222,6 +223,11 @@ class CameraProcesses:
         for commands in self._commands:
             commands.close()
             commands.cancel_join_thread()  # a process that died left its queue unread
+        # The queues' semaphores go with the queues: a watch stopped at once ends by os._exit, which runs no
+        # finalizer, and the resource tracker would clean them up with a warning about leaked semaphores.
+        if self._drainer is None or not self._drainer.is_alive():  # (else it still reads the results queue)
+            self._processes, self._commands, self._results = [], [], None
+            gc.collect()
 
     async def cut(self, camera: Camera, moment: Moment, clip: Path) -> Cut | None:
         """As `CameraReaders.cut`, in the camera's process; None too when that process has ended."""
