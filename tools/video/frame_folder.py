@@ -59,7 +59,7 @@ class FrameFolder(VideoSource):
         image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
         if image is None:
             return None
-        image = shrink(image, (self.info.width, self.info.height))  # a frame of another size: the folder's
+        image = shrink(image, (self.info.width, self.info.height))  # one of another size: scaled to the folder's
         if size is not None:
             image = shrink(image, size)
         return image if gray else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
