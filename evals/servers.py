@@ -14,6 +14,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
+def send_json(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    """A 200 with a JSON body; a client that gave up waiting (a stopped watch, a timeout) is let go."""
+    try:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+    except OSError:
+        pass
+
+
 def answering_server(content: str, latency_s: float = 0.0, *, keep_alive: bool = True) -> ThreadingHTTPServer:
     """Answers every chat completion with `content` after `latency_s`, requests in parallel (as a
     batching server does). Stop it with `.shutdown()`."""
@@ -29,14 +41,7 @@ def answering_server(content: str, latency_s: float = 0.0, *, keep_alive: bool =
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             time.sleep(latency_s)
-            try:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a watch stopped at once)
-                pass
+            send_json(self, body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

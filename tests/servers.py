@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from vadagent.evals.servers import send_json
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -112,14 +114,7 @@ class FaultServer:
                     return
                 body = json.dumps({"choices": [{"message": {"content": '{"anomalous": true, "reason": "fast bike"}'}}],
                                    "usage": {"prompt_tokens": 10, "completion_tokens": 5}}).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass  # the client gave up waiting
+                send_json(self, body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
