@@ -309,7 +309,9 @@ def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_ret
         scoring.close()
 
 
-@pytest.mark.parametrize("processes, stop", [("2", "ctrl-c"), ("0", "ctrl-c"), ("2", "sigterm")])
+# SIGTERM takes Ctrl-C's path (app/stopping.py's STOP_SIGNALS): it runs with the benchmarks, for the suite's time
+@pytest.mark.parametrize("processes, stop", [("2", "ctrl-c"), ("0", "ctrl-c"),
+                                             pytest.param("2", "sigterm", marks=pytest.mark.slow)])
 def test_a_stopped_batch_ends_at_once_and_quietly_keeping_what_is_done(tmp_path, robbery, processes, stop):
     """A terminal's Ctrl-C reaches the whole process group, the scoring processes included; a service
     manager's SIGTERM reaches the batch alone, which ends its processes. Either way the batch ends at once

@@ -60,6 +60,7 @@ def test_severity_metrics_by_hand():
     assert perfect["quadratic_kappa"] == pytest.approx(1.0) and perfect["kendall_tau_b"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow  # ≈12 s: the metrics' sanity on real text, as evals/text_sanity.py runs it
 def test_sanity_self_beats_shuffled_on_real_cuva_text(annotations):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evals"))
     from text_sanity import OverlapJudge, sanity
