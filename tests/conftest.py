@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from per_run import once_per_run
 
 from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip
 
@@ -49,20 +50,23 @@ def robbery(shared_data: Path) -> Path:
     return path
 
 
+def rendered(tmp_path_factory: pytest.TempPathFactory, name: str, spec: ClipSpec) -> tuple[Path, ClipTruth]:
+    """`spec` rendered to NAME.mp4 once per run (its truth beside it), shared by the workers."""
+    folder = once_per_run(tmp_path_factory, name, lambda f: render_clip(spec, f / f"{name}.mp4").save(f / "truth.json"))
+    return folder / f"{name}.mp4", ClipTruth.load(folder / "truth.json")
+
+
 @pytest.fixture(scope="session")
 def synthetic_normal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """20 s of normal footage of the synthetic footpath."""
-    path = tmp_path_factory.mktemp("clips") / "normal.mp4"
-    render_clip(ClipSpec(seconds=20, seed=1), path)
-    return path
+    return rendered(tmp_path_factory, "normal", ClipSpec(seconds=20, seed=1))[0]
 
 
 @pytest.fixture(scope="session")
 def synthetic_anomalous(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ClipTruth]:
     """16 s of the same footpath with a fast object, a wrong-way walker and a loiterer."""
-    path = tmp_path_factory.mktemp("clips") / "anomalous.mp4"
-    truth = render_clip(ClipSpec(seconds=16, seed=2, anomalies=[("fast", 2.0), ("wrong_way", 6.0), ("loiter", 9.0)]), path)
-    return path, truth
+    return rendered(tmp_path_factory, "anomalous",
+                    ClipSpec(seconds=16, seed=2, anomalies=[("fast", 2.0), ("wrong_way", 6.0), ("loiter", 9.0)]))
 
 
 @pytest.fixture(scope="session")
@@ -70,11 +74,7 @@ def tiny_vlm(tmp_path_factory: pytest.TempPathFactory):
     """Factory: a folder holding a tiny random VLM of the given architecture, built once per run."""
     from vadagent.tools.vlm.tiny import build_tiny_vlm
 
-    built: dict[str, Path] = {}
-
     def make(arch: str = "qwen2_5_vl") -> Path:
-        if arch not in built:
-            built[arch] = build_tiny_vlm(arch, tmp_path_factory.mktemp(f"tiny_{arch}"))
-        return built[arch]
+        return once_per_run(tmp_path_factory, f"tiny_{arch}", lambda folder: build_tiny_vlm(arch, folder))
 
     return make

@@ -1,14 +1,16 @@
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from per_run import once_per_run
 from sklearn.metrics import roc_auc_score
 
 from vadagent.errors import ArtifactError, UsageError
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.scorer.tiers import TIERS, Geometry, Tier, tier_class
-from vadagent.tools.synthetic import ClipSpec, render_clip, write_video
+from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip, write_video
 
 
 @pytest.fixture(scope="module")
@@ -129,9 +131,13 @@ def test_tiers_come_from_one_registry():
 def busy_scene(tmp_path_factory):
     """A busy normal crowd hurrying both ways in the background; in the test clip, one person
     walks slowly close to the camera, where nobody goes. Motion cues rank the crowd higher."""
-    folder = tmp_path_factory.mktemp("busy")
-    render_clip(ClipSpec(seconds=30, seed=11, crowd=2.5), folder / "normal.mp4")
-    truth = render_clip(ClipSpec(seconds=16, seed=12, crowd=2.5, anomalies=[("intruder", 6.0)]), folder / "test.mp4")
+    def make(folder: Path) -> None:
+        render_clip(ClipSpec(seconds=30, seed=11, crowd=2.5), folder / "normal.mp4")
+        spec = ClipSpec(seconds=16, seed=12, crowd=2.5, anomalies=[("intruder", 6.0)])
+        render_clip(spec, folder / "test.mp4").save(folder / "truth.json")
+
+    folder = once_per_run(tmp_path_factory, "busy", make)
+    truth = ClipTruth.load(folder / "truth.json")
     return folder / "normal.mp4", folder / "test.mp4", np.asarray(truth.labels), truth.masks(320, 240)
 
 

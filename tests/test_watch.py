@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from inprocess import invoke
+from per_run import once_per_run
 from servers import RtspSetups, within
 
 from vadagent.agents.chat.session import load_report
 from vadagent.app.ui_live import event_files, read_cameras, read_events
 from vadagent.evals.servers import LiveStreamServer
-from vadagent.tools.synthetic import ClipSpec, render_clip
+from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip
 from vadagent.tools.video import open_video
 
 VADAGENT = str(Path(sys.executable).with_name("vadagent"))
@@ -32,23 +33,26 @@ JUDGED = {"category": "motion", "label": "fast object", "what": "an object cross
           "evidence_frames": [0], "matched_rules": []}
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("site")
+def make_site(folder: Path) -> None:
     render_clip(ClipSpec(seconds=12, seed=1), folder / "normal.mp4")
-    truth = render_clip(ClipSpec(seconds=8, seed=2, anomalies=[("fast", 3.0)]), folder / "camera.mp4")
+    render_clip(ClipSpec(seconds=8, seed=2, anomalies=[("fast", 3.0)]), folder / "camera.mp4").save(folder / "truth.json")
     fitted = invoke("-q", "fit", folder / "normal.mp4", "-o", folder / "scorer")
     assert fitted.returncode == 0, fitted.stderr
     (folder / "judge.jsonl").write_text("".join(json.dumps({"text": json.dumps(JUDGED)}) + "\n" for _ in range(40)))
-    return folder, truth
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A camera's normal footage, its fitted scorer, 8 s of it with a fast object, and a replay judge (read only)."""
+    folder = once_per_run(tmp_path_factory, "watch_site", make_site)
+    return folder, ClipTruth.load(folder / "truth.json")
 
 
 @pytest.fixture(scope="module")
 def long_camera(tmp_path_factory):
     """30 s of a camera with two anomalies early on: read to its end, its ring (17 s) no longer holds them."""
-    path = tmp_path_factory.mktemp("long") / "camera2.mp4"
-    render_clip(ClipSpec(seconds=30, seed=3, anomalies=[("fast", 2.0), ("fast", 7.0)]), path)
-    return path
+    spec = ClipSpec(seconds=30, seed=3, anomalies=[("fast", 2.0), ("fast", 7.0)])
+    return once_per_run(tmp_path_factory, "long_camera", lambda f: render_clip(spec, f / "camera2.mp4")) / "camera2.mp4"
 
 
 class Webhook:

@@ -74,6 +74,10 @@ class ClipTruth:
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")
 
+    @classmethod
+    def load(cls, path: Path) -> ClipTruth:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
 
 def _background(spec: ClipSpec, rng: np.random.Generator) -> np.ndarray:
     h, w = spec.height, spec.width
