@@ -312,7 +312,7 @@ def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_ret
         assert scoring._pool is not first
         assert np.array_equal(detection.scored.scores, here.scored.scores)
         monkeypatch.setattr(processes_module, "RETRIES", 0)
-        with pytest.raises(VadagentError, match="ended abruptly while scoring .*clip"):
+        with pytest.raises(VadagentError, match=r"ended abruptly while scoring .*anomalous\.mp4"):
             asyncio.run(killed_while_scoring(scoring))
     finally:
         scoring.close()
