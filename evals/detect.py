@@ -88,9 +88,9 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     `workers`: test videos scored this many at once, each in its own process (frames/s is then the
     pool's, not one video's)."""
     policy = policy or CandidatePolicy()
-    if not data.train and (normal_seconds or normal_from or workers > 1):
-        raise UsageError(f"{data.name} has no normal footage: --normal-seconds, --normal-from and --workers do not "
-                         "apply (each video is fitted on its own opening and scored in turn)")
+    if not data.train and (normal_seconds or normal_from):
+        raise UsageError(f"{data.name} has no normal footage: --normal-seconds and --normal-from do not apply "
+                         "(each video is fitted on its own opening)")
     footage = data.normal_footage()
     unseen = sorted({video.camera for video in data.test} - set(footage)) if footage else []
     if unseen:
@@ -108,7 +108,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         results, score_seconds = _in_turn(data, cameras, device, progress)
     else:  # each video's own scorer
         cameras = {}
-        scorers, results, score_seconds = _on_their_openings(data, config, device, progress)
+        scorers, results, score_seconds, start_seconds = _on_their_openings(data, config, device, progress, workers)
     fits, scorer = [s.fit_info for s in scorers], scorers[0]
     labels = [v.labels for v in data.test]
     scores = [r.scores for r in results]
@@ -126,6 +126,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     for video in data.test:  # what was scored against what: clip names and labels
         digest.update(video.name.encode() + video.labels.tobytes())
     left_out = [name for info in fits for name in info.get("left_out", {})]
+    timed = "scoring them" if cameras else "fitting each on its opening and scoring it"
     located = (_localisation(data.test, results, [kept_mask(c, len(r.scores)) for c, r in zip(picked, results)])
                if all(v.masks for v in data.test) else {})
     return {
@@ -176,7 +177,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                      "videos with both classes (no padding); "
                      f"smoothed = Gaussian per video, sigma {sigma}; event recall = per video, candidates keep at most "
                      f"{BUDGET_FRACTION:.0%} of its frames; "
-                     + (f"frames/s = test frames over the wall time of scoring them, {workers} videos at once in "
+                     + (f"frames/s = test frames over the wall time of {timed}, {workers} videos at once in "
                         "processes of their own (started before the clock); " if workers > 1 else "")
                      + "candidate recall = an event (maximal run of anomalous "
                      "frames) overlapped by at least one candidate of the product's own picker (threshold, call "
@@ -219,9 +220,18 @@ def _in_turn(data: FrameDataset, cameras: dict[str, Scorer], device: str,
     return results, time.perf_counter() - started
 
 
-def _on_their_openings(data: FrameDataset, config: ScorerConfig, device: str,
-                       progress: Progress | None) -> tuple[list[Scorer], list[ScoreResult], float]:
-    """No normal footage: each test video scored by a scorer fitted on its opening; the scoring's seconds."""
+def _on_their_openings(data: FrameDataset, config: ScorerConfig, device: str, progress: Progress | None,
+                       workers: int) -> tuple[list[Scorer], list[ScoreResult], float, float | None]:
+    """No normal footage: each test video scored by a scorer fitted on its opening; the scoring's seconds
+    (with `workers` > 1, videos fitted and scored that many at once: the seconds of both) and the
+    processes' start."""
+    if workers > 1:
+        with SideBySide(workers) as pool:
+            started = time.perf_counter()
+            pairs = list(pool.on_openings([v.path for v in data.test], config, folder_fps=data.fps, device=device,
+                                          progress=progress))
+            seconds = time.perf_counter() - started
+            return [s for s, _ in pairs], [r for _, r in pairs], seconds, round(pool.start_seconds, 2)
     scorers, results, seconds = [], [], 0.0
     for number, video in enumerate(data.test, 1):
         scorers.append(Scorer.fit_on_opening(str(video.path), config, folder_fps=data.fps, device=device))
@@ -230,7 +240,7 @@ def _on_their_openings(data: FrameDataset, config: ScorerConfig, device: str,
         seconds += time.perf_counter() - started
         if progress:
             progress("scoring test videos", number, len(data.test))
-    return scorers, results, seconds
+    return scorers, results, seconds, None
 
 
 LOCALISATION_PROTOCOL = (

@@ -42,6 +42,14 @@ def test_the_main_command_runs(tmp_path):
     assert report.explained == (result.returncode == 0)
     # 15 s of normal footage: self-validated as shipped, and the report says which scorer judged it
     assert report.notes[0].startswith("Scorer: ") and "chosen by self-validation" in report.notes[0]
+    # and the fit said what self-validation chose, where its evidence landed, what little footage leaves open
+    # (as `vadagent fit` says it: every front end fits through app/scoring.py's fit_scorer)
+    said = " ".join(result.stderr.split())
+    assert re.search(r"self-validation chose [a-z+ ×0-9.]+ \(AUC 0\.\d{3} on synthetic anomalies", said)
+    landed = re.search(r"evidence box \(the region explain names\) is on what was pasted in (\d+)% of the synthetic "
+                       r"anomalies' frames, and covers 40% of it in (\d+)%", said)
+    assert landed and int(landed[1]) >= 80 and int(landed[2]) <= int(landed[1])
+    assert "left out on 15 s of normal footage" in said  # the sample's 15 s keep one tier: said to be unsteady
     if not report.explained:
         detection_only(report, tmp_path / "sample", result.stderr)
 

@@ -72,6 +72,13 @@ def _fit_saved(footage: list[SourceSpec], config: ScorerConfig, folder_fps: floa
     return str(Scorer.fit(footage, config, folder_fps=folder_fps, device=device).save(folder))
 
 
+def _on_opening(_: None, video: str, config: ScorerConfig, folder_fps: float, device: str,
+                folder: str) -> tuple[str, ScoreResult]:
+    # fitted and scored in one process: the scorer of the opening itself is kept in memory only
+    scorer = Scorer.fit_on_opening(video, config, folder_fps=folder_fps, device=device)
+    return str(scorer.save(folder)), scorer.score(video, folder_fps=folder_fps, device=device)
+
+
 def default_workers() -> int:
     """Processes for a machine: one per two cores (each keeps about 1.7 busy), at least two."""
     return max(2, usable_cores() // 2)
@@ -161,6 +168,18 @@ class SideBySide:
             yield result
             if progress:
                 progress("scoring videos side by side", done, len(futures))
+
+    def on_openings(self, videos: Sequence[str | Path], config: ScorerConfig, *, folder_fps: float = 25.0,
+                    device: str = "cpu", progress: Progress | None = None) -> Iterator[tuple[Scorer, ScoreResult]]:
+        """Each video scored by a scorer fitted on its own opening (`Scorer.fit_on_opening`), in the order
+        given; the scorer comes back saved, for what it says of its fit."""
+        futures = [self._submit(_with_saved, _on_opening, None, (str(video), config, folder_fps, device, self._new_folder()))
+                   for video in videos]
+        what = [f"fitting on the opening of {video} and scoring it" for video in videos]
+        for done, (folder, result) in enumerate(self._in_order(futures, what), 1):
+            yield Scorer.load(folder), result
+            if progress:
+                progress("scoring videos on their openings side by side", done, len(futures))
 
     def run(self, function: Callable[..., T], scorer: Scorer | None, *args: object) -> Future[T]:
         """`function(scorer, *args)` in one of the processes, the scorer loaded there from the folder it
