@@ -142,31 +142,31 @@ def test_chat_without_a_vlm_still_answers_commands_and_the_guard(tmp_path, repor
     assert "**you:** hello" in (tmp_path / "chat.md").read_text()
 
 
-def test_chat_on_a_video_explains_it_first(tmp_path, synthetic_normal):
+def test_chat_on_a_video_explains_it_first(tmp_path, synthetic_normal, synthetic_anomalous):
     import shutil
 
-    out = tmp_path / "explained"
-    result = invoke("chat", sample_clip(), "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
+    out, clip = tmp_path / "explained", synthetic_anomalous[0]
+    result = invoke("chat", clip, "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
     assert result.returncode == 0, result.stderr
-    assert (out / "report.json").is_file() and "fitted on the first 9 s of this video" in result.stderr.replace("\n", " ")
-    assert result.stdout.startswith("sample.mp4: 36.0 s") and result.stderr.count("no VLM") == 1
-    again = invoke("chat", sample_clip(), "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
+    assert (out / "report.json").is_file() and "fitted on the first 4 s of this video" in result.stderr.replace("\n", " ")
+    assert result.stdout.startswith("anomalous.mp4: 16.0 s") and result.stderr.count("no VLM") == 1
+    again = invoke("chat", clip, "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
     assert again.returncode == 0 and "using the existing report" in again.stderr
     # a report whose explaining was stopped half-way (its stand-in, written before the first VLM call) is redone
     from vadagent.agents.explain.run import IN_PROGRESS_NOTE
 
     stopped = json.loads((out / "report.json").read_text())
     (out / "report.json").write_text(json.dumps(stopped | {"notes": [*stopped["notes"], IN_PROGRESS_NOTE]}))
-    redone = invoke("chat", sample_clip(), "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
+    redone = invoke("chat", clip, "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
     assert redone.returncode == 0 and "using the existing report" not in redone.stderr
     assert IN_PROGRESS_NOTE not in json.loads((out / "report.json").read_text())["notes"]
     # another video of the same name is explained, not answered from the first one's report
-    other = tmp_path / "elsewhere" / "sample.mp4"
+    other = tmp_path / "elsewhere" / "anomalous.mp4"
     other.parent.mkdir()
     shutil.copy(synthetic_normal, other)
     result = invoke("chat", other, "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
     assert result.returncode == 0, result.stderr
-    assert "using the existing report" not in result.stderr and not result.stdout.startswith("sample.mp4: 36.0 s")
+    assert "using the existing report" not in result.stderr and result.stdout.startswith("anomalous.mp4: 20.0 s")
     assert Path(load_report(out)[0].video.path).resolve() == other.resolve()
 
 

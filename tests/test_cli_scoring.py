@@ -34,6 +34,7 @@ def test_fit_and_score_the_sample_clip(tmp_path):
     assert json.loads((out / "scores.json").read_text())["frame_scores"]["smoothing_sigma"] == 3.0
 
 
+@pytest.mark.slow  # the CLI's fit and score: test_fit_and_score_the_sample_clip; real clips: test_batch, test_video
 def test_score_real_clip_with_a_scorer_fitted_on_its_first_20_seconds(tmp_path, robbery):
     assert run("fit", f"{robbery}#t=0,20", "-o", str(tmp_path / "s")).returncode == 0
     result = run("-q", "score", str(robbery), "--scorer", str(tmp_path / "s"), "-o", str(tmp_path / "o"))
