@@ -12,23 +12,28 @@ from inprocess import invoke
 from servers import FaultServer, free_port
 
 from vadagent.app.ui import unexplained_moments
-from vadagent.samples import sample_clip
 from vadagent.types import VideoReport
 
 VADAGENT = str(Path(sys.executable).with_name("vadagent"))
 FAST = {"VADAGENT_VLM__MAX_RETRIES": "1", "VADAGENT_VLM__TIMEOUT_S": "2"}
 
 
-def explain(out: Path, vlm: str, **env: str) -> subprocess.CompletedProcess:
-    return invoke("explain", sample_clip(), "--vlm", vlm, "-o", out, env={**FAST, **env})
+@pytest.fixture()
+def clip(synthetic_anomalous) -> Path:
+    """16 s with three anomalies: candidates for the model that fails (the bundled sample lasts 36 s)."""
+    return synthetic_anomalous[0]
+
+
+def explain(clip: Path, out: Path, vlm: str, **env: str) -> subprocess.CompletedProcess:
+    return invoke("explain", clip, "--vlm", vlm, "-o", out, env={**FAST, **env})
 
 
 @pytest.mark.parametrize("behaviour", ["refuse", "garbage"])
-def test_a_failed_model_leaves_every_candidate_detected_not_explained_and_exits_3(tmp_path, behaviour):
+def test_a_failed_model_leaves_every_candidate_detected_not_explained_and_exits_3(tmp_path, clip, behaviour):
     server = None if behaviour == "refuse" else FaultServer(behaviour)
     url = f"http://127.0.0.1:{free_port()}/v1" if server is None else server.url
     try:
-        result = explain(tmp_path / "out", f"vllm:m@{url}")
+        result = explain(clip, tmp_path / "out", f"vllm:m@{url}")
     finally:
         if server is not None:
             server.close()
@@ -45,10 +50,10 @@ def test_a_failed_model_leaves_every_candidate_detected_not_explained_and_exits_
     assert len(moments) == len(report.scorer.candidates) and all(row[4] == "failed" and row[5] for row in moments)
 
 
-def test_a_hung_server_is_bounded_by_the_video_deadline_and_the_detection_report_comes_first(tmp_path):
+def test_a_hung_server_is_bounded_by_the_video_deadline_and_the_detection_report_comes_first(tmp_path, clip):
     server = FaultServer("hang")
     out = tmp_path / "out"
-    command = [VADAGENT, "explain", str(sample_clip()), "--vlm", f"vllm:m@{server.url}", "-o", str(out)]
+    command = [VADAGENT, "explain", str(clip), "--vlm", f"vllm:m@{server.url}", "-o", str(out)]
     env = {**os.environ, "VADAGENT_VLM__TIMEOUT_S": "120", "VADAGENT_VLM__VIDEO_DEADLINE_S": "6"}
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -58,7 +63,7 @@ def test_a_hung_server_is_bounded_by_the_video_deadline_and_the_detection_report
     # the model hangs: the detection report is already on disk
     early = VideoReport.model_validate_json((out / "report.json").read_text())
     assert not early.explained and early.scorer.candidates
-    second = explain(out, "hf:/no/such/folder")  # a second run into the same folder meanwhile: refused at once
+    second = explain(clip, out, "hf:/no/such/folder")  # a second run into the same folder meanwhile: refused at once
     assert second.returncode == 2 and "another vadagent run is writing there" in " ".join(second.stderr.split())
     _, stderr = process.communicate(timeout=120)
     server.close()
@@ -69,18 +74,18 @@ def test_a_hung_server_is_bounded_by_the_video_deadline_and_the_detection_report
     assert "timed out" in " ".join(stderr.split())
 
 
-def test_a_model_that_cannot_load_is_no_vlm_one_line_and_exit_3(tmp_path):  # other specs: test_vlm_local
+def test_a_model_that_cannot_load_is_no_vlm_one_line_and_exit_3(tmp_path, clip):  # other specs: test_vlm_local
     spec = "hf:/no/such/folder"
     (tmp_path / "file").write_text("")
-    refused = explain(tmp_path / "file", spec)  # -o naming a file: refused before any work
+    refused = explain(clip, tmp_path / "file", spec)  # -o naming a file: refused before any work
     assert refused.returncode == 2 and "exists and is not a folder" in refused.stderr
-    result = explain(tmp_path / "out", spec, HF_HUB_OFFLINE="1")
+    result = explain(clip, tmp_path / "out", spec, HF_HUB_OFFLINE="1")
     assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
     assert f"no VLM: {spec}: cannot load the model" in " ".join(result.stderr.split())
     assert (tmp_path / "out" / "report.json").is_file()
 
 
-def test_ctrl_c_while_the_model_is_asked_ends_explain_at_once_saying_what_is_kept(tmp_path):
+def test_ctrl_c_while_the_model_is_asked_ends_explain_at_once_saying_what_is_kept(tmp_path, clip):
     """Before, `explain` waited for the model's answer (asyncio.run waits for its threads) and said
     nothing; the detection-only report it leaves is now named, for chat and the UI to redo."""
     import signal
@@ -89,7 +94,7 @@ def test_ctrl_c_while_the_model_is_asked_ends_explain_at_once_saying_what_is_kep
 
     server = FaultServer("hang")
     out = tmp_path / "out"
-    command = [VADAGENT, "explain", str(sample_clip()), "--vlm", f"vllm:m@{server.url}", "-o", str(out)]
+    command = [VADAGENT, "explain", str(clip), "--vlm", f"vllm:m@{server.url}", "-o", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         started = time.monotonic()
