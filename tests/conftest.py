@@ -78,3 +78,18 @@ def tiny_vlm(tmp_path_factory: pytest.TempPathFactory):
         return once_per_run(tmp_path_factory, f"tiny_{arch}", lambda folder: build_tiny_vlm(arch, folder))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def sample_scorer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`vadagent fit` of the sample clip's first 15 s, as the commands in tests fit (see above), made
+    once per run for the tests whose point is what comes after the fit."""
+    from inprocess import invoke
+
+    from vadagent.samples import sample_clip
+
+    def make(folder: Path) -> None:
+        fitted = invoke("-q", "fit", f"{sample_clip()}#t=0,15", "-o", folder / "scorer")
+        assert fitted.returncode == 0, fitted.stderr
+
+    return once_per_run(tmp_path_factory, "sample_scorer", make) / "scorer"

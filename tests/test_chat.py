@@ -25,13 +25,12 @@ def judged(**changes) -> str:
 
 
 @pytest.fixture(scope="module")
-def report_dir(tmp_path_factory) -> Path:
+def report_dir(tmp_path_factory, sample_scorer) -> Path:
     """The sample clip explained with a replay judge: real scores, candidates, relations, events."""
     folder = tmp_path_factory.mktemp("chat")
     script = folder / "judge.jsonl"
     script.write_text("".join(json.dumps({"text": judged()}) + "\n" for _ in range(8)))
-    clip = sample_clip()
-    result = invoke("explain", clip, "--normal", f"{clip}#t=0,15", "--vlm", f"replay:{script}", "-o", folder / "out")
+    result = invoke("explain", sample_clip(), "--scorer", sample_scorer, "--vlm", f"replay:{script}", "-o", folder / "out")
     assert result.returncode == 0, result.stderr
     return folder / "out"
 

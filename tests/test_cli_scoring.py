@@ -12,11 +12,18 @@ from vadagent.samples import sample_clip
 from vadagent.tools.scorer.frames import DEFAULT_FLOW
 
 
-def test_fit_and_score_the_sample_clip(tmp_path):
+def test_fit_and_score_the_sample_clip(tmp_path, monkeypatch):
+    """`fit --no-select` keeps every default tier at equal weights where self-validation is on by default
+    (the self-validated fit is the README's command's, checked in test_readme.py), and `score` writes
+    what a user reads."""
+    monkeypatch.delenv("VADAGENT_SCORER__SELECT")  # as shipped: self-validation on from 15 s of footage
     clip = sample_clip()
-    fit = run("fit", f"{clip}#t=0,15", "-o", str(tmp_path / "scorer"))
+    fit = run("fit", f"{clip}#t=0,15", "--no-select", "-o", str(tmp_path / "scorer"))
     assert fit.returncode == 0, fit.stderr
     assert (tmp_path / "scorer" / "scorer.safetensors").is_file() and (tmp_path / "scorer" / "config.yaml").is_file()
+    fitted = json.loads((tmp_path / "scorer" / "scorer.json").read_text())
+    assert fitted["config"]["select"] is False and "selection" not in fitted["fit"]
+    assert fitted["config"]["tiers"] == ["motion", "objects"] and not fitted["config"]["weights"]  # equal
     scored = run("score", str(clip), "--scorer", str(tmp_path / "scorer"), "-o", str(tmp_path / "out"))
     assert scored.returncode == 0, scored.stderr
     out = tmp_path / "out"

@@ -220,10 +220,10 @@ CHROMIUM = __import__("shutil").which("chromium")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
-def test_report_html_in_headless_chromium(tmp_path, tiny_vlm):
-    out = tmp_path / "out"
-    clip = sample_clip()
-    result = invoke("explain", clip, "--normal", f"{clip}#t=0,15", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}", "-o", out)
+def test_report_html_in_headless_chromium(tmp_path, sample_scorer):
+    out, script = tmp_path / "out", tmp_path / "calls.jsonl"
+    script.write_text("".join(json.dumps({"text": answer()}) + "\n" for _ in range(8)))
+    result = invoke("explain", sample_clip(), "--scorer", sample_scorer, "--vlm", f"replay:{script}", "-o", out)
     assert result.returncode == 0, result.stderr
     report = VideoReport.model_validate_json((out / "report.json").read_text())
     dom = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
