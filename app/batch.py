@@ -31,7 +31,7 @@ from vadagent.agents.explain.run import Detection
 from vadagent.app.cluster import RayCluster
 from vadagent.app.job import Job
 from vadagent.app.outputs import Destination, claim_output, destination
-from vadagent.app.processes import ScoringProcesses, default_processes
+from vadagent.app.processes import ScoringProcesses
 from vadagent.app.report_html import write_index_html
 from vadagent.app.stopping import STOPPED_EXIT, end_stopped, hold_further_stops, run_stoppable
 from vadagent.config import Settings, write_run_manifest
@@ -40,6 +40,7 @@ from vadagent.errors import UsageError, VadagentError
 from vadagent.jsonlio import numbered_jsonl
 from vadagent.tools.index import ReportIndex
 from vadagent.tools.scorer import Scorer
+from vadagent.tools.scorer.side_by_side import default_processes
 from vadagent.tools.video import VIDEO_SUFFIXES
 
 

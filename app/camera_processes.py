@@ -40,12 +40,12 @@ from vadagent.app.cameras import (
     give_back_freed,
     steady_memory,
 )
-from vadagent.app.processes import default_processes as batch_processes
 from vadagent.devices import usable_cores
 from vadagent.logs import setup_logging
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.scorer.frames import hold_threads
 from vadagent.tools.scorer.live import Moment
+from vadagent.tools.scorer.side_by_side import default_processes as batch_processes
 from vadagent.tools.video.live import LiveSource
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ HALT = "halt"
 
 
 def default_processes(cores: int, cameras: int) -> int:
-    """As a batch's (`app/processes.py`: one process per two cores on machines of four cores or more),
+    """As a batch's (`side_by_side.default_processes`: one per two cores on machines of four cores or more),
     at most one per camera, and none for one camera; none means threads of the watch's process. On this
     2-core machine two cameras' live scorers alone read 1.28× and 1.51× the frames/s in two processes
     that they did in two threads (`evals/bench_watch.py`, two runs), but a whole watch of two busy

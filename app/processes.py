@@ -25,13 +25,6 @@ from vadagent.tools.scorer.side_by_side import ENDED_ABRUPTLY, SideBySide
 RETRIES = 1  # a video whose process ended is tried this many times more, on the pool started again
 
 
-def default_processes(cores: int) -> int:
-    """One process per two cores on a machine of four or more. On fewer none (threads of this process):
-    there two processes scored Ped2's test clips 1.08–1.14× faster (`eval detect --workers 2`, release
-    30), within the machine's noise, and each costs a second or two to start and a scorer's memory."""
-    return cores // 2 if cores >= 4 else 0
-
-
 class ScoringProcesses:
     """`processes` scoring processes for one batch; `detect` as `RayCluster.detect`. Start it before
     the event loop (the processes take a second or two), close it after."""

@@ -93,3 +93,15 @@ def sample_scorer(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert fitted.returncode == 0, fitted.stderr
 
     return once_per_run(tmp_path_factory, "sample_scorer", make) / "scorer"
+
+
+@pytest.fixture(scope="session")
+def synthetic_scorer(tmp_path_factory: pytest.TempPathFactory, synthetic_normal: Path) -> Path:
+    """A scorer folder fitted on `synthetic_normal` with every default tier (no self-validation), made
+    once per run for the tests that need a site's saved scorer, not a fit of their own."""
+    from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+
+    def make(folder: Path) -> None:
+        Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(select=False)).save(folder / "scorer")
+
+    return once_per_run(tmp_path_factory, "synthetic_scorer", make) / "scorer"

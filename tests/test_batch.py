@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from inprocess import invoke
 
-from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+from vadagent.tools.scorer import Scorer
 from vadagent.tools.synthetic import ClipSpec, render_clip
 from vadagent.types import VideoReport
 
@@ -34,7 +34,7 @@ def done(index: Path) -> list[str]:
     return sorted(Path(report).parent.name for (report,) in rows)
 
 
-def test_killed_batch_resumes_without_redoing_finished_videos(tmp_path, synthetic_normal):
+def test_killed_batch_resumes_without_redoing_finished_videos(tmp_path, synthetic_scorer):
     """The model is a server that answers slowly, so the kill lands while the other video is being
     explained (an in-process model's batch is tested below)."""
     folder = tmp_path / "videos"
@@ -42,12 +42,11 @@ def test_killed_batch_resumes_without_redoing_finished_videos(tmp_path, syntheti
     for i in range(2):  # the first run is killed once one is finished; the rerun does the other
         render_clip(ClipSpec(seconds=8, seed=10 + i, anomalies=[("fast", 3.0)]), folder / f"clip{i}.mp4")
     (folder / "broken.mp4").write_bytes(b"not a video at all")
-    # the site's scorer fitted once, not by each run (the other batch tests fit from --normal)
-    Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(select=False)).save(tmp_path / "scorer")
     out = tmp_path / "out"
     server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowJudge)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    command = [VADAGENT, "report", str(folder), "-o", str(out), "--scorer", str(tmp_path / "scorer"),
+    # the site's scorer, fitted before and not by each run (the other batch tests fit from --normal)
+    command = [VADAGENT, "report", str(folder), "-o", str(out), "--scorer", str(synthetic_scorer),
                "--vlm", f"openai:m@http://127.0.0.1:{server.server_address[1]}/v1"]
     try:
         first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -110,7 +109,7 @@ class _SlowJudge(BaseHTTPRequestHandler):
         pass
 
 
-def test_videos_are_scored_while_an_in_process_model_loads(tmp_path, tiny_vlm, synthetic_normal, monkeypatch):
+def test_videos_are_scored_while_an_in_process_model_loads(tmp_path, tiny_vlm, synthetic_scorer, monkeypatch):
     """With a saved scorer there is no fit to load the model behind: the load is held until a video
     has been scored, so the batch finishes only if scoring does not wait for the model."""
     from vadagent.app import job as job_module
@@ -118,7 +117,6 @@ def test_videos_are_scored_while_an_in_process_model_loads(tmp_path, tiny_vlm, s
     folder = tmp_path / "videos"
     folder.mkdir()
     render_clip(ClipSpec(seconds=6, seed=40, anomalies=[("fast", 2.5)]), folder / "clip.mp4")
-    Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(select=False)).save(tmp_path / "scorer")
     scored, order = threading.Event(), []
     load, detect = job_module.load_vlm, job_module.detect_video
 
@@ -137,7 +135,7 @@ def test_videos_are_scored_while_an_in_process_model_loads(tmp_path, tiny_vlm, s
     monkeypatch.setattr(job_module, "load_vlm", held_load)
     monkeypatch.setattr(job_module, "detect_video", detect_then_release)
     out = tmp_path / "out"
-    result = invoke("report", folder, "-o", out, "--scorer", tmp_path / "scorer", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}",
+    result = invoke("report", folder, "-o", out, "--scorer", synthetic_scorer, "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}",
                     "--processes", 0)  # scored in this process's threads, where detect_video is held
     assert result.returncode == 0, result.stderr
     assert order == ["scoring", "loaded"]
@@ -255,7 +253,7 @@ def test_a_jsonl_manifest_names_site_scorers_and_reports_publish_to_an_fsspec_ur
 
 
 def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_retried_once(
-        tmp_path, synthetic_normal, synthetic_anomalous, monkeypatch):
+        tmp_path, synthetic_scorer, synthetic_anomalous, monkeypatch):
     """`--processes 2` writes the scores and candidates `--processes 0` (threads) does, and a broken
     file fails alone there too. A scoring process killed mid-video: the pool starts again and the
     video is scored there; killed again past the retries, it fails with one line."""
@@ -277,10 +275,9 @@ def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_ret
     render_clip(ClipSpec(seconds=6, seed=50, anomalies=[("fast", 2.5)]), folder / "clip0.mp4")
     (folder / "clip1.mp4").write_bytes(Path(synthetic_anomalous[0]).read_bytes())
     (folder / "broken.mp4").write_bytes(b"not a video at all")
-    scorer = Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(select=False))
-    scorer.save(tmp_path / "scorer")
+    scorer = Scorer.load(synthetic_scorer)
     closed = f"openai:m@http://127.0.0.1:{free_port()}/v1"  # detection only: no model
-    runs = {n: invoke("report", folder, "-o", tmp_path / f"out{n}", "--scorer", tmp_path / "scorer", "--vlm", closed,
+    runs = {n: invoke("report", folder, "-o", tmp_path / f"out{n}", "--scorer", synthetic_scorer, "--vlm", closed,
                       "--processes", n, env={"VADAGENT_VLM__MAX_RETRIES": "0"}) for n in (0, 2)}
     assert "scoring in 2 process(es)" in runs[2].stderr and "process(es)" not in runs[0].stderr
     for n, run in runs.items():

@@ -307,16 +307,16 @@ def test_text_in_the_scene_cannot_silently_turn_an_event_normal(tmp_path):
 
 
 def test_what_moves_around_each_candidate_is_tracked_with_the_scoring_not_where_the_model_is_asked(
-        synthetic_normal, synthetic_anomalous, monkeypatch):
+        synthetic_scorer, synthetic_anomalous, monkeypatch):
     """The blob tracker decodes each candidate's window again, CPU work as heavy as the scoring: where
     detection runs apart from the model (a batch's scoring processes, a cluster's workers) `detect_video`
     does it, and the report's relations are those it found; in the model's own process the graph does."""
     from vadagent.agents.explain import graph
     from vadagent.agents.explain.context import context_window
     from vadagent.agents.explain.run import detect_video, explain_detection
-    from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+    from vadagent.tools.scorer import Scorer
 
-    scorer = Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(select=False))
+    scorer = Scorer.load(synthetic_scorer)
     assert detect_video(str(synthetic_anomalous[0]), scorer, load_taxonomy("generic"), None).tracked == {}
     detection = detect_video(str(synthetic_anomalous[0]), scorer, load_taxonomy("generic"), None, track=True)
     candidates = detection.report.scorer.candidates
