@@ -7,8 +7,6 @@ import json
 from importlib.resources import as_file, files
 from pathlib import Path
 
-SAMPLE_NORMAL_SECONDS = 15.0
-
 
 def sample_clip() -> Path:
     resource = files("vadagent") / "assets" / "sample.mp4"

@@ -24,6 +24,11 @@ os.environ.setdefault("VADAGENT_SCORER__FLOW", "coarse")
 # footage and would triple their fitting time; the scorer tests and the README's main command
 # (test_readme) run it as shipped.
 os.environ.setdefault("VADAGENT_SCORER__SELECT", "false")
+# The README's test command runs two xdist workers on two cores, and each worker, and each command a
+# test starts, would give torch's and the BLAS libraries' OpenMP one thread per core: twice the cores,
+# and OpenMP's idle threads spin while they wait. One thread each: test_vlm_local.py and test_tiny_vlm.py
+# took 61 s of CPU (43 s) against 140 (76 s) with the default (ad hoc, two workers).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
