@@ -767,13 +767,21 @@ def test_videos_scored_in_turn_score_as_one_by_one_and_a_bad_one_fails_in_its_ow
     assert not any(t.name == "vadagent-frames" for t in threading.enumerate())
 
 
+def _torch_threads(_: None) -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def test_videos_scored_side_by_side_in_processes_score_as_here_and_a_bad_one_fails_in_its_turn(
-        fitted, synthetic_anomalous, synthetic_normal, tmp_path):
+        fitted, synthetic_anomalous, synthetic_normal, tmp_path, monkeypatch):
+    from vadagent.devices import usable_cores
     from vadagent.errors import VadagentError
     from vadagent.tools.scorer.side_by_side import SideBySide
 
     path, _ = synthetic_anomalous
     (tmp_path / "text.mp4").write_text("not a video")
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")  # what torch would take in each process (conftest sets 1)
     here = [fitted.score(video) for video in (path, synthetic_normal)]
     with SideBySide(2) as pool:
         there = list(pool.score([(fitted, path), (fitted, synthetic_normal)]))
@@ -788,6 +796,8 @@ def test_videos_scored_side_by_side_in_processes_score_as_here_and_a_bad_one_fai
         results.close()
         # the pool goes on after a video's error
         assert np.array_equal(next(pool.score([(fitted, path)])).scores, here[0].scores)
+        # each process holds torch (the learned tier) to its share of the cores, as it holds the flow
+        assert pool.run(_torch_threads, None).result() == max(1, usable_cores() // 2)
         # a process killed (out of memory, say) is said so, not a traceback from the pool
         for worker in list(pool._pool._processes.values()):  # the pool's own, not other children of this process
             worker.kill()

@@ -4,7 +4,9 @@ the working size, computed once per frame whatever the number of tiers."""
 
 from __future__ import annotations
 
+import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -50,11 +52,16 @@ FLOW_THREADS = min(usable_cores(), 4)  # a chunk's flows in parallel (see flows_
 
 
 def hold_threads(threads: int) -> None:
-    """At most `threads` flow threads and OpenCV threads in this process: one that shares the
-    machine's cores with others scoring side by side (side_by_side.py starts each with this)."""
+    """At most `threads` flow threads, OpenCV threads and torch threads in this process: one that
+    shares the machine's cores with others scoring side by side (side_by_side.py starts each with this)."""
     global FLOW_THREADS
     FLOW_THREADS = max(1, threads)  # flows_of cuts a chunk into this many blocks; its pool starts at this size
     cv2.setNumThreads(FLOW_THREADS)
+    # the learned tier's torch would take every core of the machine in each process, its idle OpenMP threads
+    # spinning; torch is imported later if at all, and OpenMP reads this as it loads
+    os.environ["OMP_NUM_THREADS"] = str(FLOW_THREADS)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(FLOW_THREADS)
 
 
 def camera_motion(flow: np.ndarray) -> tuple[np.ndarray, bool]:
