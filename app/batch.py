@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vadagent.agents.explain.run import Detection
+from vadagent.agents.explain.detection import Detection
 from vadagent.app.cluster import RayCluster
 from vadagent.app.job import Job
 from vadagent.app.outputs import Destination, claim_output, destination

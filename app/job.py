@@ -18,17 +18,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from vadagent.agents.explain.run import Detection, aexplain_detection, aexplain_then_close, detect_video, write_report
+from vadagent.agents.explain.detection import Detection
+from vadagent.agents.explain.run import aexplain_detection, aexplain_then_close, write_report
+from vadagent.app.detecting import Detecting
 from vadagent.app.report_html import write_html
-from vadagent.app.scoring import candidate_policy, fit_scorer, scorer_config
 from vadagent.app.stopping import run_stoppable
 from vadagent.config import Settings
 from vadagent.devices import pick_device
 from vadagent.errors import VadagentError
 from vadagent.rules import RuleSet, default_rules
-from vadagent.taxonomy import Taxonomy, load_taxonomy
+from vadagent.taxonomy import load_taxonomy
 from vadagent.tools.detector import load_detector
-from vadagent.tools.scorer import Scorer, ScoreResult, SourceSpec
+from vadagent.tools.scorer import ScoreResult
 from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
 from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL, loads_in_process
@@ -135,39 +136,12 @@ def require_vlm(settings: Settings, spec: str | None, purpose: str) -> VLMClient
         raise VadagentError(f"{purpose}: {error}") from None
 
 
-def opening_note(seconds: float, cross_fitted: bool = False) -> str:
-    return (f"No --normal footage or --scorer: the scorer was fitted on the first {seconds:g} s of this video, taken "
-            "as normal, so its threshold rests on little footage; candidates may lie below it (marked "
-            "below_threshold), taken to cover every stretch of the video and to spend its call budget"
-            + (" (those first seconds were scored by a second scorer fitted on the video's last stretch)"
-               if cross_fitted else "")
-            + ". Give the site's normal footage (--normal) for a better baseline.")
-
-
-def scorer_note(scorer: Scorer) -> str:
-    """What a report says of a scorer fitted on normal footage: its tiers and weights, how much
-    footage it learnt, and whether self-validation chose them (the default does from 15 s)."""
-    info = scorer.fit_info
-    frames, fps = info.get("frames"), scorer.fps
-    text = f"Scorer: {scorer.description}"
-    if frames and fps:
-        text += f", fitted on {frames / fps:.0f} s of normal footage ({frames} frames)"
-    chosen = info.get("selection", {}).get("chosen")
-    if chosen:
-        text += (f"; tiers and weights chosen by self-validation (AUC {chosen['auc']:.3f} on synthetic anomalies in "
-                 "held-out normal footage)")
-    return text + "."
-
-
 @dataclass
-class Job:
-    settings: Settings
-    taxonomy: Taxonomy
-    rules: RuleSet
+class Job(Detecting):
+    """`Detecting` with the model: explaining what it detects."""
+
     client_load: ClientLoad
-    device: str
     detector: object | None
-    fps: float | None  # the rate of frame folders given with --fps (None: the settings', said when fitting)
 
     @classmethod
     def build(cls, settings: Settings, console: Console, *, vlm: str | None = None, taxonomy: str | None = None,
@@ -180,40 +154,12 @@ class Job:
         device = pick_device(settings.scorer.device)
         detector = load_detector(device)  # before the model's load starts: both may import torch
         client_load = client_load or start_vlm(settings, vlm, console)
-        return cls(settings, chosen_taxonomy, rules, client_load, device, detector, fps)
-
-    @classmethod
-    def without_model(cls, settings: Settings, taxonomy: Taxonomy, rules: RuleSet, fps: float | None,
-                      device: str) -> Job:
-        """The job a scoring worker (a Ray task, a process of this machine) runs `detect` with."""
-        return cls(settings, taxonomy, rules, ClientLoad(client=None), device, detector=None, fps=fps)
+        return cls(settings, chosen_taxonomy, rules, device, fps, client_load, detector)
 
     @property
     def client(self) -> VLMClient | None:
         """The VLM client (None: no model), once loaded: the first caller waits for a model still loading."""
         return self.client_load.result()
-
-    @property
-    def folder_fps(self) -> float:
-        return self.fps or self.settings.video.folder_fps
-
-    @property
-    def sigma(self) -> float:
-        return self.settings.scorer.smoothing_sigma
-
-    def fit(self, normal: list[str], console: Console) -> Scorer:
-        return fit_scorer(self.settings, [SourceSpec.parse(n) for n in normal], scorer_config(self.settings), console,
-                          fps=self.fps)
-
-    def fit_on_opening(self, video: str, progress: Progress | None = None) -> tuple[Scorer, str]:
-        """A scorer fitted on the video's own opening, and the report note that says so."""
-        scorer = Scorer.fit_on_opening(video, scorer_config(self.settings), folder_fps=self.folder_fps,
-                                       device=self.device, progress=progress)
-        return scorer, opening_note(scorer.fit_info["sources"][0]["end_s"], "opening_scored_by" in scorer.fit_info)
-
-    def _detecting(self) -> dict:
-        return {"sigma": self.sigma, "policy": candidate_policy(self.settings), "folder_fps": self.folder_fps,
-                "device": self.device}
 
     def _explaining(self, prompts: list[dict], on_detected, progress: Progress | None = None) -> dict:
         return {"folder_fps": self.folder_fps, "detector": self.detector, "prompts_log": prompts,
@@ -232,18 +178,6 @@ class Job:
         result, stopped = run_stoppable(explained())
         return None if stopped else result
 
-    def detect(self, video: str, scorer: Scorer | None, *, track: bool = False,
-               progress: Progress | None = None) -> tuple[Detection, str | None]:
-        """Score a video and pick its candidates (CPU work, no model), with `track` also what moves around
-        each (where this runs apart from the model); without a scorer, one is fitted on the video's opening,
-        and the note says so."""
-        if scorer is None:
-            scorer, note = self.fit_on_opening(video, progress)
-        else:
-            note = scorer_note(scorer)
-        return detect_video(video, scorer, self.taxonomy, self.rules, track=track, progress=progress,
-                            **self._detecting()), note
-
     async def aexplain_detection(self, detection: Detection, prompts: list[dict]) -> tuple[VideoReport, ScoreResult]:
         return await aexplain_detection(detection, await self.client_load.aresult(), **self._explaining(prompts, None))
 
@@ -251,11 +185,3 @@ class Job:
         """report.json, events, prompts, scores and report.html into `folder`."""
         write_report(folder, report, scored, self.sigma, prompts)
         write_html(folder / "report.html", report, scored.smoothed(self.sigma), folder_fps=self.folder_fps)
-
-
-def detect_apart(scorer: Scorer | None, settings: Settings, taxonomy: Taxonomy, rules: RuleSet | None,
-                 fps: float | None, device: str, video: str) -> tuple[Detection, str | None]:
-    """In a scoring process or on a cluster's worker: the same `Job.detect` the batch runs in its threads,
-    without a model, with what moves around each candidate tracked there. (The scorer first, as
-    `SideBySide.run` hands it over.)"""
-    return Job.without_model(settings, taxonomy, rules, fps, device).detect(video, scorer, track=True)

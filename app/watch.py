@@ -42,7 +42,8 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
-from vadagent.agents.explain.run import Detection, aexplain_detection
+from vadagent.agents.explain.detection import Detection
+from vadagent.agents.explain.run import aexplain_detection
 from vadagent.app.camera_processes import CameraProcesses, default_processes
 from vadagent.app.cameras import (
     Camera,

@@ -112,13 +112,14 @@ class _SlowJudge(BaseHTTPRequestHandler):
 def test_videos_are_scored_while_an_in_process_model_loads(tmp_path, tiny_vlm, synthetic_scorer, monkeypatch):
     """With a saved scorer there is no fit to load the model behind: the load is held until a video
     has been scored, so the batch finishes only if scoring does not wait for the model."""
+    from vadagent.app import detecting as detecting_module
     from vadagent.app import job as job_module
 
     folder = tmp_path / "videos"
     folder.mkdir()
     render_clip(ClipSpec(seconds=6, seed=40, anomalies=[("fast", 2.5)]), folder / "clip.mp4")
     scored, order = threading.Event(), []
-    load, detect = job_module.load_vlm, job_module.detect_video
+    load, detect = job_module.load_vlm, detecting_module.detect_video
 
     def held_load(*args, **kwargs):
         assert scored.wait(60), "the batch waited for the model before scoring a video"
@@ -133,7 +134,7 @@ def test_videos_are_scored_while_an_in_process_model_loads(tmp_path, tiny_vlm, s
         return detection
 
     monkeypatch.setattr(job_module, "load_vlm", held_load)
-    monkeypatch.setattr(job_module, "detect_video", detect_then_release)
+    monkeypatch.setattr(detecting_module, "detect_video", detect_then_release)
     out = tmp_path / "out"
     result = invoke("report", folder, "-o", out, "--scorer", synthetic_scorer, "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}",
                     "--processes", 0)  # scored in this process's threads, where detect_video is held
@@ -263,7 +264,7 @@ def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_ret
     from servers import free_port
 
     from vadagent.app import processes as processes_module
-    from vadagent.app.job import Job
+    from vadagent.app.detecting import Detecting
     from vadagent.app.processes import ScoringProcesses
     from vadagent.config import Settings
     from vadagent.errors import VadagentError
@@ -293,7 +294,7 @@ def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_ret
     assert invoke("report", folder, "-o", tmp_path / "o", "--ray", "local", "--processes", 2).returncode == 2
 
     settings = Settings()
-    job = Job.without_model(settings, load_taxonomy(settings.taxonomy), default_rules(), None, "cpu")
+    job = Detecting(settings, load_taxonomy(settings.taxonomy), default_rules(), "cpu", None)
     here, _ = job.detect(str(synthetic_anomalous[0]), scorer)
 
     async def killed_while_scoring(scoring: ScoringProcesses):

@@ -112,10 +112,11 @@ def test_an_in_process_model_loads_while_the_scorer_fits_and_scores(tmp_path, ti
     import threading
     import time
 
+    from vadagent.app import detecting as detecting_module
     from vadagent.app import job as job_module
 
     scored, order = threading.Event(), []
-    load, detect = job_module.load_vlm, job_module.detect_video
+    load, detect = job_module.load_vlm, detecting_module.detect_video
 
     def held_load(*args, **kwargs):
         if background:
@@ -131,7 +132,7 @@ def test_an_in_process_model_loads_while_the_scorer_fits_and_scores(tmp_path, ti
         return detection
 
     monkeypatch.setattr(job_module, "load_vlm", held_load)
-    monkeypatch.setattr(job_module, "detect_video", detect_then_release)
+    monkeypatch.setattr(detecting_module, "detect_video", detect_then_release)
     clip = shared_data / "clips" / "car_accident.mp4"
     out = tmp_path / "out"
     result = invoke("explain", clip, "--normal", f"{clip}#t=0,1.5", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}",
@@ -313,7 +314,8 @@ def test_what_moves_around_each_candidate_is_tracked_with_the_scoring_not_where_
     does it, and the report's relations are those it found; in the model's own process the graph does."""
     from vadagent.agents.explain import graph
     from vadagent.agents.explain.context import context_window
-    from vadagent.agents.explain.run import detect_video, explain_detection
+    from vadagent.agents.explain.detection import detect_video
+    from vadagent.agents.explain.run import explain_detection
     from vadagent.tools.scorer import Scorer
 
     scorer = Scorer.load(synthetic_scorer)

@@ -7,11 +7,10 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vadagent.agents.explain.context import context_window, tracked_relations
+from vadagent.agents.explain.detection import Detection, detect_video
 from vadagent.agents.explain.graph import (
     BranchOutcome,
     ExplainDeps,
@@ -20,7 +19,6 @@ from vadagent.agents.explain.graph import (
     context_record,
 )
 from vadagent.agents.explain.judge import to_event
-from vadagent.prompts import PROMPTS_VERSION
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScoreResult
@@ -28,7 +26,7 @@ from vadagent.tools.scorer.output import write_scores
 from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.vlm import CallBudget, VLMClient
 from vadagent.tools.vlm.base import run_sync
-from vadagent.types import AnomalyEvent, Relation, ScorerSummary, TokenUsage, Verdict, VideoReport
+from vadagent.types import AnomalyEvent, TokenUsage, Verdict, VideoReport
 
 log = logging.getLogger(__name__)
 IN_PROGRESS_NOTE = "Detection only so far: the VLM was being asked when this was written."
@@ -59,45 +57,6 @@ async def aexplain_then_close(detection: Detection, client: VLMClient | None,
     finally:
         if client is not None:
             await client.aclose()
-
-
-@dataclass
-class Detection:
-    """A video scored, its candidates picked and, where it is detected apart from the model, what moves
-    around each of them tracked: the CPU-heavy, model-free half of explaining it (which a batch's scoring
-    processes and a cluster's workers run), as a report without explanations yet."""
-
-    video: str
-    report: VideoReport
-    scored: ScoreResult
-    tracked: dict[tuple[float, float], list[Relation]] = field(default_factory=dict)  # by context window; {}: not yet
-
-
-def detect_video(video: str, scorer: Scorer, taxonomy: Taxonomy, rules: RuleSet | None, *, sigma: float = 3.0,
-                 policy: CandidatePolicy | None = None, folder_fps: float = 25.0, device: str = "cpu",
-                 track: bool = False, progress: Progress | None = None) -> Detection:
-    """Score, pick candidates and, with `track`, find what moves around each (see `Detection`)."""
-    started = time.perf_counter()
-    scored = scorer.score(video, folder_fps=folder_fps, device=device, progress=progress)
-    candidates = scored.candidates(policy, sigma)
-    report = VideoReport(
-        video=scored.info, taxonomy=taxonomy, rules=rules, prompts_version=PROMPTS_VERSION,
-        scorer=ScorerSummary(scorer_id=scored.scorer_id, fps=scored.info.fps, smoothing_sigma=sigma,
-                             threshold=round(scored.threshold, 4), candidates=candidates, scores_file="scores.csv"),
-        notes=_candidate_notes(scored, candidates), timings_s={"score": round(time.perf_counter() - started, 3)},
-    )
-    if not track:
-        return Detection(video, report, scored)
-    # the tracker decodes each window again, as much CPU as the scoring on a video of many candidates. Where
-    # detection runs apart from the model (a batch's scoring processes, a cluster's workers) it is done there,
-    # or the one process that asks the model would do it for every video; in that process itself it is left to
-    # the graph, where it overlaps the model's calls candidate by candidate (done here, a batch scored in threads
-    # took longer in 5 of 6 interleaved pairs on 2 cores, 0.97-1.25x; ad hoc, release 31)
-    started = time.perf_counter()
-    windows = dict.fromkeys(context_window(c, scored.info.duration_s) for c in candidates)
-    tracked = {window: tracked_relations(video, window, folder_fps) for window in windows}
-    report.timings_s["tracks"] = round(time.perf_counter() - started, 3)
-    return Detection(video, report, scored, tracked)
 
 
 async def aexplain_detection(detection: Detection, client: VLMClient | None, *, folder_fps: float = 25.0,
@@ -149,17 +108,6 @@ async def aexplain_detection(detection: Detection, client: VLMClient | None, *, 
     if prompts_log is not None:
         prompts_log.extend(deps.prompts)
     return report, scored
-
-
-def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
-    notes = []
-    if scored.settled_from:
-        notes.append(f"The first {scored.settled_from / scored.info.fps:.1f} s are blank or fading in: not candidates.")
-    below = sum(c.below_threshold for c in candidates)
-    if below:
-        notes.append(f"{below} candidate(s) lie below the scorer's threshold (marked below_threshold): taken so that no "
-                     "stretch of the video goes unseen; expect them to be normal more often.")
-    return notes
 
 
 def collect(outcomes: list[BranchOutcome]) -> tuple[list[AnomalyEvent], TokenUsage]:

@@ -1,0 +1,95 @@
+"""The model-free half of a job: fit a scorer, score a video and pick its candidates, from settings.
+
+`Job` (app/job.py) adds the model to it. A batch's scoring processes and a cluster's workers run only
+this half (`detect_apart`), so they import neither the agents' graph nor LangGraph: a process starts
+in about half the CPU time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from vadagent.agents.explain.detection import Detection, detect_video
+from vadagent.app.scoring import candidate_policy, fit_scorer, scorer_config
+from vadagent.config import Settings
+from vadagent.rules import RuleSet
+from vadagent.taxonomy import Taxonomy
+from vadagent.tools.scorer import Scorer, SourceSpec
+from vadagent.tools.scorer.scorer import Progress
+
+
+def opening_note(seconds: float, cross_fitted: bool = False) -> str:
+    return (f"No --normal footage or --scorer: the scorer was fitted on the first {seconds:g} s of this video, taken "
+            "as normal, so its threshold rests on little footage; candidates may lie below it (marked "
+            "below_threshold), taken to cover every stretch of the video and to spend its call budget"
+            + (" (those first seconds were scored by a second scorer fitted on the video's last stretch)"
+               if cross_fitted else "")
+            + ". Give the site's normal footage (--normal) for a better baseline.")
+
+
+def scorer_note(scorer: Scorer) -> str:
+    """What a report says of a scorer fitted on normal footage: its tiers and weights, how much
+    footage it learnt, and whether self-validation chose them (the default does from 15 s)."""
+    info = scorer.fit_info
+    frames, fps = info.get("frames"), scorer.fps
+    text = f"Scorer: {scorer.description}"
+    if frames and fps:
+        text += f", fitted on {frames / fps:.0f} s of normal footage ({frames} frames)"
+    chosen = info.get("selection", {}).get("chosen")
+    if chosen:
+        text += (f"; tiers and weights chosen by self-validation (AUC {chosen['auc']:.3f} on synthetic anomalies in "
+                 "held-out normal footage)")
+    return text + "."
+
+
+@dataclass
+class Detecting:
+    settings: Settings
+    taxonomy: Taxonomy
+    rules: RuleSet
+    device: str
+    fps: float | None  # the rate of frame folders given with --fps (None: the settings', said when fitting)
+
+    @property
+    def folder_fps(self) -> float:
+        return self.fps or self.settings.video.folder_fps
+
+    @property
+    def sigma(self) -> float:
+        return self.settings.scorer.smoothing_sigma
+
+    def fit(self, normal: list[str], console: Console) -> Scorer:
+        return fit_scorer(self.settings, [SourceSpec.parse(n) for n in normal], scorer_config(self.settings), console,
+                          fps=self.fps)
+
+    def fit_on_opening(self, video: str, progress: Progress | None = None) -> tuple[Scorer, str]:
+        """A scorer fitted on the video's own opening, and the report note that says so."""
+        scorer = Scorer.fit_on_opening(video, scorer_config(self.settings), folder_fps=self.folder_fps,
+                                       device=self.device, progress=progress)
+        return scorer, opening_note(scorer.fit_info["sources"][0]["end_s"], "opening_scored_by" in scorer.fit_info)
+
+    def _detecting(self) -> dict:
+        return {"sigma": self.sigma, "policy": candidate_policy(self.settings), "folder_fps": self.folder_fps,
+                "device": self.device}
+
+    def detect(self, video: str, scorer: Scorer | None, *, track: bool = False,
+               progress: Progress | None = None) -> tuple[Detection, str | None]:
+        """Score a video and pick its candidates (CPU work, no model), with `track` also what moves around
+        each (where this runs apart from the model); without a scorer, one is fitted on the video's opening,
+        and the note says so."""
+        if scorer is None:
+            scorer, note = self.fit_on_opening(video, progress)
+        else:
+            note = scorer_note(scorer)
+        return detect_video(video, scorer, self.taxonomy, self.rules, track=track, progress=progress,
+                            **self._detecting()), note
+
+
+def detect_apart(scorer: Scorer | None, settings: Settings, taxonomy: Taxonomy, rules: RuleSet | None,
+                 fps: float | None, device: str, video: str) -> tuple[Detection, str | None]:
+    """In a scoring process or on a cluster's worker: the same `detect` the batch runs in its threads,
+    with what moves around each candidate tracked there. (The scorer first, as `SideBySide.run` hands
+    it over.)"""
+    return Detecting(settings, taxonomy, rules, device, fps).detect(video, scorer, track=True)
