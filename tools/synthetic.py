@@ -226,7 +226,11 @@ def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
                     mover.last = t
             movers = [m for m in movers
                       if _visible(m, spec) or (m.vx > 0 and m.x < 0) or (m.vx < 0 and m.x > spec.width)]
-            yield np.clip(frame * _fade(spec, t) + rng.normal(0, 2.0, frame.shape), 0, 255).astype(np.uint8)
+            # frame * fade + noise, clipped, each step in place: the same pixels as with a new array for each,
+            # which took about 1.5x the CPU to render a clip (ad hoc, release 40: frame-sized temporaries)
+            noisy = rng.normal(0, 2.0, frame.shape)
+            noisy += np.multiply(frame, _fade(spec, t), out=frame)
+            yield np.clip(noisy, 0, 255, out=noisy).astype(np.uint8)
 
     write_video(path, frames(), spec.fps)
     events = [{"kind": m.kind, "start_frame": m.first, "end_frame": m.last} for m in anomalous if m.first >= 0]
