@@ -149,8 +149,9 @@ def test_chat_on_a_video_explains_it_first(tmp_path, synthetic_normal, synthetic
     assert result.returncode == 0, result.stderr
     assert (out / "report.json").is_file() and "fitted on the first 4 s of this video" in result.stderr.replace("\n", " ")
     assert result.stdout.startswith("anomalous.mp4: 16.0 s") and result.stderr.count("no VLM") == 1
-    again = invoke("chat", clip, "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
+    again = invoke("chat", clip, "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/events\n")
     assert again.returncode == 0 and "using the existing report" in again.stderr
+    assert "candidate moment(s) were detected; see the timeline." in again.stdout  # the timeline says when
     # a report whose explaining was stopped half-way (its stand-in, written before the first VLM call) is redone
     from vadagent.agents.explain.run import IN_PROGRESS_NOTE
 

@@ -70,7 +70,9 @@ class VideoContext:
     def events(self) -> str:
         if not self.report.events:
             note = "" if self.report.explained else " (this report was not explained: no VLM was reachable)"
-            return f"No explained events{note}. {len(self.report.scorer.candidates)} candidate moment(s) were detected."
+            count = len(self.report.scorer.candidates)
+            where = "; see the timeline." if count else "."
+            return f"No explained events{note}. {count} candidate moment(s) were detected{where}"
         return "\n".join(f"- {e.id}: {e.start_s:.1f}–{e.end_s:.1f} s, {e.category} ({e.label}), severity {int(e.severity)}, "
                          f"{e.verdict.value}: {e.what}" for e in self.report.events)
 
