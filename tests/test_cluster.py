@@ -35,13 +35,16 @@ ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
 
 
 def kill_a_scoring_worker(process: subprocess.Popen, timeout_s: float = 120) -> int | None:
-    """The PID of a Ray worker caught scoring a video (its title is `ray::_detect`), killed; None if
-    the batch ended first."""
+    """The PID of a Ray worker caught scoring a video (its title is `ray::` and the task's function,
+    `detect_apart`), killed; None if the batch ended first."""
+    from vadagent.app.detecting import detect_apart
+
+    title = f"ray::{detect_apart.__name__}".encode()
     started = time.monotonic()
     while process.poll() is None and time.monotonic() - started < timeout_s:
         for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
             try:
-                if cmdline.read_bytes().startswith(b"ray::_detect"):
+                if cmdline.read_bytes().startswith(title):
                     pid = int(cmdline.parent.name)
                     os.kill(pid, signal.SIGKILL)
                     return pid
