@@ -19,7 +19,7 @@ import os
 from rich.console import Console
 
 from vadagent.agents.explain.detection import Detection
-from vadagent.app.detecting import Detecting, detect_apart
+from vadagent.app.detecting import DetectionJob, detect_apart
 from vadagent.errors import MissingExtraError, UsageError
 from vadagent.tools.scorer import Scorer
 
@@ -27,7 +27,7 @@ TASK_RETRIES = 2  # a worker that dies mid-video: Ray reruns its task this many 
 
 
 class RayCluster:
-    def __init__(self, address: str, job: Detecting, console: Console, cpus: int | None = None) -> None:
+    def __init__(self, address: str, job: DetectionJob, console: Console, cpus: int | None = None) -> None:
         try:
             import ray
         except ImportError:

@@ -45,7 +45,11 @@ def scorer_note(scorer: Scorer) -> str:
 
 
 @dataclass
-class Detecting:
+class DetectionJob:
+    """What a job detects with, and its detecting: a scorer fitted (on normal footage or a video's opening),
+    a video scored and its candidates picked. A scoring process or worker builds its own from the fields it is
+    handed (`detect_apart`)."""
+
     settings: Settings
     taxonomy: Taxonomy
     rules: RuleSet
@@ -92,4 +96,4 @@ def detect_apart(scorer: Scorer | None, settings: Settings, taxonomy: Taxonomy, 
     """In a scoring process or on a cluster's worker: the same `detect` the batch runs in its threads,
     with what moves around each candidate tracked there. (The scorer first, as `SideBySide.run` hands
     it over.)"""
-    return Detecting(settings, taxonomy, rules, device, fps).detect(video, scorer, track=True)
+    return DetectionJob(settings, taxonomy, rules, device, fps).detect(video, scorer, track=True)

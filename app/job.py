@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from vadagent.agents.explain.detection import Detection
 from vadagent.agents.explain.run import aexplain_detection, aexplain_then_close, write_report
-from vadagent.app.detecting import Detecting
+from vadagent.app.detecting import DetectionJob
 from vadagent.app.report_html import write_html
 from vadagent.app.stopping import run_stoppable
 from vadagent.config import Settings
@@ -137,8 +137,8 @@ def require_vlm(settings: Settings, spec: str | None, purpose: str) -> VLMClient
 
 
 @dataclass
-class Job(Detecting):
-    """`Detecting` with the model: explaining what it detects."""
+class Job(DetectionJob):
+    """`DetectionJob` with the model: explaining what it detects."""
 
     client_load: ClientLoad
     detector: object | None

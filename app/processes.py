@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from rich.console import Console
 
 from vadagent.agents.explain.detection import Detection
-from vadagent.app.detecting import Detecting, detect_apart
+from vadagent.app.detecting import DetectionJob, detect_apart
 from vadagent.errors import VadagentError
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.scorer.side_by_side import ENDED_ABRUPTLY, SideBySide
@@ -31,7 +31,7 @@ class ScoringProcesses:
 
     task_errors: tuple[type[BaseException], ...] = ()  # a video's failure here is a VadagentError
 
-    def __init__(self, job: Detecting, console: Console, processes: int) -> None:
+    def __init__(self, job: DetectionJob, console: Console, processes: int) -> None:
         self.job, self.cpus = job, processes
         self._pool = SideBySide(processes).__enter__()
         self._replacing = asyncio.Lock()

@@ -264,7 +264,7 @@ def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_ret
     from servers import free_port
 
     from vadagent.app import processes as processes_module
-    from vadagent.app.detecting import Detecting
+    from vadagent.app.detecting import DetectionJob
     from vadagent.app.processes import ScoringProcesses
     from vadagent.config import Settings
     from vadagent.errors import VadagentError
@@ -294,7 +294,7 @@ def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_ret
     assert invoke("report", folder, "-o", tmp_path / "o", "--ray", "local", "--processes", 2).returncode == 2
 
     settings = Settings()
-    job = Detecting(settings, load_taxonomy(settings.taxonomy), default_rules(), "cpu", None)
+    job = DetectionJob(settings, load_taxonomy(settings.taxonomy), default_rules(), "cpu", None)
     here, _ = job.detect(str(synthetic_anomalous[0]), scorer)
 
     async def killed_while_scoring(scoring: ScoringProcesses):
