@@ -127,9 +127,9 @@ def doctor(
 
     results = run_checks(vlm, settings())
     for check in results:
-        mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+        mark = {True: "[green]ok[/green]  ", False: "[red]FAIL[/red]", None: "[yellow]note[/yellow]"}[check.ok]
         out.print(f"{mark} {escape(check.name)}: {escape(check.detail)}", soft_wrap=True)
-    if not all(c.ok for c in results):
+    if any(c.ok is False for c in results):
         raise typer.Exit(1)
 
 

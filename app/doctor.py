@@ -13,7 +13,7 @@ import numpy as np
 @dataclass
 class Check:
     name: str
-    ok: bool
+    ok: bool | None  # None: a note, which passes
     detail: str
 
 
@@ -86,6 +86,26 @@ def _vlm(spec: str, settings) -> Callable[[], str]:
     return check
 
 
+def _default_model(settings) -> Check:
+    """Where the model `explain` uses by default would come from (not loaded): a machine without it still
+    explains nothing, and `explain` says so only after scoring."""
+    from vadagent.tools.vlm import VLMUnavailable
+    from vadagent.tools.vlm.local import locate
+    from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL, loads_in_process
+
+    spec = (settings.vlm.model if settings is not None else None) or DEFAULT_LOCAL_MODEL
+    name = "model explain uses"
+    if not loads_in_process(spec):
+        return Check(name, None, f"{spec}; `vadagent doctor --vlm {spec}` checks that it answers")
+    try:
+        where = locate(spec.partition(":")[2])
+    except VLMUnavailable as error:
+        return Check(name, None, f"{error}; without it, explain and report write detection-only reports (exit 3)")
+    found = {"folder": "a local folder", "cache": "in the Hugging Face cache",
+             "hub": "not cached yet: downloaded from huggingface.co on first use"}[where]
+    return Check(name, None, f"{spec}: {found}; `vadagent doctor --vlm {spec}` loads it and asks it")
+
+
 CHECKS: dict[str, Callable[[], str]] = {"video decoders": _decoders, "torch": _torch, "tiny VLM": _tiny_vlm}
 
 
@@ -103,4 +123,6 @@ def run_checks(vlm: str | None = None, settings=None) -> list[Check]:
             results.append(Check(name, True, check()))
         except Exception as exc:  # a doctor reports every failure, it does not stop at the first
             results.append(Check(name, False, f"{type(exc).__name__}: {exc}"))
+    if vlm is None:
+        results.append(_default_model(settings))
     return results

@@ -36,3 +36,4 @@ def test_doctor_passes_offline():
     result = invoke("doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("ok") >= 3
+    assert "note model explain uses: hf:HuggingFaceTB/SmolVLM2-500M-Video-Instruct" in " ".join(result.stdout.split())

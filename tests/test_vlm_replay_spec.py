@@ -98,6 +98,23 @@ def test_doctor_checks_a_named_model(tmp_path):
     assert result.returncode == 1 and "FAIL" in result.stdout
 
 
+def test_doctor_says_where_the_default_model_would_come_from(tmp_path, tiny_vlm):
+    """Without --vlm: a note (never a failure) on the model explain would use, found without loading it."""
+    from vadagent.app.doctor import _default_model
+    from vadagent.config import Settings
+
+    def note(model: str):
+        check = _default_model(Settings(vlm={"model": model}))
+        assert check.ok is None
+        return check.detail
+
+    assert note(f"hf:{tmp_path / 'missing'}").endswith("no such folder; without it, explain and report write "
+                                                       "detection-only reports (exit 3)")
+    assert "a local folder" in note(f"hf:{tiny_vlm('qwen2_5_vl')}")
+    assert "checks that it answers" in note("vllm:m@http://127.0.0.1:9/v1")
+    assert note("").startswith("hf:HuggingFaceTB/SmolVLM2-500M-Video-Instruct")  # the default, cached or not
+
+
 def test_answers_lose_what_a_terminal_or_page_would_act_on(tmp_path):
     # a model quoting a sign may write escapes: a terminal's clipboard (OSC 52), a cleared screen, C1's
     # CSI, a bidirectional override; raw or as JSON escapes, they are taken out before validation

@@ -151,19 +151,31 @@ class TransformersClient(VLMClient):
         return results
 
 
-def _load(model_id: str, device: str):
-    local = Path(model_id).expanduser().is_dir()
-    if not local and model_id.startswith(("/", ".", "~")):
+def locate(model_id: str) -> str:
+    """Where `hf:model_id` loads from: "folder", "cache" (the Hugging Face cache) or "hub" (downloaded
+    first); VLMUnavailable, saying why and what to do, where it cannot be loaded from here. Quick, and
+    imports neither torch nor transformers (`vadagent doctor` asks it too)."""
+    if Path(model_id).expanduser().is_dir():
+        return "folder"
+    if model_id.startswith(("/", ".", "~")):
         raise VLMUnavailable(f"hf:{model_id}: cannot load the model: no such folder")
-    if not local and not _valid_repo_id(model_id):
+    if not _valid_repo_id(model_id):
         raise VLMUnavailable(f"hf:{model_id}: cannot load the model: neither a folder nor a Hugging Face model id "
                              "(NAMESPACE/NAME)")
-    if not local and not _cached(model_id) and not _hub_reachable():
+    if _cached(model_id):
+        return "cache"
+    if not _hub_reachable():
         raise VLMUnavailable(
             f"hf:{model_id}: cannot load the model: it is not in the Hugging Face cache and huggingface.co cannot be "
             f"reached from here; fetch it on a connected machine with `huggingface-cli download {model_id}`, or point "
             "--vlm at a local folder (hf:/path/to/model) or at a server (vllm:MODEL@URL)")
-    if not local and not _cached(model_id):
+    return "hub"
+
+
+def _load(model_id: str, device: str):
+    where = locate(model_id)
+    local = where == "folder"
+    if where == "hub":
         log.warning("downloading %s to the Hugging Face cache (once; a 500M-parameter model is about 1 GB)", model_id)
     # imported only once a model is there to load: they take 10 s, and a missing model is said at once
     import torch
