@@ -105,7 +105,7 @@ def test_no_command_imports_torch_or_transformers_before_a_model_is_there_to_loa
 
 def test_scoring_processes_start_without_the_agents_graph():
     """A batch's scoring processes, a cluster's workers and a watch's camera processes import what their
-    work needs (`app.detecting`, `app.camera_processes`): LangGraph took 1.4 s of CPU more in each."""
+    work needs (`app.detecting`, `app.camera_processes`): the graph's imports cost about a second of CPU in each."""
     probe = ("import sys\nimport vadagent.app.camera_processes, vadagent.app.detecting\n"
              "print(sorted(m for m in sys.modules if m.split('.')[0] in {'langgraph', 'langchain_core'}))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
