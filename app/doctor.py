@@ -91,9 +91,9 @@ def _default_model(settings) -> Check:
     explains nothing, and `explain` says so only after scoring."""
     from vadagent.tools.vlm import VLMUnavailable
     from vadagent.tools.vlm.local import locate
-    from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL, loads_in_process
+    from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL, chosen_model, loads_in_process
 
-    spec = (settings.vlm.model if settings is not None else None) or DEFAULT_LOCAL_MODEL
+    spec = chosen_model(None, settings.vlm) if settings is not None else DEFAULT_LOCAL_MODEL
     name = "model explain uses"
     if not loads_in_process(spec):
         return Check(name, None, f"{spec}; `vadagent doctor --vlm {spec}` checks that it answers")

@@ -32,16 +32,12 @@ from vadagent.tools.detector import load_detector
 from vadagent.tools.scorer import ScoreResult
 from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.vlm import VLMClient, VLMUnavailable, client_from_settings
-from vadagent.tools.vlm.spec import DEFAULT_LOCAL_MODEL, loads_in_process
+from vadagent.tools.vlm.spec import chosen_model, loads_in_process
 from vadagent.types import VideoReport
 
 
-def _chosen(settings: Settings, spec: str | None) -> str:
-    return spec or settings.vlm.model or DEFAULT_LOCAL_MODEL
-
-
 def _client(settings: Settings, spec: str | None) -> VLMClient:
-    return client_from_settings(_chosen(settings, spec), settings.vlm)
+    return client_from_settings(chosen_model(spec, settings.vlm), settings.vlm)
 
 
 def load_vlm(settings: Settings, spec: str | None, console: Console, *, without: str = "") -> VLMClient | None:
@@ -122,7 +118,7 @@ def start_vlm(settings: Settings, spec: str | None, console: Console, *, without
     """As `load_vlm`, with an in-process model (`hf:`, the one kind that loads anything) loaded in the
     background unless `vlm.load_in_background` is off. Servers and replays are set up at once, so a
     malformed model string is still an error before any work."""
-    chosen = _chosen(settings, spec)
+    chosen = chosen_model(spec, settings.vlm)
     if settings.vlm.load_in_background and loads_in_process(chosen):
         return ClientLoad(lambda: load_vlm(settings, chosen, console, without=without), console=console, what=chosen)
     return ClientLoad(client=load_vlm(settings, chosen, console, without=without))

@@ -92,6 +92,12 @@ def make_client(spec: str, **options) -> VLMClient:
     return _BACKENDS[kind](rest, spec, **options)
 
 
+def chosen_model(spec: str | None, settings) -> str:
+    """The model string a command uses: the one given (`--vlm`), else the settings' (`VLMSettings.model`),
+    else the default in-process model."""
+    return spec or settings.model or DEFAULT_LOCAL_MODEL
+
+
 def client_from_settings(spec: str, settings) -> VLMClient:
     """`settings` is a `VLMSettings`."""
     return make_client(spec, limits=MediaLimits(settings.max_image_side, settings.max_video_frames),
