@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from inprocess import invoke
 
-from vadagent.evals.common import remux
 from vadagent.samples import sample_clip
 
 
@@ -42,8 +41,6 @@ def bad(tmp_path_factory):
             dst.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")))
         dst.mux(stream.encode(None))
     (d / "unknown_codec.avi").write_bytes((d / "unknown_codec.avi").read_bytes().replace(b"FMP4", b"XQZ1"))
-    remux(sample_clip(), d / "part.ts", "mpegts")
-    (d / "joined.ts").write_bytes((d / "part.ts").read_bytes() * 2)  # two recordings joined: timestamps start again
     (d / "malformed.yaml").write_text("scene: x\nrules: [\n")
     (d / "huge.yaml").write_text("scene: x\n" + "# padding\n" * 120_000)
     aliases = "".join(f"b{i}: &b{i} [*a, *a, *a]\n" for i in range(60))
@@ -67,7 +64,6 @@ CASES = [
     (["info", "{d}/cut.mp4"], "cut.mp4: truncated: its header declares"),
     (["info", "{d}/tiny.mp4"], "tiny.mp4: has no video stream"),
     (["info", "{d}/unknown_codec.avi"], "unknown_codec.avi: its video stream's codec is unknown to FFmpeg"),
-    (["fit", "{d}/joined.ts", "-o", "{d}/out_fit"], "joined.ts: its timestamps start again after 900 frames"),
     (["fit", "{d}/one_frame.mp4", "-o", "{d}/out_fit"], "one_frame.mp4: the normal footage has fewer than 2"),
     (["fit", "{sample}#t=abc", "-o", "{d}/out_fit"], "bad time range 'abc'"),
     (["fit", "{sample}#t=99,100", "-o", "{d}/out_fit"], "starts after the video ends"),

@@ -273,6 +273,76 @@ def test_frames_that_change_size_part_way_are_scaled_to_the_videos_size(tmp_path
     assert len(live) == 100 and set(live) == {(120, 160, 3)}
 
 
+def _ts_part(path, frames, fps=25):
+    """A recording as a camera's recorder writes it: H.264 in MPEG-TS, its timestamps from 0."""
+    import av
+
+    with av.open(str(path), "w", format="mpegts") as dst:
+        stream = dst.add_stream("libx264", rate=fps)
+        stream.height, stream.width, stream.pix_fmt = *frames.shape[1:3], "yuv420p"
+        for frame in frames:
+            dst.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        dst.mux(stream.encode(None))
+    return path
+
+
+def test_recordings_joined_end_to_end_are_read_as_one(tmp_path, monkeypatch, caplog, robbery):
+    """`cat a.ts b.ts > day.ts`, or a recorder restarted: each part's timestamps start again. The file is
+    read as one recording, its parts end to end one frame interval apart, each frame as the part alone
+    decodes it, through a copy written once into the cache (until release 41 such files were refused);
+    the player's copy plays it so too. A join whose next part cannot be decoded is refused by name."""
+    import os
+    import time
+
+    from vadagent.tools.synthetic import textured_square
+    from vadagent.tools.video.live import LiveSource
+    from vadagent.tools.video.preview import playable_copy
+
+    monkeypatch.setenv("VADAGENT_CACHE", str(tmp_path / "cache"))
+    first = _ts_part(tmp_path / "first.ts", textured_square(range(0, 100, 2)))
+    second = _ts_part(tmp_path / "second.ts", textured_square(range(100, 0, -1)))
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    with open_video(first) as a, open_video(second) as b:
+        alone = np.concatenate([batch.frames for source in (a, b) for batch in source.scan(gray=True)])
+    with caplog.at_level("WARNING"), open_video(joined) as video:
+        assert video.info.frame_count == 150 and video.info.fps == pytest.approx(25.0)
+        batches = list(video.scan(gray=True, chunk=32))
+        assert np.array_equal(np.concatenate([batch.indices for batch in batches]), np.arange(150))
+        assert np.allclose(np.diff(np.concatenate([batch.times for batch in batches])), 0.04, atol=1e-3)
+        assert np.array_equal(np.concatenate([batch.frames for batch in batches]), alone)
+        picked = video.read([120, 3, 50], gray=True)  # a seek into the second part, and back
+        assert np.array_equal(picked.frames, alone[[3, 50, 120]])
+    assert "joined.ts: its timestamps start again after 50 frames" in caplog.text
+    assert "its 2 parts are read end to end" in caplog.text
+    (copy,) = (tmp_path / "cache" / "continuous").iterdir()
+    assert copy.suffix == ".ts"
+    written = copy.stat().st_ino
+    with open_video(joined) as video:  # opened again: the copy is read, not written again
+        assert video.info.frame_count == 150 and copy.stat().st_ino == written
+    live = list(LiveSource(str(joined)).frames())
+    assert len(live) == 150
+    played = playable_copy(joined, tmp_path)
+    with open_video(played) as video:
+        assert video.info.frame_count == 150
+        assert video.read([149]).times[0] == pytest.approx(149 * 0.04, abs=1e-3)
+    # a copy nothing has read for a week goes when another is written; one in use stays
+    stale = copy.with_name("old-0000000000000000.ts")
+    stale.write_bytes(b"x")
+    week_ago = time.time() - 8 * 24 * 3600
+    os.utime(stale, (week_ago, week_ago))
+    (tmp_path / "again.ts").write_bytes(second.read_bytes() + first.read_bytes())
+    with open_video(tmp_path / "again.ts") as video:
+        assert video.info.frame_count == 150
+    assert not stale.exists() and copy.exists()
+    # the next part's header lost where the files meet (its first keyframe merges into the last packet)
+    robbery_ts = tmp_path / "robbery.ts"
+    remux(robbery, robbery_ts, "mpegts")
+    (tmp_path / "broken.ts").write_bytes(robbery_ts.read_bytes() + first.read_bytes())
+    with pytest.raises(VideoError, match=r"broken.ts: its timestamps start again after 2729 frames .* split it there"):
+        open_video(tmp_path / "broken.ts")
+
+
 def test_the_player_gets_a_browser_playable_copy_of_what_a_browser_cannot_play(tmp_path, synthetic_normal, caplog):
     """The web UI's player: an MP4 of H.264 plays as it is; the same packets in MPEG-TS (a browser plays
     no TS) get an H.264 MP4 copy beside the report, frame for frame at the same times, written once."""

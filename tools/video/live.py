@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from vadagent.errors import VideoError
-from vadagent.tools.video.pyav_file import NO_DECODER
+from vadagent.tools.video.pyav_file import NO_DECODER, UNDECODABLE
 from vadagent.tools.video.shrink import fit_side, shrink
 
 log = logging.getLogger(__name__)
@@ -137,13 +137,15 @@ class LiveSource:
                 backoff *= 2
                 continue
             self._close_gap()
-            backoff, paced_from, first_pts = 1.0, time.monotonic(), None
+            backoff, paced_from, first_pts, last_pts = 1.0, time.monotonic(), None, None
             try:
                 for frame in self._decoded(container):
                     if stop():
                         return
                     if self.realtime and self.is_file and frame.time is not None:
-                        first_pts = frame.time if first_pts is None else first_pts
+                        if first_pts is None or frame.time < last_pts:  # the first frame, or a joined file's next part
+                            paced_from, first_pts = time.monotonic(), frame.time
+                        last_pts = frame.time
                         delay = paced_from + (frame.time - first_pts) - time.monotonic()
                         if delay > 0:
                             time.sleep(delay)
@@ -167,7 +169,7 @@ class LiveSource:
         for packet in container.demux(container.streams.video[0]):
             try:
                 frames = packet.decode()
-            except av.error.InvalidDataError:
+            except UNDECODABLE:
                 self.skipped += 1
                 if self.skipped in (1, 10) or self.skipped % 100 == 0:
                     log.warning("%s: skipped an undecodable packet (%d so far)", self.shown, self.skipped)

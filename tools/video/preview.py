@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 
 from vadagent.errors import VideoError
-from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS
+from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS, continuous
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ def playable_copy(video: Path, folder: Path, *, max_side: int = 640,
 
 
 def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[str, int, int], None] | None) -> None:
-    with av.open(str(source)) as src, av.open(str(target), "w", format="mp4") as out:
+    # recordings joined end to end play their parts one after another, as the reports' times count them
+    with av.open(str(continuous(source))) as src, av.open(str(target), "w", format="mp4") as out:
         video = src.streams.video[0]
         # MPEG-TS and the like declare no frame count: estimated from the duration, never below what is done
         duration_s = float(src.duration / av.time_base) if src.duration else 0.0

@@ -18,6 +18,7 @@ import av
 import numpy as np
 
 from vadagent.errors import VideoError
+from vadagent.tools.video.joined import RESTART_S, TimestampsRestart, continuous_copy, restarted
 from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener
 from vadagent.types import VideoInfo
@@ -29,9 +30,11 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 # defaults hold ~40 frames of look-ahead (≈ 75 MB at 640×480, a swing in a long watch's memory per
 # moment) and take seconds per clip; these take ~15 MB and a fifth of the time at the same CRF.
 CLIP_H264_OPTIONS = {"preset": "veryfast", "tune": "zerolatency"}
-RESTART_S = 1.0  # timestamps that go back further than this in decoding order start again (files joined)
 NO_DECODER = ("its video stream's codec is unknown to FFmpeg or has no decoder here (a camera maker's own format? "
               "export it as H.264 MP4)")
+# A packet the decoder rejects: damaged, or, after a joined file's parameter sets were lost, one that asks for
+# what FFmpeg's decoder does not do ("not yet implemented"); either is skipped and counted, not fatal.
+UNDECODABLE = (av.error.InvalidDataError, av.error.PatchWelcomeError)
 _GRAY_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
 
 
@@ -53,6 +56,8 @@ def frame_to_array(frame: av.VideoFrame, gray: bool, quarter_turns: int = 0,
 class PyAVFile(VideoSource):
     def __init__(self, path: str) -> None:
         self.path = path
+        self._file = path  # what is read: the file, or its copy where its timestamps start again (`joined`)
+        self._joined_after: int | None = None  # where they first start again
         self.skipped = 0
         self._turns = 0
         self._sizes_seen: set[tuple[int, int]] = set()
@@ -64,7 +69,14 @@ class PyAVFile(VideoSource):
             raise VideoError(path, "file is empty")
         self._container = self._open()
         try:
-            self.info = self._probe()
+            try:
+                self.info = self._probe()
+            except TimestampsRestart as restart:
+                self._container.close()
+                self._joined_after = restart.frames
+                self._file = str(continuous_copy(path, restart.frames))
+                self._container = self._open()
+                self.info = self._probe()
             self._check_first_frame()
             self._check_last_frame()
         except BaseException:
@@ -73,7 +85,7 @@ class PyAVFile(VideoSource):
 
     def _open(self) -> av.container.InputContainer:
         try:
-            container = av.open(self.path, mode="r")
+            container = av.open(self._file, mode="r")
         except av.error.FFmpegError as exc:
             raise VideoError(self.path, f"not a readable video (truncated, corrupt or unsupported): {_reason(exc)}") from None
         if not container.streams.video:
@@ -97,7 +109,13 @@ class PyAVFile(VideoSource):
         if not rate:
             raise VideoError(self.path, "has no frame rate")
         self._rate = Fraction(rate)
-        self._pts, self._keyframes = _packet_table(self.path, Path(self.path).stat().st_mtime_ns) or (None, None)
+        table = _packet_table(self._file, Path(self._file).stat().st_mtime_ns)
+        if isinstance(table, TimestampsRestart):
+            if self._file == self.path:
+                raise table
+            raise VideoError(self.path, f"its timestamps start again after {table.frames} frames even in a copy "
+                                        f"meant to join its parts ({self._file})")
+        self._pts, self._keyframes = table or (None, None)
         count = len(self._pts) if self._pts is not None else stream.frames or self._count_packets()
         if stream.frames and count < stream.frames - 1:  # one frame of slack: some muxers count an extra one
             raise VideoError(self.path, f"truncated: its header declares {stream.frames} frames, the file holds {count}")
@@ -144,6 +162,10 @@ class PyAVFile(VideoSource):
         try:
             self.read([last])
         except VideoError:
+            if self._joined_after is not None:  # a part whose first keyframe, and its parameter sets, merged into the last
+                raise VideoError(self.path, f"its timestamps start again after {self._joined_after} frames (files joined, "
+                                            "or the recorder restarted), and the frames after that cannot be decoded (the "
+                                            "next recording's header lost where the files meet?): split it there") from None
             raise VideoError(
                 self.path, f"truncated or corrupt: the last of its {self.info.frame_count} declared frames cannot be read"
             ) from None
@@ -175,7 +197,7 @@ class PyAVFile(VideoSource):
         for packet in self._container.demux(self._stream):
             try:
                 frames = packet.decode()
-            except av.error.InvalidDataError:
+            except UNDECODABLE:
                 self.skipped += 1
                 log.debug("%s: skipped an undecodable packet (%d so far)", self.path, self.skipped)
                 continue
@@ -296,10 +318,11 @@ class PyAVFile(VideoSource):
 
 
 @functools.lru_cache(maxsize=64)
-def _packet_table(path: str, mtime_ns: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
+def _packet_table(path: str, mtime_ns: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | TimestampsRestart | None:
     """Every frame's presentation timestamp, sorted, and the keyframes' presentation and decoding
     timestamps, in presentation order (demuxing only, no decoding; cached per file version, as one run
-    opens a video several times). None when packets carry no timestamps."""
+    opens a video several times). None when packets carry no timestamps; where they start again part-way,
+    the `TimestampsRestart` (returned, not raised, so that it is cached too)."""
     with av.open(path, mode="r") as container:
         stream = container.streams.video[0]
         pts, keyframes, latest = [], [], None
@@ -309,9 +332,8 @@ def _packet_table(path: str, mtime_ns: int) -> tuple[np.ndarray, tuple[np.ndarra
                 if packet.pts is None:
                     return None
                 decoded = packet.pts if packet.dts is None else packet.dts
-                if restart is not None and latest is not None and decoded < latest - restart:
-                    raise VideoError(path, f"its timestamps start again after {len(pts)} frames (files joined, or the "
-                                           "recorder restarted), so its frames have no one order: split it there")
+                if restart is not None and restarted(decoded, latest, restart):
+                    return TimestampsRestart(len(pts))  # files joined, or the recorder restarted: `joined`
                 latest = decoded if latest is None else max(latest, decoded)
                 pts.append(packet.pts)
                 if packet.is_keyframe:
@@ -322,6 +344,12 @@ def _packet_table(path: str, mtime_ns: int) -> tuple[np.ndarray, tuple[np.ndarra
     shown, decoded = (np.asarray(column, dtype=np.int64) for column in zip(*keyframes)) if keyframes else \
         (np.zeros(0, np.int64), np.zeros(0, np.int64))
     return np.unique(np.asarray(pts, dtype=np.int64)), (shown, decoded)
+
+
+def continuous(path: Path) -> Path:
+    """`path`, or where its timestamps start again part-way, its copy that plays the parts end to end."""
+    table = _packet_table(str(path), path.stat().st_mtime_ns)
+    return continuous_copy(str(path), table.frames) if isinstance(table, TimestampsRestart) else path
 
 
 def _reason(exc: av.error.FFmpegError) -> str:
