@@ -75,7 +75,10 @@ def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[st
             if stream is None:
                 stream = out.add_stream("libx264", rate=rate, options={**CLIP_H264_OPTIONS, "crf": "26"})
                 stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-                stream.time_base = video.time_base
+                # the encoder counts in the video's time base too: at 1/rate it would round each frame's time to the
+                # frame interval, and two frames within one interval (a variable rate) to the same time, which
+                # the muxer refuses
+                stream.time_base = stream.codec_context.time_base = video.time_base
                 if getattr(frame, "rotation", 0):  # a phone's or camera's rotation tag: the copy shows it upright too
                     stream.set_display_rotation(frame.rotation)
             pts = frame.pts if frame.pts is not None else int(number / rate / video.time_base)
