@@ -82,7 +82,7 @@ class CameraSpec:
     interruptions: int = 0
     opened_at: float | None = None
     options: dict[str, str] = field(default_factory=dict)  # FFmpeg input options (cameras.yaml)
-    damaged: int = 0  # packets that did not decode
+    damaged: int = 0  # packets that did not decode, or arrived with pieces missing
 
 
 # name, score, time, frames, interruptions, damaged packets, opened at, oldest frame kept
@@ -92,7 +92,7 @@ Status = tuple[str, float, float, int, int, int, float | None, float]
 def _status(camera: Camera, before: CameraSpec) -> Status:
     """What the watch shows of a camera read here; its counts go on from those of its processes before."""
     return (camera.name, camera.score, camera.latest_s, camera.frames, before.interruptions + len(camera.source.gaps),
-            before.damaged + camera.source.skipped, camera.source.opened_at, camera.kept_from_s)
+            before.damaged + camera.source.skipped + camera.source.corrupt, camera.source.opened_at, camera.kept_from_s)
 
 
 def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, keyframes: Path, threads: int, commands,

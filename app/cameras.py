@@ -102,8 +102,9 @@ class Camera:
 
     @property
     def damaged(self) -> int:
-        """Packets of its stream that did not decode (lost or damaged on the way), skipped."""
-        return self.source.skipped if self.reported_damaged is None else self.reported_damaged
+        """Packets of its stream that did not decode (lost or damaged on the way), skipped, or that arrived with
+        pieces missing."""
+        return self.source.skipped + self.source.corrupt if self.reported_damaged is None else self.reported_damaged
 
     def scores_of(self, frames: list[StoredFrame]) -> list[LiveScore] | None:
         """The live scores of these frames, or None when any is missing (scored before a reconnect)."""

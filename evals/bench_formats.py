@@ -14,6 +14,10 @@ not play the file, how long the web UI's H.264 copy takes to write, against the 
 A last row per clip joins its MPEG-TS to itself (`cat a.ts a.ts`: the timestamps start again halfway):
 the frames it counts and scores, whether the random frames read back identical in both halves, and how long
 opening it takes the first time (its copy with continuous timestamps is written then, `tools/video/joined.py`).
+A second table loses pieces of each clip's MPEG-TS, as a recording over a lossy network does (one in
+`LOSS_EVERY` of the 188-byte TS packets of its second half, at random, seed 0): the frames the reader names
+damaged (`VideoSource.damaged`), and the frames above the scorer's threshold that the clean MPEG-TS does not
+have there (the glitches' false alarms), with how many of those lie in the named frames.
 Writes evals/results/bench_formats.{md,json}.
 """
 
@@ -37,6 +41,7 @@ CONTAINERS = {"mpegts": ".ts", "flv": ".flv", "matroska": ".mkv"}
 RANDOM_FRAMES = 16
 FIT_S = 15.0
 SCORE_TOLERANCE = 0.01  # a frame scored apart: its score differs from the MP4's by more than this
+LOSS_EVERY = 100  # one TS packet in this many of the second half lost
 
 
 def measure(clip: Path, reference: Path, indices: np.ndarray, scorer: Scorer, expected: dict, folder: Path) -> dict:
@@ -94,6 +99,27 @@ def measure_joined(part: Path, reference: Path, indices: np.ndarray, scorer: Sco
     return row
 
 
+def measure_loss(part: Path, reference: Path, scorer: Scorer, folder: Path) -> dict:
+    """The clip's MPEG-TS `part` with pieces lost, against itself whole."""
+    data = part.read_bytes()
+    packets = [data[i : i + 188] for i in range(0, len(data), 188)]
+    rng = np.random.default_rng(0)
+    second_half = np.arange(len(packets) // 2, len(packets))
+    lost = set(rng.choice(second_half, len(second_half) // LOSS_EVERY, replace=False).tolist())
+    damaged = folder / f"{part.stem}-lost{part.suffix}"
+    damaged.write_bytes(b"".join(packet for i, packet in enumerate(packets) if i not in lost))
+    clean, hurt = scorer.score(str(part)), scorer.score(str(damaged))
+    count = min(len(clean.scores), len(hurt.scores))
+    named = np.zeros(count, bool)
+    for start, stop in hurt.damaged:
+        named[start:stop] = True
+    extra = (hurt.scores[:count] > hurt.threshold) & ~(clean.scores[:count] > clean.threshold)
+    return {"clip": reference.name, "ts_packets_lost": len(lost), "frames": len(clean.scores),
+            "frames_decoded": len(hurt.scores), "skipped_packets": hurt.skipped, "frames_named_damaged": int(named.sum()),
+            "stretches_named": len(hurt.damaged), "extra_frames_above_threshold": int(extra.sum()),
+            "of_which_named": int((extra & named).sum())}
+
+
 def _scored(row: dict) -> str:
     """The two score cells of a row."""
     if "frames_scored" in row:
@@ -108,6 +134,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     rows: list[dict] = []
+    losses: list[dict] = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         os.environ["VADAGENT_CACHE"] = str(folder / "cache")  # the joined files' copies go with the scratch folder
@@ -133,6 +160,8 @@ def main() -> None:
             if folder.joinpath(f"{mp4.stem}.ts").is_file():
                 rows.append(measure_joined(folder / f"{mp4.stem}.ts", mp4, indices, scorer, expected, folder))
                 print(rows[-1], flush=True)
+                losses.append(measure_loss(folder / f"{mp4.stem}.ts", mp4, scorer, folder))
+                print(losses[-1], flush=True)
     lines = ["# The containers cameras write, read as the MP4 is", "",
              f"Each real clip's packets remuxed (no re-encoding); {RANDOM_FRAMES} random frames read back; one scorer "
              f"fitted on the MP4's first {FIT_S:g} s scores every container; the UI's H.264 copy written where a "
@@ -150,7 +179,14 @@ def main() -> None:
         lines.append(f"| {r['clip']} | {r['container']} | {r['frames']} | {r.get('open_s', '–')} | {r['same_frames']} | "
                      f"{r['read_ms_per_frame']} | {_scored(r)} | "
                      f"{r.get('copy_s', '–')} | {r.get('copy_vs_clip_length', '–')} |")
-    print("written to", write_results("bench_formats", {"rows": rows}, "\n".join(lines), args.results))
+    lines += ["", f"## Pieces lost (one TS packet in {LOSS_EVERY} of the second half)", "",
+              "| clip | TS packets lost | frames (decoded) | packets skipped | frames named damaged (stretches) | "
+              "frames above threshold that the clean TS has not | of which named damaged |", "|---|---|---|---|---|---|---|"]
+    for r in losses:
+        lines.append(f"| {r['clip']} | {r['ts_packets_lost']} | {r['frames']} ({r['frames_decoded']}) | {r['skipped_packets']} | "
+                     f"{r['frames_named_damaged']} ({r['stretches_named']}) | {r['extra_frames_above_threshold']} | "
+                     f"{r['of_which_named']} |")
+    print("written to", write_results("bench_formats", {"rows": rows, "losses": losses}, "\n".join(lines), args.results))
 
 
 if __name__ == "__main__":

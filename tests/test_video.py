@@ -132,6 +132,43 @@ def test_undecodable_frames_in_the_middle_are_skipped_and_counted(tmp_path, synt
     assert len(list(live.frames())) == decoded and live.skipped == video.skipped and live.gaps == []
 
 
+def test_frames_decoded_from_damaged_data_are_named_up_to_the_next_keyframe(tmp_path, synthetic_normal, synthetic_scorer):
+    """MPEG-TS over a lossy network: pieces of packets lost. The decoder hides the damage (nothing is skipped),
+    but its glitches score as motion; the reader names the frames from each loss to the next keyframe (which
+    predict from the damaged ones), and the report says which candidates overlap them."""
+    from vadagent.agents.explain.detection import detect_video
+    from vadagent.taxonomy import load_taxonomy
+    from vadagent.tools.scorer import Scorer
+
+    recording = tmp_path / "camera.ts"
+    remux(synthetic_normal, recording, "mpegts")
+    with open_video(recording) as video:
+        count = sum(len(batch) for batch in video.scan())
+        assert video.damaged() == []
+        keyframes = np.searchsorted(video._pts, video._keyframes[0])
+    data = recording.read_bytes()
+    packets = [data[i : i + 188] for i in range(0, len(data), 188)]
+    first_lost = len(packets) * 3 // 5
+    kept = [packet for i, packet in enumerate(packets) if not first_lost <= i < first_lost + 40 or i % 4]
+    damaged = tmp_path / "damaged.ts"
+    damaged.write_bytes(b"".join(kept))
+    with open_video(damaged) as video:
+        assert sum(len(batch) for batch in video.scan()) == count and video.skipped == 0
+        spans = video.damaged()
+    assert spans, "no frame named damaged"
+    start, stop = spans[0]
+    assert 0.4 * count < start < 0.8 * count  # where the pieces were lost, not before
+    assert stop - 1 in keyframes or stop == count  # up to the next keyframe (with the clean one after)
+    from vadagent.tools.video.live import LiveSource
+
+    live = LiveSource(str(damaged))  # a camera counts such packets among its damaged ones
+    assert len(list(live.frames())) == count and live.corrupt > 0 and live.skipped == 0 and live.gaps == []
+    scorer = Scorer.load(synthetic_scorer)
+    detection = detect_video(str(damaged), scorer, load_taxonomy("generic"), None)
+    assert detection.scored.damaged == spans
+    assert any("arrived damaged" in note and f"{start / 25:.1f}" in note for note in detection.report.notes)
+
+
 def test_folder_errors_and_skips(tmp_path, synthetic_normal):
     with pytest.raises(VideoError, match="no frame images"):
         open_video(tmp_path)

@@ -63,4 +63,15 @@ def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
     if below:
         notes.append(f"{below} candidate(s) lie below the scorer's threshold (marked below_threshold): taken so that no "
                      "stretch of the video goes unseen; expect them to be normal more often.")
+    if scored.skipped:
+        notes.append(f"{scored.skipped} undecodable packet(s) of the video were skipped; their frames' scores are "
+                     "interpolated from their neighbours'.")
+    if scored.damaged:
+        fps = scored.info.fps
+        spans = ", ".join(f"{start / fps:.1f}–{stop / fps:.1f} s" for start, stop in scored.damaged[:8])
+        hit = [str(i) for i, c in enumerate(candidates)
+               if any(start / fps <= c.end_s and c.start_s <= stop / fps for start, stop in scored.damaged)]
+        notes.append(f"Parts of the video were decoded from data that arrived damaged (pieces lost, as in a recording over "
+                     f"a lossy network): {spans}{' …' if len(scored.damaged) > 8 else ''}. Their glitches may score as "
+                     "motion" + (f"; candidate(s) {', '.join(hit)} overlap them." if hit else "."))
     return notes

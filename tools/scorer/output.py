@@ -26,7 +26,8 @@ def write_scores(output: Path, result: ScoreResult, sigma: float, candidates: li
         for row in zip(ev.frame, ev.box, ev.speed_px_s, ev.direction_deg, ev.vs_normal):
             writer.writerow([row[0], *row[1].tolist(), f"{row[2]:.1f}", f"{row[3]:.0f}", f"{row[4]:.2f}"])
     payload = {"video": result.info.model_dump(), "frame_scores": result.frame_scores(sigma).model_dump(),
-               "skipped_packets": result.skipped, "seconds": round(result.seconds, 3)}
+               "skipped_packets": result.skipped, "damaged_frames": [list(span) for span in result.damaged],
+               "seconds": round(result.seconds, 3)}
     (output / "scores.json").write_text(json.dumps(payload) + "\n", encoding="utf-8")
     (output / "candidates.json").write_text(
         json.dumps([c.model_dump() for c in candidates], indent=2) + "\n", encoding="utf-8")

@@ -208,6 +208,7 @@ class ScoreResult:
     settled_from: int = 0  # frames before this are a black or fading-in opening: never candidates
     self_fitted: bool = False  # the scorer's normal footage was (part of) this very video
     stand_in: bool = False  # and no normal footage was given: the video's opening stood in for it
+    damaged: list[tuple[int, int]] = field(default_factory=list)  # frames decoded from damaged data (`VideoSource.damaged`)
 
     def candidates(self, policy: CandidatePolicy | None = None, sigma: float = 0.0) -> list[Candidate]:
         """The product's candidates from these scores: threshold, call budget, coverage floor, the
@@ -565,7 +566,7 @@ class Scorer:
         # the median filter and the tiers' one-frame history carry the opening a few frames on
         settled = count if opening.end is None else min(count, opening.end + self.config.median_window) if opening.end else 0
         return ScoreResult(info, self.scorer_id, scores, self.threshold, merged, video.skipped,
-                           time.perf_counter() - started, per_tier, settled)
+                           time.perf_counter() - started, per_tier, settled, damaged=video.damaged())
 
     # -- artefacts -------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:

@@ -89,6 +89,7 @@ class LiveSource:
     opened_at: float | None = None
     size: tuple[int, int] | None = None  # (width, height) of its first frame, kept: see `_same_size`
     skipped: int = 0  # packets that did not decode (see `_decoded`)
+    corrupt: int = 0  # packets that arrived with pieces missing, decoded with the damage hidden
     _warned_size: tuple[int, int] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -167,6 +168,11 @@ class LiveSource:
         """The stream's frames; a packet that does not decode (lost or damaged on the way, as over RTSP
         on UDP) is skipped and counted, as files skip theirs: only a broken connection reopens the stream."""
         for packet in container.demux(container.streams.video[0]):
+            if packet.is_corrupt:
+                self.corrupt += 1
+                if self.corrupt in (1, 10) or self.corrupt % 100 == 0:
+                    log.warning("%s: a packet arrived with pieces missing (%d so far); until the next keyframe its "
+                                "glitches may score as motion", self.shown, self.corrupt)
             try:
                 frames = packet.decode()
             except UNDECODABLE:

@@ -61,6 +61,8 @@ class PyAVFile(VideoSource):
         self.skipped = 0
         self._turns = 0
         self._sizes_seen: set[tuple[int, int]] = set()
+        self._damaged: set[int] = set()  # frames decoded from damaged data, or predicted from such (`damaged`)
+        self._tainted = False  # whether the decoder's pictures hold damage now: until the next clean keyframe
         self._by_decoding_time: bool | None = None  # how a seek finds a keyframe here (`_keyframe_time`)
         file = Path(path)
         if not file.exists():
@@ -193,15 +195,34 @@ class PyAVFile(VideoSource):
         return frame_to_array(frame, gray, self._turns, self._size)
 
     def _decode(self) -> Iterator[av.VideoFrame]:
-        """Decode from the current position; undecodable packets are skipped and counted."""
+        """Decode from the current position; undecodable packets are skipped and counted, damaged ones noted."""
+        self._tainted = False  # a seek lands on a keyframe
         for packet in self._container.demux(self._stream):
             try:
                 frames = packet.decode()
             except UNDECODABLE:
                 self.skipped += 1
+                self._tainted = True  # what predicts from the skipped picture is damaged too
                 log.debug("%s: skipped an undecodable packet (%d so far)", self.path, self.skipped)
                 continue
-            yield from frames
+            for frame in frames:
+                # the demuxer found pieces missing (MPEG-TS: a counter skipped), or the decoder hid damage; a clean
+                # keyframe predicts from nothing before it (the flag lags the packet by the decoder's delay)
+                if packet.is_corrupt or frame.is_corrupt:
+                    self._tainted = True
+                elif frame.key_frame:
+                    self._tainted = False
+                yield frame
+
+    def damaged(self) -> list[tuple[int, int]]:
+        """Each stretch with the clean frame after it, whose motion is measured against a damaged one."""
+        spans: list[tuple[int, int]] = []
+        for index in sorted(self._damaged):
+            if spans and index <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], index + 1)
+            else:
+                spans.append((index, index + 1))
+        return [(start, min(stop + 1, self.info.frame_count)) for start, stop in spans]
 
     def scan(
         self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None,
@@ -220,6 +241,8 @@ class PyAVFile(VideoSource):
             if last is not None and index >= last:
                 break
             indices.append(index)
+            if self._tainted:
+                self._damaged.add(index)
             array = self._array(frame, gray)
             frames.append(shrink(array, size) if size else array)
             if len(frames) == chunk:
@@ -229,6 +252,10 @@ class PyAVFile(VideoSource):
             yield self._batch(indices, frames)
         if self.skipped:
             log.warning("%s: skipped %d undecodable packets", self.path, self.skipped)
+        if self._damaged:
+            spans = self.damaged()
+            log.warning("%s: %d frames in %d stretch(es) decoded from packets that arrived damaged (pieces lost); their "
+                        "glitches may score as motion", self.path, sum(stop - start for start, stop in spans), len(spans))
 
     def _batch(self, indices: list[int], frames: list[np.ndarray]) -> FrameBatch:
         idx = np.asarray(indices, dtype=np.int64)

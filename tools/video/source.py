@@ -35,6 +35,12 @@ class VideoSource(abc.ABC):
     info: VideoInfo
     skipped: int = 0
 
+    def damaged(self) -> list[tuple[int, int]]:
+        """Frame ranges [start, stop), in order, decoded from data that arrived damaged (pieces lost, as in a
+        recording over a lossy network) and the frames after it up to the next keyframe, which predict from
+        them: their glitches may score as motion. Those seen so far; none where the format cannot tell."""
+        return []
+
     @abc.abstractmethod
     def scan(
         self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None,
