@@ -118,6 +118,9 @@ class PyAVFile(VideoSource):
             raise VideoError(self.path, f"its timestamps start again after {table.frames} frames even in a copy "
                                         f"meant to join its parts ({self._file})")
         self._pts, self._keyframes = table or (None, None)
+        # where a damaged picture's prediction ends: the container's keyframes (decoders call an I-frame after damage
+        # a keyframe too, though later frames may still predict from before it)
+        self._clean_starts = None if self._keyframes is None else set(self._keyframes[0].tolist())
         count = len(self._pts) if self._pts is not None else stream.frames or self._count_packets()
         if stream.frames and count < stream.frames - 1:  # one frame of slack: some muxers count an extra one
             raise VideoError(self.path, f"truncated: its header declares {stream.frames} frames, the file holds {count}")
@@ -210,7 +213,7 @@ class PyAVFile(VideoSource):
                 # keyframe predicts from nothing before it (the flag lags the packet by the decoder's delay)
                 if packet.is_corrupt or frame.is_corrupt:
                     self._tainted = True
-                elif frame.key_frame:
+                elif frame.key_frame and (self._clean_starts is None or frame.pts in self._clean_starts):
                     self._tainted = False
                 yield frame
 
@@ -234,7 +237,7 @@ class PyAVFile(VideoSource):
         frames: list[np.ndarray] = []
         counter = first
         for frame in self._decode_from(first):
-            index = self._index_of(frame, counter)
+            index, expected = self._index_of(frame, counter), counter
             counter = index + 1
             if index < first:
                 continue
@@ -243,6 +246,8 @@ class PyAVFile(VideoSource):
             indices.append(index)
             if self._tainted:
                 self._damaged.add(index)
+            if self._pts is not None and index > max(expected, first):  # frames the decoder gave nothing for
+                self._damaged.update(range(max(expected, first), min(index, last or index)))
             array = self._array(frame, gray)
             frames.append(shrink(array, size) if size else array)
             if len(frames) == chunk:
@@ -250,12 +255,15 @@ class PyAVFile(VideoSource):
                 indices, frames = [], []
         if frames:
             yield self._batch(indices, frames)
+        if self._pts is not None and last is None and counter < len(self._pts) and indices:  # none for the last ones
+            self._damaged.update(range(max(counter, first), len(self._pts)))
         if self.skipped:
             log.warning("%s: skipped %d undecodable packets", self.path, self.skipped)
         if self._damaged:
             spans = self.damaged()
-            log.warning("%s: %d frames in %d stretch(es) decoded from packets that arrived damaged (pieces lost); their "
-                        "glitches may score as motion", self.path, sum(stop - start for start, stop in spans), len(spans))
+            log.warning("%s: %d frames in %d stretch(es) damaged (pieces of their packets lost, or of those they predict "
+                        "from): their glitches may score as motion, and the scores of those that did not decode are "
+                        "their neighbours'", self.path, sum(stop - start for start, stop in spans), len(spans))
 
     def _batch(self, indices: list[int], frames: list[np.ndarray]) -> FrameBatch:
         idx = np.asarray(indices, dtype=np.int64)

@@ -37,8 +37,9 @@ class VideoSource(abc.ABC):
 
     def damaged(self) -> list[tuple[int, int]]:
         """Frame ranges [start, stop), in order, decoded from data that arrived damaged (pieces lost, as in a
-        recording over a lossy network) and the frames after it up to the next keyframe, which predict from
-        them: their glitches may score as motion. Those seen so far; none where the format cannot tell."""
+        recording over a lossy network), or not decoded at all, and the frames after them up to the next
+        keyframe, which predict from them: their glitches may score as motion. Those seen by scans so far;
+        none where the format cannot tell."""
         return []
 
     @abc.abstractmethod
