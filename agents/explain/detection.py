@@ -71,7 +71,8 @@ def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
         spans = ", ".join(f"{start / fps:.1f}–{stop / fps:.1f} s" for start, stop in scored.damaged[:8])
         hit = [str(i) for i, c in enumerate(candidates)
                if any(start / fps <= c.end_s and c.start_s <= stop / fps for start, stop in scored.damaged)]
-        notes.append(f"Parts of the video were decoded from data that arrived damaged (pieces lost, as in a recording over "
-                     f"a lossy network): {spans}{' …' if len(scored.damaged) > 8 else ''}. Their glitches may score as "
-                     "motion" + (f"; candidate(s) {', '.join(hit)} overlap them." if hit else "."))
+        notes.append(f"Parts of the video arrived damaged (pieces of their data lost, as in a recording over a lossy "
+                     f"network): {spans}{' …' if len(scored.damaged) > 8 else ''}. Their glitches may score as motion, "
+                     "and frames there that did not decode are scored as their neighbours"
+                     + (f"; candidate(s) {', '.join(hit)} overlap them." if hit else "."))
     return notes

@@ -61,7 +61,7 @@ class PyAVFile(VideoSource):
         self.skipped = 0
         self._turns = 0
         self._sizes_seen: set[tuple[int, int]] = set()
-        self._damaged: set[int] = set()  # frames decoded from damaged data, or predicted from such (`damaged`)
+        self._damaged: set[int] = set()  # frames from damaged data, predicted from such, or not decoded (`damaged`)
         self._tainted = False  # whether the decoder's pictures hold damage now: until the next clean keyframe
         self._by_decoding_time: bool | None = None  # how a seek finds a keyframe here (`_keyframe_time`)
         file = Path(path)
@@ -247,7 +247,7 @@ class PyAVFile(VideoSource):
             if self._tainted:
                 self._damaged.add(index)
             if self._pts is not None and index > max(expected, first):  # frames the decoder gave nothing for
-                self._damaged.update(range(max(expected, first), min(index, last or index)))
+                self._damaged.update(range(max(expected, first), index))
             array = self._array(frame, gray)
             frames.append(shrink(array, size) if size else array)
             if len(frames) == chunk:
