@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 RESTART_S = 1.0  # timestamps that go back further than this in decoding order start again (files joined)
 KEEP_S = 7 * 24 * 3600  # a copy nothing has read for this long is removed when another is written
+SAY_BEFORE_BYTES = 100_000_000  # a file larger than this is said to be copied before the copy begins
 # Containers whose files are joined this way keep their own format (no bitstream conversion: an H.264
 # part with other encoder settings carries its own parameter sets in band); any other goes to Matroska.
 SAME_FORMAT = {"mpegts": ".ts", "flv": ".flv"}
@@ -65,6 +66,10 @@ def continuous_copy(path: str, after: int) -> Path:
         log.info("%s: its timestamps start again part-way; read through %s", path, copy)
         return copy
     partial = copy.with_name(f"{copy.stem}.{os.getpid()}.partial{suffix}")
+    if stat.st_size > SAY_BEFORE_BYTES:  # a day's recording takes a while to copy: say so before, not only after
+        log.warning("%s: its timestamps start again after %d frames (files joined, or the recorder restarted): writing "
+                    "a copy of its %.0f MB with continuous timestamps, once, into %s", path, after, stat.st_size / 1e6,
+                    folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _prune(folder)
