@@ -259,7 +259,7 @@ class PyAVFile(VideoSource):
             self._damaged.update(range(max(counter, first), len(self._pts)))
         if self.skipped:
             log.warning("%s: skipped %d undecodable packets", self.path, self.skipped)
-        if self._damaged:
+        if self._damaged and first == 0 and last is None:  # said once per whole scan, not for each window read again
             spans = self.damaged()
             log.warning("%s: %d frames in %d stretch(es) damaged (pieces of their packets lost, or of those they predict "
                         "from): their glitches may score as motion, and the scores of those that did not decode are "
