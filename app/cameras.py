@@ -169,6 +169,7 @@ class Cut:
     times: list[float]
     fps: float
     scores: list[LiveScore] | None
+    damaged: list[int] = field(default_factory=list)  # the clip's frames (by position) decoded from damaged data
 
 
 class CameraReaders:
@@ -275,7 +276,7 @@ def cut_clip(camera: Camera, moment: Moment, clip: Path, options: WatchOptions) 
     if len(frames) < 2:  # the watch records the moment as not explained, and why
         return None
     write_clip(clip, frames, camera.source.fps)
-    return Cut(clip, [f.time_s for f in frames], camera.source.fps, scores)
+    return Cut(clip, [f.time_s for f in frames], camera.source.fps, scores, [i for i, f in enumerate(frames) if f.damaged])
 
 
 CLOCK_TICK = Fraction(1, 90_000)  # MPEG's clock: frame intervals of 25, 30 or 29.97 frames/s are whole ticks

@@ -42,7 +42,7 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
-from vadagent.agents.explain.detection import Detection
+from vadagent.agents.explain.detection import Detection, damage_note
 from vadagent.agents.explain.run import aexplain_detection
 from vadagent.app.camera_processes import CameraProcesses, default_processes
 from vadagent.app.cameras import (
@@ -65,6 +65,7 @@ from vadagent.tools.scorer.live import LiveScore, Moment
 from vadagent.tools.scorer.scorer import ScoreResult
 from vadagent.tools.video import open_video
 from vadagent.tools.video.live import LiveFrame, LiveSource, redacted
+from vadagent.tools.video.source import runs
 from vadagent.tools.vlm import VLMClient
 from vadagent.types import Candidate, ScorerSummary, VideoReport
 
@@ -322,7 +323,8 @@ class Watch:
         clip, clock = cut.clip, ClipClock(cut.times, cut.fps)
         event, reason = None, ""
         try:
-            detection = await asyncio.to_thread(moment_detection, self.job, camera, clip, moment, clock, cut.scores)
+            detection = await asyncio.to_thread(moment_detection, self.job, camera, clip, moment, clock, cut.scores,
+                                                cut.damaged)
             report = await self.explained(detection)
             if report is None:
                 reason = STOPPED
@@ -379,6 +381,7 @@ class Watch:
                   "waited_for_budget_s": round(max(0.0, taken - moment.closed_wall), 2) if taken is not None else None,
                   "latency_to_explanation_s": round(alerted - moment.opened_wall, 2) if explained else None,
                   "scored_again": cut is not None and cut.scores is None, "event": event,
+                  "damaged_frames": len(cut.damaged) if cut is not None else 0,
                   "clip": str(cut.clip.relative_to(self.output)) if cut is not None else None,
                   "report": f"reports/{event_id}" if report.is_file() else None,
                   "keyframes": [str(k.relative_to(self.output)) for k in keyframes.paths] if keyframes else []}
@@ -417,9 +420,10 @@ def on_stream_time(event, clock: ClipClock) -> dict:
 
 
 def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock: ClipClock,
-                     scores: list[LiveScore] | None = None) -> Detection:
+                     scores: list[LiveScore] | None = None, damaged: list[int] | None = None) -> Detection:
     """The clip with the live moment as its one candidate, and the scores and evidence its frames got
-    live; only a clip with frames scored before a reconnect is scored again."""
+    live; only a clip with frames scored before a reconnect is scored again. `damaged`: the clip's frames the
+    camera's stream delivered damaged, which the report's notes name (the clip itself is encoded afresh)."""
     scorer = camera.scorer
     if scores is None:
         scored = scorer.score(clip, device=job.device)
@@ -435,10 +439,13 @@ def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock
     peak = min(max(clock.to_clip(moment.peak_s), start), end)
     candidate = Candidate(start_s=start, end_s=max(end, start), peak_s=peak, peak_score=round(moment.peak_score, 4),
                           start_frame=min(round(start * fps), last), end_frame=min(round(end * fps), last))
+    scored.damaged = runs(damaged or [])
+    damage = damage_note(scored, [candidate])
     report = VideoReport(video=scored.info, taxonomy=camera.taxonomy or job.taxonomy, rules=camera.rules or job.rules,
                          prompts_version=PROMPTS_VERSION,
                          scorer=ScorerSummary(scorer_id=scored.scorer_id, fps=fps, threshold=round(scored.threshold, 4),
-                                              candidates=[candidate]))
+                                              candidates=[candidate]),
+                         notes=[damage] if damage else [])
     return Detection(str(clip), report, scored)
 
 

@@ -135,7 +135,8 @@ def test_undecodable_frames_in_the_middle_are_skipped_and_counted(tmp_path, synt
 def test_frames_decoded_from_damaged_data_are_named_up_to_the_next_keyframe(tmp_path, synthetic_normal, synthetic_scorer):
     """MPEG-TS over a lossy network: pieces of packets lost. The decoder hides the damage (nothing is skipped),
     but its glitches score as motion; the reader names the frames from each loss to the next keyframe (which
-    predict from the damaged ones), and the report says which candidates overlap them."""
+    predict from the damaged ones), and the report says which candidates overlap them; a camera's stream, and
+    a watch's moment, likewise."""
     from vadagent.agents.explain.detection import detect_video
     from vadagent.taxonomy import load_taxonomy
     from vadagent.tools.scorer import Scorer
@@ -159,10 +160,29 @@ def test_frames_decoded_from_damaged_data_are_named_up_to_the_next_keyframe(tmp_
     start, stop = spans[0]
     assert 0.4 * count < start < 0.8 * count  # where the pieces were lost, not before
     assert stop - 1 in keyframes or stop == count  # up to the next keyframe (with the clean one after)
-    from vadagent.tools.video.live import LiveSource
+    # a camera: such packets count among its damaged ones, and a moment's frames delivered damaged are named in
+    # its report's notes (its clip is encoded afresh, so the camera's reading is what says so)
+    from vadagent.app.cameras import Camera, WatchOptions, cut_clip
+    from vadagent.app.detecting import DetectionJob
+    from vadagent.app.watch import ClipClock, moment_detection
+    from vadagent.config import Settings
+    from vadagent.tools.scorer.live import Moment
+    from vadagent.tools.video.live import FrameRing, LiveSource
 
-    live = LiveSource(str(damaged))  # a camera counts such packets among its damaged ones
-    assert len(list(live.frames())) == count and live.corrupt > 0 and live.skipped == 0 and live.gaps == []
+    camera = Camera("cam", LiveSource(str(damaged)), Scorer.load(synthetic_scorer), calls_per_minute=6,
+                    ring=FrameRing(60.0, 25.0))
+    frames = list(camera.source.frames())
+    assert len(frames) == count and camera.damaged > 0 and camera.source.skipped == 0 and camera.source.gaps == []
+    marked = [frame.index for frame in frames if frame.damaged]
+    assert marked and min(marked) >= start - 2 and len(marked) >= (stop - start) // 2
+    for frame in frames:
+        camera.ring.add(frame)
+    moment = Moment(start / 25 - 1.0, start / 25 + 1.0, start / 25, 9.0, 0.0)
+    cut = cut_clip(camera, moment, tmp_path / "moment.mp4", WatchOptions())
+    assert cut is not None and cut.damaged and cut.damaged[0] > 0  # the frames before the loss are not
+    job = DetectionJob(Settings(), load_taxonomy("generic"), None, "cpu", None)
+    report = moment_detection(job, camera, cut.clip, moment, ClipClock(cut.times, cut.fps), None, cut.damaged).report
+    assert any("arrived damaged" in note and "candidate(s) 0 overlap them" in note for note in report.notes)
     scorer = Scorer.load(synthetic_scorer)
     detection = detect_video(str(damaged), scorer, load_taxonomy("generic"), None)
     assert detection.scored.damaged == spans

@@ -66,13 +66,19 @@ def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
     if scored.skipped:
         notes.append(f"{scored.skipped} undecodable packet(s) of the video were skipped; their frames' scores are "
                      "interpolated from their neighbours'.")
-    if scored.damaged:
-        fps = scored.info.fps
-        spans = ", ".join(f"{start / fps:.1f}–{stop / fps:.1f} s" for start, stop in scored.damaged[:8])
-        hit = [str(i) for i, c in enumerate(candidates)
-               if any(start / fps <= c.end_s and c.start_s <= stop / fps for start, stop in scored.damaged)]
-        notes.append(f"Parts of the video arrived damaged (pieces of their data lost, as in a recording over a lossy "
-                     f"network): {spans}{' …' if len(scored.damaged) > 8 else ''}. Their glitches may score as motion, "
-                     "and frames there that did not decode are scored as their neighbours"
-                     + (f"; candidate(s) {', '.join(hit)} overlap them." if hit else "."))
-    return notes
+    damage = damage_note(scored, candidates)
+    return notes + [damage] if damage else notes
+
+
+def damage_note(scored: ScoreResult, candidates: list) -> str | None:
+    """Where the video arrived damaged (`ScoreResult.damaged`) and which candidates overlap it; None: nowhere."""
+    if not scored.damaged:
+        return None
+    fps = scored.info.fps
+    spans = ", ".join(f"{start / fps:.1f}–{stop / fps:.1f} s" for start, stop in scored.damaged[:8])
+    hit = [str(i) for i, c in enumerate(candidates)
+           if any(start / fps <= c.end_s and c.start_s <= stop / fps for start, stop in scored.damaged)]
+    return (f"Parts of the video arrived damaged (pieces of their data lost, as in a recording over a lossy network): "
+            f"{spans}{' …' if len(scored.damaged) > 8 else ''}. Their glitches may score as motion, and frames there "
+            "that did not decode are scored as their neighbours"
+            + (f"; candidate(s) {', '.join(hit)} overlap them." if hit else "."))

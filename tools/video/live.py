@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from vadagent.errors import VideoError
-from vadagent.tools.video.pyav_file import NO_DECODER, UNDECODABLE
+from vadagent.tools.video.pyav_file import NO_DECODER, UNDECODABLE, DamageTracker
 from vadagent.tools.video.shrink import fit_side, shrink
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class LiveFrame:
     wall: float  # time.time() when the frame arrived
     rgb: np.ndarray  # (h, w, 3) uint8
     stamp_s: float | None = None  # its own timestamp in the stream (since this connection opened), if it has one
+    damaged: bool = False  # decoded after data that arrived damaged, before the next keyframe: glitches may show
 
 
 @dataclass
@@ -90,6 +91,7 @@ class LiveSource:
     size: tuple[int, int] | None = None  # (width, height) of its first frame, kept: see `_same_size`
     skipped: int = 0  # packets that did not decode (see `_decoded`)
     corrupt: int = 0  # packets that arrived with pieces missing, decoded with the damage hidden
+    _damage: DamageTracker = field(default_factory=DamageTracker, init=False, repr=False)  # in the pictures now
     _warned_size: tuple[int, int] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -153,7 +155,7 @@ class LiveSource:
                     now = time.time()
                     yield LiveFrame(index, index / self.fps if self.is_file else now - started, now,
                                     self._same_size(fit_side(frame.to_ndarray(format="rgb24"), self.max_side)),
-                                    None if frame.time is None else float(frame.time))
+                                    None if frame.time is None else float(frame.time), self._damage.damaged)
                     index += 1
             except (av.error.FFmpegError, OSError) as error:
                 self._gap(f"stream broke: {error}")
@@ -166,8 +168,12 @@ class LiveSource:
 
     def _decoded(self, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
         """The stream's frames; a packet that does not decode (lost or damaged on the way, as over RTSP
-        on UDP) is skipped and counted, as files skip theirs: only a broken connection reopens the stream."""
+        on UDP) is skipped and counted, as files skip theirs: only a broken connection reopens the stream. From a
+        packet that arrived with pieces missing, or was skipped, the frames are marked damaged up to the next
+        keyframe (`LiveFrame.damaged`)."""
+        self._damage = DamageTracker()  # a stream (re)opened starts at a keyframe
         for packet in container.demux(container.streams.video[0]):
+            self._damage.packet(packet)
             if packet.is_corrupt:
                 self.corrupt += 1
                 if self.corrupt in (1, 10) or self.corrupt % 100 == 0:
@@ -177,10 +183,13 @@ class LiveSource:
                 frames = packet.decode()
             except UNDECODABLE:
                 self.skipped += 1
+                self._damage.undecodable()
                 if self.skipped in (1, 10) or self.skipped % 100 == 0:
                     log.warning("%s: skipped an undecodable packet (%d so far)", self.shown, self.skipped)
                 continue
-            yield from frames
+            for frame in frames:
+                self._damage.frame(frame)
+                yield frame
 
     def _same_size(self, rgb: np.ndarray) -> np.ndarray:
         """Every frame at the size the camera began with: a stream may come back from a reconnection,
@@ -217,6 +226,7 @@ class StoredFrame:
     time_s: float
     wall: float
     jpeg: bytes
+    damaged: bool = False  # as its `LiveFrame`
 
     @property
     def rgb(self) -> np.ndarray:
@@ -247,7 +257,7 @@ class FrameRing:
         with self._lock:
             if len(self.frames) == self.frames.maxlen and self._covered(leaving := self.frames[0]):
                 self.held[leaving.index] = leaving
-            self.frames.append(StoredFrame(frame.index, frame.time_s, frame.wall, jpeg.tobytes()))
+            self.frames.append(StoredFrame(frame.index, frame.time_s, frame.wall, jpeg.tobytes(), frame.damaged))
 
     def hold(self, key: Hashable, t0: float, t1: float) -> None:
         """Keep the frames between t0 and t1 (camera times) until `release(key)`."""

@@ -20,7 +20,7 @@ import numpy as np
 from vadagent.errors import VideoError
 from vadagent.tools.video.joined import RESTART_S, TimestampsRestart, continuous_copy, restarted
 from vadagent.tools.video.shrink import shrink
-from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener
+from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener, runs
 from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ NO_DECODER = ("its video stream's codec is unknown to FFmpeg or has no decoder h
 # A packet the decoder rejects: damaged, or, after a joined file's parameter sets were lost, one that asks for
 # what FFmpeg's decoder does not do ("not yet implemented"); either is skipped and counted, not fatal.
 UNDECODABLE = (av.error.InvalidDataError, av.error.PatchWelcomeError)
+SUSPECT_PACKETS = 2  # packets after a damaged one that may hold its missing pieces (see `DamageTracker`)
 _GRAY_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
 
 
@@ -53,6 +54,44 @@ def frame_to_array(frame: av.VideoFrame, gray: bool, quarter_turns: int = 0,
     return np.ascontiguousarray(np.rot90(array, quarter_turns)) if quarter_turns else array
 
 
+class DamageTracker:
+    """Whether the pictures a decoder gives hold damage: from a packet that arrived with pieces missing, one that
+    did not decode or a picture the decoder concealed damage in, to the next keyframe whose packet arrived whole.
+    The MPEG-TS demuxer finds pieces missing as the next packet begins, so its flag may land a packet or two before
+    the damaged one (a keyframe's own lost pieces flagged on the frames before it, in `tests/test_video.py`): a
+    keyframe within `SUSPECT_PACKETS` after a flagged packet does not end the damage. It ends when that keyframe's
+    picture comes out (by its timestamp), as a decoder with threads gives pictures a few packets late."""
+
+    def __init__(self) -> None:
+        self.damaged = False
+        self._since = SUSPECT_PACKETS + 1  # packets since the last damaged one
+        self._clean_keyframes: set[int] = set()  # timestamps of keyframes that arrived whole, until they come out
+
+    def packet(self, packet: av.Packet) -> None:
+        """Before `packet` is decoded."""
+        if packet.is_corrupt:
+            self.damaged, self._since = True, 0
+            return
+        self._since += 1
+        if packet.is_keyframe and self._since > SUSPECT_PACKETS:
+            if packet.pts is None:
+                self.damaged = False
+            else:
+                self._clean_keyframes.add(packet.pts)
+
+    def undecodable(self) -> None:
+        self.damaged, self._since = True, 0
+
+    def frame(self, frame: av.VideoFrame) -> bool:
+        """Whether this picture, as it comes out of the decoder, holds damage."""
+        if frame.is_corrupt:
+            self.damaged = True
+        elif frame.pts in self._clean_keyframes:
+            self._clean_keyframes.discard(frame.pts)
+            self.damaged = False
+        return self.damaged
+
+
 class PyAVFile(VideoSource):
     def __init__(self, path: str) -> None:
         self.path = path
@@ -62,7 +101,7 @@ class PyAVFile(VideoSource):
         self._turns = 0
         self._sizes_seen: set[tuple[int, int]] = set()
         self._damaged: set[int] = set()  # frames from damaged data, predicted from such, or not decoded (`damaged`)
-        self._tainted = False  # whether the decoder's pictures hold damage now: until the next clean keyframe
+        self._damage = DamageTracker()  # whether the decoder's pictures hold damage now
         self._by_decoding_time: bool | None = None  # how a seek finds a keyframe here (`_keyframe_time`)
         file = Path(path)
         if not file.exists():
@@ -118,9 +157,6 @@ class PyAVFile(VideoSource):
             raise VideoError(self.path, f"its timestamps start again after {table.frames} frames even in a copy "
                                         f"meant to join its parts ({self._file})")
         self._pts, self._keyframes = table or (None, None)
-        # where a damaged picture's prediction ends: the container's keyframes (decoders call an I-frame after damage
-        # a keyframe too, though later frames may still predict from before it)
-        self._clean_starts = None if self._keyframes is None else set(self._keyframes[0].tolist())
         count = len(self._pts) if self._pts is not None else stream.frames or self._count_packets()
         if stream.frames and count < stream.frames - 1:  # one frame of slack: some muxers count an extra one
             raise VideoError(self.path, f"truncated: its header declares {stream.frames} frames, the file holds {count}")
@@ -199,33 +235,23 @@ class PyAVFile(VideoSource):
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         """Decode from the current position; undecodable packets are skipped and counted, damaged ones noted."""
-        self._tainted = False  # a seek lands on a keyframe
+        self._damage = DamageTracker()  # a seek lands on a keyframe
         for packet in self._container.demux(self._stream):
+            self._damage.packet(packet)
             try:
                 frames = packet.decode()
             except UNDECODABLE:
                 self.skipped += 1
-                self._tainted = True  # what predicts from the skipped picture is damaged too
+                self._damage.undecodable()  # what predicts from the skipped picture is damaged too
                 log.debug("%s: skipped an undecodable packet (%d so far)", self.path, self.skipped)
                 continue
             for frame in frames:
-                # the demuxer found pieces missing (MPEG-TS: a counter skipped), or the decoder hid damage; a clean
-                # keyframe predicts from nothing before it (the flag lags the packet by the decoder's delay)
-                if packet.is_corrupt or frame.is_corrupt:
-                    self._tainted = True
-                elif frame.key_frame and (self._clean_starts is None or frame.pts in self._clean_starts):
-                    self._tainted = False
+                self._damage.frame(frame)
                 yield frame
 
     def damaged(self) -> list[tuple[int, int]]:
         """Each stretch with the clean frame after it, whose motion is measured against a damaged one."""
-        spans: list[tuple[int, int]] = []
-        for index in sorted(self._damaged):
-            if spans and index <= spans[-1][1]:
-                spans[-1] = (spans[-1][0], index + 1)
-            else:
-                spans.append((index, index + 1))
-        return [(start, min(stop + 1, self.info.frame_count)) for start, stop in spans]
+        return runs(min(i, self.info.frame_count - 1) for index in self._damaged for i in (index, index + 1))
 
     def scan(
         self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None,
@@ -244,7 +270,7 @@ class PyAVFile(VideoSource):
             if last is not None and index >= last:
                 break
             indices.append(index)
-            if self._tainted:
+            if self._damage.damaged:
                 self._damaged.add(index)
             if self._pts is not None and index > max(expected, first):  # frames the decoder gave nothing for
                 self._damaged.update(range(max(expected, first), index))

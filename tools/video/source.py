@@ -7,7 +7,7 @@ by `open_video` from the openers registered here, so adding RTSP means adding an
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,17 @@ class FrameBatch:
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+def runs(indices: Iterable[int]) -> list[tuple[int, int]]:
+    """Frame numbers as ranges [start, stop) of consecutive ones, in order."""
+    spans: list[tuple[int, int]] = []
+    for index in sorted(set(indices)):
+        if spans and index == spans[-1][1]:
+            spans[-1] = (spans[-1][0], index + 1)
+        else:
+            spans.append((index, index + 1))
+    return spans
 
 
 class VideoSource(abc.ABC):
