@@ -149,6 +149,8 @@ def test_chat_on_a_video_explains_it_first(tmp_path, synthetic_normal, synthetic
     assert result.returncode == 0, result.stderr
     assert (out / "report.json").is_file() and "fitted on the first 4 s of this video" in result.stderr.replace("\n", " ")
     assert result.stdout.startswith("anomalous.mp4: 16.0 s") and result.stderr.count("no VLM") == 1
+    # the timeline carries the report's notes: how its scorer was fitted, here on the video's own opening
+    assert "Notes:" in result.stdout and "first 4 s of this video" in result.stdout.replace("\n", " ")
     again = invoke("chat", clip, "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/events\n")
     assert again.returncode == 0 and "using the existing report" in again.stderr
     assert "candidate moment(s) were detected; see the timeline." in again.stdout  # the timeline says when

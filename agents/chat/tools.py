@@ -65,6 +65,9 @@ class VideoContext:
         curve = self._score_curve()
         if curve:
             lines.append("score per 2 s (max): " + ", ".join(f"{t:.0f}s {v:+.1f}" for t, v in curve))
+        # what the product noted of this run (how the scorer was fitted, stretches that arrived damaged, candidates
+        # below the threshold): its own words, never text from the video
+        lines += ["Notes:", *(f"- {note}" for note in r.notes)] if r.notes else []
         return "\n".join(lines)
 
     def events(self) -> str:
