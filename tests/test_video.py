@@ -330,12 +330,13 @@ def test_frames_that_change_size_part_way_are_scaled_to_the_videos_size(tmp_path
     assert len(live) == 100 and set(live) == {(120, 160, 3)}
 
 
-def _ts_part(path, frames, fps=25, times=None):
-    """A recording as a camera's recorder writes it: H.264 in MPEG-TS, its timestamps from 0 (or `times`, s)."""
+def _ts_part(path, frames, fps=25, times=None, container="mpegts", codec="libx264"):
+    """A recording as a camera's recorder writes it (H.264 in MPEG-TS unless told), its timestamps from 0 (or
+    `times`, s)."""
     import av
 
-    with av.open(str(path), "w", format="mpegts") as dst:
-        stream = dst.add_stream("libx264", rate=fps)
+    with av.open(str(path), "w", format=container) as dst:
+        stream = dst.add_stream(codec, rate=fps)
         stream.height, stream.width, stream.pix_fmt = *frames.shape[1:3], "yuv420p"
         if times is not None:
             stream.codec_context.time_base = Fraction(1, 90_000)
@@ -397,6 +398,15 @@ def test_recordings_joined_end_to_end_are_read_as_one(tmp_path, monkeypatch, cap
     with open_video(tmp_path / "again.ts") as video:
         assert video.info.frame_count == 150
     assert not stale.exists() and copy.exists()
+    # a DVR's MPEG-PS (MPEG-2 video) joined: read through a Matroska copy, the same frames
+    ps_parts = [_ts_part(tmp_path / f"{name}.mpg", frames, container="mpeg", codec="mpeg2video")
+                for name, frames in (("a", textured_square(range(0, 100, 2))), ("b", textured_square(range(100, 0, -1))))]
+    (tmp_path / "dvr.mpg").write_bytes(b"".join(part.read_bytes() for part in ps_parts))
+    with open_video(ps_parts[0]) as a, open_video(ps_parts[1]) as b, open_video(tmp_path / "dvr.mpg") as video:
+        ps_alone = np.concatenate([batch.frames for source in (a, b) for batch in source.scan(gray=True)])
+        assert np.array_equal(np.concatenate([batch.frames for batch in video.scan(gray=True)]), ps_alone)
+        assert np.array_equal(video.read([120, 3], gray=True).frames, ps_alone[[3, 120]])
+    assert any(copy.suffix == ".mkv" for copy in (tmp_path / "cache" / "continuous").iterdir())
     # the next part's header lost where the files meet (its first keyframe merges into the last packet)
     robbery_ts = tmp_path / "robbery.ts"
     remux(robbery, robbery_ts, "mpegts")
