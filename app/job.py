@@ -180,4 +180,4 @@ class Job(DetectionJob):
     def write(self, folder: Path, report: VideoReport, scored: ScoreResult, prompts: list[dict]) -> None:
         """report.json, events, prompts, scores and report.html into `folder`."""
         write_report(folder, report, scored, self.sigma, prompts)
-        write_html(folder / "report.html", report, scored.smoothed(self.sigma), folder_fps=self.folder_fps)
+        write_html(folder / "report.html", report, scored, sigma=self.sigma, folder_fps=self.folder_fps)

@@ -1,39 +1,69 @@
-"""`report.html`: a self-contained page (timeline, events, keyframe thumbnails) readable without the CLI."""
+"""`report.html`: a self-contained page (timeline, events, keyframe thumbnails) readable without the CLI.
+A thumbnail of a frame that scored above the threshold has the scorer's evidence box drawn on it: the
+region the explain graph named to the model, so a reader sees where to look, not only when."""
 
 from __future__ import annotations
 
 import base64
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import jinja2
 import numpy as np
 
+from vadagent.tools.scorer import ScoreResult
 from vadagent.tools.scorer.plot import plot_timeline
 from vadagent.tools.video import open_video
 from vadagent.types import VideoReport
 
 THUMB_HEIGHT = 110
+MARK_RGB = (230, 30, 30)
 
 
-def _thumbnails(report: VideoReport, folder_fps: float) -> dict[str, list[tuple[float, str]]]:
+@dataclass(frozen=True)
+class Thumbnail:
+    time_s: float
+    jpeg_base64: str
+    marked: bool  # the scorer's evidence box is drawn on it
+
+
+def flagged_boxes(scored: ScoreResult) -> dict[int, tuple[int, int, int, int]]:
+    """Frame index → the evidence box (source pixels) of each frame whose own score, unsmoothed, reached the
+    threshold: a box on a frame below it would point at the least ordinary thing in an ordinary picture (a
+    smoothed score rises before an event comes into view)."""
+    evidence, boxes, scores = scored.evidence, {}, scored.scores
+    for row in np.flatnonzero((evidence.frame < len(scores)) & (evidence.frame >= 0)):
+        frame, box = int(evidence.frame[row]), evidence.box[row]
+        if scores[frame] >= scored.threshold and box[2] > box[0] and box[3] > box[1]:
+            boxes[frame] = tuple(int(v) for v in box)
+    return boxes
+
+
+def _thumbnail(frame: np.ndarray, time_s: float, box: tuple[int, int, int, int] | None) -> Thumbnail:
+    scale = THUMB_HEIGHT / frame.shape[0]
+    small = cv2.resize(frame, (max(int(frame.shape[1] * scale), 1), THUMB_HEIGHT), interpolation=cv2.INTER_AREA)
+    if box is not None:
+        x0, y0, x1, y1 = (round(v * scale) for v in box)
+        cv2.rectangle(small, (x0, y0), (max(x1 - 1, x0), max(y1 - 1, y0)), MARK_RGB, 2)
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return Thumbnail(float(time_s), base64.b64encode(jpeg.tobytes()).decode("ascii"), box is not None)
+
+
+def _thumbnails(report: VideoReport, folder_fps: float,
+                boxes: dict[int, tuple[int, int, int, int]]) -> dict[str, list[Thumbnail]]:
     wanted = {e.id: e.evidence_frames[:6] for e in report.events if e.evidence_frames}
     if not report.explained:  # detection only: show what the judge would have seen
         wanted |= {f"c{c.candidate + 1}": c.keyframes_s[:8] for c in report.contexts if c.keyframes_s}
     if not wanted:
         return {}
-    out: dict[str, list[tuple[float, str]]] = {}
+    out: dict[str, list[Thumbnail]] = {}
     with open_video(report.video.path, folder_fps=folder_fps) as video:
         for event_id, times in wanted.items():
             batch = video.read_at(times)
-            images = []
-            for time_s, frame in zip(batch.times, batch.frames):
-                scale = THUMB_HEIGHT / frame.shape[0]
-                small = cv2.resize(frame, (max(int(frame.shape[1] * scale), 1), THUMB_HEIGHT), interpolation=cv2.INTER_AREA)
-                ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
-                images.append((float(time_s), base64.b64encode(jpeg.tobytes()).decode("ascii")))
-            out[event_id] = images
+            out[event_id] = [_thumbnail(frame, time_s, boxes.get(int(index)))
+                             for index, time_s, frame in zip(batch.indices, batch.times, batch.frames)]
     return out
 
 
@@ -50,13 +80,15 @@ def write_index_html(path: Path, rows: list) -> Path:
     return path
 
 
-def write_html(path: Path, report: VideoReport, scores: np.ndarray, *, folder_fps: float = 25.0) -> Path:
+def write_html(path: Path, report: VideoReport, scored: ScoreResult, *, sigma: float = 0.0,
+               folder_fps: float = 25.0) -> Path:
+    scores = scored.smoothed(sigma)
     buffer = io.BytesIO()
     spans = [(e.start_s, e.end_s, e.label) for e in report.events if e.verdict != "rejected"]
     plot_timeline(buffer, scores, report.video.fps, threshold=report.scorer.threshold,
                   candidates=report.scorer.candidates, events=spans, title=Path(report.video.path).name)
     html = _templates().get_template("report.html.jinja").render(
         report=report, name=Path(report.video.path).name, timeline=base64.b64encode(buffer.getvalue()).decode("ascii"),
-        thumbnails=_thumbnails(report, folder_fps))
+        thumbnails=_thumbnails(report, folder_fps, flagged_boxes(scored)))
     path.write_text(html, encoding="utf-8")
     return path

@@ -1,6 +1,7 @@
 """The explain graph: every branch with a scripted replay model, its shape, and the CLI end to end."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -234,6 +235,48 @@ def test_report_html_in_headless_chromium(tmp_path, sample_scorer):
     assert dom.count('class="event ') == len(report.events) >= 1
     for event in report.events:
         assert f'id="{event.id}"' in dom
+
+
+def test_report_thumbnails_box_where_the_scorer_looked(tmp_path, sample_scorer):
+    """A keyframe that scored above the threshold shows the scorer's evidence box on it, drawn where that
+    box is; one below the threshold shows the frame as it is."""
+    import base64
+
+    import cv2
+
+    from vadagent.agents.explain.detection import detect_video
+    from vadagent.agents.explain.run import aexplain_detection
+    from vadagent.app.report_html import THUMB_HEIGHT, flagged_boxes, write_html
+    from vadagent.tools.scorer import Scorer
+    from vadagent.tools.video import open_video
+
+    detection = detect_video(sample_clip(), Scorer.load(sample_scorer), load_taxonomy("generic"), None)
+    report, scored = run_sync(aexplain_detection(detection, None))  # detection only: each candidate's keyframes
+    page = write_html(tmp_path / "report.html", report, scored, sigma=3.0).read_text()
+    boxes = flagged_boxes(scored)
+    times, indices = [], []
+    with open_video(sample_clip()) as video:
+        for context in report.contexts:  # as the page reads them, candidate by candidate
+            batch = video.read_at(context.keyframes_s[:8])
+            times += batch.times.tolist()
+            indices += batch.indices.tolist()
+    marked = [(t, boxes[i]) for t, i in zip(times, indices) if i in boxes]
+    assert marked and len(marked) < len(times)  # the fast object, the wrong-way walker and the loiterer; not their lead-ups
+    assert page.count('<figure class="marked">') == len(marked) and "A red box on a frame marks" in page
+    shown = dict((t, image) for image, t in re.findall(r'<img src="data:image/jpeg;base64,([^"]+)" alt="frame at ([0-9.]+) s',
+                                                        page))
+
+    def red_pixels(time_s: float) -> tuple[np.ndarray, np.ndarray]:
+        thumb = cv2.imdecode(np.frombuffer(base64.b64decode(shown[f"{time_s:.2f}"]), np.uint8), cv2.IMREAD_COLOR)
+        return np.nonzero((thumb[..., 2] > 170) & (thumb[..., 1] < 90) & (thumb[..., 0] < 90))  # BGR
+
+    for time_s, box in marked:
+        ys, xs = red_pixels(time_s)
+        assert len(xs) > 10, time_s
+        # the drawn rectangle's outer edge is the box's, within the JPEG's blur and the line's width
+        assert np.allclose([xs.min(), ys.min(), xs.max(), ys.max()], np.array(box) * THUMB_HEIGHT / 240, atol=3), time_s
+    unmarked = [t for t, i in zip(times, indices) if i not in boxes]
+    assert unmarked and len(red_pixels(unmarked[0])[0]) <= 10
 
 
 def test_explain_cli_with_a_replay_model_on_a_real_clip(tmp_path, shared_data):
