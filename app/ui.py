@@ -2,7 +2,7 @@
 
 Pick a report (from a batch's index or a folder of reports), open the bundled sample clip, or upload
 a video (size-limited, type-checked, then explained); see the player, the score timeline and the
-events; click an event to seek the player; chat beside it. Binds to 127.0.0.1 unless told otherwise.
+events; click an event or a moment to seek the player; chat beside it. Binds to 127.0.0.1 unless told otherwise.
 """
 
 
@@ -255,7 +255,8 @@ def build_ui(app: App):
                     timeline = gr.Image(label="Score timeline", interactive=False, elem_id="timeline", type="filepath")
                     events = gr.Dataframe(headers=EVENT_COLUMNS, label="Events (click one to seek the player)",
                                           interactive=False, elem_id="events")
-                    moments = gr.Dataframe(headers=MOMENT_COLUMNS, label="Detected moments, not explained",
+                    moments = gr.Dataframe(headers=MOMENT_COLUMNS, label="Detected moments, not explained (click one to "
+                                           "seek the player)",
                                            interactive=False, elem_id="moments")
                     seek = gr.Number(visible=False)
                 with gr.Column(scale=2):
@@ -294,16 +295,24 @@ def build_ui(app: App):
 
             upload.upload(guarded(on_upload), upload, outputs)
 
-            def on_select(rows, evt: gr.SelectData):
-                row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-                values = rows.values.tolist() if hasattr(rows, "values") else rows
-                return float(values[row][1])
+            def seeking(columns: list[str]):
+                def on_select(rows, evt: gr.SelectData) -> float:  # gradio passes the click by this annotation
+                    return row_start(rows, evt.index, columns)
+                return on_select
 
-            events.select(on_select, events, seek).then(None, seek, seek, js=SEEK_JS)
+            for table, columns in ((events, EVENT_COLUMNS), (moments, MOMENT_COLUMNS)):
+                table.select(seeking(columns), table, seek).then(None, seek, seek, js=SEEK_JS)
             for trigger in (ask.click, question.submit):  # "once": no second question runs on a stale history
                 trigger(app.ask, [question, chatbot, report_dir, conversation], [chatbot, question, conversation],
                         trigger_mode="once")
     return demo
+
+
+def row_start(rows, index, columns: list[str]) -> float:
+    """The start time of a table's row clicked (`index`: gradio's (row, column), whichever cell), to seek to."""
+    row = index[0] if isinstance(index, (list, tuple)) else index
+    values = rows.values.tolist() if hasattr(rows, "values") else rows
+    return float(values[row][columns.index("start s")])
 
 
 def launch(settings: Settings, options: UIOptions, *, console: Console) -> int:

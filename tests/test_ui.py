@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from servers import free_port, wait_until_up
 
-from vadagent.app.ui import check_upload, find_reports
+from vadagent.app.ui import EVENT_COLUMNS, MOMENT_COLUMNS, check_upload, find_reports, row_start
 from vadagent.errors import UsageError, VideoError
 
 CHROMIUM = shutil.which("chromium")
@@ -263,3 +263,14 @@ def test_an_upload_whose_explaining_was_stopped_is_explained_again(tmp_path, syn
     report.write_text(json.dumps(data | {"notes": [*data["notes"], IN_PROGRESS_NOTE]}))
     assert app.explain(synthetic_normal) == str(folder)
     assert IN_PROGRESS_NOTE not in json.loads(report.read_text())["notes"] and report.stat().st_mtime_ns != explained_at
+
+
+def test_a_click_on_an_event_or_a_moment_seeks_to_its_start():
+    """Either table's row, whichever cell was clicked (the player's seek is checked in the browser above)."""
+    import pandas as pd
+
+    events = pd.DataFrame([["e1", 16.8, 19.3, "other", "fast object", 2, "confirmed"]], columns=EVENT_COLUMNS)
+    moments = [[17.0, 19.3, 27.3, "above threshold", "detected", "no VLM was asked"],
+               [22.7, 28.2, 7.98, "above threshold", "detected", "no VLM was asked"]]
+    assert row_start(events, (0, 4), EVENT_COLUMNS) == 16.8
+    assert row_start(moments, (1, 5), MOMENT_COLUMNS) == 22.7 and row_start(moments, 0, MOMENT_COLUMNS) == 17.0
