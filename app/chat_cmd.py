@@ -18,6 +18,7 @@ from vadagent.app.job import ClientLoad, start_vlm
 from vadagent.app.stopping import end_stopped, hold_further_stops, read_line, run_stoppable
 from vadagent.config import Settings
 from vadagent.errors import UsageError
+from vadagent.tools.video import IMAGE_SUFFIXES
 
 
 def _is_report(target: Path) -> bool:
@@ -31,6 +32,9 @@ def _report_path(settings: Settings, target: Path, output: Path | None, client_l
         return target
     if not target.exists():
         raise UsageError(f"{target}: no such video or report")
+    if target.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in target.iterdir()):
+        raise UsageError(f"{target}: neither a report folder (no report.json in it) nor a folder of frame images; give a "
+                         "report folder, a report.json or a video")
     from vadagent.app.explaining import explain_command
 
     out = output or Path("runs") / "chat" / target.stem
