@@ -25,16 +25,19 @@ def _is_report(target: Path) -> bool:
     return target.suffix == ".json" or (target.is_dir() and (target / "report.json").is_file())
 
 
+def _check_target(target: Path) -> None:
+    if not target.exists():
+        raise UsageError(f"{target}: no such video or report")
+    if target.is_dir() and not _is_report(target) and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in target.iterdir()):
+        raise UsageError(f"{target}: neither a report folder (no report.json in it) nor a folder of frame images; give a "
+                         "report folder, a report.json or a video")
+
+
 def _report_path(settings: Settings, target: Path, output: Path | None, client_load: ClientLoad, normal: list[str],
                  scorer: Path | None, console: Console) -> Path:
     """The report to chat about; a video is explained first."""
     if _is_report(target):
         return target
-    if not target.exists():
-        raise UsageError(f"{target}: no such video or report")
-    if target.is_dir() and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in target.iterdir()):
-        raise UsageError(f"{target}: neither a report folder (no report.json in it) nor a folder of frame images; give a "
-                         "report folder, a report.json or a video")
     from vadagent.app.explaining import explain_command
 
     out = output or Path("runs") / "chat" / target.stem
@@ -84,8 +87,7 @@ def _format(reply: Reply) -> str:
 
 def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversation: str | None, memory: Path | None,
                  output: Path | None, normal: list[str], scorer: Path | None, out: Console, console: Console) -> int:
-    if not target.exists():  # inputs are checked before the model loads (minutes, for a real one)
-        raise UsageError(f"{target}: no such video or report")
+    _check_target(target)  # before the model loads (minutes, for a real one)
     given = _is_report(target) and load_report(target)
     client_load = start_vlm(settings, vlm, console, without=f"answering from the report only ({COMMANDS})")
     report, report_dir = given or load_report(_report_path(settings, target, output, client_load, normal, scorer,
