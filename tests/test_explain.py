@@ -36,7 +36,8 @@ def deps_for(tmp_path, answers: list[str]) -> ExplainDeps:
     evidence = Evidence(np.arange(n), np.tile([100, 150, 124, 174], (n, 1)), np.full(n, 150.0), np.zeros(n),
                         np.where((np.arange(n) > 420) & (np.arange(n) < 480), 3.0, 0.5))
     return ExplainDeps(client=make_client(f"replay:{script}"), taxonomy=load_taxonomy("generic"), rules=None,
-                       video=str(sample_clip()), fps=25.0, duration_s=36.0, evidence=evidence, threshold=1.5)
+                       video=str(sample_clip()), fps=25.0, duration_s=36.0, evidence=evidence, threshold=1.5,
+                       frame_size=(320, 240))
 
 
 CANDIDATE = Candidate(start_s=17.0, end_s=19.2, peak_s=17.5, peak_score=7.0, start_frame=425, end_frame=480)
@@ -49,9 +50,14 @@ def run_one(deps):
 
 
 def test_confirm(tmp_path):
-    outcome = run_one(deps_for(tmp_path, [answer()]))
+    deps = deps_for(tmp_path, [answer()])
+    outcome = run_one(deps)
     assert outcome.action == "confirm" and outcome.notes == ["round 0: confirm"]
     assert any("moves rightwards" in r.predicate for r in outcome.relations)
+    # the evidence's box (100,150)-(124,174) of the 320×240 frame, in words and in the frame's own pixels
+    prompt = deps.prompts[0]["prompt"]
+    assert "the object at the bottom centre of the picture (region (100,150)-(124,174))" in prompt
+    assert "in pixels of the\n320×240 frame" in prompt
     assert [k.phase for k in outcome.keyframes].count("before") == 2
 
 

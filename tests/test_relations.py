@@ -1,20 +1,24 @@
 from vadagent.samples import sample_clip, sample_truth
-from vadagent.tools.relations import track_objects, track_relations
+from vadagent.tools.relations import track_objects, track_relations, where_in
 
 
 def test_tracks_find_the_wrong_way_walker_and_proximity():
     wrong_way = next(e for e in sample_truth()["events"] if e["kind"] == "wrong_way")
     start = wrong_way["start_frame"] / 25.0
-    tracks, fps, scale = track_objects(sample_clip(), start, start + 5.0)
-    assert fps == 25.0 and 0 < scale <= 1.0 and len(tracks) >= 3
-    texts = [r.text() for r in track_relations(tracks, fps, scale)]
-    assert any("moves leftwards" in t and "against the flow of the others" in t for t in texts)
-    assert all(start - 0.1 <= r.start_s <= r.end_s <= start + 5.1 for r in track_relations(tracks, fps, scale))
+    tracked = track_objects(sample_clip(), start, start + 5.0)
+    assert tracked.fps == 25.0 and 0 < tracked.scale <= 1.0 and len(tracked.tracks) >= 3
+    texts = [r.text() for r in track_relations(tracked)]
+    wrong_way = [t for t in texts if "moves leftwards" in t and "against the flow of the others" in t]
+    # the footpath runs across the middle third of the picture; walking leftwards, it goes from the right
+    assert wrong_way and "in the middle right" in wrong_way[0]  # it enters there, and is followed on to the centre
+    assert all(("middle right" in t) or ("in the centre" in t) or ("to the centre" in t) for t in wrong_way)
+    assert all(start - 0.1 <= r.start_s <= r.end_s <= start + 5.1 for r in track_relations(tracked))
 
 
 def test_no_motion_no_relations():
-    tracks, fps, scale = track_objects(sample_clip(), 0.0, 0.2)
-    assert track_relations([], fps, scale) == [] and isinstance(tracks, list)
+    tracked = track_objects(sample_clip(), 0.0, 0.2)
+    tracked.tracks = []
+    assert track_relations(tracked) == []
 
 
 def test_scorer_evidence_of_one_object_is_one_relation_with_ranges():
@@ -34,8 +38,16 @@ def test_scorer_evidence_of_one_object_is_one_relation_with_ranges():
     ratio = np.where(frames % 3 == 0, 2.5, 0.5)  # evidence every third frame: runs with gaps
     ratio[70:] = 0.5
     ratio[80:90], direction[80:90] = 3.0, 180.0  # then something moves leftwards
-    relations = motion_relations(Evidence(frames, box, speed, direction, ratio), 25.0, 0.0, n / 25.0)
+    relations = motion_relations(Evidence(frames, box, speed, direction, ratio), 25.0, 0.0, n / 25.0, (320, 240))
     assert len(relations) == 2
     right, left = relations
+    assert right.subject.startswith("the object at the centre of the picture (region (96,96)-(")
     assert "rightwards" in right.predicate and "–" in right.predicate and right.end_s - right.start_s > 2.0
     assert "leftwards" in left.predicate
+
+
+def test_places_are_named_by_the_ninth_of_the_picture_they_lie_in():
+    names = [[where_in(x, y, 300, 150) for x in (10, 150, 290)] for y in (10, 75, 140)]
+    assert names == [["top left", "top centre", "top right"], ["middle left", "centre", "middle right"],
+                     ["bottom left", "bottom centre", "bottom right"]]
+    assert where_in(300, 150, 300, 150) == "bottom right" and where_in(-1, -1, 300, 150) == "top left"  # edges, boxes past them

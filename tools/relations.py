@@ -2,8 +2,10 @@
 
 Blobs are connected regions of optical-flow motion (OpenCV DIS) at the scorer's working size;
 tracks link blobs frame to frame by nearest centroid. The result is text triples with time
-spans ("object 3 (small, fast) moves against the flow of the others", "objects 2 and 5 come
-within 12 px at 12.4 s") that the judge reads as measured facts.
+spans ("object 3 (24×40 px, from the bottom left to the centre) moves leftwards at 30 px/s, against
+the flow of the others", "objects 2 and 5 come within 12 px at 12.4 s") that the judge reads as
+measured facts. Places are named in words (`where_in`) as well as pixels: a model sees the frames
+resized, and reads "the bottom left of the picture" where a pixel box means little to it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,17 @@ MIN_AREA = 60  # px at working size
 MAX_AREA_FRACTION = 0.4  # a blob this large is camera motion, not an object
 MAX_JUMP = 30.0  # px: farther than this between frames is another object
 COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
+
+
+ROWS = ("top", "middle", "bottom")
+COLUMNS = ("left", "centre", "right")
+
+
+def where_in(x: float, y: float, width: float, height: float) -> str:
+    """The ninth of the picture a point lies in, in words: "bottom left", "top centre", "centre"."""
+    row = ROWS[min(max(int(3 * y / height), 0), 2)]
+    column = COLUMNS[min(max(int(3 * x / width), 0), 2)]
+    return "centre" if (row, column) == ("middle", "centre") else f"{row} {column}"
 
 
 @dataclass
@@ -59,9 +72,19 @@ def _blobs(flow: np.ndarray) -> list[tuple[tuple[float, float], tuple[int, int],
     return blobs
 
 
+@dataclass
+class Tracked:
+    """Tracks of moving objects in a stretch of video, in working pixels, with what places them there."""
+
+    tracks: list[Track]
+    fps: float
+    scale: float  # working pixels per source pixel
+    size: tuple[int, int]  # the working frame's (width, height)
+
+
 def track_objects(video_path: str | Path, start_s: float, end_s: float, *, folder_fps: float = 25.0,
-                  max_side: int = 360) -> tuple[list[Track], float, float]:
-    """Tracks of moving objects in [start_s, end_s]; also returns the fps and the working scale."""
+                  max_side: int = 360) -> Tracked:
+    """Tracks of moving objects in [start_s, end_s]."""
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
     tracks: list[Track] = []
     active: list[Track] = []
@@ -73,7 +96,7 @@ def track_objects(video_path: str | Path, start_s: float, end_s: float, *, folde
                 if previous is not None:
                     active = _link(active, tracks, _blobs(dis.calc(previous, frame, None)), float(time_s))
                 previous = frame
-    return [t for t in tracks if len(t.times) >= 3], fps, scale
+    return Tracked([t for t in tracks if len(t.times) >= 3], fps, scale, size)
 
 
 def _link(active: list[Track], tracks: list[Track], blobs: list, time_s: float) -> list[Track]:
@@ -103,8 +126,15 @@ def _heading_name(degrees: float) -> str:
     return COMPASS[int(((degrees + 22.5) % 360) // 45)]
 
 
-def track_relations(tracks: list[Track], fps: float, scale: float, *, limit: int = 8) -> list[Relation]:
-    """Speed, direction, size and proximity relations between tracked objects."""
+def _route(track: Track, size: tuple[int, int]) -> str:
+    """Where a track was, in words: "in the centre", or "from the bottom left to the centre"."""
+    first, last = (where_in(*track.centres[i], *size) for i in (0, -1))
+    return f"in the {first}" if first == last else f"from the {first} to the {last}"
+
+
+def track_relations(tracked: Tracked, *, limit: int = 8) -> list[Relation]:
+    """Speed, direction, size, place and proximity relations between tracked objects."""
+    tracks, fps, scale = tracked.tracks, tracked.fps, tracked.scale
     if not tracks:
         return []
     relations = []
@@ -121,7 +151,8 @@ def track_relations(tracks: list[Track], fps: float, scale: float, *, limit: int
             facts.append(f"{ratio:.1f}× faster than the typical moving object")
         if dominant is not None and len(tracks) > 2 and abs((track.heading - dominant + 180) % 360 - 180) > 120:
             facts.append("against the flow of the others")
-        relation = Relation(subject=f"object {track.id} ({w:.0f}×{h:.0f} px)", predicate=", ".join(facts),
+        relation = Relation(subject=f"object {track.id} ({w:.0f}×{h:.0f} px, {_route(track, tracked.size)})",
+                            predicate=", ".join(facts),
                             start_s=track.times[0], end_s=track.times[-1], evidence=f"track of {len(track.times)} frames")
         ranked.append((len(facts) > 1, len(track.times), relation))  # unusual first, then the longest seen
     ranked.sort(key=lambda item: (item[0], item[1]), reverse=True)

@@ -102,8 +102,8 @@ class VideoContext:
         if not inside:
             from vadagent.tools.relations import track_objects, track_relations
 
-            tracks, fps, scale = track_objects(self.report.video.path, t0, t1, folder_fps=self.folder_fps)
-            inside = {r.text(): r for r in track_relations(tracks, fps, scale)}
+            tracked = track_objects(self.report.video.path, t0, t1, folder_fps=self.folder_fps)
+            inside = {r.text(): r for r in track_relations(tracked)}
         if not inside:
             return f"No relations found between {t0:.1f} and {t1:.1f} s."
         return "\n".join(f"- {text}" for text in sorted(inside, key=lambda k: inside[k].start_s))

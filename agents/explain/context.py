@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vadagent.tools.relations import track_objects, track_relations
+from vadagent.tools.relations import track_objects, track_relations, where_in
 from vadagent.tools.scorer.tiers import Evidence
 from vadagent.types import Candidate, Relation
 
@@ -33,8 +33,7 @@ def context_window(candidate: Candidate, duration_s: float, context_s: float = C
 
 def tracked_relations(video: str, window: tuple[float, float], folder_fps: float) -> list[Relation]:
     """What the classical blob tracker (tools/relations) finds moving in the window, as relations."""
-    tracks, fps, scale = track_objects(video, *window, folder_fps=folder_fps)
-    return track_relations(tracks, fps, scale)
+    return track_relations(track_objects(video, *window, folder_fps=folder_fps))
 
 
 def keyframe_times(candidate: Candidate, duration_s: float, *, context_s: float = CONTEXT_S, before: int = 2,
@@ -80,16 +79,21 @@ class _Run:
         self.ratios += other.ratios
 
 
+def _at(box: list[int], frame_size: tuple[int, int]) -> str:
+    return where_in((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, *frame_size)
+
+
 def _span(values: list[float], fmt: str) -> str:
     low, high = format(min(values), fmt), format(max(values), fmt)
     return low if low == high else f"{low}–{high}"
 
 
-def motion_relations(evidence: Evidence, fps: float, start_s: float, end_s: float, *, min_ratio: float = 1.2,
-                     limit: int = 6, merge_gap_s: float = 1.0) -> list[Relation]:
+def motion_relations(evidence: Evidence, fps: float, start_s: float, end_s: float, frame_size: tuple[int, int], *,
+                     min_ratio: float = 1.2, limit: int = 6, merge_gap_s: float = 1.0) -> list[Relation]:
     """Runs of frames whose most unusual region moves faster than normal, as text triples. Runs of
     one object (same heading, neighbouring regions, under `merge_gap_s` apart) become one relation
-    with a time span and ranges, so the VLM reads a few informative lines, not a line per frame."""
+    with a time span and ranges, so the VLM reads a few informative lines, not a line per frame.
+    `frame_size`: the source frame's (width, height), which the boxes are in, to name their place."""
     frames = (evidence.frame >= start_s * fps) & (evidence.frame <= end_s * fps)
     idx = np.flatnonzero(frames & (evidence.vs_normal >= min_ratio))
     runs: list[_Run] = []
@@ -105,7 +109,8 @@ def motion_relations(evidence: Evidence, fps: float, start_s: float, end_s: floa
             runs.append(current)
     strongest = sorted(runs, key=lambda r: -max(r.ratios))[:limit]  # the most unusual motion first, when cut
     return [Relation(
-        subject=f"the object in region ({r.box[0]},{r.box[1]})-({r.box[2]},{r.box[3]})",
+        subject=f"the object at the {_at(r.box, frame_size)} of the picture (region ({r.box[0]},{r.box[1]})-({r.box[2]},"
+                f"{r.box[3]}))",
         predicate=f"moves {r.heading} at {_span(r.speeds, '.0f')} px/s, {_span(r.ratios, '.1f')}× the fastest normal "
                   "motion there",
         object="", start_s=r.first / fps, end_s=r.last / fps,

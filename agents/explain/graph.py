@@ -31,6 +31,7 @@ from vadagent.agents.explain.reflect import reflect
 from vadagent.prompts import render
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
+from vadagent.tools.relations import where_in
 from vadagent.tools.scorer.tiers import Evidence
 from vadagent.tools.video import open_video
 from vadagent.tools.vlm import CallBudget, Image, Message, Sampling, Usage, VLMClient, VLMError
@@ -53,6 +54,7 @@ class ExplainDeps:
     duration_s: float
     evidence: Evidence
     threshold: float
+    frame_size: tuple[int, int]  # the source frame's (width, height): the evidence's boxes are in its pixels
     folder_fps: float = 25.0
     max_rounds: int = 1  # one re-ask or widening (SmartHome-Bench reflects once); keeps calls ≥5× under 1 per 16 frames
     context_s: float = CONTEXT_S
@@ -129,6 +131,7 @@ def build_explain_graph(deps: ExplainDeps):
         c, frames = state["candidate"], state["keyframes"]
         prompt = render("judge_event", start_s=c.start_s, end_s=c.end_s, peak_s=c.peak_s, peak_score=c.peak_score,
                         threshold=deps.threshold, frames=frames, relations=[r.text() for r in state["relations"]],
+                        width=deps.frame_size[0], height=deps.frame_size[1],
                         rules=deps.rules.rules if deps.rules else [], taxonomy=deps.taxonomy,
                         critique=state.get("critique", []))
         deps.prompts.append({"candidate": state["index"], "round": state.get("round", 0), "prompt": prompt})
@@ -207,7 +210,7 @@ def candidate_relations(deps: ExplainDeps, candidate: Candidate, context_s: floa
                         keyframes: list[Keyframe]) -> list[Relation]:
     """Relations in the candidate's window: scorer evidence, tracked blobs, detector (when present)."""
     window = context_window(candidate, deps.duration_s, context_s)
-    found = motion_relations(deps.evidence, deps.fps, *window)
+    found = motion_relations(deps.evidence, deps.fps, *window, deps.frame_size)
     if deps.track_objects:
         known = deps.tracked.get(window)
         found += known if known is not None else tracked_relations(deps.video, window, deps.folder_fps)
@@ -241,7 +244,9 @@ def detected_objects(deps: ExplainDeps, times: list[float]) -> list[Relation]:
     for time_s, found in zip(batch.times, deps.detector.detect(batch.frames)):
         for d in found:
             x0, y0, x1, y1 = d.box
-            relations.append(Relation(subject=d.label, predicate="is seen", object=f"at ({x0},{y0})-({x1},{y1})",
+            place = where_in((x0 + x1) / 2, (y0 + y1) / 2, *deps.frame_size)
+            relations.append(Relation(subject=d.label, predicate="is seen",
+                                      object=f"at the {place} of the picture (region ({x0},{y0})-({x1},{y1}))",
                                       start_s=float(time_s), end_s=float(time_s),
                                       evidence=f"object detector, score {d.score:.2f}"))
     return relations

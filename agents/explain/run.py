@@ -73,6 +73,7 @@ async def aexplain_detection(detection: Detection, client: VLMClient | None, *, 
     timings = dict(report.timings_s)
     deps = ExplainDeps(client=client, taxonomy=taxonomy, rules=rules, video=video, fps=scored.info.fps,
                        duration_s=scored.info.duration_s, evidence=scored.evidence, threshold=scored.threshold,
+                       frame_size=(scored.info.width, scored.info.height),
                        folder_fps=folder_fps, max_rounds=max_rounds, detector=detector, deadline_s=deadline_s,
                        budget=CallBudget(calls_per_candidate * len(candidates) if calls_per_candidate else None),
                        tracked=detection.tracked, progress=progress, candidate_count=len(candidates))
