@@ -82,6 +82,31 @@ class FrameScores(Model):
         return [i / self.fps for i in range(len(self.scores))]
 
 
+PICTURE_ROWS = ("top", "middle", "bottom")
+PICTURE_COLUMNS = ("left", "centre", "right")
+
+
+def place_in_picture(x: float, y: float, width: float, height: float) -> str:
+    """The ninth of the picture a point lies in, in words: "bottom left", "top centre", "centre". A model
+    sees frames resized, and reads "the bottom left of the picture" where a pixel box means little to it."""
+    row = PICTURE_ROWS[min(max(int(3 * y / height), 0), 2)]
+    column = PICTURE_COLUMNS[min(max(int(3 * x / width), 0), 2)]
+    return "centre" if (row, column) == ("middle", "centre") else f"{row} {column}"
+
+
+class Region(Model):
+    """Where the scorer's evidence lies in one frame: a box in the video's own pixels, and its place in words."""
+
+    box: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt, NonNegativeInt] = Field(description="x0, y0, x1, y1")
+    place: str = Field(description='the ninth of the picture its centre lies in: "bottom left", "centre", …')
+    at_s: NonNegativeFloat = Field(description="the frame's time")
+
+    @classmethod
+    def of(cls, box: tuple[int, int, int, int], width: int, height: int, at_s: float) -> Self:
+        x0, y0, x1, y1 = (max(int(v), 0) for v in box)
+        return cls(box=(x0, y0, x1, y1), place=place_in_picture((x0 + x1) / 2, (y0 + y1) / 2, width, height), at_s=at_s)
+
+
 class Candidate(Model):
     """A segment around a score peak that the explain graph will look at."""
 
@@ -92,6 +117,7 @@ class Candidate(Model):
     start_frame: NonNegativeInt
     end_frame: NonNegativeInt
     below_threshold: bool = Field(False, description="taken to meet the minimum number of calls, not above threshold")
+    region: Region | None = Field(None, description="where the scorer's evidence lies at the peak")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -171,6 +197,7 @@ class AnomalyEvent(Model):
     relations: list[Relation] = Field(default_factory=list)
     verdict: Verdict = Verdict.UNCERTAIN
     reflection_notes: list[str] = Field(default_factory=list)
+    region: Region | None = Field(None, description="where the scorer's evidence lies at the candidate's peak")
 
     @field_validator("severity", mode="before")
     @classmethod

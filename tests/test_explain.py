@@ -283,6 +283,14 @@ def test_report_thumbnails_box_where_the_scorer_looked(tmp_path, sample_scorer):
         assert np.allclose([xs.min(), ys.min(), xs.max(), ys.max()], np.array(box) * THUMB_HEIGHT / 240, atol=3), time_s
     unmarked = [t for t, i in zip(times, indices) if i not in boxes]
     assert unmarked and len(red_pixels(unmarked[0])[0]) <= 10
+    # each candidate says where its peak's evidence lies, in the video's pixels and in words
+    for candidate in report.scorer.candidates:
+        peak = round(candidate.peak_s * 25)
+        region = candidate.region
+        assert region is not None and region.box == tuple(scored.evidence.box[peak].tolist()) and region.at_s == peak / 25
+        x = (region.box[0] + region.box[2]) / 2
+        assert region.place.endswith(("left", "centre", "right")[min(int(3 * x / 320), 2)])
+        assert f"Where: the {region.place} of the picture, region ({region.box[0]},{region.box[1]})-" in page
 
 
 def test_explain_cli_with_a_replay_model_on_a_real_clip(tmp_path, shared_data):
@@ -299,6 +307,7 @@ def test_explain_cli_with_a_replay_model_on_a_real_clip(tmp_path, shared_data):
     assert report.rules is not None and report.rules.scene == "generic surveillance"  # the default rule set
     (event,) = report.events
     assert (event.category, event.verdict, event.severity, event.matched_rules) == ("accident", "confirmed", 3, ["a3"])
+    assert event.region is not None and event.region == report.scorer.candidates[0].region  # where, for an alert
     assert event.evidence_frames and all(event.start_s - 2.1 <= t <= event.end_s + 2.1 for t in event.evidence_frames)
     assert "[a3] (anomaly)" in (out / "prompts.jsonl").read_text()
     candidates = len(report.scorer.candidates)  # each one said as it is done: a slow model takes minutes apiece

@@ -1,5 +1,6 @@
 from vadagent.samples import sample_clip, sample_truth
-from vadagent.tools.relations import track_objects, track_relations, where_in
+from vadagent.tools.relations import track_objects, track_relations
+from vadagent.types import place_in_picture
 
 
 def test_tracks_find_the_wrong_way_walker_and_proximity():
@@ -47,7 +48,8 @@ def test_scorer_evidence_of_one_object_is_one_relation_with_ranges():
 
 
 def test_places_are_named_by_the_ninth_of_the_picture_they_lie_in():
-    names = [[where_in(x, y, 300, 150) for x in (10, 150, 290)] for y in (10, 75, 140)]
+    names = [[place_in_picture(x, y, 300, 150) for x in (10, 150, 290)] for y in (10, 75, 140)]
     assert names == [["top left", "top centre", "top right"], ["middle left", "centre", "middle right"],
                      ["bottom left", "bottom centre", "bottom right"]]
-    assert where_in(300, 150, 300, 150) == "bottom right" and where_in(-1, -1, 300, 150) == "top left"  # edges, boxes past them
+    # a point on the far edges, or of a box past them
+    assert place_in_picture(300, 150, 300, 150) == "bottom right" and place_in_picture(-1, -1, 300, 150) == "top left"

@@ -112,6 +112,9 @@ def test_a_live_stream_raises_its_anomaly_everywhere_and_survives_a_cut(tmp_path
     first_pass = [r for r in records if r["start_s"] <= end + 1.0 + BEHIND_S and start - 1.0 <= r["end_s"]]
     assert first_pass and all(r["explained"] and r["event"]["what"] == JUDGED["what"] for r in first_pass)
     assert not first_pass[0]["scored_again"]  # its clip reused the live scores and evidence
+    # and its alert says where in the picture, from the evidence its peak frame got live
+    regions = [r["event"]["region"] for r in first_pass]
+    assert all(region and region["box"][2] > region["box"][0] and region["place"] for region in regions)
     assert all(r["start_s"] - 1.0 <= r["event"]["start_s"] <= r["end_s"] + 1.0 for r in first_pass)  # camera's clock
     assert all((out / k).is_file() for r in first_pass for k in r["keyframes"])
     # alerted within 10 s of crossing the threshold, besides waiting for the camera's call budget, which a

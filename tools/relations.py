@@ -4,8 +4,7 @@ Blobs are connected regions of optical-flow motion (OpenCV DIS) at the scorer's 
 tracks link blobs frame to frame by nearest centroid. The result is text triples with time
 spans ("object 3 (24×40 px, from the bottom left to the centre) moves leftwards at 30 px/s, against
 the flow of the others", "objects 2 and 5 come within 12 px at 12.4 s") that the judge reads as
-measured facts. Places are named in words (`where_in`) as well as pixels: a model sees the frames
-resized, and reads "the bottom left of the picture" where a pixel box means little to it.
+measured facts. Places are named in words (`place_in_picture`) as well as pixels.
 """
 
 from __future__ import annotations
@@ -18,24 +17,13 @@ import numpy as np
 
 from vadagent.tools.scorer.features import working_size
 from vadagent.tools.video import open_video
-from vadagent.types import Relation
+from vadagent.types import Relation, place_in_picture
 
 MIN_SPEED = 1.0  # px/frame at working size: slower pixels are not moving
 MIN_AREA = 60  # px at working size
 MAX_AREA_FRACTION = 0.4  # a blob this large is camera motion, not an object
 MAX_JUMP = 30.0  # px: farther than this between frames is another object
 COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
-
-
-ROWS = ("top", "middle", "bottom")
-COLUMNS = ("left", "centre", "right")
-
-
-def where_in(x: float, y: float, width: float, height: float) -> str:
-    """The ninth of the picture a point lies in, in words: "bottom left", "top centre", "centre"."""
-    row = ROWS[min(max(int(3 * y / height), 0), 2)]
-    column = COLUMNS[min(max(int(3 * x / width), 0), 2)]
-    return "centre" if (row, column) == ("middle", "centre") else f"{row} {column}"
 
 
 @dataclass
@@ -128,7 +116,7 @@ def _heading_name(degrees: float) -> str:
 
 def _route(track: Track, size: tuple[int, int]) -> str:
     """Where a track was, in words: "in the centre", or "from the bottom left to the centre"."""
-    first, last = (where_in(*track.centres[i], *size) for i in (0, -1))
+    first, last = (place_in_picture(*track.centres[i], *size) for i in (0, -1))
     return f"in the {first}" if first == last else f"from the {first} to the {last}"
 
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vadagent.tools.relations import track_objects, track_relations, where_in
+from vadagent.tools.relations import track_objects, track_relations
 from vadagent.tools.scorer.tiers import Evidence
-from vadagent.types import Candidate, Relation
+from vadagent.types import Candidate, Relation, place_in_picture
 
 COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
 
@@ -80,7 +80,7 @@ class _Run:
 
 
 def _at(box: list[int], frame_size: tuple[int, int]) -> str:
-    return where_in((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, *frame_size)
+    return place_in_picture((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, *frame_size)
 
 
 def _span(values: list[float], fmt: str) -> str:

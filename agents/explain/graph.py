@@ -31,11 +31,10 @@ from vadagent.agents.explain.reflect import reflect
 from vadagent.prompts import render
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
-from vadagent.tools.relations import where_in
 from vadagent.tools.scorer.tiers import Evidence
 from vadagent.tools.video import open_video
 from vadagent.tools.vlm import CallBudget, Image, Message, Sampling, Usage, VLMClient, VLMError
-from vadagent.types import Candidate, CandidateContext, Relation
+from vadagent.types import Candidate, CandidateContext, Relation, place_in_picture
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +243,7 @@ def detected_objects(deps: ExplainDeps, times: list[float]) -> list[Relation]:
     for time_s, found in zip(batch.times, deps.detector.detect(batch.frames)):
         for d in found:
             x0, y0, x1, y1 = d.box
-            place = where_in((x0 + x1) / 2, (y0 + y1) / 2, *deps.frame_size)
+            place = place_in_picture((x0 + x1) / 2, (y0 + y1) / 2, *deps.frame_size)
             relations.append(Relation(subject=d.label, predicate="is seen",
                                       object=f"at the {place} of the picture (region ({x0},{y0})-({x1},{y1}))",
                                       start_s=float(time_s), end_s=float(time_s),

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, create_model
 
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
-from vadagent.types import AnomalyEvent, Relation, Severity, Verdict
+from vadagent.types import AnomalyEvent, Region, Relation, Severity, Verdict
 
 
 class JudgeAnswer(BaseModel):
@@ -36,12 +36,12 @@ def answer_type(taxonomy: Taxonomy, rules: RuleSet | None) -> type[JudgeAnswer]:
 
 
 def to_event(answer: JudgeAnswer, *, event_id: str, start_s: float, end_s: float, frame_times: list[float],
-             relations: list[Relation], verdict: Verdict, notes: list[str]) -> AnomalyEvent:
+             relations: list[Relation], verdict: Verdict, notes: list[str], region: Region | None = None) -> AnomalyEvent:
     cited = [frame_times[i] for i in answer.evidence_frames if 0 <= i < len(frame_times)]
     return AnomalyEvent(
         id=event_id, start_s=start_s, end_s=end_s, category=answer.category, label=answer.label or answer.category,
         what=answer.what, cause=answer.cause, effect=answer.effect, severity=Severity(answer.severity),
         severity_rationale=answer.severity_rationale, confidence=answer.confidence,
         evidence_frames=sorted(set(cited)), matched_rules=list(dict.fromkeys(answer.matched_rules)),
-        relations=relations, verdict=verdict, reflection_notes=notes,
+        relations=relations, verdict=verdict, reflection_notes=notes, region=region,
     )

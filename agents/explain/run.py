@@ -122,7 +122,7 @@ def collect(outcomes: list[BranchOutcome]) -> tuple[list[AnomalyEvent], TokenUsa
         verdict = {"confirm": Verdict.CONFIRMED, "reject": Verdict.REJECTED}.get(outcome.action, Verdict.UNCERTAIN)
         events.append(to_event(outcome.answer, event_id=f"e{outcome.index + 1}", start_s=c.start_s, end_s=c.end_s,
                                frame_times=[k.time_s for k in outcome.keyframes], relations=outcome.relations,
-                               verdict=verdict, notes=outcome.notes))
+                               verdict=verdict, notes=outcome.notes, region=c.region))
     return events, total
 
 

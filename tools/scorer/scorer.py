@@ -42,7 +42,7 @@ from vadagent.tools.scorer.frames import (
 )
 from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, TierUnfit, tier_class
 from vadagent.tools.video import VideoSource, open_video
-from vadagent.types import Candidate, FrameScores, VideoInfo
+from vadagent.types import Candidate, FrameScores, Region, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +214,20 @@ class ScoreResult:
         """The product's candidates from these scores: threshold, call budget, coverage floor, the
         budget filled when the video's own opening stood in for normal footage, never in a blank opening."""
         policy = policy or CandidatePolicy()
-        return pick_candidates(self.smoothed(sigma), self.info.fps, policy, threshold=self.threshold,
-                               ignore_before=self.settled_from, fill=policy.fills(self.stand_in))
+        picked = pick_candidates(self.smoothed(sigma), self.info.fps, policy, threshold=self.threshold,
+                                 ignore_before=self.settled_from, fill=policy.fills(self.stand_in))
+        return [c.model_copy(update={"region": self.region_at(c.peak_s)}) for c in picked]
+
+    def region_at(self, time_s: float) -> Region | None:
+        """Where the evidence of the frame at `time_s` lies (None where that frame has no box)."""
+        frame = min(max(round(time_s * self.info.fps), 0), len(self.scores) - 1)
+        rows = np.flatnonzero(self.evidence.frame == frame)
+        if not len(rows):
+            return None
+        box = self.evidence.box[rows[0]]
+        if box[2] <= box[0] or box[3] <= box[1]:
+            return None
+        return Region.of(tuple(box.tolist()), self.info.width, self.info.height, round(frame / self.info.fps, 3))
 
     def smoothed(self, sigma: float) -> np.ndarray:
         return gaussian_filter1d(self.scores, sigma, mode="nearest") if sigma > 0 else self.scores
