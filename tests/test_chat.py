@@ -100,6 +100,20 @@ def test_scripted_conversation_uses_every_tool_and_resumes(tmp_path, report_dir)
     assert run_sync(other.history()) == []
 
 
+def test_the_timeline_and_an_event_say_where_in_the_picture(report_dir):
+    """ "Where was it?" can be answered from the report: each candidate's and event's region, in words and pixels."""
+    from vadagent.agents.chat.tools import VideoContext
+
+    report, folder = load_report(report_dir)
+    context = VideoContext(report, folder, None)
+    places = [c.region.place for c in report.scorer.candidates]
+    assert places and all(f"at the {place} of the picture" in context.timeline() for place in places)
+    event = report.events[0]
+    x0, y0, x1, y1 = event.region.box
+    assert f"Where: the {event.region.place} of the picture, region ({x0},{y0})-({x1},{y1}) of the 320×240 frame" in \
+        context.event(event.id)
+
+
 def test_commands_and_times_are_parsed():
     assert parse_command("/look 12.0-15.5 what is the man holding?") == {
         "tool": "look", "t0": 12.0, "t1": 15.5, "question": "what is the man holding?"}

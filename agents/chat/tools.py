@@ -61,7 +61,8 @@ class VideoContext:
         r, s = self.report, self.report.scorer
         lines = [f"{Path(r.video.path).name}: {r.video.duration_s:.1f} s at {r.video.fps:g} fps; scorer {s.scorer_id}, "
                  f"threshold {s.threshold:.2f}; {len(s.candidates)} candidate moment(s):"]
-        lines += [f"- {c.start_s:.1f}–{c.end_s:.1f} s, peak {c.peak_score:.2f} at {c.peak_s:.1f} s" for c in s.candidates]
+        lines += [f"- {c.start_s:.1f}–{c.end_s:.1f} s, peak {c.peak_score:.2f} at {c.peak_s:.1f} s"
+                  + (f", at the {c.region.place} of the picture" if c.region else "") for c in s.candidates]
         curve = self._score_curve()
         if curve:
             lines.append("score per 2 s (max): " + ", ".join(f"{t:.0f}s {v:+.1f}" for t, v in curve))
@@ -89,6 +90,10 @@ class VideoContext:
                  f"({e.severity_rationale}), {e.verdict.value}, confidence {e.confidence:.2f}.",
                  f"What: {e.what}", f"Cause: {e.cause}", f"Effect: {e.effect}",
                  "Frames: " + ", ".join(f"{t:.2f} s" for t in e.evidence_frames)]
+        if e.region:
+            x0, y0, x1, y1 = e.region.box
+            parts.append(f"Where: the {e.region.place} of the picture, region ({x0},{y0})-({x1},{y1}) of the "
+                         f"{self.report.video.width}×{self.report.video.height} frame at {e.region.at_s:.2f} s")
         if e.matched_rules:
             parts.append("Matched rules: " + ", ".join(e.matched_rules))
         if e.relations:
