@@ -29,16 +29,11 @@ class Thumbnail:
     marked: bool  # the scorer's evidence box is drawn on it
 
 
-def flagged_boxes(scored: ScoreResult) -> dict[int, tuple[int, int, int, int]]:
-    """Frame index → the evidence box (source pixels) of each frame whose own score, unsmoothed, reached the
-    threshold: a box on a frame below it would point at the least ordinary thing in an ordinary picture (a
-    smoothed score rises before an event comes into view)."""
-    evidence, boxes, scores = scored.evidence, {}, scored.scores
-    for row in np.flatnonzero((evidence.frame < len(scores)) & (evidence.frame >= 0)):
-        frame, box = int(evidence.frame[row]), evidence.box[row]
-        if scores[frame] >= scored.threshold and box[2] > box[0] and box[3] > box[1]:
-            boxes[frame] = tuple(int(v) for v in box)
-    return boxes
+def flagged_box(scored: ScoreResult, frame: int) -> tuple[int, int, int, int] | None:
+    """The evidence box (source pixels) of a frame whose own score, unsmoothed, reached the threshold: a box on
+    a frame below it would point at the least ordinary thing in an ordinary picture (a smoothed score rises
+    before an event comes into view)."""
+    return scored.evidence_box(frame) if scored.scores[frame] >= scored.threshold else None
 
 
 def _thumbnail(frame: np.ndarray, time_s: float, box: tuple[int, int, int, int] | None) -> Thumbnail:
@@ -51,8 +46,7 @@ def _thumbnail(frame: np.ndarray, time_s: float, box: tuple[int, int, int, int] 
     return Thumbnail(float(time_s), base64.b64encode(jpeg.tobytes()).decode("ascii"), box is not None)
 
 
-def _thumbnails(report: VideoReport, folder_fps: float,
-                boxes: dict[int, tuple[int, int, int, int]]) -> dict[str, list[Thumbnail]]:
+def _thumbnails(report: VideoReport, scored: ScoreResult, folder_fps: float) -> dict[str, list[Thumbnail]]:
     wanted = {e.id: e.evidence_frames[:6] for e in report.events if e.evidence_frames}
     if not report.explained:  # detection only: show what the judge would have seen
         wanted |= {f"c{c.candidate + 1}": c.keyframes_s[:8] for c in report.contexts if c.keyframes_s}
@@ -62,7 +56,7 @@ def _thumbnails(report: VideoReport, folder_fps: float,
     with open_video(report.video.path, folder_fps=folder_fps) as video:
         for event_id, times in wanted.items():
             batch = video.read_at(times)
-            out[event_id] = [_thumbnail(frame, time_s, boxes.get(int(index)))
+            out[event_id] = [_thumbnail(frame, time_s, flagged_box(scored, int(index)))
                              for index, time_s, frame in zip(batch.indices, batch.times, batch.frames)]
     return out
 
@@ -87,8 +81,9 @@ def write_html(path: Path, report: VideoReport, scored: ScoreResult, *, sigma: f
     spans = [(e.start_s, e.end_s, e.label) for e in report.events if e.verdict != "rejected"]
     plot_timeline(buffer, scores, report.video.fps, threshold=report.scorer.threshold,
                   candidates=report.scorer.candidates, events=spans, title=Path(report.video.path).name)
+    thumbnails = _thumbnails(report, scored, folder_fps)
     html = _templates().get_template("report.html.jinja").render(
         report=report, name=Path(report.video.path).name, timeline=base64.b64encode(buffer.getvalue()).decode("ascii"),
-        thumbnails=_thumbnails(report, folder_fps, flagged_boxes(scored)))
+        thumbnails=thumbnails, marked=any(t.marked for shown in thumbnails.values() for t in shown))
     path.write_text(html, encoding="utf-8")
     return path

@@ -252,21 +252,21 @@ def test_report_thumbnails_box_where_the_scorer_looked(tmp_path, sample_scorer):
 
     from vadagent.agents.explain.detection import detect_video
     from vadagent.agents.explain.run import aexplain_detection
-    from vadagent.app.report_html import THUMB_HEIGHT, flagged_boxes, write_html
+    from vadagent.app.report_html import THUMB_HEIGHT, flagged_box, write_html
     from vadagent.tools.scorer import Scorer
     from vadagent.tools.video import open_video
 
     detection = detect_video(sample_clip(), Scorer.load(sample_scorer), load_taxonomy("generic"), None)
     report, scored = run_sync(aexplain_detection(detection, None))  # detection only: each candidate's keyframes
     page = write_html(tmp_path / "report.html", report, scored, sigma=3.0).read_text()
-    boxes = flagged_boxes(scored)
     times, indices = [], []
     with open_video(sample_clip()) as video:
         for context in report.contexts:  # as the page reads them, candidate by candidate
             batch = video.read_at(context.keyframes_s[:8])
             times += batch.times.tolist()
             indices += batch.indices.tolist()
-    marked = [(t, boxes[i]) for t, i in zip(times, indices) if i in boxes]
+    boxes = {i: flagged_box(scored, i) for i in indices}
+    marked = [(t, boxes[i]) for t, i in zip(times, indices) if boxes[i]]
     assert marked and len(marked) < len(times)  # the fast object, the wrong-way walker and the loiterer; not their lead-ups
     assert page.count('<figure class="marked">') == len(marked) and "A red box on a frame marks" in page
     shown = dict((t, image) for image, t in re.findall(r'<img src="data:image/jpeg;base64,([^"]+)" alt="frame at ([0-9.]+) s',
@@ -281,7 +281,7 @@ def test_report_thumbnails_box_where_the_scorer_looked(tmp_path, sample_scorer):
         assert len(xs) > 10, time_s
         # the drawn rectangle's outer edge is the box's, within the JPEG's blur and the line's width
         assert np.allclose([xs.min(), ys.min(), xs.max(), ys.max()], np.array(box) * THUMB_HEIGHT / 240, atol=3), time_s
-    unmarked = [t for t, i in zip(times, indices) if i not in boxes]
+    unmarked = [t for t, i in zip(times, indices) if not boxes[i]]
     assert unmarked and len(red_pixels(unmarked[0])[0]) <= 10
     # each candidate says where its peak's evidence lies, in the video's pixels and in words
     for candidate in report.scorer.candidates:

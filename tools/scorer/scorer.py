@@ -218,16 +218,19 @@ class ScoreResult:
                                  ignore_before=self.settled_from, fill=policy.fills(self.stand_in))
         return [c.model_copy(update={"region": self.region_at(c.peak_s)}) for c in picked]
 
-    def region_at(self, time_s: float) -> Region | None:
-        """Where the evidence of the frame at `time_s` lies (None where that frame has no box)."""
-        frame = min(max(round(time_s * self.info.fps), 0), len(self.scores) - 1)
+    def evidence_box(self, frame: int) -> tuple[int, int, int, int] | None:
+        """The box (source pixels) of a frame's evidence; None where it has none."""
         rows = np.flatnonzero(self.evidence.frame == frame)
         if not len(rows):
             return None
-        box = self.evidence.box[rows[0]]
-        if box[2] <= box[0] or box[3] <= box[1]:
-            return None
-        return Region.of(tuple(box.tolist()), self.info.width, self.info.height, round(frame / self.info.fps, 3))
+        x0, y0, x1, y1 = (int(v) for v in self.evidence.box[rows[0]])
+        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+    def region_at(self, time_s: float) -> Region | None:
+        """Where the evidence of the frame at `time_s` lies (None where that frame has no box)."""
+        frame = min(max(round(time_s * self.info.fps), 0), len(self.scores) - 1)
+        box = self.evidence_box(frame)
+        return None if box is None else Region.of(box, self.info.width, self.info.height, round(frame / self.info.fps, 3))
 
     def smoothed(self, sigma: float) -> np.ndarray:
         return gaussian_filter1d(self.scores, sigma, mode="nearest") if sigma > 0 else self.scores
