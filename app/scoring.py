@@ -26,6 +26,8 @@ from vadagent.tools.scorer.selection import (
 )
 from vadagent.types import Candidate
 
+SHOWN_CANDIDATES = 10  # `score` lists this many on the terminal; candidates.json holds them all
+
 
 @contextmanager
 def progress_bar(console: Console, quiet: bool):
@@ -126,7 +128,14 @@ def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path
     write_run_manifest(output, settings, sys.argv)
     if not settings.quiet:
         console.print(f"scored {len(result.scores)} frames at {len(result.scores) / result.seconds:.0f} frames/s; "
-                      f"{_counted(candidates, result, candidate_policy(settings))} → {output}")
+                      f"{_counted(candidates, result, candidate_policy(settings))} → {output}", highlight=False)
+        for c in candidates[:SHOWN_CANDIDATES]:
+            where = f", at the {c.region.place} of the picture" if c.region else ""
+            below = " (below the threshold)" if c.below_threshold else ""
+            console.print(f"  {c.start_s:.1f}–{c.end_s:.1f} s: peak {c.peak_score:.1f} at {c.peak_s:.1f} s{where}{below}",
+                          highlight=False)
+        if len(candidates) > SHOWN_CANDIDATES:
+            console.print(f"  … and {len(candidates) - SHOWN_CANDIDATES} more in {output / 'candidates.json'}", highlight=False)
     return result, candidates
 
 
