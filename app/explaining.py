@@ -14,7 +14,7 @@ from vadagent.agents.chat.session import load_report
 from vadagent.agents.explain.run import left_in_progress
 from vadagent.app.job import ClientLoad, Job
 from vadagent.app.outputs import writes_output
-from vadagent.app.scoring import progress_bar
+from vadagent.app.scoring import SHOWN_CANDIDATES, progress_bar, show_candidates
 from vadagent.app.stopping import end_stopped, hold_further_stops
 from vadagent.config import Settings, write_run_manifest
 from vadagent.errors import UsageError
@@ -77,11 +77,19 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
     if not report.explained:
         console.print(f"detected {len(report.scorer.candidates)} candidate(s), not explained: "
                       f"{escape(report.notes[-1])} → {output}", soft_wrap=True)
+        if not settings.quiet:
+            show_candidates(console, report.scorer.candidates, output / "report.json")
         return EXIT_NOT_EXPLAINED
     confirmed = sum(e.verdict == "confirmed" for e in report.events)
     failed = sum(c.status == "failed" for c in report.contexts)
     console.print(f"{len(report.scorer.candidates)} candidate(s), {len(report.events)} judged, {confirmed} confirmed, "
                   f"{report.usage.calls} VLM call(s) → {output}", soft_wrap=True)
+    if not settings.quiet:
+        for e in report.events[:SHOWN_CANDIDATES]:
+            where = f", at the {e.region.place} of the picture" if e.region else ""
+            # the model's words, shown as text (escaped: a sign it read may hold markup)
+            console.print(f"  {e.id} {e.start_s:.1f}–{e.end_s:.1f} s: {escape(e.category)} ({escape(e.label)}), severity "
+                          f"{int(e.severity)}, {e.verdict.value}{where}: {escape(e.what)}", highlight=False)
     if failed:
         console.print(f"[yellow]{escape(report.notes[-1])}[/yellow]", soft_wrap=True)
     return 0

@@ -129,14 +129,19 @@ def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path
     if not settings.quiet:
         console.print(f"scored {len(result.scores)} frames at {len(result.scores) / result.seconds:.0f} frames/s; "
                       f"{_counted(candidates, result, candidate_policy(settings))} → {output}", highlight=False)
-        for c in candidates[:SHOWN_CANDIDATES]:
-            where = f", at the {c.region.place} of the picture" if c.region else ""
-            below = " (below the threshold)" if c.below_threshold else ""
-            console.print(f"  {c.start_s:.1f}–{c.end_s:.1f} s: peak {c.peak_score:.1f} at {c.peak_s:.1f} s{where}{below}",
-                          highlight=False)
-        if len(candidates) > SHOWN_CANDIDATES:
-            console.print(f"  … and {len(candidates) - SHOWN_CANDIDATES} more in {output / 'candidates.json'}", highlight=False)
+        show_candidates(console, candidates, output / "candidates.json")
     return result, candidates
+
+
+def show_candidates(console: Console, candidates: list[Candidate], listed_in: Path) -> None:
+    """A line per candidate (at most SHOWN_CANDIDATES): when, how high, and where its peak lies."""
+    for c in candidates[:SHOWN_CANDIDATES]:
+        where = f", at the {c.region.place} of the picture" if c.region else ""
+        below = " (below the threshold)" if c.below_threshold else ""
+        console.print(f"  {c.start_s:.1f}–{c.end_s:.1f} s: peak {c.peak_score:.1f} at {c.peak_s:.1f} s{where}{below}",
+                      highlight=False)
+    if len(candidates) > SHOWN_CANDIDATES:
+        console.print(f"  … and {len(candidates) - SHOWN_CANDIDATES} more in {listed_in}", highlight=False)
 
 
 def _counted(candidates: list[Candidate], result: ScoreResult, policy: CandidatePolicy) -> str:
