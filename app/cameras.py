@@ -24,6 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,6 +33,7 @@ from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment, MomentTracker
+from vadagent.tools.scorer.plot import draw_box
 from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource, StoredFrame, host_of, redacted
 from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS
 from vadagent.yamlio import load_yaml_model
@@ -259,7 +261,8 @@ class CameraReaders:
         camera.hold(moment, self.options)
         folder = self.keyframes / camera.name / f"{moment.start_s:010.2f}"
         try:
-            kept = save_keyframes(folder, camera.ring.between(moment.start_s, moment.end_s), moment)
+            frames = camera.ring.between(moment.start_s, moment.end_s)
+            kept = save_keyframes(folder, frames, moment, flagged_boxes(camera, frames), quality=camera.ring.quality)
         except OSError as error:  # a full disk costs the moment its pictures, not the camera its reader
             log.error("%s: the keyframes of the moment at %.1f s could not be saved: %s", camera.name, moment.start_s, error)
             kept = None
@@ -316,10 +319,24 @@ def write_clip(path: Path, frames, fps: float, *, fragmented: bool = False,
     return written
 
 
-def save_keyframes(folder: Path, frames: list[StoredFrame], moment: Moment) -> Keyframes | None:
-    """The first, peak and last frames of the moment, as the JPEGs the ring already holds (None: it holds none)."""
+def flagged_boxes(camera: Camera, frames: list[StoredFrame]) -> dict[int, tuple[float, float, float, float]]:
+    """Frame index → its evidence box, in the pixels of the frame as the ring keeps it, for the frames whose own
+    live score reached the threshold (as report.html marks keyframes)."""
+    scores, size = camera.scores_of(frames), camera.source.size
+    if not scores or size is None:
+        return {}
+    scale = size[0] / camera.scorer.width  # the live scores' boxes are in the scorer's working pixels
+    return {s.index: tuple(v * scale for v in s.box) for s in scores
+            if s.score >= camera.scorer.threshold and s.box[2] > s.box[0] and s.box[3] > s.box[1]}
+
+
+def save_keyframes(folder: Path, frames: list[StoredFrame], moment: Moment,
+                   boxes: dict[int, tuple[float, float, float, float]] | None = None, quality: int = 90) -> Keyframes | None:
+    """The first, peak and last frames of the moment, as the JPEGs the ring already holds (None: it holds none),
+    with the evidence box drawn on those in `boxes`: on the live page and in an alert, where it happened."""
     if not frames:
         return None
+    boxes = boxes or {}
     inside = [f for f in frames if moment.start_s <= f.time_s <= moment.end_s] or frames
     peak = min(inside, key=lambda f: abs(f.time_s - moment.peak_s))
     folder.mkdir(parents=True, exist_ok=True)
@@ -327,7 +344,12 @@ def save_keyframes(folder: Path, frames: list[StoredFrame], moment: Moment) -> K
     for frame in (inside[0], peak, inside[-1]):
         if frame.index not in saved:
             saved[frame.index] = folder / f"{frame.time_s:09.2f}.jpg"
-            saved[frame.index].write_bytes(frame.jpeg)
+            jpeg = frame.jpeg
+            if frame.index in boxes:
+                ok, marked = cv2.imencode(".jpg", cv2.cvtColor(draw_box(frame.rgb, boxes[frame.index]), cv2.COLOR_RGB2BGR),
+                                          [cv2.IMWRITE_JPEG_QUALITY, quality])
+                jpeg = marked.tobytes() if ok else jpeg
+            saved[frame.index].write_bytes(jpeg)
     return Keyframes(saved[inside[0].index], saved[peak.index], saved[inside[-1].index])
 
 

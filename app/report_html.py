@@ -14,12 +14,11 @@ import jinja2
 import numpy as np
 
 from vadagent.tools.scorer import ScoreResult
-from vadagent.tools.scorer.plot import plot_timeline
+from vadagent.tools.scorer.plot import draw_box, plot_timeline
 from vadagent.tools.video import open_video
 from vadagent.types import VideoReport
 
 THUMB_HEIGHT = 110
-MARK_RGB = (230, 30, 30)
 
 
 @dataclass(frozen=True)
@@ -40,8 +39,7 @@ def _thumbnail(frame: np.ndarray, time_s: float, box: tuple[int, int, int, int] 
     scale = THUMB_HEIGHT / frame.shape[0]
     small = cv2.resize(frame, (max(int(frame.shape[1] * scale), 1), THUMB_HEIGHT), interpolation=cv2.INTER_AREA)
     if box is not None:
-        x0, y0, x1, y1 = (round(v * scale) for v in box)
-        cv2.rectangle(small, (x0, y0), (max(x1 - 1, x0), max(y1 - 1, y0)), MARK_RGB, 2)
+        draw_box(small, box, scale)
     ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
     return Thumbnail(float(time_s), base64.b64encode(jpeg.tobytes()).decode("ascii"), box is not None)
 

@@ -117,6 +117,11 @@ def test_a_live_stream_raises_its_anomaly_everywhere_and_survives_a_cut(tmp_path
     assert all(region and region["box"][2] > region["box"][0] and region["place"] for region in regions)
     assert all(r["start_s"] - 1.0 <= r["event"]["start_s"] <= r["end_s"] + 1.0 for r in first_pass)  # camera's clock
     assert all((out / k).is_file() for r in first_pass for k in r["keyframes"])
+    # a keyframe that scored above the threshold shows where, as report.html's do (the footpath has no red)
+    import cv2
+
+    pictures = [cv2.imread(str(out / k)) for k in first_pass[0]["keyframes"]]
+    assert any(((p[..., 2] > 170) & (p[..., 1] < 90) & (p[..., 0] < 90)).sum() > 20 for p in pictures)
     # alerted within 10 s of crossing the threshold, besides waiting for the camera's call budget, which a
     # moment just before may have taken (how much it had saved up depends on how fast the watcher started)
     assert first_pass[0]["latency_to_alert_s"] - first_pass[0]["waited_for_budget_s"] < 10

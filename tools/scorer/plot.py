@@ -1,4 +1,5 @@
-"""The score timeline as a PNG: scores, threshold, candidates and (when known) ground truth."""
+"""The score timeline as a PNG: scores, threshold, candidates and (when known) ground truth; and a frame's
+evidence box drawn on a picture of it (report.html's keyframes, a live moment's)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,21 @@ import warnings
 from pathlib import Path
 from typing import BinaryIO
 
+import cv2
 import numpy as np
 
 from vadagent.types import Candidate
 
 LABEL_CHARS = 28  # an event's label on the plot; the report gives it whole
+MARK_RGB = (230, 30, 30)
+
+
+def draw_box(rgb: np.ndarray, box: tuple[float, float, float, float], scale: float = 1.0) -> np.ndarray:
+    """`rgb` (changed in place, and returned) with `box` (x0, y0, x1, y1, in pixels of the picture `scale`
+    times smaller) outlined in red, 2 px wide, inside the box's own pixels."""
+    x0, y0, x1, y1 = (round(v * scale) for v in box)
+    cv2.rectangle(rgb, (x0, y0), (max(x1 - 1, x0), max(y1 - 1, y0)), MARK_RGB, 2)
+    return rgb
 
 
 def shortened(label: str, chars: int = LABEL_CHARS) -> str:
