@@ -29,11 +29,12 @@ from vadagent.samples import sample_clip
 from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.video import VIDEO_SUFFIXES, open_video
 from vadagent.tools.video.preview import playable_copy
+from vadagent.types import Region
 
 log = logging.getLogger(__name__)
 
-EVENT_COLUMNS = ["id", "start s", "end s", "category", "label", "severity", "verdict"]
-MOMENT_COLUMNS = ["start s", "end s", "peak score", "picked", "status", "why not explained"]
+EVENT_COLUMNS = ["id", "start s", "end s", "category", "label", "severity", "verdict", "where"]
+MOMENT_COLUMNS = ["start s", "end s", "peak score", "where", "picked", "status", "why not explained"]
 SEEK_JS = "(t) => { const v = document.querySelector('#player video'); if (v && t !== null) { v.currentTime = t; } return t; }"
 
 
@@ -133,8 +134,8 @@ class App:
     @staticmethod
     def view(report_dir: str, progress: Progress | None = None) -> tuple:
         report, folder = load_report(Path(report_dir))
-        rows = [[e.id, round(e.start_s, 1), round(e.end_s, 1), e.category, e.label, int(e.severity), e.verdict.value]
-                for e in report.events]
+        rows = [[e.id, round(e.start_s, 1), round(e.end_s, 1), e.category, e.label, int(e.severity), e.verdict.value,
+                 _where(e.region)] for e in report.events]
         timeline = folder / "timeline.png"
         moments = unexplained_moments(report)
         # a video's name is shown as written (it may hold Markdown that fetches an image)
@@ -188,10 +189,14 @@ def unexplained_moments(report) -> list[list]:
         if context is not None and context.status == "explained":
             continue
         rows.append([round(candidate.start_s, 1), round(candidate.end_s, 1), round(candidate.peak_score, 2),
-                     "below threshold (coverage)" if candidate.below_threshold else "above threshold",
+                     _where(candidate.region), "below threshold (coverage)" if candidate.below_threshold else "above threshold",
                      context.status if context else "detected",
                      (context.reason if context and context.reason else "no VLM was asked")])
     return rows
+
+
+def _where(region: Region | None) -> str:
+    return region.place if region else ""
 
 
 def _player_video(video: Path, report_folder: Path, progress: Progress | None = None) -> str | None:

@@ -11,7 +11,7 @@ import pytest
 from inprocess import invoke
 from servers import FaultServer, free_port
 
-from vadagent.app.ui import unexplained_moments
+from vadagent.app.ui import MOMENT_COLUMNS, unexplained_moments
 from vadagent.types import VideoReport
 
 VADAGENT = str(Path(sys.executable).with_name("vadagent"))
@@ -46,8 +46,10 @@ def test_a_failed_model_leaves_every_candidate_detected_not_explained_and_exits_
     assert [c.status for c in report.contexts] == ["failed"] * len(report.scorer.candidates)
     assert all(c.reason for c in report.contexts)
     assert "Not explained:" in (tmp_path / "out" / "report.html").read_text()
-    moments = unexplained_moments(report)  # the web UI lists them too
-    assert len(moments) == len(report.scorer.candidates) and all(row[4] == "failed" and row[5] for row in moments)
+    moments = unexplained_moments(report)  # the web UI lists them too, with where each one's peak lies
+    status, why, where = (MOMENT_COLUMNS.index(name) for name in ("status", "why not explained", "where"))
+    assert len(moments) == len(report.scorer.candidates) and all(row[status] == "failed" and row[why] for row in moments)
+    assert [row[where] for row in moments] == [c.region.place for c in report.scorer.candidates]
 
 
 def test_a_hung_server_is_bounded_by_the_video_deadline_and_the_detection_report_comes_first(tmp_path, clip):

@@ -269,8 +269,8 @@ def test_a_click_on_an_event_or_a_moment_seeks_to_its_start():
     """Either table's row, whichever cell was clicked (the player's seek is checked in the browser above)."""
     import pandas as pd
 
-    events = pd.DataFrame([["e1", 16.8, 19.3, "other", "fast object", 2, "confirmed"]], columns=EVENT_COLUMNS)
-    moments = [[17.0, 19.3, 27.3, "above threshold", "detected", "no VLM was asked"],
-               [22.7, 28.2, 7.98, "above threshold", "detected", "no VLM was asked"]]
+    events = pd.DataFrame([["e1", 16.8, 19.3, "other", "fast object", 2, "confirmed", "middle left"]], columns=EVENT_COLUMNS)
+    moments = [[17.0, 19.3, 27.3, "middle left", "above threshold", "detected", "no VLM was asked"],
+               [22.7, 28.2, 7.98, "middle right", "above threshold", "detected", "no VLM was asked"]]
     assert row_start(events, (0, 4), EVENT_COLUMNS) == 16.8
     assert row_start(moments, (1, 5), MOMENT_COLUMNS) == 22.7 and row_start(moments, 0, MOMENT_COLUMNS) == 17.0
