@@ -26,7 +26,7 @@ from vadagent.tools.scorer.selection import (
 )
 from vadagent.types import Candidate
 
-SHOWN_CANDIDATES = 10  # `score` lists this many on the terminal; candidates.json holds them all
+SHOWN_CANDIDATES = 10  # `score` and `explain` list this many on the terminal; their JSON holds them all
 
 
 @contextmanager
