@@ -200,7 +200,8 @@ class _Batch:
                           note=None if explained else (failed[0] if failed else "no VLM reachable"),
                           candidates=len(report.scorer.candidates),
                           events=len(report.events), confirmed=sum(e.verdict == "confirmed" for e in report.events),
-                          max_severity=max(severities) if severities else None)
+                          max_severity=max(severities) if severities else None,
+                          peak_score=max((c.peak_score for c in report.scorer.candidates), default=None))
         await asyncio.to_thread(self.destination.publish, "index.sqlite")  # the index travels with the reports
         self.console.print(f"  {escape(video.name)}: {len(report.scorer.candidates)} candidate(s), "
                            f"{len(report.events)} event(s)" + (f", {len(failed)} not explained (VLM failed)" if failed else ""),

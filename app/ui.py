@@ -271,8 +271,10 @@ def build_ui(app: App):
                     ask = gr.Button("Ask", variant="primary", elem_id="ask")
             rows = read_index(app.options.reports)
             if rows is not None:
-                gr.Dataframe(value=[[Path(r["source"]).name, r["status"], r.get("events"), r.get("max_severity")] for r in rows],
-                             headers=["video", "status", "events", "max severity"], label="Batch index", interactive=False)
+                gr.Dataframe(value=[[Path(r["source"]).name, r["status"], r.get("events"), r.get("max_severity"),
+                                     r.get("peak_score")] for r in rows],
+                             headers=["video", "status", "events", "max severity", "peak score"], label="Batch index",
+                             interactive=False)
 
             outputs = [player, timeline, events, moments, status, report_dir, chatbot, conversation]
             page_bar = gr.Progress()  # a marker in a handler's signature: gradio gives each event a bar of its own

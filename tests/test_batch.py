@@ -75,6 +75,9 @@ def test_killed_batch_resumes_without_redoing_finished_videos(tmp_path, syntheti
     assert not list(out.glob(".*.partial"))
     index_html = (out / "index.html").read_text()
     assert index_html.count('href="clip') == 2 and "broken.mp4" in index_html and 'class="failed"' in index_html
+    for i in range(2):  # each finished video's highest peak, to rank a batch by
+        report = VideoReport.model_validate_json((out / f"clip{i}" / "report.json").read_text())
+        assert rows[f"clip{i}.mp4"]["peak_score"] == max(c.peak_score for c in report.scorer.candidates)
 
 
 class _SlowJudge(BaseHTTPRequestHandler):
@@ -391,3 +394,33 @@ def test_once_a_command_is_stopping_another_ctrl_c_does_not_interrupt_what_it_sa
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
+
+
+def test_the_index_ranks_the_most_anomalous_first_and_an_older_index_gains_the_peak_score(tmp_path):
+    """Highest severity first, then highest peak score (a batch no model explained is ranked too), failures
+    last; an index written before the peak score was kept opens with the column added, its rows kept."""
+    from vadagent.app.report_html import write_index_html
+    from vadagent.tools.index import ReportIndex
+
+    path = tmp_path / "index.sqlite"
+    with sqlite3.connect(path) as db:  # release 41's table
+        db.execute("create table videos (source text primary key, status text not null check (status in ('pending', "
+                   "'running', 'explained', 'detected', 'failed')), report text, candidates integer, events integer, "
+                   "confirmed integer, max_severity integer, error text, started_at real, finished_at real)")
+        db.execute("insert into videos (source, status, report, candidates, events, confirmed) "
+                   "values ('old.mp4', 'detected', 'old/report.json', 2, 0, 0)")
+    index = ReportIndex(path)
+    for name, severity, peak in (("calm.mp4", None, 3.1), ("fight.mp4", 3, 9.0), ("crowd.mp4", None, 12.5),
+                                 ("fall.mp4", 3, 20.0)):
+        index.start(name)
+        index.finish(name, f"{name[:-4]}/report.json", explained=severity is not None, candidates=1,
+                     events=int(severity is not None), confirmed=0, max_severity=severity, peak_score=peak)
+    index.start("broken.mp4")
+    index.fail("broken.mp4", "not a readable video")
+    rows = index.rows()
+    index.close()
+    assert {r.source: r.peak_score for r in rows} == {"old.mp4": None, "calm.mp4": 3.1, "fight.mp4": 9.0,
+                                                      "crowd.mp4": 12.5, "fall.mp4": 20.0, "broken.mp4": None}
+    page = write_index_html(tmp_path / "index.html", rows).read_text()
+    order = [page.index(f"<td>{name}</td>") for name in ("fall.mp4", "fight.mp4", "crowd.mp4", "calm.mp4")]
+    assert order == sorted(order) and page.index("<td>calm.mp4</td>") < page.index("<td>broken.mp4</td>")

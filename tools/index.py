@@ -17,9 +17,11 @@ create table if not exists videos (
     status text not null check (status in ('pending', 'running', 'explained', 'detected', 'failed')),
     report text,
     candidates integer, events integer, confirmed integer, max_severity integer,
-    error text, started_at real, finished_at real
+    error text, started_at real, finished_at real,
+    peak_score real
 )
 """
+COLUMNS = "source, status, report, candidates, events, confirmed, max_severity, peak_score, error"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class IndexRow:
     events: int | None
     confirmed: int | None
     max_severity: int | None
+    peak_score: float | None  # the highest candidate's, for ranking a batch that no model explained
     error: str | None
 
 
@@ -44,16 +47,22 @@ class ReportIndex:
         self._db.execute(SCHEMA)
 
     def _migrate(self) -> None:
-        """Indexes written before statuses were split had 'done': whether explained is unknown, so redo."""
+        """Indexes written before statuses were split had 'done': whether explained is unknown, so redo. Those
+        written before the peak score was kept have the column added, empty (a rerun of a video fills it)."""
         row = self._db.execute("select sql from sqlite_master where name = 'videos'").fetchone()
-        if row is None or "'explained'" in row[0]:
+        if row is None:
             return
-        self._db.execute("alter table videos rename to videos_old")
-        self._db.execute(SCHEMA)
-        self._db.execute("insert into videos select source, case status when 'done' then 'detected' else status end, "
-                         "report, candidates, events, confirmed, max_severity, error, started_at, finished_at "
-                         "from videos_old")
-        self._db.execute("drop table videos_old")
+        if "'explained'" not in row[0]:
+            self._db.execute("alter table videos rename to videos_old")
+            self._db.execute(SCHEMA)
+            self._db.execute("insert into videos (source, status, report, candidates, events, confirmed, max_severity, "
+                             "error, started_at, finished_at) select source, "
+                             "case status when 'done' then 'detected' else status end, "
+                             "report, candidates, events, confirmed, max_severity, error, started_at, finished_at "
+                             "from videos_old")
+            self._db.execute("drop table videos_old")
+        elif "peak_score" not in row[0]:
+            self._db.execute("alter table videos add column peak_score real")
 
     def status(self, source: str) -> str | None:
         row = self._db.execute("select status from videos where source = ?", (source,)).fetchone()
@@ -65,11 +74,11 @@ class ReportIndex:
                          (source, time.time()))
 
     def finish(self, source: str, report: str, *, explained: bool, candidates: int, events: int, confirmed: int,
-               max_severity: int | None, note: str | None = None) -> None:
+               max_severity: int | None, peak_score: float | None = None, note: str | None = None) -> None:
         self._db.execute("update videos set status=?, report=?, candidates=?, events=?, confirmed=?, "
-                         "max_severity=?, error=?, finished_at=? where source=?",
+                         "max_severity=?, peak_score=?, error=?, finished_at=? where source=?",
                          ("explained" if explained else "detected", report, candidates, events, confirmed, max_severity,
-                          note, time.time(), source))
+                          peak_score, note, time.time(), source))
 
     def fail(self, source: str, error: str) -> None:
         self._db.execute("update videos set status='failed', error=?, finished_at=? where source=?",
@@ -81,8 +90,7 @@ class ReportIndex:
                          (source,))
 
     def rows(self) -> list[IndexRow]:
-        cursor = self._db.execute("select source, status, report, candidates, events, confirmed, max_severity, error "
-                                  "from videos order by source")
+        cursor = self._db.execute(f"select {COLUMNS} from videos order by source")
         return [IndexRow(*row) for row in cursor.fetchall()]
 
     def close(self) -> None:
