@@ -18,7 +18,7 @@ from vadagent.app.job import ClientLoad, start_vlm
 from vadagent.app.stopping import end_stopped, hold_further_stops, read_line, run_stoppable
 from vadagent.config import Settings
 from vadagent.errors import UsageError
-from vadagent.tools.video import IMAGE_SUFFIXES
+from vadagent.tools.video import frame_files
 
 
 def _is_report(target: Path) -> bool:
@@ -28,7 +28,7 @@ def _is_report(target: Path) -> bool:
 def _check_target(target: Path) -> None:
     if not target.exists():
         raise UsageError(f"{target}: no such video or report")
-    if target.is_dir() and not _is_report(target) and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in target.iterdir()):
+    if target.is_dir() and not _is_report(target) and not frame_files(target):
         raise UsageError(f"{target}: neither a report folder (no report.json in it) nor a folder of frame images; give a "
                          "report folder, a report.json or a video")
 

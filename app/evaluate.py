@@ -36,8 +36,8 @@ def list_command(out: Console) -> None:
     from vadagent.evals.datasets import FRAME_DATASETS
 
     out.print("detection (frame labels; vadagent eval detect --dataset NAME --root PATH):")
-    for name in FRAME_DATASETS:
-        out.print(f"  {name}")
+    for name, (_, source) in FRAME_DATASETS.items():
+        out.print(f"  {name}: {source}", highlight=False)
     out.print("text annotations (vadagent.evals.annotations):")
     for name, what in TEXT_DATASETS.items():
         out.print(f"  {name}: {what}")

@@ -45,14 +45,14 @@ import torch
 
 from vadagent.devices import usable_cores
 from vadagent.evals.common import add_data_argument, add_results_argument, write_results
-from vadagent.evals.datasets import IMAGE_SUFFIXES, LabelledVideo, load_ucsd
+from vadagent.evals.datasets import LabelledVideo, load_ucsd
 from vadagent.evals.detect import run_detect
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.scorer.frames import chunks
 from vadagent.tools.scorer.net import PredictorConfig
 from vadagent.tools.scorer.side_by_side import SideBySide, default_workers
 from vadagent.tools.scorer.train import predictor_errors, train_predictor
-from vadagent.tools.video import open_video
+from vadagent.tools.video import frame_files, open_video
 
 BASELINE_CORES = 2  # the machine the CPU figures elsewhere are measured on
 ROUNDS = 3  # end to end clip by clip, in turn and as one stream, interleaved: the median of each
@@ -185,7 +185,7 @@ def _one_stream(videos: list[LabelledVideo], folder: Path) -> Path:
     """The clips' frames one after another in one frame folder (linked, or copied where links fail)."""
     number = 0
     for video in videos:
-        for frame in sorted(f for f in Path(video.path).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES):
+        for frame in frame_files(Path(video.path)):
             target = folder / f"{number:06d}{frame.suffix}"
             try:
                 target.symlink_to(frame.resolve())

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from vadagent.errors import UsageError
+from vadagent.tools.video import frame_files
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,9 @@ def _require(path: Path, what: str, source: str) -> Path:
     return path
 
 
-UCSD_SOURCE = "Get the UCSD Anomaly Detection Dataset from its official page (Mahadevan et al., CVPR 2010)."
+UCSD_SOURCE = ("Get the UCSD Anomaly Detection Dataset from its official page (Mahadevan et al., CVPR 2010): "
+               "UCSDpedN/Train/TrainNNN/, UCSDpedN/Test/TestNNN/ (pixel masks in TestNNN_gt/) and "
+               "UCSDpedN/Test/UCSDpedN.m as distributed; or frames in {training,testing}/frames/NN/ with UCSDpedN.m.")
 AVENUE_SOURCE = ("Get CUHK Avenue from its official page (Lu et al., ICCV 2013): training_videos/NN.avi, "
                  "testing_videos/NN.avi and ground_truth_demo/testing_label_mask/N_label.mat as distributed; or "
                  "frames in {training,testing}/frames/NN/ with test_frame_labels.npy (flattened over test clips) or "
@@ -55,40 +58,67 @@ AVENUE_SOURCE = ("Get CUHK Avenue from its official page (Lu et al., ICCV 2013):
 SHANGHAITECH_SOURCE = ("Get ShanghaiTech Campus from its official page (Luo et al., ICCV 2017): training/videos/*.avi "
                        "(or their frames in training/frames/NN_NNN/), testing/frames/NN_NNNN/, "
                        "testing/test_frame_mask/NN_NNNN.npy.")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"}
-
-
 def _frame_count(folder: Path) -> int:
-    return sum(1 for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+    return len(frame_files(folder))
 
 
 def _clip_folders(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir())
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def load_ucsd(root: str | Path, name: str = "ucsd_ped2") -> FrameDataset:
-    """UCSD Ped1 / Ped2 in the frame-folder layout: training/frames/NN, testing/frames/NN, UCSDpedN.m."""
-    root = Path(root)
+    """UCSD Ped1 / Ped2 as distributed (UCSDpedN/Train, UCSDpedN/Test; the folder above it will do) or
+    in the frame-folder layout (training/frames/NN, testing/frames/NN, UCSDpedN.m)."""
+    root, ped = Path(root), f"UCSDped{name[-1]}"
     _require(root, "dataset folder", UCSD_SOURCE)
-    train_dir = _require(root / "training" / "frames", "training/frames/ (one folder per clip)", UCSD_SOURCE)
+    if (root / ped).is_dir() and not (root / "training").is_dir():  # UCSD_Anomaly_Dataset.v1p2/ given
+        root = root / ped
+    if (root / "Test").is_dir():
+        return _ucsd_as_distributed(root, name, ped)
+    train_dir = _require(root / "training" / "frames", "training/frames/ (one folder per clip) or Train/", UCSD_SOURCE)
     test_dir = _require(root / "testing" / "frames", "testing/frames/ (one folder per clip)", UCSD_SOURCE)
-    gt = _require(root / f"UCSDped{name[-1]}.m", f"UCSDped{name[-1]}.m (frame-level ground truth)", UCSD_SOURCE)
+    gt = _require(root / f"{ped}.m", f"{ped}.m (frame-level ground truth)", UCSD_SOURCE)
     test = _clip_folders(test_dir)
-    ranges = re.findall(r"gt_frame\s*=\s*\[([^\]]*)\]", gt.read_text(encoding="utf-8", errors="replace"))
-    if len(ranges) != len(test):
-        raise UsageError(f"{gt}: {len(ranges)} ground-truth lines for {len(test)} test clips in {test_dir}")
     # pixel masks, where present: one array per clip (TestNNN) packed along the width (np.packbits)
     packed = root / "test_pixel_masks_packbits.npz"
     videos = []
-    for clip, spec in zip(test, ranges):
-        labels = np.zeros(_frame_count(clip), dtype=np.int8)
-        for first, last in re.findall(r"(\d+)\s*:\s*(\d+)", spec):  # 1-based, inclusive
-            labels[int(first) - 1 : int(last)] = 1
+    for clip, labels in zip(test, _ucsd_labels(gt, test_dir, test)):
         number = re.findall(r"\d+", clip.name)
         masks = (partial(_packed_masks, packed, f"Test{int(number[-1]):03d}", clip)
                  if packed.is_file() and number else None)
         videos.append(LabelledVideo(clip.name, clip, labels, masks=masks))
     return FrameDataset(name, 10.0, _clip_folders(train_dir), videos)
+
+
+def _ucsd_as_distributed(root: Path, name: str, ped: str) -> FrameDataset:
+    """The official archive's layout: Train/TrainNNN/*.tif, Test/TestNNN/*.tif, pixel masks in
+    Test/TestNNN_gt/*.bmp where the clip has them (every Ped2 clip, 10 of Ped1's), Test/UCSDpedN.m."""
+    train_dir = _require(root / "Train", "Train/ (one folder per clip)", UCSD_SOURCE)
+    test_dir = root / "Test"
+    gt = next((p for p in (test_dir / f"{ped}.m", root / f"{ped}.m") if p.is_file()), None)
+    gt = _require(gt or test_dir / f"{ped}.m", f"{ped}.m (frame-level ground truth)", UCSD_SOURCE)
+    test = [clip for clip in _clip_folders(test_dir) if not clip.name.endswith("_gt")]
+    videos = []
+    for clip, labels in zip(test, _ucsd_labels(gt, test_dir, test)):
+        truth = clip.with_name(f"{clip.name}_gt")
+        masks = partial(_image_masks, truth) if truth.is_dir() and frame_files(truth) else None
+        videos.append(LabelledVideo(clip.name, clip, labels, masks=masks))
+    return FrameDataset(name, 10.0, _clip_folders(train_dir), videos)
+
+
+def _ucsd_labels(gt: Path, folder: Path, test: list[Path]) -> list[np.ndarray]:
+    """Frame labels of the test clips, in order, from UCSDpedN.m: one `gt_frame = [a:b, …]` per clip,
+    1-based and inclusive."""
+    ranges = re.findall(r"gt_frame\s*=\s*\[([^\]]*)\]", gt.read_text(encoding="utf-8", errors="replace"))
+    if len(ranges) != len(test):
+        raise UsageError(f"{gt}: {len(ranges)} ground-truth lines for {len(test)} test clips in {folder}")
+    labelled = []
+    for clip, spec in zip(test, ranges):
+        labels = np.zeros(_frame_count(clip), dtype=np.int8)
+        for first, last in re.findall(r"(\d+)\s*:\s*(\d+)", spec):
+            labels[int(first) - 1 : int(last)] = 1
+        labelled.append(labels)
+    return labelled
 
 
 def _packed_masks(path: Path, key: str, clip: Path) -> np.ndarray:
@@ -98,9 +128,21 @@ def _packed_masks(path: Path, key: str, clip: Path) -> np.ndarray:
         if key not in table.files:
             raise UsageError(f"{path}: no pixel masks for {clip.name} (key {key})")
         packed = table[key]
-    first = next(f for f in sorted(clip.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES)
-    width = cv2.imread(str(first), cv2.IMREAD_GRAYSCALE).shape[1]
+    width = cv2.imread(str(frame_files(clip)[0]), cv2.IMREAD_GRAYSCALE).shape[1]
     return np.unpackbits(packed, axis=-1)[..., :width].astype(bool)
+
+
+def _image_masks(folder: Path) -> np.ndarray:
+    """One mask image per frame (any pixel above 0 is anomalous), in the frames' order."""
+    import cv2
+
+    masks = []
+    for path in frame_files(folder):
+        mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if mask is None:
+            raise UsageError(f"{path}: cannot read this pixel mask")
+        masks.append(mask > 0)
+    return np.stack(masks)
 
 
 def load_avenue(root: str | Path) -> FrameDataset:
@@ -182,6 +224,9 @@ def load_shanghaitech(root: str | Path) -> FrameDataset:
     videos = []
     for clip in _clip_folders(test_dir):
         labels = np.load(_require(masks / f"{clip.name}.npy", f"frame mask of {clip.name}", SHANGHAITECH_SOURCE))
+        if labels.size != _frame_count(clip):
+            raise UsageError(f"{masks / f'{clip.name}.npy'}: {labels.size} frame labels for {_frame_count(clip)} "
+                             f"frames in {clip}")
         pixel = pixels / f"{clip.name}.npy"
         videos.append(LabelledVideo(clip.name, clip, labels.astype(np.int8).ravel(), camera=_camera(clip.name),
                                     masks=partial(_npy_masks, pixel) if pixel.is_file() else None))
@@ -220,19 +265,20 @@ def load_ucf_crime_sample(root: str | Path) -> FrameDataset:
     return FrameDataset("ucf_crime_sample", 30.0, [], videos)
 
 
-FRAME_DATASETS = {
-    "ucsd_ped1": lambda root: load_ucsd(root, "ucsd_ped1"),
-    "ucsd_ped2": lambda root: load_ucsd(root, "ucsd_ped2"),
-    "avenue": load_avenue,
-    "shanghaitech": load_shanghaitech,
-    "ucf_crime_sample": load_ucf_crime_sample,
+# each detection dataset's loader, and where the data comes from in the layouts it reads (`vadagent eval list`)
+FRAME_DATASETS: dict[str, tuple[Callable[[str | Path], FrameDataset], str]] = {
+    "ucsd_ped1": (partial(load_ucsd, name="ucsd_ped1"), UCSD_SOURCE),
+    "ucsd_ped2": (partial(load_ucsd, name="ucsd_ped2"), UCSD_SOURCE),
+    "avenue": (load_avenue, AVENUE_SOURCE),
+    "shanghaitech": (load_shanghaitech, SHANGHAITECH_SOURCE),
+    "ucf_crime_sample": (load_ucf_crime_sample, UCF_SOURCE),
 }
 
 
 def load_frame_dataset(name: str, root: str | Path) -> FrameDataset:
     if name not in FRAME_DATASETS:
         raise UsageError(f"unknown detection dataset {name!r}; supported: {', '.join(FRAME_DATASETS)}")
-    return FRAME_DATASETS[name](root)
+    return FRAME_DATASETS[name][0](root)
 
 
 def load_ucsd_ped2(root: str | Path) -> FrameDataset:

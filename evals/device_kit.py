@@ -28,7 +28,7 @@ import av
 import cv2
 import numpy as np
 
-from vadagent.evals.datasets import IMAGE_SUFFIXES
+from vadagent.tools.video import frame_files
 
 # what the device's Python lacks (typing-extensions: pydantic wants a newer one than an image may hold)
 MISSING = ("av", "pydantic", "pydantic-core", "annotated-types", "typing-inspection", "typing-extensions")
@@ -57,15 +57,11 @@ python3 evals/bench_scorer.py --root /tmp/ped2 --name bench_scorer_gpu --results
 """
 
 
-def _frames(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def encode(folder: Path, target: Path) -> None:
     """A clip's frame folder as one H.264 file, every frame kept (gray pictures as 4:2:0). Not
     `tools.synthetic.write_video`: that one is tuned to encode the same from run to run (no lookahead, a
     keyframe every 2 s), which made Ped2 59 MiB with the wheels, too close to what travels."""
-    paths = _frames(folder)
+    paths = frame_files(folder)
     height, width = cv2.imread(str(paths[0]), cv2.IMREAD_GRAYSCALE).shape
     with av.open(str(target), mode="w") as container:
         stream = container.add_stream("libx264", rate=Fraction(FPS))

@@ -261,6 +261,53 @@ def test_avenue_loads_as_distributed_and_as_frame_folders_with_its_mat_ranges(tm
     assert all(v.masks is None for v in data.test)  # frame ranges only: no localisation
 
 
+def test_ucsd_loads_as_distributed_with_pixel_masks_where_a_clip_has_them(tmp_path, ped2):
+    """The official archive's layout (Train/TrainNNN/*.tif, Test/TestNNN/*.tif, Test/TestNNN_gt/*.bmp,
+    Test/UCSDpedN.m), pointed at from the folder above it, reads as the frame folders do; a clip
+    without masks (as 26 of Ped1's 36) leaves localisation to those with them; Mac metadata is no frame."""
+    import dataclasses
+
+    import cv2
+    import numpy as np
+
+    from vadagent.errors import UsageError
+    from vadagent.evals.datasets import load_ucsd
+    from vadagent.evals.detect import run_detect
+    from vadagent.tools.scorer import ScorerConfig
+
+    frames = load_ucsd(ped2)
+    archive = tmp_path / "UCSD_Anomaly_Dataset.v1p2"
+    ped = archive / "UCSDped2"
+    for source, target in ((ped2 / "training" / "frames" / "01", ped / "Train" / "Train001"),
+                           (frames.test[0].path, ped / "Test" / "Test001"), (frames.test[1].path, ped / "Test" / "Test002")):
+        target.mkdir(parents=True)
+        for i, image in enumerate(sorted(Path(source).iterdir()), 1):
+            cv2.imwrite(str(target / f"{i:03d}.tif"), cv2.imread(str(image), cv2.IMREAD_GRAYSCALE))
+        (target / "._001.tif").write_bytes(b"\x00\x05\x16\x07 Mac OS X metadata")
+    (ped / "Test" / "Test001_gt").mkdir()
+    for i, mask in enumerate(frames.test[0].masks(), 1):
+        cv2.imwrite(str(ped / "Test" / "Test001_gt" / f"{i:03d}.bmp"), mask.astype(np.uint8) * 255)
+    lines = (ped2 / "UCSDped2.m").read_text().splitlines()[:3]  # the header and the first two clips' ranges
+    (ped / "Test" / "UCSDped2.m").write_text("\n".join(lines) + "\n")
+
+    data = load_ucsd(archive, "ucsd_ped2")
+    assert [p.name for p in data.train] == ["Train001"] and [v.name for v in data.test] == ["Test001", "Test002"]
+    for video, before in zip(data.test, frames.test):
+        assert video.labels.tolist() == before.labels.tolist()
+    assert np.array_equal(data.test[0].masks(), frames.test[0].masks()) and data.test[1].masks is None
+    result = run_detect(data, ScorerConfig(tiers=["motion"], select=False))
+    assert result["test_frames"] == 360 and result["pixel_masked_videos"] == 1
+    assert "over the 1 of 2 videos with pixel masks" in result["protocol"]
+
+    shorter = dataclasses.replace(data.test[1], labels=data.test[1].labels[:-3])
+    with pytest.raises(UsageError, match="labels do not match the frames of 1 test video.*Test002 \\(180 frames "
+                                         "decoded, 177 labelled\\)"):
+        run_detect(dataclasses.replace(data, test=[data.test[0], shorter]), ScorerConfig(tiers=["motion"], select=False))
+    (ped / "Test" / "UCSDped2.m").write_text("\n".join(lines[:2]) + "\n")
+    with pytest.raises(UsageError, match="1 ground-truth lines for 2 test clips"):
+        load_ucsd(ped, "ucsd_ped2")
+
+
 def test_fitting_frame_folders_says_what_rate_they_are_read_at(tmp_path, ped2):
     """A folder of frames carries no rate, and the scorer's seconds (time ranges, candidate windows,
     call budgets) follow the one assumed: `fit` says which, unless --fps gives it."""

@@ -30,14 +30,19 @@ def _natural_key(path: Path) -> list[object]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 
+def frame_files(folder: Path) -> list[Path]:
+    """A folder's frame images in their natural order (2.jpg before 10.jpg). Hidden files are not
+    frames: an archive made on a Mac holds a `._001.tif` of metadata beside each `001.tif`."""
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+                   and p.is_file()), key=_natural_key)
+
+
 class FrameFolder(VideoSource):
     def __init__(self, path: str, fps: float | None = None, workers: int = 2) -> None:
         self.path = path
         self.skipped = 0
         folder = Path(path)
-        self.files = sorted(
-            (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_natural_key
-        )
+        self.files = frame_files(folder)
         if not self.files:
             raise VideoError(path, f"folder has no frame images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vadagent-imread")
