@@ -434,6 +434,10 @@ def eval_detect(
     workers: Annotated[int, typer.Option(
         min=1, help="Test videos scored at once, each in its own process (a machine with more cores than one video "
                     "keeps busy: about 2 each); frames/s is then the pool's. 1: one after another.")] = 1,
+    labels: Annotated[Path | None, typer.Option(
+        help="The test frames' labels, where the dataset's folder does not hold them: a .npy of 0/1 per frame over "
+             "the test clips in order (MNAD's frame_labels_ped2.npy), a .mat of [first; last] ranges per clip "
+             "(FFP's ped2.mat) or UCSDpedN.m.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     results: Annotated[Path | None, typer.Option(help="Results folder (default ./evals/results).")] = None,
 ) -> None:
@@ -443,7 +447,7 @@ def eval_detect(
 
     eval_detect_command(settings(), dataset, root, tiers=_tiers(tiers, tier), sigma=sigma, as_json=as_json,
                         results=results, console=console, out=out, select=select, normal_seconds=normal_seconds,
-                        normal_from=normal_from, workers=workers)
+                        normal_from=normal_from, workers=workers, labels=labels)
 
 
 @eval_app.command("list")

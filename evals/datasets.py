@@ -50,14 +50,15 @@ def _require(path: Path, what: str, source: str) -> Path:
 
 UCSD_SOURCE = ("Get the UCSD Anomaly Detection Dataset from its official page (Mahadevan et al., CVPR 2010): "
                "UCSDpedN/Train/TrainNNN/, UCSDpedN/Test/TestNNN/ (pixel masks in TestNNN_gt/) and "
-               "UCSDpedN/Test/UCSDpedN.m as distributed; or frames in {training,testing}/frames/NN/ with UCSDpedN.m.")
+               "UCSDpedN/Test/UCSDpedN.m as distributed; or frames in {training,testing}/frames/NN/ with UCSDpedN.m, "
+               "pedN.mat (gt: [first; last] frame ranges per clip) or frame_labels_pedN.npy (0/1 per frame).")
 AVENUE_SOURCE = ("Get CUHK Avenue from its official page (Lu et al., ICCV 2013): training_videos/NN.avi, "
                  "testing_videos/NN.avi and ground_truth_demo/testing_label_mask/N_label.mat as distributed; or "
-                 "frames in {training,testing}/frames/NN/ with test_frame_labels.npy (flattened over test clips) or "
-                 "avenue.mat (gt: [first; last] frame ranges per clip, 1-based).")
+                 "frames in {training,testing}/frames/NN/ with avenue.mat (gt: [first; last] frame ranges per clip, "
+                 "1-based) or test_frame_labels.npy / frame_labels_avenue.npy (0/1 per frame over the test clips).")
 SHANGHAITECH_SOURCE = ("Get ShanghaiTech Campus from its official page (Luo et al., ICCV 2017): training/videos/*.avi "
                        "(or their frames in training/frames/NN_NNN/), testing/frames/NN_NNNN/, "
-                       "testing/test_frame_mask/NN_NNNN.npy.")
+                       "testing/test_frame_mask/NN_NNNN.npy (or one frame_labels_shanghai.npy over all test clips).")
 def _frame_count(folder: Path) -> int:
     return len(frame_files(folder))
 
@@ -66,23 +67,25 @@ def _clip_folders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def load_ucsd(root: str | Path, name: str = "ucsd_ped2") -> FrameDataset:
+def load_ucsd(root: str | Path, name: str = "ucsd_ped2", labels: Path | None = None) -> FrameDataset:
     """UCSD Ped1 / Ped2 as distributed (UCSDpedN/Train, UCSDpedN/Test; the folder above it will do) or
-    in the frame-folder layout (training/frames/NN, testing/frames/NN, UCSDpedN.m)."""
+    in the frame-folder layout (training/frames/NN, testing/frames/NN, UCSDpedN.m or the other ground-truth
+    files of `ground_truth`). `labels`: the test frames' labels in a file of one of those forms, elsewhere."""
     root, ped = Path(root), f"UCSDped{name[-1]}"
     _require(root, "dataset folder", UCSD_SOURCE)
     if (root / ped).is_dir() and not (root / "training").is_dir():  # UCSD_Anomaly_Dataset.v1p2/ given
         root = root / ped
     if (root / "Test").is_dir():
-        return _ucsd_as_distributed(root, name, ped)
+        return _ucsd_as_distributed(root, name, ped, labels)
     train_dir = _require(root / "training" / "frames", "training/frames/ (one folder per clip) or Train/", UCSD_SOURCE)
     test_dir = _require(root / "testing" / "frames", "testing/frames/ (one folder per clip)", UCSD_SOURCE)
-    gt = _require(root / f"{ped}.m", f"{ped}.m (frame-level ground truth)", UCSD_SOURCE)
+    gt = labels or ground_truth(root, [f"{ped}.m", "test_frame_labels.npy"], [f"ped{name[-1]}.mat",
+                                                                            f"frame_labels_ped{name[-1]}.npy"], UCSD_SOURCE)
     test = _clip_folders(test_dir)
     # pixel masks, where present: one array per clip (TestNNN) packed along the width (np.packbits)
     packed = root / "test_pixel_masks_packbits.npz"
     videos = []
-    for clip, labels in zip(test, _ucsd_labels(gt, test_dir, test)):
+    for clip, labels in zip(test, frame_labels(gt, test)):
         number = re.findall(r"\d+", clip.name)
         masks = (partial(_packed_masks, packed, f"Test{int(number[-1]):03d}", clip)
                  if packed.is_file() and number else None)
@@ -90,33 +93,64 @@ def load_ucsd(root: str | Path, name: str = "ucsd_ped2") -> FrameDataset:
     return FrameDataset(name, 10.0, _clip_folders(train_dir), videos)
 
 
-def _ucsd_as_distributed(root: Path, name: str, ped: str) -> FrameDataset:
+def _ucsd_as_distributed(root: Path, name: str, ped: str, labels: Path | None) -> FrameDataset:
     """The official archive's layout: Train/TrainNNN/*.tif, Test/TestNNN/*.tif, pixel masks in
     Test/TestNNN_gt/*.bmp where the clip has them (every Ped2 clip, 10 of Ped1's), Test/UCSDpedN.m."""
     train_dir = _require(root / "Train", "Train/ (one folder per clip)", UCSD_SOURCE)
     test_dir = root / "Test"
-    gt = next((p for p in (test_dir / f"{ped}.m", root / f"{ped}.m") if p.is_file()), None)
+    gt = labels or next((p for p in (test_dir / f"{ped}.m", root / f"{ped}.m") if p.is_file()), None)
     gt = _require(gt or test_dir / f"{ped}.m", f"{ped}.m (frame-level ground truth)", UCSD_SOURCE)
     test = [clip for clip in _clip_folders(test_dir) if not clip.name.endswith("_gt")]
     videos = []
-    for clip, labels in zip(test, _ucsd_labels(gt, test_dir, test)):
+    for clip, labels in zip(test, frame_labels(gt, test)):
         truth = clip.with_name(f"{clip.name}_gt")
         masks = partial(_image_masks, truth) if truth.is_dir() and frame_files(truth) else None
         videos.append(LabelledVideo(clip.name, clip, labels, masks=masks))
     return FrameDataset(name, 10.0, _clip_folders(train_dir), videos)
 
 
-def _ucsd_labels(gt: Path, folder: Path, test: list[Path]) -> list[np.ndarray]:
-    """Frame labels of the test clips, in order, from UCSDpedN.m: one `gt_frame = [a:b, …]` per clip,
-    1-based and inclusive."""
-    ranges = re.findall(r"gt_frame\s*=\s*\[([^\]]*)\]", gt.read_text(encoding="utf-8", errors="replace"))
-    if len(ranges) != len(test):
-        raise UsageError(f"{gt}: {len(ranges)} ground-truth lines for {len(test)} test clips in {folder}")
+def ground_truth(root: Path, names: list[str], beside: list[str], source: str) -> Path:
+    """The first of a dataset's ground-truth files that exists: `names` in its folder, `beside` in its
+    folder or the one above it (where the data of Future Frame Prediction and of MNAD keep theirs:
+    Data/ped2.mat beside Data/ped2/, data/frame_labels_ped2.npy)."""
+    places = [root / n for n in names + beside] + [root.parent / n for n in beside]
+    found = next((p for p in places if p.is_file()), None)
+    if found is None:
+        raise UsageError(f"{root}: no frame-level ground truth (looked for {', '.join(names + beside)}; give its "
+                         f"file with --labels). {source}")
+    return found
+
+
+def frame_labels(path: Path, test: list[Path]) -> list[np.ndarray]:
+    """The test clips' frame labels, in order, from a ground-truth file: UCSD's UCSDpedN.m (a line
+    `gt_frame = [a:b, …]` per clip), a .mat whose `gt` holds each clip's [first; last] frame ranges (the
+    ped2.mat and avenue.mat of Future Frame Prediction's data), both 1-based and inclusive, or a .npy of 0/1
+    per frame over all the test clips in order (MNAD's frame_labels_ped2.npy)."""
+    path = _require(Path(path), "ground-truth file", "Give a .m, .mat or .npy of frame labels.")
+    counts = [_frame_count(clip) for clip in test]
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        flat = np.load(path, allow_pickle=False).ravel()
+        if len(flat) != sum(counts):
+            raise UsageError(f"{path}: {len(flat)} frame labels for {sum(counts)} frames in {len(test)} test clips")
+        return np.split((flat > 0).astype(np.int8), np.cumsum(counts)[:-1])
+    if suffix == ".m":
+        text = path.read_text(encoding="utf-8", errors="replace")
+        spans = [[(int(a), int(b)) for a, b in re.findall(r"(\d+)\s*:\s*(\d+)", spec)]
+                 for spec in re.findall(r"gt_frame\s*=\s*\[([^\]]*)\]", text)]
+    elif suffix == ".mat":
+        spans = [np.asarray(ranges, dtype=np.int64).reshape(2, -1).T.tolist() for ranges in _mat(path, "gt").ravel()]
+    else:
+        raise UsageError(f"{path}: frame labels are read from a .m, .mat or .npy file")
+    if len(spans) != len(test):
+        raise UsageError(f"{path}: {len(spans)} ground-truth entries for {len(test)} test clips")
     labelled = []
-    for clip, spec in zip(test, ranges):
-        labels = np.zeros(_frame_count(clip), dtype=np.int8)
-        for first, last in re.findall(r"(\d+)\s*:\s*(\d+)", spec):
-            labels[int(first) - 1 : int(last)] = 1
+    for clip, count, ranges in zip(test, counts, spans):
+        labels = np.zeros(count, dtype=np.int8)
+        for first, last in ranges:
+            if not 1 <= first <= last <= count:  # another clip's ranges: the clips and the file disagree
+                raise UsageError(f"{path}: frames {first}–{last} for {clip.name}, which has {count}")
+            labels[first - 1 : last] = 1
         labelled.append(labels)
     return labelled
 
@@ -145,34 +179,21 @@ def _image_masks(folder: Path) -> np.ndarray:
     return np.stack(masks)
 
 
-def load_avenue(root: str | Path) -> FrameDataset:
+def load_avenue(root: str | Path, labels: Path | None = None) -> FrameDataset:
     """CUHK Avenue as distributed (videos and per-frame masks in .mat files) or as frame folders."""
     root = Path(root)
     _require(root, "dataset folder", AVENUE_SOURCE)
     if (root / "testing_videos").is_dir():
+        if labels:
+            raise UsageError("--labels is for frame folders: Avenue's videos take their labels from their masks")
         return _avenue_videos(root)
     train_dir = _require(root / "training" / "frames", "training/frames/ (or testing_videos/)", AVENUE_SOURCE)
     test_dir = _require(root / "testing" / "frames", "testing/frames/", AVENUE_SOURCE)
     test = _clip_folders(test_dir)
-    counts = [_frame_count(c) for c in test]
-    if (root / "avenue.mat").is_file():
-        ranges = _mat(root / "avenue.mat", "gt").ravel()
-        if len(ranges) != len(test):
-            raise UsageError(f"{root / 'avenue.mat'}: {len(ranges)} ground-truth entries for {len(test)} test clips")
-        labels = []
-        for count, spans in zip(counts, ranges):
-            frame = np.zeros(count, dtype=np.int8)
-            for first, last in np.asarray(spans, dtype=np.int64).reshape(2, -1).T:  # 1-based, inclusive
-                frame[first - 1 : last] = 1
-            labels.append(frame)
-    else:
-        flat = np.load(_require(root / "test_frame_labels.npy", "test_frame_labels.npy or avenue.mat",
-                                AVENUE_SOURCE)).ravel()
-        if sum(counts) != len(flat):
-            raise UsageError(f"{root}: {len(flat)} frame labels for {sum(counts)} test frames")
-        labels = np.split(flat.astype(np.int8), np.cumsum(counts)[:-1])
+    gt = labels or ground_truth(root, ["avenue.mat", "test_frame_labels.npy"], ["avenue.mat", "frame_labels_avenue.npy"],
+                                AVENUE_SOURCE)
     return FrameDataset("avenue", 25.0, _clip_folders(train_dir),
-                        [LabelledVideo(c.name, c, y) for c, y in zip(test, labels)])
+                        [LabelledVideo(c.name, c, y) for c, y in zip(test, frame_labels(gt, test))])
 
 
 def _avenue_videos(root: Path) -> FrameDataset:
@@ -206,9 +227,10 @@ def _mat(path: Path, name: str) -> np.ndarray:
         raise UsageError(f"{path}: cannot read the MATLAB variable {name!r} ({error})") from None
 
 
-def load_shanghaitech(root: str | Path) -> FrameDataset:
+def load_shanghaitech(root: str | Path, labels: Path | None = None) -> FrameDataset:
     """ShanghaiTech Campus as distributed (training videos), or with the training videos' frames
-    extracted to folders as many published set-ups keep them."""
+    extracted to folders as many published set-ups keep them; the test labels from the per-clip frame
+    masks, or from one file over all the test clips (`frame_labels`)."""
     root = Path(root)
     _require(root, "dataset folder", SHANGHAITECH_SOURCE)
     videos, frames = root / "training" / "videos", root / "training" / "frames"
@@ -218,20 +240,28 @@ def load_shanghaitech(root: str | Path) -> FrameDataset:
         train = _clip_folders(_require(frames, "training/videos/ (or training/frames/)", SHANGHAITECH_SOURCE))
     if not train:
         raise UsageError(f"{videos if videos.is_dir() else frames}: no training videos. {SHANGHAITECH_SOURCE}")
-    test_dir = _require(root / "testing" / "frames", "testing/frames/", SHANGHAITECH_SOURCE)
-    masks = _require(root / "testing" / "test_frame_mask", "testing/test_frame_mask/", SHANGHAITECH_SOURCE)
+    test = _clip_folders(_require(root / "testing" / "frames", "testing/frames/", SHANGHAITECH_SOURCE))
+    masks = root / "testing" / "test_frame_mask"
+    if labels or not masks.is_dir():
+        gt = labels or ground_truth(root, ["test_frame_labels.npy"], ["frame_labels_shanghai.npy"], SHANGHAITECH_SOURCE)
+        per_clip = frame_labels(gt, test)
+    else:
+        per_clip = [_frame_mask(masks / f"{clip.name}.npy", clip) for clip in test]
     pixels = root / "testing" / "test_pixel_mask"  # optional: one (frames, height, width) array per clip
-    videos = []
-    for clip in _clip_folders(test_dir):
-        labels = np.load(_require(masks / f"{clip.name}.npy", f"frame mask of {clip.name}", SHANGHAITECH_SOURCE))
-        if labels.size != _frame_count(clip):
-            raise UsageError(f"{masks / f'{clip.name}.npy'}: {labels.size} frame labels for {_frame_count(clip)} "
-                             f"frames in {clip}")
-        pixel = pixels / f"{clip.name}.npy"
-        videos.append(LabelledVideo(clip.name, clip, labels.astype(np.int8).ravel(), camera=_camera(clip.name),
-                                    masks=partial(_npy_masks, pixel) if pixel.is_file() else None))
+    videos = [LabelledVideo(clip.name, clip, y, camera=_camera(clip.name),
+                            masks=partial(_npy_masks, pixels / f"{clip.name}.npy")
+                            if (pixels / f"{clip.name}.npy").is_file() else None)
+              for clip, y in zip(test, per_clip)]
     # 13 cameras: the prefix of every name (training 01_001.avi, testing 01_0014) is the camera
     return FrameDataset("shanghaitech", 24.0, train, videos, [_camera(p.stem) for p in train])
+
+
+def _frame_mask(path: Path, clip: Path) -> np.ndarray:
+    """A ShanghaiTech test clip's labels (testing/test_frame_mask/NAME.npy), checked against its frames."""
+    labels = np.load(_require(path, f"frame mask of {clip.name}", SHANGHAITECH_SOURCE), allow_pickle=False).ravel()
+    if labels.size != _frame_count(clip):
+        raise UsageError(f"{path}: {labels.size} frame labels for {_frame_count(clip)} frames in {clip}")
+    return (labels > 0).astype(np.int8)
 
 
 def _npy_masks(path: Path) -> np.ndarray:
@@ -246,16 +276,18 @@ UCF_SOURCE = ("Get UCF-Crime test videos from the official page (Sultani et al.,
               "and labels.json ({name: {frames, segments: [[first, last], ...]}}, 1-based inclusive).")
 
 
-def load_ucf_crime_sample(root: str | Path) -> FrameDataset:
-    """UCF-Crime test videos with their official temporal segments, and no normal footage."""
+def load_ucf_crime_sample(root: str | Path, labels: Path | None = None) -> FrameDataset:
+    """UCF-Crime test videos with their official temporal segments, and no normal footage. `labels`: a
+    labels.json kept elsewhere."""
     import json
 
     root = Path(root)
     videos_dir = _require(root / "videos", "videos/", UCF_SOURCE)
+    table_path = _require(labels or root / "labels.json", "labels.json", UCF_SOURCE)
     try:
-        table = json.loads(_require(root / "labels.json", "labels.json", UCF_SOURCE).read_text(encoding="utf-8"))
+        table = json.loads(table_path.read_text(encoding="utf-8"))
     except ValueError as error:
-        raise UsageError(f"{root / 'labels.json'}: not valid JSON ({error})") from None
+        raise UsageError(f"{table_path}: not valid JSON ({error})") from None
     videos = []
     for name, entry in sorted(table.items()):
         labels = np.zeros(int(entry["frames"]), dtype=np.int8)
@@ -266,7 +298,7 @@ def load_ucf_crime_sample(root: str | Path) -> FrameDataset:
 
 
 # each detection dataset's loader, and where the data comes from in the layouts it reads (`vadagent eval list`)
-FRAME_DATASETS: dict[str, tuple[Callable[[str | Path], FrameDataset], str]] = {
+FRAME_DATASETS: dict[str, tuple[Callable[..., FrameDataset], str]] = {
     "ucsd_ped1": (partial(load_ucsd, name="ucsd_ped1"), UCSD_SOURCE),
     "ucsd_ped2": (partial(load_ucsd, name="ucsd_ped2"), UCSD_SOURCE),
     "avenue": (load_avenue, AVENUE_SOURCE),
@@ -275,10 +307,11 @@ FRAME_DATASETS: dict[str, tuple[Callable[[str | Path], FrameDataset], str]] = {
 }
 
 
-def load_frame_dataset(name: str, root: str | Path) -> FrameDataset:
+def load_frame_dataset(name: str, root: str | Path, labels: Path | None = None) -> FrameDataset:
+    """A detection dataset by name; `labels`: its test labels' file where the dataset's folder does not hold it."""
     if name not in FRAME_DATASETS:
         raise UsageError(f"unknown detection dataset {name!r}; supported: {', '.join(FRAME_DATASETS)}")
-    return FRAME_DATASETS[name][0](root)
+    return FRAME_DATASETS[name][0](root, labels=labels)
 
 
 def load_ucsd_ped2(root: str | Path) -> FrameDataset:

@@ -190,6 +190,7 @@ def test_shanghaitech_loads_with_its_training_videos_as_frame_folders(tmp_path):
     import shutil
 
     import cv2
+    import numpy as np
 
     from vadagent.errors import UsageError
     from vadagent.evals.datasets import load_shanghaitech
@@ -207,6 +208,13 @@ def test_shanghaitech_loads_with_its_training_videos_as_frame_folders(tmp_path):
     assert [p.name for p in data.train] == ["01_001", "02_001"] and data.train_cameras == ["01", "02"]
     with open_video(str(data.train[0]), folder_fps=data.fps) as clip:
         assert clip.info.frame_count == 150
+
+    # MNAD's one label file over all the test clips, in place of the per-clip frame masks
+    masks = tmp_path / "testing" / "test_frame_mask"
+    flat = np.concatenate([np.load(masks / f"{v.name}.npy") for v in data.test])
+    shutil.rmtree(masks)
+    np.save(tmp_path / "frame_labels_shanghai.npy", flat)
+    assert [v.labels.tolist() for v in load_shanghaitech(tmp_path).test] == [v.labels.tolist() for v in data.test]
 
     shutil.rmtree(tmp_path / "training" / "frames")
     with pytest.raises(UsageError, match="training/videos/ \\(or training/frames/\\)"):
@@ -304,8 +312,47 @@ def test_ucsd_loads_as_distributed_with_pixel_masks_where_a_clip_has_them(tmp_pa
                                          "decoded, 177 labelled\\)"):
         run_detect(dataclasses.replace(data, test=[data.test[0], shorter]), ScorerConfig(tiers=["motion"], select=False))
     (ped / "Test" / "UCSDped2.m").write_text("\n".join(lines[:2]) + "\n")
-    with pytest.raises(UsageError, match="1 ground-truth lines for 2 test clips"):
+    with pytest.raises(UsageError, match="1 ground-truth entries for 2 test clips"):
         load_ucsd(ped, "ucsd_ped2")
+
+
+def test_frame_labels_come_from_the_files_published_set_ups_keep(tmp_path, ped2):
+    """Ped2 as the data of Future Frame Prediction (Data/ped2/ with Data/ped2.mat: [first; last] ranges) and
+    of MNAD (data/frame_labels_ped2.npy) keep it, or with --labels naming the file: the labels of UCSDped2.m."""
+    import shutil
+
+    import numpy as np
+    from scipy.io import savemat
+
+    from vadagent.errors import UsageError
+    from vadagent.evals.datasets import load_frame_dataset, load_ucsd
+
+    official = load_ucsd(ped2)
+    root = tmp_path / "Data" / "ped2"
+    shutil.copytree(ped2 / "training" / "frames" / "01", root / "training" / "frames" / "01")
+    for video in official.test[:2]:
+        shutil.copytree(video.path, root / "testing" / "frames" / video.name)
+    with pytest.raises(UsageError, match="no frame-level ground truth .*give its file with --labels"):
+        load_ucsd(root)
+    gt = np.empty((1, 2), dtype=object)
+    gt[0, 0], gt[0, 1] = np.array([[61], [180]]), np.array([[95], [180]])  # UCSDped2.m's first two lines
+    savemat(tmp_path / "Data" / "ped2.mat", {"gt": gt})
+    flat = np.concatenate([v.labels for v in official.test[:2]])
+    np.save(tmp_path / "frame_labels_ped2.npy", flat)
+    for data in (load_ucsd(root), load_frame_dataset("ucsd_ped2", root, tmp_path / "frame_labels_ped2.npy")):
+        assert [v.labels.tolist() for v in data.test] == [v.labels.tolist() for v in official.test[:2]]
+    gt[0, 1] = np.array([[95], [181]])  # one frame past the clip's end: the file is another clip's
+    savemat(tmp_path / "Data" / "ped2.mat", {"gt": gt})
+    with pytest.raises(UsageError, match="frames 95–181 for 02, which has 180"):
+        load_ucsd(root)
+    with pytest.raises(UsageError, match="359 frame labels for 360 frames in 2 test clips"):
+        np.save(tmp_path / "short.npy", flat[:-1])
+        load_ucsd(root, labels=tmp_path / "short.npy")
+
+    result = invoke("eval", "detect", "--root", str(root), "--labels", str(tmp_path / "frame_labels_ped2.npy"),
+                    "--tiers", "motion", "--no-select", "--json", "--results", str(tmp_path / "results"))
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)["per_video_auc"]) == {"01", "02"}
 
 
 def test_fitting_frame_folders_says_what_rate_they_are_read_at(tmp_path, ped2):
