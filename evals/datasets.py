@@ -59,6 +59,8 @@ AVENUE_SOURCE = ("Get CUHK Avenue from its official page (Lu et al., ICCV 2013):
 SHANGHAITECH_SOURCE = ("Get ShanghaiTech Campus from its official page (Luo et al., ICCV 2017): training/videos/*.avi "
                        "(or their frames in training/frames/NN_NNN/), testing/frames/NN_NNNN/, "
                        "testing/test_frame_mask/NN_NNNN.npy (or one frame_labels_shanghai.npy over all test clips).")
+
+
 def _frame_count(folder: Path) -> int:
     return len(frame_files(folder))
 
