@@ -420,8 +420,9 @@ def rules_import(
 @eval_app.command("detect")
 def eval_detect(
     root: Annotated[Path, typer.Option(help="Dataset folder (its layout is checked; see 'vadagent eval list').")],
-    dataset: Annotated[str, typer.Option(help="ucsd_ped2, ucsd_ped1, avenue, shanghaitech or ucf_crime_sample "
-                                              "(no normal footage: each video fitted on its opening).")] = "ucsd_ped2",
+    dataset: Annotated[str, typer.Option(help="ucsd_ped2, ucsd_ped1, avenue, shanghaitech, ucf_crime or ucf_crime_sample "
+                                              "(the last two have no normal footage: each video is fitted on its "
+                                              "opening).")] = "ucsd_ped2",
     tiers: Annotated[str | None, typer.Option(help=f"Comma-separated scorer tiers to fuse: {TIER_HELP}")] = None,
     tier: Annotated[str | None, typer.Option(help="One scorer tier alone (same names as --tiers).")] = None,
     select: Annotated[bool | None, typer.Option("--select/--no-select", help="Self-validated tier choice.")] = None,

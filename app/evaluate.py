@@ -37,7 +37,7 @@ def list_command(out: Console) -> None:
 
     out.print("detection (frame labels; vadagent eval detect --dataset NAME --root PATH):")
     for name, (_, source) in FRAME_DATASETS.items():
-        out.print(f"  {name}: {source}", highlight=False)
+        out.print(f"  {name}: {source}", highlight=False, markup=False)  # "[first; last]" is no markup tag
     out.print("text annotations (vadagent.evals.annotations):")
     for name, what in TEXT_DATASETS.items():
         out.print(f"  {name}: {what}")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -23,6 +23,23 @@ class LabelledVideo:
     # pixel masks (frames × height × width, bool, at the video's own size) where the dataset has them;
     # read when asked, as a dataset's masks together outgrow memory
     masks: Callable[[], np.ndarray] | None = None
+    # a temporal annotation's anomalous frame ranges (1-based, inclusive), where the labels come from one: they
+    # are then sized to the frames decoded (`sized`), as a container's frame count may be a frame or two off
+    segments: tuple[tuple[int, int], ...] | None = None
+
+    def sized(self, frames: int) -> LabelledVideo:
+        """This video with its labels for `frames` decoded frames, where they come from segments."""
+        if self.segments is None or frames == len(self.labels):
+            return self
+        return replace(self, labels=segment_labels(self.segments, frames))
+
+
+def segment_labels(segments: Iterable[tuple[int, int]], frames: int) -> np.ndarray:
+    """0/1 per frame of a video of `frames` frames from its anomalous ranges (1-based, inclusive)."""
+    labels = np.zeros(frames, dtype=np.int8)
+    for first, last in segments:
+        labels[first - 1 : last] = 1
+    return labels
 
 
 @dataclass(frozen=True)
@@ -292,11 +309,44 @@ def load_ucf_crime_sample(root: str | Path, labels: Path | None = None) -> Frame
         raise UsageError(f"{table_path}: not valid JSON ({error})") from None
     videos = []
     for name, entry in sorted(table.items()):
-        labels = np.zeros(int(entry["frames"]), dtype=np.int8)
-        for first, last in entry.get("segments", []):
-            labels[int(first) - 1 : int(last)] = 1
+        labels = segment_labels([(int(a), int(b)) for a, b in entry.get("segments", [])], int(entry["frames"]))
         videos.append(LabelledVideo(Path(name).stem, _require(videos_dir / name, name, UCF_SOURCE), labels))
     return FrameDataset("ucf_crime_sample", 30.0, [], videos)
+
+
+UCF_CRIME_SOURCE = ("Get the UCF-Crime test videos and Temporal_Anomaly_Annotation_for_Testing_Videos.txt from the "
+                    "official page (Sultani et al., CVPR 2018): the videos anywhere under the folder "
+                    "(Anomaly-Videos-Part-N/CLASS/, Testing_Normal_Videos_Anomaly/), the annotation in it or named "
+                    "with --labels.")
+UCF_CRIME_ANNOTATIONS = ("Temporal_Anomaly_Annotation_for_Testing_Videos.txt", "Temporal_Anomaly_Annotation.txt")
+
+
+def load_ucf_crime(root: str | Path, labels: Path | None = None) -> FrameDataset:
+    """The UCF-Crime test set as distributed, with its official temporal annotation (`NAME CLASS s1 e1 s2 e2`,
+    frames, -1 where there is none), and no normal footage: each video is fitted on its opening, as `explain`
+    is without --normal. Every annotated video must be under `root` (the protocol is the whole test set)."""
+    from vadagent.evals.annotations import load_ucf_crime_temporal
+    from vadagent.tools.video import VIDEO_SUFFIXES, open_video
+
+    root = _require(Path(root), "dataset folder", UCF_CRIME_SOURCE)
+    annotation = labels or next((root / n for n in UCF_CRIME_ANNOTATIONS if (root / n).is_file()), None)
+    if annotation is None:
+        raise UsageError(f"{root}: no temporal annotation (looked for {', '.join(UCF_CRIME_ANNOTATIONS)}; give it with "
+                         f"--labels). {UCF_CRIME_SOURCE}")
+    annotated = load_ucf_crime_temporal(annotation)
+    found = {p.stem: p for p in sorted(root.rglob("*"))
+             if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".") and p.is_file()}
+    missing = [a.video for a in annotated if Path(a.video).stem not in found]
+    if missing:
+        raise UsageError(f"{root}: {len(missing)} of the {len(annotated)} annotated test videos are not under it "
+                         f"({', '.join(missing[:5])}{', …' if len(missing) > 5 else ''}). {UCF_CRIME_SOURCE}")
+    videos = []
+    for entry in annotated:
+        path = found[Path(entry.video).stem]
+        with open_video(str(path)) as video:  # the container's count; `sized` takes the frames decoded
+            count = video.info.frame_count
+        videos.append(LabelledVideo(path.stem, path, segment_labels(entry.segments, count), segments=entry.segments))
+    return FrameDataset("ucf_crime", 30.0, [], videos)
 
 
 # each detection dataset's loader, and where the data comes from in the layouts it reads (`vadagent eval list`)
@@ -305,6 +355,7 @@ FRAME_DATASETS: dict[str, tuple[Callable[..., FrameDataset], str]] = {
     "ucsd_ped2": (partial(load_ucsd, name="ucsd_ped2"), UCSD_SOURCE),
     "avenue": (load_avenue, AVENUE_SOURCE),
     "shanghaitech": (load_shanghaitech, SHANGHAITECH_SOURCE),
+    "ucf_crime": (load_ucf_crime, UCF_CRIME_SOURCE),
     "ucf_crime_sample": (load_ucf_crime_sample, UCF_SOURCE),
 }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from itertools import groupby
 
 import numpy as np
@@ -110,6 +110,10 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         cameras = {}
         scorers, results, score_seconds, start_seconds = _on_their_openings(data, config, device, progress, workers)
     fits, scorer = [s.fit_info for s in scorers], scorers[0]
+    # labels from a temporal annotation take the frames decoded; frame labels must match them
+    sized = {video.name: [len(video.labels), len(result.scores)] for video, result in zip(data.test, results)
+             if video.segments is not None and len(video.labels) != len(result.scores)}
+    data = replace(data, test=[video.sized(len(result.scores)) for video, result in zip(data.test, results)])
     labels = [v.labels for v in data.test]
     scores = [r.scores for r in results]
     unequal = [f"{video.path} ({len(result.scores)} frames decoded, {len(video.labels)} labelled)"
@@ -166,6 +170,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "frames_per_second": round(frames / score_seconds, 1),
         "workers": workers, "workers_start_seconds": start_seconds,
         "test_frames": frames,
+        "labels_sized_to_decoded_frames": sized,  # video: [frames its container declared, frames decoded]
         "data_sha256": digest.hexdigest()[:16],
         "per_video_auc": {v.name: (round(float(_auc(v.labels, r.scores)), 4) if 0 < v.labels.sum() < len(v.labels)
                                    else None) for v, r in zip(data.test, results)},

@@ -355,6 +355,48 @@ def test_frame_labels_come_from_the_files_published_set_ups_keep(tmp_path, ped2)
     assert set(json.loads(result.stdout)["per_video_auc"]) == {"01", "02"}
 
 
+def test_ucf_crime_loads_as_distributed_and_sizes_its_labels_to_the_frames_decoded(tmp_path, shared_data):
+    """UCF-Crime's test videos under class folders with the official temporal annotation give the labels of
+    the sample's labels.json; labels from segments follow the frames decoded where a container's count is off."""
+    import dataclasses
+
+    import numpy as np
+
+    from vadagent.errors import UsageError
+    from vadagent.evals.datasets import load_frame_dataset, load_ucf_crime_sample
+    from vadagent.evals.detect import run_detect
+    from vadagent.tools.scorer import ScorerConfig
+
+    sample = load_ucf_crime_sample(shared_data / "ucf_crime_sample")
+    official = (shared_data / "annotations" / "Temporal_Anomaly_Annotation.txt").read_text().splitlines()
+    names = {v.name for v in sample.test}
+    lines = [line for line in official if line.split() and line.split()[0] in names]
+    assert len(lines) == len(names) == 9
+    for video in sample.test:
+        folder = tmp_path / "UCF_Crimes" / ("Testing_Normal_Videos_Anomaly" if video.name.startswith("Normal")
+                                             else f"Anomaly-Videos-Part-1/{video.name.split('0')[0]}")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / video.path.name).symlink_to(video.path)
+    root = tmp_path / "UCF_Crimes"
+    with pytest.raises(UsageError, match="no temporal annotation .*--labels"):
+        load_frame_dataset("ucf_crime", root)
+    (root / "Temporal_Anomaly_Annotation_for_Testing_Videos.txt").write_text("\n".join(lines) + "\n")
+    data = load_frame_dataset("ucf_crime", root)
+    by_name = {v.name: v.labels.tolist() for v in sample.test}
+    assert {v.name: v.labels.tolist() for v in data.test} == by_name and all(v.segments is not None for v in data.test)
+    (root / "Temporal_Anomaly_Annotation_for_Testing_Videos.txt").write_text("\n".join(lines + official[:1]) + "\n")
+    with pytest.raises(UsageError, match="1 of the 10 annotated test videos are not under it \\(Abuse028_x264\\)"):
+        load_frame_dataset("ucf_crime", root)
+
+    # a container that declares one frame more than it holds: its labels follow the 243 frames decoded
+    short = next(v for v in data.test if v.name == "RoadAccidents017_x264")
+    off = dataclasses.replace(short, labels=np.zeros(244, np.int8))
+    assert off.sized(243).labels.tolist() == short.labels.tolist() and short.sized(243) is short
+    result = run_detect(dataclasses.replace(data, test=[off]), ScorerConfig(tiers=["motion"]))
+    assert result["labels_sized_to_decoded_frames"] == {"RoadAccidents017_x264": [244, 243]}
+    assert result["test_frames"] == 243 and result["events_total"] == 1
+
+
 def test_fitting_frame_folders_says_what_rate_they_are_read_at(tmp_path, ped2):
     """A folder of frames carries no rate, and the scorer's seconds (time ranges, candidate windows,
     call budgets) follow the one assumed: `fit` says which, unless --fps gives it."""

@@ -126,7 +126,8 @@ def test_eval_explain_and_severity_commands(tmp_path, annotations):
 def test_eval_list():
     result = run("eval", "list")
     assert result.returncode == 0 and "ucsd_ped2" in result.stdout and "cuva" in result.stdout
-    assert "UCSDpedN/Test/UCSDpedN.m" in " ".join(result.stdout.split())  # where each comes from, in which layouts
+    shown = " ".join(result.stdout.split())  # where each comes from, in which layouts, its brackets as written
+    assert "UCSDpedN/Test/UCSDpedN.m" in shown and "gt: [first; last] frame ranges" in shown
 
 
 def test_results_go_to_the_working_directory_not_the_package(tmp_path, monkeypatch):
