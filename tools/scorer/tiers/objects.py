@@ -159,9 +159,10 @@ class _ObjectReader(Reader):
         self.shaking = 0  # frames left to register frames on the background after the camera moved
         self.tracked = np.zeros((0, HIST.start), np.float32)  # the previous frame's objects, as followed
         self.unexposed = tier.params.lighting  # the first frame's exposure is still to be matched
-        # 16-bit labels where they cannot run out: OpenCV 5 labels a frame with statistics 2-3x faster in 16
-        # bits than in 32 (0.17 against 0.57 ms at 320 x 240), the same labels and statistics. After the 3 x 3
-        # opening every blob has at least 9 pixels, so a frame holds fewer than 65,536 of them up to 9 x 65,536 px
+        # 16-bit labels where they cannot run out: OpenCV 5 labels a frame with statistics faster in 16 bits
+        # than in 32 (0.17-0.20 against 0.31-0.58 ms at 320 x 240; evals/HISTORY.md, release 43), the same labels
+        # and statistics. After the 3 x 3 opening every blob has at least 9 pixels, so a frame holds fewer than
+        # 65,536 of them up to 9 x 65,536 px
         self.labels = cv2.CV_16U if self.background.size < 9 * 65_536 else cv2.CV_32S
 
     def feed(self, chunk: FrameChunk) -> ObjectSet:
