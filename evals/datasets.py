@@ -149,7 +149,7 @@ def frame_labels(path: Path, test: list[Path]) -> list[np.ndarray]:
     counts = [_frame_count(clip) for clip in test]
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        flat = np.load(path, allow_pickle=False).ravel()
+        flat = _npy(path).ravel()
         if len(flat) != sum(counts):
             raise UsageError(f"{path}: {len(flat)} frame labels for {sum(counts)} frames in {len(test)} test clips")
         return np.split((flat > 0).astype(np.int8), np.cumsum(counts)[:-1])
@@ -236,6 +236,14 @@ def _avenue_masks(path: Path) -> np.ndarray:
     return np.stack([np.asarray(m, bool) for m in _mat(path, "volLabel").ravel()])
 
 
+def _npy(path: Path) -> np.ndarray:
+    """A NumPy array file, never a pickle (a labels file is data a user hands over)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise UsageError(f"{path}: not a NumPy array of labels ({error})") from None
+
+
 def _mat(path: Path, name: str) -> np.ndarray:
     from scipy.io import loadmat
     from scipy.io.matlab import MatReadError
@@ -277,14 +285,14 @@ def load_shanghaitech(root: str | Path, labels: Path | None = None) -> FrameData
 
 def _frame_mask(path: Path, clip: Path) -> np.ndarray:
     """A ShanghaiTech test clip's labels (testing/test_frame_mask/NAME.npy), checked against its frames."""
-    labels = np.load(_require(path, f"frame mask of {clip.name}", SHANGHAITECH_SOURCE), allow_pickle=False).ravel()
+    labels = _npy(_require(path, f"frame mask of {clip.name}", SHANGHAITECH_SOURCE)).ravel()
     if labels.size != _frame_count(clip):
         raise UsageError(f"{path}: {labels.size} frame labels for {_frame_count(clip)} frames in {clip}")
     return (labels > 0).astype(np.int8)
 
 
 def _npy_masks(path: Path) -> np.ndarray:
-    return np.load(path, allow_pickle=False) > 0
+    return _npy(path) > 0
 
 
 def _camera(name: str) -> str:

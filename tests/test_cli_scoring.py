@@ -348,6 +348,9 @@ def test_frame_labels_come_from_the_files_published_set_ups_keep(tmp_path, ped2)
     with pytest.raises(UsageError, match="359 frame labels for 360 frames in 2 test clips"):
         np.save(tmp_path / "short.npy", flat[:-1])
         load_ucsd(root, labels=tmp_path / "short.npy")
+    (tmp_path / "pickled.npy").write_bytes(b"not an array")  # numpy would take it for a pickle
+    with pytest.raises(UsageError, match="pickled.npy: not a NumPy array of labels"):
+        load_ucsd(root, labels=tmp_path / "pickled.npy")
 
     result = invoke("eval", "detect", "--root", str(root), "--labels", str(tmp_path / "frame_labels_ped2.npy"),
                     "--tiers", "motion", "--no-select", "--json", "--results", str(tmp_path / "results"))
