@@ -74,8 +74,8 @@ def main() -> None:
                              "self_validation_auc": chosen["auc"] if chosen else "–"})
                 print(rows[-1], flush=True)
     lines = ["# The same site at smaller camera sizes (UCSD Ped2 shrunk)", "",
-             "The default scorer fitted on Ped2's training clips at each size and scoring its test clips at the same "
-             "size (`eval detect`'s protocol: micro = pooled frames, macro = mean over clips with both classes, "
+             "Each tier set (the default, self-validated; or tiers fixed, no selection) fitted on Ped2's training clips "
+             "at each size and scoring its test clips at the same size (`eval detect`'s protocol: micro = pooled frames, macro = mean over clips with both classes, "
              "smoothed = Gaussian sigma 3 per clip; self-validation's AUC is on its synthetic anomalies in held-out "
              "training footage). The test labels are Ped2's, seen before: nothing is chosen on these figures.", "",
              "| camera | tiers | micro AUC | micro σ3 | macro AUC | macro σ3 | events @10 % | candidate recall | "
