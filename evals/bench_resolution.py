@@ -75,8 +75,9 @@ def main() -> None:
                 print(rows[-1], flush=True)
     lines = ["# The same site at smaller camera sizes (UCSD Ped2 shrunk)", "",
              "Each tier set (the default, self-validated; or tiers fixed, no selection) fitted on Ped2's training clips "
-             "at each size and scoring its test clips at the same size (`eval detect`'s protocol: micro = pooled frames, macro = mean over clips with both classes, "
-             "smoothed = Gaussian sigma 3 per clip; self-validation's AUC is on its synthetic anomalies in held-out "
+             "at each size and scoring its test clips at the same size (`eval detect`'s protocol: micro = pooled "
+             "frames, macro = mean over clips with both classes, smoothed = Gaussian sigma 3 per clip; "
+             "self-validation's AUC is on its synthetic anomalies in held-out "
              "training footage). The test labels are Ped2's, seen before: nothing is chosen on these figures.", "",
              "| camera | tiers | micro AUC | micro σ3 | macro AUC | macro σ3 | events @10 % | candidate recall | "
              "fit (s) | frames/s | self-validation chose | its AUC |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
