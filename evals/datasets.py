@@ -104,11 +104,11 @@ def load_ucsd(root: str | Path, name: str = "ucsd_ped2", labels: Path | None = N
     # pixel masks, where present: one array per clip (TestNNN) packed along the width (np.packbits)
     packed = root / "test_pixel_masks_packbits.npz"
     videos = []
-    for clip, labels in zip(test, frame_labels(gt, test)):
+    for clip, frames in zip(test, frame_labels(gt, test)):
         number = re.findall(r"\d+", clip.name)
         masks = (partial(_packed_masks, packed, f"Test{int(number[-1]):03d}", clip)
                  if packed.is_file() and number else None)
-        videos.append(LabelledVideo(clip.name, clip, labels, masks=masks))
+        videos.append(LabelledVideo(clip.name, clip, frames, masks=masks))
     return FrameDataset(name, 10.0, _clip_folders(train_dir), videos)
 
 
@@ -117,14 +117,13 @@ def _ucsd_as_distributed(root: Path, name: str, ped: str, labels: Path | None) -
     Test/TestNNN_gt/*.bmp where the clip has them (every Ped2 clip, 10 of Ped1's), Test/UCSDpedN.m."""
     train_dir = _require(root / "Train", "Train/ (one folder per clip)", UCSD_SOURCE)
     test_dir = root / "Test"
-    gt = labels or next((p for p in (test_dir / f"{ped}.m", root / f"{ped}.m") if p.is_file()), None)
-    gt = _require(gt or test_dir / f"{ped}.m", f"{ped}.m (frame-level ground truth)", UCSD_SOURCE)
+    gt = labels or ground_truth(test_dir, [], [f"{ped}.m"], UCSD_SOURCE)  # in Test/ or beside it
     test = [clip for clip in _clip_folders(test_dir) if not clip.name.endswith("_gt")]
     videos = []
-    for clip, labels in zip(test, frame_labels(gt, test)):
+    for clip, frames in zip(test, frame_labels(gt, test)):
         truth = clip.with_name(f"{clip.name}_gt")
         masks = partial(_image_masks, truth) if truth.is_dir() and frame_files(truth) else None
-        videos.append(LabelledVideo(clip.name, clip, labels, masks=masks))
+        videos.append(LabelledVideo(clip.name, clip, frames, masks=masks))
     return FrameDataset(name, 10.0, _clip_folders(train_dir), videos)
 
 
