@@ -86,6 +86,11 @@ def _clip_folders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def _avi_files(folder: Path) -> list[Path]:
+    """A folder's .avi videos, without a Mac archive's `._01.avi` of metadata beside each."""
+    return sorted(p for p in folder.glob("*.avi") if not p.name.startswith("."))
+
+
 def load_ucsd(root: str | Path, name: str = "ucsd_ped2", labels: Path | None = None) -> FrameDataset:
     """UCSD Ped1 / Ped2 as distributed (UCSDpedN/Train, UCSDpedN/Test; the folder above it will do) or
     in the frame-folder layout (training/frames/NN, testing/frames/NN, UCSDpedN.m or the other ground-truth
@@ -220,9 +225,9 @@ def _avenue_videos(root: Path) -> FrameDataset:
     if masks is None:
         raise UsageError(f"{root}: missing testing_label_mask/ (or ground_truth_demo/testing_label_mask/). "
                          f"{AVENUE_SOURCE}")
-    train = sorted(_require(root / "training_videos", "training_videos/", AVENUE_SOURCE).glob("*.avi"))
+    train = _avi_files(_require(root / "training_videos", "training_videos/", AVENUE_SOURCE))
     videos = []
-    for video in sorted((root / "testing_videos").glob("*.avi")):
+    for video in _avi_files(root / "testing_videos"):
         # volLabel: one pixel mask per frame; a frame is anomalous where its mask marks anything
         path = _require(masks / f"{int(video.stem)}_label.mat", f"the masks of {video.name}", AVENUE_SOURCE)
         volume = _mat(path, "volLabel").ravel()
@@ -261,7 +266,7 @@ def load_shanghaitech(root: str | Path, labels: Path | None = None) -> FrameData
     _require(root, "dataset folder", SHANGHAITECH_SOURCE)
     videos, frames = root / "training" / "videos", root / "training" / "frames"
     if videos.is_dir():
-        train = sorted(videos.glob("*.avi"))
+        train = _avi_files(videos)
     else:
         train = _clip_folders(_require(frames, "training/videos/ (or training/frames/)", SHANGHAITECH_SOURCE))
     if not train:

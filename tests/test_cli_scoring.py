@@ -244,6 +244,8 @@ def test_avenue_loads_as_distributed_and_as_frame_folders_with_its_mat_ranges(tm
         volume[0, i] = np.zeros((36, 64), np.uint8)
         volume[0, i][5:9, 10:20] = i in (3, 4, 5)
     savemat(masks / "1_label.mat", {"volLabel": volume})
+    for folder in ("training_videos", "testing_videos"):  # a Mac archive's metadata beside each video: no video
+        (tmp_path / folder / "._01.avi").write_bytes(b"\x00\x05\x16\x07 Mac OS X")
     data = load_avenue(tmp_path)
     assert [p.name for p in data.train] == ["01.avi", "02.avi"] and len(data.test) == 1
     assert data.test[0].labels.tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 0, 0]
