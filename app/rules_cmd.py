@@ -17,6 +17,7 @@ from vadagent.config import Settings
 from vadagent.errors import UsageError
 from vadagent.rules import Rule, RuleKind, RuleSet
 from vadagent.tools.scorer.scorer import SourceSpec
+from vadagent.tools.video import open_video
 
 
 def induce_command(settings: Settings, normal: list[str], output: Path, *, vlm: str | None, site: str,
@@ -27,14 +28,15 @@ def induce_command(settings: Settings, normal: list[str], output: Path, *, vlm: 
     if output.suffix.lower() not in {".yaml", ".yml"}:
         raise UsageError(f"{output}: the rule set is written as YAML; name it .yaml")
     specs = [SourceSpec.parse(n) for n in normal]
-    for spec in specs:
-        if not Path(spec.path).exists():
-            raise UsageError(f"{spec.path}: no such file or folder")
+    folder_fps = fps or settings.video.folder_fps
+    for spec in specs:  # each opened before the model loads (minutes for a real one), so a bad one fails first
+        with open_video(spec.path, folder_fps=folder_fps):
+            pass
     client = require_vlm(settings, vlm, "rules need a VLM to describe frames")
     with progress_bar(console, settings.quiet) as progress:
         deps = InduceDeps(client=client, site=site, inducer=inducer, frames=frames, heldout_frames=heldout_frames,
                           batch_size=batch_size, min_support=min_support, max_false_alarm=max_false_alarm,
-                          folder_fps=fps or settings.video.folder_fps, progress=progress)
+                          folder_fps=folder_fps, progress=progress)
         state = asyncio.run(build_induce_graph(deps).ainvoke({"sources": specs, "candidates": []}))
     rules: RuleSet = state["rules"]
     rules.to_yaml(output)
@@ -123,7 +125,6 @@ def test_command(settings: Settings, rules_file: Path, video: str, *, vlm: str |
     from vadagent.agents.rules.graph import InduceDeps, describe_frames
     from vadagent.agents.rules.match import RuleMatcher
     from vadagent.agents.rules.sampling import SampledFrame
-    from vadagent.tools.video import open_video
 
     rules = RuleSet.from_yaml(rules_file)
     folder_fps = fps or settings.video.folder_fps

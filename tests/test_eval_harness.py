@@ -194,3 +194,14 @@ def test_ped2_travels_to_a_device_machine_as_h264_and_comes_back_as_its_frame_fo
     assert again.shape == first.shape and np.abs(first - again).mean() < 3.0  # gray levels: CRF 17, then JPEG q95
     # named as Ped2 names them, so the loader reads them as the originals (one label per frame, in order)
     assert sorted(p.name for p in (tmp_path / "back").glob("*.jpg")) == [p.name for p in originals]
+
+
+def test_eval_detect_help_names_every_dataset():
+    # the help lists the names by hand (importing the loaders at every CLI start would cost its startup)
+    import typing
+
+    from vadagent.app.cli import eval_detect
+    from vadagent.evals.datasets import FRAME_DATASETS
+
+    option = typing.get_type_hints(eval_detect, include_extras=True)["dataset"].__metadata__[0]
+    assert [name for name in FRAME_DATASETS if name not in option.help] == []

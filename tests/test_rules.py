@@ -92,6 +92,15 @@ def test_induce_cli_with_a_tiny_random_vlm_on_ped2(tmp_path, tiny_vlm, ped2):
     assert (tmp_path / "rules.prompts.jsonl").read_text().count('"step": "describe"') >= 6
 
 
+def test_induce_reads_its_footage_before_it_loads_a_model(tmp_path):
+    # an empty folder is named before the model is asked for (a real one takes minutes to load): the replay
+    # file named here does not exist either, and it is not what the error is about
+    (tmp_path / "empty").mkdir()
+    result = invoke("rules", "induce", str(tmp_path / "empty"), "-o", tmp_path / "rules.yaml",
+                    "--vlm", f"replay:{tmp_path / 'absent.jsonl'}")
+    assert result.returncode == 2 and "no frame images" in result.stderr and "absent" not in result.stderr
+
+
 def test_text_inducer_needs_no_induction_answers(tmp_path, normal_clips):
     script = [{"match": f"(cam{i}.mp4#", "text": description("a person walking left", "two people walking right")}
               for i in range(4) for _ in range(4)]
