@@ -34,8 +34,6 @@ from vadagent.tools.video.shrink import shrink
 FLOW_PRESETS: dict[str, tuple[int, int, int, int, int]] = {
     "coarse": (2, 8, 4, 12, 0),
     "quick": (1, 8, 5, 8, 0),
-    "brisk": (1, 8, 6, 8, 0),  # trial: patches every 6 px
-    "brisk7": (1, 8, 7, 8, 0),  # trial: patches every 7 px
     "half": (1, 8, 4, 12, 0),
     "fine": (1, 8, 4, 12, 5),
     "finest": (1, 12, 4, 16, 5),
