@@ -439,6 +439,10 @@ def eval_detect(
         help="The test frames' labels, where the dataset's folder does not hold them: a .npy of 0/1 per frame over "
              "the test clips in order (MNAD's frame_labels_ped2.npy), a .mat of [first; last] ranges per clip "
              "(FFP's ped2.mat) or UCSDpedN.m.")] = None,
+    keep_scorers: Annotated[Path | None, typer.Option(
+        help="Keep each camera's fitted scorer in this folder and reuse those fitted the same way (footage, "
+             "settings, device, code): a run stopped part-way, or run again for other figures, fits only the "
+             "others.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     results: Annotated[Path | None, typer.Option(help="Results folder (default ./evals/results).")] = None,
 ) -> None:
@@ -448,7 +452,7 @@ def eval_detect(
 
     eval_detect_command(settings(), dataset, root, tiers=_tiers(tiers, tier), sigma=sigma, as_json=as_json,
                         results=results, console=console, out=out, select=select, normal_seconds=normal_seconds,
-                        normal_from=normal_from, workers=workers, labels=labels)
+                        normal_from=normal_from, workers=workers, labels=labels, keep_scorers=keep_scorers)
 
 
 @eval_app.command("list")

@@ -159,7 +159,7 @@ def _counted(candidates: list[Candidate], result: ScoreResult, policy: Candidate
 def eval_detect_command(settings: Settings, dataset: str, root: Path, *, tiers: list[str] | None, sigma: float | None,
                         as_json: bool, results: Path | None, console: Console, out: Console,
                         select: bool | None = None, normal_seconds: float | None = None, normal_from: float = 0.0,
-                        workers: int = 1, labels: Path | None = None) -> dict:
+                        workers: int = 1, labels: Path | None = None, keep_scorers: Path | None = None) -> dict:
     from vadagent.evals.common import write_results
     from vadagent.evals.datasets import load_frame_dataset
     from vadagent.evals.detect import markdown, run_detect
@@ -170,7 +170,8 @@ def eval_detect_command(settings: Settings, dataset: str, root: Path, *, tiers: 
         sigma = settings.scorer.smoothing_sigma if sigma is None else sigma
         result = run_detect(load_frame_dataset(dataset, root, labels), config, sigma=sigma,
                             policy=candidate_policy(settings), device=device, progress=progress,
-                            normal_seconds=normal_seconds, normal_from=normal_from, workers=workers)
+                            normal_seconds=normal_seconds, normal_from=normal_from, workers=workers,
+                            keep_scorers=keep_scorers)
     name = (f"detect_{dataset}_{'+'.join(config.tiers)}" + {None: "", True: "_select", False: "_no-select"}[config.select]
             + (f"_{normal_seconds:g}s" if normal_seconds else "") + (f"_from{normal_from:g}s" if normal_from else "")
             + ("" if device == "cpu" else f"_{device}") + (f"_{workers}workers" if workers > 1 else ""))

@@ -9,6 +9,7 @@ import hashlib
 import time
 from dataclasses import asdict, replace
 from itertools import groupby
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from vadagent.evals.detection import (
     micro_headroom,
     pixel_auc,
 )
+from vadagent.evals.kept_scorers import KeptScorers
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec, pick_candidates
 from vadagent.tools.scorer.scorer import OPENING_MAX_S, Progress
 from vadagent.tools.scorer.side_by_side import SideBySide
@@ -82,15 +84,18 @@ def _footage_words(seconds: float | None, start_s: float, per_camera: bool) -> s
 
 def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, policy: CandidatePolicy | None = None,
                device: str = "cpu", progress: Progress | None = None, normal_seconds: float | None = None,
-               normal_from: float = 0.0, workers: int = 1) -> dict:
+               normal_from: float = 0.0, workers: int = 1, keep_scorers: str | Path | None = None) -> dict:
     """The detection benchmark's figures. `normal_seconds` / `normal_from`: fit on that many seconds of
     the normal footage (its clips played one after another), from that second on (all of it: None, 0).
     `workers`: test videos scored this many at once, each in its own process (frames/s is then the
-    pool's, not one video's)."""
+    pool's, not one video's). `keep_scorers`: a folder where each camera's fitted scorer is kept and
+    from which one fitted the same way is reused (see kept_scorers.py)."""
     policy = policy or CandidatePolicy()
-    if not data.train and (normal_seconds or normal_from):
-        raise UsageError(f"{data.name} has no normal footage: --normal-seconds and --normal-from do not apply "
-                         "(each video is fitted on its own opening)")
+    if not data.train and (normal_seconds or normal_from or keep_scorers):
+        raise UsageError(f"{data.name} has no normal footage: --normal-seconds, --normal-from and --keep-scorers "
+                         "do not apply (each video is fitted on its own opening)")
+    store = KeptScorers(keep_scorers, dataset=data.name, fps=data.fps, config=config,
+                        device=device) if keep_scorers else None
     footage = data.normal_footage()
     unseen = sorted({video.camera for video in data.test} - set(footage)) if footage else []
     if unseen:
@@ -100,10 +105,11 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
              for camera, paths in footage.items()}
     start_seconds = None
     if specs and workers > 1:
-        cameras, results, score_seconds, start_seconds = _side_by_side(data, specs, config, device, progress, workers)
+        cameras, results, score_seconds, start_seconds = _side_by_side(data, specs, config, device, progress, workers,
+                                                                       store)
         scorers = list(cameras.values())
     elif specs:
-        cameras = _fitted(specs, config, data.fps, device, progress)
+        cameras = _fitted(specs, config, data.fps, device, progress, store)
         scorers = list(cameras.values())
         results, score_seconds = _in_turn(data, cameras, device, progress)
     else:  # each video's own scorer
@@ -163,7 +169,8 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "segments": [{"video": v.name, "first_frame": a, "last_frame": b,
                       "covered": bool(any(c.start_frame <= b and a <= c.end_frame for c in p))}
                      for v, p in zip(data.test, picked) for a, b in events(v.labels)],
-        "fit_seconds": round(sum(f["fit_seconds"] for f in fits), 2),
+        "fit_seconds": round(sum(f["fit_seconds"] for f in fits), 2),  # a reused scorer's: when it was fitted
+        **({"kept_scorers": {"folder": str(store.folder), "reused": store.reused}} if store else {}),
         "fit_frames": sum(f["frames"] for f in fits),
         "selection": (_selection_summary(scorer.fit_info.get("selection")) if len(cameras) <= 1 else
                       {camera: _selection_summary(s.fit_info.get("selection")) for camera, s in cameras.items()}),
@@ -198,20 +205,36 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
 
 
 def _fitted(footage: dict[str, list[SourceSpec]], config: ScorerConfig, fps: float, device: str,
-            progress: Progress | None) -> dict[str, Scorer]:
-    """Each camera's scorer, fitted here one after another."""
-    return {camera: Scorer.fit(sources, config, folder_fps=fps, device=device, progress=progress)
-            for camera, sources in footage.items()}
+            progress: Progress | None, kept: KeptScorers | None = None) -> dict[str, Scorer]:
+    """Each camera's scorer, fitted here one after another (or kept from an earlier run), each kept as
+    soon as it is fitted."""
+    cameras = {}
+    for camera, sources in footage.items():
+        cameras[camera] = kept.get(camera, sources) if kept else None
+        if cameras[camera] is None:
+            cameras[camera] = Scorer.fit(sources, config, folder_fps=fps, device=device, progress=progress)
+            if kept:
+                kept.put(camera, sources, cameras[camera])
+    return cameras
 
 
 def _side_by_side(data: FrameDataset, footage: dict[str, list[SourceSpec]], config: ScorerConfig, device: str,
-                  progress: Progress | None, workers: int) -> tuple[dict[str, Scorer], list[ScoreResult], float, float]:
-    """Each camera's scorer (fitted side by side where there are several), its test videos scored
-    `workers` at once; the seconds the scoring took, and the processes' start (before the clock)."""
+                  progress: Progress | None, workers: int,
+                  kept: KeptScorers | None = None) -> tuple[dict[str, Scorer], list[ScoreResult], float, float]:
+    """Each camera's scorer (fitted side by side where several are to be fitted; or kept from an earlier
+    run), its test videos scored `workers` at once; the seconds the scoring took, and the processes' start
+    (before the clock)."""
     with SideBySide(workers) as pool:
-        cameras = (dict(zip(footage, pool.fit(list(footage.values()), config, folder_fps=data.fps, device=device,
-                                              progress=progress), strict=True))
-                   if len(footage) > 1 else _fitted(footage, config, data.fps, device, progress))
+        found = {camera: kept.get(camera, sources) if kept else None for camera, sources in footage.items()}
+        missing = {camera: footage[camera] for camera, scorer in found.items() if scorer is None}
+        fitted = zip(missing, pool.fit(list(missing.values()), config, folder_fps=data.fps, device=device,
+                                       progress=progress)) if len(missing) > 1 else \
+            _fitted(missing, config, data.fps, device, progress).items()
+        for camera, scorer in fitted:
+            found[camera] = scorer
+            if kept:
+                kept.put(camera, missing[camera], scorer)
+        cameras = {camera: scorer for camera, scorer in found.items() if scorer is not None}
         started = time.perf_counter()
         results = list(pool.score([(cameras[v.camera], v.path) for v in data.test], folder_fps=data.fps,
                                   device=device, progress=progress))
@@ -324,6 +347,10 @@ def markdown(result: dict) -> str:
              "Segments (frames, 0-based) covered by a candidate: " + ", ".join(
                  f"{s['video']} {s['first_frame']}–{s['last_frame']} {'✓' if s['covered'] else '✗'}"
                  for s in result["segments"])]
+    if "kept_scorers" in result:
+        reused = result["kept_scorers"]["reused"]
+        lines += ["", f"Scorers kept in {result['kept_scorers']['folder']}; reused, fitted in an earlier run: "
+                  + (", ".join(reused) if reused else "none")]
     if "pixel_auc" in result:
         lines += ["", f"Localisation (pixel masks): pixel AUC {result['pixel_auc']}; the evidence box covers "
                   f"{PIXEL_CRITERION:.0%} of the anomaly in {result['evidence_covers_anomaly']:.1%} of anomalous frames "

@@ -144,18 +144,27 @@ def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
     _shanghaitech_layout(tmp_path)
     data = load_shanghaitech(tmp_path)
     assert data.train_cameras == ["01", "02"] and [v.camera for v in data.test] == ["01", "02"]
-    result = run_detect(data, ScorerConfig(tiers=["motion"]))
+    kept = tmp_path / "kept"  # each camera's scorer kept as it is fitted, for a run stopped part-way
+    result = run_detect(data, ScorerConfig(tiers=["motion"]), keep_scorers=kept)
     assert "one scorer per camera (2)" in result["normal_footage"] and result["fit_frames"] == 2 * 150
+    assert result["kept_scorers"]["reused"] == [] and {p.name for p in kept.iterdir()} == {"camera-01", "camera-02"}
     assert min(result["per_video_auc"].values()) >= 0.8  # each camera's fast object, by its own scorer
     # the pixel masks: the evidence box, which the explain graph names, is on the fast object, upside down too
     assert result["evidence_touches_anomaly_in_candidates"] >= 0.8
     assert min(result["evidence_touches_anomaly_per_video"].values()) >= 0.6
     assert result["pixel_auc"] <= result["micro_auc"] and "Mahadevan" in result["protocol"]
     # the test videos side by side in processes, each by its camera's scorer: the same figures
-    aside = run_detect(data, ScorerConfig(tiers=["motion"]), workers=2)
+    aside = run_detect(data, ScorerConfig(tiers=["motion"]), workers=2, keep_scorers=kept)
     assert aside["workers"] == 2 and "2 videos at once" in aside["protocol"]
     for key in ("per_video_auc", "evidence_touches_anomaly_per_video"):
         assert aside[key] == pytest.approx(result[key], abs=1e-4), key
+    # the kept scorers were loaded, not fitted again (their fit is the first run's), and score as they did
+    assert aside["kept_scorers"]["reused"] == ["01", "02"] and aside["fit_seconds"] == result["fit_seconds"]
+    (kept / "camera-02" / "fitted_on.json").unlink()  # as if the run had stopped while saving camera 02's
+    again = run_detect(data, ScorerConfig(tiers=["motion"]), keep_scorers=kept)
+    assert again["kept_scorers"]["reused"] == ["01"] and again["per_video_auc"] == pytest.approx(result["per_video_auc"])
+    other = run_detect(data, ScorerConfig(tiers=["motion"], median_window=5), workers=2, keep_scorers=kept)
+    assert other["kept_scorers"]["reused"] == []  # fitted another way: both fitted again, side by side
 
     (tmp_path / "training" / "videos" / "02_001.avi").unlink()
     with pytest.raises(UsageError, match="camera\\(s\\) 02 but no training video"):
@@ -182,8 +191,9 @@ def test_a_dataset_without_normal_footage_fits_each_video_on_its_opening_in_turn
     assert aside["per_video_auc"] == pytest.approx(result["per_video_auc"], abs=1e-4)
     assert aside["micro_auc"] == pytest.approx(result["micro_auc"], abs=1e-4)
     assert aside["fit_frames"] == result["fit_frames"] and aside["workers_start_seconds"] > 0
-    with pytest.raises(UsageError, match="--normal-seconds and --normal-from do not apply"):
-        run_detect(data, ScorerConfig(tiers=["motion"]), normal_seconds=10)
+    for given in ({"normal_seconds": 10}, {"keep_scorers": "kept"}):
+        with pytest.raises(UsageError, match="has no normal footage: --normal-seconds, --normal-from and --keep-scorers"):
+            run_detect(data, ScorerConfig(tiers=["motion"]), **given)
 
 
 def test_shanghaitech_loads_with_its_training_videos_as_frame_folders(tmp_path):

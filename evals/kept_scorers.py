@@ -1,0 +1,79 @@
+"""Fitted scorers kept between runs of the detection benchmark (`eval detect --keep-scorers DIR`).
+
+A dataset of many cameras takes most of a run to fit (ShanghaiTech's 13: over half an hour on 2 cores).
+Each camera's scorer is saved as it is fitted, beside a key of what it was fitted on: the dataset, the
+camera, its normal footage, the scorer's settings, the device and a digest of the code that fits and
+scores. A run stopped part-way, or run again for other figures (`--sigma`, the candidate policy), loads
+the scorers whose key matches and fits only the others. The key is written after its scorer, so one cut
+short while saving is fitted again; so is one fitted by other code, which would score differently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict
+from functools import cache
+from pathlib import Path
+
+from vadagent.errors import ArtifactError
+from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "fitted_on.json"
+
+
+@cache
+def scoring_code() -> str:
+    """A digest of the modules that fit and score: the scorer's and the video reader's."""
+    import vadagent.tools.scorer
+    import vadagent.tools.video
+
+    digest = hashlib.sha256()
+    for package in (vadagent.tools.scorer, vadagent.tools.video):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class KeptScorers:
+    """One folder per camera under `folder`, each a saved scorer and the key it was fitted under."""
+
+    def __init__(self, folder: str | Path, *, dataset: str, fps: float, config: ScorerConfig, device: str) -> None:
+        self.folder = Path(folder)
+        self._common = {"dataset": dataset, "fps": fps, "config": config.to_dict(), "device": device}
+        self.reused: list[str] = []  # cameras ("site" for a dataset of one) whose kept scorer was loaded, not fitted
+
+    def get(self, camera: str, sources: list[SourceSpec]) -> Scorer | None:
+        """The kept scorer of `camera`, if it was fitted on these sources in the same way; else None."""
+        place = self._place(camera)
+        try:
+            kept = json.loads((place / KEY_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # none yet, or not one of ours
+            return None
+        if kept != self._key(camera, sources):
+            return None
+        try:
+            scorer = Scorer.load(place)
+        except ArtifactError as error:
+            log.warning("%s; fitting it again", error)
+            return None
+        self.reused.append(camera or "site")
+        return scorer
+
+    def put(self, camera: str, sources: list[SourceSpec], scorer: Scorer) -> None:
+        place = self._place(camera)
+        (place / KEY_FILE).unlink(missing_ok=True)  # no key vouches for a scorer while it is being written
+        scorer.save(place)
+        (place / KEY_FILE).write_text(json.dumps(self._key(camera, sources), indent=2) + "\n", encoding="utf-8")
+
+    def _place(self, camera: str) -> Path:
+        return self.folder / (f"camera-{camera}" if camera else "site")
+
+    def _key(self, camera: str, sources: list[SourceSpec]) -> dict:
+        footage = [{**asdict(spec), "path": str(Path(spec.path).resolve())} for spec in sources]
+        # through JSON, as it is read back (tuples become lists)
+        return json.loads(json.dumps({**self._common, "camera": camera, "normal": footage, "code": scoring_code()}))
