@@ -228,13 +228,13 @@ def _side_by_side(data: FrameDataset, footage: dict[str, list[SourceSpec]], conf
         found = {camera: kept.get(camera, sources) if kept else None for camera, sources in footage.items()}
         missing = {camera: footage[camera] for camera, scorer in found.items() if scorer is None}
         fitted = zip(missing, pool.fit(list(missing.values()), config, folder_fps=data.fps, device=device,
-                                       progress=progress)) if len(missing) > 1 else \
+                                       progress=progress), strict=True) if len(missing) > 1 else \
             _fitted(missing, config, data.fps, device, progress).items()
-        for camera, scorer in fitted:
+        for camera, scorer in fitted:  # each kept as it comes, so a stop keeps the cameras fitted before it
             found[camera] = scorer
             if kept:
                 kept.put(camera, missing[camera], scorer)
-        cameras = {camera: scorer for camera, scorer in found.items() if scorer is not None}
+        cameras: dict[str, Scorer] = found  # every camera's by now
         started = time.perf_counter()
         results = list(pool.score([(cameras[v.camera], v.path) for v in data.test], folder_fps=data.fps,
                                   device=device, progress=progress))
