@@ -209,12 +209,14 @@ def _fitted(footage: dict[str, list[SourceSpec]], config: ScorerConfig, fps: flo
     """Each camera's scorer, fitted here one after another (or kept from an earlier run), each kept as
     soon as it is fitted."""
     cameras = {}
-    for camera, sources in footage.items():
+    for done, (camera, sources) in enumerate(footage.items(), 1):
         cameras[camera] = kept.get(camera, sources) if kept else None
         if cameras[camera] is None:
             cameras[camera] = Scorer.fit(sources, config, folder_fps=fps, device=device, progress=progress)
             if kept:
                 kept.put(camera, sources, cameras[camera])
+        if progress and len(footage) > 1:  # each fit's own bars start again for every camera
+            progress("cameras fitted", done, len(footage))
     return cameras
 
 

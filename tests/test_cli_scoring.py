@@ -145,8 +145,10 @@ def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
     data = load_shanghaitech(tmp_path)
     assert data.train_cameras == ["01", "02"] and [v.camera for v in data.test] == ["01", "02"]
     kept = tmp_path / "kept"  # each camera's scorer kept as it is fitted, for a run stopped part-way
-    result = run_detect(data, ScorerConfig(tiers=["motion"]), keep_scorers=kept)
+    shown = []  # what the progress bars are told
+    result = run_detect(data, ScorerConfig(tiers=["motion"]), keep_scorers=kept, progress=lambda *a: shown.append(a))
     assert "one scorer per camera (2)" in result["normal_footage"] and result["fit_frames"] == 2 * 150
+    assert ("cameras fitted", 1, 2) in shown and ("cameras fitted", 2, 2) in shown
     assert result["kept_scorers"]["reused"] == [] and {p.name for p in kept.iterdir()} == {"camera-01", "camera-02"}
     assert min(result["per_video_auc"].values()) >= 0.8  # each camera's fast object, by its own scorer
     # the pixel masks: the evidence box, which the explain graph names, is on the fast object, upside down too
