@@ -442,7 +442,8 @@ def eval_detect(
     keep_scorers: Annotated[Path | None, typer.Option(
         help="Keep each camera's fitted scorer in this folder and reuse those fitted the same way (footage, "
              "settings, device, code): a run stopped part-way, or run again for other figures, fits only the "
-             "others.")] = None,
+             "others. Without normal footage, each video's scorer and its scores are kept: only the videos not "
+             "done are fitted and scored.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     results: Annotated[Path | None, typer.Option(help="Results folder (default ./evals/results).")] = None,
 ) -> None:

@@ -88,12 +88,13 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     """The detection benchmark's figures. `normal_seconds` / `normal_from`: fit on that many seconds of
     the normal footage (its clips played one after another), from that second on (all of it: None, 0).
     `workers`: test videos scored this many at once, each in its own process (frames/s is then the
-    pool's, not one video's). `keep_scorers`: a folder where each camera's fitted scorer is kept and
-    from which one fitted the same way is reused (see kept_scorers.py)."""
+    pool's, not one video's). `keep_scorers`: a folder where each camera's fitted scorer (without normal
+    footage: each video's, with its scores) is kept and from which one made the same way is reused
+    (see kept_scorers.py)."""
     policy = policy or CandidatePolicy()
-    if not data.train and (normal_seconds or normal_from or keep_scorers):
-        raise UsageError(f"{data.name} has no normal footage: --normal-seconds, --normal-from and --keep-scorers "
-                         "do not apply (each video is fitted on its own opening)")
+    if not data.train and (normal_seconds or normal_from):
+        raise UsageError(f"{data.name} has no normal footage: --normal-seconds and --normal-from do not apply "
+                         "(each video is fitted on its own opening)")
     store = KeptScorers(keep_scorers, dataset=data.name, fps=data.fps, config=config,
                         device=device) if keep_scorers else None
     footage = data.normal_footage()
@@ -114,7 +115,8 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         results, score_seconds = _in_turn(data, cameras, device, progress)
     else:  # each video's own scorer
         cameras = {}
-        scorers, results, score_seconds, start_seconds = _on_their_openings(data, config, device, progress, workers)
+        scorers, results, score_seconds, start_seconds = _on_their_openings(data, config, device, progress, workers,
+                                                                            store)
     fits, scorer = [s.fit_info for s in scorers], scorers[0]
     # labels from a temporal annotation take the frames decoded; frame labels must match them
     sized = {video.name: [len(video.labels), len(result.scores)] for video, result in zip(data.test, results)
@@ -134,6 +136,9 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     by_candidates, _ = event_recall(labels, [kept_mask(c, len(r.scores)) for c, r in zip(picked, results)])
     minutes = sum(len(r.scores) / r.info.fps for r in results) / 60.0
     frames = int(sum(len(s) for s in scores))
+    # frames/s is this run's: videos whose scores were kept from an earlier run are not counted
+    kept_scores = set(store.reused) if store and not cameras else set()
+    scored_here = sum(len(r.scores) for v, r in zip(data.test, results) if v.name not in kept_scores)
     digest = hashlib.sha256()
     for video in data.test:  # what was scored against what: clip names and labels
         digest.update(video.name.encode() + video.labels.tobytes())
@@ -170,11 +175,13 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                       "covered": bool(any(c.start_frame <= b and a <= c.end_frame for c in p))}
                      for v, p in zip(data.test, picked) for a, b in events(v.labels)],
         "fit_seconds": round(sum(f["fit_seconds"] for f in fits), 2),  # a reused scorer's: when it was fitted
-        **({"kept_scorers": {"folder": str(store.folder), "reused": store.reused}} if store else {}),
+        **({"kept_scorers": {"folder": str(store.folder), "reused": store.reused,
+                             "kept": "each camera's scorer" if cameras else "each video's scorer and scores"}}
+           if store else {}),
         "fit_frames": sum(f["frames"] for f in fits),
         "selection": (_selection_summary(scorer.fit_info.get("selection")) if len(cameras) <= 1 else
                       {camera: _selection_summary(s.fit_info.get("selection")) for camera, s in cameras.items()}),
-        "frames_per_second": round(frames / score_seconds, 1),
+        "frames_per_second": round(scored_here / score_seconds, 1) if scored_here else None,
         "workers": workers, "workers_start_seconds": start_seconds,
         "test_frames": frames,
         "labels_sized_to_decoded_frames": sized,  # video: [frames its container declared, frames decoded]
@@ -195,6 +202,8 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                      f"{BUDGET_FRACTION:.0%} of its frames; "
                      + (f"frames/s = test frames over the wall time of {timed}, {workers} videos at once in "
                         "processes of their own (started before the clock); " if workers > 1 else "")
+                     + (f"frames/s over the videos scored in this run, not the {len(kept_scores)} whose scores were "
+                        "kept from an earlier one; " if kept_scores else "")
                      + "candidate recall = an event (maximal run of anomalous "
                      "frames) overlapped by at least one candidate of the product's own picker (threshold, call "
                      "budget, gap, coverage floor; smoothed scores)")
@@ -257,26 +266,36 @@ def _in_turn(data: FrameDataset, cameras: dict[str, Scorer], device: str,
 
 
 def _on_their_openings(data: FrameDataset, config: ScorerConfig, device: str, progress: Progress | None,
-                       workers: int) -> tuple[list[Scorer], list[ScoreResult], float, float | None]:
-    """No normal footage: each test video scored by a scorer fitted on its opening; the scoring's seconds
-    (with `workers` > 1, videos fitted and scored that many at once: the seconds of both) and the
-    processes' start."""
-    if workers > 1:
+                       workers: int, kept: KeptScorers | None = None,
+                       ) -> tuple[list[Scorer], list[ScoreResult], float, float | None]:
+    """No normal footage: each test video scored by a scorer fitted on its opening (or both kept from an
+    earlier run); the scoring's seconds (with `workers` > 1, videos fitted and scored that many at once:
+    the seconds of both) and the processes' start."""
+    found = [kept.scored(v.name, v.path) if kept else None for v in data.test]
+    missing = [v for v, pair in zip(data.test, found) if pair is None]
+    folders = [kept.place_for(v.name, v.path) for v in missing] if kept else None
+    made: list[tuple[Scorer, ScoreResult]] = []
+    seconds, start_seconds = 0.0, None
+    if workers > 1 and missing:
         with SideBySide(workers) as pool:
             started = time.perf_counter()
-            pairs = list(pool.on_openings([v.path for v in data.test], config, folder_fps=data.fps, device=device,
-                                          progress=progress))
-            seconds = time.perf_counter() - started
-            return [s for s, _ in pairs], [r for _, r in pairs], seconds, round(pool.start_seconds, 2)
-    scorers, results, seconds = [], [], 0.0
-    for number, video in enumerate(data.test, 1):
-        scorers.append(Scorer.fit_on_opening(str(video.path), config, folder_fps=data.fps, device=device))
-        started = time.perf_counter()
-        results.append(scorers[-1].score(video.path, folder_fps=data.fps, device=device))
-        seconds += time.perf_counter() - started
-        if progress:
-            progress("scoring test videos", number, len(data.test))
-    return scorers, results, seconds, None
+            made = list(pool.on_openings([v.path for v in missing], config, folder_fps=data.fps, device=device,
+                                         progress=progress, keep_in=folders))
+            seconds, start_seconds = time.perf_counter() - started, round(pool.start_seconds, 2)
+    else:
+        for number, video in enumerate(missing):
+            scorer = Scorer.fit_on_opening(str(video.path), config, folder_fps=data.fps, device=device)
+            started = time.perf_counter()
+            made.append((scorer, scorer.score(video.path, folder_fps=data.fps, device=device)))
+            seconds += time.perf_counter() - started
+            if folders:  # the scores last: they vouch for the scorer beside them
+                scorer.save(folders[number])
+                made[-1][1].save(folders[number])
+            if progress:
+                progress("scoring test videos", len(data.test) - len(missing) + number + 1, len(data.test))
+    fresh = iter(made)
+    pairs = [pair if pair is not None else next(fresh) for pair in found]
+    return [s for s, _ in pairs], [r for _, r in pairs], seconds, start_seconds
 
 
 LOCALISATION_PROTOCOL = (
@@ -351,8 +370,8 @@ def markdown(result: dict) -> str:
                  for s in result["segments"])]
     if "kept_scorers" in result:
         reused = result["kept_scorers"]["reused"]
-        lines += ["", f"Scorers kept in {result['kept_scorers']['folder']}; reused, fitted in an earlier run: "
-                  + (", ".join(reused) if reused else "none")]
+        lines += ["", f"Kept in {result['kept_scorers']['folder']}: {result['kept_scorers']['kept']}; reused, "
+                  "made in an earlier run: " + (", ".join(reused) if reused else "none")]
     if "pixel_auc" in result:
         lines += ["", f"Localisation (pixel masks): pixel AUC {result['pixel_auc']}; the evidence box covers "
                   f"{PIXEL_CRITERION:.0%} of the anomaly in {result['evidence_covers_anomaly']:.1%} of anomalous frames "

@@ -6,6 +6,11 @@ camera, its normal footage, the scorer's settings, the device and a digest of th
 scores. A run stopped part-way, or run again for other figures (`--sigma`, the candidate policy), loads
 the scorers whose key matches and fits only the others. The key is written after its scorer, so one cut
 short while saving is fitted again; so is one fitted by other code, which would score differently.
+
+A dataset without normal footage (UCF-Crime's 290 test videos) fits a scorer on each video's opening
+and spends its run fitting and scoring video after video: there each video's scorer is kept with its
+scores. Its key is written first and its scores last, by the process that made them (`SideBySide.
+on_openings`), so a video counts as done once its scores are whole, whichever process finished it.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 
 from vadagent.errors import ArtifactError
-from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+from vadagent.tools.scorer import Scorer, ScorerConfig, ScoreResult, SourceSpec
+from vadagent.tools.scorer.scorer import RESULT
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +47,14 @@ def scoring_code() -> str:
 
 
 class KeptScorers:
-    """One folder per camera under `folder`, each a saved scorer and the key it was fitted under."""
+    """One folder per camera (or per video fitted on its opening) under `folder`, each a saved scorer
+    (and that video's scores) and the key it was made under."""
 
     def __init__(self, folder: str | Path, *, dataset: str, fps: float, config: ScorerConfig, device: str) -> None:
         self.folder = Path(folder)
         self._common = {"dataset": dataset, "fps": fps, "config": config.to_dict(), "device": device}
-        self.reused: list[str] = []  # cameras ("site" for a dataset of one) whose kept scorer was loaded, not fitted
+        # cameras ("site" for a dataset of one), or videos fitted on their openings, whose scorer was loaded, not fitted
+        self.reused: list[str] = []
 
     def get(self, camera: str, sources: list[SourceSpec]) -> Scorer | None:
         """The kept scorer of `camera`, if it was fitted on these sources in the same way; else None."""
@@ -70,8 +79,40 @@ class KeptScorers:
         scorer.save(place)
         (place / KEY_FILE).write_text(json.dumps(self._key(camera, sources), indent=2) + "\n", encoding="utf-8")
 
+    def scored(self, video: str, path: str | Path) -> tuple[Scorer, ScoreResult] | None:
+        """The kept scorer fitted on this video's opening, and its scores, if made in the same way; else None."""
+        place = self._video_place(video)
+        try:
+            kept = json.loads((place / KEY_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if kept != self._video_key(video, path) or not (place / f"{RESULT}.json").is_file():  # not yet, or cut short
+            return None
+        try:
+            pair = Scorer.load(place), ScoreResult.load(place)
+        except ArtifactError as error:
+            log.warning("%s; fitting and scoring it again", error)
+            return None
+        self.reused.append(video)
+        return pair
+
+    def place_for(self, video: str, path: str | Path) -> Path:
+        """The folder for this video's scorer and then its scores, which vouch for both: its key is written first."""
+        place = self._video_place(video)
+        place.mkdir(parents=True, exist_ok=True)
+        (place / f"{RESULT}.json").unlink(missing_ok=True)  # scores made another way must not count for this key
+        (place / KEY_FILE).write_text(json.dumps(self._video_key(video, path), indent=2) + "\n", encoding="utf-8")
+        return place
+
     def _place(self, camera: str) -> Path:
         return self.folder / (f"camera-{camera}" if camera else "site")
+
+    def _video_place(self, video: str) -> Path:
+        return self.folder / ("video-" + re.sub(r"[^\w.-]", "_", video))
+
+    def _video_key(self, video: str, path: str | Path) -> dict:
+        return json.loads(json.dumps({**self._common, "video": video, "fitted_on": "its opening",
+                                      "path": str(Path(path).resolve()), "code": scoring_code()}))
 
     def _key(self, camera: str, sources: list[SourceSpec]) -> dict:
         footage = [{**asdict(spec), "path": str(Path(spec.path).resolve())} for spec in sources]

@@ -173,7 +173,8 @@ def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
         run_detect(load_shanghaitech(tmp_path), ScorerConfig(tiers=["motion"]))
 
 
-def test_a_dataset_without_normal_footage_fits_each_video_on_its_opening_in_turn_or_side_by_side(synthetic_anomalous):
+def test_a_dataset_without_normal_footage_fits_each_video_on_its_opening_in_turn_or_side_by_side(synthetic_anomalous,
+                                                                                                  tmp_path):
     import numpy as np
 
     from vadagent.errors import UsageError
@@ -184,18 +185,32 @@ def test_a_dataset_without_normal_footage_fits_each_video_on_its_opening_in_turn
     path, truth = synthetic_anomalous
     data = FrameDataset("clips", 25.0, [], [LabelledVideo(name, path, np.asarray(truth.labels, np.int8))
                                             for name in ("a", "b")])
-    result = run_detect(data, ScorerConfig(tiers=["motion"]))
+    kept = tmp_path / "kept"  # each video's scorer and its scores, kept as they are made
+    result = run_detect(data, ScorerConfig(tiers=["motion"]), keep_scorers=kept)
     assert "each video's opening" in result["normal_footage"] and result["workers"] == 1
     assert result["per_video_auc"]["a"] >= 0.6 and result["fit_frames"] > 0  # 0.66 here: 4 s of opening
+    assert result["kept_scorers"]["reused"] == [] and {p.name for p in kept.iterdir()} == {"video-a", "video-b"}
     # two processes, each fitting a video's scorer on its opening and scoring it: the same figures
     aside = run_detect(data, ScorerConfig(tiers=["motion"]), workers=2)
     assert aside["workers"] == 2 and "fitting each on its opening and scoring it, 2 videos at once" in aside["protocol"]
     assert aside["per_video_auc"] == pytest.approx(result["per_video_auc"], abs=1e-4)
     assert aside["micro_auc"] == pytest.approx(result["micro_auc"], abs=1e-4)
     assert aside["fit_frames"] == result["fit_frames"] and aside["workers_start_seconds"] > 0
-    for given in ({"normal_seconds": 10}, {"keep_scorers": "kept"}):
-        with pytest.raises(UsageError, match="has no normal footage: --normal-seconds, --normal-from and --keep-scorers"):
-            run_detect(data, ScorerConfig(tiers=["motion"]), **given)
+    # run again: nothing fitted or scored; the figures are the first run's, and no frame rate is claimed for it
+    again = run_detect(data, ScorerConfig(tiers=["motion"]), keep_scorers=kept, sigma=1.0)
+    assert again["kept_scorers"]["reused"] == ["a", "b"] and again["frames_per_second"] is None
+    assert again["per_video_auc"] == pytest.approx(result["per_video_auc"], abs=1e-9)
+    assert again["fit_seconds"] == result["fit_seconds"]
+    assert again["smoothing_sigma"] == 1.0 and "2 whose scores were kept" in again["protocol"]
+    (kept / "video-b" / "result.json").unlink()  # as if stopped while b was being scored
+    resumed = run_detect(data, ScorerConfig(tiers=["motion"]), keep_scorers=kept, workers=2)
+    assert resumed["kept_scorers"]["reused"] == ["a"] and resumed["frames_per_second"] > 0
+    assert resumed["per_video_auc"] == pytest.approx(result["per_video_auc"], abs=1e-4)
+    assert (kept / "video-b" / "result.json").is_file()  # saved by the process that made it
+    other = run_detect(data, ScorerConfig(tiers=["motion"], median_window=5), keep_scorers=kept)
+    assert other["kept_scorers"]["reused"] == []  # made another way: both fitted and scored again
+    with pytest.raises(UsageError, match="has no normal footage: --normal-seconds and --normal-from do not apply"):
+        run_detect(data, ScorerConfig(tiers=["motion"]), normal_seconds=10)
 
 
 def test_shanghaitech_loads_with_its_training_videos_as_frame_folders(tmp_path):

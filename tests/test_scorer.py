@@ -8,7 +8,7 @@ from per_run import once_per_run
 from sklearn.metrics import roc_auc_score
 
 from vadagent.errors import ArtifactError, UsageError
-from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+from vadagent.tools.scorer import Scorer, ScorerConfig, ScoreResult, SourceSpec
 from vadagent.tools.scorer.tiers import TIERS, Geometry, Tier, tier_class
 from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip, write_video
 
@@ -56,6 +56,26 @@ def test_save_load_round_trip_and_time_ranges(tmp_path, fitted, synthetic_normal
     assert np.allclose(loaded.score(path).scores, fitted.score(path).scores)
     part = Scorer.fit([SourceSpec.parse(f"{synthetic_normal}#t=2,6")])
     assert part.fit_info["frames"] == 100
+
+
+def test_scores_saved_load_as_scored_and_broken_ones_are_refused(tmp_path, fitted, synthetic_anomalous):
+    from dataclasses import fields
+
+    path, _ = synthetic_anomalous
+    result = fitted.score(path)
+    result.damaged = [(3, 5)]
+    loaded = ScoreResult.load(result.save(tmp_path / "kept"))
+    assert loaded.info == result.info and loaded.damaged == [(3, 5)] and loaded.threshold == result.threshold
+    assert np.array_equal(loaded.scores, result.scores) and loaded.tier_scores.keys() == result.tier_scores.keys()
+    for f in fields(loaded.evidence):  # boxes, speeds and the words of each frame's evidence, as scored
+        assert np.array_equal(getattr(loaded.evidence, f.name), getattr(result.evidence, f.name)), f.name
+    assert [c.model_dump() for c in loaded.candidates()] == [c.model_dump() for c in result.candidates()]
+    (tmp_path / "kept" / "result.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(ArtifactError, match="corrupt saved scores"):
+        ScoreResult.load(tmp_path / "kept")
+    (tmp_path / "kept" / "result.json").unlink()  # a save cut short before its JSON: no result
+    with pytest.raises(ArtifactError, match="no saved scores"):
+        ScoreResult.load(tmp_path / "kept")
 
 
 @pytest.mark.parametrize("damage, message", [

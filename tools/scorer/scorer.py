@@ -47,6 +47,7 @@ from vadagent.types import Candidate, FrameScores, Region, VideoInfo
 log = logging.getLogger(__name__)
 
 ARTIFACT_VERSION = 2
+RESULT, RESULT_VERSION = "result", 1  # a ScoreResult saved: result.json + result.safetensors
 DEFAULT_TIERS = ("motion", "objects")
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -240,6 +241,54 @@ class ScoreResult:
             scorer_id=self.scorer_id, fps=self.info.fps, scores=self.smoothed(sigma).round(4).tolist(),
             smoothing_sigma=sigma, threshold=round(self.threshold, 4),
         )
+
+    # -- artefacts: every array as it was scored (`result.safetensors`), the rest as JSON; never pickle
+    def save(self, folder: str | Path) -> Path:
+        """Into `folder`; the JSON last and whole (written aside, then renamed), so a save cut short is no result."""
+        from safetensors.numpy import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{RESULT}.json").unlink(missing_ok=True)  # an earlier result's would vouch for these arrays
+        arrays = {"scores": self.scores, **{f"tier.{name}": s for name, s in self.tier_scores.items()},
+                  **{f"evidence.{f.name}": getattr(self.evidence, f.name) for f in fields(Evidence) if f.name != "note"}}
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(folder / f"{RESULT}.safetensors"))
+        meta = {"artifact": "vadagent-score-result", "version": RESULT_VERSION, "info": self.info.model_dump(),
+                "scorer_id": self.scorer_id, "threshold": self.threshold, "skipped": self.skipped,
+                "seconds": self.seconds, "settled_from": self.settled_from, "self_fitted": self.self_fitted,
+                "stand_in": self.stand_in, "damaged": [list(span) for span in self.damaged],
+                "evidence_notes": [str(note) for note in self.evidence.note]}
+        aside = folder / f".{RESULT}.json.partial"
+        aside.write_text(json.dumps(meta) + "\n", encoding="utf-8")
+        aside.replace(folder / f"{RESULT}.json")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ScoreResult:
+        folder = Path(folder)
+        meta_path, arrays_path = folder / f"{RESULT}.json", folder / f"{RESULT}.safetensors"
+        if not meta_path.is_file() or not arrays_path.is_file():
+            raise ArtifactError(f"{folder}: no saved scores (needs {meta_path.name} and {arrays_path.name})")
+        try:
+            from safetensors.numpy import load_file
+
+            meta, arrays = json.loads(meta_path.read_text(encoding="utf-8")), load_file(str(arrays_path))
+            if meta.get("artifact") != "vadagent-score-result" or meta.get("version") != RESULT_VERSION:
+                raise ArtifactError(f"not saved scores of this vadagent (version {meta.get('version')}, "
+                                    f"this one reads {RESULT_VERSION})")
+            notes = np.array(meta["evidence_notes"], dtype=object)
+            evidence = Evidence(*(arrays[f"evidence.{f.name}"] for f in fields(Evidence) if f.name != "note"), notes)
+            tiers = {k.removeprefix("tier."): v for k, v in arrays.items() if k.startswith("tier.")}
+            if len(notes) != len(evidence.frame) or any(len(s) != len(arrays["scores"]) for s in tiers.values()):
+                raise ArtifactError("its arrays do not match one another")
+            return cls(VideoInfo.model_validate(meta["info"]), meta["scorer_id"], arrays["scores"],
+                       float(meta["threshold"]), evidence, int(meta["skipped"]), float(meta["seconds"]),
+                       tiers, int(meta["settled_from"]), bool(meta["self_fitted"]), bool(meta["stand_in"]),
+                       [(int(a), int(b)) for a, b in meta["damaged"]])
+        except ArtifactError as exc:
+            raise ArtifactError(f"{folder}: {exc}") from None
+        except Exception as exc:  # JSON, safetensors, key and validation errors all mean a broken artefact
+            raise ArtifactError(f"{folder}: corrupt saved scores: {exc}") from None
 
 
 @dataclass

@@ -73,10 +73,14 @@ def _fit_saved(footage: list[SourceSpec], config: ScorerConfig, folder_fps: floa
 
 
 def _on_opening(_: None, video: str, config: ScorerConfig, folder_fps: float, device: str,
-                folder: str) -> tuple[str, ScoreResult]:
+                folder: str, keep: bool) -> tuple[str, ScoreResult]:
     # fitted and scored in one process: the scorer of the opening itself is kept in memory only
     scorer = Scorer.fit_on_opening(video, config, folder_fps=folder_fps, device=device)
-    return str(scorer.save(folder)), scorer.score(video, folder_fps=folder_fps, device=device)
+    scorer.save(folder)
+    result = scorer.score(video, folder_fps=folder_fps, device=device)
+    if keep:  # saved here, as it is made: a video finished before one ahead of it is not lost to a stop
+        result.save(folder)
+    return folder, result
 
 
 def default_processes(cores: int) -> int:
@@ -178,11 +182,15 @@ class SideBySide:
                 progress("scoring videos side by side", done, len(futures))
 
     def on_openings(self, videos: Sequence[str | Path], config: ScorerConfig, *, folder_fps: float = 25.0,
-                    device: str = "cpu", progress: Progress | None = None) -> Iterator[tuple[Scorer, ScoreResult]]:
+                    device: str = "cpu", progress: Progress | None = None,
+                    keep_in: Sequence[str | Path] | None = None) -> Iterator[tuple[Scorer, ScoreResult]]:
         """Each video scored by a scorer fitted on its own opening (`Scorer.fit_on_opening`), in the order
-        given; the scorer comes back saved, for what it says of its fit."""
-        futures = [self._submit(_with_saved, _on_opening, None, (str(video), config, folder_fps, device, self._new_folder()))
-                   for video in videos]
+        given; the scorer comes back saved, for what it says of its fit. `keep_in`: a folder for each video,
+        where its process saves the scorer and then the scores (`ScoreResult.save`), instead of a temporary one."""
+        folders = [str(f) for f in keep_in] if keep_in is not None else [self._new_folder() for _ in videos]
+        futures = [self._submit(_with_saved, _on_opening, None,
+                                (str(video), config, folder_fps, device, folder, keep_in is not None))
+                   for video, folder in zip(videos, folders, strict=True)]
         what = [f"fitting on the opening of {video} and scoring it" for video in videos]
         for done, (folder, result) in enumerate(self._in_order(futures, what), 1):
             yield Scorer.load(folder), result
