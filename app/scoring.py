@@ -166,12 +166,18 @@ def eval_detect_command(settings: Settings, dataset: str, root: Path, *, tiers: 
 
     config = scorer_config(settings, tiers=tiers, select=select)
     device = _device(settings)
-    with progress_bar(console, settings.quiet or as_json) as progress:
-        sigma = settings.scorer.smoothing_sigma if sigma is None else sigma
-        result = run_detect(load_frame_dataset(dataset, root, labels), config, sigma=sigma,
-                            policy=candidate_policy(settings), device=device, progress=progress,
-                            normal_seconds=normal_seconds, normal_from=normal_from, workers=workers,
-                            keep_scorers=keep_scorers)
+    try:
+        with progress_bar(console, settings.quiet or as_json) as progress:
+            sigma = settings.scorer.smoothing_sigma if sigma is None else sigma
+            result = run_detect(load_frame_dataset(dataset, root, labels), config, sigma=sigma,
+                                policy=candidate_policy(settings), device=device, progress=progress,
+                                normal_seconds=normal_seconds, normal_from=normal_from, workers=workers,
+                                keep_scorers=keep_scorers)
+    except KeyboardInterrupt:  # Ctrl-C: ends as before (exit 130), saying where the work done is
+        if keep_scorers is not None:
+            console.print(f"stopped; what was finished is kept in {keep_scorers}: the same command goes on from "
+                          "there", highlight=False, soft_wrap=True)
+        raise
     name = (f"detect_{dataset}_{'+'.join(config.tiers)}" + {None: "", True: "_select", False: "_no-select"}[config.select]
             + (f"_{normal_seconds:g}s" if normal_seconds else "") + (f"_from{normal_from:g}s" if normal_from else "")
             + ("" if device == "cpu" else f"_{device}") + (f"_{workers}workers" if workers > 1 else ""))
