@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vadagent.app.outputs import writes_output
 from vadagent.config import Settings, write_run_manifest
@@ -36,11 +36,12 @@ def progress_bar(console: Console, quiet: bool):
         yield None
         return
     tasks: dict[str, int] = {}
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("left"), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
+            if stage not in tasks:  # from where it stands: work kept from an earlier run is no speed of this one
+                tasks[stage] = bar.add_task(stage, total=max(total, done), completed=done)
             bar.update(tasks[stage], completed=done, total=max(total, done))
         yield update
 
