@@ -17,6 +17,7 @@ from vadagent.errors import UsageError
 from vadagent.evals.datasets import FrameDataset, LabelledVideo
 from vadagent.evals.detection import (
     PIXEL_CRITERION,
+    average_precision,
     box_coverage,
     event_recall,
     events,
@@ -161,6 +162,8 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "micro_auc_smoothed": round(micro_auc(labels, scores, sigma), 4),
         "macro_auc": round(macro_auc(labels, scores), 4),
         "macro_auc_smoothed": round(macro_auc(labels, scores, sigma), 4),
+        "average_precision": round(average_precision(labels, scores), 4),
+        "average_precision_smoothed": round(average_precision(labels, scores, sigma), 4),
         "smoothing_sigma": sigma,
         "event_recall_at_10pct": round(recalled / total, 4) if total else None,
         "events_recalled": recalled, "events_total": total,
@@ -197,7 +200,8 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                      + "; tiers and weights fixed, or chosen by self-validation on synthetic anomalies in held-out "
                      "training footage (selection); no test label is used to choose anything; calibration from "
                      "training statistics (no per-video normalisation); micro = pooled frames, macro = mean over "
-                     "videos with both classes (no padding); "
+                     "videos with both classes (no padding); AP = average precision of the pooled frames, anomalous "
+                     "ones the positives; "
                      f"smoothed = Gaussian per video, sigma {sigma}; event recall = per video, candidates keep at most "
                      f"{BUDGET_FRACTION:.0%} of its frames; "
                      + (f"frames/s = test frames over the wall time of {timed}, {workers} videos at once in "
@@ -352,7 +356,7 @@ def _signed(gain: float | None) -> str:
 
 
 def markdown(result: dict) -> str:
-    keys = ["micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed", "smoothing_sigma",
+    keys = ["micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed", "average_precision", "smoothing_sigma",
             "event_recall_at_10pct", "candidate_event_recall", "calls_per_minute", "fit_seconds", "frames_per_second"]
     lines = [f"# Detection on {result['dataset']} ({result['scorer']}, {result['device']})", "",
              "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys),
