@@ -440,10 +440,10 @@ def eval_detect(
              "the test clips in order (MNAD's frame_labels_ped2.npy), a .mat of [first; last] ranges per clip "
              "(FFP's ped2.mat) or UCSDpedN.m.")] = None,
     keep_scorers: Annotated[Path | None, typer.Option(
-        help="Keep each camera's fitted scorer in this folder and reuse those fitted the same way (footage, "
-             "settings, device, code): a run stopped part-way, or run again for other figures, fits only the "
-             "others. Without normal footage, each video's scorer and its scores are kept: only the videos not "
-             "done are fitted and scored.")] = None,
+        help="Keep each camera's fitted scorer and each test video's scores in this folder, and reuse those made "
+             "the same way (footage, settings, device, code): a run stopped part-way, or run again for other "
+             "figures (--sigma), fits and scores only the rest. Without normal footage, each video's scorer, "
+             "fitted on its opening, is kept with its scores.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     results: Annotated[Path | None, typer.Option(help="Results folder (default ./evals/results).")] = None,
 ) -> None:

@@ -10,6 +10,7 @@ import time
 from dataclasses import asdict, replace
 from itertools import groupby
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -34,6 +35,7 @@ from vadagent.tools.scorer.side_by_side import SideBySide
 from vadagent.tools.video import open_video
 
 BUDGET_FRACTION = 0.10
+T = TypeVar("T")
 
 
 def first_seconds(paths: list, seconds: float | None, fps: float) -> list[SourceSpec]:
@@ -113,7 +115,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     elif specs:
         cameras = _fitted(specs, config, data.fps, device, progress, store)
         scorers = list(cameras.values())
-        results, score_seconds = _in_turn(data, cameras, device, progress)
+        results, score_seconds = _in_turn(data, cameras, device, progress, store, specs)
     else:  # each video's own scorer
         cameras = {}
         scorers, results, score_seconds, start_seconds = _on_their_openings(data, config, device, progress, workers,
@@ -138,7 +140,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     minutes = sum(len(r.scores) / r.info.fps for r in results) / 60.0
     frames = int(sum(len(s) for s in scores))
     # frames/s is this run's: videos whose scores were kept from an earlier run are not counted
-    kept_scores = set(store.reused) if store and not cameras else set()
+    kept_scores = set(store.scores_reused) if store else set()
     scored_here = sum(len(r.scores) for v, r in zip(data.test, results) if v.name not in kept_scores)
     digest = hashlib.sha256()
     for video in data.test:  # what was scored against what: clip names and labels
@@ -178,9 +180,9 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                       "covered": bool(any(c.start_frame <= b and a <= c.end_frame for c in p))}
                      for v, p in zip(data.test, picked) for a, b in events(v.labels)],
         "fit_seconds": round(sum(f["fit_seconds"] for f in fits), 2),  # a reused scorer's: when it was fitted
-        **({"kept_scorers": {"folder": str(store.folder), "reused": store.reused,
-                             "kept": "each camera's scorer" if cameras else "each video's scorer and scores"}}
-           if store else {}),
+        **({"kept_scorers": {"folder": str(store.folder), "reused": store.reused, "scores_reused": store.scores_reused,
+                             "kept": "each camera's scorer and each test video's scores" if cameras else
+                             "each video's scorer and scores"}} if store else {}),
         "fit_frames": sum(f["frames"] for f in fits),
         "selection": (_selection_summary(scorer.fit_info.get("selection")) if len(cameras) <= 1 else
                       {camera: _selection_summary(s.fit_info.get("selection")) for camera, s in cameras.items()}),
@@ -250,23 +252,48 @@ def _side_by_side(data: FrameDataset, footage: dict[str, list[SourceSpec]], conf
             if kept:
                 kept.put(camera, missing[camera], scorer)
         cameras: dict[str, Scorer] = found  # every camera's by now
+        kept_results, todo, places = _to_score(data, footage, kept)
         started = time.perf_counter()
-        results = list(pool.score([(cameras[v.camera], v.path) for v in data.test], folder_fps=data.fps,
-                                  device=device, progress=progress))
-        return cameras, results, time.perf_counter() - started, round(pool.start_seconds, 2)
+        made = list(pool.score([(cameras[v.camera], v.path) for v in todo], folder_fps=data.fps, device=device,
+                               progress=progress, keep_in=places))
+        return cameras, _merged(kept_results, made), time.perf_counter() - started, round(pool.start_seconds, 2)
 
 
-def _in_turn(data: FrameDataset, cameras: dict[str, Scorer], device: str,
-             progress: Progress | None) -> tuple[list[ScoreResult], float]:
-    """Each camera's test videos in turn, the next one decoded while this one's last frames are read;
-    and the seconds that took."""
-    results, started = [], time.perf_counter()
-    for camera, videos in groupby(data.test, key=lambda video: video.camera):
-        for result in cameras[camera].score_each([v.path for v in videos], folder_fps=data.fps, device=device):
-            results.append(result)
+def _in_turn(data: FrameDataset, cameras: dict[str, Scorer], device: str, progress: Progress | None,
+             kept: KeptScorers | None = None, footage: dict[str, list[SourceSpec]] | None = None,
+             ) -> tuple[list[ScoreResult], float]:
+    """Each camera's test videos in turn (but those whose scores were kept), the next one decoded while
+    this one's last frames are read; and the seconds that took."""
+    kept_results, todo, places = _to_score(data, footage or {}, kept)
+    made: list[ScoreResult] = []
+    started = time.perf_counter()
+    for camera, videos in groupby(range(len(todo)), key=lambda i: todo[i].camera):
+        numbers = list(videos)
+        for number, result in zip(numbers, cameras[camera].score_each([todo[i].path for i in numbers],
+                                                                      folder_fps=data.fps, device=device)):
+            if places:
+                result.save(places[number])
+            made.append(result)
             if progress:
-                progress("scoring test videos", len(results), len(data.test))
-    return results, time.perf_counter() - started
+                progress("scoring test videos", len(data.test) - len(todo) + len(made), len(data.test))
+    return _merged(kept_results, made), time.perf_counter() - started
+
+
+def _to_score(data: FrameDataset, footage: dict[str, list[SourceSpec]],
+              kept: KeptScorers | None) -> tuple[list[ScoreResult | None], list[LabelledVideo], list[Path] | None]:
+    """Each test video's scores kept from an earlier run (None: to be scored here), the videos to score,
+    and the folder each of those is to be kept in."""
+    if kept is None:
+        return [None] * len(data.test), list(data.test), None
+    found = [kept.scores(v.name, v.path, (v.camera, footage[v.camera])) for v in data.test]
+    todo = [v for v, result in zip(data.test, found) if result is None]
+    return found, todo, [kept.place_for(v.name, v.path, (v.camera, footage[v.camera])) for v in todo]
+
+
+def _merged(kept: list[T | None], made: list[T]) -> list[T]:
+    """The kept results with the ones made here in the gaps, in order."""
+    fresh = iter(made)
+    return [item if item is not None else next(fresh) for item in kept]
 
 
 def _on_their_openings(data: FrameDataset, config: ScorerConfig, device: str, progress: Progress | None,
@@ -297,8 +324,7 @@ def _on_their_openings(data: FrameDataset, config: ScorerConfig, device: str, pr
                 made[-1][1].save(folders[number])
             if progress:
                 progress("scoring test videos", len(data.test) - len(missing) + number + 1, len(data.test))
-    fresh = iter(made)
-    pairs = [pair if pair is not None else next(fresh) for pair in found]
+    pairs = _merged(found, made)
     return [s for s, _ in pairs], [r for _, r in pairs], seconds, start_seconds
 
 
@@ -373,9 +399,10 @@ def markdown(result: dict) -> str:
                  f"{s['video']} {s['first_frame']}–{s['last_frame']} {'✓' if s['covered'] else '✗'}"
                  for s in result["segments"])]
     if "kept_scorers" in result:
-        reused = result["kept_scorers"]["reused"]
-        lines += ["", f"Kept in {result['kept_scorers']['folder']}: {result['kept_scorers']['kept']}; reused, "
-                  "made in an earlier run: " + (", ".join(reused) if reused else "none")]
+        kept = result["kept_scorers"]
+        lines += ["", f"Kept in {kept['folder']}: {kept['kept']}. Made in an earlier run and reused: the scorers of "
+                  + (", ".join(kept["reused"]) or "none") + f"; the scores of {len(kept['scores_reused'])} of "
+                  f"{len(result['per_video_auc'])} test videos."]
     if "pixel_auc" in result:
         lines += ["", f"Localisation (pixel masks): pixel AUC {result['pixel_auc']}; the evidence box covers "
                   f"{PIXEL_CRITERION:.0%} of the anomaly in {result['evidence_covers_anomaly']:.1%} of anomalous frames "

@@ -150,6 +150,7 @@ def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
     assert "one scorer per camera (2)" in result["normal_footage"] and result["fit_frames"] == 2 * 150
     assert ("cameras fitted", 1, 2) in shown and ("cameras fitted", 2, 2) in shown
     assert result["kept_scorers"]["reused"] == [] and {p.name for p in kept.iterdir()} == {"camera-01", "camera-02"}
+    assert (kept / "camera-02" / "video-02_0001" / "result.json").is_file()  # each test video's scores, as made
     assert min(result["per_video_auc"].values()) >= 0.8  # each camera's fast object, by its own scorer
     # the pixel masks: the evidence box, which the explain graph names, is on the fast object, upside down too
     assert result["evidence_touches_anomaly_in_candidates"] >= 0.8
@@ -160,11 +161,20 @@ def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
     assert aside["workers"] == 2 and "2 videos at once" in aside["protocol"]
     for key in ("per_video_auc", "evidence_touches_anomaly_per_video"):
         assert aside[key] == pytest.approx(result[key], abs=1e-4), key
-    # the kept scorers were loaded, not fitted again (their fit is the first run's), and score as they did
+    # the kept scorers were loaded, not fitted again (their fit is the first run's), and so were the scores
     assert aside["kept_scorers"]["reused"] == ["01", "02"] and aside["fit_seconds"] == result["fit_seconds"]
+    assert aside["kept_scorers"]["scores_reused"] == ["01_0001", "02_0001"] and aside["frames_per_second"] is None
+    for video in ("01_0001", "02_0001"):  # scored again, side by side, each saved by the process that made it
+        (kept / f"camera-{video[:2]}" / f"video-{video}" / "result.json").unlink()
+    scored = run_detect(data, ScorerConfig(tiers=["motion"]), workers=2, keep_scorers=kept)
+    assert scored["kept_scorers"]["scores_reused"] == [] and scored["frames_per_second"] > 0
+    for key in ("per_video_auc", "evidence_touches_anomaly_per_video"):  # the kept scorers score as they did
+        assert scored[key] == pytest.approx(result[key], abs=1e-4), key
     (kept / "camera-02" / "fitted_on.json").unlink()  # as if the run had stopped while saving camera 02's
     again = run_detect(data, ScorerConfig(tiers=["motion"]), keep_scorers=kept)
     assert again["kept_scorers"]["reused"] == ["01"] and again["per_video_auc"] == pytest.approx(result["per_video_auc"])
+    # camera 02 fitted again the same way: the scores made under that same key still count
+    assert again["kept_scorers"]["scores_reused"] == ["01_0001", "02_0001"]
     other = run_detect(data, ScorerConfig(tiers=["motion"], median_window=5), workers=2, keep_scorers=kept)
     assert other["kept_scorers"]["reused"] == []  # fitted another way: both fitted again, side by side
 

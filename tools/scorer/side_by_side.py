@@ -64,8 +64,11 @@ def _with_saved(function: Callable[..., T], folder: str | None, args: tuple) -> 
     return function(_loaded[folder] if folder is not None else None, *args)
 
 
-def _score(scorer: Scorer, video: str, folder_fps: float, device: str) -> ScoreResult:
-    return scorer.score(video, folder_fps=folder_fps, device=device)
+def _score(scorer: Scorer, video: str, folder_fps: float, device: str, keep_in: str | None) -> ScoreResult:
+    result = scorer.score(video, folder_fps=folder_fps, device=device)
+    if keep_in is not None:  # saved here, as it is made: a video finished before one ahead of it is not lost to a stop
+        result.save(keep_in)
+    return result
 
 
 def _fit_saved(footage: list[SourceSpec], config: ScorerConfig, folder_fps: float, device: str, folder: str) -> str:
@@ -78,7 +81,7 @@ def _on_opening(_: None, video: str, config: ScorerConfig, folder_fps: float, de
     scorer = Scorer.fit_on_opening(video, config, folder_fps=folder_fps, device=device)
     scorer.save(folder)
     result = scorer.score(video, folder_fps=folder_fps, device=device)
-    if keep:  # saved here, as it is made: a video finished before one ahead of it is not lost to a stop
+    if keep:  # as in _score
         result.save(folder)
     return folder, result
 
@@ -172,10 +175,12 @@ class SideBySide:
                 progress("fitting scorers side by side", done, len(futures))
 
     def score(self, jobs: Sequence[tuple[Scorer, str | Path]], *, folder_fps: float = 25.0, device: str = "cpu",
-              progress: Progress | None = None) -> Iterator[ScoreResult]:
-        """Each (scorer, video)'s `ScoreResult`, in the order given."""
-        futures = [self._submit(_with_saved, _score, self._folder(scorer), (str(video), folder_fps, device))
-                   for scorer, video in jobs]
+              progress: Progress | None = None, keep_in: Sequence[str | Path] | None = None) -> Iterator[ScoreResult]:
+        """Each (scorer, video)'s `ScoreResult`, in the order given. `keep_in`: a folder for each, where its
+        process saves the result (`ScoreResult.save`) as soon as it is made."""
+        folders = [str(f) for f in keep_in] if keep_in is not None else [None] * len(jobs)
+        futures = [self._submit(_with_saved, _score, self._folder(scorer), (str(video), folder_fps, device, folder))
+                   for (scorer, video), folder in zip(jobs, folders, strict=True)]
         for done, result in enumerate(self._in_order(futures, [f"scoring {video}" for _, video in jobs]), 1):
             yield result
             if progress:
