@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vadagent.agents.explain.detection import Detection
 from vadagent.app.cluster import RayCluster
@@ -213,7 +213,7 @@ class _Batch:
         gate = asyncio.Semaphore(workers)
         counts = {"running": 0, "failed": 0}
         columns = (TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                   TimeElapsedColumn())
+                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn())
         with Progress(*columns, console=self.console, transient=True) as bar:
             task = bar.add_task("", total=len(videos))
 
