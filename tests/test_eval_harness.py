@@ -177,6 +177,30 @@ def test_label_free_benches_take_another_sites_footage_and_say_what_it_lacks(tmp
         footage_site([tmp_path / "gone.mp4"], None)
 
 
+def test_the_span_judge_reads_its_footage_then_its_windows_and_leaves_out_the_frames_after_each_cut(tmp_path):
+    """bench_span_choice's judge: one frame folder of the judge's footage and synthetic windows made from it,
+    labelled as made, the frames just after each cut not counted; a rule's choice by selection's own tie rule."""
+    import numpy as np
+
+    from vadagent.evals.bench_span_choice import CUT, judge_folder
+    from vadagent.evals.common import Site
+    from vadagent.tools.scorer.selection import LEAD, TIE, simplest_best
+    from vadagent.tools.synthetic import ClipSpec, render_clip
+
+    clip = tmp_path / "site.mp4"
+    render_clip(ClipSpec(seconds=6, fps=10, seed=3), clip)
+    folder, labels, counted = judge_folder(Site("a site", [clip], 10.0), 2.0, (160, 120), tmp_path / "judge")
+    assert len(list(folder.glob("*.png"))) == len(labels) == len(counted) and labels[:40].sum() == 0  # footage first
+    assert labels.sum() > 0 and not counted[:CUT].any() and counted[CUT:40].all()
+    starts = np.flatnonzero(np.diff(labels.astype(int), prepend=0) == 1) - LEAD  # where each window begins
+    assert all(not counted[s : s + CUT].any() and counted[s + CUT] for s in starts if s >= 40)
+    def entry(auc: float, weight: float) -> dict:
+        return {"tiers": ["motion", "objects"], "weights": {"motion": 1.0, "objects": weight}, "auc": auc}
+
+    assert simplest_best([entry(0.90, 2.0), entry(0.90 - TIE / 2, 1.0)])["weights"]["objects"] == 1.0  # a tie
+    assert simplest_best([entry(0.90, 2.0), entry(0.90 - 2 * TIE, 1.0)])["weights"]["objects"] == 2.0
+
+
 def test_ped2_travels_to_a_device_machine_as_h264_and_comes_back_as_its_frame_folders(tmp_path, ped2):
     """The device kit's round trip on one of Ped2's clips: every frame back, at its size, close to the original."""
     import cv2

@@ -297,15 +297,21 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
                 fused = [median_filter(sum(weights[n] * scored[n][i] for n in subset), config.median_window,
                                        mode="nearest") for i in range(len(labels))]
                 tried.append({"tiers": list(subset), "weights": weights, **_aucs(labels, fused, kinds)})
-    best = max(tried, key=lambda t: t["auc"])
-    simplest = min((t for t in tried if t["auc"] >= best["auc"] - TIE),
-                   key=lambda t: (len(t["tiers"]), sum(abs(w - 1.0) for w in t["weights"].values()), -t["auc"]))
+    simplest = simplest_best(tried)
     log.info("self-validation chose %s (AUC %.3f on synthetic anomalies)", describe(simplest), simplest["auc"])
     simplest["evidence"] = _localisation(simplest, found, [{n: scored[n][i] for n in simplest["tiers"]} for i in rows])
     return {"chosen": simplest, "tried": tried, "folds": len(set(folds)), "held_out_in_turn": len(rounds),
             "held_out_frames": int(sum(len(y) for y, k in zip(labels, kinds) if k is None)),
             "synthetic_windows": {k: kinds.count(k) for k in KINDS},
             "labels": "synthetic anomalies injected into held-out normal footage; no test labels"}
+
+
+def simplest_best(tried: list[dict]) -> dict:
+    """The ranking's choice among tried entries: of those within TIE of the best AUC, the fewest tiers,
+    then the weights nearest equal."""
+    best = max(t["auc"] for t in tried)
+    return min((t for t in tried if t["auc"] >= best - TIE),
+               key=lambda t: (len(t["tiers"]), sum(abs(w - 1.0) for w in t["weights"].values()), -t["auc"]))
 
 
 def _localisation(entry: dict, found: list[tuple[Window, dict[str, list[Evidence]]]],
