@@ -91,9 +91,9 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
     """The detection benchmark's figures. `normal_seconds` / `normal_from`: fit on that many seconds of
     the normal footage (its clips played one after another), from that second on (all of it: None, 0).
     `workers`: test videos scored this many at once, each in its own process (frames/s is then the
-    pool's, not one video's). `keep_scorers`: a folder where each camera's fitted scorer (without normal
-    footage: each video's, with its scores) is kept and from which one made the same way is reused
-    (see kept_scorers.py)."""
+    pool's, not one video's). `keep_scorers`: a folder where each camera's fitted scorer and each test
+    video's scores (without normal footage: each video's own scorer with its scores) are kept as they are
+    made, and from which those made the same way are reused (see kept_scorers.py)."""
     policy = policy or CandidatePolicy()
     if not data.train and (normal_seconds or normal_from):
         raise UsageError(f"{data.name} has no normal footage: --normal-seconds and --normal-from do not apply "
