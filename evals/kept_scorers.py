@@ -51,8 +51,9 @@ def scoring_code() -> str:
 
 
 class KeptScorers:
-    """One folder per camera (or per video fitted on its opening) under `folder`, each a saved scorer
-    (and that video's scores) and the key it was made under."""
+    """Under `folder`: a folder per camera with its saved scorer and, in a folder of its own, each of its
+    test videos' scores; without normal footage, a folder per video with its own scorer and scores. Each
+    holds the key it was made under."""
 
     def __init__(self, folder: str | Path, *, dataset: str, fps: float, config: ScorerConfig, device: str) -> None:
         self.folder = Path(folder)
