@@ -26,7 +26,7 @@ from vadagent.tools.scorer.selection import describe
 # (tiers, select): None is the shipped default, self-validation from 15 s of footage
 SETS = [(["motion"], False), (["objects"], False), (["motion", "objects"], False), (["motion", "objects"], None),
         (["motion", "predictor"], False), (["motion", "objects", "predictor"], False)]
-KEYS = ["micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed", "event_recall_at_10pct",
+KEYS = ["micro_auc", "micro_auc_smoothed", "macro_auc", "macro_auc_smoothed", "average_precision", "event_recall_at_10pct",
         "fit_seconds", "frames_per_second"]
 # where the site has pixel masks: does each frame's evidence box, what the explain graph names, hold the anomaly?
 LOCALISATION = ["pixel_auc", "evidence_covers_anomaly", "evidence_touches_anomaly",
