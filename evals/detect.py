@@ -237,12 +237,15 @@ def _fitted(footage: dict[str, list[SourceSpec]], config: ScorerConfig, fps: flo
 
 def _side_by_side(data: FrameDataset, footage: dict[str, list[SourceSpec]], config: ScorerConfig, device: str,
                   progress: Progress | None, workers: int,
-                  kept: KeptScorers | None = None) -> tuple[dict[str, Scorer], list[ScoreResult], float, float]:
+                  kept: KeptScorers | None = None) -> tuple[dict[str, Scorer], list[ScoreResult], float, float | None]:
     """Each camera's scorer (fitted side by side where several are to be fitted; or kept from an earlier
     run), its test videos scored `workers` at once; the seconds the scoring took, and the processes' start
-    (before the clock)."""
+    (before the clock; None where everything was kept and no process was started)."""
+    found = {camera: kept.get(camera, sources) if kept else None for camera, sources in footage.items()}
+    kept_results, todo, places = _to_score(data, footage, kept)  # a video's key is its camera's, not its scorer's
+    if not todo and all(found.values()):  # run again for other figures: nothing to fit or score
+        return found, _merged(kept_results, []), 0.0, None
     with SideBySide(workers) as pool:
-        found = {camera: kept.get(camera, sources) if kept else None for camera, sources in footage.items()}
         missing = {camera: footage[camera] for camera, scorer in found.items() if scorer is None}
         fitted = zip(missing, pool.fit(list(missing.values()), config, folder_fps=data.fps, device=device,
                                        progress=progress), strict=True) if len(missing) > 1 else \
@@ -252,7 +255,6 @@ def _side_by_side(data: FrameDataset, footage: dict[str, list[SourceSpec]], conf
             if kept:
                 kept.put(camera, missing[camera], scorer)
         cameras: dict[str, Scorer] = found  # every camera's by now
-        kept_results, todo, places = _to_score(data, footage, kept)
         started = time.perf_counter()
         made = list(pool.score([(cameras[v.camera], v.path) for v in todo], folder_fps=data.fps, device=device,
                                progress=progress, keep_in=places))
