@@ -102,7 +102,8 @@ def main() -> None:
                     scorer = Scorer.fit(footage, config, folder_fps=site.fps)
                     log = scorer.fit_info["selection"]
                     runs.append({"seconds": seconds, "draw": draw, "value": value, "chosen": describe(log["chosen"]),
-                                 "auc": {describe(t): t["auc"] for t in log["tried"]}})
+                                 "auc": {describe(t): t["auc"] for t in log["tried"]},
+                                 "chosen_per_kind": log["chosen"]["per_kind"]})
                     print(f"{_footage_name(seconds)} draw {draw} {args.setting}={value!s:6} chose "
                           f"{runs[-1]['chosen']:22s} " + " ".join(f"{k}={v}" for k, v in runs[-1]["auc"].items()),
                           flush=True)
@@ -127,6 +128,11 @@ def main() -> None:
              "| footage | draw | value | chosen | " + " | ".join(sets) + " |", "|---|---|---|---|" + "---|" * len(sets)]
     lines += [f"| {_footage_name(r['seconds'])} | {r['draw']} | {r['value']} | {r['chosen']} | "
               + " | ".join(f"{r['auc'][n]:.4f}" for n in sets) + " |" for r in runs]
+    kinds = list(runs[0]["chosen_per_kind"])
+    lines += ["", "The chosen set's AUC per synthetic kind (a gain that sits in one kind may be that kind's artefact):",
+              "", "| footage | draw | value | " + " | ".join(kinds) + " |", "|---|---|---|" + "---|" * len(kinds)]
+    lines += [f"| {_footage_name(r['seconds'])} | {r['draw']} | {r['value']} | "
+              + " | ".join(f"{r['chosen_per_kind'][k]:.4f}" for k in kinds) + " |" for r in runs]
     lines += ["", "Paired difference per draw (the first value minus the other, same windows):", ""]
     lines += [f"- {key}: {', '.join(f'{g:+.4f}' for g in gains)} (mean {np.mean(gains):+.4f})"
               for key, gains in paired.items()]
