@@ -45,9 +45,8 @@ SIZE = slice(2, 4)
 HEIGHT = SIZE.stop - 1  # log height, the size column motion is judged for
 FILL, VX, VY, SPEED = 4, 5, 6, 7
 HIST = slice(8, 8 + HIST_CELLS[0] * HIST_CELLS[1] * BINS)
-VELOCITY = slice(HIST.stop, HIST.stop + BINS)  # with `velocity`: the flow inside the object, by heading
-GROUPS = ("size for its place", "motion for its size", "appearance", "motion within")
-SIZE_GROUP, MOTION_GROUP, APPEARANCE_GROUP, WITHIN_GROUP = range(len(GROUPS))
+GROUPS = ("size for its place", "motion for its size", "appearance")
+SIZE_GROUP, MOTION_GROUP, APPEARANCE_GROUP = range(len(GROUPS))
 MAX_TRAIN_OBJECTS = 60_000
 # A random sample of the normal objects is all the appearance model compares with: its look-ups (10
 # dimensions) cost time that grows with the objects kept (40 synthetic clips, 60,000 objects: 0.66 ms a
@@ -96,14 +95,6 @@ def _appearance(crops: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
     slot = np.arange(len(crops))[:, None, None] * width + cell * BINS + bins
     hist = np.bincount(slot.ravel(), magnitude.ravel(), minlength=len(crops) * width).reshape(len(crops), width)
     return (hist / (np.linalg.norm(hist, axis=1, keepdims=True) + 1e-3)).astype(np.float32)
-
-
-def _velocity(motion: np.ndarray) -> np.ndarray:
-    """Mean flow magnitude per heading (BINS sectors) over an object's pixels (AI-VAD's velocity
-    attribute, Reiss & Hoshen 2023)."""
-    speed = np.hypot(motion[:, 0], motion[:, 1])
-    sector = (np.arctan2(motion[:, 1], motion[:, 0]) % (2 * np.pi) / (2 * np.pi) * BINS).astype(np.int64) % BINS
-    return np.bincount(sector, speed, minlength=BINS) / len(motion)
 
 
 def _median(values: np.ndarray) -> float:
@@ -178,7 +169,7 @@ class _ObjectReader(Reader):
         p, (height, width) = self.tier.params, self.background.shape
         step = self.tier.step
         min_area = max(int(p.min_area * width * height), 4)
-        frames, rows, boxes, crops, masks, cut, within = [], [], [], [], [], [], []
+        frames, rows, boxes, crops, masks, cut = [], [], [], [], [], []
         for position, (full, full_flow, shaken) in enumerate(zip(chunk.gray, chunk.flow, chunk.shake)):
             gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
             flow = self._at_object_scale(full_flow) / step
@@ -207,8 +198,6 @@ class _ObjectReader(Reader):
                 speed = np.hypot(motion[:, 0], motion[:, 1])
                 top = int(0.9 * (len(speed) - 1))
                 vx, vy = motion.sum(0) / len(motion)  # np.mean's arithmetic without its Python overhead
-                if p.velocity:
-                    within.append(_velocity(motion - (vx, vy) if p.velocity == 2 else motion))
                 found.append([(x + w / 2) / width, (y + h) / height, np.log(w), np.log(h), area / (w * h), vx, vy,
                               np.partition(speed, top)[top]])
                 crops.append(gray[y : y + h, x : x + w])
@@ -229,8 +218,6 @@ class _ObjectReader(Reader):
                 cv2.accumulateWeighted(g, self.background, ABSORB_RATE, mask=settled)
         found = np.concatenate(rows) if rows else np.zeros((0, HIST.start), np.float32)
         raw = np.concatenate([found, _appearance(crops, masks)], axis=1)
-        if p.velocity:
-            raw = np.concatenate([raw, np.asarray(within, np.float32).reshape(-1, BINS)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4),
                          np.asarray(cut, bool))
 
@@ -307,8 +294,7 @@ class ObjectTier(Tier):
     summary = "foreground objects vs the site's normal objects: size for the place, motion, appearance (kNN)"
     needs_background = True
     saved_before = {"track": 0.0, "cut_by_motion": False, "cut_height": False, "isotropic": False,
-                    "appearance_objects": MAX_TRAIN_OBJECTS, "lighting": False,
-                    "velocity": 0}
+                    "appearance_objects": MAX_TRAIN_OBJECTS, "lighting": False}
 
     @dataclass
     class Params:
@@ -325,7 +311,6 @@ class ObjectTier(Tier):
         isotropic: bool = True  # a place, a size and a velocity each judged on one scale for both axes
         appearance_objects: int = APPEARANCE_OBJECTS  # normal objects the appearance model compares with
         lighting: bool = True  # a video's first frame matched to the background in gain (False: offset only)
-        velocity: int = 0  # a fourth judgement, the flow inside the object: 0 off, 1 absolute, 2 relative to its mean
 
     background: np.ndarray | None = None
 
@@ -374,7 +359,7 @@ class ObjectTier(Tier):
         folds_by_frame = fold_of(len(sets), lengths)
         fold = np.concatenate([f[fr] for f, fr in zip(folds_by_frame, frame_of)])
         k = self.params.k
-        out_of_fold = np.zeros((len(raw), len(spaces)))
+        out_of_fold = np.zeros((len(raw), len(GROUPS)))
         for f in np.unique(fold):
             test, train = fold == f, (fold != f)
             train &= np.isin(np.arange(len(raw)), keep)
@@ -411,21 +396,14 @@ class ObjectTier(Tier):
         """Place, size, fill, motion, aspect, appearance: one row per object, before standardising."""
         appearance = (raw[:, HIST] - self.hist_mean) @ self.hist_axes.T
         aspect = raw[:, SIZE][:, :1] - raw[:, SIZE][:, 1:]
-        within = raw[:, VELOCITY] if self.params.velocity else np.zeros((len(raw), 0), np.float32)
         return np.column_stack([raw[:, PLACE], raw[:, SIZE], raw[:, FILL], raw[:, VX], raw[:, VY], raw[:, SPEED],
-                                aspect, appearance, within])
+                                aspect, appearance])
 
     def _spaces(self, raw: np.ndarray) -> list[np.ndarray]:
         z = (self._columns(raw) - self.mean) / self.spread
         # Motion is judged for the object's size, not its place: where walkers may go is the size
         # model's question, and tying speed to place flags every walker on a rarely used edge.
-        look = 9 + APPEARANCE_DIMS
-        spaces = [z[:, [0, 1, 2, 3]], z[:, [3, 5, 6, 7]], z[:, [4, 8, *range(9, look)]]]
-        if self.params.velocity == 3:  # absolute, in the motion space
-            spaces[MOTION_GROUP] = z[:, [3, 5, 6, 7, *range(look, z.shape[1])]]
-        elif self.params.velocity:
-            spaces.append(z[:, [3, *range(look, z.shape[1])]])  # for the object's height, as its motion is
-        return spaces
+        return [z[:, [0, 1, 2, 3]], z[:, [3, 5, 6, 7]], z[:, [4, 8, *range(9, z.shape[1])]]]
 
     def _column_spread(self) -> np.ndarray:
         """What each column is divided by: its own spread, or with `isotropic` one spread for both axes
@@ -438,9 +416,6 @@ class ObjectTier(Tier):
             for columns, pixels in ((PLACE, self.size[::-1]), (SIZE, (1, 1)), ([VX, VY], (1, 1))):
                 px = np.float32(pixels)
                 spread[columns] = np.sqrt(np.mean((self.std[columns] * px) ** 2)) / px
-            within = slice(9 + APPEARANCE_DIMS, None)  # the velocity histogram, a vector of one kind too
-            if len(spread[within]):
-                spread[within] = np.sqrt(np.mean(self.std[within] ** 2))
         return spread
 
     def _motion_when_cut(self, tree: cKDTree, raw: np.ndarray, cut: np.ndarray, dist: np.ndarray) -> np.ndarray:
@@ -513,7 +488,7 @@ class ObjectTier(Tier):
         appearance of an object cut by the frame's edge is not looked up: `_judged` leaves it out, and
         the appearance space (10 dimensions) costs most of the look-ups' time."""
         spaces = self._spaces(raw)
-        out = np.zeros((len(raw), len(spaces)))
+        out = np.zeros((len(raw), len(GROUPS)))
         for g, (tree, space) in enumerate(zip(self.models, spaces)):
             rows = np.flatnonzero(~cut) if g == APPEARANCE_GROUP and self.params.cut_by_motion else np.arange(len(raw))
             if len(rows):
