@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -13,6 +14,7 @@ import numpy as np
 from vadagent.errors import UsageError
 from vadagent.tools.video import frame_files
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LabelledVideo:
@@ -166,7 +168,7 @@ def frame_labels(path: Path, test: list[Path]) -> list[np.ndarray]:
     else:
         raise UsageError(f"{path}: frame labels are read from a .m, .mat or .npy file")
     if len(spans) != len(test):
-        raise UsageError(f"{path}: {len(spans)} ground-truth entries for {len(test)} test clips")
+        spans = _by_number(path, spans, test)
     labelled = []
     for clip, count, ranges in zip(test, counts, spans):
         labels = np.zeros(count, dtype=np.int8)
@@ -176,6 +178,18 @@ def frame_labels(path: Path, test: list[Path]) -> list[np.ndarray]:
             labels[first - 1 : last] = 1
         labelled.append(labels)
     return labelled
+
+
+def _by_number(path: Path, spans: list, test: list[Path]) -> list:
+    """The entries of a ground-truth file for some of its clips: a subset of the test clips (03/, 07/, or
+    Test003/, …) takes the entries its folders' numbers name, as a user trying a few clips keeps the
+    dataset's one file."""
+    numbers = [int(m.group()) if (m := re.search(r"\d+$", clip.name)) else 0 for clip in test]
+    if len(spans) < len(test) or not all(1 <= n <= len(spans) for n in numbers) or len(set(numbers)) < len(numbers):
+        raise UsageError(f"{path}: {len(spans)} ground-truth entries for {len(test)} test clips")
+    log.warning("%s holds %d clips' frame labels; the %d test clips here take those of their numbers (%s)", path.name,
+                len(spans), len(test), ", ".join(map(str, numbers)))
+    return [spans[n - 1] for n in numbers]
 
 
 def _packed_masks(path: Path, key: str, clip: Path) -> np.ndarray:

@@ -260,7 +260,7 @@ def test_shanghaitech_loads_with_its_training_videos_as_frame_folders(tmp_path):
         load_shanghaitech(tmp_path)
 
 
-def test_avenue_loads_as_distributed_and_as_frame_folders_with_its_mat_ranges(tmp_path):
+def test_avenue_loads_as_distributed_and_as_frame_folders_with_its_mat_ranges(tmp_path, caplog):
     import cv2
     import numpy as np
     from scipy.io import savemat
@@ -308,6 +308,18 @@ def test_avenue_loads_as_distributed_and_as_frame_folders_with_its_mat_ranges(tm
     data = load_avenue(frames)
     assert [v.labels.tolist() for v in data.test] == [[0, 1, 1, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 1, 1]]
     assert all(v.masks is None for v in data.test)  # frame ranges only: no localisation
+
+    # a few of the clips keep the dataset's one file: each takes the entry its number names, and the log says so
+    import shutil
+
+    shutil.rmtree(frames / "testing" / "frames" / "01")
+    with caplog.at_level("WARNING", logger="vadagent.evals.datasets"):
+        data = load_avenue(frames)
+    assert [v.name for v in data.test] == ["02"] and data.test[0].labels.tolist() == [1, 0, 0, 0, 0, 0, 1, 1]
+    assert "avenue.mat holds 2 clips' frame labels; the 1 test clips here take those of their numbers (2)" in caplog.text
+    (frames / "testing" / "frames" / "02").rename(frames / "testing" / "frames" / "night")  # no number to go by
+    with pytest.raises(UsageError, match="2 ground-truth entries for 1 test clips"):
+        load_avenue(frames)
 
 
 def test_ucsd_loads_as_distributed_with_pixel_masks_where_a_clip_has_them(tmp_path, ped2):
