@@ -15,7 +15,10 @@ just after each cut are left out of the AUC). A rule's regret on a span is the b
 AUC minus that of the candidate the rule chose. Rules: `shipped` (the selection's choice: the best on
 the span, ties to fewer tiers), and `every offered tier` (the best on the span among the candidates
 that keep every offered tier, by the same tie rule). `--busy` judges a synthetic site of its own: a
-crowd hurrying both ways along a path (the busy-background scene of the tests), rendered here.
+crowd hurrying both ways along a path (the busy-background scene of the tests), rendered here; with
+`--events`, every candidate is also scored on clips of that site with rendered events (a fast object, a
+loiterer off the path, a slow intruder close to the camera; three clips each), a second judge made apart
+from the pasted windows, whose regret is reported beside.
 Writes evals/results/bench_span_choice[_NAME].{md,json}.
 """
 
@@ -48,13 +51,17 @@ def main() -> None:
     add_results_argument(parser)
     parser.add_argument("--busy", action="store_true", help="a rendered busy-background site instead")
     parser.add_argument("--busy-seconds", type=float, default=120.0)
+    parser.add_argument("--events", action="store_true", help="with --busy: also judge on clips with rendered events")
     parser.add_argument("--seconds", type=float, default=15.0, help="span length")
     parser.add_argument("--spans", type=int, default=6, help="disjoint spans (at most)")
     parser.add_argument("--judge-seconds", type=float, default=60.0, help="the footage's last seconds, kept aside")
     parser.add_argument("--name", default="")
     args = parser.parse_args()
+    if args.events and not args.busy:
+        parser.error("--events judges the rendered busy site: give --busy too")
     with tempfile.TemporaryDirectory(prefix="vadagent-span-choice-") as work:
         site = busy_site(Path(work), args.busy_seconds) if args.busy else site_from(args, parser)
+        events = busy_events(Path(work)) if args.events else []
         total = footage_seconds(site.footage, site.fps)
         judge_from = total - args.judge_seconds
         count = min(args.spans, int(judge_from // args.seconds))
@@ -67,11 +74,17 @@ def main() -> None:
         folder, labels, counted = judge_folder(site, judge_from, size, Path(work) / "judge")
         print(f"judge: {len(labels)} frames ({int(labels.sum())} anomalous) from {judge_from:.0f} s on", flush=True)
         spans = [row for span in range(count)
-                 if (row := judged_span(site, span * args.seconds, args.seconds, (folder, rate), labels, counted))]
+                 if (row := judged_span(site, span * args.seconds, args.seconds, (folder, rate), labels, counted,
+                                        events))]
     summary = {rule: {"mean_regret": round(float(np.mean([s["regret"][rule] for s in spans])), 4),
                       "worst_regret": round(float(np.max([s["regret"][rule] for s in spans])), 4),
                       "mean_judge_auc": round(float(np.mean([s["judge_auc"][s["chose"][rule]] for s in spans])), 4)}
                for rule in RULES}
+    if events:
+        for rule in RULES:
+            chosen = [s["events_auc"][s["chose"][rule]] for s in spans]
+            summary[rule]["events"] = {kind: round(float(np.mean([c[kind] for c in chosen])), 4) for kind in chosen[0]}
+            summary[rule]["events_mean_regret"] = round(float(np.mean([s["events_regret"][rule] for s in spans])), 4)
     result = {"site": site.name, "span_seconds": args.seconds, "judge_from_s": round(judge_from, 2),
               "judge_frames": int(len(labels)), "judge_anomalous_frames": int(labels.sum()),
               "judge_counted_frames": int(counted.sum()), "windows_per_kind": WINDOWS_PER_KIND, "cut_frames": CUT,
@@ -86,6 +99,23 @@ def busy_site(folder: Path, seconds: float) -> Site:
     path = folder / "busy.mp4"
     render_clip(ClipSpec(seconds=seconds, seed=11, crowd=2.5), path)  # the tests' busy scene, longer
     return Site(f"a rendered busy-background site ({seconds:g} s, crowd 2.5 walkers/s)", [path], 25.0)
+
+
+EVENTS = ("fast", "loiter", "intruder")  # the rendered kinds that are anomalous at the busy site (its crowd goes both ways)
+EVENT_SEEDS = (21, 22, 23)
+
+
+def busy_events(folder: Path) -> list[tuple[str, Path, np.ndarray]]:
+    """Clips of the busy site (16 s, each event set off 6 s in): (kind, path, frame labels)."""
+    from vadagent.tools.synthetic import ClipSpec, render_clip
+
+    clips = []
+    for kind in EVENTS:
+        for seed in EVENT_SEEDS:
+            path = folder / f"{kind}_{seed}.mp4"
+            truth = render_clip(ClipSpec(seconds=16, seed=seed, crowd=2.5, anomalies=[(kind, 6.0)]), path)
+            clips.append((kind, path, np.asarray(truth.labels)))
+    return clips
 
 
 def judge_folder(site: Site, start_s: float, size: tuple[int, int],
@@ -115,9 +145,9 @@ RULES = ("shipped", "every offered tier")
 
 
 def judged_span(site: Site, start_s: float, seconds: float, judge: tuple[Path, float], labels: np.ndarray,
-                counted: np.ndarray) -> dict | None:
-    """One span's choices, and every candidate's AUC on the judge (its folder and frame rate); None where the
-    span is too short to select on."""
+                counted: np.ndarray, events: list[tuple[str, Path, np.ndarray]]) -> dict | None:
+    """One span's choices, and every candidate's AUC on the judge (its folder and frame rate) and on the
+    event clips, per kind (the mean over its clips); None where the span is too short to select on."""
     footage = footage_between(site.footage, start_s, seconds, site.fps)
     began = time.perf_counter()
     log = Scorer.fit(footage, ScorerConfig(select=True), folder_fps=site.fps).fit_info.get("selection")
@@ -127,16 +157,24 @@ def judged_span(site: Site, start_s: float, seconds: float, judge: tuple[Path, f
     offered = {name for entry in log["tried"] for name in entry["tiers"]}
     full = [entry for entry in log["tried"] if set(entry["tiers"]) == offered]
     chose = {"shipped": describe(log["chosen"]), "every offered tier": describe(simplest_best(full))}
-    judged = {}
+    judged, on_events = {}, {}
     for entry in log["tried"]:
         config = ScorerConfig(tiers=list(entry["tiers"]), weights=dict(entry["weights"]), select=False)
         scorer = Scorer.fit(footage, config, folder_fps=site.fps)
         scores = scorer.score(str(judge[0]), folder_fps=judge[1]).scores
         judged[describe(entry)] = round(float(roc_auc_score(labels[counted], scores[counted])), 4)
+        per_kind: dict[str, list[float]] = {}
+        for kind, path, truth in events:
+            per_kind.setdefault(kind, []).append(roc_auc_score(truth, scorer.score(str(path)).scores))
+        on_events[describe(entry)] = {kind: round(float(np.mean(a)), 4) for kind, a in per_kind.items()}
     best = max(judged.values())
     row = {"span_start_s": start_s, "chose": chose, "span_auc": {describe(t): t["auc"] for t in log["tried"]},
            "judge_auc": judged, "regret": {rule: round(best - judged[chose[rule]], 4) for rule in RULES},
            "seconds": round(time.perf_counter() - began, 1)}
+    if events:
+        mean = {name: float(np.mean(list(kinds.values()))) for name, kinds in on_events.items()}
+        row["events_auc"] = on_events
+        row["events_regret"] = {rule: round(max(mean.values()) - mean[chose[rule]], 4) for rule in RULES}
     print(f"span {start_s:g} s: chose {chose} judge {judged}", flush=True)
     return row
 
@@ -156,6 +194,18 @@ def markdown(result: dict) -> str:
         f"{n} (span / judge)" for n in names) + " |", "|" + "---|" * (3 + len(names))]
     lines += [f"| {s['span_start_s']:g} | {s['chose']['shipped']} | {s['chose']['every offered tier']} | "
               + " | ".join(f"{s['span_auc'][n]} / {s['judge_auc'][n]}" for n in names) + " |" for s in result["spans"]]
+    if "events_auc" in result["spans"][0]:
+        kinds = list(result["spans"][0]["events_auc"][names[0]])
+        lines += ["", f"The second judge: clips of the site with rendered events ({', '.join(kinds)}; "
+                  f"{len(EVENT_SEEDS)} clips each, 16 s, each event set off 6 s in), frame AUC per kind, the mean over "
+                  "its clips. Regret: the best candidate's mean over kinds minus the choice's.", "",
+                  "| rule | " + " | ".join(kinds) + " | mean regret |", "|---|" + "---|" * (len(kinds) + 1)]
+        lines += [f"| {rule} | " + " | ".join(str(s["events"][k]) for k in kinds) + f" | {s['events_mean_regret']} |"
+                  for rule, s in result["summary"].items()]
+        lines += ["", "| span from (s) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        lines += [f"| {s['span_start_s']:g} | " + " | ".join(" / ".join(str(s["events_auc"][n][k]) for k in kinds)
+                                                         for n in names) + " |" for s in result["spans"]]
+        lines += ["", f"(each cell: {' / '.join(kinds)})"]
     return "\n".join(lines) + "\n"
 
 
