@@ -373,7 +373,7 @@ def test_a_stopped_loop_does_not_wait_for_its_busy_threads_and_an_unstopped_one_
 
     started = time.monotonic()
     assert run_stoppable(busy()) == (None, True)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 1.9  # before the thread's 2 s are up: slack for a busy machine
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
 
     async def quick() -> int:

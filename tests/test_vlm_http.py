@@ -84,7 +84,9 @@ def test_concurrency_is_bounded():
     answers = client.generate_many([[Message.user(f"q{i}")] for i in range(8)], Verdict)
     elapsed = time.monotonic() - started
     assert all(a.output.anomalous for a in answers)
-    assert 2.9 < elapsed < 5.5  # two waves of four, not eight in a row and not all at once
+    assert server.most_active == 4  # four at once, never more
+    # the time only rules out all at once (1.5 s) and one after another (12 s): a busy machine adds to each wave
+    assert 2.9 < elapsed < 11.0
     server.close()
 
 
