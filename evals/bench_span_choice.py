@@ -84,6 +84,8 @@ def main() -> None:
         for rule in RULES:
             chosen = [s["events_auc"][s["chose"][rule]] for s in spans]
             summary[rule]["events"] = {kind: round(float(np.mean([c[kind] for c in chosen])), 4) for kind in chosen[0]}
+            summary[rule]["events_pooled"] = round(float(np.mean([s["events_pooled_auc"][s["chose"][rule]]
+                                                                   for s in spans])), 4)
             summary[rule]["events_mean_regret"] = round(float(np.mean([s["events_regret"][rule] for s in spans])), 4)
     result = {"site": site.name, "span_seconds": args.seconds, "judge_from_s": round(judge_from, 2),
               "judge_frames": int(len(labels)), "judge_anomalous_frames": int(labels.sum()),
@@ -157,23 +159,27 @@ def judged_span(site: Site, start_s: float, seconds: float, judge: tuple[Path, f
     offered = {name for entry in log["tried"] for name in entry["tiers"]}
     full = [entry for entry in log["tried"] if set(entry["tiers"]) == offered]
     chose = {"shipped": describe(log["chosen"]), "every offered tier": describe(simplest_best(full))}
-    judged, on_events = {}, {}
+    judged, on_events, pooled = {}, {}, {}
     for entry in log["tried"]:
         config = ScorerConfig(tiers=list(entry["tiers"]), weights=dict(entry["weights"]), select=False)
         scorer = Scorer.fit(footage, config, folder_fps=site.fps)
         scores = scorer.score(str(judge[0]), folder_fps=judge[1]).scores
         judged[describe(entry)] = round(float(roc_auc_score(labels[counted], scores[counted])), 4)
         per_kind: dict[str, list[float]] = {}
-        for kind, path, truth in events:
-            per_kind.setdefault(kind, []).append(roc_auc_score(truth, scorer.score(str(path)).scores))
+        every = [(truth, scorer.score(str(path)).scores) for _, path, truth in events]
+        for (kind, _, _), (truth, scores) in zip(events, every):
+            per_kind.setdefault(kind, []).append(roc_auc_score(truth, scores))
         on_events[describe(entry)] = {kind: round(float(np.mean(a)), 4) for kind, a in per_kind.items()}
+        if every:  # all the clips' frames pooled: whether one threshold holds across them (micro, not per clip)
+            clip_truths, clip_scores = zip(*every)
+            pooled[describe(entry)] = round(float(roc_auc_score(np.concatenate(clip_truths), np.concatenate(clip_scores))), 4)
     best = max(judged.values())
     row = {"span_start_s": start_s, "chose": chose, "span_auc": {describe(t): t["auc"] for t in log["tried"]},
            "judge_auc": judged, "regret": {rule: round(best - judged[chose[rule]], 4) for rule in RULES},
            "seconds": round(time.perf_counter() - began, 1)}
     if events:
         mean = {name: float(np.mean(list(kinds.values()))) for name, kinds in on_events.items()}
-        row["events_auc"] = on_events
+        row["events_auc"], row["events_pooled_auc"] = on_events, pooled
         row["events_regret"] = {rule: round(max(mean.values()) - mean[chose[rule]], 4) for rule in RULES}
     print(f"span {start_s:g} s: chose {chose} judge {judged}", flush=True)
     return row
@@ -198,14 +204,17 @@ def markdown(result: dict) -> str:
         kinds = list(result["spans"][0]["events_auc"][names[0]])
         lines += ["", f"The second judge: clips of the site with rendered events ({', '.join(kinds)}; "
                   f"{len(EVENT_SEEDS)} clips each, 16 s, each event set off 6 s in), frame AUC per kind, the mean over "
-                  "its clips. Regret: the best candidate's mean over kinds minus the choice's.", "",
-                  "| rule | " + " | ".join(kinds) + " | mean regret |", "|---|" + "---|" * (len(kinds) + 1)]
-        lines += [f"| {rule} | " + " | ".join(str(s["events"][k]) for k in kinds) + f" | {s['events_mean_regret']} |"
-                  for rule, s in result["summary"].items()]
+                  "its clips, and over all clips' frames pooled. Regret: the best candidate's mean over kinds minus the "
+                  "choice's.", "",
+                  "| rule | " + " | ".join(kinds) + " | all clips pooled | mean regret |",
+                  "|---|" + "---|" * (len(kinds) + 2)]
+        lines += [f"| {rule} | " + " | ".join(str(s["events"][k]) for k in kinds)
+                  + f" | {s['events_pooled']} | {s['events_mean_regret']} |" for rule, s in result["summary"].items()]
         lines += ["", "| span from (s) | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-        lines += [f"| {s['span_start_s']:g} | " + " | ".join(" / ".join(str(s["events_auc"][n][k]) for k in kinds)
-                                                         for n in names) + " |" for s in result["spans"]]
-        lines += ["", f"(each cell: {' / '.join(kinds)})"]
+        lines += [f"| {s['span_start_s']:g} | " + " | ".join(" / ".join([*(str(s["events_auc"][n][k]) for k in kinds),
+                                                                    str(s["events_pooled_auc"][n])]) for n in names)
+                  + " |" for s in result["spans"]]
+        lines += ["", f"(each cell: {' / '.join(kinds)} / all clips pooled)"]
     return "\n".join(lines) + "\n"
 
 

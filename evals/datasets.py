@@ -16,6 +16,7 @@ from vadagent.tools.video import frame_files
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class LabelledVideo:
     name: str
@@ -185,8 +186,11 @@ def _by_number(path: Path, spans: list, test: list[Path]) -> list:
     Test003/, …) takes the entries its folders' numbers name, as a user trying a few clips keeps the
     dataset's one file."""
     numbers = [int(m.group()) if (m := re.search(r"\d+$", clip.name)) else 0 for clip in test]
-    if len(spans) < len(test) or not all(1 <= n <= len(spans) for n in numbers) or len(set(numbers)) < len(numbers):
+    if len(spans) < len(test):
         raise UsageError(f"{path}: {len(spans)} ground-truth entries for {len(test)} test clips")
+    if not all(1 <= n <= len(spans) for n in numbers) or len(set(numbers)) < len(numbers):
+        raise UsageError(f"{path}: {len(spans)} ground-truth entries for {len(test)} test clips (fewer clips take the "
+                         "entries their folders' numbers name, 01 the first: these folders' names do not)")
     log.warning("%s holds %d clips' frame labels; the %d test clips here take those of their numbers (%s)", path.name,
                 len(spans), len(test), ", ".join(map(str, numbers)))
     return [spans[n - 1] for n in numbers]
