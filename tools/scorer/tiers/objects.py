@@ -185,11 +185,7 @@ class _ObjectReader(Reader):
             foreground = (np.abs(delta) > p.fg_threshold).astype(np.uint8)
             if edge:  # no object where the shake leaves the picture unknown (and the flow: frames.py zeroes it)
                 foreground[:edge], foreground[-edge:], foreground[:, :edge], foreground[:, -edge:] = 0, 0, 0, 0
-            if p.open_at_edges:  # outside the frame is background: a sliver along its edge is as thin as anywhere
-                foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self.kernel, borderType=cv2.BORDER_CONSTANT,
-                                              borderValue=0)
-            else:
-                foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self.kernel)
+            foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self.kernel)
             foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self.kernel, iterations=2)
             count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8, ltype=self.labels)
             order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[: p.max_objects] + 1
@@ -315,7 +311,6 @@ class ObjectTier(Tier):
         isotropic: bool = True  # a place, a size and a velocity each judged on one scale for both axes
         appearance_objects: int = APPEARANCE_OBJECTS  # normal objects the appearance model compares with
         lighting: bool = True  # a video's first frame matched to the background in gain (False: offset only)
-        open_at_edges: bool = False  # the opening erases thin slivers along the frame's edge too
 
     background: np.ndarray | None = None
 
