@@ -167,8 +167,8 @@ def judged_span(site: Site, start_s: float, seconds: float, judge: tuple[Path, f
         judged[describe(entry)] = round(float(roc_auc_score(labels[counted], scores[counted])), 4)
         per_kind: dict[str, list[float]] = {}
         every = [(truth, scorer.score(str(path)).scores) for _, path, truth in events]
-        for (kind, _, _), (truth, scores) in zip(events, every):
-            per_kind.setdefault(kind, []).append(roc_auc_score(truth, scores))
+        for (kind, _, _), (truth, scored) in zip(events, every):
+            per_kind.setdefault(kind, []).append(roc_auc_score(truth, scored))
         on_events[describe(entry)] = {kind: round(float(np.mean(a)), 4) for kind, a in per_kind.items()}
         if every:  # all the clips' frames pooled: whether one threshold holds across them (micro, not per clip)
             clip_truths, clip_scores = zip(*every)
