@@ -6,7 +6,8 @@ Each camera's scorer is saved as it is fitted, beside a key of what it was fitte
 camera, its normal footage, the scorer's settings, the device and a digest of the code that fits and
 scores. The key is written after its scorer, so one cut short while saving is fitted again; so is one
 fitted by other code, which would score differently. Each test video's scores are kept in its camera's
-folder as they are made, under the camera's key and the video's path.
+folder as they are made, under the camera's key and the video's name and size. Footage is known by its name
+and size, not its path, so a dataset moved elsewhere keeps what was made from it.
 
 A dataset without normal footage (UCF-Crime's 290 test videos) fits a scorer on each video's opening
 and spends its run fitting and scoring video after video: there each video's scorer is kept with its
@@ -29,6 +30,7 @@ from pathlib import Path
 from vadagent.errors import ArtifactError
 from vadagent.tools.scorer import Scorer, ScorerConfig, ScoreResult, SourceSpec
 from vadagent.tools.scorer.scorer import RESULT
+from vadagent.tools.video import frame_files
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +129,24 @@ class KeptScorers:
 
     def _video_key(self, video: str, path: str | Path, camera: Camera | None) -> dict:
         scorer = self._key(*camera) if camera else {**self._common, "fitted_on": "its opening", "code": scoring_code()}
-        return json.loads(json.dumps({**scorer, "video": video, "path": str(Path(path).resolve())}))
+        return json.loads(json.dumps({**scorer, "video": video, "path": identity(path)}))
 
     def _key(self, camera: str, sources: list[SourceSpec]) -> dict:
-        footage = [{**asdict(spec), "path": str(Path(spec.path).resolve())} for spec in sources]
+        footage = [{**asdict(spec), "path": identity(spec.path)} for spec in sources]
         # through JSON, as it is read back (tuples become lists)
         return json.loads(json.dumps({**self._common, "camera": camera, "normal": footage, "code": scoring_code()}))
+
+
+@cache
+def identity(path: str | Path) -> dict:
+    """What a video file or frame folder is, wherever it lies: its name and size (a folder's: its frames'
+    count and bytes). Not its path, so a dataset moved or copied elsewhere keeps what was made from it;
+    not its times, which a copy does not keep."""
+    place = Path(path)
+    if place.is_dir():
+        frames = frame_files(place)
+        return {"name": place.name, "frames": len(frames), "bytes": sum(f.stat().st_size for f in frames)}
+    return {"name": place.name, "bytes": place.stat().st_size}
 
 
 def _vouched(place: Path, key: dict) -> bool:

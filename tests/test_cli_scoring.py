@@ -185,11 +185,15 @@ def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
 
 def test_a_dataset_without_normal_footage_fits_each_video_on_its_opening_in_turn_or_side_by_side(synthetic_anomalous,
                                                                                                   tmp_path):
+    import dataclasses
+    import shutil
+
     import numpy as np
 
     from vadagent.errors import UsageError
     from vadagent.evals.datasets import FrameDataset, LabelledVideo
     from vadagent.evals.detect import run_detect
+    from vadagent.evals.kept_scorers import identity
     from vadagent.tools.scorer import ScorerConfig
 
     path, truth = synthetic_anomalous
@@ -214,6 +218,15 @@ def test_a_dataset_without_normal_footage_fits_each_video_on_its_opening_in_turn
     assert again["per_video_auc"] == pytest.approx(result["per_video_auc"], abs=1e-9)
     assert again["fit_seconds"] == result["fit_seconds"]
     assert again["smoothing_sigma"] == 1.0 and "2 whose scores were kept" in again["protocol"]
+    moved = tmp_path / "moved" / Path(path).name  # the dataset copied elsewhere: what was made from it holds
+    moved.parent.mkdir()
+    shutil.copy(path, moved)
+    elsewhere = dataclasses.replace(data, test=[dataclasses.replace(v, path=moved) for v in data.test])
+    assert run_detect(elsewhere, ScorerConfig(tiers=["motion"]), keep_scorers=kept)["kept_scorers"]["reused"] == ["a", "b"]
+    unlike = tmp_path / "unlike" / Path(path).name  # another file of the same name is another video
+    unlike.parent.mkdir()
+    unlike.write_bytes(Path(path).read_bytes()[:-1000])
+    assert identity(moved) == identity(path) != identity(unlike)
     (kept / "video-b" / "result.json").unlink()  # as if stopped while b was being scored
     resumed = run_detect(data, ScorerConfig(tiers=["motion"]), keep_scorers=kept, workers=2)
     assert resumed["kept_scorers"]["reused"] == ["a"] and resumed["frames_per_second"] > 0
