@@ -63,6 +63,8 @@ class KeptScorers:
         # cameras ("site" for a dataset of one), or videos fitted on their openings, whose scorer was loaded, not fitted
         self.reused: list[str] = []
         self.scores_reused: list[str] = []  # test videos whose scores were loaded, not scored
+        # each piece of footage's identity, read once a run: every test video's key holds its camera's footage
+        self._identities: dict[str, dict] = {}
 
     def get(self, camera: str, sources: list[SourceSpec]) -> Scorer | None:
         """The kept scorer of `camera`, if it was fitted on these sources in the same way; else None."""
@@ -129,15 +131,19 @@ class KeptScorers:
 
     def _video_key(self, video: str, path: str | Path, camera: Camera | None) -> dict:
         scorer = self._key(*camera) if camera else {**self._common, "fitted_on": "its opening", "code": scoring_code()}
-        return json.loads(json.dumps({**scorer, "video": video, "path": identity(path)}))
+        return json.loads(json.dumps({**scorer, "video": video, "path": self._identity(path)}))
+
+    def _identity(self, path: str | Path) -> dict:
+        if str(path) not in self._identities:
+            self._identities[str(path)] = identity(path)
+        return self._identities[str(path)]
 
     def _key(self, camera: str, sources: list[SourceSpec]) -> dict:
-        footage = [{**asdict(spec), "path": identity(spec.path)} for spec in sources]
+        footage = [{**asdict(spec), "path": self._identity(spec.path)} for spec in sources]
         # through JSON, as it is read back (tuples become lists)
         return json.loads(json.dumps({**self._common, "camera": camera, "normal": footage, "code": scoring_code()}))
 
 
-@cache
 def identity(path: str | Path) -> dict:
     """What a video file or frame folder is, wherever it lies: its name and size (a folder's: its frames'
     count and bytes). Not its path, so a dataset moved or copied elsewhere keeps what was made from it;
