@@ -6,8 +6,8 @@ Each camera's scorer is saved as it is fitted, beside a key of what it was fitte
 camera, its normal footage, the scorer's settings, the device and a digest of the code that fits and
 scores. The key is written after its scorer, so one cut short while saving is fitted again; so is one
 fitted by other code, which would score differently. Each test video's scores are kept in its camera's
-folder as they are made, under the camera's key and the video's name and size. Footage is known by its name
-and size, not its path, so a dataset moved elsewhere keeps what was made from it.
+folder as they are made, under the camera's key and the video's identity. Footage is known by its name and
+size, not its path (`identity`), so a dataset moved elsewhere keeps what was made from it.
 
 A dataset without normal footage (UCF-Crime's 290 test videos) fits a scorer on each video's opening
 and spends its run fitting and scoring video after video: there each video's scorer is kept with its
