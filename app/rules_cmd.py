@@ -16,7 +16,7 @@ from vadagent.app.scoring import progress_bar
 from vadagent.config import Settings
 from vadagent.errors import UsageError
 from vadagent.rules import Rule, RuleKind, RuleSet
-from vadagent.tools.scorer.scorer import SourceSpec
+from vadagent.tools.scorer.footage import SourceSpec
 from vadagent.tools.video import open_video
 
 

@@ -62,7 +62,7 @@ from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
 from vadagent.prompts import PROMPTS_VERSION
 from vadagent.tools.scorer.live import LiveScore, Moment
-from vadagent.tools.scorer.scorer import ScoreResult
+from vadagent.tools.scorer.result import ScoreResult
 from vadagent.tools.video import open_video
 from vadagent.tools.video.live import LiveFrame, LiveSource, redacted
 from vadagent.tools.video.source import runs

@@ -30,7 +30,8 @@ from vadagent.evals.detection import (
 )
 from vadagent.evals.kept_scorers import KeptScorers
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec, pick_candidates
-from vadagent.tools.scorer.scorer import OPENING_MAX_S, Progress
+from vadagent.tools.scorer.footage import OPENING_MAX_S
+from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.scorer.side_by_side import SideBySide
 from vadagent.tools.video import open_video
 

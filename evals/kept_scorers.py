@@ -29,7 +29,7 @@ from pathlib import Path
 
 from vadagent.errors import ArtifactError
 from vadagent.tools.scorer import Scorer, ScorerConfig, ScoreResult, SourceSpec
-from vadagent.tools.scorer.scorer import RESULT
+from vadagent.tools.scorer.result import RESULT
 from vadagent.tools.video import frame_files
 
 log = logging.getLogger(__name__)

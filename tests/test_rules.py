@@ -15,7 +15,7 @@ from vadagent.agents.rules.sampling import farthest_point, split_holdout
 from vadagent.app.rules_cmd import diff_rulesets
 from vadagent.rules import Provenance, Rule, RuleKind, RuleSet
 from vadagent.taxonomy import load_taxonomy
-from vadagent.tools.scorer.scorer import SourceSpec
+from vadagent.tools.scorer.footage import SourceSpec
 from vadagent.tools.synthetic import ClipSpec, render_clip
 from vadagent.tools.vlm import make_client, run_sync
 

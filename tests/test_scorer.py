@@ -316,11 +316,11 @@ def test_a_synthetic_kind_the_footage_was_too_short_for_is_named_as_not_judged(s
 
 
 def test_frames_kept_for_self_validation_are_bounded(synthetic_normal, monkeypatch):
-    from vadagent.tools.scorer import scorer as scorer_module
-    from vadagent.tools.scorer.scorer import read_parts
+    from vadagent.tools.scorer import footage
+    from vadagent.tools.scorer.footage import read_parts
 
-    monkeypatch.setattr(scorer_module, "KEEP_FRAMES", 100)
-    monkeypatch.setattr(scorer_module, "KEEP_AT_LEAST", 30)
+    monkeypatch.setattr(footage, "KEEP_FRAMES", 100)
+    monkeypatch.setattr(footage, "KEEP_AT_LEAST", 30)
     segments = [SourceSpec(str(synthetic_normal), 0, 4), SourceSpec(str(synthetic_normal), 4, 8),
                 SourceSpec(str(synthetic_normal), 8)]
     tier = tier_class("motion")(Geometry(180, 120))
@@ -333,8 +333,8 @@ def test_frames_kept_for_self_validation_are_bounded(synthetic_normal, monkeypat
 def test_more_normal_footage_than_the_cap_is_fitted_on_stretches_spread_over_all_of_it(synthetic_normal, monkeypatch):
     """A day of recordings would not fit in memory (about 11 KB per frame): beyond
     `max_footage_s` the fit reads evenly spread stretches of every source, and says so."""
-    from vadagent.tools.scorer import scorer as scorer_module
-    from vadagent.tools.scorer.scorer import thinned
+    from vadagent.tools.scorer import footage
+    from vadagent.tools.scorer.footage import thinned
     from vadagent.tools.video import open_video
 
     with open_video(synthetic_normal) as video:
@@ -344,7 +344,7 @@ def test_more_normal_footage_than_the_cap_is_fitted_on_stretches_spread_over_all
     assert thinned(sources[:1], [info], 15.0)[0] == [SourceSpec(str(synthetic_normal), 2.5, 17.5)]  # 15 s of 20
     clips = [SourceSpec(str(synthetic_normal), a, a + 2) for a in range(0, 20, 2)]  # many short clips: whole ones
     assert thinned(clips, [info] * 10, 8.0)[0] == [clips[1], clips[3], clips[6], clips[8]]
-    monkeypatch.setattr(scorer_module, "STRETCH_S", 2.0)
+    monkeypatch.setattr(footage, "STRETCH_S", 2.0)
     stretches, infos = thinned(sources, [info, info], 12.0)
     spans = [(s.start_s, s.end_s) for s in stretches]
     assert len(infos) == len(stretches) == 6 and sum(b - a for a, b in spans) == pytest.approx(12.0, abs=0.01)

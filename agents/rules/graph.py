@@ -24,7 +24,7 @@ from vadagent.agents.rules.validate import MAX_FALSE_ALARM, validate_rules
 from vadagent.errors import VadagentError
 from vadagent.prompts import render
 from vadagent.rules import RuleSet
-from vadagent.tools.scorer.scorer import SourceSpec
+from vadagent.tools.scorer.footage import SourceSpec
 from vadagent.tools.video import open_video
 from vadagent.tools.vlm import Image, Message, Sampling, Usage, VLMClient, VLMError
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from vadagent.errors import UsageError
 from vadagent.tools.scorer.features import FeatureConfig, MotionFeatureExtractor, working_size
-from vadagent.tools.scorer.scorer import SourceSpec
+from vadagent.tools.scorer.footage import SourceSpec
 from vadagent.tools.video import open_video
 
 

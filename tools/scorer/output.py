@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from vadagent.tools.scorer.plot import plot_timeline
-from vadagent.tools.scorer.scorer import ScoreResult
+from vadagent.tools.scorer.result import ScoreResult
 from vadagent.types import Candidate
 
 

@@ -6,7 +6,8 @@ median (one frame of latency) and calibrates the result causally (z-units of the
 one threshold works on a live stream. `fit` chooses the tier set and weights itself by
 self-validation on held-out normal footage with synthetic anomalies (selection.py), by default
 whenever there are several tiers and at least AUTO_SELECT_S seconds of footage.
-Artefacts are `scorer.json` + `scorer.safetensors`; never pickle.
+Artefacts are `scorer.json` + `scorer.safetensors`; never pickle. How footage is read is footage.py's;
+what scoring a video gives, result.py's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -24,131 +24,49 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, median_filter
+from scipy.ndimage import median_filter
 
 from vadagent.errors import ArtifactError, UsageError
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
-from vadagent.tools.scorer.candidates import CandidatePolicy, pick_candidates
+from vadagent.tools.scorer.footage import (
+    Extracted,
+    SourceSpec,
+    background_sample,
+    closing_of,
+    opening_of,
+    probe,
+    read_parts,
+    seconds_of,
+    thinned,
+)
 from vadagent.tools.scorer.frames import (
     DEFAULT_FLOW,
     FrameChunk,
     OpeningTracker,
-    Turn,
     check_flow,
     chunks,
     chunks_in_turn,
     time_scale,
     working_size,
 )
+from vadagent.tools.scorer.result import ScoreResult
 from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, TierUnfit, tier_class
 from vadagent.tools.video import VideoSource, open_video
-from vadagent.types import Candidate, FrameScores, Region, VideoInfo
+from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
 
 ARTIFACT_VERSION = 2
-RESULT, RESULT_VERSION = "result", 1  # a ScoreResult saved: result.json + result.safetensors
 DEFAULT_TIERS = ("motion", "objects")
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
 
-@dataclass(frozen=True)
-class SourceSpec:
-    """A video plus an optional time range, written `PATH#t=START,END` (W3C media fragments)."""
-
-    path: str
-    start_s: float = 0.0
-    end_s: float | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> SourceSpec:
-        if "#t=" not in text:
-            return cls(text)
-        match = re.fullmatch(r"(?P<path>.+?)#t=(?P<start>\d*\.?\d*)(?:,(?P<end>\d*\.?\d+))?", text)
-        if match is None or match["start"] == ".":
-            raise UsageError(f"{text}: bad time range '{text.rpartition('#t=')[2]}'; "
-                             "write PATH#t=START,END or PATH#t=START in seconds, e.g. clip.mp4#t=0,20")
-        start = float(match["start"] or 0.0)
-        end = float(match["end"]) if match["end"] else None
-        if end is not None and end <= start:
-            raise UsageError(f"{text}: the time range ends ({end:g} s) before it starts ({start:g} s)")
-        return cls(match["path"], start, end)
-
-    def __str__(self) -> str:
-        if not self.start_s and self.end_s is None:
-            return self.path
-        return f"{self.path}#t={self.start_s:g}" + (f",{self.end_s:g}" if self.end_s is not None else "")
-
-    def end_in(self, duration_s: float) -> float:
-        """Where this range ends in a video of `duration_s` seconds (its end when it has one)."""
-        return self.end_s if self.end_s is not None else duration_s
-
-    def within(self, duration_s: float) -> SourceSpec:
-        """This range checked against the video's length: one past the end is cut there, with a warning."""
-        if self.start_s >= duration_s:
-            raise UsageError(f"{self}: starts after the video ends ({duration_s:.2f} s)")
-        if self.end_s is not None and self.end_s > duration_s + 0.05:
-            log.warning("%s: the range runs past the end of the video; using %g–%.2f s", self, self.start_s, duration_s)
-            return replace(self, end_s=None)
-        return self
-
-
-OPENING_MAX_S = 15.0
 # Self-validation is on by default from this much normal footage. With the folds held out in turn it made
 # the same choice on every disjoint 15 s span of a shop camera's footage (450 frames) and on 3 of 4 of
 # Ped2's (150 frames; the other chose objects alone, by 0.005), on every span from 30 s on at both
 # (evals/bench_selection.py, evals/results/bench_selection{,_shop}.md).
 AUTO_SELECT_S = 15.0
-# Gray frames kept from the normal footage to make synthetic anomalies from: enough for every
-# window many times over, bounded for sites with hours of normal footage (≈ 170 MB at 360 × 240;
-# it held every held-out frame, gigabytes for a ShanghaiTech camera), and with many clips: at most
-# 16 segments keep frames (selection.window_sources).
-KEEP_FRAMES = 2000  # shared by the segments, each keeping its opening
-KEEP_AT_LEAST = 120
-STRETCH_S = 60.0  # normal footage beyond ScorerConfig.max_footage_s is fitted on stretches this long
 
-
-def thinned(sources: list[SourceSpec], infos: list[VideoInfo], max_s: float) -> tuple[list[SourceSpec], list[VideoInfo]]:
-    """Normal footage of more than `max_s` seconds in all, thinned to `max_s` of it: equal stretches
-    of at most STRETCH_S (or the sources' median length) centred at even steps along all of the
-    footage (a fit's memory grows by about 11 KB per frame, evals/results/bench_fit_scale.md, and a
-    day's recording is better represented by stretches from every hour than by its first hour). A stretch stays inside its
-    source; one longer than its source is the whole source. Each source comes with its probed
-    video; so does each stretch."""
-    spans = [(spec, info, spec.start_s, spec.end_in(info.duration_s)) for spec, info in zip(sources, infos, strict=True)]
-    lengths = np.array([end - start for *_, start, end in spans])
-    total = float(lengths.sum())
-    if total <= max_s:
-        return sources, infos
-    count = math.ceil(max_s / min(STRETCH_S, float(np.median(lengths))))  # short clips: whole ones, more of them
-    length = max_s / count
-    offsets = np.concatenate([[0.0], np.cumsum(lengths)])
-    chosen: dict[int, list[tuple[float, float]]] = {}
-    for centre in (np.arange(count) + 0.5) * total / count:  # centres at least `length` apart, as total > max_s
-        i = int(np.searchsorted(offsets, centre, side="right") - 1)
-        _, _, start, end = spans[i]
-        first = min(max(start + centre - offsets[i] - length / 2, start), max(end - length, start))
-        stretches = chosen.setdefault(i, [])
-        if stretches and first < stretches[-1][1]:  # pushed together at a short source's end: one stretch
-            stretches[-1] = (stretches[-1][0], min(max(first + length, stretches[-1][1]), end))
-        else:
-            stretches.append((first, min(first + length, end)))
-    out = [(spans[i][0], spans[i][1], a, b) for i in sorted(chosen) for a, b in chosen[i]]
-    log.warning("%.1f min of normal footage: fitting on %d stretches of %.0f s spread over all of it (%.1f min in all; "
-                "scorer.max_footage_s)", total / 60, len(out), length, sum(b - a for *_, a, b in out) / 60)
-    return ([SourceSpec(spec.path, round(float(a), 3), round(float(b), 3)) for spec, _, a, b in out],
-            [info for _, info, *_ in out])
-
-
-def opening_of(video: str, folder_fps: float = 25.0, max_s: float = OPENING_MAX_S) -> SourceSpec:
-    """A video's first quarter (at most `max_s`): its stand-in normal footage when there is none."""
-    return SourceSpec(video, 0.0, round(min(max_s, _probe(video, folder_fps).duration_s / 4), 2))
-
-
-def closing_of(video: str, folder_fps: float = 25.0, max_s: float = OPENING_MAX_S) -> SourceSpec:
-    """A video's last quarter (at most `max_s`): the stand-in normal footage for its opening."""
-    duration = _probe(video, folder_fps).duration_s
-    return SourceSpec(video, round(duration - min(max_s, duration / 4), 2))
 
 
 @dataclass
@@ -194,171 +112,6 @@ class ScorerConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ScorerConfig:
         return cls(**data)
-
-
-@dataclass
-class ScoreResult:
-    info: VideoInfo
-    scorer_id: str
-    scores: np.ndarray  # calibrated, before optional smoothing
-    threshold: float
-    evidence: Evidence
-    skipped: int
-    seconds: float
-    tier_scores: dict[str, np.ndarray] = field(default_factory=dict)  # each tier's calibrated score
-    settled_from: int = 0  # frames before this are a black or fading-in opening: never candidates
-    self_fitted: bool = False  # the scorer's normal footage was (part of) this very video
-    stand_in: bool = False  # and no normal footage was given: the video's opening stood in for it
-    damaged: list[tuple[int, int]] = field(default_factory=list)  # frames decoded from damaged data (`VideoSource.damaged`)
-
-    def candidates(self, policy: CandidatePolicy | None = None, sigma: float = 0.0) -> list[Candidate]:
-        """The product's candidates from these scores: threshold, call budget, coverage floor, the
-        budget filled when the video's own opening stood in for normal footage, never in a blank opening."""
-        policy = policy or CandidatePolicy()
-        picked = pick_candidates(self.smoothed(sigma), self.info.fps, policy, threshold=self.threshold,
-                                 ignore_before=self.settled_from, fill=policy.fills(self.stand_in))
-        return [c.model_copy(update={"region": self.region_at(c.peak_s)}) for c in picked]
-
-    def evidence_box(self, frame: int) -> tuple[int, int, int, int] | None:
-        """The box (source pixels) of a frame's evidence; None where it has none."""
-        rows = np.flatnonzero(self.evidence.frame == frame)
-        if not len(rows):
-            return None
-        x0, y0, x1, y1 = (int(v) for v in self.evidence.box[rows[0]])
-        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
-
-    def region_at(self, time_s: float) -> Region | None:
-        """Where the evidence of the frame at `time_s` lies (None where that frame has no box)."""
-        frame = min(max(round(time_s * self.info.fps), 0), len(self.scores) - 1)
-        box = self.evidence_box(frame)
-        return None if box is None else Region.of(box, self.info.width, self.info.height, round(frame / self.info.fps, 3))
-
-    def smoothed(self, sigma: float) -> np.ndarray:
-        return gaussian_filter1d(self.scores, sigma, mode="nearest") if sigma > 0 else self.scores
-
-    def frame_scores(self, sigma: float = 0.0) -> FrameScores:
-        return FrameScores(
-            scorer_id=self.scorer_id, fps=self.info.fps, scores=self.smoothed(sigma).round(4).tolist(),
-            smoothing_sigma=sigma, threshold=round(self.threshold, 4),
-        )
-
-    # -- artefacts: every array as it was scored (`result.safetensors`), the rest as JSON; never pickle
-    def save(self, folder: str | Path) -> Path:
-        """Into `folder`; the JSON last and whole (written aside, then renamed), so a save cut short is no result."""
-        from safetensors.numpy import save_file
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{RESULT}.json").unlink(missing_ok=True)  # an earlier result's would vouch for these arrays
-        arrays = {"scores": self.scores, **{f"tier.{name}": s for name, s in self.tier_scores.items()},
-                  **{f"evidence.{f.name}": getattr(self.evidence, f.name) for f in fields(Evidence) if f.name != "note"}}
-        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(folder / f"{RESULT}.safetensors"))
-        meta = {"artifact": "vadagent-score-result", "version": RESULT_VERSION, "info": self.info.model_dump(),
-                "scorer_id": self.scorer_id, "threshold": self.threshold, "skipped": self.skipped,
-                "seconds": self.seconds, "settled_from": self.settled_from, "self_fitted": self.self_fitted,
-                "stand_in": self.stand_in, "damaged": [list(span) for span in self.damaged],
-                "evidence_notes": [str(note) for note in self.evidence.note]}
-        aside = folder / f".{RESULT}.json.partial"
-        aside.write_text(json.dumps(meta) + "\n", encoding="utf-8")
-        aside.replace(folder / f"{RESULT}.json")
-        return folder
-
-    @classmethod
-    def load(cls, folder: str | Path) -> ScoreResult:
-        folder = Path(folder)
-        meta_path, arrays_path = folder / f"{RESULT}.json", folder / f"{RESULT}.safetensors"
-        if not meta_path.is_file() or not arrays_path.is_file():
-            raise ArtifactError(f"{folder}: no saved scores (needs {meta_path.name} and {arrays_path.name})")
-        try:
-            from safetensors.numpy import load_file
-
-            meta, arrays = json.loads(meta_path.read_text(encoding="utf-8")), load_file(str(arrays_path))
-            if meta.get("artifact") != "vadagent-score-result" or meta.get("version") != RESULT_VERSION:
-                raise ArtifactError(f"not saved scores of this vadagent (version {meta.get('version')}, "
-                                    f"this one reads {RESULT_VERSION})")
-            notes = np.array(meta["evidence_notes"], dtype=object)
-            evidence = Evidence(*(arrays[f"evidence.{f.name}"] for f in fields(Evidence) if f.name != "note"), notes)
-            tiers = {k.removeprefix("tier."): v for k, v in arrays.items() if k.startswith("tier.")}
-            if len(notes) != len(evidence.frame) or any(len(s) != len(arrays["scores"]) for s in tiers.values()):
-                raise ArtifactError("its arrays do not match one another")
-            return cls(VideoInfo.model_validate(meta["info"]), meta["scorer_id"], arrays["scores"],
-                       float(meta["threshold"]), evidence, int(meta["skipped"]), float(meta["seconds"]),
-                       tiers, int(meta["settled_from"]), bool(meta["self_fitted"]), bool(meta["stand_in"]),
-                       [(int(a), int(b)) for a, b in meta["damaged"]])
-        except ArtifactError as exc:
-            raise ArtifactError(f"{folder}: {exc}") from None
-        except Exception as exc:  # JSON, safetensors, key and validation errors all mean a broken artefact
-            raise ArtifactError(f"{folder}: corrupt saved scores: {exc}") from None
-
-
-@dataclass
-class Extracted:
-    """Each tier's parts for a list of footage segments, read in one pass per segment."""
-
-    parts: dict[str, list[list[Any]]]  # tier → segment → parts
-    lengths: list[int]
-    frames: list[np.ndarray | None]  # gray frames of the segments kept for self-validation
-
-
-def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: ScorerConfig, geometry: Geometry,
-               folder_fps: float, *, keep_frames: set[int] = frozenset(), progress: Progress | None = None,
-               stage: str = "reading normal footage", fps: float | None = None) -> Extracted:
-    """Every tier's reading of each segment; footage at another rate than `fps` is put in its units."""
-    flow = config.flow_for(tiers)
-    parts: dict[str, list[list[Any]]] = {name: [] for name in tiers}
-    lengths, kept = [], []
-    keep_each = max(KEEP_FRAMES // max(len(keep_frames), 1), KEEP_AT_LEAST)
-
-    def turn(spec: SourceSpec) -> Turn:
-        return (partial(open_video, spec.path, folder_fps=folder_fps),
-                lambda video: {"start_s": spec.start_s, "end_s": spec.end_s, "fitted_fps": fps,
-                               "time_scale": time_scale(video.info.fps, fps)})
-
-    with closing(chunks_in_turn([turn(spec) for spec in segments], geometry.width, geometry.height, flow=flow,
-                                chunk=config.chunk_frames)) as videos:
-        for number, (_, stream) in enumerate(videos):
-            readers = {name: tier.reader() for name, tier in tiers.items()}
-            for name in tiers:
-                parts[name].append([])
-            count, frames = 0, []
-            for chunk in stream:
-                for name, reader in readers.items():
-                    parts[name][-1].append(reader.feed(chunk))
-                count += len(chunk)
-                if number in keep_frames and sum(map(len, frames)) < keep_each:
-                    frames.append(chunk.gray)
-            lengths.append(count)
-            kept.append(np.concatenate(frames)[:keep_each] if frames else None)
-            if progress:
-                progress(stage, number + 1, len(segments))
-    return Extracted(parts, lengths, kept)
-
-
-def background_sample(segments: list[SourceSpec], infos: list[VideoInfo], geometry: Geometry, folder_fps: float,
-                      limit: int = 240) -> np.ndarray:
-    """Gray frames spread evenly over the normal footage (each segment with its probed video), for
-    background models."""
-    lengths = [max(int((spec.end_in(info.duration_s) - spec.start_s) * info.fps), 1)
-               for spec, info in zip(segments, infos, strict=True)]
-    total = sum(lengths)
-    stride = max(total // limit, 1)
-    sample = []
-    for spec in segments:
-        with open_video(spec.path, folder_fps=folder_fps) as video, \
-                closing(chunks(video, geometry.width, geometry.height, flow=None, chunk=128, start_s=spec.start_s,
-                               end_s=spec.end_s)) as stream:
-            for chunk in stream:
-                sample.extend(chunk.gray[(chunk.indices % stride) == 0])
-    return np.stack(sample[: limit * 2])
-
-
-def _footage_s(sources: list[SourceSpec], infos: list[VideoInfo]) -> float:
-    return sum(spec.end_in(info.duration_s) - spec.start_s for spec, info in zip(sources, infos, strict=True))
-
-
-def _probe(path: str, folder_fps: float) -> VideoInfo:
-    with open_video(path, folder_fps=folder_fps) as video:
-        return video.info
 
 
 def _warn_if_reshaped(info: VideoInfo, width: int, height: int) -> None:
@@ -429,9 +182,9 @@ class Scorer:
         if not sources:
             raise UsageError("fit needs at least one normal video or frame folder")
         started = time.perf_counter()
-        infos = [_probe(spec.path, folder_fps) for spec in sources]
+        infos = [probe(spec.path, folder_fps) for spec in sources]
         sources = [spec.within(info.duration_s) for spec, info in zip(sources, infos)]
-        footage_given_s = _footage_s(sources, infos)
+        footage_given_s = seconds_of(sources, infos)
         sources, infos = thinned(sources, infos, config.max_footage_s)
         width, height = working_size(infos[0].width, infos[0].height, config.max_side)
         for info in infos[1:]:
@@ -444,7 +197,7 @@ class Scorer:
                 if getattr(tier, "needs_background", False):
                     tier.set_background(sample)
         fps = float(np.median([info.fps for info in infos]))  # footage at other rates is put in its units
-        footage_s = _footage_s(sources, infos)
+        footage_s = seconds_of(sources, infos)
         wanted = config.select if config.select is not None else footage_s >= AUTO_SELECT_S and len(tiers) > 1
         segments, folds = folds_of(sources, infos) if wanted else (sources, [])
         extracted = read_parts(tiers, segments, config, geometry, folder_fps,

@@ -28,12 +28,13 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
+from vadagent.tools.scorer.footage import Extracted, SourceSpec
 from vadagent.tools.scorer.frames import ahead, chunks_of_frames
 from vadagent.tools.scorer.tiers import Evidence, TierUnfit
 from vadagent.tools.scorer.tiers.base import shared_area
 
 if TYPE_CHECKING:
-    from vadagent.tools.scorer.scorer import Extracted, Progress, ScorerConfig, SourceSpec
+    from vadagent.tools.scorer.scorer import Progress, ScorerConfig
     from vadagent.tools.scorer.tiers import Tier
     from vadagent.types import VideoInfo
 
@@ -73,8 +74,6 @@ STEADY_S = 30.0
 def folds_of(sources: list[SourceSpec], infos: list[VideoInfo]) -> tuple[list[SourceSpec], list[int]]:
     """The normal footage (each source with its probed video) as segments, each with its fold (0 to
     FOLDS - 1); no folds (an empty list) when it is too short to spare any for self-validation."""
-    from vadagent.tools.scorer.scorer import SourceSpec
-
     spans, total = [], 0
     for spec, info in zip(sources, infos, strict=True):
         spans.append((spec.start_s, min(spec.end_in(info.duration_s), info.duration_s)))

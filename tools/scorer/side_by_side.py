@@ -35,7 +35,9 @@ from vadagent.tools.scorer.frames import hold_threads
 from vadagent.tools.scorer.scorer import Scorer
 
 if TYPE_CHECKING:
-    from vadagent.tools.scorer.scorer import Progress, ScorerConfig, ScoreResult, SourceSpec
+    from vadagent.tools.scorer.footage import SourceSpec
+    from vadagent.tools.scorer.result import ScoreResult
+    from vadagent.tools.scorer.scorer import Progress, ScorerConfig
 
 START_TIMEOUT_S = 120.0  # for every worker process to start and import the scorer's modules
 ENDED_ABRUPTLY = ("a scoring process ended abruptly while {doing} (out of memory, or killed); fewer processes need "

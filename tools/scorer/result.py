@@ -1,0 +1,114 @@
+"""A video's scores as a scorer gave them (each frame's fused and per-tier scores, the threshold, the
+evidence), the candidates the product picks from them, and their artefact: `result.json` +
+`result.safetensors`, never pickle."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from vadagent.errors import ArtifactError
+from vadagent.tools.scorer.candidates import CandidatePolicy, pick_candidates
+from vadagent.tools.scorer.tiers import Evidence
+from vadagent.types import Candidate, FrameScores, Region, VideoInfo
+
+RESULT, RESULT_VERSION = "result", 1  # a ScoreResult saved: result.json + result.safetensors
+
+
+@dataclass
+class ScoreResult:
+    info: VideoInfo
+    scorer_id: str
+    scores: np.ndarray  # calibrated, before optional smoothing
+    threshold: float
+    evidence: Evidence
+    skipped: int
+    seconds: float
+    tier_scores: dict[str, np.ndarray] = field(default_factory=dict)  # each tier's calibrated score
+    settled_from: int = 0  # frames before this are a black or fading-in opening: never candidates
+    self_fitted: bool = False  # the scorer's normal footage was (part of) this very video
+    stand_in: bool = False  # and no normal footage was given: the video's opening stood in for it
+    damaged: list[tuple[int, int]] = field(default_factory=list)  # frames decoded from damaged data (`VideoSource.damaged`)
+
+    def candidates(self, policy: CandidatePolicy | None = None, sigma: float = 0.0) -> list[Candidate]:
+        """The product's candidates from these scores: threshold, call budget, coverage floor, the
+        budget filled when the video's own opening stood in for normal footage, never in a blank opening."""
+        policy = policy or CandidatePolicy()
+        picked = pick_candidates(self.smoothed(sigma), self.info.fps, policy, threshold=self.threshold,
+                                 ignore_before=self.settled_from, fill=policy.fills(self.stand_in))
+        return [c.model_copy(update={"region": self.region_at(c.peak_s)}) for c in picked]
+
+    def evidence_box(self, frame: int) -> tuple[int, int, int, int] | None:
+        """The box (source pixels) of a frame's evidence; None where it has none."""
+        rows = np.flatnonzero(self.evidence.frame == frame)
+        if not len(rows):
+            return None
+        x0, y0, x1, y1 = (int(v) for v in self.evidence.box[rows[0]])
+        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+    def region_at(self, time_s: float) -> Region | None:
+        """Where the evidence of the frame at `time_s` lies (None where that frame has no box)."""
+        frame = min(max(round(time_s * self.info.fps), 0), len(self.scores) - 1)
+        box = self.evidence_box(frame)
+        return None if box is None else Region.of(box, self.info.width, self.info.height, round(frame / self.info.fps, 3))
+
+    def smoothed(self, sigma: float) -> np.ndarray:
+        return gaussian_filter1d(self.scores, sigma, mode="nearest") if sigma > 0 else self.scores
+
+    def frame_scores(self, sigma: float = 0.0) -> FrameScores:
+        return FrameScores(
+            scorer_id=self.scorer_id, fps=self.info.fps, scores=self.smoothed(sigma).round(4).tolist(),
+            smoothing_sigma=sigma, threshold=round(self.threshold, 4),
+        )
+
+    # -- artefacts: every array as it was scored (`result.safetensors`), the rest as JSON; never pickle
+    def save(self, folder: str | Path) -> Path:
+        """Into `folder`; the JSON last and whole (written aside, then renamed), so a save cut short is no result."""
+        from safetensors.numpy import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{RESULT}.json").unlink(missing_ok=True)  # an earlier result's would vouch for these arrays
+        arrays = {"scores": self.scores, **{f"tier.{name}": s for name, s in self.tier_scores.items()},
+                  **{f"evidence.{f.name}": getattr(self.evidence, f.name) for f in fields(Evidence) if f.name != "note"}}
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(folder / f"{RESULT}.safetensors"))
+        meta = {"artifact": "vadagent-score-result", "version": RESULT_VERSION, "info": self.info.model_dump(),
+                "scorer_id": self.scorer_id, "threshold": self.threshold, "skipped": self.skipped,
+                "seconds": self.seconds, "settled_from": self.settled_from, "self_fitted": self.self_fitted,
+                "stand_in": self.stand_in, "damaged": [list(span) for span in self.damaged],
+                "evidence_notes": [str(note) for note in self.evidence.note]}
+        aside = folder / f".{RESULT}.json.partial"
+        aside.write_text(json.dumps(meta) + "\n", encoding="utf-8")
+        aside.replace(folder / f"{RESULT}.json")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ScoreResult:
+        folder = Path(folder)
+        meta_path, arrays_path = folder / f"{RESULT}.json", folder / f"{RESULT}.safetensors"
+        if not meta_path.is_file() or not arrays_path.is_file():
+            raise ArtifactError(f"{folder}: no saved scores (needs {meta_path.name} and {arrays_path.name})")
+        try:
+            from safetensors.numpy import load_file
+
+            meta, arrays = json.loads(meta_path.read_text(encoding="utf-8")), load_file(str(arrays_path))
+            if meta.get("artifact") != "vadagent-score-result" or meta.get("version") != RESULT_VERSION:
+                raise ArtifactError(f"not saved scores of this vadagent (version {meta.get('version')}, "
+                                    f"this one reads {RESULT_VERSION})")
+            notes = np.array(meta["evidence_notes"], dtype=object)
+            evidence = Evidence(*(arrays[f"evidence.{f.name}"] for f in fields(Evidence) if f.name != "note"), notes)
+            tiers = {k.removeprefix("tier."): v for k, v in arrays.items() if k.startswith("tier.")}
+            if len(notes) != len(evidence.frame) or any(len(s) != len(arrays["scores"]) for s in tiers.values()):
+                raise ArtifactError("its arrays do not match one another")
+            return cls(VideoInfo.model_validate(meta["info"]), meta["scorer_id"], arrays["scores"],
+                       float(meta["threshold"]), evidence, int(meta["skipped"]), float(meta["seconds"]),
+                       tiers, int(meta["settled_from"]), bool(meta["self_fitted"]), bool(meta["stand_in"]),
+                       [(int(a), int(b)) for a, b in meta["damaged"]])
+        except ArtifactError as exc:
+            raise ArtifactError(f"{folder}: {exc}") from None
+        except Exception as exc:  # JSON, safetensors, key and validation errors all mean a broken artefact
+            raise ArtifactError(f"{folder}: corrupt saved scores: {exc}") from None
