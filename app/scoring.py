@@ -24,6 +24,7 @@ from vadagent.tools.scorer.selection import (
     unjudged,
     weakest,
 )
+from vadagent.tools.video.frame_folder import frame_files
 from vadagent.types import Candidate
 
 SHOWN_CANDIDATES = 10  # `score` and `explain` list this many on the terminal; their JSON holds them all
@@ -72,7 +73,8 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
     """Fit on normal footage with a bar per stage (reading, self-validation, fitting), saying what
     self-validation chose: the one way every front end fits a scorer."""
     folder_fps = fps or settings.video.folder_fps
-    folders = [spec.path for spec in sources if Path(spec.path).is_dir()]
+    # a folder without frames is refused by the fit, and its rate is no news then
+    folders = [spec.path for spec in sources if Path(spec.path).is_dir() and frame_files(Path(spec.path))]
     if folders and fps is None and not settings.quiet:  # its seconds are the scorer's: time ranges, windows, budgets
         console.print(f"{folders[0]}{' and other frame folders' if len(folders) > 1 else ''}: frames carry no rate; read "
                       f"at {folder_fps:g} frames/s (video.folder_fps); give --fps if they were filmed at another",

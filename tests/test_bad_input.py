@@ -65,6 +65,7 @@ CASES = [
     (["info", "{d}/tiny.mp4"], "tiny.mp4: has no video stream"),
     (["info", "{d}/unknown_codec.avi"], "unknown_codec.avi: its video stream's codec is unknown to FFmpeg"),
     (["fit", "{d}/one_frame.mp4", "-o", "{d}/out_fit"], "one_frame.mp4: the normal footage has fewer than 2"),
+    (["fit", "{d}/empty_folder", "-o", "{d}/out_fit"], "empty_folder: folder has no frame images"),  # and nothing else
     (["fit", "{sample}#t=abc", "-o", "{d}/out_fit"], "bad time range 'abc'"),
     (["fit", "{sample}#t=99,100", "-o", "{d}/out_fit"], "starts after the video ends"),
     (["explain", "{sample}", "--rules", "{d}/malformed.yaml", "-o", "{d}/o1"], "malformed.yaml: malformed YAML at line"),
