@@ -3,13 +3,14 @@
     python evals/bench_footageless.py [--seeds 2] [--seed-from 100] [--seconds 40] [--schemes shipped,…] [--name NAME]
 
 Without normal footage (`explain` or `report` with neither `--normal` nor `--scorer`) a video is fitted on its own
-opening, its first quarter (at most 15 s), and that opening is scored by a second scorer fitted on its last quarter
+opening, its first quarter, and that opening is scored by a second scorer fitted on its last quarter
 (`Scorer.fit_on_opening`: the `shipped` scheme). This renders clips of the two synthetic sites (the footpath of the
 sample clip and the tests; the busy crowd of the busy-background scene) with one event each, set off inside the
 opening, in the middle or near the end, and scores each clip as `explain` does. Other schemes, compared in the same
 run on the same clips:
 
-- `quarter`: the shipped scheme with the opening and the closing a quarter of the video however long it is;
+- `capped`: release 46's scheme, the opening and the closing at most CAPPED_S long (the same as shipped up to a
+  minute's video);
 - `cross_fit`: the video cut into FOLDS contiguous folds, each scored by tiers fitted on the other folds (three
   quarters of the video to learn from, against the opening's quarter), with one background model of the whole video;
 - `growing`: the same folds, each scored by the tiers fitted on every fold before it (the first by the last), as a
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -54,6 +54,7 @@ SITES = {"footpath": (0.0, ("fast", "wrong_way", "loiter", "intruder")),
 STARTS = (0.1, 0.45, 0.75)  # an event's start, as a share of the clip: inside the opening, the middle, near the end
 SIGMA = 3.0  # `explain`'s smoothing
 FOLDS = 4
+CAPPED_S = 15.0  # `capped`: the opening's cap of releases 1 to 46
 MARGIN_S = 1.0  # `cleaned`: what is left out either side of a frame the closing scorer flags
 MIN_KEPT_S = 3.0  # `cleaned`: less opening than this left, and the whole opening is fitted on
 
@@ -107,12 +108,15 @@ def _folds_scored(path: Path, training: Callable[[int], list[int]]) -> tuple[np.
     return np.concatenate(scores).astype(np.float32), float(np.mean(thresholds))
 
 
-def quarter(path: Path) -> tuple[np.ndarray, float]:
-    """The shipped scheme with the opening a quarter of the video however long (shipped: at most OPENING_MAX_S)."""
+def capped(path: Path) -> tuple[np.ndarray, float]:
+    """Release 46's scheme: the opening and the closing a quarter of the video, but at most CAPPED_S long."""
     config = replace(ScorerConfig(), select=False)
-    scorer = Scorer.fit([opening_of(str(path), max_s=math.inf)], config)
+    with open_video(str(path)) as video:
+        duration = video.info.duration_s
+    quarter = min(CAPPED_S, duration / 4)
+    scorer = Scorer.fit([SourceSpec(str(path), 0.0, round(quarter, 2))], config)
     scorer.fit_info["stand_in"] = True
-    scorer.for_opening = Scorer.fit([closing_of(str(path), max_s=math.inf)], config)
+    scorer.for_opening = Scorer.fit([SourceSpec(str(path), round(duration - quarter, 2))], config)
     return scorer.score(str(path)).scores, scorer.threshold
 
 
@@ -138,7 +142,7 @@ def cleaned(path: Path) -> tuple[np.ndarray, float]:
 
 
 SCHEMES: dict[str, Callable[[Path], tuple[np.ndarray, float]]] = {
-    "shipped": shipped, "quarter": quarter, "cross_fit": cross_fit, "growing": growing, "cleaned": cleaned}
+    "shipped": shipped, "capped": capped, "cross_fit": cross_fit, "growing": growing, "cleaned": cleaned}
 
 
 def found(scores: np.ndarray, threshold: float, fps: float, events: list[dict]) -> list[bool]:

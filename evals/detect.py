@@ -30,7 +30,6 @@ from vadagent.evals.detection import (
 )
 from vadagent.evals.kept_scorers import KeptScorers
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec, pick_candidates
-from vadagent.tools.scorer.footage import OPENING_MAX_S
 from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.scorer.side_by_side import SideBySide
 from vadagent.tools.video import open_video
@@ -156,9 +155,8 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "dataset": data.name, "scorer": scorer.scorer_id, "tiers": list(scorer.tiers),
         "weights": {n: scorer.config.weight(n) for n in scorer.tiers}, "device": device,
         "normal_footage": ("training clips" + (f", one scorer per camera ({len(cameras)})" if len(cameras) > 1 else "")
-                           if cameras else "each video's opening (first quarter, at most "
-                                                           f"{OPENING_MAX_S:g} s), the opening itself by one fitted on its "
-                                                           "last quarter, as explain does without --normal"),
+                           if cameras else "each video's opening (its first quarter), the opening itself by one "
+                                           "fitted on its last quarter, as explain does without --normal"),
         "tiers_left_out": {name: left_out.count(name) for name in set(left_out)},
         "normal_seconds": normal_seconds, "normal_from_s": normal_from,
         "micro_auc": round(micro_auc(labels, scores), 4),

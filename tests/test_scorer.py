@@ -206,6 +206,20 @@ def test_a_video_opening_standing_in_for_normal_footage_is_never_self_validated_
     assert stand_in.fit_info["sources"][0]["end_s"] == 7.5 and "selection" not in stand_in.fit_info
 
 
+def test_a_video_without_normal_footage_stands_in_for_it_with_a_quarter_of_itself_however_long(robbery):
+    """A 101 s camera clip: its first quarter (25 s) is fitted on and scores the rest, its last quarter scores the
+    first. Capped at 15 s (releases 1 to 46), a long video's scorer learnt too little of its site
+    (evals/bench_footageless.py)."""
+    from vadagent.tools.scorer.footage import closing_of, opening_of
+    from vadagent.tools.video import open_video
+
+    with open_video(str(robbery)) as video:
+        duration = video.info.duration_s
+    opening, closing = opening_of(str(robbery)), closing_of(str(robbery))
+    assert opening.start_s == 0.0 and opening.end_s == pytest.approx(duration / 4, abs=0.01) and opening.end_s > 25
+    assert closing.start_s == pytest.approx(duration * 3 / 4, abs=0.01) and closing.end_s is None
+
+
 def test_self_validation_holds_out_every_fold_in_turn_and_is_on_from_15_s(synthetic_normal, tmp_path):
     from vadagent.tools.scorer.selection import folds_of, window_sources
     from vadagent.tools.video import open_video
