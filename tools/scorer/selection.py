@@ -28,12 +28,13 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
-from vadagent.tools.scorer.footage import Extracted, SourceSpec
+from vadagent.tools.scorer.footage import SourceSpec
 from vadagent.tools.scorer.frames import ahead, chunks_of_frames
 from vadagent.tools.scorer.tiers import Evidence, TierUnfit
 from vadagent.tools.scorer.tiers.base import shared_area
 
 if TYPE_CHECKING:
+    from vadagent.tools.scorer.footage import Extracted
     from vadagent.tools.scorer.scorer import Progress, ScorerConfig
     from vadagent.tools.scorer.tiers import Tier
     from vadagent.types import VideoInfo
