@@ -73,9 +73,11 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
     """Fit on normal footage with a bar per stage (reading, self-validation, fitting), saying what
     self-validation chose: the one way every front end fits a scorer."""
     folder_fps = fps or settings.video.folder_fps
-    # a folder without frames is refused by the fit, and its rate is no news then
-    folders = [spec.path for spec in sources if Path(spec.path).is_dir() and frame_files(Path(spec.path))]
-    if folders and fps is None and not settings.quiet:  # its seconds are the scorer's: time ranges, windows, budgets
+    # its seconds are the scorer's (time ranges, windows, budgets); a folder without frames is refused by the fit,
+    # and its rate is no news then
+    folders = [spec.path for spec in sources if fps is None and not settings.quiet and Path(spec.path).is_dir()
+               and frame_files(Path(spec.path))]
+    if folders:
         console.print(f"{folders[0]}{' and other frame folders' if len(folders) > 1 else ''}: frames carry no rate; read "
                       f"at {folder_fps:g} frames/s (video.folder_fps); give --fps if they were filmed at another",
                       highlight=False)

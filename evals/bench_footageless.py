@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, median_filter
-from sklearn.metrics import roc_auc_score
 
 from vadagent.evals.common import add_results_argument, write_results
+from vadagent.evals.detection import kept_mask, micro_auc
 from vadagent.tools.scorer import Scorer, ScorerConfig
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
 from vadagent.tools.scorer.candidates import CandidatePolicy, pick_candidates
@@ -150,14 +150,17 @@ def found(scores: np.ndarray, threshold: float, fps: float, events: list[dict]) 
     policy = CandidatePolicy()
     picked = pick_candidates(gaussian_filter1d(scores, SIGMA, mode="nearest"), fps, policy, threshold=threshold,
                              fill=policy.fills(True))
-    return [any(c.start_s * fps <= e["end_frame"] and c.end_s * fps >= e["start_frame"] for c in picked)
-            for e in events]
+    kept = kept_mask(picked, len(scores))
+    return [bool(kept[e["start_frame"]: e["end_frame"] + 1].any()) for e in events]
 
 
-def auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
-    n = min(len(labels), len(scores))
-    labels, scores = labels[:n], scores[:n]
-    return round(float(roc_auc_score(labels, scores)), 4) if 0 < labels.sum() < n else None
+def auc(labels: list[np.ndarray], scores: list[np.ndarray]) -> float | None:
+    """Frame AUC of clips pooled (each clip's labels and scores cut to the shorter), as every benchmark
+    computes it (evals/detection.py); None where the frames hold one class only."""
+    cut = [min(len(y), len(s)) for y, s in zip(labels, scores)]
+    labels, scores = [y[:n] for y, n in zip(labels, cut)], [s[:n] for s, n in zip(scores, cut)]
+    pooled = np.concatenate(labels)
+    return round(micro_auc(labels, scores), 4) if 0 < pooled.sum() < len(pooled) else None
 
 
 def main() -> None:
@@ -189,7 +192,7 @@ def main() -> None:
                             started = time.perf_counter()
                             scores, threshold = SCHEMES[name](path)
                             row["schemes"][name] = {
-                                "auc": auc(labels, scores), "found": found(scores, threshold, truth.fps, truth.events),
+                                "auc": auc([labels], [scores]), "found": found(scores, threshold, truth.fps, truth.events),
                                 "seconds": round(time.perf_counter() - started, 2), "threshold": round(threshold, 4)}
                             frames.setdefault(name, []).append((labels, scores))
                         clips.append(row)
@@ -205,9 +208,7 @@ def main() -> None:
 def summary(clips: list[dict], frames: dict[str, list[tuple[np.ndarray, np.ndarray]]]) -> dict:
     out = {}
     for name, scored in frames.items():
-        n = [min(len(labels), len(scores)) for labels, scores in scored]
-        pooled = auc(np.concatenate([labels[:k] for (labels, _), k in zip(scored, n)]),
-                     np.concatenate([scores[:k] for (_, scores), k in zip(scored, n)]))
+        pooled = auc([labels for labels, _ in scored], [scores for _, scores in scored])
         aucs = [c["schemes"][name]["auc"] for c in clips if c["schemes"][name]["auc"] is not None]
         events = [f for c in clips for f in c["schemes"][name]["found"]]
         out[name] = {"pooled_auc": pooled, "mean_auc": round(float(np.mean(aucs)), 4),
