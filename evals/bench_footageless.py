@@ -141,8 +141,22 @@ def cleaned(path: Path) -> tuple[np.ndarray, float]:
     return scorer.score(str(path)).scores, scorer.threshold
 
 
+def selected(path: Path) -> tuple[np.ndarray, float]:
+    """The shipped scheme with self-validation choosing the tiers and weights of each stand-in (as `fit`
+    does on normal footage; where a stand-in is too short to hold folds out, it is skipped)."""
+    scorer = Scorer.fit_on_opening(str(path), ScorerConfig(select=True))
+    return scorer.score(str(path)).scores, scorer.threshold
+
+
+def objects_only(path: Path) -> tuple[np.ndarray, float]:
+    """The shipped scheme with the objects tier alone."""
+    scorer = Scorer.fit_on_opening(str(path), ScorerConfig(tiers=["objects"]))
+    return scorer.score(str(path)).scores, scorer.threshold
+
+
 SCHEMES: dict[str, Callable[[Path], tuple[np.ndarray, float]]] = {
-    "shipped": shipped, "capped": capped, "cross_fit": cross_fit, "growing": growing, "cleaned": cleaned}
+    "shipped": shipped, "capped": capped, "cross_fit": cross_fit, "growing": growing, "cleaned": cleaned,
+    "selected": selected, "objects_only": objects_only}
 
 
 def found(scores: np.ndarray, threshold: float, fps: float, events: list[dict]) -> list[bool]:
