@@ -20,12 +20,17 @@ from vadagent.tools.scorer import Scorer, SourceSpec
 from vadagent.tools.scorer.scorer import Progress
 
 
-def opening_note(seconds: float, cross_fitted: bool = False) -> str:
-    return (f"No --normal footage or --scorer: the scorer was fitted on the first {seconds:g} s of this video, taken "
-            "as normal, so its threshold rests on little footage; candidates may lie below it (marked "
+def opening_note(scorer: Scorer) -> str:
+    """What a report says of a scorer fitted on the video's own opening (`Scorer.fit_on_opening`)."""
+    info = scorer.fit_info
+    chosen = info.get("selection", {}).get("chosen")
+    return (f"No --normal footage or --scorer: the scorer was fitted on the first {info['sources'][0]['end_s']:g} s of "
+            "this video, taken as normal, so its threshold rests on little footage; candidates may lie below it (marked "
             "below_threshold), taken to cover every stretch of the video and to spend its call budget"
             + (" (those first seconds were scored by a second scorer fitted on the video's last stretch)"
-               if cross_fitted else "")
+               if "opening_scored_by" in info else "")
+            + (f"; its tiers and weights ({scorer.description}) chosen by self-validation on synthetic anomalies in "
+               "that opening" if chosen else "")
             + ". Give the site's normal footage (--normal) for a better baseline.")
 
 
@@ -72,7 +77,7 @@ class DetectionJob:
         """A scorer fitted on the video's own opening, and the report note that says so."""
         scorer = Scorer.fit_on_opening(video, scorer_config(self.settings), folder_fps=self.folder_fps,
                                        device=self.device, progress=progress)
-        return scorer, opening_note(scorer.fit_info["sources"][0]["end_s"], "opening_scored_by" in scorer.fit_info)
+        return scorer, opening_note(scorer)
 
     def _detecting(self) -> dict:
         return {"sigma": self.sigma, "policy": candidate_policy(self.settings), "folder_fps": self.folder_fps,

@@ -6,16 +6,19 @@ Without normal footage (`explain` or `report` with neither `--normal` nor `--sco
 opening, its first quarter, and that opening is scored by a second scorer fitted on its last quarter
 (`Scorer.fit_on_opening`: the `shipped` scheme). This renders clips of the two synthetic sites (the footpath of the
 sample clip and the tests; the busy crowd of the busy-background scene) with one event each, set off inside the
-opening, in the middle or near the end, and scores each clip as `explain` does. Other schemes, compared in the same
-run on the same clips:
+opening, in the middle or near the end, and scores each clip as `explain` does (self-validation choosing each
+stand-in's tiers and weights, from 15 s of it: clips of a minute or more). Other schemes, compared in the same run on
+the same clips:
 
-- `capped`: release 46's scheme, the opening and the closing at most CAPPED_S long (the same as shipped up to a
+- `unselected`: release 47's scheme, every tier at equal weights (the stand-ins never self-validated);
+- `objects_only`: the objects tier alone;
+- `capped`: release 46's scheme, the opening and the closing at most CAPPED_S long (the same as `unselected` under a
   minute's video);
 - `cross_fit`: the video cut into FOLDS contiguous folds, each scored by tiers fitted on the other folds (three
   quarters of the video to learn from, against the opening's quarter), with one background model of the whole video;
 - `growing`: the same folds, each scored by the tiers fitted on every fold before it (the first by the last), as a
   camera's normal footage grows: an event is learnt only by the folds after it;
-- `cleaned`: the shipped scheme, with the opening's scorer fitted without the stretches (a second either side) that the
+- `cleaned`: the `unselected` scheme, with the opening's scorer fitted without the stretches (a second either side) that the
   closing scorer flags in the opening, so an event there is not learnt as normal.
 
 Reports, per site, event kind and start: the frame AUC of the raw scores, and whether the product's candidates
@@ -121,7 +124,7 @@ def capped(path: Path) -> tuple[np.ndarray, float]:
 
 
 def cleaned(path: Path) -> tuple[np.ndarray, float]:
-    """The shipped scheme, the opening's scorer fitted without what the closing scorer flags in the opening."""
+    """`unselected`, the opening's scorer fitted without what the closing scorer flags in the opening."""
     config = replace(ScorerConfig(), select=False)
     opening, closing = opening_of(str(path)), closing_of(str(path))
     closer = Scorer.fit([closing], config)
@@ -141,22 +144,21 @@ def cleaned(path: Path) -> tuple[np.ndarray, float]:
     return scorer.score(str(path)).scores, scorer.threshold
 
 
-def selected(path: Path) -> tuple[np.ndarray, float]:
-    """The shipped scheme with self-validation choosing the tiers and weights of each stand-in (as `fit`
-    does on normal footage; where a stand-in is too short to hold folds out, it is skipped)."""
-    scorer = Scorer.fit_on_opening(str(path), ScorerConfig(select=True))
+def unselected(path: Path) -> tuple[np.ndarray, float]:
+    """Release 47's scheme: the shipped one with every tier at equal weights, never self-validated."""
+    scorer = Scorer.fit_on_opening(str(path), ScorerConfig(select=False))
     return scorer.score(str(path)).scores, scorer.threshold
 
 
 def objects_only(path: Path) -> tuple[np.ndarray, float]:
-    """The shipped scheme with the objects tier alone."""
+    """`shipped` with the objects tier alone."""
     scorer = Scorer.fit_on_opening(str(path), ScorerConfig(tiers=["objects"]))
     return scorer.score(str(path)).scores, scorer.threshold
 
 
 SCHEMES: dict[str, Callable[[Path], tuple[np.ndarray, float]]] = {
     "shipped": shipped, "capped": capped, "cross_fit": cross_fit, "growing": growing, "cleaned": cleaned,
-    "selected": selected, "objects_only": objects_only}
+    "unselected": unselected, "objects_only": objects_only}
 
 
 def found(scores: np.ndarray, threshold: float, fps: float, events: list[dict]) -> list[bool]:

@@ -31,6 +31,7 @@ from vadagent.evals.detection import (
 from vadagent.evals.kept_scorers import KeptScorers
 from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreResult, SourceSpec, pick_candidates
 from vadagent.tools.scorer.scorer import Progress
+from vadagent.tools.scorer.selection import describe
 from vadagent.tools.scorer.side_by_side import SideBySide
 from vadagent.tools.video import open_video
 
@@ -183,8 +184,11 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                              "kept": "each camera's scorer and each test video's scores" if cameras else
                              "each video's scorer and scores"}} if store else {}),
         "fit_frames": sum(f["frames"] for f in fits),
-        "selection": (_selection_summary(scorer.fit_info.get("selection")) if len(cameras) <= 1 else
-                      {camera: _selection_summary(s.fit_info.get("selection")) for camera, s in cameras.items()}),
+        # one scorer: its selection; one per camera, or per video (each fitted on its opening): each one's
+        "selection": ({camera: _selection_summary(s.fit_info.get("selection")) for camera, s in cameras.items()}
+                      if len(cameras) > 1 else
+                      {v.name: _selection_summary(s.fit_info.get("selection")) for v, s in zip(data.test, scorers)}
+                      if not cameras else _selection_summary(scorer.fit_info.get("selection"))),
         "frames_per_second": round(scored_here / score_seconds, 1) if scored_here else None,
         "workers": workers, "workers_start_seconds": start_seconds,
         "test_frames": frames,
@@ -399,6 +403,10 @@ def markdown(result: dict) -> str:
              "Segments (frames, 0-based) covered by a candidate: " + ", ".join(
                  f"{s['video']} {s['first_frame']}–{s['last_frame']} {'✓' if s['covered'] else '✗'}"
                  for s in result["segments"])]
+    if result["normal_footage"].startswith("each video's opening") and any(result["selection"].values()):
+        lines += ["", "Chosen by self-validation on each video's opening (from 15 s of it): " + ", ".join(
+            f"{name}: {describe(chosen['chosen']) if chosen else 'too short, every tier at equal weights'}"
+            for name, chosen in result["selection"].items())]
     if "kept_scorers" in result:
         kept = result["kept_scorers"]
         lines += ["", f"Kept in {kept['folder']}: {kept['kept']}. Made in an earlier run and reused: the scorers of "

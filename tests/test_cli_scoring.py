@@ -203,6 +203,7 @@ def test_a_dataset_without_normal_footage_fits_each_video_on_its_opening_in_turn
     result = run_detect(data, ScorerConfig(tiers=["motion"]), keep_scorers=kept)
     assert "each video's opening" in result["normal_footage"] and result["workers"] == 1
     assert result["per_video_auc"]["a"] >= 0.6 and result["fit_frames"] > 0  # 0.66 here: 4 s of opening
+    assert result["selection"] == {"a": None, "b": None}  # each video's own scorer's choice: one tier, none to make
     # average precision, as XD-Violence reports: a ranking by chance reads the share of anomalous frames
     assert result["average_precision"] > np.mean(truth.labels) + 0.05 and "AP = average precision" in result["protocol"]
     assert result["kept_scorers"]["reused"] == [] and {p.name for p in kept.iterdir()} == {"video-a", "video-b"}

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -191,19 +192,31 @@ def test_busy_background_regression(tmp_path, busy_scene):
     assert 0.5 <= located["fills"] <= 1.0  # where it touches, the box is mostly what was pasted, not the crowd
 
 
-def test_a_video_opening_standing_in_for_normal_footage_is_never_self_validated_by_default(busy_scene, monkeypatch):
-    """The same 7.5 s of footage: as normal footage it is self-validated (the threshold lowered to
-    it here), as the stand-in opening of the video it may hold the anomaly, so it is not."""
+def test_a_video_opening_standing_in_for_normal_footage_is_self_validated_as_normal_footage_is(busy_scene, monkeypatch):
+    """The stand-ins of a video without normal footage (its first quarter, and its last, which scores the first)
+    choose their tiers as normal footage does, from AUTO_SELECT_S of footage (lowered to a 30 s clip's quarter
+    here); `select=False` keeps every tier at equal weights. Never self-validated before release 48:
+    evals/bench_footageless.py measured the choice higher on rendered clips of 120 s."""
+    from vadagent.app.detecting import opening_note
     from vadagent.tools.scorer import scorer as scorer_module
     from vadagent.tools.scorer import selection
 
     normal, _, _, _ = busy_scene
     monkeypatch.setattr(scorer_module, "AUTO_SELECT_S", 7.0)
     monkeypatch.setattr(selection, "WINDOWS_PER_KIND", 4)  # whether it runs is tested, not what it finds
-    config = ScorerConfig(flow="coarse")  # which tiers self-validation picks is not the point here
-    assert "selection" in Scorer.fit([SourceSpec(str(normal), 0.0, 7.5)], config).fit_info
+    config = ScorerConfig(flow="coarse")
     stand_in = Scorer.fit_on_opening(str(normal), config)
-    assert stand_in.fit_info["sources"][0]["end_s"] == 7.5 and "selection" not in stand_in.fit_info
+    assert stand_in.fit_info["sources"][0]["end_s"] == 7.5 and stand_in.fit_info["stand_in"]
+    for scorer in (stand_in, stand_in.for_opening):
+        chosen = scorer.fit_info["selection"]["chosen"]
+        assert list(scorer.tiers) == chosen["tiers"] and scorer.config.weights == chosen["weights"]
+    kept = Scorer.fit_on_opening(str(normal), replace(config, select=False))
+    assert "selection" not in kept.fit_info and list(kept.tiers) == ["motion", "objects"]
+    # the report says what chose them
+    assert f"its tiers and weights ({stand_in.description}) chosen by self-validation" in opening_note(stand_in)
+    assert "self-validation" not in opening_note(kept) and "first 7.5 s of this video" in opening_note(kept)
+    monkeypatch.setattr(scorer_module, "AUTO_SELECT_S", 15.0)  # as shipped: a quarter of 30 s is too little
+    assert "selection" not in Scorer.fit_on_opening(str(normal), config).fit_info
 
 
 def test_a_video_without_normal_footage_stands_in_for_it_with_a_quarter_of_itself_however_long(robbery):
@@ -969,7 +982,6 @@ def test_the_call_budget_is_filled_only_where_a_videos_opening_stood_in_for_norm
     """Below-threshold peaks fill the call budget where no normal footage was given and the video's
     own opening stood in (its threshold says least), not where a user named part of the video as
     normal (`--normal VIDEO#t=0,8`): on an hour-long recording that was hundreds of VLM calls."""
-    from dataclasses import replace
 
     from vadagent.tools.scorer import CandidatePolicy
 

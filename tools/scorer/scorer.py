@@ -75,7 +75,7 @@ class ScorerConfig:
     weights: dict[str, float] = field(default_factory=dict)  # fusion weight per tier (default 1)
     params: dict[str, dict] = field(default_factory=dict)  # per-tier settings (each tier's Params)
     # choose tiers and weights by self-validation; None: when there is a choice (several tiers) and at
-    # least AUTO_SELECT_S seconds of normal footage (a video's opening standing in for it is not)
+    # least AUTO_SELECT_S seconds of normal footage (or of a video's opening standing in for it)
     select: bool | None = None
     budget_s: float = 300.0  # training time of a learned tier
     max_side: int = 360
@@ -239,11 +239,12 @@ class Scorer:
         """No normal footage: a scorer fitted on the video's opening, to score that video. A scorer
         cannot judge the footage it learnt as normal, and anomalies do start in the first seconds, so
         the opening itself is scored by a second scorer fitted on the video's closing stretch
-        (kept in memory only; `score` splices its scores in over the opening)."""
+        (kept in memory only; `score` splices its scores in over the opening). Each stand-in is
+        self-validated as normal footage is (from AUTO_SELECT_S of it: a video of a minute or more):
+        on rendered clips of two sites with events, its choice scored higher than equal weights
+        (evals/bench_footageless.py), though the stand-in may hold the anomaly among its normal frames."""
         opening = opening_of(video, folder_fps)
         config = config or ScorerConfig()
-        if config.select is None:  # a stand-in may hold the anomaly itself: nothing to judge tiers on
-            config = replace(config, select=False)
         scorer = cls.fit([opening], config, folder_fps=folder_fps, device=device, progress=progress)
         scorer.fit_info["stand_in"] = True
         closing = closing_of(video, folder_fps)
