@@ -205,8 +205,11 @@ def test_a_video_opening_standing_in_for_normal_footage_is_self_validated_as_nor
     monkeypatch.setattr(scorer_module, "AUTO_SELECT_S", 7.0)
     monkeypatch.setattr(selection, "WINDOWS_PER_KIND", 4)  # whether it runs is tested, not what it finds
     config = ScorerConfig(flow="coarse")
-    stand_in = Scorer.fit_on_opening(str(normal), config)
+    stages = set()
+    stand_in = Scorer.fit_on_opening(str(normal), config, progress=lambda stage, done, total: stages.add(stage))
     assert stand_in.fit_info["sources"][0]["end_s"] == 7.5 and stand_in.fit_info["stand_in"]
+    # both fits show their progress, each stage on a bar of its own
+    assert {"self-validation", "self-validation (the video's last quarter)"} <= stages
     for scorer in (stand_in, stand_in.for_opening):
         chosen = scorer.fit_info["selection"]["chosen"]
         assert list(scorer.tiers) == chosen["tiers"] and scorer.config.weights == chosen["weights"]
