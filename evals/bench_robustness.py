@@ -13,7 +13,9 @@ wrong-way walker, a loiterer) of the same site as filmed, and as the camera migh
   smart codec lowering the rate in quiet stretches);
 - `jitter`: the picture jumping by up to 2 px in each direction every frame (wind on a pole);
 - `sway`: the picture swaying smoothly, ±3 px horizontally and ±2 px vertically, about once a second;
-- `dimmer`: the whole picture at 80 % of its brightness from the start (a camera's exposure, dusk).
+- `dimmer`: the whole picture at 80 % of its brightness from the start (a camera's exposure, dusk);
+- `dark`: at 45 % (dusk, or a camera's exposure set for a brighter hour; darker than the half that the objects'
+  exposure match took as lighting before release 48, whose figures the guards-off column gives).
 For each: the share of the normal clip's frames above the threshold (what a user would be
 flagged; for `light`, once the change has had the objects tier's `absorb_frames` and 10 s more to
 be learnt, and how long learning it took) and the anomalous clip's frame AUC, with the scorer as
@@ -121,7 +123,8 @@ CONDITIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[int], 
     "as filmed": (lambda f: f, np.arange), "light": (light, np.arange),
     "half rate": (lambda f: f, lambda n: np.arange(0, n, 2)), "dropped frames": (lambda f: f, dropped),
     "variable rate": (lambda f: f, variable),
-    "jitter": (jitter, np.arange), "sway": (sway, np.arange), "dimmer": (brightness, np.arange)}
+    "jitter": (jitter, np.arange), "sway": (sway, np.arange), "dimmer": (brightness, np.arange),
+    "dark": (lambda f: brightness(f, 0.45), np.arange)}
 
 
 def write_condition(path: Path, frames: np.ndarray, name: str) -> np.ndarray:
@@ -173,7 +176,8 @@ def real_footage(root: Path) -> list[dict]:
 UCF_NORMAL = "videos/Normal_Videos_641_x264.mp4"  # the sample's one normal video: 2 min of a real camera
 REAL_FIT_S, REAL_SCORED_FROM_S = 60.0, 70.0
 LIGHTINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "as filmed": lambda f: f, "20 % darker": brightness, "25 % brighter": lambda f: brightness(f, 1.25),
+    "as filmed": lambda f: f, "20 % darker": brightness, "55 % darker": lambda f: brightness(f, 0.45),
+    "25 % brighter": lambda f: brightness(f, 1.25),
     "gamma 0.8 (midtones brighter)": lambda f: (255 * (f / 255.0) ** 0.8).astype(np.uint8)}
 
 

@@ -61,7 +61,10 @@ NEARBY = 20  # normal objects nearest a place, for how large and fast things get
 ABSORB_RATE = 0.1  # background update per frame where something has stood `absorb_frames`
 LIGHTING_FIT = 15.0  # gray levels: pixels this close to the first lighting fit make the second
 LIGHTING_EVEN = 25.0  # variance (gray levels²) of the sampled background below which gain is not fitted
-LIGHTING_GAINS = (0.5, 2.0)  # a gain beyond these is no lighting (a black frame, a fade, another scene)
+# a gain beyond these is no lighting (a black frame, a fade, another scene); within them, a camera's exposure
+# or the hour: a picture at 45 % of the footage's brightness, beyond the half of releases 21 to 47, was
+# objects everywhere (evals/results/bench_robustness.md)
+LIGHTING_GAINS = (1 / 3, 3.0)
 LIGHTING_STEADY = 0.05  # gains closer to 1 are left to the offset alone (Ped2's footage: 1.003 to 1.025)
 
 
