@@ -36,6 +36,9 @@ from vadagent.tools.scorer.side_by_side import SideBySide
 from vadagent.tools.video import open_video
 
 BUDGET_FRACTION = 0.10
+# the normal footage of a dataset without any
+ON_OPENINGS = ("each video's opening (its first quarter), the opening itself by one fitted on its last quarter, as "
+               "explain does without --normal")
 T = TypeVar("T")
 
 
@@ -156,8 +159,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "dataset": data.name, "scorer": scorer.scorer_id, "tiers": list(scorer.tiers),
         "weights": {n: scorer.config.weight(n) for n in scorer.tiers}, "device": device,
         "normal_footage": ("training clips" + (f", one scorer per camera ({len(cameras)})" if len(cameras) > 1 else "")
-                           if cameras else "each video's opening (its first quarter), the opening itself by one "
-                                           "fitted on its last quarter, as explain does without --normal"),
+                           if cameras else ON_OPENINGS),
         "tiers_left_out": {name: left_out.count(name) for name in set(left_out)},
         "normal_seconds": normal_seconds, "normal_from_s": normal_from,
         "micro_auc": round(micro_auc(labels, scores), 4),
@@ -184,11 +186,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                              "kept": "each camera's scorer and each test video's scores" if cameras else
                              "each video's scorer and scores"}} if store else {}),
         "fit_frames": sum(f["frames"] for f in fits),
-        # one scorer: its selection; one per camera, or per video (each fitted on its opening): each one's
-        "selection": ({camera: _selection_summary(s.fit_info.get("selection")) for camera, s in cameras.items()}
-                      if len(cameras) > 1 else
-                      {v.name: _selection_summary(s.fit_info.get("selection")) for v, s in zip(data.test, scorers)}
-                      if not cameras else _selection_summary(scorer.fit_info.get("selection"))),
+        "selection": _selections(data, cameras, scorers),
         "frames_per_second": round(scored_here / score_seconds, 1) if scored_here else None,
         "workers": workers, "workers_start_seconds": start_seconds,
         "test_frames": frames,
@@ -369,6 +367,15 @@ def _localisation(videos: list[LabelledVideo], results: list[ScoreResult], candi
     }
 
 
+def _selections(data: FrameDataset, cameras: dict[str, Scorer], scorers: list[Scorer]) -> dict | None:
+    """Self-validation's choice: the one scorer's, each camera's, or without normal footage each video's own."""
+    if len(cameras) > 1:
+        return {camera: _selection_summary(s.fit_info.get("selection")) for camera, s in cameras.items()}
+    if not cameras:
+        return {v.name: _selection_summary(s.fit_info.get("selection")) for v, s in zip(data.test, scorers)}
+    return _selection_summary(scorers[0].fit_info.get("selection"))
+
+
 def _selection_summary(selection: dict | None) -> dict | None:
     if not selection:
         return None
@@ -403,7 +410,7 @@ def markdown(result: dict) -> str:
              "Segments (frames, 0-based) covered by a candidate: " + ", ".join(
                  f"{s['video']} {s['first_frame']}–{s['last_frame']} {'✓' if s['covered'] else '✗'}"
                  for s in result["segments"])]
-    if result["normal_footage"].startswith("each video's opening") and any(result["selection"].values()):
+    if result["normal_footage"] == ON_OPENINGS and any(result["selection"].values()):
         lines += ["", "Chosen by self-validation on each video's opening (from 15 s of it): " + ", ".join(
             f"{name}: {describe(chosen['chosen']) if chosen else 'too short, every tier at equal weights'}"
             for name, chosen in result["selection"].items())]

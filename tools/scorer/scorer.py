@@ -249,11 +249,12 @@ class Scorer:
         scorer.fit_info["stand_in"] = True
         closing = closing_of(video, folder_fps)
         if opening.end_s is not None and closing.start_s >= opening.end_s:
+            def apart(stage: str, done: int, total: int) -> None:  # its stages on bars of their own
+                progress(f"{stage} (the video's last quarter)", done, total)
+
             try:
-                # its stages drawn apart from the opening's (a bar per stage name)
-                apart = (lambda stage, done, total: progress(f"{stage} (the video's last quarter)", done, total)) \
-                    if progress else None
-                scorer.for_opening = cls.fit([closing], config, folder_fps=folder_fps, device=device, progress=apart)
+                scorer.for_opening = cls.fit([closing], config, folder_fps=folder_fps, device=device,
+                                             progress=apart if progress else None)
                 scorer.fit_info["opening_scored_by"] = asdict(closing)
                 scorer.fit_info["fit_seconds"] += scorer.for_opening.fit_info["fit_seconds"]
             except UsageError as why:  # a static or blank closing stretch: the opening keeps its own scores
