@@ -15,13 +15,15 @@ wrong-way walker, a loiterer) of the same site as filmed, and as the camera migh
 - `sway`: the picture swaying smoothly, ±3 px horizontally and ±2 px vertically, about once a second;
 - `dimmer`: the whole picture at 80 % of its brightness from the start (a camera's exposure, dusk);
 - `dark`: at 45 % (dusk, or a camera's exposure set for a brighter hour; darker than the half that the objects'
-  exposure match took as lighting before release 48, whose figures the guards-off column gives).
+  exposure match took as lighting before release 48, whose figures the guards-off column gives);
+- `brighter`: at 160 % (the motion tier's frame differences matched to the footage's exposure from release 48).
 For each: the share of the normal clip's frames above the threshold (what a user would be
 flagged; for `light`, once the change has had the objects tier's `absorb_frames` and 10 s more to
 be learnt, and how long learning it took) and the anomalous clip's frame AUC, with the scorer as
 shipped and, in the same run, with its guards switched off (the frame-rate and timestamp scaling,
 the shake compensation, the objects' absorption of what stands still and their background matched
-to a video's first frame in gain; the first two patched out here, as they have no off switch). Then a
+to a video's first frame in gain, the motion tier's frame differences matched to its exposure; the
+first two and the last patched out here, as they have no off switch). Then a
 loiterer standing 30 s off the path, scored with the objects tier
 absorbing what stands still after 250 frames and after its default. Synthetic data, so no test
 label of any dataset is involved. With UCSD Ped2 (`--ped2`, or $VADAGENT_DATA/ucsd_ped2), also three of its normal
@@ -48,7 +50,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from vadagent.evals.common import DATA_ENV, add_results_argument, write_results
-from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec, exposure
 from vadagent.tools.scorer import frames as frame_pass
 from vadagent.tools.scorer.tiers.objects import ObjectTier
 from vadagent.tools.synthetic import ClipSpec, render_clip, write_video
@@ -124,7 +126,7 @@ CONDITIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[int], 
     "half rate": (lambda f: f, lambda n: np.arange(0, n, 2)), "dropped frames": (lambda f: f, dropped),
     "variable rate": (lambda f: f, variable),
     "jitter": (jitter, np.arange), "sway": (sway, np.arange), "dimmer": (brightness, np.arange),
-    "dark": (lambda f: brightness(f, 0.45), np.arange)}
+    "dark": (lambda f: brightness(f, 0.45), np.arange), "brighter": (lambda f: brightness(f, 1.6), np.arange)}
 
 
 def write_condition(path: Path, frames: np.ndarray, name: str) -> np.ndarray:
@@ -245,6 +247,7 @@ def guards(on: bool) -> Iterator[ScorerConfig]:
         yield shipped()
         return
     with mock.patch.object(frame_pass, "camera_motion", lambda flow: (np.zeros(2), False)), \
+            mock.patch.object(exposure, "matched", lambda gain: False), \
             mock.patch.object(Scorer, "time_scale", lambda self, fps: 1.0), \
             mock.patch.object(frame_pass.ChunkMaker, "_scale", lambda self, time_s: 1.0):
         yield shipped(absorb_frames=10**9, lighting=False)

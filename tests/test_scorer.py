@@ -490,6 +490,35 @@ def test_a_video_that_begins_darker_as_a_whole_is_read_in_its_own_exposure(share
     assert objects_in(lambda f: f, lighting=True) == objects_in(lambda f: f, lighting=False) == 1
 
 
+def test_the_motion_tiers_frame_differences_are_read_in_the_normal_footages_exposure(fitted, synthetic_anomalous):
+    """A video 1.6 times as bright differs 1.6 times as much from frame to frame: its differences are divided by
+    the gain its first frame shows against the normal footage, so the motion tier reads it as it reads the video
+    as filmed. Within 5 % of the footage's level (as filmed) nothing is matched; while fitting there is nothing
+    to match against."""
+    from vadagent.tools.scorer.frames import chunks_of_frames
+    from vadagent.tools.video import open_video
+
+    tier = fitted.tiers["motion"]
+    with open_video(str(synthetic_anomalous[0])) as video:
+        frames = np.concatenate([b.frames for b in video.scan(gray=True, size=(tier.geometry.width,
+                                                                                tier.geometry.height))])[:64]
+
+    def read(picture: np.ndarray, matching: bool = True):
+        reader = tier.reader()
+        reader.normal_level *= matching  # 0: as while fitting, nothing to match against
+        parts = [reader.feed(chunk) for chunk in chunks_of_frames(picture, chunk=32)]
+        return np.concatenate([f.diff for f in parts]), np.concatenate([tier.score(f).scores for f in parts]), reader.gain
+
+    brighter = np.clip(frames * 1.6, 0, 255).astype(np.uint8)
+    (diff, scores, gain), (diff_bright, scores_bright, bright_gain) = read(frames), read(brighter)
+    assert gain == 1.0 and bright_gain == pytest.approx(1.6, abs=0.1)
+    assert np.abs(diff_bright - diff).max() < 3.0 and np.abs(diff_bright * bright_gain - diff).max() > 3.0
+    _, unmatched, _ = read(brighter, matching=False)
+    # the raw scores as filmed, but for the flow's own noise on another picture
+    assert np.mean(np.abs(scores_bright - scores)) < 0.3 * np.mean(np.abs(unmatched - scores))
+    assert type(tier)(tier.geometry).reader().normal_level == 0.0  # unfitted: the footage is its own exposure
+
+
 def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_larger_than_seen_there(fitted):
     from vadagent.tools.scorer.frames import FrameChunk
     from vadagent.tools.scorer.tiers.objects import SIZE, ObjectSet
@@ -940,7 +969,8 @@ def test_speed_is_expected_row_by_row_as_perspective_makes_nearer_walkers_faster
     near[0, 8, 2] = 1.8  # a walker low in the picture at the pace the band's line predicts there
     far = np.zeros((1, rows, cols), np.float32)
     far[0, 3, 2] = 1.3  # something at the band's far edge as fast as its near walkers
-    by_row, one = MotionStats.fit(diff, speed, flow), MotionStats.fit(diff, speed, flow, perspective=False)
+    level = np.full(n, 100.0)
+    by_row, one = MotionStats.fit(diff, speed, flow, level), MotionStats.fit(diff, speed, flow, level, perspective=False)
     assert by_row.speed_ratio(near).max() < 0.9 * one.speed_ratio(near).max()
     assert by_row.speed_ratio(far).max() > 1.05 * one.speed_ratio(far).max()
     assert row_p999(np.where(np.arange(rows)[None, :, None] == 4, speed, 0.0)) is None  # one row moving: no line

@@ -3,7 +3,8 @@
 For each frame t (against frame t-1) at the working size:
 - `diff`: mean absolute frame difference per `diff_cell` × `diff_cell` cell;
 - `speed`: mean optical-flow speed per `flow_cell` cell, px/frame;
-- `flow`: mean flow vector per flow cell (for direction evidence).
+- `flow`: mean flow vector per flow cell (for direction evidence);
+- `level`: the frame's gray level as a whole (for its exposure).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vadagent.tools.scorer import exposure
 from vadagent.tools.scorer.frames import FLOW_STEP, ChunkMaker, working_size
 from vadagent.tools.scorer.tiers.base import FrameChunk
 
@@ -54,6 +56,7 @@ class FrameFeatures:
     diff: np.ndarray  # (n, rows, cols) float32
     speed: np.ndarray  # (n, rows, cols) float32
     flow: np.ndarray  # (n, rows, cols, 2) float32
+    level: np.ndarray  # (n,) each frame's gray level as a whole (exposure.level)
 
 
 def cell_features(chunk: FrameChunk, config: FeatureConfig) -> FrameFeatures:
@@ -65,7 +68,8 @@ def cell_features(chunk: FrameChunk, config: FeatureConfig) -> FrameFeatures:
         cell = config.flow_cell
     flow = [cells(f, cell) for f in planes]
     speed = [cells(cv2.magnitude(f[..., 0], f[..., 1]), cell) for f in planes]
-    return FrameFeatures(chunk.indices, np.stack(diff), np.stack(speed), np.stack(flow))
+    level = np.array([exposure.level(gray) for gray in chunk.gray], np.float32)
+    return FrameFeatures(chunk.indices, np.stack(diff), np.stack(speed), np.stack(flow), level)
 
 
 class MotionFeatureExtractor:

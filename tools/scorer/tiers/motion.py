@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from vadagent.tools.scorer import exposure
 from vadagent.tools.scorer.features import FeatureConfig, FrameFeatures, cell_features
 from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, register
 
@@ -79,13 +80,17 @@ class MotionStats:
     direction_mean: float = 0.0
     direction_std: float = 1.0
     speed_row_p999: np.ndarray | None = None  # (rows,) px/frame; None: the global one at every row
+    level: float = 0.0  # the normal frames' median gray level (0: saved before it was kept, nothing matched)
 
     @classmethod
-    def fit(cls, diff: np.ndarray, speed: np.ndarray, flow: np.ndarray, perspective: bool = True) -> MotionStats:
-        """Cell maps of all normal training frames: `diff` (n, r, c), `speed` (n, r2, c2), `flow` (n, r2, c2, 2)."""
+    def fit(cls, diff: np.ndarray, speed: np.ndarray, flow: np.ndarray, level: np.ndarray,
+            perspective: bool = True) -> MotionStats:
+        """Cell maps of all normal training frames: `diff` (n, r, c), `speed` (n, r2, c2), `flow` (n, r2, c2, 2),
+        and their gray levels, `level` (n,)."""
         cell = np.percentile(speed, PERCENTILE, axis=0).astype(np.float32)
         glob = float(np.percentile(speed, PERCENTILE))
-        stats = cls(cell, glob, fit_direction(speed, flow), speed_row_p999=row_p999(speed) if perspective else None)
+        stats = cls(cell, glob, fit_direction(speed, flow), speed_row_p999=row_p999(speed) if perspective else None,
+                    level=float(np.median(level)))
         d, f, r = stats.cues(diff, speed, flow)
         stats.diff_mean, stats.diff_std = float(d.mean()), float(d.std() or 1.0)
         stats.flow_mean, stats.flow_std = float(f.mean()), float(f.std() or 1.0)
@@ -123,7 +128,7 @@ class MotionStats:
     def scalars(self) -> dict[str, float]:
         return {"speed_global_p999": self.speed_global_p999, "diff_mean": self.diff_mean, "diff_std": self.diff_std,
                 "flow_mean": self.flow_mean, "flow_std": self.flow_std, "direction_mean": self.direction_mean,
-                "direction_std": self.direction_std}
+                "direction_std": self.direction_std, "level": self.level}
 
     @classmethod
     def restore(cls, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> MotionStats:
@@ -147,11 +152,23 @@ def evidence(features: FrameFeatures, stats: MotionStats, cell: int) -> Evidence
 
 
 class _CellReader(Reader):
-    def __init__(self, config: FeatureConfig) -> None:
+    """A video's cell maps, its frame differences in the normal footage's exposure: a picture twice as bright
+    differs twice as much from frame to frame, and would read as motion everywhere (flow and direction do not
+    scale with it). The gain is the video's first frame's level over the normal footage's (`exposure`)."""
+
+    def __init__(self, config: FeatureConfig, normal_level: float = 0.0) -> None:
         self.config = config
+        self.normal_level = normal_level  # 0 while fitting: nothing to match against
+        self.gain: float | None = None  # decided at the first frame
 
     def feed(self, chunk: FrameChunk) -> FrameFeatures:
-        return cell_features(chunk, self.config)
+        features = cell_features(chunk, self.config)
+        if self.gain is None and len(features.level):
+            gain = float(features.level[0]) / self.normal_level if self.normal_level > 0 else 1.0
+            self.gain = gain if exposure.matched(gain) else 1.0
+        if self.gain and self.gain != 1.0:
+            features.diff /= self.gain
+        return features
 
 
 @register
@@ -175,11 +192,12 @@ class MotionTier(Tier):
         return FeatureConfig(g.width, g.height, p.diff_cell, p.flow_cell)
 
     def reader(self) -> Reader:
-        return _CellReader(self.features)
+        return _CellReader(self.features, self.stats.level if self.stats is not None else 0.0)
 
     def fit(self, clips: list[list[Any]], **_: Any) -> list[np.ndarray]:
         parts = [p for clip in clips for p in clip]
-        self.stats = MotionStats.fit(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("diff", "speed", "flow")),
+        self.stats = MotionStats.fit(*(np.concatenate([getattr(p, k) for p in parts])
+                                       for k in ("diff", "speed", "flow", "level")),
                                      perspective=self.params.perspective)
         return [np.concatenate([self.stats.score(p, self.params.direction_weight) for p in clip]) if clip
                 else np.zeros(0) for clip in clips]

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
+from vadagent.tools.scorer import exposure
 from vadagent.tools.scorer.frames import FLOW_STEP
 from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, TierUnfit, fold_of, register
 
@@ -61,11 +62,6 @@ NEARBY = 20  # normal objects nearest a place, for how large and fast things get
 ABSORB_RATE = 0.1  # background update per frame where something has stood `absorb_frames`
 LIGHTING_FIT = 15.0  # gray levels: pixels this close to the first lighting fit make the second
 LIGHTING_EVEN = 25.0  # variance (gray levels²) of the sampled background below which gain is not fitted
-# a gain beyond these is no lighting (a black frame, a fade, another scene); within them, a camera's exposure
-# or the hour: a picture at 45 % of the footage's brightness, beyond the half of releases 21 to 47, was
-# objects everywhere (evals/results/bench_robustness.md)
-LIGHTING_GAINS = (1 / 3, 3.0)
-LIGHTING_STEADY = 0.05  # gains closer to 1 are left to the offset alone (Ped2's footage: 1.003 to 1.025)
 
 
 @dataclass
@@ -113,7 +109,7 @@ def _median(values: np.ndarray) -> float:
 
 def _exposure(frame: np.ndarray, background: np.ndarray) -> tuple[float, float] | None:
     """(gain, offset) with frame ≈ gain · background + offset over sampled pixels, or None where the
-    gain is within LIGHTING_STEADY of 1 or the background too even to tell gain from offset: there the
+    gain is not one to match (`exposure.matched`) or the background too even to tell gain from offset: there the
     offset alone (each frame's median difference) is matched, as before this fit existed, so steady
     lighting scores exactly as it did. A camera's exposure or the time of day scale the picture as well
     as shift it, and in a picture of dark and bright parts a shift alone leaves the bright parts
@@ -128,11 +124,11 @@ def _exposure(frame: np.ndarray, background: np.ndarray) -> tuple[float, float] 
         if spread < LIGHTING_EVEN:
             return None
         gain = float(np.mean((b - b.mean()) * (f - f.mean())) / spread)
-        if not LIGHTING_GAINS[0] <= gain <= LIGHTING_GAINS[1]:  # a black frame, a fade, another scene
+        if not exposure.GAINS[0] <= gain <= exposure.GAINS[1]:  # a black frame, a fade, another scene
             return None
         offset = float(f.mean() - gain * b.mean())
         keep = np.abs(frame - (gain * background + offset)) < LIGHTING_FIT
-    return None if abs(gain - 1.0) < LIGHTING_STEADY else (gain, offset)
+    return (gain, offset) if exposure.matched(gain) else None
 
 
 def _off(frame: np.ndarray, background: np.ndarray, threshold: float) -> np.ndarray:

@@ -1,0 +1,26 @@
+"""A video's exposure against its site's normal footage: how much darker or brighter its picture is as a whole.
+
+A camera's exposure or the hour scales the light, and a gamma-encoded picture's gray levels with it by one factor,
+(k·L)^γ = k^γ·L^γ: the whole picture, and every difference between two frames. Tiers match a video to the normal
+footage by the factor its first frame shows. Within STEADY of 1 nothing is matched, so steady lighting scores as it
+always did (Ped2's footage: 1.003 to 1.025); beyond GAINS it is no lighting (a black frame, a fade, another scene).
+A picture at 45 % of the footage's brightness, beyond the half that was the bound until release 47, was objects
+everywhere (evals/results/bench_robustness.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GAINS = (1 / 3, 3.0)
+STEADY = 0.05
+
+
+def matched(gain: float) -> bool:
+    """Whether a gain is one to match: lighting, and not within STEADY of 1."""
+    return GAINS[0] <= gain <= GAINS[1] and abs(gain - 1.0) >= STEADY
+
+
+def level(gray: np.ndarray) -> float:
+    """A frame's gray level as a whole: the median of a sample of its pixels (someone in front moves it little)."""
+    return float(np.median(gray[::4, ::4]))
