@@ -2,7 +2,8 @@
 
 Three per-frame cues, each the maximum over cells (an anomaly is local):
 - frame-difference energy per 20 px cell, unnormalised (per-cell normalisation flags any walker
-  crossing a cell that rarely sees motion: ../shared/SCORER-FACTS.md);
+  crossing a cell that rarely sees motion: ../shared/SCORER-FACTS.md), in the normal footage's
+  exposure (a video whose picture is brighter as a whole has its differences scaled back: `_CellReader`);
 - flow speed per 24 px cell divided by (that cell's 99.9th percentile + the one expected at its
   row), so a cell's own statistics count only where they are well supported. The row's expectation
   is a straight line through the rows' moving cells (`perspective`, `row_p999`): on a ground plane
