@@ -16,14 +16,18 @@ wrong-way walker, a loiterer) of the same site as filmed, and as the camera migh
 - `dimmer`: the whole picture at 80 % of its brightness from the start (a camera's exposure, dusk);
 - `dark`: at 45 % (dusk, or a camera's exposure set for a brighter hour; darker than the half that the objects'
   exposure match took as lighting before release 48, whose figures the guards-off column gives);
-- `brighter`: at 160 % (the motion tier's frame differences matched to the footage's exposure from release 48).
+- `brighter`: at 160 % (the motion tier's frame differences matched to the footage's exposure from release 48);
+- `night`: at 45 % with sensor grain, Gaussian of σ 3 gray levels new every frame (a camera at night);
+- `grainy`: grain of σ 6 at full brightness (a cheaper or hotter sensor; flow read only where frames change by more
+  than the grain from release 49).
 For each: the share of the normal clip's frames above the threshold (what a user would be
 flagged; for `light`, once the change has had the objects tier's `absorb_frames` and 10 s more to
 be learnt, and how long learning it took) and the anomalous clip's frame AUC, with the scorer as
 shipped and, in the same run, with its guards switched off (the frame-rate and timestamp scaling,
 the shake compensation, the objects' absorption of what stands still and their background matched
-to a video's first frame in gain, the motion tier's frame differences matched to its exposure; the
-first two and the last patched out here, as they have no off switch). Then a
+to a video's first frame in gain, the motion tier's frame differences matched to its exposure, a grainier
+video's flow read only where its frames change; the first two and the last two patched out here, as they have no
+off switch). Then a
 loiterer standing 30 s off the path, scored with the objects tier
 absorbing what stands still after 250 frames and after its default. Synthetic data, so no test
 label of any dataset is involved. With UCSD Ped2 (`--ped2`, or $VADAGENT_DATA/ucsd_ped2), also three of its normal
@@ -31,7 +35,8 @@ training clips held out of the fit, with frames dropped or at a variable rate; a
 sample (`--ucf`, or $VADAGENT_DATA/ucf_crime_sample), a real camera of higher contrast: its normal
 video fitted on its first 60 s, and the rest from 70 s on scored as filmed, 20 % darker, 25 %
 brighter and with its midtones brightened (gamma 0.8), with the objects' background matched to the
-video's first frame in gain where that explains it better, and in offset only. Writes
+video's first frame in gain where that explains it better, and in offset only; and with grain (σ 4, and 55 %
+darker with σ 3), its flow read where its frames change and as it comes. Writes
 evals/results/bench_robustness.{md,json}.
 """
 
@@ -50,7 +55,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from vadagent.evals.common import DATA_ENV, add_results_argument, write_results
-from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec, exposure
+from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec, exposure, grain
 from vadagent.tools.scorer import frames as frame_pass
 from vadagent.tools.scorer.tiers.objects import ObjectTier
 from vadagent.tools.synthetic import ClipSpec, render_clip, write_video
@@ -86,6 +91,12 @@ def light(frames: np.ndarray) -> np.ndarray:
 def brightness(frames: np.ndarray, gain: float = 0.8) -> np.ndarray:
     """The whole picture at `gain` times its brightness (below 1 darker, above brighter)."""
     return np.clip(frames.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+def grainy(frames: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    """Sensor grain: Gaussian noise of `sigma` gray levels, new every frame, the same on the three channels."""
+    rng = np.random.default_rng(seed)
+    return np.stack([np.clip(f + rng.normal(0, sigma, f.shape[:2])[..., None], 0, 255).astype(np.uint8) for f in frames])
 
 
 def jitter(frames: np.ndarray) -> np.ndarray:
@@ -126,7 +137,8 @@ CONDITIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[int], 
     "half rate": (lambda f: f, lambda n: np.arange(0, n, 2)), "dropped frames": (lambda f: f, dropped),
     "variable rate": (lambda f: f, variable),
     "jitter": (jitter, np.arange), "sway": (sway, np.arange), "dimmer": (brightness, np.arange),
-    "dark": (lambda f: brightness(f, 0.45), np.arange), "brighter": (lambda f: brightness(f, 1.6), np.arange)}
+    "dark": (lambda f: brightness(f, 0.45), np.arange), "brighter": (lambda f: brightness(f, 1.6), np.arange),
+    "night": (lambda f: grainy(brightness(f, 0.45), 3), np.arange), "grainy": (lambda f: grainy(f, 6), np.arange)}
 
 
 def write_condition(path: Path, frames: np.ndarray, name: str) -> np.ndarray:
@@ -208,6 +220,35 @@ def real_camera(root: Path) -> list[dict]:
     return rows
 
 
+GRAINS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "as filmed": lambda f: f, "grain σ 4": lambda f: grainy(f, 4),
+    "55 % darker, grain σ 3": lambda f: grainy(brightness(f, 0.45), 3)}
+
+
+def real_grain(root: Path) -> list[dict]:
+    """The same real camera, fitted on its first minute, the rest scored as filmed and with grain: the share of its
+    frames flagged with its flow read only where its frames change by more than its grain, and as it comes."""
+    source = root / UCF_NORMAL
+    with open_video(str(source)) as video:
+        fps = video.info.fps
+    frames = frames_of(source)[int(REAL_SCORED_FROM_S * fps):]
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for number, change in enumerate(GRAINS.values()):
+            write_video(Path(scratch) / f"{number}.mp4", change(frames), fps)
+        scorer = Scorer.fit([SourceSpec(str(source), 0.0, REAL_FIT_S)], shipped(), folder_fps=fps)
+        for guarded in (True, False):
+            with contextlib.nullcontext() if guarded else mock.patch.object(grain, "excess", lambda *_: 0.0):
+                for number, name in enumerate(GRAINS):
+                    scored = scorer.score(Path(scratch) / f"{number}.mp4")
+                    rows.append({"footage": f"{source.name} from {REAL_SCORED_FROM_S:g} s (fitted on its first "
+                                 f"{REAL_FIT_S:g} s: {scorer.description})", "grain": "where frames change" if guarded
+                                 else "as it comes", "condition": name, "frames": len(scored.scores),
+                                 "normal_frames_flagged": round(float((scored.scores > scored.threshold).mean()), 3)})
+                    print(rows[-1], flush=True)
+    return rows
+
+
 def flagged_table(rows: list[dict], key: str, shipped: str, before: str, before_name: str) -> list[str]:
     """A markdown table of the share of frames flagged per condition, as shipped (`rows` whose `key` is
     `shipped`) and as before (`before`)."""
@@ -248,6 +289,7 @@ def guards(on: bool) -> Iterator[ScorerConfig]:
         return
     with mock.patch.object(frame_pass, "camera_motion", lambda flow: (np.zeros(2), False)), \
             mock.patch.object(exposure, "matched", lambda gain: False), \
+            mock.patch.object(grain, "excess", lambda *_: 0.0), \
             mock.patch.object(Scorer, "time_scale", lambda self, fps: 1.0), \
             mock.patch.object(frame_pass.ChunkMaker, "_scale", lambda self, time_s: 1.0):
         yield shipped(absorb_frames=10**9, lighting=False)
@@ -332,7 +374,13 @@ def main() -> None:
                   "the objects' background matched to each video's first frame in gain and offset, and with each frame "
                   "matched in offset only (the release before).", "",
                   *flagged_table(camera, "lighting", "exposure matched", "offset only", "offset only")]
-    record = {"rows": rows, "real_footage": real, "real_camera": camera, "scorer": chose[True], "scorer_guards_off": chose[False],
+    camera_grain = real_grain(args.ucf) if args.ucf else []
+    if camera_grain:
+        lines += ["", "The same camera with sensor grain (new every frame): share of its frames flagged with its flow "
+                  "read only where its frames change by more than its grain, and as it comes (the release before).", "",
+                  *flagged_table(camera_grain, "grain", "where frames change", "as it comes", "as it comes")]
+    record = {"rows": rows, "real_footage": real, "real_camera": camera, "real_camera_grain": camera_grain,
+              "scorer": chose[True], "scorer_guards_off": chose[False],
               "light_learnt_after_s": {"guards on": learnt[True], "guards off": learnt[False]},
               "standing_about": stand}
     print(write_results(args.name, {**record, "median_window": MEDIAN_WINDOW}, "\n".join(lines), args.results))

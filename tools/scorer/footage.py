@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vadagent.errors import UsageError
+from vadagent.tools.scorer import grain as grains
 from vadagent.tools.scorer.frames import Turn, chunks, chunks_in_turn, time_scale
+from vadagent.tools.scorer.grain import Grain
 from vadagent.tools.scorer.tiers import Geometry, Tier
 from vadagent.tools.video import open_video
 from vadagent.types import VideoInfo
@@ -129,6 +131,7 @@ class Extracted:
     parts: dict[str, list[list[Any]]]  # tier → segment → parts
     lengths: list[int]
     frames: list[np.ndarray | None]  # gray frames of the segments kept for self-validation
+    grain: list[Grain]  # each segment's grain, measured on its opening frames
 
 
 def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: ScorerConfig, geometry: Geometry,
@@ -137,7 +140,7 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
     """Every tier's reading of each segment; footage at another rate than `fps` is put in its units."""
     flow = config.flow_for(tiers)
     parts: dict[str, list[list[Any]]] = {name: [] for name in tiers}
-    lengths, kept = [], []
+    lengths, kept, grain = [], [], []
     keep_each = max(KEEP_FRAMES // max(len(keep_frames), 1), KEEP_AT_LEAST)
 
     def turn(spec: SourceSpec) -> Turn:
@@ -153,16 +156,20 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
                 parts[name].append([])
             count, frames = 0, []
             for chunk in stream:
+                if not count:
+                    grain.append(chunk.grain)
                 for name, reader in readers.items():
                     parts[name][-1].append(reader.feed(chunk))
                 count += len(chunk)
                 if number in keep_frames and sum(map(len, frames)) < keep_each:
                     frames.append(chunk.gray)
             lengths.append(count)
+            if not count:
+                grain.append(grains.UNKNOWN)
             kept.append(np.concatenate(frames)[:keep_each] if frames else None)
             if progress:
                 progress(stage, number + 1, len(segments))
-    return Extracted(parts, lengths, kept)
+    return Extracted(parts, lengths, kept, grain)
 
 
 def background_sample(segments: list[SourceSpec], infos: list[VideoInfo], geometry: Geometry, folder_fps: float,

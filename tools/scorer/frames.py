@@ -4,6 +4,7 @@ the working size, computed once per frame whatever the number of tiers."""
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import sys
@@ -19,6 +20,8 @@ import numpy as np
 
 from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
+from vadagent.tools.scorer import grain as grains
+from vadagent.tools.scorer.grain import Grain
 from vadagent.tools.video import VideoSource
 from vadagent.tools.video.shrink import shrink
 
@@ -49,6 +52,8 @@ RATE_TOLERANCE = 0.05  # a frame this close to the declared interval is a regula
 LATE_AT_MOST = 8.0  # a frame's motion is put in fitted intervals for gaps of up to this many of them
 SHAKE_PX = 0.25  # px per frame at the working size; static cameras here: 95 % of frames under 0.05
 FLOW_THREADS = min(usable_cores(), 4)  # a chunk's flows in parallel (see flows_of)
+
+log = logging.getLogger(__name__)
 
 
 def hold_threads(threads: int) -> None:
@@ -149,6 +154,7 @@ class FrameChunk:
     flow: np.ndarray
     shake: np.ndarray  # (n,) bool: the camera itself moved since the frame before
     time_scale: float = 1.0  # the video's frame rate over the fitted one, which flow and diff are scaled by
+    grain: Grain = grains.UNKNOWN  # the video's grain as it came, measured on its opening frames
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -168,11 +174,16 @@ class ChunkMaker:
     interval: at half the rate things move twice as far between frames, and are not twice as fast.
     With the frames' timestamps and the fitted rate (`fitted_fps`), each frame's motion is put in
     those units by the time since the frame before: frames dropped before it (a camera or recorder
-    under load) or a variable-rate recording then do not read as sudden speed."""
+    under load) or a variable-rate recording then do not read as sudden speed. With the normal footage's
+    grain (`footage_grain`), a grainier video's flow is read only where its frames differ by more than its grain
+    (grain.py)."""
 
     def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, time_scale: float = 1.0,
-                 fitted_fps: float | None = None) -> None:
+                 fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None) -> None:
         self.size = (width, height)
+        self.footage_grain = footage_grain
+        self.grain = grains.UNKNOWN  # this video's, measured at its first chunk
+        self.noise: float | None = None  # its grain in gray levels where above the footage's, else 0; at its first chunk
         self.time_scale = time_scale
         self.fitted_fps = fitted_fps
         self._previous_time: float | None = None
@@ -219,6 +230,13 @@ class ChunkMaker:
         """`times`: each frame's timestamp in seconds, when the source has them."""
         out_idx, grays, diffs, flows, shakes = [], [], [], [], []
         sized = [self._resize(raw) for raw in frames]
+        if self.noise is None:
+            self.grain = grains.measure(sized)
+            self.noise = grains.excess(self.grain, self.footage_grain)
+            if self.noise:
+                log.info("a grainier picture than the normal footage's (%.3g of its level against %.3g): no motion "
+                         "read where frames differ by under %.3g gray levels", self.grain.temporal,
+                         self.footage_grain["temporal"], grains.CHANGE * self.noise)
         small = [self._resize(frame, self.flow_size) for frame in sized] if self.preset else [None] * len(sized)
         pairs = list(zip([self._previous_small, *small[:-1]], small))
         if self._previous is None:  # the video's first frame has none before it
@@ -232,9 +250,13 @@ class ChunkMaker:
                 continue
             diff = cv2.absdiff(frame, self._previous)
             flow = next(pair_flows)
+            if self.noise and flow is not None:  # before the camera's motion: a grainy picture's flow sweeps along
+                flow = grains.still(flow, diff, self.noise)
             camera, shaken = camera_motion(flow) if self.preset else (None, False)
             if shaken:  # a camera on a pole in the wind: compare the scene with itself, not the frame
                 diff, flow = self._steadied(frame, camera)
+                if self.noise:
+                    flow = grains.still(flow, diff, self.noise)
             scale = self._scale(stamp)
             if scale != 1.0:
                 diff = cv2.convertScaleAbs(diff, alpha=scale)
@@ -257,7 +279,8 @@ class ChunkMaker:
         gray = np.stack(grays)
         flow = np.stack(flows) if self.preset else \
             np.broadcast_to(np.float32(0), (len(gray), self.flow_size[1], self.flow_size[0], 2))
-        return FrameChunk(np.asarray(out_idx, np.int64), gray, np.stack(diffs), flow, np.asarray(shakes), self.time_scale)
+        return FrameChunk(np.asarray(out_idx, np.int64), gray, np.stack(diffs), flow, np.asarray(shakes), self.time_scale,
+                          self.grain)
 
     def finish(self) -> FrameChunk | None:
         """A one-frame video: its only frame has no motion."""
@@ -342,10 +365,10 @@ def ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
 
 def chunks(video: VideoSource, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, chunk: int = 64,
            start_s: float = 0.0, end_s: float | None = None, time_scale: float = 1.0,
-           fitted_fps: float | None = None) -> Iterator[FrameChunk]:
+           fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None) -> Iterator[FrameChunk]:
     """The chunks of a video, made one ahead of the consumer (see `ahead`)."""
     return ahead(_chunks(video, width, height, flow=flow, chunk=chunk, start_s=start_s, end_s=end_s,
-                         time_scale=time_scale, fitted_fps=fitted_fps))
+                         time_scale=time_scale, fitted_fps=fitted_fps, footage_grain=footage_grain))
 
 
 @dataclass
@@ -356,7 +379,7 @@ class _Unopened:
 
 
 # one video of `chunks_in_turn`: what opens it, and its `chunks` options (start_s, end_s, time_scale,
-# fitted_fps) given the opened video
+# fitted_fps, footage_grain) given the opened video
 Turn = tuple[Callable[[], VideoSource], Callable[[VideoSource], dict]]
 
 
@@ -405,8 +428,10 @@ def chunks_in_turn(turns: Iterable[Turn], width: int, height: int, *, flow: str 
 
 
 def _chunks(video: VideoSource, width: int, height: int, *, flow: str | None, chunk: int, start_s: float = 0.0,
-            end_s: float | None = None, time_scale: float = 1.0, fitted_fps: float | None = None) -> Iterator[FrameChunk]:
-    maker = ChunkMaker(width, height, flow=flow, time_scale=time_scale, fitted_fps=fitted_fps)
+            end_s: float | None = None, time_scale: float = 1.0, fitted_fps: float | None = None,
+            footage_grain: dict[str, float] | None = None) -> Iterator[FrameChunk]:
+    maker = ChunkMaker(width, height, flow=flow, time_scale=time_scale, fitted_fps=fitted_fps,
+                       footage_grain=footage_grain)
     # frames shrunk to the working size in the decoding thread: the maker's resize then has nothing to do
     for batch in ahead(video.scan(gray=True, chunk=chunk, start_s=start_s, end_s=end_s, size=(width, height))):
         made = maker.feed(batch.indices, batch.frames, batch.times)

@@ -49,6 +49,7 @@ from vadagent.tools.scorer.frames import (
     time_scale,
     working_size,
 )
+from vadagent.tools.scorer.grain import footage as footage_grain
 from vadagent.tools.scorer.result import ScoreResult
 from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, TierUnfit, tier_class
 from vadagent.tools.video import VideoSource, open_video
@@ -223,6 +224,7 @@ class Scorer:
         scorer.calibration |= {"mean": mean, "std": std,
                                "threshold": float(np.percentile((fused - mean) / std, config.threshold_percentile))}
         scorer.fit_info |= {"sources": [asdict(s) for s in sources], "frames": int(sum(extracted.lengths)), "fps": fps,
+                            "grain": footage_grain(extracted.grain),
                             "fit_seconds": round(time.perf_counter() - started, 2),
                             "stand_in": False}  # fit_on_opening sets it: the video's opening stood in
         if footage_s < footage_given_s - 1e-6:
@@ -315,8 +317,9 @@ class Scorer:
                 yield self._as_fitted_on(source, result, folder_fps, device)
 
     def _timing(self, video: VideoSource) -> dict:
-        """`chunks`' options that put a video's motion in this scorer's frame intervals."""
-        return {"time_scale": self.time_scale(video.info.fps), "fitted_fps": self.fps}
+        """`chunks`' options that put a video's motion in this scorer's frame intervals and its footage's grain."""
+        return {"time_scale": self.time_scale(video.info.fps), "fitted_fps": self.fps,
+                "footage_grain": self.fit_info.get("grain")}
 
     def _as_fitted_on(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str) -> ScoreResult:
         """`result` of a video given by path, marked where this scorer's normal footage came from it."""
