@@ -195,28 +195,41 @@ LIGHTINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "gamma 0.8 (midtones brighter)": lambda f: (255 * (f / 255.0) ** 0.8).astype(np.uint8)}
 
 
-def real_camera(root: Path) -> list[dict]:
-    """A real camera's normal video (no label involved): fitted on its first minute, the rest scored as
-    filmed, darker, brighter and in another gamma, with the objects' exposure matched at the video's
-    start and without (offset only, the release before): the share of its frames flagged."""
+@contextlib.contextmanager
+def real_clips(root: Path, changes: dict[str, Callable[[np.ndarray], np.ndarray]]) -> Iterator[tuple[Path, float, list[Path]]]:
+    """The real camera's normal video, its rate, and its stretch from REAL_SCORED_FROM_S under each change, as files."""
     source = root / UCF_NORMAL
     with open_video(str(source)) as video:
         fps = video.info.fps
     frames = frames_of(source)[int(REAL_SCORED_FROM_S * fps):]
-    rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        for number, change in enumerate(LIGHTINGS.values()):
-            write_video(Path(scratch) / f"{number}.mp4", change(frames), fps)
+        paths = [Path(scratch) / f"{number}.mp4" for number in range(len(changes))]
+        for path, change in zip(paths, changes.values()):
+            write_video(path, change(frames), fps)
+        yield source, fps, paths
+
+
+def real_row(source: Path, scorer: Scorer, clip: Path, condition: str, **way: str) -> dict:
+    """The share of a real clip's frames flagged, and what was scored how."""
+    scored = scorer.score(clip)
+    row = {"footage": f"{source.name} from {REAL_SCORED_FROM_S:g} s (fitted on its first {REAL_FIT_S:g} s: "
+           f"{scorer.description})", **way, "condition": condition, "frames": len(scored.scores),
+           "normal_frames_flagged": round(float((scored.scores > scored.threshold).mean()), 3)}
+    print(row, flush=True)
+    return row
+
+
+def real_camera(root: Path) -> list[dict]:
+    """A real camera's normal video (no label involved): fitted on its first minute, the rest scored as
+    filmed, darker, brighter and in another gamma, with the objects' exposure matched at the video's
+    start and without (offset only, the release before): the share of its frames flagged."""
+    rows = []
+    with real_clips(root, LIGHTINGS) as (source, fps, clips):
         for lighting in (True, False):
             scorer = Scorer.fit([SourceSpec(str(source), 0.0, REAL_FIT_S)],
                                 shipped(lighting=lighting), folder_fps=fps)
-            for number, name in enumerate(LIGHTINGS):
-                scored = scorer.score(Path(scratch) / f"{number}.mp4")
-                rows.append({"footage": f"{source.name} from {REAL_SCORED_FROM_S:g} s (fitted on its first "
-                             f"{REAL_FIT_S:g} s: {scorer.description})", "lighting": "exposure matched" if lighting
-                             else "offset only", "condition": name, "frames": len(scored.scores),
-                             "normal_frames_flagged": round(float((scored.scores > scored.threshold).mean()), 3)})
-                print(rows[-1], flush=True)
+            rows += [real_row(source, scorer, clip, name, lighting="exposure matched" if lighting else "offset only")
+                     for clip, name in zip(clips, LIGHTINGS)]
     return rows
 
 
@@ -228,24 +241,13 @@ GRAINS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 def real_grain(root: Path) -> list[dict]:
     """The same real camera, fitted on its first minute, the rest scored as filmed and with grain: the share of its
     frames flagged with its flow read only where its frames change by more than its grain, and as it comes."""
-    source = root / UCF_NORMAL
-    with open_video(str(source)) as video:
-        fps = video.info.fps
-    frames = frames_of(source)[int(REAL_SCORED_FROM_S * fps):]
     rows = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for number, change in enumerate(GRAINS.values()):
-            write_video(Path(scratch) / f"{number}.mp4", change(frames), fps)
+    with real_clips(root, GRAINS) as (source, fps, clips):
         scorer = Scorer.fit([SourceSpec(str(source), 0.0, REAL_FIT_S)], shipped(), folder_fps=fps)
         for guarded in (True, False):
             with contextlib.nullcontext() if guarded else mock.patch.object(grain, "excess", lambda *_: 0.0):
-                for number, name in enumerate(GRAINS):
-                    scored = scorer.score(Path(scratch) / f"{number}.mp4")
-                    rows.append({"footage": f"{source.name} from {REAL_SCORED_FROM_S:g} s (fitted on its first "
-                                 f"{REAL_FIT_S:g} s: {scorer.description})", "grain": "where frames change" if guarded
-                                 else "as it comes", "condition": name, "frames": len(scored.scores),
-                                 "normal_frames_flagged": round(float((scored.scores > scored.threshold).mean()), 3)})
-                    print(rows[-1], flush=True)
+                rows += [real_row(source, scorer, clip, name, grain="where frames change" if guarded else "as it comes")
+                         for clip, name in zip(clips, GRAINS)]
     return rows
 
 

@@ -17,7 +17,6 @@ import numpy as np
 from vadagent.errors import UsageError
 from vadagent.tools.scorer import grain as grains
 from vadagent.tools.scorer.frames import Turn, chunks, chunks_in_turn, time_scale
-from vadagent.tools.scorer.grain import Grain
 from vadagent.tools.scorer.tiers import Geometry, Tier
 from vadagent.tools.video import open_video
 from vadagent.types import VideoInfo
@@ -131,7 +130,7 @@ class Extracted:
     parts: dict[str, list[list[Any]]]  # tier → segment → parts
     lengths: list[int]
     frames: list[np.ndarray | None]  # gray frames of the segments kept for self-validation
-    grain: list[Grain]  # each segment's grain, measured on its opening frames
+    grain: list[grains.Grain]  # each segment's grain, measured on its opening frames
 
 
 def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: ScorerConfig, geometry: Geometry,

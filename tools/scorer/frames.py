@@ -21,7 +21,6 @@ import numpy as np
 from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
 from vadagent.tools.scorer import grain as grains
-from vadagent.tools.scorer.grain import Grain
 from vadagent.tools.video import VideoSource
 from vadagent.tools.video.shrink import shrink
 
@@ -154,7 +153,7 @@ class FrameChunk:
     flow: np.ndarray
     shake: np.ndarray  # (n,) bool: the camera itself moved since the frame before
     time_scale: float = 1.0  # the video's frame rate over the fitted one, which flow and diff are scaled by
-    grain: Grain = grains.UNKNOWN  # the video's grain as it came, measured on its opening frames
+    grain: grains.Grain = grains.UNKNOWN  # the video's grain as it came, measured on its opening frames
 
     def __len__(self) -> int:
         return len(self.indices)
