@@ -91,8 +91,14 @@ def excess(grain: Grain, of_footage: dict[str, float] | None) -> float:
     return grain.temporal * grain.level if grainier and above else 0.0
 
 
-def still(flow: np.ndarray, diff: np.ndarray, noise: float) -> np.ndarray:
+def unchanged(noise: float, floor: float = 0.0) -> float:
+    """The frame difference (gray levels, around a pixel) under which no motion is read: CHANGE times a video's
+    excess grain (`excess`), and at least `floor` (a scorer's `still_below`); 0: every flow is read."""
+    return max(CHANGE * noise, floor)
+
+
+def still(flow: np.ndarray, diff: np.ndarray, below: float) -> np.ndarray:
     """`flow` (at the flow's size) with no motion where `diff` (the frame difference, at the working size) is, around
-    each pixel, within CHANGE times `noise` (gray levels)."""
+    each pixel, under `below` gray levels."""
     small = cv2.resize(diff, (flow.shape[1], flow.shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32)
-    return flow * (cv2.blur(small, (AROUND, AROUND)) >= CHANGE * noise)[..., None]
+    return flow * (cv2.blur(small, (AROUND, AROUND)) >= below)[..., None]

@@ -85,6 +85,7 @@ class ScorerConfig:
     threshold_percentile: float = 99.5
     chunk_frames: int = 64
     max_footage_s: float = 3600.0  # more normal footage is thinned to evenly spread stretches (see thinned)
+    still_below: float = 0.0  # gray levels: no motion is read where frames differ by less (grain.py)
 
     def __post_init__(self) -> None:
         if not self.tiers:
@@ -319,7 +320,7 @@ class Scorer:
     def _timing(self, video: VideoSource) -> dict:
         """`chunks`' options that put a video's motion in this scorer's frame intervals and its footage's grain."""
         return {"time_scale": self.time_scale(video.info.fps), "fitted_fps": self.fps,
-                "footage_grain": self.fit_info.get("grain")}
+                "footage_grain": self.fit_info.get("grain"), "still_below": self.config.still_below}
 
     def _as_fitted_on(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str) -> ScoreResult:
         """`result` of a video given by path, marked where this scorer's normal footage came from it."""
