@@ -19,15 +19,17 @@ wrong-way walker, a loiterer) of the same site as filmed, and as the camera migh
 - `brighter`: at 160 % (the motion tier's frame differences matched to the footage's exposure from release 48);
 - `night`: at 45 % with sensor grain, Gaussian of σ 3 gray levels new every frame (a camera at night);
 - `grainy`: grain of σ 6 at full brightness (a cheaper or hotter sensor; flow read only where frames change by more
-  than the grain from release 49).
+  than the grain from release 49);
+- `low quality`: encoded at H.264's CRF 40 against the footage's 20 (a camera's sub-stream at a low bit rate: a
+  smoother, blockier picture; flow read only where frames change by a gray level from release 49).
 For each: the share of the normal clip's frames above the threshold (what a user would be
 flagged; for `light`, once the change has had the objects tier's `absorb_frames` and 10 s more to
 be learnt, and how long learning it took) and the anomalous clip's frame AUC, with the scorer as
 shipped and, in the same run, with its guards switched off (the frame-rate and timestamp scaling,
 the shake compensation, the objects' absorption of what stands still and their background matched
 to a video's first frame in gain, the motion tier's frame differences matched to its exposure, a grainier
-video's flow read only where its frames change; the first two and the last two patched out here, as they have no
-off switch). Then a
+or smoother video's flow read only where its frames change; the first two and the last two patched out here,
+as they have no off switch). Then a
 loiterer standing 30 s off the path, scored with the objects tier
 absorbing what stands still after 250 frames and after its default. Synthetic data, so no test
 label of any dataset is involved. With UCSD Ped2 (`--ped2`, or $VADAGENT_DATA/ucsd_ped2), also three of its normal
@@ -138,7 +140,9 @@ CONDITIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[int], 
     "variable rate": (lambda f: f, variable),
     "jitter": (jitter, np.arange), "sway": (sway, np.arange), "dimmer": (brightness, np.arange),
     "dark": (lambda f: brightness(f, 0.45), np.arange), "brighter": (lambda f: brightness(f, 1.6), np.arange),
-    "night": (lambda f: grainy(brightness(f, 0.45), 3), np.arange), "grainy": (lambda f: grainy(f, 6), np.arange)}
+    "night": (lambda f: grainy(brightness(f, 0.45), 3), np.arange), "grainy": (lambda f: grainy(f, 6), np.arange),
+    "low quality": (lambda f: f, np.arange)}
+LOW_QUALITY_CRF = 40  # the `low quality` condition's encoding (every other clip's: write_video's default, 20)
 
 
 def write_condition(path: Path, frames: np.ndarray, name: str) -> np.ndarray:
@@ -151,7 +155,8 @@ def write_condition(path: Path, frames: np.ndarray, name: str) -> np.ndarray:
     if name == "half rate":
         write_video(path, shown, FPS / 2)
     else:
-        write_video(path, shown, FPS, numbers if name in ("dropped frames", "variable rate") else None)
+        write_video(path, shown, FPS, numbers if name in ("dropped frames", "variable rate") else None,
+                    crf=LOW_QUALITY_CRF if name == "low quality" else 20)
     return numbers
 
 
@@ -245,7 +250,7 @@ def real_grain(root: Path) -> list[dict]:
     with real_clips(root, GRAINS) as (source, fps, clips):
         scorer = Scorer.fit([SourceSpec(str(source), 0.0, REAL_FIT_S)], shipped(), folder_fps=fps)
         for guarded in (True, False):
-            with contextlib.nullcontext() if guarded else mock.patch.object(grain, "excess", lambda *_: 0.0):
+            with contextlib.nullcontext() if guarded else mock.patch.object(grain, "gate", lambda *_: grain.Gate()):
                 rows += [real_row(source, scorer, clip, name, grain="where frames change" if guarded else "as it comes")
                          for clip, name in zip(clips, GRAINS)]
     return rows
@@ -291,7 +296,7 @@ def guards(on: bool) -> Iterator[ScorerConfig]:
         return
     with mock.patch.object(frame_pass, "camera_motion", lambda flow: (np.zeros(2), False)), \
             mock.patch.object(exposure, "matched", lambda gain: False), \
-            mock.patch.object(grain, "excess", lambda *_: 0.0), \
+            mock.patch.object(grain, "gate", lambda *_: grain.Gate()), \
             mock.patch.object(Scorer, "time_scale", lambda self, fps: 1.0), \
             mock.patch.object(frame_pass.ChunkMaker, "_scale", lambda self, time_s: 1.0):
         yield shipped(absorb_frames=10**9, lighting=False)

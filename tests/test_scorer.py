@@ -519,34 +519,41 @@ def test_the_motion_tiers_frame_differences_are_read_in_the_normal_footages_expo
     assert type(tier)(tier.geometry).reader().normal_level == 0.0  # unfitted: the footage is its own exposure
 
 
-def test_a_grainy_night_picture_is_read_where_its_frames_change_not_as_motion_everywhere(fitted, synthetic_anomalous,
-                                                                                         tmp_path, monkeypatch):
-    """The footpath at 45 % of its brightness with grain (σ 3 gray levels, new every frame): its flow is noise where
-    the scene is flat, and read as it comes nearly every frame was above the threshold. Read only where its frames
-    differ by more than its grain, its normal frames stay under it and its events above; the footage's grain is in
-    the scorer, and a video as filmed is no grainier than it."""
+@pytest.mark.parametrize("condition", ["night", "low quality"])
+def test_a_grainier_or_smoother_picture_is_read_where_its_frames_change(fitted, synthetic_anomalous, tmp_path,
+                                                                        monkeypatch, condition):
+    """Night: the footpath at 45 % of its brightness with grain (σ 3 gray levels, new every frame), whose flow is
+    noise where the scene is flat. Low quality: encoded at CRF 40 against the footage's 20, where the flow of what
+    moves spreads into the flat parts around it. Read as they come, many normal frames were above the threshold
+    (night: nearly all); read only where their frames differ by more than the grain, or by 3 gray levels, their
+    normal frames stay under it and their events above. The footage's grain is in the scorer; the video as filmed is neither
+    grainier nor smoother than it."""
     from vadagent.tools.scorer import grain
     from vadagent.tools.video import open_video
 
     path, truth = synthetic_anomalous
     with open_video(str(path)) as video:
         frames = np.concatenate([b.frames for b in video.scan(gray=False)])[:200]  # the fast object and the wrong way
-    noise = np.random.default_rng(0).normal(0, 3, frames.shape[:3])[..., None]
-    write_video(tmp_path / "night.mp4", np.clip(frames * 0.45 + noise, 0, 255).astype(np.uint8), 25.0)
+    if condition == "night":
+        noise = np.random.default_rng(0).normal(0, 3, frames.shape[:3])[..., None]
+        write_video(tmp_path / "clip.mp4", np.clip(frames * 0.45 + noise, 0, 255).astype(np.uint8), 25.0)
+    else:
+        write_video(tmp_path / "clip.mp4", frames, 25.0, crf=40)
     labels = np.asarray(truth.labels)[:200]
-    assert 0 <= fitted.fit_info["grain"]["temporal"] < 0.01 and 0 < fitted.fit_info["grain"]["spatial"] < 0.02
+    footage = fitted.fit_info["grain"]
+    assert 0 <= footage["temporal"] < 0.01 and 0 < footage["spatial_least"] <= footage["spatial"] < 0.02
 
     def flagged_and_auc() -> tuple[float, float]:
-        result = fitted.score(tmp_path / "night.mp4")
+        result = fitted.score(tmp_path / "clip.mp4")
         return float((result.scores[labels == 0] > result.threshold).mean()), roc_auc_score(labels, result.scores)
 
     flagged, auc = flagged_and_auc()
-    assert flagged < 0.05 and auc > 0.9
+    assert flagged < 0.08 and auc > 0.9
     clean = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames[:16]]
-    assert grain.excess(grain.measure(clean), fitted.fit_info["grain"]) == 0.0
-    monkeypatch.setattr(grain, "excess", lambda *_: 0.0)  # read as it comes
+    assert grain.gate(grain.measure(clean), footage) == grain.Gate()
+    monkeypatch.setattr(grain, "gate", lambda *_: grain.Gate())  # read as it comes
     flagged_as_it_comes, _ = flagged_and_auc()
-    assert flagged_as_it_comes > 0.5
+    assert flagged_as_it_comes > max(0.15, 3 * flagged)
 
 
 def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_larger_than_seen_there(fitted):

@@ -158,10 +158,10 @@ def _fade(spec: ClipSpec, t: int) -> float:
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
-                numbers: Iterable[int] | None = None) -> int:
+                numbers: Iterable[int] | None = None, crf: int = 20) -> int:
     """RGB frames (any iterable, consumed one at a time) into an H.264 MP4; returns how many.
     `numbers`: each frame's number at `fps`, when some are missing (a recording that dropped frames:
-    the file keeps the gaps in its timestamps)."""
+    the file keeps the gaps in its timestamps). `crf`: x264's constant rate factor (higher: lower quality)."""
     written = 0
     rate = Fraction(fps).limit_denominator(1000)
     numbers = iter(numbers) if numbers is not None else None
@@ -173,7 +173,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
                 stream.height, stream.width, stream.pix_fmt = frame.shape[0], frame.shape[1], "yuv420p"
                 # zerolatency: no lookahead, whose decisions made the same frames encode differently from run to
                 # run (even on one thread) when they arrive one at a time, so tests' footage varied between processes
-                stream.options = {"crf": "20", "preset": "veryfast", "tune": "zerolatency", "g": str(max(int(2 * fps), 1))}
+                stream.options = {"crf": str(crf), "preset": "veryfast", "tune": "zerolatency", "g": str(max(int(2 * fps), 1))}
                 if numbers is not None:
                     stream.time_base = 1 / rate
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")

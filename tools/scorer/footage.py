@@ -145,7 +145,7 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
     def turn(spec: SourceSpec) -> Turn:
         return (partial(open_video, spec.path, folder_fps=folder_fps),
                 lambda video: {"start_s": spec.start_s, "end_s": spec.end_s, "fitted_fps": fps,
-                               "time_scale": time_scale(video.info.fps, fps), "still_below": config.still_below})
+                               "time_scale": time_scale(video.info.fps, fps)})
 
     with closing(chunks_in_turn([turn(spec) for spec in segments], geometry.width, geometry.height, flow=flow,
                                 chunk=config.chunk_frames)) as videos:

@@ -175,16 +175,14 @@ class ChunkMaker:
     those units by the time since the frame before: frames dropped before it (a camera or recorder
     under load) or a variable-rate recording then do not read as sudden speed. With the normal footage's
     grain (`footage_grain`), a grainier video's flow is read only where its frames differ by more than its grain
-    (grain.py); with `still_below`, any video's only where they differ by that many gray levels."""
+    (grain.py), and so is a smoother one's where they differ by little."""
 
     def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, time_scale: float = 1.0,
-                 fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None,
-                 still_below: float = 0.0) -> None:
+                 fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None) -> None:
         self.size = (width, height)
         self.footage_grain = footage_grain
-        self.still_below = still_below
         self.grain = grains.UNKNOWN  # this video's, measured at its first chunk
-        self.unchanged: float | None = None  # gray levels of difference under which no motion is read (grain.py)
+        self.gate: grains.Gate | None = None  # where no motion is read for its grain (decided at its first chunk)
         self.time_scale = time_scale
         self.fitted_fps = fitted_fps
         self._previous_time: float | None = None
@@ -231,14 +229,13 @@ class ChunkMaker:
         """`times`: each frame's timestamp in seconds, when the source has them."""
         out_idx, grays, diffs, flows, shakes = [], [], [], [], []
         sized = [self._resize(raw) for raw in frames]
-        if self.unchanged is None:
+        if self.gate is None:
             self.grain = grains.measure(sized)
-            noise = grains.excess(self.grain, self.footage_grain)
-            self.unchanged = grains.unchanged(noise, self.still_below)
-            if noise:
-                log.info("a grainier picture than the normal footage's (%.3g of its level against %.3g): no motion "
-                         "read where frames differ by under %.3g gray levels", self.grain.temporal,
-                         self.footage_grain["temporal"], self.unchanged)
+            self.gate = grains.gate(self.grain, self.footage_grain)
+            if any(self.gate):
+                log.info("a %s picture than the normal footage's (%s against %s, of its level): no motion read where "
+                         "frames differ by under %.3g gray levels", "grainier" if self.gate.before_camera else "smoother",
+                         self.grain.values(), self.footage_grain, max(self.gate))
         small = [self._resize(frame, self.flow_size) for frame in sized] if self.preset else [None] * len(sized)
         pairs = list(zip([self._previous_small, *small[:-1]], small))
         if self._previous is None:  # the video's first frame has none before it
@@ -252,13 +249,15 @@ class ChunkMaker:
                 continue
             diff = cv2.absdiff(frame, self._previous)
             flow = next(pair_flows)
-            if self.unchanged and flow is not None:  # before the camera's motion: a grainy picture's flow sweeps along
-                flow = grains.still(flow, diff, self.unchanged)
+            if self.gate.before_camera and flow is not None:
+                flow = grains.still(flow, diff, self.gate.before_camera)
             camera, shaken = camera_motion(flow) if self.preset else (None, False)
             if shaken:  # a camera on a pole in the wind: compare the scene with itself, not the frame
                 diff, flow = self._steadied(frame, camera)
-                if self.unchanged:
-                    flow = grains.still(flow, diff, self.unchanged)
+                if self.gate.before_camera:  # the flow measured again, on the steadied frame
+                    flow = grains.still(flow, diff, self.gate.before_camera)
+            if self.gate.after_camera and flow is not None:
+                flow = grains.still(flow, diff, self.gate.after_camera)
             scale = self._scale(stamp)
             if scale != 1.0:
                 diff = cv2.convertScaleAbs(diff, alpha=scale)
@@ -367,12 +366,10 @@ def ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
 
 def chunks(video: VideoSource, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, chunk: int = 64,
            start_s: float = 0.0, end_s: float | None = None, time_scale: float = 1.0,
-           fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None,
-           still_below: float = 0.0) -> Iterator[FrameChunk]:
+           fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None) -> Iterator[FrameChunk]:
     """The chunks of a video, made one ahead of the consumer (see `ahead`)."""
     return ahead(_chunks(video, width, height, flow=flow, chunk=chunk, start_s=start_s, end_s=end_s,
-                         time_scale=time_scale, fitted_fps=fitted_fps, footage_grain=footage_grain,
-                         still_below=still_below))
+                         time_scale=time_scale, fitted_fps=fitted_fps, footage_grain=footage_grain))
 
 
 @dataclass
@@ -383,7 +380,7 @@ class _Unopened:
 
 
 # one video of `chunks_in_turn`: what opens it, and its `chunks` options (start_s, end_s, time_scale,
-# fitted_fps, footage_grain, still_below) given the opened video
+# fitted_fps, footage_grain) given the opened video
 Turn = tuple[Callable[[], VideoSource], Callable[[VideoSource], dict]]
 
 
@@ -433,9 +430,9 @@ def chunks_in_turn(turns: Iterable[Turn], width: int, height: int, *, flow: str 
 
 def _chunks(video: VideoSource, width: int, height: int, *, flow: str | None, chunk: int, start_s: float = 0.0,
             end_s: float | None = None, time_scale: float = 1.0, fitted_fps: float | None = None,
-            footage_grain: dict[str, float] | None = None, still_below: float = 0.0) -> Iterator[FrameChunk]:
+            footage_grain: dict[str, float] | None = None) -> Iterator[FrameChunk]:
     maker = ChunkMaker(width, height, flow=flow, time_scale=time_scale, fitted_fps=fitted_fps,
-                       footage_grain=footage_grain, still_below=still_below)
+                       footage_grain=footage_grain)
     # frames shrunk to the working size in the decoding thread: the maker's resize then has nothing to do
     for batch in ahead(video.scan(gray=True, chunk=chunk, start_s=start_s, end_s=end_s, size=(width, height))):
         made = maker.feed(batch.indices, batch.frames, batch.times)
@@ -446,10 +443,9 @@ def _chunks(video: VideoSource, width: int, height: int, *, flow: str | None, ch
         yield last
 
 
-def chunks_of_frames(frames: np.ndarray, *, flow: str | None = DEFAULT_FLOW, chunk: int = 64,
-                     still_below: float = 0.0) -> Iterator[FrameChunk]:
+def chunks_of_frames(frames: np.ndarray, *, flow: str | None = DEFAULT_FLOW, chunk: int = 64) -> Iterator[FrameChunk]:
     """The same pass over frames already in memory at the working size (self-validation clips)."""
-    maker = ChunkMaker(frames.shape[2], frames.shape[1], flow=flow, still_below=still_below)
+    maker = ChunkMaker(frames.shape[2], frames.shape[1], flow=flow)
     for start in range(0, len(frames), chunk):
         made = maker.feed(np.arange(start, min(start + chunk, len(frames))), frames[start : start + chunk])
         if made is not None:

@@ -1,4 +1,5 @@
-"""A video's grain against its site's normal footage: how much more sensor noise its picture carries.
+"""A video's grain against its site's normal footage: how much more sensor noise, or how much less fine detail,
+its picture carries than the footage's.
 
 A camera at night, or a cheaper one, adds noise that changes every frame. Optical flow on a grainy picture is
 noise wherever the scene is flat and still: DIS tracks the grain as if it were texture, in smooth sweeps of about a
@@ -7,20 +8,29 @@ px/frame against 0.17 as filmed, and an eighth of its frames taken for a shaking
 cleaner footage read nearly every frame as motion (evals/results/bench_robustness.md, row `night`). Smoothing the
 picture made it worse (smoothed grain is coarser texture for the flow to follow). What grain cannot hide is that
 nothing changed: where a frame differs from the one before by no more than its grain, no motion can be seen, and
-its flow is set to none. Only a video grainier than the footage is read so; one no grainier (Ped2's clips, a site
-fitted on its own night footage) is read as it comes.
+its flow is set to none.
 
-Grain is measured two ways, which fail apart, and a video counts as grainier only when both say so: in time (a
-cell's mean absolute difference between consecutive frames, the median over cells, where a site's texture cancels
-and what moves is left out, but a shaking camera reads as grain) and in space (Immerkær's estimate from one frame's
-second differences, which shake leaves alone, but texture reads as grain). Both are relative to the picture's
-level, so that a darker picture's noise counts as the motion tier reads it, in the footage's exposure (exposure.py).
+A picture smoother than the footage's (a stream encoded at a lower quality, a softer lens) fails the other way:
+with no fine detail to hold it, the flow of what moves spreads into the flat parts around it, where nothing changed
+(the footpath at H.264's CRF 40 against its footage's 20: flows of 8 px/frame in cells whose frames differ by under
+a gray level, a quarter of its normal frames flagged). There no motion is read where frames differ by under
+SMOOTH_FLOOR gray levels. A video neither grainier nor smoother than the footage (Ped2's clips, a site fitted on its
+own night footage or stream) is read as it comes: the same gate everywhere scored the same as none on Ped2's
+self-validation (evals/results/bench_setting_still_below.md), and the footage's statistics are left as they were.
+
+Grain is measured two ways, which fail apart: in time (a cell's mean absolute difference between consecutive
+frames, the median over cells, where a site's texture cancels and what moves is left out, but a shaking camera reads
+as grain) and in space (Immerkær's estimate from one frame's second differences, which shake leaves alone, but
+texture reads as grain, and a smoother picture as less). A video counts as grainier only when both say so. Both are
+relative to the picture's level, so that a darker picture's noise counts as the motion tier reads it, in the
+footage's exposure (exposure.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -34,6 +44,7 @@ RATIO = 1.5  # grain up to this many times the footage's is read as it comes
 EXCESS = 1.0  # and grain within this many gray levels of the footage's (compressed footage may read 0)
 CHANGE = 1.5  # a flow pixel moves where the frame difference around it is this many times the grain
 AROUND = 3  # px at the flow's size: the square the difference is averaged over
+SMOOTH_FLOOR = 3.0  # gray levels: a picture smoother than the footage's moves where frames differ by this much
 # Immerkær (1996), "Fast noise variance estimation": the mean |I * LAPLACE_DIFFERENCE| is 6·σ·sqrt(2/π) on noise
 LAPLACE_DIFFERENCE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
@@ -75,26 +86,36 @@ def measure(frames: Sequence[np.ndarray]) -> Grain:
 
 
 def footage(measured: Sequence[Grain]) -> dict[str, float] | None:
-    """The normal footage's grain from its segments': the grainiest each way (a video no grainier than any of the
-    footage is read as it comes). None where no segment's could be told."""
+    """The normal footage's grain from its segments': the grainiest each way, and the smoothest in space (a video
+    neither grainier nor smoother than any of the footage is read as it comes). None where no segment's was told."""
     told = [g for g in measured if np.isfinite(g.temporal) and np.isfinite(g.spatial)]
-    return {key: round(max(getattr(g, key) for g in told), 5) for key in ("temporal", "spatial")} if told else None
+    if not told:
+        return None
+    return {"temporal": round(max(g.temporal for g in told), 5), "spatial": round(max(g.spatial for g in told), 5),
+            "spatial_least": round(min(g.spatial for g in told), 5)}
 
 
-def excess(grain: Grain, of_footage: dict[str, float] | None) -> float:
-    """`grain`'s noise in gray levels (in time) where both ways it is more than RATIO times the footage's and
-    EXCESS gray levels above it; 0 where it is not, or either is unknown (a scorer saved before grain was kept)."""
+class Gate(NamedTuple):
+    """Frame differences (gray levels, around a pixel) under which no motion is read in a video: before its camera's
+    own motion is judged (a grainy picture: grain's sweeps read as a shaking camera) and after it (a smoother
+    picture: a camera swaying by a fraction of a pixel changes it by little, and must still be read as a camera's
+    motion). 0: every flow read."""
+
+    before_camera: float = 0.0
+    after_camera: float = 0.0
+
+
+def gate(grain: Grain, of_footage: dict[str, float] | None) -> Gate:
+    """The gate for a video of `grain`: CHANGE times its grain where it is grainier than the footage both ways (RATIO
+    times, and EXCESS gray levels above it in time); SMOOTH_FLOOR where its picture is smoother than the footage's
+    (under a RATIO-th of it in space); else none (also where either is unknown: a scorer saved before grain was
+    kept)."""
     if not of_footage or not (np.isfinite(grain.temporal) and np.isfinite(grain.spatial)):
-        return 0.0
+        return Gate()
     grainier = all(getattr(grain, key) > RATIO * of_footage[key] for key in ("temporal", "spatial"))
-    above = (grain.temporal - of_footage["temporal"]) * grain.level > EXCESS
-    return grain.temporal * grain.level if grainier and above else 0.0
-
-
-def unchanged(noise: float, floor: float = 0.0) -> float:
-    """The frame difference (gray levels, around a pixel) under which no motion is read: CHANGE times a video's
-    excess grain (`excess`), and at least `floor` (a scorer's `still_below`); 0: every flow is read."""
-    return max(CHANGE * noise, floor)
+    if grainier and (grain.temporal - of_footage["temporal"]) * grain.level > EXCESS:
+        return Gate(before_camera=CHANGE * grain.temporal * grain.level)
+    return Gate(after_camera=SMOOTH_FLOOR if grain.spatial * RATIO < of_footage.get("spatial_least", 0.0) else 0.0)
 
 
 def still(flow: np.ndarray, diff: np.ndarray, below: float) -> np.ndarray:

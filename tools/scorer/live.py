@@ -48,7 +48,7 @@ class LiveScorer:
         self.scorer, self.device, self.chunk = scorer, device, chunk
         self.maker = ChunkMaker(scorer.width, scorer.height, flow=scorer.config.flow_for(scorer.tiers),
                                 time_scale=scorer.time_scale(fps) if fps else 1.0, fitted_fps=scorer.fps,
-                                footage_grain=scorer.fit_info.get("grain"), still_below=scorer.config.still_below)
+                                footage_grain=scorer.fit_info.get("grain"))
         self.readers = {name: tier.reader() for name, tier in scorer.tiers.items()}
         self.recent: deque[float] = deque(maxlen=scorer.config.median_window)
         self._indices: list[int] = []

@@ -85,7 +85,6 @@ class ScorerConfig:
     threshold_percentile: float = 99.5
     chunk_frames: int = 64
     max_footage_s: float = 3600.0  # more normal footage is thinned to evenly spread stretches (see thinned)
-    still_below: float = 0.0  # gray levels: no motion is read where frames differ by less (grain.py)
 
     def __post_init__(self) -> None:
         if not self.tiers:
@@ -249,7 +248,10 @@ class Scorer:
         opening = opening_of(video, folder_fps)
         config = config or ScorerConfig()
         scorer = cls.fit([opening], config, folder_fps=folder_fps, device=device, progress=progress)
-        scorer.fit_info["stand_in"] = True
+        # A stand-in is the video's own camera and encoding: its grain differs from the rest of the video only where
+        # the scene does (smoke, a crowd), which grain.py would read as another camera (UCF-Crime's Explosion016:
+        # its event left out of the candidates); so none is kept, and the video is read as it comes.
+        scorer.fit_info |= {"stand_in": True, "grain": None}
         closing = closing_of(video, folder_fps)
         if opening.end_s is not None and closing.start_s >= opening.end_s:
             def apart(stage: str, done: int, total: int) -> None:  # its stages on bars of their own
@@ -258,6 +260,7 @@ class Scorer:
             try:
                 scorer.for_opening = cls.fit([closing], config, folder_fps=folder_fps, device=device,
                                              progress=apart if progress else None)
+                scorer.for_opening.fit_info["grain"] = None
                 scorer.fit_info["opening_scored_by"] = asdict(closing)
                 scorer.fit_info["fit_seconds"] += scorer.for_opening.fit_info["fit_seconds"]
             except UsageError as why:  # a static or blank closing stretch: the opening keeps its own scores
@@ -320,7 +323,7 @@ class Scorer:
     def _timing(self, video: VideoSource) -> dict:
         """`chunks`' options that put a video's motion in this scorer's frame intervals and its footage's grain."""
         return {"time_scale": self.time_scale(video.info.fps), "fitted_fps": self.fps,
-                "footage_grain": self.fit_info.get("grain"), "still_below": self.config.still_below}
+                "footage_grain": self.fit_info.get("grain")}
 
     def _as_fitted_on(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str) -> ScoreResult:
         """`result` of a video given by path, marked where this scorer's normal footage came from it."""

@@ -272,8 +272,7 @@ def select(tiers: dict[str, Tier], extracted: Extracted, folds: list[int], confi
         # one frame pass per window, for every tier; the next window's flow is computed in a worker
         # thread (OpenCV releases the GIL) while the tiers read this one
         first = len(labels) + len(held)  # where this round's windows start in `labels` and `scored`
-        made = (list(chunks_of_frames(w.frames, flow=flow, still_below=config.still_below)) for w in windows)
-        for window, chunked in zip(windows, ahead(made)):
+        for window, chunked in zip(windows, ahead(list(chunks_of_frames(w.frames, flow=flow)) for w in windows)):
             evidence = {}
             for name, calibration in calibrations.items():
                 reader = tiers[name].reader()
