@@ -21,7 +21,9 @@ wrong-way walker, a loiterer) of the same site as filmed, and as the camera migh
 - `grainy`: grain of σ 6 at full brightness (a cheaper or hotter sensor; flow read only where frames change by more
   than the grain from release 49);
 - `low quality`: encoded at H.264's CRF 40 against the footage's 20 (a camera's sub-stream at a low bit rate: a
-  smoother, blockier picture; flow read only where frames change by a gray level from release 49).
+  smoother, blockier picture; flow read only where frames change by 3 gray levels from release 49);
+- `rain`: 40 short streaks a frame, 40 gray levels brighter, falling anew every frame (no guard: measured so that
+  its cost is known; a site's rainy days belong in its footage).
 For each: the share of the normal clip's frames above the threshold (what a user would be
 flagged; for `light`, once the change has had the objects tier's `absorb_frames` and 10 s more to
 be learnt, and how long learning it took) and the anomalous clip's frame AUC, with the scorer as
@@ -101,6 +103,18 @@ def grainy(frames: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     return np.stack([np.clip(f + rng.normal(0, sigma, f.shape[:2])[..., None], 0, 255).astype(np.uint8) for f in frames])
 
 
+def rain(frames: np.ndarray, drops: int = 40, seed: int = 0) -> np.ndarray:
+    """Rain: `drops` streaks of 12 px a frame, 40 gray levels brighter, at new places every frame."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for frame in frames:
+        streaks = np.zeros(frame.shape[:2], np.uint8)
+        for x, y in zip(rng.integers(0, frame.shape[1], drops), rng.integers(-12, frame.shape[0], drops)):
+            cv2.line(streaks, (int(x), int(y)), (int(x) + 2, int(y) + 12), 1, 1)
+        out.append(np.clip(frame + 40 * streaks[..., None].astype(np.int16), 0, 255).astype(np.uint8))
+    return np.stack(out)
+
+
 def jitter(frames: np.ndarray) -> np.ndarray:
     rng = np.random.default_rng(0)
     return np.stack([np.roll(f, tuple(rng.integers(-2, 3, 2)), (0, 1)) for f in frames])
@@ -141,7 +155,7 @@ CONDITIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[int], 
     "jitter": (jitter, np.arange), "sway": (sway, np.arange), "dimmer": (brightness, np.arange),
     "dark": (lambda f: brightness(f, 0.45), np.arange), "brighter": (lambda f: brightness(f, 1.6), np.arange),
     "night": (lambda f: grainy(brightness(f, 0.45), 3), np.arange), "grainy": (lambda f: grainy(f, 6), np.arange),
-    "low quality": (lambda f: f, np.arange)}
+    "low quality": (lambda f: f, np.arange), "rain": (rain, np.arange)}
 LOW_QUALITY_CRF = 40  # the `low quality` condition's encoding (every other clip's: write_video's default, 20)
 
 

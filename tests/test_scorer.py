@@ -519,6 +519,24 @@ def test_the_motion_tiers_frame_differences_are_read_in_the_normal_footages_expo
     assert type(tier)(tier.geometry).reader().normal_level == 0.0  # unfitted: the footage is its own exposure
 
 
+def test_grain_is_measured_as_the_noise_it_is_in_time_and_in_space():
+    """Flat frames at level 100 with Gaussian grain of σ 4, new every frame: Immerkær's estimate reads σ, a cell's mean
+    absolute difference between frames reads σ·√2·√(2/π) (the difference of two draws); both over the level. A smooth
+    picture shifted every frame reads as grain in time but not in space; a black picture cannot be told."""
+    from vadagent.tools.scorer import grain
+
+    rng = np.random.default_rng(0)
+    frames = [np.clip(100 + rng.normal(0, 4, (240, 320)), 0, 255).astype(np.uint8) for _ in range(8)]
+    measured = grain.measure(frames)
+    assert measured.level == pytest.approx(100, abs=1)
+    assert measured.spatial * measured.level == pytest.approx(4.0, rel=0.1)
+    assert measured.temporal * measured.level == pytest.approx(4.0 * np.sqrt(2) * np.sqrt(2 / np.pi), rel=0.1)
+    texture = (100 + 40 * np.sin(np.arange(320) / 6.0))[None].repeat(240, 0)  # smooth: no grain in space
+    shaken = grain.measure([np.roll(texture, 2 * i, axis=1).astype(np.uint8) for i in range(8)])
+    assert shaken.temporal * shaken.level > 5 and shaken.spatial * shaken.level < 1
+    assert np.isnan(grain.measure([np.zeros((240, 320), np.uint8)] * 4).temporal)
+
+
 @pytest.mark.parametrize("condition", ["night", "low quality"])
 def test_a_grainier_or_smoother_picture_is_read_where_its_frames_change(fitted, synthetic_anomalous, tmp_path,
                                                                         monkeypatch, condition):
