@@ -574,6 +574,29 @@ def test_a_grainier_or_smoother_picture_is_read_where_its_frames_change(fitted, 
     assert flagged_as_it_comes > max(0.15, 3 * flagged)
 
 
+def test_grain_that_comes_later_is_measured_again(fitted, synthetic_anomalous, tmp_path, monkeypatch):
+    """A camera watched into the evening: the footpath as filmed, then with grain (σ 6, new every frame) from frame
+    128. Measured again every 64 frames, its grainy part is read where its frames change; measured only at its start,
+    as before release 49's last change, that part's normal frames are mostly above the threshold."""
+    from vadagent.tools.scorer import grain
+    from vadagent.tools.video import open_video
+
+    path, truth = synthetic_anomalous
+    with open_video(str(path)) as video:
+        frames = np.concatenate([b.frames for b in video.scan(gray=False)])[:320].astype(np.float32)
+    frames[128:] += np.random.default_rng(0).normal(0, 6, frames[128:].shape[:3])[..., None]
+    write_video(tmp_path / "evening.mp4", np.clip(frames, 0, 255).astype(np.uint8), 25.0)
+    later_normal = (np.asarray(truth.labels)[:320] == 0) & (np.arange(320) >= 128)
+
+    def flagged_later(again: int) -> float:
+        monkeypatch.setattr(grain, "AGAIN_FRAMES", again)
+        result = fitted.score(tmp_path / "evening.mp4")
+        return float((result.scores[later_normal] > result.threshold).mean())
+
+    assert flagged_later(64) < 0.05
+    assert flagged_later(10**9) > 0.5
+
+
 def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_larger_than_seen_there(fitted):
     from vadagent.tools.scorer.frames import FrameChunk
     from vadagent.tools.scorer.tiers.objects import SIZE, ObjectSet

@@ -130,7 +130,7 @@ class Extracted:
     parts: dict[str, list[list[Any]]]  # tier → segment → parts
     lengths: list[int]
     frames: list[np.ndarray | None]  # gray frames of the segments kept for self-validation
-    grain: list[grains.Grain]  # each segment's grain, measured on its opening frames
+    grain: list[grains.Grain]  # the segments' grain, as measured at each chunk
 
 
 def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: ScorerConfig, geometry: Geometry,
@@ -155,16 +155,13 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
                 parts[name].append([])
             count, frames = 0, []
             for chunk in stream:
-                if not count:
-                    grain.append(chunk.grain)
+                grain.append(chunk.grain)  # as measured at its start and every grain.AGAIN_FRAMES after
                 for name, reader in readers.items():
                     parts[name][-1].append(reader.feed(chunk))
                 count += len(chunk)
                 if number in keep_frames and sum(map(len, frames)) < keep_each:
                     frames.append(chunk.gray)
             lengths.append(count)
-            if not count:
-                grain.append(grains.UNKNOWN)
             kept.append(np.concatenate(frames)[:keep_each] if frames else None)
             if progress:
                 progress(stage, number + 1, len(segments))

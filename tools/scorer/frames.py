@@ -153,7 +153,7 @@ class FrameChunk:
     flow: np.ndarray
     shake: np.ndarray  # (n,) bool: the camera itself moved since the frame before
     time_scale: float = 1.0  # the video's frame rate over the fitted one, which flow and diff are scaled by
-    grain: grains.Grain = grains.UNKNOWN  # the video's grain as it came, measured on its opening frames
+    grain: grains.Grain = grains.UNKNOWN  # the video's grain as it came, as last measured (ChunkMaker._measure)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -181,8 +181,10 @@ class ChunkMaker:
                  fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None) -> None:
         self.size = (width, height)
         self.footage_grain = footage_grain
-        self.grain = grains.UNKNOWN  # this video's, measured at its first chunk
-        self.gate: grains.Gate | None = None  # where no motion is read for its grain (decided at its first chunk)
+        self.grain = grains.UNKNOWN  # this video's, measured at its first chunk and again every grains.AGAIN_FRAMES
+        self.gate: grains.Gate | None = None  # where no motion is read for its grain (decided with each measurement)
+        self._fed = 0  # frames fed so far
+        self._measured_at = 0  # frames fed when the grain was last told
         self.time_scale = time_scale
         self.fitted_fps = fitted_fps
         self._previous_time: float | None = None
@@ -225,17 +227,28 @@ class ChunkMaker:
             return self.time_scale  # a regular frame: exactly the declared rate's scores
         return float(np.clip(by_time, self.time_scale / LATE_AT_MOST, 2.0 * self.time_scale))
 
+    def _measure(self, sized: list[np.ndarray]) -> None:
+        """The video's grain on these frames, and its gate: at its start, and again as the hour changes (a camera
+        watched from day into night). A measurement that cannot be told (a dark picture) keeps the gate there was."""
+        grain = grains.measure(sized)
+        told = np.isfinite(grain.temporal) and np.isfinite(grain.spatial)
+        if self.gate is not None and not told:
+            return
+        self.grain, self._measured_at = grain, self._fed
+        gate, self.gate = self.gate, grains.gate(grain, self.footage_grain)
+        if self.gate != (gate or grains.Gate()):
+            log.info("frame %d: a %s picture than the normal footage's (%s against %s, of its level): no motion read "
+                     "where frames differ by under %.3g gray levels", self._fed,
+                     "grainier" if self.gate.before_camera else "smoother" if self.gate.after_camera else "no grainier",
+                     grain.values(), self.footage_grain, max(self.gate))
+
     def feed(self, indices: np.ndarray, frames: np.ndarray, times: np.ndarray | None = None) -> FrameChunk | None:
         """`times`: each frame's timestamp in seconds, when the source has them."""
         out_idx, grays, diffs, flows, shakes = [], [], [], [], []
         sized = [self._resize(raw) for raw in frames]
-        if self.gate is None:
-            self.grain = grains.measure(sized)
-            self.gate = grains.gate(self.grain, self.footage_grain)
-            if any(self.gate):
-                log.info("a %s picture than the normal footage's (%s against %s, of its level): no motion read where "
-                         "frames differ by under %.3g gray levels", "grainier" if self.gate.before_camera else "smoother",
-                         self.grain.values(), self.footage_grain, max(self.gate))
+        if self.gate is None or self._fed - self._measured_at >= grains.AGAIN_FRAMES:
+            self._measure(sized)
+        self._fed += len(sized)
         small = [self._resize(frame, self.flow_size) for frame in sized] if self.preset else [None] * len(sized)
         pairs = list(zip([self._previous_small, *small[:-1]], small))
         if self._previous is None:  # the video's first frame has none before it

@@ -39,7 +39,8 @@ from vadagent.tools.scorer import exposure
 
 CELL = 16  # px at the working size: 256 pixels' mean, steady enough for a noise level
 DARKEST = 16.0  # gray level under which a picture's noise is not measured (a black frame, a fade)
-FRAMES = 16  # the opening frames measured
+FRAMES = 16  # the frames measured: a video's first, and its first of every AGAIN_FRAMES more
+AGAIN_FRAMES = 1500  # a minute at 25 frames/s: a camera watched from day into night is measured again as it darkens
 RATIO = 1.5  # grain up to this many times the footage's is read as it comes
 EXCESS = 1.0  # and grain within this many gray levels of the footage's (compressed footage may read 0)
 CHANGE = 1.5  # a flow pixel moves where the frame difference around it is this many times the grain
