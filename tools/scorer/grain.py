@@ -23,7 +23,8 @@ frames, the median over cells, where a site's texture cancels and what moves is 
 as grain) and in space (Immerkær's estimate from one frame's second differences, which shake leaves alone, but
 texture reads as grain, and a smoother picture as less). A video counts as grainier only when both say so. Both are
 relative to the picture's level, so that a darker picture's noise counts as the motion tier reads it, in the
-footage's exposure (exposure.py).
+footage's exposure (exposure.py). A video is measured on its first frames and again every AGAIN_FRAMES, as a camera
+watched into the night grows grainier; the footage at every measurement of it.
 """
 
 from __future__ import annotations
