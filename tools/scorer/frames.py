@@ -236,11 +236,15 @@ class ChunkMaker:
             return
         self.grain, self._measured_at = grain, self._fed
         gate, self.gate = self.gate, grains.gate(grain, self.footage_grain)
-        if self.gate != (gate or grains.Gate()):
+        if self.gate == (gate or grains.Gate()):
+            return
+        if any(self.gate):
             log.info("frame %d: a %s picture than the normal footage's (%s against %s, of its level): no motion read "
                      "where frames differ by under %.3g gray levels", self._fed,
-                     "grainier" if self.gate.before_camera else "smoother" if self.gate.after_camera else "no grainier",
-                     grain.values(), self.footage_grain, max(self.gate))
+                     "grainier" if self.gate.before_camera else "smoother", grain.values(), self.footage_grain,
+                     max(self.gate))
+        else:
+            log.info("frame %d: the picture as grainy as the normal footage's again: its flow read as it comes", self._fed)
 
     def feed(self, indices: np.ndarray, frames: np.ndarray, times: np.ndarray | None = None) -> FrameChunk | None:
         """`times`: each frame's timestamp in seconds, when the source has them."""
