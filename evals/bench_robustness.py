@@ -22,6 +22,8 @@ wrong-way walker, a loiterer) of the same site as filmed, and as the camera migh
   than the grain from release 49);
 - `low quality`: encoded at H.264's CRF 40 against the footage's 20 (a camera's sub-stream at a low bit rate: a
   smoother, blockier picture; flow read only where frames change by 3 gray levels from release 49);
+- `dawn`: from 45 % of the brightness to all of it over the first minute, then as filmed (a camera watched from night
+  into day: no guard, the motion tier's exposure is matched at the start alone; measured so that its cost is known);
 - `rain`: 40 short streaks a frame, 40 gray levels brighter, falling anew every frame (no guard: measured so that
   its cost is known; a site's rainy days belong in its footage).
 For each: the share of the normal clip's frames above the threshold (what a user would be
@@ -103,6 +105,12 @@ def grainy(frames: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     return np.stack([np.clip(f + rng.normal(0, sigma, f.shape[:2])[..., None], 0, 255).astype(np.uint8) for f in frames])
 
 
+def dawn(frames: np.ndarray) -> np.ndarray:
+    """From 45 % of the brightness to all of it over the first minute, then as filmed."""
+    ramp = np.clip(0.45 + 0.55 * np.arange(len(frames)) / (60 * FPS), 0.45, 1.0)
+    return np.clip(frames * ramp[:, None, None, None], 0, 255).astype(np.uint8)
+
+
 def rain(frames: np.ndarray, drops: int = 40, seed: int = 0) -> np.ndarray:
     """Rain: `drops` streaks of 12 px a frame, 40 gray levels brighter, at new places every frame."""
     rng = np.random.default_rng(seed)
@@ -155,7 +163,7 @@ CONDITIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[int], 
     "jitter": (jitter, np.arange), "sway": (sway, np.arange), "dimmer": (brightness, np.arange),
     "dark": (lambda f: brightness(f, 0.45), np.arange), "brighter": (lambda f: brightness(f, 1.6), np.arange),
     "night": (lambda f: grainy(brightness(f, 0.45), 3), np.arange), "grainy": (lambda f: grainy(f, 6), np.arange),
-    "low quality": (lambda f: f, np.arange), "rain": (rain, np.arange)}
+    "low quality": (lambda f: f, np.arange), "dawn": (dawn, np.arange), "rain": (rain, np.arange)}
 LOW_QUALITY_CRF = 40  # the `low quality` condition's encoding (every other clip's: write_video's default, 20)
 
 

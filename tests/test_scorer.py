@@ -578,7 +578,7 @@ def test_grain_that_comes_later_is_measured_again(fitted, synthetic_anomalous, t
     """A camera watched into the evening: the footpath as filmed, then with grain (σ 6, new every frame) from frame
     128. Measured again every 64 frames, its grainy part is read where its frames change; measured only at its start,
     as before release 49's last change, that part's normal frames are mostly above the threshold."""
-    from vadagent.tools.scorer import grain
+    from vadagent.tools.scorer import exposure
     from vadagent.tools.video import open_video
 
     path, truth = synthetic_anomalous
@@ -589,7 +589,7 @@ def test_grain_that_comes_later_is_measured_again(fitted, synthetic_anomalous, t
     later_normal = (np.asarray(truth.labels)[:320] == 0) & (np.arange(320) >= 128)
 
     def flagged_later(again: int) -> float:
-        monkeypatch.setattr(grain, "AGAIN_FRAMES", again)
+        monkeypatch.setattr(exposure, "AGAIN_FRAMES", again)
         result = fitted.score(tmp_path / "evening.mp4")
         return float((result.scores[later_normal] > result.threshold).mean())
 

@@ -2,8 +2,9 @@
 
 A camera's exposure or the hour scales the light, and a gamma-encoded picture's gray levels with it by one factor,
 (k·L)^γ = k^γ·L^γ: the whole picture, and every difference between two frames. Tiers match a video to the normal
-footage by the factor its first frame shows. Within STEADY of 1 nothing is matched, so steady lighting scores as it
-always did (Ped2's footage: 1.003 to 1.025); beyond GAINS it is no lighting (a black frame, a fade, another scene).
+footage by the factor its first frame shows (the objects tier's background then follows slow changes of its own).
+Within STEADY of 1 nothing is matched, so steady lighting scores as it always did (Ped2's footage: 1.003 to 1.025);
+beyond GAINS it is no lighting (a black frame, a fade, another scene).
 A picture at 45 % of the footage's brightness, beyond the half that was the bound until release 47, was objects
 everywhere (evals/results/bench_robustness.md).
 """
@@ -14,6 +15,10 @@ import numpy as np
 
 GAINS = (1 / 3, 3.0)
 STEADY = 0.05
+# A video's grain is measured against the footage's again every minute at 25 frames/s: a camera watched from day into
+# night grows grainier (grain.py). Its exposure is matched at its start alone: matched again every 10 s, a dawn was
+# followed, but so was a fire (evals/HISTORY.md, release 49).
+AGAIN_FRAMES = 1500
 
 
 def matched(gain: float) -> bool:

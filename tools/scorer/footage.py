@@ -155,7 +155,7 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
                 parts[name].append([])
             count, frames = 0, []
             for chunk in stream:
-                grain.append(chunk.grain)  # as measured at its start and every grain.AGAIN_FRAMES after
+                grain.append(chunk.grain)  # as measured at its start and every exposure.AGAIN_FRAMES after
                 for name, reader in readers.items():
                     parts[name][-1].append(reader.feed(chunk))
                 count += len(chunk)

@@ -20,6 +20,7 @@ import numpy as np
 
 from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
+from vadagent.tools.scorer import exposure
 from vadagent.tools.scorer import grain as grains
 from vadagent.tools.video import VideoSource
 from vadagent.tools.video.shrink import shrink
@@ -181,7 +182,7 @@ class ChunkMaker:
                  fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None) -> None:
         self.size = (width, height)
         self.footage_grain = footage_grain
-        self.grain = grains.UNKNOWN  # this video's, measured at its first chunk and again every grains.AGAIN_FRAMES
+        self.grain = grains.UNKNOWN  # this video's, measured at its first chunk and again every exposure.AGAIN_FRAMES
         self.gate: grains.Gate | None = None  # where no motion is read for its grain (decided with each measurement)
         self._fed = 0  # frames fed so far
         self._measured_at = 0  # frames fed when the grain was last told
@@ -250,7 +251,7 @@ class ChunkMaker:
         """`times`: each frame's timestamp in seconds, when the source has them."""
         out_idx, grays, diffs, flows, shakes = [], [], [], [], []
         sized = [self._resize(raw) for raw in frames]
-        if self.gate is None or self._fed - self._measured_at >= grains.AGAIN_FRAMES:
+        if self.gate is None or self._fed - self._measured_at >= exposure.AGAIN_FRAMES:
             self._measure(sized)
         self._fed += len(sized)
         small = [self._resize(frame, self.flow_size) for frame in sized] if self.preset else [None] * len(sized)

@@ -23,8 +23,8 @@ frames, the median over cells, where a site's texture cancels and what moves is 
 as grain) and in space (Immerkær's estimate from one frame's second differences, which shake leaves alone, but
 texture reads as grain, and a smoother picture as less). A video counts as grainier only when both say so. Both are
 relative to the picture's level, so that a darker picture's noise counts as the motion tier reads it, in the
-footage's exposure (exposure.py). A video is measured on its first frames and again every AGAIN_FRAMES, as a camera
-watched into the night grows grainier; the footage at every measurement of it.
+footage's exposure (exposure.py). A video is measured on its first frames and again every exposure.AGAIN_FRAMES, as a
+camera watched into the night grows grainier; the footage at every measurement of it.
 """
 
 from __future__ import annotations
@@ -40,8 +40,7 @@ from vadagent.tools.scorer import exposure
 
 CELL = 16  # px at the working size: 256 pixels' mean, steady enough for a noise level
 DARKEST = 16.0  # gray level under which a picture's noise is not measured (a black frame, a fade)
-FRAMES = 16  # the frames measured: a video's first, and its first of every AGAIN_FRAMES more
-AGAIN_FRAMES = 1500  # a minute at 25 frames/s: a camera watched from day into night is measured again as it darkens
+FRAMES = 16  # the frames measured: a video's first, and its first of every exposure.AGAIN_FRAMES more
 RATIO = 1.5  # grain up to this many times the footage's is read as it comes
 EXCESS = 1.0  # and grain within this many gray levels of the footage's (compressed footage may read 0)
 CHANGE = 1.5  # a flow pixel moves where the frame difference around it is this many times the grain
