@@ -23,7 +23,7 @@ wrong-way walker, a loiterer) of the same site as filmed, and as the camera migh
 - `low quality`: encoded at H.264's CRF 40 against the footage's 20 (a camera's sub-stream at a low bit rate: a
   smoother, blockier picture; flow read only where frames change by 3 gray levels from release 49);
 - `dawn`: from 45 % of the brightness to all of it over the first minute, then as filmed (a camera watched from night
-  into day: no guard, the motion tier's exposure is matched at the start alone; measured so that its cost is known);
+  into day; the motion tier follows a slow change of light from release 49, matched at the start alone before);
 - `rain`: 40 short streaks a frame, 40 gray levels brighter, falling anew every frame (no guard: measured so that
   its cost is known; a site's rainy days belong in its footage).
 For each: the share of the normal clip's frames above the threshold (what a user would be

@@ -597,6 +597,31 @@ def test_grain_that_comes_later_is_measured_again(fitted, synthetic_anomalous, t
     assert flagged_later(10**9) > 0.5
 
 
+def test_the_motion_tier_follows_a_slow_change_of_light_and_not_a_sudden_one(fitted, synthetic_anomalous):
+    """A picture brightening from 60 % to 80 % of the footage's over 320 frames (a dawn, sped up) is followed chunk by
+    chunk. One that jumps from 60 % to 80 % at once (a lamp, a fire) keeps its first gain: an event."""
+    from vadagent.tools.scorer.frames import chunks_of_frames
+    from vadagent.tools.video import open_video
+
+    tier = fitted.tiers["motion"]
+    with open_video(str(synthetic_anomalous[0])) as video:
+        frames = np.concatenate([b.frames for b in video.scan(gray=True, size=(tier.geometry.width,
+                                                                                tier.geometry.height))])[:320]
+
+    def gain_after(light: np.ndarray) -> tuple[float, float]:
+        reader = tier.reader()
+        gains = []
+        for chunk in chunks_of_frames(np.clip(frames * light[:, None, None], 0, 255).astype(np.uint8), chunk=32):
+            reader.feed(chunk)
+            gains.append(reader.gain)
+        return gains[0], gains[-1]
+
+    first, last = gain_after(np.linspace(0.6, 0.8, len(frames)))
+    assert first == pytest.approx(0.6, abs=0.05) and last == pytest.approx(0.8, abs=0.05)
+    first, last = gain_after(np.where(np.arange(len(frames)) < 160, 0.6, 0.8))
+    assert first == last == pytest.approx(0.6, abs=0.05)
+
+
 def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_larger_than_seen_there(fitted):
     from vadagent.tools.scorer.frames import FrameChunk
     from vadagent.tools.scorer.tiers.objects import SIZE, ObjectSet

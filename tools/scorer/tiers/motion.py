@@ -155,18 +155,26 @@ def evidence(features: FrameFeatures, stats: MotionStats, cell: int) -> Evidence
 class _CellReader(Reader):
     """A video's cell maps, its frame differences in the normal footage's exposure: a picture twice as bright
     differs twice as much from frame to frame, and would read as motion everywhere (flow and direction do not
-    scale with it). The gain is the video's first frame's level over the normal footage's (`exposure`)."""
+    scale with it). The gain is the video's first frame's level over the normal footage's (`exposure`), then each
+    chunk's median level's where it moved by at most exposure.DRIFT from the last one followed (the hour, not an event)."""
 
     def __init__(self, config: FeatureConfig, normal_level: float = 0.0) -> None:
         self.config = config
         self.normal_level = normal_level  # 0 while fitting: nothing to match against
-        self.gain: float | None = None  # decided at the first frame
+        self.gain: float | None = None  # decided at the first frame, then followed in small steps
+        self._followed = 1.0  # the level's ratio to the footage's that the gain follows
 
     def feed(self, chunk: FrameChunk) -> FrameFeatures:
         features = cell_features(chunk, self.config)
-        if self.gain is None and len(features.level):
-            gain = float(features.level[0]) / self.normal_level if self.normal_level > 0 else 1.0
-            self.gain = gain if exposure.matched(gain) else 1.0
+        if len(features.level) and self.normal_level > 0:
+            ratio = float(np.median(features.level)) / self.normal_level  # a chunk's: someone passing moves it little
+            if self.gain is None:  # the video's first frame, as the objects tier matches it
+                first = float(features.level[0]) / self.normal_level
+                self.gain, self._followed = (first if exposure.matched(first) else 1.0), ratio
+            elif abs(ratio / self._followed - 1.0) <= exposure.DRIFT:
+                self.gain, self._followed = (ratio if exposure.matched(ratio) else 1.0), ratio
+        elif self.gain is None:
+            self.gain = 1.0
         if self.gain and self.gain != 1.0:
             features.diff /= self.gain
         return features
