@@ -232,8 +232,7 @@ class ChunkMaker:
         """The video's grain on these frames, and its gate: at its start, and again as the hour changes (a camera
         watched from day into night). A measurement that cannot be told (a dark picture) keeps the gate there was."""
         grain = grains.measure(sized)
-        told = np.isfinite(grain.temporal) and np.isfinite(grain.spatial)
-        if self.gate is not None and not told:
+        if self.gate is not None and not grain.told:
             return
         self.grain, self._measured_at = grain, self._fed
         gate, self.gate = self.gate, grains.gate(grain, self.footage_grain)

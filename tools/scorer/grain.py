@@ -58,6 +58,10 @@ class Grain:
     spatial: float
     level: float
 
+    @property
+    def told(self) -> bool:
+        return bool(np.isfinite(self.temporal) and np.isfinite(self.spatial))
+
     def values(self) -> dict[str, float]:
         return {"temporal": self.temporal, "spatial": self.spatial}
 
@@ -89,7 +93,7 @@ def measure(frames: Sequence[np.ndarray]) -> Grain:
 def footage(measured: Sequence[Grain]) -> dict[str, float] | None:
     """The normal footage's grain from its segments': the grainiest each way, and the smoothest in space (a video
     neither grainier nor smoother than any of the footage is read as it comes). None where no segment's was told."""
-    told = [g for g in measured if np.isfinite(g.temporal) and np.isfinite(g.spatial)]
+    told = [g for g in measured if g.told]
     if not told:
         return None
     return {"temporal": round(max(g.temporal for g in told), 5), "spatial": round(max(g.spatial for g in told), 5),
@@ -111,7 +115,7 @@ def gate(grain: Grain, of_footage: dict[str, float] | None) -> Gate:
     times, and EXCESS gray levels above it in time); SMOOTH_FLOOR where its picture is smoother than the footage's
     (under a RATIO-th of it in space); else none (also where either is unknown: a scorer saved before grain was
     kept)."""
-    if not of_footage or not (np.isfinite(grain.temporal) and np.isfinite(grain.spatial)):
+    if not of_footage or not grain.told:
         return Gate()
     grainier = all(getattr(grain, key) > RATIO * of_footage[key] for key in ("temporal", "spatial"))
     if grainier and (grain.temporal - of_footage["temporal"]) * grain.level > EXCESS:
