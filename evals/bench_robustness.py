@@ -24,15 +24,19 @@ wrong-way walker, a loiterer) of the same site as filmed, and as the camera migh
   smoother, blockier picture; flow read only where frames change by 3 gray levels from release 49);
 - `dawn`: from 45 % of the brightness to all of it over the first minute, then as filmed (a camera watched from night
   into day; the motion tier follows a slow change of light from release 49, matched at the start alone before);
-- `rain`: 40 short streaks a frame, 40 gray levels brighter, falling anew every frame (no guard: measured so that
-  its cost is known; a site's rainy days belong in its footage).
+- `rain`: 40 short streaks a frame, 40 gray levels brighter, falling anew every frame (motion read at the darker of
+  each frame and the one before from release 50, as it came before);
+- `drizzle`: 150 fainter, wider streaks a frame at a slant, 15 gray levels brighter (what release 50's guard was
+  tried on besides `rain`, with the footpath's labels seen, as the HISTORY says);
+- `snow`: 300 flakes of 3 px, 60 gray levels brighter, drifting down by 1 to 3 px a frame (over several frames).
 For each: the share of the normal clip's frames above the threshold (what a user would be
 flagged; for `light`, once the change has had the objects tier's `absorb_frames` and 10 s more to
 be learnt, and how long learning it took) and the anomalous clip's frame AUC, with the scorer as
 shipped and, in the same run, with its guards switched off (the frame-rate and timestamp scaling,
 the shake compensation, the objects' absorption of what stands still and their background matched
 to a video's first frame in gain, the motion tier's frame differences matched to its exposure, a grainier
-or smoother video's flow read only where its frames change; the first two and the last two patched out here,
+or smoother video's flow read only where its frames change, and a rainy one's at the darker of each frame and the one
+before; the first two and the last two patched out here,
 as they have no off switch). Then a
 loiterer standing 30 s off the path, scored with the objects tier
 absorbing what stands still after 250 frames and after its default. Synthetic data, so no test
@@ -42,7 +46,8 @@ sample (`--ucf`, or $VADAGENT_DATA/ucf_crime_sample), a real camera of higher co
 video fitted on its first 60 s, and the rest from 70 s on scored as filmed, 20 % darker, 25 %
 brighter and with its midtones brightened (gamma 0.8), with the objects' background matched to the
 video's first frame in gain where that explains it better, and in offset only; and with grain (σ 4, and 55 %
-darker with σ 3), its flow read where its frames change and as it comes. Writes
+darker with σ 3), rain, drizzle and snow, its flow read where its frames change (and at the darker of each frame and
+the one before where it rains) and as it comes. Writes
 evals/results/bench_robustness.{md,json}.
 """
 
@@ -123,6 +128,34 @@ def rain(frames: np.ndarray, drops: int = 40, seed: int = 0) -> np.ndarray:
     return np.stack(out)
 
 
+def drizzle(frames: np.ndarray, drops: int = 150, seed: int = 0) -> np.ndarray:
+    """Denser, fainter rain at a slant: `drops` streaks of 2 by 20 px a frame, 15 gray levels brighter."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for frame in frames:
+        streaks = np.zeros(frame.shape[:2], np.uint8)
+        for x, y in zip(rng.integers(0, frame.shape[1], drops), rng.integers(-20, frame.shape[0], drops)):
+            cv2.line(streaks, (int(x), int(y)), (int(x) + 5, int(y) + 20), 1, 2)
+        out.append(np.clip(frame + 15 * streaks[..., None].astype(np.int16), 0, 255).astype(np.uint8))
+    return np.stack(out)
+
+
+def snow(frames: np.ndarray, flakes: int = 300, seed: int = 0) -> np.ndarray:
+    """Snow: `flakes` dots of 3 px, 60 gray levels brighter, drifting down by 1 to 3 px a frame and sideways at random."""
+    rng = np.random.default_rng(seed)
+    height, width = frames.shape[1:3]
+    where = np.stack([rng.uniform(0, width, flakes), rng.uniform(0, height, flakes)], 1)
+    drift = np.stack([rng.normal(0, 0.5, flakes), rng.uniform(1, 3, flakes)], 1)
+    out = []
+    for frame in frames:
+        dots = np.zeros((height, width), np.uint8)
+        for x, y in where:
+            cv2.circle(dots, (int(x), int(y)), 1, 1, -1)
+        out.append(np.clip(frame + 60 * dots[..., None].astype(np.int16), 0, 255).astype(np.uint8))
+        where = (where + drift + rng.normal(0, 0.3, where.shape)) % [width, height]
+    return np.stack(out)
+
+
 def jitter(frames: np.ndarray) -> np.ndarray:
     rng = np.random.default_rng(0)
     return np.stack([np.roll(f, tuple(rng.integers(-2, 3, 2)), (0, 1)) for f in frames])
@@ -163,7 +196,8 @@ CONDITIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[int], 
     "jitter": (jitter, np.arange), "sway": (sway, np.arange), "dimmer": (brightness, np.arange),
     "dark": (lambda f: brightness(f, 0.45), np.arange), "brighter": (lambda f: brightness(f, 1.6), np.arange),
     "night": (lambda f: grainy(brightness(f, 0.45), 3), np.arange), "grainy": (lambda f: grainy(f, 6), np.arange),
-    "low quality": (lambda f: f, np.arange), "dawn": (dawn, np.arange), "rain": (rain, np.arange)}
+    "low quality": (lambda f: f, np.arange), "dawn": (dawn, np.arange), "rain": (rain, np.arange),
+    "drizzle": (drizzle, np.arange), "snow": (snow, np.arange)}
 LOW_QUALITY_CRF = 40  # the `low quality` condition's encoding (every other clip's: write_video's default, 20)
 
 
@@ -262,12 +296,12 @@ def real_camera(root: Path) -> list[dict]:
 
 GRAINS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "as filmed": lambda f: f, "grain σ 4": lambda f: grainy(f, 4),
-    "55 % darker, grain σ 3": lambda f: grainy(brightness(f, 0.45), 3)}
+    "55 % darker, grain σ 3": lambda f: grainy(brightness(f, 0.45), 3), "rain": rain, "drizzle": drizzle, "snow": snow}
 
 
 def real_grain(root: Path) -> list[dict]:
-    """The same real camera, fitted on its first minute, the rest scored as filmed and with grain: the share of its
-    frames flagged with its flow read only where its frames change by more than its grain, and as it comes."""
+    """The same real camera, fitted on its first minute, the rest scored as filmed, with grain and with weather: the
+    share of its frames flagged with grain.gate's guards, and with its flow read as it comes."""
     rows = []
     with real_clips(root, GRAINS) as (source, fps, clips):
         scorer = Scorer.fit([SourceSpec(str(source), 0.0, REAL_FIT_S)], shipped(), folder_fps=fps)
@@ -405,8 +439,9 @@ def main() -> None:
                   *flagged_table(camera, "lighting", "exposure matched", "offset only", "offset only")]
     camera_grain = real_grain(args.ucf) if args.ucf else []
     if camera_grain:
-        lines += ["", "The same camera with sensor grain (new every frame): share of its frames flagged with its flow "
-                  "read only where its frames change by more than its grain, and as it comes (the release before).", "",
+        lines += ["", "The same camera with sensor grain (new every frame) and with weather: share of its frames flagged "
+                  "with its flow read only where its frames change by more than its grain (and at the darker of each "
+                  "frame and the one before where it rains), and as it comes (release 48).", "",
                   *flagged_table(camera_grain, "grain", "where frames change", "as it comes", "as it comes")]
     record = {"rows": rows, "real_footage": real, "real_camera": camera, "real_camera_grain": camera_grain,
               "scorer": chose[True], "scorer_guards_off": chose[False],

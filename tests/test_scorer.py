@@ -537,15 +537,46 @@ def test_grain_is_measured_as_the_noise_it_is_in_time_and_in_space():
     assert np.isnan(grain.measure([np.zeros((240, 320), np.uint8)] * 4).temporal)
 
 
-@pytest.mark.parametrize("condition", ["night", "low quality"])
-def test_a_grainier_or_smoother_picture_is_read_where_its_frames_change(fitted, synthetic_anomalous, tmp_path,
-                                                                        monkeypatch, condition):
+def test_rain_flashes_and_grain_or_what_moves_does_not():
+    """Streaks 40 gray levels brighter for one frame each flash on more of the picture than grain.FLASHING; grain of
+    σ 8 and a bright square moving by 2 px a frame (its frames either side differ too) on next to none of it."""
+    from vadagent.tools.scorer import grain
+
+    rng = np.random.default_rng(0)
+    flat = [np.clip(100 + rng.normal(0, 2, (240, 320)), 0, 255).astype(np.uint8) for _ in range(8)]
+    rainy = []
+    for frame in flat:
+        streaks = np.zeros_like(frame)
+        for x, y in zip(rng.integers(0, 320, 40), rng.integers(0, 240, 40)):
+            cv2.line(streaks, (int(x), int(y)), (int(x) + 2, int(y) + 12), 40, 1)
+        rainy.append(cv2.add(frame, streaks))
+    assert grain.measure(rainy).flashes > 2 * grain.FLASHING
+    grainy = [np.clip(100 + rng.normal(0, 8, (240, 320)), 0, 255).astype(np.uint8) for _ in range(8)]
+    moving = [cv2.rectangle(f.copy(), (40 + 2 * i, 100), (80 + 2 * i, 160), 200, -1) for i, f in enumerate(flat)]
+    assert grain.measure(grainy).flashes < 0.1 * grain.FLASHING and grain.measure(moving).flashes < 0.1 * grain.FLASHING
+
+
+def rain(frames: np.ndarray, seed: int = 0) -> np.ndarray:
+    """40 streaks of 12 px a frame, 40 gray levels brighter, at new places every frame."""
+    rng, out = np.random.default_rng(seed), []
+    for frame in frames:
+        streaks = np.zeros(frame.shape[:2], np.uint8)
+        for x, y in zip(rng.integers(0, frame.shape[1], 40), rng.integers(-12, frame.shape[0], 40)):
+            cv2.line(streaks, (int(x), int(y)), (int(x) + 2, int(y) + 12), 40, 1)
+        out.append(cv2.add(frame, cv2.merge([streaks] * 3)))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("condition", ["night", "low quality", "rain"])
+def test_a_grainier_smoother_or_rainy_picture_is_read_where_its_frames_change(fitted, synthetic_anomalous, tmp_path,
+                                                                              monkeypatch, condition):
     """Night: the footpath at 45 % of its brightness with grain (σ 3 gray levels, new every frame), whose flow is
     noise where the scene is flat. Low quality: encoded at CRF 40 against the footage's 20, where the flow of what
-    moves spreads into the flat parts around it. Read as they come, many normal frames were above the threshold
-    (night: nearly all); read only where their frames differ by more than the grain, or by 3 gray levels, their
-    normal frames stay under it and their events above. The footage's grain is in the scorer; the video as filmed is neither
-    grainier nor smoother than it."""
+    moves spreads into the flat parts around it. Rain: streaks brighter for one frame each, which the flow reads as
+    motion. Read as they come, many normal frames were above the threshold (night and rain: nearly all); read only
+    where their frames differ by more than the grain, or by 3 gray levels, and rain at the darker of each frame and
+    the one before, their normal frames stay under it and their events above. The footage's grain is in the scorer;
+    the video as filmed is neither grainier, smoother nor rainier than it."""
     from vadagent.tools.scorer import grain
     from vadagent.tools.video import open_video
 
@@ -555,11 +586,14 @@ def test_a_grainier_or_smoother_picture_is_read_where_its_frames_change(fitted, 
     if condition == "night":
         noise = np.random.default_rng(0).normal(0, 3, frames.shape[:3])[..., None]
         write_video(tmp_path / "clip.mp4", np.clip(frames * 0.45 + noise, 0, 255).astype(np.uint8), 25.0)
+    elif condition == "rain":
+        write_video(tmp_path / "clip.mp4", rain(frames), 25.0)
     else:
         write_video(tmp_path / "clip.mp4", frames, 25.0, crf=40)
     labels = np.asarray(truth.labels)[:200]
     footage = fitted.fit_info["grain"]
     assert 0 <= footage["temporal"] < 0.01 and 0 < footage["spatial_least"] <= footage["spatial"] < 0.02
+    assert 0 <= footage["flashes"] < 0.1 * grain.FLASHING
 
     def flagged_and_auc() -> tuple[float, float]:
         result = fitted.score(tmp_path / "clip.mp4")

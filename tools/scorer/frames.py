@@ -194,6 +194,7 @@ class ChunkMaker:
         self._previous: np.ndarray | None = None
         self._previous_small: np.ndarray | None = None  # the previous frame at the flow's size
         self._pending: tuple[int, np.ndarray] | None = None  # frame 0, waiting for frame 1
+        self._last: np.ndarray | None = None  # the last frame fed, as it came
 
     def _resize(self, frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         return shrink(frame, size or self.size)
@@ -217,6 +218,12 @@ class ChunkMaker:
             plane[:px], plane[-px:], plane[:, :px], plane[:, -px:] = 0, 0, 0, 0
         return diff, flow
 
+    def _unflashed(self, sized: list[np.ndarray]) -> list[np.ndarray]:
+        """Each frame at the darker of itself and the frame before, pixel by pixel: a streak of rain brightens a
+        frame for one frame alone, and is gone; what moves in front stays in both (grain.Gate.flashes)."""
+        before = [sized[0] if self._last is None else self._last, *sized[:-1]]
+        return [np.minimum(now, then) for now, then in zip(sized, before)]
+
     def _scale(self, time_s: float | None) -> float:
         """What this frame's difference and flow are multiplied by: fitted frame intervals per the
         interval since the frame before, by the timestamps when they differ from the declared rate."""
@@ -238,12 +245,17 @@ class ChunkMaker:
         gate, self.gate = self.gate, grains.gate(grain, self.footage_grain)
         if self.gate == (gate or grains.Gate()):
             return
-        if any(self.gate):
+        if self.gate.before_camera or (self.gate.after_camera and not self.gate.flashes):
             log.info("frame %d: a %s picture than the normal footage's (%s against %s, of its level): no motion read "
                      "where frames differ by under %.3g gray levels", self._fed,
                      "grainier" if self.gate.before_camera else "smoother", grain.values(), self.footage_grain,
-                     max(self.gate))
-        else:
+                     max(self.gate.before_camera, self.gate.after_camera))
+        if self.gate.flashes:
+            log.info("frame %d: %.2g %% of the picture brighter for one frame alone (rain; the footage's: %.2g %%): "
+                     "its motion read at the darker of each frame and the one before, where they differ by %.3g gray "
+                     "levels", self._fed, 100 * grain.flashes, 100 * self.footage_grain["flashes"],
+                     max(self.gate.before_camera, self.gate.after_camera))
+        if not any(self.gate):
             log.info("frame %d: the picture as grainy as the normal footage's again: its flow read as it comes", self._fed)
 
     def feed(self, indices: np.ndarray, frames: np.ndarray, times: np.ndarray | None = None) -> FrameChunk | None:
@@ -253,24 +265,26 @@ class ChunkMaker:
         if self.gate is None or self._fed - self._measured_at >= exposure.AGAIN_FRAMES:
             self._measure(sized)
         self._fed += len(sized)
-        small = [self._resize(frame, self.flow_size) for frame in sized] if self.preset else [None] * len(sized)
+        seen = self._unflashed(sized) if self.gate.flashes else sized  # what motion is read on
+        self._last = sized[-1]
+        small = [self._resize(frame, self.flow_size) for frame in seen] if self.preset else [None] * len(sized)
         pairs = list(zip([self._previous_small, *small[:-1]], small))
         if self._previous is None:  # the video's first frame has none before it
             pairs = pairs[1:]
         pair_flows = iter(self._flows(pairs) if self.preset else [None] * len(pairs))
         stamps = times.tolist() if times is not None else [None] * len(sized)
-        for index, frame, tiny, stamp in zip(indices.tolist(), sized, small, stamps):
+        for index, frame, look, tiny, stamp in zip(indices.tolist(), sized, seen, small, stamps):
             if self._previous is None:
-                self._previous, self._pending, self._previous_time = frame, (index, frame), stamp
+                self._previous, self._pending, self._previous_time = look, (index, frame), stamp
                 self._previous_small = tiny
                 continue
-            diff = cv2.absdiff(frame, self._previous)
+            diff = cv2.absdiff(look, self._previous)
             flow = next(pair_flows)
             if self.gate.before_camera and flow is not None:
                 flow = grains.still(flow, diff, self.gate.before_camera)
             camera, shaken = camera_motion(flow) if self.preset else (None, False)
             if shaken:  # a camera on a pole in the wind: compare the scene with itself, not the frame
-                diff, flow = self._steadied(frame, camera)
+                diff, flow = self._steadied(look, camera)
                 if self.gate.before_camera:  # the flow measured again, on the steadied frame
                     flow = grains.still(flow, diff, self.gate.before_camera)
             if self.gate.after_camera and flow is not None:
@@ -291,7 +305,7 @@ class ChunkMaker:
             diffs.append(diff)
             flows.append(flow)
             shakes.append(shaken)
-            self._previous, self._previous_small = frame, tiny
+            self._previous, self._previous_small = look, tiny
         if not out_idx:
             return None
         gray = np.stack(grays)

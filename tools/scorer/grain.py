@@ -25,6 +25,13 @@ texture reads as grain, and a smoother picture as less). A video counts as grain
 relative to the picture's level, so that a darker picture's noise counts as the motion tier reads it, in the
 footage's exposure (exposure.py). A video is measured on its first frames and again every exposure.AGAIN_FRAMES, as a
 camera watched into the night grows grainier; the footage at every measurement of it.
+
+Rain is another picture's: a drop crosses a pixel within a frame and brightens it for that frame alone (Garg and
+Nayar, "Detection and removal of rain from videos", 2004), and the flow read it as motion everywhere (the footpath
+with 40 streaks a frame: nine frames in ten flagged). Where more of a video's picture flashes so than the footage's,
+each frame is met with the one before at the darker of the two before motion is read: a streak is gone, and what
+moves in front is in both. The bench's rendered snow, drifting over several frames, reads as grainier (on a real
+camera's picture, as rain too).
 """
 
 from __future__ import annotations
@@ -46,6 +53,9 @@ EXCESS = 1.0  # and grain within this many gray levels of the footage's (compres
 CHANGE = 1.5  # a flow pixel moves where the frame difference around it is this many times the grain
 AROUND = 3  # px at the flow's size: the square the difference is averaged over
 SMOOTH_FLOOR = 3.0  # gray levels: a picture smoother than the footage's moves where frames differ by this much
+FLASH = 6.0  # gray levels (or FLASH_GRAIN times the grain in time, if more): a pixel brighter for one frame by this
+FLASH_GRAIN = 4.0  # much flashes (rain, not grain: grain of σ 12 flashes on a 10,000th of the picture)
+FLASHING = 0.002  # the share of a picture that flashes in rain (the bench's shower of 40 streaks a frame: 0.6 to 1 %)
 # Immerkær (1996), "Fast noise variance estimation": the mean |I * LAPLACE_DIFFERENCE| is 6·σ·sqrt(2/π) on noise
 LAPLACE_DIFFERENCE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
@@ -57,13 +67,15 @@ class Grain:
     temporal: float
     spatial: float
     level: float
+    flashes: float = float("nan")  # the share of the picture brighter for one frame than the frames either side
+
 
     @property
     def told(self) -> bool:
         return bool(np.isfinite(self.temporal) and np.isfinite(self.spatial))
 
     def values(self) -> dict[str, float]:
-        return {"temporal": self.temporal, "spatial": self.spatial}
+        return {"temporal": self.temporal, "spatial": self.spatial, "flashes": self.flashes}
 
 
 UNKNOWN = Grain(float("nan"), float("nan"), float("nan"))
@@ -87,7 +99,19 @@ def measure(frames: Sequence[np.ndarray]) -> Grain:
     for frame in frames:
         second = cv2.filter2D(frame.astype(np.float32), -1, LAPLACE_DIFFERENCE)[1:-1, 1:-1]
         spatial.append(float(np.abs(second).mean()) * np.sqrt(np.pi / 2) / 6)
-    return Grain(float(np.median(temporal)) / level, float(np.median(spatial)) / level, level)
+    temporal_gray = float(np.median(temporal))
+    return Grain(temporal_gray / level, float(np.median(spatial)) / level, level,
+                 flashes(frames, max(FLASH, FLASH_GRAIN * temporal_gray)))
+
+
+def flashes(frames: Sequence[np.ndarray], by: float) -> float:
+    """The median over frames of the share of pixels brighter by more than `by` gray levels than in the frames before
+    and after, which agree with each other (Garg and Nayar's test for rain, 2004: a drop crosses a pixel within a
+    frame, and brightens it; something moving in front changes the frames either side too). NaN for under 3 frames."""
+    stack = np.stack(frames).astype(np.int16)
+    shares = [float(((now - np.maximum(before, after) > by) & (np.abs(before - after) < by / 2)).mean())
+              for before, now, after in zip(stack[:-2], stack[1:-1], stack[2:])]
+    return float(np.median(shares)) if shares else float("nan")
 
 
 def footage(measured: Sequence[Grain]) -> dict[str, float] | None:
@@ -96,31 +120,39 @@ def footage(measured: Sequence[Grain]) -> dict[str, float] | None:
     told = [g for g in measured if g.told]
     if not told:
         return None
+    flashing = [g.flashes for g in told if np.isfinite(g.flashes)]
     return {"temporal": round(max(g.temporal for g in told), 5), "spatial": round(max(g.spatial for g in told), 5),
-            "spatial_least": round(min(g.spatial for g in told), 5)}
+            "spatial_least": round(min(g.spatial for g in told), 5),
+            **({"flashes": round(max(flashing), 5)} if flashing else {})}
 
 
 class Gate(NamedTuple):
     """Frame differences (gray levels, around a pixel) under which no motion is read in a video: before its camera's
     own motion is judged (a grainy picture: grain's sweeps read as a shaking camera) and after it (a smoother
     picture: a camera swaying by a fraction of a pixel changes it by little, and must still be read as a camera's
-    motion). 0: every flow read."""
+    motion). 0: every flow read. With `flashes`, each frame is met with the one before at the darker of the two
+    before any motion is read, so that what is brighter for one frame alone (rain) is never seen; where two streaks
+    of consecutive frames cross, a little is left, and no motion is read where frames differ by under SMOOTH_FLOOR."""
 
     before_camera: float = 0.0
     after_camera: float = 0.0
+    flashes: bool = False
 
 
 def gate(grain: Grain, of_footage: dict[str, float] | None) -> Gate:
     """The gate for a video of `grain`: CHANGE times its grain where it is grainier than the footage both ways (RATIO
     times, and EXCESS gray levels above it in time); SMOOTH_FLOOR where its picture is smoother than the footage's
     (under a RATIO-th of it in space); else none (also where either is unknown: a scorer saved before grain was
-    kept)."""
+    kept). Flashes (and SMOOTH_FLOOR, if no more) where over FLASHING of its picture flashes, and RATIO times the
+    footage's share (a scorer saved before flashes were kept: never)."""
     if not of_footage or not grain.told:
         return Gate()
+    rain = "flashes" in of_footage and grain.flashes > max(FLASHING, RATIO * of_footage["flashes"])
     grainier = all(getattr(grain, key) > RATIO * of_footage[key] for key in ("temporal", "spatial"))
     if grainier and (grain.temporal - of_footage["temporal"]) * grain.level > EXCESS:
-        return Gate(before_camera=CHANGE * grain.temporal * grain.level)
-    return Gate(after_camera=SMOOTH_FLOOR if grain.spatial * RATIO < of_footage.get("spatial_least", 0.0) else 0.0)
+        return Gate(before_camera=CHANGE * grain.temporal * grain.level, flashes=rain)
+    smoother = grain.spatial * RATIO < of_footage.get("spatial_least", 0.0)
+    return Gate(after_camera=SMOOTH_FLOOR if smoother or rain else 0.0, flashes=rain)
 
 
 def still(flow: np.ndarray, diff: np.ndarray, below: float) -> np.ndarray:
