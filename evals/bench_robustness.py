@@ -116,28 +116,23 @@ def dawn(frames: np.ndarray) -> np.ndarray:
     return np.clip(frames * ramp[:, None, None, None], 0, 255).astype(np.uint8)
 
 
-def rain(frames: np.ndarray, drops: int = 40, seed: int = 0) -> np.ndarray:
-    """Rain: `drops` streaks of 12 px a frame, 40 gray levels brighter, at new places every frame."""
+def rain(frames: np.ndarray, drops: int = 40, length: int = 12, slant: int = 2, width: int = 1, brighter: int = 40,
+         seed: int = 0) -> np.ndarray:
+    """Rain: `drops` streaks a frame, `length` px down and `slant` across, `brighter` gray levels brighter, at new
+    places every frame."""
     rng = np.random.default_rng(seed)
     out = []
     for frame in frames:
         streaks = np.zeros(frame.shape[:2], np.uint8)
-        for x, y in zip(rng.integers(0, frame.shape[1], drops), rng.integers(-12, frame.shape[0], drops)):
-            cv2.line(streaks, (int(x), int(y)), (int(x) + 2, int(y) + 12), 1, 1)
-        out.append(np.clip(frame + 40 * streaks[..., None].astype(np.int16), 0, 255).astype(np.uint8))
+        for x, y in zip(rng.integers(0, frame.shape[1], drops), rng.integers(-length, frame.shape[0], drops)):
+            cv2.line(streaks, (int(x), int(y)), (int(x) + slant, int(y) + length), 1, width)
+        out.append(np.clip(frame + brighter * streaks[..., None].astype(np.int16), 0, 255).astype(np.uint8))
     return np.stack(out)
 
 
-def drizzle(frames: np.ndarray, drops: int = 150, seed: int = 0) -> np.ndarray:
-    """Denser, fainter rain at a slant: `drops` streaks of 2 by 20 px a frame, 15 gray levels brighter."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for frame in frames:
-        streaks = np.zeros(frame.shape[:2], np.uint8)
-        for x, y in zip(rng.integers(0, frame.shape[1], drops), rng.integers(-20, frame.shape[0], drops)):
-            cv2.line(streaks, (int(x), int(y)), (int(x) + 5, int(y) + 20), 1, 2)
-        out.append(np.clip(frame + 15 * streaks[..., None].astype(np.int16), 0, 255).astype(np.uint8))
-    return np.stack(out)
+def drizzle(frames: np.ndarray) -> np.ndarray:
+    """Denser, fainter rain at a slant: 150 streaks of 2 by 20 px a frame, 15 gray levels brighter."""
+    return rain(frames, drops=150, length=20, slant=5, width=2, brighter=15)
 
 
 def snow(frames: np.ndarray, flakes: int = 300, seed: int = 0) -> np.ndarray:
