@@ -28,7 +28,9 @@ wrong-way walker, a loiterer) of the same site as filmed, and as the camera migh
   each frame and the one before from release 50, as it came before);
 - `drizzle`: 150 fainter, wider streaks a frame at a slant, 15 gray levels brighter (what release 50's guard was
   tried on besides `rain`, with the footpath's labels seen, as the HISTORY says);
-- `snow`: 300 flakes of 3 px, 60 gray levels brighter, drifting down by 1 to 3 px a frame (over several frames).
+- `snow`: 300 flakes of 3 px, 60 gray levels brighter, drifting down by 1 to 3 px a frame (over several frames);
+- `haze`, `fog`: the picture at half and at 30 % of its contrast under a bright veil (from release 50, a picture whose
+  contrast fell under half of what its level explains is put back into the footage's tones).
 For each: the share of the normal clip's frames above the threshold (what a user would be
 flagged; for `light`, once the change has had the objects tier's `absorb_frames` and 10 s more to
 be learnt, and how long learning it took) and the anomalous clip's frame AUC, with the scorer as
@@ -36,7 +38,7 @@ shipped and, in the same run, with its guards switched off (the frame-rate and t
 the shake compensation, the objects' absorption of what stands still and their background matched
 to a video's first frame in gain, the motion tier's frame differences matched to its exposure, a grainier
 or smoother video's flow read only where its frames change, and a rainy one's at the darker of each frame and the one
-before; the first two and the last two patched out here,
+before, a veiled one put back into the footage's tones; the first two and the last three patched out here,
 as they have no off switch). Then a
 loiterer standing 30 s off the path, scored with the objects tier
 absorbing what stands still after 250 frames and after its default. Synthetic data, so no test
@@ -46,8 +48,8 @@ sample (`--ucf`, or $VADAGENT_DATA/ucf_crime_sample), a real camera of higher co
 video fitted on its first 60 s, and the rest from 70 s on scored as filmed, 20 % darker, 25 %
 brighter and with its midtones brightened (gamma 0.8), with the objects' background matched to the
 video's first frame in gain where that explains it better, and in offset only; and with grain (σ 4, and 55 %
-darker with σ 3), rain, drizzle and snow, its flow read where its frames change (and at the darker of each frame and
-the one before where it rains) and as it comes. Writes
+darker with σ 3), rain, drizzle, snow, haze and fog, its flow read where its frames change (and at the darker of each
+frame and the one before where it rains, and a veiled picture in the footage's tones) and as it comes. Writes
 evals/results/bench_robustness.{md,json}.
 """
 
@@ -151,6 +153,11 @@ def snow(frames: np.ndarray, flakes: int = 300, seed: int = 0) -> np.ndarray:
     return np.stack(out)
 
 
+def fog(frames: np.ndarray, contrast: float) -> np.ndarray:
+    """The picture at `contrast` times its contrast under a bright veil (gray level 200): haze, fog."""
+    return np.clip(frames * np.float32(contrast) + (1 - contrast) * 200, 0, 255).astype(np.uint8)
+
+
 def jitter(frames: np.ndarray) -> np.ndarray:
     rng = np.random.default_rng(0)
     return np.stack([np.roll(f, tuple(rng.integers(-2, 3, 2)), (0, 1)) for f in frames])
@@ -192,7 +199,8 @@ CONDITIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[int], 
     "dark": (lambda f: brightness(f, 0.45), np.arange), "brighter": (lambda f: brightness(f, 1.6), np.arange),
     "night": (lambda f: grainy(brightness(f, 0.45), 3), np.arange), "grainy": (lambda f: grainy(f, 6), np.arange),
     "low quality": (lambda f: f, np.arange), "dawn": (dawn, np.arange), "rain": (rain, np.arange),
-    "drizzle": (drizzle, np.arange), "snow": (snow, np.arange)}
+    "drizzle": (drizzle, np.arange), "snow": (snow, np.arange), "haze": (lambda f: fog(f, 0.5), np.arange),
+    "fog": (lambda f: fog(f, 0.3), np.arange)}
 LOW_QUALITY_CRF = 40  # the `low quality` condition's encoding (every other clip's: write_video's default, 20)
 
 
@@ -291,7 +299,8 @@ def real_camera(root: Path) -> list[dict]:
 
 GRAINS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "as filmed": lambda f: f, "grain σ 4": lambda f: grainy(f, 4),
-    "55 % darker, grain σ 3": lambda f: grainy(brightness(f, 0.45), 3), "rain": rain, "drizzle": drizzle, "snow": snow}
+    "55 % darker, grain σ 3": lambda f: grainy(brightness(f, 0.45), 3), "rain": rain, "drizzle": drizzle, "snow": snow,
+    "haze": lambda f: fog(f, 0.5), "fog": lambda f: fog(f, 0.3)}
 
 
 def real_grain(root: Path) -> list[dict]:
@@ -301,7 +310,7 @@ def real_grain(root: Path) -> list[dict]:
     with real_clips(root, GRAINS) as (source, fps, clips):
         scorer = Scorer.fit([SourceSpec(str(source), 0.0, REAL_FIT_S)], shipped(), folder_fps=fps)
         for guarded in (True, False):
-            with contextlib.nullcontext() if guarded else mock.patch.object(grain, "gate", lambda *_: grain.Gate()):
+            with contextlib.nullcontext() if guarded else as_it_comes():
                 rows += [real_row(source, scorer, clip, name, grain="where frames change" if guarded else "as it comes")
                          for clip, name in zip(clips, GRAINS)]
     return rows
@@ -340,6 +349,13 @@ def shipped(**objects: object) -> ScorerConfig:
 
 
 @contextlib.contextmanager
+def as_it_comes() -> Iterator[None]:
+    """Every video's picture read as it comes: no grain or rain gate, no veil lifted."""
+    with mock.patch.object(grain, "gate", lambda *_: grain.Gate()), mock.patch.object(exposure, "veil", lambda *_: None):
+        yield
+
+
+@contextlib.contextmanager
 def guards(on: bool) -> Iterator[ScorerConfig]:
     """The shipped scorer's configuration, or one with its guards off."""
     if on:
@@ -347,7 +363,7 @@ def guards(on: bool) -> Iterator[ScorerConfig]:
         return
     with mock.patch.object(frame_pass, "camera_motion", lambda flow: (np.zeros(2), False)), \
             mock.patch.object(exposure, "matched", lambda gain: False), \
-            mock.patch.object(grain, "gate", lambda *_: grain.Gate()), \
+            as_it_comes(), \
             mock.patch.object(Scorer, "time_scale", lambda self, fps: 1.0), \
             mock.patch.object(frame_pass.ChunkMaker, "_scale", lambda self, time_s: 1.0):
         yield shipped(absorb_frames=10**9, lighting=False)
@@ -436,7 +452,8 @@ def main() -> None:
     if camera_grain:
         lines += ["", "The same camera with sensor grain (new every frame) and with weather: share of its frames flagged "
                   "with its flow read only where its frames change by more than its grain (and at the darker of each "
-                  "frame and the one before where it rains), and as it comes (release 48).", "",
+                  "frame and the one before where it rains, and a veiled picture in the footage's tones), and as it "
+                  "comes (release 48).", "",
                   *flagged_table(camera_grain, "grain", "where frames change", "as it comes", "as it comes")]
     record = {"rows": rows, "real_footage": real, "real_camera": camera, "real_camera_grain": camera_grain,
               "scorer": chose[True], "scorer_guards_off": chose[False],

@@ -608,6 +608,52 @@ def test_a_grainier_smoother_or_rainy_picture_is_read_where_its_frames_change(fi
     assert flagged_as_it_comes > max(0.15, 3 * flagged)
 
 
+def test_a_veil_is_told_from_a_gain():
+    """Fog at 30 % of the footage's contrast under a veil of gray 200 is found, with its gain and offset; the picture
+    at 45 % of its brightness (a gain: contrast and level fall alike) is not, nor a picture as the footage's, nor a
+    nearly black one, nor one against a scorer that kept no tones."""
+    from vadagent.tools.scorer import exposure
+
+    rng = np.random.default_rng(0)
+    scene = np.clip(rng.normal(100, 40, (240, 320)), 0, 255)
+    footage = {"level": exposure.level(scene.astype(np.uint8)), "spread": exposure.spread(scene.astype(np.uint8))}
+
+    def veil_of(picture: np.ndarray) -> exposure.Veil | None:
+        gray = np.clip(picture, 0, 255).astype(np.uint8)
+        return exposure.veil(exposure.level(gray), exposure.spread(gray), footage)
+
+    fog = veil_of(0.3 * scene + 140)
+    assert fog is not None and fog.gain == pytest.approx(0.3, abs=0.02) and fog.offset == pytest.approx(140, abs=3)
+    lifted = fog.lifted(np.clip(0.3 * scene + 140, 0, 255).astype(np.uint8)).astype(np.float32)
+    assert np.abs(lifted - scene)[(scene > 10) & (scene < 245)].mean() < 3  # back within its rounding, ×1/0.3
+    assert veil_of(0.45 * scene) is None and veil_of(scene) is None
+    assert veil_of(0.02 * scene + 16) is None  # a fade from black: too little left to lift
+    assert exposure.veil(120.0, 20.0, None) is None and exposure.veil(120.0, 20.0, {"temporal": 0.01}) is None
+
+
+def test_a_veiled_picture_is_read_in_the_footages_tones(fitted, synthetic_anomalous, tmp_path, monkeypatch):
+    """The footpath in fog (30 % of its contrast under a veil of gray 200): as it comes, the flow smoothed away and the
+    objects lost in it; put back into the footage's tones, nearly as filmed."""
+    from vadagent.tools.scorer import exposure
+    from vadagent.tools.video import open_video
+
+    path, truth = synthetic_anomalous
+    with open_video(str(path)) as video:
+        frames = np.concatenate([b.frames for b in video.scan(gray=False)])[:200]
+    write_video(tmp_path / "fog.mp4", np.clip(0.3 * frames.astype(np.float32) + 140, 0, 255).astype(np.uint8), 25.0)
+    labels = np.asarray(truth.labels)[:200]
+
+    def flagged_and_auc() -> tuple[float, float]:
+        result = fitted.score(tmp_path / "fog.mp4")
+        return float((result.scores[labels == 0] > result.threshold).mean()), roc_auc_score(labels, result.scores)
+
+    flagged, auc = flagged_and_auc()
+    assert flagged < 0.08 and auc > 0.9
+    monkeypatch.setattr(exposure, "veil", lambda *_: None)  # read as it comes: 29 % flagged, AUC 0.81 (0.97 lifted)
+    flagged_as_it_comes, auc_as_it_comes = flagged_and_auc()
+    assert flagged_as_it_comes > 0.15 and auc_as_it_comes < auc - 0.1
+
+
 def test_grain_that_comes_later_is_measured_again(fitted, synthetic_anomalous, tmp_path, monkeypatch):
     """A camera watched into the evening: the footpath as filmed, then with grain (σ 6, new every frame) from frame
     128. Measured again every 64 frames, its grainy part is read where its frames change; measured only at its start,

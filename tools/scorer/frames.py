@@ -147,7 +147,7 @@ class FrameChunk:
     with the one before it (frame 0 of a video copies frame 1's, as it has no predecessor)."""
 
     indices: np.ndarray  # (n,) int64 frame index in the source
-    gray: np.ndarray  # (n, H, W) uint8
+    gray: np.ndarray  # (n, H, W) uint8, in the footage's tones where the video is veiled (ChunkMaker.veil)
     diff: np.ndarray  # (n, H, W) uint8 absolute difference
     # (n, H / FLOW_STEP, W / FLOW_STEP, 2) float32 (see flow_size), working px per frame, the camera's own
     # motion removed; without a flow preset, a read-only view of one zero
@@ -176,7 +176,8 @@ class ChunkMaker:
     those units by the time since the frame before: frames dropped before it (a camera or recorder
     under load) or a variable-rate recording then do not read as sudden speed. With the normal footage's
     grain (`footage_grain`), a grainier video's flow is read only where its frames differ by more than its grain
-    (grain.py), and so is a smoother one's where they differ by little."""
+    (grain.py), and so is a smoother one's where they differ by little; a rainy one's at the darker of each frame and
+    the one before; and a veiled one (fog, haze) is put back into the footage's tones (exposure.veil)."""
 
     def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, time_scale: float = 1.0,
                  fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None) -> None:
@@ -184,6 +185,7 @@ class ChunkMaker:
         self.footage_grain = footage_grain
         self.grain = grains.UNKNOWN  # this video's, measured at its first chunk and again every exposure.AGAIN_FRAMES
         self.gate: grains.Gate | None = None  # where no motion is read for its grain (decided with each measurement)
+        self.veil: exposure.Veil | None = None  # fog or haze over it, lifted from every frame (decided likewise)
         self._fed = 0  # frames fed so far
         self._measured_at = 0  # frames fed when the grain was last told
         self.time_scale = time_scale
@@ -241,6 +243,16 @@ class ChunkMaker:
         grain = grains.measure(sized)
         if self.gate is not None and not grain.told:
             return
+        veil, self.veil = self.veil, exposure.veil(grain.level, grain.spread, self.footage_grain)
+        if self.veil != veil:
+            if self.veil:
+                log.info("frame %d: a veiled picture (fog, haze: contrast %.2g of the footage's at %.2g of its level): "
+                         "read in the footage's tones, (gray %+.3g) / %.3g", self._fed, self.veil.gain,
+                         grain.level / self.footage_grain["level"], -self.veil.offset, self.veil.gain)
+            else:
+                log.info("frame %d: the picture no longer veiled: read as it comes", self._fed)
+        if self.veil:  # its grain is the lifted picture's, which is what is read
+            grain = grains.measure([self.veil.lifted(frame) for frame in sized])
         self.grain, self._measured_at = grain, self._fed
         gate, self.gate = self.gate, grains.gate(grain, self.footage_grain)
         if self.gate == (gate or grains.Gate()):
@@ -264,6 +276,8 @@ class ChunkMaker:
         sized = [self._resize(raw) for raw in frames]
         if self.gate is None or self._fed - self._measured_at >= exposure.AGAIN_FRAMES:
             self._measure(sized)
+        if self.veil:
+            sized = [self.veil.lifted(frame) for frame in sized]
         self._fed += len(sized)
         seen = self._unflashed(sized) if self.gate.flashes else sized  # what motion is read on
         self._last = sized[-1]

@@ -62,13 +62,14 @@ LAPLACE_DIFFERENCE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 @dataclass(frozen=True)
 class Grain:
-    """A picture's grain relative to its level (NaN where it cannot be told), and the level, in gray levels."""
+    """A picture's grain relative to its level (NaN where it cannot be told); the level, in gray levels; and what else
+    its first frames show against the footage's: the share that flashes (rain), and its contrast (fog)."""
 
     temporal: float
     spatial: float
     level: float
     flashes: float = float("nan")  # the share of the picture brighter for one frame than the frames either side
-
+    spread: float = float("nan")  # its contrast in gray levels (exposure.spread), the median over the frames
 
     @property
     def told(self) -> bool:
@@ -101,7 +102,8 @@ def measure(frames: Sequence[np.ndarray]) -> Grain:
         spatial.append(float(np.abs(second).mean()) * np.sqrt(np.pi / 2) / 6)
     temporal_gray = float(np.median(temporal))
     return Grain(temporal_gray / level, float(np.median(spatial)) / level, level,
-                 flashes(frames, max(FLASH, FLASH_GRAIN * temporal_gray)))
+                 flashes(frames, max(FLASH, FLASH_GRAIN * temporal_gray)),
+                 float(np.median([exposure.spread(frame) for frame in frames])))
 
 
 def flashes(frames: Sequence[np.ndarray], by: float) -> float:
@@ -116,14 +118,18 @@ def flashes(frames: Sequence[np.ndarray], by: float) -> float:
 
 def footage(measured: Sequence[Grain]) -> dict[str, float] | None:
     """The normal footage's grain from its segments': the grainiest each way, and the smoothest in space (a video
-    neither grainier nor smoother than any of the footage is read as it comes). None where no segment's was told."""
+    neither grainier nor smoother than any of the footage is read as it comes); the most that flashes; the median
+    segment's level and contrast (exposure.veil). None where no segment's was told."""
     told = [g for g in measured if g.told]
     if not told:
         return None
     flashing = [g.flashes for g in told if np.isfinite(g.flashes)]
+    spreads = [g for g in told if np.isfinite(g.spread) and g.spread > 0]
     return {"temporal": round(max(g.temporal for g in told), 5), "spatial": round(max(g.spatial for g in told), 5),
             "spatial_least": round(min(g.spatial for g in told), 5),
-            **({"flashes": round(max(flashing), 5)} if flashing else {})}
+            **({"flashes": round(max(flashing), 5)} if flashing else {}),
+            **({"level": round(float(np.median([g.level for g in spreads])), 2),
+                "spread": round(float(np.median([g.spread for g in spreads])), 2)} if spreads else {})}
 
 
 class Gate(NamedTuple):
