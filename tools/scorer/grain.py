@@ -26,7 +26,7 @@ relative to the picture's level, so that a darker picture's noise counts as the 
 footage's exposure (exposure.py). A video is measured on its first frames and again every exposure.AGAIN_FRAMES, as a
 camera watched into the night grows grainier; the footage at every measurement of it.
 
-Rain is another picture's: a drop crosses a pixel within a frame and brightens it for that frame alone (Garg and
+Rain changes a picture otherwise: a drop crosses a pixel within a frame and brightens it for that frame alone (Garg and
 Nayar, "Detection and removal of rain from videos", 2004), and the flow read it as motion everywhere (the footpath
 with 40 streaks a frame: nine frames in ten flagged). Where more of a video's picture flashes so than the footage's,
 each frame is met with the one before at the darker of the two before motion is read: a streak is gone, and what
