@@ -65,9 +65,10 @@ def test_scores_saved_load_as_scored_and_broken_ones_are_refused(tmp_path, fitte
 
     path, _ = synthetic_anomalous
     result = fitted.score(path)
-    result.damaged = [(3, 5)]
+    result.damaged, result.picture = [(3, 5)], [(0, "rain"), (64, "")]
     loaded = ScoreResult.load(result.save(tmp_path / "kept"))
     assert loaded.info == result.info and loaded.damaged == [(3, 5)] and loaded.threshold == result.threshold
+    assert loaded.picture == [(0, "rain"), (64, "")]
     assert np.array_equal(loaded.scores, result.scores) and loaded.tier_scores.keys() == result.tier_scores.keys()
     for f in fields(loaded.evidence):  # boxes, speeds and the words of each frame's evidence, as scored
         assert np.array_equal(getattr(loaded.evidence, f.name), getattr(result.evidence, f.name)), f.name
@@ -597,10 +598,14 @@ def test_a_grainier_smoother_or_rainy_picture_is_read_where_its_frames_change(fi
 
     def flagged_and_auc() -> tuple[float, float]:
         result = fitted.score(tmp_path / "clip.mp4")
+        read.append(result.picture)
         return float((result.scores[labels == 0] > result.threshold).mean()), roc_auc_score(labels, result.scores)
 
+    read: list[list[tuple[int, str]]] = []  # how each scoring read the picture
     flagged, auc = flagged_and_auc()
     assert flagged < 0.08 and auc > 0.9
+    said = {"night": "grainier", "low quality": "smoother", "rain": "rain"}[condition]
+    assert len(read[0]) == 1 and read[0][0][0] == 0 and read[0][0][1].startswith(said)  # and the result says so
     clean = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames[:16]]
     assert grain.gate(grain.measure(clean), footage) == grain.Gate()
     monkeypatch.setattr(grain, "gate", lambda *_: grain.Gate())  # read as it comes
@@ -633,7 +638,9 @@ def test_a_veil_is_told_from_a_gain():
 
 def test_a_veiled_picture_is_read_in_the_footages_tones(fitted, synthetic_anomalous, tmp_path, monkeypatch):
     """The footpath in fog (30 % of its contrast under a veil of gray 200): as it comes, the flow smoothed away and the
-    objects lost in it; put back into the footage's tones, nearly as filmed."""
+    objects lost in it; put back into the footage's tones, nearly as filmed, and its report says how it was read."""
+    from vadagent.agents.explain.detection import detect_video
+    from vadagent.taxonomy import load_taxonomy
     from vadagent.tools.scorer import exposure
     from vadagent.tools.video import open_video
 
@@ -645,10 +652,15 @@ def test_a_veiled_picture_is_read_in_the_footages_tones(fitted, synthetic_anomal
 
     def flagged_and_auc() -> tuple[float, float]:
         result = fitted.score(tmp_path / "fog.mp4")
+        read.append(result.picture)
         return float((result.scores[labels == 0] > result.threshold).mean()), roc_auc_score(labels, result.scores)
 
+    read: list[list[tuple[int, str]]] = []  # how each scoring read the picture
     flagged, auc = flagged_and_auc()
     assert flagged < 0.08 and auc > 0.9
+    assert read[0] == [(0, "veiled (fog or haze): read in the footage's tones")]
+    report = detect_video(str(tmp_path / "fog.mp4"), fitted, load_taxonomy("generic"), None).report
+    assert any("from 0.0 s, veiled (fog or haze)" in note for note in report.notes)  # the report says so too
     monkeypatch.setattr(exposure, "veil", lambda *_: None)  # read as it comes: 29 % flagged, AUC 0.81 (0.97 lifted)
     flagged_as_it_comes, auc_as_it_comes = flagged_and_auc()
     assert flagged_as_it_comes > 0.15 and auc_as_it_comes < auc - 0.1
@@ -671,9 +683,12 @@ def test_grain_that_comes_later_is_measured_again(fitted, synthetic_anomalous, t
     def flagged_later(again: int) -> float:
         monkeypatch.setattr(exposure, "AGAIN_FRAMES", again)
         result = fitted.score(tmp_path / "evening.mp4")
+        read.append(result.picture)
         return float((result.scores[later_normal] > result.threshold).mean())
 
+    read: list[list[tuple[int, str]]] = []  # how each scoring read the picture
     assert flagged_later(64) < 0.05
+    assert read[0] == [(128, "grainier than the footage: motion read only where frames change by more than its grain")]
     assert flagged_later(10**9) > 0.5
 
 

@@ -66,6 +66,10 @@ def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
     if scored.skipped:
         notes.append(f"{scored.skipped} undecodable packet(s) of the video were skipped; their frames' scores are "
                      "interpolated from their neighbours'.")
+    if scored.picture:
+        changes = "; then ".join(f"from {frame / scored.info.fps:.1f} s, {read or 'as it came'}"
+                                 for frame, read in scored.picture)
+        notes.append(f"The picture differed from the normal footage's, and was read against it accordingly: {changes}.")
     damage = damage_note(scored, candidates)
     return notes + [damage] if damage else notes
 

@@ -155,9 +155,26 @@ class FrameChunk:
     shake: np.ndarray  # (n,) bool: the camera itself moved since the frame before
     time_scale: float = 1.0  # the video's frame rate over the fitted one, which flow and diff are scaled by
     grain: grains.Grain = grains.UNKNOWN  # the video's grain as it came, as last measured (ChunkMaker._measure)
+    reading: str = ""  # how its picture is read against the normal footage's (`picture_reading`); "": as it comes
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+def picture_reading(gate: grains.Gate, veil: exposure.Veil | None) -> str:
+    """How a video's picture is read against its normal footage's, in words ("": as it comes); the same words for
+    every measurement that decides alike (the log gives each one's figures)."""
+    said = []
+    if veil:
+        said.append("veiled (fog or haze): read in the footage's tones")
+    if gate.before_camera:
+        said.append("grainier than the footage: motion read only where frames change by more than its grain")
+    if gate.flashes:
+        said.append("rain (brief bright streaks): motion read at the darker of each frame and the one before")
+    elif gate.after_camera:
+        said.append(f"smoother than the footage: motion read only where frames change by {gate.after_camera:g} gray "
+                    "levels")
+    return "; ".join(said)
 
 
 def working_size(width: int, height: int, max_side: int = 360) -> tuple[int, int]:
@@ -326,7 +343,7 @@ class ChunkMaker:
         flow = np.stack(flows) if self.preset else \
             np.broadcast_to(np.float32(0), (len(gray), self.flow_size[1], self.flow_size[0], 2))
         return FrameChunk(np.asarray(out_idx, np.int64), gray, np.stack(diffs), flow, np.asarray(shakes), self.time_scale,
-                          self.grain)
+                          self.grain, picture_reading(self.gate, self.veil))
 
     def finish(self) -> FrameChunk | None:
         """A one-frame video: its only frame has no motion."""

@@ -33,6 +33,9 @@ class ScoreResult:
     self_fitted: bool = False  # the scorer's normal footage was (part of) this very video
     stand_in: bool = False  # and no normal footage was given: the video's opening stood in for it
     damaged: list[tuple[int, int]] = field(default_factory=list)  # frames decoded from damaged data (`VideoSource.damaged`)
+    # (first frame, how the picture was read from there against the normal footage's: frames.picture_reading; "": as it
+    # came), at each change; empty where it was read as it came throughout
+    picture: list[tuple[int, str]] = field(default_factory=list)
 
     def candidates(self, policy: CandidatePolicy | None = None, sigma: float = 0.0) -> list[Candidate]:
         """The product's candidates from these scores: threshold, call budget, coverage floor, the
@@ -80,6 +83,7 @@ class ScoreResult:
                 "scorer_id": self.scorer_id, "threshold": self.threshold, "skipped": self.skipped,
                 "seconds": self.seconds, "settled_from": self.settled_from, "self_fitted": self.self_fitted,
                 "stand_in": self.stand_in, "damaged": [list(span) for span in self.damaged],
+                "picture": [list(change) for change in self.picture],
                 "evidence_notes": [str(note) for note in self.evidence.note]}
         aside = folder / f".{RESULT}.json.partial"
         aside.write_text(json.dumps(meta) + "\n", encoding="utf-8")
@@ -107,7 +111,8 @@ class ScoreResult:
             return cls(VideoInfo.model_validate(meta["info"]), meta["scorer_id"], arrays["scores"],
                        float(meta["threshold"]), evidence, int(meta["skipped"]), float(meta["seconds"]),
                        tiers, int(meta["settled_from"]), bool(meta["self_fitted"]), bool(meta["stand_in"]),
-                       [(int(a), int(b)) for a, b in meta["damaged"]])
+                       [(int(a), int(b)) for a, b in meta["damaged"]],
+                       [(int(frame), str(read)) for frame, read in meta.get("picture", [])])  # older results: none
         except ArtifactError as exc:
             raise ArtifactError(f"{folder}: {exc}") from None
         except Exception as exc:  # JSON, safetensors, key and validation errors all mean a broken artefact

@@ -371,9 +371,12 @@ class Scorer:
         if stream is None:
             stream = chunks(video, self.width, self.height, flow=self.config.flow_for(self.tiers),
                             chunk=self.config.chunk_frames, end_s=end_s, **self._timing(video))
+        picture: list[tuple[int, str]] = []
         with closing(stream):
             for chunk in stream:
                 opening.feed(chunk)
+                if chunk.reading != (picture[-1][1] if picture else ""):
+                    picture.append((int(chunk.indices[0]), chunk.reading))
                 for name, reader in readers.items():
                     scored = self.tiers[name].score(reader.feed(chunk), device)
                     raw[name].update(zip(scored.indices.tolist(), scored.scores.tolist()))
@@ -395,7 +398,7 @@ class Scorer:
         # the median filter and the tiers' one-frame history carry the opening a few frames on
         settled = count if opening.end is None else min(count, opening.end + self.config.median_window) if opening.end else 0
         return ScoreResult(info, self.scorer_id, scores, self.threshold, merged, video.skipped,
-                           time.perf_counter() - started, per_tier, settled, damaged=video.damaged())
+                           time.perf_counter() - started, per_tier, settled, damaged=video.damaged(), picture=picture)
 
     # -- artefacts -------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
