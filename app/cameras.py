@@ -95,6 +95,7 @@ class Camera:
     alive: bool = True
     reported_interruptions: int | None = None  # from the camera's process; None: its source here counts them
     reported_damaged: int | None = None  # packets that did not decode, likewise
+    reading: str = ""  # how its picture is read against the normal footage's (LiveScorer.reading)
     tokens: float = 1.0
     refilled: float = field(default_factory=time.monotonic)
 
@@ -218,7 +219,7 @@ class CameraReaders:
             for frame in camera.source.frames(self.halt.is_set):
                 if live is not None and len(camera.source.gaps) != gaps:  # back after a gap: motion across it is not motion
                     for scored in live.flush():
-                        self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
+                        self._scored(camera, tracker, seen.pop(scored.index), scored, submit, live.reading)
                     self._raise(camera, tracker.close(time.time()), submit)
                     live, seen = None, {}
                 gaps = len(camera.source.gaps)
@@ -236,16 +237,18 @@ class CameraReaders:
                 camera.frames += 1
                 seen[frame.index] = frame
                 for scored in live.feed(frame.index, frame.rgb, frame.stamp_s):
-                    self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
+                    self._scored(camera, tracker, seen.pop(scored.index), scored, submit, live.reading)
             for scored in live.flush() if live is not None else []:
-                self._scored(camera, tracker, seen.pop(scored.index), scored, submit)
+                self._scored(camera, tracker, seen.pop(scored.index), scored, submit, live.reading)
         except VadagentError as error:  # a camera that cannot work at all (a missing file): it alone stops
             log.error("%s: %s", camera.name, error)
         finally:
             self._raise(camera, tracker.close(time.time()), submit)
             finished(camera)  # after its last moment, in the loop's order: nothing it submitted is missed
 
-    def _scored(self, camera: Camera, tracker: MomentTracker, frame: LiveFrame, scored: LiveScore, submit: Submit) -> None:
+    def _scored(self, camera: Camera, tracker: MomentTracker, frame: LiveFrame, scored: LiveScore, submit: Submit,
+                reading: str) -> None:
+        camera.reading = reading
         # the oldest score leaves after its frame left the ring: kept while a moment holds that frame
         if len(camera.scores) == camera.scores.maxlen and camera.ring.is_held((leaving := camera.scores[0]).index):
             camera.held_scores[leaving.index] = leaving
@@ -258,6 +261,7 @@ class CameraReaders:
         saved now."""
         if moment is None:
             return
+        moment.reading = camera.reading
         camera.hold(moment, self.options)
         folder = self.keyframes / camera.name / f"{moment.start_s:010.2f}"
         try:

@@ -42,7 +42,7 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
-from vadagent.agents.explain.detection import Detection, damage_note
+from vadagent.agents.explain.detection import Detection, damage_note, picture_note
 from vadagent.agents.explain.run import aexplain_detection
 from vadagent.app.camera_processes import CameraProcesses, default_processes
 from vadagent.app.cameras import (
@@ -423,7 +423,8 @@ def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock
                      scores: list[LiveScore] | None = None, damaged: list[int] | None = None) -> Detection:
     """The clip with the live moment as its one candidate, and the scores and evidence its frames got
     live; only a clip with frames scored before a reconnect is scored again. `damaged`: the clip's frames the
-    camera's stream delivered damaged, which the report's notes name (the clip itself is encoded afresh)."""
+    camera's stream delivered damaged, which the report's notes name (the clip itself is encoded afresh), as they
+    name how the camera's picture was read against its footage's (`Moment.reading`)."""
     scorer = camera.scorer
     if scores is None:
         scored = scorer.score(clip, device=job.device)
@@ -441,12 +442,14 @@ def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock
                           start_frame=min(round(start * fps), last), end_frame=min(round(end * fps), last),
                           region=scored.region_at(peak))
     scored.damaged = runs(damaged or [])
-    damage = damage_note(scored, [candidate])
+    if scores is not None and moment.reading:  # the clip scored again reads its own picture
+        scored.picture = [(0, moment.reading)]
+    notes = [note for note in (picture_note(scored), damage_note(scored, [candidate])) if note]
     report = VideoReport(video=scored.info, taxonomy=camera.taxonomy or job.taxonomy, rules=camera.rules or job.rules,
                          prompts_version=PROMPTS_VERSION,
                          scorer=ScorerSummary(scorer_id=scored.scorer_id, fps=fps, threshold=round(scored.threshold, 4),
                                               candidates=[candidate]),
-                         notes=[damage] if damage else [])
+                         notes=notes)
     return Detection(str(clip), report, scored)
 
 

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 from per_run import once_per_run
+from renders import rain
 from sklearn.metrics import roc_auc_score
 
 from vadagent.errors import ArtifactError, UsageError
@@ -555,17 +556,6 @@ def test_rain_flashes_and_grain_or_what_moves_does_not():
     grainy = [np.clip(100 + rng.normal(0, 8, (240, 320)), 0, 255).astype(np.uint8) for _ in range(8)]
     moving = [cv2.rectangle(f.copy(), (40 + 2 * i, 100), (80 + 2 * i, 160), 200, -1) for i, f in enumerate(flat)]
     assert grain.measure(grainy).flashes < 0.1 * grain.FLASHING and grain.measure(moving).flashes < 0.1 * grain.FLASHING
-
-
-def rain(frames: np.ndarray, seed: int = 0) -> np.ndarray:
-    """40 streaks of 12 px a frame, 40 gray levels brighter, at new places every frame."""
-    rng, out = np.random.default_rng(seed), []
-    for frame in frames:
-        streaks = np.zeros(frame.shape[:2], np.uint8)
-        for x, y in zip(rng.integers(0, frame.shape[1], 40), rng.integers(-12, frame.shape[0], 40)):
-            cv2.line(streaks, (int(x), int(y)), (int(x) + 2, int(y) + 12), 40, 1)
-        out.append(cv2.add(frame, cv2.merge([streaks] * 3)))
-    return np.stack(out)
 
 
 @pytest.mark.parametrize("condition", ["night", "low quality", "rain"])

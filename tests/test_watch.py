@@ -23,7 +23,7 @@ from servers import RtspSetups, within
 from vadagent.agents.chat.session import load_report
 from vadagent.app.ui_live import event_files, read_cameras, read_events
 from vadagent.evals.servers import LiveStreamServer
-from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip
+from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip, write_video
 from vadagent.tools.video import open_video
 
 VADAGENT = str(Path(sys.executable).with_name("vadagent"))
@@ -521,6 +521,38 @@ def test_live_frames_carry_their_stream_timestamps_so_a_variable_rate_is_not_spe
     by_stamps, by_order = live_scores(True), live_scores(False)
     assert np.median(by_stamps[slow]) < scorer.threshold  # moving as fast as the normal square
     assert np.median(by_order[slow]) > np.median(by_stamps[slow]) + 1.0  # frames as they come: four times as fast
+
+
+def test_a_cameras_rainy_picture_is_read_so_and_its_moments_say_it(site, tmp_path):
+    """A camera's stream in rain: the live scorer reads it as the file scorer does (at the darker of each frame and
+    the one before), and a moment's report names how its picture was read."""
+    from renders import rain
+
+    from vadagent.app.cameras import Camera
+    from vadagent.app.detecting import DetectionJob
+    from vadagent.app.watch import ClipClock, moment_detection
+    from vadagent.config import Settings
+    from vadagent.taxonomy import load_taxonomy
+    from vadagent.tools.scorer import Scorer
+    from vadagent.tools.scorer.live import LiveScorer, Moment
+    from vadagent.tools.video import open_video
+    from vadagent.tools.video.live import FrameRing, LiveSource
+
+    folder, _ = site
+    scorer = Scorer.load(folder / "scorer")
+    with open_video(folder / "camera.mp4") as video:
+        frames = rain(np.concatenate([b.frames for b in video.scan(gray=False)])[:50])
+    write_video(tmp_path / "rain.mp4", frames, 25.0)
+    live = LiveScorer(scorer, fps=25.0)
+    scores = [s for i, frame in enumerate(frames) for s in live.feed(i, frame)] + live.flush()
+    assert live.reading.startswith("rain") and live.reading == scorer.score(tmp_path / "rain.mp4").picture[0][1]
+    moment = Moment(0.8, 1.2, 1.0, 5.0, 0.0, reading=live.reading)
+    camera = Camera("cam", LiveSource(str(tmp_path / "rain.mp4")), scorer, calls_per_minute=6, ring=FrameRing(60.0, 25.0))
+    job = DetectionJob(Settings(), load_taxonomy("generic"), None, "cpu", None)
+    report = moment_detection(job, camera, tmp_path / "rain.mp4", moment, ClipClock([i / 25 for i in range(50)], 25.0),
+                              scores).report
+    assert report.notes == [f"The picture differed from the normal footage's, and was read against it accordingly: "
+                            f"from 0.0 s, {live.reading}."]
 
 
 def test_retention_deletes_the_oldest_files_and_the_folders_they_leave_empty(tmp_path):

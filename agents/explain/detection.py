@@ -66,12 +66,20 @@ def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
     if scored.skipped:
         notes.append(f"{scored.skipped} undecodable packet(s) of the video were skipped; their frames' scores are "
                      "interpolated from their neighbours'.")
-    if scored.picture:
-        changes = "; then ".join(f"from {frame / scored.info.fps:.1f} s, {read or 'as it came'}"
-                                 for frame, read in scored.picture)
-        notes.append(f"The picture differed from the normal footage's, and was read against it accordingly: {changes}.")
+    picture = picture_note(scored)
+    if picture:
+        notes.append(picture)
     damage = damage_note(scored, candidates)
     return notes + [damage] if damage else notes
+
+
+def picture_note(scored: ScoreResult) -> str | None:
+    """How the video's picture was read against the normal footage's (`ScoreResult.picture`); None: as it came."""
+    if not scored.picture:
+        return None
+    changes = "; then ".join(f"from {frame / scored.info.fps:.1f} s, {read or 'as it came'}"
+                             for frame, read in scored.picture)
+    return f"The picture differed from the normal footage's, and was read against it accordingly: {changes}."
 
 
 def damage_note(scored: ScoreResult, candidates: list) -> str | None:

@@ -54,6 +54,7 @@ class LiveScorer:
         self._indices: list[int] = []
         self._grays: list[np.ndarray] = []
         self._stamps: list[float | None] = []
+        self.reading = ""  # how the stream's picture is read against the footage's now (frames.picture_reading)
 
     def feed(self, index: int, rgb: np.ndarray, stamp_s: float | None = None) -> list[LiveScore]:
         """Add one frame (`stamp_s`: its timestamp in the stream, which puts motion across dropped
@@ -71,6 +72,7 @@ class LiveScorer:
         self._indices, self._grays, self._stamps = [], [], []
         if chunk is None:
             return []
+        self.reading = chunk.reading
         scorer, per_tier, rows = self.scorer, {}, {}
         for name, tier in scorer.tiers.items():
             scored = tier.score(self.readers[name].feed(chunk), self.device)
@@ -108,14 +110,16 @@ class Moment:
     peak_score: float
     opened_wall: float  # when the score crossed the threshold
     closed_wall: float = 0.0
+    reading: str = ""  # how the camera's picture was read against the footage's as it closed (LiveScorer.reading)
 
     def overlaps(self, other: Moment, slack_s: float = 0.0) -> bool:
         return self.start_s <= other.end_s + slack_s and other.start_s <= self.end_s + slack_s
 
     def merge(self, other: Moment) -> Moment:
         peak = self if self.peak_score >= other.peak_score else other
+        later = self if self.closed_wall >= other.closed_wall else other
         return Moment(min(self.start_s, other.start_s), max(self.end_s, other.end_s), peak.peak_s, peak.peak_score,
-                      min(self.opened_wall, other.opened_wall), max(self.closed_wall, other.closed_wall))
+                      min(self.opened_wall, other.opened_wall), max(self.closed_wall, other.closed_wall), later.reading)
 
 
 class MomentTracker:
