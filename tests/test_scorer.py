@@ -558,6 +558,13 @@ def test_rain_flashes_and_grain_or_what_moves_does_not():
     assert grain.measure(grainy).flashes < 0.1 * grain.FLASHING and grain.measure(moving).flashes < 0.1 * grain.FLASHING
 
 
+def flagged_auc_and_reading(scorer: Scorer, clip: Path, labels: np.ndarray) -> tuple[float, float, list[tuple[int, str]]]:
+    """A clip's share of normal frames above the threshold, its frame AUC, and how its picture was read."""
+    result = scorer.score(clip)
+    flagged = float((result.scores[labels == 0] > result.threshold).mean())
+    return flagged, roc_auc_score(labels, result.scores), result.picture
+
+
 @pytest.mark.parametrize("condition", ["night", "low quality", "rain"])
 def test_a_grainier_smoother_or_rainy_picture_is_read_where_its_frames_change(fitted, synthetic_anomalous, tmp_path,
                                                                               monkeypatch, condition):
@@ -587,9 +594,9 @@ def test_a_grainier_smoother_or_rainy_picture_is_read_where_its_frames_change(fi
     assert 0 <= footage["flashes"] < 0.1 * grain.FLASHING
 
     def flagged_and_auc() -> tuple[float, float]:
-        result = fitted.score(tmp_path / "clip.mp4")
-        read.append(result.picture)
-        return float((result.scores[labels == 0] > result.threshold).mean()), roc_auc_score(labels, result.scores)
+        flagged, auc, picture = flagged_auc_and_reading(fitted, tmp_path / "clip.mp4", labels)
+        read.append(picture)
+        return flagged, auc
 
     read: list[list[tuple[int, str]]] = []  # how each scoring read the picture
     flagged, auc = flagged_and_auc()
@@ -640,19 +647,13 @@ def test_a_veiled_picture_is_read_in_the_footages_tones(fitted, synthetic_anomal
     write_video(tmp_path / "fog.mp4", np.clip(0.3 * frames.astype(np.float32) + 140, 0, 255).astype(np.uint8), 25.0)
     labels = np.asarray(truth.labels)[:200]
 
-    def flagged_and_auc() -> tuple[float, float]:
-        result = fitted.score(tmp_path / "fog.mp4")
-        read.append(result.picture)
-        return float((result.scores[labels == 0] > result.threshold).mean()), roc_auc_score(labels, result.scores)
-
-    read: list[list[tuple[int, str]]] = []  # how each scoring read the picture
-    flagged, auc = flagged_and_auc()
+    flagged, auc, picture = flagged_auc_and_reading(fitted, tmp_path / "fog.mp4", labels)
     assert flagged < 0.08 and auc > 0.9
-    assert read[0] == [(0, "veiled (fog or haze): read in the footage's tones")]
+    assert picture == [(0, "veiled (fog or haze): read in the footage's tones")]
     report = detect_video(str(tmp_path / "fog.mp4"), fitted, load_taxonomy("generic"), None).report
     assert any("from 0.0 s, veiled (fog or haze)" in note for note in report.notes)  # the report says so too
     monkeypatch.setattr(exposure, "veil", lambda *_: None)  # read as it comes: 29 % flagged, AUC 0.81 (0.97 lifted)
-    flagged_as_it_comes, auc_as_it_comes = flagged_and_auc()
+    flagged_as_it_comes, auc_as_it_comes, _ = flagged_auc_and_reading(fitted, tmp_path / "fog.mp4", labels)
     assert flagged_as_it_comes > 0.15 and auc_as_it_comes < auc - 0.1
 
 

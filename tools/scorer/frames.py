@@ -203,6 +203,7 @@ class ChunkMaker:
         self.grain = grains.UNKNOWN  # this video's, measured at its first chunk and again every exposure.AGAIN_FRAMES
         self.gate: grains.Gate | None = None  # where no motion is read for its grain (decided with each measurement)
         self.veil: exposure.Veil | None = None  # fog or haze over it, lifted from every frame (decided likewise)
+        self.reading = ""  # the two in words (picture_reading), for each chunk
         self._fed = 0  # frames fed so far
         self._measured_at = 0  # frames fed when the grain was last told
         self.time_scale = time_scale
@@ -272,6 +273,7 @@ class ChunkMaker:
             grain = grains.measure([self.veil.lifted(frame) for frame in sized])
         self.grain, self._measured_at = grain, self._fed
         gate, self.gate = self.gate, grains.gate(grain, self.footage_grain)
+        self.reading = picture_reading(self.gate, self.veil)
         if self.gate == (gate or grains.Gate()):
             return
         if self.gate.before_camera or (self.gate.after_camera and not self.gate.flashes):
@@ -343,7 +345,7 @@ class ChunkMaker:
         flow = np.stack(flows) if self.preset else \
             np.broadcast_to(np.float32(0), (len(gray), self.flow_size[1], self.flow_size[0], 2))
         return FrameChunk(np.asarray(out_idx, np.int64), gray, np.stack(diffs), flow, np.asarray(shakes), self.time_scale,
-                          self.grain, picture_reading(self.gate, self.veil))
+                          self.grain, self.reading)
 
     def finish(self) -> FrameChunk | None:
         """A one-frame video: its only frame has no motion."""
