@@ -71,6 +71,7 @@ from vadagent.evals.common import DATA_ENV, add_results_argument, write_results
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec, exposure, grain
 from vadagent.tools.scorer import frames as frame_pass
 from vadagent.tools.scorer.tiers.objects import ObjectTier
+from vadagent.tools.scorer.view import AWAY_WORDS, BLANK_WORDS, ViewWatch
 from vadagent.tools.synthetic import ClipSpec, render_clip, write_video
 from vadagent.tools.video import open_video
 
@@ -278,7 +279,8 @@ def real_row(source: Path, scorer: Scorer, clip: Path, condition: str, **way: st
     scored = scorer.score(clip)
     row = {"footage": f"{source.name} from {REAL_SCORED_FROM_S:g} s (fitted on its first {REAL_FIT_S:g} s: "
            f"{scorer.description})", **way, "condition": condition, "frames": len(scored.scores),
-           "normal_frames_flagged": round(float((scored.scores > scored.threshold).mean()), 3)}
+           "normal_frames_flagged": round(float((scored.scores > scored.threshold).mean()), 3),
+           "view_reported": view_reported(scored)}
     print(row, flush=True)
     return row
 
@@ -314,6 +316,79 @@ def real_grain(root: Path) -> list[dict]:
                 rows += [real_row(source, scorer, clip, name, grain="where frames change" if guarded else "as it comes")
                          for clip, name in zip(clips, GRAINS)]
     return rows
+
+
+TAMPERED_AT_S, TAMPERED_S = 15.0, 45.0  # the real camera's stretch from 70 s is changed from 15 s into it, and is 45 s
+OTHER_CAMERA = "videos/Fighting033_x264.mp4"  # another camera of the sample, for a view cut to it
+
+
+def turned(frames: np.ndarray, degrees: float, shift: tuple[int, int], at: int) -> np.ndarray:
+    """From frame `at` on, the picture turned by `degrees` about its centre and moved by `shift` px."""
+    height, width = frames.shape[1:3]
+    move = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    move[:, 2] += shift
+    return np.concatenate([frames[:at], [cv2.warpAffine(f, move, (width, height), borderMode=cv2.BORDER_REFLECT)
+                                         for f in frames[at:]]])
+
+
+def tamperings(root: Path, at: int, fps: float) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """What is done to a camera from frame `at`: covered for 5 s, knocked or nudged, cut to another camera, defocused."""
+    def covered(frames: np.ndarray) -> np.ndarray:
+        out = frames.copy()
+        out[at : at + int(5 * fps)] = (out[at : at + int(5 * fps)] * 0.1 + 20).astype(np.uint8)
+        return out
+
+    def other(frames: np.ndarray) -> np.ndarray:
+        elsewhere = frames_of(root / OTHER_CAMERA)[: len(frames) - at]
+        height, width = frames.shape[1:3]
+        return np.concatenate([frames[:at], [cv2.resize(f, (width, height)) for f in elsewhere]])
+
+    def defocused(frames: np.ndarray) -> np.ndarray:
+        return np.concatenate([frames[:at], [cv2.GaussianBlur(f, (0, 0), 4) for f in frames[at:]]])
+
+    return {"as filmed": lambda f: f, "covered for 5 s": covered,
+            "knocked (2°, 10 px)": lambda f: turned(f, 2.0, (10, 6), at),
+            "nudged (0.5°, 3 px)": lambda f: turned(f, 0.5, (3, 2), at),
+            "cut to another camera": other, "defocused (blur σ 4)": defocused}
+
+
+def real_view(root: Path) -> list[dict]:
+    """The real camera fitted on its first minute; 45 s of the rest, tampered with from 15 s in: when its view was
+    reported lost, and the share of its frames flagged in the 2 s after the change and later, with the view judged
+    against the footage's and not (the release before)."""
+    source = root / UCF_NORMAL
+    with open_video(str(source)) as video:
+        fps = video.info.fps
+    frames = frames_of(source)[int(REAL_SCORED_FROM_S * fps) :][: int(TAMPERED_S * fps)]
+    at = int(TAMPERED_AT_S * fps)
+    changes = tamperings(root, at, fps)
+    scorer = Scorer.fit([SourceSpec(str(source), 0.0, REAL_FIT_S)], shipped(), folder_fps=fps)
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for number, (name, change) in enumerate(changes.items()):
+            path = Path(scratch) / f"{number}.mp4"
+            write_video(path, change(frames), fps)
+            for judged in (True, False):
+                with contextlib.nullcontext() if judged else view_unjudged():
+                    scored = scorer.score(path)
+                above = scored.scores > scored.threshold
+                rows.append({"condition": name, "view": "judged" if judged else "not judged",
+                             "reported": view_reported(scored),
+                             "flagged_before": round(float(above[:at].mean()), 3),
+                             "flagged_2s_after": round(float(above[at : at + int(2 * fps)].mean()), 3),
+                             "flagged_later": round(float(above[at + int(2 * fps) :].mean()), 3)})
+                print(rows[-1], flush=True)
+    return rows
+
+
+def view_table(rows: list[dict]) -> list[str]:
+    """The tampered camera's rows as a markdown table."""
+    before = {r["condition"]: r for r in rows if r["view"] == "not judged"}
+    return ["| from 15 s | view reported lost | flagged before | 2 s after | later | not judged: 2 s after | later |",
+            "|---|---|---|---|---|---|---|",
+            *(f"| {r['condition']} | {r['reported'] or '—'} | {r['flagged_before']:.1%} | {r['flagged_2s_after']:.1%} | "
+              f"{r['flagged_later']:.1%} | {before[r['condition']]['flagged_2s_after']:.1%} | "
+              f"{before[r['condition']]['flagged_later']:.1%} |" for r in rows if r["view"] == "judged")]
 
 
 def flagged_table(rows: list[dict], key: str, shipped: str, before: str, before_name: str) -> list[str]:
@@ -365,8 +440,20 @@ def guards(on: bool) -> Iterator[ScorerConfig]:
             mock.patch.object(exposure, "matched", lambda gain: False), \
             as_it_comes(), \
             mock.patch.object(Scorer, "time_scale", lambda self, fps: 1.0), \
-            mock.patch.object(frame_pass.ChunkMaker, "_scale", lambda self, time_s: 1.0):
+            mock.patch.object(frame_pass.ChunkMaker, "_scale", lambda self, time_s: 1.0), view_unjudged():
         yield shipped(absorb_frames=10**9, lighting=False)
+
+
+def view_unjudged() -> contextlib.AbstractContextManager:
+    """No video's view judged against its footage's (view.py)."""
+    return mock.patch.object(ViewWatch, "feed", lambda self, *_, **__: None)
+
+
+def view_reported(scored) -> str:
+    """When and how a scored video's view was reported lost ("" where it never was): "blank from 15.1 s"."""
+    fps = scored.info.fps
+    return ", ".join(f"{kind} from {frame / fps:.1f} s" for frame, read in scored.picture
+                     for kind, words in (("blank", BLANK_WORDS), ("away", AWAY_WORDS)) if words in read)
 
 
 def main() -> None:
@@ -408,9 +495,11 @@ def main() -> None:
                     flagged = float(above[settled[: len(above)]].mean())
                     if name == "light":
                         learnt[on] = learnt_after(above, numbers[name, "normal"][: len(above)])
-                    scores = scorer.score(folder / f"{name}-anomalous.mp4").scores
+                    anomalous = scorer.score(folder / f"{name}-anomalous.mp4")
+                    scores = anomalous.scores
                     y = labels[numbers[name, "anomalous"]][: len(scores)]
                     rows.append({"guards": "on" if on else "off", "condition": name,
+                                 "view_reported": "; ".join(filter(None, map(view_reported, (scored, anomalous)))),
                                  "normal_frames_flagged": round(flagged, 3),
                                  "anomaly_auc": round(float(roc_auc_score(y, scores[: len(y)])), 3)})
                     print(rows[-1], flush=True)
@@ -429,6 +518,8 @@ def main() -> None:
     lines += [f"| {r['condition']} | {r['normal_frames_flagged']:.1%} | {r['anomaly_auc']} | "
               f"{off[r['condition']]['normal_frames_flagged']:.1%} | {off[r['condition']]['anomaly_auc']} |"
               for r in rows if r["guards"] == "on"]
+    lost = [f"{r['condition']} ({r['view_reported']})" for r in rows if r["guards"] == "on" and r["view_reported"]]
+    lines += ["", "A view reported lost (view.py) in these clips: " + (", ".join(lost) if lost else "none") + "."]
     lines += ["", "Someone standing about: a loiterer stands 30 s off the path (45 s clip, "
               f"{stand[0]['anomalous_share']:.0%} of its frames anomalous); frame AUC "
               + ", ".join(f"{r['anomaly_auc']} when what stands still joins the background after "
@@ -455,7 +546,18 @@ def main() -> None:
                   "frame and the one before where it rains, and a veiled picture in the footage's tones), and as it "
                   "comes (release 48).", "",
                   *flagged_table(camera_grain, "grain", "where frames change", "as it comes", "as it comes")]
+    lost = [f"{r['condition']} ({r['view_reported']})" for r in camera + camera_grain if r["view_reported"]]
+    if camera:
+        lines += ["", "A view reported lost in the real camera's clips above: " + (", ".join(lost) if lost else "none")
+                  + "."]
+    tampered = real_view(args.ucf) if args.ucf else []
+    if tampered:
+        lines += ["", f"The same camera tampered with: {TAMPERED_S:g} s of it from {REAL_SCORED_FROM_S:g} s, changed from "
+                  f"{TAMPERED_AT_S:g} s in; when its view was reported lost, and the share of its frames flagged before, "
+                  "in the 2 s after the change, and later, with its view judged against the footage's (view.py) and "
+                  "not (the release before).", "", *view_table(tampered)]
     record = {"rows": rows, "real_footage": real, "real_camera": camera, "real_camera_grain": camera_grain,
+              "real_camera_tampered": tampered,
               "scorer": chose[True], "scorer_guards_off": chose[False],
               "light_learnt_after_s": {"guards on": learnt[True], "guards off": learnt[False]},
               "standing_about": stand}

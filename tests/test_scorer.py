@@ -216,6 +216,7 @@ def test_a_video_opening_standing_in_for_normal_footage_is_self_validated_as_nor
     for scorer in (stand_in, stand_in.for_opening):
         chosen = scorer.fit_info["selection"]["chosen"]
         assert list(scorer.tiers) == chosen["tiers"] and scorer.config.weights == chosen["weights"]
+        assert scorer.view is None  # a video is its own camera: an edited one's cut is no camera turned (view.py)
     kept = Scorer.fit_on_opening(str(normal), replace(config, select=False))
     assert "selection" not in kept.fit_info and list(kept.tiers) == ["motion", "objects"]
     # the report says what chose them
@@ -655,6 +656,93 @@ def test_a_veiled_picture_is_read_in_the_footages_tones(fitted, synthetic_anomal
     monkeypatch.setattr(exposure, "veil", lambda *_: None)  # read as it comes: 29 % flagged, AUC 0.81 (0.97 lifted)
     flagged_as_it_comes, auc_as_it_comes, _ = flagged_auc_and_reading(fitted, tmp_path / "fog.mp4", labels)
     assert flagged_as_it_comes > 0.15 and auc_as_it_comes < auc - 0.1
+
+
+def test_a_view_is_told_lost_when_covered_or_turned_and_not_for_light_shake_or_a_crowd():
+    """Against a scene's footage (its frames with walkers and grain), a frame of it darker, brighter on one half, in
+    haze, shaken by 2 px or half hidden by a crowd shows the site; covered (a dim, flat picture) it is blank, turned by
+    2° and moved by 10 px or another scene it is away."""
+    from vadagent.tools.scorer import view
+
+    rng = np.random.default_rng(0)
+    scene = cv2.GaussianBlur(rng.uniform(0, 255, (240, 320)).astype(np.float32), (0, 0), 3)
+    scene = cv2.normalize(scene, None, 20, 230, cv2.NORM_MINMAX)
+
+    def frame(picture: np.ndarray, walkers: int = 3, grain: float = 2.0) -> np.ndarray:
+        out = picture.copy()
+        for x, y in rng.integers(0, (280, 180), (walkers, 2)):
+            out[y : y + 50, x : x + 20] = rng.uniform(60, 200)
+        return np.clip(out + rng.normal(0, grain, out.shape), 0, 255).astype(np.uint8)
+
+    footage = view.FootageView.of(np.stack([frame(scene) for _ in range(40)]))
+    assert 0.5 < footage.least < 1.0
+    lit = scene.copy()
+    lit[:, 160:] += 50
+    crowd = scene.copy()
+    crowd[120:] = cv2.GaussianBlur(rng.uniform(60, 200, (120, 320)).astype(np.float32), (0, 0), 2)  # half hidden
+    for site in (0.45 * scene, lit, 0.4 * scene + 140, np.roll(scene, 2, axis=(0, 1)), crowd):
+        assert footage.seen(frame(site)) == ""
+    assert footage.seen(frame(0.05 * scene + 20, walkers=0)) == "blank"
+    turned = cv2.warpAffine(scene, cv2.getRotationMatrix2D((160, 120), 2.0, 1.0) + [[0, 0, 10], [0, 0, 6]], (320, 240),
+                            borderMode=cv2.BORDER_REFLECT)
+    other = cv2.GaussianBlur(rng.uniform(0, 255, (240, 320)).astype(np.float32), (0, 0), 3)
+    assert footage.seen(frame(turned)) == "away" and footage.seen(frame(cv2.normalize(other, None, 20, 230,
+                                                                                      cv2.NORM_MINMAX))) == "away"
+    # a view lost for under a second is not reported; for longer, from the frame it was first seen lost, and the
+    # second after it is known is flagged; back for a second, the site's view again
+    watch = view.ViewWatch(footage, fps=25.0)
+    sequence = [scene] * 50 + [turned] * 20 + [scene] * 50 + [turned] * 60 + [scene] * 60
+    for start in range(0, len(sequence), 16):
+        watch.feed(np.arange(start, min(start + 16, len(sequence))),
+                   np.stack([frame(f, walkers=1) for f in sequence[start : start + 16]]))
+    assert watch.changes == [(120, view.AWAY_WORDS), (180, "")]
+    assert sorted(watch.flagged) == list(range(148, 173)) and set(watch.flagged.values()) == {view.AWAY_WORDS}
+
+
+def test_a_covered_camera_is_one_candidate_said_in_its_report_and_live(fitted, synthetic_anomalous, tmp_path,
+                                                                       monkeypatch):
+    """The footpath covered from 4 s to 8 s (a dim, flat picture): its view reported lost from 4 s and back from 8 s,
+    in the scores' picture and the report's notes; a second of frames flagged once it is known, with evidence that
+    points at the whole picture and says why, as the live scorer gives them; every other frame scored as the tiers
+    give it. A scorer saved and loaded keeps its footage's view; without one (saved before views were kept), none is
+    judged."""
+    from vadagent.agents.explain.detection import detect_video
+    from vadagent.taxonomy import load_taxonomy
+    from vadagent.tools.scorer import view
+    from vadagent.tools.scorer.live import LiveScorer
+    from vadagent.tools.video import open_video
+
+    path, _ = synthetic_anomalous
+    with open_video(str(path)) as video:
+        frames = np.concatenate([b.frames for b in video.scan(gray=False)])[:300]
+    covered = frames.copy()
+    covered[100:200] = (0.05 * covered[100:200] + 20).astype(np.uint8)
+    write_video(tmp_path / "covered.mp4", covered, 25.0)
+    result = fitted.score(tmp_path / "covered.mp4")
+    assert result.picture == [(100, view.BLANK_WORDS), (200, "")]
+    known = [f for f in range(100, 200) if result.evidence.note[f] == view.BLANK_WORDS]
+    assert len(known) == 25 and known[0] <= 128 and (result.scores[known] >= result.threshold + view.LIFT).all()
+    assert tuple(result.evidence.box[known[0]]) == (0, 0, result.info.width, result.info.height)
+    assert any(c.start_s <= known[0] / 25 <= c.end_s for c in result.candidates())
+    with monkeypatch.context() as unjudged:
+        unjudged.setattr(view.ViewWatch, "feed", lambda *_, **__: None)
+        as_the_tiers_give = fitted.score(tmp_path / "covered.mp4").scores
+    others = np.setdiff1d(np.arange(len(covered)), known)
+    assert np.array_equal(result.scores[others], as_the_tiers_give[others])
+    report = detect_video(str(tmp_path / "covered.mp4"), fitted, load_taxonomy("generic"), None).report
+    assert any("from 4.0 s, the picture shows next to nothing" in note and "from 8.0 s, as it came" in note
+               for note in report.notes)
+    live = LiveScorer(fitted, fps=25.0)
+    scored = [s for i, f in enumerate(covered[:160]) for s in live.feed(i, f)]
+    assert [s.index for s in scored if s.note == view.BLANK_WORDS] == known
+    assert live.reading == view.BLANK_WORDS
+    fitted.save(tmp_path / "scorer")
+    loaded = Scorer.load(tmp_path / "scorer")
+    assert np.array_equal(loaded.view.structure, fitted.view.structure) and loaded.view.least == pytest.approx(
+        fitted.view.least, abs=1e-4)
+    (tmp_path / "scorer" / "scorer.json").write_text(
+        (tmp_path / "scorer" / "scorer.json").read_text().replace('"view": {', '"view_": {'))
+    assert Scorer.load(tmp_path / "scorer").view is None
 
 
 def test_grain_that_comes_later_is_measured_again(fitted, synthetic_anomalous, tmp_path, monkeypatch):

@@ -551,8 +551,7 @@ def test_a_cameras_rainy_picture_is_read_so_and_its_moments_say_it(site, tmp_pat
     job = DetectionJob(Settings(), load_taxonomy("generic"), None, "cpu", None)
     report = moment_detection(job, camera, tmp_path / "rain.mp4", moment, ClipClock([i / 25 for i in range(50)], 25.0),
                               scores).report
-    assert report.notes == [f"The picture differed from the normal footage's, and was read against it accordingly: "
-                            f"from 0.0 s, {live.reading}."]
+    assert report.notes == [f"The picture differed from the normal footage's: from 0.0 s, {live.reading}."]
 
 
 def test_retention_deletes_the_oldest_files_and_the_folders_they_leave_empty(tmp_path):

@@ -74,12 +74,13 @@ def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
 
 
 def picture_note(scored: ScoreResult) -> str | None:
-    """How the video's picture was read against the normal footage's (`ScoreResult.picture`); None: as it came."""
+    """How the video's picture differed from the normal footage's and was read (`ScoreResult.picture`: its grain,
+    weather or veil, and a view lost); None: as it came."""
     if not scored.picture:
         return None
     changes = "; then ".join(f"from {frame / scored.info.fps:.1f} s, {read or 'as it came'}"
                              for frame, read in scored.picture)
-    return f"The picture differed from the normal footage's, and was read against it accordingly: {changes}."
+    return f"The picture differed from the normal footage's: {changes}."
 
 
 def damage_note(scored: ScoreResult, candidates: list) -> str | None:

@@ -19,6 +19,7 @@ import numpy as np
 from vadagent.tools.scorer.frames import ChunkMaker
 from vadagent.tools.scorer.scorer import Scorer
 from vadagent.tools.scorer.tiers import Evidence
+from vadagent.tools.scorer.view import LIFT, ViewWatch
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,9 @@ class LiveScorer:
         self._indices: list[int] = []
         self._grays: list[np.ndarray] = []
         self._stamps: list[float | None] = []
-        self.reading = ""  # how the stream's picture is read against the footage's now (frames.picture_reading)
+        self.reading = ""  # how the stream's picture is read against the footage's now (frames.picture_reading), and
+        # what it shows if not the site (view.py)
+        self.view = ViewWatch(scorer.view, fps or scorer.fps or 25.0) if scorer.view is not None else None
 
     def feed(self, index: int, rgb: np.ndarray, stamp_s: float | None = None) -> list[LiveScore]:
         """Add one frame (`stamp_s`: its timestamp in the stream, which puts motion across dropped
@@ -72,7 +75,9 @@ class LiveScorer:
         self._indices, self._grays, self._stamps = [], [], []
         if chunk is None:
             return []
-        self.reading = chunk.reading
+        if self.view:
+            self.view.feed(chunk.indices, chunk.gray)
+        self.reading = "; ".join(words for words in (chunk.reading, self.view and self.view.words) if words)
         scorer, per_tier, rows = self.scorer, {}, {}
         for name, tier in scorer.tiers.items():
             scored = tier.score(self.readers[name].feed(chunk), self.device)
@@ -85,7 +90,12 @@ class LiveScorer:
             self.recent.append(sum(values.get(index, 0.0) for values in per_tier.values()))
             fused = float(np.median(self.recent))
             calibrated = (fused - scorer.calibration["mean"]) / scorer.calibration["std"]
-            scores.append(self._with_evidence(index, calibrated, per_tier, rows))
+            lost = self.view.flagged.pop(index, None) if self.view else None
+            if lost is not None:  # a view lost: the whole picture, as Scorer.score gives it
+                scores.append(LiveScore(index, max(calibrated, scorer.threshold + LIFT),
+                                        (0.0, 0.0, float(scorer.width), float(scorer.height)), note=lost))
+            else:
+                scores.append(self._with_evidence(index, calibrated, per_tier, rows))
         return scores
 
     @staticmethod

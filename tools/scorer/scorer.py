@@ -52,12 +52,14 @@ from vadagent.tools.scorer.frames import (
 from vadagent.tools.scorer.grain import footage as footage_grain
 from vadagent.tools.scorer.result import ScoreResult
 from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, TierUnfit, tier_class
+from vadagent.tools.scorer.view import FootageView, ViewWatch, above_threshold, joined
 from vadagent.tools.video import VideoSource, open_video
 from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
 
 ARTIFACT_VERSION = 2
+VIEW_KEY = "fit.view"  # the footage's view's structure in scorer.safetensors (no tier is named "fit")
 DEFAULT_TIERS = ("motion", "objects")
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -130,6 +132,7 @@ class Scorer:
         self.tiers, self.calibration = tiers, calibration
         self.fit_info = fit_info or {}
         self.for_opening: Scorer | None = None  # fitted on the closing stretch; see fit_on_opening
+        self.view: FootageView | None = None  # what its footage's camera shows (view.py); None: not judged
 
     @property
     def scorer_id(self) -> str:
@@ -192,11 +195,10 @@ class Scorer:
             _warn_if_reshaped(info, width, height)
         geometry = Geometry(width, height)
         tiers = {name: tier_class(name)(geometry, **config.params.get(name, {})) for name in config.tiers}
-        if any(getattr(t, "needs_background", False) for t in tiers.values()):
-            sample = background_sample(sources, infos, geometry, folder_fps)
-            for tier in tiers.values():
-                if getattr(tier, "needs_background", False):
-                    tier.set_background(sample)
+        sample = background_sample(sources, infos, geometry, folder_fps)  # for the view, and background models
+        for tier in tiers.values():
+            if getattr(tier, "needs_background", False):
+                tier.set_background(sample)
         fps = float(np.median([info.fps for info in infos]))  # footage at other rates is put in its units
         footage_s = seconds_of(sources, infos)
         wanted = config.select if config.select is not None else footage_s >= AUTO_SELECT_S and len(tiers) > 1
@@ -215,6 +217,7 @@ class Scorer:
         elif wanted:
             log.warning("too little normal footage to hold some out: self-validation skipped")
         scorer = cls(config, width, height, tiers, {})
+        scorer.view = FootageView.of(sample)
         training = scorer._fit_tiers(extracted, range(len(segments)), device, progress)
         fused = np.concatenate([median_filter(s, config.median_window, mode="nearest") for s in training])
         mean, std = float(fused.mean()), float(fused.std())
@@ -224,7 +227,7 @@ class Scorer:
         scorer.calibration |= {"mean": mean, "std": std,
                                "threshold": float(np.percentile((fused - mean) / std, config.threshold_percentile))}
         scorer.fit_info |= {"sources": [asdict(s) for s in sources], "frames": int(sum(extracted.lengths)), "fps": fps,
-                            "grain": footage_grain(extracted.grain),
+                            "grain": footage_grain(extracted.grain), "view": scorer.view.values(),
                             "fit_seconds": round(time.perf_counter() - started, 2),
                             "stand_in": False}  # fit_on_opening sets it: the video's opening stood in
         if footage_s < footage_given_s - 1e-6:
@@ -251,7 +254,8 @@ class Scorer:
         # A stand-in is the video's own camera and encoding: its grain differs from the rest of the video only where
         # the scene does (smoke, a crowd), which grain.py would read as another camera (UCF-Crime's Explosion016:
         # its event left out of the candidates); so none is kept, and the video is read as it comes.
-        scorer.fit_info |= {"stand_in": True, "grain": None}
+        scorer.fit_info |= {"stand_in": True, "grain": None, "view": None}
+        scorer.view = None  # nor is its view judged: an edited video's cut is not a camera turned
         closing = closing_of(video, folder_fps)
         if opening.end_s is not None and closing.start_s >= opening.end_s:
             def apart(stage: str, done: int, total: int) -> None:  # its stages on bars of their own
@@ -260,7 +264,8 @@ class Scorer:
             try:
                 scorer.for_opening = cls.fit([closing], config, folder_fps=folder_fps, device=device,
                                              progress=apart if progress else None)
-                scorer.for_opening.fit_info["grain"] = None
+                scorer.for_opening.fit_info |= {"grain": None, "view": None}
+                scorer.for_opening.view = None
                 scorer.fit_info["opening_scored_by"] = asdict(closing)
                 scorer.fit_info["fit_seconds"] += scorer.for_opening.fit_info["fit_seconds"]
             except UsageError as why:  # a static or blank closing stretch: the opening keeps its own scores
@@ -372,9 +377,12 @@ class Scorer:
             stream = chunks(video, self.width, self.height, flow=self.config.flow_for(self.tiers),
                             chunk=self.config.chunk_frames, end_s=end_s, **self._timing(video))
         picture: list[tuple[int, str]] = []
+        view = ViewWatch(self.view, info.fps) if self.view is not None else None
         with closing(stream):
             for chunk in stream:
                 opening.feed(chunk)
+                if view:
+                    view.feed(chunk.indices, chunk.gray, opening.end)
                 if chunk.reading != (picture[-1][1] if picture else ""):
                     picture.append((int(chunk.indices[0]), chunk.reading))
                 for name, reader in readers.items():
@@ -395,6 +403,10 @@ class Scorer:
         weights = {name: self.config.weight(name) for name in per_tier}
         merged = Evidence.strongest(per_tier, evidence, weights, count).to_source(self.width / info.width,
                                                                                self.speed_fps(info.fps))
+        if view:
+            scores = above_threshold(scores, view.flagged, self.threshold).astype(np.float32)
+            _view_evidence(merged, view, info)
+            picture = joined(picture, view.changes)
         # the median filter and the tiers' one-frame history carry the opening a few frames on
         settled = count if opening.end is None else min(count, opening.end + self.config.median_window) if opening.end else 0
         return ScoreResult(info, self.scorer_id, scores, self.threshold, merged, video.skipped,
@@ -411,6 +423,8 @@ class Scorer:
             tier_arrays, values = tier.state()
             arrays |= {f"{name}.{k}": np.ascontiguousarray(v) for k, v in tier_arrays.items()}
             tiers[name] = {"params": tier.param_dict(), "values": values}
+        if self.view is not None:
+            arrays[VIEW_KEY] = self.view.structure
         save_file(arrays, str(folder / "scorer.safetensors"))
         meta = {"artifact": "vadagent-scorer", "version": ARTIFACT_VERSION, "scorer_id": self.scorer_id,
                 "config": self.config.to_dict(), "width": self.width, "height": self.height, "tiers": tiers,
@@ -452,11 +466,22 @@ class Scorer:
             calibration = meta["calibration"]
             _check_finite(calibration, arrays)
             scorer = cls(config, geometry.width, geometry.height, tiers, calibration, meta.get("fit"))
+            if VIEW_KEY in arrays and scorer.fit_info.get("view"):  # a scorer saved before views were kept: none
+                scorer.view = FootageView(arrays[VIEW_KEY], **scorer.fit_info["view"])
         except (ArtifactError, UsageError) as exc:
             raise ArtifactError(f"{folder}: {exc}") from None
         except Exception as exc:  # safetensors, shape and key errors all mean a broken artefact
             raise ArtifactError(f"{folder}: corrupt or incompatible scorer artefact: {exc}") from None
         return scorer
+
+
+def _view_evidence(evidence: Evidence, view: ViewWatch, info: VideoInfo) -> None:
+    """The frames a lost view flagged point at the whole picture, and say what it showed."""
+    for frame, words in view.flagged.items():
+        if frame < len(evidence.frame):
+            evidence.box[frame] = (0, 0, info.width, info.height)
+            evidence.speed_px_s[frame] = evidence.direction_deg[frame] = evidence.vs_normal[frame] = 0.0
+            evidence.note[frame] = words
 
 
 def _check_finite(calibration: dict, arrays: dict[str, np.ndarray]) -> None:
