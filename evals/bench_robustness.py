@@ -38,8 +38,9 @@ shipped and, in the same run, with its guards switched off (the frame-rate and t
 the shake compensation, the objects' absorption of what stands still and their background matched
 to a video's first frame in gain, the motion tier's frame differences matched to its exposure, a grainier
 or smoother video's flow read only where its frames change, and a rainy one's at the darker of each frame and the one
-before, a veiled one put back into the footage's tones; the first two and the last three patched out here,
-as they have no off switch). Then a
+before, a veiled one put back into the footage's tones, and a video's view judged against the footage's (view.py); the
+first two, the three after the exposure and the view patched out here, as they have no off switch), and whether
+any clip's view was reported lost or its camera moved (none should be). Then a
 loiterer standing 30 s off the path, scored with the objects tier
 absorbing what stands still after 250 frames and after its default. Synthetic data, so no test
 label of any dataset is involved. With UCSD Ped2 (`--ped2`, or $VADAGENT_DATA/ucsd_ped2), also three of its normal
@@ -49,7 +50,10 @@ video fitted on its first 60 s, and the rest from 70 s on scored as filmed, 20 %
 brighter and with its midtones brightened (gamma 0.8), with the objects' background matched to the
 video's first frame in gain where that explains it better, and in offset only; and with grain (σ 4, and 55 %
 darker with σ 3), rain, drizzle, snow, haze and fog, its flow read where its frames change (and at the darker of each
-frame and the one before where it rains, and a veiled picture in the footage's tones) and as it comes. Writes
+frame and the one before where it rains, and a veiled picture in the footage's tones) and as it comes; and 45 s of it
+tampered with from 15 s in (covered for 5 s, knocked by 2° and 10 px, nudged by 0.5° and 3 px, cut to another camera
+of the sample, defocused), with its view judged against the footage's and not: when its view was reported lost or its
+camera moved, and the share of its frames flagged before, in the 2 s after and later. Writes
 evals/results/bench_robustness.{md,json}.
 """
 
@@ -57,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -71,7 +76,7 @@ from vadagent.evals.common import DATA_ENV, add_results_argument, write_results
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec, exposure, grain
 from vadagent.tools.scorer import frames as frame_pass
 from vadagent.tools.scorer.tiers.objects import ObjectTier
-from vadagent.tools.scorer.view import AWAY_WORDS, BLANK_WORDS, ViewWatch
+from vadagent.tools.scorer.view import AWAY_WORDS, BLANK_WORDS, MOVED_WORDS, FootageView
 from vadagent.tools.synthetic import ClipSpec, render_clip, write_video
 from vadagent.tools.video import open_video
 
@@ -354,8 +359,8 @@ def tamperings(root: Path, at: int, fps: float) -> dict[str, Callable[[np.ndarra
 
 def real_view(root: Path) -> list[dict]:
     """The real camera fitted on its first minute; 45 s of the rest, tampered with from 15 s in: when its view was
-    reported lost, and the share of its frames flagged in the 2 s after the change and later, with the view judged
-    against the footage's and not (the release before)."""
+    reported lost or its camera moved, and the share of its frames flagged before, in the 2 s after the change and
+    later, with the view judged against the footage's and not (the release before)."""
     source = root / UCF_NORMAL
     with open_video(str(source)) as video:
         fps = video.info.fps
@@ -363,14 +368,15 @@ def real_view(root: Path) -> list[dict]:
     at = int(TAMPERED_AT_S * fps)
     changes = tamperings(root, at, fps)
     scorer = Scorer.fit([SourceSpec(str(source), 0.0, REAL_FIT_S)], shipped(), folder_fps=fps)
+    unjudged = copy.copy(scorer)
+    unjudged.view = None
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for number, (name, change) in enumerate(changes.items()):
             path = Path(scratch) / f"{number}.mp4"
             write_video(path, change(frames), fps)
             for judged in (True, False):
-                with contextlib.nullcontext() if judged else view_unjudged():
-                    scored = scorer.score(path)
+                scored = (scorer if judged else unjudged).score(path)
                 above = scored.scores > scored.threshold
                 rows.append({"condition": name, "view": "judged" if judged else "not judged",
                              "reported": view_reported(scored),
@@ -384,7 +390,7 @@ def real_view(root: Path) -> list[dict]:
 def view_table(rows: list[dict]) -> list[str]:
     """The tampered camera's rows as a markdown table."""
     before = {r["condition"]: r for r in rows if r["view"] == "not judged"}
-    return ["| from 15 s | view reported lost | flagged before | 2 s after | later | not judged: 2 s after | later |",
+    return ["| from 15 s | view reported | flagged before | 2 s after | later | not judged: 2 s after | later |",
             "|---|---|---|---|---|---|---|",
             *(f"| {r['condition']} | {r['reported'] or '—'} | {r['flagged_before']:.1%} | {r['flagged_2s_after']:.1%} | "
               f"{r['flagged_later']:.1%} | {before[r['condition']]['flagged_2s_after']:.1%} | "
@@ -445,15 +451,16 @@ def guards(on: bool) -> Iterator[ScorerConfig]:
 
 
 def view_unjudged() -> contextlib.AbstractContextManager:
-    """No video's view judged against its footage's (view.py)."""
-    return mock.patch.object(ViewWatch, "feed", lambda self, *_, **__: None)
+    """Scorers fitted with no view of their footage: no video's view judged against it (view.py)."""
+    return mock.patch.object(FootageView, "of", lambda sample: None)
 
 
 def view_reported(scored) -> str:
-    """When and how a scored video's view was reported lost ("" where it never was): "blank from 15.1 s"."""
+    """When and how a scored video's view was reported lost or moved ("" where it never was): "blank from 15.1 s"."""
     fps = scored.info.fps
     return ", ".join(f"{kind} from {frame / fps:.1f} s" for frame, read in scored.picture
-                     for kind, words in (("blank", BLANK_WORDS), ("away", AWAY_WORDS)) if words in read)
+                     for kind, words in (("blank", BLANK_WORDS), ("away", AWAY_WORDS), ("moved", MOVED_WORDS))
+                     if words in read)
 
 
 def main() -> None:
@@ -519,7 +526,8 @@ def main() -> None:
               f"{off[r['condition']]['normal_frames_flagged']:.1%} | {off[r['condition']]['anomaly_auc']} |"
               for r in rows if r["guards"] == "on"]
     lost = [f"{r['condition']} ({r['view_reported']})" for r in rows if r["guards"] == "on" and r["view_reported"]]
-    lines += ["", "A view reported lost (view.py) in these clips: " + (", ".join(lost) if lost else "none") + "."]
+    lines += ["", "A view reported lost or a camera moved (view.py) in these clips: " + (", ".join(lost) if lost else "none")
+              + "."]
     lines += ["", "Someone standing about: a loiterer stands 30 s off the path (45 s clip, "
               f"{stand[0]['anomalous_share']:.0%} of its frames anomalous); frame AUC "
               + ", ".join(f"{r['anomaly_auc']} when what stands still joins the background after "
@@ -548,14 +556,15 @@ def main() -> None:
                   *flagged_table(camera_grain, "grain", "where frames change", "as it comes", "as it comes")]
     lost = [f"{r['condition']} ({r['view_reported']})" for r in camera + camera_grain if r["view_reported"]]
     if camera:
-        lines += ["", "A view reported lost in the real camera's clips above: " + (", ".join(lost) if lost else "none")
-                  + "."]
+        lines += ["", "A view reported lost or a camera moved in the real camera's clips above: "
+                  + (", ".join(lost) if lost else "none") + "."]
     tampered = real_view(args.ucf) if args.ucf else []
     if tampered:
         lines += ["", f"The same camera tampered with: {TAMPERED_S:g} s of it from {REAL_SCORED_FROM_S:g} s, changed from "
-                  f"{TAMPERED_AT_S:g} s in; when its view was reported lost, and the share of its frames flagged before, "
-                  "in the 2 s after the change, and later, with its view judged against the footage's (view.py) and "
-                  "not (the release before).", "", *view_table(tampered)]
+                  f"{TAMPERED_AT_S:g} s in; when its view was reported lost or its camera moved (and put back on the "
+                  "footage's view), and the share of its frames flagged before, in the 2 s after the change, and later, "
+                  "with its view judged against the footage's (view.py) and not (the release before).", "",
+                  *view_table(tampered)]
     record = {"rows": rows, "real_footage": real, "real_camera": camera, "real_camera_grain": camera_grain,
               "real_camera_tampered": tampered,
               "scorer": chose[True], "scorer_guards_off": chose[False],

@@ -22,6 +22,7 @@ from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
 from vadagent.tools.scorer import exposure
 from vadagent.tools.scorer import grain as grains
+from vadagent.tools.scorer.view import FootageView, ViewSeen, ViewWatch
 from vadagent.tools.video import VideoSource
 from vadagent.tools.video.shrink import shrink
 
@@ -156,6 +157,7 @@ class FrameChunk:
     time_scale: float = 1.0  # the video's frame rate over the fitted one, which flow and diff are scaled by
     grain: grains.Grain = grains.UNKNOWN  # the video's grain as it came, as last measured (ChunkMaker._measure)
     reading: str = ""  # how its picture is read against the normal footage's (`picture_reading`); "": as it comes
+    view: ViewSeen | None = None  # what it showed of the footage's view (view.py); None: not judged
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -194,16 +196,20 @@ class ChunkMaker:
     under load) or a variable-rate recording then do not read as sudden speed. With the normal footage's
     grain (`footage_grain`), a grainier video's flow is read only where its frames differ by more than its grain
     (grain.py), and so is a smoother one's where they differ by little; a rainy one's at the darker of each frame and
-    the one before; and a veiled one (fog, haze) is put back into the footage's tones (exposure.veil)."""
+    the one before; and a veiled one (fog, haze) is put back into the footage's tones (exposure.veil). With the
+    footage's view (`footage_view`, and the video's rate `fps`), a view lost is said and a camera that moved is put
+    back on it (view.py)."""
 
     def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, time_scale: float = 1.0,
-                 fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None) -> None:
+                 fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None,
+                 footage_view: FootageView | None = None, fps: float = 25.0) -> None:
         self.size = (width, height)
         self.footage_grain = footage_grain
         self.grain = grains.UNKNOWN  # this video's, measured at its first chunk and again every exposure.AGAIN_FRAMES
         self.gate: grains.Gate | None = None  # where no motion is read for its grain (decided with each measurement)
         self.veil: exposure.Veil | None = None  # fog or haze over it, lifted from every frame (decided likewise)
         self.reading = ""  # the two in words (picture_reading), for each chunk
+        self.view = ViewWatch(footage_view, fps) if footage_view is not None else None
         self._fed = 0  # frames fed so far
         self._measured_at = 0  # frames fed when the grain was last told
         self.time_scale = time_scale
@@ -214,7 +220,8 @@ class ChunkMaker:
         self._previous: np.ndarray | None = None
         self._previous_small: np.ndarray | None = None  # the previous frame at the flow's size
         self._pending: tuple[int, np.ndarray] | None = None  # frame 0, waiting for frame 1
-        self._last: np.ndarray | None = None  # the last frame fed, as it came
+        self._last: np.ndarray | None = None  # the last frame fed, as it came (put back on the footage's view)
+        self._last_unmoved: np.ndarray | None = None  # and before it was put back
 
     def _resize(self, frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         return shrink(frame, size or self.size)
@@ -297,6 +304,13 @@ class ChunkMaker:
             self._measure(sized)
         if self.veil:
             sized = [self.veil.lifted(frame) for frame in sized]
+        seen_of_view = None
+        if self.view:
+            unmoved, warp = sized[-1], self.view.warp
+            sized, seen_of_view = self.view.feed(indices, sized)
+            if self.view.warp is not warp and self._last is not None:  # the frame before, put back as this one
+                self._moved_back(self._last_unmoved)
+            self._last_unmoved = unmoved
         self._fed += len(sized)
         seen = self._unflashed(sized) if self.gate.flashes else sized  # what motion is read on
         self._last = sized[-1]
@@ -345,7 +359,16 @@ class ChunkMaker:
         flow = np.stack(flows) if self.preset else \
             np.broadcast_to(np.float32(0), (len(gray), self.flow_size[1], self.flow_size[0], 2))
         return FrameChunk(np.asarray(out_idx, np.int64), gray, np.stack(diffs), flow, np.asarray(shakes), self.time_scale,
-                          self.grain, self.reading)
+                          self.grain, self.reading, seen_of_view)
+
+    def _moved_back(self, unmoved: np.ndarray) -> None:
+        """The last frame fed, put back on the footage's view by the move this chunk is (view.ViewWatch), so that the
+        move is not read as motion."""
+        frame = unmoved if self.view.warp is None else self.view.footage.registered(unmoved, self.view.warp)
+        self._last = frame
+        if self._previous is not None:
+            self._previous = frame
+            self._previous_small = self._resize(frame, self.flow_size) if self.preset else None
 
     def finish(self) -> FrameChunk | None:
         """A one-frame video: its only frame has no motion."""
@@ -430,10 +453,12 @@ def ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
 
 def chunks(video: VideoSource, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, chunk: int = 64,
            start_s: float = 0.0, end_s: float | None = None, time_scale: float = 1.0,
-           fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None) -> Iterator[FrameChunk]:
+           fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None,
+           footage_view: FootageView | None = None) -> Iterator[FrameChunk]:
     """The chunks of a video, made one ahead of the consumer (see `ahead`)."""
     return ahead(_chunks(video, width, height, flow=flow, chunk=chunk, start_s=start_s, end_s=end_s,
-                         time_scale=time_scale, fitted_fps=fitted_fps, footage_grain=footage_grain))
+                         time_scale=time_scale, fitted_fps=fitted_fps, footage_grain=footage_grain,
+                         footage_view=footage_view))
 
 
 @dataclass
@@ -444,7 +469,7 @@ class _Unopened:
 
 
 # one video of `chunks_in_turn`: what opens it, and its `chunks` options (start_s, end_s, time_scale,
-# fitted_fps, footage_grain) given the opened video
+# fitted_fps, footage_grain, footage_view) given the opened video
 Turn = tuple[Callable[[], VideoSource], Callable[[VideoSource], dict]]
 
 
@@ -494,9 +519,10 @@ def chunks_in_turn(turns: Iterable[Turn], width: int, height: int, *, flow: str 
 
 def _chunks(video: VideoSource, width: int, height: int, *, flow: str | None, chunk: int, start_s: float = 0.0,
             end_s: float | None = None, time_scale: float = 1.0, fitted_fps: float | None = None,
-            footage_grain: dict[str, float] | None = None) -> Iterator[FrameChunk]:
+            footage_grain: dict[str, float] | None = None, footage_view: FootageView | None = None
+            ) -> Iterator[FrameChunk]:
     maker = ChunkMaker(width, height, flow=flow, time_scale=time_scale, fitted_fps=fitted_fps,
-                       footage_grain=footage_grain)
+                       footage_grain=footage_grain, footage_view=footage_view, fps=video.info.fps)
     # frames shrunk to the working size in the decoding thread: the maker's resize then has nothing to do
     for batch in ahead(video.scan(gray=True, chunk=chunk, start_s=start_s, end_s=end_s, size=(width, height))):
         made = maker.feed(batch.indices, batch.frames, batch.times)

@@ -11,7 +11,7 @@ after `max_s` (a long event is asked about while it lasts, in pieces).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -19,7 +19,7 @@ import numpy as np
 from vadagent.tools.scorer.frames import ChunkMaker
 from vadagent.tools.scorer.scorer import Scorer
 from vadagent.tools.scorer.tiers import Evidence
-from vadagent.tools.scorer.view import LIFT, ViewWatch
+from vadagent.tools.scorer.view import LIFT, boxes_moved
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,15 @@ class LiveScorer:
         self.scorer, self.device, self.chunk = scorer, device, chunk
         self.maker = ChunkMaker(scorer.width, scorer.height, flow=scorer.config.flow_for(scorer.tiers),
                                 time_scale=scorer.time_scale(fps) if fps else 1.0, fitted_fps=scorer.fps,
-                                footage_grain=scorer.fit_info.get("grain"))
+                                footage_grain=scorer.fit_info.get("grain"), footage_view=scorer.view,
+                                fps=fps or scorer.fps or 25.0)
         self.readers = {name: tier.reader() for name, tier in scorer.tiers.items()}
         self.recent: deque[float] = deque(maxlen=scorer.config.median_window)
         self._indices: list[int] = []
         self._grays: list[np.ndarray] = []
         self._stamps: list[float | None] = []
-        self.reading = ""  # how the stream's picture is read against the footage's now (frames.picture_reading), and
-        # what it shows if not the site (view.py)
-        self.view = ViewWatch(scorer.view, fps or scorer.fps or 25.0) if scorer.view is not None else None
+        # how the stream's picture is read against the footage's now (frames.picture_reading), and its view (view.py)
+        self.reading = ""
 
     def feed(self, index: int, rgb: np.ndarray, stamp_s: float | None = None) -> list[LiveScore]:
         """Add one frame (`stamp_s`: its timestamp in the stream, which puts motion across dropped
@@ -75,9 +75,8 @@ class LiveScorer:
         self._indices, self._grays, self._stamps = [], [], []
         if chunk is None:
             return []
-        if self.view:
-            self.view.feed(chunk.indices, chunk.gray)
-        self.reading = "; ".join(words for words in (chunk.reading, self.view and self.view.words) if words)
+        view = chunk.view
+        self.reading = "; ".join(words for words in (chunk.reading, view and view.words) if words)
         scorer, per_tier, rows = self.scorer, {}, {}
         for name, tier in scorer.tiers.items():
             scored = tier.score(self.readers[name].feed(chunk), self.device)
@@ -90,12 +89,14 @@ class LiveScorer:
             self.recent.append(sum(values.get(index, 0.0) for values in per_tier.values()))
             fused = float(np.median(self.recent))
             calibrated = (fused - scorer.calibration["mean"]) / scorer.calibration["std"]
-            lost = self.view.flagged.pop(index, None) if self.view else None
-            if lost is not None:  # a view lost: the whole picture, as Scorer.score gives it
+            if view and index in view.flagged:  # a view lost or a camera moved: the whole picture, as Scorer.score
                 scores.append(LiveScore(index, max(calibrated, scorer.threshold + LIFT),
-                                        (0.0, 0.0, float(scorer.width), float(scorer.height)), note=lost))
-            else:
-                scores.append(self._with_evidence(index, calibrated, per_tier, rows))
+                                        (0.0, 0.0, float(scorer.width), float(scorer.height)), note=view.flagged[index]))
+                continue
+            score = self._with_evidence(index, calibrated, per_tier, rows)
+            if view and view.warp is not None:  # found on frames put back on the footage's view: where in the stream
+                score = replace(score, box=tuple(boxes_moved(np.asarray([score.box]), view.warp)[0].tolist()))
+            scores.append(score)
         return scores
 
     @staticmethod

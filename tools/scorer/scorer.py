@@ -52,14 +52,14 @@ from vadagent.tools.scorer.frames import (
 from vadagent.tools.scorer.grain import footage as footage_grain
 from vadagent.tools.scorer.result import ScoreResult
 from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, TierUnfit, tier_class
-from vadagent.tools.scorer.view import FootageView, ViewWatch, above_threshold, joined
+from vadagent.tools.scorer.view import FootageView, above_threshold, boxes_moved, joined
 from vadagent.tools.video import VideoSource, open_video
 from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
 
 ARTIFACT_VERSION = 2
-VIEW_KEY = "fit.view"  # the footage's view's structure in scorer.safetensors (no tier is named "fit")
+VIEW_KEY = "fit.view"  # the footage's view's median frame in scorer.safetensors (no tier is named "fit")
 DEFAULT_TIERS = ("motion", "objects")
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -227,7 +227,7 @@ class Scorer:
         scorer.calibration |= {"mean": mean, "std": std,
                                "threshold": float(np.percentile((fused - mean) / std, config.threshold_percentile))}
         scorer.fit_info |= {"sources": [asdict(s) for s in sources], "frames": int(sum(extracted.lengths)), "fps": fps,
-                            "grain": footage_grain(extracted.grain), "view": scorer.view.values(),
+                            "grain": footage_grain(extracted.grain), "view": scorer.view and scorer.view.values(),
                             "fit_seconds": round(time.perf_counter() - started, 2),
                             "stand_in": False}  # fit_on_opening sets it: the video's opening stood in
         if footage_s < footage_given_s - 1e-6:
@@ -326,9 +326,9 @@ class Scorer:
                 yield self._as_fitted_on(source, result, folder_fps, device)
 
     def _timing(self, video: VideoSource) -> dict:
-        """`chunks`' options that put a video's motion in this scorer's frame intervals and its footage's grain."""
+        """`chunks`' options that put a video's motion in this scorer's frame intervals, its footage's grain and view."""
         return {"time_scale": self.time_scale(video.info.fps), "fitted_fps": self.fps,
-                "footage_grain": self.fit_info.get("grain")}
+                "footage_grain": self.fit_info.get("grain"), "footage_view": self.view}
 
     def _as_fitted_on(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str) -> ScoreResult:
         """`result` of a video given by path, marked where this scorer's normal footage came from it."""
@@ -377,12 +377,15 @@ class Scorer:
             stream = chunks(video, self.width, self.height, flow=self.config.flow_for(self.tiers),
                             chunk=self.config.chunk_frames, end_s=end_s, **self._timing(video))
         picture: list[tuple[int, str]] = []
-        view = ViewWatch(self.view, info.fps) if self.view is not None else None
+        view, flagged, moves = [], {}, []  # the view's changes, the frames they flag, each move's first frame
         with closing(stream):
             for chunk in stream:
                 opening.feed(chunk)
-                if view:
-                    view.feed(chunk.indices, chunk.gray, opening.end)
+                if chunk.view:
+                    view += chunk.view.changes
+                    flagged |= chunk.view.flagged
+                    if (moves[-1][1] if moves else None) is not chunk.view.warp:
+                        moves.append((int(chunk.indices[0]), chunk.view.warp))
                 if chunk.reading != (picture[-1][1] if picture else ""):
                     picture.append((int(chunk.indices[0]), chunk.reading))
                 for name, reader in readers.items():
@@ -401,12 +404,15 @@ class Scorer:
         fused = median_filter(fused, self.config.median_window, mode="nearest")
         scores = ((fused - self.calibration["mean"]) / self.calibration["std"]).astype(np.float32)
         weights = {name: self.config.weight(name) for name in per_tier}
-        merged = Evidence.strongest(per_tier, evidence, weights, count).to_source(self.width / info.width,
-                                                                               self.speed_fps(info.fps))
-        if view:
-            scores = above_threshold(scores, view.flagged, self.threshold).astype(np.float32)
-            _view_evidence(merged, view, info)
-            picture = joined(picture, view.changes)
+        merged = Evidence.strongest(per_tier, evidence, weights, count)
+        for (first, warp), (last, _) in zip(moves, [*moves[1:], (count, None)]):
+            if warp is not None:  # boxes found on frames put back on the footage's view, where they are in the video
+                merged.box[first:last] = boxes_moved(merged.box[first:last], warp)
+        merged = merged.to_source(self.width / info.width, self.speed_fps(info.fps))
+        if flagged:
+            scores = above_threshold(scores, flagged, self.threshold).astype(np.float32)
+            _view_evidence(merged, flagged, info)
+        picture = joined(picture, view)
         # the median filter and the tiers' one-frame history carry the opening a few frames on
         settled = count if opening.end is None else min(count, opening.end + self.config.median_window) if opening.end else 0
         return ScoreResult(info, self.scorer_id, scores, self.threshold, merged, video.skipped,
@@ -424,7 +430,7 @@ class Scorer:
             arrays |= {f"{name}.{k}": np.ascontiguousarray(v) for k, v in tier_arrays.items()}
             tiers[name] = {"params": tier.param_dict(), "values": values}
         if self.view is not None:
-            arrays[VIEW_KEY] = self.view.structure
+            arrays[VIEW_KEY] = self.view.median
         save_file(arrays, str(folder / "scorer.safetensors"))
         meta = {"artifact": "vadagent-scorer", "version": ARTIFACT_VERSION, "scorer_id": self.scorer_id,
                 "config": self.config.to_dict(), "width": self.width, "height": self.height, "tiers": tiers,
@@ -475,9 +481,9 @@ class Scorer:
         return scorer
 
 
-def _view_evidence(evidence: Evidence, view: ViewWatch, info: VideoInfo) -> None:
-    """The frames a lost view flagged point at the whole picture, and say what it showed."""
-    for frame, words in view.flagged.items():
+def _view_evidence(evidence: Evidence, flagged: dict[int, str], info: VideoInfo) -> None:
+    """The frames a view lost or a camera moved flagged point at the whole picture, and say what it showed."""
+    for frame, words in flagged.items():
         if frame < len(evidence.frame):
             evidence.box[frame] = (0, 0, info.width, info.height)
             evidence.speed_px_s[frame] = evidence.direction_deg[frame] = evidence.vs_normal[frame] = 0.0

@@ -1,29 +1,41 @@
-"""Whether a camera still shows its site: a lens covered or a picture gone blank, and a view that is no longer the
-site's (the camera knocked or turned, or something standing right in front of it).
+"""Whether a camera still shows its site as its normal footage did: a lens covered or a picture gone blank, a camera
+knocked or turned a little (its frames put back on the footage's view), and a view that is not the site's.
 
-A scorer judges motion and objects against what its normal footage showed; a camera covered by a hand or a cloth
-scores as little as a quiet hour (the real camera of evals/bench_robustness.md covered for 5 s: 9 % of those frames
-flagged), and one knocked by a few degrees flags a tenth of every frame after it as the site's edges no longer line
-up. What the tiers cannot see, the picture as a whole shows:
+A scorer judges motion and objects against what its normal footage showed. A camera covered by a hand or a cloth
+scores as little as a quiet hour (the real camera of evals/results/bench_robustness.md covered for 5 s: 7 % of the
+2 s after flagged), and one knocked by 2° flagged 8.5 % of every frame after it (against 2.3 % as filmed), one nudged
+by half a degree 14.8 %, as the site's edges no longer lined up with the background and the places the tiers learnt.
+The picture as a whole shows what the tiers cannot:
 - *blank*: its contrast (exposure.spread) falls under BLANK of the footage's (covered: 9 %; the darkest lighting the
   scorer follows, a third, and fog, 30 %, stay above it);
-- *away*: its structure agrees with the footage's under AWAY of the least any footage frame agreed. Structure is each
-  frame at a quarter of the working size, its detail (the frame less its blur) over the detail's local strength, so
-  that lighting, exposure and a veil leave it alone; agreement is its correlation with the structure of the
-  footage's median frame, where people passing are gone. Footage frames agree 0.76 to 0.9; under rain, snow, grain,
-  shake, fog, a crowd or another hour, the frames of a site 0.59 or more of it; a camera knocked by 2° and 10 px 0.16,
-  another camera's picture 0.
+- *structure*: each frame at a quarter of the working size, its detail (the frame less its blur) over the detail's
+  local strength, which lighting, exposure and a veil leave alone; its agreement with the footage's is the
+  correlation with the structure of the footage's median frame, where people passing are gone. The footage's frames
+  agree 0.76 to 0.9; under rain, snow, grain, shake, fog, a crowd or another hour, a site's frames 0.59 or more of
+  it; the real camera knocked by 2° and 10 px 0.1 to 0.16, nudged by 0.5° and 3 px 0.5 to 0.6, another camera 0;
+- *moved*: where the frames of a second (their median, which a shaking camera's frames leave in place) agree less
+  than any of the footage's did, ECC (Evangelidis and Psarakis, 2008) on the two structures finds the turn and shift
+  that puts them back on the footage's view; if put back so they agree GAIN better, every frame from the next chunk is
+  put back by it before anything reads it (what the move took out of view filled from the footage's median frame),
+  and evidence boxes are moved back into the video's own frame. The knocked camera then flags 2.6 % after its first
+  2 s, the nudged one 2.4 %. A move beyond MAX_MOVE is another view;
+- *away*: agreement under AWAY of the footage's least, however put back.
 
-A view lost for HOLD_S is reported from the frame it was first seen lost, and the ONSET_S after it is known (a
-causal rule, the same live) score above the threshold, so that it is one candidate the VLM is asked about; the
-frames after are scored as the tiers see them. A video without normal footage is its own camera and is not judged
-(as grain.py). The settings were set from these measurements, before any scoring run with them.
+A view lost for HOLD_S, or a move found, is reported from the frame it was first seen, and the ONSET_S after it is
+known (a causal rule, the same live) score above the threshold: one candidate the VLM is asked about, its evidence the
+whole picture; not where it was so from the video's first HOLD_S (a state, not an event). The frames after are scored
+as the tiers see them. A defocused lens is a smoother picture to grain.py, as a sub-stream's is, and not told apart. A
+video without normal footage is its own camera and is not judged (an edited video's cut is no camera turned), as
+grain.py. The settings were set from the measurements above, on the real camera's normal video and the footpath's,
+before any scoring run with them, except MAX_MOVE and the rule that a move taken must not leave the frames away,
+added after a cut to another camera was once taken for a turn of 17° (bench_robustness's `cut to another camera`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -40,9 +52,15 @@ SCALE = 4  # structure at 1/SCALE of the working size: the site's layout, not it
 DETAIL_SIGMA = 3.0  # px at that size: detail is the frame less its blur at this sigma, over its strength around
 DETAIL_FLOOR = 2.0  # gray levels: detail this weak is as flat as none (sensor noise on a flat wall)
 LEAST = 1  # percentile of the footage frames' agreement taken as its least
+MIN_MOVE = 1.0  # working px a frame's farthest corner moves: a smaller move is no move
+GAIN = 0.1  # a frame put back by a move found agrees this much better with the footage, or the move is not taken
+MAX_MOVE = 0.1  # of the frame's width: the most a frame's farthest corner moves in a move taken (2° and 10 px: 0.05)
+ECC_SMOOTH = 5  # px: ECC compares the structures smoothed so, which lets it find moves of a few px at their size
+ECC_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4)
 
 BLANK_WORDS = "the picture shows next to nothing (a covered lens, or a blank or dark picture)"
 AWAY_WORDS = "the view is not the site's (the camera knocked or turned, or something right in front of it)"
+MOVED_WORDS = "the camera moved from the footage's view"  # then by how much (move_words)
 
 
 def structure(gray: np.ndarray) -> np.ndarray:
@@ -60,12 +78,16 @@ def agreement(seen: np.ndarray, footage: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class FootageView:
-    """What the normal footage's camera shows: the structure of its median frame, the least its frames agree with
-    it, and its contrast."""
+    """What the normal footage's camera shows: its median frame (at the working size, where people passing are gone),
+    the least its frames agree with that frame's structure, and its contrast."""
 
-    structure: np.ndarray  # (H / SCALE, W / SCALE) float32
+    median: np.ndarray  # (H, W) uint8
     least: float
     spread: float
+
+    @cached_property
+    def structure(self) -> np.ndarray:
+        return structure(self.median)
 
     @classmethod
     def of(cls, sample: np.ndarray) -> FootageView:
@@ -73,58 +95,188 @@ class FootageView:
         median = np.median(sample, axis=0).astype(np.uint8)
         layout = structure(median)
         agreements = [agreement(structure(frame), layout) for frame in sample]
-        return cls(layout, float(np.percentile(agreements, LEAST)),
+        return cls(median, float(np.percentile(agreements, LEAST)),
                    float(np.median([exposure.spread(frame) for frame in sample])))
 
     def values(self) -> dict[str, float]:
-        """What goes in the scorer's JSON (the structure goes in its safetensors)."""
+        """What goes in the scorer's JSON (the median frame goes in its safetensors)."""
         return {"least": round(self.least, 4), "spread": round(self.spread, 2)}
 
-    def seen(self, gray: np.ndarray) -> str:
-        """What a frame shows against this: "blank", "away", or "" (the site)."""
-        if exposure.spread(gray) < BLANK * self.spread:
-            return "blank"
-        return "away" if agreement(structure(gray), self.structure) < AWAY * self.least else ""
+    def agreement(self, gray: np.ndarray) -> float:
+        return agreement(structure(gray), self.structure)
+
+    def moved(self, gray: np.ndarray, start: np.ndarray | None) -> np.ndarray | None:
+        """How the camera of `gray` has moved from the footage's view (a turn and a shift, found by ECC on the two
+        structures, from `start`): the 2 x 3 matrix from the footage's working pixels to the frame's; None where
+        ECC does not converge (another view)."""
+        guess = np.eye(2, 3, dtype=np.float32) if start is None else start.copy()
+        guess[:, 2] /= SCALE
+        try:
+            _, found = cv2.findTransformECC(self.structure, structure(gray), guess, cv2.MOTION_EUCLIDEAN, ECC_STOP,
+                                            None, ECC_SMOOTH)
+        except cv2.error:  # no convergence
+            return None
+        found[:, 2] *= SCALE
+        return found
+
+    def registered(self, gray: np.ndarray, warp: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:
+        """`gray` put back on the footage's view by `warp` (see `moved`); what the move brought out of view is the
+        footage's median frame there (`seen`: where it is in view, `in_view`, when known)."""
+        size = (gray.shape[1], gray.shape[0])
+        back = cv2.warpAffine(gray, warp, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+        return np.where(self.in_view(warp) if seen is None else seen, back, self.median)
+
+    def in_view(self, warp: np.ndarray) -> np.ndarray:
+        """Where frames put back by `warp` show what the camera saw (bool, at the working size)."""
+        height, width = self.median.shape
+        return cv2.warpAffine(np.full((height, width), 255, np.uint8), warp, (width, height),
+                              flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
+
+
+@dataclass
+class ViewSeen:
+    """What a chunk of frames showed of the footage's view (ViewWatch): the move its frames were put back by, the
+    changes known while it was read, its frames flagged for them, and the view at its end in words."""
+
+    warp: np.ndarray | None
+    changes: list[tuple[int, str]]
+    flagged: dict[int, str]
+    words: str
+
+
+def move_words(warp: np.ndarray | None, width: int, height: int) -> str:
+    """A move of the camera (FootageView.moved) in words, its shift that of the frame's centre in working px ("":
+    none)."""
+    if warp is None:
+        return ""
+    turn = np.degrees(np.arctan2(warp[1, 0], warp[0, 0]))
+    shift = warp @ [width / 2, height / 2, 1] - [width / 2, height / 2]
+    return f"{MOVED_WORDS} (turned {turn:+.1f}°, shifted {np.hypot(*shift):.0f} px): its frames put back on it"
+
+
+def _apart(a: np.ndarray | None, b: np.ndarray | None, width: int, height: int) -> float:
+    """How far apart, in working px, two moves (None: none) put the farthest corner of a frame."""
+    corners = np.float32([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]])
+    still = np.eye(2, 3, dtype=np.float32)
+    return float(np.abs(corners @ (still if a is None else a).T - corners @ (still if b is None else b).T).max())
 
 
 class ViewWatch:
-    """One video's view against its footage's, frame by frame in order: where it was lost and found again
-    (`changes`, each from the frame it was first seen so, in words; "": the site's view again) and which frames
-    score above the threshold for it (`flagged`: from the frame it is known, for ONSET_S, with its words)."""
+    """One video's view against its footage's, frame by frame in order (gray, at the working size, in the footage's
+    tones). `feed` puts each chunk's frames back on the footage's view where the camera moved (a move found on the
+    frames before the chunk), and says what they showed (ViewSeen): where the view was lost and found again or the
+    camera moved, each from the frame it was first seen so, in words ("": the site's view, as it came); the frames
+    that score above the threshold for a view lost or a camera moved, from the frame it is known, for ONSET_S, with
+    its words; not for what is so from the video's first HOLD_S, a state and not an event."""
 
     def __init__(self, footage: FootageView, fps: float) -> None:
         self.footage = footage
         self.hold = max(int(round(HOLD_S * fps)), 1)
         self.onset = max(int(round(ONSET_S * fps)), 1)
-        self.state = ""  # as reported
+        self.state = ""  # the view as reported: "", "blank" or "away"
+        self.warp: np.ndarray | None = None  # the move this chunk's frames were put back by (FootageView.moved)
         self.changes: list[tuple[int, str]] = []
-        self.flagged: dict[int, str] = {}
+        self.flagged: dict[int, str] = {}  # frames flagged, until their chunk is fed
+        self._first: int | None = None  # the video's first frame
+        self._size = (0, 0)  # its frames' (width, height)
+        self._next: np.ndarray | None = None  # the move found last, which the next chunk is put back by
         self._seeing: tuple[int, str] | None = None  # (since, what) where what is seen differs from the state
-        self._lift_until = -1
+        self._low: list[tuple[int, np.ndarray]] = []  # measured frames since they agree less than the footage's least
+        self._flag_until, self._flag_words = -1, ""
 
     @property
     def words(self) -> str:
-        return {"blank": BLANK_WORDS, "away": AWAY_WORDS}.get(self.state, "")
+        """The view as last found, in words ("": the site's, as it came)."""
+        lost = {"blank": BLANK_WORDS, "away": AWAY_WORDS}.get(self.state, "")
+        moved = move_words(self._next, *self._size) if self._next is not None else ""
+        return "; ".join(w for w in (moved, lost) if w)
 
-    def feed(self, indices: np.ndarray, gray: np.ndarray, from_frame: int | None = 0) -> None:
-        """Consecutive frames (`indices`, gray at the working size); none before `from_frame` is judged (a blank or
-        fading-in opening; None: it has not ended yet)."""
-        for index, frame in zip(indices.tolist(), gray):
-            if index <= self._lift_until:
-                self.flagged[index] = self.words
-            if from_frame is None or index < from_frame or index % EVERY:
-                continue
-            what = self.footage.seen(frame)
-            if what == self.state:
-                self._seeing = None
-            elif self._seeing is None or self._seeing[1] != what:
-                self._seeing = (index, what)
-            elif index - self._seeing[0] >= self.hold:
-                since, self.state, self._seeing = self._seeing[0], what, None
-                self.changes.append((since, self.words))
-                if what:
-                    self._lift_until = index + self.onset - 1
-                    self.flagged[index] = self.words
+    def feed(self, indices: np.ndarray, gray: list[np.ndarray]) -> tuple[list[np.ndarray], ViewSeen]:
+        """Consecutive frames, put back on the footage's view where the camera moved, and what they showed of it."""
+        known = len(self.changes)
+        self.warp = self._next
+        if self.warp is not None:  # one move for the chunk: where it leaves the picture in view found once
+            in_view = self.footage.in_view(self.warp)
+            seen = [self.footage.registered(f, self.warp, in_view) for f in gray]
+        else:
+            seen = list(gray)
+        if self._first is None:
+            self._first, self._size = int(indices[0]), (gray[0].shape[1], gray[0].shape[0])
+        for index, frame, registered in zip(indices.tolist(), gray, seen):
+            if index <= self._flag_until:
+                self.flagged[index] = self._flag_words
+            if index % EVERY == 0:
+                if self._next is not self.warp:  # a move found within this chunk: judged as the next is seen
+                    registered = frame if self._next is None else self.footage.registered(frame, self._next)
+                self._judge(index, frame, registered)
+        flagged = {i: self.flagged.pop(i) for i in indices.tolist() if i in self.flagged}
+        return seen, ViewSeen(self.warp, self.changes[known:], flagged, self.words)
+
+    def _judge(self, index: int, frame: np.ndarray, registered: np.ndarray) -> None:
+        """One measured frame as it came and put back by the move found last."""
+        if exposure.spread(registered) < BLANK * self.footage.spread:
+            self._see(index, "blank")
+            return
+        agree = self.footage.agreement(registered)
+        if agree >= self.footage.least:
+            self._low = []
+        else:
+            self._low.append((index, frame))
+            if index - self._low[0][0] >= self.hold:
+                since, lately = self._low[0][0], np.median(np.stack([f for _, f in self._low]), 0).astype(np.uint8)
+                self._low = []
+                if self._register(since, index, lately):
+                    agree = self.footage.least
+        self._see(index, "away" if agree < AWAY * self.footage.least else "")
+
+    def _register(self, since: int, index: int, lately: np.ndarray) -> bool:
+        """Where the frames of the last HOLD_S agreed less with the footage than any of the footage did: whether the
+        camera has moved from where it was taken to be. `lately`, their median (a shaking camera's frames move apart,
+        and their median stays), is put back by another move of at most MAX_MOVE, found by ECC; if it then agrees GAIN
+        better and is not away, the frames from the next chunk are put back by that move."""
+        height, width = lately.shape
+        warp = self.footage.moved(lately, self._next)
+        if warp is None or _apart(warp, None, width, height) > MAX_MOVE * width:
+            return False  # another view
+        if _apart(warp, None, width, height) < MIN_MOVE:
+            warp = None  # back where the footage was filmed from
+        if _apart(warp, self._next, width, height) < MIN_MOVE:
+            return False  # where it was taken to be: something in front of it
+        before = self.footage.agreement(lately if self._next is None else self.footage.registered(lately, self._next))
+        moved = self.footage.agreement(lately if warp is None else self.footage.registered(lately, warp))
+        if moved < max(before + GAIN, AWAY * self.footage.least):
+            return False
+        self._next = warp
+        self._change(since, index, flag=warp is not None)
+        return True
+
+    def _see(self, index: int, what: str) -> None:
+        if what == self.state:
+            self._seeing = None
+        elif self._seeing is None or self._seeing[1] != what:
+            self._seeing = (index, what)
+        elif index - self._seeing[0] >= self.hold:
+            since, self.state, self._seeing = self._seeing[0], what, None
+            self._change(since, index, flag=bool(what))
+
+    def _change(self, since: int, index: int, flag: bool) -> None:
+        """The view changed from frame `since`, as known at frame `index`; flagged from there if `flag`, unless it
+        was so from the video's first HOLD_S."""
+        self.changes.append((since, self.words))
+        if flag and since >= self._first + self.hold:
+            self._flag_until, self._flag_words = index + self.onset - 1, self.words
+            self.flagged[index] = self.words
+
+
+def boxes_moved(boxes: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """Boxes (x0, y0, x1, y1, working px) on frames put back on the footage's view by `warp`: where they are in the
+    video's own frames (the box around each one's corners, moved)."""
+    x0, y0, x1, y1 = np.asarray(boxes, np.float64).T
+    corners = np.stack([np.stack([x, y, np.ones_like(x)], -1) for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1))], 1)
+    moved = corners @ np.asarray(warp, np.float64).T  # (n, 4, 2)
+    empty = (x1 <= x0) | (y1 <= y0)  # no evidence: kept as it was
+    out = np.concatenate([moved.min(1), moved.max(1)], 1)
+    return np.where(empty[:, None], boxes, out).astype(np.asarray(boxes).dtype)
 
 
 def above_threshold(scores: np.ndarray, frames: Iterable[int], threshold: float) -> np.ndarray:
