@@ -85,14 +85,15 @@ class CameraSpec:
     damaged: int = 0  # packets that did not decode, or arrived with pieces missing
 
 
-# name, score, time, frames, interruptions, damaged packets, opened at, oldest frame kept
-Status = tuple[str, float, float, int, int, int, float | None, float]
+# name, score, time, frames, interruptions, damaged packets, opened at, oldest frame kept, how its picture is read
+Status = tuple[str, float, float, int, int, int, float | None, float, str]
 
 
 def _status(camera: Camera, before: CameraSpec) -> Status:
     """What the watch shows of a camera read here; its counts go on from those of its processes before."""
     return (camera.name, camera.score, camera.latest_s, camera.frames, before.interruptions + len(camera.source.gaps),
-            before.damaged + camera.source.skipped + camera.source.corrupt, camera.source.opened_at, camera.kept_from_s)
+            before.damaged + camera.source.skipped + camera.source.corrupt, camera.source.opened_at, camera.kept_from_s,
+            camera.reading)
 
 
 def _serve(specs: list[CameraSpec], options: WatchOptions, device: str, keyframes: Path, threads: int, commands,
@@ -285,7 +286,7 @@ class CameraProcesses:
 
     def _update(self, camera: Camera, row: Status) -> None:
         (_, camera.score, camera.latest_s, camera.frames, camera.reported_interruptions, camera.reported_damaged, opened_at,
-         camera.kept_from_s) = row
+         camera.kept_from_s, camera.reading) = row
         self._opened_at[camera.name] = opened_at
 
     @staticmethod

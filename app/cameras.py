@@ -95,7 +95,7 @@ class Camera:
     alive: bool = True
     reported_interruptions: int | None = None  # from the camera's process; None: its source here counts them
     reported_damaged: int | None = None  # packets that did not decode, likewise
-    reading: str = ""  # how its picture is read against the normal footage's (LiveScorer.reading)
+    reading: str = ""  # how its picture is read against the normal footage's, and its view (LiveScorer.reading)
     tokens: float = 1.0
     refilled: float = field(default_factory=time.monotonic)
 

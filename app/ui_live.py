@@ -1,9 +1,10 @@
 """The live page of `vadagent ui --live OUT`: what a running `vadagent watch -o OUT` is seeing.
 
 Read-only over the watch's output folder, refreshed every two seconds: each camera's latest score
-against its threshold (cameras.json), the latest events (events.jsonl, newest first), the
-keyframes of the event picked, and chat about that event (its report, reports/<id>/). The watch
-and the UI may run on different machines sharing the folder: nothing here talks to the watch.
+against its threshold and how its picture is read (rain, a camera covered or moved…; cameras.json),
+the latest events (events.jsonl, newest first), the keyframes of the event picked, and chat about
+that event (its report, reports/<id>/). The watch and the UI may run on different machines sharing
+the folder: nothing here talks to the watch.
 """
 
 # No `from __future__ import annotations` here: Gradio passes the clicked row to `pick` by reading its
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 
 CAMERA_COLUMNS = ["camera", "score", "threshold", "above", "stream time s", "frames", "interruptions", "damaged packets",
-                  "state"]
+                  "state", "picture"]
 LIVE_EVENT_COLUMNS = ["id", "camera", "start s", "end s", "status", "category", "severity", "what"]
 STALE_S = 10.0  # cameras.json older than this: the watch is not running
 PICKABLE = 1000  # an event clicked is looked up among this many latest (the table shows 20)
@@ -29,7 +30,8 @@ def read_cameras(folder: Path, now: float) -> tuple[list[list], str]:
         return [], "cameras.json is being rewritten; next refresh."
     age = now - float(status.get("updated_at", 0.0))
     rows = [[c["name"], c["score"], c["threshold"], c["score"] is not None and c["score"] >= c["threshold"],
-             c["time_s"], c["frames"], c["interruptions"], c.get("damaged_packets", 0), "live" if c["alive"] else "ended"]
+             c["time_s"], c["frames"], c["interruptions"], c.get("damaged_packets", 0), "live" if c["alive"] else "ended",
+             c.get("picture") or "as it comes"]
             for c in status.get("cameras", [])]
     state = f"{len(rows)} camera(s), updated {age:.0f} s ago" + (" — the watch has stopped" if age > STALE_S else "")
     return rows, state

@@ -270,7 +270,8 @@ class Watch:
         """cameras.json: each camera's latest score, for `vadagent ui --live` (rewritten whole, atomically)."""
         status = [{"name": c.name, "source": c.source.shown, "score": None if np.isnan(c.score) else round(c.score, 3),
                    "threshold": round(c.scorer.threshold, 3), "time_s": round(c.latest_s, 2),
-                   "frames": c.frames, "alive": c.alive, "interruptions": c.interruptions, "damaged_packets": c.damaged}
+                   "frames": c.frames, "alive": c.alive, "interruptions": c.interruptions, "damaged_packets": c.damaged,
+                   "picture": c.reading}
                   for c in self.cameras]
         path = self.output / "cameras.json"
         path.with_suffix(".tmp").write_text(json.dumps({"updated_at": time.time(), "cameras": status}), encoding="utf-8")

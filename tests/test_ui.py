@@ -234,10 +234,10 @@ def test_the_live_page_builds_over_a_watch_folder_and_says_when_the_watch_stoppe
 
     (tmp_path / "cameras.json").write_text(json.dumps({"updated_at": time.time() - 60, "cameras": [
         {"name": "lobby", "source": "rtsp://x", "score": 5.0, "threshold": 4.0, "time_s": 12.5, "frames": 300,
-         "alive": True, "interruptions": 1, "damaged_packets": 2}]}))
+         "alive": True, "interruptions": 1, "damaged_packets": 2, "picture": "rain"}]}))
     (tmp_path / "events.jsonl").write_text('{"id": "lobby-1"}\n{"id": "lobby-2"}\n{"id": "lob')  # a line being written
     rows, state = read_cameras(tmp_path, time.time())
-    assert rows == [["lobby", 5.0, 4.0, True, 12.5, 300, 1, 2, "live"]] and "the watch has stopped" in state
+    assert rows == [["lobby", 5.0, 4.0, True, 12.5, 300, 1, 2, "live", "rain"]] and "the watch has stopped" in state
     assert [r["id"] for r in read_events(tmp_path)] == ["lobby-2", "lobby-1"]
     assert read_cameras(tmp_path / "nowhere", time.time()) == ([], f"No `vadagent watch -o {tmp_path / 'nowhere'}` "
                                                                    "has written here yet.")

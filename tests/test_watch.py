@@ -130,7 +130,8 @@ def test_a_live_stream_raises_its_anomaly_everywhere_and_survives_a_cut(tmp_path
     assert {r["id"] for r in hook.received} == {r["id"] for r in records}
     status = json.loads((out / "cameras.json").read_text())["cameras"]  # what `ui --live` shows
     assert status[0]["frames"] > 100 and status[0]["interruptions"] == 1 and status[0]["alive"] is False
-    assert read_cameras(out, time.time())[0][0][:1] == [status[0]["name"]]
+    shown = read_cameras(out, time.time())[0][0]
+    assert shown[:1] == [status[0]["name"]] and shown[-1] == (status[0]["picture"] or "as it comes")
     shown = read_events(out)
     assert [r["id"] for r in shown] == [r["id"] for r in reversed(records)][: len(shown)]
     keyframes, report = event_files(out, first_pass[0])
@@ -323,11 +324,11 @@ def test_cameras_read_in_processes_record_what_threads_record(tmp_path, site, lo
         status = json.loads((out / "cameras.json").read_text())["cameras"]
         recorded[processes] = (sorted((r["camera"], r["start_s"], r["end_s"], r["peak_score"], len(r["keyframes"]),
                                        r["event"]["start_s"]) for r in records),
-                               [(c["name"], c["frames"], c["alive"], c["interruptions"], c["damaged_packets"])
-                                for c in status])
+                               [(c["name"], c["frames"], c["alive"], c["interruptions"], c["damaged_packets"],
+                                 c["picture"]) for c in status])
     threads, processes = recorded[0], recorded[2]
     assert processes[1] == threads[1]
-    assert [(frames == 200, damaged > 0) for _, frames, _, _, damaged in threads[1]] == [(True, False), (False, True)]
+    assert [(frames == 200, damaged > 0) for _, frames, _, _, damaged, _ in threads[1]] == [(True, False), (False, True)]
     assert len(processes[0]) == len(threads[0]) and {r[0] for r in threads[0]} == {"camera", "camera2"}
     for mine, theirs in zip(processes[0], threads[0]):  # the same frames scored the same way; floats within 1e-3
         assert mine[0] == theirs[0] and mine[4] == theirs[4]
