@@ -712,6 +712,35 @@ def test_a_view_is_told_lost_when_covered_or_away_a_move_put_back_and_light_shak
     assert 120 < first <= 152 and sorted(flagged) == list(range(first, first + 25))
 
 
+def test_a_knocked_camera_is_put_back_on_its_footages_view_and_its_boxes_into_its_own_frame(fitted, synthetic_normal,
+                                                                                          tmp_path):
+    """The footpath knocked by 2° and 8 px at 4 s: as it comes, every frame after flagged; put back on the footage's
+    view from the frame after the move is found, its second after flagged (the knock, one candidate) and under a
+    twentieth of the rest. Evidence found on frames put back lies where it is in the video's own frames."""
+    from vadagent.tools.scorer import view
+    from vadagent.tools.video import open_video
+
+    with open_video(str(synthetic_normal)) as video:
+        frames = np.concatenate([b.frames for b in video.scan(gray=False)])[:300]
+    height, width = frames.shape[1:3]
+    move = cv2.getRotationMatrix2D((width / 2, height / 2), 2.0, 1.0) + [[0, 0, 8], [0, 0, 5]]
+    knocked = np.concatenate([frames[:100], [cv2.warpAffine(f, move, (width, height), borderMode=cv2.BORDER_REFLECT)
+                                             for f in frames[100:]]])
+    write_video(tmp_path / "knocked.mp4", knocked, 25.0)
+    result = fitted.score(tmp_path / "knocked.mp4")
+    above = result.scores > result.threshold
+    assert [first for first, _ in result.picture] == [100] and result.picture[0][1].startswith(view.MOVED_WORDS)
+    flagged = np.flatnonzero(result.evidence.note == result.picture[0][1])
+    assert len(flagged) == 25 and 100 < flagged[0] <= 132 and above[flagged].all()
+    assert above[flagged[-1] + 1 :].mean() < 0.05
+    unjudged = copy.copy(fitted)
+    unjudged.view = None
+    as_it_comes = unjudged.score(tmp_path / "knocked.mp4")
+    assert (as_it_comes.scores[flagged[-1] + 1 :] > as_it_comes.threshold).mean() > 0.5
+    shift = np.float32([[1, 0, 5], [0, 1, 3]])
+    assert view.boxes_moved(np.array([[10, 20, 30, 60], [0, 0, 0, 0]]), shift).tolist() == [[15, 23, 35, 63], [0, 0, 0, 0]]
+
+
 def test_a_covered_camera_is_one_candidate_said_in_its_report_and_live(fitted, synthetic_anomalous, tmp_path):
     """The footpath covered from 4 s to 8 s (a dim, flat picture): its view reported lost from 4 s and back from 8 s,
     in the scores' picture and the report's notes; a second of frames flagged once it is known, with evidence that

@@ -221,7 +221,6 @@ class ChunkMaker:
         self._previous_small: np.ndarray | None = None  # the previous frame at the flow's size
         self._pending: tuple[int, np.ndarray] | None = None  # frame 0, waiting for frame 1
         self._last: np.ndarray | None = None  # the last frame fed, as it came (put back on the footage's view)
-        self._last_unmoved: np.ndarray | None = None  # and before it was put back
 
     def _resize(self, frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         return shrink(frame, size or self.size)
@@ -305,12 +304,8 @@ class ChunkMaker:
         if self.veil:
             sized = [self.veil.lifted(frame) for frame in sized]
         seen_of_view = None
-        if self.view:
-            unmoved, warp = sized[-1], self.view.warp
+        if self.view:  # put back on the footage's view where the camera moved
             sized, seen_of_view = self.view.feed(indices, sized)
-            if self.view.warp is not warp and self._last is not None:  # the frame before, put back as this one
-                self._moved_back(self._last_unmoved)
-            self._last_unmoved = unmoved
         self._fed += len(sized)
         seen = self._unflashed(sized) if self.gate.flashes else sized  # what motion is read on
         self._last = sized[-1]
@@ -360,15 +355,6 @@ class ChunkMaker:
             np.broadcast_to(np.float32(0), (len(gray), self.flow_size[1], self.flow_size[0], 2))
         return FrameChunk(np.asarray(out_idx, np.int64), gray, np.stack(diffs), flow, np.asarray(shakes), self.time_scale,
                           self.grain, self.reading, seen_of_view)
-
-    def _moved_back(self, unmoved: np.ndarray) -> None:
-        """The last frame fed, put back on the footage's view by the move this chunk is (view.ViewWatch), so that the
-        move is not read as motion."""
-        frame = unmoved if self.view.warp is None else self.view.footage.registered(unmoved, self.view.warp)
-        self._last = frame
-        if self._previous is not None:
-            self._previous = frame
-            self._previous_small = self._resize(frame, self.flow_size) if self.preset else None
 
     def finish(self) -> FrameChunk | None:
         """A one-frame video: its only frame has no motion."""

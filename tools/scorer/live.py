@@ -94,8 +94,9 @@ class LiveScorer:
                                         (0.0, 0.0, float(scorer.width), float(scorer.height)), note=view.flagged[index]))
                 continue
             score = self._with_evidence(index, calibrated, per_tier, rows)
-            if view and view.warp is not None:  # found on frames put back on the footage's view: where in the stream
-                score = replace(score, box=tuple(boxes_moved(np.asarray([score.box]), view.warp)[0].tolist()))
+            warp = view.move_at(index) if view else None
+            if warp is not None:  # found on a frame put back on the footage's view: where it is in the stream
+                score = replace(score, box=tuple(boxes_moved(np.asarray([score.box]), warp)[0].tolist()))
             scores.append(score)
         return scores
 

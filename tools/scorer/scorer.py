@@ -377,15 +377,15 @@ class Scorer:
             stream = chunks(video, self.width, self.height, flow=self.config.flow_for(self.tiers),
                             chunk=self.config.chunk_frames, end_s=end_s, **self._timing(video))
         picture: list[tuple[int, str]] = []
-        view, flagged, moves = [], {}, []  # the view's changes, the frames they flag, each move's first frame
+        view, flagged, moves = [], {}, []  # the view's changes, the frames they flag, each move from its first frame
         with closing(stream):
             for chunk in stream:
                 opening.feed(chunk)
                 if chunk.view:
                     view += chunk.view.changes
                     flagged |= chunk.view.flagged
-                    if (moves[-1][1] if moves else None) is not chunk.view.warp:
-                        moves.append((int(chunk.indices[0]), chunk.view.warp))
+                    moves += [(first, warp) for first, warp in chunk.view.moves
+                              if (moves[-1][1] if moves else None) is not warp]
                 if chunk.reading != (picture[-1][1] if picture else ""):
                     picture.append((int(chunk.indices[0]), chunk.reading))
                 for name, reader in readers.items():

@@ -135,13 +135,18 @@ class FootageView:
 
 @dataclass
 class ViewSeen:
-    """What a chunk of frames showed of the footage's view (ViewWatch): the move its frames were put back by, the
-    changes known while it was read, its frames flagged for them, and the view at its end in words."""
+    """What a chunk of frames showed of the footage's view (ViewWatch): the moves its frames were put back by (each
+    from a frame on, the first from its first frame; None: as they came), the changes known while it was read, its
+    frames flagged for them, and the view at its end in words."""
 
-    warp: np.ndarray | None
+    moves: list[tuple[int, np.ndarray | None]]
     changes: list[tuple[int, str]]
     flagged: dict[int, str]
     words: str
+
+    def move_at(self, frame: int) -> np.ndarray | None:
+        """The move `frame` (of this chunk) was put back by."""
+        return next(warp for first, warp in reversed(self.moves) if first <= frame)
 
 
 def move_words(warp: np.ndarray | None, width: int, height: int) -> str:
@@ -163,8 +168,8 @@ def _apart(a: np.ndarray | None, b: np.ndarray | None, width: int, height: int) 
 
 class ViewWatch:
     """One video's view against its footage's, frame by frame in order (gray, at the working size, in the footage's
-    tones). `feed` puts each chunk's frames back on the footage's view where the camera moved (a move found on the
-    frames before the chunk), and says what they showed (ViewSeen): where the view was lost and found again or the
+    tones). `feed` puts frames back on the footage's view where the camera moved (by a move found on the frames before
+    them), and says what they showed (ViewSeen): where the view was lost and found again or the
     camera moved, each from the frame it was first seen so, in words ("": the site's view, as it came); the frames
     that score above the threshold for a view lost or a camera moved, from the frame it is known, for ONSET_S, with
     its words; not for what is so from the video's first HOLD_S, a state and not an event."""
@@ -174,12 +179,12 @@ class ViewWatch:
         self.hold = max(int(round(HOLD_S * fps)), 1)
         self.onset = max(int(round(ONSET_S * fps)), 1)
         self.state = ""  # the view as reported: "", "blank" or "away"
-        self.warp: np.ndarray | None = None  # the move this chunk's frames were put back by (FootageView.moved)
+        self.warp: np.ndarray | None = None  # the move frames are put back by now (FootageView.moved); None: none
+        self._in_view: np.ndarray | None = None  # where it leaves the picture in view (FootageView.in_view)
         self.changes: list[tuple[int, str]] = []
         self.flagged: dict[int, str] = {}  # frames flagged, until their chunk is fed
         self._first: int | None = None  # the video's first frame
         self._size = (0, 0)  # its frames' (width, height)
-        self._next: np.ndarray | None = None  # the move found last, which the next chunk is put back by
         self._seeing: tuple[int, str] | None = None  # (since, what) where what is seen differs from the state
         self._low: list[tuple[int, np.ndarray]] = []  # measured frames since they agree less than the footage's least
         self._flag_until, self._flag_words = -1, ""
@@ -188,29 +193,27 @@ class ViewWatch:
     def words(self) -> str:
         """The view as last found, in words ("": the site's, as it came)."""
         lost = {"blank": BLANK_WORDS, "away": AWAY_WORDS}.get(self.state, "")
-        moved = move_words(self._next, *self._size) if self._next is not None else ""
+        moved = move_words(self.warp, *self._size) if self.warp is not None else ""
         return "; ".join(w for w in (moved, lost) if w)
 
     def feed(self, indices: np.ndarray, gray: list[np.ndarray]) -> tuple[list[np.ndarray], ViewSeen]:
-        """Consecutive frames, put back on the footage's view where the camera moved, and what they showed of it."""
-        known = len(self.changes)
-        self.warp = self._next
-        if self.warp is not None:  # one move for the chunk: where it leaves the picture in view found once
-            in_view = self.footage.in_view(self.warp)
-            seen = [self.footage.registered(f, self.warp, in_view) for f in gray]
-        else:
-            seen = list(gray)
+        """Consecutive frames, each put back on the footage's view by the move found before it, and what they showed
+        of it. A move found changes the frames from the next on: one frame's jump, which frames.ChunkMaker reads as a
+        camera's shake."""
+        known, seen = len(self.changes), []
         if self._first is None:
             self._first, self._size = int(indices[0]), (gray[0].shape[1], gray[0].shape[0])
-        for index, frame, registered in zip(indices.tolist(), gray, seen):
+        moves = [(int(indices[0]), self.warp)]
+        for index, frame in zip(indices.tolist(), gray):
+            if moves[-1][1] is not self.warp:
+                moves.append((index, self.warp))
+            seen.append(frame if self.warp is None else self.footage.registered(frame, self.warp, self._in_view))
             if index <= self._flag_until:
                 self.flagged[index] = self._flag_words
             if index % EVERY == 0:
-                if self._next is not self.warp:  # a move found within this chunk: judged as the next is seen
-                    registered = frame if self._next is None else self.footage.registered(frame, self._next)
-                self._judge(index, frame, registered)
+                self._judge(index, frame, seen[-1])
         flagged = {i: self.flagged.pop(i) for i in indices.tolist() if i in self.flagged}
-        return seen, ViewSeen(self.warp, self.changes[known:], flagged, self.words)
+        return seen, ViewSeen(moves, self.changes[known:], flagged, self.words)
 
     def _judge(self, index: int, frame: np.ndarray, registered: np.ndarray) -> None:
         """One measured frame as it came and put back by the move found last."""
@@ -235,18 +238,18 @@ class ViewWatch:
         and their median stays), is put back by another move of at most MAX_MOVE, found by ECC; if it then agrees GAIN
         better and is not away, the frames from the next chunk are put back by that move."""
         height, width = lately.shape
-        warp = self.footage.moved(lately, self._next)
+        warp = self.footage.moved(lately, self.warp)
         if warp is None or _apart(warp, None, width, height) > MAX_MOVE * width:
             return False  # another view
         if _apart(warp, None, width, height) < MIN_MOVE:
             warp = None  # back where the footage was filmed from
-        if _apart(warp, self._next, width, height) < MIN_MOVE:
+        if _apart(warp, self.warp, width, height) < MIN_MOVE:
             return False  # where it was taken to be: something in front of it
-        before = self.footage.agreement(lately if self._next is None else self.footage.registered(lately, self._next))
+        before = self.footage.agreement(lately if self.warp is None else self.footage.registered(lately, self.warp))
         moved = self.footage.agreement(lately if warp is None else self.footage.registered(lately, warp))
         if moved < max(before + GAIN, AWAY * self.footage.least):
             return False
-        self._next = warp
+        self.warp, self._in_view = warp, None if warp is None else self.footage.in_view(warp)
         self._change(since, index, flag=warp is not None)
         return True
 
