@@ -15,10 +15,10 @@ The picture as a whole shows what the tiers cannot:
   it; the real camera knocked by 2° and 10 px 0.1 to 0.16, nudged by 0.5° and 3 px 0.5 to 0.6, another camera 0;
 - *moved*: where the frames of a second (their median, which a shaking camera's frames leave in place) agree less
   than any of the footage's did, ECC (Evangelidis and Psarakis, 2008) on the two structures finds the turn and shift
-  that puts them back on the footage's view; if put back so they agree GAIN better, every frame from the next chunk is
-  put back by it before anything reads it (what the move took out of view filled from the footage's median frame),
-  and evidence boxes are moved back into the video's own frame. The knocked camera then flags 2.6 % after its first
-  2 s, the nudged one 2.4 %. A move beyond MAX_MOVE is another view;
+  that puts them back on the footage's view; if put back so they agree GAIN better, every frame after is put back by
+  it before anything reads it (what the move took out of view filled from the footage's median frame; the one frame's
+  jump read as a camera's shake), and evidence boxes are moved back into the video's own frame. The knocked camera
+  then flags 2.5 % after its first 2 s, the nudged one 2.4 %. A move beyond MAX_MOVE is another view;
 - *away*: agreement under AWAY of the footage's least, however put back.
 
 A view lost for HOLD_S, or a move found, is reported from the frame it was first seen, and the ONSET_S after it is
@@ -236,7 +236,7 @@ class ViewWatch:
         """Where the frames of the last HOLD_S agreed less with the footage than any of the footage did: whether the
         camera has moved from where it was taken to be. `lately`, their median (a shaking camera's frames move apart,
         and their median stays), is put back by another move of at most MAX_MOVE, found by ECC; if it then agrees GAIN
-        better and is not away, the frames from the next chunk are put back by that move."""
+        better and is not away, the frames after this one are put back by that move."""
         height, width = lately.shape
         warp = self.footage.moved(lately, self.warp)
         if warp is None or _apart(warp, None, width, height) > MAX_MOVE * width:
