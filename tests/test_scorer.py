@@ -743,10 +743,11 @@ def test_a_knocked_camera_is_put_back_on_its_footages_view_and_its_boxes_into_it
 
 def test_a_covered_camera_is_one_candidate_said_in_its_report_and_live(fitted, synthetic_anomalous, tmp_path):
     """The footpath covered from 4 s to 8 s (a dim, flat picture): its view reported lost from 4 s and back from 8 s,
-    in the scores' picture and the report's notes; a second of frames flagged once it is known, with evidence that
-    points at the whole picture and says why, as the live scorer gives them; every other frame scored as the tiers
-    give it. A scorer saved and loaded keeps its footage's view; without one (saved before views were kept), none is
-    judged."""
+    in the scores' picture, the report's notes and the relations its candidate's VLM call is given; a second of
+    frames flagged once it is known, with evidence that points at the whole picture and says why, as the live scorer
+    gives them; every other frame scored as the tiers give it. A scorer saved and loaded keeps its footage's view;
+    without one (saved before views were kept), none is judged."""
+    from vadagent.agents.explain.context import view_relations
     from vadagent.agents.explain.detection import detect_video
     from vadagent.taxonomy import load_taxonomy
     from vadagent.tools.scorer import view
@@ -773,6 +774,9 @@ def test_a_covered_camera_is_one_candidate_said_in_its_report_and_live(fitted, s
     report = detect_video(str(tmp_path / "covered.mp4"), fitted, load_taxonomy("generic"), None).report
     assert any("from 4.0 s, the picture shows next to nothing" in note and "from 8.0 s, as it came" in note
                for note in report.notes)
+    # the relations the explain graph gives the VLM for a window say what was measured
+    said = view_relations(result.evidence, 25.0, 0.0, 12.0)
+    assert [(r.object, r.start_s, r.end_s) for r in said] == [(view.BLANK_WORDS, known[0] / 25, known[-1] / 25)]
     live = LiveScorer(fitted, fps=25.0)
     scored = [s for i, f in enumerate(covered[:160]) for s in live.feed(i, f)]
     assert [s.index for s in scored if s.note == view.BLANK_WORDS] == known

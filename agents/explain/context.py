@@ -12,6 +12,7 @@ import numpy as np
 
 from vadagent.tools.relations import track_objects, track_relations
 from vadagent.tools.scorer.tiers import Evidence
+from vadagent.tools.scorer.view import VIEW_WORDS
 from vadagent.types import Candidate, Relation, place_in_picture
 
 COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
@@ -116,3 +117,18 @@ def motion_relations(evidence: Evidence, fps: float, start_s: float, end_s: floa
         object="", start_s=r.first / fps, end_s=r.last / fps,
         evidence=f"scorer flow evidence, frames {r.first}-{r.last}",
     ) for r in sorted(strongest, key=lambda r: r.first)]
+
+
+def view_relations(evidence: Evidence, fps: float, start_s: float, end_s: float) -> list[Relation]:
+    """What the scorer found of the camera's view in the window (a lens covered, a camera moved or turned away:
+    tools/scorer/view.py's words on the frames it flagged), a relation per run of frames: a camera knocked by 2° looks
+    much as before in keyframes, and the VLM is told what was measured."""
+    frames = np.flatnonzero((evidence.frame >= start_s * fps) & (evidence.frame <= end_s * fps))
+    said = [i for i in frames if str(evidence.note[i]).startswith(VIEW_WORDS)]
+    relations: list[Relation] = []
+    for run in np.split(np.asarray(said, np.int64), np.flatnonzero(np.diff(said) > 1) + 1) if said else []:
+        first, last = int(evidence.frame[run[0]]), int(evidence.frame[run[-1]])
+        relations.append(Relation(subject="the camera's view", predicate="changed:", object=str(evidence.note[run[0]]),
+                                  start_s=first / fps, end_s=last / fps,
+                                  evidence=f"scorer view check, frames {first}-{last}"))
+    return relations

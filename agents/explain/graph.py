@@ -25,6 +25,7 @@ from vadagent.agents.explain.context import (
     keyframe_times,
     motion_relations,
     tracked_relations,
+    view_relations,
 )
 from vadagent.agents.explain.judge import JudgeAnswer, answer_type
 from vadagent.agents.explain.reflect import reflect
@@ -207,9 +208,11 @@ def build_explain_graph(deps: ExplainDeps):
 
 def candidate_relations(deps: ExplainDeps, candidate: Candidate, context_s: float,
                         keyframes: list[Keyframe]) -> list[Relation]:
-    """Relations in the candidate's window: scorer evidence, tracked blobs, detector (when present)."""
+    """Relations in the candidate's window: scorer evidence (motion, the camera's view), tracked blobs, detector (when
+    present)."""
     window = context_window(candidate, deps.duration_s, context_s)
     found = motion_relations(deps.evidence, deps.fps, *window, deps.frame_size)
+    found += view_relations(deps.evidence, deps.fps, *window)
     if deps.track_objects:
         known = deps.tracked.get(window)
         found += known if known is not None else tracked_relations(deps.video, window, deps.folder_fps)

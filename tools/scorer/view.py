@@ -61,6 +61,7 @@ ECC_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4)
 BLANK_WORDS = "the picture shows next to nothing (a covered lens, or a blank or dark picture)"
 AWAY_WORDS = "the view is not the site's (the camera knocked or turned, or something right in front of it)"
 MOVED_WORDS = "the camera moved from the footage's view"  # then by how much (move_words)
+VIEW_WORDS = (BLANK_WORDS, AWAY_WORDS, MOVED_WORDS)  # how what a view check says begins
 
 
 def structure(gray: np.ndarray) -> np.ndarray:
