@@ -170,10 +170,10 @@ def _apart(a: np.ndarray | None, b: np.ndarray | None, width: int, height: int) 
 class ViewWatch:
     """One video's view against its footage's, frame by frame in order (gray, at the working size, in the footage's
     tones). `feed` puts frames back on the footage's view where the camera moved (by a move found on the frames before
-    them), and says what they showed (ViewSeen): where the view was lost and found again or the
-    camera moved, each from the frame it was first seen so, in words ("": the site's view, as it came); the frames
-    that score above the threshold for a view lost or a camera moved, from the frame it is known, for ONSET_S, with
-    its words; not for what is so from the video's first HOLD_S, a state and not an event."""
+    them), and says what they showed (ViewSeen): where the view was lost and found again or the camera moved, each
+    from the frame it was first seen so, in words ("": the site's view, as it came); and the frames that score above
+    the threshold for a view lost or a camera moved, from the frame it is known, for ONSET_S, with its words (not for
+    what is so from the video's first HOLD_S: a state, not an event)."""
 
     def __init__(self, footage: FootageView, fps: float) -> None:
         self.footage = footage
