@@ -55,6 +55,7 @@ LEAST = 1  # percentile of the footage frames' agreement taken as its least
 MIN_MOVE = 1.0  # working px a frame's farthest corner moves: a smaller move is no move
 GAIN = 0.1  # a frame put back by a move found agrees this much better with the footage, or the move is not taken
 MAX_MOVE = 0.1  # of the frame's width: the most a frame's farthest corner moves in a move taken (2° and 10 px: 0.05)
+OPENING = 16  # a video's first frames, registered at once where its camera sits off the footage's view
 ECC_SMOOTH = 5  # px: ECC compares the structures smoothed so, which lets it find moves of a few px at their size
 ECC_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4)
 
@@ -204,6 +205,7 @@ class ViewWatch:
         known, seen = len(self.changes), []
         if self._first is None:
             self._first, self._size = int(indices[0]), (gray[0].shape[1], gray[0].shape[0])
+            self._opening(gray[:OPENING])
         moves = [(int(indices[0]), self.warp)]
         for index, frame in zip(indices.tolist(), gray):
             if moves[-1][1] is not self.warp:
@@ -215,6 +217,14 @@ class ViewWatch:
                 self._judge(index, frame, seen[-1])
         flagged = {i: self.flagged.pop(i) for i in indices.tolist() if i in self.flagged}
         return seen, ViewSeen(moves, self.changes[known:], flagged, self.words)
+
+    def _opening(self, gray: list[np.ndarray]) -> None:
+        """A video whose camera sits off the footage's view from its start (re-mounted, a PTZ camera back at its preset
+        a little off): its first frames' median is registered at once, and all its frames are put back, as a video's
+        grain is measured on its first frames and read so from its first (grain.py)."""
+        lately = np.median(np.stack(gray), 0).astype(np.uint8)
+        if self.footage.agreement(lately) < self.footage.least:
+            self._register(self._first, self._first, lately)
 
     def _judge(self, index: int, frame: np.ndarray, registered: np.ndarray) -> None:
         """One measured frame as it came and put back by the move found last."""
