@@ -662,9 +662,10 @@ def test_a_veiled_picture_is_read_in_the_footages_tones(fitted, synthetic_anomal
 def test_a_view_is_told_lost_when_covered_or_away_a_move_put_back_and_light_shake_or_a_crowd_left_alone():
     """Against a scene's footage (its frames with walkers and grain), the scene darker, brighter on one half, in haze,
     shaken by 2 px or half hidden by a crowd shows the site; covered (a dim, flat picture) it is blank, another scene
-    is away; turned by 2° and moved by 10 px, its frames are put back on the footage's view by that move. A view
-    lost for under a second is not said; a move is said from the frame it was first seen, and the second after it is
-    known is flagged; the camera back where it was, the frames are read as they come again."""
+    is away; turned by 2° and moved by 10 px, its frames are put back on the footage's view by that move (from its
+    first frame where it is so from the start). A view lost for under a second is not said; a move is said from the
+    frame it was first seen, and the second after it is known is flagged; the camera back where it was, the frames are
+    read as they come again."""
     from vadagent.tools.scorer import view
 
     rng = np.random.default_rng(0)
@@ -706,6 +707,8 @@ def test_a_view_is_told_lost_when_covered_or_away_a_move_put_back_and_light_shak
     assert [c[0] for c in watch.changes] == [0] and watch.changes[0][1].startswith("the camera moved")
     assert np.abs(watch.warp - move).max() < 1.0 and not flagged  # the move, from the footage to the video
     assert footage.agreement(footage.registered(frame(turned), watch.warp)) > 0.9 * footage.least
+    _, seen = view.ViewWatch(footage, fps=25.0).feed(np.arange(16), [frame(turned) for _ in range(16)])
+    assert [(first, warp is None) for first, warp in seen.moves] == [(0, False)]  # put back from its first frame
     watch, flagged = watched([site] * 50 + [turned] * 20 + [site] * 50 + [turned] * 60 + [site] * 60, walkers=1)
     assert [c[0] for c in watch.changes] == [120, 180] and watch.changes[1][1] == "" and watch.warp is None
     first = min(flagged)

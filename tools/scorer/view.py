@@ -18,7 +18,11 @@ The picture as a whole shows what the tiers cannot:
   that puts them back on the footage's view; if put back so they agree GAIN better, every frame after is put back by
   it before anything reads it (what the move took out of view filled from the footage's median frame; the one frame's
   jump read as a camera's shake), and evidence boxes are moved back into the video's own frame. The knocked camera
-  then flags 2.5 % after its first 2 s, the nudged one 2.4 %. A move beyond MAX_MOVE is another view;
+  then flags 2.5 % after its first 2 s, the nudged one 2.4 %. A video whose camera sits off the footage's view from
+  its start (re-mounted; a PTZ camera back at its preset a little off) has its first frames' median registered at
+  once, and is put back from its first frame, as grain is measured on a video's first frames and read so from its
+  first: Ped2's test clips turned by 1° and shifted by 6 px flagged every normal frame as they came, none put back.
+  A move beyond MAX_MOVE is another view;
 - *away*: agreement under AWAY of the footage's least, however put back.
 
 A view lost for HOLD_S, or a move found, is reported from the frame it was first seen, and the ONSET_S after it is
