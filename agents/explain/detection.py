@@ -75,7 +75,7 @@ def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
 
 def picture_note(scored: ScoreResult) -> str | None:
     """How the video's picture differed from the normal footage's and was read (`ScoreResult.picture`: its grain,
-    weather or veil, and a view lost); None: as it came."""
+    weather or veil, and its view: a camera covered, moved or turned away); None: as it came."""
     if not scored.picture:
         return None
     changes = "; then ".join(f"from {frame / scored.info.fps:.1f} s, {read or 'as it came'}"
