@@ -303,9 +303,9 @@ class ChunkMaker:
             self._measure(sized)
         if self.veil:
             sized = [self.veil.lifted(frame) for frame in sized]
-        seen_of_view = None
+        of_view = None
         if self.view:  # put back on the footage's view where the camera moved
-            sized, seen_of_view = self.view.feed(indices, sized)
+            sized, of_view = self.view.feed(indices, sized)
         self._fed += len(sized)
         seen = self._unflashed(sized) if self.gate.flashes else sized  # what motion is read on
         self._last = sized[-1]
@@ -354,7 +354,7 @@ class ChunkMaker:
         flow = np.stack(flows) if self.preset else \
             np.broadcast_to(np.float32(0), (len(gray), self.flow_size[1], self.flow_size[0], 2))
         return FrameChunk(np.asarray(out_idx, np.int64), gray, np.stack(diffs), flow, np.asarray(shakes), self.time_scale,
-                          self.grain, self.reading, seen_of_view)
+                          self.grain, self.reading, of_view)
 
     def finish(self) -> FrameChunk | None:
         """A one-frame video: its only frame has no motion."""

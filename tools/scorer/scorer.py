@@ -384,8 +384,9 @@ class Scorer:
                 if chunk.view:
                     view += chunk.view.changes
                     flagged |= chunk.view.flagged
-                    moves += [(first, warp) for first, warp in chunk.view.moves
-                              if (moves[-1][1] if moves else None) is not warp]
+                    for first, warp in chunk.view.moves:
+                        if not moves or moves[-1][1] is not warp:
+                            moves.append((first, warp))
                 if chunk.reading != (picture[-1][1] if picture else ""):
                     picture.append((int(chunk.indices[0]), chunk.reading))
                 for name, reader in readers.items():

@@ -254,9 +254,10 @@ class ViewWatch:
         better and is not away, the frames after this one are put back by that move."""
         height, width = lately.shape
         warp = self.footage.moved(lately, self.warp)
-        if warp is None or _apart(warp, None, width, height) > MAX_MOVE * width:
+        off = None if warp is None else _apart(warp, None, width, height)
+        if off is None or off > MAX_MOVE * width:
             return False  # another view
-        if _apart(warp, None, width, height) < MIN_MOVE:
+        if off < MIN_MOVE:
             warp = None  # back where the footage was filmed from
         if _apart(warp, self.warp, width, height) < MIN_MOVE:
             return False  # where it was taken to be: something in front of it
