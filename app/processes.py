@@ -34,6 +34,7 @@ class ScoringProcesses:
     def __init__(self, job: DetectionJob, console: Console, processes: int) -> None:
         self.job, self.cpus = job, processes
         self._pool = SideBySide(processes).__enter__()
+        self._starting: SideBySide | None = None  # a broken pool's replacement while its processes start
         self._replacing = asyncio.Lock()
         console.print(f"scoring in {processes} process(es) of this machine", highlight=False)
 
@@ -53,11 +54,15 @@ class ScoringProcesses:
         async with self._replacing:
             if self._pool is broken:
                 broken.__exit__()
-                self._pool = await asyncio.to_thread(SideBySide(self.cpus).__enter__)
+                self._starting = SideBySide(self.cpus)  # a stop while it starts ends its processes too (`close`)
+                self._pool = await asyncio.to_thread(self._starting.__enter__)
+                self._starting = None
 
     def close(self, wait: bool = True) -> None:
         """Ends the processes; without `wait`, at once, dropping the videos they are scoring."""
         if wait:
             self._pool.__exit__()
         else:
-            self._pool.abandon()
+            for pool in (self._pool, self._starting):
+                if pool is not None:
+                    pool.abandon()

@@ -196,7 +196,7 @@ def unexplained_moments(report) -> list[list]:
 
 
 def _where(region: Region | None) -> str:
-    return region.place if region else ""
+    return "" if region is None else region.place + (f": {region.why}" if region.why else "")
 
 
 def _player_video(video: Path, report_folder: Path, progress: Progress | None = None) -> str | None:

@@ -84,6 +84,7 @@ class FrameScores(Model):
 
 PICTURE_ROWS = ("top", "middle", "bottom")
 PICTURE_COLUMNS = ("left", "centre", "right")
+WHOLE = 0.8  # a box this much of the picture's width and height is "the whole of the picture", in no one ninth
 
 
 def place_in_picture(x: float, y: float, width: float, height: float) -> str:
@@ -98,13 +99,18 @@ class Region(Model):
     """Where the scorer's evidence lies in one frame: a box in the video's own pixels, and its place in words."""
 
     box: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt, NonNegativeInt] = Field(description="x0, y0, x1, y1")
-    place: str = Field(description='the ninth of the picture its centre lies in: "bottom left", "centre", …')
+    place: str = Field(description='the ninth of the picture its centre lies in: "bottom left", "centre", …; "whole" '
+                                   "for a box over (nearly) all of it")
     at_s: NonNegativeFloat = Field(description="the frame's time")
+    why: str = Field("", description='what the scorer measured there, where it says: "an object 2.6× taller than anything '
+                                     'seen there (…)", "the camera\'s view was blank (…)"')
 
     @classmethod
-    def of(cls, box: tuple[int, int, int, int], width: int, height: int, at_s: float) -> Self:
+    def of(cls, box: tuple[int, int, int, int], width: int, height: int, at_s: float, why: str = "") -> Self:
         x0, y0, x1, y1 = (max(int(v), 0) for v in box)
-        return cls(box=(x0, y0, x1, y1), place=place_in_picture((x0 + x1) / 2, (y0 + y1) / 2, width, height), at_s=at_s)
+        whole = x1 - x0 >= WHOLE * width and y1 - y0 >= WHOLE * height  # the view's evidence: the picture itself
+        place = "whole" if whole else place_in_picture((x0 + x1) / 2, (y0 + y1) / 2, width, height)
+        return cls(box=(x0, y0, x1, y1), place=place, at_s=at_s, why=why)
 
 
 class Candidate(Model):

@@ -33,6 +33,7 @@ from vadagent.tools.scorer import CandidatePolicy, Scorer, ScorerConfig, ScoreRe
 from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.scorer.selection import describe
 from vadagent.tools.scorer.side_by_side import SideBySide
+from vadagent.tools.scorer.tiers.objects import read_note
 from vadagent.tools.video import open_video
 
 BUDGET_FRACTION = 0.10
@@ -351,6 +352,8 @@ def _localisation(videos: list[LabelledVideo], results: list[ScoreResult], candi
     shown = anomalous & np.concatenate(candidate_frames)
     pooled = np.concatenate(coverage)
     covers, touches = pooled >= PIXEL_CRITERION, pooled > 0
+    # what the relations and candidate lines say of an object (the objects tier's notes, beyond its normal 99th percentile)
+    said = np.concatenate([[read_note(note) is not None for note in r.evidence.note] for r in results]).astype(bool)
 
     def share(hit: np.ndarray, frames: np.ndarray) -> float | None:
         return round(float(hit[frames].mean()), 4) if frames.any() else None
@@ -364,6 +367,9 @@ def _localisation(videos: list[LabelledVideo], results: list[ScoreResult], candi
         "evidence_touches_anomaly_in_candidates": share(touches, shown),
         "evidence_touches_anomaly_per_video": {v.name: share(c > 0, v.labels > 0)
                                                for v, c in zip(videos, coverage)},
+        "object_said_in_candidates": share(said, shown),
+        "object_said_touches_anomaly": share(touches, shown & said),
+        "object_said_of_normal_frames": share(said, ~anomalous),
     }
 
 
@@ -426,6 +432,12 @@ def markdown(result: dict) -> str:
                   f"{_share(result['evidence_covers_anomaly_in_candidates'])} and "
                   f"{_share(result['evidence_touches_anomaly_in_candidates'])}). Touches per video: "
                   + ", ".join(f"{k}: {_share(v)}" for k, v in result["evidence_touches_anomaly_per_video"].items())]
+    if "object_said_in_candidates" in result:
+        lines += ["", "Said of an object (the objects tier's evidence note, beyond its normal objects' 99th percentile: "
+                  "a candidate's `why` and the relations the VLM is given): "
+                  f"{_share(result['object_said_in_candidates'])} of the anomalous frames inside the candidates, "
+                  f"touching the anomaly in {_share(result['object_said_touches_anomaly'])} of those; "
+                  f"{_share(result['object_said_of_normal_frames'])} of the normal frames."]
     return "\n".join(lines)
 
 

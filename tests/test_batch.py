@@ -319,6 +319,31 @@ def test_videos_scored_in_processes_match_threads_and_a_process_that_ends_is_ret
     finally:
         scoring.close()
 
+    # Ctrl-C reaches the processes and the batch together; when the batch sees the pool broken first, it has shut that
+    # pool down and is starting another as the stop comes: closing at once then ends both (it once raised instead,
+    # and the stopped batch exited 1, not 130)
+    async def stopped_while_replacing(scoring: ScoringProcesses) -> None:
+        started = asyncio.ensure_future(scoring.detect(str(synthetic_anomalous[0]), scorer))
+        await asyncio.sleep(0.5)
+        for worker in list(scoring._pool._pool._processes.values()):
+            worker.kill()
+        waited = time.monotonic()
+        while scoring._starting is None and time.monotonic() - waited < 30:
+            await asyncio.sleep(0.01)
+        started.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await started
+
+    scoring = ScoringProcesses(job, Console(stderr=True), 1)
+    asyncio.run(stopped_while_replacing(scoring))  # the replacement goes on starting in its thread: waited for here
+    replacement = scoring._starting
+    assert replacement is not None and scoring._pool is not replacement
+    workers = list(replacement._pool._processes.values())
+    scoring.close(wait=False)
+    for worker in workers:
+        worker.join(10)
+    assert workers and all(worker.exitcode is not None for worker in workers)
+
 
 # SIGTERM takes Ctrl-C's path (app/stopping.py's STOP_SIGNALS): it runs with the benchmarks, for the suite's time
 @pytest.mark.parametrize("processes, stop", [("2", "ctrl-c"), ("0", "ctrl-c"),

@@ -156,6 +156,7 @@ def test_a_dataset_of_several_cameras_is_fitted_camera_by_camera(tmp_path):
     assert result["evidence_touches_anomaly_in_candidates"] >= 0.8
     assert min(result["evidence_touches_anomaly_per_video"].values()) >= 0.6
     assert result["pixel_auc"] <= result["micro_auc"] and "Mahadevan" in result["protocol"]
+    assert result["object_said_in_candidates"] == 0.0  # the motion tier names no object's size or look
     # the test videos side by side in processes, each by its camera's scorer: the same figures
     aside = run_detect(data, ScorerConfig(tiers=["motion"]), workers=2, keep_scorers=kept)
     assert aside["workers"] == 2 and "2 videos at once" in aside["protocol"]

@@ -168,8 +168,10 @@ def busy_scene(tmp_path_factory):
 
 def test_busy_background_regression(tmp_path, busy_scene):
     """The shipped default on 30 s of normal footage: self-validation chooses the weights (logged,
-    saved), and the slow intruder in front of the crowd ranks above it."""
+    saved), and the slow intruder in front of the crowd ranks above it, said to be of a size not seen there."""
+    from vadagent.agents.explain.context import object_relations
     from vadagent.evals.detection import box_coverage
+    from vadagent.tools.scorer.tiers.objects import SIZE_GROUP, read_note
 
     normal, test, labels, masks = busy_scene
     default = Scorer.fit([SourceSpec(str(normal))])
@@ -185,7 +187,16 @@ def test_busy_background_regression(tmp_path, busy_scene):
     motion_alone = Scorer.fit([SourceSpec(str(normal))], ScorerConfig(tiers=["motion"])).score(test)
     assert roc_auc_score(labels, motion_alone.scores) < 0.75  # it ranks the crowd higher
     peak = int(np.argmax(np.where(labels == 1, result.scores, -np.inf)))
-    assert result.evidence.note[peak]  # the object tier says what was unusual
+    assert read_note(result.evidence.note[peak]).multiple >= 1.0  # the object tier says what was unusual
+    # and says it of the intruder's frames (0.88 measured), seldom of the crowd's (0.02): beyond its normal 99th percentile
+    noted = np.array([read_note(note) is not None for note in result.evidence.note])
+    assert noted[labels == 1].mean() >= 0.7 and noted[labels == 0].mean() <= 0.1
+    # a candidate says it where it peaks; the VLM is told it over the frames it holds, of the foreground's object
+    candidate = max(result.candidates(), key=lambda c: c.peak_score)
+    assert candidate.region.why == result.evidence.note[round(candidate.region.at_s * 25)]
+    said = object_relations(result.evidence, 25.0, candidate.start_s, candidate.end_s, (320, 240))
+    assert any("bottom" in r.subject and read_note(r.object).group == SIZE_GROUP and r.end_s - r.start_s >= 0.5
+               for r in said)
     x0, y0, x1, y1 = result.evidence.box[peak]
     assert y1 > 0.6 * 240  # the object named is in the foreground, where the intruder walks
     # the evidence box is on the intruder (his head and shoulders: his body is near the pavement's shade)
@@ -769,6 +780,8 @@ def test_a_covered_camera_is_one_candidate_said_in_its_report_and_live(fitted, s
     assert len(known) == 25 and known[0] <= 128 and (result.scores[known] >= result.threshold + view.LIFT).all()
     assert tuple(result.evidence.box[known[0]]) == (0, 0, result.info.width, result.info.height)
     assert any(c.start_s <= known[0] / 25 <= c.end_s for c in result.candidates())
+    where = result.region_at(known[0] / 25)  # as a candidate peaking there, a live moment, says where and why
+    assert where.place == "whole" and where.why == view.BLANK_WORDS  # not "centre"
     unjudged = copy.copy(fitted)
     unjudged.view = None
     as_the_tiers_give = unjudged.score(tmp_path / "covered.mp4").scores

@@ -62,7 +62,8 @@ class VideoContext:
         lines = [f"{Path(r.video.path).name}: {r.video.duration_s:.1f} s at {r.video.fps:g} fps; scorer {s.scorer_id}, "
                  f"threshold {s.threshold:.2f}; {len(s.candidates)} candidate moment(s):"]
         lines += [f"- {c.start_s:.1f}–{c.end_s:.1f} s, peak {c.peak_score:.2f} at {c.peak_s:.1f} s"
-                  + (f", at the {c.region.place} of the picture" if c.region else "") for c in s.candidates]
+                  + (f", at the {c.region.place} of the picture" if c.region else "")
+                  + (f" (scorer: {c.region.why})" if c.region and c.region.why else "") for c in s.candidates]
         curve = self._score_curve()
         if curve:
             lines.append("score per 2 s (max): " + ", ".join(f"{t:.0f}s {v:+.1f}" for t, v in curve))

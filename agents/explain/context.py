@@ -6,12 +6,14 @@ effect. Relations are text triples built from the scorer's per-frame evidence.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from vadagent.tools.relations import track_objects, track_relations
 from vadagent.tools.scorer.tiers import Evidence
+from vadagent.tools.scorer.tiers.objects import MOTION_GROUP, read_note
 from vadagent.tools.scorer.view import VIEW_WORDS
 from vadagent.types import Candidate, Relation, place_in_picture
 
@@ -67,10 +69,7 @@ class _Run:
 
     def near(self, other: _Run, gap_frames: float) -> bool:
         """The same object going on: same heading, soon after, its region touching or next to ours."""
-        (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = self.box, other.box
-        reach = max(bx1 - bx0, by1 - by0)
-        touching = bx0 <= ax1 + reach and ax0 <= bx1 + reach and by0 <= ay1 + reach and ay0 <= by1 + reach
-        return other.heading == self.heading and other.first - self.last <= gap_frames and touching
+        return other.heading == self.heading and other.first - self.last <= gap_frames and _touching(self.box, other.box)
 
     def absorb(self, other: _Run) -> None:
         self.last = other.last
@@ -117,6 +116,44 @@ def motion_relations(evidence: Evidence, fps: float, start_s: float, end_s: floa
         object="", start_s=r.first / fps, end_s=r.last / fps,
         evidence=f"scorer flow evidence, frames {r.first}-{r.last}",
     ) for r in sorted(strongest, key=lambda r: r.first)]
+
+
+def object_relations(evidence: Evidence, fps: float, start_s: float, end_s: float, frame_size: tuple[int, int], *,
+                     min_ratio: float = 1.2, limit: int = 4, merge_gap_s: float = 1.0) -> list[Relation]:
+    """What the objects tier found unusual in the window beyond speed (a size not seen at that place, an object where
+    the normal footage has none, an unusual shape or heading: its evidence notes), a relation per run of frames that
+    says the same of one object, in the words of its most unusual frame. An object faster than normal there (at least
+    `min_ratio`) is `motion_relations`' to say."""
+    in_window = np.flatnonzero((evidence.frame >= start_s * fps) & (evidence.frame <= end_s * fps))
+    notes = {int(i): note for i in in_window if (note := read_note(evidence.note[i])) is not None
+             and not (note.group == MOTION_GROUP and evidence.vs_normal[i] >= min_ratio)}
+    runs: list[list[int]] = []  # evidence rows, each run one object saying one thing (others' frames may come between)
+    for i in notes:
+        going_on = (run for run in reversed(runs) if notes[run[-1]].group == notes[i].group
+                    and evidence.frame[i] - evidence.frame[run[-1]] <= merge_gap_s * fps
+                    and _touching(evidence.box[run[-1]], evidence.box[i]))
+        run = next(going_on, None)
+        if run is None:
+            runs.append([i])
+        else:
+            run.append(i)
+    strongest = sorted(runs, key=lambda run: -max(notes[i].multiple for i in run))[:limit]  # when cut
+    relations = []
+    for run in sorted(strongest, key=lambda run: run[0]):
+        peak = max(run, key=lambda i: notes[i].multiple)
+        box = [int(v) for v in evidence.box[peak].tolist()]
+        first, last = int(evidence.frame[run[0]]), int(evidence.frame[run[-1]])
+        relations.append(Relation(
+            subject=f"the object at the {_at(box, frame_size)} of the picture (region ({box[0]},{box[1]})-({box[2]},{box[3]}))",
+            predicate="is unusual here:", object=str(evidence.note[peak]), start_s=first / fps, end_s=last / fps,
+            evidence=f"scorer objects evidence, frames {first}-{last}"))
+    return relations
+
+
+def _touching(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Two boxes (x0, y0, x1, y1) of one object from frame to frame: overlapping, or apart by less than its size."""
+    reach = max(b[2] - b[0], b[3] - b[1])
+    return bool(b[0] <= a[2] + reach and a[0] <= b[2] + reach and b[1] <= a[3] + reach and a[1] <= b[3] + reach)
 
 
 def view_relations(evidence: Evidence, fps: float, start_s: float, end_s: float) -> list[Relation]:

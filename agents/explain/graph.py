@@ -24,6 +24,7 @@ from vadagent.agents.explain.context import (
     context_window,
     keyframe_times,
     motion_relations,
+    object_relations,
     tracked_relations,
     view_relations,
 )
@@ -208,10 +209,11 @@ def build_explain_graph(deps: ExplainDeps):
 
 def candidate_relations(deps: ExplainDeps, candidate: Candidate, context_s: float,
                         keyframes: list[Keyframe]) -> list[Relation]:
-    """Relations in the candidate's window: scorer evidence (motion, the camera's view), tracked blobs, detector (when
-    present)."""
+    """Relations in the candidate's window: scorer evidence (motion, unusual objects, the camera's view), tracked
+    blobs, detector (when present)."""
     window = context_window(candidate, deps.duration_s, context_s)
     found = motion_relations(deps.evidence, deps.fps, *window, deps.frame_size)
+    found += object_relations(deps.evidence, deps.fps, *window, deps.frame_size)
     found += view_relations(deps.evidence, deps.fps, *window)
     if deps.track_objects:
         known = deps.tracked.get(window)

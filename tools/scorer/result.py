@@ -54,10 +54,14 @@ class ScoreResult:
         return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
     def region_at(self, time_s: float) -> Region | None:
-        """Where the evidence of the frame at `time_s` lies (None where that frame has no box)."""
+        """Where the evidence of the frame at `time_s` lies, and what the scorer said of it (None where that frame
+        has no box)."""
         frame = min(max(round(time_s * self.info.fps), 0), len(self.scores) - 1)
         box = self.evidence_box(frame)
-        return None if box is None else Region.of(box, self.info.width, self.info.height, round(frame / self.info.fps, 3))
+        if box is None:
+            return None
+        why = str(self.evidence.note[np.flatnonzero(self.evidence.frame == frame)[0]] or "")
+        return Region.of(box, self.info.width, self.info.height, round(frame / self.info.fps, 3), why=why)
 
     def smoothed(self, sigma: float) -> np.ndarray:
         return gaussian_filter1d(self.scores, sigma, mode="nearest") if sigma > 0 else self.scores

@@ -144,7 +144,8 @@ class SideBySide:
         """`__exit__` without waiting for the videos being scored: their processes are ended."""
         if self._pool is not None:
             # the executor's own processes: ProcessPoolExecutor gains a public terminate_workers only in 3.14
-            processes = list(getattr(self._pool, "_processes", {}).values())
+            # (None once the pool has shut down: a broken pool replaced before a stop was seen)
+            processes = list((getattr(self._pool, "_processes", None) or {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)
             for process in processes:
                 process.terminate()

@@ -27,8 +27,9 @@ moves: only objects unlike the site's own normal objects count.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -48,6 +49,9 @@ FILL, VX, VY, SPEED = 4, 5, 6, 7
 HIST = slice(8, 8 + HIST_CELLS[0] * HIST_CELLS[1] * BINS)
 GROUPS = ("size for its place", "motion for its size", "appearance")
 SIZE_GROUP, MOTION_GROUP, APPEARANCE_GROUP = range(len(GROUPS))
+# an object's evidence note, written where it lies beyond the normal objects' 99th percentile in its most unusual
+# group (below it, "a size not seen there" would not be true); `read_note` reads one back
+NOTE = re.compile(rf"(an object .+) \(({'|'.join(GROUPS)}) ([0-9.]+)× the normal 99th percentile\)")
 MAX_TRAIN_OBJECTS = 60_000
 # A random sample of the normal objects is all the appearance model compares with: its look-ups (10
 # dimensions) cost time that grows with the objects kept (40 synthetic clips, 60,000 objects: 0.66 ms a
@@ -73,6 +77,23 @@ class ObjectSet:
     raw: np.ndarray  # (m, 8 + 64) float32, see the column layout above
     box: np.ndarray  # (m, 4) x0, y0, x1, y1 working pixels
     cut: np.ndarray  # (m,) bool: the object touches the frame's edge, so part of it is out of view
+
+
+class ObjectNote(NamedTuple):
+    """An objects-tier evidence note read back: what was unusual, in which group, how far beyond normal."""
+
+    words: str  # "an object 2.6× taller than anything seen there"
+    group: int  # SIZE_GROUP, MOTION_GROUP or APPEARANCE_GROUP
+    multiple: float  # of the normal objects' 99th percentile in that group
+
+
+def read_note(note: str) -> ObjectNote | None:
+    """An evidence note this tier wrote, read back; None for any other (the view's words, a motion cell's ""), and
+    for one within the normal objects' 99th percentile (scores saved before release 52 have a note on every object)."""
+    found = NOTE.fullmatch(str(note))
+    if found is None or float(found[3]) < 1.0:
+        return None
+    return ObjectNote(found[1], GROUPS.index(found[2]), float(found[3]))
 
 
 def _appearance(crops: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
@@ -512,6 +533,8 @@ class ObjectTier(Tier):
             evidence.direction_deg[frame] = np.degrees(np.arctan2(row[VY], row[VX])) % 360
             evidence.vs_normal[frame] = row[SPEED] / fastest
             group = int(np.argmax(per_group[i]))
+            if per_group[i, group] < 1.0:  # an object as the normal ones are: nothing to say
+                continue
             gap = float(np.hypot(*(normal[0, PLACE] - row[PLACE]) * (width, height)))
             if group == SIZE_GROUP and gap > 0.1 * max(width, height):
                 text = f"an object where the normal footage shows none (nearest normal object {gap:.0f} px away)"
