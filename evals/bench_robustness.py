@@ -45,17 +45,17 @@ loiterer standing 30 s off the path, scored with the objects tier
 absorbing what stands still after 250 frames and after its default. Synthetic data, so no test
 label of any dataset is involved. With UCSD Ped2 (`--ped2`, or $VADAGENT_DATA/ucsd_ped2), also three of its normal
 training clips held out of the fit, with frames dropped or at a variable rate, and its test clips as if its camera
-had been re-mounted a little off, with the view judged and not (micro / macro AUC, normal frames flagged; the test
-labels measure, nothing is chosen on them); and with the UCF-Crime
+had been re-mounted a little off (once zoomed as well), with the view judged and not (micro / macro AUC, normal
+frames flagged; the test labels measure, nothing is chosen on them); and with the UCF-Crime
 sample (`--ucf`, or $VADAGENT_DATA/ucf_crime_sample), a real camera of higher contrast: its normal
 video fitted on its first 60 s, and the rest from 70 s on scored as filmed, 20 % darker, 25 %
 brighter and with its midtones brightened (gamma 0.8), with the objects' background matched to the
 video's first frame in gain where that explains it better, and in offset only; and with grain (σ 4, and 55 %
 darker with σ 3), rain, drizzle, snow, haze and fog, its flow read where its frames change (and at the darker of each
 frame and the one before where it rains, and a veiled picture in the footage's tones) and as it comes; and 45 s of it
-tampered with from 15 s in (covered for 5 s, knocked by 2° and 10 px, nudged by 0.5° and 3 px, cut to another camera
-of the sample, defocused), with its view judged against the footage's and not: when its view was reported lost or its
-camera moved, and the share of its frames flagged before, in the 2 s after and later. Writes
+tampered with from 15 s in (covered for 5 s, knocked by 2° and 10 px, nudged by 0.5° and 3 px, zoomed in by 5 % and
+out by 10 %, cut to another camera of the sample, defocused), with its view judged against the footage's and not: when
+its view was reported lost or its camera moved, and the share of its frames flagged before, in the 2 s after and later. Writes
 evals/results/bench_robustness.{md,json}.
 """
 
@@ -329,17 +329,19 @@ TAMPERED_AT_S, TAMPERED_S = 15.0, 45.0  # the real camera's stretch from 70 s is
 OTHER_CAMERA = "videos/Fighting033_x264.mp4"  # another camera of the sample, for a view cut to it
 
 
-def turned(frames: np.ndarray, degrees: float, shift: tuple[int, int], at: int) -> np.ndarray:
-    """From frame `at` on, the picture turned by `degrees` about its centre and moved by `shift` px."""
+def turned(frames: np.ndarray, degrees: float, shift: tuple[int, int], at: int, zoom: float = 1.0) -> np.ndarray:
+    """From frame `at` on, the picture turned by `degrees` about its centre, zoomed by `zoom` (above 1: drawn in) and
+    moved by `shift` px."""
     height, width = frames.shape[1:3]
-    move = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    move = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, zoom)
     move[:, 2] += shift
     return np.concatenate([frames[:at], [cv2.warpAffine(f, move, (width, height), borderMode=cv2.BORDER_REFLECT)
                                          for f in frames[at:]]])
 
 
 def tamperings(root: Path, at: int, fps: float) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
-    """What is done to a camera from frame `at`: covered for 5 s, knocked or nudged, cut to another camera, defocused."""
+    """What is done to a camera from frame `at`: covered for 5 s, knocked or nudged, zoomed (a PTZ camera's lens drawn
+    in or out), cut to another camera, defocused."""
     def covered(frames: np.ndarray) -> np.ndarray:
         out = frames.copy()
         out[at : at + int(5 * fps)] = (out[at : at + int(5 * fps)] * 0.1 + 20).astype(np.uint8)
@@ -356,6 +358,8 @@ def tamperings(root: Path, at: int, fps: float) -> dict[str, Callable[[np.ndarra
     return {"as filmed": lambda f: f, "covered for 5 s": covered,
             "knocked (2°, 10 px)": lambda f: turned(f, 2.0, (10, 6), at),
             "nudged (0.5°, 3 px)": lambda f: turned(f, 0.5, (3, 2), at),
+            "zoomed in 5 %": lambda f: turned(f, 0.0, (0, 0), at, 1.05),
+            "zoomed out 10 %": lambda f: turned(f, 0.0, (0, 0), at, 0.9),
             "cut to another camera": other, "defocused (blur σ 4)": defocused}
 
 
@@ -389,8 +393,9 @@ def real_view(root: Path) -> list[dict]:
     return rows
 
 
-REMOUNTED = {"as recorded": (0.0, (0, 0)), "0.5°, 3 px": (0.5, (3, 2)), "1°, 6 px": (1.0, (6, 3)),
-             "2°, 10 px": (2.0, (10, 6))}  # Ped2's test clips as if its camera had been re-mounted: turn, shift
+REMOUNTED = {"as recorded": (0.0, (0, 0), 1.0), "0.5°, 3 px": (0.5, (3, 2), 1.0), "1°, 6 px": (1.0, (6, 3), 1.0),
+             "2°, 10 px": (2.0, (10, 6), 1.0), "1°, 6 px, zoomed in 5 %": (1.0, (6, 3), 1.05)}
+# Ped2's test clips as if its camera had been re-mounted: turn, shift, zoom
 
 
 def ped2_remounted(root: Path) -> list[dict]:
@@ -408,12 +413,12 @@ def ped2_remounted(root: Path) -> list[dict]:
     labels = [video.labels for video in data.test]
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        for name, (degrees, shift) in REMOUNTED.items():
+        for name, (degrees, shift, zoom) in REMOUNTED.items():
             paths = []
             for video in data.test:
                 frames = np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in sorted(video.path.iterdir())])
-                paths.append(Path(scratch) / f"{video.name}-{degrees}.mp4")
-                write_video(paths[-1], turned(frames, degrees, shift, 0), data.fps)
+                paths.append(Path(scratch) / f"{video.name}-{degrees}-{zoom}.mp4")
+                write_video(paths[-1], turned(frames, degrees, shift, 0, zoom), data.fps)
             for judged, by in ((True, scorer), (False, unjudged)):
                 results = list(by.score_each(paths, folder_fps=data.fps))
                 scores = [r.scores[: len(y)] for r, y in zip(results, labels)]
@@ -587,7 +592,8 @@ def main() -> None:
     remounted = ped2_remounted(args.ped2) if args.ped2 else []
     if remounted:
         lines += ["", "Ped2's test clips as recorded and as if its camera had been re-mounted a little off (turned and "
-                  "shifted from their first frame), its scorer fitted on the training clips; with the view judged "
+                  "shifted from their first frame, the last zoomed in as well), its scorer fitted on the training clips; with "
+                  "the view judged "
                   "against the footage's (the clips put back on it) and not. The test labels measure, nothing is "
                   "chosen on them; written as MP4, the clips as recorded read a little lower than `eval detect`'s "
                   "frames.", "", *remounted_table(remounted)]

@@ -673,8 +673,8 @@ def test_a_veiled_picture_is_read_in_the_footages_tones(fitted, synthetic_anomal
 def test_a_view_is_told_lost_when_covered_or_away_a_move_put_back_and_light_shake_or_a_crowd_left_alone():
     """Against a scene's footage (its frames with walkers and grain), the scene darker, brighter on one half, in haze,
     shaken by 2 px or half hidden by a crowd shows the site; covered (a dim, flat picture) it is blank, another scene
-    is away; turned by 2° and moved by 10 px, its frames are put back on the footage's view by that move (from its
-    first frame where it is so from the start). A view lost for under a second is not said; a move is said from the
+    is away; turned by 2° and moved by 10 px, or zoomed, its frames are put back on the footage's view by that move
+    (from its first frame where it is so from the start). A view lost for under a second is not said; a move is said from the
     frame it was first seen, and the second after it is known is flagged; the camera back where it was, the frames are
     read as they come again."""
     from vadagent.tools.scorer import view
@@ -724,6 +724,14 @@ def test_a_view_is_told_lost_when_covered_or_away_a_move_put_back_and_light_shak
     assert [c[0] for c in watch.changes] == [120, 180] and watch.changes[1][1] == "" and watch.warp is None
     first = min(flagged)
     assert 120 < first <= 152 and sorted(flagged) == list(range(first, first + 25))
+    # a PTZ camera's lens drawn in (and turned a little) or out: a turn alone does not put it back; a zoom does
+    for factor, said in ((1.05, "zoomed in 1.05×"), (0.9, "zoomed out 0.90×")):
+        zoom = cv2.getRotationMatrix2D((160, 120), 1.0, factor) + [[0, 0, 4], [0, 0, 2]]
+        zoomed = cv2.warpAffine(site, zoom, (320, 240), borderMode=cv2.BORDER_REFLECT)
+        for before in (0, 48):  # from the video's first frame, and from frame 48
+            watch, _ = watched([site] * before + [zoomed] * 75, walkers=1)
+            assert [c[0] for c in watch.changes] == [before] and said in watch.changes[0][1]
+            assert np.abs(watch.warp[:, :2] - zoom[:, :2]).max() < 0.01 and np.abs(watch.warp[:, 2] - zoom[:, 2]).max() < 1.5
 
 
 def test_a_knocked_camera_is_put_back_on_its_footages_view_and_its_boxes_into_its_own_frame(fitted, synthetic_normal,

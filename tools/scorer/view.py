@@ -1,5 +1,5 @@
 """Whether a camera still shows its site as its normal footage did: a lens covered or a picture gone blank, a camera
-knocked or turned a little (its frames put back on the footage's view), and a view that is not the site's.
+knocked, turned or zoomed a little (its frames put back on the footage's view), and a view that is not the site's.
 
 A scorer judges motion and objects against what its normal footage showed. A camera covered by a hand or a cloth
 scores as little as a quiet hour (the real camera of evals/results/bench_robustness.md covered for 5 s: 7 % of the
@@ -13,16 +13,17 @@ The picture as a whole shows what the tiers cannot:
   correlation with the structure of the footage's median frame, where people passing are gone. The footage's frames
   agree 0.76 to 0.9; under rain, snow, grain, shake, fog, a crowd or another hour, a site's frames 0.59 or more of
   it; the real camera knocked by 2° and 10 px 0.1 to 0.16, nudged by 0.5° and 3 px 0.5 to 0.6, another camera 0;
-- *moved*: where the frames of a second (their median, which a shaking camera's frames leave in place) agree less
-  than any of the footage's did, ECC (Evangelidis and Psarakis, 2008) on the two structures finds the turn and shift
-  that puts them back on the footage's view; if put back so they agree GAIN better, every frame after is put back by
-  it before anything reads it (what the move took out of view filled from the footage's median frame; the one frame's
-  jump read as a camera's shake), and evidence boxes are moved back into the video's own frame. The knocked camera
-  then flags 2.5 % after its first 2 s, the nudged one 2.4 %. A video whose camera sits off the footage's view from
-  its start (re-mounted; a PTZ camera back at its preset a little off) has its first frames' median registered at
-  once, and is put back from its first frame, as grain is measured on a video's first frames and read so from its
-  first: Ped2's test clips turned by 1° and shifted by 6 px flagged every normal frame as they came, none put back.
-  A move beyond MAX_MOVE is another view;
+- *moved*: where the frames of a second (their median, which a shaking camera's frames leave in place) agree less than
+  any of the footage's did, ECC (Evangelidis and Psarakis, 2008) on the two structures finds the turn and shift that
+  puts them back on the footage's view, or the turn, shift and zoom where a PTZ camera's lens was drawn in or out (on
+  the real camera zoomed by 0.9× to 1.1× found within 0.005, ad hoc; a zoom of 1.2× is another view); if put back so
+  they agree GAIN better, every frame after is put back by it before anything reads it (what the move took out of view
+  filled from the footage's median frame; the one frame's jump read as a camera's shake), and evidence boxes are moved
+  back into the video's own frame. The knocked camera then flags 2.5 % after its first 2 s, the nudged one 2.4 %. A
+  video whose camera sits off the footage's view from its start (re-mounted; a PTZ camera back at its preset a little
+  off) has its first frames' median registered at once, and is put back from its first frame, as grain is measured on
+  a video's first frames and read so from its first: Ped2's test clips turned by 1° and shifted by 6 px flagged every
+  normal frame as they came, none put back. A move beyond MAX_MOVE is another view;
 - *away*: agreement under AWAY of the footage's least, however put back.
 
 A view lost for HOLD_S, or a move found, is reported from the frame it was first seen, and the ONSET_S after it is
@@ -58,6 +59,8 @@ DETAIL_FLOOR = 2.0  # gray levels: detail this weak is as flat as none (sensor n
 LEAST = 1  # percentile of the footage frames' agreement taken as its least
 MIN_MOVE = 1.0  # working px a frame's farthest corner moves: a smaller move is no move
 GAIN = 0.1  # a frame put back by a move found agrees this much better with the footage, or the move is not taken
+SQUEEZE = 1.05  # one scale of an affine move found this much above the other: no camera zoom (turns and zooms of the real
+# camera, ad hoc: at most 1.011)
 MAX_MOVE = 0.1  # of the frame's width: the most a frame's farthest corner moves in a move taken (2° and 10 px: 0.05)
 OPENING = 16  # a video's first frames, registered at once where its camera sits off the footage's view
 ECC_SMOOTH = 5  # px: ECC compares the structures smoothed so, which lets it find moves of a few px at their size
@@ -112,18 +115,29 @@ class FootageView:
         return agreement(structure(gray), self.structure)
 
     def moved(self, gray: np.ndarray, start: np.ndarray | None) -> np.ndarray | None:
-        """How the camera of `gray` has moved from the footage's view (a turn and a shift, found by ECC on the two
-        structures, from `start`): the 2 x 3 matrix from the footage's working pixels to the frame's; None where
-        ECC does not converge (another view)."""
+        """How the camera of `gray` has moved from the footage's view, found by ECC on the two structures from `start`:
+        a turn and a shift, or where a zoom as well puts it back better (a PTZ camera's lens drawn in or out: a corner
+        moved by MIN_MOVE or more by the zoom alone), a turn, a shift and a zoom. The 2 x 3 matrix from the footage's
+        working pixels to the frame's; None where ECC does not converge (another view)."""
+        seen = structure(gray)
         guess = np.eye(2, 3, dtype=np.float32) if start is None else start.copy()
         guess[:, 2] /= SCALE
-        try:
-            _, found = cv2.findTransformECC(self.structure, structure(gray), guess, cv2.MOTION_EUCLIDEAN, ECC_STOP,
-                                            None, ECC_SMOOTH)
-        except cv2.error:  # no convergence
-            return None
-        found[:, 2] *= SCALE
-        return found
+        turned = _ecc(self.structure, seen, guess, cv2.MOTION_EUCLIDEAN)
+        # OpenCV's ECC has no zoom without shear (a similarity): an affine move is found, and the nearest similarity
+        # taken where it is one (a sheared or squeezed "move" is a crowd's, not a camera's)
+        zoomed = similarity(_ecc(self.structure, seen, guess if turned is None else turned, cv2.MOTION_AFFINE),
+                            (seen.shape[1] / 2, seen.shape[0] / 2))
+        height, width = gray.shape
+        if zoomed is not None and abs(zoom_of(zoomed) - 1) * np.hypot(width, height) / 2 >= MIN_MOVE:
+            zoomed[:, 2] *= SCALE
+            if turned is None:
+                return zoomed
+            turned[:, 2] *= SCALE
+            return zoomed if self.agreement(self.registered(gray, zoomed)) > self.agreement(
+                self.registered(gray, turned)) else turned
+        if turned is not None:
+            turned[:, 2] *= SCALE
+        return turned
 
     def registered(self, gray: np.ndarray, warp: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:
         """`gray` put back on the footage's view by `warp` (see `moved`); what the move brought out of view is the
@@ -137,6 +151,37 @@ class FootageView:
         height, width = self.median.shape
         return cv2.warpAffine(np.full((height, width), 255, np.uint8), warp, (width, height),
                               flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP) > 0
+
+
+def _ecc(footage: np.ndarray, seen: np.ndarray, guess: np.ndarray, motion: int) -> np.ndarray | None:
+    """ECC's move (at the structures' size) from the footage's structure to the seen one; None where it does not
+    converge."""
+    try:
+        return cv2.findTransformECC(footage, seen, guess.copy(), motion, ECC_STOP, None, ECC_SMOOTH)[1]
+    except cv2.error:
+        return None
+
+
+def similarity(affine: np.ndarray | None, centre: tuple[float, float]) -> np.ndarray | None:
+    """The turn, zoom and shift nearest an affine move (the rotation of its polar decomposition, the geometric mean
+    of its two scales, `centre` moved where the affine moves it); None where the affine squeezes one way more than
+    SQUEEZE or mirrors."""
+    if affine is None:
+        return None
+    linear = affine[:, :2].astype(np.float64)
+    u, scales, vt = np.linalg.svd(linear)
+    turn = u @ vt
+    if scales[0] > SQUEEZE * scales[1] or np.linalg.det(turn) < 0:
+        return None
+    out = np.zeros((2, 3), np.float32)
+    out[:, :2] = np.sqrt(scales[0] * scales[1]) * turn
+    out[:, 2] = linear @ centre + affine[:, 2] - out[:, :2] @ centre
+    return out
+
+
+def zoom_of(warp: np.ndarray) -> float:
+    """A move's zoom (1: none; above 1, the lens drawn in)."""
+    return float(np.sqrt(abs(np.linalg.det(np.asarray(warp, np.float64)[:, :2]))))
 
 
 @dataclass
@@ -162,7 +207,9 @@ def move_words(warp: np.ndarray | None, width: int, height: int) -> str:
         return ""
     turn = np.degrees(np.arctan2(warp[1, 0], warp[0, 0]))
     shift = warp @ [width / 2, height / 2, 1] - [width / 2, height / 2]
-    return f"{MOVED_WORDS} (turned {turn:+.1f}°, shifted {np.hypot(*shift):.0f} px): its frames put back on it"
+    zoom = zoom_of(warp)
+    zoomed = f", zoomed {'in' if zoom > 1 else 'out'} {zoom:.2f}×" if abs(zoom - 1) >= 0.005 else ""
+    return f"{MOVED_WORDS} (turned {turn:+.1f}°, shifted {np.hypot(*shift):.0f} px{zoomed}): its frames put back on it"
 
 
 def _apart(a: np.ndarray | None, b: np.ndarray | None, width: int, height: int) -> float:
