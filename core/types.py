@@ -103,7 +103,7 @@ class Region(Model):
                                    "for a box over (nearly) all of it")
     at_s: NonNegativeFloat = Field(description="the frame's time")
     why: str = Field("", description='what the scorer measured there, where it says: "an object 2.6× taller than anything '
-                                     'seen there (…)", "the camera\'s view was blank (…)"')
+                                     'seen there (…)", "the picture shows next to nothing (…)"')
 
     @classmethod
     def of(cls, box: tuple[int, int, int, int], width: int, height: int, at_s: float, why: str = "") -> Self:

@@ -128,16 +128,10 @@ class FootageView:
         zoomed = similarity(_ecc(self.structure, seen, guess if turned is None else turned, cv2.MOTION_AFFINE),
                             (seen.shape[1] / 2, seen.shape[0] / 2))
         height, width = gray.shape
-        if zoomed is not None and abs(zoom_of(zoomed) - 1) * np.hypot(width, height) / 2 >= MIN_MOVE:
-            zoomed[:, 2] *= SCALE
-            if turned is None:
-                return zoomed
-            turned[:, 2] *= SCALE
-            return zoomed if self.agreement(self.registered(gray, zoomed)) > self.agreement(
-                self.registered(gray, turned)) else turned
-        if turned is not None:
-            turned[:, 2] *= SCALE
-        return turned
+        if zoomed is None or abs(zoom_of(zoomed) - 1) * np.hypot(width, height) / 2 < MIN_MOVE:  # no zoom to speak of
+            return None if turned is None else _working(turned)
+        found = [_working(move) for move in (turned, zoomed) if move is not None]  # a tie keeps the turn
+        return max(found, key=lambda move: self.agreement(self.registered(gray, move)))
 
     def registered(self, gray: np.ndarray, warp: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:
         """`gray` put back on the footage's view by `warp` (see `moved`); what the move brought out of view is the
@@ -160,6 +154,13 @@ def _ecc(footage: np.ndarray, seen: np.ndarray, guess: np.ndarray, motion: int) 
         return cv2.findTransformECC(footage, seen, guess.copy(), motion, ECC_STOP, None, ECC_SMOOTH)[1]
     except cv2.error:
         return None
+
+
+def _working(move: np.ndarray) -> np.ndarray:
+    """A move found at the structures' size, at the working size."""
+    out = move.copy()
+    out[:, 2] *= SCALE
+    return out
 
 
 def similarity(affine: np.ndarray | None, centre: tuple[float, float]) -> np.ndarray | None:
