@@ -78,7 +78,7 @@ from vadagent.evals.common import DATA_ENV, add_results_argument, write_results
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec, exposure, grain
 from vadagent.tools.scorer import frames as frame_pass
 from vadagent.tools.scorer.tiers.objects import ObjectTier
-from vadagent.tools.scorer.view import AWAY_WORDS, BLANK_WORDS, MOVED_WORDS, FootageView
+from vadagent.tools.scorer.view import AWAY_WORDS, BLANK_WORDS, MOVED_WORDS, SOFT_WORDS, FootageView
 from vadagent.tools.synthetic import ClipSpec, render_clip, write_video
 from vadagent.tools.video import open_video
 
@@ -510,10 +510,11 @@ def view_unjudged() -> contextlib.AbstractContextManager:
 
 
 def view_reported(scored) -> str:
-    """When and how a scored video's view was reported lost or moved ("" where it never was): "blank from 15.1 s"."""
+    """When and how a scored video's view was reported lost, moved or soft ("" where it never was): "blank from 15.1 s"."""
     fps = scored.info.fps
     return ", ".join(f"{kind} from {frame / fps:.1f} s" for frame, read in scored.picture
-                     for kind, words in (("blank", BLANK_WORDS), ("away", AWAY_WORDS), ("moved", MOVED_WORDS))
+                     for kind, words in (("blank", BLANK_WORDS), ("away", AWAY_WORDS), ("moved", MOVED_WORDS),
+                                         ("soft", SOFT_WORDS))
                      if words in read)
 
 

@@ -672,11 +672,11 @@ def test_a_veiled_picture_is_read_in_the_footages_tones(fitted, synthetic_anomal
 
 def test_a_view_is_told_lost_when_covered_or_away_a_move_put_back_and_light_shake_or_a_crowd_left_alone():
     """Against a scene's footage (its frames with walkers and grain), the scene darker, brighter on one half, in haze,
-    shaken by 2 px or half hidden by a crowd shows the site; covered (a dim, flat picture) it is blank, another scene
-    is away; turned by 2° and moved by 10 px, or zoomed, its frames are put back on the footage's view by that move
-    (from its first frame where it is so from the start). A view lost for under a second is not said; a move is said from the
-    frame it was first seen, and the second after it is known is flagged; the camera back where it was, the frames are
-    read as they come again."""
+    shaken by 2 px or half hidden by a crowd shows the site; covered (a dim, flat picture) it is blank, put out of
+    focus soft, another scene is away; turned by 2° and moved by 10 px, or zoomed, its frames are put back on the
+    footage's view by that move (from its first frame where it is so from the start). A view lost for under a second is
+    not said; a move is said from the frame it was first seen, and the second after it is known is flagged; the camera
+    back where it was, the frames are read as they come again."""
     from vadagent.tools.scorer import view
 
     rng = np.random.default_rng(0)
@@ -691,11 +691,15 @@ def test_a_view_is_told_lost_when_covered_or_away_a_move_put_back_and_light_shak
             out[y : y + 50, x : x + 20] = rng.uniform(60, 200)
         return np.clip(out + rng.normal(0, 2, out.shape), 0, 255).astype(np.uint8)
 
-    def watched(pictures: list[np.ndarray], walkers: int = 3) -> tuple[view.ViewWatch, dict[int, str]]:
+    def watched(pictures: list[np.ndarray], walkers: int = 3, blurred_from: int | None = None
+                ) -> tuple[view.ViewWatch, dict[int, str]]:
         watch, flagged = view.ViewWatch(footage, fps=25.0), {}
         for start in range(0, len(pictures), 16):
-            _, seen = watch.feed(np.arange(start, min(start + 16, len(pictures))),
-                                 [frame(p, walkers) for p in pictures[start : start + 16]])
+            indices = np.arange(start, min(start + 16, len(pictures)))
+            frames = [frame(pictures[i], walkers) for i in indices]
+            if blurred_from is not None:  # a lens out of focus: the whole frame, its grain too
+                frames = [cv2.GaussianBlur(f, (0, 0), 2.5) if i >= blurred_from else f for i, f in zip(indices, frames)]
+            _, seen = watch.feed(indices, frames)
             flagged |= seen.flagged
         return watch, flagged
 
@@ -711,6 +715,11 @@ def test_a_view_is_told_lost_when_covered_or_away_a_move_put_back_and_light_shak
         watch, _ = watched(same)
         assert watch.changes == [] and watch.warp is None
     assert watched([0.05 * site + 20] * 75, walkers=0)[0].changes == [(0, view.BLANK_WORDS)]
+    # put out of focus: said from the frame it was first seen, its second after flagged; soft from the first frame (as
+    # a lower-quality stream is), not said here
+    watch, flagged = watched([site] * 125, blurred_from=48)
+    assert watch.changes == [(48, view.SOFT_WORDS)] and len(flagged) == 25 and 48 < min(flagged) <= 80
+    assert watched([site] * 75, blurred_from=0)[0].changes == []
     assert watched([scene()] * 75)[0].changes == [(0, view.AWAY_WORDS)]
     move = cv2.getRotationMatrix2D((160, 120), 2.0, 1.0) + [[0, 0, 10], [0, 0, 6]]
     turned = cv2.warpAffine(site, move, (320, 240), borderMode=cv2.BORDER_REFLECT)

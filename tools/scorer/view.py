@@ -1,5 +1,6 @@
 """Whether a camera still shows its site as its normal footage did: a lens covered or a picture gone blank, a camera
-knocked, turned or zoomed a little (its frames put back on the footage's view), and a view that is not the site's.
+knocked, turned or zoomed a little (its frames put back on the footage's view), a lens out of focus, and a view that
+is not the site's: the three kinds of camera tampering (occlusion, displacement, defocus; Ribnick et al., 2006).
 
 A scorer judges motion and objects against what its normal footage showed. A camera covered by a hand or a cloth
 scores as little as a quiet hour (the real camera of evals/results/bench_robustness.md covered for 5 s: 7 % of the
@@ -24,20 +25,28 @@ The picture as a whole shows what the tiers cannot:
   off) has its first frames' median registered at once, and is put back from its first frame, as grain is measured on
   a video's first frames and read so from its first: Ped2's test clips turned by 1° and shifted by 6 px flagged every
   normal frame as they came, none put back. A move beyond MAX_MOVE is another view;
-- *away*: agreement under AWAY of the footage's least, however put back.
+- *away*: agreement under AWAY of the footage's least, however put back;
+- *soft*: its sharpness (its finest detail over its coarser detail, whatever the contrast) under SOFT of the video's
+  own over the SOFT_LATELY_S before: the real camera blurred by σ 2 or 4 read 0.36 to
+  0.39 of its sharpness before (a second's median), its frames under rain, snow, grain, a darker hour, fog, haze or
+  jitter 0.92 or more, encoded at CRF 40 from then on 0.79; the footpath 0.95 to 1.04 as filmed, 0.40 blurred by σ 2
+  (ad hoc, before any scoring run with it). A change
+  over minutes (a dusk, a camera's noise reduction coming on) moves the video's own lately with it.
 
 A view lost for HOLD_S, or a move found, is reported from the frame it was first seen, and the ONSET_S after it is
 known (a causal rule, the same live) score above the threshold: one candidate the VLM is asked about, its evidence the
 whole picture; not where it was so from the video's first HOLD_S (a state, not an event). The frames after are scored
-as the tiers see them. A defocused lens is a smoother picture to grain.py, as a sub-stream's is, and not told apart. A
-video without normal footage is its own camera and is not judged (an edited video's cut is no camera turned), as
-grain.py. The settings were set from the measurements above, on the real camera's normal video and the footpath's,
-before any scoring run with them, except MAX_MOVE and the rule that a move taken must not leave the frames away,
-added after a cut to another camera was once taken for a turn of 17° (bench_robustness's `cut to another camera`).
+as the tiers see them. A lens out of focus from a video's start is not told from a lower-quality stream (grain.py reads
+both as a smoother picture), nor said here. A video without normal footage is its own
+camera and is not judged (an edited video's cut is no camera turned), as grain.py. The settings were set from the
+measurements above, on the real camera's normal video and the footpath's, before any scoring run with them (SOFT and
+SOFT_LATELY_S in release 52), except MAX_MOVE and the rule that a move taken must not leave the frames away, added
+after a cut to another camera was once taken for a turn of 17° (bench_robustness's `cut to another camera`).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -53,6 +62,8 @@ ONSET_S = 1.0  # and the frames of this long after it is known score above the t
 LIFT = 1.0  # by this much, in the units of the scores (standard deviations of the footage's fused score)
 BLANK = 0.2  # contrast under this share of the footage's: next to nothing is shown
 AWAY = 0.5  # agreement under this share of the footage's least: another view
+SOFT = 0.6  # sharpness under this share of the video's own lately: a picture gone soft
+SOFT_LATELY_S = 10.0  # the video's own sharpness: the median of its frames of this long before, while not soft
 SCALE = 4  # structure at 1/SCALE of the working size: the site's layout, not its texture
 DETAIL_SIGMA = 3.0  # px at that size: detail is the frame less its blur at this sigma, over its strength around
 DETAIL_FLOOR = 2.0  # gray levels: detail this weak is as flat as none (sensor noise on a flat wall)
@@ -67,9 +78,10 @@ ECC_SMOOTH = 5  # px: ECC compares the structures smoothed so, which lets it fin
 ECC_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4)
 
 BLANK_WORDS = "the picture shows next to nothing (a covered lens, or a blank or dark picture)"
+SOFT_WORDS = "the picture went soft (a lens put out of focus or smeared, or the stream's quality cut)"
 AWAY_WORDS = "the view is not the site's (the camera knocked or turned, or something right in front of it)"
 MOVED_WORDS = "the camera moved from the footage's view"  # then by how much (move_words)
-VIEW_WORDS = (BLANK_WORDS, AWAY_WORDS, MOVED_WORDS)  # how what a view check says begins
+VIEW_WORDS = (BLANK_WORDS, AWAY_WORDS, MOVED_WORDS, SOFT_WORDS)  # how what a view check says begins
 
 
 def structure(gray: np.ndarray) -> np.ndarray:
@@ -78,6 +90,16 @@ def structure(gray: np.ndarray) -> np.ndarray:
                        interpolation=cv2.INTER_AREA).astype(np.float32)
     detail = small - cv2.GaussianBlur(small, (0, 0), DETAIL_SIGMA)
     return detail / np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), DETAIL_SIGMA) + DETAIL_FLOOR**2)
+
+
+def sharpness(gray: np.ndarray) -> float:
+    """How sharp a picture is, whatever its contrast and lighting: its finest detail (the mean magnitude of its
+    Laplacian) over its coarser detail (the same at a quarter of the size, two steps down its Gaussian pyramid). A lens
+    out of focus takes more than half of it; grain, rain and snow add to it. (Gaussian differences read the same
+    conditions apart as well, at ten times the cost: 0.8 ms a frame against 0.06, ad hoc.)"""
+    fine = cv2.Laplacian(gray, cv2.CV_16S)
+    coarse = cv2.Laplacian(cv2.pyrDown(cv2.pyrDown(gray)), cv2.CV_16S)
+    return float(cv2.mean(cv2.convertScaleAbs(fine))[0] / (cv2.mean(cv2.convertScaleAbs(coarse))[0] + 1e-6))
 
 
 def agreement(seen: np.ndarray, footage: np.ndarray) -> float:
@@ -232,7 +254,7 @@ class ViewWatch:
         self.footage = footage
         self.hold = max(int(round(HOLD_S * fps)), 1)
         self.onset = max(int(round(ONSET_S * fps)), 1)
-        self.state = ""  # the view as reported: "", "blank" or "away"
+        self.state = ""  # the view as reported: "", "blank", "away" or "soft"
         self.warp: np.ndarray | None = None  # the move frames are put back by now (FootageView.moved); None: none
         self._in_view: np.ndarray | None = None  # where it leaves the picture in view (FootageView.in_view)
         self.changes: list[tuple[int, str]] = []
@@ -242,11 +264,13 @@ class ViewWatch:
         self._seeing: tuple[int, str] | None = None  # (since, what) where what is seen differs from the state
         self._low: list[tuple[int, np.ndarray]] = []  # measured frames since they agree less than the footage's least
         self._flag_until, self._flag_words = -1, ""
+        self._sharp: deque[tuple[int, float]] = deque()  # (frame, sharpness) of measured frames not soft, SOFT_LATELY_S
+        self._lately = max(int(round(SOFT_LATELY_S * fps)), 1)
 
     @property
     def words(self) -> str:
         """The view as last found, in words ("": the site's, as it came)."""
-        lost = {"blank": BLANK_WORDS, "away": AWAY_WORDS}.get(self.state, "")
+        lost = {"blank": BLANK_WORDS, "away": AWAY_WORDS, "soft": SOFT_WORDS}.get(self.state, "")
         moved = move_words(self.warp, *self._size) if self.warp is not None else ""
         return "; ".join(w for w in (moved, lost) if w)
 
@@ -293,7 +317,20 @@ class ViewWatch:
                 self._low = []
                 if self._register(since, index, lately):
                     agree = self.footage.least
-        self._see(index, "away" if agree < AWAY * self.footage.least else "")
+        self._see(index, "away" if agree < AWAY * self.footage.least else "soft" if self._soft(index, frame) else "")
+
+    def _soft(self, index: int, frame: np.ndarray) -> bool:
+        """Whether a measured frame is much softer than the video's frames of lately were: a lens put out of focus or
+        smeared goes soft within a second, a dusk or a camera's noise reduction over minutes, which lately follows.
+        (Against the video's own: a picture softer than the footage's from its start, a lower-quality stream's, is
+        grain.py's smoother picture.)"""
+        sharp = sharpness(frame)
+        if self._sharp and sharp < SOFT * float(np.median([s for _, s in self._sharp])):
+            return True
+        self._sharp.append((index, sharp))
+        while self._sharp[0][0] <= index - self._lately:
+            self._sharp.popleft()
+        return False
 
     def _register(self, since: int, index: int, lately: np.ndarray) -> bool:
         """Where the frames of the last HOLD_S agreed less with the footage than any of the footage did: whether the
