@@ -55,8 +55,8 @@ darker with σ 3), rain, drizzle, snow, haze and fog, its flow read where its fr
 frame and the one before where it rains, and a veiled picture in the footage's tones) and as it comes; and 45 s of it
 tampered with from 15 s in (covered for 5 s, knocked by 2° and 10 px, nudged by 0.5° and 3 px, zoomed in by 5 % and
 out by 10 %, cut to another camera of the sample, defocused), with its view judged against the footage's and not: when
-its view was reported lost or its camera moved, and the share of its frames flagged before, in the 2 s after and later. Writes
-evals/results/bench_robustness.{md,json}.
+its view was reported lost, its camera moved or its picture gone soft, and the share of its frames flagged before,
+in the 2 s after and later. Writes evals/results/bench_robustness.{md,json}.
 """
 
 from __future__ import annotations
