@@ -96,6 +96,15 @@ def read_note(note: str) -> ObjectNote | None:
     return ObjectNote(found[1], GROUPS.index(found[2]), float(found[3]))
 
 
+def _goes_their_way(row: np.ndarray, normal: np.ndarray) -> bool:
+    """Whether any of `normal` (objects near the place of `row`, raw vectors) heads within 45° of its heading at half
+    its speed or more: a walker against the flow has none that does."""
+    velocity = row[[VX, VY]]
+    going = normal[np.hypot(normal[:, VX], normal[:, VY]) >= 0.5 * np.hypot(*velocity)]
+    turn = going[:, [VX, VY]] @ velocity / (np.hypot(going[:, VX], going[:, VY]) * np.hypot(*velocity) + 1e-9)
+    return bool((turn >= np.cos(np.pi / 4)).any())
+
+
 def _appearance(crops: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
     """Gradient-orientation histograms of object crops, all at once: (m, cells × BINS), unit norm.
     Each crop is resized to 16 × 32 and its gradient taken with OpenCV's 1-pixel Sobel (central
@@ -547,6 +556,9 @@ class ObjectTier(Tier):
             elif group == MOTION_GROUP:
                 heading = COMPASS[int(((evidence.direction_deg[frame] + 22.5) % 360) // 45)]
                 text = f"an object moving {heading}, {row[SPEED] / fastest:.1f}× the fastest normal object near there"
+                if row[SPEED] < fastest and not _goes_their_way(row, normal):  # not its speed, then: its heading
+                    text = (f"an object moving {heading}, which no normal object near there does "
+                            f"({row[SPEED] / fastest:.1f}× the fastest of them)")
             else:
                 text = "an object whose shape and appearance are unlike the normal objects"
             evidence.note[frame] = f"{text} ({GROUPS[group]} {per_group[i, group]:.1f}× the normal 99th percentile)"
