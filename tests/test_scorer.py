@@ -41,6 +41,18 @@ def test_scorer_separates_the_synthetic_anomalies(fitted, synthetic_anomalous):
     assert against[wrong["start_frame"] : wrong["end_frame"] + 1].mean() >= 0.5 and not against[labels == 0].any()
 
 
+def test_the_evidence_says_a_loiterer_stands_still_where_walkers_pass(tmp_path, fitted):
+    """Someone standing about on the footpath for 8 s: unusual for its motion, which is next to none where the normal
+    walkers move; the evidence says so (195 of its 201 frames measured), not which way it "moves"."""
+    truth = render_clip(ClipSpec(seconds=20, seed=5, anomalies=[("loiter", 4.0)], loiter_s=8.0), tmp_path / "loiter.mp4")
+    result = fitted.score(tmp_path / "loiter.mp4")
+    stands = np.array(["standing almost still where the normal objects near there move" in str(note)
+                       for note in result.evidence.note])
+    loiter = truth.events[0]
+    assert stands[loiter["start_frame"] : loiter["end_frame"] + 1].mean() >= 0.7
+    assert stands[np.asarray(truth.labels) == 0].mean() <= 0.02
+
+
 def test_calibration_is_causal_and_normal_footage_stays_low(tmp_path, fitted):
     other = tmp_path / "other_normal.mp4"  # unseen normal footage: the kNN tier would know its own frames
     render_clip(ClipSpec(seconds=12, seed=3), other)

@@ -63,6 +63,7 @@ PARALLEL_QUERIES = 4096  # k-d tree queries at once worth a thread per core
 APPEARANCE_DIMS = 8
 SETTLE_FRAMES = 50  # after the camera last moved, frames are registered on the background this long
 NEARBY = 20  # normal objects nearest a place, for how large and fast things get there
+STILL = 0.25  # of the median speed of those: an object this slow is said to stand still (its evidence note's words)
 ABSORB_RATE = 0.1  # background update per frame where something has stood `absorb_frames`
 LIGHTING_FIT = 15.0  # gray levels: pixels this close to the first lighting fit make the second
 LIGHTING_EVEN = 25.0  # variance (gray levels²) of the sampled background below which gain is not fitted
@@ -556,7 +557,11 @@ class ObjectTier(Tier):
             elif group == MOTION_GROUP:
                 heading = COMPASS[int(((evidence.direction_deg[frame] + 22.5) % 360) // 45)]
                 text = f"an object moving {heading}, {row[SPEED] / fastest:.1f}× the fastest normal object near there"
-                if row[SPEED] < fastest and not _goes_their_way(row, normal):  # not its speed, then: its heading
+                typical = float(np.median(normal[:, SPEED]))
+                if row[SPEED] < STILL * typical:  # not its speed nor its heading: that it hardly moves
+                    text = (f"an object standing almost still where the normal objects near there move "
+                            f"({row[SPEED] / typical:.2f}× their median speed)")
+                elif row[SPEED] < fastest and not _goes_their_way(row, normal):  # its heading
                     text = (f"an object moving {heading}, which no normal object near there does "
                             f"({row[SPEED] / fastest:.1f}× the fastest of them)")
             else:
