@@ -440,8 +440,8 @@ def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock
     start, end = (min(clock.to_clip(t), duration) for t in (moment.start_s, moment.end_s))
     peak = min(max(clock.to_clip(moment.peak_s), start), end)
     candidate = Candidate(start_s=start, end_s=max(end, start), peak_s=peak, peak_score=round(moment.peak_score, 4),
-                          start_frame=min(round(start * fps), last), end_frame=min(round(end * fps), last),
-                          region=scored.region_at(peak))
+                          start_frame=min(round(start * fps), last), end_frame=min(round(end * fps), last))
+    candidate = candidate.model_copy(update={"region": scored.region_of(candidate)})
     scored.damaged = runs(damaged or [])
     if scores is not None and moment.reading:  # the clip scored again reads its own picture
         scored.picture = [(0, moment.reading)]

@@ -14,6 +14,7 @@ from scipy.ndimage import gaussian_filter1d
 from vadagent.errors import ArtifactError
 from vadagent.tools.scorer.candidates import CandidatePolicy, pick_candidates
 from vadagent.tools.scorer.tiers import Evidence
+from vadagent.tools.scorer.view import VIEW_WORDS
 from vadagent.types import Candidate, FrameScores, Region, VideoInfo
 
 RESULT, RESULT_VERSION = "result", 1  # a ScoreResult saved: result.json + result.safetensors
@@ -43,7 +44,14 @@ class ScoreResult:
         policy = policy or CandidatePolicy()
         picked = pick_candidates(self.smoothed(sigma), self.info.fps, policy, threshold=self.threshold,
                                  ignore_before=self.settled_from, fill=policy.fills(self.stand_in))
-        return [c.model_copy(update={"region": self.region_at(c.peak_s)}) for c in picked]
+        return [c.model_copy(update={"region": self.region_of(c)}) for c in picked]
+
+    def region_of(self, candidate: Candidate) -> Region | None:
+        """Where a candidate's evidence lies: where the camera's view changed within it, if it did (a lens covered or
+        a camera knocked is what the tiers saw then; their own peak may lie a frame away), else at its peak."""
+        frames = np.flatnonzero((self.evidence.frame >= candidate.start_frame) & (self.evidence.frame <= candidate.end_frame))
+        said = [i for i in frames if str(self.evidence.note[i]).startswith(VIEW_WORDS)]
+        return self.region_at(self.evidence.frame[said[0]] / self.info.fps if said else candidate.peak_s)
 
     def evidence_box(self, frame: int) -> tuple[int, int, int, int] | None:
         """The box (source pixels) of a frame's evidence; None where it has none."""
