@@ -27,21 +27,20 @@ The picture as a whole shows what the tiers cannot:
   normal frame as they came, none put back. A move beyond MAX_MOVE is another view;
 - *away*: agreement under AWAY of the footage's least, however put back;
 - *soft*: its sharpness (its finest detail over its coarser detail, whatever the contrast) under SOFT of the video's
-  own over the SOFT_LATELY_S before: the real camera blurred by σ 2 or 4 read 0.36 to
-  0.39 of its sharpness before (a second's median), its frames under rain, snow, grain, a darker hour, fog, haze or
-  jitter 0.92 or more, encoded at CRF 40 from then on 0.79; the footpath 0.95 to 1.04 as filmed, 0.40 blurred by σ 2
-  (ad hoc, before any scoring run with it). A change
-  over minutes (a dusk, a camera's noise reduction coming on) moves the video's own lately with it.
+  own over the SOFT_LATELY_S before: the real camera blurred by σ 2 or 4 read 0.36 to 0.39 of its sharpness before (a
+  second's median), its frames under rain, snow, grain, a darker hour, fog, haze or jitter 0.92 or more, encoded at
+  CRF 40 from then on 0.79; the footpath 0.95 to 1.04 as filmed, 0.40 blurred by σ 2 (ad hoc, before the bench's run
+  with it). A change over minutes (a dusk, a camera's noise reduction coming on) moves the video's own lately with it.
 
 A view lost for HOLD_S, or a move found, is reported from the frame it was first seen, and the ONSET_S after it is
 known (a causal rule, the same live) score above the threshold: one candidate the VLM is asked about, its evidence the
 whole picture; not where it was so from the video's first HOLD_S (a state, not an event). The frames after are scored
-as the tiers see them. A lens out of focus from a video's start is not told from a lower-quality stream (grain.py reads
-both as a smoother picture), nor said here. A video without normal footage is its own
-camera and is not judged (an edited video's cut is no camera turned), as grain.py. The settings were set from the
-measurements above, on the real camera's normal video and the footpath's, before any scoring run with them (SOFT and
-SOFT_LATELY_S in release 52), except MAX_MOVE and the rule that a move taken must not leave the frames away, added
-after a cut to another camera was once taken for a turn of 17° (bench_robustness's `cut to another camera`).
+as the tiers see them. A lens out of focus from a video's start is not told from a lower-quality stream (grain.py
+reads both as a smoother picture), nor said here. A video without normal footage is its own camera and is not judged
+(an edited video's cut is no camera turned), as grain.py. The settings were set from the measurements above, on the
+real camera's normal video and the footpath's, before any scoring run with them (SOFT and SOFT_LATELY_S in release
+52), except MAX_MOVE and the rule that a move taken must not leave the frames away, added after a cut to another
+camera was once taken for a turn of 17° (bench_robustness's `cut to another camera`).
 """
 
 from __future__ import annotations
