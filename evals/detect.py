@@ -352,8 +352,10 @@ def _localisation(videos: list[LabelledVideo], results: list[ScoreResult], candi
     shown = anomalous & np.concatenate(candidate_frames)
     pooled = np.concatenate(coverage)
     covers, touches = pooled >= PIXEL_CRITERION, pooled > 0
-    # what the relations and candidate lines say of an object (the objects tier's notes, beyond its normal 99th percentile)
-    said = np.concatenate([[read_note(note) is not None for note in r.evidence.note] for r in results]).astype(bool)
+    # what the relations say of an object: the objects tier's notes (beyond its normal objects' 99th percentile) on the
+    # frames the scorer flagged
+    said = np.concatenate([[read_note(note) is not None and score >= r.threshold
+                            for note, score in zip(r.evidence.note, r.scores)] for r in results]).astype(bool)
 
     def share(hit: np.ndarray, frames: np.ndarray) -> float | None:
         return round(float(hit[frames].mean()), 4) if frames.any() else None
@@ -433,8 +435,8 @@ def markdown(result: dict) -> str:
                   f"{_share(result['evidence_touches_anomaly_in_candidates'])}). Touches per video: "
                   + ", ".join(f"{k}: {_share(v)}" for k, v in result["evidence_touches_anomaly_per_video"].items())]
     if "object_said_in_candidates" in result:
-        lines += ["", "Said of an object (the objects tier's evidence note, beyond its normal objects' 99th percentile: "
-                  "a candidate's `why` and the relations the VLM is given): "
+        lines += ["", "Said of an object (the objects tier's evidence note, beyond its normal objects' 99th percentile, "
+                  "on a frame the scorer flagged: the relations the VLM is given): "
                   f"{_share(result['object_said_in_candidates'])} of the anomalous frames inside the candidates, "
                   f"touching the anomaly in {_share(result['object_said_touches_anomaly'])} of those; "
                   f"{_share(result['object_said_of_normal_frames'])} of the normal frames."]

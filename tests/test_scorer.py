@@ -211,9 +211,12 @@ def test_busy_background_regression(tmp_path, busy_scene):
     # a candidate says it where it peaks; the VLM is told it over the frames it holds, of the foreground's object
     candidate = max(result.candidates(), key=lambda c: c.peak_score)
     assert candidate.region.why == result.evidence.note[round(candidate.region.at_s * 25)]
-    said = object_relations(result.evidence, 25.0, candidate.start_s, candidate.end_s, (320, 240))
+    flagged = result.scores >= result.threshold  # the frames the scorer flagged, which alone are spoken of
+    said = object_relations(result.evidence, 25.0, candidate.start_s, candidate.end_s, (320, 240), flagged=flagged)
     assert any("bottom" in r.subject and read_note(r.object).group == SIZE_GROUP and r.end_s - r.start_s >= 0.5
                for r in said)
+    # before the intruder, notes of the crowd (2 relations' worth, measured) on frames not flagged are not said
+    assert object_relations(result.evidence, 25.0, 0.0, 5.5, (320, 240), flagged=flagged) == []
     x0, y0, x1, y1 = result.evidence.box[peak]
     assert y1 > 0.6 * 240  # the object named is in the foreground, where the intruder walks
     # the evidence box is on the intruder (his head and shoulders: his body is near the pavement's shade)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
+import numpy as np
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
@@ -63,6 +64,7 @@ class ExplainDeps:
     track_objects: bool = True  # classical blob tracking in the candidate's window (tools/relations)
     detector: object | None = None  # an ObjectDetector when its weights are on disk (tools/detector)
     tracked: dict[tuple[float, float], list[Relation]] = field(default_factory=dict)  # found while detecting, by window
+    scores: np.ndarray | None = None  # each frame's fused score: the objects tier's words are given where it is flagged
     prompts: list[dict] = field(default_factory=list)  # every rendered prompt, saved with the run
     deadline_s: float = 600.0  # the whole VLM phase of one video, whatever the per-request timeouts and retries
     budget: CallBudget = field(default_factory=CallBudget)  # VLM requests of the whole video (the client counts)
@@ -213,7 +215,8 @@ def candidate_relations(deps: ExplainDeps, candidate: Candidate, context_s: floa
     blobs, detector (when present)."""
     window = context_window(candidate, deps.duration_s, context_s)
     found = motion_relations(deps.evidence, deps.fps, *window, deps.frame_size)
-    found += object_relations(deps.evidence, deps.fps, *window, deps.frame_size)
+    flagged = None if deps.scores is None else deps.scores >= deps.threshold
+    found += object_relations(deps.evidence, deps.fps, *window, deps.frame_size, flagged=flagged)
     found += view_relations(deps.evidence, deps.fps, *window)
     if deps.track_objects:
         known = deps.tracked.get(window)
