@@ -125,8 +125,8 @@ def object_relations(evidence: Evidence, fps: float, start_s: float, end_s: floa
     the normal footage has none, an unusual shape or heading: its evidence notes), a relation per run of frames that
     says the same of one object, in the words of its most unusual frame. An object faster than normal there (at least
     `min_ratio`) is `motion_relations`' to say. `flagged` (per frame): only frames the scorer flagged are spoken of (a
-    frame of many walkers often holds one beyond the normal objects' 99th percentile: on Ped2 19 % of the normal
-    frames, 0.6 % of those flagged; evals/HISTORY.md, release 52)."""
+    frame of many walkers often holds one beyond the normal objects' 99th percentile: 19 % of Ped2's normal frames
+    have a note, 0.6 % a note and a flag; evals/HISTORY.md, release 52)."""
     in_window = np.flatnonzero((evidence.frame >= start_s * fps) & (evidence.frame <= end_s * fps))
     if flagged is not None:
         in_window = in_window[flagged[np.minimum(evidence.frame[in_window], len(flagged) - 1)]]
