@@ -51,25 +51,32 @@ class ScoreResult:
         a camera knocked is what the tiers saw then; their own peak may lie a frame away), else at its peak."""
         frames = np.flatnonzero((self.evidence.frame >= candidate.start_frame) & (self.evidence.frame <= candidate.end_frame))
         said = [i for i in frames if str(self.evidence.note[i]).startswith(VIEW_WORDS)]
-        return self.region_at(self.evidence.frame[said[0]] / self.info.fps if said else candidate.peak_s)
+        return self._region(int(self.evidence.frame[said[0]])) if said else self.region_at(candidate.peak_s)
 
     def evidence_box(self, frame: int) -> tuple[int, int, int, int] | None:
         """The box (source pixels) of a frame's evidence; None where it has none."""
-        rows = np.flatnonzero(self.evidence.frame == frame)
-        if not len(rows):
+        row = self._row(frame)
+        if row is None:
             return None
-        x0, y0, x1, y1 = (int(v) for v in self.evidence.box[rows[0]])
+        x0, y0, x1, y1 = (int(v) for v in self.evidence.box[row])
         return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
     def region_at(self, time_s: float) -> Region | None:
         """Where the evidence of the frame at `time_s` lies, and what the scorer said of it (None where that frame
         has no box)."""
-        frame = min(max(round(time_s * self.info.fps), 0), len(self.scores) - 1)
+        return self._region(min(max(round(time_s * self.info.fps), 0), len(self.scores) - 1))
+
+    def _region(self, frame: int) -> Region | None:
         box = self.evidence_box(frame)
         if box is None:
             return None
-        why = str(self.evidence.note[np.flatnonzero(self.evidence.frame == frame)[0]] or "")
+        why = str(self.evidence.note[self._row(frame)] or "")
         return Region.of(box, self.info.width, self.info.height, round(frame / self.info.fps, 3), why=why)
+
+    def _row(self, frame: int) -> int | None:
+        """The evidence's row of `frame` (None where it has none)."""
+        rows = np.flatnonzero(self.evidence.frame == frame)
+        return int(rows[0]) if len(rows) else None
 
     def smoothed(self, sigma: float) -> np.ndarray:
         return gaussian_filter1d(self.scores, sigma, mode="nearest") if sigma > 0 else self.scores
