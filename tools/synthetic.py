@@ -251,3 +251,20 @@ def textured_square(positions: Iterable[float], width: int = 160, height: int = 
         frame[top : top + 24, left : left + 24] = patch
         frames.append(np.repeat(frame[..., None], 3, axis=2))
     return np.stack(frames)
+
+
+def cloud_shadow(frames: np.ndarray, fps: float, depth: float = 0.6, speed_px_s: float = 12.0, softness: float = 0.6,
+                 start_s: float = 0.0, size: float = 0.7) -> np.ndarray:
+    """The frames (RGB or gray) with a cloud's shadow drifting across them from the left: an ellipse `size` of the
+    picture's width across, its light `depth` of the sun's at the core, fading to none over `softness` of its radius,
+    `speed_px_s` a second; at `start_s` its centre lies half its width beyond the left edge."""
+    height, width = frames.shape[1:3]
+    radius = size * width / 2
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    out = []
+    for number, frame in enumerate(frames):
+        centre = -radius + speed_px_s * (number / fps - start_s)
+        distance = np.hypot((xs - centre) / radius, (ys - height / 2) / (0.8 * radius))
+        light = 1 - (1 - depth) * np.clip((1 + softness / 2 - distance) / softness, 0, 1)
+        out.append(np.clip(frame * (light[..., None] if frame.ndim == 3 else light), 0, 255).astype(np.uint8))
+    return np.stack(out)

@@ -45,6 +45,17 @@ def matched(gain: float) -> bool:
     return GAINS[0] <= gain <= GAINS[1] and abs(gain - 1.0) >= STEADY
 
 
+def median(values: np.ndarray) -> float:
+    """np.median of an array, by partition alone: np.median's checks cost more than the partition on a frame's sample
+    of a few thousand values."""
+    flat = values.ravel()
+    half = len(flat) // 2
+    if len(flat) % 2:
+        return float(np.partition(flat, half)[half])
+    low, high = np.partition(flat, [half - 1, half])[half - 1 : half + 1]
+    return float((low + high) / 2)
+
+
 def level(gray: np.ndarray) -> float:
     """A frame's gray level as a whole: the median of a sample of its pixels (someone in front moves it little)."""
     return float(np.median(gray[::4, ::4]))

@@ -5,7 +5,8 @@ footage, adapted slowly where nothing is in front of it, so lighting may drift b
 stands still stays foreground — for `absorb_frames`: what has stood unchanged in front of the
 background that long becomes part of it, so a light switched on or a parked car is one event, not a
 flag on every frame from then on; and matched in gain to a video's first frame where the whole
-picture begins darker or brighter than the normal footage's, see `_exposure`). Each connected blob
+picture begins darker or brighter than the normal footage's, see `_exposure`; and, with `shade`, taken in the frame's
+shade where a shadow falls on part of the picture, a cloud's drifting over the site: shade.py). Each connected blob
 is an object with its place (centre x, foot y), size (log width, log height), fill, mean motion
 (optical flow inside the blob) and a small appearance descriptor (gradient-orientation histograms
 over a 4 × 2 grid of the crop, reduced by PCA learned on the site's own objects). Objects are
@@ -35,7 +36,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-from vadagent.tools.scorer import exposure
+from vadagent.tools.scorer import exposure, shade
 from vadagent.tools.scorer.frames import FLOW_STEP
 from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, TierUnfit, fold_of, register
 
@@ -127,17 +128,6 @@ def _appearance(crops: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
     return (hist / (np.linalg.norm(hist, axis=1, keepdims=True) + 1e-3)).astype(np.float32)
 
 
-def _median(values: np.ndarray) -> float:
-    """np.median of an array, by partition alone: np.median's checks cost more than the partition on
-    a frame's sample of a few thousand values."""
-    flat = values.ravel()
-    half = len(flat) // 2
-    if len(flat) % 2:
-        return float(np.partition(flat, half)[half])
-    low, high = np.partition(flat, [half - 1, half])[half - 1 : half + 1]
-    return float((low + high) / 2)
-
-
 def _exposure(frame: np.ndarray, background: np.ndarray) -> tuple[float, float] | None:
     """(gain, offset) with frame ≈ gain · background + offset over sampled pixels, or None where the
     gain is not one to match (`exposure.matched`) or the background too even to tell gain from offset: there the
@@ -166,7 +156,7 @@ def _off(frame: np.ndarray, background: np.ndarray, threshold: float) -> np.ndar
     """Which sampled pixels are further than `threshold` from the background, the frame's median
     difference taken off (what the objects tier reads as foreground)."""
     delta = frame - background
-    return np.abs(delta - _median(delta)) > threshold
+    return np.abs(delta - exposure.median(delta)) > threshold
 
 
 def _nearest(tree: cKDTree, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -210,14 +200,10 @@ class _ObjectReader(Reader):
             g = gray.astype(np.float32)
             if self.unexposed:
                 self._expose(g)
-            delta = g - self.background
-            delta -= _median(delta[::4, ::4])  # global brightness changes are not objects
-            foreground = (np.abs(delta) > p.fg_threshold).astype(np.uint8)
-            if edge:  # no object where the shake leaves the picture unknown (and the flow: frames.py zeroes it)
-                foreground[:edge], foreground[-edge:], foreground[:, :edge], foreground[:, -edge:] = 0, 0, 0, 0
-            foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self.kernel)
-            foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self.kernel, iterations=2)
-            count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8, ltype=self.labels)
+            foreground, labels, stats = self._blobs(g, self.background, edge)
+            held = foreground  # what the background does not follow: in front of it, or in another light
+            if p.shade:
+                foreground, labels, stats, held = self._shaded(g, labels, stats, edge, foreground)
             order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[: p.max_objects] + 1
             order = order[stats[order, cv2.CC_STAT_AREA] >= min_area]
             found = []
@@ -238,10 +224,10 @@ class _ObjectReader(Reader):
             found = np.asarray(found, np.float32).reshape(-1, HIST.start)
             rows.append(self._follow(found, width, height, chunk.time_scale) if p.track > 0 else found)
             if p.adapt > 0:  # follow slow lighting changes where nothing stands in front
-                cv2.accumulateWeighted(g, self.background, p.adapt, mask=1 - foreground)
-            # what has been foreground most of the time for `absorb_frames` (a leaky count, so people
-            # passing in front do not restart it) fades into the background within a few frames
-            self.standing += np.where(foreground > 0, 1, -1).astype(np.int32)
+                cv2.accumulateWeighted(g, self.background, p.adapt, mask=1 - held)
+            # what has been foreground (or in another light) most of the time for `absorb_frames` (a leaky count, so
+            # people passing in front do not restart it) fades into the background within a few frames
+            self.standing += np.where(held > 0, 1, -1).astype(np.int32)
             np.clip(self.standing, 0, p.absorb_frames, out=self.standing)
             settled = (self.standing >= p.absorb_frames).astype(np.uint8)
             if settled.any():
@@ -250,6 +236,57 @@ class _ObjectReader(Reader):
         raw = np.concatenate([found, _appearance(crops, masks)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4),
                          np.asarray(cut, bool))
+
+    def _blobs(self, g: np.ndarray, background: np.ndarray, edge: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The frame's foreground against `background` (opened and closed), its blobs' labels and their statistics."""
+        delta = g - background
+        delta -= exposure.median(delta[::4, ::4])  # global brightness changes are not objects
+        foreground = (np.abs(delta) > self.tier.params.fg_threshold).astype(np.uint8)
+        if edge:  # no object where the shake leaves the picture unknown (and the flow: frames.py zeroes it)
+            foreground[:edge], foreground[-edge:], foreground[:, :edge], foreground[:, -edge:] = 0, 0, 0, 0
+        foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, self.kernel)
+        foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, self.kernel, iterations=2)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8, ltype=self.labels)
+        return foreground, labels, stats
+
+    def _shaded(self, g: np.ndarray, labels: np.ndarray, stats: np.ndarray, edge: int, foreground: np.ndarray,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The frame's foreground, labels and statistics found again in its light where a shadow falls on part of it
+        (shade.py), and what the background must not follow (the foreground, and where the light is another). Found
+        again in that light more than once, as what was an object may be shade seen in the first one's penumbra."""
+        ratio, shaded = None, None
+        for _ in range(shade.PASSES):
+            shadows = self._shadows(g, labels, stats)
+            if shadows is None:
+                break
+            ratio = shade.log_ratio(g, self.background) if ratio is None else ratio
+            light = shade.relit(self.background, ratio, (labels > 0) & ~shadows)
+            if light is None:
+                break
+            relit, shaded = light
+            foreground, labels, stats = self._blobs(g, relit, edge)
+        return foreground, labels, stats, foreground if shaded is None else foreground | shaded
+
+    def _large(self, stats: np.ndarray) -> np.ndarray:
+        """The labels of blobs of `shade.LEAST` of the frame or more: only these may be a shadow."""
+        height, width = self.background.shape
+        return np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= shade.LEAST * height * width) + 1
+
+    def _shadows(self, g: np.ndarray, labels: np.ndarray, stats: np.ndarray) -> np.ndarray | None:
+        """The pixels of the frame's blobs that are shadows (`shade.light_of`), or None where none is, or where a
+        source of light appeared: then the rest darkening is the camera's exposure answering it."""
+        shadows = None
+        for label in self._large(stats).tolist():
+            x, y, w, h, _ = stats[label].tolist()
+            box = slice(max(y - 1, 0), y + h + 1), slice(max(x - 1, 0), x + w + 1)  # a pixel beyond it (shade.light_of)
+            mask = labels[box] == label
+            light = shade.light_of(g[box], self.background[box], mask)
+            if light is shade.Light.SOURCE:
+                return None
+            if light is shade.Light.SHADOW:
+                shadows = np.zeros(labels.shape, bool) if shadows is None else shadows
+                shadows[box] |= mask
+        return shadows
 
     def _expose(self, first: np.ndarray) -> None:
         """The background in the exposure of the video's first frame: a video that begins darker or
@@ -341,6 +378,7 @@ class ObjectTier(Tier):
         isotropic: bool = True  # a place, a size and a velocity each judged on one scale for both axes
         appearance_objects: int = APPEARANCE_OBJECTS  # normal objects the appearance model compares with
         lighting: bool = True  # a video's first frame matched to the background in gain (False: offset only)
+        shade: bool = False  # a shadow on part of the picture (a cloud's) is the frame's light, no object (shade.py)
 
     background: np.ndarray | None = None
 
