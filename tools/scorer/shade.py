@@ -14,7 +14,7 @@ walking in the shadow, stays foreground; the background does not learn the shado
 
 What stays as it was: a change of light on the whole picture (under UNCHANGED of it keeps the background's light: an
 exposure, a flash; see `_expose` and `absorb_frames` in the objects tier); anything brighter (a lamp, headlights, a
-fire's glow); and any darkening in a frame where a source of light appears (a blob SOURCE brighter and at GLARE), as
+fire's glow); and any darkening in a frame where a source of light appears (a blob BRIGHTER and at GLARE), as
 there it is the camera's exposure answering a fire or a flash. On Ped2's frames no blob is a shadow (its objects'
 outlines step by 0.086 a pixel or more, and at most 0.29 of a blob is smooth inside): every score is as it was.
 
@@ -42,8 +42,9 @@ OUTLIER = 0.1  # log ratio off the first field: a pixel left out of the second (
 TEXTURE = 4.0  # gray levels a pixel: background with this much pattern shows whether a shade keeps it
 TEXTURED = 0.2  # share of a blob's pixels with that pattern for it to be judged by it
 KEPT = 0.5  # correlation of the frame's gradients with the background's there: the pattern kept, more than not
-SOURCE = float(np.log(1.5))  # log ratio: a blob this much brighter, and at GLARE, is a source of light
-GLARE = 230.0  # gray levels: near the top of the picture's range, as a flame, a lamp or a flash is (a white shirt may be)
+BRIGHTER = float(np.log(1.5))  # log ratio: a blob this much brighter than the background, and at GLARE, is a source of light
+GLARE = 230.0  # gray levels: the top of the picture's range, a flame's, a lamp's or a flash's (a white shirt in the sun
+# may be there too, and then the frame's shade is left as it was)
 LIT = (32.0, 224.0)  # gray levels of the background that show a change of light (not black, not white)
 UNCHANGED = 0.2  # share of the picture that keeps the background's light where a shadow falls on a part of it
 PASSES = 3  # of finding shadows, each in the light found before
@@ -70,7 +71,7 @@ def light_of(frame: np.ndarray, background: np.ndarray, mask: np.ndarray) -> Lig
     blobs are objects."""
     ratio = log_ratio(frame, background)
     level = exposure.median(ratio[mask])
-    if level >= SOURCE and exposure.median(frame[mask]) >= GLARE:
+    if level >= BRIGHTER and exposure.median(frame[mask]) >= GLARE:
         return Light.SOURCE
     if level >= 0:  # brighter: a lamp, headlights, a glow stay what they were
         return None
@@ -108,11 +109,10 @@ def _field(ratio: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def relit(background: np.ndarray, ratio: np.ndarray, objects: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The background in the frame's shade, and where that shade falls (which the
-    background must not follow: it would learn a shadow as it passes); None where under UNCHANGED of the picture keeps
-    the background's light. The light is the field of the frame's log `ratio` to the background over every pixel but
-    the `objects`', found twice, the second time without the pixels the first left far off (parts of an object too
-    faint to be foreground)."""
+    """The background in the frame's shade, and where that shade falls (which the background must not follow: it would
+    learn a shadow as it passes); None where under UNCHANGED of the picture keeps the background's light. The shade is
+    the field of the frame's log `ratio` to the background over every pixel but the `objects`', found twice, the second
+    time without the pixels the first left far off (parts of an object too faint to be foreground), where it darkens."""
     keep = ~objects
     first = _field(ratio, keep, FIELD_SIGMA)
     # only light taken away: where the picture is brighter than the background, it stays as it is
