@@ -42,7 +42,8 @@ class ScorerSettings(_Section):
     device: str = Field("auto", description="torch device for learned tiers: auto, cpu, cuda, mps")
     max_footage_s: float = Field(3600.0, gt=0, description="normal footage beyond this many seconds is fitted on "
                                                            "60 s stretches spread evenly over it, this many in all")
-    params: dict[str, dict[str, float | int]] = Field(
+    # bool first: a union tried in order of exact match keeps `shade: true` a bool (under `float | int` it read 1.0)
+    params: dict[str, dict[str, bool | int | float]] = Field(
         {}, description="settings of single tiers, by tier: e.g. objects: {absorb_frames: 500} (see each tier's Params)")
 
 

@@ -74,6 +74,10 @@ def test_a_tier_setting_from_the_config_file_reaches_the_scorer_and_an_unknown_o
     scorer = scorer_config(load_settings(config))
     assert scorer.params == {"objects": {"absorb_frames": 500}} and scorer.flow == "half"
     assert tier_class("objects")(Geometry(180, 120), **scorer.params["objects"]).params.absorb_frames == 500
+    config.write_text("scorer:\n  params:\n    objects: {shade: true, adapt: 0.02, max_objects: 12}\n")
+    values = scorer_config(load_settings(config)).params["objects"]  # each of its own type, as scorer.json saves it
+    assert values == {"shade": True, "adapt": 0.02, "max_objects": 12}
+    assert [type(v) for v in values.values()] == [bool, float, int]
     config.write_text("scorer:\n  params:\n    objects: {absorb_seconds: 20}\n")
     with pytest.raises(UsageError, match="unknown setting.*absorb_seconds.*objects.*absorb_frames"):
         scorer_config(load_settings(config))
