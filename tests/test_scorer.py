@@ -570,6 +570,7 @@ def test_a_clouds_shadow_drifting_over_the_site_is_not_flagged_with_shade(fitted
     """Normal footage of the footpath with a cloud's shadow drifting across it (60 % of the light at its core): with
     a shadow told from an object (the objects tier's `shade`, a site setting), what the scorer flags is what it flags
     without the shadow; as shipped, it flags most of it as "an object wider than anything seen there"."""
+    from vadagent.tools.scorer import shade
     from vadagent.tools.synthetic import cloud_shadow
     from vadagent.tools.video import open_video
 
@@ -580,15 +581,18 @@ def test_a_clouds_shadow_drifting_over_the_site_is_not_flagged_with_shade(fitted
     objects = fitted.tiers["objects"].params
     shipped = objects.shade
     try:
-        flagged = {}
+        flagged, said = {}, {}
         for told, clip in ((True, "normal"), (True, "shadow"), (False, "shadow")):
             objects.shade = told
             result = fitted.score(tmp_path / f"{clip}.mp4")
             flagged[told, clip] = float(np.mean(result.scores > result.threshold))
+            said[told, clip] = [(frame, read) for frame, read in result.picture if shade.WORDS in read]
     finally:
         objects.shade = shipped
     # measured: 0.045 of the frames with the shadow told from objects, 0.775 not, and 0.008 of the clip without it
     assert flagged[True, "shadow"] <= flagged[True, "normal"] + 0.05 and flagged[False, "shadow"] > 0.3, flagged
+    # and the picture's reading says from when a shadow was read as the frame's light (scores.json, the report's notes)
+    assert said[True, "shadow"] and not said[True, "normal"] and not said[False, "shadow"]
 
 
 def test_the_motion_tiers_frame_differences_are_read_in_the_normal_footages_exposure(fitted, synthetic_anomalous):

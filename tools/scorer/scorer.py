@@ -377,6 +377,7 @@ class Scorer:
             stream = chunks(video, self.width, self.height, flow=self.config.flow_for(self.tiers),
                             chunk=self.config.chunk_frames, end_s=end_s, **self._timing(video))
         picture: list[tuple[int, str]] = []
+        read_by_tiers: list[tuple[int, str]] = []  # what the tiers said of the picture (a shadow read as light), as steps
         view, flagged, moves = [], {}, []  # the view's changes, the frames they flag, each move from its first frame
         with closing(stream):
             for chunk in stream:
@@ -389,11 +390,15 @@ class Scorer:
                             moves.append((first, warp))
                 if chunk.reading != (picture[-1][1] if picture else ""):
                     picture.append((int(chunk.indices[0]), chunk.reading))
+                said = []
                 for name, reader in readers.items():
                     scored = self.tiers[name].score(reader.feed(chunk), device)
+                    said += [scored.reading] if scored.reading else []
                     raw[name].update(zip(scored.indices.tolist(), scored.scores.tolist()))
                     if scored.evidence is not None:
                         evidence[name].append(scored.evidence)
+                if "; ".join(said) != (read_by_tiers[-1][1] if read_by_tiers else ""):
+                    read_by_tiers.append((int(chunk.indices[0]), "; ".join(said)))
                 if progress:
                     progress("scoring", len(next(iter(raw.values()))), info.frame_count)
         first = next(iter(raw.values()))
@@ -413,7 +418,7 @@ class Scorer:
         if flagged:
             scores = above_threshold(scores, flagged, self.threshold).astype(np.float32)
             _view_evidence(merged, flagged, info)
-        picture = joined(picture, view)
+        picture = joined(joined(picture, read_by_tiers), view)
         # the median filter and the tiers' one-frame history carry the opening a few frames on
         settled = count if opening.end is None else min(count, opening.end + self.config.median_window) if opening.end else 0
         return ScoreResult(info, self.scorer_id, scores, self.threshold, merged, video.skipped,

@@ -52,6 +52,10 @@ KERNEL = np.ones((3, 3), np.uint8)
 DARK = 16.0  # gray levels added before the ratio, so that a dark pixel's noise does not read as a change of light
 
 
+# how a video's picture was read where a shadow was (ScoreResult.picture, the report's notes)
+WORDS = "a shadow on part of the picture read as the frame's light (shade)"
+
+
 class Light(enum.Enum):
     """What a blob is, where it is no object: a shadow, or a source of light."""
 

@@ -123,6 +123,7 @@ class TierScores:
     indices: np.ndarray  # (n,) frame indices
     scores: np.ndarray  # (n,) raw, higher = more unusual
     evidence: Evidence | None = None
+    reading: str = ""  # how the tier read these frames' picture, in words for `ScoreResult.picture` ("": as it came)
 
 
 class Reader(abc.ABC):

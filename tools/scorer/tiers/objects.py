@@ -79,6 +79,7 @@ class ObjectSet:
     raw: np.ndarray  # (m, 8 + 64) float32, see the column layout above
     box: np.ndarray  # (m, 4) x0, y0, x1, y1 working pixels
     cut: np.ndarray  # (m,) bool: the object touches the frame's edge, so part of it is out of view
+    shaded: int = 0  # of the frames, those read in a shadow's light (`shade`)
 
 
 class ObjectNote(NamedTuple):
@@ -189,7 +190,7 @@ class _ObjectReader(Reader):
         p, (height, width) = self.tier.params, self.background.shape
         step = self.tier.step
         min_area = max(int(p.min_area * width * height), 4)
-        frames, rows, boxes, crops, masks, cut = [], [], [], [], [], []
+        frames, rows, boxes, crops, masks, cut, shaded = [], [], [], [], [], [], 0
         for position, (full, full_flow, shaken) in enumerate(zip(chunk.gray, chunk.flow, chunk.shake)):
             gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
             flow = self._at_object_scale(full_flow) / step
@@ -203,7 +204,8 @@ class _ObjectReader(Reader):
             foreground, labels, stats = self._blobs(g, self.background, edge)
             held = foreground  # what the background does not follow: in front of it, or in another light
             if p.shade:
-                foreground, labels, stats, held = self._shaded(g, labels, stats, edge, foreground)
+                foreground, labels, stats, held, in_shade = self._shaded(g, labels, stats, edge, foreground)
+                shaded += in_shade
             order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[: p.max_objects] + 1
             order = order[stats[order, cv2.CC_STAT_AREA] >= min_area]
             found = []
@@ -235,7 +237,7 @@ class _ObjectReader(Reader):
         found = np.concatenate(rows) if rows else np.zeros((0, HIST.start), np.float32)
         raw = np.concatenate([found, _appearance(crops, masks)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4),
-                         np.asarray(cut, bool))
+                         np.asarray(cut, bool), shaded)
 
     def _blobs(self, g: np.ndarray, background: np.ndarray, edge: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The frame's foreground against `background` (opened and closed), its blobs' labels and their statistics."""
@@ -250,10 +252,11 @@ class _ObjectReader(Reader):
         return foreground, labels, stats
 
     def _shaded(self, g: np.ndarray, labels: np.ndarray, stats: np.ndarray, edge: int, foreground: np.ndarray,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
         """The frame's foreground, labels and statistics found again in its light where a shadow falls on part of it
-        (shade.py), and what the background must not follow (the foreground, and where the light is another). Found
-        again in that light more than once, as what was an object may be shade seen in the first one's penumbra."""
+        (shade.py), what the background must not follow (the foreground, and where the light is another), and whether
+        it was. Found again in that light more than once, as what was an object may be shade seen in the first one's
+        penumbra."""
         ratio, shaded = None, None
         for _ in range(shade.PASSES):
             shadows = self._shadows(g, labels, stats)
@@ -265,7 +268,7 @@ class _ObjectReader(Reader):
                 break
             relit, shaded = light
             foreground, labels, stats = self._blobs(g, relit, edge)
-        return foreground, labels, stats, foreground if shaded is None else foreground | shaded
+        return foreground, labels, stats, foreground if shaded is None else foreground | shaded, shaded is not None
 
     def _large(self, stats: np.ndarray) -> np.ndarray:
         """The labels of blobs of `shade.LEAST` of the frame or more: only these may be a shadow."""
@@ -549,7 +552,7 @@ class ObjectTier(Tier):
                 best[part.frame[i]] = i
             shown = best >= 0
             self._explain(part, per_group, best[shown], np.flatnonzero(shown), evidence)
-        return TierScores(part.indices, scores, evidence)
+        return TierScores(part.indices, scores, evidence, shade.WORDS if part.shaded else "")
 
     def _distances(self, raw: np.ndarray, cut: np.ndarray) -> np.ndarray:
         """Mean distance of each object to its k nearest normal objects in each space, (m, groups). The
