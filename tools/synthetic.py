@@ -5,7 +5,8 @@ A fixed camera looks at a footpath; walkers cross it left to right at walking pa
 against the flow), `loiter` (a person standing about off the path, `loiter_s`) and `intruder` (a person close
 to the camera, in the foreground where nobody goes, walking slowly). `crowd` adds a busy but
 normal crowd hurrying both ways along the path (the busy-background scene). Used by the test
-fixtures, the doctor and the sample clip that ships with the package.
+fixtures, the doctor and the sample clip that ships with the package; `cloud_shadow` lays a cloud's
+drifting shadow over any frames (the tests' and bench_robustness' outdoor light).
 """
 
 from __future__ import annotations
