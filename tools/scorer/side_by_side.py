@@ -148,7 +148,9 @@ class SideBySide:
             processes = list((getattr(self._pool, "_processes", None) or {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)
             for process in processes:
-                process.terminate()
+                # SIGKILL, not SIGTERM: a process a stopping batch starts inherits its stops held (SIGTERM ignored,
+                # `hold_further_stops`), and one just spawned may not be running Python yet; neither can ignore this
+                process.kill()
         self._stack.close()
 
     def _new_folder(self) -> str:
