@@ -204,7 +204,7 @@ class _ObjectReader(Reader):
             foreground, labels, stats = self._blobs(g, self.background, edge)
             held = foreground  # what the background does not follow: in front of it, or in another light
             if p.shade:
-                foreground, labels, stats, held, in_shade = self._shaded(g, labels, stats, edge, foreground)
+                foreground, labels, stats, held, in_shade = self._shaded(g, edge, foreground, labels, stats)
                 shaded += in_shade
             order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[: p.max_objects] + 1
             order = order[stats[order, cv2.CC_STAT_AREA] >= min_area]
@@ -251,7 +251,7 @@ class _ObjectReader(Reader):
         _, labels, stats, _ = cv2.connectedComponentsWithStats(foreground, connectivity=8, ltype=self.labels)
         return foreground, labels, stats
 
-    def _shaded(self, g: np.ndarray, labels: np.ndarray, stats: np.ndarray, edge: int, foreground: np.ndarray,
+    def _shaded(self, g: np.ndarray, edge: int, foreground: np.ndarray, labels: np.ndarray, stats: np.ndarray,
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
         """The frame's foreground, labels and statistics found again in its light where a shadow falls on part of it
         (shade.py), what the background must not follow (the foreground, and where the light is another), and whether
