@@ -571,13 +571,15 @@ def test_a_clouds_shadow_drifting_over_the_site_is_not_flagged_with_shade(fitted
     a shadow told from an object (the objects tier's `shade`, a site setting), what the scorer flags is what it flags
     without the shadow; as shipped, it flags most of it as "an object wider than anything seen there"."""
     from vadagent.tools.scorer import shade
+    from vadagent.tools.scorer.live import LiveScorer
     from vadagent.tools.synthetic import cloud_shadow
     from vadagent.tools.video import open_video
 
     truth = render_clip(ClipSpec(seconds=24, seed=3), tmp_path / "normal.mp4")
     with open_video(str(tmp_path / "normal.mp4")) as video:
         frames = np.concatenate([block.frames for block in video.scan(gray=False)])
-    write_video(tmp_path / "shadow.mp4", cloud_shadow(frames, truth.fps, speed_px_s=20.0), truth.fps)
+    shadowed = cloud_shadow(frames, truth.fps, speed_px_s=20.0)
+    write_video(tmp_path / "shadow.mp4", shadowed, truth.fps)
     objects = fitted.tiers["objects"].params
     shipped = objects.shade
     try:
@@ -587,12 +589,16 @@ def test_a_clouds_shadow_drifting_over_the_site_is_not_flagged_with_shade(fitted
             result = fitted.score(tmp_path / f"{clip}.mp4")
             flagged[told, clip] = float(np.mean(result.scores > result.threshold))
             said[told, clip] = [(frame, read) for frame, read in result.picture if shade.WORDS in read]
+        objects.shade = True  # a watched camera's moments say it too (Moment.reading)
+        live = LiveScorer(fitted, fps=truth.fps)
+        live_said = [i for i, frame in enumerate(shadowed) if live.feed(i, frame) and shade.WORDS in live.reading]
     finally:
         objects.shade = shipped
     # measured: 0.045 of the frames with the shadow told from objects, 0.775 not, and 0.008 of the clip without it
     assert flagged[True, "shadow"] <= flagged[True, "normal"] + 0.05 and flagged[False, "shadow"] > 0.3, flagged
     # and the picture's reading says from when a shadow was read as the frame's light (scores.json, the report's notes)
     assert said[True, "shadow"] and not said[True, "normal"] and not said[False, "shadow"]
+    assert live_said and live_said[0] >= said[True, "shadow"][0][0], (live_said[:3], said[True, "shadow"])
 
 
 def test_the_motion_tiers_frame_differences_are_read_in_the_normal_footages_exposure(fitted, synthetic_anomalous):

@@ -56,7 +56,8 @@ class LiveScorer:
         self._indices: list[int] = []
         self._grays: list[np.ndarray] = []
         self._stamps: list[float | None] = []
-        # how the stream's picture is read against the footage's now (frames.picture_reading), and its view (view.py)
+        # how the stream's picture is read against the footage's now (frames.picture_reading), what the tiers read of
+        # it (TierScores.reading) and its view (view.py)
         self.reading = ""
 
     def feed(self, index: int, rgb: np.ndarray, stamp_s: float | None = None) -> list[LiveScore]:
@@ -75,15 +76,17 @@ class LiveScorer:
         self._indices, self._grays, self._stamps = [], [], []
         if chunk is None:
             return []
-        view = chunk.view
-        self.reading = "; ".join(words for words in (chunk.reading, view and view.words) if words)
+        view, said = chunk.view, []
         scorer, per_tier, rows = self.scorer, {}, {}
         for name, tier in scorer.tiers.items():
             scored = tier.score(self.readers[name].feed(chunk), self.device)
+            said += [scored.reading] if scored.reading else []
             z = scorer._z(name, scored.scores) * scorer.config.weight(name)
             per_tier[name] = dict(zip(scored.indices.tolist(), z.tolist()))
             if scored.evidence is not None:
                 rows[name] = (scored.evidence, {int(f): i for i, f in enumerate(scored.evidence.frame.tolist())})
+        # in Scorer.score's order: the picture, what the tiers read of it (a shadow read as light), the view
+        self.reading = "; ".join(words for words in (chunk.reading, *said, view and view.words) if words)
         scores = []
         for index in chunk.indices.tolist():
             self.recent.append(sum(values.get(index, 0.0) for values in per_tier.values()))
