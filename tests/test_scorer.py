@@ -183,6 +183,41 @@ def busy_scene(tmp_path_factory):
     return folder / "normal.mp4", folder / "test.mp4", np.asarray(truth.labels), truth.masks(320, 240)
 
 
+def test_an_objects_unusual_look_is_named_in_words():
+    """The appearance group's evidence names the look that sets an object apart, measured on its crop: a wheel's
+    rim or a cart's frame runs across where walkers' outlines run up and down; an object wider for its height; one
+    that fills little of its box. Where no single look is beyond the normal objects' range, it says no more."""
+    from vadagent.tools.scorer.tiers.objects import FILL, HIST, SIZE, _appearance, _looks, _unlike_in_words
+
+    def row(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        h, w = crop.shape
+        raw = np.zeros(HIST.stop, np.float32)
+        raw[SIZE] = np.log(w), np.log(h)
+        raw[FILL] = mask.mean()
+        raw[HIST] = _appearance([crop], [mask])[0]
+        return raw
+
+    rng = np.random.default_rng(0)
+    walkers = []
+    for _ in range(200):  # tall, filled, outlined up and down: vertical stripes of a random width, a little noise
+        h, w = int(rng.integers(30, 50)), int(rng.integers(10, 18))
+        stripes = (np.arange(w)[None, :] // int(rng.integers(2, 5)) % 2 * 120 + 60).repeat(h, 0).astype(np.float32)
+        walkers.append(row(stripes + rng.normal(0, 3, (h, w)), np.ones((h, w), bool)))
+    ranges = np.percentile(_looks(np.stack(walkers)), [1, 99], axis=0).T
+    bars = (np.arange(40)[:, None] // 3 % 2 * 120 + 60).repeat(14, 1).astype(np.float32)  # a walker's size, across
+    assert "of its edges running across, more than 99 % of the normal objects" in \
+        _unlike_in_words(_looks(row(bars, np.ones(bars.shape, bool))[None])[0], ranges)
+    wide = (np.arange(40)[None, :] // 3 % 2 * 120 + 60).repeat(14, 0).astype(np.float32)
+    assert _unlike_in_words(_looks(row(wide, np.ones(wide.shape, bool))[None])[0], ranges).startswith(
+        "an object 2.9× as wide as it is tall, wider for its height than 99 % of the normal objects (at most")
+    ring = np.zeros((40, 14), bool)
+    ring[[0, -1]], ring[:, [0, -1]] = True, True  # an outline with nothing inside
+    said = _unlike_in_words(_looks(row(np.where(ring, 180.0, 60.0).astype(np.float32), ring)[None])[0], ranges)
+    assert said.startswith("an object filling ") and "more spread out than 99 % of the normal objects" in said
+    assert _unlike_in_words(_looks(np.stack(walkers[:1]))[0], ranges) == \
+        "an object whose shape and appearance are unlike the normal objects"
+
+
 def test_busy_background_regression(tmp_path, busy_scene):
     """The shipped default on 30 s of normal footage: self-validation chooses the weights (logged,
     saved), and the slow intruder in front of the crowd ranks above it, said to be of a size not seen there."""

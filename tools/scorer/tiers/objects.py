@@ -108,6 +108,37 @@ def _goes_their_way(row: np.ndarray, normal: np.ndarray) -> bool:
     return bool((turn >= np.cos(np.pi / 4)).any())
 
 
+def _looks(raw: np.ndarray) -> np.ndarray:
+    """What of an object's look can be put in words, (m, 3): how wide for its height (log width / height), how much of
+    its box it fills, and the share of its edge strength in edges that run across (gradients within 45° of vertical:
+    a walker's outline runs up and down, a wheel's rim or a cart's frame across)."""
+    orientations = raw[:, HIST].reshape(len(raw), -1, BINS).sum(1)
+    across = orientations[:, BINS // 4 : 3 * BINS // 4].sum(1) / (orientations.sum(1) + 1e-9)
+    return np.column_stack([raw[:, SIZE.start] - raw[:, HEIGHT], raw[:, FILL], across])
+
+
+def _unlike_in_words(look: np.ndarray, ranges: np.ndarray) -> str:
+    """What sets an object's look (a row of `_looks`) apart from the normal objects' (`ranges`: their 1st and 99th
+    percentiles of each), the look furthest beyond its range for the range's width; where none is beyond, no single
+    look does (the layout of its edges over the crop), and the words say so."""
+    low, high = ranges[:, 0], ranges[:, 1]
+    beyond = np.maximum(low - look, look - high) / np.maximum(high - low, 1e-6)
+    which = int(np.argmax(beyond))
+    if beyond[which] <= 0:
+        return "an object whose shape and appearance are unlike the normal objects"
+    more = bool(look[which] > high[which])
+    value, bound = (look[which], high[which]) if more else (look[which], low[which])
+    most = "at most" if more else "at least"
+    if which == 0:
+        return (f"an object {np.exp(value):.1f}× as wide as it is tall, {'wider' if more else 'narrower'} for its height "
+                f"than 99 % of the normal objects ({most} {np.exp(bound):.1f}×)")
+    if which == 1:
+        return (f"an object filling {100 * value:.0f} % of its box, {'more solid' if more else 'more spread out'} than "
+                f"99 % of the normal objects ({most} {100 * bound:.0f} %)")
+    return (f"an object with {100 * value:.0f} % of its edges running across, {'more' if more else 'fewer'} than 99 % of "
+            f"the normal objects ({most} {100 * bound:.0f} %)")
+
+
 def _appearance(crops: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
     """Gradient-orientation histograms of object crops, all at once: (m, cells × BINS), unit norm.
     Each crop is resized to 16 × 32 and its gradient taken with OpenCV's 1-pixel Sobel (central
@@ -538,6 +569,7 @@ class ObjectTier(Tier):
         spaces[APPEARANCE_GROUP] = spaces[APPEARANCE_GROUP][self.appearance_rows]
         self.models = [cKDTree(s) for s in spaces]
         self.places = cKDTree(self.train[:, PLACE])
+        self.look_ranges = np.percentile(_looks(self.train), [1, 99], axis=0).T  # for the evidence's words
 
     # -- scoring ---------------------------------------------------------------------------------
     def score(self, part: ObjectSet, device: str = "cpu") -> TierScores:
@@ -606,7 +638,7 @@ class ObjectTier(Tier):
                     text = (f"an object moving {heading}, which no normal object near there does "
                             f"({row[SPEED] / fastest:.1f}× the fastest of them)")
             else:
-                text = "an object whose shape and appearance are unlike the normal objects"
+                text = _unlike_in_words(_looks(row[None])[0], self.look_ranges)
             evidence.note[frame] = f"{text} ({GROUPS[group]} {per_group[i, group]:.1f}× the normal 99th percentile)"
 
     # -- artefacts -------------------------------------------------------------------------------
