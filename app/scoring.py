@@ -104,6 +104,8 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
                           f"self-validation keeps varies with the seconds given; give {STEADY_S:g} s or more if you can, "
                           "or keep every tier (fit --no-select, or scorer.select: false in the settings)",
                           highlight=False)
+    for note in [] if settings.quiet else [note for tier in scorer.tiers.values() for note in tier.fit_notes()]:
+        console.print(note, highlight=False)
     return scorer
 
 

@@ -31,35 +31,36 @@ wrong-way walker, a loiterer) of the same site as filmed, and as the camera migh
 - `snow`: 300 flakes of 3 px, 60 gray levels brighter, drifting down by 1 to 3 px a frame (over several frames);
 - `haze`, `fog`: the picture at half and at 30 % of its contrast under a bright veil (from release 50, a picture whose
   contrast fell under half of what its level explains is put back into the footage's tones).
-For each: the share of the normal clip's frames above the threshold (what a user would be
-flagged; for `light`, once the change has had the objects tier's `absorb_frames` and 10 s more to
-be learnt, and how long learning it took) and the anomalous clip's frame AUC, with the scorer as
-shipped and, in the same run, with its guards switched off (the frame-rate and timestamp scaling,
-the shake compensation, the objects' absorption of what stands still and their background matched
-to a video's first frame in gain, the motion tier's frame differences matched to its exposure, a grainier
-or smoother video's flow read only where its frames change, and a rainy one's at the darker of each frame and the one
-before, a veiled one put back into the footage's tones, and a video's view judged against the footage's (view.py); the
-first two, the three after the exposure and the view patched out here, as they have no off switch), and whether
-any clip's view was reported lost or its camera moved (none should be). Then a
-loiterer standing 30 s off the path, scored with the objects tier
-absorbing what stands still after 250 frames and after its default; and the normal and anomalous clips with a cloud's
-shadow drifting over them (its core at 60 % of the light, its edge soft, 12 px a second), with the objects tier's
-`shade` (a site setting from release 53: a shadow on part of the picture is the frame's light, no object) and as
-shipped. Synthetic data, so no test label of any dataset is involved. With UCSD Ped2 (`--ped2`, or
+For each: the share of the normal clip's frames above the threshold (what a user would be flagged; for `light`, once
+the change has had the objects tier's `absorb_frames` and 10 s more to be learnt, and how long learning it took) and
+the anomalous clip's frame AUC, with the scorer as shipped and, in the same run, with its guards switched off (the
+frame-rate and timestamp scaling, the shake compensation, the objects' absorption of what stands still, their holding
+no object where the footage swayed in place, and their background matched to a video's first frame in gain, the motion
+tier's frame differences matched to its exposure, a grainier or smoother video's flow read only where its frames
+change, and a rainy one's at the darker of each frame and the one before, a veiled one put back into the footage's
+tones, and a video's view judged against the footage's (view.py); the first two, the three after the exposure and the
+view patched out here, as they have no off switch), and whether any clip's view was reported lost or its camera moved
+(none should be). Then a loiterer standing 30 s off the path, scored with the objects tier absorbing what stands still
+after 250 frames and after its default; and the normal and anomalous clips with a cloud's shadow drifting over them
+(its core at 60 % of the light, its edge soft, 12 px a second), with the objects tier's `shade` (a site setting from
+release 53: a shadow on part of the picture is the frame's light, no object) and as shipped; and with a tree's crown
+swaying in the wind in its top left (the scorer fitted on it in a breeze, scored in that wind, twice and three times
+as much), with the objects tier's `sway` (from release 54: no object where the footage's picture swayed in place,
+while it sways) and without. Synthetic data, so no test label of any dataset is involved. With UCSD Ped2 (`--ped2`, or
 $VADAGENT_DATA/ucsd_ped2), also three of its normal training clips held out of the fit, with frames dropped or at a
-variable rate, and its test clips as if its camera had been re-mounted a little off (once zoomed as well), with the view
-judged and not (micro / macro AUC, normal frames flagged; the test labels measure, nothing is chosen on them), and its
-test clips with a cloud's shadow drifting over them, with `shade` and as shipped; and with the UCF-Crime
-sample (`--ucf`, or $VADAGENT_DATA/ucf_crime_sample), a real camera of higher contrast: its normal
-video fitted on its first 60 s, and the rest from 70 s on scored as filmed, 20 % darker, 25 %
-brighter and with its midtones brightened (gamma 0.8), with the objects' background matched to the
-video's first frame in gain where that explains it better, and in offset only; and with grain (σ 4, and 55 %
-darker with σ 3), rain, drizzle, snow, haze and fog, its flow read where its frames change (and at the darker of each
-frame and the one before where it rains, and a veiled picture in the footage's tones) and as it comes; and 45 s of it
-tampered with from 15 s in (covered for 5 s, knocked by 2° and 10 px, nudged by 0.5° and 3 px, zoomed in by 5 % and
-out by 10 %, cut to another camera of the sample, defocused), with its view judged against the footage's and not: when
-its view was reported lost, its camera moved or its picture gone soft, and the share of its frames flagged before,
-in the 2 s after and later. Writes evals/results/bench_robustness.{md,json}.
+variable rate, and its test clips as if its camera had been re-mounted a little off (once zoomed as well), with the
+view judged and not (micro / macro AUC, normal frames flagged; the test labels measure, nothing is chosen on them),
+and its test clips with a cloud's shadow drifting over them, with `shade` and as shipped; and with the UCF-Crime
+sample (`--ucf`, or $VADAGENT_DATA/ucf_crime_sample), a real camera of higher contrast: its normal video fitted on its
+first 60 s, and the rest from 70 s on scored as filmed, 20 % darker, 25 % brighter and with its midtones brightened
+(gamma 0.8), with the objects' background matched to the video's first frame in gain where that explains it better,
+and in offset only; and with grain (σ 4, and 55 % darker with σ 3), rain, drizzle, snow, haze and fog, its flow read
+where its frames change (and at the darker of each frame and the one before where it rains, and a veiled picture in
+the footage's tones) and as it comes; and 45 s of it tampered with from 15 s in (covered for 5 s, knocked by 2° and 10
+px, nudged by 0.5° and 3 px, zoomed in by 5 % and out by 10 %, cut to another camera of the sample, defocused), with
+its view judged against the footage's and not: when its view was reported lost, its camera moved or its picture gone
+soft, and the share of its frames flagged before, in the 2 s after and later.
+Writes evals/results/bench_robustness.{md,json}.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec, exposure, gr
 from vadagent.tools.scorer import frames as frame_pass
 from vadagent.tools.scorer.tiers.objects import ObjectTier
 from vadagent.tools.scorer.view import AWAY_WORDS, BLANK_WORDS, MOVED_WORDS, SOFT_WORDS, FootageView
-from vadagent.tools.synthetic import ClipSpec, cloud_shadow, render_clip, write_video
+from vadagent.tools.synthetic import ClipSpec, cloud_shadow, render_clip, swaying_foliage, write_video
 from vadagent.tools.video import open_video
 
 FPS = 25.0
@@ -90,6 +91,8 @@ LIGHT_AT = 125  # frame (5 s) from which the lamp is on
 SHADOW_AT_S = 2.0  # from when a cloud's shadow drifts in from the left
 LEARNT_AFTER = ObjectTier.Params().absorb_frames  # frames the objects tier takes to learn a change
 SETTLE_S = 10.0  # and the seconds it is given on top before the light's flagged frames are counted
+BREEZE_PX = 2.0  # how far the footage's breeze pushes the tree's crown (swaying_foliage)
+WINDS = (1, 2, 3)  # the scored clips' wind, in breezes
 
 
 def frames_of(path: Path) -> np.ndarray:
@@ -471,6 +474,31 @@ def shadowed(folder: Path, footpath_labels: np.ndarray, ped2: Path | None) -> li
     return rows
 
 
+def windy(folder: Path, anomalous: np.ndarray, footpath_labels: np.ndarray) -> list[dict]:
+    """The footpath with a tree's crown swaying in its top left, its scorer fitted on 20 s of it in a breeze (pushed up
+    to BREEZE_PX), then a normal clip and the anomalous one in that wind and in twice and three times as much, with the
+    objects tier's `sway` (no object where the footage's picture swayed in place, while it sways) and without it: the
+    share of normal frames flagged and the anomaly frame AUC."""
+    normal = frames_of(folder / "normal.mp4")[: int(24 * FPS)]
+    write_video(folder / "fit-breeze.mp4", swaying_foliage(frames_of(folder / "fit.mp4"), FPS, BREEZE_PX), FPS)
+    for wind in WINDS:
+        for clip, frames in (("normal", normal), ("anomalous", anomalous)):
+            write_video(folder / f"wind{wind}-{clip}.mp4", swaying_foliage(frames, FPS, wind * BREEZE_PX, seed=5), FPS)
+    rows = []
+    for sway in (True, False):
+        scorer = Scorer.fit([SourceSpec(str(folder / "fit-breeze.mp4"))], shipped(sway=sway))
+        for wind in WINDS:
+            normal_scored, anomalous_scored = (scorer.score(folder / f"wind{wind}-{clip}.mp4")
+                                               for clip in ("normal", "anomalous"))
+            rows.append({"wind": wind, "sway": sway,
+                         "swaying_share": round(float(scorer.tiers["objects"].sway_zone.mean()), 4),
+                         "normal_frames_flagged": round(float(np.mean(normal_scored.scores > normal_scored.threshold)), 3),
+                         "anomaly_auc": round(float(roc_auc_score(
+                             footpath_labels, anomalous_scored.scores[: len(footpath_labels)])), 3)})
+            print(rows[-1], flush=True)
+    return rows
+
+
 def _aucs(row: dict) -> str:
     """A shadowed row's anomaly AUC, or Ped2's micro / macro."""
     return str(row["anomaly_auc"]) if "anomaly_auc" in row else f"{row['micro_auc']} / {row['macro_auc']} (micro / macro)"
@@ -546,7 +574,7 @@ def guards(on: bool) -> Iterator[ScorerConfig]:
             as_it_comes(), \
             mock.patch.object(Scorer, "time_scale", lambda self, fps: 1.0), \
             mock.patch.object(frame_pass.ChunkMaker, "_scale", lambda self, time_s: 1.0), view_unjudged():
-        yield shipped(absorb_frames=10**9, lighting=False)
+        yield shipped(absorb_frames=10**9, lighting=False, sway=False)
 
 
 def view_unjudged() -> contextlib.AbstractContextManager:
@@ -612,6 +640,7 @@ def main() -> None:
                     print(rows[-1], flush=True)
         stand = standing_about(folder)
         shadows = shadowed(folder, labels, args.ped2)
+        winds = windy(folder, anomalous, labels)
     lines = ["# What the camera does to a fitted scorer", "",
              f"Default tiers and flow (self-validated: chose {chose[True]}; with the guards off {chose[False]}), "
              + (f"with the fused score's median over {MEDIAN_WINDOW} frames (shipped: {ScorerConfig().median_window}), "
@@ -646,6 +675,16 @@ def main() -> None:
               *(f"| {site} | {told[site, True]['normal_frames_flagged']:.1%} | {_aucs(told[site, True])} | "
                 f"{told[site, False]['normal_frames_flagged']:.1%} | {_aucs(told[site, False])} |"
                 for site in dict.fromkeys(r["site"] for r in shadows))]
+    swayed = {(r["wind"], r["sway"]): r for r in winds}
+    lines += ["", f"A tree's crown swaying in the footpath's top left (`swaying_foliage`), its scorer fitted on 20 s of it in a "
+              f"breeze (pushed up to {BREEZE_PX:g} px; the place that sways found on "
+              f"{swayed[1, True]['swaying_share']:.1%} of the picture at the objects' size), then a normal clip of 24 s and "
+              "the anomalous clip in that wind and in more, with the objects tier's `sway` (no object where the "
+              "footage's picture swayed in place, while it sways; shipped from release 54) and without it.", "",
+              "| wind | normal frames flagged | anomaly AUC | without `sway`: flagged | AUC |", "|---|---|---|---|---|",
+              *(f"| {wind}× the footage's | {swayed[wind, True]['normal_frames_flagged']:.1%} | "
+                f"{swayed[wind, True]['anomaly_auc']} | {swayed[wind, False]['normal_frames_flagged']:.1%} | "
+                f"{swayed[wind, False]['anomaly_auc']} |" for wind in WINDS)]
     remounted = ped2_remounted(args.ped2) if args.ped2 else []
     if remounted:
         lines += ["", "Ped2's test clips as recorded and as if its camera had been re-mounted a little off (turned and "
@@ -685,7 +724,7 @@ def main() -> None:
                   "with its view judged against the footage's (view.py) and not (the release before).", "",
                   *view_table(tampered)]
     record = {"rows": rows, "real_footage": real, "real_camera": camera, "real_camera_grain": camera_grain,
-              "real_camera_tampered": tampered, "ped2_remounted": remounted, "shadowed": shadows,
+              "real_camera_tampered": tampered, "ped2_remounted": remounted, "shadowed": shadows, "windy": winds,
               "scorer": chose[True], "scorer_guards_off": chose[False],
               "light_learnt_after_s": {"guards on": learnt[True], "guards off": learnt[False]},
               "standing_about": stand}

@@ -6,7 +6,8 @@ against the flow), `loiter` (a person standing about off the path, `loiter_s`) a
 to the camera, in the foreground where nobody goes, walking slowly). `crowd` adds a busy but
 normal crowd hurrying both ways along the path (the busy-background scene). Used by the test
 fixtures, the doctor and the sample clip that ships with the package; `cloud_shadow` lays a cloud's
-drifting shadow over any frames (the tests' and bench_robustness' outdoor light).
+drifting shadow over any frames (the tests' and bench_robustness' outdoor light), `swaying_foliage` a tree's crown
+swaying in the wind.
 """
 
 from __future__ import annotations
@@ -269,3 +270,33 @@ def cloud_shadow(frames: np.ndarray, fps: float, depth: float = 0.6, speed_px_s:
         light = 1 - (1 - depth) * np.clip((1 + softness / 2 - distance) / softness, 0, 1)
         out.append(np.clip(frame * (light[..., None] if frame.ndim == 3 else light), 0, 255).astype(np.uint8))
     return np.stack(out)
+
+
+def swaying_foliage(frames: np.ndarray, fps: float, sway_px: float, seed: int = 0) -> np.ndarray:
+    """The frames (RGB) with a tree's crown in the top left swaying in the wind: leaves and the gaps between them (a
+    pattern of about 3 px on a 320 px picture), its outline ragged, pushed up to `sway_px` px about once a second (its
+    rows out of step with each other, and a quicker flutter) in gusts of varying strength. The crown is the same at
+    every seed; the seed draws the gusts."""
+    count, height, width = frames.shape[:3]
+    crown = np.random.default_rng(7)  # the tree: the same whatever the wind
+    scale = width / 320
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    leaves = cv2.GaussianBlur(crown.normal(0, 1, (height, width)).astype(np.float32), (0, 0), 1.6 * scale) > 0.05
+    light = 0.6 + 0.4 * cv2.GaussianBlur(crown.random((height, width)).astype(np.float32), (0, 0), 3 * scale)
+    shade = 60 + 90 * leaves * light
+    layer = np.stack([0.6 * shade, shade, 0.5 * shade], axis=-1)
+    ragged = 0.25 * cv2.GaussianBlur(crown.normal(0, 1, (height, width)).astype(np.float32), (0, 0), 4 * scale)
+    inside = (np.hypot((xs - 0.22 * width) / (0.2 * width), (ys - 0.08 * height) / (0.23 * height)) + ragged < 1)
+    inside = inside.astype(np.float32)
+    wind = np.random.default_rng(seed)
+    gusts = 0.6 + 0.4 * np.abs(np.sin(np.cumsum(wind.normal(0, 0.15, count))))
+    out = np.empty_like(frames)
+    for number, frame in enumerate(frames):
+        t, push = number / fps, sway_px * gusts[number]
+        dx = push * (np.sin(2 * np.pi * 0.8 * t + 0.08 / scale * ys) + 0.4 * np.sin(2 * np.pi * 2.1 * t + 0.15 / scale * xs))
+        dy = 0.4 * push * np.sin(2 * np.pi * 1.3 * t + 0.1 / scale * xs)
+        from_x, from_y = (xs - dx).astype(np.float32), (ys - dy).astype(np.float32)
+        crown_now = cv2.remap(inside, from_x, from_y, cv2.INTER_LINEAR)[..., None]
+        leaves_now = cv2.remap(layer, from_x, from_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        out[number] = np.clip(crown_now * leaves_now + (1 - crown_now) * frame, 0, 255).astype(np.uint8)
+    return out

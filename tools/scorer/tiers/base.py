@@ -172,6 +172,10 @@ class Tier(abc.ABC):
     def to(self, device: str) -> Tier:  # tiers without a network have nothing to move
         return self
 
+    def fit_notes(self) -> list[str]:
+        """What a user should know of this tier as fitted on their footage, in words (`vadagent fit` prints them)."""
+        return []
+
     def param_dict(self) -> dict:
         return {f.name: getattr(self.params, f.name) for f in fields(self.params)}
 
