@@ -474,12 +474,12 @@ def shadowed(folder: Path, footpath_labels: np.ndarray, ped2: Path | None) -> li
     return rows
 
 
-def windy(folder: Path, anomalous: np.ndarray, footpath_labels: np.ndarray) -> list[dict]:
+def windy(folder: Path, footpath_labels: np.ndarray) -> list[dict]:
     """The footpath with a tree's crown swaying in its top left, its scorer fitted on 20 s of it in a breeze (pushed up
     to BREEZE_PX), then a normal clip and the anomalous one in that wind and in twice and three times as much, with the
     objects tier's `sway` (no object where the footage's picture swayed in place, while it sways) and without it: the
     share of normal frames flagged and the anomaly frame AUC."""
-    normal = frames_of(folder / "normal.mp4")[: int(24 * FPS)]
+    normal, anomalous = frames_of(folder / "normal.mp4")[: int(24 * FPS)], frames_of(folder / "anomalous.mp4")
     write_video(folder / "fit-breeze.mp4", swaying_foliage(frames_of(folder / "fit.mp4"), FPS, BREEZE_PX), FPS)
     for wind in WINDS:
         for clip, frames in (("normal", normal), ("anomalous", anomalous)):
@@ -640,7 +640,7 @@ def main() -> None:
                     print(rows[-1], flush=True)
         stand = standing_about(folder)
         shadows = shadowed(folder, labels, args.ped2)
-        winds = windy(folder, anomalous, labels)
+        winds = windy(folder, labels)
     lines = ["# What the camera does to a fitted scorer", "",
              f"Default tiers and flow (self-validated: chose {chose[True]}; with the guards off {chose[False]}), "
              + (f"with the fused score's median over {MEDIAN_WINDOW} frames (shipped: {ScorerConfig().median_window}), "

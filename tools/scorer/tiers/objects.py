@@ -7,8 +7,8 @@ background that long becomes part of it, so a light switched on or a parked car 
 flag on every frame from then on; and matched in gain to a video's first frame where the whole
 picture begins darker or brighter than the normal footage's, see `_exposure`; and, with `shade`, taken in the frame's
 shade where a shadow falls on part of the picture, a cloud's drifting over the site: shade.py). Where the normal
-footage's picture swayed in place (leaves in the wind: `SWAY_FRAMES`), no object is found while it sways, so more wind
-than the footage's is no flood of leaves unlike any seen there. Each connected blob
+footage's picture swayed in place (leaves in the wind: `SWAY_FRAMES`), no object is found while it sways faster than
+it did there, so more wind than the footage's is no flood of leaves unlike any seen there. Each connected blob
 is an object with its place (centre x, foot y), size (log width, log height), fill, mean motion
 (optical flow inside the blob) and a small appearance descriptor (gradient-orientation histograms
 over a 4 × 2 grid of the crop, reduced by PCA learned on the site's own objects). Objects are
@@ -74,16 +74,20 @@ LIGHTING_EVEN = 25.0  # variance (gray levels²) of the sampled background below
 # SWAY_FRAMES frames; it sways where it moves (SWAY_SPEED px a frame at the objects' size) and its motion cancels out
 # (the mean flow under SWAY_NET of the mean speed), as nothing passing by does. A place of the normal footage swayed
 # where the picture also changed there (SWAY_CHANGE gray levels a frame: the flow's noise on a still, grainy texture
-# cancels out too) in SWAY_ZONE of its frames; closed over and widened by SWAY_REACH px (more wind swings it further),
-# it holds no object while it sways. Measured before choosing (ad hoc, release 54): a synthetic tree in a breeze swayed
-# so in over half of the frames on 8 % of the picture, no pixel of Ped2's training footage or the shop camera's normal
-# video in more than 21 %.
+# cancels out too) in SWAY_ZONE of its frames; closed over and widened by SWAY_REACH px (more wind swings it further).
+# While it sways WINDIER times as fast as in the footage (its mean speed there), it holds no object: in the footage's
+# wind its leaves are objects like the footage's, and someone in front of it is seen. Measured before choosing (ad hoc,
+# release 54): a synthetic tree in a breeze swayed so in over half of the frames on 8 % of the picture, no pixel of
+# Ped2's training footage or the shop camera's normal video in more than 21 %; the breeze's gusts vary its speed by
+# up to 1.7 times (0.6 to 1 of its strength).
 SWAY_FRAMES = 25
 SWAY_SPEED = 0.1
 SWAY_NET = 0.5
 SWAY_CHANGE = 2.0
 SWAY_ZONE = 0.5
 SWAY_REACH = 2
+WINDIER = 1.5
+SWAY_WORDS = "leaves or flags swaying faster than in the normal footage: no object read where they sway (wind)"
 
 
 @dataclass
@@ -97,6 +101,8 @@ class ObjectSet:
     cut: np.ndarray  # (m,) bool: the object touches the frame's edge, so part of it is out of view
     shaded: int = 0  # of the frames, those read in a shadow's light (`shade`)
     swayed: np.ndarray | None = None  # while fitting: frames each pixel swayed in (SWAY_FRAMES), for `sway_zone`
+    sway_speed: np.ndarray | None = None  # while fitting: each pixel's mean speed summed over the frames
+    windier: int = 0  # of the frames, those whose place that sways swayed WINDIER times as fast as the footage's
 
 
 class ObjectNote(NamedTuple):
@@ -245,17 +251,24 @@ class _ObjectReader(Reader):
         min_area = max(int(p.min_area * width * height), 4)
         frames, rows, boxes, crops, masks, cut, shaded = [], [], [], [], [], [], 0
         zone = self.tier.sway_zone if self.tier.params.sway else None
-        swayed = np.zeros(self.background.shape, np.int32) if self.tier.sway_zone is None else None
+        fitting = self.tier.sway_zone is None
+        swayed = np.zeros(self.background.shape, np.int32) if fitting else None
+        sway_speed = np.zeros(self.background.shape, np.float64) if fitting else None
+        windier = 0
         for position, (full, full_flow, shaken) in enumerate(zip(chunk.gray, chunk.flow, chunk.shake)):
             gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
             flow = self._at_object_scale(full_flow) / step
             sways = self._sways(flow) if self.swaying else None
-            if swayed is not None:
+            if fitting:
                 change = chunk.diff[position]
                 change = cv2.resize(change, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else change
                 self.mean_change += (change - self.mean_change) / SWAY_FRAMES
                 swayed += sways & (self.mean_change > SWAY_CHANGE)
-            quiet = sways & zone if sways is not None and zone is not None and zone.any() else None
+                sway_speed += self.mean_speed
+            quiet = None
+            if sways is not None and zone is not None and zone.any() and \
+                    float(self.mean_speed[zone].mean()) > WINDIER * self.tier.sway_speed:
+                quiet, windier = sways & zone, windier + 1
             self.shaking = SETTLE_FRAMES if shaken else max(self.shaking - 1, 0)
             edge = 0
             if self.shaking:  # the camera moved lately: put the frame back where the background is
@@ -299,7 +312,7 @@ class _ObjectReader(Reader):
         found = np.concatenate(rows) if rows else np.zeros((0, HIST.start), np.float32)
         raw = np.concatenate([found, _appearance(crops, masks)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4),
-                         np.asarray(cut, bool), shaded, swayed)
+                         np.asarray(cut, bool), shaded, swayed, sway_speed, windier)
 
     def _sways(self, flow: np.ndarray) -> np.ndarray:
         """Where the picture sways in place now: it moves, and its motion of the last SWAY_FRAMES or so cancels out."""
@@ -456,10 +469,11 @@ class ObjectTier(Tier):
         appearance_objects: int = APPEARANCE_OBJECTS  # normal objects the appearance model compares with
         lighting: bool = True  # a video's first frame matched to the background in gain (False: offset only)
         shade: bool = False  # a shadow on part of the picture (a cloud's) is the frame's light, no object (shade.py)
-        sway: bool = True  # where the footage's picture swayed in place (foliage), no object while it sways
+        sway: bool = True  # where the footage's picture swayed in place (foliage), no object while it sways faster
 
     background: np.ndarray | None = None
     sway_zone: np.ndarray | None = None  # (h, w) bool at the objects' size: where the normal footage swayed in place
+    sway_speed = 0.0  # the footage's mean speed there (px a frame at the objects' size)
 
     @property
     def step(self) -> int:
@@ -537,13 +551,15 @@ class ObjectTier(Tier):
         counted = [p for p in parts if p.swayed is not None]
         if self.sway_zone is not None and not counted:
             return
-        frames = sum(len(p.indices) for p in counted)
+        frames = max(sum(len(p.indices) for p in counted), 1)
         swayed = sum((p.swayed for p in counted), np.zeros(self.size, np.int64))
-        zone = (swayed >= SWAY_ZONE * max(frames, 1)).astype(np.uint8)
+        zone = (swayed >= SWAY_ZONE * frames).astype(np.uint8)
         reach = np.ones((2 * SWAY_REACH + 1, 2 * SWAY_REACH + 1), np.uint8)
         if zone.any():  # the leaves' flat insides change little from frame to frame: closed over
             zone = cv2.dilate(cv2.morphologyEx(zone, cv2.MORPH_CLOSE, reach, iterations=2), reach)
         self.sway_zone = zone.astype(bool)
+        speed = sum((p.sway_speed for p in counted), np.zeros(self.size)) / frames
+        self.sway_speed = float(speed[self.sway_zone].mean()) if self.sway_zone.any() else 0.0
 
     def _fit_projection(self, raw: np.ndarray) -> None:
         hist = raw[:, HIST]
@@ -644,7 +660,8 @@ class ObjectTier(Tier):
                 best[part.frame[i]] = i
             shown = best >= 0
             self._explain(part, per_group, best[shown], np.flatnonzero(shown), evidence)
-        return TierScores(part.indices, scores, evidence, shade.WORDS if part.shaded else "")
+        said = [shade.WORDS] if part.shaded else []
+        return TierScores(part.indices, scores, evidence, "; ".join(said + [SWAY_WORDS] if part.windier else said))
 
     def _distances(self, raw: np.ndarray, cut: np.ndarray) -> np.ndarray:
         """Mean distance of each object to its k nearest normal objects in each space, (m, groups). The
@@ -705,20 +722,22 @@ class ObjectTier(Tier):
         if not (self.params.sway and self.sway_zone is not None and self.sway_zone.any()):
             return []
         return [f"{self.sway_zone.mean():.1%} of the picture sways in place in this footage (leaves in the wind, a flag): "
-                "the objects tier finds no object there while it sways, so what is in front of it is seen by its "
-                "motion alone"]
+                f"while it sways {WINDIER:g} times as fast as here, the objects tier finds no object there, so what is in "
+                "front of it is then seen by its motion alone"]
 
     # -- artefacts -------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, np.ndarray], dict]:
         return {"background": self.background, "train": self.train, "hist_mean": self.hist_mean,
                 "hist_axes": self.hist_axes, "mean": self.mean, "std": self.std, "scale": self.scale,
-                "appearance_rows": self.appearance_rows, "sway_zone": self.sway_zone.astype(np.uint8)}, {}
+                "appearance_rows": self.appearance_rows, "sway_zone": self.sway_zone.astype(np.uint8)}, \
+            {"sway_speed": self.sway_speed}
 
     def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
         for key in ("background", "train", "hist_mean", "hist_axes", "mean", "std", "scale"):
             setattr(self, key, arrays[key])
         self.appearance_rows = arrays.get("appearance_rows", np.arange(len(self.train)))
         self.sway_zone = arrays.get("sway_zone", np.zeros(self.background.shape, np.uint8)).astype(bool)  # before 54: none
+        self.sway_speed = float(values.get("sway_speed", 0.0))
         if self.background.shape != self.size:
             raise ValueError(f"background of shape {self.background.shape} does not match the working size")
         if self.sway_zone.shape != self.size:
