@@ -491,7 +491,7 @@ def windy(folder: Path, footpath_labels: np.ndarray) -> list[dict]:
             normal_scored, anomalous_scored = (scorer.score(folder / f"wind{wind}-{clip}.mp4")
                                                for clip in ("normal", "anomalous"))
             rows.append({"wind": wind, "sway": sway,
-                         "swaying_share": round(float(scorer.tiers["objects"].sway_zone.mean()), 4),
+                         "swaying_share": round(float(scorer.tiers["objects"].sway_place.zone.mean()), 4),
                          "normal_frames_flagged": round(float(np.mean(normal_scored.scores > normal_scored.threshold)), 3),
                          "anomaly_auc": round(float(roc_auc_score(
                              footpath_labels, anomalous_scored.scores[: len(footpath_labels)])), 3)})

@@ -641,7 +641,7 @@ def test_a_tree_swaying_in_more_wind_than_the_footages_is_not_flagged(tmp_path, 
     picture sways in place (about the crown, nowhere on the path, nowhere at a site without it), keeps it with the
     scorer, and holds no object there while it sways faster than there, so twice the wind is not flagged, and said;
     without `sway` its leaves read as objects unlike any seen there."""
-    from vadagent.tools.scorer.tiers.objects import SWAY_WORDS
+    from vadagent.tools.scorer.sway import WORDS as SWAY_WORDS
     from vadagent.tools.synthetic import swaying_foliage
     from vadagent.tools.video import open_video
 
@@ -661,8 +661,8 @@ def test_a_tree_swaying_in_more_wind_than_the_footages_is_not_flagged(tmp_path, 
         said[sway] = [frame for frame, read in result.picture if SWAY_WORDS in read]
     breeze = windy("breeze2.mp4", 10, 4, 2.0)  # another stretch in the footage's wind: its leaves are objects as before
     assert not [frame for frame, read in scorer.score(breeze).picture if SWAY_WORDS in read]
-    zone = Scorer.load(scorer.save(tmp_path / "scorer")).tiers["objects"].sway_zone
-    assert np.array_equal(zone, scorer.tiers["objects"].sway_zone)
+    zone = Scorer.load(scorer.save(tmp_path / "scorer")).tiers["objects"].sway_place.zone
+    assert np.array_equal(zone, scorer.tiers["objects"].sway_place.zone)
     # `vadagent fit` says so, and what it costs; not where nothing is held
     assert notes[True] == [f"{zone.mean():.1%} of the picture sways in place in this footage (leaves in the wind, a "
                            "flag): while it sways 1.5 times as fast as here, the objects tier finds no object there, so "
@@ -674,7 +674,7 @@ def test_a_tree_swaying_in_more_wind_than_the_footages_is_not_flagged(tmp_path, 
     rows, cols = np.nonzero(zone)
     # the crown spans the top left (its centre at 22 % across, 8 % down; 20 % and 23 % of the picture its radii)
     assert 0.03 <= zone.mean() <= 0.2 and rows.max() < 0.4 * height and cols.max() < 0.5 * width, (zone.mean(), rows.max())
-    assert not fitted.tiers["objects"].sway_zone.any()  # the footpath without it
+    assert not fitted.tiers["objects"].sway_place.zone.any()  # the footpath without it
     # measured: 0.084 of the frames flagged with `sway`, 0.536 without (the zone 11.8 % of the picture, down to 33 %
     # of its height and across to 43 % of its width)
     assert flagged[True] <= 0.15 and flagged[False] >= 0.4, flagged

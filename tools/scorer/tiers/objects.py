@@ -7,7 +7,7 @@ background that long becomes part of it, so a light switched on or a parked car 
 flag on every frame from then on; and matched in gain to a video's first frame where the whole
 picture begins darker or brighter than the normal footage's, see `_exposure`; and, with `shade`, taken in the frame's
 shade where a shadow falls on part of the picture, a cloud's drifting over the site: shade.py). Where the normal
-footage's picture swayed in place (leaves in the wind: `SWAY_FRAMES`), no object is found while it sways faster than
+footage's picture swayed in place (leaves in the wind: sway.py), no object is found while it sways faster than
 it did there, so more wind than the footage's is no flood of leaves unlike any seen there. Each connected blob
 is an object with its place (centre x, foot y), size (log width, log height), fill, mean motion
 (optical flow inside the blob) and a small appearance descriptor (gradient-orientation histograms
@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-from vadagent.tools.scorer import exposure, shade
+from vadagent.tools.scorer import exposure, shade, sway
 from vadagent.tools.scorer.frames import FLOW_STEP
 from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, TierUnfit, fold_of, register
 
@@ -70,24 +70,6 @@ STILL = 0.25  # of the median speed of those: an object this slow is said to sta
 ABSORB_RATE = 0.1  # background update per frame where something has stood `absorb_frames`
 LIGHTING_FIT = 15.0  # gray levels: pixels this close to the first lighting fit make the second
 LIGHTING_EVEN = 25.0  # variance (gray levels²) of the sampled background below which gain is not fitted
-# What sways in place (foliage in the wind, a flag): each pixel's flow, speed and frame difference averaged over about
-# SWAY_FRAMES frames; it sways where it moves (SWAY_SPEED px a frame at the objects' size) and its motion cancels out
-# (the mean flow under SWAY_NET of the mean speed), as nothing passing by does. A place of the normal footage swayed
-# where the picture also changed there (SWAY_CHANGE gray levels a frame: the flow's noise on a still, grainy texture
-# cancels out too) in SWAY_ZONE of its frames; closed over and widened by SWAY_REACH px (more wind swings it further).
-# While it sways WINDIER times as fast as in the footage (its mean speed there), it holds no object: in the footage's
-# wind its leaves are objects like the footage's, and someone in front of it is seen. Measured before choosing (ad hoc,
-# release 54): a synthetic tree in a breeze swayed so in over half of the frames on 8 % of the picture, no pixel of
-# Ped2's training footage or the shop camera's normal video in more than 21 %; the breeze's gusts vary its speed by
-# up to 1.7 times (0.6 to 1 of its strength).
-SWAY_FRAMES = 25
-SWAY_SPEED = 0.1
-SWAY_NET = 0.5
-SWAY_CHANGE = 2.0
-SWAY_ZONE = 0.5
-SWAY_REACH = 2
-WINDIER = 1.5
-SWAY_WORDS = "leaves or flags swaying faster than in the normal footage: no object read where they sway (wind)"
 
 
 @dataclass
@@ -100,9 +82,8 @@ class ObjectSet:
     box: np.ndarray  # (m, 4) x0, y0, x1, y1 working pixels
     cut: np.ndarray  # (m,) bool: the object touches the frame's edge, so part of it is out of view
     shaded: int = 0  # of the frames, those read in a shadow's light (`shade`)
-    swayed: np.ndarray | None = None  # while fitting: frames each pixel swayed in (SWAY_FRAMES), for `sway_zone`
-    sway_speed: np.ndarray | None = None  # while fitting: each pixel's mean speed summed over the frames
-    windier: int = 0  # of the frames, those whose place that sways swayed WINDIER times as fast as the footage's
+    swayed: sway.Counted | None = None  # while fitting: how the frames swayed, for the place that sways
+    windier: int = 0  # of the frames, those whose place that sways swayed faster than the footage's (sway.WINDIER)
 
 
 class ObjectNote(NamedTuple):
@@ -234,11 +215,10 @@ class _ObjectReader(Reader):
         self.shaking = 0  # frames left to register frames on the background after the camera moved
         self.tracked = np.zeros((0, HIST.start), np.float32)  # the previous frame's objects, as followed
         self.unexposed = tier.params.lighting  # the first frame's exposure is still to be matched
-        # what sways in place: read while fitting (the zone is still to be found) and where the footage had it
-        self.swaying = tier.sway_zone is None or (tier.params.sway and bool(tier.sway_zone.any()))
-        self.net_flow = np.zeros((*self.background.shape, 2), np.float32)
-        self.mean_speed = np.zeros(self.background.shape, np.float32)
-        self.mean_change = np.zeros(self.background.shape, np.float32)
+        # what sways in place (sway.py): read while fitting (its place is still to be found), and where the footage had it
+        place = tier.sway_place
+        self.sway = sway.Motion(self.background.shape) \
+            if place is None or (tier.params.sway and place.zone.any()) else None
         # 16-bit labels where they cannot run out: OpenCV 5 labels a frame with statistics faster in 16 bits
         # than in 32 (0.17-0.20 against 0.31-0.58 ms at 320 x 240; evals/HISTORY.md, release 43), the same labels
         # and statistics. After the 3 x 3 opening every blob has at least 9 pixels, so a frame holds fewer than
@@ -250,25 +230,21 @@ class _ObjectReader(Reader):
         step = self.tier.step
         min_area = max(int(p.min_area * width * height), 4)
         frames, rows, boxes, crops, masks, cut, shaded = [], [], [], [], [], [], 0
-        zone = self.tier.sway_zone if self.tier.params.sway else None
-        fitting = self.tier.sway_zone is None
-        swayed = np.zeros(self.background.shape, np.int32) if fitting else None
-        sway_speed = np.zeros(self.background.shape, np.float64) if fitting else None
+        place = self.tier.sway_place
+        swayed = sway.Counted.empty(self.background.shape) if place is None else None
         windier = 0
         for position, (full, full_flow, shaken) in enumerate(zip(chunk.gray, chunk.flow, chunk.shake)):
             gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
             flow = self._at_object_scale(full_flow) / step
-            sways = self._sways(flow) if self.swaying else None
-            if fitting:
-                change = chunk.diff[position]
-                change = cv2.resize(change, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else change
-                self.mean_change += (change - self.mean_change) / SWAY_FRAMES
-                swayed += sways & (self.mean_change > SWAY_CHANGE)
-                sway_speed += self.mean_speed
-            quiet = None
-            if sways is not None and zone is not None and zone.any() and \
-                    float(self.mean_speed[zone].mean()) > WINDIER * self.tier.sway_speed:
-                quiet, windier = sways & zone, windier + 1
+            quiet = None  # where no object is found in this frame: its place that sways, swaying faster than the footage's
+            if self.sway is not None:
+                sways = self.sway.sways(flow)
+                if swayed is not None:
+                    change = chunk.diff[position]
+                    change = cv2.resize(change, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else change
+                    self.sway.count(sways, change, swayed)
+                elif self.sway.windier(place):
+                    quiet, windier = sways & place.zone, windier + 1
             self.shaking = SETTLE_FRAMES if shaken else max(self.shaking - 1, 0)
             edge = 0
             if self.shaking:  # the camera moved lately: put the frame back where the background is
@@ -312,20 +288,12 @@ class _ObjectReader(Reader):
         found = np.concatenate(rows) if rows else np.zeros((0, HIST.start), np.float32)
         raw = np.concatenate([found, _appearance(crops, masks)], axis=1)
         return ObjectSet(chunk.indices, np.asarray(frames, np.int64), raw, np.asarray(boxes, np.float32).reshape(-1, 4),
-                         np.asarray(cut, bool), shaded, swayed, sway_speed, windier)
-
-    def _sways(self, flow: np.ndarray) -> np.ndarray:
-        """Where the picture sways in place now: it moves, and its motion of the last SWAY_FRAMES or so cancels out."""
-        rate = 1.0 / SWAY_FRAMES
-        self.net_flow += rate * (flow - self.net_flow)
-        self.mean_speed += rate * (np.hypot(flow[..., 0], flow[..., 1]) - self.mean_speed)
-        net = np.hypot(self.net_flow[..., 0], self.net_flow[..., 1])
-        return (self.mean_speed > SWAY_SPEED) & (net < SWAY_NET * self.mean_speed)
+                         np.asarray(cut, bool), shaded, swayed, windier)
 
     def _blobs(self, g: np.ndarray, background: np.ndarray, edge: int, quiet: np.ndarray | None = None,
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The frame's foreground against `background` (opened and closed), less `quiet` (where the footage's place that
-        sways sways now), its blobs' labels and their statistics."""
+        sways sways faster now), its blobs' labels and their statistics."""
         delta = g - background
         delta -= exposure.median(delta[::4, ::4])  # global brightness changes are not objects
         foreground = (np.abs(delta) > self.tier.params.fg_threshold).astype(np.uint8)
@@ -469,11 +437,10 @@ class ObjectTier(Tier):
         appearance_objects: int = APPEARANCE_OBJECTS  # normal objects the appearance model compares with
         lighting: bool = True  # a video's first frame matched to the background in gain (False: offset only)
         shade: bool = False  # a shadow on part of the picture (a cloud's) is the frame's light, no object (shade.py)
-        sway: bool = True  # where the footage's picture swayed in place (foliage), no object while it sways faster
+        sway: bool = True  # where the footage's picture swayed in place (foliage), no object while it sways faster (sway.py)
 
     background: np.ndarray | None = None
-    sway_zone: np.ndarray | None = None  # (h, w) bool at the objects' size: where the normal footage swayed in place
-    sway_speed = 0.0  # the footage's mean speed there (px a frame at the objects' size)
+    sway_place: sway.Place | None = None  # where the normal footage swayed in place (None: not fitted yet)
 
     @property
     def step(self) -> int:
@@ -498,7 +465,9 @@ class ObjectTier(Tier):
 
     def fit(self, clips: list[list[Any]], **_: Any) -> list[np.ndarray]:
         sets = [list(clip) for clip in clips]
-        self._fit_sway_zone([p for clip in sets for p in clip])
+        counted = [p.swayed for clip in sets for p in clip if p.swayed is not None]
+        if counted or self.sway_place is None:  # parts read once a place was found count nothing: it stays
+            self.sway_place = sway.Place.found(counted, self.size)
         raw = np.concatenate([p.raw for clip in sets for p in clip] or [np.zeros((0, HIST.stop), np.float32)])
         cut = np.concatenate([p.cut for clip in sets for p in clip] or [np.zeros(0, bool)])
         frame_of = [np.concatenate([p.frame + sum(len(q.indices) for q in clip[:i]) for i, p in enumerate(clip)]
@@ -544,22 +513,6 @@ class ObjectTier(Tier):
             scores.append(s)
             start += len(frames)
         return scores
-
-    def _fit_sway_zone(self, parts: list[ObjectSet]) -> None:
-        """Where the normal footage swayed in place in SWAY_ZONE of its frames, widened by SWAY_REACH. Only readers
-        started before any zone was found count (`ObjectSet.swayed`); parts read since leave the zone as it is."""
-        counted = [p for p in parts if p.swayed is not None]
-        if self.sway_zone is not None and not counted:
-            return
-        frames = max(sum(len(p.indices) for p in counted), 1)
-        swayed = sum((p.swayed for p in counted), np.zeros(self.size, np.int64))
-        zone = (swayed >= SWAY_ZONE * frames).astype(np.uint8)
-        reach = np.ones((2 * SWAY_REACH + 1, 2 * SWAY_REACH + 1), np.uint8)
-        if zone.any():  # the leaves' flat insides change little from frame to frame: closed over
-            zone = cv2.dilate(cv2.morphologyEx(zone, cv2.MORPH_CLOSE, reach, iterations=2), reach)
-        self.sway_zone = zone.astype(bool)
-        speed = sum((p.sway_speed for p in counted), np.zeros(self.size)) / frames
-        self.sway_speed = float(speed[self.sway_zone].mean()) if self.sway_zone.any() else 0.0
 
     def _fit_projection(self, raw: np.ndarray) -> None:
         hist = raw[:, HIST]
@@ -661,7 +614,7 @@ class ObjectTier(Tier):
             shown = best >= 0
             self._explain(part, per_group, best[shown], np.flatnonzero(shown), evidence)
         said = [shade.WORDS] if part.shaded else []
-        return TierScores(part.indices, scores, evidence, "; ".join(said + [SWAY_WORDS] if part.windier else said))
+        return TierScores(part.indices, scores, evidence, "; ".join(said + [sway.WORDS] if part.windier else said))
 
     def _distances(self, raw: np.ndarray, cut: np.ndarray) -> np.ndarray:
         """Mean distance of each object to its k nearest normal objects in each space, (m, groups). The
@@ -719,29 +672,30 @@ class ObjectTier(Tier):
             evidence.note[frame] = f"{text} ({GROUPS[group]} {per_group[i, group]:.1f}× the normal 99th percentile)"
 
     def fit_notes(self) -> list[str]:
-        if not (self.params.sway and self.sway_zone is not None and self.sway_zone.any()):
+        place = self.sway_place
+        if not (self.params.sway and place is not None and place.zone.any()):
             return []
-        return [f"{self.sway_zone.mean():.1%} of the picture sways in place in this footage (leaves in the wind, a flag): "
-                f"while it sways {WINDIER:g} times as fast as here, the objects tier finds no object there, so what is in "
-                "front of it is then seen by its motion alone"]
+        return [f"{place.zone.mean():.1%} of the picture sways in place in this footage (leaves in the wind, a flag): "
+                f"while it sways {sway.WINDIER:g} times as fast as here, the objects tier finds no object there, so what "
+                "is in front of it is then seen by its motion alone"]
 
     # -- artefacts -------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, np.ndarray], dict]:
         return {"background": self.background, "train": self.train, "hist_mean": self.hist_mean,
                 "hist_axes": self.hist_axes, "mean": self.mean, "std": self.std, "scale": self.scale,
-                "appearance_rows": self.appearance_rows, "sway_zone": self.sway_zone.astype(np.uint8)}, \
-            {"sway_speed": self.sway_speed}
+                "appearance_rows": self.appearance_rows, "sway_zone": self.sway_place.zone.astype(np.uint8)}, \
+            {"sway_speed": self.sway_place.speed}
 
     def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
         for key in ("background", "train", "hist_mean", "hist_axes", "mean", "std", "scale"):
             setattr(self, key, arrays[key])
         self.appearance_rows = arrays.get("appearance_rows", np.arange(len(self.train)))
-        self.sway_zone = arrays.get("sway_zone", np.zeros(self.background.shape, np.uint8)).astype(bool)  # before 54: none
-        self.sway_speed = float(values.get("sway_speed", 0.0))
+        zone = arrays.get("sway_zone", np.zeros(self.background.shape, np.uint8)).astype(bool)  # saved before 54: none
+        self.sway_place = sway.Place(zone, float(values.get("sway_speed", 0.0)))
         if self.background.shape != self.size:
             raise ValueError(f"background of shape {self.background.shape} does not match the working size")
-        if self.sway_zone.shape != self.size:
-            raise ValueError(f"sway_zone of shape {self.sway_zone.shape} does not match the working size")
+        if zone.shape != self.size:
+            raise ValueError(f"sway_zone of shape {zone.shape} does not match the working size")
         rows = self.appearance_rows
         if rows.ndim != 1 or not len(rows) or rows.min() < 0 or rows.max() >= len(self.train):
             raise ValueError(f"appearance_rows do not index the {len(self.train)} normal objects")

@@ -1,0 +1,103 @@
+"""What sways in place, told from an object: leaves in the wind, a flag.
+
+Leaves swing back and forth about where they hang, so the objects tier finds them as objects wherever they differ from
+the background; in the wind of the normal footage's day those are objects like the footage's, but in more wind they
+swing further and faster than any it saw: a tree's crown over the footpath, fitted in a breeze, had 81 % of a normal
+clip in twice the wind flagged (evals/HISTORY.md, release 54). What sways is told by its motion: each pixel's flow,
+speed and frame difference averaged over about FRAMES frames, a pixel sways where it moves (SPEED px a frame at the
+objects' size) and its motion cancels out (the mean flow under NET of the mean speed), as nothing passing by does. The
+place of a site's normal footage that swayed so, where the picture also changed (CHANGE gray levels a frame: the flow's
+noise on a still, grainy texture cancels out too), in ZONE of its frames, closed over and widened by REACH px (more
+wind swings it further), is kept with the scorer with its mean speed there. While it sways WINDIER times as fast as
+that, the objects tier finds no object in it, and says so (WORDS); in the footage's wind its leaves are objects like
+the footage's, and someone in front of it is seen.
+
+Measured before these were set (ad hoc, release 54): a synthetic tree in a breeze swayed so in over half of the frames
+on 8 % of the picture, no pixel of Ped2's training footage or the shop camera's normal video in more than 21 %; the
+breeze's gusts move its speed between 0.6 and 1 of their strength.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+FRAMES = 25
+SPEED = 0.1
+NET = 0.5
+CHANGE = 2.0
+ZONE = 0.5
+REACH = 2
+WINDIER = 1.5
+
+# how a video's picture was read where it swayed faster than the footage's (ScoreResult.picture, the report's notes)
+WORDS = "leaves or flags swaying faster than in the normal footage: no object read where they sway (wind)"
+
+
+@dataclass
+class Counted:
+    """A stretch of normal footage, as read for its place that sways: the frames each pixel swayed in, each pixel's
+    mean speed summed over the frames, and the frames."""
+
+    swayed: np.ndarray
+    speed: np.ndarray
+    frames: int = 0
+
+    @classmethod
+    def empty(cls, shape: tuple[int, int]) -> Counted:
+        return cls(np.zeros(shape, np.int32), np.zeros(shape, np.float64))
+
+
+@dataclass
+class Place:
+    """Where a site's normal footage swayed in place (`zone`, at the objects' size) and its mean speed there (px a
+    frame at that size)."""
+
+    zone: np.ndarray
+    speed: float = 0.0
+
+    @classmethod
+    def nowhere(cls, shape: tuple[int, int]) -> Place:
+        return cls(np.zeros(shape, bool))
+
+    @classmethod
+    def found(cls, counted: list[Counted], shape: tuple[int, int]) -> Place:
+        """The place that swayed in ZONE of the footage's frames or more, closed over and widened by REACH."""
+        frames = max(sum(c.frames for c in counted), 1)
+        zone = (sum((c.swayed for c in counted), np.zeros(shape, np.int64)) >= ZONE * frames).astype(np.uint8)
+        if not zone.any():
+            return cls.nowhere(shape)
+        reach = np.ones((2 * REACH + 1, 2 * REACH + 1), np.uint8)
+        # the leaves' flat insides change little from frame to frame: closed over
+        zone = cv2.dilate(cv2.morphologyEx(zone, cv2.MORPH_CLOSE, reach, iterations=2), reach).astype(bool)
+        speed = sum((c.speed for c in counted), np.zeros(shape)) / frames
+        return cls(zone, float(speed[zone].mean()))
+
+
+class Motion:
+    """Each pixel's flow, speed and frame difference averaged over about FRAMES frames, as a video is read."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.net_flow = np.zeros((*shape, 2), np.float32)
+        self.speed = np.zeros(shape, np.float32)
+        self.change = np.zeros(shape, np.float32)
+
+    def sways(self, flow: np.ndarray) -> np.ndarray:
+        """Where the picture sways in place now (flow at the objects' size): it moves, and its motion of the last
+        FRAMES frames or so cancels out."""
+        self.net_flow += (flow - self.net_flow) / FRAMES
+        self.speed += (np.hypot(flow[..., 0], flow[..., 1]) - self.speed) / FRAMES
+        return (self.speed > SPEED) & (np.hypot(self.net_flow[..., 0], self.net_flow[..., 1]) < NET * self.speed)
+
+    def count(self, sways: np.ndarray, change: np.ndarray, counted: Counted) -> None:
+        """Add a normal frame (`sways` of it, and its difference from the one before at the objects' size) to `counted`."""
+        self.change += (change - self.change) / FRAMES
+        counted.swayed += sways & (self.change > CHANGE)
+        counted.speed += self.speed
+        counted.frames += 1
+
+    def windier(self, place: Place) -> bool:
+        """Whether the place sways WINDIER times as fast as in the footage now."""
+        return float(self.speed[place.zone].mean()) > WINDIER * place.speed
