@@ -639,8 +639,9 @@ def test_a_clouds_shadow_drifting_over_the_site_is_not_flagged_with_shade(fitted
 def test_a_tree_swaying_in_more_wind_than_the_footages_is_not_flagged(tmp_path, fitted):
     """A tree's crown sways over the footpath in a breeze in the normal footage: the objects tier finds where the
     picture sways in place (about the crown, nowhere on the path, nowhere at a site without it), keeps it with the
-    scorer, and holds no object there while it sways faster than there, so twice the wind is not flagged, and said;
-    without `sway` its leaves read as objects unlike any seen there."""
+    scorer, and with `sway` (a site setting) holds no object there while it sways faster than there, so twice the wind
+    is not flagged, and said; without it (the default, which `fit` then tells of) its leaves read as objects unlike any
+    seen there."""
     from vadagent.tools.scorer.sway import WORDS as SWAY_WORDS
     from vadagent.tools.synthetic import swaying_foliage
     from vadagent.tools.video import open_video
@@ -667,7 +668,8 @@ def test_a_tree_swaying_in_more_wind_than_the_footages_is_not_flagged(tmp_path, 
     assert notes[True] == [f"{zone.mean():.1%} of the picture sways in place in this footage (leaves in the wind, a "
                            "flag): while it sways 1.5 times as fast as here, the objects tier finds no object there, so "
                            "what is in front of it is then seen by its motion alone"]
-    assert notes[False] == [] == fitted.tiers["objects"].fit_notes()
+    assert notes[False][0].startswith(f"{zone.mean():.1%} of the picture moves back and forth in place in this footage")
+    assert "sway: true" in notes[False][0] and fitted.tiers["objects"].fit_notes() == []
     # the picture's reading says from when the wind was (scores.json, the report's notes); early, once it has blown a while
     assert said[True] and said[True][0] <= 64 and not said[False], said
     height, width = zone.shape

@@ -6,9 +6,9 @@ stands still stays foreground — for `absorb_frames`: what has stood unchanged 
 background that long becomes part of it, so a light switched on or a parked car is one event, not a
 flag on every frame from then on; and matched in gain to a video's first frame where the whole
 picture begins darker or brighter than the normal footage's, see `_exposure`; and, with `shade`, taken in the frame's
-shade where a shadow falls on part of the picture, a cloud's drifting over the site: shade.py). Where the normal
-footage's picture swayed in place (leaves in the wind: sway.py), no object is found while it sways faster than
-it did there, so more wind than the footage's is no flood of leaves unlike any seen there. Each connected blob
+shade where a shadow falls on part of the picture, a cloud's drifting over the site: shade.py). With `sway`, where the
+normal footage's picture swayed in place (leaves in the wind: sway.py), no object is found while it sways faster
+than it did there, so more wind than the footage's is no flood of leaves unlike any seen there. Each connected blob
 is an object with its place (centre x, foot y), size (log width, log height), fill, mean motion
 (optical flow inside the blob) and a small appearance descriptor (gradient-orientation histograms
 over a 4 × 2 grid of the crop, reduced by PCA learned on the site's own objects). Objects are
@@ -242,7 +242,6 @@ class _ObjectReader(Reader):
                 if swayed is not None:
                     change = chunk.diff[position]
                     change = cv2.resize(change, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else change
-                    self.sway.count(sways, change, swayed)
                 elif self.sway.windier(place):
                     quiet, windier = sways & place.zone, windier + 1
             self.shaking = SETTLE_FRAMES if shaken else max(self.shaking - 1, 0)
@@ -253,6 +252,8 @@ class _ObjectReader(Reader):
             if self.unexposed:
                 self._expose(g)
             foreground, labels, stats = self._blobs(g, self.background, edge, quiet)
+            if swayed is not None:  # where nothing is in front of the background: a crowd going both ways sways too
+                self.sway.count(sways & (foreground == 0), change, swayed)
             held = foreground  # what the background does not follow: in front of it, or in another light
             if p.shade:
                 foreground, labels, stats, held, in_shade = self._shaded(g, edge, foreground, labels, stats, quiet)
@@ -437,7 +438,9 @@ class ObjectTier(Tier):
         appearance_objects: int = APPEARANCE_OBJECTS  # normal objects the appearance model compares with
         lighting: bool = True  # a video's first frame matched to the background in gain (False: offset only)
         shade: bool = False  # a shadow on part of the picture (a cloud's) is the frame's light, no object (shade.py)
-        sway: bool = True  # where the footage's picture swayed in place (foliage), no object while it sways faster (sway.py)
+        # where the footage's picture swayed in place (foliage), no object while it sways faster: a site setting, off by
+        # default, as a crowd going both ways sways so too (sway.py)
+        sway: bool = False
 
     background: np.ndarray | None = None
     sway_place: sway.Place | None = None  # where the normal footage swayed in place (None: not fitted yet)
@@ -673,8 +676,13 @@ class ObjectTier(Tier):
 
     def fit_notes(self) -> list[str]:
         place = self.sway_place
-        if not (self.params.sway and place is not None and place.zone.any()):
+        if place is None or not place.zone.any():
             return []
+        if not self.params.sway:
+            return [f"{place.zone.mean():.1%} of the picture moves back and forth in place in this footage (leaves or "
+                    "flags in the wind; a crowd going both ways reads so too): if it is leaves or flags, the objects "
+                    "tier's sway (scorer: {params: {objects: {sway: true}}}) keeps more wind than this footage's from "
+                    "being flagged"]
         return [f"{place.zone.mean():.1%} of the picture sways in place in this footage (leaves in the wind, a flag): "
                 f"while it sways {sway.WINDIER:g} times as fast as here, the objects tier finds no object there, so what "
                 "is in front of it is then seen by its motion alone"]
