@@ -228,6 +228,7 @@ def test_busy_background_regression(tmp_path, busy_scene):
     normal, test, labels, masks = busy_scene
     default = Scorer.fit([SourceSpec(str(normal))])
     selection = default.fit_info["selection"]
+    assert not default.tiers["objects"].sway_place.zone.any()  # a crowd going both ways, standing in front: no leaves
     assert "no test labels" in selection["labels"] and selection["held_out_frames"] > 600  # every frame once
     assert {tuple(t["tiers"]) for t in selection["tried"]} == {("motion",), ("objects",), ("motion", "objects")}
     assert list(default.tiers) == selection["chosen"]["tiers"] and default.config.weights == selection["chosen"]["weights"]

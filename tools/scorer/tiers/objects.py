@@ -252,8 +252,8 @@ class _ObjectReader(Reader):
             if self.unexposed:
                 self._expose(g)
             foreground, labels, stats = self._blobs(g, self.background, edge, quiet)
-            if swayed is not None:  # where nothing is in front of the background: a crowd going both ways sways too
-                self.sway.count(sways & (foreground == 0), change, swayed)
+            if swayed is not None:  # where nothing has stood in front of the background lately (sway.CLEAR)
+                self.sway.count(sways, change, foreground, swayed)
             held = foreground  # what the background does not follow: in front of it, or in another light
             if p.shade:
                 foreground, labels, stats, held, in_shade = self._shaded(g, edge, foreground, labels, stats, quiet)
@@ -439,7 +439,7 @@ class ObjectTier(Tier):
         lighting: bool = True  # a video's first frame matched to the background in gain (False: offset only)
         shade: bool = False  # a shadow on part of the picture (a cloud's) is the frame's light, no object (shade.py)
         # where the footage's picture swayed in place (foliage), no object while it sways faster: a site setting, off by
-        # default, as a crowd going both ways sways so too (sway.py)
+        # default, as a crowd going both ways may sway so too (sway.py)
         sway: bool = False
 
     background: np.ndarray | None = None
@@ -680,7 +680,7 @@ class ObjectTier(Tier):
             return []
         if not self.params.sway:
             return [f"{place.zone.mean():.1%} of the picture moves back and forth in place in this footage (leaves or "
-                    "flags in the wind; a crowd going both ways reads so too): if it is leaves or flags, the objects "
+                    "flags in the wind; a crowd going both ways may read so too): if it is leaves or flags, the objects "
                     "tier's sway (scorer: {params: {objects: {sway: true}}}) keeps more wind than this footage's from "
                     "being flagged"]
         return [f"{place.zone.mean():.1%} of the picture sways in place in this footage (leaves in the wind, a flag): "
