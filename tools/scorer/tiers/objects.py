@@ -239,10 +239,7 @@ class _ObjectReader(Reader):
             quiet = None  # where no object is found in this frame: its place that sways, swaying faster than the footage's
             if self.sway is not None:
                 sways = self.sway.sways(flow)
-                if swayed is not None:
-                    change = chunk.diff[position]
-                    change = cv2.resize(change, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else change
-                elif self.sway.windier(place):
+                if swayed is None and self.sway.windier(place):
                     quiet, windier = sways & place.zone, windier + 1
             self.shaking = SETTLE_FRAMES if shaken else max(self.shaking - 1, 0)
             edge = 0
@@ -253,6 +250,8 @@ class _ObjectReader(Reader):
                 self._expose(g)
             foreground, labels, stats = self._blobs(g, self.background, edge, quiet)
             if swayed is not None:  # where nothing has stood in front of the background lately (sway.CLEAR)
+                change = chunk.diff[position]
+                change = cv2.resize(change, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else change
                 self.sway.count(sways, change, foreground, swayed)
             held = foreground  # what the background does not follow: in front of it, or in another light
             if p.shade:
