@@ -44,9 +44,10 @@ path, scored with the objects tier absorbing what stands still after 250 frames 
 and anomalous clips with a cloud's shadow drifting over them (its core at 60 % of the light, its edge soft, 12 px a
 second), with the objects tier's `shade` (a site setting from release 53: a shadow on part of the picture is the
 frame's light, no object) and as shipped; and with a tree's crown swaying in the wind in its top left (the scorer
-fitted on it in a breeze, scored in that wind, twice and three times as much), with the objects tier's `sway` (a site
-setting from release 54, off by default: no object where the footage's picture swayed in place, while it sways 1.5
-times as fast as there) and as shipped. Synthetic data, so no test label of any dataset is involved. With UCSD Ped2
+fitted on it in a breeze, scored in that wind, twice and three times as much), with `sway` as shipped (from release
+55, each tier's: while the footage's place that sways in place sways 1.5 times as fast as there, no object there and its
+cells' flow judged at the footage's wind), with the objects tier's alone (release 54's site setting) and with neither.
+Synthetic data, so no test label of any dataset is involved. With UCSD Ped2
 (`--ped2`, or $VADAGENT_DATA/ucsd_ped2), also three of its normal training clips held out of the fit, with frames
 dropped or at a variable rate, and its test clips as if its camera had been re-mounted a little off (once zoomed as
 well), with the view judged and not (micro / macro AUC, normal frames flagged; the test labels measure, nothing is
@@ -474,23 +475,28 @@ def shadowed(folder: Path, footpath_labels: np.ndarray, ped2: Path | None) -> li
     return rows
 
 
+SWAY = {"both": {}, "objects": {"motion": {"sway": False}}, "neither": {"objects": {"sway": False}, "motion": {"sway": False}}}
+
+
 def windy(folder: Path, footpath_labels: np.ndarray) -> list[dict]:
     """The footpath with a tree's crown swaying in its top left, its scorer fitted on 20 s of it in a breeze (pushed up
-    to BREEZE_PX), then a normal clip and the anomalous one in that wind and in twice and three times as much, with the
-    objects tier's `sway` (no object where the footage's picture swayed in place, while it sways 1.5 times as fast as
-    there) and without it: the share of normal frames flagged and the anomaly frame AUC."""
+    to BREEZE_PX), then a normal clip and the anomalous one in that wind and in twice and three times as much, with `sway`
+    as shipped (each tier: no object where the footage's picture swayed in place, and its motion judged at the
+    footage's wind, while it sways 1.5 times as fast as there), with the objects tier's alone (release 54's site
+    setting) and with neither: the share of normal frames flagged and the anomaly frame AUC."""
     normal, anomalous = frames_of(folder / "normal.mp4")[: int(24 * FPS)], frames_of(folder / "anomalous.mp4")
     write_video(folder / "fit-breeze.mp4", swaying_foliage(frames_of(folder / "fit.mp4"), FPS, BREEZE_PX), FPS)
     for wind in WINDS:
         for clip, frames in (("normal", normal), ("anomalous", anomalous)):
             write_video(folder / f"wind{wind}-{clip}.mp4", swaying_foliage(frames, FPS, wind * BREEZE_PX, seed=5), FPS)
     rows = []
-    for sway in (True, False):
-        scorer = Scorer.fit([SourceSpec(str(folder / "fit-breeze.mp4"))], shipped(sway=sway))
+    for setting, params in SWAY.items():
+        scorer = Scorer.fit([SourceSpec(str(folder / "fit-breeze.mp4"))],
+                            ScorerConfig(params=copy.deepcopy(params), median_window=MEDIAN_WINDOW))
         for wind in WINDS:
             normal_scored, anomalous_scored = (scorer.score(folder / f"wind{wind}-{clip}.mp4")
                                                for clip in ("normal", "anomalous"))
-            rows.append({"wind": wind, "sway": sway,
+            rows.append({"wind": wind, "sway": setting,
                          "swaying_share": round(float(scorer.tiers["objects"].sway_place.zone.mean()), 4),
                          "normal_frames_flagged": round(float(np.mean(normal_scored.scores > normal_scored.threshold)), 3),
                          "anomaly_auc": round(float(roc_auc_score(
@@ -678,14 +684,15 @@ def main() -> None:
     swayed = {(r["wind"], r["sway"]): r for r in winds}
     lines += ["", f"A tree's crown swaying in the footpath's top left (`swaying_foliage`), its scorer fitted on 20 s of it in a "
               f"breeze (pushed up to {BREEZE_PX:g} px; the place that sways found on "
-              f"{swayed[1, True]['swaying_share']:.1%} of the picture at the objects' size), then a normal clip of 24 s and "
-              "the anomalous clip in that wind and in more, with the objects tier's `sway` (no object where the "
-              "footage's picture swayed in place, while it sways 1.5 times as fast as there; a site setting from release 54, "
-              "off by default) and as shipped.", "",
-              "| wind | normal frames flagged | anomaly AUC | as shipped: flagged | AUC |", "|---|---|---|---|---|",
-              *(f"| {wind}× the footage's | {swayed[wind, True]['normal_frames_flagged']:.1%} | "
-                f"{swayed[wind, True]['anomaly_auc']} | {swayed[wind, False]['normal_frames_flagged']:.1%} | "
-                f"{swayed[wind, False]['anomaly_auc']} |" for wind in WINDS)]
+              f"{swayed[1, 'both']['swaying_share']:.1%} of the picture at the objects' size), then a normal clip of 24 s and "
+              "the anomalous clip in that wind and in more, with `sway` as shipped (from release 55: while the footage's "
+              "place that sways sways 1.5 times as fast as there, no object there and its motion judged at the footage's "
+              "wind), with the objects tier's alone (release 54's site setting, off by default then) and with neither.", "",
+              "| wind | normal frames flagged | anomaly AUC | objects' alone: flagged | AUC | neither: flagged | AUC |",
+              "|---|---|---|---|---|---|---|",
+              *(f"| {wind}× the footage's | "
+                + " | ".join(f"{swayed[wind, setting]['normal_frames_flagged']:.1%} | {swayed[wind, setting]['anomaly_auc']}"
+                             for setting in SWAY) + " |" for wind in WINDS)]
     remounted = ped2_remounted(args.ped2) if args.ped2 else []
     if remounted:
         lines += ["", "Ped2's test clips as recorded and as if its camera had been re-mounted a little off (turned and "

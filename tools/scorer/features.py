@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vadagent.tools.scorer import exposure
+from vadagent.tools.scorer import exposure, sway
 from vadagent.tools.scorer.frames import FLOW_STEP, ChunkMaker, working_size
 from vadagent.tools.scorer.tiers.base import FrameChunk
 
@@ -57,6 +57,8 @@ class FrameFeatures:
     speed: np.ndarray  # (n, rows, cols) float32
     flow: np.ndarray  # (n, rows, cols, 2) float32
     level: np.ndarray  # (n,) each frame's gray level as a whole (exposure.level)
+    swayed: sway.Counted | None = None  # while fitting the motion tier: how the frames swayed (sway.py)
+    windier: int = 0  # frames whose place that sways swayed faster than the footage's, read at its wind (sway.py)
 
 
 def cell_features(chunk: FrameChunk, config: FeatureConfig) -> FrameFeatures:

@@ -13,6 +13,9 @@ Three per-frame cues, each the maximum over cells (an anomaly is local):
 - direction rarity: for cells that move, -log p(direction | cell) from a per-cell histogram of
   the normal footage (8 bins), smoothed towards the global histogram where a cell saw little.
 All are z-scored on the training frames and summed; they make partly independent errors.
+With `sway`, where the normal footage's picture swayed in place (leaves in the wind: sway.py), the flow of the cells
+it covers is judged at the footage's wind while it sways faster: leaves in three times the wind otherwise move three
+times as fast as any the footage showed there.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
-from vadagent.tools.scorer import exposure
-from vadagent.tools.scorer.features import FeatureConfig, FrameFeatures, cell_features
+from vadagent.tools.scorer import exposure, sway
+from vadagent.tools.scorer.features import FeatureConfig, FrameFeatures, cell_features, cells
 from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, register
 
 PERCENTILE = 99.9
@@ -152,14 +156,51 @@ def evidence(features: FrameFeatures, stats: MotionStats, cell: int) -> Evidence
     )
 
 
+class _Wind:
+    """What sways in place in a video's picture (sway.py), read at the working size divided by `step`: while fitting
+    (no place yet), where it sways with nothing in front of the footage's median picture (`background`); once fitted,
+    how many times as fast as in the footage its place sways, by which the flow of the cells it covers (`covered`)
+    is divided while that is sway.WINDIER or more. Frame differences are left as they are: leaves in three times the
+    footage's wind differed little more from frame to frame (evals/HISTORY.md, release 55)."""
+
+    def __init__(self, step: int, place: sway.Place | None, background: np.ndarray | None,
+                 covered: np.ndarray | None = None) -> None:
+        self.step, self.background, self.covered = step, background, covered
+        self.shape = background.shape if place is None else place.zone.shape
+        self.motion = sway.Motion(self.shape) if place is None else None
+        self.place, self.gusts = place, None  # read from the first chunk's flow, whose size it needs
+
+    def feed(self, chunk: FrameChunk, features: FrameFeatures) -> None:
+        height, width = self.shape
+        counted = sway.Counted.empty(self.shape) if self.motion is not None else None
+        if self.place is not None and self.gusts is None:
+            self.gusts = sway.Gusts(self.place, chunk.flow.shape[1:3], 1.0 / self.step)
+        for position, flow in enumerate(chunk.flow):
+            if self.motion is not None:
+                flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR) / self.step
+                gray, change = (cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+                                for image in (chunk.gray[position], chunk.diff[position]))
+                delta = gray.astype(np.float32) - self.background
+                in_front = (np.abs(delta - exposure.median(delta[::4, ::4])) > sway.IN_FRONT).astype(np.uint8)
+                # opened as the objects tier's foreground is: a leaf's edge a few pixels off the median is not in front
+                in_front = cv2.morphologyEx(in_front, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+                self.motion.count(self.motion.sways(flow), change, in_front, counted)
+            elif (wind := self.gusts.feed(flow)) > sway.WINDIER:
+                features.speed[position][self.covered] /= wind
+                features.flow[position][self.covered] /= wind
+                features.windier += 1
+        features.swayed = counted
+
+
 class _CellReader(Reader):
     """A video's cell maps, its frame differences in the normal footage's exposure: a picture twice as bright
     differs twice as much from frame to frame, and would read as motion everywhere (flow and direction do not
     scale with it). The gain is the video's first frame's level over the normal footage's (`exposure`), then each
     chunk's median level's where it moved by at most exposure.DRIFT from the last one followed (the hour, not an event)."""
 
-    def __init__(self, config: FeatureConfig, normal_level: float = 0.0) -> None:
+    def __init__(self, config: FeatureConfig, normal_level: float = 0.0, wind: _Wind | None = None) -> None:
         self.config = config
+        self.wind = wind
         self.normal_level = normal_level  # 0 while fitting: nothing to match against
         self.gain: float | None = None  # decided at the first frame, then followed in small steps
         self._followed = 1.0  # the level's ratio to the footage's that the gain follows
@@ -177,6 +218,8 @@ class _CellReader(Reader):
             self.gain = 1.0
         if self.gain and self.gain != 1.0:
             features.diff /= self.gain
+        if self.wind is not None:
+            self.wind.feed(chunk, features)
         return features
 
 
@@ -185,6 +228,7 @@ class MotionTier(Tier):
     name = "motion"
     summary = "motion statistics per cell: frame difference, flow speed and direction rarity (no training)"
     saved_before = {"perspective": False}
+    needs_background = True  # while fitting: what stands in front where the footage sways (sway.CLEAR)
 
     @dataclass
     class Params:
@@ -192,19 +236,45 @@ class MotionTier(Tier):
         flow_cell: int = 24
         direction_weight: float = 1.0
         perspective: bool = True  # the speed expected at each row fitted as a line (False: one for all rows)
+        # where the footage's picture swayed in place (foliage), its cells' flow judged at the footage's wind while it
+        # sways faster (sway.py); nowhere at a site without such a place
+        sway: bool = True
 
     stats: MotionStats | None = None
+    background: np.ndarray | None = None  # the footage's median picture at the size sway is read at, while fitting
+    sway_place: sway.Place | None = None  # where the normal footage swayed in place (None: not fitted yet)
 
     @property
     def features(self) -> FeatureConfig:
         g, p = self.geometry, self.params
         return FeatureConfig(g.width, g.height, p.diff_cell, p.flow_cell)
 
+    @property
+    def step(self) -> int:
+        """Integer downscale from the working size at which what sways is read (sway.SIDE)."""
+        return max(1, max(self.geometry.width, self.geometry.height) // sway.SIDE)
+
+    def set_background(self, sample: np.ndarray) -> None:
+        """The footage's median picture, against which what is in front of it is told while fitting (sway.CLEAR)."""
+        size = (self.geometry.width // self.step, self.geometry.height // self.step)
+        self.background = cv2.resize(np.median(sample, axis=0).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+
     def reader(self) -> Reader:
-        return _CellReader(self.features, self.stats.level if self.stats is not None else 0.0)
+        place, wind = self.sway_place, None
+        if place is None and self.background is not None:  # fitting: its place is still to be found
+            wind = _Wind(self.step, None, self.background)
+        elif place is not None and self.params.sway and place.zone.any():
+            size = (self.geometry.width, self.geometry.height)
+            zone = cv2.resize(place.zone.astype(np.float32), size, interpolation=cv2.INTER_NEAREST)
+            wind = _Wind(self.step, place, None, cells(zone, self.params.flow_cell) > 0.5)
+        return _CellReader(self.features, self.stats.level if self.stats is not None else 0.0, wind)
 
     def fit(self, clips: list[list[Any]], **_: Any) -> list[np.ndarray]:
         parts = [p for clip in clips for p in clip]
+        counted = [p.swayed for p in parts if p.swayed is not None]
+        if counted or self.sway_place is None:  # parts read once a place was found count nothing: it stays
+            height, width = self.geometry.height // self.step, self.geometry.width // self.step
+            self.sway_place = sway.Place.found(counted, (height, width))
         self.stats = MotionStats.fit(*(np.concatenate([getattr(p, k) for p in parts])
                                        for k in ("diff", "speed", "flow", "level")),
                                      perspective=self.params.perspective)
@@ -214,13 +284,25 @@ class MotionTier(Tier):
     def score(self, part: FrameFeatures, device: str = "cpu") -> TierScores:
         assert self.stats is not None, "fit or restore the motion tier first"
         ev = evidence(part, self.stats, self.params.flow_cell)
-        return TierScores(part.indices, self.stats.score(part, self.params.direction_weight), ev)
+        return TierScores(part.indices, self.stats.score(part, self.params.direction_weight), ev,
+                          sway.MOTION_WORDS if part.windier else "")
+
+    def fit_notes(self) -> list[str]:
+        return sway.fit_notes(self.sway_place, self.name, self.params.sway,
+                              "judges the motion there at this footage's wind, so only what moves faster is seen there")
 
     def state(self) -> tuple[dict[str, np.ndarray], dict]:
-        assert self.stats is not None
-        return self.stats.arrays(), self.stats.scalars()
+        assert self.stats is not None and self.sway_place is not None
+        return {**self.stats.arrays(), "sway_zone": self.sway_place.zone.astype(np.uint8)}, \
+            {**self.stats.scalars(), "sway_speed": self.sway_place.speed}
 
     def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        values = dict(values)
+        size = (self.geometry.height // self.step, self.geometry.width // self.step)
+        zone = arrays.get("sway_zone", np.zeros(size, np.uint8)).astype(bool)  # saved before release 55: none
+        self.sway_place = sway.Place(zone, float(values.pop("sway_speed", 0.0)))
+        if zone.shape != size:
+            raise ValueError(f"sway_zone of shape {zone.shape} does not match the working size")
         self.stats = MotionStats.restore(arrays, values)
         if not self.params.perspective:  # saved before rows had their own expectation (or set off)
             self.stats.speed_row_p999 = None

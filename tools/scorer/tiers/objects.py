@@ -437,9 +437,9 @@ class ObjectTier(Tier):
         appearance_objects: int = APPEARANCE_OBJECTS  # normal objects the appearance model compares with
         lighting: bool = True  # a video's first frame matched to the background in gain (False: offset only)
         shade: bool = False  # a shadow on part of the picture (a cloud's) is the frame's light, no object (shade.py)
-        # where the footage's picture swayed in place (foliage), no object while it sways faster: a site setting, off by
-        # default, as a crowd going both ways may sway so too (sway.py)
-        sway: bool = False
+        # where the footage's picture swayed in place (foliage), no object while it sways faster (sway.py); nowhere at a
+        # site without such a place
+        sway: bool = True
 
     background: np.ndarray | None = None
     sway_place: sway.Place | None = None  # where the normal footage swayed in place (None: not fitted yet)
@@ -674,17 +674,8 @@ class ObjectTier(Tier):
             evidence.note[frame] = f"{text} ({GROUPS[group]} {per_group[i, group]:.1f}× the normal 99th percentile)"
 
     def fit_notes(self) -> list[str]:
-        place = self.sway_place
-        if place is None or not place.zone.any():
-            return []
-        if not self.params.sway:
-            return [f"{place.zone.mean():.1%} of the picture moves back and forth in place in this footage (leaves or "
-                    "flags in the wind; a crowd going both ways may read so too): if it is leaves or flags, the objects "
-                    "tier's sway (scorer: {params: {objects: {sway: true}}}) keeps more wind than this footage's from "
-                    "being flagged"]
-        return [f"{place.zone.mean():.1%} of the picture sways in place in this footage (leaves in the wind, a flag): "
-                f"while it sways {sway.WINDIER:g} times as fast as here, the objects tier finds no object there, so what "
-                "is in front of it is then seen by its motion alone"]
+        return sway.fit_notes(self.sway_place, self.name, self.params.sway,
+                              "finds no object there, so what is in front of it is seen by its motion")
 
     # -- artefacts -------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, np.ndarray], dict]:
