@@ -106,6 +106,11 @@ class Place:
         speed = sum((c.speed for c in counted), np.zeros(shape)) / frames
         return cls(zone, float(speed[zone].mean()))
 
+    def box(self) -> tuple[slice, slice]:
+        """The rows and columns of the zone's bounding box: a reader that only judges the place reads no more."""
+        rows, cols = np.flatnonzero(self.zone.any(1)), np.flatnonzero(self.zone.any(0))
+        return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
 
 class Motion:
     """Each pixel's flow, speed and frame difference averaged over about FRAMES frames, as a video is read."""

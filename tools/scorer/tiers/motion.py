@@ -158,15 +158,15 @@ def evidence(features: FrameFeatures, stats: MotionStats, cell: int) -> Evidence
 
 class _Wind:
     """What sways in place in a video's picture (sway.py), read at the working size divided by `step`: while fitting
-    (no place yet), where it sways with nothing in front of the footage's median picture (`background`); once fitted,
+    (no place yet), where it sways with nothing in front of the footage's median picture (`median_picture`); once fitted,
     how many times as fast as in the footage its place sways, by which the flow of the cells it covers (`covered`)
     is divided while that is sway.WINDIER or more. Frame differences are left as they are: leaves in three times the
     footage's wind differed little more from frame to frame (evals/HISTORY.md, release 55)."""
 
-    def __init__(self, step: int, place: sway.Place | None, background: np.ndarray | None,
+    def __init__(self, step: int, place: sway.Place | None, median_picture: np.ndarray | None,
                  covered: np.ndarray | None = None) -> None:
-        self.step, self.background, self.covered = step, background, covered
-        self.shape = background.shape if place is None else place.zone.shape
+        self.step, self.median_picture, self.covered = step, median_picture, covered
+        self.shape = median_picture.shape if place is None else place.zone.shape
         self.motion = sway.Motion(self.shape) if place is None else None
         self.place, self.gusts = place, None  # read from the first chunk's flow, whose size it needs
 
@@ -180,7 +180,7 @@ class _Wind:
                 flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR) / self.step
                 gray, change = (cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
                                 for image in (chunk.gray[position], chunk.diff[position]))
-                delta = gray.astype(np.float32) - self.background
+                delta = gray.astype(np.float32) - self.median_picture
                 in_front = (np.abs(delta - exposure.median(delta[::4, ::4])) > sway.IN_FRONT).astype(np.uint8)
                 # opened as the objects tier's foreground is: a leaf's edge a few pixels off the median is not in front
                 in_front = cv2.morphologyEx(in_front, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
@@ -241,7 +241,9 @@ class MotionTier(Tier):
         sway: bool = True
 
     stats: MotionStats | None = None
-    background: np.ndarray | None = None  # the footage's median picture at the size sway is read at, while fitting
+    # the footage's median picture at the size sway is read at, while fitting (not a background model: what
+    # self-validation cuts its pasted objects against is the objects tier's)
+    median_picture: np.ndarray | None = None
     sway_place: sway.Place | None = None  # where the normal footage swayed in place (None: not fitted yet)
 
     @property
@@ -257,12 +259,12 @@ class MotionTier(Tier):
     def set_background(self, sample: np.ndarray) -> None:
         """The footage's median picture, against which what is in front of it is told while fitting (sway.CLEAR)."""
         size = (self.geometry.width // self.step, self.geometry.height // self.step)
-        self.background = cv2.resize(np.median(sample, axis=0).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        self.median_picture = cv2.resize(np.median(sample, axis=0).astype(np.float32), size, interpolation=cv2.INTER_AREA)
 
     def reader(self) -> Reader:
         place, wind = self.sway_place, None
-        if place is None and self.background is not None:  # fitting: its place is still to be found
-            wind = _Wind(self.step, None, self.background)
+        if place is None and self.median_picture is not None:  # fitting: its place is still to be found
+            wind = _Wind(self.step, None, self.median_picture)
         elif place is not None and self.params.sway and place.zone.any():
             size = (self.geometry.width, self.geometry.height)
             zone = cv2.resize(place.zone.astype(np.float32), size, interpolation=cv2.INTER_NEAREST)

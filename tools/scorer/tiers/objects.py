@@ -215,10 +215,17 @@ class _ObjectReader(Reader):
         self.shaking = 0  # frames left to register frames on the background after the camera moved
         self.tracked = np.zeros((0, HIST.start), np.float32)  # the previous frame's objects, as followed
         self.unexposed = tier.params.lighting  # the first frame's exposure is still to be matched
-        # what sways in place (sway.py): read while fitting (its place is still to be found), and where the footage had it
-        place = tier.sway_place
-        self.sway = sway.Motion(self.background.shape) \
-            if place is None or (tier.params.sway and place.zone.any()) else None
+        # what sways in place (sway.py): read while fitting (its place is still to be found), all of the picture, and
+        # where the footage had it, within the place's box alone (each pixel's reading is its own: the same there)
+        place, self.box = tier.sway_place, (slice(None), slice(None))
+        self.sway: sway.Motion | None = None
+        self.place: sway.Place | None = None  # the footage's, within its box
+        if place is None:
+            self.sway = sway.Motion(self.background.shape)
+        elif tier.params.sway and place.zone.any():
+            self.box = place.box()
+            self.place = sway.Place(place.zone[self.box], place.speed)
+            self.sway = sway.Motion(self.place.zone.shape)
         # 16-bit labels where they cannot run out: OpenCV 5 labels a frame with statistics faster in 16 bits
         # than in 32 (0.17-0.20 against 0.31-0.58 ms at 320 x 240; evals/HISTORY.md, release 43), the same labels
         # and statistics. After the 3 x 3 opening every blob has at least 9 pixels, so a frame holds fewer than
@@ -230,17 +237,17 @@ class _ObjectReader(Reader):
         step = self.tier.step
         min_area = max(int(p.min_area * width * height), 4)
         frames, rows, boxes, crops, masks, cut, shaded = [], [], [], [], [], [], 0
-        place = self.tier.sway_place
-        swayed = sway.Counted.empty(self.background.shape) if place is None else None
+        swayed = sway.Counted.empty(self.background.shape) if self.tier.sway_place is None else None
         windier = 0
         for position, (full, full_flow, shaken) in enumerate(zip(chunk.gray, chunk.flow, chunk.shake)):
             gray = cv2.resize(full, (width, height), interpolation=cv2.INTER_AREA) if step > 1 else full
             flow = self._at_object_scale(full_flow) / step
             quiet = None  # where no object is found in this frame: its place that sways, swaying faster than the footage's
             if self.sway is not None:
-                sways = self.sway.sways(flow)
-                if swayed is None and self.sway.windier(place):
-                    quiet, windier = sways & place.zone, windier + 1
+                sways = self.sway.sways(flow[self.box])
+                if swayed is None and self.sway.windier(self.place):
+                    quiet, windier = np.zeros(self.background.shape, bool), windier + 1
+                    quiet[self.box] = sways & self.place.zone
             self.shaking = SETTLE_FRAMES if shaken else max(self.shaking - 1, 0)
             edge = 0
             if self.shaking:  # the camera moved lately: put the frame back where the background is
