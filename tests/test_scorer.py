@@ -694,6 +694,27 @@ def test_a_tree_swaying_in_more_wind_than_the_footages_is_not_flagged(tmp_path, 
     assert flagged[True] <= 0.1 and flagged[False] >= 0.4, flagged
 
 
+def test_a_places_gusts_are_its_running_mean_speed_read_from_flow_of_any_size():
+    """`sway.Gusts` follows the place's mean speed as `sway.Motion` does pixel by pixel (a mean of running means is the
+    running mean of the means), from flow at the place's size and from flow of half its size with its px scaled; and a
+    place's box holds all of it."""
+    from vadagent.tools.scorer.sway import Gusts, Motion, Place
+
+    rng = np.random.default_rng(0)
+    zone = np.zeros((40, 60), bool)
+    zone[5:17, 8:30] = True
+    place = Place(zone, speed=0.4)
+    motion, same, half = Motion(zone.shape), Gusts(place, zone.shape), Gusts(place, (20, 30), scale=2.0)
+    for _ in range(40):
+        coarse = rng.normal(0, 0.3, (20, 30, 2)).astype(np.float32)  # px a frame at half the place's size
+        fine = np.repeat(np.repeat(coarse, 2, 0), 2, 1) * 2  # the same motion at the place's size
+        motion.sways(fine)
+        assert same.feed(fine) == pytest.approx(float(motion.speed[zone].mean()) / place.speed, rel=1e-5)
+        assert half.feed(coarse) == pytest.approx(same.wind, rel=1e-5)
+    rows, cols = place.box()
+    assert zone[rows, cols].sum() == zone.sum() and zone[rows, cols].shape == (12, 22)
+
+
 def test_the_motion_tiers_frame_differences_are_read_in_the_normal_footages_exposure(fitted, synthetic_anomalous):
     """A video 1.6 times as bright differs 1.6 times as much from frame to frame: its differences are divided by
     the gain its first frame shows against the normal footage, so the motion tier reads it as it reads the video
