@@ -256,10 +256,16 @@ class MotionTier(Tier):
         """Integer downscale from the working size at which what sways is read (sway.SIDE)."""
         return max(1, max(self.geometry.width, self.geometry.height) // sway.SIDE)
 
+    @property
+    def sway_size(self) -> tuple[int, int]:
+        """(height, width) at which what sways is read."""
+        return self.geometry.height // self.step, self.geometry.width // self.step
+
     def set_background(self, sample: np.ndarray) -> None:
         """The footage's median picture, against which what is in front of it is told while fitting (sway.CLEAR)."""
-        size = (self.geometry.width // self.step, self.geometry.height // self.step)
-        self.median_picture = cv2.resize(np.median(sample, axis=0).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        height, width = self.sway_size
+        median = np.median(sample, axis=0).astype(np.float32)
+        self.median_picture = cv2.resize(median, (width, height), interpolation=cv2.INTER_AREA)
 
     def reader(self) -> Reader:
         place, wind = self.sway_place, None
@@ -275,8 +281,7 @@ class MotionTier(Tier):
         parts = [p for clip in clips for p in clip]
         counted = [p.swayed for p in parts if p.swayed is not None]
         if counted or self.sway_place is None:  # parts read once a place was found count nothing: it stays
-            height, width = self.geometry.height // self.step, self.geometry.width // self.step
-            self.sway_place = sway.Place.found(counted, (height, width))
+            self.sway_place = sway.Place.found(counted, self.sway_size)
         self.stats = MotionStats.fit(*(np.concatenate([getattr(p, k) for p in parts])
                                        for k in ("diff", "speed", "flow", "level")),
                                      perspective=self.params.perspective)
@@ -300,10 +305,9 @@ class MotionTier(Tier):
 
     def restore(self, arrays: dict[str, np.ndarray], values: dict) -> None:
         values = dict(values)
-        size = (self.geometry.height // self.step, self.geometry.width // self.step)
-        zone = arrays.get("sway_zone", np.zeros(size, np.uint8)).astype(bool)  # saved before release 55: none
+        zone = arrays.get("sway_zone", np.zeros(self.sway_size, np.uint8)).astype(bool)  # saved before release 55: none
         self.sway_place = sway.Place(zone, float(values.pop("sway_speed", 0.0)))
-        if zone.shape != size:
+        if zone.shape != self.sway_size:
             raise ValueError(f"sway_zone of shape {zone.shape} does not match the working size")
         self.stats = MotionStats.restore(arrays, values)
         if not self.params.perspective:  # saved before rows had their own expectation (or set off)
