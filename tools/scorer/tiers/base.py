@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+import cv2
 import numpy as np
 
 from vadagent.tools.scorer.frames import FrameChunk
@@ -39,6 +40,20 @@ class Geometry:
 
     width: int
     height: int
+
+    def step_to(self, side: int) -> int:
+        """The whole step the working size is divided by to keep at least `side` px along its longer edge."""
+        return max(1, max(self.width, self.height) // side)
+
+    def shrunk(self, step: int) -> tuple[int, int]:
+        """(height, width) of the working size divided by `step`."""
+        return self.height // step, self.width // step
+
+
+def median_picture(sample: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The per-pixel median of frames spread over the normal footage (float32), area-shrunk to `size` (height, width)."""
+    median = np.median(sample, axis=0).astype(np.float32)
+    return median if median.shape == size else cv2.resize(median, size[::-1], interpolation=cv2.INTER_AREA)
 
 
 @dataclass

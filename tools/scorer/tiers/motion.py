@@ -28,7 +28,7 @@ import numpy as np
 
 from vadagent.tools.scorer import exposure, sway
 from vadagent.tools.scorer.features import FeatureConfig, FrameFeatures, cell_features, cells
-from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, register
+from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, median_picture, register
 
 PERCENTILE = 99.9
 DIRECTION_BINS = 8
@@ -254,18 +254,16 @@ class MotionTier(Tier):
     @property
     def step(self) -> int:
         """Integer downscale from the working size at which what sways is read (sway.SIDE)."""
-        return max(1, max(self.geometry.width, self.geometry.height) // sway.SIDE)
+        return self.geometry.step_to(sway.SIDE)
 
     @property
     def sway_size(self) -> tuple[int, int]:
         """(height, width) at which what sways is read."""
-        return self.geometry.height // self.step, self.geometry.width // self.step
+        return self.geometry.shrunk(self.step)
 
     def set_background(self, sample: np.ndarray) -> None:
         """The footage's median picture, against which what is in front of it is told while fitting (sway.CLEAR)."""
-        height, width = self.sway_size
-        median = np.median(sample, axis=0).astype(np.float32)
-        self.median_picture = cv2.resize(median, (width, height), interpolation=cv2.INTER_AREA)
+        self.median_picture = median_picture(sample, self.sway_size)
 
     def reader(self) -> Reader:
         place, wind = self.sway_place, None

@@ -40,7 +40,17 @@ from scipy.spatial import cKDTree
 
 from vadagent.tools.scorer import exposure, shade, sway
 from vadagent.tools.scorer.frames import FLOW_STEP
-from vadagent.tools.scorer.tiers.base import Evidence, FrameChunk, Reader, Tier, TierScores, TierUnfit, fold_of, register
+from vadagent.tools.scorer.tiers.base import (
+    Evidence,
+    FrameChunk,
+    Reader,
+    Tier,
+    TierScores,
+    TierUnfit,
+    fold_of,
+    median_picture,
+    register,
+)
 
 COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
 HIST_CELLS = (4, 2)  # rows × cols of the appearance grid over a crop
@@ -454,18 +464,16 @@ class ObjectTier(Tier):
     @property
     def step(self) -> int:
         """Integer downscale from the working size (flow is subsampled by the same step)."""
-        return max(1, max(self.geometry.width, self.geometry.height) // self.params.max_side)
+        return self.geometry.step_to(self.params.max_side)
 
     @property
     def size(self) -> tuple[int, int]:
-        return self.geometry.height // self.step, self.geometry.width // self.step
+        return self.geometry.shrunk(self.step)
 
     # -- fitting ---------------------------------------------------------------------------------
     def set_background(self, sample: np.ndarray) -> None:
         """The site's background: the per-pixel median of frames spread over the normal footage."""
-        height, width = self.size
-        median = np.median(sample, axis=0).astype(np.float32)
-        self.background = cv2.resize(median, (width, height), interpolation=cv2.INTER_AREA) if self.step > 1 else median
+        self.background = median_picture(sample, self.size)
 
     def reader(self) -> Reader:
         if self.background is None:
