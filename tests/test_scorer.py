@@ -628,14 +628,14 @@ def test_a_clouds_shadow_drifting_over_the_site_is_not_flagged_with_shade(fitted
             said[told, clip] = [(frame, read) for frame, read in result.picture if shade.WORDS in read]
         objects.shade = True  # a watched camera's moments say it too (Moment.reading)
         live = LiveScorer(fitted, fps=truth.fps)
-        live_said = [i for i, frame in enumerate(shadowed) if live.feed(i, frame) and shade.WORDS in live.reading]
+        live_said = next((i for i, frame in enumerate(shadowed) if live.feed(i, frame) and shade.WORDS in live.reading), None)
     finally:
         objects.shade = shipped
     # measured: 0.045 of the frames with the shadow told from objects, 0.775 not, and 0.008 of the clip without it
     assert flagged[True, "shadow"] <= flagged[True, "normal"] + 0.05 and flagged[False, "shadow"] > 0.3, flagged
     # and the picture's reading says from when a shadow was read as the frame's light (scores.json, the report's notes)
     assert said[True, "shadow"] and not said[True, "normal"] and not said[False, "shadow"]
-    assert live_said and live_said[0] >= said[True, "shadow"][0][0], (live_said[:3], said[True, "shadow"])
+    assert live_said is not None and live_said >= said[True, "shadow"][0][0], (live_said, said[True, "shadow"][:3])
 
 
 def test_a_tree_swaying_in_more_wind_than_the_footages_is_not_flagged(tmp_path, fitted):
