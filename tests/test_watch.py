@@ -52,7 +52,7 @@ def site(tmp_path_factory):
 def long_camera(tmp_path_factory):
     """30 s of a camera with two anomalies early on: read to its end, its ring (17 s) no longer holds them.
     Fewer walkers than the site's footage: at its rate, the 12 s fit flags six one-frame moments of walkers
-    after them, each waiting 10 s for its turn (the camera's budget); the last often past --max-wait."""
+    after them, each waiting 10 s for its turn (the camera's budget), the last near --max-wait (60 s)."""
     spec = ClipSpec(seconds=30, seed=3, walkers_per_second=0.4, anomalies=[("fast", 2.0), ("fast", 7.0)])
     return once_per_run(tmp_path_factory, "long_camera", lambda f: render_clip(spec, f / "camera2.mp4")) / "camera2.mp4"
 
