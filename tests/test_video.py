@@ -1,4 +1,7 @@
+import os
 import pickle
+import subprocess
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -6,6 +9,7 @@ import pytest
 
 from vadagent.errors import VideoError
 from vadagent.evals.common import remux
+from vadagent.tools.synthetic import ClipSpec, render_clip
 from vadagent.tools.video import open_video
 from vadagent.types import VideoInfo
 
@@ -455,3 +459,20 @@ def test_the_player_gets_a_browser_playable_copy_of_what_a_browser_cannot_play(t
     assert "the player may not play it" in caplog.text
     (tmp_path / "frames").mkdir()
     assert _player_video(tmp_path / "frames", tmp_path) is None  # a frame folder has no file to play
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs a process's CPU affinity (Linux)")
+def test_a_synthetic_clip_decodes_to_the_same_pixels_on_one_core_as_on_more(tmp_path):
+    """The synthetic footage that tests and benchmarks measure is the same on any machine: x264 took its threads,
+    which its slices follow, from the machine's cores, and the same clip decoded to other pixels on one core than on
+    CI's two (and on three or more threads than on two; release 56)."""
+    script = ("import os, sys; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+              "from vadagent.tools.synthetic import ClipSpec, render_clip; "
+              "render_clip(ClipSpec(seconds=2, seed=1, anomalies=[('fast', 0.5)]), sys.argv[1])")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "one_core.mp4")], check=True, timeout=120)
+    render_clip(ClipSpec(seconds=2, seed=1, anomalies=[("fast", 0.5)]), tmp_path / "here.mp4")
+    decoded = []
+    for name in ("one_core.mp4", "here.mp4"):
+        with open_video(str(tmp_path / name)) as video:
+            decoded.append(np.concatenate([block.frames for block in video.scan(gray=False)]))
+    assert np.array_equal(*decoded)

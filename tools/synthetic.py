@@ -174,8 +174,12 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
                 stream = container.add_stream("libx264", rate=rate)
                 stream.height, stream.width, stream.pix_fmt = frame.shape[0], frame.shape[1], "yuv420p"
                 # zerolatency: no lookahead, whose decisions made the same frames encode differently from run to
-                # run (even on one thread) when they arrive one at a time, so tests' footage varied between processes
-                stream.options = {"crf": str(crf), "preset": "veryfast", "tune": "zerolatency", "g": str(max(int(2 * fps), 1))}
+                # run (even on one thread) when they arrive one at a time, so tests' footage varied between processes.
+                # Two threads whatever the machine: its slices follow its threads, which x264 otherwise takes from the
+                # cores, and the same clip decoded to other pixels with one, two, or three or more (two: CI's cores,
+                # and those of the machine every figure was measured on)
+                stream.options = {"crf": str(crf), "preset": "veryfast", "tune": "zerolatency", "g": str(max(int(2 * fps), 1)),
+                                  "threads": "2"}
                 if numbers is not None:
                     stream.time_base = 1 / rate
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
