@@ -147,7 +147,7 @@ def test_videos_are_scored_while_an_in_process_model_loads(tmp_path, tiny_vlm, s
 
 
 @pytest.mark.parametrize(("workers", "concurrency"), [pytest.param(1, 3, marks=pytest.mark.slow), (3, 3), (None, 1)])
-def test_videos_run_concurrently_within_the_servers_capacity(tmp_path, synthetic_normal, workers, concurrency):
+def test_videos_run_concurrently_within_the_servers_capacity(tmp_path, synthetic_scorer, workers, concurrency):
     """--workers 1: the sequential baseline. Unset: what the server serves plus one video scored meanwhile."""
     folder = tmp_path / "videos"
     folder.mkdir()
@@ -158,7 +158,7 @@ def test_videos_run_concurrently_within_the_servers_capacity(tmp_path, synthetic
     threading.Thread(target=server.serve_forever, daemon=True).start()
     out = tmp_path / "out"
     try:
-        result = invoke("report", folder, "-o", out, "--normal", synthetic_normal,
+        result = invoke("report", folder, "-o", out, "--scorer", synthetic_scorer,  # a site's scorer: no fit of its own
                         "--vlm", f"openai:m@http://127.0.0.1:{server.server_address[1]}/v1", "--processes", 0,
                         *(["--workers", workers] if workers else []), env={"VADAGENT_VLM__CONCURRENCY": str(concurrency)})
     finally:
