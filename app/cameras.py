@@ -43,6 +43,12 @@ Submit = Callable[["Camera", Moment, "Keyframes | None"], None]  # a moment clos
 Finished = Callable[["Camera"], None]  # a camera's reader ended, after its last moment
 
 
+# which events `--webhook` is sent (`WatchOptions.alert`); events.jsonl and the database record every one
+ALERTS = {"all": "every event",
+          "anomalies": "every event but those the model judged normal (rejected, or in the taxonomy's normal category)",
+          "explained": "only the anomalies the model explained"}
+
+
 @dataclass
 class WatchOptions:
     before_s: float = 3.0  # context before a moment
@@ -51,10 +57,27 @@ class WatchOptions:
     queue_size: int = 8  # moments waiting for the VLM, all cameras together
     max_wait_s: float | None = 60.0  # a moment waits at most this long for the VLM after it closed (None: no bound)
     webhook: str | None = None
+    alert: str = "anomalies"  # which events the webhook is sent (ALERTS)
+    alert_severity: int = 0  # no explained event below this severity is sent
     realtime: bool = False
     loop: bool = False
     keep_days: float | None = None
     max_gb: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.alert not in ALERTS:
+            raise UsageError(f"alert must be one of {', '.join(ALERTS)}, not {self.alert!r}")
+        if not 0 <= self.alert_severity <= 4:
+            raise UsageError(f"alert_severity must be 0-4 (0 none ... 4 critical), not {self.alert_severity}")
+
+    def alerts(self, record: dict) -> bool:
+        """Whether the webhook is sent this event (`record`: its line of events.jsonl). One the model judged normal is
+        nobody's alarm; one not explained may be anything (no model looked), so only `explained` leaves it out."""
+        event = record["event"]
+        if event is None:
+            return self.alert != "explained"
+        judged_normal = event["verdict"] == "rejected" or event["category"] == "normal"
+        return event["severity"] >= self.alert_severity and (self.alert == "all" or not judged_normal)
 
 
 class CameraEntry(BaseModel):

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -259,7 +259,12 @@ def watch(
     vlm: Annotated[str | None, typer.Option(help=VLM_HELP)] = None,
     taxonomy: Annotated[str | None, typer.Option(help="Shipped taxonomy name or a YAML file.")] = None,
     rules: Annotated[Path | None, typer.Option(help="RuleSet YAML.")] = None,
-    webhook: Annotated[str | None, typer.Option(help="POST each event as JSON to this URL.")] = None,
+    webhook: Annotated[str | None, typer.Option(help="POST events as JSON to this URL (which: --alert).")] = None,
+    alert: Annotated[Literal["all", "anomalies", "explained"], typer.Option(
+        help="Which events the webhook is sent: every one, all but those the model judged normal, or only the "
+             "anomalies the model explained (events.jsonl records every one).")] = "anomalies",
+    alert_severity: Annotated[int, typer.Option(min=0, max=4, help="Send no explained event below this severity "
+                                                                   "(0 none … 4 critical).")] = 0,
     realtime: Annotated[bool, typer.Option(help="Play files at their own frame rate (demos, tests).")] = False,
     loop: Annotated[bool, typer.Option(help="Start files again at their end.")] = False,
     before_s: Annotated[float, typer.Option(min=0, help="Context before a moment, seconds.")] = 3.0,
@@ -278,7 +283,8 @@ def watch(
     from vadagent.app.watch import WatchOptions, watch_command
 
     options = WatchOptions(before_s=before_s, after_s=after_s, queue_size=queue, max_wait_s=max_wait or None,
-                           webhook=webhook, realtime=realtime, loop=loop, keep_days=keep_days, max_gb=max_gb)
+                           webhook=webhook, alert=alert, alert_severity=alert_severity, realtime=realtime, loop=loop,
+                           keep_days=keep_days, max_gb=max_gb)
     raise typer.Exit(watch_command(settings(), sources, output, scorer_dir=scorer, vlm=vlm, taxonomy=taxonomy,
                                    rules_file=rules, options=options, console=console, processes=processes))
 

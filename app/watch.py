@@ -9,7 +9,8 @@ before and after) and it waits in a bounded queue; the explainer takes it when t
 allows (calls per minute), has the reader cut those frames into a clip, and runs the same explain branch
 as for files on that one moment. Every
 moment ends as an event in `events.jsonl` and `events.sqlite` (explained, or "detected, not
-explained" with the reason), with keyframes as JPEGs and, with `--webhook`, a POST. When the VLM
+explained" with the reason), with keyframes as JPEGs and, with `--webhook`, a POST (`--alert`: of every
+event, of all but those the model judged normal, or of the anomalies it explained). When the VLM
 falls behind, overlapping waiting moments of a camera merge, the highest-scoring go first and the
 lowest-scoring of the busiest camera are dropped: never an unbounded backlog, and each camera's budget
 goes to its highest-scoring moments. A moment dropped, one that waited longer than `--max-wait`, and one
@@ -391,7 +392,7 @@ class Watch:
         what = event["what"] if event else reason
         self.console.print(f"{escape(camera.name)} {moment.start_s:.1f}–{moment.end_s:.1f} s: "
                            f"{'explained' if explained else 'detected'}: {escape(what)}", highlight=False, soft_wrap=True)
-        if self.options.webhook:
+        if self.options.webhook and self.options.alerts(record):
             await post_alert(self.options.webhook, record)
 
 

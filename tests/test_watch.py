@@ -557,6 +557,36 @@ def test_a_cameras_rainy_picture_is_read_so_and_its_moments_say_it(site, tmp_pat
     assert report.notes == [f"The picture differed from the normal footage's: from 0.0 s, {live.reading}."]
 
 
+def test_the_webhook_is_sent_the_anomalies_not_what_the_model_judged_normal(tmp_path):
+    """By default every event but those the model judged normal (rejected by reflection, or in the `normal`
+    category) is sent, those it could not explain included; `explained` sends only its anomalies, `all` every
+    event; `--alert-severity` holds back explained events below it; a value not offered is a usage error."""
+    from vadagent.app.cameras import WatchOptions
+    from vadagent.evals.bench_cluster import JUDGED
+    from vadagent.types import AnomalyEvent, Verdict
+
+    def record(category="motion", severity=2, verdict=Verdict.CONFIRMED, explained=True):
+        event = AnomalyEvent.model_validate({**JUDGED, "id": "e1", "start_s": 1.0, "end_s": 2.0, "category": category,
+                                             "severity": severity, "verdict": verdict})
+        return {"id": "cam-1", "explained": explained, "event": event.model_dump(mode="json") if explained else None}
+
+    events = {"confirmed": record(), "uncertain": record(verdict=Verdict.UNCERTAIN), "minor": record(severity=1),
+              "rejected": record(verdict=Verdict.REJECTED), "normal": record(category="normal", severity=0),
+              "not explained": record(explained=False)}
+    def sent(**options):
+        return [name for name, r in events.items() if WatchOptions(webhook="http://ops/alerts", **options).alerts(r)]
+
+    assert sent() == ["confirmed", "uncertain", "minor", "not explained"]
+    assert sent(alert="explained") == ["confirmed", "uncertain", "minor"]
+    assert sent(alert="all") == list(events)
+    assert sent(alert_severity=2) == ["confirmed", "uncertain", "not explained"]
+    assert sent(alert="all", alert_severity=1) == ["confirmed", "uncertain", "minor", "rejected", "not explained"]
+    bad = invoke("watch", tmp_path / "camera.mp4", "--scorer", tmp_path, "-o", tmp_path / "out", "--alert", "some")
+    said = " ".join(bad.stderr.replace("│", " ").split())  # typer's usage error, in a box
+    assert bad.returncode == 2 and "'--alert'" in said and "'some' is not one of 'all', 'anomalies', 'explained'" in said
+    assert not (tmp_path / "out").exists()
+
+
 def test_retention_deletes_the_oldest_files_and_the_folders_they_leave_empty(tmp_path):
     """--keep-days, then --max-gb: the oldest clips, keyframes and reports go first, and their emptied
     folders with them; the three top folders stay. Without either, nothing is walked or touched."""
