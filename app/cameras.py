@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -32,13 +32,15 @@ from vadagent.errors import UsageError, VadagentError
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy, load_taxonomy
 from vadagent.tools.scorer import Scorer
-from vadagent.tools.scorer.live import LiveScore, LiveScorer, Moment, MomentTracker
+from vadagent.tools.scorer.candidates import CandidatePolicy
+from vadagent.tools.scorer.live import CoverageFloor, LiveScore, LiveScorer, Moment, MomentTracker
 from vadagent.tools.scorer.plot import draw_box
 from vadagent.tools.video.live import FrameRing, LiveFrame, LiveSource, StoredFrame, host_of, redacted
 from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS
 from vadagent.yamlio import load_yaml_model
 
 log = logging.getLogger(__name__)
+FLOOR_HOLD = "coverage floor"  # the ring's hold of the frames about the coverage floor's peak (Camera.keep_for_floor)
 Submit = Callable[["Camera", Moment, "Keyframes | None"], None]  # a moment closed, its keyframes kept: it waits
 Finished = Callable[["Camera"], None]  # a camera's reader ended, after its last moment
 
@@ -63,6 +65,8 @@ class WatchOptions:
     loop: bool = False
     keep_days: float | None = None
     max_gb: float | None = None
+    # the candidates' coverage floor on each camera (CoverageFloor; the `candidates` settings); None: none
+    coverage: CandidatePolicy | None = None
 
     def __post_init__(self) -> None:
         if self.alert not in ALERTS:
@@ -119,6 +123,7 @@ class Camera:
     reported_interruptions: int | None = None  # from the camera's process; None: its source here counts them
     reported_damaged: int | None = None  # packets that did not decode, likewise
     reading: str = ""  # how its picture is read against the normal footage's, and its view (LiveScorer.reading)
+    floor_kept_s: float | None = None  # the coverage floor's peak whose frames it keeps (keep_for_floor)
     tokens: float = 1.0
     refilled: float = field(default_factory=time.monotonic)
 
@@ -147,20 +152,32 @@ class Camera:
         """Keep the frames of the moment's clip (its context included) until `release`, however long it waits."""
         self.ring.hold(moment.start_s, moment.start_s - options.before_s, moment.end_s + options.after_s)
 
-    def release(self, moments: list[float]) -> None:
-        """The frames held for these moments (by start time) are no longer needed: cut, or set aside."""
-        for start_s in moments:
-            self.ring.release(start_s)
+    def keep_for_floor(self, peak_s: float | None, options: WatchOptions) -> None:
+        """Keep the frames about the coverage floor's peak so far (`CoverageFloor.best_s`), any clip of a moment
+        grown from it, until the floor moves on (a higher peak, or the stretch's end: its moment is held by then)."""
+        if peak_s == self.floor_kept_s:
+            return
+        self.release([FLOOR_HOLD])
+        if peak_s is not None:
+            reach = options.coverage.max_segment_s
+            self.ring.hold(FLOOR_HOLD, peak_s - reach - options.before_s, peak_s + reach + options.after_s)
+        self.floor_kept_s = peak_s
+
+    def release(self, holds: list[Hashable]) -> None:
+        """The frames held for these moments (by start time, or FLOOR_HOLD) are no longer needed: cut, or set aside."""
+        for key in holds:
+            self.ring.release(key)
         for index in [i for i in list(self.held_scores) if not self.ring.is_held(i)]:  # the reader adds meanwhile
             self.held_scores.pop(index, None)
 
-    def take_call(self) -> bool:
-        """A token bucket: `calls_per_minute`, bursts of at most that many."""
+    def take_call(self, spare: bool = False) -> bool:
+        """A token bucket: `calls_per_minute`, bursts of at most that many. `spare`: only a call to spare, never the
+        last one the bucket holds (the coverage floor's moments: a moment over the threshold may come next)."""
         now = time.monotonic()
         capacity = max(1.0, self.calls_per_minute)
         self.tokens = min(capacity, self.tokens + (now - self.refilled) * self.calls_per_minute / 60.0)
         self.refilled = now
-        if self.tokens >= 1.0:
+        if self.tokens >= (2.0 if spare else 1.0):
             self.tokens -= 1.0
             return True
         return False
@@ -236,18 +253,21 @@ class CameraReaders:
     def read(self, camera: Camera, submit: Submit, finished: Finished) -> None:
         tracker = MomentTracker(camera.scorer.threshold, max_s=self.options.max_moment_s)
         live: LiveScorer | None = None  # made at the first frame, when the stream's frame rate is known
+        floor: CoverageFloor | None = None  # likewise
         seen: dict[int, LiveFrame] = {}
         gaps = 0
         try:
             for frame in camera.source.frames(self.halt.is_set):
                 if live is not None and len(camera.source.gaps) != gaps:  # back after a gap: motion across it is not motion
                     for scored in live.flush():
-                        self._scored(camera, tracker, seen.pop(scored.index), scored, submit, live.reading)
+                        self._scored(camera, (tracker, floor), seen.pop(scored.index), scored, submit, live.reading)
                     self._raise(camera, tracker.close(time.time()), submit)
                     live, seen = None, {}
                 gaps = len(camera.source.gaps)
                 if live is None:
                     live = LiveScorer(camera.scorer, device=self.device, fps=camera.source.fps)
+                if floor is None and self.options.coverage is not None:  # kept across a gap: stretches are of time
+                    floor = CoverageFloor(camera.scorer.threshold, self.options.coverage, camera.source.fps)
                 if camera.ring is None:  # sized once the frame rate is known: before + longest moment + after
                     options = self.options
                     span = options.before_s + options.max_moment_s + options.after_s + 2.0
@@ -260,24 +280,28 @@ class CameraReaders:
                 camera.frames += 1
                 seen[frame.index] = frame
                 for scored in live.feed(frame.index, frame.rgb, frame.stamp_s):
-                    self._scored(camera, tracker, seen.pop(scored.index), scored, submit, live.reading)
+                    self._scored(camera, (tracker, floor), seen.pop(scored.index), scored, submit, live.reading)
             for scored in live.flush() if live is not None else []:
-                self._scored(camera, tracker, seen.pop(scored.index), scored, submit, live.reading)
+                self._scored(camera, (tracker, floor), seen.pop(scored.index), scored, submit, live.reading)
         except VadagentError as error:  # a camera that cannot work at all (a missing file): it alone stops
             log.error("%s: %s", camera.name, error)
         finally:
             self._raise(camera, tracker.close(time.time()), submit)
             finished(camera)  # after its last moment, in the loop's order: nothing it submitted is missed
 
-    def _scored(self, camera: Camera, tracker: MomentTracker, frame: LiveFrame, scored: LiveScore, submit: Submit,
-                reading: str) -> None:
+    def _scored(self, camera: Camera, moments: tuple[MomentTracker, CoverageFloor | None], frame: LiveFrame,
+                scored: LiveScore, submit: Submit, reading: str) -> None:
         camera.reading = reading
         # the oldest score leaves after its frame left the ring: kept while a moment holds that frame
         if len(camera.scores) == camera.scores.maxlen and camera.ring.is_held((leaving := camera.scores[0]).index):
             camera.held_scores[leaving.index] = leaving
         camera.scores.append(scored)
         camera.score, camera.latest_s = scored.score, frame.time_s
+        tracker, floor = moments
         self._raise(camera, tracker.update(frame.time_s, scored.score, frame.wall), submit)
+        if floor is not None:
+            self._raise(camera, floor.update(frame.time_s, scored.score, frame.wall), submit)  # held by then
+            camera.keep_for_floor(floor.best_s, self.options)
 
     def _raise(self, camera: Camera, moment: Moment | None, submit: Submit) -> None:
         """A moment that closed: its frames held until the watch cuts it or sets it aside, its keyframes

@@ -7,8 +7,9 @@ the camera's scorer (causal: calibrated on the site's normal footage, one thresh
 moment when the score crosses it. When the moment closes, its camera holds its frames (and the context
 before and after) and it waits in a bounded queue; the explainer takes it when the camera's call budget
 allows (calls per minute), has the reader cut those frames into a clip, and runs the same explain branch
-as for files on that one moment. Every
-moment ends as an event in `events.jsonl` and `events.sqlite` (explained, or "detected, not
+as for files on that one moment. As for files, a stretch of a camera's stream without a moment gives the
+model its highest peak below the threshold (`CoverageFloor`), on a call its camera has to spare. Every
+moment over the threshold ends as an event in `events.jsonl` and `events.sqlite` (explained, or "detected, not
 explained" with the reason), with keyframes as JPEGs and, with `--webhook`, a POST (`--alert`: of every
 event, of all but those the model judged normal, or of the anomalies it explained). When the VLM
 falls behind, overlapping waiting moments of a camera merge, the highest-scoring go first and the
@@ -35,7 +36,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -58,6 +59,7 @@ from vadagent.app.cameras import (
     write_clip,
 )
 from vadagent.app.job import Job
+from vadagent.app.scoring import candidate_policy
 from vadagent.app.stopping import run_then_end
 from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
@@ -156,7 +158,7 @@ class Waiting:
                 self.items.remove(item)
                 self.set_aside(item, reason)
         for item in sorted(self.items, key=lambda item: -item.moment.peak_score):  # stable: the oldest of equals first
-            if item.camera.take_call():
+            if item.camera.take_call(spare=item.moment.below_threshold):
                 self.items.remove(item)
                 return item
         return None
@@ -304,8 +306,12 @@ class Watch:
         return f"{camera.name}-{self.numbered}"
 
     def set_aside(self, pending: Pending, reason: str) -> None:
-        """A moment that will not be explained (dropped, or its frames gone) is recorded all the same."""
+        """A moment that will not be explained (dropped, or its frames gone) is recorded all the same; one of the
+        coverage floor's, which the scorer did not flag, is let go with its keyframes (nothing was detected)."""
         self.readers.release(pending.camera, pending.holds)
+        if pending.moment.below_threshold:
+            let_go(pending, reason)
+            return
         task = asyncio.get_running_loop().create_task(self.record(pending, self.next_id(pending.camera), reason))
         self.recording.add(task)
         task.add_done_callback(self.recording.discard)
@@ -373,10 +379,14 @@ class Watch:
         `event`, else not explained for `reason` (a moment set aside has its keyframes but no clip)."""
         camera, moment, keyframes = pending.camera, pending.moment, pending.keyframes
         explained = event is not None
+        if moment.below_threshold and not explained:
+            let_go(pending, reason, cut.clip if cut is not None else None)
+            return
         alerted = time.time()
         report = self.output / "reports" / event_id / "report.json"
         record = {"id": event_id, "camera": camera.name, "source": camera.source.shown,
                   "start_s": round(moment.start_s, 2), "end_s": round(moment.end_s, 2), "peak_score": round(moment.peak_score, 3),
+                  "below_threshold": moment.below_threshold,
                   "opened_at": moment.opened_wall, "alerted_at": alerted, "explained": explained,
                   "status": "explained" if explained else "detected, not explained", "reason": reason,
                   "latency_to_alert_s": round(alerted - moment.opened_wall, 2),
@@ -390,8 +400,9 @@ class Watch:
         self.recorded["explained" if explained else reason if reason in SET_ASIDE else "other"] += 1
         self.log.add(record)
         what = event["what"] if event else reason
-        self.console.print(f"{escape(camera.name)} {moment.start_s:.1f}–{moment.end_s:.1f} s: "
-                           f"{'explained' if explained else 'detected'}: {escape(what)}", highlight=False, soft_wrap=True)
+        how = ("explained" if explained else "detected") + (" (coverage, below the threshold)" if moment.below_threshold else "")
+        self.console.print(f"{escape(camera.name)} {moment.start_s:.1f}–{moment.end_s:.1f} s: {how}: {escape(what)}",
+                           highlight=False, soft_wrap=True)
         if self.options.webhook and self.options.alerts(record):
             await post_alert(self.options.webhook, record)
 
@@ -441,7 +452,8 @@ def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock
     start, end = (min(clock.to_clip(t), duration) for t in (moment.start_s, moment.end_s))
     peak = min(max(clock.to_clip(moment.peak_s), start), end)
     candidate = Candidate(start_s=start, end_s=max(end, start), peak_s=peak, peak_score=round(moment.peak_score, 4),
-                          start_frame=min(round(start * fps), last), end_frame=min(round(end * fps), last))
+                          start_frame=min(round(start * fps), last), end_frame=min(round(end * fps), last),
+                          below_threshold=moment.below_threshold)
     candidate = candidate.model_copy(update={"region": scored.region_of(candidate)})
     scored.damaged = runs(damaged or [])
     if scores is not None and moment.reading:  # the clip scored again reads its own picture
@@ -506,6 +518,15 @@ def record_command(source: str, output: Path, seconds: float, console: Console) 
     return 0
 
 
+def let_go(pending: Pending, reason: str, clip: Path | None = None) -> None:
+    """A coverage floor's moment that was not explained is no event (the scorer flagged nothing there): its
+    keyframes and clip go, and a line says why."""
+    log.info("%s: the coverage floor's moment at %.1f s was not explained (%s)", pending.camera.name,
+             pending.moment.start_s, reason)
+    for path in [*(pending.keyframes.paths if pending.keyframes else []), *([clip] if clip else [])]:
+        path.unlink(missing_ok=True)
+
+
 async def post_alert(url: str, record: dict, attempts: int = 3) -> bool:
     """POST the event as JSON, retried with back-off; a webhook that never answers is logged, not fatal."""
     async with httpx.AsyncClient(timeout=10.0) as client:
@@ -567,6 +588,8 @@ def watch_command(settings, sources: list[str], output: Path, *, scorer_dir: Pat
     from vadagent.app.outputs import claim_output
 
     steady_memory()
+    if settings.candidates.min_calls > 0:  # the file's coverage floor on each camera too
+        options = replace(options, coverage=candidate_policy(settings))
     cameras = parse_cameras(sources, scorer_dir, settings, options)
     processes = min(default_processes(usable_cores(), len(cameras)) if processes is None else processes, len(cameras))
     with claim_output(output):

@@ -51,7 +51,8 @@ class CandidateSettings(_Section):
     calls_per_minute: float = Field(6.0, gt=0, description="VLM-call budget per minute of video")
     min_gap_s: float = Field(2.0, ge=0, description="minimum gap between candidates")
     min_calls: int = Field(1, ge=0, description="candidates per window even below the threshold (a coverage floor, "
-                                                "marked below_threshold)")
+                                                "marked below_threshold; a watched camera's: one a window, on calls to "
+                                                "spare)")
     window_s: float = Field(30.0, gt=0, description="length of the stretch of video the min_calls floor applies to")
     fill_budget: Literal["auto", "always", "never"] = Field(
         "auto", description="spend the call budget the threshold leaves unused on the highest peaks below it "

@@ -587,6 +587,60 @@ def test_the_webhook_is_sent_the_anomalies_not_what_the_model_judged_normal(tmp_
     assert not (tmp_path / "out").exists()
 
 
+def test_the_coverage_floor_picks_a_quiet_stretchs_highest_peak_below_the_threshold():
+    """As a file's candidates have it: each 30 s stretch without a moment gives its highest local peak below the
+    threshold (above the stretch's median, grown while above halfway to it); one with a moment, or one cut short by
+    the stream's end, gives none; `min_calls: 0` none at all."""
+    from vadagent.tools.scorer.candidates import CandidatePolicy
+    from vadagent.tools.scorer.live import CoverageFloor
+
+    times = np.arange(0.0, 80.0, 0.1)
+    scores = np.random.default_rng(0).normal(0.0, 0.2, len(times))
+    scores[(times > 10.0) & (times < 11.0)] += 2.0  # below the threshold (3), in the first stretch
+    scores[(times > 40.0) & (times < 41.0)] += 5.0  # over it, in the second
+
+    def floors(policy):
+        floor, found = CoverageFloor(3.0, policy, 10.0), []
+        for t, score in zip(times.tolist(), scores.tolist()):
+            found += [(round(t, 1), m) for m in [floor.update(t, score, 0.0)] if m is not None]
+            assert floor.best_s is None or scores[round(floor.best_s * 10)] < 3.0
+        return found
+
+    (at, moment), = floors(CandidatePolicy())
+    assert at == 30.0 and moment.below_threshold and 10.0 < moment.peak_s < 11.0 and moment.peak_score < 3.0
+    assert 10.0 < moment.start_s <= moment.peak_s <= moment.end_s < 11.0
+    assert floors(CandidatePolicy(min_calls=0)) == []
+
+
+def test_a_quiet_camera_shows_the_model_its_highest_peak_below_the_threshold(tmp_path, site):
+    """A camera where nothing happens for 12 s: no moment crosses the threshold, so its first stretch (10 s here) gives
+    the model the coverage floor's moment, recorded as explained and below the threshold, on a call the camera had to
+    spare. Without one to spare before --max-wait it is let go, keyframes and all, and recorded as no event; with
+    `min_calls: 0` nothing is asked."""
+    folder, _ = site
+    render_clip(ClipSpec(seconds=12, seed=5, walkers_per_second=0.0), tmp_path / "quiet.mp4")
+
+    said = {}
+
+    def watch(name: str, settings: str, *args) -> list[dict]:
+        (tmp_path / f"{name}.yaml").write_text(settings)
+        watched = invoke("-v", "--config", tmp_path / f"{name}.yaml", "watch", tmp_path / "quiet.mp4", "--scorer",
+                         folder / "scorer", "-o", tmp_path / name, "--vlm", f"replay:{folder / 'judge.jsonl'}", *args)
+        assert watched.returncode == 0, watched.stderr
+        said[name] = " ".join(watched.stderr.split())
+        return [json.loads(line) for line in (tmp_path / name / "events.jsonl").read_text().splitlines()]
+
+    (record,) = watch("floor", "candidates: {calls_per_minute: 60, window_s: 10}\n")
+    assert record["below_threshold"] and record["explained"] and record["event"]["what"] == JUDGED["what"]
+    threshold = json.loads((tmp_path / "floor" / "cameras.json").read_text())["cameras"][0]["threshold"]
+    assert 0.0 <= record["start_s"] <= record["end_s"] < 10.0 and record["peak_score"] < threshold
+    assert all((tmp_path / "floor" / k).is_file() for k in record["keyframes"]) and record["keyframes"]
+    assert watch("spared", "candidates: {calls_per_minute: 1, window_s: 10}\n", "--max-wait", "1") == []
+    assert "the coverage floor's moment at " in said["spared"] and "was not explained (it waited longer" in said["spared"]
+    assert not [p for p in (tmp_path / "spared" / "keyframes").rglob("*") if p.is_file()]
+    assert watch("none", "candidates: {calls_per_minute: 60, window_s: 10, min_calls: 0}\n") == []
+
+
 def test_retention_deletes_the_oldest_files_and_the_folders_they_leave_empty(tmp_path):
     """--keep-days, then --max-gb: the oldest clips, keyframes and reports go first, and their emptied
     folders with them; the three top folders stay. Without either, nothing is walked or touched."""

@@ -5,7 +5,9 @@ median over `median_window` frames trails instead of centring, so a frame's scor
 chunk after it arrives, with the evidence of the tier that contributed most (as `Scorer.score`
 gives it), so a moment's clip needs no second scoring pass. `MomentTracker` opens a moment when
 the score crosses the threshold and closes it once the score has stayed below for `hold_s`, or
-after `max_s` (a long event is asked about while it lasts, in pieces).
+after `max_s` (a long event is asked about while it lasts, in pieces). `CoverageFloor` keeps the
+candidates' coverage floor on a stream: a stretch with no moment gives its highest peak below the
+threshold, as `pick_candidates` gives one for a stretch of a file.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from vadagent.tools.scorer.candidates import CandidatePolicy, pick_candidates
 from vadagent.tools.scorer.frames import ChunkMaker
 from vadagent.tools.scorer.scorer import Scorer
 from vadagent.tools.scorer.tiers import Evidence
@@ -126,6 +129,7 @@ class Moment:
     opened_wall: float  # when the score crossed the threshold
     closed_wall: float = 0.0
     reading: str = ""  # how the camera's picture was read against the footage's as it closed (LiveScorer.reading)
+    below_threshold: bool = False  # the coverage floor's (CoverageFloor), not the threshold's
 
     def overlaps(self, other: Moment, slack_s: float = 0.0) -> bool:
         return self.start_s <= other.end_s + slack_s and other.start_s <= self.end_s + slack_s
@@ -134,7 +138,8 @@ class Moment:
         peak = self if self.peak_score >= other.peak_score else other
         later = self if self.closed_wall >= other.closed_wall else other
         return Moment(min(self.start_s, other.start_s), max(self.end_s, other.end_s), peak.peak_s, peak.peak_score,
-                      min(self.opened_wall, other.opened_wall), max(self.closed_wall, other.closed_wall), later.reading)
+                      min(self.opened_wall, other.opened_wall), max(self.closed_wall, other.closed_wall), later.reading,
+                      self.below_threshold and other.below_threshold)
 
 
 class MomentTracker:
@@ -167,3 +172,46 @@ class MomentTracker:
         if moment is not None:
             moment.closed_wall = wall
         return moment
+
+
+class CoverageFloor:
+    """The candidates' coverage floor on a stream: a stretch of `policy.window_s` that ends with fewer than
+    `policy.min_calls` candidates gives its highest peak below the threshold as a moment (`below_threshold`),
+    so the model also sees what the scorer passes over. The stretch's own scores are judged by the rule that
+    picks a file's candidates (`pick_candidates`: a local peak above the stretch's median, grown while above
+    halfway to it, at most `max_segment_s`), one a stretch; a stretch cut short by the stream's end gives none.
+    `best_s`: the camera time of the stretch's highest score below the threshold so far, whose frames the
+    camera keeps until the stretch ends (the peak the floor will take when the stretch has no moment)."""
+
+    def __init__(self, threshold: float, policy: CandidatePolicy, fps: float) -> None:
+        self.threshold, self.policy, self.fps = threshold, policy, fps
+        self.times: list[float] = []
+        self.scores: list[float] = []
+        self.best_s: float | None = None
+        self._best = float("-inf")
+
+    def update(self, time_s: float, score: float, wall: float) -> Moment | None:
+        """Feed one frame's score; returns the floor's moment of the stretch this frame ends, if it has one."""
+        moment = None
+        if self.times and time_s >= self.times[0] + self.policy.window_s:
+            moment = self._floor(wall)
+            self.times, self.scores, self.best_s, self._best = [], [], None, float("-inf")
+        self.times.append(time_s)
+        self.scores.append(score)
+        if self._best < score < self.threshold:
+            self.best_s, self._best = time_s, score
+        return moment
+
+    def _floor(self, wall: float) -> Moment | None:
+        if self.policy.min_calls <= 0:
+            return None
+        # the stretch as a whole video of one window: its candidates above the threshold count towards the floor
+        whole = replace(self.policy, window_s=len(self.scores) / self.fps + 1.0)
+        below = [c for c in pick_candidates(np.asarray(self.scores), self.fps, whole, threshold=self.threshold)
+                 if c.below_threshold]
+        if not below:
+            return None
+        c = max(below, key=lambda c: c.peak_score)
+        peak = min(round(c.peak_s * self.fps), len(self.times) - 1)
+        return Moment(self.times[c.start_frame], self.times[c.end_frame], self.times[peak], float(self.scores[peak]),
+                      opened_wall=wall, closed_wall=wall, below_threshold=True)
