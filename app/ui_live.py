@@ -69,7 +69,8 @@ def event_rows(records: list[dict]) -> list[list]:
     rows = []
     for r in records:
         event = r.get("event") or {}
-        rows.append([r["id"], r["camera"], r["start_s"], r["end_s"], r["status"], event.get("category", ""),
+        status = r["status"] + (" (coverage, below the threshold)" if r.get("below_threshold") else "")
+        rows.append([r["id"], r["camera"], r["start_s"], r["end_s"], status, event.get("category", ""),
                      event.get("severity", ""), event.get("what") or r.get("reason", "")])
     return rows
 

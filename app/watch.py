@@ -29,6 +29,7 @@ import asyncio
 import itertools
 import json
 import logging
+import shutil
 import signal
 import sqlite3
 import stat
@@ -380,7 +381,7 @@ class Watch:
         camera, moment, keyframes = pending.camera, pending.moment, pending.keyframes
         explained = event is not None
         if moment.below_threshold and not explained:
-            let_go(pending, reason, cut.clip if cut is not None else None)
+            let_go(pending, reason, [cut.clip] if cut is not None else [], self.output / "reports" / event_id)
             return
         alerted = time.time()
         report = self.output / "reports" / event_id / "report.json"
@@ -518,13 +519,15 @@ def record_command(source: str, output: Path, seconds: float, console: Console) 
     return 0
 
 
-def let_go(pending: Pending, reason: str, clip: Path | None = None) -> None:
+def let_go(pending: Pending, reason: str, files: list[Path] | None = None, report: Path | None = None) -> None:
     """A coverage floor's moment that was not explained is no event (the scorer flagged nothing there): its
-    keyframes and clip go, and a line says why."""
+    keyframes, clip and report go, and a line says why."""
     log.info("%s: the coverage floor's moment at %.1f s was not explained (%s)", pending.camera.name,
              pending.moment.start_s, reason)
-    for path in [*(pending.keyframes.paths if pending.keyframes else []), *([clip] if clip else [])]:
+    for path in [*(pending.keyframes.paths if pending.keyframes else []), *(files or [])]:
         path.unlink(missing_ok=True)
+    if report is not None:
+        shutil.rmtree(report, ignore_errors=True)
 
 
 async def post_alert(url: str, record: dict, attempts: int = 3) -> bool:

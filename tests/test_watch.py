@@ -21,7 +21,7 @@ from per_run import once_per_run
 from servers import RtspSetups, within
 
 from vadagent.agents.chat.session import load_report
-from vadagent.app.ui_live import event_files, read_cameras, read_events
+from vadagent.app.ui_live import event_files, event_rows, read_cameras, read_events
 from vadagent.evals.servers import LiveStreamServer
 from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip, write_video
 from vadagent.tools.video import open_video
@@ -627,7 +627,7 @@ def test_a_quiet_camera_shows_the_model_its_highest_peak_below_the_threshold(tmp
         watched = invoke("-v", "--config", tmp_path / f"{name}.yaml", "watch", tmp_path / "quiet.mp4", "--scorer",
                          folder / "scorer", "-o", tmp_path / name, "--vlm", f"replay:{folder / 'judge.jsonl'}", *args)
         assert watched.returncode == 0, watched.stderr
-        said[name] = " ".join(watched.stderr.split())
+        said[name] = " ".join((watched.stdout + watched.stderr).split())
         return [json.loads(line) for line in (tmp_path / name / "events.jsonl").read_text().splitlines()]
 
     (record,) = watch("floor", "candidates: {calls_per_minute: 60, window_s: 10}\n")
@@ -635,6 +635,8 @@ def test_a_quiet_camera_shows_the_model_its_highest_peak_below_the_threshold(tmp
     threshold = json.loads((tmp_path / "floor" / "cameras.json").read_text())["cameras"][0]["threshold"]
     assert 0.0 <= record["start_s"] <= record["end_s"] < 10.0 and record["peak_score"] < threshold
     assert all((tmp_path / "floor" / k).is_file() for k in record["keyframes"]) and record["keyframes"]
+    assert f"s: explained (coverage, below the threshold): {JUDGED['what']}" in said["floor"]  # on the terminal
+    assert event_rows([record])[0][4] == "explained (coverage, below the threshold)"  # as `ui --live` lists it
     assert watch("spared", "candidates: {calls_per_minute: 1, window_s: 10}\n", "--max-wait", "1") == []
     assert "the coverage floor's moment at " in said["spared"] and "was not explained (it waited longer" in said["spared"]
     assert not [p for p in (tmp_path / "spared" / "keyframes").rglob("*") if p.is_file()]
