@@ -45,10 +45,9 @@ Submit = Callable[["Camera", Moment, "Keyframes | None"], None]  # a moment clos
 Finished = Callable[["Camera"], None]  # a camera's reader ended, after its last moment
 
 
-# which events `--webhook` is sent (`WatchOptions.alert`); events.jsonl and the database record every one
-ALERTS = {"all": "every event",
-          "anomalies": "every event but those the model judged normal (rejected, or in the taxonomy's normal category)",
-          "explained": "only the anomalies the model explained"}
+# which events `--webhook` is sent (`WatchOptions.alerts`), as `watch --alert` offers them; events.jsonl and the
+# database record every one
+ALERTS = ("all", "anomalies", "explained")
 
 
 @dataclass

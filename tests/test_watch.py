@@ -562,7 +562,6 @@ def test_the_webhook_is_sent_the_anomalies_not_what_the_model_judged_normal(tmp_
     category) is sent, those it could not explain included; `explained` sends only its anomalies, `all` every
     event; `--alert-severity` holds back explained events below it; a value not offered is a usage error."""
     from vadagent.app.cameras import WatchOptions
-    from vadagent.evals.bench_cluster import JUDGED
     from vadagent.types import AnomalyEvent, Verdict
 
     def record(category="motion", severity=2, verdict=Verdict.CONFIRMED, explained=True):
@@ -573,6 +572,7 @@ def test_the_webhook_is_sent_the_anomalies_not_what_the_model_judged_normal(tmp_
     events = {"confirmed": record(), "uncertain": record(verdict=Verdict.UNCERTAIN), "minor": record(severity=1),
               "rejected": record(verdict=Verdict.REJECTED), "normal": record(category="normal", severity=0),
               "not explained": record(explained=False)}
+
     def sent(**options):
         return [name for name, r in events.items() if WatchOptions(webhook="http://ops/alerts", **options).alerts(r)]
 
