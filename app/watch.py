@@ -206,6 +206,7 @@ class Watch:
         self.log = EventLog(output)
         self.numbered = 0  # ids, given when a moment is taken up or set aside
         self.recorded: Counter[str] = Counter()  # events by what became of them: explained, DROPPED, ...
+        self.coverage: Counter[str] = Counter()  # the coverage floor's moments: explained, or let go
         self.recording: set[asyncio.Task] = set()  # records of moments set aside, being written and posted
         self.status_at = 0.0  # when cameras.json was last written (monotonic)
         self.pruned_at = float("-inf")  # when retention last walked the output (monotonic)
@@ -254,7 +255,9 @@ class Watch:
                            f"behind, {count[STALE]} that waited longer than --max-wait, {count[LEFT_RING]} whose "
                            f"frames were lost first, "
                            + (f"{count[STOPPED]} left when stopped at once, " if self.stopped_now.is_set() else "")
-                           + f"{count['other']} not explained otherwise; {gaps} stream interruption(s) → {self.output}",
+                           + f"{count['other']} not explained otherwise; {gaps} stream interruption(s) → {self.output}"
+                           + (f"; the coverage floor showed the model {self.coverage['explained']} stretch(es) without a "
+                              f"moment and let {self.coverage['let go']} go unexplained" if self.coverage.total() else ""),
                            highlight=False)
         return 0
 
@@ -312,6 +315,7 @@ class Watch:
         self.readers.release(pending.camera, pending.holds)
         if pending.moment.below_threshold:
             let_go(pending, reason)
+            self.coverage["let go"] += 1
             return
         task = asyncio.get_running_loop().create_task(self.record(pending, self.next_id(pending.camera), reason))
         self.recording.add(task)
@@ -380,6 +384,8 @@ class Watch:
         `event`, else not explained for `reason` (a moment set aside has its keyframes but no clip)."""
         camera, moment, keyframes = pending.camera, pending.moment, pending.keyframes
         explained = event is not None
+        if moment.below_threshold:
+            self.coverage["explained" if explained else "let go"] += 1
         if moment.below_threshold and not explained:
             let_go(pending, reason, [cut.clip] if cut is not None else [], self.output / "reports" / event_id)
             return

@@ -636,9 +636,11 @@ def test_a_quiet_camera_shows_the_model_its_highest_peak_below_the_threshold(tmp
     assert 0.0 <= record["start_s"] <= record["end_s"] < 10.0 and record["peak_score"] < threshold
     assert all((tmp_path / "floor" / k).is_file() for k in record["keyframes"]) and record["keyframes"]
     assert f"s: explained (coverage, below the threshold): {JUDGED['what']}" in said["floor"]  # on the terminal
+    assert "the coverage floor showed the model 1 stretch(es) without a moment and let 0 go unexplained" in said["floor"]
     assert event_rows([record])[0][4] == "explained (coverage, below the threshold)"  # as `ui --live` lists it
     assert watch("spared", "candidates: {calls_per_minute: 1, window_s: 10}\n", "--max-wait", "1") == []
     assert "the coverage floor's moment at " in said["spared"] and "was not explained (it waited longer" in said["spared"]
+    assert "showed the model 0 stretch(es) without a moment and let 1 go unexplained" in said["spared"]
     assert not [p for p in (tmp_path / "spared" / "keyframes").rglob("*") if p.is_file()]
     assert watch("none", "candidates: {calls_per_minute: 60, window_s: 10, min_calls: 0}\n") == []
 
