@@ -314,12 +314,22 @@ class Watch:
         coverage floor's, which the scorer did not flag, is let go with its keyframes (nothing was detected)."""
         self.readers.release(pending.camera, pending.holds)
         if pending.moment.below_threshold:
-            let_go(pending, reason)
-            self.coverage["let go"] += 1
+            self.let_go(pending, reason)
             return
         task = asyncio.get_running_loop().create_task(self.record(pending, self.next_id(pending.camera), reason))
         self.recording.add(task)
         task.add_done_callback(self.recording.discard)
+
+    def let_go(self, pending: Pending, reason: str, files: list[Path] | None = None, report: Path | None = None) -> None:
+        """A coverage floor's moment that was not explained is no event (the scorer flagged nothing there): its
+        keyframes, clip and report go, and a line says why."""
+        log.info("%s: the coverage floor's moment at %.1f s was not explained (%s)", pending.camera.name,
+                 pending.moment.start_s, reason)
+        for path in [*(pending.keyframes.paths if pending.keyframes else []), *(files or [])]:
+            path.unlink(missing_ok=True)
+        if report is not None:
+            shutil.rmtree(report, ignore_errors=True)
+        self.coverage["let go"] += 1
 
     async def explain(self, pending: Pending) -> None:
         taken = time.time()  # out of the queue: the camera's budget allowed a call
@@ -384,11 +394,11 @@ class Watch:
         `event`, else not explained for `reason` (a moment set aside has its keyframes but no clip)."""
         camera, moment, keyframes = pending.camera, pending.moment, pending.keyframes
         explained = event is not None
-        if moment.below_threshold:
-            self.coverage["explained" if explained else "let go"] += 1
         if moment.below_threshold and not explained:
-            let_go(pending, reason, [cut.clip] if cut is not None else [], self.output / "reports" / event_id)
+            self.let_go(pending, reason, [cut.clip] if cut is not None else [], self.output / "reports" / event_id)
             return
+        if moment.below_threshold:
+            self.coverage["explained"] += 1
         alerted = time.time()
         report = self.output / "reports" / event_id / "report.json"
         record = {"id": event_id, "camera": camera.name, "source": camera.source.shown,
@@ -523,17 +533,6 @@ def record_command(source: str, output: Path, seconds: float, console: Console) 
     console.print(f"recorded {written} frames ({clock.last + clock.interval:.1f} s)"
                   + (", stopped early" if ended.is_set() else "") + f" → {output}", highlight=False)
     return 0
-
-
-def let_go(pending: Pending, reason: str, files: list[Path] | None = None, report: Path | None = None) -> None:
-    """A coverage floor's moment that was not explained is no event (the scorer flagged nothing there): its
-    keyframes, clip and report go, and a line says why."""
-    log.info("%s: the coverage floor's moment at %.1f s was not explained (%s)", pending.camera.name,
-             pending.moment.start_s, reason)
-    for path in [*(pending.keyframes.paths if pending.keyframes else []), *(files or [])]:
-        path.unlink(missing_ok=True)
-    if report is not None:
-        shutil.rmtree(report, ignore_errors=True)
 
 
 async def post_alert(url: str, record: dict, attempts: int = 3) -> bool:
