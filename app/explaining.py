@@ -86,7 +86,7 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
                   f"{report.usage.calls} VLM call(s) → {output}", soft_wrap=True)
     if not settings.quiet:
         for e in report.events[:SHOWN_CANDIDATES]:
-            where = f", at the {e.region.place} of the picture" if e.region else ""
+            where = f", {e.region.where}" if e.region else ""
             # the model's words, shown as text (escaped: a sign it read may hold markup)
             console.print(f"  {e.id} {e.start_s:.1f}–{e.end_s:.1f} s: {escape(e.category)} ({escape(e.label)}), severity "
                           f"{int(e.severity)}, {e.verdict.value}{where}: {escape(e.what)}", highlight=False)

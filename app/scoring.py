@@ -144,7 +144,7 @@ def show_candidates(console: Console, candidates: list[Candidate], listed_in: Pa
     """A line per candidate (at most SHOWN_CANDIDATES): when, how high, where its peak lies and what was unusual
     there, where the scorer says."""
     for c in candidates[:SHOWN_CANDIDATES]:
-        where = f", at the {c.region.place} of the picture" if c.region else ""
+        where = f", {c.region.where}" if c.region else ""
         why = f": {c.region.why}" if c.region and c.region.why else ""
         below = " (below the threshold)" if c.below_threshold else ""
         console.print(f"  {c.start_s:.1f}–{c.end_s:.1f} s: peak {c.peak_score:.1f} at {c.peak_s:.1f} s{where}{below}{why}",

@@ -7,6 +7,7 @@ not a silently dropped field. `SCHEMA_VERSION` versions the JSON written to disk
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from enum import IntEnum, StrEnum
 from typing import Literal, Self
@@ -84,7 +85,8 @@ class FrameScores(Model):
 
 PICTURE_ROWS = ("top", "middle", "bottom")
 PICTURE_COLUMNS = ("left", "centre", "right")
-WHOLE = 0.8  # a box this much of the picture's width and height is "the whole of the picture", in no one ninth
+WHOLE = 0.8  # a box this much of the picture's width and height is the whole picture, in no one ninth
+COMPASS = ("rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right")
 
 
 def place_in_picture(x: float, y: float, width: float, height: float) -> str:
@@ -95,6 +97,25 @@ def place_in_picture(x: float, y: float, width: float, height: float) -> str:
     return "centre" if (row, column) == ("middle", "centre") else f"{row} {column}"
 
 
+def place_of_box(box: Sequence[float], width: float, height: float) -> str:
+    """The ninth of the picture a box's centre lies in, or "whole" for a box over (nearly) all of it: the
+    evidence of a frame changing as a whole (a cut, a flash, the camera moving) lies in no one ninth."""
+    x0, y0, x1, y1 = box
+    if x1 - x0 >= WHOLE * width and y1 - y0 >= WHOLE * height:
+        return "whole"
+    return place_in_picture((x0 + x1) / 2, (y0 + y1) / 2, width, height)
+
+
+def picture_part(place: str) -> str:
+    """A place (`place_of_box`) in words: "the whole picture", "the bottom left of the picture"."""
+    return "the whole picture" if place == "whole" else f"the {place} of the picture"
+
+
+def heading_in_words(degrees: float) -> str:
+    """A direction in the picture (0 = rightwards, 90 = downwards) as the nearest of eight words."""
+    return COMPASS[int(((degrees + 22.5) % 360) // 45)]
+
+
 class Region(Model):
     """Where the scorer's evidence lies in one frame: a box in the video's own pixels, and its place in words."""
 
@@ -103,14 +124,23 @@ class Region(Model):
                                    "for a box over (nearly) all of it")
     at_s: NonNegativeFloat = Field(description="the frame's time")
     why: str = Field("", description='what the scorer measured there, where it says: "an object 2.6× taller than anything '
-                                     'seen there (…)", "the picture shows next to nothing (…)"')
+                                     'seen there (…)", "motion downwards at 576 px/s, 16.3× the fastest normal motion '
+                                     'there", "the picture shows next to nothing (…)"')
 
     @classmethod
     def of(cls, box: tuple[int, int, int, int], width: int, height: int, at_s: float, why: str = "") -> Self:
         x0, y0, x1, y1 = (max(int(v), 0) for v in box)
-        whole = x1 - x0 >= WHOLE * width and y1 - y0 >= WHOLE * height  # the view's evidence: the picture itself
-        place = "whole" if whole else place_in_picture((x0 + x1) / 2, (y0 + y1) / 2, width, height)
-        return cls(box=(x0, y0, x1, y1), place=place, at_s=at_s, why=why)
+        return cls(box=(x0, y0, x1, y1), place=place_of_box((x0, y0, x1, y1), width, height), at_s=at_s, why=why)
+
+    @property
+    def part(self) -> str:
+        """Its place in words: "the bottom left of the picture", "the whole picture"."""
+        return picture_part(self.place)
+
+    @property
+    def where(self) -> str:
+        """Its place as a sentence says it: "at the bottom left of the picture", "over the whole picture"."""
+        return ("over " if self.place == "whole" else "at ") + self.part
 
 
 class Candidate(Model):

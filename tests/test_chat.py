@@ -106,11 +106,11 @@ def test_the_timeline_and_an_event_say_where_in_the_picture(report_dir):
 
     report, folder = load_report(report_dir)
     context = VideoContext(report, folder, None)
-    places = [c.region.place for c in report.scorer.candidates]
-    assert places and all(f"at the {place} of the picture" in context.timeline() for place in places)
+    places = [c.region.where for c in report.scorer.candidates]
+    assert places and all(place in context.timeline() for place in places)
     event = report.events[0]
     x0, y0, x1, y1 = event.region.box
-    assert f"Where: the {event.region.place} of the picture, region ({x0},{y0})-({x1},{y1}) of the 320×240 frame" in \
+    assert f"Where: {event.region.part}, region ({x0},{y0})-({x1},{y1}) of the 320×240 frame" in \
         context.event(event.id)
 
 

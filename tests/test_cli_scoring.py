@@ -10,6 +10,7 @@ from test_cli import run
 
 from vadagent.samples import sample_clip
 from vadagent.tools.scorer.frames import DEFAULT_FLOW
+from vadagent.types import Region
 
 
 def test_fit_and_score_the_sample_clip(tmp_path, monkeypatch):
@@ -40,8 +41,8 @@ def test_fit_and_score_the_sample_clip(tmp_path, monkeypatch):
     assert (f", {below} below it" in said) == (below > 0)
     # each candidate on a line of its own, with where its peak's evidence lies (as candidates.json has it)
     for c in candidates:
-        assert f"{c['start_s']:.1f}–{c['end_s']:.1f} s: peak {c['peak_score']:.1f} at {c['peak_s']:.1f} s, at the " \
-               f"{c['region']['place']} of the picture" in said
+        assert f"{c['start_s']:.1f}–{c['end_s']:.1f} s: peak {c['peak_score']:.1f} at {c['peak_s']:.1f} s, " \
+               f"{Region.model_validate(c['region']).where}" in said
     assert json.loads((out / "scores.json").read_text())["frame_scores"]["smoothing_sigma"] == 3.0
 
 

@@ -309,8 +309,8 @@ def test_explain_cli_with_a_replay_model_on_a_real_clip(tmp_path, shared_data):
     assert (event.category, event.verdict, event.severity, event.matched_rules) == ("accident", "confirmed", 3, ["a3"])
     assert event.region is not None and event.region == report.scorer.candidates[0].region  # where, for an alert
     said = " ".join(result.stderr.split())  # and on the terminal, a line per event
-    assert (f"{event.id} {event.start_s:.1f}–{event.end_s:.1f} s: accident (car collision), severity 3, confirmed, at the "
-            f"{event.region.place} of the picture: two cars collide at the crossing") in said
+    assert (f"{event.id} {event.start_s:.1f}–{event.end_s:.1f} s: accident (car collision), severity 3, confirmed, "
+            f"{event.region.where}: two cars collide at the crossing") in said
     assert event.evidence_frames and all(event.start_s - 2.1 <= t <= event.end_s + 2.1 for t in event.evidence_frames)
     assert "[a3] (anomaly)" in (out / "prompts.jsonl").read_text()
     candidates = len(report.scorer.candidates)  # each one said as it is done: a slow model takes minutes apiece

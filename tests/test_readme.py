@@ -74,8 +74,8 @@ def detection_only(report: VideoReport, out: Path, stderr: str) -> None:
     assert "huggingface-cli download" in stderr and "huggingface-cli download" in report.notes[-1]
     assert report.scorer.candidates and not report.events
     said = " ".join(stderr.split())  # each candidate on the terminal: when, how high, where
-    assert all(f"{c.start_s:.1f}–{c.end_s:.1f} s: peak {c.peak_score:.1f} at {c.peak_s:.1f} s, at the {c.region.place} "
-               "of the picture" in said for c in report.scorer.candidates)
+    assert all(f"{c.start_s:.1f}–{c.end_s:.1f} s: peak {c.peak_score:.1f} at {c.peak_s:.1f} s, {c.region.where}" in said
+               for c in report.scorer.candidates)
     # keyframes before and inside each candidate, and relations, per candidate
     assert [c.candidate for c in report.contexts] == list(range(len(report.scorer.candidates)))
     for context in report.contexts:

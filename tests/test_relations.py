@@ -53,3 +53,38 @@ def test_places_are_named_by_the_ninth_of_the_picture_they_lie_in():
                      ["bottom left", "bottom centre", "bottom right"]]
     # a point on the far edges, or of a box past them
     assert place_in_picture(300, 150, 300, 150) == "bottom right" and place_in_picture(-1, -1, 300, 150) == "top left"
+
+
+def test_a_frame_moving_as_a_whole_is_said_to_with_what_was_measured():
+    """Evidence over (nearly) all of the picture (a cut, a flash, the camera moving) lies in no ninth of it: the
+    candidate's region is "over the whole picture", and where no tier wrote a note, its why is the motion measured
+    there (before release 58: "at the whole of the picture", and no words); the judge reads "the whole picture moves",
+    not "the object at the centre"."""
+    import numpy as np
+
+    from vadagent.agents.explain.context import motion_relations
+    from vadagent.tools.scorer import ScoreResult
+    from vadagent.tools.scorer.tiers import Evidence
+    from vadagent.types import Region, VideoInfo
+
+    n, width, height = 50, 852, 478
+    box = np.tile([300, 200, 340, 260], (n, 1))
+    box[20:24] = [0, 0, width, height]  # the picture jumps: flow everywhere
+    speed, direction, ratio = np.full(n, 30.0), np.zeros(n), np.full(n, 0.5)
+    speed[20:24], direction[20:24], ratio[20:24] = 5363.5, 90.0, 379.49
+    ratio[40], speed[40] = 2.0, 80.0  # an object a little faster than the normal ones there
+    note = np.full(n, "", dtype=object)
+    note[40] = "an object moving rightwards, 2.0× the fastest normal object near there (motion for its size 3.1× the normal " \
+               "99th percentile)"
+    evidence = Evidence(np.arange(n), box, speed, direction, ratio, note)
+    result = ScoreResult(VideoInfo(path="v.mp4", fps=25.0, frame_count=n, width=width, height=height), "s",
+                         np.ones(n), 5.0, evidence, 0, 1.0)
+    whole = result.region_at(21 / 25)
+    assert whole.place == "whole" and whole.where == "over the whole picture" and whole.part == "the whole picture"
+    assert whole.why == "motion downwards at 5364 px/s, 379.5× the fastest normal motion there"
+    assert result.region_at(40 / 25).why == note[40]  # a tier's note says more, and is kept
+    assert result.region_at(0.0).why == "" and result.region_at(0.0).where == "at the centre of the picture"  # as normal
+    assert Region.of((0, 0, 400, 478), width, height, 0.0).where == "at the middle left of the picture"
+    said = motion_relations(evidence, 25.0, 0.0, n / 25.0, (width, height))
+    assert said[0].subject == f"the whole picture (region (0,0)-({width},{height}))" and "downwards" in said[0].predicate
+    assert said[1].subject.startswith("the object at the centre of the picture")

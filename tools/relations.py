@@ -17,13 +17,12 @@ import numpy as np
 
 from vadagent.tools.scorer.features import working_size
 from vadagent.tools.video import open_video
-from vadagent.types import Relation, place_in_picture
+from vadagent.types import Relation, heading_in_words, place_in_picture
 
 MIN_SPEED = 1.0  # px/frame at working size: slower pixels are not moving
 MIN_AREA = 60  # px at working size
 MAX_AREA_FRACTION = 0.4  # a blob this large is camera motion, not an object
 MAX_JUMP = 30.0  # px: farther than this between frames is another object
-COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
 
 
 @dataclass
@@ -110,10 +109,6 @@ def _link(active: list[Track], tracks: list[Track], blobs: list, time_s: float) 
     return still
 
 
-def _heading_name(degrees: float) -> str:
-    return COMPASS[int(((degrees + 22.5) % 360) // 45)]
-
-
 def _route(track: Track, size: tuple[int, int]) -> str:
     """Where a track was, in words: "in the centre", or "from the bottom left to the centre"."""
     first, last = (place_in_picture(*track.centres[i], *size) for i in (0, -1))
@@ -134,7 +129,7 @@ def track_relations(tracked: Tracked, *, limit: int = 8) -> list[Relation]:
     for track in tracks:
         w, h = np.median(track.sizes, axis=0) / scale
         ratio = track.speed / typical if typical > 0 else 1.0
-        facts = [f"moves {_heading_name(track.heading)} at {track.speed / scale * fps:.0f} px/s"]
+        facts = [f"moves {heading_in_words(track.heading)} at {track.speed / scale * fps:.0f} px/s"]
         if len(tracks) > 1 and ratio >= 1.8:
             facts.append(f"{ratio:.1f}× faster than the typical moving object")
         if dominant is not None and len(tracks) > 2 and abs((track.heading - dominant + 180) % 360 - 180) > 120:

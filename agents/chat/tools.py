@@ -62,7 +62,7 @@ class VideoContext:
         lines = [f"{Path(r.video.path).name}: {r.video.duration_s:.1f} s at {r.video.fps:g} fps; scorer {s.scorer_id}, "
                  f"threshold {s.threshold:.2f}; {len(s.candidates)} candidate moment(s):"]
         lines += [f"- {c.start_s:.1f}–{c.end_s:.1f} s, peak {c.peak_score:.2f} at {c.peak_s:.1f} s"
-                  + (f", at the {c.region.place} of the picture" if c.region else "")
+                  + (f", {c.region.where}" if c.region else "")
                   + (f" (scorer: {c.region.why})" if c.region and c.region.why else "") for c in s.candidates]
         curve = self._score_curve()
         if curve:
@@ -93,7 +93,7 @@ class VideoContext:
                  "Frames: " + ", ".join(f"{t:.2f} s" for t in e.evidence_frames)]
         if e.region:
             x0, y0, x1, y1 = e.region.box
-            parts.append(f"Where: the {e.region.place} of the picture, region ({x0},{y0})-({x1},{y1}) of the "
+            parts.append(f"Where: {e.region.part}, region ({x0},{y0})-({x1},{y1}) of the "
                          f"{self.report.video.width}×{self.report.video.height} frame at {e.region.at_s:.2f} s")
         if e.matched_rules:
             parts.append("Matched rules: " + ", ".join(e.matched_rules))

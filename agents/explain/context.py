@@ -13,11 +13,10 @@ import numpy as np
 
 from vadagent.tools.relations import track_objects, track_relations
 from vadagent.tools.scorer.tiers import Evidence
+from vadagent.tools.scorer.tiers.base import FASTER
 from vadagent.tools.scorer.tiers.objects import MOTION_GROUP, read_note
 from vadagent.tools.scorer.view import VIEW_WORDS
-from vadagent.types import Candidate, Relation, place_in_picture
-
-COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
+from vadagent.types import Candidate, Relation, heading_in_words, picture_part, place_of_box
 
 
 @dataclass(frozen=True)
@@ -79,8 +78,12 @@ class _Run:
         self.ratios += other.ratios
 
 
-def _at(box: list[int], frame_size: tuple[int, int]) -> str:
-    return place_in_picture((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, *frame_size)
+def _subject(box: list[int], frame_size: tuple[int, int]) -> str:
+    """What a relation of the scorer's evidence is about: the object at a place, or the whole picture (a frame that
+    changes as a whole: a cut, a flash, the camera moving), with its region in pixels."""
+    place = place_of_box(box, *frame_size)
+    what = picture_part(place) if place == "whole" else f"the object at {picture_part(place)}"
+    return f"{what} (region ({box[0]},{box[1]})-({box[2]},{box[3]}))"
 
 
 def _span(values: list[float], fmt: str) -> str:
@@ -89,7 +92,7 @@ def _span(values: list[float], fmt: str) -> str:
 
 
 def motion_relations(evidence: Evidence, fps: float, start_s: float, end_s: float, frame_size: tuple[int, int], *,
-                     min_ratio: float = 1.2, limit: int = 6, merge_gap_s: float = 1.0) -> list[Relation]:
+                     min_ratio: float = FASTER, limit: int = 6, merge_gap_s: float = 1.0) -> list[Relation]:
     """Runs of frames whose most unusual region moves faster than normal, as text triples. Runs of
     one object (same heading, neighbouring regions, under `merge_gap_s` apart) become one relation
     with a time span and ranges, so the VLM reads a few informative lines, not a line per frame.
@@ -100,7 +103,7 @@ def motion_relations(evidence: Evidence, fps: float, start_s: float, end_s: floa
     for run in np.split(idx, np.flatnonzero(np.diff(idx) > 2) + 1) if idx.size else []:
         peak = run[np.argmax(evidence.vs_normal[run])]
         current = _Run(int(evidence.frame[run[0]]), int(evidence.frame[run[-1]]),
-                       COMPASS[int(((evidence.direction_deg[peak] + 22.5) % 360) // 45)],
+                       heading_in_words(evidence.direction_deg[peak]),
                        [int(v) for v in evidence.box[peak].tolist()], evidence.speed_px_s[run].tolist(),
                        evidence.vs_normal[run].tolist())
         if runs and runs[-1].near(current, merge_gap_s * fps):
@@ -109,8 +112,7 @@ def motion_relations(evidence: Evidence, fps: float, start_s: float, end_s: floa
             runs.append(current)
     strongest = sorted(runs, key=lambda r: -max(r.ratios))[:limit]  # the most unusual motion first, when cut
     return [Relation(
-        subject=f"the object at the {_at(r.box, frame_size)} of the picture (region ({r.box[0]},{r.box[1]})-({r.box[2]},"
-                f"{r.box[3]}))",
+        subject=_subject(r.box, frame_size),
         predicate=f"moves {r.heading} at {_span(r.speeds, '.0f')} px/s, {_span(r.ratios, '.1f')}× the fastest normal "
                   "motion there",
         object="", start_s=r.first / fps, end_s=r.last / fps,
@@ -119,7 +121,7 @@ def motion_relations(evidence: Evidence, fps: float, start_s: float, end_s: floa
 
 
 def object_relations(evidence: Evidence, fps: float, start_s: float, end_s: float, frame_size: tuple[int, int], *,
-                     flagged: np.ndarray | None = None, min_ratio: float = 1.2, limit: int = 4,
+                     flagged: np.ndarray | None = None, min_ratio: float = FASTER, limit: int = 4,
                      merge_gap_s: float = 1.0) -> list[Relation]:
     """What the objects tier found unusual in the window beyond speed (a size not seen at that place, an object where
     the normal footage has none, an unusual shape or heading: its evidence notes), a relation per run of frames that
@@ -149,7 +151,7 @@ def object_relations(evidence: Evidence, fps: float, start_s: float, end_s: floa
         box = [int(v) for v in evidence.box[peak].tolist()]
         first, last = int(evidence.frame[run[0]]), int(evidence.frame[run[-1]])
         relations.append(Relation(
-            subject=f"the object at the {_at(box, frame_size)} of the picture (region ({box[0]},{box[1]})-({box[2]},{box[3]}))",
+            subject=_subject(box, frame_size),
             predicate="is unusual here:", object=str(evidence.note[peak]), start_s=first / fps, end_s=last / fps,
             evidence=f"scorer objects evidence, frames {first}-{last}"))
     return relations

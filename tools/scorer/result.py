@@ -70,7 +70,8 @@ class ScoreResult:
         box = self.evidence_box(frame)
         if box is None:
             return None
-        why = str(self.evidence.note[self._row(frame)] or "")
+        row = self._row(frame)
+        why = str(self.evidence.note[row] or "") or self.evidence.motion_words(row)
         return Region.of(box, self.info.width, self.info.height, round(frame / self.info.fps, 3), why=why)
 
     def _row(self, frame: int) -> int | None:

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from vadagent.tools.scorer.frames import FrameChunk
+from vadagent.types import heading_in_words
 
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
@@ -56,6 +57,9 @@ def median_picture(sample: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return median if median.shape == size else cv2.resize(median, size[::-1], interpolation=cv2.INTER_AREA)
 
 
+FASTER = 1.2  # × the fastest normal motion there: evidence this fast is spoken of as motion
+
+
 @dataclass
 class Evidence:
     """Why frames scored as they did: the most unusual region or object of each frame."""
@@ -84,6 +88,16 @@ class Evidence:
 
     def take(self, rows: np.ndarray) -> Evidence:
         return Evidence(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+    def motion_words(self, row: int) -> str:
+        """What a row measured of its region's motion, where it is FASTER than the normal motion there: "motion
+        downwards at 576 px/s, 16.3× the fastest normal motion there" (source pixels); "" where it is not. A tier
+        that writes a note says more; a frame that moves as a whole (a cut, the camera) has only this to say."""
+        ratio = float(self.vs_normal[row])
+        if not ratio >= FASTER:
+            return ""
+        return (f"motion {heading_in_words(float(self.direction_deg[row]))} at {float(self.speed_px_s[row]):.0f} px/s, "
+                f"{ratio:.1f}× the fastest normal motion there")
 
     @classmethod
     def strongest(cls, per_tier: dict[str, np.ndarray], evidence: dict[str, list[Evidence]],

@@ -51,8 +51,8 @@ from vadagent.tools.scorer.tiers.base import (
     median_picture,
     register,
 )
+from vadagent.types import heading_in_words
 
-COMPASS = ["rightwards", "down-right", "downwards", "down-left", "leftwards", "up-left", "upwards", "up-right"]
 HIST_CELLS = (4, 2)  # rows × cols of the appearance grid over a crop
 BINS = 8
 PLACE = slice(0, 2)  # column layout of the raw object vector
@@ -675,7 +675,7 @@ class ObjectTier(Tier):
                 text = (f"an object {ratio:.1f}× {what} than anything seen there" if ratio > 1
                         else "an object of a size not seen there")
             elif group == MOTION_GROUP:
-                heading = COMPASS[int(((evidence.direction_deg[frame] + 22.5) % 360) // 45)]
+                heading = heading_in_words(evidence.direction_deg[frame])
                 text = f"an object moving {heading}, {row[SPEED] / fastest:.1f}× the fastest normal object near there"
                 typical = float(np.median(normal[:, SPEED]))
                 if row[SPEED] < STILL * typical:  # not its speed nor its heading: that it hardly moves
