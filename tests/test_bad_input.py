@@ -47,6 +47,7 @@ def bad(tmp_path_factory):
     (d / "bomb.yaml").write_text("a: &a [x, x, x, x, x, x, x, x, x]\n" + aliases)
     (d / "duplicate.yaml").write_text("scene: x\nversion: 1\nscene: y\nrules: []\n")
     (d / "binary.jsonl").write_bytes(bytes(range(256)) * 4)
+    (d / "no_answers.jsonl").write_text("")  # a replay model with nothing to say: never asked here
     (d / "scorer").mkdir()
     (d / "scorer" / "scorer.json").write_text("{not json")
     (d / "scorer" / "scorer.safetensors").write_bytes(b"\0" * 64)
@@ -66,6 +67,9 @@ CASES = [
     (["info", "{d}/unknown_codec.avi"], "unknown_codec.avi: its video stream's codec is unknown to FFmpeg"),
     (["fit", "{d}/one_frame.mp4", "-o", "{d}/out_fit"], "one_frame.mp4: the normal footage has fewer than 2"),
     (["fit", "{d}/empty_folder", "-o", "{d}/out_fit"], "empty_folder: folder has no frame images"),  # and nothing else
+    # no normal footage: its opening would stand in (said of the video given, not of the stand-in's range)
+    (["explain", "{d}/one_frame.mp4", "--vlm", "replay:{d}/no_answers.jsonl", "-o", "{d}/o12"],
+     "one_frame.mp4: 1 frame(s), too few to score without normal footage"),
     (["fit", "{sample}#t=abc", "-o", "{d}/out_fit"], "bad time range 'abc'"),
     (["fit", "{sample}#t=99,100", "-o", "{d}/out_fit"], "starts after the video ends"),
     (["explain", "{sample}", "--rules", "{d}/malformed.yaml", "-o", "{d}/o1"], "malformed.yaml: malformed YAML at line"),

@@ -71,6 +71,9 @@ Progress = Callable[[str, int, int], None]  # stage, done, total
 AUTO_SELECT_S = 15.0
 
 
+class TooFewFrames(UsageError):
+    """The normal footage holds fewer than 2 frames: a scorer learns from motion between frames."""
+
 
 @dataclass
 class ScorerConfig:
@@ -206,8 +209,8 @@ class Scorer:
         extracted = read_parts(tiers, segments, config, geometry, folder_fps,
                                keep_frames=window_sources(folds), progress=progress, fps=fps)
         if sum(extracted.lengths) < 2:
-            raise UsageError(f"{', '.join(map(str, sources))}: the normal footage has fewer than 2 decodable frames "
-                             "(a scorer learns from motion between frames)")
+            raise TooFewFrames(f"{', '.join(map(str, sources))}: the normal footage has fewer than 2 decodable frames "
+                               "(a scorer learns from motion between frames)")
         selection = None
         if folds:
             selection = select(tiers, extracted, folds, config, device=device, progress=progress)
@@ -250,7 +253,13 @@ class Scorer:
         (evals/bench_footageless.py), though the stand-in may hold the anomaly among its normal frames."""
         opening = opening_of(video, folder_fps)
         config = config or ScorerConfig()
-        scorer = cls.fit([opening], config, folder_fps=folder_fps, device=device, progress=progress)
+        try:
+            scorer = cls.fit([opening], config, folder_fps=folder_fps, device=device, progress=progress)
+        except TooFewFrames:  # said of the video given, not of the stand-in's range (`clip.mp4#t=0,0.01`)
+            frames = probe(video, folder_fps).frame_count
+            raise TooFewFrames(f"{video}: {frames} frame(s), too few to score without normal footage: its first quarter "
+                               "stands in for the site's normal footage and must hold 2 frames or more (a scorer learns "
+                               "from motion between frames); give --normal footage of the site, or a longer video") from None
         # A stand-in is the video's own camera and encoding: its grain differs from the rest of the video only where
         # the scene does (smoke, a crowd), which grain.py would read as another camera (UCF-Crime's Explosion016:
         # its event left out of the candidates); so none is kept, and the video is read as it comes.
