@@ -108,6 +108,10 @@ def test_the_timeline_and_an_event_say_where_in_the_picture(report_dir):
     context = VideoContext(report, folder, None)
     places = [c.region.where for c in report.scorer.candidates]
     assert places and all(place in context.timeline() for place in places)
+    # and which the coverage floor took below the threshold, as the terminal says it
+    report.scorer.candidates[0].below_threshold = True
+    lines = [line for line in context.timeline().splitlines() if ", peak " in line]
+    assert [("(below the threshold)" in line) for line in lines] == [c.below_threshold for c in report.scorer.candidates]
     event = report.events[0]
     x0, y0, x1, y1 = event.region.box
     assert f"Where: {event.region.part}, region ({x0},{y0})-({x1},{y1}) of the 320×240 frame" in \

@@ -63,6 +63,7 @@ class VideoContext:
                  f"threshold {s.threshold:.2f}; {len(s.candidates)} candidate moment(s):"]
         lines += [f"- {c.start_s:.1f}–{c.end_s:.1f} s, peak {c.peak_score:.2f} at {c.peak_s:.1f} s"
                   + (f", {c.region.where}" if c.region else "")
+                  + (" (below the threshold)" if c.below_threshold else "")
                   + (f" (scorer: {c.region.why})" if c.region and c.region.why else "") for c in s.candidates]
         curve = self._score_curve()
         if curve:
