@@ -99,7 +99,8 @@ def place_in_picture(x: float, y: float, width: float, height: float) -> str:
 
 def place_of_box(box: Sequence[float], width: float, height: float) -> str:
     """The ninth of the picture a box's centre lies in, or "whole" for a box over (nearly) all of it: the
-    evidence of a frame changing as a whole (a cut, a flash, the camera moving) lies in no one ninth."""
+    evidence of a frame changing as a whole (someone filling the lens, a cut, a flash, the camera moving) lies in
+    no one ninth."""
     x0, y0, x1, y1 = box
     if x1 - x0 >= WHOLE * width and y1 - y0 >= WHOLE * height:
         return "whole"

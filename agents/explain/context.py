@@ -79,8 +79,8 @@ class _Run:
 
 
 def _subject(box: list[int], frame_size: tuple[int, int]) -> str:
-    """What a relation of the scorer's evidence is about: the object at a place, or the whole picture (a frame that
-    changes as a whole: a cut, a flash, the camera moving), with its region in pixels."""
+    """What a relation of the scorer's evidence is about: the object at a place, or the whole picture (someone filling
+    the lens, a cut, a flash, the camera moving: no one object), with its region in pixels."""
     place = place_of_box(box, *frame_size)
     what = picture_part(place) if place == "whole" else f"the object at {picture_part(place)}"
     return f"{what} (region ({box[0]},{box[1]})-({box[2]},{box[3]}))"
