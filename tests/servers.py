@@ -71,10 +71,22 @@ class FaultServer:
                 with lock:
                     outer.active += 1
                     outer.most_active = max(outer.most_active, outer.active)
+                self.answering = True
                 try:
                     self._answer()
                 finally:
-                    with lock:
+                    self._answered()
+
+            def send_response(self, *args, **kwargs):
+                # no longer served once its answer goes out: the client may send its next request before this
+                # thread's `finally` runs (an endpoint read as serving 3 at once with a limit of 2, on a busy machine)
+                self._answered()
+                super().send_response(*args, **kwargs)
+
+            def _answered(self):
+                with lock:
+                    if getattr(self, "answering", False):
+                        self.answering = False
                         outer.active -= 1
 
             def _answer(self):
