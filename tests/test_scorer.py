@@ -18,8 +18,10 @@ from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip, write_vid
 
 
 @pytest.fixture(scope="module")
-def fitted(synthetic_normal):
-    return Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(select=False))  # the default tier set
+def fitted(synthetic_scorer):
+    """The default tier set fitted on `synthetic_normal`, without self-validation: the run's one fit, as each
+    worker would have made it (the tests below compare with it; test_save_load_round_trip the fit itself)."""
+    return Scorer.load(synthetic_scorer)
 
 
 def test_scorer_separates_the_synthetic_anomalies(fitted, synthetic_anomalous):
@@ -70,13 +72,12 @@ def test_evidence_points_at_the_fast_object(fitted, synthetic_anomalous):
     assert 0 <= result.evidence.direction_deg[frame] < 45 or result.evidence.direction_deg[frame] > 315  # rightwards
 
 
-def test_save_load_round_trip_and_time_ranges(tmp_path, fitted, synthetic_normal, synthetic_anomalous):
-    fitted.save(tmp_path / "scorer")
-    loaded = Scorer.load(tmp_path / "scorer")
-    path, _ = synthetic_anomalous
-    assert np.allclose(loaded.score(path).scores, fitted.score(path).scores)
+def test_save_load_round_trip_and_time_ranges(tmp_path, synthetic_normal, synthetic_anomalous):
     part = Scorer.fit([SourceSpec.parse(f"{synthetic_normal}#t=2,6")])
-    assert part.fit_info["frames"] == 100
+    assert part.fit_info["frames"] == 100 and list(part.tiers) == ["motion", "objects"]  # every default tier
+    loaded = Scorer.load(part.save(tmp_path / "scorer"))  # a fit saved scores as fitted
+    path, _ = synthetic_anomalous
+    assert np.allclose(loaded.score(path).scores, part.score(path).scores)
 
 
 def test_scores_saved_load_as_scored_and_broken_ones_are_refused(tmp_path, fitted, synthetic_anomalous):
@@ -1419,6 +1420,7 @@ def _torch_threads(_: None) -> int:
     return torch.get_num_threads()
 
 
+@pytest.mark.slow  # ≈23 s of CPU; CI keeps the pool's processes scoring as threads do: test_batch's --processes 2
 def test_videos_scored_side_by_side_in_processes_score_as_here_and_a_bad_one_fails_in_its_turn(
         fitted, synthetic_anomalous, synthetic_normal, tmp_path, monkeypatch):
     from vadagent.devices import usable_cores

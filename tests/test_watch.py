@@ -291,6 +291,7 @@ def test_cameras_come_from_a_yaml_list_with_their_own_scorer_rules_and_budget(si
         parse_cameras([str(tmp_path / "dots.yaml")], None, Settings(), WatchOptions())
 
 
+@pytest.mark.slow  # ≈40 s of CPU, the watch twice; CI keeps cameras in processes: the killed-process test below
 def test_cameras_read_in_processes_record_what_threads_record(tmp_path, site, long_camera):
     """Two file cameras read in two processes of their own: the same moments, clips' scores, keyframes
     and camera status as read in threads of the watch's process. The second camera's stream has damaged
