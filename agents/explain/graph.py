@@ -37,7 +37,7 @@ from vadagent.taxonomy import Taxonomy
 from vadagent.tools.scorer.tiers import Evidence
 from vadagent.tools.video import open_video
 from vadagent.tools.vlm import CallBudget, Image, Message, Sampling, Usage, VLMClient, VLMError
-from vadagent.types import Candidate, CandidateContext, Relation, place_in_picture
+from vadagent.types import Candidate, CandidateContext, Relation, picture_part, place_in_picture
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +253,7 @@ def detected_objects(deps: ExplainDeps, times: list[float]) -> list[Relation]:
             x0, y0, x1, y1 = d.box
             place = place_in_picture((x0 + x1) / 2, (y0 + y1) / 2, *deps.frame_size)
             relations.append(Relation(subject=d.label, predicate="is seen",
-                                      object=f"at the {place} of the picture (region ({x0},{y0})-({x1},{y1}))",
+                                      object=f"at {picture_part(place)} (region ({x0},{y0})-({x1},{y1}))",
                                       start_s=float(time_s), end_s=float(time_s),
                                       evidence=f"object detector, score {d.score:.2f}"))
     return relations
