@@ -146,7 +146,9 @@ def test_videos_are_scored_while_an_in_process_model_loads(tmp_path, tiny_vlm, s
     assert VideoReport.model_validate_json((out / "clip" / "report.json").read_text()).usage.calls >= 1
 
 
-@pytest.mark.parametrize(("workers", "concurrency"), [pytest.param(1, 3, marks=pytest.mark.slow), (3, 3), (None, 1)])
+# CI keeps the default (workers unset); an explicit --workers N, sequential or not, runs with the slow tests
+@pytest.mark.parametrize(("workers", "concurrency"), [pytest.param(1, 3, marks=pytest.mark.slow),
+                                                      pytest.param(3, 3, marks=pytest.mark.slow), (None, 1)])
 def test_videos_run_concurrently_within_the_servers_capacity(tmp_path, synthetic_scorer, workers, concurrency):
     """--workers 1: the sequential baseline. Unset: what the server serves plus one video scored meanwhile."""
     folder = tmp_path / "videos"

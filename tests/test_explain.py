@@ -110,7 +110,8 @@ def test_graph_shape_snapshot(tmp_path):
     assert shape == SNAPSHOT.read_text(), "the graph changed: update tests/snapshots/explain_graph.mmd if meant"
 
 
-@pytest.mark.parametrize("background", [True, False])
+# CI keeps the default (loaded in the background); loaded first (the setting off) runs with the slow tests
+@pytest.mark.parametrize("background", [True, pytest.param(False, marks=pytest.mark.slow)])
 def test_an_in_process_model_loads_while_the_scorer_fits_and_scores(tmp_path, tiny_vlm, shared_data, monkeypatch,
                                                                    background):
     """`explain` of a real clip with a tiny VLM in-process. The model's load is held until the video has
