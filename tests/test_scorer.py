@@ -188,7 +188,8 @@ def test_an_objects_unusual_look_is_named_in_words():
     """The appearance group's evidence names the look that sets an object apart, measured on its crop: a wheel's
     rim or a cart's frame runs across where walkers' outlines run up and down; an object wider for its height; one
     that fills little of its box. Where no single look is beyond the normal objects' range, it says no more."""
-    from vadagent.tools.scorer.tiers.objects import FILL, HIST, SIZE, _appearance, _looks, _unlike_in_words
+    from vadagent.tools.scorer.tiers.object_reader import FILL, HIST, SIZE, _appearance
+    from vadagent.tools.scorer.tiers.objects import _looks, _unlike_in_words
 
     def row(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
         h, w = crop.shape
@@ -504,7 +505,7 @@ def test_a_picture_darker_or_brighter_as_a_whole_is_matched_to_the_background_no
     person-sized patch in front: matched in gain and offset, only the patch stays foreground, where an
     offset alone leaves blobs of the picture's bright parts foreground. Steady lighting and an even
     background are left to the offset alone, as before."""
-    from vadagent.tools.scorer.tiers.objects import _exposure
+    from vadagent.tools.scorer.tiers.object_reader import _exposure
     from vadagent.tools.video import open_video
 
     with open_video(str(shared_data / "ucf_crime_sample" / "videos" / "Normal_Videos_641_x264.mp4")) as video:
@@ -1087,7 +1088,7 @@ def test_the_motion_tier_follows_a_slow_change_of_light_and_not_a_sudden_one(fit
 
 def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_larger_than_seen_there(fitted):
     from vadagent.tools.scorer.frames import FrameChunk
-    from vadagent.tools.scorer.tiers.objects import SIZE, ObjectSet
+    from vadagent.tools.scorer.tiers.object_reader import SIZE, ObjectSet
 
     tier = fitted.tiers["objects"]
     height, width = tier.size
@@ -1120,7 +1121,7 @@ def test_an_object_cut_by_the_frames_edge_is_judged_by_motion_unless_already_lar
 
 
 def test_a_cut_objects_motion_is_judged_for_a_height_it_may_have_there_not_the_sliver_in_view(fitted):
-    from vadagent.tools.scorer.tiers.objects import HEIGHT, ObjectSet
+    from vadagent.tools.scorer.tiers.object_reader import HEIGHT, ObjectSet
 
     tier = fitted.tiers["objects"]
     sliver = tier.train[np.argmax(tier.train[:, HEIGHT])][None].copy()  # the tallest normal object
@@ -1142,7 +1143,7 @@ def test_a_cut_objects_motion_is_judged_for_a_height_it_may_have_there_not_the_s
 def test_a_place_and_a_velocity_are_each_judged_on_one_scale_for_both_axes(fitted):
     """The footpath's walkers cross sideways along a narrow band. Judged axis by axis, by each one's
     own spread, a walker a few pixels above the band or turned a little up the frame read as unusual."""
-    from vadagent.tools.scorer.tiers.objects import PLACE, SPEED, VX, VY, ObjectSet
+    from vadagent.tools.scorer.tiers.object_reader import PLACE, SPEED, VX, VY, ObjectSet
 
     tier = fitted.tiers["objects"]
     assert tier.params.isotropic
