@@ -240,7 +240,7 @@ def record(
     seconds: Annotated[float, typer.Option(min=1, help="How long to record (Ctrl-C ends it early, keeping it).")] = 60.0,
 ) -> None:
     """Record a stretch of a camera as normal footage (then: vadagent fit FILE)."""
-    from vadagent.app.watch import record_command
+    from vadagent.app.record import record_command
 
     raise typer.Exit(record_command(source, output, seconds, console))
 

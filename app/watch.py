@@ -26,21 +26,16 @@ second one stops at once: the moments still waiting and those being explained ar
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 import shutil
 import signal
-import sqlite3
-import stat
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import httpx
 import numpy as np
 from rich.console import Console
 from rich.markup import escape
@@ -57,18 +52,16 @@ from vadagent.app.cameras import (
     give_back_freed,
     parse_cameras,
     steady_memory,
-    write_clip,
 )
 from vadagent.app.job import Job
 from vadagent.app.scoring import candidate_policy
 from vadagent.app.stopping import run_then_end
+from vadagent.app.watch_events import PRUNE_EVERY_S, EventLog, post_alert, prune
 from vadagent.devices import usable_cores
-from vadagent.errors import UsageError
 from vadagent.prompts import PROMPTS_VERSION
 from vadagent.tools.scorer.live import LiveScore, Moment
 from vadagent.tools.scorer.result import ScoreResult
 from vadagent.tools.video import open_video
-from vadagent.tools.video.live import LiveFrame, LiveSource, redacted
 from vadagent.tools.video.source import runs
 from vadagent.tools.vlm import VLMClient
 from vadagent.types import Candidate, ScorerSummary, VideoReport
@@ -163,31 +156,6 @@ class Waiting:
                 self.items.remove(item)
                 return item
         return None
-
-
-class EventLog:
-    """events.jsonl (appended and flushed per event) and events.sqlite, side by side."""
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.jsonl = (folder / "events.jsonl").open("a", encoding="utf-8")
-        self.db = sqlite3.connect(folder / "events.sqlite")
-        self.db.execute("create table if not exists events (id text primary key, camera text, opened_at real, "
-                        "alerted_at real, explained integer, category text, severity integer, what text, json text)")
-
-    def add(self, record: dict) -> None:
-        self.jsonl.write(json.dumps(record) + "\n")
-        self.jsonl.flush()
-        event = record.get("event") or {}
-        self.db.execute("insert or replace into events values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (record["id"], record["camera"], record["opened_at"], record["alerted_at"],
-                         int(record["explained"]), event.get("category"), event.get("severity"), event.get("what"),
-                         json.dumps(record)))
-        self.db.commit()
-
-    def close(self) -> None:
-        self.jsonl.close()
-        self.db.close()
 
 
 class Watch:
@@ -482,111 +450,6 @@ def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock
                                               candidates=[candidate]),
                          notes=notes)
     return Detection(str(clip), report, scored)
-
-
-class RecordingClock:
-    """Each frame's time in a recording: the stream's own timestamps, so a camera that sends fewer frames
-    than it declares, or drops some, is recorded as it ran (a scorer fitted on the recording then judges
-    motion per real second, as the live watch does); a reconnection's timestamps start again, and go on
-    one frame interval after the last frame; a frame without a timestamp comes one interval after the last."""
-
-    def __init__(self, fps: float) -> None:
-        self.interval = 1.0 / fps
-        self.last: float | None = None  # the last frame's time in the recording
-        self.stamp: float | None = None  # and its own timestamp
-        self.start = self.first = 0.0  # where this connection began in the recording, and its first timestamp
-
-    def __call__(self, frame: LiveFrame) -> float:
-        after = 0.0 if self.last is None else self.last + self.interval
-        if frame.stamp_s is None:
-            time_s = after
-        else:
-            if self.stamp is None or frame.stamp_s <= self.stamp:  # the first frame, or a new connection's
-                self.start, self.first = after, frame.stamp_s
-            time_s = self.start + frame.stamp_s - self.first
-        self.last, self.stamp = time_s, frame.stamp_s
-        return time_s
-
-
-def record_command(source: str, output: Path, seconds: float, console: Console) -> int:
-    """`vadagent record URL --seconds N -o normal.mp4`: a stretch of a camera, as normal footage to fit on."""
-    if output.suffix.lower() != ".mp4":
-        raise UsageError(f"{output}: the recording is written as MP4; name it .mp4")
-    live = LiveSource(source, max_side=1280)
-    started = time.monotonic()  # a stream that stalls still ends the recording in time
-    ended = threading.Event()  # Ctrl-C or SIGTERM ends the recording early and keeps what it holds
-    stream = live.frames(stop=lambda: ended.is_set() or time.monotonic() - started >= seconds + live.stall_s)
-    handlers = {sig: signal.signal(sig, lambda *_: ended.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        kept = itertools.takewhile(lambda frame: frame.time_s < seconds and not ended.is_set(), stream)
-        first = next(kept, None)  # the stream is open: its frame rate is known from here on
-        clock = RecordingClock(live.fps)
-        written = 0 if first is None else write_clip(output, itertools.chain([first], kept), live.fps, fragmented=True,
-                                                     clock=clock)
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    if written < 2:
-        output.unlink(missing_ok=True)
-        raise UsageError(f"{live.shown}: fewer than 2 frames arrived" + (" before the recording was stopped" if ended.is_set()
-                                                                      else f" in {seconds:g} s"))
-    console.print(f"recorded {written} frames ({clock.last + clock.interval:.1f} s)"
-                  + (", stopped early" if ended.is_set() else "") + f" → {output}", highlight=False)
-    return 0
-
-
-async def post_alert(url: str, record: dict, attempts: int = 3) -> bool:
-    """POST the event as JSON, retried with back-off; a webhook that never answers is logged, not fatal."""
-    async with httpx.AsyncClient(timeout=10.0) as client:
-        for attempt in range(attempts):
-            try:
-                response = await client.post(url, json=record)
-                if response.status_code < 300:
-                    return True
-                problem = f"HTTP {response.status_code}"
-            except httpx.HTTPError as error:
-                problem = f"{type(error).__name__}: {error}"
-            await asyncio.sleep(0.5 * 2**attempt)
-    log.warning("webhook %s: the alert for %s was not delivered (%s)", redacted(url), record["id"],
-                problem.replace(url, redacted(url)))
-    return False
-
-
-PRUNE_EVERY_S = 60.0  # a week's clips and keyframes are many files: walked once a minute, not after every event
-
-
-def prune(output: Path, keep_days: float | None, max_gb: float | None) -> int:
-    """Clips, keyframes and event reports older than `keep_days`, then the oldest beyond `max_gb`, are
-    deleted, and the folders they leave empty; returns how many files went."""
-    if keep_days is None and max_gb is None:
-        return 0
-    found = []  # (modified, size, path) of every file kept
-    for folder in ("clips", "keyframes", "reports"):
-        for path in (output / folder).rglob("*"):
-            try:
-                info = path.stat()
-            except FileNotFoundError:  # removed meanwhile
-                continue
-            if stat.S_ISREG(info.st_mode):
-                found.append((info.st_mtime, info.st_size, path))
-    found.sort()
-    cutoff = time.time() - keep_days * 86400 if keep_days is not None else float("-inf")
-    budget = max_gb * 1e9 if max_gb is not None else float("inf")
-    total = sum(size for _, size, _ in found)
-    emptied: set[Path] = set()
-    removed = 0
-    for modified, size, path in found:  # oldest first
-        if modified >= cutoff and total <= budget:
-            break
-        path.unlink(missing_ok=True)
-        total, removed = total - size, removed + 1
-        emptied.add(path.parent)
-    tops = {output / folder for folder in ("clips", "keyframes", "reports")}
-    for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):  # the deepest first
-        while folder not in tops and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-            folder = folder.parent
-    return removed
 
 
 def watch_command(settings, sources: list[str], output: Path, *, scorer_dir: Path | None, vlm: str | None,

@@ -649,7 +649,7 @@ def test_a_quiet_camera_shows_the_model_its_highest_peak_below_the_threshold(tmp
 def test_retention_deletes_the_oldest_files_and_the_folders_they_leave_empty(tmp_path):
     """--keep-days, then --max-gb: the oldest clips, keyframes and reports go first, and their emptied
     folders with them; the three top folders stay. Without either, nothing is walked or touched."""
-    from vadagent.app.watch import prune
+    from vadagent.app.watch_events import prune
 
     now = time.time()
     ages_days = {"clips/cam-1.mp4": 3.0, "keyframes/cam/0000001.00/000001.00.jpg": 3.0, "reports/cam-1/report.json": 3.0,
