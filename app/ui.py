@@ -196,7 +196,8 @@ def unexplained_moments(report) -> list[list]:
 
 
 def _where(region: Region | None) -> str:
-    return "" if region is None else region.place + (f": {region.why}" if region.why else "")
+    """The place in words ("the whole picture", not the place's key "whole"), then what was measured there."""
+    return "" if region is None else region.part + (f": {region.why}" if region.why else "")
 
 
 def _player_video(video: Path, report_folder: Path, progress: Progress | None = None) -> str | None:

@@ -49,7 +49,7 @@ def test_a_failed_model_leaves_every_candidate_detected_not_explained_and_exits_
     moments = unexplained_moments(report)  # the web UI lists them too, with where each one's peak lies
     status, why, where = (MOMENT_COLUMNS.index(name) for name in ("status", "why not explained", "where"))
     assert len(moments) == len(report.scorer.candidates) and all(row[status] == "failed" and row[why] for row in moments)
-    assert [row[where].partition(": ")[0] for row in moments] == [c.region.place for c in report.scorer.candidates]
+    assert [row[where].partition(": ")[0] for row in moments] == [c.region.part for c in report.scorer.candidates]
 
 
 def test_a_hung_server_is_bounded_by_the_video_deadline_and_the_detection_report_comes_first(tmp_path, clip):
