@@ -110,3 +110,12 @@ def synthetic_scorer(tmp_path_factory: pytest.TempPathFactory, synthetic_normal:
         Scorer.fit([SourceSpec(str(synthetic_normal))], ScorerConfig(select=False)).save(folder / "scorer")
 
     return once_per_run(tmp_path_factory, "synthetic_scorer", make) / "scorer"
+
+
+@pytest.fixture(scope="module")
+def fitted(synthetic_scorer: Path):
+    """`synthetic_scorer` loaded, once a module: the default tier set fitted on `synthetic_normal` without
+    self-validation, as each worker would have made it (test_scorer's save/load round trip fits its own)."""
+    from vadagent.tools.scorer import Scorer
+
+    return Scorer.load(synthetic_scorer)
