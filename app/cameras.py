@@ -40,7 +40,7 @@ from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS
 from vadagent.yamlio import load_yaml_model
 
 log = logging.getLogger(__name__)
-FLOOR_HOLD = "coverage floor"  # the ring's hold of the frames about the coverage floor's peak (Camera.keep_for_floor)
+FLOOR_HOLD = "coverage floor"  # the ring's holds of the frames about the coverage floor's peaks, keyed (FLOOR_HOLD, time)
 Submit = Callable[["Camera", Moment, "Keyframes | None"], None]  # a moment closed, its keyframes kept: it waits
 Finished = Callable[["Camera"], None]  # a camera's reader ended, after its last moment
 
@@ -122,7 +122,7 @@ class Camera:
     reported_interruptions: int | None = None  # from the camera's process; None: its source here counts them
     reported_damaged: int | None = None  # packets that did not decode, likewise
     reading: str = ""  # how its picture is read against the normal footage's, and its view (LiveScorer.reading)
-    floor_kept_s: float | None = None  # the coverage floor's peak whose frames it keeps (keep_for_floor)
+    floor_kept_s: tuple[float, ...] = ()  # the coverage floor's peaks whose frames it keeps (keep_for_floor)
     tokens: float = 1.0
     refilled: float = field(default_factory=time.monotonic)
 
@@ -151,19 +151,20 @@ class Camera:
         """Keep the frames of the moment's clip (its context included) until `release`, however long it waits."""
         self.ring.hold(moment.start_s, moment.start_s - options.before_s, moment.end_s + options.after_s)
 
-    def keep_for_floor(self, peak_s: float | None, options: WatchOptions) -> None:
-        """Keep the frames about the coverage floor's peak so far (`CoverageFloor.best_s`), any clip of a moment
-        grown from it, until the floor moves on (a higher peak, or the stretch's end: its moment is held by then)."""
-        if peak_s == self.floor_kept_s:
+    def keep_for_floor(self, peaks_s: tuple[float, ...], options: WatchOptions) -> None:
+        """Keep the frames about the coverage floor's peaks so far (`CoverageFloor.kept_s`), any clip of a moment
+        grown from one, until the floor moves on (a higher peak, or the stretch's end: its moments are held by then)."""
+        if peaks_s == self.floor_kept_s:
             return
-        self.release([FLOOR_HOLD])
-        if peak_s is not None:
-            reach = options.coverage.max_segment_s
-            self.ring.hold(FLOOR_HOLD, peak_s - reach - options.before_s, peak_s + reach + options.after_s)
-        self.floor_kept_s = peak_s
+        self.release([(FLOOR_HOLD, t) for t in self.floor_kept_s if t not in peaks_s])
+        reach = options.coverage.max_segment_s
+        for t in set(peaks_s) - set(self.floor_kept_s):
+            self.ring.hold((FLOOR_HOLD, t), t - reach - options.before_s, t + reach + options.after_s)
+        self.floor_kept_s = peaks_s
 
     def release(self, holds: list[Hashable]) -> None:
-        """The frames held for these moments (by start time, or FLOOR_HOLD) are no longer needed: cut, or set aside."""
+        """The frames held for these moments (by start time, or the coverage floor's peaks) are no longer needed: cut,
+        or set aside."""
         for key in holds:
             self.ring.release(key)
         for index in [i for i in list(self.held_scores) if not self.ring.is_held(i)]:  # the reader adds meanwhile
@@ -299,8 +300,9 @@ class CameraReaders:
         tracker, floor = moments
         self._raise(camera, tracker.update(frame.time_s, scored.score, frame.wall), submit)
         if floor is not None:
-            self._raise(camera, floor.update(frame.time_s, scored.score, frame.wall), submit)  # held by then
-            camera.keep_for_floor(floor.best_s, self.options)
+            for moment in floor.update(frame.time_s, scored.score, frame.wall):
+                self._raise(camera, moment, submit)  # held by then
+            camera.keep_for_floor(floor.kept_s, self.options)
 
     def _raise(self, camera: Camera, moment: Moment | None, submit: Submit) -> None:
         """A moment that closed: its frames held until the watch cuts it or sets it aside, its keyframes

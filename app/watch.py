@@ -7,8 +7,8 @@ the camera's scorer (causal: calibrated on the site's normal footage, one thresh
 moment when the score crosses it. When the moment closes, its camera holds its frames (and the context
 before and after) and it waits in a bounded queue; the explainer takes it when the camera's call budget
 allows (calls per minute), has the reader cut those frames into a clip, and runs the same explain branch
-as for files on that one moment. As for files, a stretch of a camera's stream without a moment gives the
-model its highest peak below the threshold (`CoverageFloor`), on a call its camera has to spare. Every
+as for files on that one moment. As for files, a stretch of a camera's stream short of moments gives the
+model its highest peaks below the threshold (`CoverageFloor`), on calls its camera has to spare. Every
 moment over the threshold ends as an event in `events.jsonl` and `events.sqlite` (explained, or "detected, not
 explained" with the reason), with keyframes as JPEGs and, with `--webhook`, a POST (`--alert`: of every
 event, of all but those the model judged normal, or of the anomalies it explained). When the VLM
@@ -224,8 +224,8 @@ class Watch:
                            f"frames were lost first, "
                            + (f"{count[STOPPED]} left when stopped at once, " if self.stopped_now.is_set() else "")
                            + f"{count['other']} not explained otherwise; {gaps} stream interruption(s) → {self.output}"
-                           + (f"; the coverage floor showed the model {self.coverage['explained']} stretch(es) without a "
-                              f"moment and let {self.coverage['let go']} go unexplained" if self.coverage.total() else ""),
+                           + (f"; the coverage floor showed the model {self.coverage['explained']} peak(s) of stretches "
+                              f"short of moments and let {self.coverage['let go']} go unexplained" if self.coverage.total() else ""),
                            highlight=False)
         return 0
 

@@ -588,28 +588,38 @@ def test_the_webhook_is_sent_the_anomalies_not_what_the_model_judged_normal(tmp_
     assert not (tmp_path / "out").exists()
 
 
-def test_the_coverage_floor_picks_a_quiet_stretchs_highest_peak_below_the_threshold():
-    """As a file's candidates have it: each 30 s stretch without a moment gives its highest local peak below the
-    threshold (above the stretch's median, grown while above halfway to it); one with a moment, or one cut short by
-    the stream's end, gives none; `min_calls: 0` none at all."""
+def test_the_coverage_floor_picks_a_quiet_stretchs_highest_peaks_below_the_threshold():
+    """As a file's candidates have it: each 30 s stretch with fewer than `min_calls` moments gives as many of its
+    highest local peaks below the threshold as it lacks (above the stretch's median, grown while above halfway to it,
+    apart from its moments); one cut short by the stream's end gives none; `min_calls: 0` none at all."""
     from vadagent.tools.scorer.candidates import CandidatePolicy
-    from vadagent.tools.scorer.live import CoverageFloor
+    from vadagent.tools.scorer.live import SPARE, CoverageFloor
 
     times = np.arange(0.0, 80.0, 0.1)
     scores = np.random.default_rng(0).normal(0.0, 0.2, len(times))
     scores[(times > 10.0) & (times < 11.0)] += 2.0  # below the threshold (3), in the first stretch
+    scores[(times > 20.0) & (times < 21.0)] += 1.5  # lower, in the first stretch too
     scores[(times > 40.0) & (times < 41.0)] += 5.0  # over it, in the second
 
     def floors(policy):
         floor, found = CoverageFloor(3.0, policy, 10.0), []
         for t, score in zip(times.tolist(), scores.tolist()):
-            found += [(round(t, 1), m) for m in [floor.update(t, score, 0.0)] if m is not None]
-            assert floor.best_s is None or scores[round(floor.best_s * 10)] < 3.0
+            found += [(round(t, 1), m) for m in floor.update(t, score, 0.0)]
+            # the peaks whose frames the camera keeps: below the threshold, twice as many as it may take, apart
+            kept = floor.kept_s
+            assert len(kept) <= SPARE * policy.min_calls and all(scores[round(k * 10)] < 3.0 for k in kept)
+            assert all(b - a >= policy.min_gap_s for a, b in zip(kept, kept[1:]))
         return found
 
     (at, moment), = floors(CandidatePolicy())
     assert at == 30.0 and moment.below_threshold and 10.0 < moment.peak_s < 11.0 and moment.peak_score < 3.0
     assert 10.0 < moment.start_s <= moment.peak_s <= moment.end_s < 11.0
+    # two a stretch: both bumps of the first; of the second, its moment and the highest peak away from it
+    found = floors(CandidatePolicy(min_calls=2))
+    assert [at for at, _ in found] == [30.0, 30.0, 60.0] and all(m.below_threshold for _, m in found)
+    assert 10.0 < found[0][1].peak_s < 11.0 and 20.0 < found[1][1].peak_s < 21.0
+    assert not 38.0 <= found[2][1].peak_s <= 43.0 and found[2][1].peak_score == pytest.approx(
+        scores[(times >= 30.0) & ((times < 38.0) | (times > 43.0)) & (times < 60.0)].max())
     assert floors(CandidatePolicy(min_calls=0)) == []
 
 
@@ -637,13 +647,19 @@ def test_a_quiet_camera_shows_the_model_its_highest_peak_below_the_threshold(tmp
     assert 0.0 <= record["start_s"] <= record["end_s"] < 10.0 and record["peak_score"] < threshold
     assert all((tmp_path / "floor" / k).is_file() for k in record["keyframes"]) and record["keyframes"]
     assert f"s: explained (coverage, below the threshold): {JUDGED['what']}" in said["floor"]  # on the terminal
-    assert "the coverage floor showed the model 1 stretch(es) without a moment and let 0 go unexplained" in said["floor"]
+    assert "the coverage floor showed the model 1 peak(s) of stretches short of moments and let 0 go unexplained" in said["floor"]
     assert event_rows([record])[0][4] == "explained (coverage, below the threshold)"  # as `ui --live` lists it
     assert watch("spared", "candidates: {calls_per_minute: 1, window_s: 10}\n", "--max-wait", "1") == []
     assert "the coverage floor's moment at " in said["spared"] and "was not explained (it waited longer" in said["spared"]
-    assert "showed the model 0 stretch(es) without a moment and let 1 go unexplained" in said["spared"]
+    assert "showed the model 0 peak(s) of stretches short of moments and let 1 go unexplained" in said["spared"]
     assert not [p for p in (tmp_path / "spared" / "keyframes").rglob("*") if p.is_file()]
     assert watch("none", "candidates: {calls_per_minute: 60, window_s: 10, min_calls: 0}\n") == []
+    # `min_calls: 2`: the stretch's two highest peaks, apart, each with its own frames kept until explained
+    two = sorted(watch("two", "candidates: {calls_per_minute: 60, window_s: 10, min_calls: 2}\n"), key=lambda r: r["start_s"])
+    assert len(two) == 2 and all(r["below_threshold"] and r["explained"] and r["keyframes"] for r in two)
+    assert record["start_s"] in [pytest.approx(r["start_s"], abs=0.05) for r in two]  # the highest among them
+    assert two[1]["start_s"] - two[0]["end_s"] >= 2.0  # candidates.min_gap_s
+    assert all((tmp_path / "two" / k).is_file() for r in two for k in r["keyframes"])
 
 
 def test_retention_deletes_the_oldest_files_and_the_folders_they_leave_empty(tmp_path):

@@ -174,44 +174,71 @@ class MomentTracker:
         return moment
 
 
+SPARE = 2  # the coverage floor keeps the frames of this many peaks for each it may take (CoverageFloor)
+
+
 class CoverageFloor:
     """The candidates' coverage floor on a stream: a stretch of `policy.window_s` that ends with fewer than
-    `policy.min_calls` candidates gives its highest peak below the threshold as a moment (`below_threshold`),
-    so the model also sees what the scorer passes over. The stretch's own scores are judged by the rule that
-    picks a file's candidates (`pick_candidates`: a local peak above the stretch's median, grown while above
-    halfway to it, at most `max_segment_s`), one a stretch; a stretch cut short by the stream's end gives none.
-    `best_s`: the camera time of the stretch's highest score below the threshold so far, whose frames the
-    camera keeps until the stretch ends (the peak the floor will take when the stretch has no moment)."""
+    `policy.min_calls` candidates gives as many of its highest peaks below the threshold as it lacks, as moments
+    (`below_threshold`), so the model also sees what the scorer passes over. The stretch's own scores are judged by
+    the rule that picks a file's candidates (`pick_candidates`: local peaks above the stretch's median, each grown
+    while above halfway to it, at most `max_segment_s`); a stretch cut short by the stream's end gives none.
+    `kept_s`: the camera times of the stretch's highest peaks below the threshold so far, `min_gap_s` apart and from
+    any score over the threshold (as the rule keeps them from a moment), whose frames the camera keeps until the
+    stretch ends: twice as many as `min_calls` (SPARE), as the rule keeps a peak `min_gap_s` from another's grown
+    segment, not from its peak, which only the stretch's end tells. A peak the rule picks that is none of them (its
+    frames were not kept) is not given, so a stretch may give fewer than it lacks."""
 
     def __init__(self, threshold: float, policy: CandidatePolicy, fps: float) -> None:
         self.threshold, self.policy, self.fps = threshold, policy, fps
         self.times: list[float] = []
         self.scores: list[float] = []
-        self.best_s: float | None = None
-        self._best = float("-inf")
+        self.peaks: list[tuple[float, float]] = []  # (camera time, score) of the peaks kept, at most min_calls
+        self.above_s: float | None = None  # the stretch's last score over the threshold
 
-    def update(self, time_s: float, score: float, wall: float) -> Moment | None:
-        """Feed one frame's score; returns the floor's moment of the stretch this frame ends, if it has one."""
-        moment = None
+    @property
+    def kept_s(self) -> tuple[float, ...]:
+        return tuple(sorted(t for t, _ in self.peaks))
+
+    def update(self, time_s: float, score: float, wall: float) -> list[Moment]:
+        """Feed one frame's score; returns the floor's moments of the stretch this frame ends (none, mostly)."""
+        moments = []
         if self.times and time_s >= self.times[0] + self.policy.window_s:
-            moment = self._floor(wall)
-            self.times, self.scores, self.best_s, self._best = [], [], None, float("-inf")
+            moments = self._floor(wall)
+            self.times, self.scores, self.peaks, self.above_s = [], [], [], None
         self.times.append(time_s)
         self.scores.append(score)
-        if self._best < score < self.threshold:
-            self.best_s, self._best = time_s, score
-        return moment
+        gap = self.policy.min_gap_s
+        if score >= self.threshold:  # a moment's: no peak of the floor beside it
+            self.above_s = time_s
+            self.peaks = [(t, s) for t, s in self.peaks if time_s - t > gap]
+        elif self.policy.min_calls > 0 and (self.above_s is None or time_s - self.above_s > gap):
+            self._keep(time_s, score)
+        return moments
 
-    def _floor(self, wall: float) -> Moment | None:
+    def _keep(self, time_s: float, score: float) -> None:
+        """This frame among the kept peaks: in place of those within `min_gap_s` of it if it tops them all, else of
+        the lowest when all are kept and it tops that (the stretch's highest score so far is always kept)."""
+        near = [(t, s) for t, s in self.peaks if abs(time_s - t) < self.policy.min_gap_s]
+        if near:
+            if score > max(s for _, s in near):
+                self.peaks = [p for p in self.peaks if p not in near] + [(time_s, score)]
+        elif len(self.peaks) < SPARE * self.policy.min_calls:
+            self.peaks.append((time_s, score))
+        else:
+            lowest = min(range(len(self.peaks)), key=lambda i: self.peaks[i][1])
+            if score > self.peaks[lowest][1]:
+                self.peaks[lowest] = (time_s, score)
+
+    def _floor(self, wall: float) -> list[Moment]:
         if self.policy.min_calls <= 0:
-            return None
+            return []
         # the stretch as a whole video of one window: its candidates above the threshold count towards the floor
         whole = replace(self.policy, window_s=len(self.scores) / self.fps + 1.0)
-        below = [c for c in pick_candidates(np.asarray(self.scores), self.fps, whole, threshold=self.threshold)
-                 if c.below_threshold]
-        if not below:
-            return None
-        c = max(below, key=lambda c: c.peak_score)
-        peak = min(round(c.peak_s * self.fps), len(self.times) - 1)
-        return Moment(self.times[c.start_frame], self.times[c.end_frame], self.times[peak], float(self.scores[peak]),
-                      opened_wall=wall, closed_wall=wall, below_threshold=True)
+        moments = []
+        for c in pick_candidates(np.asarray(self.scores), self.fps, whole, threshold=self.threshold):
+            peak = min(round(c.peak_s * self.fps), len(self.times) - 1)
+            if c.below_threshold and any(abs(self.times[peak] - t) <= self.policy.min_gap_s for t in self.kept_s):
+                moments.append(Moment(self.times[c.start_frame], self.times[c.end_frame], self.times[peak],
+                                      float(self.scores[peak]), opened_wall=wall, closed_wall=wall, below_threshold=True))
+        return moments
