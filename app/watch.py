@@ -225,7 +225,8 @@ class Watch:
                            + (f"{count[STOPPED]} left when stopped at once, " if self.stopped_now.is_set() else "")
                            + f"{count['other']} not explained otherwise; {gaps} stream interruption(s) → {self.output}"
                            + (f"; the coverage floor showed the model {self.coverage['explained']} peak(s) of stretches "
-                              f"short of moments and let {self.coverage['let go']} go unexplained" if self.coverage.total() else ""),
+                              f"short of moments and let {self.coverage['let go']} go unexplained"
+                              if self.coverage.total() else ""),
                            highlight=False)
         return 0
 
