@@ -121,6 +121,8 @@ def test_a_shadow_on_part_of_the_picture_is_no_object_and_someone_standing_in_it
     assert largest_object(shade=True, source=True) == largest_object(shade=False, source=True) > 5
 
 
+# ≈18 s of CPU, for a site setting off by default: CI keeps the objects tier reading a shadow as light (the test above)
+@pytest.mark.slow
 def test_a_clouds_shadow_drifting_over_the_site_is_not_flagged_with_shade(fitted, tmp_path):
     """Normal footage of the footpath with a cloud's shadow drifting across it (60 % of the light at its core): with
     a shadow told from an object (the objects tier's `shade`, a site setting), what the scorer flags is what it flags
