@@ -193,7 +193,7 @@ class CoverageFloor:
         self.threshold, self.policy, self.fps = threshold, policy, fps
         self.times: list[float] = []
         self.scores: list[float] = []
-        self.peaks: list[tuple[float, float]] = []  # (camera time, score) of the peaks kept, at most min_calls
+        self.peaks: list[tuple[float, float]] = []  # (camera time, score) of the peaks kept, SPARE x min_calls at most
         self.above_s: float | None = None  # the stretch's last score over the threshold
 
     @property
@@ -218,7 +218,8 @@ class CoverageFloor:
 
     def _keep(self, time_s: float, score: float) -> None:
         """This frame among the kept peaks: in place of those within `min_gap_s` of it if it tops them all, else of
-        the lowest when all are kept and it tops that (the stretch's highest score so far is always kept)."""
+        the lowest when all are kept and it tops that (the stretch's highest score so far away from its moments is
+        always kept)."""
         near = [(t, s) for t, s in self.peaks if abs(time_s - t) < self.policy.min_gap_s]
         if near:
             if score > max(s for _, s in near):
