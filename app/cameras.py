@@ -156,7 +156,9 @@ class Camera:
         grown from one, until the floor moves on (a higher peak, or the stretch's end: its moments are held by then)."""
         if peaks_s == self.floor_kept_s:
             return
-        self.release([(FLOOR_HOLD, t) for t in self.floor_kept_s if t not in peaks_s])
+        dropped = [(FLOOR_HOLD, t) for t in self.floor_kept_s if t not in peaks_s]
+        if dropped:  # a peak added alone lets nothing go: no walk over the held scores
+            self.release(dropped)
         reach = options.coverage.max_segment_s
         for t in set(peaks_s) - set(self.floor_kept_s):
             self.ring.hold((FLOOR_HOLD, t), t - reach - options.before_s, t + reach + options.after_s)
