@@ -13,6 +13,8 @@ import json
 import time
 from pathlib import Path
 
+from vadagent.app.watch_events import status_said
+
 CAMERA_COLUMNS = ["camera", "score", "threshold", "above", "stream time s", "frames", "interruptions", "damaged packets",
                   "state", "picture"]
 LIVE_EVENT_COLUMNS = ["id", "camera", "start s", "end s", "status", "category", "severity", "what"]
@@ -69,7 +71,7 @@ def event_rows(records: list[dict]) -> list[list]:
     rows = []
     for r in records:
         event = r.get("event") or {}
-        status = r["status"] + (" (coverage, below the threshold)" if r.get("below_threshold") else "")
+        status = status_said(r["status"], bool(r.get("below_threshold")))
         rows.append([r["id"], r["camera"], r["start_s"], r["end_s"], status, event.get("category", ""),
                      event.get("severity", ""), event.get("what") or r.get("reason", "")])
     return rows

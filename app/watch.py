@@ -56,7 +56,7 @@ from vadagent.app.cameras import (
 from vadagent.app.job import Job
 from vadagent.app.scoring import candidate_policy
 from vadagent.app.stopping import run_then_end
-from vadagent.app.watch_events import PRUNE_EVERY_S, EventLog, post_alert, prune
+from vadagent.app.watch_events import PRUNE_EVERY_S, EventLog, post_alert, prune, status_said
 from vadagent.devices import usable_cores
 from vadagent.prompts import PROMPTS_VERSION
 from vadagent.tools.scorer.live import LiveScore, Moment
@@ -386,7 +386,7 @@ class Watch:
         self.recorded["explained" if explained else reason if reason in SET_ASIDE else "other"] += 1
         self.log.add(record)
         what = event["what"] if event else reason
-        how = ("explained" if explained else "detected") + (" (coverage, below the threshold)" if moment.below_threshold else "")
+        how = status_said("explained" if explained else "detected", moment.below_threshold)
         self.console.print(f"{escape(camera.name)} {moment.start_s:.1f}–{moment.end_s:.1f} s: {how}: {escape(what)}",
                            highlight=False, soft_wrap=True)
         if self.options.webhook and self.options.alerts(record):

@@ -18,6 +18,12 @@ from vadagent.tools.video.live import redacted
 log = logging.getLogger(__name__)
 
 
+def status_said(status: str, below_threshold: bool) -> str:
+    """An event's status as the terminal and the live page say it, naming a moment the coverage floor
+    gave the model (a stretch's peak below the threshold) as one."""
+    return status + (" (coverage, below the threshold)" if below_threshold else "")
+
+
 class EventLog:
     """events.jsonl (appended and flushed per event) and events.sqlite, side by side."""
 

@@ -20,7 +20,7 @@ from vadagent.evals.common import add_data_argument, add_results_argument, write
 from vadagent.evals.datasets import load_ucsd
 from vadagent.evals.detect import run_detect
 from vadagent.tools.scorer import ScorerConfig
-from vadagent.tools.scorer.scorer import DEFAULT_TIERS
+from vadagent.tools.scorer.config import DEFAULT_TIERS
 from vadagent.tools.scorer.selection import describe
 
 # (tiers, select): None is the shipped default, self-validation from 15 s of footage

@@ -472,7 +472,7 @@ def test_time_ranges_and_frame_shapes_are_checked_against_the_video(caplog):
 def test_frames_are_made_ahead_in_order_errors_reach_the_reader_and_an_early_stop_ends_the_worker():
     import threading
 
-    from vadagent.tools.scorer.frames import ahead
+    from vadagent.tools.scorer.prefetch import ahead
 
     assert list(ahead(iter(range(50)), depth=2)) == list(range(50))
 

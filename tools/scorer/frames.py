@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, nullcontext
 from dataclasses import dataclass
-from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -22,6 +19,7 @@ from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
 from vadagent.tools.scorer import exposure
 from vadagent.tools.scorer import grain as grains
+from vadagent.tools.scorer.prefetch import ahead
 from vadagent.tools.scorer.view import FootageView, ViewSeen, ViewWatch
 from vadagent.tools.video import VideoSource
 from vadagent.tools.video.shrink import shrink
@@ -393,48 +391,6 @@ class OpeningTracker:
                 self.end = index
                 return
             self._level = level
-
-
-T = TypeVar("T")
-
-
-def ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """`items`, produced in a worker thread up to `depth` ahead of the consumer. Decoding and
-    optical flow run in OpenCV, which releases the GIL, so the next chunk is made while the tiers
-    read this one. A worker's error is raised in the consumer; a consumer that stops early stops
-    the worker (and closes `items`) before returning."""
-    handoff: queue.Queue = queue.Queue(maxsize=depth)
-    stop, finished = threading.Event(), object()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            with closing(items) if hasattr(items, "close") else nullcontext():
-                for item in items:
-                    if not put(item):
-                        return
-            put(finished)
-        except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
-            put(error)
-
-    worker = threading.Thread(target=work, name="vadagent-frames", daemon=True)
-    worker.start()
-    try:
-        while (item := handoff.get()) is not finished:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
 
 
 def chunks(video: VideoSource, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, chunk: int = 64,

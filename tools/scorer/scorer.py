@@ -6,8 +6,8 @@ median (one frame of latency) and calibrates the result causally (z-units of the
 one threshold works on a live stream. `fit` chooses the tier set and weights itself by
 self-validation on held-out normal footage with synthetic anomalies (selection.py), by default
 whenever there are several tiers and at least AUTO_SELECT_S seconds of footage.
-Artefacts are `scorer.json` + `scorer.safetensors`; never pickle. How footage is read is footage.py's;
-what scoring a video gives, result.py's.
+Artefacts are `scorer.json` + `scorer.safetensors`; never pickle. A scorer's settings are config.py's;
+how footage is read, footage.py's; what scoring a video gives, result.py's.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from scipy.ndimage import median_filter
 
 from vadagent.errors import ArtifactError, UsageError
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
+from vadagent.tools.scorer.config import ScorerConfig
 from vadagent.tools.scorer.footage import (
     Extracted,
     SourceSpec,
@@ -40,10 +41,8 @@ from vadagent.tools.scorer.footage import (
     thinned,
 )
 from vadagent.tools.scorer.frames import (
-    DEFAULT_FLOW,
     FrameChunk,
     OpeningTracker,
-    check_flow,
     chunks,
     chunks_in_turn,
     time_scale,
@@ -51,7 +50,7 @@ from vadagent.tools.scorer.frames import (
 )
 from vadagent.tools.scorer.grain import footage as footage_grain
 from vadagent.tools.scorer.result import ScoreResult
-from vadagent.tools.scorer.tiers import TIERS, Evidence, Geometry, Tier, TierUnfit, tier_class
+from vadagent.tools.scorer.tiers import Evidence, Geometry, Tier, TierUnfit, tier_class
 from vadagent.tools.scorer.view import FootageView, above_threshold, boxes_moved, joined
 from vadagent.tools.video import VideoSource, open_video
 from vadagent.types import VideoInfo
@@ -60,7 +59,6 @@ log = logging.getLogger(__name__)
 
 ARTIFACT_VERSION = 2
 VIEW_KEY = "fit.view"  # the footage's view's median frame in scorer.safetensors (no tier is named "fit")
-DEFAULT_TIERS = ("motion", "objects")
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
 
@@ -73,51 +71,6 @@ AUTO_SELECT_S = 15.0
 
 class TooFewFrames(UsageError):
     """The normal footage holds fewer than 2 frames: a scorer learns from motion between frames."""
-
-
-@dataclass
-class ScorerConfig:
-    tiers: list[str] = field(default_factory=lambda: list(DEFAULT_TIERS))  # with `select`: the candidates
-    weights: dict[str, float] = field(default_factory=dict)  # fusion weight per tier (default 1)
-    params: dict[str, dict] = field(default_factory=dict)  # per-tier settings (each tier's Params)
-    # choose tiers and weights by self-validation; None: when there is a choice (several tiers) and at
-    # least AUTO_SELECT_S seconds of normal footage (or of a video's opening standing in for it)
-    select: bool | None = None
-    budget_s: float = 300.0  # training time of a learned tier
-    max_side: int = 360
-    flow: str = DEFAULT_FLOW  # optical-flow preset (frames.FLOW_PRESETS)
-    median_window: int = 3
-    threshold_percentile: float = 99.5
-    chunk_frames: int = 64
-    max_footage_s: float = 3600.0  # more normal footage is thinned to evenly spread stretches (see thinned)
-
-    def __post_init__(self) -> None:
-        if not self.tiers:
-            raise UsageError("a scorer needs at least one tier; available: " + ", ".join(TIERS))
-        for name in [*self.tiers, *self.weights, *self.params]:
-            tier_class(name)
-        for name, values in self.params.items():
-            known = {f.name for f in fields(tier_class(name).Params)}
-            if set(values) - known:
-                raise UsageError(f"unknown setting(s) {', '.join(sorted(set(values) - known))} of scorer tier {name}; "
-                                 f"it has: {', '.join(sorted(known))}")
-        check_flow(self.flow)
-        if self.median_window < 1 or self.median_window % 2 == 0:
-            raise UsageError(f"median_window must be a positive odd number of frames, not {self.median_window}")
-
-    def flow_for(self, tiers: dict[str, Tier]) -> str | None:
-        """The flow preset to compute, or None when none of `tiers` reads flow."""
-        return self.flow if any(t.needs_flow for t in tiers.values()) else None
-
-    def weight(self, name: str) -> float:
-        return float(self.weights.get(name, 1.0))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ScorerConfig:
-        return cls(**data)
 
 
 def _warn_if_reshaped(info: VideoInfo, width: int, height: int) -> None:

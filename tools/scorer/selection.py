@@ -29,7 +29,8 @@ from scipy.ndimage import median_filter
 
 from vadagent.tools.scorer.calibration import surprisal, tail_calibration
 from vadagent.tools.scorer.footage import SourceSpec
-from vadagent.tools.scorer.frames import ahead, chunks_of_frames
+from vadagent.tools.scorer.frames import chunks_of_frames
+from vadagent.tools.scorer.prefetch import ahead
 from vadagent.tools.scorer.tiers import Evidence, TierUnfit
 from vadagent.tools.scorer.tiers.base import shared_area
 
