@@ -25,6 +25,7 @@ from vadagent.evals.detection import (
     kept_mask,
     macro_auc,
     micro_auc,
+    micro_auc_min_max,
     micro_headroom,
     pixel_auc,
 )
@@ -168,6 +169,8 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "macro_auc": round(macro_auc(labels, scores), 4),
         "macro_auc_smoothed": round(macro_auc(labels, scores, sigma), 4),
         "average_precision": round(average_precision(labels, scores), 4),
+        # each video min-max normalised over its whole length (FFP's and MNAD's evaluations): comparison only
+        "micro_auc_video_min_max": round(micro_auc_min_max(labels, scores), 4),
         "average_precision_smoothed": round(average_precision(labels, scores, sigma), 4),
         "smoothing_sigma": sigma,
         "event_recall_at_10pct": round(recalled / total, 4) if total else None,
@@ -411,6 +414,9 @@ def markdown(result: dict) -> str:
              f"{result['events_covered_by_candidates']}/{result['events_total']} by the product's "
              f"{result['candidates']} candidates ({result['candidates_below_threshold']} below threshold). "
              f"Normal footage: {result['normal_footage']}. Protocol: {result['protocol']}.",
+             "", f"Micro AUC with each video's scores min-max normalised over the whole video, as FFP's and MNAD's "
+             f"evaluations do (for comparison with their figures; a live camera cannot): "
+             f"{result['micro_auc_video_min_max']}.",
              "", "Per-video AUC: " + ", ".join(f"{k}: {v}" for k, v in result["per_video_auc"].items()), "",
              "Micro AUC headroom (the gain if one video's anomalous / normal frames alone were scored perfectly): "
              + ", ".join(f"{k}: {_signed(g['anomalous'])} / {_signed(g['normal'])}"

@@ -14,6 +14,18 @@ def test_auc_by_hand():
     assert macro_auc(labels, scores) == pytest.approx((0.75 + 1.0) / 2)
 
 
+def test_micro_auc_with_each_video_min_max_normalised_by_hand():
+    from vadagent.evals.detection import micro_auc_min_max
+
+    # a quiet video's anomaly scores below busier videos' normal frames: pooled raw, 6 of 10 pairs ordered right
+    # (0.3 loses to 0.5, 0.6 and both 0.7s); each video scaled to [0, 1] over its whole length, all 10 (the third's
+    # equal scores go to 0)
+    labels = [np.array([0, 1]), np.array([0, 0, 1]), np.array([0, 0])]
+    scores = [np.array([0.1, 0.3]), np.array([0.5, 0.6, 0.9]), np.array([0.7, 0.7])]
+    assert micro_auc(labels, scores) == pytest.approx(6 / 10)
+    assert micro_auc_min_max(labels, scores) == pytest.approx(1.0)
+
+
 def test_macro_skips_single_class_videos_without_padding():
     labels = [np.array([0, 1]), np.array([1, 1, 1])]
     scores = [np.array([0.0, 1.0]), np.array([0.1, 0.2, 0.3])]
