@@ -1,5 +1,6 @@
 """The `vadagent` command. Exit codes: 0 success, 1 failure of the work, 2 bad usage or input,
-3 detected but not explained (no VLM reachable)."""
+3 detected but not explained (no VLM reachable). The `rules` and `eval` sub-commands are cli_rules.py's and
+cli_eval.py's; what the three share (settings, consoles, the tier options), cli_shared.py's."""
 
 from __future__ import annotations
 
@@ -10,60 +11,22 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from vadagent.config import Settings, load_settings
-from vadagent.errors import UsageError, VadagentError
+from vadagent.app.cli_eval import eval_app
+from vadagent.app.cli_rules import rules_app
+from vadagent.app.cli_shared import TIER_HELP, VLM_HELP, State, console, out, settings, tier_names
+from vadagent.config import load_settings
+from vadagent.errors import VadagentError
 from vadagent.logs import setup_logging
 
 app = typer.Typer(
     name="vadagent", help="Find anomalies in video and explain them.", no_args_is_help=True,
     add_completion=False, pretty_exceptions_enable=False,
 )
-rules_app = typer.Typer(help="Author rules of normal and anomalous activity from normal samples.", no_args_is_help=True)
-eval_app = typer.Typer(help="Benchmarks: detection, explanations, severity, Q&A.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(eval_app, name="eval")
-
-console = Console(stderr=True)
-out = Console()
-
-
-VLM_HELP = "Model string (default: settings vlm.model, else the in-process default)."
-
-
-class State:
-    settings: Settings | None = None
-    config_file: Path | None = None
-
-
-def _tier_help() -> str:
-    from vadagent.tools.scorer.tiers import TIERS
-
-    return "; ".join(f"{name} ({cls.summary})" for name, cls in TIERS.items()) + ". Default from settings: motion,objects."
-
-
-TIER_HELP = _tier_help()
-
-
-def _tiers(tiers: str | None, tier: str | None) -> list[str] | None:
-    """--tiers a,b or --tier a, checked against the registry."""
-    from vadagent.tools.scorer.tiers import tier_class
-
-    if tiers and tier:
-        raise UsageError("give --tiers A,B or --tier A, not both")
-    names = [t.strip() for t in (tiers or tier or "").split(",") if t.strip()]
-    for name in names:
-        tier_class(name)
-    return names or None
-
-
-def settings() -> Settings:
-    if State.settings is None:
-        State.settings = load_settings(State.config_file)
-    return State.settings
 
 
 @app.callback()
@@ -149,7 +112,7 @@ def fit(
     """Fit a frame scorer on a site's normal footage."""
     from vadagent.app.scoring import fit_command
 
-    fit_command(settings(), normal, output, tiers=_tiers(tiers, tier), fps=fps, console=console, select=select,
+    fit_command(settings(), normal, output, tiers=tier_names(tiers, tier), fps=fps, console=console, select=select,
                 budget_s=budget_s)
 
 
@@ -325,189 +288,6 @@ def serve(
 
     options = ServeOptions(model, host, port, served_name, max_model_len, gpu_memory_utilization)
     raise typer.Exit(run_server(options, print_line=out.print))
-
-
-@rules_app.command("induce")
-def rules_induce(
-    normal: Annotated[list[str], typer.Argument(help="Normal footage: videos, frame folders, PATH#t=START,END.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="RuleSet YAML to write.")],
-    vlm: Annotated[str | None, typer.Option(help="Model string that describes frames (and induces rules).")] = None,
-    site: Annotated[str, typer.Option(help="What the camera shows, e.g. 'a campus walkway'.")] = "the site",
-    inducer: Annotated[str, typer.Option(help="'vlm': the model induces rules per batch; 'text': rules are the "
-                                              "recurring phrases of the descriptions (normal rules only).")] = "vlm",
-    frames: Annotated[int, typer.Option(min=1, help="Normal frames described for induction.")] = 32,
-    heldout_frames: Annotated[int, typer.Option(min=1, help="Held-out normal frames described for validation.")] = 16,
-    batch: Annotated[int, typer.Option(min=1, help="Frames per induction batch.")] = 8,
-    min_support: Annotated[int, typer.Option(min=1, help="Batches a rule must recur in.")] = 2,
-    max_false_alarm: Annotated[float, typer.Option(min=0, max=1, help="Anomaly rules firing on more held-out "
-                                                                      "normal frames than this are removed.")] = 0.05,
-    fps: Annotated[float | None, typer.Option(help="Frame rate of frame folders.")] = None,
-) -> None:
-    """Induce rules from normal footage: sample, describe, induce, aggregate, validate on held-out clips."""
-    from vadagent.app.rules_cmd import induce_command
-
-    if inducer not in {"vlm", "text"}:
-        raise UsageError(f"--inducer must be 'vlm' or 'text', not {inducer!r}")
-    raise typer.Exit(induce_command(settings(), normal, output, vlm=vlm, site=site, inducer=inducer, frames=frames,
-                                    heldout_frames=heldout_frames, batch_size=batch, min_support=min_support,
-                                    max_false_alarm=max_false_alarm, fps=fps, console=console))
-
-
-@rules_app.command("validate")
-def rules_validate(file: Annotated[Path, typer.Argument(help="RuleSet YAML.")]) -> None:
-    """Check a (hand-edited) rule set: errors name the line; unknown fields are errors."""
-    from vadagent.app.rules_cmd import validate_command
-
-    raise typer.Exit(validate_command(file, out))
-
-
-@rules_app.command("show")
-def rules_show(file: Annotated[Path, typer.Argument(help="RuleSet YAML.")]) -> None:
-    """Print a rule set readably: rules, provenance, validation figures, removed rules."""
-    from vadagent.app.rules_cmd import show_command
-
-    raise typer.Exit(show_command(file, out))
-
-
-@rules_app.command("diff")
-def rules_diff(a: Annotated[Path, typer.Argument(help="Old RuleSet YAML.")],
-               b: Annotated[Path, typer.Argument(help="New RuleSet YAML.")]) -> None:
-    """What changed between two rule sets, rule by rule."""
-    from vadagent.app.rules_cmd import diff_command
-
-    raise typer.Exit(diff_command(a, b, out))
-
-
-@rules_app.command("test")
-def rules_test(
-    rules: Annotated[Path, typer.Argument(help="RuleSet YAML.")],
-    video: Annotated[str, typer.Argument(help="A video file or frame folder.")],
-    vlm: Annotated[str | None, typer.Option(help="Model string that describes frames.")] = None,
-    every: Annotated[float, typer.Option(min=0.1, help="Seconds between described frames.")] = 2.0,
-    fps: Annotated[float | None, typer.Option(help="Frame rate of a frame folder.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Which rules fire where in a video (frames described by the VLM, matched by meaning)."""
-    from vadagent.app.rules_cmd import test_command
-
-    raise typer.Exit(test_command(settings(), rules, video, vlm=vlm, every_s=every, fps=fps, as_json=as_json,
-                                  out=out, console=console))
-
-
-@rules_app.command("add")
-def rules_add(
-    file: Annotated[Path, typer.Argument(help="RuleSet YAML (created when missing).")],
-    text: Annotated[str, typer.Argument(help="The rule, e.g. 'anyone without a helmet in zone B is an anomaly'.")],
-    kind: Annotated[str, typer.Option(help="normal or anomaly.")] = "anomaly",
-    subject: Annotated[str, typer.Option(help="human_activity, object, scene, conditional or other.")] = "other",
-    rule_id: Annotated[str | None, typer.Option("--id", help="Rule id (default: the next free n#/a#).")] = None,
-    open_world: Annotated[bool, typer.Option("--open-world", help="An open-world definition rather than a "
-                                                                   "site observation.")] = False,
-) -> None:
-    """Add a hand-written rule or an open-world definition; the set's version goes up by one."""
-    from vadagent.app.rules_cmd import add_command
-
-    raise typer.Exit(add_command(file, text, kind=kind, subject=subject, rule_id=rule_id, open_world=open_world, out=out))
-
-
-@rules_app.command("import")
-def rules_import(
-    file: Annotated[Path, typer.Argument(help="A rule file in another tool's format.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="RuleSet YAML to write.")],
-    fmt: Annotated[str, typer.Option("--format", help="Source format: anomalyruler (rule_*.txt).")] = "anomalyruler",
-    scene: Annotated[str | None, typer.Option(help="Scene name (default: from the file name).")] = None,
-) -> None:
-    """Convert another tool's rules (AnomalyRuler's rule_*.txt) into a RuleSet."""
-    from vadagent.app.rules_cmd import import_command
-
-    raise typer.Exit(import_command(file, output, fmt, scene, out))
-
-
-@eval_app.command("detect")
-def eval_detect(
-    root: Annotated[Path, typer.Option(help="Dataset folder (its layout is checked; see 'vadagent eval list').")],
-    dataset: Annotated[str, typer.Option(help="ucsd_ped2, ucsd_ped1, avenue, shanghaitech, ucf_crime or ucf_crime_sample "
-                                              "(the last two have no normal footage: each video is fitted on its "
-                                              "opening).")] = "ucsd_ped2",
-    tiers: Annotated[str | None, typer.Option(help=f"Comma-separated scorer tiers to fuse: {TIER_HELP}")] = None,
-    tier: Annotated[str | None, typer.Option(help="One scorer tier alone (same names as --tiers).")] = None,
-    select: Annotated[bool | None, typer.Option("--select/--no-select", help="Self-validated tier choice.")] = None,
-    normal_seconds: Annotated[float | None, typer.Option(
-        min=1, help="Fit on the first S seconds of the normal footage only (little footage).")] = None,
-    normal_from: Annotated[float, typer.Option(
-        min=0, help="Fit on the normal footage from this second on (its clips played one after another; with "
-                    "--normal-seconds, that many seconds of it): how much a scorer depends on the footage it had.")] = 0.0,
-    sigma: Annotated[float | None, typer.Option(min=0, help="Smoothing sigma for the smoothed figures.")] = None,
-    workers: Annotated[int, typer.Option(
-        min=1, help="Test videos scored at once, each in its own process (a machine with more cores than one video "
-                    "keeps busy: about 2 each); frames/s is then the pool's. 1: one after another.")] = 1,
-    labels: Annotated[Path | None, typer.Option(
-        help="The test frames' labels, where the dataset's folder does not hold them: a .npy of 0/1 per frame over "
-             "the test clips in order (MNAD's frame_labels_ped2.npy), a .mat of [first; last] ranges per clip "
-             "(FFP's ped2.mat) or UCSDpedN.m.")] = None,
-    keep_scorers: Annotated[Path | None, typer.Option(
-        help="Keep each camera's fitted scorer and each test video's scores in this folder, and reuse those made "
-             "the same way (footage, settings, device, code): a run stopped part-way, or run again for other "
-             "figures (--sigma), fits and scores only the rest. Without normal footage, each video's scorer, "
-             "fitted on its opening, is kept with its scores.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    results: Annotated[Path | None, typer.Option(help="Results folder (default ./evals/results).")] = None,
-) -> None:
-    """Frame-level detection benchmark: AUC (micro/macro, raw/smoothed), event recall at a 10% budget, and the
-    recall and calls per minute of the candidates the product would pick."""
-    from vadagent.app.scoring import eval_detect_command
-
-    eval_detect_command(settings(), dataset, root, tiers=_tiers(tiers, tier), sigma=sigma, as_json=as_json,
-                        results=results, console=console, out=out, select=select, normal_seconds=normal_seconds,
-                        normal_from=normal_from, workers=workers, labels=labels, keep_scorers=keep_scorers)
-
-
-@eval_app.command("list")
-def eval_list() -> None:
-    """Datasets and benchmarks the harness supports."""
-    from vadagent.app.evaluate import list_command
-
-    list_command(out)
-
-
-@eval_app.command("qa")
-def eval_qa(
-    file: Annotated[Path, typer.Argument(help="Multiple-choice JSONL (video, question, options, answer).")],
-    vlm: Annotated[str, typer.Option(help="Model string, e.g. hf:PATH or vllm:MODEL@URL.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,
-) -> None:
-    """Multiple-choice video Q&A accuracy (VANE-Bench style)."""
-    from vadagent.app.evaluate import qa_command
-
-    qa_command(settings(), file, vlm, as_json, results, out)
-
-
-@eval_app.command("explain")
-def eval_explain(
-    predictions: Annotated[Path, typer.Argument(help="JSONL of {video_id, text}.")],
-    root: Annotated[Path, typer.Option(help="CUVA annotation folder (annotations/cuva of the data).")],
-    aspect: Annotated[str, typer.Option(help="what, why or how.")] = "what",
-    judge: Annotated[str | None, typer.Option(help="Model string of an LLM judge (MMEval aspects).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,
-) -> None:
-    """Explanation quality against CUVA references: BLEU, ROUGE-L, embedding similarity, LLM judge."""
-    from vadagent.app.evaluate import explain_command
-
-    explain_command(settings(), predictions, aspect, root, judge, as_json, results, out)
-
-
-@eval_app.command("severity")
-def eval_severity(
-    file: Annotated[Path, typer.Argument(help="JSONL of {predicted, reference} severities 0–4.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    results: Annotated[Path | None, typer.Option(help="Results folder.")] = None,
-) -> None:
-    """Severity agreement: Spearman, Kendall, quadratic kappa, exact and within-one agreement."""
-    from vadagent.app.evaluate import severity_command
-
-    severity_command(file, as_json, results, out)
 
 
 def main() -> None:

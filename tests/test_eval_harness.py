@@ -224,7 +224,7 @@ def test_eval_detect_help_names_every_dataset():
     # the help lists the names by hand (importing the loaders at every CLI start would cost its startup)
     import typing
 
-    from vadagent.app.cli import eval_detect
+    from vadagent.app.cli_eval import eval_detect
     from vadagent.evals.datasets import FRAME_DATASETS
 
     option = typing.get_type_hints(eval_detect, include_extras=True)["dataset"].__metadata__[0]
