@@ -1,4 +1,4 @@
-"""Shared fixtures: synthetic clips with known anomalies, tiny real-architecture VLMs, real data."""
+"""Shared fixtures: synthetic clips with known anomalies, tiny real-architecture VLMs, real data, a watched camera's site."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from per_run import once_per_run
+from watching import make_site
 
 from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip
 
@@ -119,3 +120,19 @@ def fitted(synthetic_scorer: Path):
     from vadagent.tools.scorer import Scorer
 
     return Scorer.load(synthetic_scorer)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ClipTruth]:
+    """A camera's normal footage, its fitted scorer, 8 s of it with a fast object, and a replay judge (read only)."""
+    folder = once_per_run(tmp_path_factory, "watch_site", make_site)
+    return folder, ClipTruth.load(folder / "truth.json")
+
+
+@pytest.fixture(scope="module")
+def long_camera(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """30 s of a camera with two anomalies early on: read to its end, its ring (17 s) no longer holds them.
+    Fewer walkers than the site's footage: at its rate, the 12 s fit flags six one-frame moments of walkers
+    after them, each waiting 10 s for its turn (the camera's budget), the last near --max-wait (60 s)."""
+    spec = ClipSpec(seconds=30, seed=3, walkers_per_second=0.4, anomalies=[("fast", 2.0), ("fast", 7.0)])
+    return once_per_run(tmp_path_factory, "long_camera", lambda f: render_clip(spec, f / "camera2.mp4")) / "camera2.mp4"

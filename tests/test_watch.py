@@ -1,6 +1,7 @@
 """`vadagent watch`: a clip played live and a real HTTP live stream (MPEG-TS, as cameras serve it),
 scored as frames arrive, explained with a replay VLM, recorded in events.jsonl, the SQLite log and a
-local webhook; a stream cut for a few seconds is reopened and watching goes on."""
+local webhook; a stream cut for a few seconds is reopened and watching goes on. Cameras read in processes
+of their own: test_watch_processes.py; `vadagent record`: test_record.py."""
 
 import asyncio
 import json
@@ -8,72 +9,22 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 from inprocess import invoke
-from per_run import once_per_run
 from servers import RtspSetups, within
+from watching import JUDGED, VADAGENT, Webhook
 
 from vadagent.agents.chat.session import load_report
 from vadagent.app.ui_live import event_files, event_rows, read_cameras, read_events
 from vadagent.evals.servers import LiveStreamServer
-from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip, write_video
+from vadagent.tools.synthetic import ClipSpec, render_clip, write_video
 from vadagent.tools.video import open_video
 
-VADAGENT = str(Path(sys.executable).with_name("vadagent"))
 BEHIND_S = 6.0  # how far a watcher may fall behind the live stream here before the test no longer finds its events
-JUDGED = {"category": "motion", "label": "fast object", "what": "an object crosses fast", "cause": "unknown cause",
-          "effect": "walkers look", "severity": 2, "severity_rationale": "nobody is hurt", "confidence": 0.7,
-          "evidence_frames": [0], "matched_rules": []}
-
-
-def make_site(folder: Path) -> None:
-    render_clip(ClipSpec(seconds=12, seed=1), folder / "normal.mp4")
-    render_clip(ClipSpec(seconds=8, seed=2, anomalies=[("fast", 3.0)]), folder / "camera.mp4").save(folder / "truth.json")
-    fitted = invoke("-q", "fit", folder / "normal.mp4", "-o", folder / "scorer")
-    assert fitted.returncode == 0, fitted.stderr
-    (folder / "judge.jsonl").write_text("".join(json.dumps({"text": json.dumps(JUDGED)}) + "\n" for _ in range(40)))
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A camera's normal footage, its fitted scorer, 8 s of it with a fast object, and a replay judge (read only)."""
-    folder = once_per_run(tmp_path_factory, "watch_site", make_site)
-    return folder, ClipTruth.load(folder / "truth.json")
-
-
-@pytest.fixture(scope="module")
-def long_camera(tmp_path_factory):
-    """30 s of a camera with two anomalies early on: read to its end, its ring (17 s) no longer holds them.
-    Fewer walkers than the site's footage: at its rate, the 12 s fit flags six one-frame moments of walkers
-    after them, each waiting 10 s for its turn (the camera's budget), the last near --max-wait (60 s)."""
-    spec = ClipSpec(seconds=30, seed=3, walkers_per_second=0.4, anomalies=[("fast", 2.0), ("fast", 7.0)])
-    return once_per_run(tmp_path_factory, "long_camera", lambda f: render_clip(spec, f / "camera2.mp4")) / "camera2.mp4"
-
-
-class Webhook:
-    def __init__(self):
-        self.received: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                outer.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def test_a_live_stream_raises_its_anomaly_everywhere_and_survives_a_cut(tmp_path, site):
@@ -291,211 +242,6 @@ def test_cameras_come_from_a_yaml_list_with_their_own_scorer_rules_and_budget(si
         parse_cameras([str(tmp_path / "dots.yaml")], None, Settings(), WatchOptions())
 
 
-@pytest.mark.slow  # ≈40 s of CPU, the watch twice; CI keeps cameras in processes: the killed-process test below
-def test_cameras_read_in_processes_record_what_threads_record(tmp_path, site, long_camera):
-    """Two file cameras read in two processes of their own: the same moments, clips' scores, keyframes
-    and camera status as read in threads of the watch's process. The second camera's stream has damaged
-    packets, which both skip and count where the live page shows them. Its second moment waits 10 s for
-    its turn (its camera's budget), often till the camera has been read past the ring's 17 s, and is
-    explained from the frames its camera held for it (before release 36, set aside: they had left the
-    ring; `test_a_waiting_moment_keeps_its_frames_however_long_it_waits` holds them by construction)."""
-    folder, _ = site
-    data = bytearray(long_camera.read_bytes())
-    for offset in range(len(data) * 2 // 3, len(data) * 3 // 4, 20_000):  # after its anomalies
-        data[offset : offset + 2000] = np.random.default_rng(offset).integers(0, 256, 2000, dtype=np.uint8).tobytes()
-    (tmp_path / "camera2.mp4").write_bytes(bytes(data))
-    recorded = {}
-    # the two watches side by side: most of their time is waiting for the camera's budget
-    watches = {processes: subprocess.Popen([VADAGENT, "watch", str(folder / "camera.mp4"), str(tmp_path / "camera2.mp4"),
-                                            "--scorer", str(folder / "scorer"), "-o", str(tmp_path / f"out{processes}"),
-                                            "--vlm", f"replay:{folder / 'judge.jsonl'}", "--processes", str(processes)],
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-               for processes in (0, 2)}
-    try:
-        ended = {processes: (watch.communicate(timeout=240)[1], watch.returncode) for processes, watch in watches.items()}
-    finally:
-        for watch in watches.values():
-            watch.kill()  # one that is still running, after a failure
-    for processes, (stderr, returncode) in ended.items():
-        out = tmp_path / f"out{processes}"
-        assert returncode == 0, stderr
-        assert ("2 process(es) of their own" if processes else "threads of this process") in " ".join(stderr.split())
-        records = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
-        assert records and all(r["explained"] and not r["scored_again"] for r in records)
-        assert all((out / k).is_file() for r in records for k in r["keyframes"]) and all((out / r["clip"]).is_file()
-                                                                                      for r in records)
-        status = json.loads((out / "cameras.json").read_text())["cameras"]
-        recorded[processes] = (sorted((r["camera"], r["start_s"], r["end_s"], r["peak_score"], len(r["keyframes"]),
-                                       r["event"]["start_s"]) for r in records),
-                               [(c["name"], c["frames"], c["alive"], c["interruptions"], c["damaged_packets"],
-                                 c["picture"]) for c in status])
-    threads, processes = recorded[0], recorded[2]
-    assert processes[1] == threads[1]
-    assert [(frames == 200, damaged > 0) for _, frames, _, _, damaged, _ in threads[1]] == [(True, False), (False, True)]
-    assert len(processes[0]) == len(threads[0]) and {r[0] for r in threads[0]} == {"camera", "camera2"}
-    for mine, theirs in zip(processes[0], threads[0]):  # the same frames scored the same way; floats within 1e-3
-        assert mine[0] == theirs[0] and mine[4] == theirs[4]
-        assert mine[1:4] == pytest.approx(theirs[1:4], abs=1e-3) and mine[5] == pytest.approx(theirs[5], abs=1e-3)
-
-
-def test_a_camera_process_that_is_killed_is_started_again_then_given_up(tmp_path, site):
-    """Of two cameras in two processes, one's process is killed again and again: it is started again, its
-    camera going on counting frames, RESTARTS times, then the camera stops, said in one line each time;
-    the other camera goes on throughout, and Ctrl-C still stops the watch cleanly, its processes ended."""
-    import psutil
-
-    from vadagent.app.camera_processes import RESTARTS
-
-    folder, _ = site
-    out = tmp_path / "out"
-    process = subprocess.Popen([VADAGENT, "watch", str(folder / "camera.mp4"), f"{folder / 'camera.mp4'}",
-                                "--realtime", "--loop", "--processes", "2", "--queue", "1", "--scorer",
-                                str(folder / "scorer"), "-o", str(out), "--vlm", f"replay:{folder / 'judge.jsonl'}"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-    def status() -> dict[str, dict]:
-        try:
-            return {c["name"]: c for c in json.loads((out / "cameras.json").read_text())["cameras"]}
-        except (OSError, ValueError):  # not written yet
-            return {}
-
-    def readers() -> list:
-        found = []
-        for child in psutil.Process(process.pid).children():
-            try:
-                if "spawn_main" in " ".join(child.cmdline()):
-                    found.append(child)
-            except psutil.Error:  # killed and not yet reaped, or gone
-                pass
-        return found
-
-    killed, seen = [], set()
-    try:
-        assert within(90, lambda: len(status()) == 2 and min(c["frames"] for c in status().values()) > 25), "not read"
-        victim, other = readers()
-        seen |= {victim.pid, other.pid}
-        for restart in range(1, RESTARTS + 2):
-            victim.kill()
-            killed.append(victim.pid)
-            if restart > RESTARTS:
-                break
-            # started again: a new process, and the camera goes on from where it was (its end one interruption)
-            assert within(30, lambda: [p for p in readers() if p.pid not in killed and p.pid != other.pid]), restart
-            (victim,) = [p for p in readers() if p.pid not in killed and p.pid != other.pid]
-            seen.add(victim.pid)
-            assert within(10, lambda n=restart: [c["interruptions"] for c in status().values()].count(n) == 1), status()
-            name, frames = next((n, c["frames"]) for n, c in status().items() if c["interruptions"] == restart)
-            assert within(30, lambda n=name, f=frames: status()[n]["frames"] > f + 10), restart
-        assert within(20, lambda: [c["alive"] for c in status().values()].count(False) == 1), status()
-        stopped = status()
-        time.sleep(3)
-        later = status()
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=120)
-    said = " ".join(stderr.split())
-    assert process.returncode == 0, stderr
-    assert said.count("ended abruptly (exit code -9") == RESTARTS + 1 and f"started again for {name} ({RESTARTS} of" in said
-    assert f"; {name} stop, the other cameras go on" in said and "stopping" in said
-    (other,) = set(stopped) - {name}
-    assert not stopped[name]["alive"] and stopped[name]["interruptions"] == RESTARTS
-    assert later[name]["frames"] == stopped[name]["frames"] and later[other]["frames"] > stopped[other]["frames"]
-    assert not [pid for pid in seen if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
-
-
-def test_a_second_ctrl_c_ends_a_watch_at_once_and_records_the_moment_being_explained(tmp_path, site):
-    """The VLM takes a minute an answer, so a first Ctrl-C would wait for it; a second ends the watch at
-    once with the moment it was explaining recorded, not explained, and the request left open."""
-    from vadagent.app.watch import STOPPED
-    from vadagent.evals.servers import answering_server, url
-
-    folder, _ = site
-    vlm, out = answering_server(json.dumps(JUDGED), 60.0), tmp_path / "out"
-    process = subprocess.Popen([VADAGENT, "watch", str(folder / "camera.mp4"), "--realtime", "--loop", "--processes", "0",
-                                "--scorer", str(folder / "scorer"), "-o", str(out), "--vlm", f"openai:m@{url(vlm)}"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        # a moment's clip is cut just before its call to the VLM
-        assert within(90, lambda: any((out / "clips").glob("*.mp4"))), "no moment was taken up"
-        time.sleep(1.0)
-        process.send_signal(signal.SIGINT)
-        time.sleep(0.5)
-        process.send_signal(signal.SIGINT)
-        second = time.monotonic()
-        _, stderr = process.communicate(timeout=120)
-        stop_s = time.monotonic() - second
-    finally:
-        process.kill()
-        vlm.shutdown()
-    assert process.returncode == 0, stderr
-    said = " ".join(stderr.split())
-    assert "Ctrl-C again stops at once" in said and "stopping at once" in said
-    assert stop_s < 20, f"{stop_s:.1f} s after the second Ctrl-C"  # the answer would take 60
-    records = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
-    cut = [r for r in records if r["clip"] is not None]
-    assert cut and all(r["reason"] == STOPPED and not r["explained"] for r in cut)
-    assert int(said.split(" left when stopped at once")[0].rsplit(" ", 1)[-1]) == sum(r["reason"] == STOPPED
-                                                                                     for r in records)
-
-
-@pytest.mark.slow  # ≈90 s; evals/bench_watch.py runs the 10-minute soak
-def test_a_slow_vlm_keeps_the_queue_bounded_and_memory_flat(tmp_path, site):
-    """Three cameras raise a moment every 8 s each; the VLM answers one request at a time, after
-    10 s. Waiting moments merge or are dropped (each logged), memory stays flat, and every moment
-    taken up is recorded and alerted. A second Ctrl-C stops at once: the moments waiting and the one
-    being explained are recorded, not explained, without waiting for the VLM."""
-    import shutil
-
-    from vadagent.app.watch import DROPPED, STOPPED
-    from vadagent.evals.bench_watch import rss_mb
-    from vadagent.evals.servers import answering_server, url
-
-    folder, _ = site
-    cameras = [tmp_path / f"cam{i}.mp4" for i in range(3)]
-    for camera in cameras:
-        shutil.copy(folder / "camera.mp4", camera)
-    (tmp_path / "config.yaml").write_text("vlm: {concurrency: 1}\ncandidates: {calls_per_minute: 60}\n")
-    vlm, hook, out = answering_server(json.dumps(JUDGED), 10.0), Webhook(), tmp_path / "out"
-    process = subprocess.Popen([VADAGENT, "--config", str(tmp_path / "config.yaml"), "watch", *map(str, cameras),
-                                "--realtime", "--loop", "--queue", "2", "--processes", "0", "--scorer", str(folder / "scorer"),
-                                "-o", str(out),
-                                "--vlm", f"openai:m@{url(vlm)}", "--webhook", hook.url],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        time.sleep(25)  # warmed up: rings full, models and thread pools started
-        before = rss_mb(process.pid)
-        time.sleep(40)
-        after = rss_mb(process.pid)
-    finally:
-        process.send_signal(signal.SIGINT)  # the moments waiting would each be explained: 10 s apiece
-        time.sleep(1.0)
-        process.send_signal(signal.SIGINT)
-        second = time.monotonic()
-        _, stderr = process.communicate(timeout=180)
-        stop_s = time.monotonic() - second
-        vlm.shutdown()
-        hook.server.shutdown()
-    assert process.returncode == 0, stderr
-    said = " ".join(stderr.split())
-    assert "stopping at once" in said and stop_s < 8, f"{stop_s:.1f} s after the second Ctrl-C"  # < one answer
-    assert "the VLM is behind; dropped the waiting moment" in said, said[-2000:]
-    dropped = int(said.split(" moment(s) dropped")[0].rsplit(" ", 1)[-1])
-    records = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
-    explained = [r for r in records if r["explained"]]
-    assert dropped >= 3 and 0 < len(explained) <= 12  # ≈ 9 moments a minute arrive, ≈ 6 are served
-    # every moment is recorded with its keyframes, the dropped ones too, and every record is posted
-    assert sum(r["reason"] == DROPPED and r["clip"] is None for r in records) == dropped
-    left = int(said.split(" left when stopped at once")[0].rsplit(" ", 1)[-1])
-    assert left >= 1 and sum(r["reason"] == STOPPED and not r["explained"] for r in records) == left
-    assert all(r["keyframes"] and all((out / k).is_file() for k in r["keyframes"]) for r in records)
-    assert {r["id"] for r in hook.received} == {r["id"] for r in records}
-    assert len({r["id"] for r in records}) == len(records)
-    assert after - before < 40, f"resident memory grew {after - before:.0f} MB in 40 s"
-
-
 def test_live_frames_carry_their_stream_timestamps_so_a_variable_rate_is_not_speed(tmp_path):
     from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
     from vadagent.tools.scorer.live import LiveScorer
@@ -685,62 +431,6 @@ def test_retention_deletes_the_oldest_files_and_the_folders_they_leave_empty(tmp
         ["clips/cam-3.mp4", "reports/cam-2/report.json"]
     assert not (tmp_path / "keyframes" / "cam").exists() and all((tmp_path / top).is_dir()
                                                                   for top in ("clips", "keyframes", "reports"))
-
-
-def _recording_stopped(tmp_path, after_s: float, stop) -> tuple[subprocess.Popen, str, Path]:
-    """`record --seconds 60` of a live stream, stopped by `stop(process)` `after_s` into the recording:
-    the process, what it said, and the recording."""
-    render_clip(ClipSpec(seconds=8, seed=61), tmp_path / "camera.mp4")
-    camera, recording = LiveStreamServer(tmp_path / "camera.mp4"), tmp_path / "normal.mp4"
-    try:
-        process = subprocess.Popen([VADAGENT, "record", camera.url, "--seconds", "60", "-o", str(recording)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert within(60, lambda: camera.connections >= 1 and recording.is_file()), "the recording never started"
-        time.sleep(after_s)
-        stop(process)
-        stdout, stderr = process.communicate(timeout=30)
-    finally:
-        camera.close()
-    return process, " ".join((stdout + stderr).split()), recording
-
-
-def test_ctrl_c_ends_a_recording_early_and_keeps_it(tmp_path):
-    """`record --seconds 60` stopped after a few seconds: the frames so far are a playable MP4 (before,
-    Ctrl-C ended the command with no word of what was kept)."""
-    process, said, recording = _recording_stopped(tmp_path, 3, lambda p: p.send_signal(signal.SIGINT))
-    assert process.returncode == 0, said
-    assert "stopped early" in said and "Traceback" not in said
-    with open_video(str(recording)) as video:
-        assert 2 <= video.info.frame_count < 30 * video.info.fps  # seconds, not the minute asked for
-
-
-def test_a_recording_whose_process_is_killed_keeps_what_it_wrote(tmp_path):
-    """`record` killed outright (power cut, out of memory) after a few seconds: the file is fragmented MP4,
-    readable up to its last fragment (a keyframe every 2 s), where a plain MP4, whose index comes last, was
-    unreadable whole."""
-    _, _, recording = _recording_stopped(tmp_path, 6, lambda p: p.kill())
-    with open_video(str(recording)) as video:
-        assert 2 * video.info.fps <= video.info.frame_count < 30 * video.info.fps
-        assert len(video.read([video.info.frame_count - 1]).indices) == 1
-
-
-def test_a_recording_keeps_the_cameras_own_rate_and_timestamps(tmp_path):
-    """A camera at 30 frames/s was recorded as 25 (the rate was read before the stream had opened), and one
-    that sends frames unevenly (a variable rate, drops) at a steady rate, so a scorer fitted on the recording
-    judged motion per a wrong frame interval. The recording keeps the stream's own timestamps."""
-    from vadagent.tools.synthetic import textured_square, write_video
-
-    numbers = [n for n in range(150) if n < 50 or n % 4 == 0]  # every frame for 5/3 s, then one in four
-    write_video(tmp_path / "camera.mp4", textured_square(10 + 0.5 * n for n in numbers), 30.0, numbers)
-    recorded = invoke("record", tmp_path / "camera.mp4", "--seconds", "60", "-o", tmp_path / "normal.mp4")
-    assert recorded.returncode == 0, recorded.stderr
-    with open_video(str(tmp_path / "camera.mp4")) as camera, open_video(str(tmp_path / "normal.mp4")) as recording:
-        assert recording.info.frame_count == camera.info.frame_count == len(numbers)
-        times = [np.concatenate([b.times for b in video.scan()]) for video in (camera, recording)]
-        assert np.allclose(times[1], times[0], atol=1e-3)
-        steps = np.diff(times[1])
-        assert np.allclose(steps[:10], 1 / 30, atol=1e-3) and np.allclose(steps[-10:], 4 / 30, atol=1e-3)
-    assert "recorded 75 frames (5.0 s)" in " ".join(recorded.stderr.split())
 
 
 def test_rtsp_cameras_are_read_over_tcp_unless_their_options_say_otherwise():
