@@ -8,9 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from renders import rain
 from sklearn.metrics import roc_auc_score
 
+from vadagent.evals.conditions import rain
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.scorer.tiers import Geometry
 from vadagent.tools.synthetic import ClipSpec, render_clip, write_video

@@ -276,12 +276,11 @@ def test_live_frames_carry_their_stream_timestamps_so_a_variable_rate_is_not_spe
 def test_a_cameras_rainy_picture_is_read_so_and_its_moments_say_it(site, tmp_path):
     """A camera's stream in rain: the live scorer reads it as the file scorer does (at the darker of each frame and
     the one before), and a moment's report names how its picture was read."""
-    from renders import rain
-
     from vadagent.app.cameras import Camera
     from vadagent.app.detecting import DetectionJob
     from vadagent.app.watch import ClipClock, moment_detection
     from vadagent.config import Settings
+    from vadagent.evals.conditions import rain
     from vadagent.taxonomy import load_taxonomy
     from vadagent.tools.scorer import Scorer
     from vadagent.tools.scorer.live import LiveScorer, Moment
