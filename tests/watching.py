@@ -20,12 +20,13 @@ JUDGED = {"category": "motion", "label": "fast object", "what": "an object cross
 
 
 def make_site(folder: Path) -> None:
+    """The `site` fixture's folder: 12 s of normal footage and its scorer (fitted as a command in a test fits), 8 s of
+    the camera with a fast object at 3 s and its truth, and 40 replayed judgements of that object."""
     render_clip(ClipSpec(seconds=12, seed=1), folder / "normal.mp4")
     render_clip(ClipSpec(seconds=8, seed=2, anomalies=[("fast", 3.0)]), folder / "camera.mp4").save(folder / "truth.json")
     fitted = invoke("-q", "fit", folder / "normal.mp4", "-o", folder / "scorer")
     assert fitted.returncode == 0, fitted.stderr
     (folder / "judge.jsonl").write_text("".join(json.dumps({"text": json.dumps(JUDGED)}) + "\n" for _ in range(40)))
-
 
 
 class Webhook:
