@@ -30,6 +30,8 @@ def make_site(folder: Path) -> None:
 
 
 class Webhook:
+    """A local HTTP server that keeps the JSON body of each POST it is sent (a watch's alerts), in order."""
+
     def __init__(self):
         self.received: list[dict] = []
         outer = self
