@@ -39,14 +39,12 @@ def micro_auc_min_max(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]
     """Micro AUC after each video's scores are min-max normalised over the whole video, as FFP's and MNAD's
     evaluations do: for comparison with their figures only, as a live camera has no whole video to normalise
     over (the product's own figures never are). A video whose scores are all equal scores 0 throughout."""
-    _check(labels, scores)
-
     def scaled(values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, np.float64)
         span = values.max() - values.min()
         return (values - values.min()) / span if span > 0 else np.zeros_like(values)
 
-    return float(roc_auc_score(np.concatenate(labels), np.concatenate([scaled(s) for s in scores])))
+    return micro_auc(labels, [scaled(s) for s in scores])
 
 
 def average_precision(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray], sigma: float = 0.0) -> float:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from per_run import once_per_run
-from watching import make_site
 
 from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip
 
@@ -125,6 +124,8 @@ def fitted(synthetic_scorer: Path):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ClipTruth]:
     """A camera's normal footage, its fitted scorer, 8 s of it with a fast object, and a replay judge (read only)."""
+    from watching import make_site  # the CLI's import with it, for the watch's tests alone
+
     folder = once_per_run(tmp_path_factory, "watch_site", make_site)
     return folder, ClipTruth.load(folder / "truth.json")
 

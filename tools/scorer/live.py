@@ -236,10 +236,10 @@ class CoverageFloor:
             return []
         # the stretch as a whole video of one window: its candidates above the threshold count towards the floor
         whole = replace(self.policy, window_s=len(self.scores) / self.fps + 1.0)
-        moments = []
+        moments, kept = [], self.kept_s
         for c in pick_candidates(np.asarray(self.scores), self.fps, whole, threshold=self.threshold):
             peak = min(round(c.peak_s * self.fps), len(self.times) - 1)
-            if c.below_threshold and any(abs(self.times[peak] - t) <= self.policy.min_gap_s for t in self.kept_s):
+            if c.below_threshold and any(abs(self.times[peak] - t) <= self.policy.min_gap_s for t in kept):
                 moments.append(Moment(self.times[c.start_frame], self.times[c.end_frame], self.times[peak],
                                       float(self.scores[peak]), opened_wall=wall, closed_wall=wall, below_threshold=True))
         return moments
