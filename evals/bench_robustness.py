@@ -73,7 +73,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
@@ -167,8 +166,7 @@ def shadowed(folder: Path, footpath_labels: np.ndarray, ped2: Path | None) -> li
     for site, (clips, footage, fps, labels) in sites.items():
         paths = []
         for clip in clips:
-            frames = frames_of(clip) if clip.is_file() else \
-                np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in sorted(clip.iterdir())])
+            frames = frames_of(clip)
             paths.append(folder / f"{site}-{clip.stem}-shadow.mp4")
             write_video(paths[-1], cloud_shadow(frames, fps, start_s=SHADOW_AT_S if site == "footpath" else 0.0), fps)
         for shade in (True, False):

@@ -31,7 +31,7 @@ def real_footage(root: Path) -> list[dict]:
 
     data = load_ucsd(root)
     fit, held = data.train[:-3], data.train[-3:]
-    clips = [np.stack([cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(h.iterdir())]) for h in held]
+    clips = [frames_of(h) for h in held]
     kinds = {"as filmed": np.arange, "dropped frames": dropped, "variable rate": lambda n: variable(n, data.fps)}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -202,7 +202,7 @@ def ped2_remounted(root: Path) -> list[dict]:
         for name, (degrees, shift, zoom) in REMOUNTED.items():
             paths = []
             for video in data.test:
-                frames = np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in sorted(video.path.iterdir())])
+                frames = frames_of(video.path)
                 paths.append(Path(scratch) / f"{video.name}-{degrees}-{zoom}.mp4")
                 write_video(paths[-1], turned(frames, degrees, shift, 0, zoom), data.fps)
             for judged, by in ((True, scorer), (False, unjudged)):

@@ -231,17 +231,15 @@ def test_eval_detect_help_names_every_dataset():
     assert [name for name in FRAME_DATASETS if name not in option.help] == []
 
 
-EVALS = Path(__file__).resolve().parents[1] / "evals"
-SCRIPTS = sorted(p.stem for p in EVALS.glob("*.py") if 'if __name__ == "__main__":' in p.read_text())  # run by hand
-
-
 def test_every_benchmark_script_imports_what_it_needs_and_says_its_usage(monkeypatch, capsys):
     """The benchmarks run by hand, for minutes to an hour, so nothing else would see one that no longer imports after a
     change elsewhere (a name moved, a module split): every script's `--help`, in-process, prints its usage."""
     import importlib
 
-    assert {"bench_robustness", "bench_scorer", "bench_tiers", "device_kit"} <= set(SCRIPTS)
-    for name in SCRIPTS:
+    evals = Path(__file__).resolve().parents[1] / "evals"
+    scripts = sorted(p.stem for p in evals.glob("*.py") if 'if __name__ == "__main__":' in p.read_text())
+    assert {"bench_robustness", "bench_scorer", "bench_tiers", "device_kit"} <= set(scripts)
+    for name in scripts:
         module = importlib.import_module(f"vadagent.evals.{name}")
         monkeypatch.setattr(sys, "argv", [f"{name}.py", "--help"])
         with pytest.raises(SystemExit) as ended:
