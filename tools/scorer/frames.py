@@ -196,13 +196,18 @@ class ChunkMaker:
     (grain.py), and so is a smoother one's where they differ by little; a rainy one's at the darker of each frame and
     the one before; and a veiled one (fog, haze) is put back into the footage's tones (exposure.veil). With the
     footage's view (`footage_view`, and the video's rate `fps`), a view lost is said and a camera that moved is put
-    back on it (view.py)."""
+    back on it (view.py). `measure_grain=False` (only without a footage's grain, which it is then not compared with)
+    leaves the video's grain unknown: self-validation's synthetic windows, whose grain nothing reads, each a maker of
+    its own that would measure half of its 32 frames."""
 
     def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, time_scale: float = 1.0,
                  fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None,
-                 footage_view: FootageView | None = None, fps: float = 25.0) -> None:
+                 footage_view: FootageView | None = None, fps: float = 25.0, measure_grain: bool = True) -> None:
+        if not measure_grain and footage_grain is not None:
+            raise ValueError("a video compared with the footage's grain must have its own measured")
         self.size = (width, height)
         self.footage_grain = footage_grain
+        self.measure_grain = measure_grain
         self.grain = grains.UNKNOWN  # this video's, measured at its first chunk and again every exposure.AGAIN_FRAMES
         self.gate: grains.Gate | None = None  # where no motion is read for its grain (decided with each measurement)
         self.veil: exposure.Veil | None = None  # fog or haze over it, lifted from every frame (decided likewise)
@@ -262,7 +267,7 @@ class ChunkMaker:
     def _measure(self, sized: list[np.ndarray]) -> None:
         """The video's grain on these frames, and its gate: at its start, and again as the hour changes (a camera
         watched from day into night). A measurement that cannot be told (a dark picture) keeps the gate there was."""
-        grain = grains.measure(sized)
+        grain = grains.measure(sized) if self.measure_grain else grains.UNKNOWN
         if self.gate is not None and not grain.told:
             return
         veil, self.veil = self.veil, exposure.veil(grain.level, grain.spread, self.footage_grain)
@@ -476,8 +481,9 @@ def _chunks(video: VideoSource, width: int, height: int, *, flow: str | None, ch
 
 
 def chunks_of_frames(frames: np.ndarray, *, flow: str | None = DEFAULT_FLOW, chunk: int = 64) -> Iterator[FrameChunk]:
-    """The same pass over frames already in memory at the working size (self-validation clips)."""
-    maker = ChunkMaker(frames.shape[2], frames.shape[1], flow=flow)
+    """The same pass over frames already in memory at the working size (self-validation's windows, whose grain
+    is not measured: no footage's is compared with, and nothing reads it)."""
+    maker = ChunkMaker(frames.shape[2], frames.shape[1], flow=flow, measure_grain=False)
     for start in range(0, len(frames), chunk):
         made = maker.feed(np.arange(start, min(start + chunk, len(frames))), frames[start : start + chunk])
         if made is not None:
