@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
-import cv2
 import numpy as np
 
 from vadagent.tools.scorer import Scorer, ScorerConfig, exposure, grain
@@ -67,9 +66,8 @@ def view_reported(scored) -> str:
 
 
 def frames_of(path: Path) -> np.ndarray:
-    """A video's frames, or a frame folder's images in name order, RGB, all in memory: (n, height, width, 3) uint8."""
-    if path.is_dir():
-        return np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in sorted(path.iterdir())])
+    """A video's frames, or a frame folder's images in name order (open_video reads both), RGB, all in memory:
+    (n, height, width, 3) uint8."""
     with open_video(str(path)) as video:
         return np.concatenate([b.frames for b in video.scan(gray=False)])
 
