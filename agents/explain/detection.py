@@ -11,7 +11,7 @@ from vadagent.agents.explain.context import context_window, tracked_relations
 from vadagent.prompts import PROMPTS_VERSION
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
-from vadagent.tools.scorer import CandidatePolicy, Scorer, ScoreResult
+from vadagent.tools.scorer import CandidatePolicy, Scorer, ScoreResult, cuts
 from vadagent.tools.scorer.scorer import Progress
 from vadagent.types import Relation, ScorerSummary, VideoReport
 
@@ -66,9 +66,7 @@ def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
     if scored.skipped:
         notes.append(f"{scored.skipped} undecodable packet(s) of the video were skipped; their frames' scores are "
                      "interpolated from their neighbours'.")
-    picture = picture_note(scored)
-    if picture:
-        notes.append(picture)
+    notes += [note for note in (picture_note(scored), cuts_note(scored)) if note]
     damage = damage_note(scored, candidates)
     return notes + [damage] if damage else notes
 
@@ -81,6 +79,21 @@ def picture_note(scored: ScoreResult) -> str | None:
     changes = "; then ".join(f"from {frame / scored.info.fps:.1f} s, {read or 'as it came'}"
                              for frame, read in scored.picture)
     return f"The picture differed from the normal footage's: {changes}."
+
+
+def cuts_note(scored: ScoreResult) -> str | None:
+    """Where an edited video cuts from one shot to another (`ScoreResult.cuts`, cuts.py); None: nowhere found."""
+    times = cuts.said(scored.cuts, scored.info.fps)
+    if not times:
+        return None
+    listed = [f"{t:.1f}" for t in times[:8]]
+    listed = (", ".join(listed[:-1]) + " and " + listed[-1] if len(listed) > 1 else listed[0]) + \
+        (" …" if len(times) > 8 else "")
+    note = f"At {listed} s {cuts.WORDS}."
+    if scored.stand_in:
+        note += (" The scorer learnt the view of the video's opening: after a cut to another view it compares that "
+                 "view with the opening's, so candidates there may say more of the view than of what happens in it.")
+    return note
 
 
 def damage_note(scored: ScoreResult, candidates: list) -> str | None:

@@ -19,6 +19,7 @@ from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
 from vadagent.tools.scorer import exposure
 from vadagent.tools.scorer import grain as grains
+from vadagent.tools.scorer.cuts import CutFinder
 from vadagent.tools.scorer.prefetch import ahead
 from vadagent.tools.scorer.view import FootageView, ViewSeen, ViewWatch
 from vadagent.tools.video import VideoSource
@@ -156,6 +157,7 @@ class FrameChunk:
     grain: grains.Grain = grains.UNKNOWN  # the video's grain as it came, as last measured (ChunkMaker._measure)
     reading: str = ""  # how its picture is read against the normal footage's (`picture_reading`); "": as it comes
     view: ViewSeen | None = None  # what it showed of the footage's view (view.py); None: not judged
+    cuts: tuple[int, ...] = ()  # frames that begin a new shot of an edited video (cuts.py), where looked for
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -196,13 +198,15 @@ class ChunkMaker:
     (grain.py), and so is a smoother one's where they differ by little; a rainy one's at the darker of each frame and
     the one before; and a veiled one (fog, haze) is put back into the footage's tones (exposure.veil). With the
     footage's view (`footage_view`, and the video's rate `fps`), a view lost is said and a camera that moved is put
-    back on it (view.py). `measure_grain=False` (only without a footage's grain, which it is then not compared with)
-    leaves the video's grain unknown: self-validation's synthetic windows, whose grain nothing reads, each a maker of
-    its own that would measure half of its 32 frames."""
+    back on it (view.py); without it, `find_cuts` says where an edited video cuts (cuts.py). `measure_grain=False`
+    (only without a footage's grain, which it is then not compared with) leaves the video's grain unknown:
+    self-validation's synthetic windows, whose grain nothing reads, each a maker of its own that would measure half
+    of its 32 frames."""
 
     def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, time_scale: float = 1.0,
                  fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None,
-                 footage_view: FootageView | None = None, fps: float = 25.0, measure_grain: bool = True) -> None:
+                 footage_view: FootageView | None = None, fps: float = 25.0, measure_grain: bool = True,
+                 find_cuts: bool = False) -> None:
         if not measure_grain and footage_grain is not None:
             raise ValueError("a video compared with the footage's grain must have its own measured")
         self.size = (width, height)
@@ -213,6 +217,7 @@ class ChunkMaker:
         self.veil: exposure.Veil | None = None  # fog or haze over it, lifted from every frame (decided likewise)
         self.reading = ""  # the two in words (picture_reading), for each chunk
         self.view = ViewWatch(footage_view, fps) if footage_view is not None else None
+        self.cuts = CutFinder() if find_cuts else None
         self._fed = 0  # frames fed so far
         self._measured_at = 0  # frames fed when the grain was last told
         self.time_scale = time_scale
@@ -309,6 +314,7 @@ class ChunkMaker:
         of_view = None
         if self.view:  # put back on the footage's view where the camera moved
             sized, of_view = self.view.feed(indices, sized)
+        cuts = self.cuts.feed(indices, sized) if self.cuts else ()
         self._fed += len(sized)
         seen = self._unflashed(sized) if self.gate.flashes else sized  # what motion is read on
         self._last = sized[-1]
@@ -357,7 +363,7 @@ class ChunkMaker:
         flow = np.stack(flows) if self.preset else \
             np.broadcast_to(np.float32(0), (len(gray), self.flow_size[1], self.flow_size[0], 2))
         return FrameChunk(np.asarray(out_idx, np.int64), gray, np.stack(diffs), flow, np.asarray(shakes), self.time_scale,
-                          self.grain, self.reading, of_view)
+                          self.grain, self.reading, of_view, cuts)
 
     def finish(self) -> FrameChunk | None:
         """A one-frame video: its only frame has no motion."""
@@ -401,11 +407,11 @@ class OpeningTracker:
 def chunks(video: VideoSource, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, chunk: int = 64,
            start_s: float = 0.0, end_s: float | None = None, time_scale: float = 1.0,
            fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None,
-           footage_view: FootageView | None = None) -> Iterator[FrameChunk]:
+           footage_view: FootageView | None = None, find_cuts: bool = False) -> Iterator[FrameChunk]:
     """The chunks of a video, made one ahead of the consumer (see `ahead`)."""
     return ahead(_chunks(video, width, height, flow=flow, chunk=chunk, start_s=start_s, end_s=end_s,
                          time_scale=time_scale, fitted_fps=fitted_fps, footage_grain=footage_grain,
-                         footage_view=footage_view))
+                         footage_view=footage_view, find_cuts=find_cuts))
 
 
 @dataclass
@@ -416,7 +422,7 @@ class _Unopened:
 
 
 # one video of `chunks_in_turn`: what opens it, and its `chunks` options (start_s, end_s, time_scale,
-# fitted_fps, footage_grain, footage_view) given the opened video
+# fitted_fps, footage_grain, footage_view, find_cuts) given the opened video
 Turn = tuple[Callable[[], VideoSource], Callable[[VideoSource], dict]]
 
 
@@ -466,10 +472,10 @@ def chunks_in_turn(turns: Iterable[Turn], width: int, height: int, *, flow: str 
 
 def _chunks(video: VideoSource, width: int, height: int, *, flow: str | None, chunk: int, start_s: float = 0.0,
             end_s: float | None = None, time_scale: float = 1.0, fitted_fps: float | None = None,
-            footage_grain: dict[str, float] | None = None, footage_view: FootageView | None = None
-            ) -> Iterator[FrameChunk]:
+            footage_grain: dict[str, float] | None = None, footage_view: FootageView | None = None,
+            find_cuts: bool = False) -> Iterator[FrameChunk]:
     maker = ChunkMaker(width, height, flow=flow, time_scale=time_scale, fitted_fps=fitted_fps,
-                       footage_grain=footage_grain, footage_view=footage_view, fps=video.info.fps)
+                       footage_grain=footage_grain, footage_view=footage_view, fps=video.info.fps, find_cuts=find_cuts)
     # frames shrunk to the working size in the decoding thread: the maker's resize then has nothing to do
     for batch in ahead(video.scan(gray=True, chunk=chunk, start_s=start_s, end_s=end_s, size=(width, height))):
         made = maker.feed(batch.indices, batch.frames, batch.times)

@@ -37,6 +37,7 @@ class ScoreResult:
     # (first frame, how the picture was read from there against the normal footage's: frames.picture_reading; "": as it
     # came), at each change; empty where it was read as it came throughout
     picture: list[tuple[int, str]] = field(default_factory=list)
+    cuts: list[int] = field(default_factory=list)  # frames that begin a new shot of an edited video (cuts.py)
 
     def candidates(self, policy: CandidatePolicy | None = None, sigma: float = 0.0) -> list[Candidate]:
         """The product's candidates from these scores: threshold, call budget, coverage floor, the
@@ -103,7 +104,7 @@ class ScoreResult:
                 "scorer_id": self.scorer_id, "threshold": self.threshold, "skipped": self.skipped,
                 "seconds": self.seconds, "settled_from": self.settled_from, "self_fitted": self.self_fitted,
                 "stand_in": self.stand_in, "damaged": [list(span) for span in self.damaged],
-                "picture": [list(change) for change in self.picture],
+                "picture": [list(change) for change in self.picture], "cuts": self.cuts,
                 "evidence_notes": [str(note) for note in self.evidence.note]}
         aside = folder / f".{RESULT}.json.partial"
         aside.write_text(json.dumps(meta) + "\n", encoding="utf-8")
@@ -132,7 +133,8 @@ class ScoreResult:
                        float(meta["threshold"]), evidence, int(meta["skipped"]), float(meta["seconds"]),
                        tiers, int(meta["settled_from"]), bool(meta["self_fitted"]), bool(meta["stand_in"]),
                        [(int(a), int(b)) for a, b in meta["damaged"]],
-                       [(int(frame), str(read)) for frame, read in meta.get("picture", [])])  # older results: none
+                       [(int(frame), str(read)) for frame, read in meta.get("picture", [])],  # older results: none
+                       [int(frame) for frame in meta.get("cuts", [])])
         except ArtifactError as exc:
             raise ArtifactError(f"{folder}: {exc}") from None
         except Exception as exc:  # JSON, safetensors, key and validation errors all mean a broken artefact

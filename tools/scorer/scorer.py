@@ -288,9 +288,10 @@ class Scorer:
                 yield self._as_fitted_on(source, result, folder_fps, device)
 
     def _timing(self, video: VideoSource) -> dict:
-        """`chunks`' options that put a video's motion in this scorer's frame intervals, its footage's grain and view."""
+        """`chunks`' options that put a video's motion in this scorer's frame intervals, its footage's grain and view
+        (without a view, where the video cuts is looked for: a video's opening standing in for footage may be edited)."""
         return {"time_scale": self.time_scale(video.info.fps), "fitted_fps": self.fps,
-                "footage_grain": self.fit_info.get("grain"), "footage_view": self.view}
+                "footage_grain": self.fit_info.get("grain"), "footage_view": self.view, "find_cuts": self.view is None}
 
     def _as_fitted_on(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str) -> ScoreResult:
         """`result` of a video given by path, marked where this scorer's normal footage came from it."""
@@ -341,9 +342,11 @@ class Scorer:
         picture: list[tuple[int, str]] = []
         read_by_tiers: list[tuple[int, str]] = []  # what the tiers said of the picture (a shadow read as light), as steps
         view, flagged, moves = [], {}, []  # the view's changes, the frames they flag, each move from its first frame
+        cuts: list[int] = []
         with closing(stream):
             for chunk in stream:
                 opening.feed(chunk)
+                cuts += chunk.cuts
                 if chunk.view:
                     view += chunk.view.changes
                     flagged |= chunk.view.flagged
@@ -384,7 +387,8 @@ class Scorer:
         # the median filter and the tiers' one-frame history carry the opening a few frames on
         settled = count if opening.end is None else min(count, opening.end + self.config.median_window) if opening.end else 0
         return ScoreResult(info, self.scorer_id, scores, self.threshold, merged, video.skipped,
-                           time.perf_counter() - started, per_tier, settled, damaged=video.damaged(), picture=picture)
+                           time.perf_counter() - started, per_tier, settled, damaged=video.damaged(), picture=picture,
+                           cuts=cuts)
 
     # -- artefacts -------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
