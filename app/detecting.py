@@ -24,10 +24,15 @@ def opening_note(scorer: Scorer) -> str:
     """What a report says of a scorer fitted on the video's own opening (`Scorer.fit_on_opening`)."""
     info = scorer.fit_info
     chosen = info.get("selection", {}).get("chosen")
-    return (f"No --normal footage or --scorer: the scorer was fitted on the first {info['sources'][0]['end_s']:g} s of "
-            "this video, taken as normal, so its threshold rests on little footage; candidates may lie below it (marked "
-            "below_threshold), taken to cover every stretch of the video and to spend its call budget"
-            + (" (those first seconds were scored by a second scorer fitted on the video's last stretch)"
+    footage = info["sources"][0]
+    fitted = (f"the video cuts from one shot to another, and each shot's scorer was fitted on that shot's own first "
+              f"quarter (the first shot's: {footage['start_s']:g} to {footage['end_s']:g} s)" if info.get("shots") else
+              f"the scorer was fitted on the first {footage['end_s']:g} s of this video")
+    return (f"No --normal footage or --scorer: {fitted}, taken as normal, so its threshold rests on little footage; "
+            "candidates may lie below it (marked below_threshold), taken to cover every stretch of the video and to spend "
+            "its call budget"
+            + (f" (those first seconds were scored by a second scorer fitted on the {'shot' if info.get('shots') else 'video'}'s "
+               "last stretch)"
                if "opening_scored_by" in info else "")
             + (f"; its tiers and weights ({scorer.description}) chosen by self-validation on synthetic anomalies in "
                "that opening" if chosen else "")

@@ -1,6 +1,7 @@
 """How a video given no normal footage is scored, judged on rendered clips with events (no test label is read).
 
     python evals/bench_footageless.py [--seeds 2] [--seed-from 100] [--seconds 40] [--schemes shipped,…] [--name NAME]
+    python evals/bench_footageless.py --edited [--seeds 2] …   (edited videos: two cameras, cut from one to the other)
 
 Without normal footage (`explain` or `report` with neither `--normal` nor `--scorer`) a video is fitted on its own
 opening, its first quarter, and that opening is scored by a second scorer fitted on its last quarter
@@ -19,7 +20,13 @@ the same clips:
 - `growing`: the same folds, each scored by the tiers fitted on every fold before it (the first by the last), as a
   camera's normal footage grows: an event is learnt only by the folds after it;
 - `cleaned`: the `unselected` scheme, with the opening's scorer fitted without the stretches (a second either side) that the
-  closing scorer flags in the opening, so an event there is not learnt as normal.
+  closing scorer flags in the opening, so an event there is not learnt as normal;
+- `one_stand_in`: release 62's scheme for an edited video, one stand-in for the whole video, its first shot's opening
+  (`shipped` fits each shot of MIN_SHOT_S or more on its own opening, cuts.py).
+
+With `--edited`, each clip is an edited video: half of it the footpath (one background), then a cut to the busy crowd
+of another site (another background), each half with one event of the same kind set off at the same share of it; the
+schemes default to `shipped,one_stand_in`.
 
 Reports, per site, event kind and start: the frame AUC of the raw scores, and whether the product's candidates
 (threshold, call budget, coverage floor, σ 3, as `explain` picks them) overlap the event; then, per scheme, the AUC
@@ -48,8 +55,9 @@ from vadagent.tools.scorer.calibration import surprisal, tail_calibration
 from vadagent.tools.scorer.candidates import CandidatePolicy, pick_candidates
 from vadagent.tools.scorer.footage import SourceSpec, background_sample, closing_of, opening_of, read_parts
 from vadagent.tools.scorer.frames import working_size
+from vadagent.tools.scorer.stand_in import stand_in
 from vadagent.tools.scorer.tiers import Geometry, tier_class
-from vadagent.tools.synthetic import ClipSpec, render_clip
+from vadagent.tools.synthetic import ClipSpec, ClipTruth, render_clip, write_video
 from vadagent.tools.video import open_video
 
 SITES = {"footpath": (0.0, ("fast", "wrong_way", "loiter", "intruder")),
@@ -156,9 +164,36 @@ def objects_only(path: Path) -> tuple[np.ndarray, float]:
     return scorer.score(str(path)).scores, scorer.threshold
 
 
+def one_stand_in(path: Path) -> tuple[np.ndarray, float]:
+    """Release 62's scheme: one stand-in for the whole video, fitted on its opening, whatever its cuts."""
+    scorer = stand_in(Scorer, str(path), ScorerConfig(), (0.0, None), 25.0, "cpu", None)
+    return scorer.score(str(path)).scores, scorer.threshold
+
+
 SCHEMES: dict[str, Callable[[Path], tuple[np.ndarray, float]]] = {
     "shipped": shipped, "capped": capped, "cross_fit": cross_fit, "growing": growing, "cleaned": cleaned,
-    "unselected": unselected, "objects_only": objects_only}
+    "unselected": unselected, "objects_only": objects_only, "one_stand_in": one_stand_in}
+EDITED_KINDS = ("fast", "loiter", "intruder")  # events both sites hold
+
+
+def edited_clip(path: Path, kind: str, share: float, seconds: float, seed: int) -> ClipTruth:
+    """The footpath (site 0) for half of `seconds`, then a cut to a busy crowd at site 1, each half with one `kind`
+    event from `share` of it: the labels and events of both, the second's frames counted on from the cut."""
+    half = seconds / 2
+    parts = []
+    for number, crowd in enumerate((0.0, 2.5)):
+        part = path.with_name(f"{path.stem}_part{number}.mp4")
+        truth = render_clip(ClipSpec(seconds=half, seed=seed, site=number, crowd=crowd,
+                                     anomalies=[(kind, round(share * half, 1))]), part)
+        with open_video(str(part)) as video:
+            frames = [frame for batch in video.scan(gray=False, chunk=64) for frame in batch.frames]
+        parts.append((truth, frames))
+    (first, a), (second, b) = parts
+    write_video(path, [*a, *b], first.fps)
+    shift = len(a)
+    events = first.events + [{**e, "start_frame": e["start_frame"] + shift, "end_frame": e["end_frame"] + shift}
+                             for e in second.events]
+    return ClipTruth(first.fps, len(a) + len(b), [*first.labels[:len(a)], *second.labels[:len(b)]], events)
 
 
 def found(scores: np.ndarray, threshold: float, fps: float, events: list[dict]) -> list[bool]:
@@ -185,23 +220,27 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2, help="clips per site, event kind and start")
     parser.add_argument("--seed-from", type=int, default=100, help="the first clip's seed (another run: other clips)")
     parser.add_argument("--seconds", type=float, default=40.0, help="each clip's length")
-    parser.add_argument("--schemes", default=",".join(SCHEMES), help=f"of {', '.join(SCHEMES)}")
+    parser.add_argument("--schemes", default=None, help=f"of {', '.join(SCHEMES)} (default: all but one_stand_in; "
+                        "with --edited, shipped,one_stand_in)")
+    parser.add_argument("--edited", action="store_true", help="edited videos: a cut from one camera to another")
     parser.add_argument("--name", default="")
     args = parser.parse_args()
-    schemes = args.schemes.split(",")
+    schemes = (args.schemes or ("shipped,one_stand_in" if args.edited else
+                                ",".join(name for name in SCHEMES if name != "one_stand_in"))).split(",")
     if unknown := set(schemes) - set(SCHEMES):
         parser.error(f"unknown scheme(s) {', '.join(sorted(unknown))}; choose from {', '.join(SCHEMES)}")
     logging.disable(logging.WARNING)  # each clip's stand-in fit warns as `explain` would
     clips, frames = [], {}  # frames: scheme → each clip's (labels, scores), for the pooled AUC
     with tempfile.TemporaryDirectory() as folder:
-        for site, (crowd, kinds) in SITES.items():
+        for site, (crowd, kinds) in ({"edited": (None, EDITED_KINDS)} if args.edited else SITES).items():
             for kind in kinds:
                 for share in STARTS:
                     for seed in range(args.seeds):
                         path = Path(folder) / f"{site}_{kind}_{share}_{seed}.mp4"
-                        start = round(share * args.seconds, 1)
-                        truth = render_clip(ClipSpec(seconds=args.seconds, seed=args.seed_from + seed, crowd=crowd,
-                                                     anomalies=[(kind, start)]), path)
+                        start = round(share * (args.seconds / 2 if args.edited else args.seconds), 1)
+                        truth = edited_clip(path, kind, share, args.seconds, args.seed_from + seed) if args.edited else \
+                            render_clip(ClipSpec(seconds=args.seconds, seed=args.seed_from + seed, crowd=crowd,
+                                                 anomalies=[(kind, start)]), path)
                         row = {"site": site, "kind": kind, "start_s": start, "seed": args.seed_from + seed, "schemes": {}}
                         labels = np.asarray(truth.labels)
                         for name in schemes:
@@ -214,9 +253,11 @@ def main() -> None:
                         clips.append(row)
                         print(f"{site:8s} {kind:9s} from {start:4.1f} s  " + "  ".join(
                             f"{n} {row['schemes'][n]['auc']}" for n in schemes), flush=True)
-    result = {"seconds": args.seconds, "seeds": args.seeds, "seed_from": args.seed_from, "folds": FOLDS, "margin_s": MARGIN_S,
+    result = {"edited": args.edited, "seconds": args.seconds, "seeds": args.seeds, "seed_from": args.seed_from,
+              "folds": FOLDS, "margin_s": MARGIN_S,
               "summary": summary(clips, frames), "clips": clips}
-    write_results("bench_footageless" + (f"_{args.name}" if args.name else ""), result, markdown(result, schemes),
+    name = "bench_footageless" + ("_edited" if args.edited else "") + (f"_{args.name}" if args.name else "")
+    write_results(name, result, markdown(result, schemes),
                   args.results)
     print(markdown(result, schemes))
 
@@ -234,8 +275,13 @@ def summary(clips: list[dict], frames: dict[str, list[tuple[np.ndarray, np.ndarr
 
 
 def markdown(result: dict, schemes: list[str]) -> str:
-    lines = ["# Scoring without normal footage, on rendered clips with events", "",
-             f"Clips of {result['seconds']:g} s, {result['seeds']} per site, event kind and start (seeds "
+    edited = result.get("edited")
+    lines = ["# Scoring without normal footage, on rendered clips with events"
+             + (": edited videos, cut from one camera to another" if edited else ""), "",
+             f"Clips of {result['seconds']:g} s"
+             + (" (the footpath for half, then a cut to a busy crowd at another site, an event in each half; starts are "
+                "shares of a half)" if edited else "")
+             + f", {result['seeds']} per site, event kind and start (seeds "
              f"{result['seed_from']}–{result['seed_from'] + result['seeds'] - 1}); each scored by "
              "every scheme (see the script's docstring). AUC: raw frame scores; found: the event overlapped by "
              "a candidate the product picks (σ 3).", "",

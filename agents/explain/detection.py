@@ -82,18 +82,25 @@ def picture_note(scored: ScoreResult) -> str | None:
 
 
 def cuts_note(scored: ScoreResult) -> str | None:
-    """Where an edited video cuts from one shot to another (`ScoreResult.cuts`, cuts.py); None: nowhere found."""
+    """Where an edited video cuts from one shot to another (`ScoreResult.cuts`, cuts.py), and how its shots were
+    scored where no normal footage was given; None: no cut found."""
     times = cuts.said(scored.cuts, scored.info.fps)
     if not times:
         return None
-    listed = [f"{t:.1f}" for t in times[:8]]
-    listed = (", ".join(listed[:-1]) + " and " + listed[-1] if len(listed) > 1 else listed[0]) + \
-        (" …" if len(times) > 8 else "")
-    note = f"At {listed} s {cuts.WORDS}."
-    if scored.stand_in:
+    note = f"At {_listed(times)} s {cuts.WORDS}."
+    if scored.stand_in and scored.shots:
+        note += (f" Each shot from {_listed([frame / scored.info.fps for frame in scored.shots])} s on was scored by a "
+                 "scorer fitted on that shot's own opening, as the video's first shot was on its own (a shot under "
+                 f"{cuts.MIN_SHOT_S:g} s with the one before it).")
+    elif scored.stand_in:
         note += (" The scorer learnt the view of the video's opening: after a cut to another view it compares that "
                  "view with the opening's, so candidates there may say more of the view than of what happens in it.")
     return note
+
+
+def _listed(times: list[float]) -> str:
+    said = [f"{t:.1f}" for t in times[:8]]
+    return (", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else said[0]) + (" …" if len(times) > 8 else "")
 
 
 def damage_note(scored: ScoreResult, candidates: list) -> str | None:

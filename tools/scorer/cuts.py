@@ -1,16 +1,19 @@
 """Where an edited video cuts from one shot to another: a news clip, a compilation of cameras, a recording with a title
-card. Without normal footage a video's scorer learns the view of its opening (Scorer.fit_on_opening), so after a cut it
-compares another view with that one: what it flags there may say more of the view than of what happens in it, and the
-report says where the cuts are. A video with normal footage has its view judged against the footage's (view.py), and
-what a cut shows is said there ("the view is not the site's").
+card. Without normal footage a video's scorer learns the view of its opening (Scorer.fit_on_opening); after a cut to
+another camera, that scorer would compare another view with the opening's, and what it flagged there would say more of
+the view than of what happens in it. So a video without normal footage is cut into its shots first (`shots_of`), and
+each shot is scored by a stand-in fitted on its own first quarter, as a video is on its own: each camera is compared
+with itself, and a shot's first frame has no motion from the frame before the cut. A shot under MIN_SHOT_S (a title
+card, a fade through black, a closing still) is scored with the one before it (the first with the one after). The
+report says where the video cuts. A video with normal footage has its view judged against the footage's instead
+(view.py: "the view is not the site's"), and cuts are not looked for.
 
 A cut is a frame whose layout (view.structure, whatever the lighting) agrees under CUT with the frame's before. Measured
 on consecutive frames (ad hoc, release 63): Ped2's 28 clips 0.948 or more; the UCF-Crime sample's nine videos and the
 three real clips of ../shared/data/clips within their shots 0.29 or more (a logo fading in on black; 0.39 for a scene's
 own change, an accident's), their cuts 0.06 or less (robbery.mp4 from one camera to another three times, a clip's title
 cut, a fade through black). A frame going blank reads as one too (a blank picture has no layout), as does something
-right in front of the lens from one frame to the next, and the words say so. Only the report's words change: the scores
-are the tiers', whose 3-frame median already removes a cut's one frame of motion.
+right in front of the lens from one frame to the next, and the words say so.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from __future__ import annotations
 import numpy as np
 
 from vadagent.tools.scorer.view import agreement, structure
+from vadagent.tools.video import open_video
 
 CUT = 0.15
+MIN_SHOT_S = 8.0  # a shot's stand-in is its first quarter: 2 s of it at this length
 MERGE_S = 1.0  # cuts this close are said as one (a fade through black cuts into the blank and out of it)
 WORDS = "the picture changed as a whole from one frame to the next (a cut in an edited video, the picture going blank, " \
         "or something right in front of the camera)"
@@ -48,3 +53,21 @@ def said(cuts: list[int], fps: float) -> list[float]:
         if not times or frame / fps - times[-1] > MERGE_S:
             times.append(frame / fps)
     return times
+
+
+def shots_of(video: str, folder_fps: float, size: tuple[int, int]) -> list[tuple[int, int]]:
+    """An edited video's shots, (first frame, end frame), from a pass over its frames at the working `size`: one where
+    it has no cut, and none shorter than MIN_SHOT_S where the video is not."""
+    finder, found, count = CutFinder(), [], 0
+    with open_video(video, folder_fps=folder_fps) as opened:
+        least = MIN_SHOT_S * opened.info.fps
+        for batch in opened.scan(gray=True, chunk=64, size=size):
+            found += finder.feed(batch.indices, list(batch.frames))
+            count = int(batch.indices[-1]) + 1
+    shots: list[tuple[int, int]] = []
+    for start, end in zip([0, *found], [*found, count]):
+        if shots and (end - start < least or shots[-1][1] - shots[-1][0] < least):
+            shots[-1] = (shots[-1][0], end)  # a short shot joins the one before, a short first one the one after
+        elif end > start:
+            shots.append((start, end))
+    return shots

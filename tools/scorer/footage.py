@@ -113,15 +113,22 @@ def thinned(sources: list[SourceSpec], infos: list[VideoInfo], max_s: float) -> 
 # last quarter is fitted on, and scores the first. A quarter however long the video: capped at 15 s (releases 1 to
 # 46), a 2-minute video's scorer learnt too little of its site, and rendered clips of 120 s with an event read a
 # pooled AUC of 0.65 against 0.86 (evals/bench_footageless.py; the same clips up to a minute long either way).
-def opening_of(video: str, folder_fps: float = 25.0) -> SourceSpec:
-    """A video's first quarter: its stand-in normal footage when there is none."""
-    return SourceSpec(video, 0.0, round(probe(video, folder_fps).duration_s / 4, 2))
+def opening_of(video: str, folder_fps: float = 25.0, span: tuple[float, float | None] = (0.0, None)) -> SourceSpec:
+    """A video's first quarter (of its `span`, in seconds; None: to its end): its stand-in normal footage when there is
+    none."""
+    start, end = _span(video, folder_fps, span)
+    return SourceSpec(video, start, round(start + (end - start) / 4, 2))
 
 
-def closing_of(video: str, folder_fps: float = 25.0) -> SourceSpec:
-    """A video's last quarter: the stand-in normal footage for its opening."""
-    duration = probe(video, folder_fps).duration_s
-    return SourceSpec(video, round(duration - duration / 4, 2))
+def closing_of(video: str, folder_fps: float = 25.0, span: tuple[float, float | None] = (0.0, None)) -> SourceSpec:
+    """A video's last quarter (of its `span`): the stand-in normal footage for its opening."""
+    start, end = _span(video, folder_fps, span)
+    return SourceSpec(video, round(end - (end - start) / 4, 2), span[1])
+
+
+def _span(video: str, folder_fps: float, span: tuple[float, float | None]) -> tuple[float, float]:
+    return span[0], probe(video, folder_fps).duration_s if span[1] is None else span[1]
+
 
 @dataclass
 class Extracted:

@@ -5,7 +5,7 @@ evidence), the candidates the product picks from them, and their artefact: `resu
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,21 @@ class ScoreResult:
     # came), at each change; empty where it was read as it came throughout
     picture: list[tuple[int, str]] = field(default_factory=list)
     cuts: list[int] = field(default_factory=list)  # frames that begin a new shot of an edited video (cuts.py)
+    shots: list[int] = field(default_factory=list)  # and those that begin a shot scored by a stand-in of its own
+
+    def spliced(self, part: ScoreResult, start: int, end: int | None = None) -> ScoreResult:
+        """These scores with frames `start` to `end` (None: as far as `part` goes) taken from `part`, the same video's
+        scores by another scorer (both in z-units of their own normal footage, so they join without rescaling). Tier
+        scores are kept for the tiers both have."""
+        end = min(len(self.scores), len(part.scores), len(self.scores) if end is None else end)
+        scores = self.scores.copy()
+        scores[start:end] = part.scores[start:end]
+        evidence = self.evidence
+        for name in ("box", "speed_px_s", "direction_deg", "vs_normal", "note"):
+            getattr(evidence, name)[start:end] = getattr(part.evidence, name)[start:end]
+        tiers = {name: np.concatenate([z[:start], part.tier_scores[name][start:end], z[end:]])
+                 for name, z in self.tier_scores.items() if name in part.tier_scores}
+        return replace(self, scores=scores, evidence=evidence, tier_scores=tiers, seconds=self.seconds + part.seconds)
 
     def candidates(self, policy: CandidatePolicy | None = None, sigma: float = 0.0) -> list[Candidate]:
         """The product's candidates from these scores: threshold, call budget, coverage floor, the
@@ -104,7 +119,7 @@ class ScoreResult:
                 "scorer_id": self.scorer_id, "threshold": self.threshold, "skipped": self.skipped,
                 "seconds": self.seconds, "settled_from": self.settled_from, "self_fitted": self.self_fitted,
                 "stand_in": self.stand_in, "damaged": [list(span) for span in self.damaged],
-                "picture": [list(change) for change in self.picture], "cuts": self.cuts,
+                "picture": [list(change) for change in self.picture], "cuts": self.cuts, "shots": self.shots,
                 "evidence_notes": [str(note) for note in self.evidence.note]}
         aside = folder / f".{RESULT}.json.partial"
         aside.write_text(json.dumps(meta) + "\n", encoding="utf-8")
@@ -134,7 +149,7 @@ class ScoreResult:
                        tiers, int(meta["settled_from"]), bool(meta["self_fitted"]), bool(meta["stand_in"]),
                        [(int(a), int(b)) for a, b in meta["damaged"]],
                        [(int(frame), str(read)) for frame, read in meta.get("picture", [])],  # older results: none
-                       [int(frame) for frame in meta.get("cuts", [])])
+                       [int(frame) for frame in meta.get("cuts", [])], [int(frame) for frame in meta.get("shots", [])])
         except ArtifactError as exc:
             raise ArtifactError(f"{folder}: {exc}") from None
         except Exception as exc:  # JSON, safetensors, key and validation errors all mean a broken artefact

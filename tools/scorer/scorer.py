@@ -33,8 +33,6 @@ from vadagent.tools.scorer.footage import (
     Extracted,
     SourceSpec,
     background_sample,
-    closing_of,
-    opening_of,
     probe,
     read_parts,
     seconds_of,
@@ -88,6 +86,7 @@ class Scorer:
         self.tiers, self.calibration = tiers, calibration
         self.fit_info = fit_info or {}
         self.for_opening: Scorer | None = None  # fitted on the closing stretch; see fit_on_opening
+        self.shots: list[tuple[int, int, Scorer]] = []  # an edited video's later shots, each with its stand-in (cuts.py)
         self.view: FootageView | None = None  # what its footage's camera shows (view.py); None: not judged
 
     @property
@@ -197,42 +196,11 @@ class Scorer:
     @classmethod
     def fit_on_opening(cls, video: str, config: ScorerConfig | None = None, *, folder_fps: float = 25.0,
                        device: str = "cpu", progress: Progress | None = None) -> Scorer:
-        """No normal footage: a scorer fitted on the video's opening, to score that video. A scorer
-        cannot judge the footage it learnt as normal, and anomalies do start in the first seconds, so
-        the opening itself is scored by a second scorer fitted on the video's closing stretch
-        (kept in memory only; `score` splices its scores in over the opening). Each stand-in is
-        self-validated as normal footage is (from AUTO_SELECT_S of it: a video of a minute or more):
-        on rendered clips of two sites with events, its choice scored higher than equal weights
-        (evals/bench_footageless.py), though the stand-in may hold the anomaly among its normal frames."""
-        opening = opening_of(video, folder_fps)
-        config = config or ScorerConfig()
-        try:
-            scorer = cls.fit([opening], config, folder_fps=folder_fps, device=device, progress=progress)
-        except TooFewFrames:  # said of the video given, not of the stand-in's range (`clip.mp4#t=0,0.01`)
-            frames = probe(video, folder_fps).frame_count
-            raise TooFewFrames(f"{video}: {frames} frame(s), too few to score without normal footage: its first quarter "
-                               "stands in for the site's normal footage and must hold 2 frames or more (a scorer learns "
-                               "from motion between frames); give --normal footage of the site, or a longer video") from None
-        # A stand-in is the video's own camera and encoding: its grain differs from the rest of the video only where
-        # the scene does (smoke, a crowd), which grain.py would read as another camera (UCF-Crime's Explosion016:
-        # its event left out of the candidates); so none is kept, and the video is read as it comes.
-        scorer.fit_info |= {"stand_in": True, "grain": None, "view": None}
-        scorer.view = None  # nor is its view judged: an edited video's cut is not a camera turned
-        closing = closing_of(video, folder_fps)
-        if opening.end_s is not None and closing.start_s >= opening.end_s:
-            def apart(stage: str, done: int, total: int) -> None:  # its stages on bars of their own
-                progress(f"{stage} (the video's last quarter)", done, total)
+        """No normal footage: a scorer fitted on the video's opening, to score that video, shot by shot
+        where it is edited (stand_in.py)."""
+        from vadagent.tools.scorer.stand_in import fit_on_opening
 
-            try:
-                scorer.for_opening = cls.fit([closing], config, folder_fps=folder_fps, device=device,
-                                             progress=apart if progress else None)
-                scorer.for_opening.fit_info |= {"grain": None, "view": None}
-                scorer.for_opening.view = None
-                scorer.fit_info["opening_scored_by"] = asdict(closing)
-                scorer.fit_info["fit_seconds"] += scorer.for_opening.fit_info["fit_seconds"]
-            except UsageError as why:  # a static or blank closing stretch: the opening keeps its own scores
-                log.warning("%s: the opening is scored by the scorer fitted on it (%s)", video, why)
-        return scorer
+        return fit_on_opening(cls, video, config or ScorerConfig(), folder_fps, device, progress)
 
     def _fit_tiers(self, extracted: Extracted, segments, device: str, progress) -> list[np.ndarray]:
         """Fit every tier on the given segments; set each tier's calibration; fused training scores."""
@@ -300,30 +268,34 @@ class Scorer:
             # normal footage a user gave from this video (`--normal VIDEO#t=0,60`) is as good as any; a
             # scorer saved before this was recorded fills as it did then, on any footage of the video
             result.stand_in = bool(self.fit_info.get("stand_in", True))
-            if self.for_opening is not None:
-                result = self._opening_from(self.for_opening, source, result, folder_fps, device)
+            result = self._own_opening(source, result, folder_fps, device)
+            for start, end, shot in self.shots:  # each later shot by its own stand-in (both in z-units of their own
+                part = shot._own_opening(source, shot._range(source, start, end, folder_fps, device), folder_fps, device)
+                result = result.spliced(part, start, end)  # footage, so the scores join without rescaling)
+                result.shots.append(start)
         return result
 
-    def _opening_from(self, other: Scorer, source: str | Path, result: ScoreResult, folder_fps: float,
-                      device: str) -> ScoreResult:
-        """`result` with the frames of this scorer's normal footage scored by `other` instead (both
-        in z-units of their own normal footage, so the scores join without rescaling)."""
-        end_s = max(s["end_s"] or 0.0 for s in self.fit_info["sources"])
+    def _own_opening(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str) -> ScoreResult:
+        """`result` with the frames of this stand-in's footage scored by `for_opening`, where it has one."""
+        if self.for_opening is None:
+            return result
+        footage = self.fit_info["sources"][0]
         with open_video(str(source), folder_fps=folder_fps) as video:
-            opening = other._score(video, device, None, time.perf_counter(), end_s=end_s)
-        n = min(len(opening.scores), len(result.scores))
-        scores = result.scores.copy()
-        scores[:n] = opening.scores[:n]
-        evidence = result.evidence
-        for name in ("box", "speed_px_s", "direction_deg", "vs_normal", "note"):
-            getattr(evidence, name)[:n] = getattr(opening.evidence, name)[:n]
-        tiers = {name: np.concatenate([opening.tier_scores[name][:n], z[n:]]) for name, z in result.tier_scores.items()
-                 if name in opening.tier_scores}
-        return replace(result, scores=scores, evidence=evidence, tier_scores=tiers,
-                       seconds=result.seconds + opening.seconds)
+            start = round(footage["start_s"] * video.info.fps)
+        opening = self.for_opening._range(source, start, None, folder_fps, device, end_s=footage["end_s"])
+        return result.spliced(opening, start)
+
+    def _range(self, source: str | Path, start: int, end: int | None, folder_fps: float, device: str, *,
+               end_s: float | None = None) -> ScoreResult:
+        """The scores of frames `start` to `end` (or to `end_s`) of a video, read from `start` as if it began there."""
+        with open_video(str(source), folder_fps=folder_fps) as video:
+            fps = video.info.fps
+            return self._score(video, device, None, time.perf_counter(), start_s=start / fps,
+                               end_s=end / fps if end is not None else end_s)
 
     def _score(self, video: VideoSource, device: str, progress: Progress | None, started: float,
-               end_s: float | None = None, stream: Iterator[FrameChunk] | None = None) -> ScoreResult:
+               end_s: float | None = None, stream: Iterator[FrameChunk] | None = None, start_s: float = 0.0
+               ) -> ScoreResult:
         """`video`'s scores, from `stream` where its chunks are already under way."""
         info = video.info
         _warn_if_reshaped(info, self.width, self.height)
@@ -338,7 +310,7 @@ class Scorer:
         # closed before the caller closes the video, even on an error: the decoding thread stops first
         if stream is None:
             stream = chunks(video, self.width, self.height, flow=self.config.flow_for(self.tiers),
-                            chunk=self.config.chunk_frames, end_s=end_s, **self._timing(video))
+                            chunk=self.config.chunk_frames, start_s=start_s, end_s=end_s, **self._timing(video))
         picture: list[tuple[int, str]] = []
         read_by_tiers: list[tuple[int, str]] = []  # what the tiers said of the picture (a shadow read as light), as steps
         view, flagged, moves = [], {}, []  # the view's changes, the frames they flag, each move from its first frame
