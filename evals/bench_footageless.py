@@ -25,8 +25,8 @@ the same clips:
   (`shipped` fits each shot of MIN_SHOT_S or more on its own opening, cuts.py).
 
 With `--edited`, each clip is an edited video: half of it the footpath (one background), then a cut to the busy crowd
-of another site (another background), each half with one event of the same kind set off at the same share of it; the
-schemes default to `shipped,one_stand_in`.
+of another site (another background, upside down: the rendered sites share a layout), each half with one event of the
+same kind set off at the same share of it; the schemes default to `shipped,one_stand_in`.
 
 Reports, per site, event kind and start: the frame AUC of the raw scores, and whether the product's candidates
 (threshold, call budget, coverage floor, σ 3, as `explain` picks them) overlap the event; then, per scheme, the AUC
@@ -177,8 +177,9 @@ EDITED_KINDS = ("fast", "loiter", "intruder")  # events both sites hold
 
 
 def edited_clip(path: Path, kind: str, share: float, seconds: float, seed: int) -> ClipTruth:
-    """The footpath (site 0) for half of `seconds`, then a cut to a busy crowd at site 1, each half with one `kind`
-    event from `share` of it: the labels and events of both, the second's frames counted on from the cut."""
+    """The footpath (site 0) for half of `seconds`, then a cut to a busy crowd at site 1, seen upside down (the two
+    sites share a layout, which a cut to another camera would not), each half with one `kind` event from `share` of it:
+    the labels and events of both, the second's frames counted on from the cut."""
     half = seconds / 2
     parts = []
     for number, crowd in enumerate((0.0, 2.5)):
@@ -187,7 +188,7 @@ def edited_clip(path: Path, kind: str, share: float, seconds: float, seed: int) 
                                      anomalies=[(kind, round(share * half, 1))]), part)
         with open_video(str(part)) as video:
             frames = [frame for batch in video.scan(gray=False, chunk=64) for frame in batch.frames]
-        parts.append((truth, frames))
+        parts.append((truth, frames if number == 0 else [frame[::-1] for frame in frames]))
     (first, a), (second, b) = parts
     write_video(path, [*a, *b], first.fps)
     shift = len(a)

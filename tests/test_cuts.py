@@ -37,13 +37,18 @@ def _written(path, frames: list[np.ndarray]):
 
 def test_a_real_clips_cuts_from_camera_to_camera_are_found_and_a_shots_own_motion_is_not(robbery):
     """robbery.mp4 cuts from the door's camera to a corridor's at frame 819 (30.3 s); the bundled footpath's walkers,
-    fast object and loiterer are one shot."""
+    fast object and loiterer are one shot, and stay one across a fade through black."""
     indices, frames = _frames(robbery, 29.0, 32.0)
     assert CutFinder().feed(indices, frames) == (819,)
     indices, frames = _frames(sample_clip())
     finder = CutFinder()
     assert [cut for start in range(0, len(frames), 64)
             for cut in finder.feed(indices[start:start + 64], frames[start:start + 64])] == []
+    # through black: no cut where the same view comes back (a recording's jump in time), one where another does
+    black = [np.zeros_like(frames[0])] * 5
+    for after, found in ((frames[600:610], ()), ([frame[::-1] for frame in frames[600:610]], (15,))):
+        shown = frames[:10] + black + after
+        assert CutFinder().feed(np.arange(len(shown)), shown) == found
     assert cuts.said([819, 820, 840, 1365], 27.0) == [819 / 27.0, 1365 / 27.0]  # within a second: one cut said
 
 

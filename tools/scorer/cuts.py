@@ -8,37 +8,43 @@ card, a fade through black, a closing still) is scored with the one before it (t
 report says where the video cuts. A video with normal footage has its view judged against the footage's instead
 (view.py: "the view is not the site's"), and cuts are not looked for.
 
-A cut is a frame whose layout (view.structure, whatever the lighting) agrees under CUT with the frame's before. Measured
-on consecutive frames (ad hoc, release 63): Ped2's 28 clips 0.948 or more; the UCF-Crime sample's nine videos and the
-three real clips of ../shared/data/clips within their shots 0.29 or more (a logo fading in on black; 0.39 for a scene's
-own change, an accident's), their cuts 0.06 or less (robbery.mp4 from one camera to another three times, a clip's title
-cut, a fade through black). A frame going blank reads as one too (a blank picture has no layout), as does something
-right in front of the lens from one frame to the next, and the words say so.
+A cut is a frame whose layout (view.structure, whatever the lighting) agrees under CUT with that of the last frame
+before it that showed something: a blank frame (under BLANK, OpeningTracker's) has no layout, so a fade through black
+is a cut where the view after it is another, and none where the same camera's view comes back (a recording's jump in
+time: UCF-Crime's Arson009 agrees 0.43 to 0.50 across its fade). Measured on consecutive frames (ad hoc, release 63):
+Ped2's 28 clips 0.948 or more; the UCF-Crime sample's nine videos and the three real clips of ../shared/data/clips within
+their shots 0.39 or more (0.18 between the near-blank frames of a logo fading in on black), their cuts 0.06 or less
+(robbery.mp4 from one camera to another three times; a title card's and an end card's cuts; a clip's first frames).
+Something right in front of the lens from one frame to the next would read as a cut too, and the words say so.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from vadagent.tools.scorer.view import agreement, structure
 from vadagent.tools.video import open_video
 
 CUT = 0.15
+BLANK = 4.0  # gray levels: a frame whose standard deviation is under this shows nothing (black, or any flat screen)
 MIN_SHOT_S = 8.0  # a shot's stand-in is its first quarter: 2 s of it at this length
-MERGE_S = 1.0  # cuts this close are said as one (a fade through black cuts into the blank and out of it)
-WORDS = "the picture changed as a whole from one frame to the next (a cut in an edited video, the picture going blank, " \
-        "or something right in front of the camera)"
+MERGE_S = 1.0  # cuts this close are said as one (a flash of frames between two shots)
+WORDS = "the view changed as a whole from one frame to the next, or across a blank (a cut in an edited video, or " \
+        "something right in front of the camera)"
 
 
 class CutFinder:
     """Feed a video's frames in order (gray, at the working size); `feed` returns the frames that begin a new shot."""
 
     def __init__(self) -> None:
-        self._previous: np.ndarray | None = None  # the last frame's layout
+        self._previous: np.ndarray | None = None  # the layout of the last frame that showed something
 
     def feed(self, indices: np.ndarray, frames: list[np.ndarray]) -> tuple[int, ...]:
         found = []
         for index, frame in zip(indices.tolist(), frames):
+            if cv2.meanStdDev(frame)[1][0, 0] < BLANK:  # no view: the one after a blank is held against the one before
+                continue
             layout = structure(frame)
             if self._previous is not None and agreement(layout, self._previous) < CUT:
                 found.append(index)

@@ -19,7 +19,7 @@ from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
 from vadagent.tools.scorer import exposure
 from vadagent.tools.scorer import grain as grains
-from vadagent.tools.scorer.cuts import CutFinder
+from vadagent.tools.scorer.cuts import BLANK, CutFinder
 from vadagent.tools.scorer.prefetch import ahead
 from vadagent.tools.scorer.view import FootageView, ViewSeen, ViewWatch
 from vadagent.tools.video import VideoSource
@@ -381,7 +381,7 @@ class OpeningTracker:
     of its mean absolute change, which local motion never gives. Frames of the opening are not
     candidates (nothing can be seen, or every pixel changes at once), whatever a tier scores them."""
 
-    BLANK_SPREAD = 4.0  # gray-level standard deviation under which a frame shows nothing
+    BLANK_SPREAD = BLANK  # gray-level standard deviation under which a frame shows nothing (cuts.py)
     GLOBAL_SHARE = 0.6  # |change of the mean| / mean |change| above this: the whole frame changed together
     MIN_STEP = 1.0  # gray levels per frame; below this, sensor noise
 
