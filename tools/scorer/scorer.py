@@ -269,9 +269,10 @@ class Scorer:
             # scorer saved before this was recorded fills as it did then, on any footage of the video
             result.stand_in = bool(self.fit_info.get("stand_in", True))
             result = self._own_opening(source, result, folder_fps, device)
-            for start, end, shot in self.shots:  # each later shot by its own stand-in (both in z-units of their own
+            # an edited video's later shots, each by its own stand-in (in z-units of its own footage, as this one's)
+            for start, end, shot in self.shots:
                 part = shot._own_opening(source, shot._range(source, start, end, folder_fps, device), folder_fps, device)
-                result = result.spliced(part, start, end)  # footage, so the scores join without rescaling)
+                result = result.spliced(part, start, end)
                 result.shots.append(start)
         return result
 
