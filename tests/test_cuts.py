@@ -60,7 +60,9 @@ def test_an_edited_video_without_normal_footage_is_scored_shot_by_shot_and_says_
     cut = len(frames)
     second = [frame[::-1] for frame in frames[:250]]
     edited = _written(tmp_path / "edited.mp4", frames + second)
-    scorer = Scorer.fit_on_opening(str(edited))
+    stages: dict[str, tuple[int, int]] = {}
+    scorer = Scorer.fit_on_opening(str(edited), progress=lambda stage, done, total: stages.update({stage: (done, total)}))
+    assert stages["looking for cuts"] == (cut + 250, cut + 250) and any("the shot from 12.0 s" in s for s in stages)
     assert [start for start, _, _ in scorer.shots] == [cut] and scorer.fit_info["shots"] == [[cut, cut + 250]]
     assert scorer.shots[0][2].fit_info["sources"][0]["start_s"] == cut / 25
     assert "each shot's scorer was fitted on that shot's own first quarter" in opening_note(scorer)
@@ -80,7 +82,7 @@ def test_an_edited_video_without_normal_footage_is_scored_shot_by_shot_and_says_
     flagged, flagged_alone = ((r.scores >= r.threshold)[-250:].mean() for r in (result, alone))
     assert abs(flagged - flagged_alone) <= 0.1
     # one stand-in for the whole video, as before: the second shot compared with the first's view
-    monkeypatch.setattr(cuts, "shots_of", lambda video, fps, size: [(0, cut + 250)])
+    monkeypatch.setattr(cuts, "shots_of", lambda video, fps, size, progress=None: [(0, cut + 250)])
     whole = Scorer.fit_on_opening(str(edited))
     against_first = whole.score(edited)
     assert not whole.shots and against_first.cuts == [cut] and against_first.shots == []

@@ -20,6 +20,8 @@ Something right in front of the lens from one frame to the next would read as a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -61,15 +63,18 @@ def said(cuts: list[int], fps: float) -> list[float]:
     return times
 
 
-def shots_of(video: str, folder_fps: float, size: tuple[int, int]) -> list[tuple[int, int]]:
+def shots_of(video: str, folder_fps: float, size: tuple[int, int],
+             progress: Callable[[str, int, int], None] | None = None) -> list[tuple[int, int]]:
     """An edited video's shots, (first frame, end frame), from a pass over its frames at the working `size`: one where
-    it has no cut, and none shorter than MIN_SHOT_S where the video is not."""
+    it has no cut, and none shorter than MIN_SHOT_S where the video is not. `progress`: (stage, done, total)."""
     finder, found, count = CutFinder(), [], 0
     with open_video(video, folder_fps=folder_fps) as opened:
         least = MIN_SHOT_S * opened.info.fps
         for batch in opened.scan(gray=True, chunk=64, size=size):
             found += finder.feed(batch.indices, list(batch.frames))
             count = int(batch.indices[-1]) + 1
+            if progress:
+                progress("looking for cuts", count, opened.info.frame_count)
     shots: list[tuple[int, int]] = []
     for start, end in zip([0, *found], [*found, count]):
         if shots and (end - start < least or shots[-1][1] - shots[-1][0] < least):

@@ -29,7 +29,7 @@ def fit_on_opening(cls: type[Scorer], video: str, config: ScorerConfig, folder_f
                    progress: Progress | None) -> Scorer:
     """See the module: the stand-in of the video's (first shot's) opening, with its later shots' in `shots`."""
     info = probe(video, folder_fps)
-    shots = cuts.shots_of(video, folder_fps, working_size(info.width, info.height, config.max_side))
+    shots = cuts.shots_of(video, folder_fps, working_size(info.width, info.height, config.max_side), progress)
     spans = [(start / info.fps, end / info.fps if end < info.frame_count else None) for start, end in shots]
     scorer = stand_in(cls, video, config, spans[0] if len(shots) > 1 else (0.0, None), folder_fps, device, progress)
     for (start, end), span in zip(shots[1:], spans[1:]):
