@@ -281,8 +281,7 @@ class Scorer:
         if self.for_opening is None:
             return result
         footage = self.fit_info["sources"][0]
-        with open_video(str(source), folder_fps=folder_fps) as video:
-            start = round(footage["start_s"] * video.info.fps)
+        start = round(footage["start_s"] * result.info.fps)  # `result` is this video's: no need to open it again
         opening = self.for_opening._range(source, start, None, folder_fps, device, end_s=footage["end_s"])
         return result.spliced(opening, start)
 

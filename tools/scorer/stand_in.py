@@ -31,6 +31,7 @@ def fit_on_opening(cls: type[Scorer], video: str, config: ScorerConfig, folder_f
     info = probe(video, folder_fps)
     shots = cuts.shots_of(video, folder_fps, working_size(info.width, info.height, config.max_side), progress)
     spans = [(start / info.fps, end / info.fps if end < info.frame_count else None) for start, end in shots]
+    # one shot: the whole video, as ever (what decodes of it may fall short of the container's frame count)
     scorer = stand_in(cls, video, config, spans[0] if len(shots) > 1 else (0.0, None), folder_fps, device, progress)
     for (start, end), span in zip(shots[1:], spans[1:]):
         def apart(stage: str, done: int, total: int, at: float = span[0]) -> None:  # each shot's on bars of its own
