@@ -11,7 +11,8 @@ report says where the video cuts. A video with normal footage has its view judge
 A cut is a frame whose layout (view.structure, whatever the lighting) agrees under CUT with that of the last frame
 before it that showed something: a blank frame (under BLANK, OpeningTracker's) has no layout, so a fade through black
 is a cut where the view after it is another, and none where the same camera's view comes back (a recording's jump in
-time: UCF-Crime's Arson009 agrees 0.43 to 0.50 across its fade). Measured on consecutive frames (ad hoc, release 63):
+time: UCF-Crime's Arson009 agrees 0.43 to 0.50 across its fade, ad hoc). Measured on consecutive frames
+(`evals/bench_cuts.py`, release 63):
 Ped2's 28 clips 0.948 or more; the UCF-Crime sample's nine videos and the three real clips of ../shared/data/clips within
 their shots 0.39 or more (0.18 between the near-blank frames of a logo fading in on black), their cuts 0.06 or less
 (robbery.mp4 from one camera to another three times; a title card's and an end card's cuts; a clip's first frames).
