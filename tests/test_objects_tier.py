@@ -254,3 +254,22 @@ def test_after_a_shake_the_strip_the_camera_moved_into_holds_no_object(fitted):
     x0, y0, x1, y1 = found.box[0] / tier.step
     assert abs(x0 - 80) <= 4 and abs(y0 - 40) <= 2
     assert np.array_equal(reader.background[:, -3:], tier.background[:, -3:])  # it learnt no made-up pixels
+
+
+def test_footage_whose_objects_crowd_into_one_stretch_is_fitted_with_folds_of_as_many_objects(robbery):
+    """The door camera's last 7.6 s of robbery.mp4: someone passes in one stretch of it, so folds of equal length left
+    the other folds 4 objects for 146 to be judged against (fewer than k = 5: infinitely far), and the fit failed as
+    "no variation at all". Folds of as many objects each judge every object against the rest."""
+    from vadagent.tools.scorer.tiers.base import fold_of
+    from vadagent.tools.scorer.tiers.objects import _folds_by_objects, _judged_against_too_few
+
+    crowded = [np.array([0, 0, 1, 2, 2, 2, 3, 40, 41, 99])]  # frames of a 100-frame clip's objects
+    assert _judged_against_too_few(fold_of(1, [100])[0][crowded[0]], k=5)
+    folds = _folds_by_objects(crowded)
+    assert folds.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 3, 3]  # whole frames, in time order, about as many objects each
+    assert not _judged_against_too_few(folds, k=5)
+    assert _folds_by_objects([np.array([5, 6]), np.array([0, 1])]).tolist() == [0, 1, 2, 3]  # clips in turn
+
+    scorer = Scorer.fit([SourceSpec.parse(f"{robbery}#t=22.75,30.33")], ScorerConfig(select=False))
+    assert "objects" in scorer.tiers and "left_out" not in scorer.fit_info
+    assert np.isfinite(scorer.tiers["objects"].scale).all() and scorer.calibration["std"] > 0.1

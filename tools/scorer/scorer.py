@@ -212,6 +212,8 @@ class Scorer:
             except TierUnfit as why:
                 self._leave_out(name, str(why))
                 continue
+            if not all(np.isfinite(r).all() for r in raw):  # a tier's fault, not the footage's ("no variation")
+                raise RuntimeError(f"the {name} tier scored its normal footage with values that are not finite")
             self.calibration[name] = tail_calibration(np.concatenate(raw))
             z = [self._z(name, r) * self.config.weight(name) for r in raw]
             fused = z if fused is None else [a + b for a, b in zip(fused, z)]

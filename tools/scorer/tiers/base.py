@@ -58,6 +58,7 @@ def median_picture(sample: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 FASTER = 1.2  # × the fastest normal motion there: evidence this fast is spoken of as motion
+FOLDS = 4  # a tier's normal footage is scored out of sample, each fold by a model of the others (fold_of)
 
 
 @dataclass
@@ -227,7 +228,7 @@ def tier_class(name: str) -> type[Tier]:
     return TIERS[name]
 
 
-def fold_of(clip_count: int, lengths: list[int], folds: int = 4) -> list[np.ndarray]:
+def fold_of(clip_count: int, lengths: list[int], folds: int = FOLDS) -> list[np.ndarray]:
     """Fold number per frame of each clip for out-of-sample training scores: whole clips when
     there are enough of them, else contiguous blocks of each clip (neighbouring frames of one
     clip are near-duplicates, so random folds would leak)."""

@@ -24,7 +24,17 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from vadagent.tools.scorer import shade, sway
-from vadagent.tools.scorer.tiers.base import Evidence, Reader, Tier, TierScores, TierUnfit, fold_of, median_picture, register
+from vadagent.tools.scorer.tiers.base import (
+    FOLDS,
+    Evidence,
+    Reader,
+    Tier,
+    TierScores,
+    TierUnfit,
+    fold_of,
+    median_picture,
+    register,
+)
 from vadagent.tools.scorer.tiers.object_reader import (
     BINS,
     FILL,
@@ -126,6 +136,23 @@ def _nearest(tree: cKDTree, points: np.ndarray, k: int) -> tuple[np.ndarray, np.
     return dist.reshape(len(points), k), index.reshape(len(points), k)
 
 
+def _judged_against_too_few(fold: np.ndarray, k: int) -> bool:
+    """Whether some fold's objects would have k or fewer objects of the other folds to be judged against (their k
+    nearest would then be missing: infinitely far)."""
+    return any((fold != f).sum() <= k for f in np.unique(fold))
+
+
+def _folds_by_objects(frame_of: list[np.ndarray], folds: int = FOLDS) -> np.ndarray:
+    """The fold of each object (each clip's in turn): runs of whole frames in time order, each holding about as many
+    objects as the others. For footage whose objects crowd into one stretch of it (someone passing in a few of its
+    seconds), where folds of equal length leave the others hardly any objects to be judged against."""
+    frame = np.concatenate(frame_of)
+    at = np.concatenate([i * (frame.max() + 1) + f for i, f in enumerate(frame_of)])  # clip by clip, frame by frame
+    _, inverse, counts = np.unique(at, return_inverse=True, return_counts=True)
+    before = np.cumsum(counts) - counts  # objects in the frames before each frame
+    return (before[inverse.reshape(-1)] * folds) // len(frame)
+
+
 @register
 class ObjectTier(Tier):
     name = "objects"
@@ -200,9 +227,13 @@ class ObjectTier(Tier):
         remembered = np.isin(np.arange(len(raw)), keep[self.appearance_rows])
         self._index()  # the nearest normal objects of a place are needed out of fold (_motion_when_cut)
         spaces = self._spaces(raw)
-        folds_by_frame = fold_of(len(sets), lengths)
-        fold = np.concatenate([f[fr] for f, fr in zip(folds_by_frame, frame_of)])
         k = self.params.k
+        fold = np.concatenate([f[fr] for f, fr in zip(fold_of(len(sets), lengths), frame_of)])
+        if _judged_against_too_few(fold, k):
+            fold = _folds_by_objects(frame_of)
+            if _judged_against_too_few(fold, k):
+                raise TierUnfit(f"the normal footage's {len(raw)} moving or foreground objects lie in too few frames "
+                                "for each to be judged against the others")
         out_of_fold = np.zeros((len(raw), len(GROUPS)))
         for f in np.unique(fold):
             test, train = fold == f, (fold != f)
