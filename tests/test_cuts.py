@@ -14,7 +14,9 @@ from vadagent.tools.scorer import Scorer, ScoreResult, SourceSpec, cuts
 from vadagent.tools.scorer.cuts import CutFinder
 from vadagent.tools.scorer.frames import working_size
 from vadagent.tools.scorer.output import write_scores
+from vadagent.tools.scorer.tiers import Evidence
 from vadagent.tools.video import open_video
+from vadagent.types import VideoInfo
 
 
 def _frames(path, start_s: float = 0.0, end_s: float | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -66,8 +68,21 @@ def test_an_edited_video_without_normal_footage_is_scored_shot_by_shot_and_says_
     assert [start for start, _, _ in scorer.shots] == [cut] and scorer.fit_info["shots"] == [[cut, cut + 250]]
     assert scorer.shots[0][2].fit_info["sources"][0]["start_s"] == cut / 25
     assert "each shot's scorer was fitted on that shot's own first quarter" in opening_note(scorer)
-    result = scorer.score(edited)
+    read, score = [], Scorer._score  # each pass's first frame and frames, to see the second shot read once
+
+    def reading(self, video, *args, start_s: float = 0.0, **kwargs):
+        scored = score(self, video, *args, start_s=start_s, **kwargs)
+        read.append((round(start_s * 25), len(scored.scores)))
+        return scored
+
+    monkeypatch.setattr(Scorer, "_score", reading)
+    stages.clear()
+    result = scorer.score(edited, progress=lambda stage, done, total: stages.update({stage: (done, total)}))
     assert result.stand_in and result.cuts == [cut] and result.shots == [cut]
+    assert read[0] == (0, cut) and (cut, cut + 250) in read and stages["scoring"] == (cut + 250, cut + 250)
+    in_turn = next(scorer.score_each([edited]))  # reads the whole video in one pass, then drops the second shot's
+    assert in_turn.cuts == result.cuts and in_turn.shots == result.shots
+    assert np.allclose(in_turn.scores, result.scores, rtol=0, atol=1e-4)
     note = next(n for n in _candidate_notes(result, result.candidates()) if cuts.WORDS in n)
     assert note.startswith("At 12.0 s") and "Each shot from 12.0 s on" in note
     write_scores(tmp_path / "out", result, 0.0, result.candidates())
@@ -104,3 +119,28 @@ def test_looking_for_cuts_changes_no_score_and_normal_footage_judges_the_view_in
     assert looked.cuts == [len(frames)] and unlooked.cuts == []
     # the same scores: OpenCV's own threads leave the motion tier's last bit to chance (7e-7 of 214, ad hoc)
     assert np.allclose(looked.scores, unlooked.scores, rtol=0, atol=1e-4)
+
+
+def test_a_shot_read_on_by_another_scorer_brings_what_it_read_of_its_frames():
+    """`until` and `then`, as an edited video's shots are joined: each frame's scores, evidence, picture, damage and
+    cuts from the pass that read it."""
+    def read(n: int, level: float, picture, damaged, cuts) -> ScoreResult:
+        evidence = Evidence(np.arange(n), np.full((n, 4), level), *(np.full(n, level) for _ in range(3)),
+                            np.full(n, f"by {level}", dtype=object))
+        return ScoreResult(VideoInfo(path="v.mp4", fps=25.0, frame_count=100, width=64, height=48), "s",
+                           np.full(n, level), 3.0, evidence, 1, 2.0, {"motion": np.full(n, level)},
+                           picture=picture, damaged=damaged, cuts=cuts)
+
+    whole = read(100, 1.0, [(10, "darker"), (70, "")], [(50, 52), (80, 81)], [20, 60])
+    first = whole.until(60)
+    assert len(first.scores) == len(first.evidence.note) == len(first.tier_scores["motion"]) == 60
+    assert first.picture == [(10, "darker")] and first.damaged == [(50, 52)] and first.cuts == [20]
+    shot = read(100, 2.0, [(0, "rain"), (90, "")], [(58, 61), (95, 96)], [75])  # read from frame 55 on
+    joined = first.then(shot)
+    assert joined.scores.tolist() == [1.0] * 60 + [2.0] * 40 and joined.tier_scores["motion"][59:61].tolist() == [1, 2]
+    assert joined.evidence.note[59] == "by 1.0" and joined.evidence.note[60] == "by 2.0"
+    assert joined.evidence.frame.tolist() == list(range(100)) and joined.evidence.box[60].tolist() == [2.0] * 4
+    assert joined.picture == [(10, "darker"), (60, "rain"), (90, "")]
+    assert joined.damaged == [(50, 52), (60, 61), (95, 96)] and joined.cuts == [20, 75]
+    assert joined.skipped == 2 and joined.seconds == 4.0
+    assert whole.until(100) is whole and read(60, 1.0, [], [], []).then(shot).picture == [(60, "rain"), (90, "")]

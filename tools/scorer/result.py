@@ -14,7 +14,7 @@ from scipy.ndimage import gaussian_filter1d
 from vadagent.errors import ArtifactError
 from vadagent.tools.scorer.candidates import CandidatePolicy, pick_candidates
 from vadagent.tools.scorer.tiers import Evidence
-from vadagent.tools.scorer.view import VIEW_WORDS
+from vadagent.tools.scorer.view import VIEW_WORDS, joined
 from vadagent.types import Candidate, FrameScores, Region, VideoInfo
 
 RESULT, RESULT_VERSION = "result", 1  # a ScoreResult saved: result.json + result.safetensors
@@ -53,6 +53,36 @@ class ScoreResult:
         tiers = {name: np.concatenate([z[:start], part.tier_scores[name][start:end], z[end:]])
                  for name, z in self.tier_scores.items() if name in part.tier_scores}
         return replace(self, scores=scores, evidence=evidence, tier_scores=tiers, seconds=self.seconds + part.seconds)
+
+    def until(self, end: int) -> ScoreResult:
+        """Its first `end` frames, with what was read of them (the picture, cuts, damage)."""
+        if end >= len(self.scores):
+            return self
+        return replace(self, scores=self.scores[:end], evidence=self.evidence.take(slice(0, end)),
+                       tier_scores={name: z[:end] for name, z in self.tier_scores.items()},
+                       damaged=[(a, min(b, end)) for a, b in self.damaged if a < end],
+                       picture=[step for step in self.picture if step[0] < end], cuts=[f for f in self.cuts if f < end],
+                       shots=[f for f in self.shots if f < end])
+
+    def then(self, part: ScoreResult) -> ScoreResult:
+        """These scores, then `part`'s from the frame where these end: the same video read on from there by
+        another scorer (an edited video's next shot, in z-units of its own footage, as these are), with what it
+        read of those frames. Tier scores are kept for the tiers both have."""
+        n = len(self.scores)
+
+        def on(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+            return np.concatenate([ours, theirs[n:]])
+
+        return replace(self, scores=on(self.scores, part.scores),
+                       evidence=Evidence(*(on(getattr(self.evidence, f.name), getattr(part.evidence, f.name))
+                                           for f in fields(Evidence))),
+                       tier_scores={name: on(z, part.tier_scores[name]) for name, z in self.tier_scores.items()
+                                    if name in part.tier_scores},
+                       skipped=self.skipped + part.skipped, seconds=self.seconds + part.seconds,
+                       damaged=self.damaged + [(max(a, n), b) for a, b in part.damaged if b > n],
+                       # the words in force where `part` takes over are its own
+                       picture=joined([*self.picture, (n, "")], [(max(first, n), said) for first, said in part.picture]),
+                       cuts=self.cuts + [f for f in part.cuts if f >= n])
 
     def candidates(self, policy: CandidatePolicy | None = None, sigma: float = 0.0) -> list[Candidate]:
         """The product's candidates from these scores: threshold, call budget, coverage floor, the

@@ -238,12 +238,16 @@ class Scorer:
               progress: Progress | None = None) -> ScoreResult:
         started = time.perf_counter()
         video = source if isinstance(source, VideoSource) else open_video(str(source), folder_fps=folder_fps)
+        # an edited video's later shots are read by their own stand-ins (_as_fitted_on): this one reads up to them
+        shots_apart = bool(self.shots) and video is not source and self.fitted_on(source)
         try:
-            result = self._score(video, device, progress, started)
+            result = self._score(video, device, progress, started,
+                                 end_s=self.shots[0][0] / video.info.fps if shots_apart else None)
         finally:
             if video is not source:
                 video.close()
-        return result if isinstance(source, VideoSource) else self._as_fitted_on(source, result, folder_fps, device)
+        return result if isinstance(source, VideoSource) else self._as_fitted_on(source, result, folder_fps, device,
+                                                                                   progress)
 
     def score_each(self, sources: list[str | Path], *, folder_fps: float = 25.0,
                    device: str = "cpu") -> Iterator[ScoreResult]:
@@ -263,7 +267,8 @@ class Scorer:
         return {"time_scale": self.time_scale(video.info.fps), "fitted_fps": self.fps,
                 "footage_grain": self.fit_info.get("grain"), "footage_view": self.view, "find_cuts": self.view is None}
 
-    def _as_fitted_on(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str) -> ScoreResult:
+    def _as_fitted_on(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str,
+                      progress: Progress | None = None) -> ScoreResult:
         """`result` of a video given by path, marked where this scorer's normal footage came from it."""
         if self.fitted_on(source):
             result.self_fitted = True
@@ -271,11 +276,16 @@ class Scorer:
             # scorer saved before this was recorded fills as it did then, on any footage of the video
             result.stand_in = bool(self.fit_info.get("stand_in", True))
             result = self._own_opening(source, result, folder_fps, device)
-            # an edited video's later shots, each by its own stand-in (in z-units of its own footage, as this one's)
+            # an edited video's later shots, each read by its own stand-in (`score` read up to them; `score_each`
+            # read on, its scores of them are dropped)
+            result = result.until(self.shots[0][0]) if self.shots else result
             for start, end, shot in self.shots:
-                part = shot._own_opening(source, shot._range(source, start, end, folder_fps, device), folder_fps, device)
-                result = result.spliced(part, start, end)
-                result.shots.append(start)
+                def on(stage: str, done: int, total: int, start: int = start) -> None:  # one bar for the whole video
+                    progress(stage, start + done, total)
+
+                part = shot._range(source, start, end, folder_fps, device, progress=on if progress else None)
+                result = result.then(shot._own_opening(source, part, folder_fps, device))
+                result.cuts, result.shots = sorted({*result.cuts, start}), [*result.shots, start]
         return result
 
     def _own_opening(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str) -> ScoreResult:
@@ -288,11 +298,11 @@ class Scorer:
         return result.spliced(opening, start)
 
     def _range(self, source: str | Path, start: int, end: int | None, folder_fps: float, device: str, *,
-               end_s: float | None = None) -> ScoreResult:
+               end_s: float | None = None, progress: Progress | None = None) -> ScoreResult:
         """The scores of frames `start` to `end` (or to `end_s`) of a video, read from `start` as if it began there."""
         with open_video(str(source), folder_fps=folder_fps) as video:
             fps = video.info.fps
-            return self._score(video, device, None, time.perf_counter(), start_s=start / fps,
+            return self._score(video, device, progress, time.perf_counter(), start_s=start / fps,
                                end_s=end / fps if end is not None else end_s)
 
     def _score(self, video: VideoSource, device: str, progress: Progress | None, started: float,
