@@ -57,6 +57,16 @@ def _auc(runs: list[dict], value: object, seconds: float | None, draw: int, tier
     return run["auc"][tier_set or run["chosen"]]
 
 
+def per_kind_table(runs: list[dict]) -> list[str]:
+    """The chosen set's AUC per synthetic kind, a row per run. Every kind any run has is a column: 15 s of footage at
+    10 frames/s holds out pieces too short for some (a sped-up window), and those runs show "–" there."""
+    kinds = list(dict.fromkeys(kind for r in runs for kind in r["chosen_per_kind"]))
+    return ["| footage | draw | value | " + " | ".join(kinds) + " |", "|---|---|---|" + "---|" * len(kinds),
+            *(f"| {_footage_name(r['seconds'])} | {r['draw']} | {r['value']} | "
+              + " | ".join(f"{r['chosen_per_kind'][k]:.4f}" if k in r["chosen_per_kind"] else "–" for k in kinds)
+              + " |" for r in runs)]
+
+
 def verdict(runs: list[dict], values: list, amounts: list[float | None], draws: int) -> list[str]:
     """Whether each other value replaces the first: its chosen set higher on every draw, every amount."""
     lines = []
@@ -128,11 +138,8 @@ def main() -> None:
              "| footage | draw | value | chosen | " + " | ".join(sets) + " |", "|---|---|---|---|" + "---|" * len(sets)]
     lines += [f"| {_footage_name(r['seconds'])} | {r['draw']} | {r['value']} | {r['chosen']} | "
               + " | ".join(f"{r['auc'][n]:.4f}" for n in sets) + " |" for r in runs]
-    kinds = list(runs[0]["chosen_per_kind"])
     lines += ["", "The chosen set's AUC per synthetic kind (a gain that sits in one kind may be that kind's artefact):",
-              "", "| footage | draw | value | " + " | ".join(kinds) + " |", "|---|---|---|" + "---|" * len(kinds)]
-    lines += [f"| {_footage_name(r['seconds'])} | {r['draw']} | {r['value']} | "
-              + " | ".join(f"{r['chosen_per_kind'][k]:.4f}" for k in kinds) + " |" for r in runs]
+              "", *per_kind_table(runs)]
     lines += ["", "Paired difference per draw (the first value minus the other, same windows):", ""]
     lines += [f"- {key}: {', '.join(f'{g:+.4f}' for g in gains)} (mean {np.mean(gains):+.4f})"
               for key, gains in paired.items()]

@@ -159,6 +159,17 @@ def test_a_setting_replaces_the_shipped_one_only_if_it_wins_on_every_draw_with_e
                                [24, 16], [None, 30.0], 2)[0]  # a tie is no win
 
 
+def test_a_settings_per_kind_table_shows_a_kind_that_little_footage_could_not_hold():
+    """15 s of Ped2's footage holds out no sped-up window: its runs say "–" there instead of stopping the bench."""
+    from vadagent.evals.bench_setting import per_kind_table
+
+    runs = [{"seconds": 30.0, "draw": 0, "value": "a", "chosen_per_kind": {"still_object": 0.9, "speed_up": 0.8}},
+            {"seconds": 15.0, "draw": 0, "value": "a", "chosen_per_kind": {"still_object": 0.85}}]
+    header, _, thirty, fifteen = per_kind_table(runs)
+    assert header == "| footage | draw | value | still_object | speed_up |"
+    assert thirty == "| 30 s | 0 | a | 0.9000 | 0.8000 |" and fifteen == "| 15 s | 0 | a | 0.8500 | – |"
+
+
 def test_label_free_benches_take_another_sites_footage_and_say_what_it_lacks(tmp_path):
     """`--footage` (bench_setting, bench_selection): another site's normal videos or frame folders
     instead of Ped2's training clips; a path that is not there, or a frame folder without a frame
