@@ -31,12 +31,23 @@ def opening_note(scorer: Scorer) -> str:
     return (f"No --normal footage or --scorer: {fitted}, taken as normal, so its threshold rests on little footage; "
             "candidates may lie below it (marked below_threshold), taken to cover every stretch of the video and to spend "
             "its call budget"
-            + (f" (those first seconds were scored by a second scorer fitted on the {'shot' if info.get('shots') else 'video'}'s "
-               "last stretch)"
-               if "opening_scored_by" in info else "")
+            + _openings_scored(scorer)
             + (f"; its tiers and weights ({scorer.description}) chosen by self-validation on synthetic anomalies in "
                "that opening" if chosen else "")
             + ". Give the site's normal footage (--normal) for a better baseline.")
+
+
+def _openings_scored(scorer: Scorer) -> str:
+    """How many of a stand-in's openings (one a shot) were scored by a second scorer fitted on their closing stretch."""
+    stand_ins = [scorer, *(shot for _, _, shot in scorer.shots)]
+    scored = sum("opening_scored_by" in s.fit_info for s in stand_ins)
+    if not scored:
+        return ""
+    if len(stand_ins) == 1:
+        return " (those first seconds were scored by a second scorer fitted on the video's last stretch)"
+    which = "each shot's first quarter" if scored == len(stand_ins) else \
+        f"the first quarter of {scored} of its {len(stand_ins)} shots"
+    return f" ({which} was scored by a second scorer fitted on that shot's last quarter)"
 
 
 def scorer_note(scorer: Scorer) -> str:

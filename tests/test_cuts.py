@@ -68,6 +68,11 @@ def test_an_edited_video_without_normal_footage_is_scored_shot_by_shot_and_says_
     assert [start for start, _, _ in scorer.shots] == [cut] and scorer.fit_info["shots"] == [[cut, cut + 250]]
     assert scorer.shots[0][2].fit_info["sources"][0]["start_s"] == cut / 25
     assert "each shot's scorer was fitted on that shot's own first quarter" in opening_note(scorer)
+    assert "(each shot's first quarter was scored by a second scorer" in opening_note(scorer)
+    opened = scorer.shots[0][2].fit_info.pop("opening_scored_by")  # as where a shot's closing stretch cannot be fitted
+    assert "(the first quarter of 1 of its 2 shots was scored by a second scorer fitted on that shot's last quarter)" \
+        in opening_note(scorer)
+    scorer.shots[0][2].fit_info["opening_scored_by"] = opened
     read, score = [], Scorer._score  # each pass's first frame and frames, to see the second shot read once
 
     def reading(self, video, *args, start_s: float = 0.0, **kwargs):
