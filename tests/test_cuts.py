@@ -149,3 +149,5 @@ def test_a_shot_read_on_by_another_scorer_brings_what_it_read_of_its_frames():
     assert joined.damaged == [(50, 52), (60, 61), (95, 96)] and joined.cuts == [20, 75]
     assert joined.skipped == 2 and joined.seconds == 4.0
     assert whole.until(100) is whole and read(60, 1.0, [], [], []).then(shot).picture == [(60, "rain"), (90, "")]
+    opening = whole.spliced(shot, 0, 10)  # an opening scored by another scorer: a new result, `whole` as it was
+    assert opening.evidence.note[9] == "by 2.0" and whole.evidence.note[9] == "by 1.0" and whole.evidence.box[9, 0] == 1.0

@@ -47,7 +47,7 @@ class ScoreResult:
         end = min(len(self.scores), len(part.scores), len(self.scores) if end is None else end)
         scores = self.scores.copy()
         scores[start:end] = part.scores[start:end]
-        evidence = self.evidence
+        evidence = Evidence(*(getattr(self.evidence, f.name).copy() for f in fields(Evidence)))  # these stay as they are
         for name in ("box", "speed_px_s", "direction_deg", "vs_normal", "note"):
             getattr(evidence, name)[start:end] = getattr(part.evidence, name)[start:end]
         tiers = {name: np.concatenate([z[:start], part.tier_scores[name][start:end], z[end:]])
