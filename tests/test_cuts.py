@@ -151,3 +151,17 @@ def test_a_shot_read_on_by_another_scorer_brings_what_it_read_of_its_frames():
     assert whole.until(100) is whole and read(60, 1.0, [], [], []).then(shot).picture == [(60, "rain"), (90, "")]
     opening = whole.spliced(shot, 0, 10)  # an opening scored by another scorer: a new result, `whole` as it was
     assert opening.evidence.note[9] == "by 2.0" and whole.evidence.note[9] == "by 1.0" and whole.evidence.box[9, 0] == 1.0
+
+
+def test_a_static_shot_that_cannot_be_fitted_is_read_on_by_the_shot_before_it(tmp_path):
+    """The footpath, the footpath upside down, then a still (a screenshot): no stand-in can be fitted on the still,
+    so the second shot's reads on through it, and every frame of the video is scored."""
+    _, frames = _frames(sample_clip(), 0.0, 12.0)
+    cut = len(frames)
+    still = np.full_like(frames[0], 90) + (np.arange(frames[0].shape[1]) % 64).astype(np.uint8)[None, :]
+    edited = _written(tmp_path / "edited.mp4", frames + [frame[::-1] for frame in frames[:250]] + [still] * 250)
+    scorer = Scorer.fit_on_opening(str(edited))
+    assert scorer.fit_info["shots"] == [[cut, cut + 500]]
+    result = scorer.score(edited)
+    assert len(result.scores) == cut + 500 and np.isfinite(result.scores).all()
+    assert result.cuts == [cut, cut + 250] and result.shots == [cut]

@@ -41,6 +41,8 @@ def fit_on_opening(cls: type[Scorer], video: str, config: ScorerConfig, folder_f
             shot = stand_in(cls, video, config, span, folder_fps, device, apart if progress else None)
         except UsageError as why:  # a static shot (a still, a screenshot): scored with the shot before it
             log.warning("%s: the shot from %.1f s is scored with the one before it (%s)", video, span[0], why)
+            if scorer.shots:  # that shot's pass reads on through it (the first shot's, the video's, reads up to the next)
+                scorer.shots[-1] = (scorer.shots[-1][0], end, scorer.shots[-1][2])
             continue
         scorer.shots.append((start, end, shot))
         scorer.fit_info["fit_seconds"] += shot.fit_info["fit_seconds"]
