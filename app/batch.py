@@ -30,7 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vadagent.agents.explain.detection import Detection
 from vadagent.app.cluster import RayCluster
 from vadagent.app.job import Job
-from vadagent.app.outputs import Destination, claim_output, destination
+from vadagent.app.outputs import LOCK_NAME, Destination, claim_output, destination, is_url
 from vadagent.app.processes import ScoringProcesses
 from vadagent.app.report_html import write_index_html
 from vadagent.app.stopping import STOPPED_EXIT, end_stopped, hold_further_stops, run_stoppable
@@ -42,6 +42,7 @@ from vadagent.tools.index import ReportIndex
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.scorer.side_by_side import default_processes
 from vadagent.tools.video import VIDEO_SUFFIXES
+from vadagent.tools.video.finding import is_frame_folder, videos_under
 
 
 @dataclass(frozen=True)
@@ -51,20 +52,37 @@ class Inputs:
     videos: list[Path]
     scorers: dict[Path, Path] = field(default_factory=dict)  # video → its site's scorer folder
     sites: dict[Path, str] = field(default_factory=dict)  # video → site name (noted in its report)
+    root: Path | None = None  # the folder (or the manifest's) the videos are named from in what the batch says
+
+    def label(self, video: Path) -> str:
+        """How the batch names `video` to its user: its path from the root (cam1/0101.mp4), or its name."""
+        try:
+            return video.relative_to(self.root).as_posix() if self.root else video.name
+        except ValueError:
+            return video.name
 
 
-def find_videos(source: Path) -> Inputs:
-    """The videos of a folder, or of a manifest: a text file naming one video per line, or JSON
-    Lines of {"video": PATH, "scorer": DIR, "site": NAME} (scorer and site optional). Relative
-    paths are from the manifest's folder; blank lines and # comments are skipped."""
+def find_videos(source: Path, *, recursive: bool = False, output: Path | None = None,
+                console: Console | None = None) -> Inputs:
+    """The videos of a folder (video files and folders of frames; with `recursive`, of its subfolders too, less
+    `output` and any other run's output), or of a manifest: a text file naming one video or frame folder per
+    line, or JSON Lines of {"video": PATH, "scorer": DIR, "site": NAME} (scorer and site optional). Relative
+    paths are from the manifest's folder; blank lines and # comments are skipped. `console` is told of the
+    videos in subfolders left unread."""
     if source.is_file():
         return _manifest(source)
     if not source.is_dir():
         raise UsageError(f"{source}: not a folder or a manifest file")
-    videos = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-    if not videos:
-        raise UsageError(f"{source}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
-    return Inputs(videos)
+    own = output.resolve() if output is not None else None
+    found = videos_under(source, recursive=recursive,
+                         leave_out=lambda folder: folder.resolve() == own or (folder / LOCK_NAME).exists())
+    if found.left_below and console is not None:
+        console.print(f"{found.left_below} video(s) in subfolders of {source} left unread: add --recursive to explain "
+                      "them too", highlight=False, soft_wrap=True)
+    if not found.videos:
+        raise UsageError(f"{source}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))}, or folders of frame images)"
+                         + (f"; {found.left_below} in its subfolders: add --recursive" if found.left_below else ""))
+    return Inputs(found.videos, root=source)
 
 
 def _manifest(path: Path) -> Inputs:
@@ -77,13 +95,13 @@ def _manifest(path: Path) -> Inputs:
             raise UsageError(f"{path}: not a manifest (a text file naming one video per line)") from None
         rows = [(n, {"video": line.strip()}) for n, line in enumerate(lines, 1)
                 if line.strip() and not line.strip().startswith("#")]
-    inputs = Inputs([])
+    inputs = Inputs([], root=path.parent.resolve())
     for number, row in rows:
         if not isinstance(row.get("video"), str) or set(row) - {"video", "scorer", "site"}:
             raise UsageError(f"{path}: line {number}: expected {{\"video\": PATH, \"scorer\": DIR, \"site\": NAME}}")
         video = (path.parent / row["video"]).resolve()
-        if not video.is_file():
-            raise UsageError(f"{path}: line {number}: {row['video']}: no such video")
+        if not (video.is_file() or is_frame_folder(video)):
+            raise UsageError(f"{path}: line {number}: {row['video']}: no such video or folder of frames")
         if video in inputs.videos:
             raise UsageError(f"{path}: line {number}: {row['video']} is listed twice")
         inputs.videos.append(video)
@@ -183,7 +201,7 @@ class _Batch:
         except self.video_errors as error:  # a corrupt video fails alone; the batch goes on
             reason = str(getattr(error, "cause", None) or error).strip().splitlines()[-1]
             self.index.fail(source, reason)
-            self.console.print(f"  [red]{escape(video.name)} failed:[/red] {escape(reason)}", soft_wrap=True)
+            self.console.print(f"  [red]{escape(self.inputs.label(video))} failed:[/red] {escape(reason)}", soft_wrap=True)
             return False
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
@@ -191,7 +209,7 @@ class _Batch:
             await asyncio.to_thread(self.destination.publish, name)
         except VadagentError as error:  # the report is kept in the staging folder; a rerun uploads it again
             self.index.fail(source, str(error))
-            self.console.print(f"  [red]{escape(video.name)} failed:[/red] {escape(str(error))}", soft_wrap=True)
+            self.console.print(f"  [red]{escape(self.inputs.label(video))} failed:[/red] {escape(str(error))}", soft_wrap=True)
             return False
         severities = [int(e.severity) for e in report.events if e.verdict != "rejected"]
         failed = [c.reason for c in report.contexts if c.status == "failed"]
@@ -203,7 +221,7 @@ class _Batch:
                           max_severity=max(severities) if severities else None,
                           peak_score=max((c.peak_score for c in report.scorer.candidates), default=None))
         await asyncio.to_thread(self.destination.publish, "index.sqlite")  # the index travels with the reports
-        self.console.print(f"  {escape(video.name)}: {len(report.scorer.candidates)} candidate(s), "
+        self.console.print(f"  {escape(self.inputs.label(video))}: {len(report.scorer.candidates)} candidate(s), "
                            f"{len(report.events)} event(s)" + (f", {len(failed)} not explained (VLM failed)" if failed else ""),
                            highlight=False, soft_wrap=True)
         return True
@@ -251,12 +269,13 @@ class _Batch:
 
 def report_command(settings: Settings, folder: Path, output: str, *, vlm: str | None, scorer_dir: Path | None,
                    normal: list[str], taxonomy: str | None, rules_file: Path | None, console: Console,
-                   workers: int | None = None, ray: str | None = None, processes: int | None = None) -> int:
+                   workers: int | None = None, ray: str | None = None, processes: int | None = None,
+                   recursive: bool = False) -> int:
     """`output`: a folder, or an fsspec URL (reports are staged locally and uploaded as they finish).
     `processes`: scoring processes of this machine (None: `default_processes`; 0: threads of this one)."""
     if ray and processes:
         raise UsageError("--processes is for scoring on this machine; with --ray the cluster's workers score")
-    inputs = find_videos(folder)
+    inputs = find_videos(folder, recursive=recursive, output=None if is_url(output) else Path(output), console=console)
     target = destination(output)
     with claim_output(target.local):
         code = _report(settings, inputs, target, vlm=vlm, scorer_dir=scorer_dir, normal=normal, taxonomy=taxonomy,

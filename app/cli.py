@@ -98,7 +98,8 @@ def doctor(
 
 @app.command()
 def fit(
-    normal: Annotated[list[str], typer.Argument(help="Normal footage: videos or frame folders; PATH#t=0,20 takes 0–20 s.")],
+    normal: Annotated[list[str], typer.Argument(help="Normal footage: videos, frame folders, or folders holding "
+                                                     "them; PATH#t=0,20 takes 0–20 s.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Scorer folder to write.")],
     tiers: Annotated[str | None, typer.Option(help=f"Comma-separated scorer tiers to fuse: {TIER_HELP}")] = None,
     tier: Annotated[str | None, typer.Option(help="One scorer tier alone (same names as --tiers).")] = None,
@@ -150,8 +151,8 @@ def explain(
 
 @app.command()
 def report(
-    folder: Annotated[Path, typer.Argument(help="A folder of videos, or a manifest: one video path per line, or JSONL "
-                                                "of {video, scorer, site}.")],
+    folder: Annotated[Path, typer.Argument(help="A folder of videos (files, and folders of frame images), or a "
+                                                "manifest: one video path per line, or JSONL of {video, scorer, site}.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Folder for the reports and the index, or an fsspec URL "
                                                                "(s3://bucket/reports; the 'cloud' extra).")],
     vlm: Annotated[str | None, typer.Option(help=VLM_HELP)] = None,
@@ -170,13 +171,16 @@ def report(
     processes: Annotated[int | None, typer.Option(min=0, help="Processes that score videos on this machine (default: "
                                                              "one per two cores from four cores; 0: threads of "
                                                              "this process).")] = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Also the videos in the folder's subfolders, "
+                                                                     "at any depth (a recorder's export by camera "
+                                                                     "and day).")] = False,
 ) -> None:
     """Explain a folder of videos into one report each and an index; rerun to resume."""
     from vadagent.app.batch import report_command
 
     raise typer.Exit(report_command(settings(), folder, output, vlm=vlm, scorer_dir=scorer, normal=normal or [],
                                     taxonomy=taxonomy, rules_file=rules, console=console, workers=workers, ray=ray,
-                                    processes=processes))
+                                    processes=processes, recursive=recursive))
 
 
 @app.command()

@@ -86,7 +86,7 @@ class DetectionJob:
         return self.settings.scorer.smoothing_sigma
 
     def fit(self, normal: list[str], console: Console) -> Scorer:
-        return fit_scorer(self.settings, [SourceSpec.parse(n) for n in normal], scorer_config(self.settings), console,
+        return fit_scorer(self.settings, SourceSpec.each(normal), scorer_config(self.settings), console,
                           fps=self.fps)
 
     def fit_on_opening(self, video: str, progress: Progress | None = None) -> tuple[Scorer, str]:

@@ -121,6 +121,11 @@ class RemoteDestination(Destination):
         return self.url
 
 
+def is_url(output: str) -> bool:
+    """Whether `-o` names a URL with a scheme (`s3://…`) rather than a folder."""
+    return "://" in output
+
+
 def destination(output: str) -> Destination:
     """`-o` as given: a folder, or a URL with a scheme (`s3://…`)."""
-    return RemoteDestination(output) if "://" in output else Destination(Path(output))
+    return RemoteDestination(output) if is_url(output) else Destination(Path(output))

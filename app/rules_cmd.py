@@ -27,7 +27,7 @@ def induce_command(settings: Settings, normal: list[str], output: Path, *, vlm: 
 
     if output.suffix.lower() not in {".yaml", ".yml"}:
         raise UsageError(f"{output}: the rule set is written as YAML; name it .yaml")
-    specs = [SourceSpec.parse(n) for n in normal]
+    specs = SourceSpec.each(normal)
     folder_fps = fps or settings.video.folder_fps
     for spec in specs:  # each opened before the model loads (minutes for a real one), so a bad one fails first
         with open_video(spec.path, folder_fps=folder_fps):

@@ -113,7 +113,7 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
 def fit_command(settings: Settings, normal: list[str], output: Path, *, tiers: list[str] | None, fps: float | None,
                 console: Console, select: bool | None = None, budget_s: float | None = None) -> Scorer:
     config = scorer_config(settings, tiers=tiers, select=select, budget_s=budget_s)
-    scorer = fit_scorer(settings, [SourceSpec.parse(text) for text in normal], config, console, fps=fps)
+    scorer = fit_scorer(settings, SourceSpec.each(normal), config, console, fps=fps)
     scorer.save(output)
     write_run_manifest(output, settings, sys.argv)
     if not settings.quiet:

@@ -53,6 +53,9 @@ def bad(tmp_path_factory):
     (d / "scorer" / "scorer.safetensors").write_bytes(b"\0" * 64)
     (d / "report.json").write_text(json.dumps({"schema_version": "1.0", "video": {"path": "x.mp4", "fps": -1}}))
     (d / "empty_folder").mkdir()
+    (d / "two_videos").mkdir()
+    for name in ("a.mp4", "b.mkv"):  # a folder of normal clips: fit reads each, one video's commands name one
+        (d / "two_videos" / name).write_bytes(b"x")
     (d / "config.yaml").write_text("vlm: {timeout_s: -3}\n")
     (d / "cameras.yaml").write_text("cameras:\n  - url: rtsp://cam/1\n    scorer: s\n    fps: 25\n")
     return d
@@ -66,7 +69,9 @@ CASES = [
     (["info", "{d}/tiny.mp4"], "tiny.mp4: has no video stream"),
     (["info", "{d}/unknown_codec.avi"], "unknown_codec.avi: its video stream's codec is unknown to FFmpeg"),
     (["fit", "{d}/one_frame.mp4", "-o", "{d}/out_fit"], "one_frame.mp4: the normal footage has fewer than 2"),
-    (["fit", "{d}/empty_folder", "-o", "{d}/out_fit"], "empty_folder: folder has no frame images"),  # and nothing else
+    (["fit", "{d}/empty_folder", "-o", "{d}/out_fit"], "empty_folder: no videos or frame images in it"),  # and nothing else
+    (["fit", "{d}/two_videos#t=0,5", "-o", "{d}/out_fit"], "a time range is of one video, and"),
+    (["explain", "{d}/two_videos", "-o", "{d}/o13"], "it holds 2 video(s) (a.mp4, b.mkv): name one, or explain each with"),
     # no normal footage: its opening would stand in (said of the video given, not of the stand-in's range)
     (["explain", "{d}/one_frame.mp4", "--vlm", "replay:{d}/no_answers.jsonl", "-o", "{d}/o12"],
      "one_frame.mp4: 1 frame(s), too few to score without normal footage"),

@@ -223,6 +223,89 @@ def test_report_folders_never_collide_however_the_videos_are_named():
     assert output_names(videos[::-1]) == names
 
 
+def test_a_folder_s_videos_are_its_files_and_frame_folders_and_its_subfolders_are_read_when_asked(tmp_path):
+    """Ped2's `testing/frames` is twelve videos; a recorder's export nests them by camera and day. Without
+    --recursive those below are counted, not read; a run's own output, hidden folders and links back up the
+    tree are never read as input."""
+    from rich.console import Console
+
+    from vadagent.app.batch import find_videos
+    from vadagent.errors import UsageError
+
+    top = tmp_path / "export"
+
+    def files(folder: Path, *names: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (folder / name).write_bytes(b"x")  # names alone decide what is a video here
+
+    files(top, "b.mp4", "a.MKV", "notes.txt")
+    files(top / "10", "000.jpg", "001.jpg")
+    files(top / "2", "000.tif", "001.tif", "._000.tif")
+    files(top / "cam1" / "2026-12-01", "0101.mp4")
+    files(top / "cam2", "0101.mp4")
+    files(top / "snapshot", "only.jpg")  # one image is not footage
+    files(top / ".trash", "old.mp4")
+    files(top / "out" / "a", "keyframe0.jpg", "keyframe1.jpg")  # this run's output (-o export/out)
+    files(top / "earlier" / "b", "keyframe0.jpg", "keyframe1.jpg")
+    files(top / "earlier", ".vadagent.lock")  # another run's output
+    (top / "cam1" / "up").symlink_to(top, target_is_directory=True)
+
+    console = Console(record=True, width=200)
+    flat = find_videos(top, output=top / "out", console=console)
+    assert [p.relative_to(top).as_posix() for p in flat.videos] == ["2", "10", "a.MKV", "b.mp4"]
+    said = console.export_text()
+    assert "2 video(s) in subfolders of" in said and "add --recursive" in said
+    deep = find_videos(top, recursive=True, output=top / "out")
+    assert [deep.label(p) for p in deep.videos] == ["2", "10", "a.MKV", "b.mp4", "cam1/2026-12-01/0101.mp4",
+                                                    "cam2/0101.mp4"]
+    assert find_videos(top / "2").videos == [top / "2"]  # a folder of frames given is one video
+    with pytest.raises(UsageError, match="1 in its subfolders: add --recursive"):
+        find_videos(top / "cam1")
+    manifest = tmp_path / "list.txt"
+    manifest.write_text("export/10\nexport/cam2/0101.mp4\n")
+    assert find_videos(manifest).videos == [(top / "10").resolve(), (top / "cam2" / "0101.mp4").resolve()]
+    manifest.write_text("export/snapshot\n")
+    with pytest.raises(UsageError, match="no such video or folder of frames"):
+        find_videos(manifest)
+
+
+def test_a_recursive_batch_explains_frame_folders_and_nested_videos_and_never_reads_its_own_output(
+        tmp_path, synthetic_scorer):
+    import cv2
+    from servers import free_port
+
+    from vadagent.tools.video import open_video
+
+    top = tmp_path / "export"
+    (top / "cam1" / "day1").mkdir(parents=True)
+    render_clip(ClipSpec(seconds=4, seed=40, anomalies=[("fast", 1.5)]), top / "cam1" / "day1" / "clip.mp4")
+    frames = top / "cam2" / "frames"
+    frames.mkdir(parents=True)
+    with open_video(str(top / "cam1" / "day1" / "clip.mp4")) as video:
+        for batch in video.scan():
+            for index, frame in zip(batch.indices, batch.frames, strict=True):
+                cv2.imwrite(str(frames / f"{index}.png"), frame)
+    command = ["report", top, "-o", top / "out", "--scorer", synthetic_scorer, "--processes", "0",
+               "--vlm", f"openai:m@http://127.0.0.1:{free_port()}/v1"]
+    env = {"VADAGENT_VLM__MAX_RETRIES": "0"}
+    flat = invoke(*command, env=env)
+    assert flat.returncode == 2 and "2 in its subfolders: add --recursive" in flat.stderr
+    for run in range(2):
+        if run:  # the second run finds its own output inside the folder, frames in it too, and leaves it be
+            shutil.copytree(frames, top / "out" / "clip" / "moments")
+        deep = invoke(*command, "--recursive", env=env)
+        assert deep.returncode == 3, deep.stderr
+        said = deep.stderr.replace("\n", " ")
+        assert "2 video(s):" in said and "cam1/day1/clip.mp4: " in said and "cam2/frames: " in said
+    rows = {Path(r["source"]).name: r for r in json.loads((top / "out" / "index.json").read_text())}
+    assert set(rows) == {"clip.mp4", "frames"} and {r["status"] for r in rows.values()} == {"detected"}
+    clip = VideoReport.model_validate_json((top / "out" / "clip" / "report.json").read_text())
+    folder = VideoReport.model_validate_json((top / "out" / "frames" / "report.json").read_text())
+    assert folder.video.kind == "frames" and folder.video.frame_count == clip.video.frame_count
+    assert clip.scorer.candidates and folder.scorer.candidates  # the fast object, found in both forms
+
+
 def test_a_jsonl_manifest_names_site_scorers_and_reports_publish_to_an_fsspec_url(tmp_path, shared_data, sample_scorer):
     """OUT as a URL (here fsspec's file:// filesystem, the same calls as s3://): reports are staged
     locally and uploaded, report.json last; the index travels, so a rerun from another machine

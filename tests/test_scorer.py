@@ -4,6 +4,7 @@ test_objects_tier.py."""
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -113,6 +114,20 @@ def test_source_spec_parsing():
     assert SourceSpec.parse("frames/01") == SourceSpec("frames/01")
     with pytest.raises(UsageError, match="ends"):
         SourceSpec.parse("a.mp4#t=9,3")
+
+
+def test_a_folder_of_normal_clips_stands_for_each_of_them(tmp_path):
+    """`fit normal/` reads the site's clips kept there, and `fit training/frames` Ped2's sixteen frame folders."""
+    for name in ("10.mp4", "2.mkv", "cam/00.jpg", "cam/01.jpg", "frames/00.jpg", "frames/01.jpg", "deeper/more/x.mp4"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    specs = SourceSpec.each([str(tmp_path), f"{tmp_path / 'frames'}#t=0,2", "elsewhere.mp4#t=1"])
+    assert [Path(s.path).relative_to(tmp_path).as_posix() for s in specs[:4]] == ["2.mkv", "10.mp4", "cam", "frames"]
+    assert specs[4:] == [SourceSpec(str(tmp_path / "frames"), 0.0, 2.0), SourceSpec("elsewhere.mp4", 1.0)]
+    with pytest.raises(UsageError, match="a time range is of one video"):
+        SourceSpec.each([f"{tmp_path}#t=0,20"])
+    with pytest.raises(UsageError, match=r"no videos or frame images in it \(1 in its subfolders"):
+        SourceSpec.each([str(tmp_path / "deeper")])
 
 
 def test_learned_tier_trains_within_budget_saves_loads_and_follows_the_device(tmp_path, synthetic_normal,

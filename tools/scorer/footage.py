@@ -10,6 +10,7 @@ import re
 from contextlib import closing
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from vadagent.tools.scorer import grain as grains
 from vadagent.tools.scorer.frames import Turn, chunks, chunks_in_turn, time_scale
 from vadagent.tools.scorer.tiers import Geometry, Tier
 from vadagent.tools.video import open_video
+from vadagent.tools.video.finding import is_frame_folder, videos_under
 from vadagent.types import VideoInfo
 
 if TYPE_CHECKING:
@@ -48,6 +50,27 @@ class SourceSpec:
         if end is not None and end <= start:
             raise UsageError(f"{text}: the time range ends ({end:g} s) before it starts ({start:g} s)")
         return cls(match["path"], start, end)
+
+    @classmethod
+    def each(cls, texts: list[str]) -> list[SourceSpec]:
+        """Normal footage as given: videos, folders of frames and time ranges of them, and folders that hold
+        them, each standing for its videos in order (a site's normal clips kept in one place; Ped2's
+        `training/frames`, a folder of sixteen frame folders)."""
+        specs = []
+        for spec in map(cls.parse, texts):
+            folder = Path(spec.path)
+            if not folder.is_dir() or is_frame_folder(folder):
+                specs.append(spec)
+                continue
+            found = videos_under(folder)
+            if not found.videos:
+                raise UsageError(f"{folder}: no videos or frame images in it"
+                                 + (f" ({found.left_below} in its subfolders: name them)" if found.left_below else ""))
+            if spec != cls(spec.path):
+                raise UsageError(f"{spec}: a time range is of one video, and {folder} is a folder of "
+                                 f"{len(found.videos)}; give the range to one of them")
+            specs += [cls(str(video)) for video in found.videos]
+        return specs
 
     def __str__(self) -> str:
         if not self.start_s and self.end_s is None:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vadagent.errors import VideoError
+from vadagent.tools.video.pyav_file import VIDEO_SUFFIXES
 from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener
 from vadagent.types import VideoInfo
@@ -26,7 +27,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 DEFAULT_FOLDER_FPS = 25.0
 
 
-def _natural_key(path: Path) -> list[object]:
+def natural_key(path: Path) -> list[object]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 
@@ -34,7 +35,7 @@ def frame_files(folder: Path) -> list[Path]:
     """A folder's frame images in their natural order (2.jpg before 10.jpg). Hidden files are not
     frames: an archive made on a Mac holds a `._001.tif` of metadata beside each `001.tif`."""
     return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-                   and p.is_file()), key=_natural_key)
+                   and p.is_file()), key=natural_key)
 
 
 class FrameFolder(VideoSource):
@@ -44,7 +45,10 @@ class FrameFolder(VideoSource):
         folder = Path(path)
         self.files = frame_files(folder)
         if not self.files:
-            raise VideoError(path, f"folder has no frame images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            videos = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+            held = (f"; it holds {len(videos)} video(s) ({', '.join(videos[:3])}{', …' if len(videos) > 3 else ''}): "
+                    "name one, or explain each with `vadagent report`") if videos else ""
+            raise VideoError(path, f"folder has no frame images ({', '.join(sorted(IMAGE_SUFFIXES))}){held}")
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vadagent-imread")
         first = self._first_readable()
         height, width = first.shape[:2]
