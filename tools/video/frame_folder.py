@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 from vadagent.errors import VideoError
-from vadagent.tools.video.pyav_file import VIDEO_SUFFIXES
 from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener
 from vadagent.types import VideoInfo
@@ -45,7 +44,9 @@ class FrameFolder(VideoSource):
         folder = Path(path)
         self.files = frame_files(folder)
         if not self.files:
-            videos = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+            from vadagent.tools.video.finding import videos_under  # which imports this module
+
+            videos = [p.name for p in videos_under(folder).videos]
             held = (f"; it holds {len(videos)} video(s) ({', '.join(videos[:3])}{', …' if len(videos) > 3 else ''}): "
                     "name one, or explain each with `vadagent report`") if videos else ""
             raise VideoError(path, f"folder has no frame images ({', '.join(sorted(IMAGE_SUFFIXES))}){held}")
