@@ -28,6 +28,7 @@ from vadagent.errors import MissingExtraError, UsageError, VadagentError, VideoE
 from vadagent.samples import sample_clip
 from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.video import VIDEO_SUFFIXES, open_video
+from vadagent.tools.video.frame_folder import DEFAULT_FOLDER_FPS
 from vadagent.tools.video.preview import playable_copy
 from vadagent.types import Region
 
@@ -143,7 +144,8 @@ class App:
                   f"{len(report.scorer.candidates)} candidate(s) · {len(report.events)} event(s)"
                   + (f" · {len(moments)} detected, not explained" if moments else ""))
         timeline_image = str(timeline) if timeline.is_file() else None
-        return _player_video(Path(report.video.path), folder, progress), timeline_image, rows, moments, status
+        player = _player_video(Path(report.video.path), folder, progress, fps=report.video.fps)
+        return player, timeline_image, rows, moments, status
 
     async def ask(self, question: str, history: list[dict], report_dir: str | None, conversation: str | None):
         """Streams: the question at once, tool calls as they run, the answer as it is generated."""
@@ -200,17 +202,18 @@ def _where(region: Region | None) -> str:
     return "" if region is None else region.part + (f": {region.why}" if region.why else "")
 
 
-def _player_video(video: Path, report_folder: Path, progress: Progress | None = None) -> str | None:
+def _player_video(video: Path, report_folder: Path, progress: Progress | None = None, *,
+                  fps: float = DEFAULT_FOLDER_FPS) -> str | None:
     """What the player shows: the video, or its browser-playable copy (MPEG-TS, AVI, MKV, H.265 … do not
-    play in a browser); None for a frame folder, which has no file to play. A copy that cannot be
-    written costs the player, not the report."""
-    if not video.is_file():
+    play in a browser; a folder of frames, at `fps`, is no file at all); None where the video is gone. A
+    copy that cannot be written costs the player, not the report."""
+    if not video.exists():
         return None
     try:
-        return str(playable_copy(video, report_folder, progress=progress))
+        return str(playable_copy(video, report_folder, fps=fps, progress=progress))
     except (VideoError, OSError) as error:
         log.warning("%s: the player may not play it: %s", video, error)
-        return str(video)
+        return str(video) if video.is_file() else None
 
 
 def build_ui(app: App):

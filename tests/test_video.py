@@ -3,7 +3,9 @@ import pickle
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -457,8 +459,21 @@ def test_the_player_gets_a_browser_playable_copy_of_what_a_browser_cannot_play(t
     # a copy that cannot be written costs the player, not the report: the video itself is shown
     assert _player_video(recording, tmp_path / "no" / "such" / "folder") == str(recording)
     assert "the player may not play it" in caplog.text
+    # a folder of frames (Ped2's layout, a batch's video since release 65) is played from a copy at its frame rate
     (tmp_path / "frames").mkdir()
-    assert _player_video(tmp_path / "frames", tmp_path) is None  # a frame folder has no file to play
+    with open_video(synthetic_normal) as original:
+        clip, gray = original.read(range(30)), original.read(range(30), gray=True)
+    for index, rgb in zip(clip.indices, clip.frames, strict=True):
+        cv2.imwrite(str(tmp_path / "frames" / f"{index}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    (tmp_path / "frames_report").mkdir()
+    played = _player_video(tmp_path / "frames", tmp_path / "frames_report", fps=12.5)
+    assert played == str(tmp_path / "frames_report" / PREVIEW_NAME) and browser_playable(Path(played))
+    with open_video(played) as copy:
+        assert copy.info.frame_count == 30 and copy.info.fps == pytest.approx(12.5)
+        shown = copy.read(range(30), gray=True)
+        assert np.allclose(shown.times, np.arange(30) / 12.5, atol=1e-3)  # frame i at i / fps, as its report counts
+        assert np.mean(np.abs(shown.frames.astype(float) - gray.frames)) < 4.0
+    assert _player_video(tmp_path / "gone", tmp_path) is None  # a video moved away since its report
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs a process's CPU affinity (Linux)")

@@ -1,4 +1,5 @@
-"""A copy of a video that a browser can play, for the web UI's player.
+"""A copy of a video that a browser can play, for the web UI's player: of a file a browser cannot play, and of a
+folder of frames (the UCSD, Avenue and ShanghaiTech layout).
 
 Browsers play MP4 and WebM with H.264, VP8, VP9 or AV1; what cameras and recorders write is often
 MPEG-TS, AVI, MKV, FLV or H.265, which the player would show as an error. Such a video is transcoded
@@ -10,12 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import av
 
 from vadagent.errors import VideoError
+from vadagent.tools.video.frame_folder import DEFAULT_FOLDER_FPS
 from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS, continuous
+from vadagent.tools.video.source import open_video
 
 log = logging.getLogger(__name__)
 
@@ -37,25 +41,48 @@ def browser_playable(path: Path) -> bool:
         return False
 
 
-def playable_copy(video: Path, folder: Path, *, max_side: int = 640,
+def playable_copy(video: Path, folder: Path, *, max_side: int = 640, fps: float = DEFAULT_FOLDER_FPS,
                   progress: Callable[[str, int, int], None] | None = None) -> Path:
     """`video` itself where a browser plays it, else its copy in `folder` (written once, and again
     when the video is newer than the copy); `progress(stage, frames done, frames in all)` meanwhile (an
-    hour's recording takes minutes)."""
-    if browser_playable(video):
+    hour's recording takes minutes). A folder of frames is played at `fps`, its i-th frame at i / fps
+    seconds, as its reports count time."""
+    if video.is_file() and browser_playable(video):
         return video
     copy = folder / PREVIEW_NAME
-    if copy.is_file() and copy.stat().st_mtime >= video.stat().st_mtime:
+    if copy.is_file() and copy.stat().st_mtime >= video.stat().st_mtime:  # a frame folder's changes when a frame does
         return copy
     partial = copy.with_suffix(".partial.mp4")
     try:
-        _transcode(video, partial, max_side, progress)
+        if video.is_dir():
+            _encode_frames(video, partial, max_side, fps, progress)
+        else:
+            _transcode(video, partial, max_side, progress)
     except (av.error.FFmpegError, OSError) as error:
         partial.unlink(missing_ok=True)
         raise VideoError(str(video), f"could not write a copy the browser can play: {error}") from None
     partial.replace(copy)  # a copy is whole or absent: a stopped write leaves no half video to play
     log.info("%s: the player shows a browser-playable copy, %s", video, copy)
     return copy
+
+
+def _encode_frames(folder: Path, target: Path, max_side: int, fps: float,
+                   progress: Callable[[str, int, int], None] | None) -> None:
+    with open_video(str(folder), folder_fps=fps) as source, av.open(str(target), "w", format="mp4") as out:
+        info = source.info
+        scale = min(1.0, max_side / max(info.width, info.height))
+        width, height = (max(2, int(round(side * scale / 2)) * 2) for side in (info.width, info.height))
+        rate = Fraction(fps).limit_denominator(1001)  # 29.97 as 30000/1001: frame i's time is i / fps exactly
+        stream = out.add_stream("libx264", rate=rate, options={**CLIP_H264_OPTIONS, "crf": "26"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for batch in source.scan(gray=False, size=(width, height)):
+            for index, rgb in zip(batch.indices, batch.frames, strict=True):
+                picture = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+                picture.pts, picture.time_base = int(index), 1 / rate  # an unreadable frame leaves its time empty
+                out.mux(stream.encode(picture))
+            if progress:
+                progress(COPYING, int(batch.indices[-1]) + 1, info.frame_count)
+        out.mux(stream.encode())
 
 
 def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[str, int, int], None] | None) -> None:
