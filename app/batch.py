@@ -76,12 +76,12 @@ def find_videos(source: Path, *, recursive: bool = False, output: Path | None = 
     own = output.resolve() if output is not None else None
     found = videos_under(source, recursive=recursive,
                          leave_out=lambda folder: folder.resolve() == own or (folder / LOCK_NAME).exists())
-    if found.left_below and console is not None:
-        console.print(f"{found.left_below} video(s) in subfolders of {source} left unread: add --recursive to explain "
-                      "them too", highlight=False, soft_wrap=True)
     if not found.videos:
         raise UsageError(f"{source}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))}, or folders of frame images)"
                          + (f"; {found.left_below} in its subfolders: add --recursive" if found.left_below else ""))
+    if found.left_below and console is not None:
+        console.print(f"{found.left_below} video(s) in subfolders of {source} left unread: add --recursive to explain "
+                      "them too", highlight=False, soft_wrap=True)
     return Inputs(found.videos, root=source)
 
 

@@ -93,7 +93,7 @@ def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversat
     report, report_dir = given or load_report(_report_path(settings, target, output, client_load, normal, scorer,
                                                            console))
     session = ChatSession(report, report_dir, client_load.result(), memory=memory or report_dir / "chat.sqlite",
-                          conversation=conversation, folder_fps=settings.video.folder_fps)
+                          conversation=conversation)
     interactive = sys.stdin.isatty()
     console.print(f"conversation {session.conversation} (resume: --conversation {session.conversation})", highlight=False)
     code, stopped = run_stoppable(_chat(session, interactive, out, console))

@@ -160,7 +160,7 @@ class App:
         history = history + [{"role": "user", "content": as_text(question)}, {"role": "assistant", "content": "…"}]
         yield history, "", conversation  # the question at once, before waiting for a model still loading
         session = ChatSession(report, folder, await self.client_load.aresult(), memory=folder / "chat.sqlite",
-                              conversation=conversation, folder_fps=self.settings.video.folder_fps)
+                              conversation=conversation)
         tools: list[str] = []
         answer = ""
         yield history, "", session.conversation

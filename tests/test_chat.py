@@ -118,6 +118,39 @@ def test_the_timeline_and_an_event_say_where_in_the_picture(report_dir):
         context.event(event.id)
 
 
+def test_a_look_at_a_folder_of_frames_reads_them_at_its_report_s_frame_rate(tmp_path, report_dir):
+    """A folder of frames has no clock of its own: explained with --fps 10, its report counts 10 frames a second,
+    and so must every later look at it (until release 65 chat read it at the settings' 25, other frames)."""
+    import cv2
+    import numpy as np
+
+    from vadagent.agents.chat.tools import VideoContext
+    from vadagent.types import VideoInfo
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for index in range(80):  # each frame's gray level tells which it is
+        cv2.imwrite(str(frames / f"{index:03d}.png"), np.full((48, 64), 3 * index, np.uint8))
+    report, _ = load_report(report_dir)
+    report = report.model_copy(update={"video": VideoInfo(path=str(frames), kind="frames", fps=10.0, frame_count=80,
+                                                          width=64, height=48, codec="png")})
+    script = tmp_path / "look.jsonl"
+    script.write_text(json.dumps({"text": json.dumps({"answer": "a gray picture", "frames": [0]})}) + "\n")
+    client, asked = make_client(f"replay:{script}"), []
+    answer = client.agenerate
+
+    async def remembered(messages, *args, **kwargs):
+        asked.append(messages)
+        return await answer(messages, *args, **kwargs)
+
+    client.agenerate = remembered
+    said = run_sync(VideoContext(report, None, client).look(5.0, 6.0, "what is there?"))
+    assert said.startswith("Looked at 5.0–6.0 s")
+    shown = [part for part in asked[0][0].parts if hasattr(part, "pixels")]
+    assert [round(float(part.pixels.mean()) / 3) for part in shown] == \
+        pytest.approx([round(t * 10) for t in np.linspace(5.0, 6.0, len(shown))], abs=1)
+
+
 def test_commands_and_times_are_parsed():
     assert parse_command("/look 12.0-15.5 what is the man holding?") == {
         "tool": "look", "t0": 12.0, "t1": 15.5, "question": "what is the man holding?"}

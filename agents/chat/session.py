@@ -87,8 +87,8 @@ async def open_memory(path: Path):
 
 class ChatSession:
     def __init__(self, report: VideoReport, report_dir: Path | None, client: VLMClient | None, *,
-                 memory: Path, conversation: str | None = None, folder_fps: float = 25.0) -> None:
-        self.context = VideoContext(report, report_dir, client, folder_fps)
+                 memory: Path, conversation: str | None = None) -> None:
+        self.context = VideoContext(report, report_dir, client)
         self.memory = memory
         self.conversation = conversation or uuid.uuid4().hex[:12]
 

@@ -42,8 +42,12 @@ class VideoContext:
     report: VideoReport
     report_dir: Path | None
     client: VLMClient | None
-    folder_fps: float = 25.0
     usage: Usage = field(default_factory=Usage)
+
+    @property
+    def folder_fps(self) -> float:
+        """The frame rate a folder of frames was explained at: its report's times count in it."""
+        return self.report.video.fps
 
     @property
     def duration_s(self) -> float:
