@@ -98,7 +98,7 @@ def test_induce_reads_its_footage_before_it_loads_a_model(tmp_path):
     (tmp_path / "empty").mkdir()
     result = invoke("rules", "induce", str(tmp_path / "empty"), "-o", tmp_path / "rules.yaml",
                     "--vlm", f"replay:{tmp_path / 'absent.jsonl'}")
-    assert result.returncode == 2 and "no frame images" in result.stderr and "absent" not in result.stderr
+    assert result.returncode == 2 and "no videos or frame images in it" in result.stderr and "absent" not in result.stderr
 
 
 def test_text_inducer_needs_no_induction_answers(tmp_path, normal_clips):
