@@ -270,7 +270,7 @@ class _Batch:
 def report_command(settings: Settings, folder: Path, output: str, *, vlm: str | None, scorer_dir: Path | None,
                    normal: list[str], taxonomy: str | None, rules_file: Path | None, console: Console,
                    workers: int | None = None, ray: str | None = None, processes: int | None = None,
-                   recursive: bool = False) -> int:
+                   recursive: bool = False, fps: float | None = None) -> int:
     """`output`: a folder, or an fsspec URL (reports are staged locally and uploaded as they finish).
     `processes`: scoring processes of this machine (None: `default_processes`; 0: threads of this one)."""
     if ray and processes:
@@ -279,7 +279,7 @@ def report_command(settings: Settings, folder: Path, output: str, *, vlm: str | 
     target = destination(output)
     with claim_output(target.local):
         code = _report(settings, inputs, target, vlm=vlm, scorer_dir=scorer_dir, normal=normal, taxonomy=taxonomy,
-                       rules_file=rules_file, console=console, workers=workers, ray=ray, processes=processes)
+                       rules_file=rules_file, console=console, workers=workers, ray=ray, processes=processes, fps=fps)
     if code == STOPPED_EXIT:
         end_stopped()
     return code
@@ -287,9 +287,9 @@ def report_command(settings: Settings, folder: Path, output: str, *, vlm: str | 
 
 def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str | None, scorer_dir: Path | None,
             normal: list[str], taxonomy: str | None, rules_file: Path | None, console: Console,
-            workers: int | None, ray: str | None, processes: int | None) -> int:
+            workers: int | None, ray: str | None, processes: int | None, fps: float | None) -> int:
     output, videos = target.local, inputs.videos
-    job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file)
+    job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file, fps=fps)
     scorer = _scorer(job, output, scorer_dir, normal, console)
     if scorer is None and len(inputs.scorers) < len(videos):
         console.print("No --normal footage or --scorer: each video's scorer is fitted on its own opening (noted in its "

@@ -174,13 +174,14 @@ def report(
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Also the videos in the folder's subfolders, "
                                                                      "at any depth (a recorder's export by camera "
                                                                      "and day).")] = False,
+    fps: Annotated[float | None, typer.Option(help="Frame rate of frame folders.")] = None,
 ) -> None:
     """Explain a folder of videos into one report each and an index; rerun to resume."""
     from vadagent.app.batch import report_command
 
     raise typer.Exit(report_command(settings(), folder, output, vlm=vlm, scorer_dir=scorer, normal=normal or [],
                                     taxonomy=taxonomy, rules_file=rules, console=console, workers=workers, ray=ray,
-                                    processes=processes, recursive=recursive))
+                                    processes=processes, recursive=recursive, fps=fps))
 
 
 @app.command()

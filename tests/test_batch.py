@@ -303,6 +303,12 @@ def test_a_recursive_batch_explains_frame_folders_and_nested_videos_and_never_re
     clip = VideoReport.model_validate_json((top / "out" / "clip" / "report.json").read_text())
     folder = VideoReport.model_validate_json((top / "out" / "frames" / "report.json").read_text())
     assert folder.video.kind == "frames" and folder.video.frame_count == clip.video.frame_count
+    # a folder of frames at the rate given
+    again = invoke("report", frames.parent, "-o", tmp_path / "slow", "--scorer", synthetic_scorer, "--processes", "0",
+                   "--fps", "12.5", "--vlm", command[-1], env=env)
+    assert again.returncode == 3, again.stderr
+    slow = VideoReport.model_validate_json((tmp_path / "slow" / "frames" / "report.json").read_text())
+    assert slow.video.fps == 12.5 and slow.video.duration_s == pytest.approx(2 * folder.video.duration_s)
     assert clip.scorer.candidates and folder.scorer.candidates  # the fast object, found in both forms
 
 
