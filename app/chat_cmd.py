@@ -34,25 +34,25 @@ def _check_target(target: Path) -> None:
 
 
 def _report_path(settings: Settings, target: Path, output: Path | None, client_load: ClientLoad, normal: list[str],
-                 scorer: Path | None, console: Console) -> Path:
-    """The report to chat about; a video is explained first."""
+                 scorer: Path | None, fps: float | None, console: Console) -> Path:
+    """The report to chat about; a video is explained first (a folder of frames at `fps`, else the settings')."""
     if _is_report(target):
         return target
     from vadagent.app.explaining import explain_command
 
     out = output or Path("runs") / "chat" / target.stem
-    if _reports_on(out / "report.json", target):
+    if _reports_on(out / "report.json", target, fps or settings.video.folder_fps):
         console.print(f"using the existing report in {out}", highlight=False)
         return out
     explain_command(settings, str(target), out, vlm=None, scorer_dir=scorer, normal=normal, taxonomy=None,
-                    rules_file=None, fps=None, console=console, client_load=client_load)
+                    rules_file=None, fps=fps, console=console, client_load=client_load)
     return out
 
 
-def _reports_on(report_file: Path, video: Path) -> bool:
+def _reports_on(report_file: Path, video: Path, folder_fps: float) -> bool:
     """Whether a report left in the chat's folder is of this video as it is now: another video of the
-    same name (the folder is named after it), this one changed since, or a report whose explaining was
-    stopped half-way (its detection-only stand-in), is explained again."""
+    same name (the folder is named after it), this one changed since, a folder of frames read at another
+    rate, or a report whose explaining was stopped half-way (its detection-only stand-in), is explained again."""
     if not report_file.is_file():
         return False
     try:
@@ -60,7 +60,8 @@ def _reports_on(report_file: Path, video: Path) -> bool:
     except UsageError:  # not a report any more: explained again, over it
         return False
     return (Path(report.video.path).resolve() == video.resolve()
-            and report_file.stat().st_mtime >= video.stat().st_mtime and not left_in_progress(report))
+            and report_file.stat().st_mtime >= video.stat().st_mtime and not left_in_progress(report)
+            and (report.video.kind != "frames" or abs(report.video.fps - folder_fps) < 1e-6))
 
 
 def _transcript_path(name: str, session: ChatSession) -> Path:
@@ -86,12 +87,13 @@ def _format(reply: Reply) -> str:
 
 
 def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversation: str | None, memory: Path | None,
-                 output: Path | None, normal: list[str], scorer: Path | None, out: Console, console: Console) -> int:
+                 output: Path | None, normal: list[str], scorer: Path | None, out: Console, console: Console,
+                 fps: float | None = None) -> int:
     _check_target(target)  # before the model loads (minutes, for a real one)
     given = _is_report(target) and load_report(target)
     client_load = start_vlm(settings, vlm, console, without=f"answering from the report only ({COMMANDS})")
     report, report_dir = given or load_report(_report_path(settings, target, output, client_load, normal, scorer,
-                                                           console))
+                                                           fps, console))
     session = ChatSession(report, report_dir, client_load.result(), memory=memory or report_dir / "chat.sqlite",
                           conversation=conversation)
     interactive = sys.stdin.isatty()

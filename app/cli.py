@@ -193,12 +193,13 @@ def chat(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to explain a video first.")] = None,
     normal: Annotated[list[str] | None, typer.Option("--normal", help="Normal footage to fit on, for a video.")] = None,
     scorer: Annotated[Path | None, typer.Option("--scorer", help="Scorer folder, for a video.")] = None,
+    fps: Annotated[float | None, typer.Option(help="Frame rate of a folder of frames, for a video.")] = None,
 ) -> None:
     """Ask questions about a video or a report; lines on standard input work too (for scripts)."""
     from vadagent.app.chat_cmd import chat_command
 
     raise typer.Exit(chat_command(settings(), target, vlm=vlm, conversation=conversation, memory=memory, output=output,
-                                  normal=normal or [], scorer=scorer, out=out, console=console))
+                                  normal=normal or [], scorer=scorer, out=out, console=console, fps=fps))
 
 
 @app.command()

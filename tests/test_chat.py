@@ -223,6 +223,29 @@ def test_chat_on_a_video_explains_it_first(tmp_path, synthetic_normal, synthetic
     assert Path(load_report(out)[0].video.path).resolve() == other.resolve()
 
 
+def test_chat_on_a_folder_of_frames_explains_it_at_the_rate_given(tmp_path, synthetic_anomalous):
+    """A folder of frames is explained at --fps; a report of it left at another rate is not answered from."""
+    import cv2
+
+    from vadagent.tools.video import open_video
+
+    frames, out = tmp_path / "frames", tmp_path / "explained"
+    frames.mkdir()
+    with open_video(synthetic_anomalous[0]) as video:
+        for batch in video.scan(end_s=6.0):
+            for index, gray in zip(batch.indices, batch.frames, strict=True):
+                cv2.imwrite(str(frames / f"{index}.png"), gray)
+    ask = ["chat", frames, "-o", out, "--vlm", "hf:nobody/no-such-vlm"]
+    slow = invoke(*ask, "--fps", "12.5", input="/timeline\n")
+    assert slow.returncode == 0, slow.stderr
+    assert slow.stdout.startswith("frames: 12.0 s") and load_report(out)[0].video.fps == 12.5
+    again = invoke(*ask, "--fps", "12.5", input="/timeline\n")
+    assert again.returncode == 0 and "using the existing report" in again.stderr
+    usual = invoke(*ask, input="/timeline\n")  # the settings' rate, 25: explained again
+    assert usual.returncode == 0 and "using the existing report" not in usual.stderr
+    assert usual.stdout.startswith("frames: 6.0 s")
+
+
 def test_a_memory_file_that_is_not_sqlite_is_a_clear_error(tmp_path, report_dir):
     memory = tmp_path / "m.sqlite"
     memory.write_text("not a database, just text\n" * 100)
