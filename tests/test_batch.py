@@ -223,7 +223,8 @@ def test_report_folders_never_collide_however_the_videos_are_named():
     assert output_names(videos[::-1]) == names
 
 
-def test_a_folder_s_videos_are_its_files_and_frame_folders_and_its_subfolders_are_read_when_asked(tmp_path):
+def test_a_folder_s_videos_are_its_files_and_frame_folders_and_its_subfolders_are_read_when_asked(
+        tmp_path, monkeypatch, caplog):
     """Ped2's `testing/frames` is twelve videos; a recorder's export nests them by camera and day. Without
     --recursive those below are counted, not read; a run's own output, hidden folders and links back up the
     tree are never read as input."""
@@ -250,6 +251,15 @@ def test_a_folder_s_videos_are_its_files_and_frame_folders_and_its_subfolders_ar
     files(top / "earlier" / "b", "keyframe0.jpg", "keyframe1.jpg")
     files(top / "earlier", ".vadagent.lock")  # another run's output
     (top / "cam1" / "up").symlink_to(top, target_is_directory=True)
+    files(top / "locked", "0101.mp4")  # a folder this user may not read (tests run as root here: refused below)
+    iterdir = Path.iterdir
+
+    def refusing(folder: Path):
+        if folder.name == "locked":
+            raise PermissionError(13, "Permission denied", str(folder))
+        return iterdir(folder)
+
+    monkeypatch.setattr(Path, "iterdir", refusing)
 
     console = Console(record=True, width=200)
     flat = find_videos(top, output=top / "out", console=console)
@@ -259,6 +269,7 @@ def test_a_folder_s_videos_are_its_files_and_frame_folders_and_its_subfolders_ar
     deep = find_videos(top, recursive=True, output=top / "out")
     assert [deep.label(p) for p in deep.videos] == ["2", "10", "a.MKV", "b.mp4", "cam1/2026-12-01/0101.mp4",
                                                     "cam2/0101.mp4"]
+    assert "locked: cannot be read (Permission denied); its videos are left out" in caplog.text
     assert find_videos(top / "2").videos == [top / "2"]  # a folder of frames given is one video
     with pytest.raises(UsageError, match="1 in its subfolders: add --recursive"):
         find_videos(top / "cam1")

@@ -8,6 +8,7 @@ can say what it left out instead of passing over it in silence.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from vadagent.tools.video.frame_folder import IMAGE_SUFFIXES, natural_key
 from vadagent.tools.video.pyav_file import VIDEO_SUFFIXES
+
+log = logging.getLogger(__name__)
 
 MIN_FRAMES = 2  # images a folder must hold to be a video (one image is a snapshot, not footage)
 
@@ -28,7 +31,7 @@ class Found:
 
 def is_frame_folder(path: Path) -> bool:
     """A folder holding at least MIN_FRAMES frame images (hidden files are not frames)."""
-    if not path.is_dir():
+    if not path.is_dir() or not os.access(path, os.R_OK | os.X_OK):
         return False
     with os.scandir(path) as entries:
         images = (e for e in entries if not e.name.startswith(".") and Path(e.name).suffix.lower() in IMAGE_SUFFIXES
@@ -46,8 +49,13 @@ def videos_under(folder: Path, *, recursive: bool = False, leave_out: Callable[[
         if here.resolve() in seen or (here != folder and root.is_relative_to(here.resolve())):  # a link up the tree
             return []
         seen.add(here.resolve())
+        try:
+            entries = sorted(here.iterdir(), key=natural_key)
+        except OSError as error:  # a folder this user may not read (a NAS's lost+found): said, and passed over
+            log.warning("%s: cannot be read (%s); its videos are left out", here, error.strerror or error)
+            return []
         videos: list[Path] = []
-        for entry in sorted(here.iterdir(), key=natural_key):
+        for entry in entries:
             if entry.name.startswith("."):
                 continue
             if entry.is_file() and entry.suffix.lower() in VIDEO_SUFFIXES:
