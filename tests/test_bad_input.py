@@ -5,6 +5,7 @@ traceback, and nothing slow (each fails before fitting or loading a model)."""
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 from inprocess import invoke
@@ -53,6 +54,7 @@ def bad(tmp_path_factory):
     (d / "scorer" / "scorer.safetensors").write_bytes(b"\0" * 64)
     (d / "report.json").write_text(json.dumps({"schema_version": "1.0", "video": {"path": "x.mp4", "fps": -1}}))
     (d / "empty_folder").mkdir()
+    cv2.imwrite(str(d / "photo.jpg"), np.full((48, 64), 128, np.uint8))  # a still given as a video
     (d / "two_videos").mkdir()
     for name in ("a.mp4", "b.mkv"):  # a folder of normal clips: fit reads each, one video's commands name one
         (d / "two_videos" / name).write_bytes(b"x")
@@ -67,6 +69,7 @@ CASES = [
     (["info", "{d}/text.mp4"], "text.mp4: not a readable video"),
     (["info", "{d}/cut.mp4"], "cut.mp4: truncated: its header declares"),
     (["info", "{d}/tiny.mp4"], "tiny.mp4: has no video stream"),
+    (["info", "{d}/photo.jpg"], "photo.jpg: a still image, not a video; a video's frames are given as a folder"),
     (["info", "{d}/unknown_codec.avi"], "unknown_codec.avi: its video stream's codec is unknown to FFmpeg"),
     (["fit", "{d}/one_frame.mp4", "-o", "{d}/out_fit"], "one_frame.mp4: the normal footage has fewer than 2"),
     (["fit", "{d}/empty_folder", "-o", "{d}/out_fit"], "empty_folder: no videos or frame images in it"),  # and nothing else

@@ -18,6 +18,7 @@ import av
 import numpy as np
 
 from vadagent.errors import VideoError
+from vadagent.tools.video.frame_folder import IMAGE_SUFFIXES
 from vadagent.tools.video.joined import RESTART_S, TimestampsRestart, continuous_copy, restarted
 from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener, runs
@@ -30,6 +31,8 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 # defaults hold ~40 frames of look-ahead (≈ 75 MB at 640×480, a swing in a long watch's memory per
 # moment) and take seconds per clip; these take ~15 MB and a fifth of the time at the same CRF.
 CLIP_H264_OPTIONS = {"preset": "veryfast", "tune": "zerolatency"}
+# a file FFmpeg reads as a video of one frame, or fails on at its first (a JPEG of Ped2's); an animated WebP is a video
+STILL_SUFFIXES = IMAGE_SUFFIXES - {".webp"}
 NO_DECODER = ("its video stream's codec is unknown to FFmpeg or has no decoder here (a camera maker's own format? "
               "export it as H.264 MP4)")
 # A packet the decoder rejects: damaged, or, after a joined file's parameter sets were lost, one that asks for
@@ -108,6 +111,9 @@ class PyAVFile(VideoSource):
             raise VideoError(path, "no such file")
         if file.stat().st_size == 0:
             raise VideoError(path, "file is empty")
+        if file.suffix.lower() in STILL_SUFFIXES:
+            raise VideoError(path, "a still image, not a video; a video's frames are given as a folder of its images "
+                                   "(frames/000.jpg, frames/001.jpg, …)")
         self._container = self._open()
         try:
             try:
