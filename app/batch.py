@@ -118,13 +118,14 @@ RESERVED = {"scorer"}  # OUT/scorer holds the batch's scorer
 
 
 def output_names(videos: list[Path]) -> dict[Path, str]:
-    """Each video's report folder: its stem; stem_ext where two files share a stem (a_car.mp4 and
-    a_car.MKV) or the stem is reserved; and where even that is shared (a manifest's cam1/0101.mp4 and
-    cam2/0101.mp4), stem_ext and a digest of the video's path, so no report ever replaces another and a
-    video keeps its folder however the list is ordered (a resumed batch finds its reports)."""
+    """Each video's report folder: its stem; stem_ext where two share a stem (a_car.mp4 and a_car.MKV; a
+    folder of frames beside clip.mp4 is clip_frames) or the stem is reserved; and where even that is shared
+    (a manifest's cam1/0101.mp4 and cam2/0101.mp4), stem_ext and a digest of the video's path, so no report
+    ever replaces another and a video keeps its folder however the list is ordered (a resumed batch finds
+    its reports)."""
     stems = Counter(v.stem.lower() for v in videos)
     names = {v: v.stem if stems[v.stem.lower()] == 1 and v.stem.lower() not in RESERVED
-             else f"{v.stem}_{v.suffix.lstrip('.').lower()}" for v in videos}
+             else f"{v.stem}_{v.suffix.lstrip('.').lower() or 'frames'}" for v in videos}
     taken = Counter(name.lower() for name in names.values())  # folders differing in case alone collide on some disks
     return {v: name if taken[name.lower()] == 1 else f"{name}_{hashlib.sha256(str(v.resolve()).encode()).hexdigest()[:8]}"
             for v, name in names.items()}

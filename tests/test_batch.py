@@ -215,10 +215,11 @@ def test_report_folders_never_collide_however_the_videos_are_named():
     from vadagent.app.batch import output_names
 
     videos = [Path("/d/cam1/0101.mp4"), Path("/d/cam2/0101.mp4"), Path("/d/a_car.mp4"), Path("/d/a_car.MKV"),
-              Path("/d/scorer.mp4"), Path("/d/solo.mp4"), Path("/d/A.mp4"), Path("/d/a.mp4")]
+              Path("/d/scorer.mp4"), Path("/d/solo.mp4"), Path("/d/clip.mp4"), Path("/d/clip"), Path("/d/A.mp4"),
+              Path("/d/a.mp4")]
     names = output_names(videos)
     assert len({name.lower() for name in names.values()}) == len(videos)
-    assert [names[v] for v in videos[2:6]] == ["a_car_mp4", "a_car_mkv", "scorer_mp4", "solo"]
+    assert [names[v] for v in videos[2:8]] == ["a_car_mp4", "a_car_mkv", "scorer_mp4", "solo", "clip_mp4", "clip_frames"]
     assert all(names[v].startswith("0101_mp4_") for v in videos[:2])
     assert output_names(videos[::-1]) == names
 
