@@ -70,6 +70,8 @@ def find_videos(source: Path, *, recursive: bool = False, output: Path | None = 
     paths are from the manifest's folder; blank lines and # comments are skipped. `console` is told of the
     videos in subfolders left unread."""
     if source.is_file():
+        if recursive:
+            raise UsageError(f"{source}: --recursive reads a folder's subfolders; a manifest names each of its videos")
         return _manifest(source)
     if not source.is_dir():
         raise UsageError(f"{source}: not a folder or a manifest file")
