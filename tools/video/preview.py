@@ -50,7 +50,7 @@ def playable_copy(video: Path, folder: Path, *, max_side: int = 640, fps: float 
     if video.is_file() and browser_playable(video):
         return video
     copy = folder / PREVIEW_NAME
-    if copy.is_file() and copy.stat().st_mtime >= video.stat().st_mtime:  # a frame folder's changes when a frame does
+    if copy.is_file() and copy.stat().st_mtime >= video.stat().st_mtime:  # a folder's, as frames come and go
         return copy
     partial = copy.with_suffix(".partial.mp4")
     try:
@@ -66,12 +66,17 @@ def playable_copy(video: Path, folder: Path, *, max_side: int = 640, fps: float 
     return copy
 
 
+def _copy_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """The copy's size: no side over `max_side`, both even (H.264 in yuv420p wants them so)."""
+    scale = min(1.0, max_side / max(width, height))
+    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+
+
 def _encode_frames(folder: Path, target: Path, max_side: int, fps: float,
                    progress: Callable[[str, int, int], None] | None) -> None:
     with open_video(str(folder), folder_fps=fps) as source, av.open(str(target), "w", format="mp4") as out:
         info = source.info
-        scale = min(1.0, max_side / max(info.width, info.height))
-        width, height = (max(2, int(round(side * scale / 2)) * 2) for side in (info.width, info.height))
+        width, height = _copy_size(info.width, info.height, max_side)
         rate = Fraction(fps).limit_denominator(1001)  # 29.97 as 30000/1001: frame i's time is i / fps exactly
         stream = out.add_stream("libx264", rate=rate, options={**CLIP_H264_OPTIONS, "crf": "26"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -93,9 +98,8 @@ def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[st
         duration_s = float(src.duration / av.time_base) if src.duration else 0.0
         total = video.frames or round(duration_s * float(video.average_rate or video.guessed_rate or 25))
         video.thread_type = "AUTO"
-        scale = min(1.0, max_side / max(video.width, video.height))
-        # H.264 in yuv420p wants even sides; frames that change size part-way are scaled to the first's
-        width, height = (max(2, int(round(side * scale / 2)) * 2) for side in (video.width, video.height))
+        # frames that change size part-way are scaled to the first's
+        width, height = _copy_size(video.width, video.height, max_side)
         rate = video.average_rate or video.guessed_rate or 25
         stream = first = last = None
         for number, frame in enumerate(src.decode(video)):
