@@ -57,9 +57,10 @@ class Inputs:
     def label(self, video: Path) -> str:
         """How the batch names `video` to its user: its path from the root (cam1/0101.mp4), or its name."""
         try:
-            return video.relative_to(self.root).as_posix() if self.root else video.name
+            shown = video.relative_to(self.root).as_posix() if self.root else video.name
         except ValueError:
             return video.name
+        return video.name if shown == "." else shown  # a folder of frames given as the batch
 
 
 def find_videos(source: Path, *, recursive: bool = False, output: Path | None = None,

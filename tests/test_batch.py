@@ -271,7 +271,8 @@ def test_a_folder_s_videos_are_its_files_and_frame_folders_and_its_subfolders_ar
     assert [deep.label(p) for p in deep.videos] == ["2", "10", "a.MKV", "b.mp4", "cam1/2026-12-01/0101.mp4",
                                                     "cam2/0101.mp4"]
     assert "locked: cannot be read (Permission denied); its videos are left out" in caplog.text
-    assert find_videos(top / "2").videos == [top / "2"]  # a folder of frames given is one video
+    alone = find_videos(top / "2")  # a folder of frames given is one video
+    assert alone.videos == [top / "2"] and alone.label(top / "2") == "2"
     with pytest.raises(UsageError, match="1 in its subfolders: add --recursive"):
         find_videos(top / "cam1")
     manifest = tmp_path / "list.txt"
