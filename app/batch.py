@@ -77,8 +77,11 @@ def find_videos(source: Path, *, recursive: bool = False, output: Path | None = 
     if not source.is_dir():
         raise UsageError(f"{source}: not a folder or a manifest file")
     own = output.resolve() if output is not None else None
-    found = videos_under(source, recursive=recursive,
-                         leave_out=lambda folder: folder.resolve() == own or (folder / LOCK_NAME).exists())
+
+    def written_by_a_run(folder: Path) -> bool:  # this one's output, another's, or a report in it (a UI's preview copy)
+        return folder.resolve() == own or (folder / LOCK_NAME).exists() or (folder / "report.json").is_file()
+
+    found = videos_under(source, recursive=recursive, leave_out=written_by_a_run)
     if not found.videos:
         raise UsageError(f"{source}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))}, or folders of frame images)"
                          + (f"; {found.left_below} in its subfolders: add --recursive" if found.left_below else ""))

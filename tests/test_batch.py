@@ -251,6 +251,7 @@ def test_a_folder_s_videos_are_its_files_and_frame_folders_and_its_subfolders_ar
     files(top / "out" / "a", "keyframe0.jpg", "keyframe1.jpg")  # this run's output (-o export/out)
     files(top / "earlier" / "b", "keyframe0.jpg", "keyframe1.jpg")
     files(top / "earlier", ".vadagent.lock")  # another run's output
+    files(top / "explained", "report.json", "preview.mp4")  # a report (-o inside the folder), its UI copy beside it
     (top / "cam1" / "up").symlink_to(top, target_is_directory=True)
     files(top / "locked", "0101.mp4")  # a folder this user may not read (tests run as root here: refused below)
     iterdir = Path.iterdir
