@@ -421,6 +421,27 @@ def test_recordings_joined_end_to_end_are_read_as_one(tmp_path, monkeypatch, cap
         open_video(tmp_path / "broken.ts")
 
 
+def test_a_raw_stream_as_recorders_export_it_reads_as_its_mp4_does(tmp_path, synthetic_normal):
+    """A DVR's export is often the camera's H.264 stream itself (`.h264`, `.264`): no container, so no timestamps,
+    no frame count and no seeking (FFmpeg refuses a seek: until release 65 opening one ended in a traceback). Its
+    frames are numbered as they decode (in the order shown, B-frames or not) and read by decoding on from its start."""
+    from vadagent.tools.video import VIDEO_SUFFIXES
+
+    raw = tmp_path / "cam01.h264"
+    remux(synthetic_normal, raw, "h264")
+    assert raw.suffix in VIDEO_SUFFIXES  # a batch's folder finds it
+    with open_video(raw) as stream, open_video(synthetic_normal) as mp4:
+        assert (stream.info.frame_count, stream.info.fps) == (mp4.info.frame_count, mp4.info.fps)
+        picked = [400, 3, 250, mp4.info.frame_count - 1, 251]
+        a, b = stream.read(picked, gray=True), mp4.read(picked, gray=True)
+        assert list(a.indices) == list(b.indices) and np.allclose(a.times, b.times)
+        assert np.array_equal(a.frames, b.frames)  # the same packets, the same pictures
+        window = [np.concatenate([batch.frames for batch in video.scan(start_s=6.0, end_s=7.5)])
+                  for video in (stream, mp4)]
+        assert len(window[0]) == 38 and np.array_equal(*window)
+        assert stream.damaged() == []
+
+
 def test_the_player_gets_a_browser_playable_copy_of_what_a_browser_cannot_play(tmp_path, synthetic_normal, caplog):
     """The web UI's player: an MP4 of H.264 plays as it is; the same packets in MPEG-TS (a browser plays
     no TS) get an H.264 MP4 copy beside the report, frame for frame at the same times, written once."""

@@ -26,7 +26,10 @@ from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
+# what cameras, recorders and phones write: containers, a camcorder's MPEG-TS (.mts), a DVR's raw H.264/H.265 stream
+# (.h264, .264, …) or Dahua's .dav (FFmpeg's dhav demuxer)
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".mts",
+                  ".m2ts", ".3gp", ".mxf", ".h264", ".264", ".h265", ".265", ".hevc", ".dav"}
 # Short clips written for a model to read once (a moment's context, a video part of a request): x264's
 # defaults hold ~40 frames of look-ahead (≈ 75 MB at 640×480, a swing in a long watch's memory per
 # moment) and take seconds per clip; these take ~15 MB and a fifth of the time at the same CRF.
@@ -106,6 +109,7 @@ class PyAVFile(VideoSource):
         self._damaged: set[int] = set()  # frames from damaged data, predicted from such, or not decoded (`damaged`)
         self._damage = DamageTracker()  # whether the decoder's pictures hold damage now
         self._by_decoding_time: bool | None = None  # how a seek finds a keyframe here (`_keyframe_time`)
+        self._seekable = True  # until a seek is refused: a raw H.264/H.265 stream, as recorders export them, is read on
         file = Path(path)
         if not file.exists():
             raise VideoError(path, "no such file")
@@ -183,7 +187,7 @@ class PyAVFile(VideoSource):
         try:
             frame = next(self._decode(), None)
         finally:
-            self._container.seek(0)
+            self._rewind()
         rotation = int(round(getattr(frame, "rotation", 0) or 0))
         if rotation % 90:
             log.warning("%s: rotation tag of %d° is not a multiple of 90°; frames are used as stored", self.path, rotation)
@@ -193,18 +197,33 @@ class PyAVFile(VideoSource):
     def _count_packets(self) -> int:
         """Containers such as MKV/WebM do not store a frame count: count packets (no decoding)."""
         count = sum(1 for p in self._container.demux(self._stream) if p.size)
-        self._container.seek(0)
+        self._rewind()
         return count
+
+    def _rewind(self) -> None:
+        """Back to the first frame: a seek, or where the container refuses one (a raw elementary stream: no
+        timestamps, no index), the file opened again."""
+        if self._seekable:
+            try:
+                self._container.seek(0)
+                return
+            except av.error.FFmpegError:
+                self._seekable = False
+        self._container.close()
+        self._container = self._open()
 
     def _check_first_frame(self) -> None:
         for _batch in self.scan(chunk=1):
-            self._container.seek(0)
+            self._rewind()
             self.skipped = 0
             return
         raise VideoError(self.path, "no decodable frames (truncated or corrupt)")
 
     def _check_last_frame(self) -> None:
-        """A file cut short keeps its header (faststart MP4) but loses its last frames."""
+        """A file cut short keeps its header (faststart MP4) but loses its last frames. (A raw stream declares no
+        count to be cut short of, and reading its last frame would decode all of it: counted, not checked.)"""
+        if not self._seekable:
+            return
         last = self.info.frame_count - 1
         try:
             self.read([last])
@@ -217,7 +236,7 @@ class PyAVFile(VideoSource):
                 self.path, f"truncated or corrupt: the last of its {self.info.frame_count} declared frames cannot be read"
             ) from None
         finally:
-            self._container.seek(0)
+            self._rewind()
 
     def _index_of(self, frame: av.VideoFrame, fallback: int) -> int:
         """Frames are numbered in presentation order (the packet table), so a variable-frame-rate
@@ -268,9 +287,8 @@ class PyAVFile(VideoSource):
         indices: list[int] = []
         frames: list[np.ndarray] = []
         counter = first
-        for frame in self._decode_from(first):
-            index, expected = self._index_of(frame, counter), counter
-            counter = index + 1
+        for index, frame in self._decode_from(first):
+            expected, counter = counter, index + 1
             if index < first:
                 continue
             if last is not None and index >= last:
@@ -306,30 +324,48 @@ class PyAVFile(VideoSource):
             times = idx / self.info.fps
         return FrameBatch(indices=idx, times=times, frames=np.stack(frames))
 
-    def _decode_from(self, index: int) -> Iterator[av.VideoFrame]:
-        """Frames decoded on from one at or before `index`. `_seek` aims at the frame's keyframe, but a
+    def _decode_from(self, index: int) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Frames decoded on from one at or before `index`, each with its number (`_index_of`; a stream without
+        timestamps is numbered as it decodes). `_seek` aims at the frame's keyframe, but a
         container without a seek index (MPEG-TS and -PS, FLV: what cameras, recorders and RTMP servers
         write) may still land on a packet that does not begin a group of pictures (a keyframe damaged,
         timestamps off), from which nothing decodes until the next keyframe, seconds later or never; so
         where the first frame decoded is past `index`, the seek steps back (1 s, 2 s, 4 s…, the start at
-        worst)."""
+        worst). A stream that cannot seek is decoded from its start."""
         back = 0
         while True:
             start = index - back
-            if start > 0:
-                self._seek(start)
-            else:
-                self._container.seek(0)
-            frames = self._decode()
+            if start <= 0 or not self._seek(start):
+                start = 0
+                self._rewind()
+            frames = self._numbered(self._decode(), start)
             first = next(frames, None)
-            if start <= 0 or (first is not None and self._index_of(first, -1) <= index):
+            if start <= 0 or (first is not None and first[0] <= index):
                 if first is not None:
                     yield first
                     yield from frames
                 return
             back = max(2 * back, round(self.info.fps))
 
-    def _seek(self, index: int) -> None:
+    def _numbered(self, frames: Iterator[av.VideoFrame], start: int) -> Iterator[tuple[int, av.VideoFrame]]:
+        counter = start
+        for frame in frames:
+            index = self._index_of(frame, counter)
+            counter = index + 1
+            yield index, frame
+
+    def _seek(self, index: int) -> bool:
+        """Near the frame `index`; False where the container refuses to seek (and from then on)."""
+        if not self._seekable:
+            return False
+        try:
+            self._seek_to(index)
+        except av.error.FFmpegError:  # a raw elementary stream: no timestamps, no index
+            self._seekable = False
+            return False
+        return True
+
+    def _seek_to(self, index: int) -> None:
         stream = self._stream
         if self._pts is not None:
             shown, decoded = self._keyframes
@@ -362,8 +398,7 @@ class PyAVFile(VideoSource):
         pos = 0
         while pos < len(wanted):
             # One seek per target; decode forward and pick up any later targets on the way.
-            for frame in self._decode_from(int(wanted[pos])):
-                index = self._index_of(frame, -1)
+            for index, frame in self._decode_from(int(wanted[pos])):
                 while pos < len(wanted) and wanted[pos] < index:
                     pos += 1  # that frame could not be decoded: give up on it
                 if pos >= len(wanted):
@@ -371,7 +406,7 @@ class PyAVFile(VideoSource):
                 if index == wanted[pos]:
                     got[index] = self._array(frame, gray).copy()
                     pos += 1
-                    if pos < len(wanted) and wanted[pos] - index > 2 * self.info.fps:
+                    if pos < len(wanted) and wanted[pos] - index > 2 * self.info.fps and self._seekable:
                         break  # far ahead: seeking is cheaper than decoding there
             else:
                 pos = len(wanted)
