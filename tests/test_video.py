@@ -440,6 +440,21 @@ def test_a_raw_stream_as_recorders_export_it_reads_as_its_mp4_does(tmp_path, syn
                   for video in (stream, mp4)]
         assert len(window[0]) == 38 and np.array_equal(*window)
         assert stream.damaged() == []
+    # one keyframe in all (nothing to seek to), with B-frames: read on from its start, in the order shown
+    import av
+
+    one_group = tmp_path / "one_group.mp4"
+    with open_video(synthetic_normal) as mp4, av.open(str(one_group), "w") as out:
+        encoder = out.add_stream("libx264", rate=25, options={"g": "1000", "bf": "2", "x264-params": "scenecut=0"})
+        encoder.width, encoder.height, encoder.pix_fmt = mp4.info.width, mp4.info.height, "yuv420p"
+        for frame in mp4.read(range(120)).frames:
+            out.mux(encoder.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(encoder.encode(None))
+    remux(one_group, tmp_path / "one_group.264", "h264")
+    with open_video(tmp_path / "one_group.264") as stream, open_video(one_group) as mp4:
+        assert stream.info.frame_count == mp4.info.frame_count == 120
+        picked = [90, 7, 8, 119]
+        assert np.array_equal(stream.read(picked, gray=True).frames, mp4.read(picked, gray=True).frames)
 
 
 def test_the_player_gets_a_browser_playable_copy_of_what_a_browser_cannot_play(tmp_path, synthetic_normal, caplog):

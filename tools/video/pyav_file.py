@@ -109,7 +109,8 @@ class PyAVFile(VideoSource):
         self._damaged: set[int] = set()  # frames from damaged data, predicted from such, or not decoded (`damaged`)
         self._damage = DamageTracker()  # whether the decoder's pictures hold damage now
         self._by_decoding_time: bool | None = None  # how a seek finds a keyframe here (`_keyframe_time`)
-        self._seekable = True  # until a seek is refused: a raw H.264/H.265 stream, as recorders export them, is read on
+        self._seekable = True  # until a seek by time is refused (a raw H.264/H.265 stream, as recorders export them)
+        self._byte_keys: tuple[np.ndarray, np.ndarray] | None = None  # such a stream's keyframes: (frame, byte offset)
         file = Path(path)
         if not file.exists():
             raise VideoError(path, "no such file")
@@ -195,8 +196,17 @@ class PyAVFile(VideoSource):
         return (rotation // 90) % 4
 
     def _count_packets(self) -> int:
-        """Containers such as MKV/WebM do not store a frame count: count packets (no decoding)."""
-        count = sum(1 for p in self._container.demux(self._stream) if p.size)
+        """Containers such as MKV/WebM do not store a frame count: count packets (no decoding). Where packets carry
+        no timestamps (a raw stream), each keyframe's number and byte offset are kept on the way, to seek to: a
+        closed group of pictures shows as many frames before its keyframe as were sent before it."""
+        count, keys = 0, []
+        for packet in self._container.demux(self._stream):
+            if packet.size:
+                if packet.is_keyframe and packet.pos is not None and packet.pos >= 0:
+                    keys.append((count, packet.pos))
+                count += 1
+        if self._pts is None and len(keys) > 1:
+            self._byte_keys = tuple(np.asarray(column, np.int64) for column in zip(*keys))
         self._rewind()
         return count
 
@@ -221,8 +231,8 @@ class PyAVFile(VideoSource):
 
     def _check_last_frame(self) -> None:
         """A file cut short keeps its header (faststart MP4) but loses its last frames. (A raw stream declares no
-        count to be cut short of, and reading its last frame would decode all of it: counted, not checked.)"""
-        if not self._seekable:
+        count to be cut short of; one that cannot seek would decode all of it here: counted, not checked.)"""
+        if not self._can_seek:
             return
         last = self.info.frame_count - 1
         try:
@@ -335,11 +345,15 @@ class PyAVFile(VideoSource):
         back = 0
         while True:
             start = index - back
-            if start <= 0 or not self._seek(start):
+            landed = self._seek(start) if start > 0 else None
+            if landed is None:
                 start = 0
                 self._rewind()
-            frames = self._numbered(self._decode(), start)
+            frames = self._numbered(self._decode(), start if landed is None else landed)
             first = next(frames, None)
+            if self._byte_keys is not None and landed is not None and (first is None or not first[1].key_frame):
+                self._byte_keys = None  # a keyframe that opens no closed group: numbered from the start from now on
+                continue
             if start <= 0 or (first is not None and first[0] <= index):
                 if first is not None:
                     yield first
@@ -354,16 +368,32 @@ class PyAVFile(VideoSource):
             counter = index + 1
             yield index, frame
 
-    def _seek(self, index: int) -> bool:
-        """Near the frame `index`; False where the container refuses to seek (and from then on)."""
+    def _seek(self, index: int) -> int | None:
+        """Near the frame `index`: the number of the frame decoding goes on from where the stream does not say
+        (`index` where its frames carry their times); None where it cannot seek there (decoded from its start)."""
+        if self._pts is None and self._byte_keys is not None:  # a raw stream: to the last keyframe at or before it
+            numbers, offsets = self._byte_keys
+            key = int(np.searchsorted(numbers, index, side="right")) - 1
+            if key <= 0:
+                return None
+            try:
+                self._container.seek(int(offsets[key]), backward=True, any_frame=False, unsupported_byte_offset=True)
+            except av.error.FFmpegError:
+                self._byte_keys = None
+                return None
+            return int(numbers[key])
         if not self._seekable:
-            return False
+            return None
         try:
             self._seek_to(index)
         except av.error.FFmpegError:  # a raw elementary stream: no timestamps, no index
             self._seekable = False
-            return False
-        return True
+            return None
+        return index
+
+    @property
+    def _can_seek(self) -> bool:
+        return self._seekable or self._byte_keys is not None
 
     def _seek_to(self, index: int) -> None:
         stream = self._stream
@@ -406,7 +436,7 @@ class PyAVFile(VideoSource):
                 if index == wanted[pos]:
                     got[index] = self._array(frame, gray).copy()
                     pos += 1
-                    if pos < len(wanted) and wanted[pos] - index > 2 * self.info.fps and self._seekable:
+                    if pos < len(wanted) and wanted[pos] - index > 2 * self.info.fps and self._can_seek:
                         break  # far ahead: seeking is cheaper than decoding there
             else:
                 pos = len(wanted)
