@@ -2,7 +2,8 @@
 
     python evals/bench_formats.py --data DIR (or $VADAGENT_DATA)
 
-Each real clip under DIR/clips has its packets remuxed (no re-encoding) into MPEG-TS, FLV and MKV.
+Each real clip under DIR/clips has its packets remuxed (no re-encoding) into MPEG-TS, FLV and MKV, and into the
+raw stream a DVR exports (`.h264`, `.hevc`: no container, no timestamps, no seek index; release 65).
 For each container, against the MP4 in the same run: whether it opens and how many frames it counts,
 whether random frames read back identical, how long reading them takes (the MPEG-TS and FLV seek
 steps back to a keyframe, which MP4 and MKV find in their index), the largest difference of any
@@ -41,6 +42,7 @@ from vadagent.tools.video.preview import browser_playable, playable_copy
 
 CLIPS = ("car_accident.mp4", "earthquake.mp4", "robbery.mp4")
 CONTAINERS = {"mpegts": ".ts", "flv": ".flv", "matroska": ".mkv"}
+RAW_STREAMS = {"h264": ".h264", "hevc": ".hevc"}  # the codec's own stream, FFmpeg's format of the same name
 RANDOM_FRAMES = 16
 FIT_S = 15.0
 SCORE_TOLERANCE = 0.01  # a frame scored apart: its score differs from the MP4's by more than this
@@ -161,13 +163,14 @@ def main() -> None:
         for name in CLIPS:
             mp4 = args.data / "clips" / name
             with open_video(mp4) as video:
-                count, duration = video.info.frame_count, video.info.duration_s
+                count, duration, codec = video.info.frame_count, video.info.duration_s, video.info.codec
                 indices = np.sort(rng.choice(count, min(RANDOM_FRAMES, count), replace=False))
                 frames = video.read(indices, gray=True).frames
             scorer = Scorer.fit([SourceSpec(str(mp4), 0.0, min(FIT_S, duration / 2))], ScorerConfig())
             expected = {"frames": frames, "scores": scorer.score(str(mp4)).scores, "duration_s": duration}
             clips = [mp4]
-            for container, suffix in CONTAINERS.items():
+            raw = {codec: RAW_STREAMS[codec]} if codec in RAW_STREAMS else {}
+            for container, suffix in (CONTAINERS | raw).items():
                 target = folder / f"{mp4.stem}{suffix}"
                 try:
                     remux(mp4, target, container)

@@ -440,6 +440,11 @@ def test_a_raw_stream_as_recorders_export_it_reads_as_its_mp4_does(tmp_path, syn
                   for video in (stream, mp4)]
         assert len(window[0]) == 38 and np.array_equal(*window)
         assert stream.damaged() == []
+    # its rate is the one its stream states (FFmpeg's demuxer assumes 25 a second: a 15 fps camera's times were off)
+    render_clip(ClipSpec(seconds=2, fps=15, seed=3), tmp_path / "slow.mp4")
+    remux(tmp_path / "slow.mp4", tmp_path / "slow.264", "h264")
+    with open_video(tmp_path / "slow.264") as stream:
+        assert stream.info.fps == pytest.approx(15.0) and stream.info.duration_s == pytest.approx(2.0)
     # one keyframe in all (nothing to seek to), with B-frames: read on from its start, in the order shown
     import av
 

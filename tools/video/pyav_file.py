@@ -157,10 +157,6 @@ class PyAVFile(VideoSource):
 
     def _probe(self) -> VideoInfo:
         stream = self._stream
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        if not rate:
-            raise VideoError(self.path, "has no frame rate")
-        self._rate = Fraction(rate)
         table = _packet_table(self._file, Path(self._file).stat().st_mtime_ns)
         if isinstance(table, TimestampsRestart):
             if self._file == self.path:
@@ -168,6 +164,17 @@ class PyAVFile(VideoSource):
             raise VideoError(self.path, f"its timestamps start again after {table.frames} frames even in a copy "
                                         f"meant to join its parts ({self._file})")
         self._pts, self._keyframes = table or (None, None)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if self._pts is None:  # no timestamps (a raw stream): FFmpeg's demuxer assumes 25 a second, its bitstream may say
+            told = stream.codec_context.framerate
+            if told:
+                rate = told
+            else:
+                log.warning("%s: its frames carry no times and its stream states no frame rate; read at %s frames/s",
+                            self.path, rate)
+        if not rate:
+            raise VideoError(self.path, "has no frame rate")
+        self._rate = Fraction(rate)
         count = len(self._pts) if self._pts is not None else stream.frames or self._count_packets()
         if stream.frames and count < stream.frames - 1:  # one frame of slack: some muxers count an extra one
             raise VideoError(self.path, f"truncated: its header declares {stream.frames} frames, the file holds {count}")
