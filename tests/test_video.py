@@ -121,6 +121,31 @@ def test_truncated_files(tmp_path, synthetic_normal):
         open_video(cut)
 
 
+def test_a_fragmented_recording_cut_short_is_read_up_to_the_cut(tmp_path, synthetic_normal, caplog):
+    """A recorder writing fragmented MP4 that loses power leaves a file cut through its last fragment. It declares
+    no frame count, so there is no header to be cut short of: it is read up to the cut, the frames cut through named
+    damaged (until release 65 it was refused: "truncated or corrupt: the last of its 295 declared frames …")."""
+    import av
+
+    fragmented = tmp_path / "fragmented.mp4"
+    with av.open(str(synthetic_normal)) as src, av.open(str(fragmented), "w",
+                                                        options={"movflags": "frag_keyframe+empty_moov"}) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    cut = _write(tmp_path / "cut.mp4", fragmented.read_bytes()[: fragmented.stat().st_size * 6 // 10])
+    with open_video(cut) as video, open_video(synthetic_normal) as whole:
+        assert "its last frame cannot be read (the recording cut short?)" in caplog.text
+        count = video.info.frame_count
+        assert 0.5 * whole.info.frame_count < count < 0.7 * whole.info.frame_count
+        frames = np.concatenate([batch.frames for batch in video.scan()])
+        assert np.array_equal(frames[: count - 8], whole.read(range(count - 8), gray=True).frames)
+        (start, stop), = video.damaged()  # the frames cut through, at the end
+        assert count - 8 < start and stop == count
+
+
 def test_undecodable_frames_in_the_middle_are_skipped_and_counted(tmp_path, synthetic_normal):
     data = bytearray(synthetic_normal.read_bytes())
     rng = np.random.default_rng(0)

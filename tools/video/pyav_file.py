@@ -26,8 +26,7 @@ from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
 
-# what cameras, recorders and phones write: containers, a camcorder's MPEG-TS (.mts), a DVR's raw H.264/H.265 stream
-# (.h264, .264, …) or Dahua's .dav (FFmpeg's dhav demuxer)
+# what cameras, recorders and phones write; .mts a camcorder's MPEG-TS, .h264 … a DVR's raw stream, .dav Dahua's
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".mts",
                   ".m2ts", ".3gp", ".mxf", ".h264", ".264", ".h265", ".265", ".hevc", ".dav"}
 # Short clips written for a model to read once (a moment's context, a video part of a request): x264's
@@ -203,9 +202,8 @@ class PyAVFile(VideoSource):
         return (rotation // 90) % 4
 
     def _count_packets(self) -> int:
-        """Containers such as MKV/WebM do not store a frame count: count packets (no decoding). Where packets carry
-        no timestamps (a raw stream), each keyframe's number and byte offset are kept on the way, to seek to: a
-        closed group of pictures shows as many frames before its keyframe as were sent before it."""
+        """Containers such as MKV/WebM store no frame count: count packets (no decoding). A raw stream's (no timestamps)
+        keyframes are kept on the way, numbered by the packets sent before each (a closed group), to seek to by byte."""
         count, keys = 0, []
         for packet in self._container.demux(self._stream):
             if packet.size:
@@ -237,8 +235,9 @@ class PyAVFile(VideoSource):
         raise VideoError(self.path, "no decodable frames (truncated or corrupt)")
 
     def _check_last_frame(self) -> None:
-        """A file cut short keeps its header (faststart MP4) but loses its last frames. (A raw stream declares no
-        count to be cut short of; one that cannot seek would decode all of it here: counted, not checked.)"""
+        """A file cut short keeps its header (faststart MP4) but loses its last frames. One that declares no count
+        (a fragmented MP4, MKV, MPEG-TS: a recording cut by a power loss) is read up to where it was cut, the frame
+        cut through named damaged as it is scanned. A raw stream that cannot seek would decode all of it here."""
         if not self._can_seek:
             return
         last = self.info.frame_count - 1
@@ -249,6 +248,9 @@ class PyAVFile(VideoSource):
                 raise VideoError(self.path, f"its timestamps start again after {self._joined_after} frames (files joined, "
                                             "or the recorder restarted), and the frames after that cannot be decoded (the "
                                             "next recording's header lost where the files meet?): split it there") from None
+            if not self._stream.frames:
+                log.warning("%s: its last frame cannot be read (the recording cut short?): read up to it", self.path)
+                return
             raise VideoError(
                 self.path, f"truncated or corrupt: the last of its {self.info.frame_count} declared frames cannot be read"
             ) from None
