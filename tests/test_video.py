@@ -112,9 +112,11 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path, make, problem):
 
 def test_truncated_files(tmp_path, synthetic_normal):
     data = synthetic_normal.read_bytes()
-    cut = _write(tmp_path / "cut.mp4", data[: len(data) // 2])  # loses the index at the end
-    with pytest.raises(VideoError, match="not a readable video"):
+    cut = _write(tmp_path / "cut.mp4", data[: len(data) // 2])  # loses the index at the end: a recording unfinished
+    with pytest.raises(VideoError, match="an MP4 whose recording was not finished: its frames are there, its index"):
         open_video(cut)
+    with pytest.raises(VideoError, match="not a readable video"):  # not an MP4 at all (no ftyp box)
+        open_video(_write(tmp_path / "cut.mkv", b"\x1aE\xdf\xa3" + data[4 : len(data) // 2]))
     faststart = _faststart(synthetic_normal, tmp_path / "faststart.mp4")
     cut = _write(tmp_path / "cut_faststart.mp4", faststart.read_bytes()[: faststart.stat().st_size // 2])
     with pytest.raises(VideoError, match="truncated"):

@@ -22,6 +22,7 @@ from vadagent.tools.video.frame_folder import IMAGE_SUFFIXES
 from vadagent.tools.video.joined import RESTART_S, TimestampsRestart, continuous_copy, restarted
 from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener, runs
+from vadagent.tools.video.unfinished import UNFINISHED, lacks_index
 from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 # defaults hold ~40 frames of look-ahead (≈ 75 MB at 640×480, a swing in a long watch's memory per
 # moment) and take seconds per clip; these take ~15 MB and a fifth of the time at the same CRF.
 CLIP_H264_OPTIONS = {"preset": "veryfast", "tune": "zerolatency"}
-# a file FFmpeg reads as a video of one frame, or fails on at its first (a JPEG of Ped2's); an animated WebP is a video
 STILL_SUFFIXES = IMAGE_SUFFIXES - {".webp"}
 NO_DECODER = ("its video stream's codec is unknown to FFmpeg or has no decoder here (a camera maker's own format? "
               "export it as H.264 MP4)")
@@ -115,7 +115,7 @@ class PyAVFile(VideoSource):
             raise VideoError(path, "no such file")
         if file.stat().st_size == 0:
             raise VideoError(path, "file is empty")
-        if file.suffix.lower() in STILL_SUFFIXES:
+        if file.suffix.lower() in STILL_SUFFIXES:  # FFmpeg reads one as a video of a frame, or fails (an animated WebP plays)
             raise VideoError(path, "a still image, not a video; a video's frames are given as a folder of its images "
                                    "(frames/000.jpg, frames/001.jpg, …)")
         self._container = self._open()
@@ -138,7 +138,8 @@ class PyAVFile(VideoSource):
         try:
             container = av.open(self._file, mode="r")
         except av.error.FFmpegError as exc:
-            raise VideoError(self.path, f"not a readable video (truncated, corrupt or unsupported): {_reason(exc)}") from None
+            raise VideoError(self.path, UNFINISHED if lacks_index(Path(self._file)) else
+                             f"not a readable video (truncated, corrupt or unsupported): {_reason(exc)}") from None
         if not container.streams.video:
             other = ", ".join(sorted({st.type for st in container.streams})) or "no streams at all"
             container.close()
@@ -235,9 +236,8 @@ class PyAVFile(VideoSource):
         raise VideoError(self.path, "no decodable frames (truncated or corrupt)")
 
     def _check_last_frame(self) -> None:
-        """A file cut short keeps its header (faststart MP4) but loses its last frames. One that declares no count
-        (a fragmented MP4, MKV, MPEG-TS: a recording cut by a power loss) is read up to where it was cut, the frame
-        cut through named damaged as it is scanned. A raw stream that cannot seek would decode all of it here."""
+        """A file cut short keeps its header (faststart MP4) but loses its last frames; one that declares no count (a
+        fragmented MP4, MKV, MPEG-TS cut by a power loss) is read up to the cut. (Not where it would all be decoded.)"""
         if not self._can_seek:
             return
         last = self.info.frame_count - 1
