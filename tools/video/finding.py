@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from vadagent.tools.video.frame_folder import IMAGE_SUFFIXES, natural_key
+from vadagent.tools.video.frame_folder import is_frame_name, natural_key
 from vadagent.tools.video.pyav_file import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,22 @@ def is_frame_folder(path: Path) -> bool:
     if not path.is_dir() or not os.access(path, os.R_OK | os.X_OK):
         return False
     with os.scandir(path) as entries:
-        images = (e for e in entries if not e.name.startswith(".") and Path(e.name).suffix.lower() in IMAGE_SUFFIXES
-                  and e.is_file())
+        images = (e for e in entries if is_frame_name(e.name) and e.is_file())
         return len(list(islice(images, MIN_FRAMES))) == MIN_FRAMES
+
+
+def listing(folder: Path, leave_out: Callable[[Path], bool] = lambda _: False) -> list[tuple[Path, bool]]:
+    """One folder's videos (video files and folders of frames: True) and other subfolders (False), in natural
+    order; hidden entries and folders `leave_out` names are passed over."""
+    found = []
+    for entry in sorted(folder.iterdir(), key=natural_key):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.suffix.lower() in VIDEO_SUFFIXES:
+            found.append((entry, True))
+        elif entry.is_dir() and not leave_out(entry):
+            found.append((entry, is_frame_folder(entry)))
+    return found
 
 
 def videos_under(folder: Path, *, recursive: bool = False, leave_out: Callable[[Path], bool] = lambda _: False) -> Found:
@@ -50,19 +63,11 @@ def videos_under(folder: Path, *, recursive: bool = False, leave_out: Callable[[
             return []
         seen.add(here.resolve())
         try:
-            entries = sorted(here.iterdir(), key=natural_key)
+            entries = listing(here, leave_out)
         except OSError as error:  # a folder this user may not read (a NAS's lost+found): said, and passed over
             log.warning("%s: cannot be read (%s); its videos are left out", here, error.strerror or error)
             return []
-        videos: list[Path] = []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_file() and entry.suffix.lower() in VIDEO_SUFFIXES:
-                videos.append(entry)
-            elif entry.is_dir() and not leave_out(entry):
-                videos += [entry] if is_frame_folder(entry) else walk(entry)
-        return videos
+        return [video for entry, is_video in entries for video in ([entry] if is_video else walk(entry))]
 
     every = walk(folder)
     if not every and is_frame_folder(folder):

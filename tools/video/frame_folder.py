@@ -30,11 +30,14 @@ def natural_key(path: Path) -> list[object]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 
+def is_frame_name(name: str) -> bool:
+    """An image's name, not hidden: an archive made on a Mac holds a `._001.tif` of metadata beside each `001.tif`."""
+    return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
+
+
 def frame_files(folder: Path) -> list[Path]:
-    """A folder's frame images in their natural order (2.jpg before 10.jpg). Hidden files are not
-    frames: an archive made on a Mac holds a `._001.tif` of metadata beside each `001.tif`."""
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-                   and p.is_file()), key=natural_key)
+    """A folder's frame images in their natural order (2.jpg before 10.jpg)."""
+    return sorted((p for p in folder.iterdir() if is_frame_name(p.name) and p.is_file()), key=natural_key)
 
 
 class FrameFolder(VideoSource):
@@ -44,9 +47,9 @@ class FrameFolder(VideoSource):
         folder = Path(path)
         self.files = frame_files(folder)
         if not self.files:
-            from vadagent.tools.video.finding import videos_under  # which imports this module
+            from vadagent.tools.video.finding import listing  # which imports this module
 
-            videos = [p.name for p in videos_under(folder).videos]
+            videos = [p.name for p, is_video in listing(folder) if is_video]  # its own: no walk of a whole tree
             held = (f"; it holds {len(videos)} video(s) ({', '.join(videos[:3])}{', …' if len(videos) > 3 else ''}): "
                     "name one, or explain each with `vadagent report`") if videos else ""
             raise VideoError(path, f"folder has no frame images ({', '.join(sorted(IMAGE_SUFFIXES))}){held}")
