@@ -35,14 +35,6 @@ def test_real_clip_info_scan_and_random_access_agree(robbery):
         assert rgb.frames.shape == (1, 480, 852, 3) and rgb.indices[0] == 270
 
 
-def test_frame_folder(ped2):
-    with open_video(ped2 / "testing" / "frames" / "01", fps=10) as video:
-        assert (video.info.frame_count, video.info.width, video.info.height) == (180, 360, 240)
-        gray = np.concatenate([b.frames for b in video.scan(chunk=50)])
-        assert gray.shape == (180, 240, 360)
-        assert np.array_equal(video.read([7], gray=True).frames[0], gray[7])
-
-
 def test_large_frames_shrink_fast_and_close_to_one_area_resize_and_scans_shrink_as_they_decode(robbery, ped2):
     """`shrink`: a frame under 4× the target is resized in one step, to the bit; a 4K one through a whole
     factor first, a gray level or so from the one-step result; sizes no whole factor divides, colour frames
@@ -220,22 +212,6 @@ def test_frames_decoded_from_damaged_data_are_named_up_to_the_next_keyframe(tmp_
     detection = detect_video(str(damaged), scorer, load_taxonomy("generic"), None)
     assert detection.scored.damaged == spans
     assert any("arrived damaged" in note and f"{start / 25:.1f}" in note for note in detection.report.notes)
-
-
-def test_folder_errors_and_skips(tmp_path, synthetic_normal):
-    with pytest.raises(VideoError, match="no frame images"):
-        open_video(tmp_path)
-    import cv2
-
-    with open_video(synthetic_normal) as video:
-        frames = video.read(range(10), gray=False).frames
-    for i, frame in enumerate(frames):
-        cv2.imwrite(str(tmp_path / f"{i:03d}.jpg"), frame)
-    _write(tmp_path / "004.jpg", b"broken")
-    with open_video(tmp_path) as folder:
-        assert sum(len(b) for b in folder.scan()) == 9 and folder.skipped == 1
-        with pytest.raises(VideoError, match="could not decode frames \\[4\\]"):
-            folder.read([4])
 
 
 def test_out_of_range_access_is_an_error(synthetic_normal):

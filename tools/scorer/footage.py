@@ -165,15 +165,17 @@ class Extracted:
 
 def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: ScorerConfig, geometry: Geometry,
                folder_fps: float, *, keep_frames: set[int] = frozenset(), progress: Progress | None = None,
-               stage: str = "reading normal footage", fps: float | None = None) -> Extracted:
-    """Every tier's reading of each segment; footage at another rate than `fps` is put in its units."""
+               stage: str = "reading normal footage", fps: float | None = None,
+               levels: tuple[float, float] | None = None) -> Extracted:
+    """Every tier's reading of each segment; footage at another rate than `fps` is put in its units, deep frame
+    folders mapped to 8 bits by `levels` (the site's)."""
     flow = config.flow_for(tiers)
     parts: dict[str, list[list[Any]]] = {name: [] for name in tiers}
     lengths, kept, grain = [], [], []
     keep_each = max(KEEP_FRAMES // max(len(keep_frames), 1), KEEP_AT_LEAST)
 
     def turn(spec: SourceSpec) -> Turn:
-        return (partial(open_video, spec.path, folder_fps=folder_fps),
+        return (partial(open_video, spec.path, folder_fps=folder_fps, folder_levels=levels),
                 lambda video: {"start_s": spec.start_s, "end_s": spec.end_s, "fitted_fps": fps,
                                "time_scale": time_scale(video.info.fps, fps)})
 
@@ -199,16 +201,16 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
 
 
 def background_sample(segments: list[SourceSpec], infos: list[VideoInfo], geometry: Geometry, folder_fps: float,
-                      limit: int = 240) -> np.ndarray:
+                      limit: int = 240, levels: tuple[float, float] | None = None) -> np.ndarray:
     """Gray frames spread evenly over the normal footage (each segment with its probed video), for
-    background models."""
+    background models (deep frame folders mapped to 8 bits by `levels`)."""
     lengths = [max(int((spec.end_in(info.duration_s) - spec.start_s) * info.fps), 1)
                for spec, info in zip(segments, infos, strict=True)]
     total = sum(lengths)
     stride = max(total // limit, 1)
     sample = []
     for spec in segments:
-        with open_video(spec.path, folder_fps=folder_fps) as video, \
+        with open_video(spec.path, folder_fps=folder_fps, folder_levels=levels) as video, \
                 closing(chunks(video, geometry.width, geometry.height, flow=None, chunk=128, start_s=spec.start_s,
                                end_s=spec.end_s)) as stream:
             for chunk in stream:

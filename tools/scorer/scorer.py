@@ -51,6 +51,7 @@ from vadagent.tools.scorer.result import ScoreResult
 from vadagent.tools.scorer.tiers import Evidence, Geometry, Tier, TierUnfit, tier_class
 from vadagent.tools.scorer.view import FootageView, above_threshold, boxes_moved, joined
 from vadagent.tools.video import VideoSource, open_video
+from vadagent.tools.video.frame_folder import site_levels
 from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,8 @@ class Scorer:
             _warn_if_reshaped(info, width, height)
         geometry = Geometry(width, height)
         tiers = {name: tier_class(name)(geometry, **config.params.get(name, {})) for name in config.tiers}
-        sample = background_sample(sources, infos, geometry, folder_fps)  # for the view, and background models
+        levels = site_levels([spec.path for spec in sources])  # a thermal site's folders, all read by one map
+        sample = background_sample(sources, infos, geometry, folder_fps, levels=levels)  # the view, background models
         for tier in tiers.values():
             if getattr(tier, "needs_background", False):
                 tier.set_background(sample)
@@ -159,7 +161,7 @@ class Scorer:
         wanted = config.select if config.select is not None else footage_s >= AUTO_SELECT_S and len(tiers) > 1
         segments, folds = folds_of(sources, infos) if wanted else (sources, [])
         extracted = read_parts(tiers, segments, config, geometry, folder_fps,
-                               keep_frames=window_sources(folds), progress=progress, fps=fps)
+                               keep_frames=window_sources(folds), progress=progress, fps=fps, levels=levels)
         if sum(extracted.lengths) < 2:
             raise TooFewFrames(f"{', '.join(map(str, sources))}: the normal footage has fewer than 2 decodable frames "
                                "(a scorer learns from motion between frames)")
@@ -185,6 +187,8 @@ class Scorer:
                             "grain": footage_grain(extracted.grain), "view": scorer.view and scorer.view.values(),
                             "fit_seconds": round(time.perf_counter() - started, 2),
                             "stand_in": False}  # fit_on_opening sets it: the video's opening stood in
+        if levels is not None:
+            scorer.fit_info["levels"] = list(levels)
         if footage_s < footage_given_s - 1e-6:
             scorer.fit_info["thinned_from_s"] = round(footage_given_s, 2)
         if selection is not None:
@@ -237,7 +241,7 @@ class Scorer:
     def score(self, source: str | Path | VideoSource, *, folder_fps: float = 25.0, device: str = "cpu",
               progress: Progress | None = None) -> ScoreResult:
         started = time.perf_counter()
-        video = source if isinstance(source, VideoSource) else open_video(str(source), folder_fps=folder_fps)
+        video = source if isinstance(source, VideoSource) else self._open(source, folder_fps)
         # an edited video's later shots are read by their own stand-ins (_as_fitted_on): this one reads up to them
         shots_apart = bool(self.shots) and video is not source and self.fitted_on(source)
         try:
@@ -254,12 +258,17 @@ class Scorer:
         """`score` of each video in turn, the same scores; the next video is decoded, and its flow
         computed, while this one's last frames are read (see frames.chunks_in_turn). An error in one
         video is raised when its turn comes, after the results before it."""
-        turns = [(partial(open_video, str(source), folder_fps=folder_fps), self._timing) for source in sources]
+        turns = [(partial(self._open, source, folder_fps), self._timing) for source in sources]
         with closing(chunks_in_turn(turns, self.width, self.height, flow=self.config.flow_for(self.tiers),
                                     chunk=self.config.chunk_frames)) as videos:
             for source, (video, stream) in zip(sources, videos):
                 result = self._score(video, device, None, time.perf_counter(), stream=stream)
                 yield self._as_fitted_on(source, result, folder_fps, device)
+
+    def _open(self, source: str | Path, folder_fps: float) -> VideoSource:
+        """A video to score, a deep frame folder read by the map its site's normal footage was read by."""
+        levels = self.fit_info.get("levels")
+        return open_video(str(source), folder_fps=folder_fps, folder_levels=tuple(levels) if levels else None)
 
     def _timing(self, video: VideoSource) -> dict:
         """`chunks`' options that put a video's motion in this scorer's frame intervals, its footage's grain and view
@@ -300,7 +309,7 @@ class Scorer:
     def _range(self, source: str | Path, start: int, end: int | None, folder_fps: float, device: str, *,
                end_s: float | None = None, progress: Progress | None = None) -> ScoreResult:
         """The scores of frames `start` to `end` (or to `end_s`) of a video, read from `start` as if it began there."""
-        with open_video(str(source), folder_fps=folder_fps) as video:
+        with self._open(source, folder_fps) as video:
             fps = video.info.fps
             return self._score(video, device, progress, time.perf_counter(), start_s=start / fps,
                                end_s=end / fps if end is not None else end_s)

@@ -98,14 +98,18 @@ def register_opener(name: str, accepts: Callable[[str], bool], opener: Opener) -
     _OPENERS.append((name, accepts, opener))
 
 
-def open_video(source: str | Path, *, folder_fps: float | None = None, **options: object) -> VideoSource:
+def open_video(source: str | Path, *, folder_fps: float | None = None,
+               folder_levels: tuple[float, float] | None = None, **options: object) -> VideoSource:
     """Open a video file or a folder of frames. Raises `VideoError` naming the source and problem.
 
     `folder_fps` is the frame rate to assume when the source turns out to be a folder of frames
-    (files carry their own), so callers need not check which kind they were given."""
+    (files carry their own), so callers need not check which kind they were given; `folder_levels`, the
+    (black, white) such a folder's frames are mapped to 8 bits by where they are deeper (a thermal camera's)."""
     text = str(source)
     if folder_fps is not None and Path(text).is_dir():
         options.setdefault("fps", folder_fps)
+    if folder_levels is not None and Path(text).is_dir():
+        options.setdefault("levels", folder_levels)
     for _name, accepts, opener in _OPENERS:
         if accepts(text):
             return opener(text, **options)
