@@ -97,6 +97,8 @@ def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversat
     session = ChatSession(report, report_dir, client_load.result(), memory=memory or report_dir / "chat.sqlite",
                           conversation=conversation)
     interactive = sys.stdin.isatty()
+    if session.context.video_gone:
+        console.print(session.context.video_gone, highlight=False, soft_wrap=True)
     console.print(f"conversation {session.conversation} (resume: --conversation {session.conversation})", highlight=False)
     code, stopped = run_stoppable(_chat(session, interactive, out, console))
     if stopped:

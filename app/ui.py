@@ -145,6 +145,8 @@ class App:
                   + (f" · {len(moments)} detected, not explained" if moments else ""))
         timeline_image = str(timeline) if timeline.is_file() else None
         player = _player_video(Path(report.video.path), folder, progress, fps=report.video.fps)
+        if player is None and "://" not in report.video.path and not Path(report.video.path).exists():
+            status += f" · its video, {literal(report.video.path)}, is not there any more (moved or deleted?)"
         return player, timeline_image, rows, moments, status
 
     async def ask(self, question: str, history: list[dict], report_dir: str | None, conversation: str | None):

@@ -321,3 +321,29 @@ def test_ctrl_c_at_the_prompt_ends_the_chat_at_once_keeping_the_conversation(tmp
         assert "the conversation is kept" in rest and "Traceback" not in rest
     finally:
         chat.kill()
+
+
+def test_a_report_finds_its_video_from_any_folder_and_says_when_it_is_gone(tmp_path, monkeypatch, sample_scorer):
+    """A report keeps its video's absolute path: chat (and the web UI) opened from another folder than the one it
+    was explained in read its frames (the relative path read from there was "no such file"). A video moved away
+    since is said at the start and by the commands that read frames; the report's own figures still answer."""
+    import shutil
+
+    from vadagent.samples import sample_clip
+
+    (tmp_path / "site").mkdir()
+    shutil.copy(sample_clip(), tmp_path / "site" / "clip.mp4")
+    monkeypatch.chdir(tmp_path)
+    explained = invoke("explain", "site/clip.mp4", "--scorer", sample_scorer, "-o", "out",
+                       "--vlm", "hf:nobody/no-such-vlm")
+    assert explained.returncode == 3, explained.stderr
+    assert load_report(tmp_path / "out")[0].video.path == str(tmp_path / "site" / "clip.mp4")
+    monkeypatch.chdir(tmp_path / "site")
+    here = invoke("chat", "../out", "--vlm", "hf:nobody/no-such-vlm", input="/relations 0-3\n")
+    assert here.returncode == 0 and "not there" not in here.stdout + here.stderr, here.stderr
+    (tmp_path / "site" / "clip.mp4").rename(tmp_path / "site" / "moved.mp4")
+    gone = invoke("chat", "../out", "--vlm", "hf:nobody/no-such-vlm", input="/relations 0-3\n/events\n")
+    assert gone.returncode == 0, gone.stderr
+    said = "is not there any more (moved or deleted?)"
+    assert said in gone.stderr.replace("\n", " ") and said in gone.stdout.replace("\n", " ")
+    assert "e1" in gone.stdout or "candidate moment(s)" in gone.stdout  # the report still answers

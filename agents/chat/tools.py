@@ -53,6 +53,15 @@ class VideoContext:
     def duration_s(self) -> float:
         return self.report.video.duration_s
 
+    @property
+    def video_gone(self) -> str | None:
+        """Why frames cannot be read again, where the report's video was moved or deleted since it was explained."""
+        path = self.report.video.path
+        if "://" in path or Path(path).exists():
+            return None
+        return (f"The report's video {path} is not there any more (moved or deleted?): its frames cannot be looked at "
+                "or tracked again; the report's events, scores and relations are still at hand.")
+
     def check_span(self, t0: float, t1: float) -> tuple[float, float]:
         if t1 < t0:
             t0, t1 = t1, t0
@@ -110,6 +119,8 @@ class VideoContext:
         t0, t1 = self.check_span(t0, t1)
         found = [r for e in self.report.events for r in e.relations] + [r for c in self.report.contexts for r in c.relations]
         inside = {r.text(): r for r in found if r.end_s >= t0 and r.start_s <= t1}
+        if not inside and self.video_gone:
+            return self.video_gone
         if not inside:
             from vadagent.tools.relations import track_objects, track_relations
 
@@ -131,6 +142,8 @@ class VideoContext:
         t0, t1 = self.check_span(t0, t1)
         if self.client is None:
             return "Looking at the video needs a VLM, and none is configured (--vlm)."
+        if self.video_gone:
+            return self.video_gone
         times = np.linspace(t0, min(t1, self.duration_s - 1e-3), LOOK_FRAMES if t1 > t0 else 1)
         with open_video(self.report.video.path, folder_fps=self.folder_fps) as video:
             batch = video.read_at(times)

@@ -4,6 +4,7 @@ this module and not the graph's, so they start without LangGraph."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -35,8 +36,10 @@ def detect_video(video: str, scorer: Scorer, taxonomy: Taxonomy, rules: RuleSet 
     started = time.perf_counter()
     scored = scorer.score(video, folder_fps=folder_fps, device=device, progress=progress)
     candidates = scored.candidates(policy, sigma)
+    # the video from anywhere: chat, the web UI and a later run open it again, from another folder than this one
+    info = scored.info if "://" in str(video) else scored.info.model_copy(update={"path": os.path.abspath(video)})
     report = VideoReport(
-        video=scored.info, taxonomy=taxonomy, rules=rules, prompts_version=PROMPTS_VERSION,
+        video=info, taxonomy=taxonomy, rules=rules, prompts_version=PROMPTS_VERSION,
         scorer=ScorerSummary(scorer_id=scored.scorer_id, fps=scored.info.fps, smoothing_sigma=sigma,
                              threshold=round(scored.threshold, 4), candidates=candidates, scores_file="scores.csv"),
         notes=_candidate_notes(scored, candidates), timings_s={"score": round(time.perf_counter() - started, 3)},
