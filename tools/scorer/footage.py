@@ -18,6 +18,7 @@ import numpy as np
 from vadagent.errors import UsageError
 from vadagent.tools.scorer import grain as grains
 from vadagent.tools.scorer.frames import Turn, chunks, chunks_in_turn, time_scale
+from vadagent.tools.scorer.overlay import LOOK_S, TICKS, Overlay, find
 from vadagent.tools.scorer.tiers import Geometry, Tier
 from vadagent.tools.video import open_video
 from vadagent.tools.video.finding import is_frame_folder, videos_under
@@ -166,9 +167,9 @@ class Extracted:
 def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: ScorerConfig, geometry: Geometry,
                folder_fps: float, *, keep_frames: set[int] = frozenset(), progress: Progress | None = None,
                stage: str = "reading normal footage", fps: float | None = None,
-               levels: tuple[float, float] | None = None) -> Extracted:
+               levels: tuple[float, float] | None = None, overlay: Overlay | None = None) -> Extracted:
     """Every tier's reading of each segment; footage at another rate than `fps` is put in its units, deep frame
-    folders mapped to 8 bits by `levels` (the site's)."""
+    folders mapped to 8 bits by `levels` (the site's), the camera's clock covered (`overlay`)."""
     flow = config.flow_for(tiers)
     parts: dict[str, list[list[Any]]] = {name: [] for name in tiers}
     lengths, kept, grain = [], [], []
@@ -177,7 +178,7 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
     def turn(spec: SourceSpec) -> Turn:
         return (partial(open_video, spec.path, folder_fps=folder_fps, folder_levels=levels),
                 lambda video: {"start_s": spec.start_s, "end_s": spec.end_s, "fitted_fps": fps,
-                               "time_scale": time_scale(video.info.fps, fps)})
+                               "time_scale": time_scale(video.info.fps, fps), "overlay": overlay})
 
     with closing(chunks_in_turn([turn(spec) for spec in segments], geometry.width, geometry.height, flow=flow,
                                 chunk=config.chunk_frames)) as videos:
@@ -201,9 +202,10 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
 
 
 def background_sample(segments: list[SourceSpec], infos: list[VideoInfo], geometry: Geometry, folder_fps: float,
-                      limit: int = 240, levels: tuple[float, float] | None = None) -> np.ndarray:
+                      limit: int = 240, levels: tuple[float, float] | None = None,
+                      overlay: Overlay | None = None) -> np.ndarray:
     """Gray frames spread evenly over the normal footage (each segment with its probed video), for
-    background models (deep frame folders mapped to 8 bits by `levels`)."""
+    background models (deep frame folders mapped to 8 bits by `levels`, the camera's clock covered)."""
     lengths = [max(int((spec.end_in(info.duration_s) - spec.start_s) * info.fps), 1)
                for spec, info in zip(segments, infos, strict=True)]
     total = sum(lengths)
@@ -212,10 +214,30 @@ def background_sample(segments: list[SourceSpec], infos: list[VideoInfo], geomet
     for spec in segments:
         with open_video(spec.path, folder_fps=folder_fps, folder_levels=levels) as video, \
                 closing(chunks(video, geometry.width, geometry.height, flow=None, chunk=128, start_s=spec.start_s,
-                               end_s=spec.end_s)) as stream:
+                               end_s=spec.end_s, overlay=overlay)) as stream:
             for chunk in stream:
                 sample.extend(chunk.gray[(chunk.indices % stride) == 0])
     return np.stack(sample[: limit * 2])
+
+
+def find_overlay(sources: list[SourceSpec], infos: list[VideoInfo], geometry: Geometry, folder_fps: float,
+                 levels: tuple[float, float] | None = None) -> Overlay | None:
+    """The camera's clock and captions (overlay.py), looked for in the first LOOK_S seconds of the first normal
+    footage long enough to see the clock tick."""
+    for spec, info in zip(sources, infos, strict=True):
+        if spec.end_in(info.duration_s) - spec.start_s > TICKS + 1:
+            end = min(spec.end_in(info.duration_s), spec.start_s + LOOK_S)
+            with open_video(spec.path, folder_fps=folder_fps, folder_levels=levels) as video:
+                batches = list(video.scan(gray=True, start_s=spec.start_s, end_s=end,
+                                          size=(geometry.width, geometry.height)))
+            if not batches:
+                return None
+            found = find(np.concatenate([b.frames for b in batches]), np.concatenate([b.times for b in batches]))
+            if found:
+                log.info("%s: a clock or caption burned into the picture at %s, covered in every frame read",
+                         spec.path, ", ".join(f"({x0},{y0})-({x1},{y1})" for x0, y0, x1, y1 in found.boxes))
+            return found
+    return None
 
 
 def seconds_of(sources: list[SourceSpec], infos: list[VideoInfo]) -> float:

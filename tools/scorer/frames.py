@@ -19,7 +19,8 @@ from vadagent.devices import usable_cores
 from vadagent.errors import UsageError
 from vadagent.tools.scorer import exposure
 from vadagent.tools.scorer import grain as grains
-from vadagent.tools.scorer.cuts import BLANK, CutFinder
+from vadagent.tools.scorer.cuts import CutFinder
+from vadagent.tools.scorer.overlay import Overlay
 from vadagent.tools.scorer.prefetch import ahead
 from vadagent.tools.scorer.view import FootageView, ViewSeen, ViewWatch
 from vadagent.tools.video import VideoSource
@@ -206,10 +207,11 @@ class ChunkMaker:
     def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, time_scale: float = 1.0,
                  fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None,
                  footage_view: FootageView | None = None, fps: float = 25.0, measure_grain: bool = True,
-                 find_cuts: bool = False) -> None:
+                 find_cuts: bool = False, overlay: Overlay | None = None) -> None:
         if not measure_grain and footage_grain is not None:
             raise ValueError("a video compared with the footage's grain must have its own measured")
         self.size = (width, height)
+        self.overlay = overlay  # the camera's clock and captions, covered in every frame (overlay.py)
         self.footage_grain = footage_grain
         self.measure_grain = measure_grain
         self.grain = grains.UNKNOWN  # this video's, measured at its first chunk and again every exposure.AGAIN_FRAMES
@@ -307,6 +309,8 @@ class ChunkMaker:
         """`times`: each frame's timestamp in seconds, when the source has them."""
         out_idx, grays, diffs, flows, shakes = [], [], [], [], []
         sized = [self._resize(raw) for raw in frames]
+        if self.overlay:
+            sized = [self.overlay.covered(frame) for frame in sized]
         if self.gate is None or self._fed - self._measured_at >= exposure.AGAIN_FRAMES:
             self._measure(sized)
         if self.veil:
@@ -374,44 +378,16 @@ class ChunkMaker:
                           np.zeros((1, self.flow_size[1], self.flow_size[0], 2), np.float32), np.zeros(1, bool))
 
 
-class OpeningTracker:
-    """Where a video's blank or fading-in opening ends (an edited file's fade from black, a camera
-    that starts dark). A frame belongs to it while it is blank (flat: black or any uniform screen),
-    or while its whole picture brightens or darkens together: the change of its mean level is most
-    of its mean absolute change, which local motion never gives. Frames of the opening are not
-    candidates (nothing can be seen, or every pixel changes at once), whatever a tier scores them."""
-
-    BLANK_SPREAD = BLANK  # gray-level standard deviation under which a frame shows nothing (cuts.py)
-    GLOBAL_SHARE = 0.6  # |change of the mean| / mean |change| above this: the whole frame changed together
-    MIN_STEP = 1.0  # gray levels per frame; below this, sensor noise
-
-    def __init__(self) -> None:
-        self.end: int | None = None  # first frame after the opening, once seen
-        self._level: float | None = None
-
-    def feed(self, chunk: FrameChunk) -> None:
-        if self.end is not None:
-            return
-        # frame by frame: the opening usually ends at the first frame, and the spread of a whole chunk
-        # cost 7 % of scoring Ped2's 180-frame clips
-        for index, gray, diff in zip(chunk.indices.tolist(), chunk.gray, chunk.diff):
-            level, spread = (float(v[0, 0]) for v in cv2.meanStdDev(gray))
-            change = float(cv2.mean(diff)[0])
-            step = 0.0 if self._level is None else abs(level - self._level)
-            if spread >= self.BLANK_SPREAD and not (step >= self.MIN_STEP and step >= self.GLOBAL_SHARE * change):
-                self.end = index
-                return
-            self._level = level
-
 
 def chunks(video: VideoSource, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, chunk: int = 64,
            start_s: float = 0.0, end_s: float | None = None, time_scale: float = 1.0,
            fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None,
-           footage_view: FootageView | None = None, find_cuts: bool = False) -> Iterator[FrameChunk]:
+           footage_view: FootageView | None = None, find_cuts: bool = False,
+           overlay: Overlay | None = None) -> Iterator[FrameChunk]:
     """The chunks of a video, made one ahead of the consumer (see `ahead`)."""
     return ahead(_chunks(video, width, height, flow=flow, chunk=chunk, start_s=start_s, end_s=end_s,
                          time_scale=time_scale, fitted_fps=fitted_fps, footage_grain=footage_grain,
-                         footage_view=footage_view, find_cuts=find_cuts))
+                         footage_view=footage_view, find_cuts=find_cuts, overlay=overlay))
 
 
 @dataclass
@@ -422,7 +398,7 @@ class _Unopened:
 
 
 # one video of `chunks_in_turn`: what opens it, and its `chunks` options (start_s, end_s, time_scale,
-# fitted_fps, footage_grain, footage_view, find_cuts) given the opened video
+# fitted_fps, footage_grain, footage_view, find_cuts, overlay) given the opened video
 Turn = tuple[Callable[[], VideoSource], Callable[[VideoSource], dict]]
 
 
@@ -473,9 +449,9 @@ def chunks_in_turn(turns: Iterable[Turn], width: int, height: int, *, flow: str 
 def _chunks(video: VideoSource, width: int, height: int, *, flow: str | None, chunk: int, start_s: float = 0.0,
             end_s: float | None = None, time_scale: float = 1.0, fitted_fps: float | None = None,
             footage_grain: dict[str, float] | None = None, footage_view: FootageView | None = None,
-            find_cuts: bool = False) -> Iterator[FrameChunk]:
-    maker = ChunkMaker(width, height, flow=flow, time_scale=time_scale, fitted_fps=fitted_fps,
-                       footage_grain=footage_grain, footage_view=footage_view, fps=video.info.fps, find_cuts=find_cuts)
+            find_cuts: bool = False, overlay: Overlay | None = None) -> Iterator[FrameChunk]:
+    maker = ChunkMaker(width, height, flow=flow, time_scale=time_scale, fitted_fps=fitted_fps, footage_grain=footage_grain,
+                       footage_view=footage_view, fps=video.info.fps, find_cuts=find_cuts, overlay=overlay)
     # frames shrunk to the working size in the decoding thread: the maker's resize then has nothing to do
     for batch in ahead(video.scan(gray=True, chunk=chunk, start_s=start_s, end_s=end_s, size=(width, height))):
         made = maker.feed(batch.indices, batch.frames, batch.times)

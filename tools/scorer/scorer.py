@@ -33,6 +33,7 @@ from vadagent.tools.scorer.footage import (
     Extracted,
     SourceSpec,
     background_sample,
+    find_overlay,
     probe,
     read_parts,
     seconds_of,
@@ -40,13 +41,14 @@ from vadagent.tools.scorer.footage import (
 )
 from vadagent.tools.scorer.frames import (
     FrameChunk,
-    OpeningTracker,
     chunks,
     chunks_in_turn,
     time_scale,
     working_size,
 )
 from vadagent.tools.scorer.grain import footage as footage_grain
+from vadagent.tools.scorer.opening import OpeningTracker
+from vadagent.tools.scorer.overlay import Overlay
 from vadagent.tools.scorer.result import ScoreResult
 from vadagent.tools.scorer.tiers import Evidence, Geometry, Tier, TierUnfit, tier_class
 from vadagent.tools.scorer.view import FootageView, above_threshold, boxes_moved, joined
@@ -152,7 +154,9 @@ class Scorer:
         geometry = Geometry(width, height)
         tiers = {name: tier_class(name)(geometry, **config.params.get(name, {})) for name in config.tiers}
         levels = site_levels([spec.path for spec in sources])  # a thermal site's folders, all read by one map
-        sample = background_sample(sources, infos, geometry, folder_fps, levels=levels)  # the view, background models
+        overlay = find_overlay(sources, infos, geometry, folder_fps, levels)
+        # for the view, and background models
+        sample = background_sample(sources, infos, geometry, folder_fps, levels=levels, overlay=overlay)
         for tier in tiers.values():
             if getattr(tier, "needs_background", False):
                 tier.set_background(sample)
@@ -161,7 +165,8 @@ class Scorer:
         wanted = config.select if config.select is not None else footage_s >= AUTO_SELECT_S and len(tiers) > 1
         segments, folds = folds_of(sources, infos) if wanted else (sources, [])
         extracted = read_parts(tiers, segments, config, geometry, folder_fps,
-                               keep_frames=window_sources(folds), progress=progress, fps=fps, levels=levels)
+                               keep_frames=window_sources(folds), progress=progress, fps=fps, levels=levels,
+                               overlay=overlay)
         if sum(extracted.lengths) < 2:
             raise TooFewFrames(f"{', '.join(map(str, sources))}: the normal footage has fewer than 2 decodable frames "
                                "(a scorer learns from motion between frames)")
@@ -189,6 +194,8 @@ class Scorer:
                             "stand_in": False}  # fit_on_opening sets it: the video's opening stood in
         if levels is not None:
             scorer.fit_info["levels"] = list(levels)
+        if overlay is not None:
+            scorer.fit_info["overlay"] = overlay.values()
         if footage_s < footage_given_s - 1e-6:
             scorer.fit_info["thinned_from_s"] = round(footage_given_s, 2)
         if selection is not None:
@@ -274,7 +281,8 @@ class Scorer:
         """`chunks`' options that put a video's motion in this scorer's frame intervals, its footage's grain and view
         (without a view, where the video cuts is looked for: a video's opening standing in for footage may be edited)."""
         return {"time_scale": self.time_scale(video.info.fps), "fitted_fps": self.fps,
-                "footage_grain": self.fit_info.get("grain"), "footage_view": self.view, "find_cuts": self.view is None}
+                "footage_grain": self.fit_info.get("grain"), "footage_view": self.view, "find_cuts": self.view is None,
+                "overlay": Overlay.of(self.fit_info.get("overlay"))}
 
     def _as_fitted_on(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str,
                       progress: Progress | None = None) -> ScoreResult:
