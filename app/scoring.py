@@ -58,6 +58,7 @@ def scorer_config(settings: Settings, *, tiers: list[str] | None = None, select:
     return ScorerConfig(tiers=list(tiers or s.tiers), select=s.select if select is None else select,
                         budget_s=budget_s or s.budget_s, max_side=s.max_side, flow=s.flow,
                         chunk_frames=settings.video.chunk_frames, max_footage_s=s.max_footage_s,
+                        cover_display=s.cover_display,
                         params={name: dict(values) for name, values in s.params.items()})
 
 

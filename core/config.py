@@ -42,6 +42,8 @@ class ScorerSettings(_Section):
     device: str = Field("auto", description="torch device for learned tiers: auto, cpu, cuda, mps")
     max_footage_s: float = Field(3600.0, gt=0, description="normal footage beyond this many seconds is fitted on "
                                                            "60 s stretches spread evenly over it, this many in all")
+    cover_display: bool = Field(True, description="find a camera's burned-in clock in the normal footage and cover it "
+                                                   "in every frame scored (its ticking digits read as fast objects)")
     # bool first: a union tried in order of exact match keeps `shade: true` a bool (under `float | int` it read 1.0)
     params: dict[str, dict[str, bool | int | float]] = Field(
         {}, description="settings of single tiers, by tier: e.g. objects: {absorb_frames: 500} (see each tier's Params)")

@@ -27,6 +27,7 @@ class ScorerConfig:
     threshold_percentile: float = 99.5
     chunk_frames: int = 64
     max_footage_s: float = 3600.0  # more normal footage is thinned to evenly spread stretches (see thinned)
+    cover_display: bool = True  # a camera's burned-in clock, found in the normal footage, covered (overlay.py)
 
     def __post_init__(self) -> None:
         if not self.tiers:

@@ -154,7 +154,7 @@ class Scorer:
         geometry = Geometry(width, height)
         tiers = {name: tier_class(name)(geometry, **config.params.get(name, {})) for name in config.tiers}
         levels = site_levels([spec.path for spec in sources])  # a thermal site's folders, all read by one map
-        overlay = find_overlay(sources, infos, geometry, folder_fps, levels)
+        overlay = find_overlay(sources, infos, geometry, folder_fps, levels) if config.cover_display else None
         # for the view, and background models
         sample = background_sample(sources, infos, geometry, folder_fps, levels=levels, overlay=overlay)
         for tier in tiers.values():
