@@ -277,12 +277,17 @@ class Scorer:
         levels = self.fit_info.get("levels")
         return open_video(str(source), folder_fps=folder_fps, folder_levels=tuple(levels) if levels else None)
 
+    @property
+    def overlay(self) -> Overlay | None:
+        """The camera's clock and captions its normal footage showed, covered in every frame it reads."""
+        return Overlay.of(self.fit_info.get("overlay"))
+
     def _timing(self, video: VideoSource) -> dict:
         """`chunks`' options that put a video's motion in this scorer's frame intervals, its footage's grain and view
         (without a view, where the video cuts is looked for: a video's opening standing in for footage may be edited)."""
         return {"time_scale": self.time_scale(video.info.fps), "fitted_fps": self.fps,
                 "footage_grain": self.fit_info.get("grain"), "footage_view": self.view, "find_cuts": self.view is None,
-                "overlay": Overlay.of(self.fit_info.get("overlay"))}
+                "overlay": self.overlay}
 
     def _as_fitted_on(self, source: str | Path, result: ScoreResult, folder_fps: float, device: str,
                       progress: Progress | None = None) -> ScoreResult:
