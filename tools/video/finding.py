@@ -20,7 +20,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from vadagent.tools.video.frame_folder import is_frame_name, natural_key
+from vadagent.tools.video.frame_folder import frame_files, is_frame_name, natural_key
 from vadagent.tools.video.pyav_file import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def is_mask_folder(folder: Path) -> bool:
         first = next((Path(e.path) for e in entries if is_frame_name(e.name) and e.is_file()), None)
     if first is None or levels(first) > MASK_LEVELS:
         return False
-    images = sorted((p for p in folder.iterdir() if is_frame_name(p.name) and p.is_file()), key=natural_key)
+    images = frame_files(folder)
     return all(levels(images[i]) <= MASK_LEVELS for i in (0, len(images) // 2, -1))
 
 
