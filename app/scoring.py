@@ -25,7 +25,7 @@ from vadagent.tools.scorer.selection import (
     weakest,
 )
 from vadagent.tools.video.frame_folder import frame_files
-from vadagent.types import Candidate
+from vadagent.types import Candidate, picture_part, place_of_box
 
 SHOWN_CANDIDATES = 10  # `score` and `explain` list this many on the terminal; their JSON holds them all
 
@@ -107,6 +107,12 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
                           highlight=False)
     for note in [] if settings.quiet else [note for tier in scorer.tiers.values() for note in tier.fit_notes()]:
         console.print(note, highlight=False)
+    for box in [] if settings.quiet or scorer.overlay is None else scorer.overlay.boxes:
+        # a blind spot the user should know of: nothing that happens under the clock is seen
+        where = picture_part(place_of_box(box, scorer.width, scorer.height))
+        share = (box[2] - box[0]) * (box[3] - box[1]) / (scorer.width * scorer.height)
+        console.print(f"a clock burned into the picture, at {where} ({share:.1%} of it), is covered in every frame scored: "
+                      "nothing under it is seen (scorer.cover_display: false reads it as it comes)", highlight=False)
     return scorer
 
 

@@ -33,13 +33,18 @@ def test_a_clock_burned_in_is_never_a_candidate_and_hides_no_event(tmp_path):
     above the threshold, at the clock (evals/results/bench_overlay.md). Covered, the three events are found above
     it, in their own spans, and the clock is never what a frame is flagged for. The objects tier alone, which
     self-validation keeps on this clip, without its minute of selection; a live camera's reader covers it too."""
-    from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+    from inprocess import invoke
+
+    from vadagent.tools.scorer import Scorer
     from vadagent.tools.scorer.live import LiveScorer
 
     clip = with_clock(sample_clip(), tmp_path / "clocked.mp4")
-    scorer = Scorer.fit([SourceSpec(str(clip), 0.0, 15.0)], ScorerConfig(tiers=["objects"], select=False))
-    assert scorer.overlay and Scorer.load(_saved(scorer, tmp_path / "s")).overlay == scorer.overlay
-    assert LiveScorer(scorer).maker.overlay == scorer.overlay
+    fitted = invoke("fit", f"{clip}#t=0,15", "--tiers", "objects", "--no-select", "-o", tmp_path / "scorer")
+    assert fitted.returncode == 0, fitted.stderr
+    said = " ".join(fitted.stderr.split())  # as the console wrapped it
+    assert "a clock burned into the picture, at the top left of the picture" in said and "nothing under it is seen" in said
+    scorer = Scorer.load(tmp_path / "scorer")
+    assert scorer.overlay and LiveScorer(scorer).maker.overlay == scorer.overlay
     result = scorer.score(clip)
     above = [c for c in result.candidates() if c.peak_score >= result.threshold]
     for event in sample_truth()["events"]:
@@ -50,11 +55,6 @@ def test_a_clock_burned_in_is_never_a_candidate_and_hides_no_event(tmp_path):
     assert all(box is None or box[1] > 24 for box in boxes)  # none at the clock, top left (uncovered: 51 frames)
     normal = ~np.asarray(sample_truth()["labels"], bool)
     assert np.mean(result.scores[normal] >= result.threshold) < 0.03  # uncovered: 0.101
-
-
-def _saved(scorer, folder):
-    scorer.save(folder)
-    return folder
 
 
 def test_a_slower_camera_s_clock_is_found_too(tmp_path):
