@@ -321,14 +321,16 @@ def burned_clock(frame: np.ndarray, time_s: float, *, start: str = "2026-12-07 1
 
 
 def with_clock(source: str | Path, target: str | Path) -> Path:
-    """A copy of a video with a camera's clock burned in (`burned_clock`), at its own frame rate, encoded by x264's own
-    defaults (B-frames, a keyframe every 250 frames), as tools and many cameras encode: what a redrawn digit leaves in
-    the picture depends on the encoding, and `write_video`'s (no B-frames) left the sample's clock no foreground at all.
-    Two threads, whatever the machine, as `write_video` has (x264's slices follow its threads)."""
+    """A copy of a video with a camera's clock burned in (`burned_clock`), at its own frame rate, encoded with B-frames,
+    as tools and many cameras encode: what a redrawn digit leaves in the picture depends on the encoding, and
+    `write_video`'s (no B-frames) left the sample's clock no foreground at all. Its B-frames in a fixed pattern and no
+    lookahead, on two threads whatever the machine: with x264's own adaptive B-frames and lookahead, the same frames
+    encoded to other bytes in one run of three to five on a busy machine, one thread or two."""
     with av.open(str(source)) as container, av.open(str(target), "w") as out:
         video = container.streams.video[0]
         rate = Fraction(float(video.average_rate or video.guessed_rate or 25)).limit_denominator(1000)
-        stream = out.add_stream("libx264", rate=rate, options={"threads": "2"})
+        stream = out.add_stream("libx264", rate=rate, options={"tune": "zerolatency", "threads": "2",
+                                                               "x264-params": "bframes=3:b-adapt=0"})
         stream.width, stream.height, stream.pix_fmt = video.codec_context.width, video.codec_context.height, "yuv420p"
         for number, frame in enumerate(container.decode(video)):
             picture = burned_clock(frame.to_ndarray(format="rgb24"), number / float(rate))
