@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from vadagent.agents.chat.session import ChatSession, literal, load_report
+from vadagent.agents.chat.tools import video_gone
 from vadagent.agents.explain.run import left_in_progress
 from vadagent.app.job import ClientLoad, start_vlm
 from vadagent.app.ui_live import build_live
@@ -145,7 +146,7 @@ class App:
                   + (f" · {len(moments)} detected, not explained" if moments else ""))
         timeline_image = str(timeline) if timeline.is_file() else None
         player = _player_video(Path(report.video.path), folder, progress, fps=report.video.fps)
-        if player is None and "://" not in report.video.path and not Path(report.video.path).exists():
+        if player is None and video_gone(report):
             status += f" · its video, {literal(report.video.path)}, is not there any more (moved or deleted?)"
         return player, timeline_image, rows, moments, status
 

@@ -35,6 +35,11 @@ class LookAnswer(BaseModel):
     frames: list[int] = Field(default_factory=list, description="numbers of the frames that show it")
 
 
+def video_gone(report: VideoReport) -> bool:
+    """Whether a report's video was moved or deleted since it was explained (a stream's URL is never gone)."""
+    return "://" not in report.video.path and not Path(report.video.path).exists()
+
+
 @dataclass
 class VideoContext:
     """What a conversation is grounded in."""
@@ -56,11 +61,10 @@ class VideoContext:
     @property
     def video_gone(self) -> str | None:
         """Why frames cannot be read again, where the report's video was moved or deleted since it was explained."""
-        path = self.report.video.path
-        if "://" in path or Path(path).exists():
+        if not video_gone(self.report):
             return None
-        return (f"The report's video {path} is not there any more (moved or deleted?): its frames cannot be looked at "
-                "or tracked again; the report's events, scores and relations are still at hand.")
+        return (f"The report's video {self.report.video.path} is not there any more (moved or deleted?): its frames "
+                "cannot be looked at or tracked again; the report's events, scores and relations are still at hand.")
 
     def check_span(self, t0: float, t1: float) -> tuple[float, float]:
         if t1 < t0:

@@ -17,10 +17,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 
-from vadagent.tools.video.frame_folder import frame_files, is_frame_name, natural_key
+from vadagent.tools.video.frame_folder import frame_files, is_frame_name, natural_key, read_gray
 from vadagent.tools.video.pyav_file import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ def is_mask_folder(folder: Path) -> bool:
     black, or black alone where nothing is anomalous). Read at their own depth, so a thermal camera's 16-bit frames,
     two levels apart once cut to 8 bits, stay footage."""
     def levels(image: Path) -> int:
-        return _levels(cv2.imread(str(image), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_GRAYSCALE))
+        return _levels(read_gray(image))
 
     with os.scandir(folder) as entries:  # footage's first image met tells it at once, without a sorted listing
         first = next((Path(e.path) for e in entries if is_frame_name(e.name) and e.is_file()), None)

@@ -54,14 +54,20 @@ def frame_files(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if is_frame_name(p.name) and p.is_file()), key=natural_key)
 
 
-def _read_deep(file: Path) -> np.ndarray | None:
+def read_gray(file: Path) -> np.ndarray | None:
+    """A frame image in gray at its own depth (8 or 16 bits, or floating point); None where it cannot be decoded."""
     return cv2.imread(str(file), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_GRAYSCALE)
+
+
+def _first_image(files: list[Path]) -> np.ndarray | None:
+    """The first of a folder's first 16 frames that decodes (one damaged frame does not make a folder unreadable)."""
+    return next((image for image in map(read_gray, files[:16]) if image is not None), None)
 
 
 def _level_sample(files: list[Path]) -> np.ndarray:
     """The levels of frames spread over a folder (every other pixel of each)."""
     picks = np.unique(np.linspace(0, len(files) - 1, min(LEVELS_SAMPLE, len(files))).round().astype(int))
-    read = [image[::2, ::2].ravel() for image in map(_read_deep, (files[i] for i in picks)) if image is not None]
+    read = [image[::2, ::2].ravel() for image in map(read_gray, (files[i] for i in picks)) if image is not None]
     levels = np.concatenate(read).astype(np.float64) if read else np.zeros(0)
     return levels[np.isfinite(levels)]
 
@@ -77,7 +83,7 @@ def site_levels(folders: list[str]) -> tuple[float, float] | None:
     samples = []
     for folder in dict.fromkeys(folders):
         files = frame_files(Path(folder)) if Path(folder).is_dir() else []
-        first = next((image for image in map(_read_deep, files[:16]) if image is not None), None)
+        first = _first_image(files)
         if first is not None and first.dtype != np.uint8:
             sample = _level_sample(files)
             if len(sample):
@@ -111,9 +117,9 @@ class FrameFolder(VideoSource):
         )
 
     def _first_readable(self) -> np.ndarray:
-        for image in map(_read_deep, self.files[:16]):
-            if image is not None:
-                return image
+        image = _first_image(self.files)
+        if image is not None:
+            return image
         raise VideoError(self.path, "the first frame images cannot be decoded (corrupt or not images)")
 
     def _own_levels(self, first: np.ndarray) -> tuple[float, float]:
