@@ -38,11 +38,12 @@ from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import usable_cores
 from vadagent.errors import UsageError, VadagentError
 from vadagent.jsonlio import numbered_jsonl
-from vadagent.tools.index import ReportIndex
+from vadagent.tools.index import IndexEvent, IndexRow, ReportIndex
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.scorer.side_by_side import default_processes
 from vadagent.tools.video import VIDEO_SUFFIXES
 from vadagent.tools.video.finding import is_frame_folder, videos_under
+from vadagent.types import Verdict, VideoReport
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ class _Batch:
         severities = [int(e.severity) for e in report.events if e.verdict != "rejected"]
         failed = [c.reason for c in report.contexts if c.status == "failed"]
         explained = self.job.client is not None and not failed
+        self.index.record_events(source, report.events)  # listed once the video's row says it is finished
         self.index.finish(source, self.destination.report_location(name), explained=explained,
                           note=None if explained else (failed[0] if failed else "no VLM reachable"),
                           candidates=len(report.scorer.candidates),
@@ -337,17 +339,16 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
             scoring.close(wait=not stopped)
         elif scoring is not None:
             scoring.close()
-        rows = index.rows()
-        (output / "index.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n", encoding="utf-8")
-        write_index_html(output / "index.html", rows)
+        rows, events = write_index(output, index)
         index.close()
-        target.publish("index.sqlite", "index.json", "index.html")
+        target.publish("index.sqlite", "index.json", "events.jsonl", "index.html")
     statuses = [index_status(rows, v) for v in pending]
     detected, failed = statuses.count("detected"), statuses.count("failed")
     console.print(f"{statuses.count('explained')} explained, {detected} detection only, "
                   f"{len(videos) - len(pending)} already done, {failed} failed"
                   + (f", {statuses.count('pending') + statuses.count(None)} not done" if stopped else "")
                   + f" → {target}")
+    say_most_severe(events, inputs, console)
     if stopped:
         console.print("Stopped. Finished reports are kept; run the same command again to explain the rest.",
                       highlight=False, soft_wrap=True)
@@ -355,6 +356,36 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
     if failed:
         return 1
     return 3 if detected else 0
+
+
+def write_index(output: Path, index: ReportIndex) -> tuple[list[IndexRow], list[IndexEvent]]:
+    """index.json (a row per video), events.jsonl (every finished video's events, the most severe first) and
+    index.html (both) in `output`. A video finished by a release before the index kept events has them read from its
+    report here, where the report is in `output`."""
+    rows = index.rows()
+    for row in rows:
+        if row.status in ("explained", "detected") and row.events and not index.has_events(row.source):
+            local = output / Path(row.report or "").parent.name / "report.json"
+            if row.report and local.is_file():
+                index.record_events(row.source, VideoReport.model_validate_json(local.read_bytes()).events)
+    events = index.events()
+    (output / "index.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n", encoding="utf-8")
+    with (output / "events.jsonl").open("w", encoding="utf-8") as file:
+        file.writelines(json.dumps(e.__dict__) + "\n" for e in events)
+    write_index_html(output / "index.html", rows, events)
+    return rows, events
+
+
+def say_most_severe(events: list[IndexEvent], inputs: Inputs, console: Console, shown: int = 3) -> None:
+    """The batch's most severe events (those the model did not judge normal), on the terminal."""
+    listed = [e for e in events if e.verdict != str(Verdict.REJECTED)]
+    if not listed:
+        return
+    console.print(f"{len(listed)} event(s) across the batch (events.jsonl, index.html); the most severe:", highlight=False)
+    for event in listed[:shown]:
+        console.print(f"  severity {event.severity} · {escape(event.label)} ({event.category}) · "
+                      f"{escape(inputs.label(Path(event.source)))} {event.start_s:.1f}–{event.end_s:.1f} s",
+                      highlight=False, soft_wrap=True)
 
 
 def index_status(rows, video: Path) -> str | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import re
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -37,6 +40,28 @@ def _end_stopped(output: Path, console: Console) -> NoReturn:
     end_stopped()
 
 
+def set_aside_conversations(output: Path, video: str, console: Console) -> None:
+    """A folder holding another video's report keeps its conversations about that video under a name of their own
+    (chat-OLDNAME.sqlite, said): a chat here after this run is about the new video from its first question, and
+    the old conversations are not lost. A rerun on the same video keeps them where they are."""
+    store = output / "chat.sqlite"
+    if not store.is_file():
+        return
+    try:
+        old = load_report(output)[0].video.path
+    except UsageError:  # no readable report beside it: nothing says whose conversations they are
+        return
+    if old == video or ("://" not in old and "://" not in video and os.path.abspath(old) == os.path.abspath(video)):
+        return
+    stem = re.sub(r"[^\w.-]+", "_", Path(old.split("?")[0]).stem) or "video"
+    aside = next(p for n in itertools.count(1) if not (p := output / f"chat-{stem}{f'-{n}' if n > 1 else ''}.sqlite").exists())
+    for suffix in ("", "-wal", "-shm"):  # SQLite's journal files travel with it
+        if (output / f"chat.sqlite{suffix}").exists():
+            (output / f"chat.sqlite{suffix}").rename(aside.with_name(aside.name + suffix))
+    console.print(f"{output} held the report of {escape(Path(old).name)}: its conversations are kept in {aside.name}",
+                  highlight=False, soft_wrap=True)
+
+
 @writes_output
 def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | None, scorer_dir: Path | None,
                     normal: list[str], taxonomy: str | None, rules_file: Path | None, fps: float | None,
@@ -49,6 +74,7 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
         raise UsageError("give either --scorer DIR (from 'vadagent fit') or --normal FOOTAGE to fit on, not both")
     with open_video(video, folder_fps=fps or settings.video.folder_fps):
         pass  # the video is readable: checked before anything slow
+    set_aside_conversations(output, video, console)
     scorer = Scorer.load(scorer_dir) if scorer_dir is not None else None
     job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file, fps=fps,
                     client_load=client_load)

@@ -64,14 +64,16 @@ def _templates() -> jinja2.Environment:
                               autoescape=jinja2.select_autoescape(["html", "jinja"]), undefined=jinja2.StrictUndefined)
 
 
-def write_index_html(path: Path, rows: list) -> Path:
+def write_index_html(path: Path, rows: list, events: list | None = None) -> Path:
     """The batch index across videos, linking each finished report: the most anomalous first (the highest
-    severity a model judged, then the highest peak score, so that a batch no model explained is ranked too)."""
+    severity a model judged, then the highest peak score, so that a batch no model explained is ranked too);
+    then `events` (`tools.index.IndexEvent`, the most severe first), each linking its place in its report."""
     ranked = sorted(rows, key=lambda r: (r.max_severity if r.max_severity is not None else -1,
                                          r.peak_score if r.peak_score is not None else float("-inf")), reverse=True)
     # each report lies in a folder of its own beside the index (a URL's, when the batch published there)
     entries = [r.__dict__ | {"link": f"{Path(r.report).parent.name}/report.html" if r.report else ""} for r in ranked]
-    path.write_text(_templates().get_template("index.html.jinja").render(rows=entries), encoding="utf-8")
+    listed = [e.__dict__ | {"link": f"{Path(e.report).parent.name}/report.html#{e.id}"} for e in events or []]
+    path.write_text(_templates().get_template("index.html.jinja").render(rows=entries, events=listed), encoding="utf-8")
     return path
 
 

@@ -74,7 +74,8 @@ def test_killed_batch_resumes_without_redoing_finished_videos(tmp_path, syntheti
         assert (out / f"clip{i}" / "report.html").is_file()
     assert not list(out.glob(".*.partial"))
     index_html = (out / "index.html").read_text()
-    assert index_html.count('href="clip') == 2 and "broken.mp4" in index_html and 'class="failed"' in index_html
+    assert index_html.count('/report.html"') == 2 and "broken.mp4" in index_html and 'class="failed"' in index_html
+    assert all(f'href="clip{i}/report.html#e1"' in index_html for i in range(2))  # the batch's events, each linked
     for i in range(2):  # each finished video's highest peak, to rank a batch by
         report = VideoReport.model_validate_json((out / f"clip{i}" / "report.json").read_text())
         assert rows[f"clip{i}.mp4"]["peak_score"] == max(c.peak_score for c in report.scorer.candidates)
@@ -207,6 +208,15 @@ def test_a_rerun_with_a_working_model_redoes_detection_only_videos_and_names_nev
     assert {r["status"] for r in rows.values()} == {"explained"}
     report = VideoReport.model_validate_json((out / "a_car_mkv" / "report.json").read_text())
     assert report.explained and report.events and {c.status for c in report.contexts} == {"explained"}
+    # the batch's events across its videos: every report's, each linking its place in its report
+    listed = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    reports = [VideoReport.model_validate_json((out / name / "report.json").read_text()) for name in ("a_car_mp4", "a_car_mkv")]
+    assert sorted((Path(e["source"]).name, e["id"]) for e in listed) == sorted(
+        (Path(r.video.path).name, e.id) for r in reports for e in r.events)
+    assert {e["label"] for e in listed} == {"fast object"} and {e["severity"] for e in listed} == {2}
+    page = (out / "index.html").read_text()
+    assert all(f'href="{Path(e["report"]).parent.name}/report.html#{e["id"]}"' in page for e in listed)
+    assert f"{len(listed)} event(s) across the batch" in second.stderr.replace("\n", " ")
 
 
 def test_report_folders_never_collide_however_the_videos_are_named():
@@ -577,3 +587,48 @@ def test_the_index_ranks_the_most_anomalous_first_and_an_older_index_gains_the_p
     page = write_index_html(tmp_path / "index.html", rows).read_text()
     order = [page.index(f"<td>{name}</td>") for name in ("fall.mp4", "fight.mp4", "crowd.mp4", "calm.mp4")]
     assert order == sorted(order) and page.index("<td>calm.mp4</td>") < page.index("<td>broken.mp4</td>")
+
+
+def test_the_batch_lists_its_events_most_severe_first_and_a_rerun_replaces_a_video_s_events(tmp_path):
+    """Events across videos: the most severe first, those the model judged normal last; a video's rerun replaces its
+    events; a failed video's are not listed; an index from before events were kept has them read from its reports."""
+    from vadagent.app.batch import write_index
+    from vadagent.taxonomy import load_taxonomy
+    from vadagent.tools.index import ReportIndex
+    from vadagent.types import AnomalyEvent, ScorerSummary, VideoInfo
+
+    def event(id_, severity, verdict="confirmed", confidence=0.8):
+        return AnomalyEvent(id=id_, start_s=1.0, end_s=2.0, category="motion", label=f"label {id_}", what="w",
+                            cause="c", effect="e", severity=severity, confidence=confidence, verdict=verdict)
+
+    index = ReportIndex(tmp_path / "index.sqlite")
+    for name, events in (("a.mp4", [event("e1", 2), event("e2", 4, "rejected")]),
+                         ("b.mp4", [event("e1", 3, confidence=0.5), event("e2", 3, confidence=0.9)]),
+                         ("c.mp4", [event("e1", 4)])):
+        index.start(name)
+        index.record_events(name, events)
+        index.finish(name, f"{name[0]}/report.json", explained=True, candidates=2, events=len(events), confirmed=1,
+                     max_severity=max(e.severity for e in events))
+    index.start("c.mp4")  # c's rerun fails: its old events are not listed
+    index.fail("c.mp4", "not a readable video")
+    index.record_events("a.mp4", [event("e1", 1), event("e2", 4, "rejected")])  # a's rerun: its events replaced
+    assert [(e.source, e.id, e.severity) for e in index.events()] == [
+        ("b.mp4", "e2", 3), ("b.mp4", "e1", 3), ("a.mp4", "e1", 1), ("a.mp4", "e2", 4)]
+
+    # a video finished before the index kept events: read from its report in the batch's folder
+    index.start("d.mp4")
+    index.finish("d.mp4", str(tmp_path / "d" / "report.json"), explained=True, candidates=1, events=1, confirmed=1,
+                 max_severity=2)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "report.json").write_text(VideoReport(
+        video=VideoInfo(path="d.mp4", fps=25, frame_count=250, width=320, height=240),
+        scorer=ScorerSummary(scorer_id="motion", fps=25), events=[event("e9", 2)],
+        taxonomy=load_taxonomy("generic")).model_dump_json())
+    rows, events = write_index(tmp_path, index)
+    index.close()
+    assert len(rows) == 4 and [e.id for e in events if e.source == "d.mp4"] == ["e9"]
+    listed = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [(e["source"], e["id"]) for e in listed] == [(e.source, e.id) for e in events]
+    page = (tmp_path / "index.html").read_text()
+    assert page.index('href="b/report.html#e2"') < page.index('href="b/report.html#e1"') < page.index('href="a/report.html#e2"')
+    assert "and 1 the model judged normal" in page and "c/report.html#" not in page

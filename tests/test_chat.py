@@ -221,6 +221,11 @@ def test_chat_on_a_video_explains_it_first(tmp_path, synthetic_normal, synthetic
     assert result.returncode == 0, result.stderr
     assert "using the existing report" not in result.stderr and result.stdout.startswith("anomalous.mp4: 20.0 s")
     assert Path(load_report(out)[0].video.path).resolve() == other.resolve()
+    # the conversations about the first video are kept aside, not continued about the second one
+    assert "its conversations are kept in chat-anomalous.sqlite" in result.stderr.replace("\n", " ")
+    assert (out / "chat-anomalous.sqlite").is_file() and (out / "chat.sqlite").is_file()
+    again = invoke("chat", other, "-o", out, "--vlm", "hf:nobody/no-such-vlm", input="/timeline\n")
+    assert "using the existing report" in again.stderr and "kept in" not in again.stderr
 
 
 def test_chat_on_a_folder_of_frames_explains_it_at_the_rate_given(tmp_path, synthetic_anomalous):

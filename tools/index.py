@@ -1,4 +1,5 @@
-"""The batch index: one SQLite row per video, so batch runs resume and chat can find reports.
+"""The batch index: one SQLite row per video, so batch runs resume and chat can find reports, and one per event
+a model explained, so the batch lists its events across videos (the list travels with the index, as it does).
 
 A finished video is `explained` (the VLM judged every candidate) or `detected` (a report holds the
 detection, but no VLM was reachable or some of its calls failed): a rerun with a working model
@@ -8,8 +9,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from vadagent.types import AnomalyEvent, Verdict
 
 SCHEMA = """
 create table if not exists videos (
@@ -22,6 +26,15 @@ create table if not exists videos (
 )
 """
 COLUMNS = "source, status, report, candidates, events, confirmed, max_severity, peak_score, error"
+EVENTS_SCHEMA = """
+create table if not exists events (
+    source text not null, id text not null,
+    start_s real not null, end_s real not null, category text not null, label text not null,
+    severity integer not null, verdict text not null, confidence real not null, what text not null,
+    primary key (source, id)
+)
+"""
+EVENT_COLUMNS = "id, start_s, end_s, category, label, severity, verdict, confidence, what"
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,23 @@ class IndexRow:
     error: str | None
 
 
+@dataclass(frozen=True)
+class IndexEvent:
+    """One event of a finished video's report, as the batch lists it."""
+
+    source: str
+    report: str  # the video's report.json (a path or URL)
+    id: str
+    start_s: float
+    end_s: float
+    category: str
+    label: str
+    severity: int
+    verdict: str
+    confidence: float
+    what: str
+
+
 class ReportIndex:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -45,6 +75,7 @@ class ReportIndex:
         self._db.execute("pragma journal_mode=wal")
         self._migrate()
         self._db.execute(SCHEMA)
+        self._db.execute(EVENTS_SCHEMA)
 
     def _migrate(self) -> None:
         """Indexes written before statuses were split had 'done': whether explained is unknown, so redo. Those
@@ -79,6 +110,28 @@ class ReportIndex:
                          "max_severity=?, peak_score=?, error=?, finished_at=? where source=?",
                          ("explained" if explained else "detected", report, candidates, events, confirmed, max_severity,
                           peak_score, note, time.time(), source))
+
+    def record_events(self, source: str, events: Iterable[AnomalyEvent]) -> None:
+        """`source`'s events, replacing those of an earlier report of it (in one transaction: all or none)."""
+        rows = [(source, e.id, e.start_s, e.end_s, e.category, e.label, int(e.severity), str(e.verdict), e.confidence,
+                 e.what) for e in events]
+        with self._db:  # autocommit is off inside: delete and inserts land together
+            self._db.execute("begin")
+            self._db.execute("delete from events where source = ?", (source,))
+            self._db.executemany(f"insert into events (source, {EVENT_COLUMNS}) values (?{', ?' * 9})", rows)
+
+    def has_events(self, source: str) -> bool:
+        return self._db.execute("select 1 from events where source = ? limit 1", (source,)).fetchone() is not None
+
+    def events(self) -> list[IndexEvent]:
+        """The events of every finished video, the most severe first: those the model judged normal last, then by
+        severity, confidence, video and time."""
+        cursor = self._db.execute(
+            f"select source, videos.report, {', '.join(f'events.{c}' for c in EVENT_COLUMNS.split(', '))} "
+            "from events join videos using (source) where videos.status in ('explained', 'detected') "
+            "order by events.verdict = ?, events.severity desc, events.confidence desc, source, events.start_s",
+            (str(Verdict.REJECTED),))
+        return [IndexEvent(*row) for row in cursor.fetchall()]
 
     def fail(self, source: str, error: str) -> None:
         self._db.execute("update videos set status='failed', error=?, finished_at=? where source=?",
