@@ -28,6 +28,12 @@ def _is_report(target: Path) -> bool:
 def _check_target(target: Path) -> None:
     if not target.exists():
         raise UsageError(f"{target}: no such video or report")
+    reports = sorted(p.parent.name for p in target.glob("*/report.json")) if target.is_dir() else []
+    if reports and not _is_report(target):  # a batch's folder (`vadagent report`), or a folder of reports
+        listed = ", ".join(reports[:5]) + (f" and {len(reports) - 5} more" if len(reports) > 5 else "")
+        batch = " (its events are listed in index.html and events.jsonl)" if (target / "index.json").is_file() else ""
+        raise UsageError(f"{target} holds {len(reports)} reports{batch}: chat is about one video at a time; give one of "
+                         f"its report folders ({listed}), e.g. vadagent chat {target / reports[0]}")
     if target.is_dir() and not _is_report(target) and not frame_files(target):
         raise UsageError(f"{target}: neither a report folder (no report.json in it) nor a folder of frame images; give a "
                          "report folder, a report.json or a video")

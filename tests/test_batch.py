@@ -217,6 +217,9 @@ def test_a_rerun_with_a_working_model_redoes_detection_only_videos_and_names_nev
     page = (out / "index.html").read_text()
     assert all(f'href="{Path(e["report"]).parent.name}/report.html#{e["id"]}"' in page for e in listed)
     assert f"{len(listed)} event(s) across the batch" in second.stderr.replace("\n", " ")
+    chat = invoke("chat", out, input="/events\n")  # chat is about one video: the batch's folder points at its reports
+    assert chat.returncode == 2 and "holds 2 reports (its events are listed in index.html and events.jsonl)" in \
+        chat.stderr.replace("\n", " ") and f"vadagent chat {out / 'a_car_mkv'}" in chat.stderr.replace("\n", "")
 
 
 def test_report_folders_never_collide_however_the_videos_are_named():
