@@ -2,7 +2,8 @@
 
 Pick a report (from a batch's index or a folder of reports), open the bundled sample clip, or upload
 a video (size-limited, type-checked, then explained); see the player, the score timeline and the
-events; click an event or a moment to seek the player; chat beside it. Binds to 127.0.0.1 unless told otherwise.
+events; click an event or a moment to seek the player; chat beside it. A batch's events across its videos
+are listed below, the most severe first: a click opens that event's report. Binds to 127.0.0.1 unless told otherwise.
 """
 
 
@@ -26,6 +27,7 @@ from vadagent.app.job import ClientLoad, start_vlm
 from vadagent.app.ui_live import build_live
 from vadagent.config import Settings
 from vadagent.errors import MissingExtraError, UsageError, VadagentError, VideoError
+from vadagent.jsonlio import numbered_jsonl
 from vadagent.samples import sample_clip
 from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.video import VIDEO_SUFFIXES, open_video
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 EVENT_COLUMNS = ["id", "start s", "end s", "category", "label", "severity", "verdict", "where"]
 MOMENT_COLUMNS = ["start s", "end s", "peak score", "where", "picked", "status", "why not explained"]
+BATCH_EVENT_COLUMNS = ["severity", "label", "category", "video", "start s", "end s", "verdict", "event", "report"]
 SEEK_JS = "(t) => { const v = document.querySelector('#player video'); if (v && t !== null) { v.currentTime = t; } return t; }"
 
 
@@ -63,6 +66,23 @@ def read_index(folder: Path | None) -> list[dict] | None:
     except (UnicodeDecodeError, json.JSONDecodeError):
         pass
     raise UsageError(f"{index}: not a batch index (a JSON list of rows written by 'vadagent report')")
+
+
+def read_batch_events(folder: Path | None) -> list[list]:
+    """A batch's events across its videos (its events.jsonl, the most severe first) as the table's rows; none for a
+    folder that is not a batch's, or a batch from before events were listed."""
+    file = folder / "events.jsonl" if folder is not None else None
+    if file is None or not file.is_file():
+        return []
+    rows = []
+    for number, event in numbered_jsonl(file):
+        try:
+            rows.append([int(event["severity"]), str(event["label"]), str(event["category"]), Path(event["source"]).name,
+                         round(float(event["start_s"]), 1), round(float(event["end_s"]), 1), str(event["verdict"]),
+                         str(event["id"]), Path(event["report"]).parent.name])
+        except (KeyError, TypeError, ValueError):
+            raise UsageError(f"{file}: line {number}: not an event of a batch (written by 'vadagent report')") from None
+    return rows
 
 
 def find_reports(folder: Path | None) -> dict[str, str]:
@@ -282,6 +302,11 @@ def build_ui(app: App):
                                      r.get("peak_score")] for r in rows],
                              headers=["video", "status", "events", "max severity", "peak score"], label="Batch index",
                              interactive=False)
+            batch_events = read_batch_events(app.options.reports)
+            if batch_events:
+                batch_table = gr.Dataframe(value=batch_events, headers=BATCH_EVENT_COLUMNS, interactive=False,
+                                           label="Events across the batch, the most severe first (click one to open its "
+                                                 "report)", elem_id="batch-events")
 
             outputs = [player, timeline, events, moments, status, report_dir, chatbot, conversation]
             page_bar = gr.Progress()  # a marker in a handler's signature: gradio gives each event a bar of its own
@@ -295,7 +320,7 @@ def build_ui(app: App):
             def on_sample(bar=page_bar):
                 return open_folder(app.explain(sample_clip(), shown(bar)), shown(bar))
 
-            picker.change(guarded(on_pick), picker, outputs)
+            picker.input(guarded(on_pick), picker, outputs)  # the user's pick: a batch event's click sets it too
             if reports:  # the first report opens with the page: no extra click
                 demo.load(guarded(on_first), None, outputs)
             sample.click(guarded(on_sample), None, outputs)
@@ -314,6 +339,15 @@ def build_ui(app: App):
                     return row_start(rows, evt.index, columns)
                 return on_select
 
+            if batch_events:
+                labels = {folder: label for label, folder in reports.items()}
+
+                def on_batch_event(rows, evt: gr.SelectData, bar=page_bar):
+                    folder, where = batch_event_report(rows, evt.index, app.options.reports)
+                    shown_report = open_folder(folder, shown(bar))
+                    return *shown_report[:4], f"{shown_report[4]} · {where}", *shown_report[5:], labels.get(folder)
+
+                batch_table.select(guarded(on_batch_event), batch_table, [*outputs, picker])
             for table, columns in ((events, EVENT_COLUMNS), (moments, MOMENT_COLUMNS)):
                 table.select(seeking(columns), table, seek).then(None, seek, seek, js=SEEK_JS)
             for trigger in (ask.click, question.submit):  # "once": no second question runs on a stale history
@@ -322,11 +356,24 @@ def build_ui(app: App):
     return demo
 
 
-def row_start(rows, index, columns: list[str]) -> float:
-    """The start time of a table's row clicked (`index`: gradio's (row, column), whichever cell), to seek to."""
+def clicked_row(rows, index) -> list:
+    """A table's row clicked (`index`: gradio's (row, column), whichever cell; `rows` its value, a DataFrame or lists)."""
     row = index[0] if isinstance(index, (list, tuple)) else index
-    values = rows.values.tolist() if hasattr(rows, "values") else rows
-    return float(values[row][columns.index("start s")])
+    return (rows.values.tolist() if hasattr(rows, "values") else rows)[row]
+
+
+def row_start(rows, index, columns: list[str]) -> float:
+    """The start time of a table's row clicked, to seek to."""
+    return float(clicked_row(rows, index)[columns.index("start s")])
+
+
+def batch_event_report(rows, index, batch: Path) -> tuple[str, str]:
+    """The report folder of a batch event's row clicked (a folder of `batch`), and where in it the event is."""
+    row = dict(zip(BATCH_EVENT_COLUMNS, clicked_row(rows, index), strict=True))
+    folder = batch / str(row["report"])
+    if folder.parent != batch or not (folder / "report.json").is_file():  # a name, never a path out of the batch
+        raise UsageError(f"{row['report']}: no such report in {batch}")
+    return str(folder), f"{row['event']} at {float(row['start s']):.1f}–{float(row['end s']):.1f} s, in Events below the timeline"
 
 
 def launch(settings: Settings, options: UIOptions, *, console: Console) -> int:

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 from servers import free_port, wait_until_up
 
-from vadagent.app.ui import EVENT_COLUMNS, MOMENT_COLUMNS, check_upload, find_reports, row_start
+from vadagent.app.ui import (
+    EVENT_COLUMNS,
+    MOMENT_COLUMNS,
+    batch_event_report,
+    check_upload,
+    find_reports,
+    read_batch_events,
+    row_start,
+)
 from vadagent.errors import UsageError, VideoError
 
 CHROMIUM = shutil.which("chromium")
@@ -274,3 +282,28 @@ def test_a_click_on_an_event_or_a_moment_seeks_to_its_start():
                [22.7, 28.2, 7.98, "middle right", "above threshold", "detected", "no VLM was asked"]]
     assert row_start(events, (0, 4), EVENT_COLUMNS) == 16.8
     assert row_start(moments, (1, 5), MOMENT_COLUMNS) == 22.7 and row_start(moments, 0, MOMENT_COLUMNS) == 17.0
+
+
+def test_a_batch_s_events_are_listed_and_a_click_opens_the_report_it_names_inside_the_batch(tmp_path):
+    """The batch's events.jsonl as the table's rows, in its order; a click opens that event's report folder, never a
+    folder outside the batch; a line that is not a batch's event is a one-line error."""
+    import pandas as pd
+
+    assert read_batch_events(tmp_path) == []  # no batch here
+    for name in ("cam1_0101", "cam2_0101"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.json").write_text("{}")
+    events = [{"source": f"/v/{cam}/0101.mp4", "report": f"/elsewhere/{cam}_0101/report.json", "id": "e2", "start_s": 12.34,
+               "end_s": 15.0, "category": "violence", "label": "a fight", "severity": sev, "verdict": "confirmed",
+               "confidence": 0.8, "what": "two people fight"} for cam, sev in (("cam2", 4), ("cam1", 3))]
+    (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    rows = read_batch_events(tmp_path)
+    assert [r[0] for r in rows] == [4, 3] and rows[0][3] == "0101.mp4" and rows[0][4] == 12.3
+    folder, where = batch_event_report(pd.DataFrame(rows), (1, 2), tmp_path)  # whichever cell of the second row
+    assert folder == str(tmp_path / "cam1_0101") and where.startswith("e2 at 12.3–15.0 s")
+    outside = [[*rows[0][:-1], "../cam1_0101"]]
+    with pytest.raises(UsageError, match="no such report in"):
+        batch_event_report(outside, 0, tmp_path)
+    (tmp_path / "events.jsonl").write_text(json.dumps({"source": "a.mp4"}) + "\n")
+    with pytest.raises(UsageError, match="events.jsonl: line 1: not an event of a batch"):
+        read_batch_events(tmp_path)
