@@ -126,6 +126,10 @@ class Camera:
     tokens: float = 1.0
     refilled: float = field(default_factory=time.monotonic)
 
+    def __post_init__(self) -> None:
+        if self.source.levels is None:  # a thermal camera's deep gray read as its normal footage was (levels.py)
+            self.source.levels = self.scorer.levels
+
     @property
     def interruptions(self) -> int:
         return len(self.source.gaps) if self.reported_interruptions is None else self.reported_interruptions

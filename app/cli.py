@@ -57,15 +57,17 @@ def info(
     from vadagent.tools.video import open_video
 
     with open_video(video, folder_fps=fps or settings().video.folder_fps) as source:
-        meta = source.info
+        meta, levels = source.info, source.levels
     if as_json:
-        out.print_json(json.dumps(meta.model_dump() | {"duration_s": meta.duration_s}))
+        out.print_json(json.dumps(meta.model_dump() | {"duration_s": meta.duration_s, "levels": levels}))
         return
     table = Table(show_header=False, box=None)
     for key, value in [("path", meta.path), ("kind", meta.kind), ("codec", meta.codec), ("fps", f"{meta.fps:.3f}"),
                        ("frames", meta.frame_count), ("duration", f"{meta.duration_s:.2f} s"),
                        ("size", f"{meta.width}×{meta.height}")]:
         table.add_row(key, str(value))
+    if levels is not None:  # a thermal camera's: how it is read (a scorer reads it by its normal footage's map)
+        table.add_row("depth", f"deeper than 8 bits, read as 8 from levels {levels[0]:.6g} (black) to {levels[1]:.6g} (white)")
     out.print(table)
 
 

@@ -11,7 +11,7 @@ import pytest
 from vadagent.errors import VideoError
 from vadagent.tools.video import open_video
 from vadagent.tools.video.finding import videos_under
-from vadagent.tools.video.frame_folder import VIDEO_LEVELS
+from vadagent.tools.video.levels import VIDEO_LEVELS
 
 
 def test_frame_folder(ped2):
@@ -120,3 +120,73 @@ def test_ground_truth_kept_beside_the_clips_is_passed_over_and_said(tmp_path, pe
     assert videos_under(test.parent, recursive=True).videos == found.videos
     alone = videos_under(test / "Test001_gt")
     assert alone.videos == [] and alone.masks == (test / "Test001_gt",)
+
+
+def _deep_video(frames: Path, target: Path, count: int, offset: int = 7400, pix_fmt: str = "gray16le") -> Path:
+    """A folder of 8-bit frames as a thermal camera's deep gray video (FFV1 at 10 frames/s, as FFmpeg captures a UVC
+    camera's Y16): the scene in 7,400 to 7,655 of 65,535, which FFmpeg's own cut to 8 bits reads as gray 28 to 30."""
+    import av
+
+    with av.open(str(target), "w") as container:
+        stream = container.add_stream("ffv1", rate=10)
+        stream.pix_fmt, stream.height, stream.width = pix_fmt, 240, 360
+        for file in sorted(frames.glob("*.jpg"))[:count]:
+            counts = offset + cv2.imread(str(file), cv2.IMREAD_GRAYSCALE).astype(np.uint16)
+            if pix_fmt == "gray12le":  # a 12-bit sensor's counts, as FFmpeg's conversion from 16 bits keeps them
+                counts <<= 4
+            picture = av.VideoFrame.from_ndarray(counts, format="gray16le")
+            container.mux(stream.encode(picture if pix_fmt == "gray16le" else picture.reformat(format=pix_fmt)))
+        container.mux(stream.encode())
+    return target
+
+
+def test_a_thermal_camera_s_16_bit_video_and_stream_are_read_in_their_own_range_and_scored(tmp_path, ped2, caplog):
+    """A deep gray video is read as a deep folder is: one map for the video, its own levels or its site's, saved
+    with the scorer, which finds Ped2's clip 02 cyclist in it; a live camera's stream of it is read by its scorer's
+    map (by its first frame's without one). A 12-bit video (scaled to 16 by FFmpeg) too."""
+    from vadagent.app.cameras import Camera
+    from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
+    from vadagent.tools.video.live import LiveSource
+
+    original = ped2 / "testing" / "frames" / "02"
+    deep = _deep_video(original, tmp_path / "test.mkv", count=180)
+    with caplog.at_level(logging.INFO, logger="vadagent.tools.video.pyav_file"), open_video(deep) as video:
+        black, white = video.levels
+        assert 7400 < black < white < 7655 and "deeper than 8 bits read as 8" in caplog.text
+        frames = video.read([0, 90, 179], gray=True).frames
+        scanned = np.concatenate([batch.frames for batch in video.scan(chunk=64)])
+        assert np.array_equal(scanned[[0, 90, 179]], frames) and video.read([5]).frames.shape == (1, 240, 360, 3)
+    with open_video(original, fps=10) as video:
+        expected = video.read([0, 90, 179], gray=True).frames.astype(np.float64) + 7400
+    low, high = VIDEO_LEVELS
+    expected = np.clip((expected - black) * (high - low) / (white - black) + low, 0, 255)
+    assert np.abs(frames - expected).max() <= 1.0 and len(np.unique(frames)) > 100  # FFmpeg's own cut: three levels
+    from inprocess import invoke
+
+    shown = invoke("info", deep)  # how it is read, said
+    assert shown.returncode == 0 and "deeper than 8 bits, read as 8 from levels 74" in shown.stdout.replace("\n", " ")
+    with open_video(_deep_video(original, tmp_path / "twelve.mkv", count=10, offset=1800, pix_fmt="gray12le")) as video:
+        assert len(np.unique(video.read([3], gray=True).frames)) > 100
+    from vadagent.tools.video.preview import playable_copy
+
+    (tmp_path / "report").mkdir()
+    with open_video(playable_copy(deep, tmp_path / "report")) as copy:  # the web UI's player shows it as read
+        assert len(np.unique(copy.read([90], gray=True).frames)) > 100
+
+    normal = _deep_video(ped2 / "training" / "frames" / "01", tmp_path / "normal.mkv", count=120)
+    scorer = Scorer.fit([SourceSpec(str(normal))], ScorerConfig(select=False))
+    with open_video(normal) as video:
+        assert scorer.levels == pytest.approx(video.levels, abs=1.0)  # one video: its own, near enough
+    result = scorer.score(deep)
+    peak = int(np.argmax(result.scores))
+    assert 110 <= peak <= 175, peak  # Ped2's labels put clip 02's cyclist in frames 95–180
+    assert result.scores[peak] > 3 * np.percentile(result.scores[:90], 90)
+
+    with open_video(deep, levels=scorer.levels) as video:
+        by_site = video.read([0, 1, 2]).frames
+    camera = Camera("thermal", LiveSource(str(deep)), scorer, calls_per_minute=6)
+    streamed = [frame.rgb for _, frame in zip(range(3), camera.source.frames(), strict=False)]
+    assert camera.source.levels == scorer.levels and np.array_equal(np.stack(streamed), by_site)
+    alone = LiveSource(str(deep))  # no scorer's map: its first frame's, kept
+    first = next(alone.frames()).rgb
+    assert alone.levels is not None and len(np.unique(first)) > 100

@@ -176,7 +176,7 @@ def read_parts(tiers: dict[str, Tier], segments: list[SourceSpec], config: Score
     keep_each = max(KEEP_FRAMES // max(len(keep_frames), 1), KEEP_AT_LEAST)
 
     def turn(spec: SourceSpec) -> Turn:
-        return (partial(open_video, spec.path, folder_fps=folder_fps, folder_levels=levels),
+        return (partial(open_video, spec.path, folder_fps=folder_fps, levels=levels),
                 lambda video: {"start_s": spec.start_s, "end_s": spec.end_s, "fitted_fps": fps,
                                "time_scale": time_scale(video.info.fps, fps), "overlay": overlay})
 
@@ -212,7 +212,7 @@ def background_sample(segments: list[SourceSpec], infos: list[VideoInfo], geomet
     stride = max(total // limit, 1)
     sample = []
     for spec in segments:
-        with open_video(spec.path, folder_fps=folder_fps, folder_levels=levels) as video, \
+        with open_video(spec.path, folder_fps=folder_fps, levels=levels) as video, \
                 closing(chunks(video, geometry.width, geometry.height, flow=None, chunk=128, start_s=spec.start_s,
                                end_s=spec.end_s, overlay=overlay)) as stream:
             for chunk in stream:
@@ -227,7 +227,7 @@ def find_overlay(sources: list[SourceSpec], infos: list[VideoInfo], geometry: Ge
     for spec, info in zip(sources, infos, strict=True):
         if spec.end_in(info.duration_s) - spec.start_s > TICKS + 1:
             end = min(spec.end_in(info.duration_s), spec.start_s + LOOK_S)
-            with open_video(spec.path, folder_fps=folder_fps, folder_levels=levels) as video:
+            with open_video(spec.path, folder_fps=folder_fps, levels=levels) as video:
                 batches = list(video.scan(gray=True, start_s=spec.start_s, end_s=end,
                                           size=(geometry.width, geometry.height)))
             if not batches:

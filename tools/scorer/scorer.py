@@ -53,7 +53,7 @@ from vadagent.tools.scorer.result import ScoreResult
 from vadagent.tools.scorer.tiers import Evidence, Geometry, Tier, TierUnfit, tier_class
 from vadagent.tools.scorer.view import FootageView, above_threshold, boxes_moved, joined
 from vadagent.tools.video import VideoSource, open_video
-from vadagent.tools.video.frame_folder import site_levels
+from vadagent.tools.video.levels import site_levels
 from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class Scorer:
             _warn_if_reshaped(info, width, height)
         geometry = Geometry(width, height)
         tiers = {name: tier_class(name)(geometry, **config.params.get(name, {})) for name in config.tiers}
-        levels = site_levels([spec.path for spec in sources])  # a thermal site's folders, all read by one map
+        levels = site_levels([spec.path for spec in sources])  # a thermal site's videos, all read by one map
         overlay = find_overlay(sources, infos, geometry, folder_fps, levels) if config.cover_display else None
         # for the view, and background models
         sample = background_sample(sources, infos, geometry, folder_fps, levels=levels, overlay=overlay)
@@ -273,9 +273,14 @@ class Scorer:
                 yield self._as_fitted_on(source, result, folder_fps, device)
 
     def _open(self, source: str | Path, folder_fps: float) -> VideoSource:
-        """A video to score, a deep frame folder read by the map its site's normal footage was read by."""
+        """A video to score, a deep one (16-bit frames or video) read by the map its site's normal footage was read by."""
+        return open_video(str(source), folder_fps=folder_fps, levels=self.levels)
+
+    @property
+    def levels(self) -> tuple[float, float] | None:
+        """The (black, white) its normal footage's deep gray was read into 8 bits by (a thermal site's, levels.py)."""
         levels = self.fit_info.get("levels")
-        return open_video(str(source), folder_fps=folder_fps, folder_levels=tuple(levels) if levels else None)
+        return (float(levels[0]), float(levels[1])) if levels else None
 
     @property
     def overlay(self) -> Overlay | None:

@@ -3,13 +3,8 @@
 Images are decoded with OpenCV on a small thread pool: `cv2.imread` releases the GIL, so two
 cores read about twice as fast as one.
 
-A thermal camera's export keeps its sensor's counts in 16-bit (or floating-point) TIFFs or PNGs, a scene's
-temperatures in a narrow band of them: 7,413 to 7,636 of 65,535, say. Cut to 8 bits by OpenCV that is two gray
-levels, a blank picture to the scorer and the model alike. Such frames are mapped to 8 bits by one linear map for
-the whole folder, from the levels a sample spread over it holds, so a frame keeps its brightness against the
-others (no per-frame gain, which would flicker). A scorer reads all of a site's folders by one map, its normal
-footage's (`levels`, `site_levels`): folders mapped each by its own differ by a few gray levels, enough to tip
-self-validation's choice of tiers (evals/results/bench_deep_frames.md).
+A thermal camera's export keeps its sensor's counts in 16-bit (or floating-point) TIFFs or PNGs: such a folder is
+read into 8 bits by one map for the whole folder (its own levels, or a scorer's site's: levels.py).
 """
 
 from __future__ import annotations
@@ -24,6 +19,7 @@ import cv2
 import numpy as np
 
 from vadagent.errors import VideoError
+from vadagent.tools.video.levels import LEVELS_SAMPLE, Levels, black_and_white, sample_of, to_8_bits
 from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener
 from vadagent.types import VideoInfo
@@ -32,12 +28,6 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 DEFAULT_FOLDER_FPS = 25.0
-LEVELS_SAMPLE = 16  # frames spread over a deep folder whose levels set its map to 8 bits
-# Percentiles of their levels, mapped to video's black and white (16 and 235, where a camera's encoder puts them).
-# The 1st and 99th, not the extremes: over Ped2's 28 clips made 16-bit, a count's 8-bit level then differs by at
-# most 6 from clip to clip, against 34 at the 0.1th and 99.9th (a bright truck in one clip moved its white).
-LEVELS_SPAN = (1.0, 99.0)
-VIDEO_LEVELS = (16.0, 235.0)
 
 
 def natural_key(path: Path) -> list[object]:
@@ -65,35 +55,14 @@ def _first_image(files: list[Path]) -> np.ndarray | None:
 
 
 def _level_sample(files: list[Path]) -> np.ndarray:
-    """The levels of frames spread over a folder (every other pixel of each)."""
+    """The levels of frames spread over a folder."""
     picks = np.unique(np.linspace(0, len(files) - 1, min(LEVELS_SAMPLE, len(files))).round().astype(int))
-    read = [image[::2, ::2].ravel() for image in map(read_gray, (files[i] for i in picks)) if image is not None]
-    levels = np.concatenate(read).astype(np.float64) if read else np.zeros(0)
-    return levels[np.isfinite(levels)]
-
-
-def _black_and_white(levels: np.ndarray) -> tuple[float, float]:
-    black, white = np.percentile(levels, LEVELS_SPAN)
-    return float(black), float(max(white, black + 1e-6 * max(abs(black), 1.0)))  # one level: no division by 0
-
-
-def site_levels(folders: list[str]) -> tuple[float, float] | None:
-    """One map to 8 bits for a site's folders of 16-bit or floating-point frames, from a sample spread over each
-    (each folder weighs alike); None where none of them is deeper than 8 bits."""
-    samples = []
-    for folder in dict.fromkeys(folders):
-        files = frame_files(Path(folder)) if Path(folder).is_dir() else []
-        first = _first_image(files)
-        if first is not None and first.dtype != np.uint8:
-            sample = _level_sample(files)
-            if len(sample):
-                samples.append(np.random.default_rng(0).choice(sample, min(len(sample), 200_000), replace=False))
-    return _black_and_white(np.concatenate(samples)) if samples else None
+    return sample_of([image for image in map(read_gray, (files[i] for i in picks)) if image is not None])
 
 
 class FrameFolder(VideoSource):
     def __init__(self, path: str, fps: float | None = None, workers: int = 2,
-                 levels: tuple[float, float] | None = None) -> None:
+                 levels: Levels | None = None) -> None:
         """`levels`: the (black, white) its frames are mapped to 8 bits by, where they are deeper (a site's; by
         default, the folder's own)."""
         self.path = path
@@ -122,19 +91,15 @@ class FrameFolder(VideoSource):
             return image
         raise VideoError(self.path, "the first frame images cannot be decoded (corrupt or not images)")
 
-    def _own_levels(self, first: np.ndarray) -> tuple[float, float]:
+    def level_sample(self) -> np.ndarray | None:
+        return None if self.levels is None else _level_sample(self.files)
+
+    def _own_levels(self, first: np.ndarray) -> Levels:
         sample = _level_sample(self.files)
-        black, white = _black_and_white(sample if len(sample) else first.astype(np.float64).ravel())
+        black, white = black_and_white(sample if len(sample) else first.astype(np.float64).ravel())
         log.info("%s: frames deeper than 8 bits read as 8 from their levels %.6g (black) to %.6g (white)",
                  self.path, black, white)
         return black, white
-
-    def _to_8_bits(self, image: np.ndarray) -> np.ndarray:
-        (black, white), (low, high) = self.levels, VIDEO_LEVELS
-        scale = (high - low) / (white - black)
-        # clipped to what maps into 0–255 first: convertScaleAbs takes the absolute value of what falls below 0
-        inside = np.clip(image, black - low / scale, white + (255.0 - high) / scale)
-        return cv2.convertScaleAbs(inside, alpha=scale, beta=low - black * scale)
 
     def _load(self, file: Path, gray: bool, size: tuple[int, int] | None = None) -> np.ndarray | None:
         depth = cv2.IMREAD_ANYDEPTH if self.levels else 0
@@ -142,7 +107,7 @@ class FrameFolder(VideoSource):
         if image is None:
             return None
         if self.levels:
-            image = self._to_8_bits(image)
+            image = to_8_bits(image, self.levels)
         image = shrink(image, (self.info.width, self.info.height))  # one of another size: scaled to the folder's
         if size is not None:
             image = shrink(image, size)

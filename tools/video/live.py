@@ -24,7 +24,9 @@ import cv2
 import numpy as np
 
 from vadagent.errors import VideoError
-from vadagent.tools.video.pyav_file import NO_DECODER, UNDECODABLE, DamageTracker
+from vadagent.tools.video.decoded import UNDECODABLE, DamageTracker, deep_gray, frame_to_array, is_deep
+from vadagent.tools.video.levels import black_and_white, sample_of
+from vadagent.tools.video.pyav_file import NO_DECODER
 from vadagent.tools.video.shrink import fit_side, shrink
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,9 @@ class LiveSource:
     first_index: int = 0
     opened_at: float | None = None
     size: tuple[int, int] | None = None  # (width, height) of its first frame, kept: see `_same_size`
+    # a thermal camera's deep gray (a UVC camera's Y16) read into 8 bits by these (black, white): its scorer's site's,
+    # else its first frame's, kept (levels.py)
+    levels: tuple[float, float] | None = None
     skipped: int = 0  # packets that did not decode (see `_decoded`)
     corrupt: int = 0  # packets that arrived with pieces missing, decoded with the damage hidden
     _damage: DamageTracker = field(default_factory=DamageTracker, init=False, repr=False)  # in the pictures now
@@ -154,7 +159,7 @@ class LiveSource:
                             time.sleep(delay)
                     now = time.time()
                     yield LiveFrame(index, index / self.fps if self.is_file else now - started, now,
-                                    self._same_size(fit_side(frame.to_ndarray(format="rgb24"), self.max_side)),
+                                    self._same_size(fit_side(self._picture(frame), self.max_side)),
                                     None if frame.time is None else float(frame.time), self._damage.damaged)
                     index += 1
             except (av.error.FFmpegError, OSError) as error:
@@ -165,6 +170,14 @@ class LiveSource:
                 return
             if not self.is_file:
                 self._gap("the stream ended")
+
+    def _picture(self, frame: av.VideoFrame) -> np.ndarray:
+        """A frame in RGB; a deep gray one by the camera's levels, its first such frame's where none were given."""
+        if self.levels is None and is_deep(frame):
+            self.levels = black_and_white(sample_of([deep_gray(frame)]))
+            log.info("%s: gray deeper than 8 bits read as 8 from its first frame's levels %.6g (black) to %.6g (white)",
+                     self.shown, *self.levels)
+        return frame_to_array(frame, False, levels=self.levels)
 
     def _decoded(self, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
         """The stream's frames; a packet that does not decode (lost or damaged on the way, as over RTSP

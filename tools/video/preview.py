@@ -17,6 +17,7 @@ from pathlib import Path
 import av
 
 from vadagent.errors import VideoError
+from vadagent.tools.video.decoded import DEEP_GRAY, frame_to_array, is_deep
 from vadagent.tools.video.frame_folder import DEFAULT_FOLDER_FPS
 from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS, continuous
 from vadagent.tools.video.source import open_video
@@ -101,6 +102,10 @@ def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[st
         # frames that change size part-way are scaled to the first's
         width, height = _copy_size(video.width, video.height, max_side)
         rate = video.average_rate or video.guessed_rate or 25
+        levels = None
+        if video.codec_context.pix_fmt in DEEP_GRAY:  # a thermal camera's: shown as the scorer reads it, not FFmpeg's cut
+            with open_video(source) as opened:
+                levels = opened.levels
         stream = first = last = None
         for number, frame in enumerate(src.decode(video)):
             if stream is None:
@@ -117,7 +122,11 @@ def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[st
             if last is not None and pts <= last:  # a repeated or reordered timestamp: the muxer wants them rising
                 pts = last + 1
             last = pts
-            picture = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
+            if levels is not None and is_deep(frame):
+                rgb = frame_to_array(frame, False, size=(width, height), levels=levels)
+                picture = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            else:
+                picture = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")
             picture.pts, picture.time_base = pts - first, video.time_base
             out.mux(stream.encode(picture))
             if progress and number % 25 == 0:

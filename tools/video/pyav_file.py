@@ -18,8 +18,10 @@ import av
 import numpy as np
 
 from vadagent.errors import VideoError
+from vadagent.tools.video.decoded import DEEP_GRAY, UNDECODABLE, DamageTracker, frame_to_array
 from vadagent.tools.video.frame_folder import IMAGE_SUFFIXES
 from vadagent.tools.video.joined import RESTART_S, TimestampsRestart, continuous_copy, restarted
+from vadagent.tools.video.levels import LEVELS_SAMPLE, Levels, black_and_white, sample_of
 from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener, runs
 from vadagent.tools.video.unfinished import UNFINISHED, lacks_index
@@ -37,73 +39,16 @@ CLIP_H264_OPTIONS = {"preset": "veryfast", "tune": "zerolatency"}
 STILL_SUFFIXES = IMAGE_SUFFIXES - {".webp"}
 NO_DECODER = ("its video stream's codec is unknown to FFmpeg or has no decoder here (a camera maker's own format? "
               "export it as H.264 MP4)")
-# A packet the decoder rejects: damaged, or, after a joined file's parameter sets were lost, one that asks for
-# what FFmpeg's decoder does not do ("not yet implemented"); either is skipped and counted, not fatal.
-UNDECODABLE = (av.error.InvalidDataError, av.error.PatchWelcomeError)
-SUSPECT_PACKETS = 2  # packets after a damaged one that may hold its missing pieces (see `DamageTracker`)
-_GRAY_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
-
-
-def frame_to_array(frame: av.VideoFrame, gray: bool, quarter_turns: int = 0,
-                   size: tuple[int, int] | None = None) -> np.ndarray:
-    """Gray straight from the luma plane when the pixel format allows (no colour conversion);
-    scaled to `size` (width, height as stored) where the frame is another size; turned upright when
-    the file's display matrix says the camera was rotated."""
-    if size and (frame.width, frame.height) != size:
-        frame = frame.reformat(width=size[0], height=size[1], interpolation="AREA")
-    if gray and frame.format.name in _GRAY_PLANAR:
-        plane = frame.planes[0]
-        array = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
-    else:
-        array = frame.to_ndarray(format="gray" if gray else "rgb24")
-    return np.ascontiguousarray(np.rot90(array, quarter_turns)) if quarter_turns else array
-
-
-class DamageTracker:
-    """Whether the pictures a decoder gives hold damage: from a packet that arrived with pieces missing, one that
-    did not decode or a picture the decoder concealed damage in, to the next keyframe whose packet arrived whole.
-    The MPEG-TS demuxer finds pieces missing as the next packet begins, so its flag may land a packet or two before
-    the damaged one (a keyframe's own lost pieces flagged on the frames before it, in `tests/test_video.py`): a
-    keyframe within `SUSPECT_PACKETS` after a flagged packet does not end the damage. It ends when that keyframe's
-    picture comes out (by its timestamp), as a decoder with threads gives pictures a few packets late."""
-
-    def __init__(self) -> None:
-        self.damaged = False
-        self._since = SUSPECT_PACKETS + 1  # packets since the last damaged one
-        self._clean_keyframes: set[int] = set()  # timestamps of keyframes that arrived whole, until they come out
-
-    def packet(self, packet: av.Packet) -> None:
-        """Before `packet` is decoded."""
-        if packet.is_corrupt:
-            self.damaged, self._since = True, 0
-            return
-        self._since += 1
-        if packet.is_keyframe and self._since > SUSPECT_PACKETS:
-            if packet.pts is None:
-                self.damaged = False
-            else:
-                self._clean_keyframes.add(packet.pts)
-
-    def undecodable(self) -> None:
-        self.damaged, self._since = True, 0
-
-    def frame(self, frame: av.VideoFrame) -> bool:
-        """Whether this picture, as it comes out of the decoder, holds damage."""
-        if frame.is_corrupt:
-            self.damaged = True
-        elif frame.pts in self._clean_keyframes:
-            self._clean_keyframes.discard(frame.pts)
-            self.damaged = False
-        return self.damaged
-
-
 class PyAVFile(VideoSource):
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, levels: Levels | None = None) -> None:
+        """`levels`: the (black, white) a deep gray video (a thermal camera's 16 bits) is read into 8 bits by (a
+        site's, levels.py; by default, the video's own)."""
         self.path = path
         self._file = path  # what is read: the file, or its copy where its timestamps start again (`joined`)
         self._joined_after: int | None = None  # where they first start again
         self.skipped = 0
         self._turns = 0
+        self._deep = False  # gray deeper than 8 bits (a thermal camera's): read by `levels`
         self._sizes_seen: set[tuple[int, int]] = set()
         self._damaged: set[int] = set()  # frames from damaged data, predicted from such, or not decoded (`damaged`)
         self._damage = DamageTracker()  # whether the decoder's pictures hold damage now
@@ -130,9 +75,36 @@ class PyAVFile(VideoSource):
                 self.info = self._probe()
             self._check_first_frame()
             self._check_last_frame()
+            self._deep = self._stream.codec_context.pix_fmt in DEEP_GRAY
+            if self._deep:
+                self.levels = levels or self._own_levels()
         except BaseException:
             self._container.close()
             raise
+
+    def level_sample(self) -> np.ndarray | None:
+        if not self._deep:
+            return None
+        kept, self.levels = self.levels, None  # read at their depth meanwhile
+        try:
+            picks = np.unique(np.linspace(0, self.info.frame_count - 1, min(LEVELS_SAMPLE, self.info.frame_count)).round())
+            if self._pts is not None and self._keyframes is not None and len(self._keyframes[0]):
+                keys = np.searchsorted(self._pts, self._keyframes[0])  # each pick's keyframe: decoded alone, after a seek
+                picks = np.unique(keys[np.maximum(np.searchsorted(keys, picks, side="right") - 1, 0)])
+            try:
+                return sample_of(list(self.read(picks.astype(int), gray=True).frames))
+            except VideoError:  # a damaged frame among them: the opening's
+                return sample_of(list(next(self.scan(chunk=LEVELS_SAMPLE)).frames))
+            finally:
+                self._rewind()
+        finally:
+            self.levels = kept
+
+    def _own_levels(self) -> Levels:
+        black, white = black_and_white(self.level_sample())
+        log.info("%s: gray deeper than 8 bits read as 8 from its levels %.6g (black) to %.6g (white)", self.path, black,
+                 white)
+        return black, white
 
     def _open(self) -> av.container.InputContainer:
         try:
@@ -275,7 +247,7 @@ class PyAVFile(VideoSource):
             self._sizes_seen.add((frame.width, frame.height))
             log.warning("%s: frames change size to %d×%d part-way; they are scaled to the video's %d×%d",
                         self.path, frame.width, frame.height, *self._size)
-        return frame_to_array(frame, gray, self._turns, self._size)
+        return frame_to_array(frame, gray, self._turns, self._size, self.levels)
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         """Decode from the current position; undecodable packets are skipped and counted, damaged ones noted."""

@@ -45,6 +45,11 @@ class VideoSource(abc.ABC):
 
     info: VideoInfo
     skipped: int = 0
+    levels: tuple[float, float] | None = None  # a deep picture's (black, white) read as 8 bits' (levels.py); None: 8 bits
+
+    def level_sample(self) -> np.ndarray | None:
+        """Levels of pictures spread over a video deeper than 8 bits (levels.py), for a site's one map; None for 8 bits."""
+        return None
 
     def damaged(self) -> list[tuple[int, int]]:
         """Frame ranges [start, stop), in order, decoded from data that arrived damaged (pieces lost, as in a
@@ -98,18 +103,18 @@ def register_opener(name: str, accepts: Callable[[str], bool], opener: Opener) -
     _OPENERS.append((name, accepts, opener))
 
 
-def open_video(source: str | Path, *, folder_fps: float | None = None,
-               folder_levels: tuple[float, float] | None = None, **options: object) -> VideoSource:
+def open_video(source: str | Path, *, folder_fps: float | None = None, levels: tuple[float, float] | None = None,
+               **options: object) -> VideoSource:
     """Open a video file or a folder of frames. Raises `VideoError` naming the source and problem.
 
     `folder_fps` is the frame rate to assume when the source turns out to be a folder of frames
-    (files carry their own), so callers need not check which kind they were given; `folder_levels`, the
-    (black, white) such a folder's frames are mapped to 8 bits by where they are deeper (a thermal camera's)."""
+    (files carry their own), so callers need not check which kind they were given; `levels`, the
+    (black, white) its pictures are mapped to 8 bits by where they are deeper (a thermal camera's; levels.py)."""
     text = str(source)
     if folder_fps is not None and Path(text).is_dir():
         options.setdefault("fps", folder_fps)
-    if folder_levels is not None and Path(text).is_dir():
-        options.setdefault("levels", folder_levels)
+    if levels is not None:
+        options.setdefault("levels", levels)
     for _name, accepts, opener in _OPENERS:
         if accepts(text):
             return opener(text, **options)

@@ -1,0 +1,89 @@
+"""What a decoder gives, as the product reads it: a frame as an array (gray straight from the luma plane where it
+can be; a thermal camera's deep gray by its levels), and whether the pictures hold damage. Files (pyav_file.py) and
+live cameras (live.py) read their frames alike through it."""
+
+from __future__ import annotations
+
+import av
+import cv2
+import numpy as np
+
+from vadagent.tools.video.levels import Levels, to_8_bits
+
+# A packet the decoder rejects: damaged, or, after a joined file's parameter sets were lost, one that asks for
+# what FFmpeg's decoder does not do ("not yet implemented"); either is skipped and counted, not fatal.
+UNDECODABLE = (av.error.InvalidDataError, av.error.PatchWelcomeError)
+SUSPECT_PACKETS = 2  # packets after a damaged one that may hold its missing pieces (see `DamageTracker`)
+_GRAY_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
+# A thermal camera's gray deeper than 8 bits (FFV1 or raw video, a UVC camera's Y16): FFmpeg's own cut to 8 bits
+# keeps the top byte, a blank picture (levels.py); these are read at their depth and mapped by the video's levels.
+DEEP_GRAY = {f"gray{bits}{end}" for bits in (9, 10, 12, 14, 16) for end in ("le", "be")} | {"grayf32le", "grayf32be"}
+_AS_IS = {"gray16le", "gray16be", "grayf32le", "grayf32be"}  # what PyAV gives as an array; the others via gray16le
+
+
+def is_deep(frame: av.VideoFrame) -> bool:
+    return frame.format.name in DEEP_GRAY
+
+
+def deep_gray(frame: av.VideoFrame) -> np.ndarray:
+    """A deep gray frame at its depth: 16-bit counts (9 to 14 bits scaled up to 16 by FFmpeg) or floating point."""
+    return (frame if frame.format.name in _AS_IS else frame.reformat(format="gray16le")).to_ndarray()
+
+
+def frame_to_array(frame: av.VideoFrame, gray: bool, quarter_turns: int = 0,
+                   size: tuple[int, int] | None = None, levels: Levels | None = None) -> np.ndarray:
+    """Gray straight from the luma plane when the pixel format allows (no colour conversion);
+    scaled to `size` (width, height as stored) where the frame is another size; turned upright when
+    the file's display matrix says the camera was rotated. A deep gray frame is mapped to 8 bits by `levels`
+    (without them, returned at its depth: for measuring them)."""
+    if size and (frame.width, frame.height) != size:
+        frame = frame.reformat(width=size[0], height=size[1], interpolation="AREA")
+    if is_deep(frame):
+        array = deep_gray(frame)
+        if levels is not None:
+            array = to_8_bits(array, levels)
+            array = array if gray else cv2.cvtColor(array, cv2.COLOR_GRAY2RGB)
+    elif gray and frame.format.name in _GRAY_PLANAR:
+        plane = frame.planes[0]
+        array = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
+    else:
+        array = frame.to_ndarray(format="gray" if gray else "rgb24")
+    return np.ascontiguousarray(np.rot90(array, quarter_turns)) if quarter_turns else array
+
+
+class DamageTracker:
+    """Whether the pictures a decoder gives hold damage: from a packet that arrived with pieces missing, one that
+    did not decode or a picture the decoder concealed damage in, to the next keyframe whose packet arrived whole.
+    The MPEG-TS demuxer finds pieces missing as the next packet begins, so its flag may land a packet or two before
+    the damaged one (a keyframe's own lost pieces flagged on the frames before it, in `tests/test_video.py`): a
+    keyframe within `SUSPECT_PACKETS` after a flagged packet does not end the damage. It ends when that keyframe's
+    picture comes out (by its timestamp), as a decoder with threads gives pictures a few packets late."""
+
+    def __init__(self) -> None:
+        self.damaged = False
+        self._since = SUSPECT_PACKETS + 1  # packets since the last damaged one
+        self._clean_keyframes: set[int] = set()  # timestamps of keyframes that arrived whole, until they come out
+
+    def packet(self, packet: av.Packet) -> None:
+        """Before `packet` is decoded."""
+        if packet.is_corrupt:
+            self.damaged, self._since = True, 0
+            return
+        self._since += 1
+        if packet.is_keyframe and self._since > SUSPECT_PACKETS:
+            if packet.pts is None:
+                self.damaged = False
+            else:
+                self._clean_keyframes.add(packet.pts)
+
+    def undecodable(self) -> None:
+        self.damaged, self._since = True, 0
+
+    def frame(self, frame: av.VideoFrame) -> bool:
+        """Whether this picture, as it comes out of the decoder, holds damage."""
+        if frame.is_corrupt:
+            self.damaged = True
+        elif frame.pts in self._clean_keyframes:
+            self._clean_keyframes.discard(frame.pts)
+            self.damaged = False
+        return self.damaged
