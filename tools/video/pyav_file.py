@@ -87,10 +87,8 @@ class PyAVFile(VideoSource):
             return None
         kept, self.levels = self.levels, None  # read at their depth meanwhile
         try:
+            # the frames a folder of its frames would be sampled at, so that both forms of a site's footage read alike
             picks = np.unique(np.linspace(0, self.info.frame_count - 1, min(LEVELS_SAMPLE, self.info.frame_count)).round())
-            if self._pts is not None and self._keyframes is not None and len(self._keyframes[0]):
-                keys = np.searchsorted(self._pts, self._keyframes[0])  # each pick's keyframe: decoded alone, after a seek
-                picks = np.unique(keys[np.maximum(np.searchsorted(keys, picks, side="right") - 1, 0)])
             try:
                 return sample_of(list(self.read(picks.astype(int), gray=True).frames))
             except VideoError:  # a damaged frame among them: the opening's
