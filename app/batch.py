@@ -33,6 +33,7 @@ from vadagent.app.job import Job
 from vadagent.app.outputs import LOCK_NAME, Destination, claim_output, destination, is_url
 from vadagent.app.processes import ScoringProcesses
 from vadagent.app.report_html import write_index_html
+from vadagent.app.scoring import say_other_view
 from vadagent.app.stopping import STOPPED_EXIT, end_stopped, hold_further_stops, run_stoppable
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import usable_cores
@@ -196,6 +197,7 @@ class _Batch:
         self.index.start(source)
         try:
             detection, note = await self.detect(video)
+            say_other_view(self.console, detection.scored, self.inputs.label(video))
             prompts: list[dict] = []
             report, scored = await self.job.aexplain_detection(detection, prompts)
             if note:

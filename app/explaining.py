@@ -17,7 +17,7 @@ from vadagent.agents.chat.session import load_report
 from vadagent.agents.explain.run import left_in_progress
 from vadagent.app.job import ClientLoad, Job
 from vadagent.app.outputs import writes_output
-from vadagent.app.scoring import SHOWN_CANDIDATES, progress_bar, show_candidates
+from vadagent.app.scoring import SHOWN_CANDIDATES, progress_bar, say_other_view, show_candidates
 from vadagent.app.stopping import end_stopped, hold_further_stops
 from vadagent.config import Settings, write_run_manifest
 from vadagent.errors import UsageError
@@ -86,6 +86,7 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
             detection, note = job.detect(video, scorer, progress=scoring)
         if scorer is None:
             console.print(note, highlight=False, soft_wrap=True)
+        say_other_view(console, detection.scored, video)
         prompts: list[dict] = []
         said = None if settings.quiet else (  # a line each on the terminal: a bar would outlive a stop (os._exit)
             lambda stage, done, total: console.print(f"{stage}: {done}/{total}", highlight=False))

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vadagent.app.outputs import writes_output
@@ -24,6 +25,7 @@ from vadagent.tools.scorer.selection import (
     unjudged,
     weakest,
 )
+from vadagent.tools.scorer.view import OTHER_VIEW_WORDS
 from vadagent.tools.video.frame_folder import frame_files
 from vadagent.types import Candidate, picture_part, place_of_box
 
@@ -140,11 +142,20 @@ def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path
     candidates = result.candidates(candidate_policy(settings), sigma)
     write_scores(output, result, sigma, candidates)
     write_run_manifest(output, settings, sys.argv)
+    say_other_view(console, result, video)
     if not settings.quiet:
         console.print(f"scored {len(result.scores)} frames at {len(result.scores) / result.seconds:.0f} frames/s; "
                       f"{_counted(candidates, result, candidate_policy(settings))} → {output}", highlight=False)
         show_candidates(console, candidates, output / "candidates.json")
     return result, candidates
+
+
+def say_other_view(console: Console, scored: ScoreResult, video: str) -> None:
+    """A video whose view was not the normal footage's throughout (`ScoreResult.other_view`): said, with what to do,
+    as its candidates are then where it differs from another scene."""
+    if scored.other_view:
+        console.print(f"[yellow]{escape(video)}: {OTHER_VIEW_WORDS} Fit a scorer on this camera's own normal footage "
+                      "('vadagent fit'), or give none to fit on the video's opening.[/yellow]", soft_wrap=True)
 
 
 def show_candidates(console: Console, candidates: list[Candidate], listed_in: Path) -> None:

@@ -14,7 +14,7 @@ from scipy.ndimage import gaussian_filter1d
 from vadagent.errors import ArtifactError
 from vadagent.tools.scorer.candidates import CandidatePolicy, pick_candidates
 from vadagent.tools.scorer.tiers import Evidence
-from vadagent.tools.scorer.view import VIEW_WORDS, joined
+from vadagent.tools.scorer.view import AWAY_WORDS, VIEW_WORDS, joined
 from vadagent.types import Candidate, FrameScores, Region, VideoInfo
 
 RESULT, RESULT_VERSION = "result", 1  # a ScoreResult saved: result.json + result.safetensors
@@ -39,6 +39,12 @@ class ScoreResult:
     picture: list[tuple[int, str]] = field(default_factory=list)
     cuts: list[int] = field(default_factory=list)  # frames that begin a new shot of an edited video (cuts.py)
     shots: list[int] = field(default_factory=list)  # and those that begin a shot scored by a stand-in of its own
+
+    @property
+    def other_view(self) -> bool:
+        """Whether its view was not the normal footage's from its first frame to its last: another camera's video (or
+        one moved for good) scored by this site's scorer, whose scores then compare it with another scene."""
+        return bool(self.picture) and self.picture[0][0] == 0 and all(AWAY_WORDS in read for _, read in self.picture)
 
     def spliced(self, part: ScoreResult, start: int, end: int | None = None) -> ScoreResult:
         """These scores with frames `start` to `end` (None: as far as `part` goes) taken from `part`, the same video's

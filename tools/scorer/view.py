@@ -81,6 +81,8 @@ SOFT_WORDS = "the picture went soft (a lens put out of focus or smeared, or the 
 AWAY_WORDS = "the view is not the site's (the camera knocked or turned, or something right in front of it)"
 MOVED_WORDS = "the camera moved from the footage's view"  # then by how much (move_words)
 VIEW_WORDS = (BLANK_WORDS, AWAY_WORDS, MOVED_WORDS, SOFT_WORDS)  # how what a view check says begins
+# what a video read away from the footage's view throughout says (ScoreResult.other_view)
+OTHER_VIEW_WORDS = "its view was not the normal footage's from its first frame to its last: another camera than the scorer's?"
 
 
 def structure(gray: np.ndarray) -> np.ndarray:
