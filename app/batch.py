@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import shutil
 import sys
 from collections import Counter
@@ -45,6 +46,8 @@ from vadagent.tools.scorer.side_by_side import default_processes
 from vadagent.tools.video import VIDEO_SUFFIXES
 from vadagent.tools.video.finding import is_frame_folder, videos_under
 from vadagent.types import Verdict, VideoReport
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -368,8 +371,10 @@ def write_index(output: Path, index: ReportIndex) -> tuple[list[IndexRow], list[
     for row in rows:
         if row.status in ("explained", "detected") and row.events and not index.has_events(row.source):
             local = output / Path(row.report or "").parent.name / "report.json"
-            if row.report and local.is_file():
+            try:
                 index.record_events(row.source, VideoReport.model_validate_json(local.read_bytes()).events)
+            except (OSError, ValueError) as error:  # gone, or not a report: its video stays listed, its events not
+                log.warning("%s: its events are not listed (%s)", local, str(error).splitlines()[0])
     events = index.events()
     (output / "index.json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n", encoding="utf-8")
     with (output / "events.jsonl").open("w", encoding="utf-8") as file:

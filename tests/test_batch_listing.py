@@ -119,7 +119,8 @@ def test_the_index_ranks_the_most_anomalous_first_and_an_older_index_gains_the_p
 
 def test_the_batch_lists_its_events_most_severe_first_and_a_rerun_replaces_a_video_s_events(tmp_path):
     """Events across videos: the most severe first, those the model judged normal last; a video's rerun replaces its
-    events; a failed video's are not listed; an index from before events were kept has them read from its reports."""
+    events; a failed video's are not listed; an index from before events were kept has them read from its reports
+    (a report that cannot be read costs its events, not the list)."""
     from vadagent.app.batch import write_index
     from vadagent.taxonomy import load_taxonomy
     from vadagent.tools.index import ReportIndex
@@ -152,9 +153,15 @@ def test_the_batch_lists_its_events_most_severe_first_and_a_rerun_replaces_a_vid
         video=VideoInfo(path="d.mp4", fps=25, frame_count=250, width=320, height=240),
         scorer=ScorerSummary(scorer_id="motion", fps=25), events=[event("e9", 2)],
         taxonomy=load_taxonomy("generic")).model_dump_json())
+    index.start("e.mp4")  # and one whose report is not a report any more: listed without its events
+    index.finish("e.mp4", str(tmp_path / "e" / "report.json"), explained=True, candidates=1, events=1, confirmed=1,
+                 max_severity=2)
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "report.json").write_text("{}")
     rows, events = write_index(tmp_path, index)
     index.close()
-    assert len(rows) == 4 and [e.id for e in events if e.source == "d.mp4"] == ["e9"]
+    assert len(rows) == 5 and [e.id for e in events if e.source == "d.mp4"] == ["e9"]
+    assert not [e for e in events if e.source == "e.mp4"]
     listed = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [(e["source"], e["id"]) for e in listed] == [(e.source, e.id) for e in events]
     page = (tmp_path / "index.html").read_text()

@@ -115,7 +115,7 @@ class ReportIndex:
         """`source`'s events, replacing those of an earlier report of it (in one transaction: all or none)."""
         rows = [(source, e.id, e.start_s, e.end_s, e.category, e.label, int(e.severity), str(e.verdict), e.confidence,
                  e.what) for e in events]
-        with self._db:  # autocommit is off inside: delete and inserts land together
+        with self._db:  # one transaction, committed as it ends or rolled back on an error
             self._db.execute("begin")
             self._db.execute("delete from events where source = ?", (source,))
             self._db.executemany(f"insert into events (source, {EVENT_COLUMNS}) values (?{', ?' * 9})", rows)
