@@ -38,6 +38,7 @@ def test_fit_and_score_the_sample_clip(tmp_path, monkeypatch):
     below = sum(c["below_threshold"] for c in candidates)  # the summary tells the two kinds apart
     said = " ".join((scored.stdout + scored.stderr).split())
     assert f"{len(candidates) - below} candidate(s) above threshold" in said
+    assert "another camera" not in said  # the site's own video (another camera's is said: test_view.py)
     assert (f", {below} below it" in said) == (below > 0)
     # each candidate on a line of its own, with where its peak's evidence lies (as candidates.json has it)
     for c in candidates:
