@@ -3,7 +3,7 @@
 Pick a report (from a batch's index or a folder of reports), open the bundled sample clip, or upload
 a video (size-limited, type-checked, then explained); see the player, the score timeline and the
 events; click an event or a moment to seek the player; chat beside it. A batch's events across its videos
-are listed below, the most severe first: a click opens that event's report. Binds to 127.0.0.1 unless told otherwise.
+are listed below, the most severe first: a click opens that event's report at it. Binds to 127.0.0.1 unless told otherwise.
 """
 
 
@@ -41,6 +41,17 @@ EVENT_COLUMNS = ["id", "start s", "end s", "category", "label", "severity", "ver
 MOMENT_COLUMNS = ["start s", "end s", "peak score", "where", "picked", "status", "why not explained"]
 BATCH_EVENT_COLUMNS = ["severity", "label", "category", "video", "start s", "end s", "verdict", "event", "report"]
 SEEK_JS = "(t) => { const v = document.querySelector('#player video'); if (v && t !== null) { v.currentTime = t; } return t; }"
+# the player seeked once the video a click opened has loaded: media events do not bubble, so the document listens in
+# their capture phase; where it loaded before the listener (or was the video already shown), the player is seeked anyway
+SEEK_OPENED_JS = """(t) => {
+  if (t === null || t === undefined) return t;
+  const loaded = (e) => { if (e.target.closest && e.target.closest('#player')) { e.target.currentTime = t; } };
+  document.addEventListener('loadedmetadata', loaded, true);
+  setTimeout(() => { const v = document.querySelector('#player video'); if (v && v.readyState >= 1) { v.currentTime = t; } },
+             1500);
+  setTimeout(() => document.removeEventListener('loadedmetadata', loaded, true), 15000);
+  return t;
+}"""
 
 
 @dataclass
@@ -306,7 +317,7 @@ def build_ui(app: App):
             if batch_events:
                 batch_table = gr.Dataframe(value=batch_events, headers=BATCH_EVENT_COLUMNS, interactive=False,
                                            label="Events across the batch, the most severe first (click one to open its "
-                                                 "report)", elem_id="batch-events")
+                                                 "report there)", elem_id="batch-events")
 
             outputs = [player, timeline, events, moments, status, report_dir, chatbot, conversation]
             page_bar = gr.Progress()  # a marker in a handler's signature: gradio gives each event a bar of its own
@@ -343,11 +354,13 @@ def build_ui(app: App):
                 labels = {folder: label for label, folder in reports.items()}
 
                 def on_batch_event(rows, evt: gr.SelectData, bar=page_bar):
-                    folder, where = batch_event_report(rows, evt.index, app.options.reports)
+                    folder, start, what = batch_event_report(rows, evt.index, app.options.reports)
                     shown_report = open_folder(folder, shown(bar))
-                    return *shown_report[:4], f"{shown_report[4]} · {where}", *shown_report[5:], labels.get(folder)
+                    return (*shown_report[:4], f"{shown_report[4]} · {what}", *shown_report[5:], labels.get(folder),
+                            start)
 
-                batch_table.select(guarded(on_batch_event), batch_table, [*outputs, picker])
+                batch_table.select(guarded(on_batch_event), batch_table, [*outputs, picker, seek]).then(
+                    None, seek, seek, js=SEEK_OPENED_JS)
             for table, columns in ((events, EVENT_COLUMNS), (moments, MOMENT_COLUMNS)):
                 table.select(seeking(columns), table, seek).then(None, seek, seek, js=SEEK_JS)
             for trigger in (ask.click, question.submit):  # "once": no second question runs on a stale history
@@ -367,13 +380,14 @@ def row_start(rows, index, columns: list[str]) -> float:
     return float(clicked_row(rows, index)[columns.index("start s")])
 
 
-def batch_event_report(rows, index, batch: Path) -> tuple[str, str]:
-    """The report folder of a batch event's row clicked (a folder of `batch`), and where in it the event is."""
+def batch_event_report(rows, index, batch: Path) -> tuple[str, float, str]:
+    """The report folder of a batch event's row clicked (a folder of `batch`), the event's start, and what it is."""
     row = dict(zip(BATCH_EVENT_COLUMNS, clicked_row(rows, index), strict=True))
     folder = batch / str(row["report"])
     if folder.parent != batch or not (folder / "report.json").is_file():  # a name, never a path out of the batch
         raise UsageError(f"{row['report']}: no such report in {batch}")
-    return str(folder), f"{row['event']} at {float(row['start s']):.1f}–{float(row['end s']):.1f} s, in Events below the timeline"
+    start, end = float(row["start s"]), float(row["end s"])
+    return str(folder), start, f"{row['event']}, {row['label']}, at {start:.1f}–{end:.1f} s"
 
 
 def launch(settings: Settings, options: UIOptions, *, console: Console) -> int:

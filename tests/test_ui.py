@@ -22,6 +22,7 @@ from vadagent.app.ui import (
     row_start,
 )
 from vadagent.errors import UsageError, VideoError
+from vadagent.samples import sample_clip
 
 CHROMIUM = shutil.which("chromium")
 VADAGENT = str(Path(sys.executable).with_name("vadagent"))
@@ -96,8 +97,15 @@ def ui_server(tmp_path, tiny_vlm, leak):
     port = free_port()
     log = (tmp_path / "ui.log").open("w")
     live = watch_folder(tmp_path / "live", what=injected(leak.url))
+    batch = tmp_path / "batch"  # a batch's events list, whose report (the sample's) the test puts there once explained
+    batch.mkdir()
+    (batch / "events.jsonl").write_text(json.dumps({
+        "source": str(sample_clip()), "report": str(batch / "sample" / "report.json"), "id": "e2", "start_s": 22.9,
+        "end_s": 28.9, "category": "motion", "label": "a walker going the wrong way", "severity": 2,
+        "verdict": "confirmed", "confidence": 0.7, "what": "a walker goes against the others"}) + "\n")
     process = subprocess.Popen([VADAGENT, "ui", "--vlm", f"hf:{tiny_vlm('qwen2_5_vl')}", "--port", str(port),
-                                "--workdir", str(tmp_path / "work"), "--live", str(live)], stdout=log, stderr=subprocess.STDOUT,
+                                "--workdir", str(tmp_path / "work"), "--live", str(live), "--reports", str(batch)],
+                               stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"})
     url = f"http://127.0.0.1:{port}/"
     wait_until_up(process, url, "vadagent ui", tmp_path / "ui.log")
@@ -136,8 +144,15 @@ def test_ui_opens_the_sample_shows_events_and_answers(ui_server, leak):
         page.wait_for_function("(() => { const t = document.querySelector('#player video').currentTime;"
                                " return t >= 13 && t <= 18; })()", timeout=10_000)
 
-        # the live page: an event picked shows its keyframes, and chat answers about its report
+        # a batch's event opens its report there (the sample's, copied into the batch as its report)
         report = next((tmp_path / "work").rglob("report.json")).parent
+        shutil.copytree(report, tmp_path / "batch" / "sample")
+        page.locator("#batch-events").get_by_text("a walker going the wrong way", exact=True).filter(visible=True).first.click()
+        expect(page.locator("#status")).to_contain_text("e2, a walker going the wrong way, at 22.9", timeout=30_000)
+        page.wait_for_function("(() => { const t = document.querySelector('#player video').currentTime;"
+                               " return Math.abs(t - 22.9) < 0.5; })()", timeout=10_000)
+
+        # the live page: an event picked shows its keyframes, and chat answers about its report
         shutil.copytree(report, tmp_path / "live" / "reports" / "lobby-1")
         copied = tmp_path / "live" / "reports" / "lobby-1" / "report.json"
         data = json.loads(copied.read_text())
@@ -210,7 +225,6 @@ def test_a_corrupt_index_and_a_busy_port_are_one_line_errors(tmp_path):
 
 def test_uploads_are_keyed_by_content_not_by_name(tmp_path, synthetic_normal):
     from vadagent.app.ui import content_id
-    from vadagent.samples import sample_clip
 
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     first, second = tmp_path / "a" / "clip.mp4", tmp_path / "b" / "clip.mp4"
@@ -299,8 +313,8 @@ def test_a_batch_s_events_are_listed_and_a_click_opens_the_report_it_names_insid
     (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     rows = read_batch_events(tmp_path)
     assert [r[0] for r in rows] == [4, 3] and rows[0][3] == "0101.mp4" and rows[0][4] == 12.3
-    folder, where = batch_event_report(pd.DataFrame(rows), (1, 2), tmp_path)  # whichever cell of the second row
-    assert folder == str(tmp_path / "cam1_0101") and where.startswith("e2 at 12.3–15.0 s")
+    folder, start, what = batch_event_report(pd.DataFrame(rows), (1, 2), tmp_path)  # whichever cell of the second row
+    assert folder == str(tmp_path / "cam1_0101") and start == 12.3 and what == "e2, a fight, at 12.3–15.0 s"
     outside = [[*rows[0][:-1], "../cam1_0101"]]
     with pytest.raises(UsageError, match="no such report in"):
         batch_event_report(outside, 0, tmp_path)
