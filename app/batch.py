@@ -43,7 +43,7 @@ from vadagent.jsonlio import numbered_jsonl
 from vadagent.tools.index import IndexEvent, IndexRow, ReportIndex
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.scorer.side_by_side import default_processes
-from vadagent.tools.video import VIDEO_SUFFIXES
+from vadagent.tools.video import VIDEO_SUFFIXES, frame_files
 from vadagent.tools.video.finding import is_frame_folder, videos_under
 from vadagent.types import Verdict, VideoReport
 
@@ -88,8 +88,10 @@ def find_videos(source: Path, *, recursive: bool = False, output: Path | None = 
 
     found = videos_under(source, recursive=recursive, leave_out=written_by_a_run)
     if not found.videos:
+        images = len(frame_files(source))
         raise UsageError(f"{source}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))}, or folders of frame images)"
-                         + (f"; {found.left_below} in its subfolders: add --recursive" if found.left_below else ""))
+                         + (f"; {found.left_below} in its subfolders: add --recursive" if found.left_below else "")
+                         + ("; it holds one image, and a video's frames are two or more" if images == 1 else ""))
     if found.left_below and console is not None:
         console.print(f"{found.left_below} video(s) in subfolders of {source} left unread: add --recursive to explain "
                       "them too", highlight=False, soft_wrap=True)

@@ -82,6 +82,8 @@ def test_a_folder_s_videos_are_its_files_and_frame_folders_and_its_subfolders_ar
     assert find_videos(manifest).videos == [(top / "10").resolve(), (top / "cam2" / "0101.mp4").resolve()]
     with pytest.raises(UsageError, match="a manifest names each of its videos"):
         find_videos(manifest, recursive=True)
+    with pytest.raises(UsageError, match="it holds one image, and a video's frames are two or more"):
+        find_videos(top / "snapshot")
     manifest.write_text("export/snapshot\n")
     with pytest.raises(UsageError, match="no such video or folder of frames"):
         find_videos(manifest)
