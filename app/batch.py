@@ -34,7 +34,7 @@ from vadagent.app.job import Job
 from vadagent.app.outputs import LOCK_NAME, Destination, claim_output, destination, is_url
 from vadagent.app.processes import ScoringProcesses
 from vadagent.app.report_html import write_index_html
-from vadagent.app.scoring import say_other_view
+from vadagent.app.scoring import folder_rate, say_other_view
 from vadagent.app.stopping import STOPPED_EXIT, end_stopped, hold_further_stops, run_stoppable
 from vadagent.config import Settings, write_run_manifest
 from vadagent.devices import usable_cores
@@ -144,17 +144,20 @@ def output_names(videos: list[Path]) -> dict[Path, str]:
             for v, name in names.items()}
 
 
-def _scorer(job: Job, output: Path, scorer_dir: Path | None, normal: list[str], console: Console) -> Scorer | None:
-    """The batch's scorer; None: each video is fitted on its own opening, as `explain` does."""
-    saved = output / "scorer"
+def _saved_scorer(output: Path, scorer_dir: Path | None) -> Scorer | None:
+    """The batch's scorer where there is one to load: `--scorer`'s, or the one a resumed run started with."""
     if scorer_dir is not None:
         return Scorer.load(scorer_dir)
-    if (saved / "scorer.json").is_file():  # a resumed run keeps the scorer it started with
-        return Scorer.load(saved)
+    return Scorer.load(output / "scorer") if (output / "scorer" / "scorer.json").is_file() else None
+
+
+def _fitted_scorer(job: Job, output: Path, normal: list[str], console: Console) -> Scorer | None:
+    """The batch's scorer fitted on `normal` (kept for a resumed run); None: each video is fitted on its own opening,
+    as `explain` does."""
     if not normal:
         return None
     scorer = job.fit(normal, console)
-    scorer.save(saved)
+    scorer.save(output / "scorer")
     return scorer
 
 
@@ -305,8 +308,10 @@ def _report(settings: Settings, inputs: Inputs, target: Destination, *, vlm: str
             normal: list[str], taxonomy: str | None, rules_file: Path | None, console: Console,
             workers: int | None, ray: str | None, processes: int | None, fps: float | None) -> int:
     output, videos = target.local, inputs.videos
+    scorer = _saved_scorer(output, scorer_dir)
+    fps = folder_rate(settings, fps, scorer, [str(v) for v in videos], console)
     job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file, fps=fps)
-    scorer = _scorer(job, output, scorer_dir, normal, console)
+    scorer = scorer or _fitted_scorer(job, output, normal, console)
     if scorer is None and len(inputs.scorers) < len(videos):
         console.print("No --normal footage or --scorer: each video's scorer is fitted on its own opening (noted in its "
                       "report).", highlight=False, soft_wrap=True)

@@ -41,11 +41,15 @@ def _check_target(target: Path) -> None:
 
 def _report_path(settings: Settings, target: Path, output: Path | None, client_load: ClientLoad, normal: list[str],
                  scorer: Path | None, fps: float | None, console: Console) -> Path:
-    """The report to chat about; a video is explained first (a folder of frames at `fps`, else the settings')."""
+    """The report to chat about; a video is explained first (a folder of frames at `fps`, else its scorer's footage's
+    rate or the settings': `folder_rate`)."""
     if _is_report(target):
         return target
     from vadagent.app.explaining import explain_command
+    from vadagent.app.scoring import folder_rate
+    from vadagent.tools.scorer import Scorer
 
+    fps = folder_rate(settings, fps, Scorer.load(scorer) if scorer is not None else None, [str(target)], console)
     out = output or Path("runs") / "chat" / target.stem
     if _reports_on(out / "report.json", target, fps or settings.video.folder_fps):
         console.print(f"using the existing report in {out}", highlight=False)

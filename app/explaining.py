@@ -17,7 +17,7 @@ from vadagent.agents.chat.session import load_report
 from vadagent.agents.explain.run import left_in_progress
 from vadagent.app.job import ClientLoad, Job
 from vadagent.app.outputs import writes_output
-from vadagent.app.scoring import SHOWN_CANDIDATES, progress_bar, say_other_view, show_candidates
+from vadagent.app.scoring import SHOWN_CANDIDATES, folder_rate, progress_bar, say_other_view, show_candidates
 from vadagent.app.stopping import end_stopped, hold_further_stops
 from vadagent.config import Settings, write_run_manifest
 from vadagent.errors import UsageError
@@ -72,10 +72,11 @@ def explain_command(settings: Settings, video: str, output: Path, *, vlm: str | 
     opening (said, and noted)."""
     if scorer_dir is not None and normal:
         raise UsageError("give either --scorer DIR (from 'vadagent fit') or --normal FOOTAGE to fit on, not both")
+    scorer = Scorer.load(scorer_dir) if scorer_dir is not None else None
+    fps = folder_rate(settings, fps, scorer, [video], console)
     with open_video(video, folder_fps=fps or settings.video.folder_fps):
         pass  # the video is readable: checked before anything slow
     set_aside_conversations(output, video, console)
-    scorer = Scorer.load(scorer_dir) if scorer_dir is not None else None
     job = Job.build(settings, console, vlm=vlm, taxonomy=taxonomy, rules_file=rules_file, fps=fps,
                     client_load=client_load)
     try:

@@ -131,11 +131,27 @@ def fit_command(settings: Settings, normal: list[str], output: Path, *, tiers: l
     return scorer
 
 
+def folder_rate(settings: Settings, fps: float | None, scorer: Scorer | None, videos: list[str],
+                console: Console) -> float | None:
+    """The rate folders of frames among `videos` are read at where `--fps` does not say: the settings' where they set
+    one, else that of the footage `scorer` was fitted on (the same site's camera; a folder read at another rate has
+    its motion scaled by the ratio and its times stretched by it), said; None: the settings' (a file carries its own)."""
+    if fps is not None or scorer is None or not scorer.fps or "folder_fps" in settings.video.model_fields_set:
+        return fps
+    folders = [video for video in videos if Path(video).is_dir() and frame_files(Path(video))]
+    if folders and not settings.quiet:
+        console.print(f"{folders[0]}{' and other frame folders' if len(folders) > 1 else ''}: frames carry no rate; read "
+                      f"at {scorer.fps:g} frames/s, as the scorer's footage was; give --fps if they were filmed at another",
+                      highlight=False, soft_wrap=True)
+    return scorer.fps if folders else None
+
+
 @writes_output
 def score_command(settings: Settings, video: str, scorer_dir: Path, output: Path, *, sigma: float | None,
                   fps: float | None, console: Console) -> tuple[ScoreResult, list[Candidate]]:
     scorer = Scorer.load(scorer_dir)
     sigma = settings.scorer.smoothing_sigma if sigma is None else sigma
+    fps = folder_rate(settings, fps, scorer, [video], console)
     with progress_bar(console, settings.quiet) as progress:
         result = scorer.score(video, folder_fps=fps or settings.video.folder_fps, device=_device(settings),
                               progress=progress)

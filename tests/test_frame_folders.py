@@ -190,3 +190,24 @@ def test_a_thermal_camera_s_16_bit_video_and_stream_are_read_in_their_own_range_
     alone = LiveSource(str(deep))  # no scorer's map: its first frame's, kept
     first = next(alone.frames()).rgb
     assert alone.levels is not None and len(np.unique(first)) > 100
+
+
+def test_a_folder_of_frames_is_read_at_its_scorer_s_footage_rate_unless_told(tmp_path, ped2):
+    """Frames carry no rate. A scorer fitted on Ped2's frames at 10 frames/s reads another of its folders at 10, and
+    says so, where the settings' 25 would scale its motion by 2.5 and stretch its times; --fps, or a rate the
+    settings set, is kept."""
+    import json
+
+    from inprocess import invoke
+
+    fitted = invoke("fit", ped2 / "training" / "frames" / "01", "--fps", "10", "--no-select", "-o", tmp_path / "scorer")
+    assert fitted.returncode == 0, fitted.stderr
+    clip = ped2 / "testing" / "frames" / "02"
+    scored = invoke("score", clip, "--scorer", tmp_path / "scorer", "-o", tmp_path / "at_scorer")
+    assert scored.returncode == 0 and "read at 10 frames/s, as the scorer's footage was" in scored.stderr.replace("\n", " ")
+    assert json.loads((tmp_path / "at_scorer" / "scores.json").read_text())["video"]["fps"] == 10
+    for how, env in (("--fps", {}), ("settings", {"VADAGENT_VIDEO__FOLDER_FPS": "25"})):
+        told = invoke("score", clip, "--scorer", tmp_path / "scorer", "-o", tmp_path / how,
+                      *(["--fps", "25"] if how == "--fps" else []), env=env)
+        assert told.returncode == 0 and "as the scorer's footage was" not in told.stderr
+        assert json.loads((tmp_path / how / "scores.json").read_text())["video"]["fps"] == 25
