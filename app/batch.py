@@ -43,6 +43,7 @@ from vadagent.jsonlio import numbered_jsonl
 from vadagent.tools.index import IndexEvent, IndexRow, ReportIndex
 from vadagent.tools.scorer import Scorer
 from vadagent.tools.scorer.side_by_side import default_processes
+from vadagent.tools.scorer.view import OTHER_VIEW_WORDS
 from vadagent.tools.video import VIDEO_SUFFIXES, frame_files
 from vadagent.tools.video.finding import is_frame_folder, videos_under
 from vadagent.types import Verdict, VideoReport
@@ -232,9 +233,13 @@ class _Batch:
         severities = [int(e.severity) for e in report.events if e.verdict != "rejected"]
         failed = [c.reason for c in report.contexts if c.status == "failed"]
         explained = self.job.client is not None and not failed
+        # the index's note: why not explained, and a view that was another scene's throughout (its scores compare it
+        # with a scene it is not of)
+        notes = ([] if explained else [failed[0] if failed else "no VLM reachable"]) + \
+            ([OTHER_VIEW_WORDS] if detection.scored.other_view else [])
         self.index.record_events(source, report.events)  # listed once the video's row says it is finished
         self.index.finish(source, self.destination.report_location(name), explained=explained,
-                          note=None if explained else (failed[0] if failed else "no VLM reachable"),
+                          note="; ".join(notes) or None,
                           candidates=len(report.scorer.candidates),
                           events=len(report.events), confirmed=sum(e.verdict == "confirmed" for e in report.events),
                           max_severity=max(severities) if severities else None,

@@ -3,6 +3,7 @@ shaken by the wind or crossed by a crowd (neither a lost view), and a covered ca
 report and live."""
 
 import copy
+import json
 
 import cv2
 import numpy as np
@@ -176,3 +177,9 @@ def test_a_video_of_another_camera_is_said_to_be_scored_against_another_scene(sy
     said = other.stderr.replace("\n", " ")
     assert other.returncode == 0 and "01: its view was not the normal footage's from its first frame to its last: " \
         "another camera than the scorer's? Fit a scorer on this camera's own normal footage" in said
+    # a batch says it too, and its index keeps it (read later than the terminal)
+    batch = invoke("report", ped2 / "testing" / "frames" / "01", "--fps", "10", "--scorer", synthetic_scorer,
+                   "--vlm", "hf:nobody/no-such-vlm", "-o", tmp_path / "batch")
+    assert batch.returncode == 3 and "another camera than the scorer's?" in batch.stderr.replace("\n", " ")
+    row = json.loads((tmp_path / "batch" / "index.json").read_text())[0]
+    assert row["status"] == "detected" and "another camera than the scorer's?" in row["error"]
