@@ -310,9 +310,9 @@ def build_ui(app: App):
             rows = read_index(app.options.reports)
             if rows is not None:
                 gr.Dataframe(value=[[Path(r["source"]).name, r["status"], r.get("events"), r.get("max_severity"),
-                                     r.get("peak_score")] for r in rows],
-                             headers=["video", "status", "events", "max severity", "peak score"], label="Batch index",
-                             interactive=False)
+                                     r.get("peak_score"), r.get("error") or ""] for r in rows],
+                             headers=["video", "status", "events", "max severity", "peak score", "note"],
+                             label="Batch index", interactive=False)
             batch_events = read_batch_events(app.options.reports)
             if batch_events:
                 batch_table = gr.Dataframe(value=batch_events, headers=BATCH_EVENT_COLUMNS, interactive=False,
