@@ -8,16 +8,15 @@ import av
 import cv2
 import numpy as np
 
-from vadagent.tools.video.levels import Levels, to_8_bits
+from vadagent.tools.video.levels import DEEP_GRAY, Levels, to_8_bits
 
 # A packet the decoder rejects: damaged, or, after a joined file's parameter sets were lost, one that asks for
 # what FFmpeg's decoder does not do ("not yet implemented"); either is skipped and counted, not fatal.
 UNDECODABLE = (av.error.InvalidDataError, av.error.PatchWelcomeError)
 SUSPECT_PACKETS = 2  # packets after a damaged one that may hold its missing pieces (see `DamageTracker`)
 _GRAY_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
-# A thermal camera's gray deeper than 8 bits (FFV1 or raw video, a UVC camera's Y16): FFmpeg's own cut to 8 bits
-# keeps the top byte, a blank picture (levels.py); these are read at their depth and mapped by the video's levels.
-DEEP_GRAY = {f"gray{bits}{end}" for bits in (9, 10, 12, 14, 16) for end in ("le", "be")} | {"grayf32le", "grayf32be"}
+# Deep gray (DEEP_GRAY): FFmpeg's own cut to 8 bits keeps the top byte, a blank picture (levels.py); such frames are
+# read at their depth and mapped by the video's levels.
 _AS_IS = {"gray16le", "gray16be", "grayf32le", "grayf32be"}  # what PyAV gives as an array; the others via gray16le
 
 

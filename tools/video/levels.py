@@ -11,6 +11,9 @@ videos mapped each by its own differ by a few gray levels, enough to tip self-va
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import av
 import cv2
 import numpy as np
 
@@ -23,6 +26,8 @@ LEVELS_SAMPLE = 16  # frames spread over a deep video whose levels set its map t
 # most 6 from clip to clip, against 34 at the 0.1th and 99.9th (a bright truck in one clip moved its white).
 LEVELS_SPAN = (1.0, 99.0)
 VIDEO_LEVELS = (16.0, 235.0)
+# A thermal camera's gray deeper than 8 bits as FFmpeg decodes it (FFV1 or raw video, a UVC camera's Y16)
+DEEP_GRAY = {f"gray{bits}{end}" for bits in (9, 10, 12, 14, 16) for end in ("le", "be")} | {"grayf32le", "grayf32be"}
 UNUSED: Levels = (0.0, 1.0)  # given where a video's pictures are only sampled, so that its own map is not measured too
 
 
@@ -53,6 +58,8 @@ def site_levels(sources: list[str]) -> Levels | None:
 
     samples = []
     for source in dict.fromkeys(sources):
+        if Path(source).is_file() and not _deep_file(source):  # a glance at its header: most videos are 8 bits
+            continue
         try:
             with open_video(source, levels=UNUSED) as video:  # its own map is not needed, only its sample
                 sample = video.level_sample()
@@ -61,3 +68,13 @@ def site_levels(sources: list[str]) -> Levels | None:
         if sample is not None and len(sample):
             samples.append(np.random.default_rng(0).choice(sample, min(len(sample), 200_000), replace=False))
     return black_and_white(np.concatenate(samples)) if samples else None
+
+
+def _deep_file(path: str) -> bool:
+    """Whether a video file's gray is deeper than 8 bits, from its header alone (a full open reads its packets)."""
+    try:
+        with av.open(path) as container:
+            streams = container.streams.video
+            return bool(streams) and streams[0].codec_context is not None and streams[0].codec_context.pix_fmt in DEEP_GRAY
+    except av.error.FFmpegError:  # said where the footage is read
+        return False

@@ -17,8 +17,9 @@ from pathlib import Path
 import av
 
 from vadagent.errors import VideoError
-from vadagent.tools.video.decoded import DEEP_GRAY, frame_to_array, is_deep
+from vadagent.tools.video.decoded import frame_to_array, is_deep
 from vadagent.tools.video.frame_folder import DEFAULT_FOLDER_FPS
+from vadagent.tools.video.levels import DEEP_GRAY
 from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS, continuous
 from vadagent.tools.video.source import open_video
 

@@ -18,10 +18,10 @@ import av
 import numpy as np
 
 from vadagent.errors import VideoError
-from vadagent.tools.video.decoded import DEEP_GRAY, UNDECODABLE, DamageTracker, frame_to_array
+from vadagent.tools.video.decoded import UNDECODABLE, DamageTracker, frame_to_array
 from vadagent.tools.video.frame_folder import IMAGE_SUFFIXES
 from vadagent.tools.video.joined import RESTART_S, TimestampsRestart, continuous_copy, restarted
-from vadagent.tools.video.levels import LEVELS_SAMPLE, Levels, black_and_white, sample_of
+from vadagent.tools.video.levels import DEEP_GRAY, LEVELS_SAMPLE, Levels, black_and_white, sample_of
 from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener, runs
 from vadagent.tools.video.unfinished import UNFINISHED, lacks_index
