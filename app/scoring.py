@@ -138,7 +138,7 @@ def folder_rate(settings: Settings, fps: float | None, scorer: Scorer | None, vi
     its motion scaled by the ratio and its times stretched by it), said; None: the settings' (a file carries its own)."""
     if fps is not None or scorer is None or not scorer.fps or "folder_fps" in settings.video.model_fields_set:
         return fps
-    folders = [video for video in videos if Path(video).is_dir() and frame_files(Path(video))]
+    folders = [video for video in videos if Path(video).is_dir()]  # a folder without frames is refused where it is read
     if folders and not settings.quiet:
         console.print(f"{folders[0]}{' and other frame folders' if len(folders) > 1 else ''}: frames carry no rate; read "
                       f"at {scorer.fps:g} frames/s, as the scorer's footage was; give --fps if they were filmed at another",

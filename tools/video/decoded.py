@@ -37,12 +37,13 @@ def frame_to_array(frame: av.VideoFrame, gray: bool, quarter_turns: int = 0,
     (without them, returned at its depth: for measuring them)."""
     if size and (frame.width, frame.height) != size:
         frame = frame.reformat(width=size[0], height=size[1], interpolation="AREA")
-    if is_deep(frame):
+    name = frame.format.name  # (every frame decoded passes here)
+    if name in DEEP_GRAY:
         array = deep_gray(frame)
         if levels is not None:
             array = to_8_bits(array, levels)
             array = array if gray else cv2.cvtColor(array, cv2.COLOR_GRAY2RGB)
-    elif gray and frame.format.name in _GRAY_PLANAR:
+    elif gray and name in _GRAY_PLANAR:
         plane = frame.planes[0]
         array = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
     else:

@@ -70,11 +70,15 @@ def site_levels(sources: list[str]) -> Levels | None:
     return black_and_white(np.concatenate(samples)) if samples else None
 
 
+def is_deep_stream(stream: av.video.stream.VideoStream) -> bool:
+    """Whether a video stream's gray is deeper than 8 bits, as its header says."""
+    return stream.codec_context is not None and stream.codec_context.pix_fmt in DEEP_GRAY
+
+
 def _deep_file(path: str) -> bool:
     """Whether a video file's gray is deeper than 8 bits, from its header alone (a full open reads its packets)."""
     try:
         with av.open(path) as container:
-            streams = container.streams.video
-            return bool(streams) and streams[0].codec_context is not None and streams[0].codec_context.pix_fmt in DEEP_GRAY
+            return bool(container.streams.video) and is_deep_stream(container.streams.video[0])
     except av.error.FFmpegError:  # said where the footage is read
         return False

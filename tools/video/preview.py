@@ -19,7 +19,7 @@ import av
 from vadagent.errors import VideoError
 from vadagent.tools.video.decoded import frame_to_array, is_deep
 from vadagent.tools.video.frame_folder import DEFAULT_FOLDER_FPS
-from vadagent.tools.video.levels import DEEP_GRAY
+from vadagent.tools.video.levels import is_deep_stream
 from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS, continuous
 from vadagent.tools.video.source import open_video
 
@@ -104,7 +104,7 @@ def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[st
         width, height = _copy_size(video.width, video.height, max_side)
         rate = video.average_rate or video.guessed_rate or 25
         levels = None
-        if video.codec_context.pix_fmt in DEEP_GRAY:  # a thermal camera's: shown as the scorer reads it, not FFmpeg's cut
+        if is_deep_stream(video):  # a thermal camera's: shown as the scorer reads it, not FFmpeg's cut
             with open_video(source) as opened:
                 levels = opened.levels
         stream = first = last = None

@@ -21,7 +21,7 @@ from vadagent.errors import VideoError
 from vadagent.tools.video.decoded import UNDECODABLE, DamageTracker, frame_to_array
 from vadagent.tools.video.frame_folder import IMAGE_SUFFIXES
 from vadagent.tools.video.joined import RESTART_S, TimestampsRestart, continuous_copy, restarted
-from vadagent.tools.video.levels import DEEP_GRAY, LEVELS_SAMPLE, Levels, black_and_white, sample_of
+from vadagent.tools.video.levels import LEVELS_SAMPLE, Levels, black_and_white, is_deep_stream, sample_of
 from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener, runs
 from vadagent.tools.video.unfinished import UNFINISHED, lacks_index
@@ -75,7 +75,7 @@ class PyAVFile(VideoSource):
                 self.info = self._probe()
             self._check_first_frame()
             self._check_last_frame()
-            self._deep = self._stream.codec_context.pix_fmt in DEEP_GRAY
+            self._deep = is_deep_stream(self._stream)
             if self._deep:
                 self.levels = levels or self._own_levels()
         except BaseException:
