@@ -71,7 +71,7 @@ def test_the_main_command_runs(tmp_path):
 def detection_only(report: VideoReport, out: Path, stderr: str) -> None:
     """No VLM reachable: the detection report still carries what the judge would have seen."""
     assert "explanations need a vision-language model" in stderr.lower().replace("\n", " ")
-    assert "huggingface-cli download" in stderr and "huggingface-cli download" in report.notes[-1]
+    assert "`hf download" in stderr and "`hf download MODEL`" in report.notes[-1]
     assert report.scorer.candidates and not report.events
     said = " ".join(stderr.split())  # each candidate on the terminal: when, how high, where
     assert all(f"{c.start_s:.1f}–{c.end_s:.1f} s: peak {c.peak_score:.1f} at {c.peak_s:.1f} s, {c.region.where}" in said

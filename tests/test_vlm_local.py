@@ -1,6 +1,10 @@
 """The in-process transformers client on tiny random models of real architectures."""
 
 import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import jsonschema
 import numpy as np
@@ -66,8 +70,12 @@ def test_missing_model_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from vadagent.tools.vlm import VLMUnavailable
 
-    with pytest.raises(VLMUnavailable, match="huggingface-cli download"):
+    with pytest.raises(VLMUnavailable, match="hf download nobody/no-such-model-xyz") as missing:
         TransformersClient("nobody/no-such-model-xyz")
+    # the command named is one the installed huggingface_hub has (1.0 dropped `huggingface-cli`)
+    command = re.search(r"`(hf) (download) \S+", str(missing.value)).groups()
+    assert subprocess.run([Path(sys.executable).parent / command[0], command[1], "--help"],
+                          capture_output=True).returncode == 0
     with pytest.raises(VLMUnavailable, match="does not hold a loadable transformers model"):
         TransformersClient(str(tmp_path))
     with pytest.raises(VLMUnavailable, match="no such folder"):

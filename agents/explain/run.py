@@ -31,8 +31,8 @@ from vadagent.types import AnomalyEvent, TokenUsage, Verdict, VideoReport
 log = logging.getLogger(__name__)
 IN_PROGRESS_NOTE = "Detection only so far: the VLM was being asked when this was written."
 NO_VLM_NOTE = ("Explanations need a vision-language model and none was reachable: this report holds the detection "
-               "only (scores, candidates, relations). Use --vlm hf:MODEL (in-process; `huggingface-cli download "
-               "MODEL` once on a connected machine) or --vlm vllm:MODEL@URL (see `vadagent serve`).")
+               "only (scores, candidates, relations). Use --vlm hf:MODEL (in-process; `hf download MODEL` once "
+               "where huggingface.co can be reached) or --vlm vllm:MODEL@URL (see `vadagent serve`).")
 
 
 def explain_video(video: str, scorer: Scorer, client: VLMClient | None, taxonomy: Taxonomy, rules: RuleSet | None, *,

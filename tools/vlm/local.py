@@ -167,9 +167,14 @@ def locate(model_id: str) -> str:
     if not _hub_reachable():
         raise VLMUnavailable(
             f"hf:{model_id}: cannot load the model: it is not in the Hugging Face cache and huggingface.co cannot be "
-            f"reached from here; fetch it on a connected machine with `huggingface-cli download {model_id}`, or point "
-            "--vlm at a local folder (hf:/path/to/model) or at a server (vllm:MODEL@URL)")
+            f"reached from here; {fetch_hint(model_id)}")
     return "hub"
+
+
+def fetch_hint(model_id: str) -> str:
+    """What to do where `model_id` cannot be fetched: huggingface_hub 1.0 replaced `huggingface-cli` by `hf`."""
+    return (f"fetch it on a connected machine with `hf download {model_id} --local-dir DIR`, copy DIR here and use "
+            "--vlm hf:DIR, or point --vlm at a server (vllm:MODEL@URL)")
 
 
 def _load(model_id: str, device: str):
@@ -189,8 +194,7 @@ def _load(model_id: str, device: str):
         reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
         how = (f"the folder does not hold a loadable transformers model ({reason})" if local else
                f"it is not in the Hugging Face cache and cannot be downloaded here ({str(error).splitlines()[0][:160]}); "
-               f"fetch it on a connected machine with `huggingface-cli download {model_id}`, or point --vlm at a "
-               "local folder (hf:/path/to/model) or at a server (vllm:MODEL@URL)")
+               + fetch_hint(model_id))
         raise VLMUnavailable(f"hf:{model_id}: cannot load the model: {how}") from None
     return processor, network
 
