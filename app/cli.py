@@ -57,9 +57,9 @@ def info(
     from vadagent.tools.video import open_video
 
     with open_video(video, folder_fps=fps or settings().video.folder_fps) as source:
-        meta, levels = source.info, source.levels
+        meta, levels, clock = source.info, source.levels, source.clock
     if as_json:
-        out.print_json(json.dumps(meta.model_dump() | {"duration_s": meta.duration_s, "levels": levels}))
+        out.print_json(json.dumps(meta.model_dump() | {"duration_s": meta.duration_s, "levels": levels, "clock": clock}))
         return
     table = Table(show_header=False, box=None)
     for key, value in [("path", meta.path), ("kind", meta.kind), ("codec", meta.codec), ("fps", f"{meta.fps:.3f}"),
@@ -68,6 +68,8 @@ def info(
         table.add_row(key, str(value))
     if levels is not None:  # a thermal camera's: how it is read (a scorer reads it by its normal footage's map)
         table.add_row("depth", f"deeper than 8 bits, read as 8 from levels {levels[0]:.6g} (black) to {levels[1]:.6g} (white)")
+    if clock is not None:  # a phone's variable frame rate, a recorder's pauses: times are the recording's
+        table.add_row("clock", clock)
     out.print(table)
 
 

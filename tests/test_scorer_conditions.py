@@ -490,6 +490,32 @@ def test_a_video_at_another_frame_rate_is_judged_per_second_not_per_frame(tmp_pa
     assert fast == pytest.approx(at_25.evidence.speed_px_s[np.argmax(at_25.scores)], rel=0.35)  # px/s either way
 
 
+def test_a_phones_variable_frame_rate_is_scored_on_the_recordings_clock(tmp_path, fitted, synthetic_anomalous):
+    """The anomalous clip recorded at half its rate from 0.4 to 1.9 s (a phone in low light; 19 frames fewer). Each
+    candidate is where the constant-rate clip's is (read frame for frame, the fast object's from 1.92 s was said to
+    start 0.7 s early), its scores as that clip's, and a frame shown again on the regular clock scores as the frame
+    it repeats."""
+    from vadagent.tools.scorer.candidates import CandidatePolicy
+    from vadagent.tools.video import open_video
+
+    path, _ = synthetic_anomalous
+    frames = _frames(path)
+    kept = [n for n in range(len(frames)) if not (10 <= n < 48 and n % 2)]
+    write_video(tmp_path / "phone.mp4", frames[kept], 25.0, kept)
+    steady, phone = fitted.score(path), fitted.score(tmp_path / "phone.mp4")
+    assert phone.info.fps == pytest.approx(25.0) and len(phone.scores) == len(steady.scores)
+    policy = CandidatePolicy(calls_per_minute=30)  # every peak above the threshold
+    spans = [(c.start_s, c.end_s) for c in steady.candidates(policy, sigma=3)]
+    assert len(spans) >= 2 and all(min(max(abs(c.start_s - a), abs(c.end_s - b)) for c in phone.candidates(policy, sigma=3))
+                                   <= 0.1 for a, b in spans)
+    assert np.corrcoef(steady.scores[60:], phone.scores[60:])[0, 1] >= 0.98
+    with open_video(tmp_path / "phone.mp4") as video:
+        times = np.concatenate([b.times for b in video.scan()])
+    again = np.flatnonzero(times[1:] == times[:-1]) + 1
+    assert len(again) == 19 and np.array_equal(phone.scores[again], phone.scores[again - 1])
+    assert np.array_equal(phone.evidence.box[again], phone.evidence.box[again - 1])
+
+
 def _frames(path) -> np.ndarray:
     from vadagent.tools.video import open_video
 

@@ -236,30 +236,45 @@ def _faststart(source, target):
     return target
 
 
-def test_variable_frame_rate_files_are_indexed_in_order_with_their_timestamps(tmp_path, synthetic_normal):
-    """A motion-triggered recording: frames stop for 5 s and go on. Frames are numbered in order
-    (no holes, the last one readable); their times keep the gap."""
+def _paused(source: Path, target: Path, after: int, pause_s: float, jitter_s: float = 0.0) -> None:
+    """`source`'s packets into `target`, its frames from `after` on `pause_s` later (a motion-triggered recording
+    that paused), each frame's time moved by up to `jitter_s` either way (a camera's clock)."""
     import av
 
-    target = tmp_path / "vfr.mp4"
-    with av.open(str(synthetic_normal)) as src, av.open(str(target), "w") as dst:
+    wobble = np.random.default_rng(0)
+    with av.open(str(source)) as src, av.open(str(target), "w") as dst:
         stream = dst.add_stream_from_template(src.streams.video[0])
-        gap = None
         for number, packet in enumerate(src.demux(src.streams.video[0])):
             if packet.dts is None:
                 continue
-            if number == 100:
-                gap = int(5 / packet.time_base)
-            if gap:
-                packet.pts, packet.dts = packet.pts + gap, packet.dts + gap
+            shift = int((pause_s * (number >= after) + wobble.uniform(-jitter_s, jitter_s)) / packet.time_base)
+            packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
             packet.stream = stream
             dst.mux(packet)
-    with open_video(synthetic_normal) as original, open_video(target) as video:
-        assert video.info.frame_count == original.info.frame_count
+
+
+def test_a_recording_that_pauses_is_read_on_its_own_clock_and_an_unsteady_clock_frame_for_frame(tmp_path,
+                                                                                                    synthetic_normal):
+    """A motion-triggered recording: frames stop for 5 s and go on. Read on a regular clock, frame n is the one
+    on screen at n / 25 s: the last frame before the pause is shown again through it, and what follows keeps its
+    time (read frame for frame, 9 s would have read 4 s). A camera whose frames come up to 8 ms early or late
+    is read frame for frame."""
+    _paused(synthetic_normal, tmp_path / "paused.mp4", 100, 5.0)
+    _paused(synthetic_normal, tmp_path / "unsteady.mp4", 0, 0.0, jitter_s=0.008)
+    with open_video(synthetic_normal) as original, open_video(tmp_path / "paused.mp4") as video:
+        assert video.info.fps == pytest.approx(25.0) and video.info.frame_count == 500 + 125
+        assert "125 frame(s) shown again and 0 passed over" in video.clock
         indices = np.concatenate([b.indices for b in video.scan()])
         assert np.array_equal(indices, np.arange(video.info.frame_count))
-        batch = video.read([99, 100, video.info.frame_count - 1])
-        assert batch.times[1] - batch.times[0] == pytest.approx(5 + 1 / original.info.fps, abs=0.05)
+        batch = video.read([99, 100, 224, 225, 624])
+        assert all(np.array_equal(batch.frames[0], frame) for frame in batch.frames[1:3])  # shown again
+        assert batch.times[1] == batch.times[2] == batch.times[0]  # with the time of the frame it repeats
+        assert np.array_equal(batch.frames[3], original.read([100]).frames[0])
+        assert batch.times[3] == pytest.approx(9.0, abs=1e-6) and batch.times[4] == pytest.approx(624 / 25, abs=1e-6)
+        assert video.read_at([9.0]).indices.tolist() == [225]
+    with open_video(tmp_path / "unsteady.mp4") as video:
+        assert video.clock is None and video.info.frame_count == 500
+        assert np.ptp(np.diff(video.read(np.arange(0, 500, 7)).times)) > 0.01  # its times do wobble
 
 
 def test_a_rotation_tag_turns_the_frames_upright(tmp_path):

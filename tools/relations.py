@@ -77,12 +77,14 @@ def track_objects(video_path: str | Path, start_s: float, end_s: float, *, folde
     active: list[Track] = []
     with open_video(video_path, folder_fps=folder_fps) as video:
         size = working_size(video.info.width, video.info.height, max_side)
-        scale, fps, previous = size[0] / video.info.width, video.info.fps, None
+        scale, fps, previous, before = size[0] / video.info.width, video.info.fps, None, None
         for batch in video.scan(gray=True, start_s=start_s, end_s=end_s, chunk=32, size=size):
-            for time_s, frame in zip(batch.times, batch.frames):
+            for time_s, frame in zip(batch.times.tolist(), batch.frames):
+                if time_s == before:  # a frame a regular clock shows again (video/regular.py): nothing moved
+                    continue
                 if previous is not None:
-                    active = _link(active, tracks, _blobs(dis.calc(previous, frame, None)), float(time_s))
-                previous = frame
+                    active = _link(active, tracks, _blobs(dis.calc(previous, frame, None)), time_s)
+                previous, before = frame, time_s
     return Tracked([t for t in tracks if len(t.times) >= 3], fps, scale, size)
 
 

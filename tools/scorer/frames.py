@@ -159,6 +159,9 @@ class FrameChunk:
     reading: str = ""  # how its picture is read against the normal footage's (`picture_reading`); "": as it comes
     view: ViewSeen | None = None  # what it showed of the footage's view (view.py); None: not judged
     cuts: tuple[int, ...] = ()  # frames that begin a new shot of an edited video (cuts.py), where looked for
+    # frames shown again on a regular clock (video/regular.py) since the chunk before, not among these: each takes
+    # the scores of the frame before it
+    repeats: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -202,12 +205,13 @@ class ChunkMaker:
     back on it (view.py); without it, `find_cuts` says where an edited video cuts (cuts.py). `measure_grain=False`
     (only without a footage's grain, which it is then not compared with) leaves the video's grain unknown:
     self-validation's synthetic windows, whose grain nothing reads, each a maker of its own that would measure half
-    of its 32 frames."""
+    of its 32 frames. A frame with the time of the one before it is one a regular clock shows again
+    (video/regular.py): the tiers are not given it, and it is listed in the next chunk's `repeats`."""
 
     def __init__(self, width: int, height: int, *, flow: str | None = DEFAULT_FLOW, time_scale: float = 1.0,
                  fitted_fps: float | None = None, footage_grain: dict[str, float] | None = None,
                  footage_view: FootageView | None = None, fps: float = 25.0, measure_grain: bool = True,
-                 find_cuts: bool = False, overlay: Overlay | None = None) -> None:
+                 find_cuts: bool = False, overlay: Overlay | None = None, repeats: bool = True) -> None:
         if not measure_grain and footage_grain is not None:
             raise ValueError("a video compared with the footage's grain must have its own measured")
         self.size = (width, height)
@@ -231,6 +235,11 @@ class ChunkMaker:
         self._previous_small: np.ndarray | None = None  # the previous frame at the flow's size
         self._pending: tuple[int, np.ndarray] | None = None  # frame 0, waiting for frame 1
         self._last: np.ndarray | None = None  # the last frame fed, as it came (put back on the footage's view)
+        self._repeats: list[int] = []  # frames shown again since the last chunk made
+        self._last_stamp: float | None = None  # the time of the last frame fed
+        # a frame with the time of the one before is a regular clock's repeat (video/regular.py); a live stream's
+        # (repeats=False) is a frame of its own, which a camera sent with a time it had already sent
+        self.read_repeats = repeats
 
     def _resize(self, frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         return shrink(frame, size or self.size)
@@ -307,6 +316,18 @@ class ChunkMaker:
 
     def feed(self, indices: np.ndarray, frames: np.ndarray, times: np.ndarray | None = None) -> FrameChunk | None:
         """`times`: each frame's timestamp in seconds, when the source has them."""
+        if self.read_repeats and times is not None and len(times):
+            # a frame shown again on a regular clock (video/regular.py) keeps the time of the one it repeats: the
+            # tiers read the recording's own frames, each one's motion over the time since the one before, and a
+            # repeat takes the scores of the frame it repeats (Scorer._score), so that one frame's glitch stays
+            # one frame to the median filter, and a recorder's pause costs no flow
+            repeat = times == np.concatenate([[np.nan if self._last_stamp is None else self._last_stamp], times[:-1]])
+            self._last_stamp = float(times[-1])
+            if repeat.any():
+                self._repeats += indices[repeat].tolist()
+                indices, frames, times = indices[~repeat], frames[~repeat], times[~repeat]
+                if not len(indices):
+                    return None
         out_idx, grays, diffs, flows, shakes = [], [], [], [], []
         sized = [self._resize(raw) for raw in frames]
         if self.overlay:
@@ -366,8 +387,9 @@ class ChunkMaker:
         gray = np.stack(grays)
         flow = np.stack(flows) if self.preset else \
             np.broadcast_to(np.float32(0), (len(gray), self.flow_size[1], self.flow_size[0], 2))
+        repeats, self._repeats = tuple(self._repeats), []
         return FrameChunk(np.asarray(out_idx, np.int64), gray, np.stack(diffs), flow, np.asarray(shakes), self.time_scale,
-                          self.grain, self.reading, of_view, cuts)
+                          self.grain, self.reading, of_view, cuts, repeats)
 
     def finish(self) -> FrameChunk | None:
         """A one-frame video: its only frame has no motion."""

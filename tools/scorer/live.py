@@ -53,7 +53,7 @@ class LiveScorer:
         self.maker = ChunkMaker(scorer.width, scorer.height, flow=scorer.config.flow_for(scorer.tiers),
                                 time_scale=scorer.time_scale(fps) if fps else 1.0, fitted_fps=scorer.fps,
                                 footage_grain=scorer.fit_info.get("grain"), footage_view=scorer.view,
-                                fps=fps or scorer.fps or 25.0, overlay=scorer.overlay)
+                                fps=fps or scorer.fps or 25.0, overlay=scorer.overlay, repeats=False)
         self.readers = {name: tier.reader() for name, tier in scorer.tiers.items()}
         self.recent: deque[float] = deque(maxlen=scorer.config.median_window)
         self._indices: list[int] = []

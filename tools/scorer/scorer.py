@@ -354,10 +354,12 @@ class Scorer:
         read_by_tiers: list[tuple[int, str]] = []  # what the tiers said of the picture (a shadow read as light), as steps
         view, flagged, moves = [], {}, []  # the view's changes, the frames they flag, each move from its first frame
         cuts: list[int] = []
+        repeats: list[int] = []
         with closing(stream):
             for chunk in stream:
                 opening.feed(chunk)
                 cuts += chunk.cuts
+                repeats += chunk.repeats
                 if chunk.view:
                     view += chunk.view.changes
                     flagged |= chunk.view.flagged
@@ -376,17 +378,24 @@ class Scorer:
                 if "; ".join(said) != (read_by_tiers[-1][1] if read_by_tiers else ""):
                     read_by_tiers.append((int(chunk.indices[0]), "; ".join(said)))
                 if progress:
-                    progress("scoring", len(next(iter(raw.values()))), info.frame_count)
+                    progress("scoring", len(next(iter(raw.values()))) + len(repeats), info.frame_count)
         first = next(iter(raw.values()))
         if not first:
             raise UsageError(f"{info.path}: no decodable frames to score")
-        count = max(first) + 1 if end_s is not None else max(info.frame_count, max(first) + 1)
-        per_tier = {name: self._z(name, _fill(values, count)) for name, values in raw.items()}
+        seen = max(max(first), max(repeats, default=0)) + 1  # frames read, those shown again included
+        count = seen if end_s is not None else max(info.frame_count, seen)
+        shown = _shown(count, repeats)  # each frame's own, or for one shown again, the frame it repeats
+        per_tier = {name: self._z(name, _fill(values, count))[shown] for name, values in raw.items()}
         fused = sum(self.config.weight(name) * z for name, z in per_tier.items())
-        fused = median_filter(fused, self.config.median_window, mode="nearest")
+        own = shown == np.arange(count)
+        fused[own] = median_filter(fused[own], self.config.median_window, mode="nearest")
+        fused = fused[shown]
         scores = ((fused - self.calibration["mean"]) / self.calibration["std"]).astype(np.float32)
         weights = {name: self.config.weight(name) for name in per_tier}
         merged = Evidence.strongest(per_tier, evidence, weights, count)
+        if repeats:
+            merged = merged.take(shown)
+            merged.frame = np.arange(count)
         for (first, warp), (last, _) in zip(moves, [*moves[1:], (count, None)]):
             if warp is not None:  # boxes found on frames put back on the footage's view, where they are in the video
                 merged.box[first:last] = boxes_moved(merged.box[first:last], warp)
@@ -482,6 +491,16 @@ def _check_finite(calibration: dict, arrays: dict[str, np.ndarray]) -> None:
     bad = [k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
     if bad:
         raise ArtifactError(f"non-finite values in {', '.join(bad)}")
+
+
+def _shown(count: int, repeats: list[int]) -> np.ndarray:
+    """For each of `count` frames, itself, or where it is a frame shown again (`repeats`), the last one before it
+    that is not."""
+    shown = np.arange(count)
+    repeated = np.zeros(count, bool)
+    repeated[[r for r in repeats if r < count]] = True
+    shown[repeated] = 0
+    return np.maximum.accumulate(shown)
 
 
 def _fill(values: dict[int, float], count: int) -> np.ndarray:

@@ -22,6 +22,7 @@ from vadagent.tools.video.decoded import UNDECODABLE, DamageTracker, frame_to_ar
 from vadagent.tools.video.frame_folder import IMAGE_SUFFIXES
 from vadagent.tools.video.joined import RESTART_S, TimestampsRestart, continuous_copy, restarted
 from vadagent.tools.video.levels import LEVELS_SAMPLE, Levels, black_and_white, is_deep_stream, sample_of
+from vadagent.tools.video.regular import on_regular_clock
 from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener, runs
 from vadagent.tools.video.unfinished import UNFINISHED, lacks_index
@@ -304,11 +305,14 @@ class PyAVFile(VideoSource):
                         "from): their glitches may score as motion, and the scores of those that did not decode are "
                         "their neighbours'", self.path, sum(stop - start for start, stop in spans), len(spans))
 
+    def frame_times(self) -> np.ndarray | None:
+        """Each frame's timestamp, in seconds from the first; None where its packets carry none (a raw stream)."""
+        return None if self._pts is None else (self._pts - self._pts[0]) * float(self._stream.time_base)
+
     def _batch(self, indices: list[int], frames: list[np.ndarray]) -> FrameBatch:
         idx = np.asarray(indices, dtype=np.int64)
         if self._pts is not None:
-            stream = self._stream
-            times = (self._pts[idx] - self._pts[0]) * float(stream.time_base)
+            times = self.frame_times()[idx]
         else:
             times = idx / self.info.fps
         return FrameBatch(indices=idx, times=times, frames=np.stack(frames))
@@ -467,4 +471,10 @@ def _reason(exc: av.error.FFmpegError) -> str:
     return getattr(exc, "strerror", None) or str(exc).split(":")[0]
 
 
-register_opener("file", lambda s: Path(s).is_file(), PyAVFile)
+def open_file(path: str, levels: Levels | None = None) -> VideoSource:
+    """A video file, on a regular clock where its frames come at uneven times (regular.py)."""
+    video = PyAVFile(path, levels)
+    return on_regular_clock(video, video.frame_times())
+
+
+register_opener("file", lambda s: Path(s).is_file(), open_file)

@@ -46,6 +46,7 @@ class VideoSource(abc.ABC):
     info: VideoInfo
     skipped: int = 0
     levels: tuple[float, float] | None = None  # a deep picture's (black, white) read as 8 bits' (levels.py); None: 8 bits
+    clock: str | None = None  # how its frames were put on a regular clock, in words (regular.py); None: as they came
 
     def level_sample(self) -> np.ndarray | None:
         """Levels of pictures spread over a video deeper than 8 bits (levels.py), for a site's one map; None for 8 bits."""
