@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from vadagent.agents.explain.detection import Detection, detect_video
-from vadagent.app.scoring import candidate_policy, fit_scorer, scorer_config
+from vadagent.app.scoring import candidate_policy, fit_scorer, footage_seconds, scorer_config
 from vadagent.config import Settings
 from vadagent.rules import RuleSet
 from vadagent.taxonomy import Taxonomy
@@ -54,10 +54,10 @@ def scorer_note(scorer: Scorer) -> str:
     """What a report says of a scorer fitted on normal footage: its tiers and weights, how much
     footage it learnt, and whether self-validation chose them (the default does from 15 s)."""
     info = scorer.fit_info
-    frames, fps = info.get("frames"), scorer.fps
+    frames = info.get("frames")
     text = f"Scorer: {scorer.description}"
-    if frames and fps:
-        text += f", fitted on {frames / fps:.0f} s of normal footage ({frames} frames)"
+    if frames and scorer.fps:
+        text += f", fitted on {footage_seconds(scorer):.0f} s of normal footage ({frames} frames)"
     chosen = info.get("selection", {}).get("chosen")
     if chosen:
         text += (f"; tiers and weights chosen by self-validation (AUC {chosen['auc']:.3f} on synthetic anomalies in "

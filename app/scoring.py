@@ -101,7 +101,7 @@ def fit_scorer(settings: Settings, sources: list[SourceSpec], config: ScorerConf
         for kind in unjudged(log):
             console.print(f"  not judged: {KIND_MEANING.get(kind, kind)} (the held-out stretches of this footage are "
                           "too short to make it)", highlight=False)
-        footage_s = scorer.fit_info["frames"] / (scorer.fit_info.get("fps") or folder_fps)
+        footage_s = footage_seconds(scorer, folder_fps)
         if dropped := left_out_unsteadily(log, config.tiers, footage_s):
             console.print(f"  {' and '.join(dropped)} left out on {footage_s:.0f} s of normal footage, where which tiers "
                           f"self-validation keeps varies with the seconds given; give {STEADY_S:g} s or more if you can, "
@@ -129,6 +129,13 @@ def fit_command(settings: Settings, normal: list[str], output: Path, *, tiers: l
         console.print(f"fitted {scorer.scorer_id} on {scorer.fit_info['frames']} frames in "
                       f"{scorer.fit_info['fit_seconds']:.1f} s → {output}")
     return scorer
+
+
+def footage_seconds(scorer: Scorer, folder_fps: float = 25.0) -> float:
+    """The seconds of normal footage `scorer` was fitted on (a variable-rate recording's frames are fewer than its
+    seconds at its rate; a scorer saved before release 68 has only its frames)."""
+    info = scorer.fit_info
+    return info.get("seconds") or info["frames"] / (info.get("fps") or folder_fps)
 
 
 def folder_rate(settings: Settings, fps: float | None, scorer: Scorer | None, videos: list[str],

@@ -514,6 +514,9 @@ def test_a_phones_variable_frame_rate_is_scored_on_the_recordings_clock(tmp_path
     again = np.flatnonzero(times[1:] == times[:-1]) + 1
     assert len(again) == 19 and np.array_equal(phone.scores[again], phone.scores[again - 1])
     assert np.array_equal(phone.evidence.box[again], phone.evidence.box[again - 1])
+    # fitted on its first 3 s, it knows them as 3 s (the frames, 19 fewer, would say 2.2; a report says the seconds)
+    short = Scorer.fit([SourceSpec(str(tmp_path / "phone.mp4"), 0.0, 3.0)], ScorerConfig(tiers=["motion"]))
+    assert short.fit_info["seconds"] == pytest.approx(3.0, abs=0.05) and short.fit_info["frames"] == 75 - 19
 
 
 def _frames(path) -> np.ndarray:

@@ -54,6 +54,7 @@ from vadagent.tools.scorer.tiers import Evidence, Geometry, Tier, TierUnfit, tie
 from vadagent.tools.scorer.view import FootageView, above_threshold, boxes_moved, joined
 from vadagent.tools.video import VideoSource, open_video
 from vadagent.tools.video.levels import site_levels
+from vadagent.tools.video.regular import shown_frames
 from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,9 @@ class Scorer:
                              "at all (static or blank frames, or too short?); a scorer cannot be calibrated on it")
         scorer.calibration |= {"mean": mean, "std": std,
                                "threshold": float(np.percentile((fused - mean) / std, config.threshold_percentile))}
+        # seconds apart from frames: a recording at a variable rate has fewer frames than its seconds at `fps`
         scorer.fit_info |= {"sources": [asdict(s) for s in sources], "frames": int(sum(extracted.lengths)), "fps": fps,
+                            "seconds": round(footage_s, 2),
                             "grain": footage_grain(extracted.grain), "view": scorer.view and scorer.view.values(),
                             "fit_seconds": round(time.perf_counter() - started, 2),
                             "stand_in": False}  # fit_on_opening sets it: the video's opening stood in
@@ -384,7 +387,7 @@ class Scorer:
             raise UsageError(f"{info.path}: no decodable frames to score")
         seen = max(max(first), max(repeats, default=0)) + 1  # frames read, those shown again included
         count = seen if end_s is not None else max(info.frame_count, seen)
-        shown = _shown(count, repeats)  # each frame's own, or for one shown again, the frame it repeats
+        shown = shown_frames(count, repeats)  # each frame's own, or for one shown again, the frame it repeats
         per_tier = {name: self._z(name, _fill(values, count))[shown] for name, values in raw.items()}
         fused = sum(self.config.weight(name) * z for name, z in per_tier.items())
         own = shown == np.arange(count)
@@ -491,16 +494,6 @@ def _check_finite(calibration: dict, arrays: dict[str, np.ndarray]) -> None:
     bad = [k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
     if bad:
         raise ArtifactError(f"non-finite values in {', '.join(bad)}")
-
-
-def _shown(count: int, repeats: list[int]) -> np.ndarray:
-    """For each of `count` frames, itself, or where it is a frame shown again (`repeats`), the last one before it
-    that is not."""
-    shown = np.arange(count)
-    repeated = np.zeros(count, bool)
-    repeated[[r for r in repeats if r < count]] = True
-    shown[repeated] = 0
-    return np.maximum.accumulate(shown)
 
 
 def _fill(values: dict[int, float], count: int) -> np.ndarray:

@@ -109,3 +109,12 @@ def on_regular_clock(video: VideoSource, times: np.ndarray | None) -> VideoSourc
     slots = np.round(times * rate).astype(np.int64)  # the frame each of the recording's frames is shown from
     shown = np.searchsorted(slots, np.arange(int(slots[-1]) + 1), side="right") - 1
     return RegularClock(video, times, shown, rate)
+
+
+def shown_frames(count: int, repeats: list[int]) -> np.ndarray:
+    """For each of `count` frames, itself, or where it is one shown again (`repeats`), the last before it that is not."""
+    shown = np.arange(count)
+    repeated = np.zeros(count, bool)
+    repeated[[r for r in repeats if r < count]] = True
+    shown[repeated] = 0
+    return np.maximum.accumulate(shown)
