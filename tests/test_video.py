@@ -1,3 +1,4 @@
+import json
 import os
 import pickle
 import subprocess
@@ -8,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from inprocess import invoke
 
 from vadagent.errors import VideoError
 from vadagent.evals.common import remux
@@ -272,6 +274,8 @@ def test_a_recording_that_pauses_is_read_on_its_own_clock_and_an_unsteady_clock_
         assert np.array_equal(batch.frames[3], original.read([100]).frames[0])
         assert batch.times[3] == pytest.approx(9.0, abs=1e-6) and batch.times[4] == pytest.approx(624 / 25, abs=1e-6)
         assert video.read_at([9.0]).indices.tolist() == [225]
+    shown = invoke("info", tmp_path / "paused.mp4", "--json")  # the user is told
+    assert shown.returncode == 0 and "regular clock of 25 frames a second" in json.loads(shown.stdout)["clock"]
     with open_video(tmp_path / "unsteady.mp4") as video:
         assert video.clock is None and video.info.frame_count == 500
         assert np.ptp(np.diff(video.read(np.arange(0, 500, 7)).times)) > 0.01  # its times do wobble
