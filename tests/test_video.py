@@ -238,31 +238,34 @@ def _faststart(source, target):
     return target
 
 
-def _paused(source: Path, target: Path, after: int, pause_s: float, jitter_s: float = 0.0) -> None:
+def _paused(source: Path, target: Path, after: int, pause_s: float, jitter_s: float = 0.0, last_s: float = 0.0) -> None:
     """`source`'s packets into `target`, its frames from `after` on `pause_s` later (a motion-triggered recording
-    that paused), each frame's time moved by up to `jitter_s` either way (a camera's clock)."""
+    that paused), each frame's time moved by up to `jitter_s` either way (a camera's clock), its last lasting
+    `last_s` (an export that holds its last frame)."""
     import av
 
     wobble = np.random.default_rng(0)
     with av.open(str(source)) as src, av.open(str(target), "w") as dst:
         stream = dst.add_stream_from_template(src.streams.video[0])
-        for number, packet in enumerate(src.demux(src.streams.video[0])):
-            if packet.dts is None:
-                continue
+        packets = [packet for packet in src.demux(src.streams.video[0]) if packet.dts is not None]
+        for number, packet in enumerate(packets):
             shift = int((pause_s * (number >= after) + wobble.uniform(-jitter_s, jitter_s)) / packet.time_base)
             packet.pts, packet.dts = packet.pts + shift, packet.dts + shift
+            if last_s and number == len(packets) - 1:
+                packet.duration = int(last_s / packet.time_base)
             packet.stream = stream
             dst.mux(packet)
 
 
-def test_a_recording_that_pauses_is_read_on_its_own_clock_and_an_unsteady_clock_frame_for_frame(tmp_path,
-                                                                                                    synthetic_normal):
+def test_a_recording_that_pauses_or_holds_its_last_frame_is_read_on_its_own_clock(tmp_path, synthetic_normal):
     """A motion-triggered recording: frames stop for 5 s and go on. Read on a regular clock, frame n is the one
     on screen at n / 25 s: the last frame before the pause is shown again through it, and what follows keeps its
     time (read frame for frame, 9 s would have read 4 s). A camera whose frames come up to 8 ms early or late
-    is read frame for frame."""
+    is read frame for frame. One whose last frame lasts 3 s, whose stream then states 21.8 frames/s (its frames
+    were said up to 2.9 s late), is read at the rate its frames come."""
     _paused(synthetic_normal, tmp_path / "paused.mp4", 100, 5.0)
     _paused(synthetic_normal, tmp_path / "unsteady.mp4", 0, 0.0, jitter_s=0.008)
+    _paused(synthetic_normal, tmp_path / "held.mp4", 0, 0.0, last_s=3.0)
     with open_video(synthetic_normal) as original, open_video(tmp_path / "paused.mp4") as video:
         assert video.info.fps == pytest.approx(25.0) and video.info.frame_count == 500 + 125
         assert "125 frame(s) shown again and 0 passed over" in video.clock
@@ -276,6 +279,9 @@ def test_a_recording_that_pauses_is_read_on_its_own_clock_and_an_unsteady_clock_
         assert video.read_at([9.0]).indices.tolist() == [225]
     shown = invoke("info", tmp_path / "paused.mp4", "--json")  # the user is told
     assert shown.returncode == 0 and "regular clock of 25 frames a second" in json.loads(shown.stdout)["clock"]
+    with open_video(tmp_path / "held.mp4") as video:
+        assert video.info.fps == pytest.approx(25.0) and video.info.frame_count == 500
+        assert "where its stream states 21.78" in video.clock
     with open_video(tmp_path / "unsteady.mp4") as video:
         assert video.clock is None and video.info.frame_count == 500
         assert np.ptp(np.diff(video.read(np.arange(0, 500, 7)).times)) > 0.01  # its times do wobble

@@ -32,19 +32,30 @@ class RegularClock(VideoSource):
     def __init__(self, inner: VideoSource, times: np.ndarray, shown: np.ndarray, rate: float) -> None:
         self.inner, self._times, self._shown = inner, times, shown
         self.info = inner.info.model_copy(update={"fps": rate, "frame_count": len(shown)})
-        self.levels = inner.levels
         distinct = len(np.unique(shown))
         self.repeated, self.passed_over = len(shown) - distinct, len(times) - distinct
         gaps = np.diff(times)
-        self.clock = (f"a variable frame rate (frames {1000 * gaps.min():.0f} to {1000 * gaps.max():.0f} ms apart, "
-                      f"{len(times) / max(float(times[-1]), 1e-9):.3g} a second on average): read on a regular clock of "
-                      f"{rate:.4g} frames a second, {self.repeated} frame(s) shown again and {self.passed_over} passed "
-                      "over, so that its times are the recording's")
+        if not self.repeated and not self.passed_over:  # steady, at another rate than its stream states
+            self.clock = (f"its frames come {rate:.4g} a second by their timestamps, where its stream states "
+                          f"{inner.info.fps:.4g}: read at {rate:.4g}")
+        else:
+            self.clock = (f"a variable frame rate (frames {1000 * gaps.min():.0f} to {1000 * gaps.max():.0f} ms apart, "
+                          f"{len(times) / max(float(times[-1]), 1e-9):.3g} a second on average): read on a regular "
+                          f"clock of {rate:.4g} frames a second, {self.repeated} frame(s) shown again and "
+                          f"{self.passed_over} passed over, so that its times are the recording's")
         log.info("%s: %s", inner.info.path, self.clock)
 
     @property
     def skipped(self) -> int:  # type: ignore[override]
         return self.inner.skipped
+
+    @property
+    def levels(self) -> tuple[float, float] | None:  # type: ignore[override]
+        return self.inner.levels  # the frames are inner's, read by its map
+
+    @levels.setter
+    def levels(self, levels: tuple[float, float] | None) -> None:
+        self.inner.levels = levels
 
     def level_sample(self) -> np.ndarray | None:
         return self.inner.level_sample()
