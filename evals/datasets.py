@@ -30,6 +30,14 @@ class LabelledVideo:
     # are then sized to the frames decoded (`sized`), as a container's frame count may be a frame or two off
     segments: tuple[tuple[int, int], ...] | None = None
 
+    def on_clock(self, shown: np.ndarray, recorded: int) -> LabelledVideo:
+        """This video's labels of its `recorded` frames as a recording whose frames come at uneven times is read, on
+        a regular clock (tools/video/regular.py): each of the clock's frames labelled as the recording's it shows."""
+        labels = segment_labels(self.segments, recorded) if self.segments is not None else self.labels
+        if len(labels) != recorded:
+            raise UsageError(f"{self.path}: {len(labels)} frames labelled, {recorded} recorded")
+        return replace(self, labels=labels[shown], segments=None)
+
     def sized(self, frames: int) -> LabelledVideo:
         """This video with its labels for `frames` decoded frames, where they come from segments."""
         if self.segments is None or frames == len(self.labels):

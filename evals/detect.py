@@ -36,6 +36,7 @@ from vadagent.tools.scorer.selection import describe
 from vadagent.tools.scorer.side_by_side import SideBySide
 from vadagent.tools.scorer.tiers.objects import read_note
 from vadagent.tools.video import open_video
+from vadagent.tools.video.regular import RegularClock
 
 BUDGET_FRACTION = 0.10
 # the normal footage of a dataset without any
@@ -72,6 +73,17 @@ def footage_between(paths: list, start_s: float, seconds: float | None, fps: flo
             specs.append(SourceSpec(str(path)) if (a, b) == (0.0, duration) else SourceSpec(str(path), a, b))
         clip_start += duration
     return specs
+
+
+def _on_its_clock(video: LabelledVideo) -> LabelledVideo:
+    """A test video file whose frames come at uneven times is scored on a regular clock (tools/video/regular.py):
+    its labels, of the recording's frames, are put on that clock too."""
+    if not video.path.is_file():
+        return video
+    with open_video(video.path) as opened:
+        if isinstance(opened, RegularClock):
+            return video.on_clock(opened.shown, opened.inner.info.frame_count)
+    return video
 
 
 def _normal_footage(camera: str, paths: list, start_s: float, seconds: float | None, fps: float) -> list[SourceSpec]:
@@ -127,6 +139,9 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         scorers, results, score_seconds, start_seconds = _on_their_openings(data, config, device, progress, workers,
                                                                             store)
     fits, scorer = [s.fit_info for s in scorers], scorers[0]
+    clocked = [_on_its_clock(video) for video in data.test]
+    on_clock = [video.name for video, on in zip(data.test, clocked) if on is not video]
+    data = replace(data, test=clocked)
     # labels from a temporal annotation take the frames decoded; frame labels must match them
     sized = {video.name: [len(video.labels), len(result.scores)] for video, result in zip(data.test, results)
              if video.segments is not None and len(video.labels) != len(result.scores)}
@@ -201,6 +216,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         "micro_headroom": {v.name: {k: None if g is None else round(g, 4) for k, g in gains.items()}
                            for v, gains in zip(data.test, micro_headroom(labels, scores))},
         **located,
+        **({"test_videos_on_a_regular_clock": on_clock} if on_clock else {}),
         "protocol": (("fit on the training clips only" + (", each camera's on its own" if len(cameras) > 1 else "")
                       if cameras else "no normal footage: each video fitted on its opening")
                      + _footage_words(normal_seconds, normal_from, len(cameras) > 1)
@@ -215,6 +231,8 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
                         "processes of their own (started before the clock); " if workers > 1 else "")
                      + (f"frames/s over the videos scored in this run, not the {len(kept_scores)} whose scores were "
                         "kept from an earlier one; " if kept_scores else "")
+                     + (f"{len(on_clock)} test video(s) whose frames come at uneven times scored on a regular clock, "
+                        "each of its frames labelled as the recording's frame it shows; " if on_clock else "")
                      + "candidate recall = an event (maximal run of anomalous "
                      "frames) overlapped by at least one candidate of the product's own picker (threshold, call "
                      "budget, gap, coverage floor; smoothed scores)")

@@ -277,6 +277,13 @@ def test_a_recording_that_pauses_or_holds_its_last_frame_is_read_on_its_own_cloc
         assert np.array_equal(batch.frames[3], original.read([100]).frames[0])
         assert batch.times[3] == pytest.approx(9.0, abs=1e-6) and batch.times[4] == pytest.approx(624 / 25, abs=1e-6)
         assert video.read_at([9.0]).indices.tolist() == [225]
+    # a dataset's labels, of the recording's frames (its 101st to 150th anomalous), follow them onto the clock
+    from vadagent.evals.datasets import LabelledVideo
+    from vadagent.evals.detect import _on_its_clock
+
+    labelled = _on_its_clock(LabelledVideo("paused", tmp_path / "paused.mp4", np.zeros(500, np.int8),
+                                           segments=((101, 150),)))
+    assert len(labelled.labels) == 625 and np.flatnonzero(labelled.labels).tolist() == list(range(225, 275))
     shown = invoke("info", tmp_path / "paused.mp4", "--json")  # the user is told
     assert shown.returncode == 0 and "regular clock of 25 frames a second" in json.loads(shown.stdout)["clock"]
     with open_video(tmp_path / "held.mp4") as video:

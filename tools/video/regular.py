@@ -27,10 +27,11 @@ REGULAR = (0.75, 1.25)  # intervals within these times the median one are the re
 
 
 class RegularClock(VideoSource):
-    """`inner`'s frames on a clock of `rate` frames a second: frame i is inner's `shown[i]`."""
+    """`inner`'s frames on a clock of `rate` frames a second: frame i is inner's `shown[i]` (what a dataset's labels
+    of the recording's frames are put on the clock by)."""
 
     def __init__(self, inner: VideoSource, times: np.ndarray, shown: np.ndarray, rate: float) -> None:
-        self.inner, self._times, self._shown = inner, times, shown
+        self.inner, self._times, self.shown = inner, times, shown
         self.info = inner.info.model_copy(update={"fps": rate, "frame_count": len(shown)})
         distinct = len(np.unique(shown))
         self.repeated, self.passed_over = len(shown) - distinct, len(times) - distinct
@@ -64,12 +65,12 @@ class RegularClock(VideoSource):
         hurt = np.zeros(len(self._times), bool)
         for start, stop in self.inner.damaged():
             hurt[start:stop] = True
-        return runs(np.flatnonzero(hurt[self._shown]).tolist())
+        return runs(np.flatnonzero(hurt[self.shown]).tolist())
 
     def _slots_of(self, frame: int, within: range) -> range:
         """The frames of this clock that show the recording's `frame`, within `within`."""
-        first = int(np.searchsorted(self._shown, frame, side="left"))
-        last = int(np.searchsorted(self._shown, frame, side="right"))
+        first = int(np.searchsorted(self.shown, frame, side="left"))
+        last = int(np.searchsorted(self.shown, frame, side="right"))
         return range(max(first, within.start), min(last, within.stop))
 
     def scan(self, *, gray: bool = True, chunk: int = 64, start_s: float = 0.0, end_s: float | None = None,
@@ -77,7 +78,7 @@ class RegularClock(VideoSource):
         wanted = self.info.frames_in(start_s, end_s)
         if not len(wanted):
             return
-        first, last = int(self._shown[wanted.start]), int(self._shown[wanted.stop - 1])
+        first, last = int(self.shown[wanted.start]), int(self.shown[wanted.stop - 1])
         fps = self.inner.info.fps  # inner's times are its frame numbers over its own rate (VideoInfo.frames_in)
         indices: list[int] = []
         frames: list[np.ndarray] = []
@@ -96,7 +97,7 @@ class RegularClock(VideoSource):
 
     def read(self, indices: list[int] | np.ndarray, *, gray: bool = False) -> FrameBatch:
         wanted = self._check_indices(indices)
-        numbers = self._shown[wanted]
+        numbers = self.shown[wanted]
         got = self.inner.read(np.unique(numbers), gray=gray)
         at = np.searchsorted(got.indices, numbers)
         return FrameBatch(wanted, self._times[numbers], got.frames[at])
