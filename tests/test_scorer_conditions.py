@@ -500,6 +500,8 @@ def test_a_phones_variable_frame_rate_is_scored_on_the_recordings_clock(tmp_path
     candidate is where the constant-rate clip's is (read frame for frame, the fast object's from 1.92 s was said to
     start 0.7 s early), its scores as that clip's, and a frame shown again on the regular clock scores as the frame
     it repeats."""
+    from vadagent.agents.explain.detection import _candidate_notes
+    from vadagent.tools.scorer import ScoreResult
     from vadagent.tools.scorer.candidates import CandidatePolicy
     from vadagent.tools.video import open_video
 
@@ -519,6 +521,10 @@ def test_a_phones_variable_frame_rate_is_scored_on_the_recordings_clock(tmp_path
     again = np.flatnonzero(times[1:] == times[:-1]) + 1
     assert len(again) == 19 and np.array_equal(phone.scores[again], phone.scores[again - 1])
     assert np.array_equal(phone.evidence.box[again], phone.evidence.box[again - 1])
+    # the report says why its frames are not the file's count (saved scores keep it; a steady clip says nothing)
+    assert "19 frame(s) shown again" in ScoreResult.load(phone.save(tmp_path / "saved")).clock and steady.clock is None
+    assert any("read by its frames' timestamps" in note for note in _candidate_notes(phone, []))
+    assert not any("timestamps" in note for note in _candidate_notes(steady, []))
     # fitted on its first 3 s, it knows them as 3 s (the frames, 19 fewer, would say 2.2; a report says the seconds)
     short = Scorer.fit([SourceSpec(str(tmp_path / "phone.mp4"), 0.0, 3.0)], ScorerConfig(tiers=["motion"]))
     assert short.fit_info["seconds"] == pytest.approx(3.0, abs=0.05) and short.fit_info["frames"] == 75 - 19

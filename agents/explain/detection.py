@@ -69,6 +69,8 @@ def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
     if scored.skipped:
         notes.append(f"{scored.skipped} undecodable packet(s) of the video were skipped; their frames' scores are "
                      "interpolated from their neighbours'.")
+    if scored.clock:  # its frame count and rate are then not the file's own (what other players' counters say)
+        notes.append(f"The video was read by its frames' timestamps, {scored.clock}.")
     notes += [note for note in (picture_note(scored), cuts_note(scored)) if note]
     damage = damage_note(scored, candidates)
     return notes + [damage] if damage else notes

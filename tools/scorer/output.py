@@ -28,7 +28,7 @@ def write_scores(output: Path, result: ScoreResult, sigma: float, candidates: li
     payload = {"video": result.info.model_dump(), "frame_scores": result.frame_scores(sigma).model_dump(),
                "skipped_packets": result.skipped, "damaged_frames": [list(span) for span in result.damaged],
                "picture": [{"from_frame": frame, "read": read or "as it came"} for frame, read in result.picture],
-               "cuts": result.cuts,
+               "cuts": result.cuts, "clock": result.clock,
                "seconds": round(result.seconds, 3)}
     (output / "scores.json").write_text(json.dumps(payload) + "\n", encoding="utf-8")
     (output / "candidates.json").write_text(

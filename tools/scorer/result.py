@@ -39,6 +39,7 @@ class ScoreResult:
     picture: list[tuple[int, str]] = field(default_factory=list)
     cuts: list[int] = field(default_factory=list)  # frames that begin a new shot of an edited video (cuts.py)
     shots: list[int] = field(default_factory=list)  # and those that begin a shot scored by a stand-in of its own
+    clock: str | None = None  # how its frames, which came at uneven times, were put on a regular clock (regular.py)
 
     @property
     def other_view(self) -> bool:
@@ -156,7 +157,7 @@ class ScoreResult:
                 "seconds": self.seconds, "settled_from": self.settled_from, "self_fitted": self.self_fitted,
                 "stand_in": self.stand_in, "damaged": [list(span) for span in self.damaged],
                 "picture": [list(change) for change in self.picture], "cuts": self.cuts, "shots": self.shots,
-                "evidence_notes": [str(note) for note in self.evidence.note]}
+                "clock": self.clock, "evidence_notes": [str(note) for note in self.evidence.note]}
         aside = folder / f".{RESULT}.json.partial"
         aside.write_text(json.dumps(meta) + "\n", encoding="utf-8")
         aside.replace(folder / f"{RESULT}.json")
@@ -185,7 +186,8 @@ class ScoreResult:
                        tiers, int(meta["settled_from"]), bool(meta["self_fitted"]), bool(meta["stand_in"]),
                        [(int(a), int(b)) for a, b in meta["damaged"]],
                        [(int(frame), str(read)) for frame, read in meta.get("picture", [])],  # older results: none
-                       [int(frame) for frame in meta.get("cuts", [])], [int(frame) for frame in meta.get("shots", [])])
+                       [int(frame) for frame in meta.get("cuts", [])], [int(frame) for frame in meta.get("shots", [])],
+                       meta.get("clock"))
         except ArtifactError as exc:
             raise ArtifactError(f"{folder}: {exc}") from None
         except Exception as exc:  # JSON, safetensors, key and validation errors all mean a broken artefact

@@ -411,7 +411,7 @@ class Scorer:
         settled = count if opening.end is None else min(count, opening.end + self.config.median_window) if opening.end else 0
         return ScoreResult(info, self.scorer_id, scores, self.threshold, merged, video.skipped,
                            time.perf_counter() - started, per_tier, settled, damaged=video.damaged(), picture=picture,
-                           cuts=cuts)
+                           cuts=cuts, clock=video.clock)
 
     # -- artefacts -------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
