@@ -8,7 +8,9 @@ read as FFmpeg's constant-rate output would be (`-vsync cfr`): frame i is the on
 rate most of its frames come at; a frame is shown again where the recording has none, and one of two frames
 within one interval is passed over. A frame shown again keeps its own timestamp (`FrameBatch.times`), so the
 frame pass knows it for a repeat and motion is not read as stopping and then jumping (frames.ChunkMaker).
-A recording whose frame numbers tell its times to within `DRIFT_S` is read as it is, frame for frame.
+A recording whose frame numbers tell its times to within `DRIFT_S` is read as it is, frame for frame; one whose
+frames come at a steady rate other than its stream states (an export that holds its last frame for seconds, which
+FFmpeg's average rate counts in) is read frame for frame at its frames' own rate.
 """
 
 from __future__ import annotations
