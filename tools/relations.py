@@ -83,22 +83,29 @@ def track_objects(video_path: str | Path, start_s: float, end_s: float, *, folde
                 if time_s == before:  # a frame a regular clock shows again (video/regular.py): nothing moved
                     continue
                 if previous is not None:
-                    active = _link(active, tracks, _blobs(dis.calc(previous, frame, None)), time_s)
+                    # frame intervals since the frame before: more than one after a frame a recording left out (a
+                    # variable rate, read on a regular clock), whose motion is then not twice as fast
+                    intervals = max(1, round((time_s - before) * fps))
+                    active = _link(active, tracks, _blobs(dis.calc(previous, frame, None)), time_s, intervals)
                 previous, before = frame, time_s
     return Tracked([t for t in tracks if len(t.times) >= 3], fps, scale, size)
 
 
-def _link(active: list[Track], tracks: list[Track], blobs: list, time_s: float) -> list[Track]:
+def _link(active: list[Track], tracks: list[Track], blobs: list, time_s: float, intervals: int = 1) -> list[Track]:
+    """Each active track continued by the blob nearest to where its velocity (px per frame interval) takes it over
+    `intervals`; each blob's velocity put per interval; blobs left over begin tracks."""
     still: list[Track] = []
+    blobs = [(centre, box, (vx / intervals, vy / intervals)) for centre, box, (vx, vy) in blobs]
     free = list(range(len(blobs)))
     for track in active:
         if not free:
             break
         x, y = track.centres[-1]
         vx, vy = track.velocities[-1]
-        distances = [np.hypot(blobs[i][0][0] - (x + vx), blobs[i][0][1] - (y + vy)) for i in free]
+        distances = [np.hypot(blobs[i][0][0] - (x + vx * intervals), blobs[i][0][1] - (y + vy * intervals))
+                     for i in free]
         best = int(np.argmin(distances))
-        if distances[best] <= MAX_JUMP:
+        if distances[best] <= MAX_JUMP * intervals:
             centre, box, velocity = blobs[free.pop(best)]
             track.times.append(time_s), track.centres.append(centre), track.sizes.append(box)
             track.velocities.append(velocity)

@@ -119,7 +119,7 @@ def on_regular_clock(video: VideoSource, times: np.ndarray | None) -> VideoSourc
     gaps = np.diff(times)
     median = float(np.median(gaps))
     regular = gaps[(gaps > REGULAR[0] * median) & (gaps < REGULAR[1] * median)]
-    rate = 1.0 / float(regular.mean())
+    rate = float(f"{1.0 / float(regular.mean()):.6g}")  # 25, not 24.999999999999996 (ms an hour at most)
     slots = np.round(times * rate).astype(np.int64)  # the frame each of the recording's frames is shown from
     shown = np.searchsorted(slots, np.arange(int(slots[-1]) + 1), side="right") - 1
     return RegularClock(video, times, shown, rate)
