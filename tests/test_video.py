@@ -257,12 +257,12 @@ def _paused(source: Path, target: Path, after: int, pause_s: float, jitter_s: fl
             dst.mux(packet)
 
 
-def test_a_recording_that_pauses_or_holds_its_last_frame_is_read_on_its_own_clock(tmp_path, synthetic_normal):
+def test_a_recording_that_pauses_or_holds_its_last_frame_is_read_on_its_own_clock(tmp_path, synthetic_normal, fitted):
     """A motion-triggered recording: frames stop for 5 s and go on. Read on a regular clock, frame n is the one
     on screen at n / 25 s: the last frame before the pause is shown again through it, and what follows keeps its
-    time (read frame for frame, 9 s would have read 4 s). A camera whose frames come up to 8 ms early or late
-    is read frame for frame. One whose last frame lasts 3 s, whose stream then states 21.8 frames/s (its frames
-    were said up to 2.9 s late), is read at the rate its frames come."""
+    time (read frame for frame, 9 s would have read 4 s); scored, the pause is said. A camera whose frames come up
+    to 8 ms early or late is read frame for frame. One whose last frame lasts 3 s, whose stream then states 21.8
+    frames/s (its frames were said up to 2.9 s late), is read at the rate its frames come."""
     _paused(synthetic_normal, tmp_path / "paused.mp4", 100, 5.0)
     _paused(synthetic_normal, tmp_path / "unsteady.mp4", 0, 0.0, jitter_s=0.008)
     _paused(synthetic_normal, tmp_path / "held.mp4", 0, 0.0, last_s=3.0)
@@ -277,6 +277,14 @@ def test_a_recording_that_pauses_or_holds_its_last_frame_is_read_on_its_own_cloc
         assert np.array_equal(batch.frames[3], original.read([100]).frames[0])
         assert batch.times[3] == pytest.approx(9.0, abs=1e-6) and batch.times[4] == pytest.approx(624 / 25, abs=1e-6)
         assert video.read_at([9.0]).indices.tolist() == [225]
+    # scored, the pause is where the recording has no frames: said in the report, kept with saved scores
+    from vadagent.agents.explain.detection import pause_note
+    from vadagent.tools.scorer import ScoreResult
+
+    scored = fitted.score(tmp_path / "paused.mp4")
+    assert scored.paused == [(100, 225)] and ScoreResult.load(scored.save(tmp_path / "saved")).paused == scored.paused
+    assert "no frames at 4.0–9.0 s (it paused)" in pause_note(scored, [])
+    assert np.all(scored.scores[100:225] == scored.scores[99])
     # a dataset's labels, of the recording's frames (its 101st to 150th anomalous), follow them onto the clock
     from vadagent.evals.datasets import LabelledVideo
     from vadagent.evals.detect import _on_its_clock

@@ -72,8 +72,22 @@ def _candidate_notes(scored: ScoreResult, candidates: list) -> list[str]:
     if scored.clock:  # its frame count and rate are then not the file's own (what other players' counters say)
         notes.append(f"The video was read by its frames' timestamps, {scored.clock}.")
     notes += [note for note in (picture_note(scored), cuts_note(scored)) if note]
-    damage = damage_note(scored, candidates)
-    return notes + [damage] if damage else notes
+    return notes + [note for note in (damage_note(scored, candidates), pause_note(scored, candidates)) if note]
+
+
+def pause_note(scored: ScoreResult, candidates: list) -> str | None:
+    """Where the recording has no frames for a second or more (`ScoreResult.paused`: a motion-triggered recorder that
+    paused), whose picture is then its last frame before, and which candidates overlap it; None: nowhere."""
+    if not scored.paused:
+        return None
+    fps = scored.info.fps
+    spans = ", ".join(f"{start / fps:.1f}–{stop / fps:.1f} s" for start, stop in scored.paused[:8])
+    hit = [str(i) for i, c in enumerate(candidates)
+           if any(start / fps < c.end_s and c.start_s < stop / fps for start, stop in scored.paused)]
+    return (f"The recording has no frames at {spans}{' …' if len(scored.paused) > 8 else ''} (it paused): the "
+            "picture there is its last frame before, held, and scores as that frame; what happened then was not "
+            "recorded"
+            + (f"; candidate(s) {', '.join(hit)} overlap it." if hit else "."))
 
 
 def picture_note(scored: ScoreResult) -> str | None:

@@ -27,6 +27,7 @@ def write_scores(output: Path, result: ScoreResult, sigma: float, candidates: li
             writer.writerow([row[0], *row[1].tolist(), f"{row[2]:.1f}", f"{row[3]:.0f}", f"{row[4]:.2f}"])
     payload = {"video": result.info.model_dump(), "frame_scores": result.frame_scores(sigma).model_dump(),
                "skipped_packets": result.skipped, "damaged_frames": [list(span) for span in result.damaged],
+               "paused_frames": [list(span) for span in result.paused],
                "picture": [{"from_frame": frame, "read": read or "as it came"} for frame, read in result.picture],
                "cuts": result.cuts, "clock": result.clock,
                "seconds": round(result.seconds, 3)}

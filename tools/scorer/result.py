@@ -40,6 +40,7 @@ class ScoreResult:
     cuts: list[int] = field(default_factory=list)  # frames that begin a new shot of an edited video (cuts.py)
     shots: list[int] = field(default_factory=list)  # and those that begin a shot scored by a stand-in of its own
     clock: str | None = None  # how its frames, which came at uneven times, were put on a regular clock (regular.py)
+    paused: list[tuple[int, int]] = field(default_factory=list)  # and where the recording had none for a second or more
 
     @property
     def other_view(self) -> bool:
@@ -69,7 +70,7 @@ class ScoreResult:
                        tier_scores={name: z[:end] for name, z in self.tier_scores.items()},
                        damaged=[(a, min(b, end)) for a, b in self.damaged if a < end],
                        picture=[step for step in self.picture if step[0] < end], cuts=[f for f in self.cuts if f < end],
-                       shots=[f for f in self.shots if f < end])
+                       shots=[f for f in self.shots if f < end], paused=[(a, min(b, end)) for a, b in self.paused if a < end])
 
     def then(self, part: ScoreResult) -> ScoreResult:
         """These scores, then `part`'s from the frame where these end: the same video read on from there by
@@ -87,6 +88,7 @@ class ScoreResult:
                                     if name in part.tier_scores},
                        skipped=self.skipped + part.skipped, seconds=self.seconds + part.seconds,
                        damaged=self.damaged + [(max(a, n), b) for a, b in part.damaged if b > n],
+                       paused=self.paused + [(max(a, n), b) for a, b in part.paused if b > n],
                        # the words in force where `part` takes over are its own
                        picture=joined([*self.picture, (n, "")], [(max(first, n), said) for first, said in part.picture]),
                        cuts=self.cuts + [f for f in part.cuts if f >= n])
@@ -157,7 +159,8 @@ class ScoreResult:
                 "seconds": self.seconds, "settled_from": self.settled_from, "self_fitted": self.self_fitted,
                 "stand_in": self.stand_in, "damaged": [list(span) for span in self.damaged],
                 "picture": [list(change) for change in self.picture], "cuts": self.cuts, "shots": self.shots,
-                "clock": self.clock, "evidence_notes": [str(note) for note in self.evidence.note]}
+                "clock": self.clock, "paused": [list(span) for span in self.paused],
+                "evidence_notes": [str(note) for note in self.evidence.note]}
         aside = folder / f".{RESULT}.json.partial"
         aside.write_text(json.dumps(meta) + "\n", encoding="utf-8")
         aside.replace(folder / f"{RESULT}.json")
@@ -187,7 +190,7 @@ class ScoreResult:
                        [(int(a), int(b)) for a, b in meta["damaged"]],
                        [(int(frame), str(read)) for frame, read in meta.get("picture", [])],  # older results: none
                        [int(frame) for frame in meta.get("cuts", [])], [int(frame) for frame in meta.get("shots", [])],
-                       meta.get("clock"))
+                       meta.get("clock"), [(int(a), int(b)) for a, b in meta.get("paused", [])])
         except ArtifactError as exc:
             raise ArtifactError(f"{folder}: {exc}") from None
         except Exception as exc:  # JSON, safetensors, key and validation errors all mean a broken artefact

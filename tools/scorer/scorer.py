@@ -54,7 +54,7 @@ from vadagent.tools.scorer.tiers import Evidence, Geometry, Tier, TierUnfit, tie
 from vadagent.tools.scorer.view import FootageView, above_threshold, boxes_moved, joined
 from vadagent.tools.video import VideoSource, open_video
 from vadagent.tools.video.levels import site_levels
-from vadagent.tools.video.regular import shown_frames
+from vadagent.tools.video.regular import pauses_of, shown_frames
 from vadagent.types import VideoInfo
 
 log = logging.getLogger(__name__)
@@ -411,7 +411,7 @@ class Scorer:
         settled = count if opening.end is None else min(count, opening.end + self.config.median_window) if opening.end else 0
         return ScoreResult(info, self.scorer_id, scores, self.threshold, merged, video.skipped,
                            time.perf_counter() - started, per_tier, settled, damaged=video.damaged(), picture=picture,
-                           cuts=cuts, clock=video.clock)
+                           cuts=cuts, clock=video.clock, paused=pauses_of(repeats, info.fps))
 
     # -- artefacts -------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:

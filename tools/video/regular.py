@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 DRIFT_S = 0.1  # times are said to a tenth of a second: frame numbers that tell them within it are kept
 REGULAR = (0.75, 1.25)  # intervals within these times the median one are the recording's regular rate's
+PAUSE_S = 1.0  # a frame shown again for this long or longer: the recording paused (a motion-triggered recorder)
 
 
 class RegularClock(VideoSource):
@@ -132,3 +133,8 @@ def shown_frames(count: int, repeats: list[int]) -> np.ndarray:
     repeated[[r for r in repeats if r < count]] = True
     shown[repeated] = 0
     return np.maximum.accumulate(shown)
+
+
+def pauses_of(repeats: list[int], fps: float) -> list[tuple[int, int]]:
+    """The stretches [start, stop) of frames shown again for PAUSE_S or longer: where the recording has no frames."""
+    return [(start, stop) for start, stop in runs(repeats) if stop - start >= PAUSE_S * fps]
