@@ -285,6 +285,11 @@ def test_a_recording_that_pauses_or_holds_its_last_frame_is_read_on_its_own_cloc
     assert scored.paused == [(100, 225)] and ScoreResult.load(scored.save(tmp_path / "saved")).paused == scored.paused
     assert "no frames at 4.0–9.0 s (it paused)" in pause_note(scored, [])
     assert np.all(scored.scores[100:225] == scored.scores[99])
+    from vadagent.agents.explain.context import pause_relations
+
+    (told,) = pause_relations(scored.paused, 25.0, 2.0, 6.0)  # the model is told, over the window it is shown
+    assert told.subject == "the recording" and (told.start_s, told.end_s) == (4.0, 6.0) and "held" in told.object
+    assert pause_relations(scored.paused, 25.0, 10.0, 16.0) == []
     # a dataset's labels, of the recording's frames (its 101st to 150th anomalous), follow them onto the clock
     from vadagent.evals.datasets import LabelledVideo
     from vadagent.evals.detect import _on_its_clock

@@ -176,3 +176,14 @@ def view_relations(evidence: Evidence, fps: float, start_s: float, end_s: float)
                                   start_s=first / fps, end_s=last / fps,
                                   evidence=f"scorer view check, frames {first}-{last}"))
     return relations
+
+
+def pause_relations(paused: list[tuple[int, int]], fps: float, start_s: float, end_s: float) -> list[Relation]:
+    """Where the recording has no frames in the window (`ScoreResult.paused`: a motion-triggered recorder paused), a
+    relation each: the frames shown there are its last before, held, which would read as a scene standing still."""
+    return [Relation(subject="the recording", predicate="has no frames",
+                     object="(it paused): the picture shown is its last frame before, held; what happened then was "
+                            "not recorded",
+                     start_s=max(first / fps, start_s), end_s=min(stop / fps, end_s),
+                     evidence=f"frame timestamps, frames {first}-{stop - 1} repeat frame {first - 1}")
+            for first, stop in paused if first / fps < end_s and start_s < stop / fps]

@@ -26,6 +26,7 @@ from vadagent.agents.explain.context import (
     keyframe_times,
     motion_relations,
     object_relations,
+    pause_relations,
     tracked_relations,
     view_relations,
 )
@@ -65,6 +66,7 @@ class ExplainDeps:
     detector: object | None = None  # an ObjectDetector when its weights are on disk (tools/detector)
     tracked: dict[tuple[float, float], list[Relation]] = field(default_factory=dict)  # found while detecting, by window
     scores: np.ndarray | None = None  # each frame's fused score: the objects tier's words are given where it is flagged
+    paused: list[tuple[int, int]] = field(default_factory=list)  # frames where the recording has none (ScoreResult.paused)
     prompts: list[dict] = field(default_factory=list)  # every rendered prompt, saved with the run
     deadline_s: float = 600.0  # the whole VLM phase of one video, whatever the per-request timeouts and retries
     budget: CallBudget = field(default_factory=CallBudget)  # VLM requests of the whole video (the client counts)
@@ -218,6 +220,7 @@ def candidate_relations(deps: ExplainDeps, candidate: Candidate, context_s: floa
     flagged = None if deps.scores is None else deps.scores >= deps.threshold
     found += object_relations(deps.evidence, deps.fps, *window, deps.frame_size, flagged=flagged)
     found += view_relations(deps.evidence, deps.fps, *window)
+    found += pause_relations(deps.paused, deps.fps, *window)
     if deps.track_objects:
         known = deps.tracked.get(window)
         found += known if known is not None else tracked_relations(deps.video, window, deps.folder_fps)

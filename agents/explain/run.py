@@ -77,7 +77,7 @@ async def aexplain_detection(detection: Detection, client: VLMClient | None, *, 
                        folder_fps=folder_fps, max_rounds=max_rounds, detector=detector, deadline_s=deadline_s,
                        budget=CallBudget(calls_per_candidate * len(candidates) if calls_per_candidate else None),
                        tracked=detection.tracked, progress=progress, candidate_count=len(candidates),
-                       scores=scored.scores)
+                       scores=scored.scores, paused=scored.paused)
     started = time.perf_counter()
     if client is None:
         report.contexts = await asyncio.to_thread(lambda: [candidate_context(deps, i, c) for i, c in enumerate(candidates)])
