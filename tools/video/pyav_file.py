@@ -146,19 +146,20 @@ class PyAVFile(VideoSource):
         if not rate:
             raise VideoError(self.path, "has no frame rate")
         self._rate = Fraction(rate)
-        count = len(self._pts) if self._pts is not None else stream.frames or self._count_packets()
-        if stream.frames and count < stream.frames - 1:  # one frame of slack: some muxers count an extra one
-            raise VideoError(self.path, f"truncated: its header declares {stream.frames} frames, the file holds {count}")
-        if not stream.width or not stream.height:
+        # read before counting and the turn's look, which open a stream that cannot seek back again (a raw one):
+        # the stream object before is then its closed container's, whose fields read garbage or raise
+        declared, size, codec = stream.frames, (stream.width, stream.height), stream.codec_context.name
+        count = len(self._pts) if self._pts is not None else declared or self._count_packets()
+        if declared and count < declared - 1:  # one frame of slack: some muxers count an extra one
+            raise VideoError(self.path, f"truncated: its header declares {declared} frames, the file holds {count}")
+        if not size[0] or not size[1]:
             raise VideoError(self.path, "has no frame size (corrupt header)")
         self._turns = self._quarter_turns()
-        self._size = (stream.width, stream.height)
+        self._size = size
         self._sizes_seen.add(self._size)
-        width, height = (stream.height, stream.width) if self._turns % 2 else (stream.width, stream.height)
-        return VideoInfo(
-            path=self.path, kind="file", fps=float(self._rate), frame_count=count,
-            width=width, height=height, codec=stream.codec_context.name,
-        )
+        width, height = (size[1], size[0]) if self._turns % 2 else size
+        return VideoInfo(path=self.path, kind="file", fps=float(self._rate), frame_count=count, width=width,
+                         height=height, codec=codec)
 
     def _quarter_turns(self) -> int:
         """Counter-clockwise quarter turns that show the frames upright (phones and some cameras
