@@ -75,10 +75,10 @@ def footage_between(paths: list, start_s: float, seconds: float | None, fps: flo
     return specs
 
 
-def _on_its_clock(video: LabelledVideo) -> LabelledVideo:
-    """A test video file whose frames come at uneven times is scored on a regular clock (tools/video/regular.py):
-    its labels, of the recording's frames, are put on that clock too."""
-    if not video.path.is_file():
+def _on_its_clock(video: LabelledVideo, result: ScoreResult) -> LabelledVideo:
+    """A test video file whose frames come at uneven times is scored on a regular clock (tools/video/regular.py,
+    `ScoreResult.clock`): its labels, of the recording's frames, are put on that clock too."""
+    if result.clock is None or not video.path.is_file():  # read frame for frame: opened again for nothing
         return video
     with open_video(video.path) as opened:
         if isinstance(opened, RegularClock):
@@ -139,7 +139,7 @@ def run_detect(data: FrameDataset, config: ScorerConfig, *, sigma: float = 3.0, 
         scorers, results, score_seconds, start_seconds = _on_their_openings(data, config, device, progress, workers,
                                                                             store)
     fits, scorer = [s.fit_info for s in scorers], scorers[0]
-    clocked = [_on_its_clock(video) for video in data.test]
+    clocked = [_on_its_clock(video, result) for video, result in zip(data.test, results)]
     on_clock = [video.name for video, on in zip(data.test, clocked) if on is not video]
     data = replace(data, test=clocked)
     # labels from a temporal annotation take the frames decoded; frame labels must match them

@@ -295,7 +295,7 @@ def test_a_recording_that_pauses_or_holds_its_last_frame_is_read_on_its_own_cloc
     from vadagent.evals.detect import _on_its_clock
 
     labelled = _on_its_clock(LabelledVideo("paused", tmp_path / "paused.mp4", np.zeros(500, np.int8),
-                                           segments=((101, 150),)))
+                                           segments=((101, 150),)), scored)
     assert len(labelled.labels) == 625 and np.flatnonzero(labelled.labels).tolist() == list(range(225, 275))
     shown = invoke("info", tmp_path / "paused.mp4", "--json")  # the user is told
     assert shown.returncode == 0 and "regular clock of 25 frames a second" in json.loads(shown.stdout)["clock"]

@@ -81,12 +81,11 @@ def pause_note(scored: ScoreResult, candidates: list) -> str | None:
     if not scored.paused:
         return None
     fps = scored.info.fps
-    spans = ", ".join(f"{start / fps:.1f}–{stop / fps:.1f} s" for start, stop in scored.paused[:8])
+    spans = _spans_said(scored.paused, fps)
     hit = [str(i) for i, c in enumerate(candidates)
            if any(start / fps < c.end_s and c.start_s < stop / fps for start, stop in scored.paused)]
-    return (f"The recording has no frames at {spans}{' …' if len(scored.paused) > 8 else ''} (it paused): the "
-            "picture there is its last frame before, held, and scores as that frame; what happened then was not "
-            "recorded"
+    return (f"The recording has no frames at {spans} (it paused): the picture there is its last frame before, "
+            "held, and scores as that frame; what happened then was not recorded"
             + (f"; candidate(s) {', '.join(hit)} overlap it." if hit else "."))
 
 
@@ -122,15 +121,20 @@ def _listed(times: list[float]) -> str:
     return (", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else said[0]) + (" …" if len(times) > 8 else "")
 
 
+def _spans_said(spans: list[tuple[int, int]], fps: float) -> str:
+    """Frame ranges [start, stop) in seconds, the first eight: "4.0–9.0 s, 12.0–13.5 s …"."""
+    return ", ".join(f"{start / fps:.1f}–{stop / fps:.1f} s" for start, stop in spans[:8]) + (" …" if len(spans) > 8 else "")
+
+
 def damage_note(scored: ScoreResult, candidates: list) -> str | None:
     """Where the video arrived damaged (`ScoreResult.damaged`) and which candidates overlap it; None: nowhere."""
     if not scored.damaged:
         return None
     fps = scored.info.fps
-    spans = ", ".join(f"{start / fps:.1f}–{stop / fps:.1f} s" for start, stop in scored.damaged[:8])
+    spans = _spans_said(scored.damaged, fps)
     hit = [str(i) for i, c in enumerate(candidates)
            if any(start / fps <= c.end_s and c.start_s <= stop / fps for start, stop in scored.damaged)]
     return (f"Parts of the video arrived damaged (pieces of their data lost, as in a recording over a lossy network): "
-            f"{spans}{' …' if len(scored.damaged) > 8 else ''}. Their glitches may score as motion, and frames there "
+            f"{spans}. Their glitches may score as motion, and frames there "
             "that did not decode are scored as their neighbours"
             + (f"; candidate(s) {', '.join(hit)} overlap them." if hit else "."))

@@ -135,6 +135,8 @@ class PyAVFile(VideoSource):
             raise VideoError(self.path, f"its timestamps start again after {table.frames} frames even in a copy "
                                         f"meant to join its parts ({self._file})")
         self._pts, self._keyframes = table or (None, None)
+        # each frame's time from the first, once: every batch read indexes it
+        self._times = None if self._pts is None else (self._pts - self._pts[0]) * float(stream.time_base)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if self._pts is None:  # no timestamps (a raw stream): FFmpeg's demuxer assumes 25 a second, its bitstream may say
             told = stream.codec_context.framerate
@@ -308,12 +310,12 @@ class PyAVFile(VideoSource):
 
     def frame_times(self) -> np.ndarray | None:
         """Each frame's timestamp, in seconds from the first; None where its packets carry none (a raw stream)."""
-        return None if self._pts is None else (self._pts - self._pts[0]) * float(self._stream.time_base)
+        return self._times
 
     def _batch(self, indices: list[int], frames: list[np.ndarray]) -> FrameBatch:
         idx = np.asarray(indices, dtype=np.int64)
         if self._pts is not None:
-            times = self.frame_times()[idx]
+            times = self._times[idx]
         else:
             times = idx / self.info.fps
         return FrameBatch(indices=idx, times=times, frames=np.stack(frames))
