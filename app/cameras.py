@@ -383,8 +383,9 @@ def flagged_boxes(camera: Camera, frames: list[StoredFrame]) -> dict[int, tuple[
     scores, size = camera.scores_of(frames), camera.source.size
     if not scores or size is None:
         return {}
-    scale = size[0] / camera.scorer.width  # the live scores' boxes are in the scorer's working pixels
-    return {s.index: tuple(v * scale for v in s.box) for s in scores
+    # the live scores' boxes are in the scorer's working pixels, across and down (a camera of another shape)
+    scale = (size[0] / camera.scorer.width, size[1] / camera.scorer.height) * 2
+    return {s.index: tuple(v * k for v, k in zip(s.box, scale, strict=True)) for s in scores
             if s.score >= camera.scorer.threshold and s.box[2] > s.box[0] and s.box[3] > s.box[1]}
 
 

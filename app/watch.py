@@ -430,7 +430,8 @@ def moment_detection(job: Job, camera: Camera, clip: Path, moment: Moment, clock
     else:
         with open_video(str(clip)) as video:
             info = video.info
-        evidence = LiveScore.evidence(scores).to_source(scorer.width / info.width, scorer.speed_fps(info.fps))
+        evidence = LiveScore.evidence(scores).to_source((scorer.width / info.width, scorer.height / info.height),
+                                                        scorer.speed_fps(info.fps))
         scored = ScoreResult(info, scorer.scorer_id, np.asarray([s.score for s in scores], np.float32),
                              scorer.threshold, evidence, skipped=0, seconds=0.0)
     fps, last = scored.info.fps, scored.info.frame_count - 1

@@ -307,26 +307,6 @@ def test_a_recording_that_pauses_or_holds_its_last_frame_is_read_on_its_own_cloc
         assert np.ptp(np.diff(video.read(np.arange(0, 500, 7)).times)) > 0.01  # its times do wobble
 
 
-def test_a_rotation_tag_turns_the_frames_upright(tmp_path):
-    import av
-
-    from vadagent.samples import sample_clip
-
-    target = tmp_path / "rotated.mp4"
-    with av.open(str(sample_clip())) as src, av.open(str(target), "w") as dst:
-        stream = dst.add_stream_from_template(src.streams.video[0])
-        stream.set_display_rotation(90)  # a phone held sideways: pixels stored as shot, turned on display
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                dst.mux(packet)
-    with open_video(sample_clip()) as original, open_video(target) as rotated:
-        assert (rotated.info.width, rotated.info.height) == (original.info.height, original.info.width)
-        upright = rotated.read([10], gray=True).frames[0]
-        assert np.array_equal(upright, np.rot90(original.read([10], gray=True).frames[0]))
-        assert next(rotated.scan(chunk=4)).frames.shape[1:] == (original.info.width, original.info.height)
-
-
 @pytest.mark.parametrize("container, suffix", [("mpegts", "ts"), ("flv", "flv")])
 def test_files_without_a_seek_index_read_the_same_frames_as_the_mp4(tmp_path, robbery, container, suffix):
     """MPEG-TS and FLV, what cameras, recorders and RTMP servers write, have no seek index: a seek lands

@@ -125,7 +125,8 @@ def test_live_scores_follow_the_file_scores_and_the_waiting_queue_stays_bounded(
     at_file_peak = online[int(offline.argmax())]
     assert at_file_peak > scorer.threshold and at_file_peak >= np.quantile(online, 0.75)
     scored = scorer.score(folder / "camera.mp4")  # the evidence rows agree too
-    live_box = LiveScore.evidence([scores[peak]]).to_source(scorer.width / scored.info.width, scored.info.fps).box[0]
+    scale = (scorer.width / scored.info.width, scorer.height / scored.info.height)
+    live_box = LiveScore.evidence([scores[peak]]).to_source(scale, scored.info.fps).box[0]
     offline_box = scored.evidence.box[peak]
     assert np.abs(live_box - offline_box).max() <= 48  # one or two cells apart at most (trailing vs centred median)
 

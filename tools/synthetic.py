@@ -160,10 +160,11 @@ def _fade(spec: ClipSpec, t: int) -> float:
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
-                numbers: Iterable[int] | None = None, crf: int = 20) -> int:
-    """RGB frames (any iterable, consumed one at a time) into an H.264 MP4; returns how many.
-    `numbers`: each frame's number at `fps`, when some are missing (a recording that dropped frames:
-    the file keeps the gaps in its timestamps). `crf`: x264's constant rate factor (higher: lower quality)."""
+                numbers: Iterable[int] | None = None, crf: int = 20, pixels: Fraction = Fraction(1)) -> int:
+    """RGB frames (any iterable, consumed one at a time) into an H.264 MP4 (or the container `path`'s suffix names);
+    returns how many. `numbers`: each frame's number at `fps`, when some are missing (a recording that dropped frames:
+    the file keeps the gaps in its timestamps). `crf`: x264's constant rate factor (higher: lower quality).
+    `pixels`: the shape its pixels are stated to have, wide to tall (a recorder's analog channel's are not square)."""
     written = 0
     rate = Fraction(fps).limit_denominator(1000)
     numbers = iter(numbers) if numbers is not None else None
@@ -182,6 +183,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
                                   "threads": "2"}
                 if numbers is not None:
                     stream.time_base = 1 / rate
+                if pixels != 1:
+                    stream.codec_context.sample_aspect_ratio = pixels
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             if numbers is not None:
                 picture.pts, picture.time_base = next(numbers), 1 / rate

@@ -402,7 +402,7 @@ class Scorer:
         for (first, warp), (last, _) in zip(moves, [*moves[1:], (count, None)]):
             if warp is not None:  # boxes found on frames put back on the footage's view, where they are in the video
                 merged.box[first:last] = boxes_moved(merged.box[first:last], warp)
-        merged = merged.to_source(self.width / info.width, self.speed_fps(info.fps))
+        merged = merged.to_source((self.width / info.width, self.height / info.height), self.speed_fps(info.fps))
         if flagged:
             scores = above_threshold(scores, flagged, self.threshold).astype(np.float32)
             _view_evidence(merged, flagged, info)

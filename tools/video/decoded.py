@@ -4,6 +4,8 @@ live cameras (live.py) read their frames alike through it."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import av
 import cv2
 import numpy as np
@@ -18,6 +20,34 @@ _GRAY_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj44
 # Deep gray (DEEP_GRAY): FFmpeg's own cut to 8 bits keeps the top byte, a blank picture (levels.py); such frames are
 # read at their depth and mapped by the video's levels.
 _AS_IS = {"gray16le", "gray16be", "grayf32le", "grayf32be"}  # what PyAV gives as an array; the others via gray16le
+
+
+# A stated pixel shape past these is a broken header's, not a camera's (the widest in use: 2:1, anamorphic 1.33× lenses)
+PLAUSIBLE_ASPECT = (Fraction(1, 4), Fraction(4))
+# Nearer square than this is square: an encoder's rounding to an exact 16:9 (robbery.mp4's 852×480 states 640:639), a
+# pixel in 50 at most, not worth resampling every frame for; an analog channel's nearest is 12:11 (9 %)
+SQUARE_WITHIN = 0.02
+
+
+def pixel_aspect(stream: av.video.stream.VideoStream) -> Fraction:
+    """How wide one stored pixel is shown, for its height (the sample aspect ratio): 1 for square pixels, nearly square
+    ones and where the stream states none. A recorder stores its analog channels' 4:3 pictures at fixed sizes (D1
+    704×576 and CIF 352×288: pixels 12:11; half-D1 704×288: 6:11), a camcorder HDV's 16:9 at 1440×1080 (4:3)."""
+    for stated in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if stated and PLAUSIBLE_ASPECT[0] <= stated <= PLAUSIBLE_ASPECT[1]:
+            return Fraction(1) if abs(stated - 1) < SQUARE_WITHIN else Fraction(stated)
+    return Fraction(1)
+
+
+def square_size(width: int, height: int, aspect: Fraction) -> tuple[int, int]:
+    """The size a picture of `width`×`height` pixels of `aspect` is shown at, in square pixels: stretched along its
+    pixels' long side, as browsers show it (Chromium's natural size), so that nothing stored is lost and a report's
+    pictures, its boxes and the web UI's player agree."""
+    if aspect > 1:
+        return round(width * aspect), height
+    if aspect < 1:
+        return width, round(height / aspect)
+    return width, height
 
 
 def is_deep(frame: av.VideoFrame) -> bool:

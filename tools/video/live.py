@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,7 +25,7 @@ import cv2
 import numpy as np
 
 from vadagent.errors import VideoError
-from vadagent.tools.video.decoded import UNDECODABLE, DamageTracker, deep_gray, frame_to_array, is_deep
+from vadagent.tools.video.decoded import UNDECODABLE, DamageTracker, deep_gray, frame_to_array, is_deep, pixel_aspect, square_size
 from vadagent.tools.video.levels import black_and_white, sample_of
 from vadagent.tools.video.pyav_file import NO_DECODER
 from vadagent.tools.video.shrink import fit_side, shrink
@@ -98,6 +99,7 @@ class LiveSource:
     corrupt: int = 0  # packets that arrived with pieces missing, decoded with the damage hidden
     _damage: DamageTracker = field(default_factory=DamageTracker, init=False, repr=False)  # in the pictures now
     _warned_size: tuple[int, int] | None = field(default=None, init=False, repr=False)
+    _aspect: Fraction = field(default=Fraction(1), init=False, repr=False)  # its pixels' shape (`pixel_aspect`)
 
     @property
     def shown(self) -> str:
@@ -127,6 +129,7 @@ class LiveSource:
             container.close()
             raise VideoError(self.shown, NO_DECODER)
         self.fps = float(stream.average_rate or stream.guessed_rate or self.fps)
+        self._aspect = pixel_aspect(stream)
         return container
 
     def frames(self, stop: Callable[[], bool] = lambda: False) -> Iterator[LiveFrame]:
@@ -159,7 +162,7 @@ class LiveSource:
                             time.sleep(delay)
                     now = time.time()
                     yield LiveFrame(index, index / self.fps if self.is_file else now - started, now,
-                                    self._same_size(fit_side(self._picture(frame), self.max_side)),
+                                    self._same_size(self._picture(frame)),
                                     None if frame.time is None else float(frame.time), self._damage.damaged)
                     index += 1
             except (av.error.FFmpegError, OSError) as error:
@@ -172,12 +175,17 @@ class LiveSource:
                 self._gap("the stream ended")
 
     def _picture(self, frame: av.VideoFrame) -> np.ndarray:
-        """A frame in RGB; a deep gray one by the camera's levels, its first such frame's where none were given."""
+        """A frame in RGB, at most `max_side` large and its pixels square (a recorder's analog channel's are not); a
+        deep gray one by the camera's levels, its first such frame's where none were given."""
         if self.levels is None and is_deep(frame):
             self.levels = black_and_white(sample_of([deep_gray(frame)]))
             log.info("%s: gray deeper than 8 bits read as 8 from its first frame's levels %.6g (black) to %.6g (white)",
                      self.shown, *self.levels)
-        return frame_to_array(frame, False, levels=self.levels)
+        shown = square_size(frame.width, frame.height, self._aspect)
+        if shown == (frame.width, frame.height):
+            return fit_side(frame_to_array(frame, False, levels=self.levels), self.max_side)
+        scale = min(1.0, self.max_side / max(shown))  # to its size as shown and kept, in one resize
+        return frame_to_array(frame, False, size=(round(shown[0] * scale), round(shown[1] * scale)), levels=self.levels)
 
     def _decoded(self, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
         """The stream's frames; a packet that does not decode (lost or damaged on the way, as over RTSP

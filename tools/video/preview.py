@@ -17,7 +17,7 @@ from pathlib import Path
 import av
 
 from vadagent.errors import VideoError
-from vadagent.tools.video.decoded import frame_to_array, is_deep
+from vadagent.tools.video.decoded import frame_to_array, is_deep, pixel_aspect, square_size
 from vadagent.tools.video.frame_folder import DEFAULT_FOLDER_FPS
 from vadagent.tools.video.levels import is_deep_stream
 from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS, continuous
@@ -101,7 +101,8 @@ def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[st
         total = video.frames or round(duration_s * float(video.average_rate or video.guessed_rate or 25))
         video.thread_type = "AUTO"
         # frames that change size part-way are scaled to the first's
-        width, height = _copy_size(video.width, video.height, max_side)
+        # non-square pixels made square, as the reports read them: the copy states none
+        width, height = _copy_size(*square_size(video.width, video.height, pixel_aspect(video)), max_side)
         rate = video.average_rate or video.guessed_rate or 25
         levels = None
         if is_deep_stream(video):  # a thermal camera's: shown as the scorer reads it, not FFmpeg's cut

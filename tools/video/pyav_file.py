@@ -18,7 +18,7 @@ import av
 import numpy as np
 
 from vadagent.errors import VideoError
-from vadagent.tools.video.decoded import UNDECODABLE, DamageTracker, frame_to_array
+from vadagent.tools.video.decoded import UNDECODABLE, DamageTracker, frame_to_array, pixel_aspect, square_size
 from vadagent.tools.video.frame_folder import IMAGE_SUFFIXES
 from vadagent.tools.video.joined import RESTART_S, TimestampsRestart, continuous_copy, restarted
 from vadagent.tools.video.levels import LEVELS_SAMPLE, Levels, black_and_white, is_deep_stream, sample_of
@@ -151,6 +151,7 @@ class PyAVFile(VideoSource):
         # read before counting and the turn's look, which open a stream that cannot seek back again (a raw one):
         # the stream object before is then its closed container's, whose fields read garbage or raise
         declared, size, codec = stream.frames, (stream.width, stream.height), stream.codec_context.name
+        aspect = pixel_aspect(stream)
         count = len(self._pts) if self._pts is not None else declared or self._count_packets()
         if declared and count < declared - 1:  # one frame of slack: some muxers count an extra one
             raise VideoError(self.path, f"truncated: its header declares {declared} frames, the file holds {count}")
@@ -159,7 +160,12 @@ class PyAVFile(VideoSource):
         self._turns = self._quarter_turns()
         self._size = size
         self._sizes_seen.add(self._size)
-        width, height = (size[1], size[0]) if self._turns % 2 else size
+        # non-square pixels (a recorder's analog channels, a camcorder's HDV) read as a player shows them
+        self._picture = square_size(*size, aspect)
+        if self._picture != size:
+            self.pixels = (f"stored {size[0]}×{size[1]} in pixels {aspect.numerator}:{aspect.denominator} (wide to tall); "
+                           f"read at {self._picture[0]}×{self._picture[1]}, as a player shows it")
+        width, height = (self._picture[1], self._picture[0]) if self._turns % 2 else self._picture
         return VideoInfo(path=self.path, kind="file", fps=float(self._rate), frame_count=count, width=width,
                          height=height, codec=codec)
 
@@ -241,15 +247,18 @@ class PyAVFile(VideoSource):
         start = self._stream.start_time or 0
         return int(round(float((frame.pts - start) * frame.time_base * self._rate)))
 
-    def _array(self, frame: av.VideoFrame, gray: bool) -> np.ndarray:
-        """A frame as an array of the video's size: a stream may change its frame size part-way (a
-        camera switched to another profile, recordings joined), and its frames are scaled to the size
-        it began with, so that every frame of a video is the same size."""
+    def _array(self, frame: av.VideoFrame, gray: bool, size: tuple[int, int] | None = None) -> np.ndarray:
+        """A frame as an array of the video's size (`size`, upright, where given): a stream may change its frame size
+        part-way (a camera switched to another profile, recordings joined), and its frames are scaled to the size
+        it began with, so that every frame of a video is the same size; non-square pixels are made square."""
         if (frame.width, frame.height) not in self._sizes_seen:
             self._sizes_seen.add((frame.width, frame.height))
             log.warning("%s: frames change size to %d×%d part-way; they are scaled to the video's %d×%d",
-                        self.path, frame.width, frame.height, *self._size)
-        return frame_to_array(frame, gray, self._turns, self._size, self.levels)
+                        self.path, frame.width, frame.height, *self._picture)
+        if size and (frame.width, frame.height) == self._size:  # to the size asked for in one resize
+            return shrink(frame_to_array(frame, gray, self._turns, levels=self.levels), size)
+        array = frame_to_array(frame, gray, self._turns, self._picture, self.levels)
+        return shrink(array, size) if size else array
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         """Decode from the current position; undecodable packets are skipped and counted, damaged ones noted."""
@@ -291,8 +300,7 @@ class PyAVFile(VideoSource):
                 self._damaged.add(index)
             if self._pts is not None and index > max(expected, first):  # frames the decoder gave nothing for
                 self._damaged.update(range(max(expected, first), index))
-            array = self._array(frame, gray)
-            frames.append(shrink(array, size) if size else array)
+            frames.append(self._array(frame, gray, size))
             if len(frames) == chunk:
                 yield self._batch(indices, frames)
                 indices, frames = [], []

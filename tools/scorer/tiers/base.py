@@ -82,10 +82,17 @@ class Evidence:
             return cls(np.zeros(0, np.int64), np.zeros((0, 4), np.int32), *(np.zeros(0) for _ in range(3)))
         return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))
 
-    def to_source(self, scale: float, fps: float) -> Evidence:
-        """From working pixels and px/frame (what tiers write) to source pixels and px/s."""
-        return Evidence(self.frame, (self.box / scale).round().astype(np.int32), self.speed_px_s / scale * fps,
-                        self.direction_deg, self.vs_normal, self.note)
+    def to_source(self, scale: tuple[float, float], fps: float) -> Evidence:
+        """From working pixels and px/frame (what tiers write) to source pixels and px/s; `scale`: working pixels per
+        source pixel across and down, which differ for a video of another shape than its scorer's footage."""
+        across, down = scale
+        box = (self.box / np.asarray([across, down, across, down])).round().astype(np.int32)
+        if across == down:
+            return Evidence(self.frame, box, self.speed_px_s / across * fps, self.direction_deg, self.vs_normal, self.note)
+        heading = np.radians(self.direction_deg)  # each component by its own scale: the heading changes too
+        vx, vy = self.speed_px_s * np.cos(heading) / across, self.speed_px_s * np.sin(heading) / down
+        direction = np.where(self.speed_px_s > 0, np.degrees(np.arctan2(vy, vx)) % 360, self.direction_deg)
+        return Evidence(self.frame, box, np.hypot(vx, vy) * fps, direction, self.vs_normal, self.note)
 
     def take(self, rows: np.ndarray) -> Evidence:
         return Evidence(*(getattr(self, f.name)[rows] for f in fields(self)))
