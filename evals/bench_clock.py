@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 import av
 import numpy as np
 
-from vadagent.evals.common import Timer, add_data_argument, add_results_argument, write_results
+from vadagent.evals.common import Timer, add_data_argument, add_results_argument, sample_and_clips, write_results
 from vadagent.tools.scorer import Scorer, SourceSpec
 from vadagent.tools.scorer.candidates import CandidatePolicy
 from vadagent.tools.video import open_video
@@ -93,8 +92,7 @@ def main() -> None:
     add_data_argument(parser, required=False)
     add_results_argument(parser)
     args = parser.parse_args()
-    sample = Path(str(resources.files("vadagent.assets") / "sample.mp4"))
-    clips = [sample] + ([args.data / "clips" / name for name in CLIPS] if args.data else [])
+    clips = sample_and_clips(args.data, CLIPS)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for clip in clips:

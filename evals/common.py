@@ -16,6 +16,13 @@ from pathlib import Path
 DATA_ENV = "VADAGENT_DATA"  # the folder holding the datasets, so benchmark commands need no --data
 
 
+def sample_and_clips(data: Path | None, names: tuple[str, ...]) -> list[Path]:
+    """The bundled sample clip, then the real clips `names` under DATA/clips where a data folder is given."""
+    from vadagent.samples import sample_clip
+
+    return [sample_clip()] + ([data / "clips" / name for name in names] if data else [])
+
+
 def results_folder(folder: Path | None = None) -> Path:
     """Where results go: the folder asked for, else evals/results under the working directory
     (never the installed package, which is site-packages once installed)."""
