@@ -57,10 +57,10 @@ def info(
     from vadagent.tools.video import open_video
 
     with open_video(video, folder_fps=fps or settings().video.folder_fps) as source:
-        meta, levels, clock, pixels = source.info, source.levels, source.clock, source.pixels
+        meta, levels, clock, picture = source.info, source.levels, source.clock, source.picture
     if as_json:
         out.print_json(json.dumps(meta.model_dump() | {"duration_s": meta.duration_s, "levels": levels, "clock": clock,
-                                                       "pixels": pixels}))
+                                                       "picture": picture}))
         return
     table = Table(show_header=False, box=None)
     for key, value in [("path", meta.path), ("kind", meta.kind), ("codec", meta.codec), ("fps", f"{meta.fps:.3f}"),
@@ -71,8 +71,8 @@ def info(
         table.add_row("depth", f"deeper than 8 bits, read as 8 from levels {levels[0]:.6g} (black) to {levels[1]:.6g} (white)")
     if clock is not None:  # a phone's variable frame rate, a recorder's pauses: times are the recording's
         table.add_row("clock", clock)
-    if pixels is not None:  # a recorder's analog channel, a camcorder's HDV: sizes are the picture's as shown
-        table.add_row("pixels", pixels)
+    if picture is not None:  # a recorder's analog channel, a camcorder's HDV: sizes and pictures as a player shows them
+        table.add_row("picture", picture)
     out.print(table)
 
 

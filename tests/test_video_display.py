@@ -43,22 +43,56 @@ def test_non_square_pixels_are_read_as_a_player_shows_them(tmp_path, robbery, st
     from vadagent.tools.video.preview import playable_copy
 
     with open_video(robbery) as original:
-        assert original.pixels is None  # it states 640:639 (an encoder's rounding to 16:9): square
+        assert original.picture is None  # it states 640:639 (an encoder's rounding to 16:9): square
         shot = original.read(range(50)).frames
         small = next(original.scan(gray=True, size=(360, 203))).frames[:50]
     recording = tmp_path / "channel.ts"  # a browser plays no MPEG-TS: the player gets a copy
     write_video(recording, [cv2.resize(f, stored, interpolation=cv2.INTER_AREA) for f in shot], 27.0, pixels=pixels)
     with open_video(recording) as video:
         assert (video.info.width, video.info.height) == (852, 480)
-        assert video.pixels.startswith(f"stored {stored[0]}×{stored[1]} in pixels {pixels.numerator}:{pixels.denominator}")
+        assert video.picture.startswith(f"stored {stored[0]}×{stored[1]} in pixels {pixels.numerator}:{pixels.denominator}")
         # the same pictures, half their rows or columns lost on the way (1.9 and 2.2 gray levels, ad hoc)
         assert np.abs(video.read([10, 40]).frames.astype(float) - shot[[10, 40]]).mean() < 4.0
         assert np.abs(next(video.scan(gray=True, size=(360, 203))).frames.astype(float) - small).mean() < 3.0
-        said = video.pixels
+        said = video.picture
     told = json.loads(invoke("info", recording, "--json").stdout)
-    assert (told["width"], told["height"], told["pixels"]) == (852, 480, said)
+    assert (told["width"], told["height"], told["picture"]) == (852, 480, said)
     with open_video(playable_copy(recording, tmp_path)) as played:  # square pixels, at most 640 wide
-        assert (played.info.width, played.info.height, played.pixels) == (640, 360, None)
+        assert (played.info.width, played.info.height, played.picture) == (640, 360, None)
     live = next(LiveSource(str(recording)).frames())  # a camera's stream: at most `max_side`, one resize
     assert live.rgb.shape == (361, 640, 3)
     assert np.abs(live.rgb.astype(float) - cv2.resize(shot[0], (640, 361), interpolation=cv2.INTER_AREA)).mean() < 4.0
+
+
+def test_an_interlaced_recordings_pictures_are_its_first_fields_and_the_scorer_reads_both(tmp_path, robbery):
+    """An analog camera's two fields a frame (robbery.mp4's frames woven in pairs and coded interlaced, top field
+    first): its pictures (what the model, a report and the player's copy show) are each frame's first field, one
+    moment, where woven they comb every moving edge (until release 69: on the moving parts, 20.9 gray levels from the
+    first field's picture, against 10.3 now; ad hoc). Its gray frames, which the scorer reads, keep both fields: their
+    combing along a moving edge is the motion it measures (`evals/bench_interlaced.py`). `info` says so."""
+    from vadagent.tools.synthetic import woven
+    from vadagent.tools.video.preview import playable_copy
+
+    with open_video(robbery) as original:
+        shot = original.read(range(600, 700)).frames
+    recording = tmp_path / "analog.mp4"
+    write_video(recording, woven(shot), 13.5, interlaced=True)
+    moving = np.abs(shot[0::2].astype(float) - shot[1::2]).max(-1) > 25  # where the two fields' moments differ
+
+    def off(pictures):  # mean distance from the first field's moment where things move
+        return np.abs(pictures.astype(float) - shot[0::2]).mean(-1)[moving].mean()
+
+    def combing(frames):  # odd lines against the even ones around them, where things move
+        lines = frames.astype(float) if frames.ndim == 3 else frames.mean(-1)
+        between = np.abs(lines[:, 1:-1:2] - (lines[:, 0:-2:2] + lines[:, 2::2]) / 2)
+        return between[moving[:, 1:-1:2]].mean()
+
+    with open_video(recording) as video:
+        assert "interlaced" in video.picture
+        pictures, gray = video.read(range(50)).frames, video.read(range(50), gray=True).frames
+    assert off(pictures) < 14.0 and combing(gray) > 2 * combing(pictures)
+    assert "interlaced" in json.loads(invoke("info", recording, "--json").stdout)["picture"]
+    copy = playable_copy(recording, tmp_path, max_side=852)  # a browser would show it woven: a copy of its pictures
+    assert copy != recording
+    with open_video(copy) as played:
+        assert played.picture is None and off(played.read(range(50)).frames) < 14.0

@@ -160,11 +160,13 @@ def _fade(spec: ClipSpec, t: int) -> float:
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
-                numbers: Iterable[int] | None = None, crf: int = 20, pixels: Fraction = Fraction(1)) -> int:
+                numbers: Iterable[int] | None = None, crf: int = 20, pixels: Fraction = Fraction(1),
+                interlaced: bool = False) -> int:
     """RGB frames (any iterable, consumed one at a time) into an H.264 MP4 (or the container `path`'s suffix names);
     returns how many. `numbers`: each frame's number at `fps`, when some are missing (a recording that dropped frames:
     the file keeps the gaps in its timestamps). `crf`: x264's constant rate factor (higher: lower quality).
-    `pixels`: the shape its pixels are stated to have, wide to tall (a recorder's analog channel's are not square)."""
+    `pixels`: the shape its pixels are stated to have, wide to tall (a recorder's analog channel's are not square).
+    `interlaced`: coded as two fields a frame, top first (an analog camera's, as its recorder encodes them; `woven`)."""
     written = 0
     rate = Fraction(fps).limit_denominator(1000)
     numbers = iter(numbers) if numbers is not None else None
@@ -185,6 +187,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
                     stream.time_base = 1 / rate
                 if pixels != 1:
                     stream.codec_context.sample_aspect_ratio = pixels
+                if interlaced:
+                    stream.options = {**stream.options, "x264-params": "interlaced=1:tff=1"}
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             if numbers is not None:
                 picture.pts, picture.time_base = next(numbers), 1 / rate
@@ -193,6 +197,19 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
         if stream is not None:
             container.mux(stream.encode())
     return written
+
+
+def woven(fields: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Pictures taken at twice the frame rate woven in pairs, as an analog camera's fields are: each frame the first's
+    even lines (its top field) and the second's odd ones."""
+    pictures = iter(fields)
+    for top in pictures:
+        bottom = next(pictures, None)
+        if bottom is None:
+            return
+        frame = top.copy()
+        frame[1::2] = bottom[1::2]
+        yield frame
 
 
 def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:

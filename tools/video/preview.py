@@ -32,13 +32,18 @@ COPYING = "making a copy the browser can play"  # the stage a progress callback 
 
 
 def browser_playable(path: Path) -> bool:
+    """Whether a browser plays `path` as the reports read it: its container and codec, and not interlaced (a browser
+    shows the woven fields, combed; the copy has each frame's first field, `decoded.one_field`)."""
     codecs = BROWSER_PLAYABLE.get(path.suffix.lower())
     if not codecs:
         return False
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0] if container.streams.video else None
-            return stream is not None and stream.codec_context is not None and stream.codec_context.name in codecs
+            if stream is None or stream.codec_context is None or stream.codec_context.name not in codecs:
+                return False
+            first = next(container.decode(stream), None)
+            return first is not None and not first.interlaced_frame
     except av.error.FFmpegError:  # unreadable here: a copy cannot be written either (`playable_copy` says why)
         return False
 
@@ -124,8 +129,9 @@ def _transcode(source: Path, target: Path, max_side: int, progress: Callable[[st
             if last is not None and pts <= last:  # a repeated or reordered timestamp: the muxer wants them rising
                 pts = last + 1
             last = pts
-            if levels is not None and is_deep(frame):
-                rgb = frame_to_array(frame, False, size=(width, height), levels=levels)
+            # a thermal camera's deep gray by its levels, an interlaced frame by its first field: as the reports read them
+            if (levels is not None and is_deep(frame)) or frame.interlaced_frame:
+                rgb = frame_to_array(frame, False, size=(width, height), levels=levels, by_field=True)
                 picture = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
             else:
                 picture = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA")

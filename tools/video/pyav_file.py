@@ -148,7 +148,7 @@ class PyAVFile(VideoSource):
         if not rate:
             raise VideoError(self.path, "has no frame rate")
         self._rate = Fraction(rate)
-        # read before counting and the turn's look, which open a stream that cannot seek back again (a raw one):
+        # read before counting and the first frame's look, which open a stream that cannot seek back again (a raw one):
         # the stream object before is then its closed container's, whose fields read garbage or raise
         declared, size, codec = stream.frames, (stream.width, stream.height), stream.codec_context.name
         aspect = pixel_aspect(stream)
@@ -157,25 +157,33 @@ class PyAVFile(VideoSource):
             raise VideoError(self.path, f"truncated: its header declares {declared} frames, the file holds {count}")
         if not size[0] or not size[1]:
             raise VideoError(self.path, "has no frame size (corrupt header)")
-        self._turns = self._quarter_turns()
+        first = self._first_frame()
+        self._turns = self._quarter_turns(first)
         self._size = size
         self._sizes_seen.add(self._size)
         # non-square pixels (a recorder's analog channels, a camcorder's HDV) read as a player shows them
-        self._picture = square_size(*size, aspect)
-        if self._picture != size:
-            self.pixels = (f"stored {size[0]}×{size[1]} in pixels {aspect.numerator}:{aspect.denominator} (wide to tall); "
-                           f"read at {self._picture[0]}×{self._picture[1]}, as a player shows it")
-        width, height = (self._picture[1], self._picture[0]) if self._turns % 2 else self._picture
+        self._shown = square_size(*size, aspect)
+        said = []
+        if self._shown != size:
+            said.append(f"stored {size[0]}×{size[1]} in pixels {aspect.numerator}:{aspect.denominator} (wide to tall); "
+                        f"read at {self._shown[0]}×{self._shown[1]}, as a player shows it")
+        if first is not None and first.interlaced_frame:
+            said.append("interlaced: its pictures shown by each frame's first field, the lines between filled in (woven, "
+                        "its two fields comb every moving edge); the scorer reads both")
+        self.picture = "; ".join(said) or None
+        width, height = (self._shown[1], self._shown[0]) if self._turns % 2 else self._shown
         return VideoInfo(path=self.path, kind="file", fps=float(self._rate), frame_count=count, width=width,
                          height=height, codec=codec)
 
-    def _quarter_turns(self) -> int:
-        """Counter-clockwise quarter turns that show the frames upright (phones and some cameras
-        store a rotation tag instead of rotating the pixels; relations need "up" to mean up)."""
+    def _first_frame(self) -> av.VideoFrame | None:
         try:
-            frame = next(self._decode(), None)
+            return next(self._decode(), None)
         finally:
             self._rewind()
+
+    def _quarter_turns(self, frame: av.VideoFrame | None) -> int:
+        """Counter-clockwise quarter turns that show the frames upright (phones and some cameras
+        store a rotation tag instead of rotating the pixels; relations need "up" to mean up)."""
         rotation = int(round(getattr(frame, "rotation", 0) or 0))
         if rotation % 90:
             log.warning("%s: rotation tag of %d° is not a multiple of 90°; frames are used as stored", self.path, rotation)
@@ -254,10 +262,11 @@ class PyAVFile(VideoSource):
         if (frame.width, frame.height) not in self._sizes_seen:
             self._sizes_seen.add((frame.width, frame.height))
             log.warning("%s: frames change size to %d×%d part-way; they are scaled to the video's %d×%d",
-                        self.path, frame.width, frame.height, *self._picture)
+                        self.path, frame.width, frame.height, *self._shown)
+        picture = not gray  # a colour frame is a picture for people and the model; gray ones are measured
         if size and (frame.width, frame.height) == self._size:  # to the size asked for in one resize
-            return shrink(frame_to_array(frame, gray, self._turns, levels=self.levels), size)
-        array = frame_to_array(frame, gray, self._turns, self._picture, self.levels)
+            return shrink(frame_to_array(frame, gray, self._turns, levels=self.levels, by_field=picture), size)
+        array = frame_to_array(frame, gray, self._turns, self._shown, self.levels, by_field=picture)
         return shrink(array, size) if size else array
 
     def _decode(self) -> Iterator[av.VideoFrame]:

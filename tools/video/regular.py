@@ -34,7 +34,7 @@ class RegularClock(VideoSource):
     of the recording's frames are put on the clock by)."""
 
     def __init__(self, inner: VideoSource, times: np.ndarray, shown: np.ndarray, rate: float) -> None:
-        self.inner, self._times, self.shown, self.pixels = inner, times, shown, inner.pixels
+        self.inner, self._times, self.shown, self.picture = inner, times, shown, inner.picture
         self.info = inner.info.model_copy(update={"fps": rate, "frame_count": len(shown)})
         distinct = len(np.unique(shown))
         self.repeated, self.passed_over = len(shown) - distinct, len(times) - distinct

@@ -47,7 +47,9 @@ class VideoSource(abc.ABC):
     skipped: int = 0
     levels: tuple[float, float] | None = None  # a deep picture's (black, white) read as 8 bits' (levels.py); None: 8 bits
     clock: str | None = None  # how its frames were put on a regular clock, in words (regular.py); None: as they came
-    pixels: str | None = None  # how its non-square pixels were made square, in words (decoded.py); None: square
+    # how its picture was read where not as stored, in words: non-square pixels made square, an interlaced frame by
+    # its first field (decoded.py); None: as stored
+    picture: str | None = None
 
     def level_sample(self) -> np.ndarray | None:
         """Levels of pictures spread over a video deeper than 8 bits (levels.py), for a site's one map; None for 8 bits."""
