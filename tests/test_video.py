@@ -326,6 +326,27 @@ def test_files_without_a_seek_index_read_the_same_frames_as_the_mp4(tmp_path, ro
         assert np.array_equal(*scanned) and scanned[0][0] == 1351
 
 
+@pytest.mark.parametrize("before_wrap_s, fps", [(5.0, 25), (100.0, 1)])
+def test_an_mpeg_ts_whose_clock_wraps_is_read_and_sought(tmp_path, before_wrap_s, fps):
+    """MPEG's 33-bit clock wraps every 26.5 hours, and a recorder's MPEG-TS starts wherever its clock stands (a day's
+    export crosses the wrap most days). Where it crosses within the first minute, FFmpeg counts the times before the
+    wrap as negative, and its seeks by time then land nowhere or past the frame: until release 69 such a file could not
+    be opened ("no decodable frames") or read at random ("could not decode frames"). It is now sought by its
+    keyframes' byte offsets, every frame read at random the one its scan gives. Crossed later (FFmpeg counts on past
+    the wrap), it reads by time, as before."""
+    from vadagent.tools.synthetic import textured_square
+
+    start_s = (2**33 - before_wrap_s * 90_000) / 90_000
+    frames = textured_square(np.linspace(0, 130, 300))  # one keyframe every 250 frames: the wrap between two
+    recording = _ts_part(tmp_path / "day.ts", frames, fps=fps, times=start_s + np.arange(300) / fps)
+    with open_video(recording) as video:
+        assert video.info.frame_count == 300 and video.clock is None
+        scanned = np.concatenate([batch.frames for batch in video.scan()])
+        picked = video.read([299, 0, 7, 124, 125, 126, 250, 251], gray=True)
+        assert np.array_equal(picked.frames, scanned[picked.indices])
+        assert picked.times == pytest.approx(picked.indices / fps, abs=1e-3)
+
+
 def test_frames_that_change_size_part_way_are_scaled_to_the_videos_size(tmp_path, caplog):
     """A recording whose camera switched to another profile (recordings joined, a stream reconfigured):
     every frame comes at the size the video began with, in files and live."""

@@ -37,6 +37,7 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 # defaults hold ~40 frames of look-ahead (≈ 75 MB at 640×480, a swing in a long watch's memory per
 # moment) and take seconds per clip; these take ~15 MB and a fifth of the time at the same CRF.
 CLIP_H264_OPTIONS = {"preset": "veryfast", "tune": "zerolatency"}
+MPEG_CLOCK = {"mpegts", "mpeg"}  # FFmpeg's demuxers of MPEG-TS and MPEG-PS, whose times count on a 33-bit clock
 STILL_SUFFIXES = IMAGE_SUFFIXES - {".webp"}
 NO_DECODER = ("its video stream's codec is unknown to FFmpeg or has no decoder here (a camera maker's own format? "
               "export it as H.264 MP4)")
@@ -135,6 +136,11 @@ class PyAVFile(VideoSource):
             raise VideoError(self.path, f"its timestamps start again after {table.frames} frames even in a copy "
                                         f"meant to join its parts ({self._file})")
         self._pts, self._keyframes = table or (None, None)
+        # MPEG's 33-bit clock wraps every 26.5 hours; where a recording's crossed it within its first minute,
+        # FFmpeg counts the times before it as negative, and its seeks by time then land nowhere or past the frame
+        # (a day's export in MPEG-TS crosses it most days): sought by the keyframes' byte offsets instead
+        self._by_bytes = (self._pts is not None and self._pts[0] < 0 and self._container.format.name in MPEG_CLOCK
+                          and bool(len(self._keyframes[2])) and bool((self._keyframes[2] >= 0).all()))
         # each frame's time from the first, once: every batch read indexes it
         self._times = None if self._pts is None else (self._pts - self._pts[0]) * float(stream.time_base)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
@@ -209,7 +215,7 @@ class PyAVFile(VideoSource):
         timestamps, no index), the file opened again."""
         if self._seekable:
             try:
-                self._container.seek(0)
+                self._container.seek(0, unsupported_byte_offset=self._by_bytes)
                 return
             except av.error.FFmpegError:
                 self._seekable = False
@@ -401,9 +407,12 @@ class PyAVFile(VideoSource):
     def _seek_to(self, index: int) -> None:
         stream = self._stream
         if self._pts is not None:
-            shown, decoded = self._keyframes
+            shown, decoded, offsets = self._keyframes
             keyframe = int(np.searchsorted(shown, self._pts[index], side="right")) - 1
-            if not len(shown):  # no packet says it is a keyframe: the frame's own time
+            if self._by_bytes:
+                self._container.seek(int(offsets[keyframe]) if keyframe >= 0 else 0, backward=True, any_frame=False,
+                                     unsupported_byte_offset=True)
+            elif not len(shown):  # no packet says it is a keyframe: the frame's own time
                 self._container.seek(int(self._pts[index]), stream=stream, backward=True, any_frame=False)
             elif keyframe < 0:
                 self._container.seek(0)
@@ -453,11 +462,11 @@ class PyAVFile(VideoSource):
 
 
 @functools.lru_cache(maxsize=64)
-def _packet_table(path: str, mtime_ns: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | TimestampsRestart | None:
+def _packet_table(path: str, mtime_ns: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]] | TimestampsRestart | None:
     """Every frame's presentation timestamp, sorted, and the keyframes' presentation and decoding
-    timestamps, in presentation order (demuxing only, no decoding; cached per file version, as one run
-    opens a video several times). None when packets carry no timestamps; where they start again part-way,
-    the `TimestampsRestart` (returned, not raised, so that it is cached too)."""
+    timestamps and byte offsets (-1 where unknown), in presentation order (demuxing only, no decoding; cached per file
+    version, as one run opens a video several times). None when packets carry no timestamps; where they start again
+    part-way, the `TimestampsRestart` (returned, not raised, so that it is cached too)."""
     with av.open(path, mode="r") as container:
         stream = container.streams.video[0]
         pts, keyframes, latest = [], [], None
@@ -472,13 +481,13 @@ def _packet_table(path: str, mtime_ns: int) -> tuple[np.ndarray, tuple[np.ndarra
                 latest = decoded if latest is None else max(latest, decoded)
                 pts.append(packet.pts)
                 if packet.is_keyframe:
-                    keyframes.append((packet.pts, decoded))
+                    keyframes.append((packet.pts, decoded, -1 if packet.pos is None else packet.pos))
     if not pts:
         return None
     keyframes.sort()
-    shown, decoded = (np.asarray(column, dtype=np.int64) for column in zip(*keyframes)) if keyframes else \
-        (np.zeros(0, np.int64), np.zeros(0, np.int64))
-    return np.unique(np.asarray(pts, dtype=np.int64)), (shown, decoded)
+    columns = tuple(np.asarray(column, dtype=np.int64) for column in zip(*keyframes)) if keyframes else \
+        tuple(np.zeros(0, np.int64) for _ in range(3))
+    return np.unique(np.asarray(pts, dtype=np.int64)), columns
 
 
 def continuous(path: Path) -> Path:
