@@ -328,8 +328,8 @@ def test_files_without_a_seek_index_read_the_same_frames_as_the_mp4(tmp_path, ro
 
 @pytest.mark.parametrize("before_wrap_s, fps", [(5.0, 25), (100.0, 1)])
 def test_an_mpeg_ts_whose_clock_wraps_is_read_and_sought(tmp_path, before_wrap_s, fps):
-    """MPEG's 33-bit clock wraps every 26.5 hours, and a recorder's MPEG-TS starts wherever its clock stands (a day's
-    export crosses the wrap most days). Where it crosses within the first minute, FFmpeg counts the times before the
+    """MPEG's 33-bit clock wraps every 26.5 hours, and a recorder's MPEG-TS starts wherever its clock stands. Where a
+    recording crosses the wrap within its first minute (one in about 1,600), FFmpeg counts the times before the
     wrap as negative, and its seeks by time then land nowhere or past the frame: until release 69 such a file could not
     be opened ("no decodable frames") or read at random ("could not decode frames"). It is now sought by its
     keyframes' byte offsets, every frame read at random the one its scan gives. Crossed later (FFmpeg counts on past

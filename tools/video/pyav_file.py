@@ -136,9 +136,9 @@ class PyAVFile(VideoSource):
             raise VideoError(self.path, f"its timestamps start again after {table.frames} frames even in a copy "
                                         f"meant to join its parts ({self._file})")
         self._pts, self._keyframes = table or (None, None)
-        # MPEG's 33-bit clock wraps every 26.5 hours; where a recording's crossed it within its first minute,
-        # FFmpeg counts the times before it as negative, and its seeks by time then land nowhere or past the frame
-        # (a day's export in MPEG-TS crosses it most days): sought by the keyframes' byte offsets instead
+        # MPEG's 33-bit clock wraps every 26.5 hours; where a recording's crossed it within its first minute (about
+        # one in 1,600; later, FFmpeg counts on past the wrap), FFmpeg counts the times before it as negative, and its
+        # seeks by time then land nowhere or past the frame: sought by the keyframes' byte offsets instead
         self._by_bytes = (self._pts is not None and self._pts[0] < 0 and self._container.format.name in MPEG_CLOCK
                           and bool(len(self._keyframes[2])) and bool((self._keyframes[2] >= 0).all()))
         # each frame's time from the first, once: every batch read indexes it
