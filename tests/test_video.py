@@ -326,6 +326,34 @@ def test_files_without_a_seek_index_read_the_same_frames_as_the_mp4(tmp_path, ro
         assert np.array_equal(*scanned) and scanned[0][0] == 1351
 
 
+def test_a_recording_cut_between_keyframes_starts_where_its_edit_list_does(tmp_path):
+    """`ffmpeg -ss 1.48 -i in.mp4 -c copy out.mp4`, a phone's trim and a camera's clip export cut a recording between
+    keyframes: the MP4 keeps the packets from the keyframe before, and its edit list hides the frames before the cut
+    (FFmpeg decodes them for the frames after, never shows them; a player starts at the cut). Until release 69 they
+    were counted as frames: 900 of the 863 shown, every time 1.48 s late against the player, its first 38 frames
+    said damaged and frame 0 unreadable."""
+    import av
+
+    from vadagent.samples import sample_clip
+
+    cut = tmp_path / "cut.mp4"
+    with av.open(str(sample_clip())) as src, av.open(str(cut), "w") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        shift = round(37 / 25 / src.streams.video[0].time_base)  # frame 37 at 0 s: the 37 before it, negative
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, stream
+                dst.mux(packet)
+    with open_video(sample_clip()) as original, open_video(cut) as video:
+        assert video.info.frame_count == 863 and video.clock is None
+        scanned = np.concatenate([batch.frames for batch in video.scan()])
+        assert len(scanned) == 863 and video.damaged() == []
+        assert np.array_equal(scanned[[0, 400]], original.read([37, 437], gray=True).frames)
+        picked = video.read([862, 0, 100], gray=True)
+        assert np.array_equal(picked.frames, scanned[picked.indices])
+        assert picked.times == pytest.approx([0.0, 4.0, 34.48], abs=1e-3)
+
+
 @pytest.mark.parametrize("before_wrap_s, fps", [(5.0, 25), (100.0, 1)])
 def test_an_mpeg_ts_whose_clock_wraps_is_read_and_sought(tmp_path, before_wrap_s, fps):
     """MPEG's 33-bit clock wraps every 26.5 hours, and a recorder's MPEG-TS starts wherever its clock stands. Where a

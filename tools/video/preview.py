@@ -20,7 +20,8 @@ from vadagent.errors import VideoError
 from vadagent.tools.video.decoded import frame_to_array, is_deep, pixel_aspect, square_size
 from vadagent.tools.video.frame_folder import DEFAULT_FOLDER_FPS
 from vadagent.tools.video.levels import is_deep_stream
-from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS, continuous
+from vadagent.tools.video.packets import continuous
+from vadagent.tools.video.pyav_file import CLIP_H264_OPTIONS
 from vadagent.tools.video.source import open_video
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,6 @@ on the long-GOP clips of this field, so one decoder serves both and decord stays
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterator
 from fractions import Fraction
@@ -20,8 +19,9 @@ import numpy as np
 from vadagent.errors import VideoError
 from vadagent.tools.video.decoded import UNDECODABLE, DamageTracker, frame_to_array, pixel_aspect, square_size
 from vadagent.tools.video.frame_folder import IMAGE_SUFFIXES
-from vadagent.tools.video.joined import RESTART_S, TimestampsRestart, continuous_copy, restarted
+from vadagent.tools.video.joined import TimestampsRestart, continuous_copy
 from vadagent.tools.video.levels import LEVELS_SAMPLE, Levels, black_and_white, is_deep_stream, sample_of
+from vadagent.tools.video.packets import packet_table
 from vadagent.tools.video.regular import on_regular_clock
 from vadagent.tools.video.shrink import shrink
 from vadagent.tools.video.source import FrameBatch, VideoSource, register_opener, runs
@@ -129,13 +129,13 @@ class PyAVFile(VideoSource):
 
     def _probe(self) -> VideoInfo:
         stream = self._stream
-        table = _packet_table(self._file, Path(self._file).stat().st_mtime_ns)
+        table = packet_table(self._file)
         if isinstance(table, TimestampsRestart):
             if self._file == self.path:
                 raise table
             raise VideoError(self.path, f"its timestamps start again after {table.frames} frames even in a copy "
                                         f"meant to join its parts ({self._file})")
-        self._pts, self._keyframes = table or (None, None)
+        self._pts, self._keyframes = (table.pts, table.keyframes) if table else (None, None)
         # MPEG's 33-bit clock wraps every 26.5 hours; where a recording's crossed it within its first minute (about
         # one in 1,600; later, FFmpeg counts on past the wrap), FFmpeg counts the times before it as negative, and its
         # seeks by time then land nowhere or past the frame: sought by the keyframes' byte offsets instead
@@ -159,6 +159,8 @@ class PyAVFile(VideoSource):
         declared, size, codec = stream.frames, (stream.width, stream.height), stream.codec_context.name
         aspect = pixel_aspect(stream)
         count = len(self._pts) if self._pts is not None else declared or self._count_packets()
+        if declared and table:
+            declared -= table.hidden  # an MP4's count holds the frames its edit list hides
         if declared and count < declared - 1:  # one frame of slack: some muxers count an extra one
             raise VideoError(self.path, f"truncated: its header declares {declared} frames, the file holds {count}")
         if not size[0] or not size[1]:
@@ -459,41 +461,6 @@ class PyAVFile(VideoSource):
 
     def close(self) -> None:
         self._container.close()
-
-
-@functools.lru_cache(maxsize=64)
-def _packet_table(path: str, mtime_ns: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]] | TimestampsRestart | None:
-    """Every frame's presentation timestamp, sorted, and the keyframes' presentation and decoding
-    timestamps and byte offsets (-1 where unknown), in presentation order (demuxing only, no decoding; cached per file
-    version, as one run opens a video several times). None when packets carry no timestamps; where they start again
-    part-way, the `TimestampsRestart` (returned, not raised, so that it is cached too)."""
-    with av.open(path, mode="r") as container:
-        stream = container.streams.video[0]
-        pts, keyframes, latest = [], [], None
-        restart = int(RESTART_S / stream.time_base) if stream.time_base else None
-        for packet in container.demux(stream):
-            if packet.size:
-                if packet.pts is None:
-                    return None
-                decoded = packet.pts if packet.dts is None else packet.dts
-                if restart is not None and restarted(decoded, latest, restart):
-                    return TimestampsRestart(len(pts))  # files joined, or the recorder restarted: `joined`
-                latest = decoded if latest is None else max(latest, decoded)
-                pts.append(packet.pts)
-                if packet.is_keyframe:
-                    keyframes.append((packet.pts, decoded, -1 if packet.pos is None else packet.pos))
-    if not pts:
-        return None
-    keyframes.sort()
-    columns = tuple(np.asarray(column, dtype=np.int64) for column in zip(*keyframes)) if keyframes else \
-        tuple(np.zeros(0, np.int64) for _ in range(3))
-    return np.unique(np.asarray(pts, dtype=np.int64)), columns
-
-
-def continuous(path: Path) -> Path:
-    """`path`, or where its timestamps start again part-way, its copy that plays the parts end to end."""
-    table = _packet_table(str(path), path.stat().st_mtime_ns)
-    return continuous_copy(str(path), table.frames) if isinstance(table, TimestampsRestart) else path
 
 
 def _reason(exc: av.error.FFmpegError) -> str:
