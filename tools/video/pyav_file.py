@@ -437,23 +437,33 @@ class PyAVFile(VideoSource):
         return decoded if self._by_decoding_time else shown
 
     def read(self, indices: list[int] | np.ndarray, *, gray: bool = False) -> FrameBatch:
+        """A frame that does not decode (from damaged data, or before the first keyframe of a recording begun between
+        two) is shown by the next that does, as its scores are its neighbours' (a report's notes name such stretches);
+        one with none after it (a file cut short) is an error."""
         wanted = self._check_indices(indices)
         got: dict[int, np.ndarray] = {}
+        stood_in: dict[int, int] = {}
         pos = 0
         while pos < len(wanted):
             # One seek per target; decode forward and pick up any later targets on the way.
             for index, frame in self._decode_from(int(wanted[pos])):
-                while pos < len(wanted) and wanted[pos] < index:
-                    pos += 1  # that frame could not be decoded: give up on it
+                if wanted[pos] > index:
+                    continue
+                array = self._array(frame, gray).copy()
+                while pos < len(wanted) and wanted[pos] <= index:
+                    got[int(wanted[pos])] = array
+                    if wanted[pos] < index:
+                        stood_in[int(wanted[pos])] = index
+                    pos += 1
                 if pos >= len(wanted):
                     break
-                if index == wanted[pos]:
-                    got[index] = self._array(frame, gray).copy()
-                    pos += 1
-                    if pos < len(wanted) and wanted[pos] - index > 2 * self.info.fps and self._can_seek:
-                        break  # far ahead: seeking is cheaper than decoding there
+                if wanted[pos] - index > 2 * self.info.fps and self._can_seek:
+                    break  # far ahead: seeking is cheaper than decoding there
             else:
                 pos = len(wanted)
+        if stood_in:
+            log.info("%s: frame(s) %s did not decode: shown by the next that did (%s)", self.path, sorted(stood_in)[:8],
+                     ", ".join(f"{a}→{b}" for a, b in sorted(stood_in.items())[:8]))
         missing = [int(i) for i in wanted if int(i) not in got]
         if missing:
             raise VideoError(self.path, f"could not decode frames {missing[:8]}{'…' if len(missing) > 8 else ''}")
