@@ -56,6 +56,7 @@ class PyAVFile(VideoSource):
         self._damage = DamageTracker()  # whether the decoder's pictures hold damage now
         self._by_decoding_time: bool | None = None  # how a seek finds a keyframe here (`_keyframe_time`)
         self._seekable = True  # until a seek by time is refused (a raw H.264/H.265 stream, as recorders export them)
+        self._by_bytes = False  # sought by byte offsets: an MPEG clock wrapped early on (`_probe`)
         self._byte_keys: tuple[np.ndarray, np.ndarray] | None = None  # such a stream's keyframes: (frame, byte offset)
         file = Path(path)
         if not file.exists():
@@ -266,7 +267,8 @@ class PyAVFile(VideoSource):
     def _array(self, frame: av.VideoFrame, gray: bool, size: tuple[int, int] | None = None) -> np.ndarray:
         """A frame as an array of the video's size (`size`, upright, where given): a stream may change its frame size
         part-way (a camera switched to another profile, recordings joined), and its frames are scaled to the size
-        it began with, so that every frame of a video is the same size; non-square pixels are made square."""
+        it began with, so that every frame of a video is the same size; non-square pixels are made square, and an
+        interlaced frame read in colour is shown by its first field."""
         if (frame.width, frame.height) not in self._sizes_seen:
             self._sizes_seen.add((frame.width, frame.height))
             log.warning("%s: frames change size to %d×%d part-way; they are scaled to the video's %d×%d",
