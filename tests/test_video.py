@@ -366,22 +366,37 @@ def test_a_recording_cut_between_keyframes_starts_where_its_edit_list_does(tmp_p
         assert picked.times == pytest.approx([0.0, 4.0, 34.48], abs=1e-3)
 
 
-@pytest.mark.parametrize("before_wrap_s, fps", [(5.0, 25), (100.0, 1)])
-def test_an_mpeg_ts_whose_clock_wraps_is_read_and_sought(tmp_path, before_wrap_s, fps):
-    """MPEG's 33-bit clock wraps every 26.5 hours, and a recorder's MPEG-TS starts wherever its clock stands. Where a
-    recording crosses the wrap within its first minute (one in about 1,600), FFmpeg counts the times before the
-    wrap as negative, and its seeks by time then land nowhere or past the frame: until release 69 such a file could not
-    be opened ("no decodable frames") or read at random ("could not decode frames"). It is now sought by its
-    keyframes' byte offsets, every frame read at random the one its scan gives. Crossed later (FFmpeg counts on past
-    the wrap), it reads by time, as before."""
+@pytest.mark.parametrize("container, before_wrap_s, fps", [("mpegts", 5.0, 25), ("mpegts", 100.0, 1), ("vob", 5.0, 25)])
+def test_an_mpeg_recording_whose_clock_wraps_is_read_and_sought(tmp_path, container, before_wrap_s, fps):
+    """MPEG's 33-bit clock wraps every 26.5 hours, and a recorder's MPEG-TS or -PS starts wherever its clock stands.
+    Where a recording crosses the wrap within its first minute (one in about 1,600), FFmpeg counts the times before the
+    wrap as negative, and its seeks by time then land nowhere or past the frame: until release 69 such a TS could not
+    be opened ("no decodable frames") or read at random ("could not decode frames"), and such a PS was read from the
+    wrap on, its first 132 frames lost. A TS is now sought by its keyframes' byte offsets, a PS (whose demuxer gives
+    none) decoded from its start, every frame read at random the one its scan gives. Crossed later (FFmpeg counts on
+    past the wrap), it reads by time, as before."""
+    import av
+
     from vadagent.tools.synthetic import textured_square
 
     start_s = (2**33 - before_wrap_s * 90_000) / 90_000
     frames = textured_square(np.linspace(0, 130, 300))  # one keyframe every 250 frames: the wrap between two
-    recording = _ts_part(tmp_path / "day.ts", frames, fps=fps, times=start_s + np.arange(300) / fps)
+    if container == "mpegts":
+        recording = _ts_part(tmp_path / "day.ts", frames, fps=fps, times=start_s + np.arange(300) / fps)
+    else:  # MPEG-PS (a DVD recorder's .mpg): MPEG-2, its frames timed in whole frame intervals
+        recording = tmp_path / "day.mpg"
+        with av.open(str(recording), "w", format=container) as dst:
+            stream = dst.add_stream("mpeg2video", rate=fps)
+            stream.height, stream.width, stream.pix_fmt = *frames.shape[1:3], "yuv420p"
+            for i, frame in enumerate(frames):
+                picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                picture.pts, picture.time_base = round(start_s * fps) + i, Fraction(1, fps)
+                dst.mux(stream.encode(picture))
+            dst.mux(stream.encode(None))
     with open_video(recording) as video:
         assert video.info.frame_count == 300 and video.clock is None
         scanned = np.concatenate([batch.frames for batch in video.scan()])
+        assert len(scanned) == 300 and video.damaged() == []
         picked = video.read([299, 0, 7, 124, 125, 126, 250, 251], gray=True)
         assert np.array_equal(picked.frames, scanned[picked.indices])
         assert picked.times == pytest.approx(picked.indices / fps, abs=1e-3)

@@ -139,9 +139,11 @@ class PyAVFile(VideoSource):
         self._pts, self._keyframes = (table.pts, table.keyframes) if table else (None, None)
         # MPEG's 33-bit clock wraps every 26.5 hours; where a recording's crossed it within its first minute (about
         # one in 1,600; later, FFmpeg counts on past the wrap), FFmpeg counts the times before it as negative, and its
-        # seeks by time then land nowhere or past the frame: sought by the keyframes' byte offsets instead
-        self._by_bytes = (self._pts is not None and self._pts[0] < 0 and self._container.format.name in MPEG_CLOCK
-                          and bool(len(self._keyframes[2])) and bool((self._keyframes[2] >= 0).all()))
+        # seeks by time then land nowhere or past the frame: sought by the keyframes' byte offsets instead, or where
+        # the demuxer gives none (MPEG-PS), decoded from the start
+        wrapped = self._pts is not None and self._pts[0] < 0 and self._container.format.name in MPEG_CLOCK
+        self._by_bytes = wrapped and bool(len(self._keyframes[2])) and bool((self._keyframes[2] >= 0).all())
+        self._seekable = self._seekable and not (wrapped and not self._by_bytes)
         # each frame's time from the first, once: every batch read indexes it
         self._times = None if self._pts is None else (self._pts - self._pts[0]) * float(stream.time_base)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
