@@ -17,7 +17,6 @@ Writes evals/results/bench_clock.{md,json}.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vadagent.evals.common import Timer, add_data_argument, add_results_argument, sample_and_clips, write_results
+from vadagent.evals.common import Timer, clip_benchmark_args, sample_and_clips, write_results
 from vadagent.tools.scorer import Scorer, SourceSpec
 from vadagent.tools.scorer.candidates import CandidatePolicy
 from vadagent.tools.video import open_video
@@ -88,10 +87,7 @@ def measure(copy: Path, reading: str, scorer: Scorer, spans: list[tuple[int, int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_data_argument(parser, required=False)
-    add_results_argument(parser)
-    args = parser.parse_args()
+    args = clip_benchmark_args(__doc__)
     clips = sample_and_clips(args.data, CLIPS)
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -21,14 +21,13 @@ Writes evals/results/bench_interlaced.{md,json}.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from vadagent.evals.common import add_data_argument, add_results_argument, sample_and_clips, write_results
+from vadagent.evals.common import clip_benchmark_args, sample_and_clips, write_results
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.synthetic import ClipSpec, render_clip, woven, write_video
 from vadagent.tools.video import open_video
@@ -92,10 +91,7 @@ def scores(name: str, spec: dict, folder: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_data_argument(parser, required=False)
-    add_results_argument(parser)
-    args = parser.parse_args()
+    args = clip_benchmark_args(__doc__)
     with tempfile.TemporaryDirectory() as folder:
         seen = [pictures(clip, Path(folder)) for clip in sample_and_clips(args.data, CLIPS)]
         scored = []

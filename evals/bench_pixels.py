@@ -16,7 +16,6 @@ Writes evals/results/bench_pixels.{md,json}.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from fractions import Fraction
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vadagent.evals.common import Timer, add_data_argument, add_results_argument, sample_and_clips, write_results
+from vadagent.evals.common import Timer, clip_benchmark_args, sample_and_clips, write_results
 from vadagent.tools.scorer import Scorer, ScoreResult, SourceSpec
 from vadagent.tools.scorer.candidates import CandidatePolicy
 from vadagent.tools.synthetic import write_video
@@ -63,10 +62,7 @@ def compared(copy: ScoreResult, clip: ScoreResult, frames: list[int]) -> tuple[l
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_data_argument(parser, required=False)
-    add_results_argument(parser)
-    args = parser.parse_args()
+    args = clip_benchmark_args(__doc__)
     clips = sample_and_clips(args.data, CLIPS)
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -23,6 +23,15 @@ def sample_and_clips(data: Path | None, names: tuple[str, ...]) -> list[Path]:
     return [sample_clip()] + ([data / "clips" / name for name in names] if data else [])
 
 
+def clip_benchmark_args(doc: str) -> argparse.Namespace:
+    """The options of a benchmark over the bundled sample and, where a data folder is given, its real clips
+    (`sample_and_clips`): --data (optional) and --results; `doc`'s first paragraph is its description."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    add_data_argument(parser, required=False)
+    add_results_argument(parser)
+    return parser.parse_args()
+
+
 def results_folder(folder: Path | None = None) -> Path:
     """Where results go: the folder asked for, else evals/results under the working directory
     (never the installed package, which is site-packages once installed)."""

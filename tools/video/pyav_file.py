@@ -143,7 +143,8 @@ class PyAVFile(VideoSource):
         # the demuxer gives none (MPEG-PS), decoded from the start
         wrapped = self._pts is not None and self._pts[0] < 0 and self._container.format.name in MPEG_CLOCK
         self._by_bytes = wrapped and bool(len(self._keyframes[2])) and bool((self._keyframes[2] >= 0).all())
-        self._seekable = self._seekable and not (wrapped and not self._by_bytes)
+        if wrapped and not self._by_bytes:
+            self._seekable = False
         # each frame's time from the first, once: every batch read indexes it
         self._times = None if self._pts is None else (self._pts - self._pts[0]) * float(stream.time_base)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
