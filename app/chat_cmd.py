@@ -1,4 +1,4 @@
-"""`vadagent chat VIDEO_OR_REPORT`: questions in, answers citing times and event ids out.
+"""`vadagent chat VIDEO_OR_REPORT_OR_BATCH`: questions in, answers citing times and event ids out.
 
 Interactive on a terminal (steps stream as they run; slash commands); with standard input
 redirected, every line is a question and every answer one block on standard output, for scripts.
@@ -12,7 +12,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from vadagent.agents.chat.session import COMMANDS, ChatSession, Reply, load_report
+from vadagent.agents.chat.batch import BatchContext, is_batch
+from vadagent.agents.chat.session import ChatSession, Reply, commands, load_report
+from vadagent.agents.chat.tools import TOOLS, VideoContext
 from vadagent.agents.explain.run import left_in_progress
 from vadagent.app.job import ClientLoad, start_vlm
 from vadagent.app.stopping import end_stopped, hold_further_stops, read_line, run_stoppable
@@ -27,16 +29,11 @@ def _is_report(target: Path) -> bool:
 
 def _check_target(target: Path) -> None:
     if not target.exists():
-        raise UsageError(f"{target}: no such video or report")
-    reports = sorted(p.parent.name for p in target.glob("*/report.json")) if target.is_dir() else []
-    if reports and not _is_report(target):  # a batch's folder (`vadagent report`), or a folder of reports
-        listed = ", ".join(reports[:5]) + (f" and {len(reports) - 5} more" if len(reports) > 5 else "")
-        batch = " (its events are listed in index.html and events.jsonl)" if (target / "index.json").is_file() else ""
-        raise UsageError(f"{target} holds {len(reports)} reports{batch}: chat is about one video at a time; give one of "
-                         f"its report folders ({listed}), e.g. vadagent chat {target / reports[0]}")
-    if target.is_dir() and not _is_report(target) and not frame_files(target):
-        raise UsageError(f"{target}: neither a report folder (no report.json in it) nor a folder of frame images; give a "
-                         "report folder, a report.json or a video")
+        raise UsageError(f"{target}: no such video, report or batch")
+    if target.is_dir() and not _is_report(target) and not is_batch(target) and not frame_files(target):
+        raise UsageError(f"{target}: neither a report folder (no report.json in it), a batch's folder (no index.json "
+                         "or report folders in it) nor a folder of frame images; give a report folder, a batch's folder, "
+                         "a report.json or a video")
 
 
 def _report_path(settings: Settings, target: Path, output: Path | None, client_load: ClientLoad, normal: list[str],
@@ -83,11 +80,7 @@ def _transcript_path(name: str, session: ChatSession) -> Path:
         raise UsageError(f"/save {name}: the folder {path.parent} does not exist")
     if path.suffix.lower() not in (".md", ".txt"):
         raise UsageError(f"/save {name}: a transcript is saved as .md or .txt")
-    context = session.context
-    inputs = {Path(context.report.video.path).resolve().parent}
-    if context.report_dir is not None:
-        inputs.add(context.report_dir.resolve())
-    if path.exists() and path.resolve().parent in inputs:
+    if path.exists() and path.resolve().parent in session.context.kept_folders():
         raise UsageError(f"/save {name}: will not overwrite a file beside the report or the video; choose a new name")
     return path
 
@@ -100,15 +93,22 @@ def chat_command(settings: Settings, target: Path, *, vlm: str | None, conversat
                  output: Path | None, normal: list[str], scorer: Path | None, out: Console, console: Console,
                  fps: float | None = None) -> int:
     _check_target(target)  # before the model loads (minutes, for a real one)
+    # a batch's lists and a report are read before it too, so that a bad one fails at once
+    batch = BatchContext(target, None) if is_batch(target) else None
     given = _is_report(target) and load_report(target)
-    client_load = start_vlm(settings, vlm, console, without=f"answering from the report only ({COMMANDS})")
-    report, report_dir = given or load_report(_report_path(settings, target, output, client_load, normal, scorer,
-                                                           fps, console))
-    session = ChatSession(report, report_dir, client_load.result(), memory=memory or report_dir / "chat.sqlite",
-                          conversation=conversation)
+    client_load = start_vlm(settings, vlm, console,
+                            without=f"answering from the reports only ({commands(batch.tools if batch else TOOLS)})")
+    if batch is not None:
+        batch.client = client_load.result()
+        scope, remembered = batch, target / "chat.sqlite"
+    else:
+        report, report_dir = given or load_report(_report_path(settings, target, output, client_load, normal, scorer,
+                                                               fps, console))
+        scope, remembered = VideoContext(report, report_dir, client_load.result()), report_dir / "chat.sqlite"
+    session = ChatSession(scope, memory=memory or remembered, conversation=conversation)
     interactive = sys.stdin.isatty()
-    if session.context.video_gone:
-        console.print(session.context.video_gone, highlight=False, soft_wrap=True)
+    if session.context.notice:
+        console.print(session.context.notice, highlight=False, soft_wrap=True)
     console.print(f"conversation {session.conversation} (resume: --conversation {session.conversation})", highlight=False)
     code, stopped = run_stoppable(_chat(session, interactive, out, console))
     if stopped:
@@ -130,7 +130,8 @@ async def _chat(session: ChatSession, interactive: bool, out: Console, console: 
 async def _loop(session: ChatSession, interactive: bool, out: Console, console: Console) -> int:
     await session.check_memory()
     if interactive:
-        console.print(f"Ask about the video. {COMMANDS}", highlight=False)
+        about = "the batch's videos" if isinstance(session.context, BatchContext) else "the video"
+        console.print(f"Ask about {about}. {commands(session.context.tools)}", highlight=False)
     while True:
         try:
             line = await read_line("you> " if interactive else "")

@@ -11,7 +11,6 @@ import contextlib
 import functools
 import hashlib
 import html
-import json
 import logging
 import socket
 from collections import Counter
@@ -21,14 +20,14 @@ from pathlib import Path
 from rich.console import Console
 
 from vadagent.agents.chat.session import ChatSession, literal, load_report
-from vadagent.agents.chat.tools import video_gone
+from vadagent.agents.chat.tools import VideoContext, video_gone
 from vadagent.agents.explain.run import left_in_progress
 from vadagent.app.job import ClientLoad, start_vlm
 from vadagent.app.ui_live import build_live
 from vadagent.config import Settings
 from vadagent.errors import MissingExtraError, UsageError, VadagentError, VideoError
-from vadagent.jsonlio import numbered_jsonl
 from vadagent.samples import sample_clip
+from vadagent.tools.index import FINISHED, read_batch_events, read_batch_rows, report_folder
 from vadagent.tools.scorer.scorer import Progress
 from vadagent.tools.video import VIDEO_SUFFIXES, open_video
 from vadagent.tools.video.frame_folder import DEFAULT_FOLDER_FPS
@@ -65,51 +64,27 @@ class UIOptions:
     live: Path | None = None  # a `vadagent watch` output folder: the live page
 
 
-def read_index(folder: Path | None) -> list[dict] | None:
-    """A batch's index.json rows; None when the folder has none."""
-    index = folder / "index.json" if folder is not None else None
-    if index is None or not index.is_file():
-        return None
-    try:
-        rows = json.loads(index.read_text(encoding="utf-8"))
-        if isinstance(rows, list) and all(isinstance(r, dict) and isinstance(r.get("source"), str) for r in rows):
-            return rows
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        pass
-    raise UsageError(f"{index}: not a batch index (a JSON list of rows written by 'vadagent report')")
-
-
-def read_batch_events(folder: Path | None) -> list[list]:
+def batch_event_rows(folder: Path | None) -> list[list]:
     """A batch's events across its videos (its events.jsonl, the most severe first) as the table's rows; none for a
     folder that is not a batch's, or a batch from before events were listed."""
-    file = folder / "events.jsonl" if folder is not None else None
-    if file is None or not file.is_file():
-        return []
-    rows = []
-    for number, event in numbered_jsonl(file):
-        try:
-            rows.append([int(event["severity"]), str(event["label"]), str(event["category"]), Path(event["source"]).name,
-                         round(float(event["start_s"]), 1), round(float(event["end_s"]), 1), str(event["verdict"]),
-                         str(event["id"]), Path(event["report"]).parent.name])
-        except (KeyError, TypeError, ValueError):
-            raise UsageError(f"{file}: line {number}: not an event of a batch (written by 'vadagent report')") from None
-    return rows
+    events = read_batch_events(folder) if folder is not None else []
+    return [[e.severity, e.label, e.category, Path(e.source).name, round(e.start_s, 1), round(e.end_s, 1), e.verdict, e.id,
+             Path(e.report).parent.name] for e in events]
 
 
 def find_reports(folder: Path | None) -> dict[str, str]:
     """label → report folder: a batch's index.json (finished rows), else any subfolder holding report.json."""
     if folder is None or not folder.is_dir():
         return {}
-    rows = read_index(folder)
+    rows = read_batch_rows(folder)
     if rows is not None:
-        # a batch writes OUT/<name>/report.json: resolve against this folder, wherever the batch ran from
-        done = [r for r in rows if r.get("status") in ("explained", "detected", "done") and r.get("report")]  # done: older
-        names = Counter(Path(r["source"]).name for r in done)
+        done = [r for r in rows if r.status in FINISHED and r.report]
+        names = Counter(Path(r.source).name for r in done)
         found = {}
         for r in done:
-            name, report_dir = Path(r["source"]).name, Path(r["report"]).parent.name
+            name, report_dir = Path(r.source).name, report_folder(folder, r.report)
             # cam1/0101.mp4 and cam2/0101.mp4 are told apart by their report folders, which never collide
-            found[f"{name if names[name] == 1 else report_dir} ({r['events']} events)"] = str(folder / report_dir)
+            found[f"{name if names[name] == 1 else report_dir.name} ({r.events} events)"] = str(report_dir)
         return found
     return {p.parent.name: str(p.parent) for p in sorted(folder.glob("*/report.json"))}
 
@@ -193,7 +168,7 @@ class App:
         report, folder = load_report(Path(report_dir))
         history = history + [{"role": "user", "content": as_text(question)}, {"role": "assistant", "content": "…"}]
         yield history, "", conversation  # the question at once, before waiting for a model still loading
-        session = ChatSession(report, folder, await self.client_load.aresult(), memory=folder / "chat.sqlite",
+        session = ChatSession(VideoContext(report, folder, await self.client_load.aresult()), memory=folder / "chat.sqlite",
                               conversation=conversation)
         tools: list[str] = []
         answer = ""
@@ -307,13 +282,13 @@ def build_ui(app: App):
                     question = gr.Textbox(placeholder="what happened at 17 s?  /events  /look 12-15 what is he holding?",
                                           label="Question", elem_id="question")
                     ask = gr.Button("Ask", variant="primary", elem_id="ask")
-            rows = read_index(app.options.reports)
+            rows = read_batch_rows(app.options.reports) if app.options.reports is not None else None
             if rows is not None:
-                gr.Dataframe(value=[[Path(r["source"]).name, r["status"], r.get("events"), r.get("max_severity"),
-                                     r.get("peak_score"), r.get("error") or ""] for r in rows],
+                gr.Dataframe(value=[[Path(r.source).name, r.status, r.events, r.max_severity, r.peak_score, r.error or ""]
+                                    for r in rows],
                              headers=["video", "status", "events", "max severity", "peak score", "note"],
                              label="Batch index", interactive=False)
-            batch_events = read_batch_events(app.options.reports)
+            batch_events = batch_event_rows(app.options.reports)
             if batch_events:
                 batch_table = gr.Dataframe(value=batch_events, headers=BATCH_EVENT_COLUMNS, interactive=False,
                                            label="Events across the batch, the most severe first (click one to open its "

@@ -15,7 +15,7 @@ import jinja2
 
 from vadagent.errors import UsageError
 
-PROMPTS_VERSION = "2026-12-06.1"
+PROMPTS_VERSION = "2026-12-07.1"
 
 
 @lru_cache(maxsize=1)

@@ -89,7 +89,7 @@ CASES = [
     (["explain", "{d}/text.mp4", "-o", "{d}/o6"], "text.mp4: not a readable video"),
     (["score", "{sample}", "--scorer", "{d}/scorer", "-o", "{d}/o7"], "scorer.json: corrupt scorer config"),
     (["chat", "{d}/report.json"], "report.json: not a valid report: video.fps"),
-    (["chat", "{d}/empty_folder"], "empty_folder: neither a report folder (no report.json in it) nor a folder of frame"),
+    (["chat", "{d}/empty_folder"], "empty_folder: neither a report folder (no report.json in it), a batch's folder"),
     (["report", "{d}/empty_folder", "-o", "{d}/o8"], "empty_folder: no videos"),
     (["--config", "{d}/config.yaml", "info", "{sample}"], "invalid settings in"),
     (["eval", "severity", "{d}/binary.jsonl"], "binary.jsonl: not a text file"),

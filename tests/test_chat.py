@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from inprocess import invoke
 
-from vadagent.agents.chat.agent import mentioned_times
 from vadagent.agents.chat.session import ChatSession, load_report, parse_command
+from vadagent.agents.chat.steps import mentioned_times
+from vadagent.agents.chat.tools import VideoContext
 from vadagent.errors import UsageError
 from vadagent.samples import sample_clip
 from vadagent.tools.vlm import make_client, run_sync
@@ -76,7 +77,7 @@ def test_scripted_conversation_uses_every_tool_and_resumes(tmp_path, report_dir)
     later.write_text(json.dumps(step("answer", answer="As said before, e1.", cites=["e1"])) + "\n")
     report, folder = load_report(report_dir)
     memory = tmp_path / "chat.sqlite"
-    session = ChatSession(report, folder, make_client(f"replay:{script}"), memory=memory)
+    session = ChatSession(VideoContext(report, folder, make_client(f"replay:{script}")), memory=memory)
     replies = [run_sync(session.ask(question)) for question, _ in CONVERSATION]
     assert replies[0].tools == ["events()"] and "e1:" in replies[0].text
     assert replies[3].tools == ["relations(17, 19)", "look(17, 19, 'what moves fast?')"]
@@ -91,19 +92,17 @@ def test_scripted_conversation_uses_every_tool_and_resumes(tmp_path, report_dir)
     assert shape == SNAPSHOT.read_text(), "the conversation changed: rerun with VADAGENT_UPDATE_SNAPSHOTS=1 if meant"
 
     # a new session with the same id continues the same conversation (memory in SQLite)
-    resumed = ChatSession(report, folder, make_client(f"replay:{later}"), memory=memory,
+    resumed = ChatSession(VideoContext(report, folder, make_client(f"replay:{later}")), memory=memory,
                           conversation=session.conversation)
     reply = run_sync(resumed.ask("and after that?"))
     assert reply.text == "As said before, e1."
     assert run_sync(resumed.history())[: len(history)] == history and len(run_sync(resumed.history())) == len(history) + 2
-    other = ChatSession(report, folder, None, memory=memory)
+    other = ChatSession(VideoContext(report, folder, None), memory=memory)
     assert run_sync(other.history()) == []
 
 
 def test_the_timeline_and_an_event_say_where_in_the_picture(report_dir):
     """ "Where was it?" can be answered from the report: each candidate's and event's region, in words and pixels."""
-    from vadagent.agents.chat.tools import VideoContext
-
     report, folder = load_report(report_dir)
     context = VideoContext(report, folder, None)
     places = [c.region.where for c in report.scorer.candidates]
@@ -272,16 +271,15 @@ def test_the_answer_streams_out_of_the_growing_json():
     assert written[-2] == {"restart": True} and written[-1] == {"answer": "Retry"}
 
 
-def test_one_registry_gives_the_schema_the_prompt_and_the_commands():
-    from vadagent.agents.chat.agent import ChatStep
+def test_one_registry_gives_the_schema_the_prompt_and_the_commands(report_dir):
     from vadagent.agents.chat.session import COMMANDS
     from vadagent.agents.chat.tools import TOOLS
-    from vadagent.prompts import render
 
-    actions = ChatStep.model_json_schema()["properties"]["action"]["enum"]
-    assert actions == [*TOOLS, "answer"]
-    prompt = render("chat_agent", video_name="v.mp4", duration_s=10.0, events=[], messages=[], must_answer=False,
-                    tools=[(t.name, t.description) for t in TOOLS.values()])
+    report, folder = load_report(report_dir)
+    context = VideoContext(report, folder, None)
+    actions = context.step_model(False).model_json_schema()["properties"]["action"]["enum"]
+    assert actions == [*TOOLS, "answer"] and "video" not in context.step_model(False).model_fields
+    prompt = context.prompt([], must_answer=False)
     for tool in TOOLS.values():
         assert f'"{tool.name}": {tool.description}' in prompt and tool.usage in COMMANDS
         assert parse_command(tool.usage.replace("ID", "e1").replace("T0-T1", "1-2").replace("QUESTION", "why?"))["tool"] \

@@ -16,9 +16,9 @@ from vadagent.app.ui import (
     EVENT_COLUMNS,
     MOMENT_COLUMNS,
     batch_event_report,
+    batch_event_rows,
     check_upload,
     find_reports,
-    read_batch_events,
     row_start,
 )
 from vadagent.errors import UsageError, VideoError
@@ -303,7 +303,7 @@ def test_a_batch_s_events_are_listed_and_a_click_opens_the_report_it_names_insid
     folder outside the batch; a line that is not a batch's event is a one-line error."""
     import pandas as pd
 
-    assert read_batch_events(tmp_path) == []  # no batch here
+    assert batch_event_rows(tmp_path) == []  # no batch here
     for name in ("cam1_0101", "cam2_0101"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "report.json").write_text("{}")
@@ -311,7 +311,7 @@ def test_a_batch_s_events_are_listed_and_a_click_opens_the_report_it_names_insid
                "end_s": 15.0, "category": "violence", "label": "a fight", "severity": sev, "verdict": "confirmed",
                "confidence": 0.8, "what": "two people fight"} for cam, sev in (("cam2", 4), ("cam1", 3))]
     (tmp_path / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    rows = read_batch_events(tmp_path)
+    rows = batch_event_rows(tmp_path)
     assert [r[0] for r in rows] == [4, 3] and rows[0][3] == "0101.mp4" and rows[0][4] == 12.3
     folder, start, what = batch_event_report(pd.DataFrame(rows), (1, 2), tmp_path)  # whichever cell of the second row
     assert folder == str(tmp_path / "cam1_0101") and start == 12.3 and what == "e2, a fight, at 12.3–15.0 s"
@@ -320,4 +320,4 @@ def test_a_batch_s_events_are_listed_and_a_click_opens_the_report_it_names_insid
         batch_event_report(outside, 0, tmp_path)
     (tmp_path / "events.jsonl").write_text(json.dumps({"source": "a.mp4"}) + "\n")
     with pytest.raises(UsageError, match="events.jsonl: line 1: not an event of a batch"):
-        read_batch_events(tmp_path)
+        batch_event_rows(tmp_path)

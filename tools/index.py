@@ -7,12 +7,15 @@ redoes `detected` videos, never `explained` ones."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+from vadagent.errors import UsageError
+from vadagent.jsonlio import numbered_jsonl
 from vadagent.types import AnomalyEvent, Verdict
 
 SCHEMA = """
@@ -65,6 +68,49 @@ class IndexEvent:
     verdict: str
     confidence: float
     what: str
+
+
+FINISHED = ("explained", "detected", "done")  # statuses of a video with a report ("done": indexes before release 14)
+
+
+def read_batch_rows(folder: Path) -> list[IndexRow] | None:
+    """A batch's rows as its index.json holds them (written by `vadagent report` beside the reports); None for a
+    folder without one. A row missing a later release's column has it empty."""
+    file = folder / "index.json"
+    if not file.is_file():
+        return None
+    try:
+        rows = json.loads(file.read_text(encoding="utf-8"))
+        if isinstance(rows, list) and all(isinstance(r, dict) and isinstance(r.get("source"), str)
+                                          and isinstance(r.get("status"), str) for r in rows):
+            return [IndexRow(**{f.name: r.get(f.name) for f in fields(IndexRow)}) for r in rows]
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        pass
+    raise UsageError(f"{file}: not a batch index (a JSON list of rows written by 'vadagent report')")
+
+
+def read_batch_events(folder: Path) -> list[IndexEvent]:
+    """A batch's events across its videos as its events.jsonl lists them, the most severe first; none for a folder
+    without one (not a batch's, or a batch from before events were listed)."""
+    file = folder / "events.jsonl"
+    if not file.is_file():
+        return []
+    events = []
+    for number, event in numbered_jsonl(file):
+        try:
+            events.append(IndexEvent(str(event["source"]), str(event["report"]), str(event["id"]), float(event["start_s"]),
+                                     float(event["end_s"]), str(event["category"]), str(event["label"]),
+                                     int(event["severity"]), str(event["verdict"]), float(event["confidence"]),
+                                     str(event["what"])))
+        except (KeyError, TypeError, ValueError):
+            raise UsageError(f"{file}: line {number}: not an event of a batch (written by 'vadagent report')") from None
+    return events
+
+
+def report_folder(folder: Path, report: str) -> Path:
+    """Where a batch's report of a video is, within the batch's `folder` wherever the batch ran from: a batch writes
+    OUT/<name>/report.json, and its index names the report as it was written (a path there, or a URL)."""
+    return folder / Path(report).parent.name
 
 
 class ReportIndex:

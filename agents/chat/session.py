@@ -1,4 +1,4 @@
-"""A conversation about one video: open its report, ask, stream the steps, resume by id."""
+"""A conversation about one video or a batch of them: open its report(s), ask, stream the steps, resume by id."""
 
 from __future__ import annotations
 
@@ -12,16 +12,23 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from vadagent.agents.chat.agent import build_chat_graph
-from vadagent.agents.chat.tools import TOOLS, VideoContext
+from vadagent.agents.chat.agent import ChatScope, build_chat_graph
+from vadagent.agents.chat.steps import ChatTool
+from vadagent.agents.chat.tools import TOOLS
 from vadagent.errors import UsageError, validation_summary
-from vadagent.tools.vlm import VLMClient
 from vadagent.types import VideoReport
 
 MAX_QUESTION_CHARS = 4000  # a question, not a document: longer ones cost minutes of prompt processing
-COMMANDS = " · ".join([*(t.usage for t in TOOLS.values()), "/save [FILE]", "/quit"])
 MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]<>!&|#])")  # escaped by a backslash, each is shown as itself
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:s)?\s*-\s*(\d+(?:\.\d+)?)\s*(?:s)?\s*(.*)$")
+
+
+def commands(tools: dict[str, ChatTool]) -> str:
+    """The slash commands of a chat with these tools, as its help line says them."""
+    return " · ".join([*(t.usage for t in tools.values()), "/save [FILE]", "/quit"])
+
+
+COMMANDS = commands(TOOLS)  # a video's
 
 
 @dataclass
@@ -48,23 +55,28 @@ def literal(text: str) -> str:
     return MARKDOWN_SYNTAX.sub(r"\\\1", text)
 
 
-def parse_command(text: str) -> dict | None:
+def parse_command(text: str, tools: dict[str, ChatTool] = TOOLS) -> dict | None:
     """A slash command as a direct tool call; None for a plain question. Bad syntax is a UsageError."""
     if not text.startswith("/"):
         return None
     name, _, rest = text[1:].partition(" ")
-    tool = TOOLS.get(name)
+    tool = tools.get(name)
     if tool is None:
-        raise UsageError(f"unknown command /{name}; commands: {COMMANDS}")
-    if tool.arguments == "none":
-        return {"tool": name}
-    if tool.arguments == "event":
-        return {"tool": name, "event_id": rest.strip()}
-    match = _SPAN.match(rest)
-    if match is None:
-        raise UsageError(f"usage: {tool.usage} (seconds, e.g. /{name} 12-15.5)")
-    question = match[3].strip() if tool.arguments == "span+question" else ""
-    return {"tool": name, "t0": float(match[1]), "t1": float(match[2]), "question": question}
+        raise UsageError(f"unknown command /{name}; commands: {commands(tools)}")
+    step: dict = {"tool": name}
+    if "video" in tool.arguments:
+        step["video"], _, rest = rest.strip().partition(" ")
+        if not step["video"]:
+            raise UsageError(f"usage: {tool.usage} (a video's name, as /videos lists them)")
+    if "event_id" in tool.arguments:
+        step["event_id"] = rest.strip()
+    if "span" in tool.arguments:
+        match = _SPAN.match(rest)
+        if match is None:
+            raise UsageError(f"usage: {tool.usage} (seconds, e.g. /{name} {'VIDEO ' * ('video' in tool.arguments)}12-15.5)")
+        step |= {"t0": float(match[1]), "t1": float(match[2]),
+                 "question": match[3].strip() if "question" in tool.arguments else ""}
+    return step
 
 
 @asynccontextmanager
@@ -86,9 +98,8 @@ async def open_memory(path: Path):
 
 
 class ChatSession:
-    def __init__(self, report: VideoReport, report_dir: Path | None, client: VLMClient | None, *,
-                 memory: Path, conversation: str | None = None) -> None:
-        self.context = VideoContext(report, report_dir, client)
+    def __init__(self, context: ChatScope, *, memory: Path, conversation: str | None = None) -> None:
+        self.context = context
         self.memory = memory
         self.conversation = conversation or uuid.uuid4().hex[:12]
 
@@ -100,7 +111,7 @@ class ChatSession:
         None) if it starts over), then ("reply", Reply)."""
         if len(text) > MAX_QUESTION_CHARS:
             raise UsageError(f"the question is {len(text):,} characters; ask in at most {MAX_QUESTION_CHARS:,}")
-        direct = parse_command(text)
+        direct = parse_command(text, self.context.tools)
         tools: list[str] = []
         answer: dict | None = None
         async with open_memory(self.memory) as saver:
@@ -140,7 +151,7 @@ class ChatSession:
     async def transcript(self, markdown: bool = True) -> str:
         """The conversation as Markdown (what was said shown literally: see `literal`) or plain text."""
         said = literal if markdown else str
-        lines = [f"# Conversation {self.conversation} about {said(Path(self.context.report.video.path).name)}", ""]
+        lines = [f"# Conversation {self.conversation} about {said(self.context.title)}", ""]
         for m in await self.history():
             if m["role"] == "user":
                 lines.append(f"**you:** {said(m['content'])}")

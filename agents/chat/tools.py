@@ -1,4 +1,4 @@
-"""The chat agent's tools: read a VideoReport, or look at a span of the video with the VLM.
+"""A chat about one video: its tools read the VideoReport, or look at a span of the video with the VLM.
 
 Every tool returns plain text that cites timestamps and event ids, so the answer built on it can
 cite them too. Times outside the video are refused here, before any frame is read or model called.
@@ -9,15 +9,13 @@ and their help are all derived from it.
 from __future__ import annotations
 
 import csv
-import inspect
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from vadagent.agents.chat.steps import ChatStep, ChatTool, OutOfRange, cites_times_within, mentioned_times, step_model
 from vadagent.prompts import render
 from vadagent.tools.video import open_video
 from vadagent.tools.vlm import Image, Message, Sampling, Usage, VLMClient
@@ -26,18 +24,19 @@ from vadagent.types import VideoReport
 LOOK_FRAMES = 6
 
 
-class OutOfRange(ValueError):
-    """A time span that is not inside the video."""
-
-
 class LookAnswer(BaseModel):
     answer: str = Field(pattern=r'^[^\x00-\x1f"\\]{1,600}$')
     frames: list[int] = Field(default_factory=list, description="numbers of the frames that show it")
 
 
+def moved(video: str) -> bool:
+    """Whether a video was moved or deleted since it was explained (a stream's URL never is)."""
+    return "://" not in video and not Path(video).exists()
+
+
 def video_gone(report: VideoReport) -> bool:
-    """Whether a report's video was moved or deleted since it was explained (a stream's URL is never gone)."""
-    return "://" not in report.video.path and not Path(report.video.path).exists()
+    """Whether a report's video was moved or deleted since it was explained."""
+    return moved(report.video.path)
 
 
 @dataclass
@@ -65,6 +64,45 @@ class VideoContext:
             return None
         return (f"The report's video {self.report.video.path} is not there any more (moved or deleted?): its frames "
                 "cannot be looked at or tracked again; the report's events, scores and relations are still at hand.")
+
+    # -- the chat's scope (as `batch.BatchContext`'s): what the agent graph asks of it ---------------
+    @property
+    def tools(self) -> dict[str, ChatTool]:
+        return TOOLS
+
+    @property
+    def title(self) -> str:
+        return Path(self.report.video.path).name
+
+    @property
+    def notice(self) -> str | None:
+        """What the user is told as the chat opens."""
+        return self.video_gone
+
+    def kept_folders(self) -> set[Path]:
+        """Folders a transcript must not be saved into over a file: the video's and the report's."""
+        return {Path(self.report.video.path).resolve().parent} | ({self.report_dir.resolve()} if self.report_dir else set())
+
+    def step_model(self, must_answer: bool) -> type[ChatStep]:
+        return step_model(list(TOOLS), [e.id for e in self.report.events], must_answer=must_answer)
+
+    def prompt(self, messages: list[dict], must_answer: bool) -> str:
+        names = [f"{e.id} ({e.start_s:.1f}–{e.end_s:.1f} s, {e.label})" for e in self.report.events]
+        return render("chat_agent", video_name=self.title, duration_s=self.duration_s, events=names, messages=messages,
+                      must_answer=must_answer, tools=[(t.name, t.description) for t in TOOLS.values()])
+
+    def outside(self, question: str) -> str | None:
+        """The answer to a question naming a time outside the video, given without a model call."""
+        outside = [t for t in mentioned_times(question) if t > self.duration_s + 1e-6]
+        if not outside:
+            return None
+        return (f"The video is {self.duration_s:.1f} s long, so {outside[0]:g} s is outside it: there is nothing to look "
+                f"at there. Ask about 0–{self.duration_s:.1f} s.")
+
+    def valid_cites(self, cites: list[str]) -> list[str]:
+        """The citations that name a real event id or a time inside the video."""
+        ids = {e.id for e in self.report.events}
+        return [c.strip() for c in cites if c.strip() in ids or cites_times_within(c.strip(), self.duration_s)]
 
     def check_span(self, t0: float, t1: float) -> tuple[float, float]:
         if t1 < t0:
@@ -170,45 +208,15 @@ class VideoContext:
         return [(k * 2.0, v) for k, v in sorted(bins.items())]
 
 
-Arguments = Literal["none", "event", "span", "span+question"]
-
-
-@dataclass(frozen=True)
-class ChatTool:
-    """One tool: what the model is told, which step fields it takes, how a user types it."""
-
-    name: str
-    description: str
-    arguments: Arguments
-    call: Callable[[VideoContext, dict], str | Awaitable[str]]
-    needs_vlm: bool = False
-
-    @property
-    def usage(self) -> str:
-        return "/" + self.name + {"none": "", "event": " ID", "span": " T0-T1", "span+question": " T0-T1 QUESTION"}[
-            self.arguments]
-
-    def call_text(self, step: dict) -> str:
-        if self.arguments == "event":
-            return f"{self.name}({step.get('event_id', '')!r})"
-        if self.arguments.startswith("span"):
-            extra = f", {step['question']!r}" if step.get("question") else ""
-            return f"{self.name}({float(step['t0']):g}, {float(step['t1']):g}{extra})"
-        return f"{self.name}()"
-
-    async def run(self, ctx: VideoContext, step: dict) -> str:
-        output = self.call(ctx, step)
-        return await output if inspect.isawaitable(output) else output
-
-
 TOOLS: dict[str, ChatTool] = {tool.name: tool for tool in (
-    ChatTool("events", "all events with their times.", "none", lambda ctx, _: ctx.events()),
-    ChatTool("event", 'one event in detail (give "event_id").', "event", lambda ctx, s: ctx.event(s.get("event_id", ""))),
-    ChatTool("timeline", "the score timeline and candidate moments.", "none", lambda ctx, _: ctx.timeline()),
-    ChatTool("rules", "the rule set the report used.", "none", lambda ctx, _: ctx.rules()),
+    ChatTool("events", "all events with their times.", (), lambda ctx, _: ctx.events()),
+    ChatTool("event", 'one event in detail (give "event_id").', ("event_id",),
+             lambda ctx, s: ctx.event(s.get("event_id", ""))),
+    ChatTool("timeline", "the score timeline and candidate moments.", (), lambda ctx, _: ctx.timeline()),
+    ChatTool("rules", "the rule set the report used.", (), lambda ctx, _: ctx.rules()),
     ChatTool("look", 'look at the video between "t0" and "t1" seconds and ask the model "question" about those frames.',
-             "span+question", lambda ctx, s: ctx.look(float(s["t0"]), float(s["t1"]),
-                                                      s.get("question") or "What happens here?"), needs_vlm=True),
-    ChatTool("relations", 'object relations (tracks, speed, proximity) between "t0" and "t1".', "span",
+             ("span", "question"), lambda ctx, s: ctx.look(float(s["t0"]), float(s["t1"]),
+                                                          s.get("question") or "What happens here?"), needs_vlm=True),
+    ChatTool("relations", 'object relations (tracks, speed, proximity) between "t0" and "t1".', ("span",),
              lambda ctx, s: ctx.relations(float(s["t0"]), float(s["t1"]))),
 )}
