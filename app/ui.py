@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from vadagent.agents.chat.batch import BatchContext, is_batch
 from vadagent.agents.chat.session import ChatSession, literal, load_report
 from vadagent.agents.chat.tools import VideoContext, video_gone
 from vadagent.agents.explain.run import left_in_progress
@@ -73,9 +74,12 @@ def batch_event_rows(folder: Path | None) -> list[list]:
 
 
 def find_reports(folder: Path | None) -> dict[str, str]:
-    """label → report folder: a batch's index.json (finished rows), else any subfolder holding report.json."""
+    """label → report folder: a batch's index.json (finished rows), else any subfolder holding report.json, else the
+    folder itself where it is a report's."""
     if folder is None or not folder.is_dir():
         return {}
+    if (folder / "report.json").is_file():
+        return {folder.name: str(folder)}
     rows = read_batch_rows(folder)
     if rows is not None:
         done = [r for r in rows if r.status in FINISHED and r.report]
@@ -156,20 +160,24 @@ class App:
             status += f" · its video, {literal(report.video.path)}, is not there any more (moved or deleted?)"
         return player, timeline_image, rows, moments, status
 
-    async def ask(self, question: str, history: list[dict], report_dir: str | None, conversation: str | None):
-        """Streams: the question at once, tool calls as they run, the answer as it is generated."""
+    async def ask(self, question: str, history: list[dict], report_dir: str | None, conversation: str | None,
+                  whole_batch: bool = False):
+        """Streams: the question at once, tool calls as they run, the answer as it is generated. About the report open,
+        or with `whole_batch` about the batch's videos (`--reports`, a batch's folder)."""
         import gradio as gr
 
-        if not report_dir:
+        batch = self.options.reports if whole_batch else None
+        if not report_dir and batch is None:
             raise gr.Error("Open a video or a report first.")
         if not question.strip():
             yield history, "", conversation
             return
-        report, folder = load_report(Path(report_dir))
+        scope = BatchContext(batch, None) if batch is not None else VideoContext(*load_report(Path(report_dir)), None)
         history = history + [{"role": "user", "content": as_text(question)}, {"role": "assistant", "content": "…"}]
         yield history, "", conversation  # the question at once, before waiting for a model still loading
-        session = ChatSession(VideoContext(report, folder, await self.client_load.aresult()), memory=folder / "chat.sqlite",
-                              conversation=conversation)
+        scope.client = await self.client_load.aresult()
+        memory = (batch if batch is not None else scope.report_dir) / "chat.sqlite"
+        session = ChatSession(scope, memory=memory, conversation=conversation)
         tools: list[str] = []
         answer = ""
         yield history, "", session.conversation
@@ -282,6 +290,9 @@ def build_ui(app: App):
                     question = gr.Textbox(placeholder="what happened at 17 s?  /events  /look 12-15 what is he holding?",
                                           label="Question", elem_id="question")
                     ask = gr.Button("Ask", variant="primary", elem_id="ask")
+                    whole_batch = gr.Checkbox(label="Ask about the whole batch (which videos had …?)", value=False,
+                                              visible=app.options.reports is not None and is_batch(app.options.reports),
+                                              elem_id="whole-batch")
             rows = read_batch_rows(app.options.reports) if app.options.reports is not None else None
             if rows is not None:
                 gr.Dataframe(value=[[Path(r.source).name, r.status, r.events, r.max_severity, r.peak_score, r.error or ""]
@@ -339,7 +350,7 @@ def build_ui(app: App):
             for table, columns in ((events, EVENT_COLUMNS), (moments, MOMENT_COLUMNS)):
                 table.select(seeking(columns), table, seek).then(None, seek, seek, js=SEEK_JS)
             for trigger in (ask.click, question.submit):  # "once": no second question runs on a stale history
-                trigger(app.ask, [question, chatbot, report_dir, conversation], [chatbot, question, conversation],
+                trigger(app.ask, [question, chatbot, report_dir, conversation, whole_batch], [chatbot, question, conversation],
                         trigger_mode="once")
     return demo
 

@@ -148,3 +148,35 @@ def test_a_tiny_vlm_writes_only_steps_the_batch_s_schema_allows(batch, tiny_vlm)
         step = json.loads(completion.text)
         jsonschema.validate(step, model.model_json_schema())
         assert step.get("video", "") in ("", *context.reported) and step["action"] in (*context.tools, "answer")
+
+
+def test_the_web_ui_asks_about_the_whole_batch_or_the_report_open(tmp_path, batch):
+    """The page's "whole batch" box (shown for a batch's folder only) sends the question to the batch's chat, kept in
+    the batch's folder; unticked, the question is about the report open, as before."""
+    from vadagent.app.job import ClientLoad
+    from vadagent.app.ui import App, UIOptions, batch_event_rows, build_ui, find_reports
+    from vadagent.config import Settings
+
+    shutil.copytree(batch, tmp_path / "batch")
+    batch = tmp_path / "batch"
+    script = tmp_path / "chat.jsonl"
+    script.write_text(json.dumps(step("events")) + "\n" + json.dumps(step("answer", answer="cam2 had the most severe.",
+                                                                          cites=["cam2/e1"])) + "\n")
+    app = App(Settings(), UIOptions(reports=batch, vlm=None, workdir=tmp_path / "work"),
+              ClientLoad(client=make_client(f"replay:{script}")))
+
+    async def ask(question: str, report_dir: str | None, whole_batch: bool):
+        return [shown async for shown in app.ask(question, [], report_dir, None, whole_batch)][-1]
+
+    history, _, conversation = run_sync(ask("which video had the most severe event?", None, True))
+    assert history[-1]["content"] == "cam2 had the most severe. [cam2/e1]<br><br>(tools: events())"
+    assert (batch / "chat.sqlite").is_file() and not (batch / "cam1" / "chat.sqlite").exists()
+    history, _, _ = run_sync(ask("/events", str(batch / "cam1"), False))
+    assert history[-1]["content"].startswith("- e1: ") and (batch / "cam1" / "chat.sqlite").is_file()
+    boxes = [c for c in build_ui(app).config["components"] if c.get("props", {}).get("elem_id") == "whole-batch"]
+    assert boxes and boxes[0]["props"]["visible"] is True
+    # a report's own folder given as --reports (its events.jsonl is one video's, not a batch's): that report, no box
+    assert find_reports(batch / "cam1") == {"cam1": str(batch / "cam1")} and batch_event_rows(batch / "cam1") == []
+    other = App(Settings(), UIOptions(reports=batch / "cam1", vlm=None, workdir=tmp_path / "work"), ClientLoad(client=None))
+    boxes = [c for c in build_ui(other).config["components"] if c.get("props", {}).get("elem_id") == "whole-batch"]
+    assert boxes and boxes[0]["props"]["visible"] is False

@@ -91,9 +91,10 @@ def read_batch_rows(folder: Path) -> list[IndexRow] | None:
 
 def read_batch_events(folder: Path) -> list[IndexEvent]:
     """A batch's events across its videos as its events.jsonl lists them, the most severe first; none for a folder
-    without one (not a batch's, or a batch from before events were listed)."""
+    without one (not a batch's, or a batch from before events were listed). A report's folder holds an events.jsonl
+    of its own, one video's, which is not a batch's."""
     file = folder / "events.jsonl"
-    if not file.is_file():
+    if not file.is_file() or (folder / "report.json").is_file():
         return []
     events = []
     for number, event in numbered_jsonl(file):
