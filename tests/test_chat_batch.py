@@ -180,3 +180,17 @@ def test_the_web_ui_asks_about_the_whole_batch_or_the_report_open(tmp_path, batc
     other = App(Settings(), UIOptions(reports=batch / "cam1", vlm=None, workdir=tmp_path / "work"), ClientLoad(client=None))
     boxes = [c for c in build_ui(other).config["components"] if c.get("props", {}).get("elem_id") == "whole-batch"]
     assert boxes and boxes[0]["props"]["visible"] is False
+
+
+def test_a_step_schema_lists_names_up_to_its_bound_and_the_tools_refuse_others(tmp_path, batch):
+    """Beyond `SCHEMA_NAMES` a name is a short text in the schema (a grammar of 10,000 ids took seconds to compile);
+    a name that is not the batch's then reaches the tool, which refuses it naming the batch's own."""
+    from vadagent.agents.chat.steps import SCHEMA_NAMES, step_model
+
+    listed = step_model(["events"], [f"v/e{i}" for i in range(SCHEMA_NAMES)]).model_json_schema()["properties"]
+    assert len(listed["event_id"]["enum"]) == SCHEMA_NAMES + 1  # and "" (none)
+    bounded = step_model(["events"], [f"v/e{i}" for i in range(SCHEMA_NAMES + 1)]).model_json_schema()["properties"]
+    assert "enum" not in bounded["event_id"] and bounded["event_id"]["pattern"].endswith("{0,200}$")
+    session = ChatSession(BatchContext(batch, None), memory=tmp_path / "chat.sqlite")
+    assert run_sync(session.ask("/event cam2/e9")).text.startswith("cam2: There is no event 'e9'; the events are: e1")
+    assert run_sync(session.ask("/event e1")).text.startswith("Refused: 'e1' names no video: a batch's events are named")

@@ -110,7 +110,7 @@ class BatchContext:
                 | {Path(v.row.source).resolve().parent for v in self.videos if "://" not in v.row.source})
 
     def step_model(self, must_answer: bool) -> type[ChatStep]:
-        return step_model(list(BATCH_TOOLS), [self._event_name(e) for e in self.listed_events], videos=self.reported,
+        return step_model(list(BATCH_TOOLS), [self.event_name(e) for e in self.listed_events], videos=self.reported,
                           must_answer=must_answer)
 
     def prompt(self, messages: list[dict], must_answer: bool) -> str:
@@ -124,7 +124,7 @@ class BatchContext:
     def valid_cites(self, cites: list[str]) -> list[str]:
         """The citations that name an event of the batch ("cam2_0101/e1"), a video with a report, or one and times
         inside it ("cam2_0101 12.5 s")."""
-        events = {self._event_name(e) for e in self.listed_events}
+        events = {self.event_name(e) for e in self.listed_events}
         kept = []
         for cite in (c.strip() for c in cites):
             name = next((n for n in sorted(self.reported, key=len, reverse=True) if cite.startswith(n)), None)
@@ -164,7 +164,7 @@ class BatchContext:
         if not self.listed_events:
             return (f"No explained events in the batch's {len(self.videos)} videos. Ask about one video (its candidate "
                     "moments, in 'video') or see /videos.")
-        lines = [f"- {self._event_name(e)}: {e.start_s:.1f}–{e.end_s:.1f} s, {e.category} ({e.label}), severity "
+        lines = [f"- {self.event_name(e)}: {e.start_s:.1f}–{e.end_s:.1f} s, {e.category} ({e.label}), severity "
                  f"{e.severity}, {e.verdict}: {e.what}" for e in self.listed_events[:LISTED]]
         more = len(self.listed_events) - LISTED
         return "\n".join(lines + ([f"({more} more, less severe; ask about one video for all of its)"] if more > 0 else []))
@@ -180,7 +180,7 @@ class BatchContext:
             raise OutOfRange(f"{qualified!r} names no video: a batch's events are named VIDEO/ID, as /events lists them")
         return f"{name}: {self.video(name).event(event_id)}"
 
-    def _event_name(self, event: IndexEvent) -> str:
+    def event_name(self, event: IndexEvent) -> str:
         return f"{Path(event.report).parent.name}/{event.id}"
 
 
