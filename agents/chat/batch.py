@@ -53,14 +53,17 @@ class BatchContext:
         if rows is None:  # a folder of reports that no batch indexed (several `explain` outputs gathered)
             self.videos, self.listed_events = self._gathered()
         else:
-            self.videos = [BatchVideo(report_folder(self.folder, r.report).name if r.report else Path(r.source).name, r,
-                                      report_folder(self.folder, r.report) if r.status in FINISHED and r.report else None)
-                           for r in rows]
-            self.listed_events = read_batch_events(self.folder)
+            self.videos, self.listed_events = [self._indexed(r) for r in rows], read_batch_events(self.folder)
         if not self.videos:
             raise UsageError(f"{self.folder}: the batch lists no videos yet")
         self._by_name = {v.name: v for v in self.videos}
         self._contexts: dict[str, VideoContext] = {}
+
+    def _indexed(self, row: IndexRow) -> BatchVideo:
+        if row.status in FINISHED and row.report:
+            folder = report_folder(self.folder, row.report)
+            return BatchVideo(folder.name, row, folder)
+        return BatchVideo(Path(row.source).name, row, None)
 
     def _gathered(self) -> tuple[list[BatchVideo], list[IndexEvent]]:
         videos, events = [], []
