@@ -285,7 +285,7 @@ class CameraReaders:
                 camera.kept_from_s = camera.ring.kept_from_s
                 camera.frames += 1
                 seen[frame.index] = frame
-                for scored in live.feed(frame.index, frame.rgb, frame.stamp_s):
+                for scored in live.feed(frame.index, frame.scored, frame.stamp_s):
                     self._scored(camera, (tracker, floor), seen.pop(scored.index), scored, submit, live.reading)
             for scored in live.flush() if live is not None else []:
                 self._scored(camera, (tracker, floor), seen.pop(scored.index), scored, submit, live.reading)

@@ -3,6 +3,7 @@ for `vadagent fit` (the live watch's own readers decode and reconnect: tools/vid
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import signal
 import threading
@@ -51,6 +52,8 @@ def record_command(source: str, output: Path, seconds: float, console: Console) 
     handlers = {sig: signal.signal(sig, lambda *_: ended.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         kept = itertools.takewhile(lambda frame: frame.time_s < seconds and not ended.is_set(), stream)
+        # footage to fit on: an interlaced camera's frames with both fields, as the scorer reads them (`scored`)
+        kept = (dataclasses.replace(frame, rgb=frame.scored, woven=None) for frame in kept)
         first = next(kept, None)  # the stream is open: its frame rate is known from here on
         clock = RecordingClock(live.fps)
         written = 0 if first is None else write_clip(output, itertools.chain([first], kept), live.fps, fragmented=True,

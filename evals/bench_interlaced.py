@@ -9,8 +9,9 @@ rate (`tools.synthetic.woven`) and coded interlaced, top field first:
 - Pictures (what the model, a report and the player's copy show): the bundled sample and the real clips under
   DIR/clips, each pair of consecutive frames woven into one. For each frame read in colour, its mean distance in gray
   levels from the first field's picture (the moment it stands for), where the two moments differ (by more than 25
-  levels: what moves) and elsewhere; read as stored (woven, as release 68 read every frame) and by its first field
-  (as `open_video` reads a colour frame from release 69).
+  levels: what moves) and elsewhere; read as stored (woven, as release 68 read every frame), by its first field
+  (as `open_video` reads a colour frame from release 69) and as a live camera's frame (`LiveSource`: by its first
+  field from release 70, woven before).
 - Scores (what the scorer reads): three synthetic sites rendered at 50 pictures a second and woven to 25 frames (the
   footpath at 320×240; another at 640×480; one with a busy normal crowd), each fitted on 20 s of its normal footage
   and scoring 16 s with a fast object, a wrong-way walker and a loiterer; frame-level AUC (each frame labelled as
@@ -31,6 +32,7 @@ from vadagent.evals.common import clip_benchmark_args, sample_and_clips, write_r
 from vadagent.tools.scorer import Scorer, ScorerConfig, SourceSpec
 from vadagent.tools.synthetic import ClipSpec, render_clip, woven, write_video
 from vadagent.tools.video import open_video
+from vadagent.tools.video.live import LiveSource
 
 CLIPS = ("robbery.mp4", "earthquake.mp4", "car_accident.mp4")
 MOVING = 25  # gray levels between a pair's two pictures at which a pixel is counted as moving
@@ -57,8 +59,11 @@ def pictures(clip: Path, folder: Path) -> dict:
     plain = folder / f"{clip.stem}-woven-progressive.mp4"
     write_video(plain, woven(shot), 12.5)
     as_stored = frames_of(plain)
+    # the recording as a live camera's stream, read at its own size (a watch keeps frames at most 640 px)
+    source = LiveSource(str(recording), max_side=max(shot.shape[1:3]))
+    live = np.stack([frame.rgb for _, frame in zip(range(len(by_field)), source.frames())])
     row = {"clip": clip.name, "frames": len(by_field), "moving_share": round(float(moving.mean()), 4)}
-    for name, read in (("as_stored", as_stored), ("by_first_field", by_field)):
+    for name, read in (("as_stored", as_stored), ("by_first_field", by_field), ("live", live)):
         off = np.abs(read.astype(float) - shot[0::2]).mean(-1)
         row[f"{name}_moving"] = round(float(off[moving].mean()), 2) if moving.any() else None
         row[f"{name}_still"] = round(float(off[~moving].mean()), 2)
@@ -101,10 +106,11 @@ def main() -> None:
     lines = ["# An analog camera's interlaced frames", "",
              f"Pictures: mean distance (gray levels) of each frame read in colour from its first field's picture, where "
              f"the two fields' moments differ by more than {MOVING} levels (moving) and elsewhere (still).", "",
-             "| clip | frames | moving share | as stored, moving | by first field, moving | as stored, still | "
-             "by first field, still |", "|---|---|---|---|---|---|---|"]
+             "| clip | frames | moving share | as stored, moving | by first field, moving | live, moving | as stored, still | "
+             "by first field, still | live, still |", "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['clip']} | {r['frames']} | {r['moving_share']} | {r['as_stored_moving']} | "
-              f"{r['by_first_field_moving']} | {r['as_stored_still']} | {r['by_first_field_still']} |" for r in seen]
+              f"{r['by_first_field_moving']} | {r['live_moving']} | {r['as_stored_still']} | {r['by_first_field_still']} | "
+              f"{r['live_still']} |" for r in seen]
     lines += ["", "Scores: frame-level AUC on synthetic interlaced sites, each frame labelled as its first field's "
               "picture; the scorer reading both fields (as it does) and the first alone.", "",
               "| site | both fields | first field |", "|---|---|---|"]

@@ -71,6 +71,7 @@ def test_an_interlaced_recordings_pictures_are_its_first_fields_and_the_scorer_r
     first field's picture, against 10.3 now; ad hoc). Its gray frames, which the scorer reads, keep both fields: their
     combing along a moving edge is the motion it measures (`evals/bench_interlaced.py`). `info` says so."""
     from vadagent.tools.synthetic import woven
+    from vadagent.tools.video.live import LiveSource
     from vadagent.tools.video.preview import playable_copy
 
     with open_video(robbery) as original:
@@ -91,6 +92,14 @@ def test_an_interlaced_recordings_pictures_are_its_first_fields_and_the_scorer_r
         assert "interlaced" in video.picture
         pictures, gray = video.read(range(50)).frames, video.read(range(50), gray=True).frames
     assert off(pictures) < 14.0 and combing(gray) > 2 * combing(pictures)
+    # the same camera watched live (until release 70 its pictures were woven there: 21.1 from the first field, ad hoc);
+    # the live scorer reads both fields, as a file's, and a recording of it to fit on keeps them
+    live = [frame for _, frame in zip(range(50), LiveSource(str(recording), max_side=1280).frames())]
+    live_pictures, scored = np.stack([f.rgb for f in live]), np.stack([f.scored for f in live])
+    assert off(live_pictures) < 14.0 and combing(scored) > 2 * combing(live_pictures)
+    assert invoke("record", recording, "--seconds", 4, "-o", tmp_path / "normal.mp4").returncode == 0
+    with open_video(tmp_path / "normal.mp4") as recorded:
+        assert combing(recorded.read(range(50)).frames) > 2 * combing(live_pictures)
     assert "interlaced" in json.loads(invoke("info", recording, "--json").stdout)["picture"]
     copy = playable_copy(recording, tmp_path, max_side=852)  # a browser would show it woven: a copy of its pictures
     assert copy != recording

@@ -187,8 +187,8 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float,
                     stream.time_base = 1 / rate
                 if pixels != 1:
                     stream.codec_context.sample_aspect_ratio = pixels
-                if interlaced:
-                    stream.options = {**stream.options, "x264-params": "interlaced=1:tff=1"}
+                if interlaced:  # on one thread: coded interlaced on two, the same frames encoded differently each run
+                    stream.options = {**stream.options, "x264-params": "interlaced=1:tff=1", "threads": "1"}
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             if numbers is not None:
                 picture.pts, picture.time_base = next(numbers), 1 / rate

@@ -62,9 +62,16 @@ class LiveFrame:
     index: int  # frames since the camera was first opened, across reconnections
     time_s: float  # seconds since the camera was first opened (wall clock for streams)
     wall: float  # time.time() when the frame arrived
-    rgb: np.ndarray  # (h, w, 3) uint8
+    rgb: np.ndarray  # (h, w, 3) uint8: the picture (an interlaced frame's first field, as files' pictures are)
     stamp_s: float | None = None  # its own timestamp in the stream (since this connection opened), if it has one
     damaged: bool = False  # decoded after data that arrived damaged, before the next keyframe: glitches may show
+    woven: np.ndarray | None = None  # an interlaced frame's two fields as they came, where `rgb` is its first's
+
+    @property
+    def scored(self) -> np.ndarray:
+        """The frame as the scorer reads it: an interlaced one with both fields, as files' frames are scored
+        (`decoded.one_field`); a recording of the camera, which is footage to fit on, keeps them too."""
+        return self.rgb if self.woven is None else self.woven
 
 
 @dataclass
@@ -161,9 +168,10 @@ class LiveSource:
                         if delay > 0:
                             time.sleep(delay)
                     now = time.time()
+                    woven = self._same_size(self._picture(frame)) if frame.interlaced_frame else None
                     yield LiveFrame(index, index / self.fps if self.is_file else now - started, now,
-                                    self._same_size(self._picture(frame)),
-                                    None if frame.time is None else float(frame.time), self._damage.damaged)
+                                    self._same_size(self._picture(frame, by_field=True)),
+                                    None if frame.time is None else float(frame.time), self._damage.damaged, woven)
                     index += 1
             except (av.error.FFmpegError, OSError) as error:
                 self._gap(f"stream broke: {error}")
@@ -174,18 +182,20 @@ class LiveSource:
             if not self.is_file:
                 self._gap("the stream ended")
 
-    def _picture(self, frame: av.VideoFrame) -> np.ndarray:
+    def _picture(self, frame: av.VideoFrame, *, by_field: bool = False) -> np.ndarray:
         """A frame in RGB, at most `max_side` large and its pixels square (a recorder's analog channel's are not); a
-        deep gray one by the camera's levels, its first such frame's where none were given."""
+        deep gray one by the camera's levels, its first such frame's where none were given; `by_field`: an interlaced
+        one by its first field (`decoded.one_field`)."""
         if self.levels is None and is_deep(frame):
             self.levels = black_and_white(sample_of([deep_gray(frame)]))
             log.info("%s: gray deeper than 8 bits read as 8 from its first frame's levels %.6g (black) to %.6g (white)",
                      self.shown, *self.levels)
         shown = square_size(frame.width, frame.height, self._aspect)
         if shown == (frame.width, frame.height):
-            return fit_side(frame_to_array(frame, False, levels=self.levels), self.max_side)
+            return fit_side(frame_to_array(frame, False, levels=self.levels, by_field=by_field), self.max_side)
         scale = min(1.0, self.max_side / max(shown))  # to its size as shown and kept, in one resize
-        return frame_to_array(frame, False, size=(round(shown[0] * scale), round(shown[1] * scale)), levels=self.levels)
+        return frame_to_array(frame, False, size=(round(shown[0] * scale), round(shown[1] * scale)), levels=self.levels,
+                              by_field=by_field)
 
     def _decoded(self, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
         """The stream's frames; a packet that does not decode (lost or damaged on the way, as over RTSP
