@@ -117,7 +117,7 @@ class BatchContext:
                           must_answer=must_answer)
 
     def prompt(self, messages: list[dict], must_answer: bool) -> str:
-        return render("chat_batch_agent", folder=self.folder.name, videos=self.video_lines()[: LISTED + 1],
+        return render("chat_batch_agent", folder=self.folder.name, videos=self.video_lines(),
                       count=len(self.videos), events=len(self.listed_events), messages=messages, must_answer=must_answer,
                       tools=[(t.name, t.description) for t in BATCH_TOOLS.values()])
 
@@ -140,10 +140,10 @@ class BatchContext:
     # -- tools ------------------------------------------------------------------------------------
     def video(self, name: str) -> VideoContext:
         """A video's report as the one-video chat reads it, loaded when first asked about."""
+        if not name:
+            raise OutOfRange(f"this tool looks at one video: give \"video\", one of {', '.join(self.reported[:LISTED])}")
         if name not in self._contexts:
             found = self._by_name.get(name)
-            if not name:
-                raise OutOfRange(f"this tool looks at one video: give \"video\", one of {', '.join(self.reported[:LISTED])}")
             if found is None or found.report_dir is None:
                 known = ", ".join(self.reported[:LISTED]) or "none"
                 why = f" ({found.row.status})" if found else ""
