@@ -95,6 +95,8 @@ def test_a_batch_answers_across_its_videos_then_about_one(tmp_path, batch):
     refused = run_sync(session.ask("/relations cam3.mp4 1-2")).text
     assert refused.startswith("Refused: no report of a video 'cam3.mp4' in this batch (failed)")
     assert "outside this video" in run_sync(session.ask("/relations cam1 50-60")).text
+    guarded = run_sync(session.ask("what happens in cam1 at 400 s?"))  # one video named: its length answers, no model
+    assert guarded.text.startswith("cam1: The video is ") and "400 s is outside it" in guarded.text and not guarded.tools
     with pytest.raises(UsageError, match="unknown command /timeline; commands: /videos · /events · /video VIDEO"):
         parse_command("/timeline", context.tools)
     with pytest.raises(UsageError, match="usage: /look VIDEO T0-T1 QUESTION"):

@@ -122,7 +122,13 @@ class BatchContext:
                       tools=[(t.name, t.description) for t in BATCH_TOOLS.values()])
 
     def outside(self, question: str) -> str | None:
-        return None  # a time belongs to one of the videos: the tools refuse spans outside theirs
+        """The answer to a question naming one video and a time outside it, given without a model call (a question
+        naming none or several is the model's; the tools refuse spans outside the video they look at)."""
+        named = [n for n in self.reported if re.search(rf"(?<![\w/.-]){re.escape(n)}(?![\w-])", question)]
+        if len(named) != 1:
+            return None
+        refused = self.video(named[0]).outside(question)
+        return f"{named[0]}: {refused}" if refused else None
 
     def valid_cites(self, cites: list[str]) -> list[str]:
         """The citations that name an event of the batch ("cam2_0101/e1"), a video with a report, or one and times
