@@ -24,14 +24,13 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vadagent.evals.common import Timer, clip_benchmark_args, sample_and_clips, write_results
-from vadagent.tools.scorer import Scorer, SourceSpec
+from vadagent.evals.common import Timer, clip_benchmark_args, fitted_on_opening, sample_and_clips, write_results
+from vadagent.tools.scorer import Scorer
 from vadagent.tools.scorer.candidates import CandidatePolicy
 from vadagent.tools.video import open_video
 from vadagent.tools.video.pyav_file import PyAVFile
 
 CLIPS = ("robbery.mp4", "earthquake.mp4")  # car_accident.mp4 (4 s) is too short to fit a scorer on its quarter
-FIT_S = 15.0
 PAUSE_S = 5.0
 # every peak above the threshold a candidate: the default's budget of 6 a minute chooses among near ties, which the
 # 5 s a pause adds to a video's length can turn (robbery: its ten candidates were nine of the copy's)
@@ -94,7 +93,7 @@ def main() -> None:
         for clip in clips:
             with PyAVFile(str(clip)) as video:
                 length = video.info.duration_s
-            scorer = Scorer.fit([SourceSpec(str(clip), 0.0, min(FIT_S, length / 4))])
+            scorer = fitted_on_opening(clip, length)
             spans, times, fps = starts_and_ends(clip, scorer)
             for variant, warp, after_s in (("half rate", half_rate(0.3 * length, 0.55 * length), 0.55 * length),
                                            ("paused", paused(0.4 * length), 0.4 * length)):

@@ -23,14 +23,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vadagent.evals.common import Timer, clip_benchmark_args, sample_and_clips, write_results
-from vadagent.tools.scorer import Scorer, ScoreResult, SourceSpec
+from vadagent.evals.common import Timer, clip_benchmark_args, fitted_on_opening, sample_and_clips, write_results
+from vadagent.tools.scorer import ScoreResult
 from vadagent.tools.scorer.candidates import CandidatePolicy
 from vadagent.tools.synthetic import write_video
 from vadagent.tools.video import open_video
 
 CLIPS = ("robbery.mp4", "earthquake.mp4")  # car_accident.mp4 (4 s) is too short to fit a scorer on its quarter
-FIT_S = 15.0
 EVERY_PEAK = CandidatePolicy(calls_per_minute=60)  # every peak above the threshold a candidate
 SAME_BOX = 0.3  # intersection over union at which two boxes are taken for one object's
 COPIES = {"half height (1:2)": (1, 2), "half width (2:1)": (2, 1)}  # stored size's share of each side
@@ -70,7 +69,7 @@ def main() -> None:
             with open_video(clip) as video:
                 length, fps = video.info.duration_s, video.info.fps
                 frames = np.concatenate([batch.frames for batch in video.scan(gray=False)])
-            scorer = Scorer.fit([SourceSpec(str(clip), 0.0, min(FIT_S, length / 4))])
+            scorer = fitted_on_opening(clip, length)
             with Timer() as timer:
                 shot = scorer.score(clip)
             picked = peaks(shot)

@@ -23,6 +23,13 @@ def sample_and_clips(data: Path | None, names: tuple[str, ...]) -> list[Path]:
     return [sample_clip()] + ([data / "clips" / name for name in names] if data else [])
 
 
+def fitted_on_opening(clip: Path, length_s: float, most_s: float = 15.0):
+    """A scorer fitted on a clip's opening, its first quarter and at most `most_s`, as the clip benchmarks fit one."""
+    from vadagent.tools.scorer import Scorer, SourceSpec
+
+    return Scorer.fit([SourceSpec(str(clip), 0.0, min(most_s, length_s / 4))])
+
+
 def clip_benchmark_args(doc: str) -> argparse.Namespace:
     """The options of a benchmark over the bundled sample and, where a data folder is given, its real clips
     (`sample_and_clips`): --data (optional) and --results; `doc`'s first paragraph is its description."""
