@@ -39,6 +39,7 @@ class Mover:
     stop_frames: int = 0
     first: int = -1  # first and last frame in which this mover is anomalous
     last: int = -1
+    drawn: dict | None = None  # where it was drawn, once it is (`ClipTruth.movers`)
 
 
 @dataclass
@@ -64,6 +65,9 @@ class ClipTruth:
     events: list[dict]  # kind, start_frame, end_frame (inclusive)
     # per frame, the box (x0, y0, x1, y1, exclusive ends) around what is anomalous in it; [] where nothing is
     boxes: list[list[int]] = field(default_factory=list)
+    # every figure drawn, normal or not: its kind, the frame it is first seen in, and from there each frame's centre
+    # x (px, its true motion) and box while in view (what the object relations are measured against: bench_relations)
+    movers: list[dict] = field(default_factory=list)
 
     def masks(self, width: int, height: int) -> np.ndarray:
         """Pixel masks (frames × height × width) from the boxes, for localisation benchmarks."""
@@ -224,6 +228,7 @@ def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
     labels = [0] * n
     boxes: list[list[int]] = [[] for _ in range(n)]
     anomalous: list[Mover] = []
+    drawn: list[dict] = []  # `ClipTruth.movers`
 
     def frames() -> Iterator[np.ndarray]:
         nonlocal movers
@@ -250,6 +255,13 @@ def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
                     boxes[t] = box or boxes[t]
                     mover.first = t if mover.first < 0 else mover.first
                     mover.last = t
+                extent = _extent(mover, spec)
+                if extent:
+                    if mover.drawn is None:
+                        mover.drawn = {"kind": mover.kind, "first": t, "x": [], "boxes": []}
+                        drawn.append(mover.drawn)
+                    mover.drawn["x"].append(round(mover.x, 3))
+                    mover.drawn["boxes"].append(extent)
             movers = [m for m in movers
                       if _visible(m, spec) or (m.vx > 0 and m.x < 0) or (m.vx < 0 and m.x > spec.width)]
             # frame * fade + noise, clipped, each step in place: the same pixels as with a new array for each,
@@ -260,7 +272,7 @@ def render_clip(spec: ClipSpec, path: str | Path) -> ClipTruth:
 
     write_video(path, frames(), spec.fps)
     events = [{"kind": m.kind, "start_frame": m.first, "end_frame": m.last} for m in anomalous if m.first >= 0]
-    return ClipTruth(fps=spec.fps, frame_count=n, labels=labels, events=events, boxes=boxes)
+    return ClipTruth(fps=spec.fps, frame_count=n, labels=labels, events=events, boxes=boxes, movers=drawn)
 
 
 def textured_square(positions: Iterable[float], width: int = 160, height: int = 120) -> np.ndarray:
