@@ -212,7 +212,8 @@ def on_ped2(tracker: ModuleType, root: Path) -> dict:
     """UCSD Ped2's test clips (real footage, 10 frames a second; walkers are its normal, cyclists, skaters and carts
     its anomalies, drawn in its pixel masks), in windows of `WINDOW_S`: in how many windows showing an anomaly a claim
     (faster, slower, against the flow, stands still) is said of a track on it (its centre on the mask, within 4 px, in
-    at least half its frames), and how many claims are said of tracks on no anomaly."""
+    at least half its frames), and how many claims are said of tracks on no anomaly; and the claims said in its
+    training clips, normal footage (label-free: what the settings were chosen on, with the rendered clips)."""
     from vadagent.evals.datasets import load_ucsd_ped2
 
     singled, anomalous, claims, off, spent = 0, 0, 0, 0, []
@@ -236,8 +237,17 @@ def on_ped2(tracker: ModuleType, root: Path) -> dict:
             claims += len(made)
             off += sum(not on.get(track, False) for track, _ in made)
             singled += int(shows and any(on.get(track, False) for track, _ in made))
+    normal, normal_windows = Counter(), 0  # the training clips: normal footage, so every claim there is of the normal
+    for path in load_ucsd_ped2(root).train:
+        with open_video(path, folder_fps=10.0) as opened:
+            seconds = opened.info.duration_s
+        for start, end in windows_of(seconds):
+            normal_windows += 1
+            for relation in tracker.track_relations(tracker.track_objects(path, start, end, folder_fps=10.0)):
+                normal.update(claim for claim, words in CLAIMS.items() if words in relation.predicate)
     return {"windows": len(spent), "windows_with_anomaly": anomalous, "anomaly_singled_out": singled, "claims": claims,
-            "claims_off_anomalies": off, "ms_per_window": round(1000 * float(np.mean(spent)), 1)}
+            "claims_off_anomalies": off, "ms_per_window": round(1000 * float(np.mean(spent)), 1),
+            "normal_windows": normal_windows, "normal_claims": dict(normal)}
 
 
 def windows_of(seconds: float) -> list[tuple[float, float]]:
@@ -314,7 +324,9 @@ def main() -> None:
                   f"{ped2['anomaly_singled_out']} of the {ped2['windows_with_anomaly']} windows showing an anomaly a claim "
                   f"(faster, slower, against the flow, stands still) is said of a track on it; {ped2['claims_off_anomalies']} "
                   f"of the {ped2['claims']} claims said are of tracks on no anomaly; {ped2['ms_per_window']} ms a window "
-                  f"({ped2['windows']} windows)."]
+                  f"({ped2['windows']} windows). Its training clips, normal footage, in {ped2['normal_windows']} windows: "
+                  + ", ".join(f"{claim} said {count} times" for claim, count in sorted(ped2["normal_claims"].items()))
+                  + " (each of something normal)."]
     lines += ["", "## What was said, the footpath's windows", ""]
     for window, texts in said["footpath"].items():
         lines += [f"- {window}:"] + [f"  - {t}" for t in texts]
