@@ -176,3 +176,13 @@ def test_a_later_shot_of_an_edited_video_is_read_against_its_own_scene(tmp_path)
     relations = track_relations(track_objects(tmp_path / "edited.mp4", 9.0, 12.0))
     heights = [int(re.search(r"×(\d+) px", r.subject)[1]) for r in relations if r.subject.startswith("object ")]
     assert len(heights) >= 2 and 22 <= sorted(heights)[len(heights) // 2] <= 34
+
+
+def test_a_long_stretch_decoded_again_reads_as_one_held(monkeypatch):
+    """A stretch of more frames than are kept from the scene's pass (chat's relations over a whole video) is decoded
+    again for its tracks: the same relations as when its frames are held."""
+    from vadagent.tools import relations
+
+    again = [r.text() for r in track_relations(track_objects(sample_clip(), 10.0, 30.0))]  # 500 frames: decoded again
+    monkeypatch.setattr(relations, "KEPT_FRAMES", 1000)
+    assert again and [r.text() for r in track_relations(track_objects(sample_clip(), 10.0, 30.0))] == again

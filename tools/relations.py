@@ -208,8 +208,10 @@ def track_objects(video_path: str | Path, start_s: float, end_s: float, *, folde
                 if abs(time_s - (start_s + end_s) / 2) < middle[1]:
                     middle = (frame, abs(time_s - (start_s + end_s) / 2))
                 if kept is not None and start_s <= time_s <= end_s:
-                    kept = kept if len(kept) < KEPT_FRAMES else None  # too many to hold: decoded again below
-                    kept is not None and kept.append((time_s, frame))
+                    if len(kept) < KEPT_FRAMES:
+                        kept.append((time_s, frame))
+                    else:
+                        kept = None  # too many to hold: decoded again below
                 read += 1
         if not sample:
             return Tracked([], fps, scale, size)
