@@ -58,6 +58,7 @@ STILL = 0.15  # of its own height a second: slower than this an object stands st
 STILL_S = 2.0  # standing still this long is said
 JITTER = 2.0  # px: how far a blob's centre may wander by itself over SPAN_S
 SURE_S = 2 * SPAN_S  # a track followed this long is compared with the others (faster, slower, against their flow)
+STEADY = 0.8  # and moving one way (`Track.steady`): a blob of a group whose members come and go wanders every way
 FASTER = 2.0  # × the typical moving object's speed: said to be faster (twice as fast)
 SLOWER = 2.5  # the typical moving object's speed over this: said to be slower (someone dawdling where others walk)
 FLOW = 0.5  # the flow of the others: the way three in four of the moving go (their headings' mean, each as long as seen)
@@ -115,6 +116,14 @@ class Track:
         moving = velocities[np.hypot(*velocities.T) >= self.still()]
         vx, vy = (moving if len(moving) else velocities).mean(axis=0)
         return float(np.degrees(np.arctan2(vy, vx)) % 360)
+
+    @cached_property
+    def steady(self) -> float:
+        """How much its ways while it moves keep one direction: the mean of their unit vectors' length (1: one way)."""
+        velocities = self.path[1]
+        speeds = np.hypot(*velocities.T)
+        moving = velocities[speeds >= self.still()] / speeds[speeds >= self.still()][:, None]
+        return float(np.hypot(*moving.mean(axis=0))) if len(moving) else 0.0
 
     def standing(self) -> tuple[float, float] | None:
         """(from, seconds) of its longest stand of `STILL_S` or more; None if it stands no such while."""
@@ -308,9 +317,9 @@ def track_relations(tracked: Tracked, *, limit: int = 8) -> list[Relation]:
     tracks, scale = tracked.tracks, tracked.scale
     if not tracks:
         return []
-    # what is compared (the typical speed, the flow, who is faster or against it): tracks followed long enough for
-    # their velocity to be one (a blob split off a passing pair for a few frames moves every way)
-    sure = [t for t in tracks if t.times[-1] - t.times[0] >= SURE_S]
+    # what is compared (the typical speed, the flow, who is faster or against it): tracks followed long enough, and
+    # going one way, for their velocity to be one (a blob split off a passing pair for a few frames moves every way)
+    sure = [t for t in tracks if t.times[-1] - t.times[0] >= SURE_S and t.steady >= STEADY]
     moving = [t for t in sure if t.speed > 0]
     typical = float(np.median([t.speed for t in moving])) if moving else 0.0
     # the flow of the others: the way most of the moving go, each for as long as it is seen (an object followed in
