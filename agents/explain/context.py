@@ -34,7 +34,8 @@ def context_window(candidate: Candidate, duration_s: float, context_s: float = C
 
 
 def tracked_relations(video: str, window: tuple[float, float], folder_fps: float) -> list[Relation]:
-    """What the classical blob tracker (tools/relations) finds moving in the window, as relations."""
+    """What the classical tracker (tools/relations) finds in front of the scene in the window, moving or standing, as
+    relations."""
     return track_relations(track_objects(video, *window, folder_fps=folder_fps))
 
 
