@@ -34,6 +34,7 @@ from scipy.optimize import linear_sum_assignment
 
 from vadagent.tools.scorer import exposure
 from vadagent.tools.scorer.features import working_size
+from vadagent.tools.scorer.tiers.base import median_picture
 from vadagent.tools.scorer.tiers.objects import ObjectTier
 from vadagent.tools.video import open_video
 from vadagent.types import Relation, heading_in_words, place_in_picture
@@ -162,9 +163,9 @@ class _Scene:
         """The scene of `sample`'s frames (spread over the stretch and about it) that show what `middle` (the
         stretch's middle frame) does: those of another shot of an edited video, or taken before the camera turned, are
         no background to it."""
-        sample = [frame for frame in sample if _unlike(frame, middle.astype(np.float32), FOREGROUND) <= MAX_FOREGROUND] \
-            or [middle]
-        background = np.median(np.stack(sample), axis=0).astype(np.float32)
+        reference = middle.astype(np.float32)
+        sample = [frame for frame in sample if _unlike(frame, reference, FOREGROUND) <= MAX_FOREGROUND] or [middle]
+        background = median_picture(np.stack(sample), middle.shape)  # as the objects tier's background is made
         spreads = []
         for frame in sample:
             delta = frame[::4, ::4] - background[::4, ::4]
